@@ -1,0 +1,11 @@
+//! Who a node is and which network it belongs to: node keys, network keys,
+//! their text forms and the overlay addresses derived from them.
+
+pub mod address;
+pub mod network;
+pub mod node_key;
+pub mod text;
+
+pub use address::{Ipv4Assignment, NetworkPrefix};
+pub use network::{NetworkId, NetworkKey};
+pub use node_key::{NodeId, NodeKey};

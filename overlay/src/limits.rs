@@ -1,0 +1,61 @@
+//! Protocol constants in one place. Timer values follow WireGuard's
+//! (whitepaper §6.1, "Protocol & Cryptography"), adapted where noted.
+
+use std::time::Duration;
+
+/// Default UDP port of a node.
+pub const DEFAULT_PORT: u16 = 9740;
+/// Default name of the TUN interface.
+pub const DEFAULT_INTERFACE: &str = "tessel0";
+
+/// Outer IPv6 header (40) + UDP header (8) + data header (16) + AEAD tag (16).
+pub const ENCAPSULATION_OVERHEAD: usize = 40 + 8 + 16 + 16;
+/// TUN MTU: 1500 − 80, so encapsulated packets never fragment on a
+/// 1500-byte path, over IPv6 or IPv4 (which has 20 bytes less header).
+pub const TUN_MTU: usize = 1500 - ENCAPSULATION_OVERHEAD;
+/// Largest datagram the node reads or writes.
+pub const MAX_DATAGRAM: usize = 65_535;
+
+/// Start a new handshake once a session is this old (initiator side).
+pub const REKEY_AFTER_TIME: Duration = Duration::from_secs(120);
+/// Never use a session older than this.
+pub const REJECT_AFTER_TIME: Duration = Duration::from_secs(180);
+/// Start a new handshake after this many messages on one session.
+pub const REKEY_AFTER_MESSAGES: u64 = 1 << 60;
+/// Never send more than this many messages on one session.
+pub const REJECT_AFTER_MESSAGES: u64 = u64::MAX - (1 << 13);
+/// Retransmit an unanswered handshake initiation after this long (plus jitter).
+pub const REKEY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Maximum jitter added to handshake retransmissions.
+pub const REKEY_TIMEOUT_JITTER_MS: u64 = 333;
+/// Give up initiating to a peer after trying this long; retried on demand.
+pub const REKEY_ATTEMPT_TIME: Duration = Duration::from_secs(90);
+/// Send an empty keepalive if we received data but sent nothing for this long.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keepalive that holds NAT mappings open even when idle (Tessel sends it to
+/// every peer with a session, unlike WireGuard where it is opt-in).
+pub const PERSISTENT_KEEPALIVE: Duration = Duration::from_secs(25);
+/// How often a node re-announces the members it knows to each peer.
+pub const GOSSIP_INTERVAL: Duration = Duration::from_secs(30);
+/// How often a node retries a bootstrap address whose key it does not know yet.
+pub const HELLO_INTERVAL: Duration = Duration::from_secs(2);
+/// Forget a known member that has not been reachable for this long.
+pub const PEER_EXPIRY: Duration = Duration::from_secs(600);
+/// Minimum spacing between handshake initiations that one peer may send us.
+pub const MIN_INITIATION_INTERVAL: Duration = Duration::from_millis(50);
+/// Packets queued for a peer while its handshake is in flight.
+pub const MAX_QUEUED_PACKETS: usize = 32;
+/// Members announced in one gossip message.
+pub const MAX_GOSSIP_ENTRIES: usize = 24;
+/// Bits of the sliding anti-replay window (RFC 6479).
+pub const REPLAY_WINDOW_BITS: u64 = 2048;
+/// Bound on the members a node remembers.
+pub const MAX_PEERS: usize = 4096;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mtu_arithmetic() {
+        assert_eq!(super::TUN_MTU, 1420);
+    }
+}

@@ -1,0 +1,327 @@
+//! The sans-IO node: every protocol decision of one member, as a
+//! deterministic state machine.
+//!
+//! Inputs: [`Node::handle_datagram`] (a UDP datagram and its source),
+//! [`Node::handle_tun_packet`] (an IP packet from the interface) and
+//! [`Node::handle_timeout`]. The hot-path inputs write their result into the
+//! caller's buffer and return an [`Action`]; they never allocate. Control
+//! traffic (handshakes, keepalives, gossip) goes to an internal queue drained
+//! with [`Node::poll_transmit`]; notable changes come out of
+//! [`Node::poll_event`]. After each input, drain `poll_transmit`, then
+//! `poll_event`, then sleep until [`Node::poll_timeout`].
+//!
+//! The node never reads a clock or the OS random source: `now` is an argument
+//! and randomness comes from the seed in its [`Config`].
+
+mod gossip;
+mod peer;
+mod receive;
+mod send;
+pub mod stats;
+pub mod status;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{RngCore, SeedableRng};
+
+use crate::identity::{Ipv4Assignment, NetworkId, NetworkKey, NetworkPrefix, NodeId, NodeKey};
+use crate::limits::{HELLO_INTERVAL, MAX_PEERS};
+use crate::session::handshake::HandshakeKeys;
+use peer::Peer;
+pub use stats::{DropCounters, DropReason};
+pub use status::{PeerStatus, Status};
+
+/// Everything a node needs to start.
+pub struct Config {
+    /// This node's identity.
+    pub node_key: NodeKey,
+    /// The network it is a member of.
+    pub network_key: NetworkKey,
+    /// Addresses of members whose node IDs we do not know (`--peer`).
+    pub bootstrap: Vec<SocketAddr>,
+    /// Members remembered from an earlier run, with their last endpoints.
+    pub known_peers: Vec<(NodeId, SocketAddr)>,
+    /// Seed of all the node's randomness.
+    pub seed: [u8; 32],
+    /// Wall-clock time at the `now` passed to [`Node::new`], in ms since the
+    /// Unix epoch (handshake timestamps derive from it).
+    pub unix_ms: u64,
+}
+
+/// What the caller must do with its output buffer after a hot-path input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing (the input was consumed, queued or dropped).
+    None,
+    /// Send `out[..len]` as one UDP datagram to `to`.
+    Send {
+        /// Destination endpoint.
+        to: SocketAddr,
+        /// Bytes at the start of the output buffer.
+        len: usize,
+    },
+    /// Write `out[range]` (an IP packet) to the TUN device.
+    Deliver {
+        /// Where the packet lies in the output buffer.
+        range: std::ops::Range<usize>,
+    },
+}
+
+/// A datagram from the control path, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Destination endpoint.
+    pub to: SocketAddr,
+    /// The datagram.
+    pub payload: Vec<u8>,
+}
+
+/// Notable changes, for the driver and for logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A session with a member was established.
+    Connected(NodeId),
+    /// The set of verified members changed (persist the peer cache).
+    MembersChanged,
+    /// This node's IPv4 address changed after a collision was resolved.
+    Ipv4Changed(Ipv4Addr),
+}
+
+/// An address given with `--peer`, greeted until a member answers there.
+#[derive(Debug)]
+struct Bootstrap {
+    addr: SocketAddr,
+    next_hello: Instant,
+    interval: Duration,
+}
+
+/// One member's protocol state machine. See the module documentation.
+pub struct Node {
+    id: NodeId,
+    network: NetworkId,
+    keys: HandshakeKeys,
+    prefix: NetworkPrefix,
+    ipv6: Ipv6Addr,
+    ipv4: Ipv4Addr,
+    ipv4s: Ipv4Assignment,
+    peers: HashMap<NodeId, Peer>,
+    by_index: HashMap<u32, NodeId>,
+    by_ipv6: HashMap<Ipv6Addr, NodeId>,
+    bootstrap: Vec<Bootstrap>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    drops: DropCounters,
+    rng: ChaCha20Rng,
+    epoch: Instant,
+    epoch_unix_ms: u64,
+    last_timestamp_ms: u64,
+    next_wakeup: Option<Instant>,
+}
+
+impl Node {
+    /// Creates a node; `now` is its time origin.
+    pub fn new(config: Config, now: Instant) -> Self {
+        let id = config.node_key.id();
+        let network = config.network_key.id();
+        let prefix = NetworkPrefix::of(&network);
+        let ipv4s = Ipv4Assignment::compute(&network, [id].iter());
+        let mut node = Self {
+            id,
+            network,
+            keys: HandshakeKeys::new(&config.node_key, &config.network_key),
+            prefix,
+            ipv6: prefix.node_addr(&id),
+            ipv4: ipv4s.addr_of(&id).expect("self is assigned"),
+            ipv4s,
+            peers: HashMap::new(),
+            by_index: HashMap::new(),
+            by_ipv6: HashMap::new(),
+            bootstrap: config
+                .bootstrap
+                .iter()
+                .map(|&addr| Bootstrap { addr, next_hello: now, interval: HELLO_INTERVAL })
+                .collect(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            drops: DropCounters::default(),
+            rng: ChaCha20Rng::from_seed(config.seed),
+            epoch: now,
+            epoch_unix_ms: config.unix_ms,
+            last_timestamp_ms: 0,
+            next_wakeup: Some(now),
+        };
+        for (peer, endpoint) in config.known_peers {
+            if peer != id {
+                if let Some(p) = node.add_peer(peer, Some(endpoint), now) {
+                    p.timers.connect = Some(now);
+                }
+            }
+        }
+        node
+    }
+
+    /// This node's ID.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The network's public ID.
+    pub fn network_id(&self) -> NetworkId {
+        self.network
+    }
+
+    /// The network's IPv6 prefix.
+    pub fn prefix(&self) -> NetworkPrefix {
+        self.prefix
+    }
+
+    /// This node's overlay IPv6 address.
+    pub fn ipv6(&self) -> Ipv6Addr {
+        self.ipv6
+    }
+
+    /// This node's overlay IPv4 address (may change after a collision).
+    pub fn ipv4(&self) -> Ipv4Addr {
+        self.ipv4
+    }
+
+    /// Drop counters.
+    pub fn drops(&self) -> &DropCounters {
+        &self.drops
+    }
+
+    /// Verified members and their current endpoints, for the peer cache.
+    pub fn known_members(&self) -> Vec<(NodeId, SocketAddr)> {
+        let mut v: Vec<_> = self
+            .peers
+            .values()
+            .filter(|p| p.verified)
+            .filter_map(|p| Some((p.id, p.endpoint?)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether a usable session with `peer` exists.
+    pub fn is_connected(&self, peer: &NodeId, now: Instant) -> bool {
+        self.peers.get(peer).is_some_and(|p| p.connected(now))
+    }
+
+    /// The next datagram of the control path.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Node::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next_wakeup
+    }
+
+    fn drop_packet(&mut self, reason: DropReason) -> Action {
+        tracing::trace!(reason = reason.name(), "drop");
+        self.drops.add(reason);
+        Action::None
+    }
+
+    /// Arms the node's wakeup no later than `at`.
+    fn wake_at(&mut self, at: Option<Instant>) {
+        if let Some(at) = at {
+            self.next_wakeup = Some(self.next_wakeup.map_or(at, |w| w.min(at)));
+        }
+    }
+
+    fn seed(&mut self) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        self.rng.fill_bytes(&mut s);
+        s
+    }
+
+    /// A fresh local session index, unused by any session or handshake.
+    fn new_index(&mut self) -> u32 {
+        loop {
+            let i = self.rng.next_u32();
+            if !self.by_index.contains_key(&i) {
+                return i;
+            }
+        }
+    }
+
+    /// Milliseconds since the Unix epoch at `now`, strictly increasing.
+    fn timestamp_ms(&mut self, now: Instant) -> u64 {
+        let wall = self.epoch_unix_ms + now.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.last_timestamp_ms = wall.max(self.last_timestamp_ms + 1);
+        self.last_timestamp_ms
+    }
+
+    /// Converts a node instant to wall-clock milliseconds.
+    fn unix_ms_at(&self, t: Instant) -> u64 {
+        let offset = t.saturating_duration_since(self.epoch).as_millis() as u64;
+        self.epoch_unix_ms + offset
+    }
+
+    /// The member that owns an overlay address.
+    fn owner_of(&self, addr: IpAddr) -> Option<NodeId> {
+        match addr {
+            IpAddr::V6(a) => self.by_ipv6.get(&a).copied(),
+            IpAddr::V4(a) => self.ipv4s.owner_of(&a),
+        }
+    }
+
+    /// Adds a member we heard of; returns it, or `None` if the table is full.
+    fn add_peer(&mut self, id: NodeId, endpoint: Option<SocketAddr>, now: Instant) -> Option<&mut Peer> {
+        if !self.peers.contains_key(&id) {
+            if self.peers.len() >= MAX_PEERS {
+                self.drops.add(DropReason::PeerTableFull);
+                return None;
+            }
+            let ipv6 = self.prefix.node_addr(&id);
+            self.by_ipv6.insert(ipv6, id);
+            self.peers.insert(id, Peer::new(id, ipv6, endpoint, now));
+        }
+        self.peers.get_mut(&id)
+    }
+
+    /// Forgets a member and all its indices.
+    fn remove_peer(&mut self, id: &NodeId) {
+        if let Some(p) = self.peers.remove(id) {
+            for idx in p.local_indices() {
+                self.by_index.remove(&idx);
+            }
+            self.by_ipv6.remove(&p.ipv6);
+            if p.verified {
+                self.members_changed();
+            }
+        }
+    }
+
+    /// Recomputes IPv4 addresses after the verified membership changed.
+    fn members_changed(&mut self) {
+        let members: Vec<NodeId> = self
+            .peers
+            .values()
+            .filter(|p| p.verified)
+            .map(|p| p.id)
+            .chain([self.id])
+            .collect();
+        self.ipv4s = Ipv4Assignment::compute(&self.network, members.iter());
+        let mine = self.ipv4s.addr_of(&self.id).expect("self is assigned");
+        if mine != self.ipv4 {
+            tracing::warn!(old = %self.ipv4, new = %mine, "IPv4 collision resolved: address changed");
+            self.ipv4 = mine;
+            self.events.push_back(Event::Ipv4Changed(mine));
+        }
+        self.events.push_back(Event::MembersChanged);
+    }
+}

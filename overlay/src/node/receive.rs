@@ -1,0 +1,259 @@
+//! Datagrams from the network: dispatch by type, then each message's handler.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use super::peer::SessionSlot;
+use super::{Action, DropReason, Event, Node, Transmit};
+use crate::identity::NodeId;
+use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
+use crate::session::handshake::{self, HandshakeError};
+use crate::session::SessionError;
+use crate::wire::inner::{self, Inner};
+use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
+
+impl Node {
+    /// Handles one UDP datagram from `from`. Decrypted IP packets are written
+    /// to `out`, which must be at least as long as `datagram`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8], out: &mut [u8]) -> Action {
+        let action = match MessageType::of(datagram) {
+            Ok(MessageType::Data) => return self.receive_data(now, from, datagram, out),
+            Ok(MessageType::HandshakeInit) => self.receive_initiation(now, from, datagram),
+            Ok(MessageType::HandshakeResp) => self.receive_response(now, from, datagram),
+            Ok(MessageType::Hello) => self.receive_hello(from, datagram),
+            Ok(MessageType::HelloAck) => self.receive_hello_ack(now, from, datagram),
+            Err(_) => Err(DropReason::Malformed),
+        };
+        if let Err(reason) = action {
+            self.drop_packet(reason);
+        }
+        Action::None
+    }
+
+    fn receive_data(&mut self, now: Instant, from: SocketAddr, datagram: &[u8], out: &mut [u8]) -> Action {
+        let Ok(pkt) = data::Packet::new_checked(datagram) else {
+            return self.drop_packet(DropReason::Malformed);
+        };
+        let idx = pkt.receiver_index();
+        let Some(&pid) = self.by_index.get(&idx) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let Some(peer) = self.peers.get_mut(&pid) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        let Some((session, slot)) = peer.session_mut(idx) else {
+            return self.drop_packet(DropReason::UnknownSession);
+        };
+        if !session.usable(now) {
+            return self.drop_packet(DropReason::ExpiredSession);
+        }
+        let n = match session.decrypt(&pkt, out) {
+            Ok(n) => n,
+            Err(SessionError::Replay) => return self.drop_packet(DropReason::Replay),
+            Err(_) => return self.drop_packet(DropReason::DecryptFailed),
+        };
+        // Authenticated from here on.
+        if slot == SessionSlot::Next {
+            self.confirm_responder_session(now, pid);
+        }
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if peer.endpoint != Some(from) {
+            tracing::debug!(peer = %pid.short(), ?from, "peer roamed to a new endpoint");
+            peer.endpoint = Some(from);
+        }
+        peer.last_received = Some(now);
+        peer.rx_bytes += datagram.len() as u64;
+        peer.timers.new_handshake = None;
+        match inner::parse(&out[..n]) {
+            Ok(Inner::Keepalive) => Action::None,
+            Ok(Inner::Ip(ip)) => {
+                let src_ok = match ip.src {
+                    IpAddr::V6(a) => a == peer.ipv6,
+                    IpAddr::V4(a) => self.ipv4s.addr_of(&pid) == Some(a),
+                };
+                if !src_ok {
+                    return self.drop_packet(DropReason::SourceMismatch);
+                }
+                let dst_ok = match ip.dst {
+                    IpAddr::V6(a) => a == self.ipv6,
+                    IpAddr::V4(a) => a == self.ipv4,
+                };
+                if !dst_ok {
+                    return self.drop_packet(DropReason::WrongDestination);
+                }
+                let len = ip.bytes.len();
+                if peer.timers.keepalive.is_none() {
+                    let at = now + KEEPALIVE_TIMEOUT;
+                    peer.timers.keepalive = Some(at);
+                    self.wake_at(Some(at));
+                }
+                Action::Deliver { range: 0..len }
+            }
+            Ok(Inner::Gossip(g)) => {
+                self.consume_gossip(now, pid, g);
+                Action::None
+            }
+            Err(_) => self.drop_packet(DropReason::BadInner),
+        }
+    }
+
+    fn receive_initiation(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
+        let pkt = handshake_init::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+        // The MAC is checked first, before any Noise work or state.
+        if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
+            return Err(DropReason::BadMac);
+        }
+        let seed = self.seed();
+        let ini = handshake::consume_initiation(&self.keys, &pkt, seed).map_err(|e| match e {
+            HandshakeError::BadMac => DropReason::BadMac,
+            _ => DropReason::HandshakeFailed,
+        })?;
+        if ini.peer == self.id {
+            return Err(DropReason::HandshakeFailed);
+        }
+        if let Some(p) = self.peers.get(&ini.peer) {
+            if ini.timestamp_ms <= p.last_initiation_ts {
+                return Err(DropReason::ReplayedInitiation);
+            }
+            if p.last_initiation_at.is_some_and(|t| now.saturating_duration_since(t) < MIN_INITIATION_INTERVAL) {
+                return Err(DropReason::InitiationFlood);
+            }
+        }
+        let local_index = self.new_index();
+        let peer_id = ini.peer;
+        let ts = ini.timestamp_ms;
+        let (session, resp) = ini
+            .create_response(&self.keys, local_index, now)
+            .map_err(|_| DropReason::HandshakeFailed)?;
+        let Some(peer) = self.add_peer(peer_id, Some(from), now) else {
+            return Err(DropReason::PeerTableFull);
+        };
+        peer.last_initiation_ts = ts;
+        peer.last_initiation_at = Some(now);
+        peer.endpoint = Some(from);
+        peer.last_received = Some(now);
+        let replaced = peer.next.replace(session).map(|s| s.local_index);
+        if let Some(old) = replaced {
+            self.by_index.remove(&old);
+        }
+        self.by_index.insert(local_index, peer_id);
+        tracing::debug!(peer = %peer_id.short(), ?from, "answered handshake initiation");
+        self.send_control(now, peer_id, from, resp.to_vec());
+        Ok(())
+    }
+
+    fn receive_response(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
+        let pkt = handshake_resp::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+        if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
+            return Err(DropReason::BadMac);
+        }
+        let idx = pkt.receiver_index();
+        let pid = *self.by_index.get(&idx).ok_or(DropReason::UnexpectedResponse)?;
+        let peer = self.peers.get_mut(&pid).ok_or(DropReason::UnexpectedResponse)?;
+        if peer.handshake.as_ref().map(|h| h.state.local_index) != Some(idx) {
+            return Err(DropReason::UnexpectedResponse);
+        }
+        let pending = peer.handshake.take().expect("checked above");
+        let session = match handshake::consume_response(pending.state, &self.keys, &pkt, now) {
+            Ok(s) => s,
+            Err(_) => {
+                // The state is spent; the retransmit timer starts a new one.
+                self.by_index.remove(&idx);
+                return Err(DropReason::HandshakeFailed);
+            }
+        };
+        peer.endpoint = Some(from);
+        peer.last_received = Some(now);
+        self.install_session(now, pid, session);
+        // Confirm the session to the responder at once if nothing else will.
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if peer.queue.is_empty() {
+            self.send_keepalive(now, pid);
+        } else {
+            self.flush_queue(now, pid);
+        }
+        Ok(())
+    }
+
+    /// Promotes the responder's `next` session once the initiator used it.
+    fn confirm_responder_session(&mut self, now: Instant, pid: NodeId) {
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if let Some(session) = peer.next.take() {
+            self.install_session(now, pid, session);
+            self.flush_queue(now, pid);
+        }
+    }
+
+    fn receive_hello(&mut self, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
+        let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+        if pkt.is_ack() {
+            return Err(DropReason::Malformed);
+        }
+        if !self.keys.mac_to_any().verify(pkt.as_bytes()) {
+            return Err(DropReason::BadMac);
+        }
+        let sender = NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)?;
+        if sender == self.id {
+            return Ok(());
+        }
+        // Stateless answer: our node ID, MAC'd for the sender.
+        let mut ack = hello::emit(true, self.id.as_bytes());
+        self.keys.mac_to(&sender).seal(&mut ack);
+        self.transmits.push_back(Transmit { to: from, payload: ack.to_vec() });
+        Ok(())
+    }
+
+    fn receive_hello_ack(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
+        let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+        if !pkt.is_ack() {
+            return Err(DropReason::Malformed);
+        }
+        if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
+            return Err(DropReason::BadMac);
+        }
+        if !self.bootstrap.iter().any(|b| b.addr == from) {
+            return Err(DropReason::UnexpectedHelloAck);
+        }
+        let id = NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)?;
+        if id == self.id {
+            return Err(DropReason::UnexpectedHelloAck);
+        }
+        let peer = self.add_peer(id, Some(from), now).ok_or(DropReason::PeerTableFull)?;
+        if peer.connected(now) && peer.endpoint == Some(from) {
+            return Ok(());
+        }
+        peer.endpoint = Some(from);
+        self.initiate(now, id);
+        Ok(())
+    }
+
+    /// Makes `session` the peer's current one (after a completed handshake).
+    pub(super) fn install_session(&mut self, now: Instant, pid: NodeId, session: crate::session::Session) {
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        self.by_index.insert(session.local_index, pid);
+        let check_at = session.created + super::timers::rekey_after(&session);
+        let old_previous = match peer.current.take() {
+            Some(old) => peer.previous.replace(old),
+            None => None,
+        };
+        peer.current = Some(session);
+        peer.last_handshake = Some(now);
+        peer.timers.retransmit = None;
+        peer.timers.connect = None;
+        peer.timers.session_check = Some(check_at);
+        let first_time = !peer.verified;
+        peer.verified = true;
+        if peer.timers.gossip.is_none() {
+            peer.timers.gossip = Some(now);
+        }
+        if let Some(old) = old_previous {
+            self.by_index.remove(&old.local_index);
+        }
+        tracing::info!(peer = %pid.short(), "session established");
+        self.events.push_back(Event::Connected(pid));
+        if first_time {
+            self.members_changed();
+        }
+        self.wake_at(Some(now));
+    }
+}

@@ -1,0 +1,154 @@
+//! Packets to the network: IP packets from the TUN (the hot path), and the
+//! control path's handshakes, keepalives and queued packets.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand_core::RngCore;
+
+use super::peer::PendingHandshake;
+use super::{Action, DropReason, Node, Transmit};
+use crate::identity::NodeId;
+use crate::limits::{
+    KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, PERSISTENT_KEEPALIVE, REKEY_AFTER_MESSAGES, REKEY_TIMEOUT,
+    REKEY_TIMEOUT_JITTER_MS,
+};
+use crate::session::handshake;
+use crate::wire::data::{HEADER_LEN, TAG_LEN};
+use crate::wire::inner;
+
+impl Node {
+    /// Handles one IP packet read from the TUN device. If it can be sent at
+    /// once, the datagram is written to `out` (at least 32 bytes longer than
+    /// the packet) and [`Action::Send`] says where to.
+    pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Action {
+        let Ok(ip) = inner::parse_ip(packet) else {
+            return self.drop_packet(DropReason::BadTunPacket);
+        };
+        let Some(pid) = self.owner_of(ip.dst).filter(|p| *p != self.id) else {
+            return self.drop_packet(DropReason::NoRoute);
+        };
+        let src_ok = match ip.src {
+            IpAddr::V6(a) => a == self.ipv6,
+            IpAddr::V4(a) => a == self.ipv4,
+        };
+        if !src_ok {
+            return self.drop_packet(DropReason::BadTunPacket);
+        }
+        let bytes = ip.bytes;
+        let peer = self.peers.get_mut(&pid).expect("owner_of returns known peers");
+        let Some(to) = peer.endpoint else {
+            return self.drop_packet(DropReason::NoEndpoint);
+        };
+        if let Some(session) = peer.sending_session(now) {
+            let Ok(len) = session.encrypt(bytes, out) else {
+                return self.drop_packet(DropReason::BadTunPacket);
+            };
+            let rekey = session.initiator && session.sent() >= REKEY_AFTER_MESSAGES;
+            peer.tx_bytes += len as u64;
+            let armed = Self::on_data_sent(peer, now);
+            self.wake_at(armed);
+            if rekey {
+                self.initiate(now, pid);
+            }
+            return Action::Send { to, len };
+        }
+        // No session yet: queue (cold path) and start a handshake.
+        if peer.queue.len() >= MAX_QUEUED_PACKETS {
+            peer.queue.pop_front();
+            self.drops.add(DropReason::QueueFull);
+        }
+        peer.queue.push_back(bytes.to_vec());
+        self.initiate(now, pid);
+        Action::None
+    }
+
+    /// Timer bookkeeping after a data message went out; returns a newly armed deadline.
+    fn on_data_sent(peer: &mut super::peer::Peer, now: Instant) -> Option<Instant> {
+        peer.last_sent = Some(now);
+        peer.timers.keepalive = None;
+        peer.timers.persistent_keepalive = Some(now + PERSISTENT_KEEPALIVE);
+        if peer.timers.new_handshake.is_none() {
+            let at = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
+            peer.timers.new_handshake = Some(at);
+            return Some(at);
+        }
+        None
+    }
+
+    /// Starts a handshake with `pid` unless one is in flight.
+    pub(super) fn initiate(&mut self, now: Instant, pid: NodeId) {
+        let Some(peer) = self.peers.get(&pid) else { return };
+        if peer.handshake.is_some() || peer.endpoint.is_none() {
+            return;
+        }
+        self.send_initiation(now, pid, now);
+    }
+
+    /// Sends a (new or repeated) initiation; `attempts_since` is when this
+    /// round of attempts began.
+    pub(super) fn send_initiation(&mut self, now: Instant, pid: NodeId, attempts_since: Instant) {
+        let seed = self.seed();
+        let index = self.new_index();
+        let ts = self.timestamp_ms(now);
+        let jitter = Duration::from_millis(self.rng.next_u64() % REKEY_TIMEOUT_JITTER_MS);
+        let Ok((state, msg)) = handshake::create_initiation(&self.keys, &pid, index, ts, seed) else {
+            return;
+        };
+        let peer = self.peers.get_mut(&pid).expect("caller checked");
+        let Some(to) = peer.endpoint else { return };
+        if let Some(old) = peer.handshake.replace(PendingHandshake { state, attempts_since }) {
+            self.by_index.remove(&old.state.local_index);
+        }
+        let at = now + REKEY_TIMEOUT + jitter;
+        peer.timers.retransmit = Some(at);
+        self.by_index.insert(index, pid);
+        tracing::debug!(peer = %pid.short(), ?to, "sending handshake initiation");
+        self.send_control(now, pid, to, msg.to_vec());
+        self.wake_at(Some(at));
+    }
+
+    /// Queues a control datagram to a peer and counts it.
+    pub(super) fn send_control(&mut self, _now: Instant, pid: NodeId, to: SocketAddr, payload: Vec<u8>) {
+        if let Some(p) = self.peers.get_mut(&pid) {
+            p.tx_bytes += payload.len() as u64;
+        }
+        self.transmits.push_back(Transmit { to, payload });
+    }
+
+    /// Encrypts `plaintext` on the peer's current session and queues it.
+    /// Returns false if there is no usable session.
+    pub(super) fn send_encrypted(&mut self, now: Instant, pid: NodeId, plaintext: &[u8]) -> bool {
+        let Some(peer) = self.peers.get_mut(&pid) else { return false };
+        let Some(to) = peer.endpoint else { return false };
+        let Some(session) = peer.sending_session(now) else { return false };
+        let mut buf = vec![0u8; HEADER_LEN + plaintext.len() + TAG_LEN];
+        let Ok(n) = session.encrypt(plaintext, &mut buf) else { return false };
+        buf.truncate(n);
+        peer.tx_bytes += n as u64;
+        peer.last_sent = Some(now);
+        peer.timers.keepalive = None;
+        peer.timers.persistent_keepalive = Some(now + PERSISTENT_KEEPALIVE);
+        self.transmits.push_back(Transmit { to, payload: buf });
+        true
+    }
+
+    /// Sends an empty keepalive to `pid`.
+    pub(super) fn send_keepalive(&mut self, now: Instant, pid: NodeId) {
+        self.send_encrypted(now, pid, &[]);
+    }
+
+    /// Sends the packets queued for `pid` while its handshake ran.
+    pub(super) fn flush_queue(&mut self, now: Instant, pid: NodeId) {
+        let Some(peer) = self.peers.get_mut(&pid) else { return };
+        let queued: Vec<Vec<u8>> = peer.queue.drain(..).collect();
+        for pkt in queued {
+            if !self.send_encrypted(now, pid, &pkt) {
+                break;
+            }
+            let peer = self.peers.get_mut(&pid).expect("peer exists");
+            let armed = Self::on_data_sent(peer, now);
+            self.wake_at(armed);
+        }
+    }
+}

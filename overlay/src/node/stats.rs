@@ -1,0 +1,128 @@
+//! Counters of dropped packets, by reason.
+
+use serde::Serialize;
+
+/// Why the node dropped a datagram or a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Empty, unknown type or wrong length for its type.
+    Malformed,
+    /// A MAC that does not verify: not a member of this network, or not for us.
+    BadMac,
+    /// A handshake message that failed Noise or identity checks.
+    HandshakeFailed,
+    /// An initiation whose timestamp is not newer than the last one accepted.
+    ReplayedInitiation,
+    /// Initiations arriving faster than one peer may send them.
+    InitiationFlood,
+    /// A response for no handshake in flight.
+    UnexpectedResponse,
+    /// A hello-ack from an address that we did not greet, or from ourselves.
+    UnexpectedHelloAck,
+    /// A data message for a session index we do not have.
+    UnknownSession,
+    /// A data message that did not authenticate.
+    DecryptFailed,
+    /// A data message whose counter was seen before or is too old.
+    Replay,
+    /// A data message on a session past its lifetime.
+    ExpiredSession,
+    /// A decrypted plaintext that is neither an IP packet nor a known message.
+    BadInner,
+    /// A decrypted IP packet whose source is not its sender's overlay address.
+    SourceMismatch,
+    /// A decrypted IP packet whose destination is not this node.
+    WrongDestination,
+    /// A packet from the TUN for an address that no member owns.
+    NoRoute,
+    /// A packet from the TUN that is not a valid IP packet or not from us.
+    BadTunPacket,
+    /// A packet for a peer whose queue is full while its handshake runs.
+    QueueFull,
+    /// A packet for a peer with no known endpoint.
+    NoEndpoint,
+    /// The table of members is full.
+    PeerTableFull,
+}
+
+impl DropReason {
+    /// Every reason, in display order.
+    pub const ALL: [Self; 19] = [
+        Self::Malformed,
+        Self::BadMac,
+        Self::HandshakeFailed,
+        Self::ReplayedInitiation,
+        Self::InitiationFlood,
+        Self::UnexpectedResponse,
+        Self::UnexpectedHelloAck,
+        Self::UnknownSession,
+        Self::DecryptFailed,
+        Self::Replay,
+        Self::ExpiredSession,
+        Self::BadInner,
+        Self::SourceMismatch,
+        Self::WrongDestination,
+        Self::NoRoute,
+        Self::BadTunPacket,
+        Self::QueueFull,
+        Self::NoEndpoint,
+        Self::PeerTableFull,
+    ];
+
+    /// A stable snake_case name, as shown by `tessel status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::BadMac => "bad_mac",
+            Self::HandshakeFailed => "handshake_failed",
+            Self::ReplayedInitiation => "replayed_initiation",
+            Self::InitiationFlood => "initiation_flood",
+            Self::UnexpectedResponse => "unexpected_response",
+            Self::UnexpectedHelloAck => "unexpected_hello_ack",
+            Self::UnknownSession => "unknown_session",
+            Self::DecryptFailed => "decrypt_failed",
+            Self::Replay => "replay",
+            Self::ExpiredSession => "expired_session",
+            Self::BadInner => "bad_inner",
+            Self::SourceMismatch => "source_mismatch",
+            Self::WrongDestination => "wrong_destination",
+            Self::NoRoute => "no_route",
+            Self::BadTunPacket => "bad_tun_packet",
+            Self::QueueFull => "queue_full",
+            Self::NoEndpoint => "no_endpoint",
+            Self::PeerTableFull => "peer_table_full",
+        }
+    }
+}
+
+/// Drop counters, one per reason.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DropCounters {
+    counts: [u64; DropReason::ALL.len()],
+}
+
+impl DropCounters {
+    /// Counts one drop.
+    pub fn add(&mut self, reason: DropReason) {
+        self.counts[reason as usize] += 1;
+    }
+
+    /// The count for one reason.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.counts[reason as usize]
+    }
+
+    /// All drops.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Non-zero counters by name.
+    pub fn nonzero(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .map(|r| (r.name(), self.get(*r)))
+            .filter(|(_, n)| *n > 0)
+    }
+}

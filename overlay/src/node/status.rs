@@ -1,0 +1,81 @@
+//! A snapshot of the node for `tessel status`.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::{DropReason, Node};
+
+/// The node as `tessel status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    /// This node's ID.
+    pub node_id: String,
+    /// The network's public ID.
+    pub network_id: String,
+    /// Overlay IPv6 address.
+    pub ipv6: String,
+    /// Overlay IPv4 address.
+    pub ipv4: String,
+    /// The UDP address the node listens on (filled in by the driver).
+    pub listen: String,
+    /// Known members.
+    pub peers: Vec<PeerStatus>,
+    /// Dropped packets by reason (every reason, zero or not).
+    pub drops: BTreeMap<String, u64>,
+}
+
+/// One member as `tessel status` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// The member's node ID.
+    pub node_id: String,
+    /// Its overlay IPv6 address.
+    pub ipv6: String,
+    /// Its overlay IPv4 address, once verified.
+    pub ipv4: Option<String>,
+    /// Where we reach it.
+    pub endpoint: Option<String>,
+    /// Whether a usable session exists.
+    pub connected: bool,
+    /// When the last handshake completed, in ms since the Unix epoch.
+    pub last_handshake_unix_ms: Option<u64>,
+    /// How long ago the last handshake completed.
+    pub last_handshake_ago_secs: Option<f64>,
+    /// Bytes received from it (datagrams as sent on the wire).
+    pub rx_bytes: u64,
+    /// Bytes sent to it.
+    pub tx_bytes: u64,
+}
+
+impl Node {
+    /// A snapshot of the node and its members at `now`.
+    pub fn status(&self, now: Instant) -> Status {
+        let mut peers: Vec<PeerStatus> = self
+            .peers
+            .values()
+            .map(|p| PeerStatus {
+                node_id: p.id.to_string(),
+                ipv6: p.ipv6.to_string(),
+                ipv4: self.ipv4s.addr_of(&p.id).map(|a| a.to_string()),
+                endpoint: p.endpoint.map(|e| e.to_string()),
+                connected: p.connected(now),
+                last_handshake_unix_ms: p.last_handshake.map(|t| self.unix_ms_at(t)),
+                last_handshake_ago_secs: p.last_handshake.map(|t| now.saturating_duration_since(t).as_secs_f64()),
+                rx_bytes: p.rx_bytes,
+                tx_bytes: p.tx_bytes,
+            })
+            .collect();
+        peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        Status {
+            node_id: self.id.to_string(),
+            network_id: self.network.to_string(),
+            ipv6: self.ipv6.to_string(),
+            ipv4: self.ipv4.to_string(),
+            listen: String::new(),
+            peers,
+            drops: DropReason::ALL.iter().map(|r| (r.name().to_string(), self.drops.get(*r))).collect(),
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! Node tests in virtual time: nodes wired through an in-memory network with
+//! latency, loss and duplication under the test's control.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::identity::{NetworkKey, NodeKey};
+use crate::wire::MessageType;
+
+/// A datagram in flight.
+struct Flight {
+    at: Instant,
+    from: SocketAddr,
+    to: SocketAddr,
+    bytes: Vec<u8>,
+}
+
+/// Decides the fate of each datagram: how many copies arrive (0 = lost).
+type Filter = Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) -> usize>;
+
+struct Net {
+    now: Instant,
+    nodes: Vec<(SocketAddr, Node)>,
+    flights: Vec<Flight>,
+    delivered: Vec<VecDeque<Vec<u8>>>,
+    latency: Duration,
+    filter: Filter,
+    /// Every datagram sent, for inspection.
+    log: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+}
+
+fn addr(i: usize) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, i as u8 + 1)), 9740)
+}
+
+fn config(seed: u8, net: u8, bootstrap: Vec<SocketAddr>) -> Config {
+    Config {
+        node_key: NodeKey::from_seed([seed; 32]),
+        network_key: NetworkKey::from_secret([net; 32]),
+        bootstrap,
+        known_peers: Vec::new(),
+        seed: [seed; 32],
+        unix_ms: 1_800_000_000_000,
+    }
+}
+
+impl Net {
+    fn new() -> Self {
+        Self {
+            now: Instant::now(),
+            nodes: Vec::new(),
+            flights: Vec::new(),
+            delivered: Vec::new(),
+            latency: Duration::from_millis(10),
+            filter: Box::new(|_, _, _| 1),
+            log: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, cfg: Config) -> usize {
+        let i = self.nodes.len();
+        self.nodes.push((addr(i), Node::new(cfg, self.now)));
+        self.delivered.push(VecDeque::new());
+        i
+    }
+
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, bytes: Vec<u8>) {
+        self.log.push((from, to, bytes.clone()));
+        let copies = (self.filter)(from, to, &bytes);
+        for _ in 0..copies {
+            self.flights.push(Flight { at: self.now + self.latency, from, to, bytes: bytes.clone() });
+        }
+    }
+
+    fn drain(&mut self, i: usize) {
+        let from = self.nodes[i].0;
+        while let Some(t) = self.nodes[i].1.poll_transmit() {
+            self.send(from, t.to, t.payload);
+        }
+        while self.nodes[i].1.poll_event().is_some() {}
+    }
+
+    /// Runs until `deadline`, always processing the earliest event.
+    fn run_until(&mut self, deadline: Instant) {
+        for i in 0..self.nodes.len() {
+            self.drain(i);
+        }
+        loop {
+            let next_flight = self.flights.iter().map(|f| f.at).min();
+            let next_timer = self.nodes.iter().filter_map(|(_, n)| n.poll_timeout()).min();
+            let Some(t) = [next_flight, next_timer].into_iter().flatten().min() else { break };
+            if t > deadline {
+                break;
+            }
+            self.now = self.now.max(t);
+            if next_flight == Some(t) {
+                let k = self.flights.iter().position(|f| f.at == t).unwrap();
+                let f = self.flights.remove(k);
+                self.deliver(f.from, f.to, &f.bytes);
+            } else {
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i].1.poll_timeout().is_some_and(|w| w <= self.now) {
+                        let now = self.now;
+                        self.nodes[i].1.handle_timeout(now);
+                        self.drain(i);
+                    }
+                }
+            }
+        }
+        self.now = self.now.max(deadline);
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let deadline = self.now + d;
+        self.run_until(deadline);
+    }
+
+    fn deliver(&mut self, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
+        let Some(i) = self.nodes.iter().position(|(a, _)| *a == to) else { return };
+        let mut out = vec![0u8; bytes.len() + 64];
+        let now = self.now;
+        match self.nodes[i].1.handle_datagram(now, from, bytes, &mut out) {
+            Action::Send { to: dst, len } => self.send(to, dst, out[..len].to_vec()),
+            Action::Deliver { range } => self.delivered[i].push_back(out[range].to_vec()),
+            Action::None => {}
+        }
+        self.drain(i);
+    }
+
+    /// Node `i`'s TUN hands the node `packet`.
+    fn tun(&mut self, i: usize, packet: &[u8]) -> Action {
+        let mut out = vec![0u8; packet.len() + 64];
+        let now = self.now;
+        let from = self.nodes[i].0;
+        let action = self.nodes[i].1.handle_tun_packet(now, packet, &mut out);
+        if let Action::Send { to, len } = action {
+            self.send(from, to, out[..len].to_vec());
+        }
+        self.drain(i);
+        action
+    }
+
+    fn node(&self, i: usize) -> &Node {
+        &self.nodes[i].1
+    }
+
+    fn connected(&self, a: usize, b: usize) -> bool {
+        let bid = self.node(b).id();
+        self.node(a).is_connected(&bid, self.now)
+    }
+}
+
+fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 40];
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+    p[6] = 59; // no next header
+    p[7] = 64;
+    p[8..24].copy_from_slice(&src.octets());
+    p[24..40].copy_from_slice(&dst.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
+fn ipv4_packet(src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0u8; 20];
+    p[0] = 0x45;
+    p[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    p[8] = 64;
+    p[9] = 253; // experimental
+    p[12..16].copy_from_slice(&src.octets());
+    p[16..20].copy_from_slice(&dst.octets());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Sends one IPv6 packet from `a` to `b` and returns whether `b` delivered it.
+fn ping(net: &mut Net, a: usize, b: usize, payload: &[u8]) -> bool {
+    let pkt = ipv6_packet(net.node(a).ipv6(), net.node(b).ipv6(), payload);
+    net.delivered[b].clear();
+    net.tun(a, &pkt);
+    net.run_for(Duration::from_secs(1));
+    net.delivered[b].iter().any(|p| *p == pkt)
+}
+
+fn two_nodes() -> Net {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(2, 9, vec![addr(0)]));
+    net
+}
+
+#[test]
+fn bootstrap_handshake_and_data_both_ways() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    assert!(net.connected(0, 1) && net.connected(1, 0));
+    assert!(ping(&mut net, 0, 1, b"hello"));
+    assert!(ping(&mut net, 1, 0, b"world"));
+    // IPv4 too.
+    let pkt = ipv4_packet(net.node(1).ipv4(), net.node(0).ipv4(), b"v4");
+    net.tun(1, &pkt);
+    net.run_for(Duration::from_secs(1));
+    assert!(net.delivered[0].contains(&pkt));
+    assert_eq!(net.node(0).drops().total(), 0);
+}
+
+#[test]
+fn first_packet_is_queued_and_delivered_after_the_handshake() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    let b = config(2, 9, vec![]);
+    let a_id = net.node(0).id();
+    let b_with_known = Config { known_peers: vec![(a_id, addr(0))], ..b };
+    net.add(b_with_known);
+    // Before any handshake, B's first packet must survive.
+    let pkt = ipv6_packet(net.node(1).ipv6(), net.node(0).ipv6(), b"first");
+    assert_eq!(net.tun(1, &pkt), Action::None);
+    net.run_for(Duration::from_secs(1));
+    assert!(net.delivered[0].contains(&pkt));
+}
+
+#[test]
+fn members_learn_each_other_through_gossip() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(2, 9, vec![addr(0)]));
+    net.add(config(3, 9, vec![addr(0)]));
+    net.run_for(Duration::from_secs(3));
+    for (a, b) in [(0, 1), (0, 2), (1, 2), (2, 1)] {
+        assert!(net.connected(a, b), "{a} -> {b}");
+    }
+    assert!(ping(&mut net, 1, 2, b"via gossip"));
+    assert!(ping(&mut net, 2, 1, b"back"));
+}
+
+#[test]
+fn outsider_gets_no_answer_and_leaves_no_state() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(5, 8, vec![addr(0)])); // another network
+    net.run_for(Duration::from_secs(30));
+    assert!(!net.connected(1, 0));
+    let a = net.node(0);
+    assert!(a.drops().get(DropReason::BadMac) > 0);
+    assert_eq!(a.status(net.now).peers.len(), 0);
+    assert!(!net.log.iter().any(|(from, _, _)| *from == addr(0)), "member must send nothing");
+}
+
+#[test]
+fn outsider_with_a_known_key_still_cannot_handshake() {
+    // Even knowing a member's node ID, a node without the network key fails.
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    let a_id = net.node(0).id();
+    net.add(Config { known_peers: vec![(a_id, addr(0))], ..config(5, 8, vec![]) });
+    net.run_for(Duration::from_secs(30));
+    assert!(!net.connected(1, 0));
+    assert!(net.node(0).drops().get(DropReason::BadMac) > 0);
+    assert!(!net.log.iter().any(|(from, _, _)| *from == addr(0)));
+}
+
+#[test]
+fn replayed_data_is_dropped() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    assert!(ping(&mut net, 0, 1, b"once"));
+    let (from, to, bytes) = net
+        .log
+        .iter()
+        .rev()
+        .find(|(f, _, b)| *f == addr(0) && b[0] == MessageType::Data as u8 && b.len() > 32)
+        .cloned()
+        .unwrap();
+    net.delivered[1].clear();
+    net.deliver(from, to, &bytes);
+    assert!(net.delivered[1].is_empty());
+    assert_eq!(net.node(1).drops().get(DropReason::Replay), 1);
+}
+
+#[test]
+fn tampered_data_is_dropped() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    assert!(ping(&mut net, 0, 1, b"x"));
+    let (from, to, mut bytes) = net
+        .log
+        .iter()
+        .rev()
+        .find(|(f, _, b)| *f == addr(0) && b[0] == MessageType::Data as u8 && b.len() > 32)
+        .cloned()
+        .unwrap();
+    let last = bytes.len() - 20;
+    bytes[last] ^= 0x40;
+    bytes[8] = bytes[8].wrapping_add(100); // fresh counter, so not a replay
+    net.deliver(from, to, &bytes);
+    assert_eq!(net.node(1).drops().get(DropReason::DecryptFailed), 1);
+}
+
+#[test]
+fn lost_handshake_packets_are_retransmitted() {
+    let mut net = two_nodes();
+    let mut lost = 0;
+    net.filter = Box::new(move |_, _, b| {
+        let hs = b[0] == MessageType::HandshakeInit as u8 || b[0] == MessageType::HandshakeResp as u8;
+        if hs && lost < 3 {
+            lost += 1;
+            0
+        } else {
+            1
+        }
+    });
+    net.run_for(Duration::from_secs(4));
+    assert!(!net.connected(1, 0));
+    net.run_for(Duration::from_secs(20));
+    assert!(net.connected(1, 0) && net.connected(0, 1));
+    assert!(ping(&mut net, 1, 0, b"after loss"));
+}
+
+#[test]
+fn duplicated_handshake_packets_are_harmless() {
+    let mut net = two_nodes();
+    net.filter = Box::new(|_, _, b| {
+        if b[0] == MessageType::HandshakeInit as u8 || b[0] == MessageType::HandshakeResp as u8 {
+            2
+        } else {
+            1
+        }
+    });
+    net.run_for(Duration::from_secs(2));
+    assert!(net.connected(0, 1) && net.connected(1, 0));
+    let a = net.node(0).drops();
+    let b = net.node(1).drops();
+    assert!(a.get(DropReason::ReplayedInitiation) >= 1);
+    assert!(b.get(DropReason::UnexpectedResponse) >= 1);
+    assert!(ping(&mut net, 0, 1, b"dup"));
+    assert!(ping(&mut net, 1, 0, b"dup"));
+}
+
+#[test]
+fn sessions_rekey_and_traffic_continues() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    let first = net.node(1).status(net.now).peers[0].last_handshake_unix_ms;
+    for _ in 0..50 {
+        assert!(ping(&mut net, 1, 0, b"steady"));
+        net.run_for(Duration::from_secs(9));
+    }
+    // 500 s: several rekeys (every 120 s), never an interruption.
+    let last = net.node(1).status(net.now).peers[0].last_handshake_unix_ms;
+    assert!(last.unwrap() >= first.unwrap() + 360_000, "{first:?} {last:?}");
+    assert_eq!(net.node(0).drops().total(), 0);
+}
+
+#[test]
+fn idle_sessions_send_keepalives_and_stay_up() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    let before = net.log.len();
+    net.run_for(Duration::from_secs(100));
+    let keepalives = net.log[before..]
+        .iter()
+        .filter(|(_, _, b)| b[0] == MessageType::Data as u8 && b.len() == 32)
+        .count();
+    assert!(keepalives >= 6, "keepalives in 100 s: {keepalives}");
+    assert!(ping(&mut net, 0, 1, b"still up"));
+}
+
+#[test]
+fn roaming_peer_keeps_its_session() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    // B moves to a new address; its next authenticated packet updates A.
+    let new_addr: SocketAddr = "203.0.113.7:5555".parse().unwrap();
+    net.nodes[1].0 = new_addr;
+    assert!(ping(&mut net, 1, 0, b"from the new address"));
+    let a_status = net.node(0).status(net.now);
+    assert_eq!(a_status.peers[0].endpoint.as_deref(), Some("203.0.113.7:5555"));
+    assert!(ping(&mut net, 0, 1, b"reply reaches the new address"));
+}
+
+#[test]
+fn spoofed_inner_source_is_dropped() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(2, 9, vec![addr(0)]));
+    net.add(config(3, 9, vec![addr(0)]));
+    net.run_for(Duration::from_secs(3));
+    // Node 2 (a member) sends a packet claiming node 1's address.
+    let pkt = ipv6_packet(net.node(1).ipv6(), net.node(0).ipv6(), b"spoof");
+    let a_id = net.node(0).id();
+    let now = net.now;
+    assert!(net.nodes[2].1.send_encrypted(now, a_id, &pkt));
+    net.drain(2);
+    net.run_for(Duration::from_secs(1));
+    assert!(!net.delivered[0].contains(&pkt));
+    assert_eq!(net.node(0).drops().get(DropReason::SourceMismatch), 1);
+}
+
+#[test]
+fn restarted_node_restores_its_sessions() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(2, 9, vec![addr(0)]));
+    net.add(config(3, 9, vec![addr(0)]));
+    net.run_for(Duration::from_secs(3));
+    let cache = net.node(1).known_members();
+    // Node 1 restarts: same key, fresh state, its peer cache and bootstrap.
+    net.run_for(Duration::from_secs(60));
+    let restarted = Config { known_peers: cache, unix_ms: 1_800_000_100_000, ..config(2, 9, vec![addr(0)]) };
+    let now = net.now;
+    net.nodes[1].1 = Node::new(restarted, now);
+    net.run_for(Duration::from_secs(2));
+    assert!(net.connected(1, 0) && net.connected(1, 2));
+    assert!(ping(&mut net, 2, 1, b"welcome back"));
+    assert!(ping(&mut net, 1, 0, b"hi"));
+}
+
+#[test]
+fn dead_peer_is_retried_and_returns() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    // Cut the link both ways for five minutes.
+    let cut = std::rc::Rc::new(std::cell::Cell::new(true));
+    let c = cut.clone();
+    net.filter = Box::new(move |_, _, _| usize::from(!c.get()));
+    net.run_for(Duration::from_secs(300));
+    assert!(!net.connected(0, 1));
+    cut.set(false);
+    net.run_for(Duration::from_secs(40));
+    assert!(net.connected(0, 1) || net.connected(1, 0));
+    assert!(ping(&mut net, 1, 0, b"healed"));
+}
+
+#[test]
+fn same_seed_same_run() {
+    let run = || {
+        let mut net = Net::new();
+        net.add(config(1, 9, vec![]));
+        net.add(config(2, 9, vec![addr(0)]));
+        net.add(config(3, 9, vec![addr(0)]));
+        net.run_for(Duration::from_secs(60));
+        net.log.iter().map(|(f, t, b)| (*f, *t, b.clone())).collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}
+
+mod garbage {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn random_datagrams_never_panic_or_allocate_state(
+            first in 0u8..8,
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let mut net = two_nodes();
+            net.run_for(Duration::from_secs(1));
+            let mut d = vec![first];
+            d.extend_from_slice(&body);
+            let before = net.node(0).status(net.now).peers.len();
+            let mut out = vec![0u8; d.len() + 64];
+            let now = net.now;
+            let from: SocketAddr = "192.0.2.99:1".parse().unwrap();
+            let action = net.nodes[0].1.handle_datagram(now, from, &d, &mut out);
+            prop_assert_eq!(action, Action::None);
+            prop_assert!(net.nodes[0].1.poll_transmit().is_none());
+            prop_assert_eq!(net.node(0).status(net.now).peers.len(), before);
+        }
+
+        #[test]
+        fn random_tun_packets_never_panic(body in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut net = two_nodes();
+            let mut out = vec![0u8; body.len() + 64];
+            let now = net.now;
+            let _ = net.nodes[0].1.handle_tun_packet(now, &body, &mut out);
+        }
+    }
+}

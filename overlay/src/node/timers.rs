@@ -1,0 +1,179 @@
+//! Timers: handshake retransmission and give-up, rekeying, keepalives,
+//! gossip, session expiry, member expiry and bootstrap hellos. Each peer
+//! keeps its own deadlines; the node wakes at the earliest of them.
+
+use std::time::{Duration, Instant};
+
+use super::{Node, Transmit};
+use crate::identity::NodeId;
+use crate::limits::{
+    GOSSIP_INTERVAL, HELLO_INTERVAL, PEER_EXPIRY, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME,
+    REKEY_TIMEOUT,
+};
+use crate::session::Session;
+use crate::wire::hello;
+
+/// Longest interval between hellos to an unanswered bootstrap address.
+const MAX_HELLO_INTERVAL: Duration = Duration::from_secs(16);
+/// How long to wait before trying a member again after giving up.
+const RECONNECT_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How long after its creation a session is rekeyed. The responder waits a
+/// little longer than the initiator, so that usually only one side starts.
+pub(super) fn rekey_after(session: &Session) -> Duration {
+    if session.initiator {
+        REKEY_AFTER_TIME
+    } else {
+        REKEY_AFTER_TIME + 2 * REKEY_TIMEOUT
+    }
+}
+
+impl Node {
+    /// Runs every timer that is due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.bootstrap_timers(now);
+        let due: Vec<NodeId> = self
+            .peers
+            .values()
+            .filter(|p| p.timers.next().is_some_and(|t| t <= now))
+            .map(|p| p.id)
+            .collect();
+        for pid in due {
+            self.peer_timers(now, pid);
+        }
+        self.expire_members(now);
+        self.next_wakeup = self
+            .peers
+            .values()
+            .filter_map(|p| p.timers.next())
+            .chain(self.bootstrap.iter().map(|b| b.next_hello))
+            .min();
+    }
+
+    fn bootstrap_timers(&mut self, now: Instant) {
+        for i in 0..self.bootstrap.len() {
+            if self.bootstrap[i].next_hello > now {
+                continue;
+            }
+            let addr = self.bootstrap[i].addr;
+            let answered = self.peers.values().any(|p| p.endpoint == Some(addr) && p.connected(now));
+            let b = &mut self.bootstrap[i];
+            if answered {
+                // Check again later: the member there may go away.
+                b.interval = HELLO_INTERVAL;
+                b.next_hello = now + MAX_HELLO_INTERVAL;
+                continue;
+            }
+            b.next_hello = now + b.interval;
+            b.interval = (b.interval * 2).min(MAX_HELLO_INTERVAL);
+            let mut msg = hello::emit(false, self.id.as_bytes());
+            self.keys.mac_to_any().seal(&mut msg);
+            self.transmits.push_back(Transmit { to: addr, payload: msg.to_vec() });
+        }
+    }
+
+    fn peer_timers(&mut self, now: Instant, pid: NodeId) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        let Some(peer) = self.peers.get_mut(&pid) else { return };
+        let t = peer.timers.clone();
+
+        if due(t.retransmit) {
+            peer.timers.retransmit = None;
+            let since = peer.handshake.as_ref().map_or(now, |h| h.attempts_since);
+            if now.saturating_duration_since(since) >= REKEY_ATTEMPT_TIME {
+                tracing::debug!(peer = %pid.short(), "handshake attempts timed out");
+                if let Some(h) = peer.handshake.take() {
+                    self.by_index.remove(&h.state.local_index);
+                }
+                peer.queue.clear();
+                peer.timers.connect = Some(now + RECONNECT_INTERVAL);
+            } else {
+                self.send_initiation(now, pid, since);
+            }
+        }
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if due(t.connect) {
+            peer.timers.connect = None;
+            if !peer.connected(now) {
+                self.initiate(now, pid);
+            }
+        }
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if due(t.new_handshake) {
+            // We sent data and heard nothing back: the session may be dead.
+            peer.timers.new_handshake = None;
+            self.initiate(now, pid);
+        }
+        if due(t.session_check) {
+            self.check_sessions(now, pid);
+        }
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if due(t.keepalive) {
+            peer.timers.keepalive = None;
+            self.send_keepalive(now, pid);
+        }
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if due(t.persistent_keepalive) {
+            peer.timers.persistent_keepalive = None;
+            if peer.connected(now) {
+                self.send_keepalive(now, pid);
+            }
+        }
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        if due(t.gossip) {
+            peer.timers.gossip = None;
+            if peer.connected(now) {
+                peer.timers.gossip = Some(now + GOSSIP_INTERVAL);
+                self.send_gossip(now, pid);
+            }
+        }
+    }
+
+    /// Rekeys an ageing session and discards expired ones.
+    fn check_sessions(&mut self, now: Instant, pid: NodeId) {
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
+        peer.timers.session_check = None;
+        let mut freed = Vec::new();
+        for slot in [&mut peer.current, &mut peer.previous, &mut peer.next] {
+            if slot.as_ref().is_some_and(|s| s.age(now) >= REJECT_AFTER_TIME) {
+                freed.extend(slot.take().map(|s| s.local_index));
+            }
+        }
+        let mut rekey = false;
+        match &peer.current {
+            Some(s) if s.age(now) >= rekey_after(s) => {
+                rekey = true;
+                peer.timers.session_check = Some(s.created + REJECT_AFTER_TIME);
+            }
+            Some(s) => peer.timers.session_check = Some(s.created + rekey_after(s)),
+            None if !freed.is_empty() => {
+                // Expired without a new handshake: try to reconnect.
+                peer.timers.connect = Some(now);
+            }
+            None => {}
+        }
+        for idx in freed {
+            self.by_index.remove(&idx);
+        }
+        if rekey {
+            self.initiate(now, pid);
+        }
+    }
+
+    /// Forgets members that have been silent for [`PEER_EXPIRY`].
+    fn expire_members(&mut self, now: Instant) {
+        let stale: Vec<NodeId> = self
+            .peers
+            .values()
+            .filter(|p| {
+                let heard = p.last_received.unwrap_or(p.created);
+                now.saturating_duration_since(heard) >= PEER_EXPIRY && !p.connected(now)
+            })
+            .map(|p| p.id)
+            .collect();
+        for id in stale {
+            tracing::info!(peer = %id.short(), "forgetting silent member");
+            self.remove_peer(&id);
+        }
+    }
+}

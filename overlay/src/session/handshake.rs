@@ -1,0 +1,290 @@
+//! The Noise IKpsk2 handshake (`Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s`), as
+//! create/consume pairs: the initiator creates an initiation and consumes the
+//! response; the responder consumes the initiation and creates the response.
+//!
+//! The PSK and the MAC keys come from the network key, the prologue binds the
+//! network ID, and the static keys are the nodes' ed25519 keys in X25519 form.
+//! The initiation's encrypted payload carries the initiator's node ID, which
+//! must match the static key that the handshake proved.
+
+use std::time::Instant;
+
+use zeroize::Zeroizing;
+
+use super::resolver::SeededResolver;
+use super::Session;
+use crate::identity::{NetworkKey, NodeId, NodeKey};
+use crate::wire::mac::MacKey;
+use crate::wire::{handshake_init, handshake_resp};
+
+const PATTERN: &str = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
+
+/// Why a handshake message was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The MAC does not verify: not from a member, or not meant for us.
+    #[error("bad MAC")]
+    BadMac,
+    /// The Noise message failed to decrypt or authenticate.
+    #[error("noise: {0}")]
+    Noise(&'static str),
+    /// The payload's node ID is not the key that the handshake proved.
+    #[error("node ID does not match the handshake's static key")]
+    IdentityMismatch,
+}
+
+fn noise_err(e: snow::Error) -> HandshakeError {
+    HandshakeError::Noise(match e {
+        snow::Error::Decrypt => "decrypt",
+        snow::Error::Input => "input",
+        snow::Error::State(_) => "state",
+        _ => "other",
+    })
+}
+
+/// One node's long-term handshake material in one network.
+pub struct HandshakeKeys {
+    node_id: NodeId,
+    noise_private: Zeroizing<[u8; 32]>,
+    psk: Zeroizing<[u8; 32]>,
+    network_mac_key: Zeroizing<[u8; 32]>,
+    mac_to_me: MacKey,
+    prologue: Vec<u8>,
+}
+
+impl HandshakeKeys {
+    /// Derives the handshake material of `node` in `network`.
+    pub fn new(node: &NodeKey, network: &NetworkKey) -> Self {
+        let network_mac_key = network.mac_key();
+        let mut prologue = b"tessel v1 ".to_vec();
+        prologue.extend_from_slice(network.id().as_bytes());
+        Self {
+            node_id: node.id(),
+            noise_private: node.noise_private(),
+            psk: network.noise_psk(),
+            mac_to_me: MacKey::for_recipient(&network_mac_key, node.id().as_bytes()),
+            network_mac_key,
+            prologue,
+        }
+    }
+
+    /// The MAC key of messages addressed to this node.
+    pub fn mac_to_me(&self) -> &MacKey {
+        &self.mac_to_me
+    }
+
+    /// The MAC key of messages addressed to `peer`.
+    pub fn mac_to(&self, peer: &NodeId) -> MacKey {
+        MacKey::for_recipient(&self.network_mac_key, peer.as_bytes())
+    }
+
+    /// The MAC key of messages to any member.
+    pub fn mac_to_any(&self) -> MacKey {
+        MacKey::for_any(&self.network_mac_key)
+    }
+
+    fn builder(&self, seed: [u8; 32]) -> Result<snow::Builder<'_>, HandshakeError> {
+        let params = PATTERN.parse().map_err(noise_err)?;
+        snow::Builder::with_resolver(params, Box::new(SeededResolver::new(seed)))
+            .local_private_key(&self.noise_private[..])
+            .and_then(|b| b.psk(2, &self.psk))
+            .and_then(|b| b.prologue(&self.prologue))
+            .map_err(noise_err)
+    }
+}
+
+/// An initiation in flight, waiting for its response.
+pub struct InitiatorState {
+    hs: snow::HandshakeState,
+    /// Our index for the session this handshake will make.
+    pub local_index: u32,
+}
+
+impl std::fmt::Debug for InitiatorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "InitiatorState({})", self.local_index)
+    }
+}
+
+/// Creates an initiation to `peer`; `seed` feeds the ephemeral key.
+///
+/// # Errors
+/// Only if Noise refuses the keys, which valid keys never cause.
+pub fn create_initiation(
+    keys: &HandshakeKeys,
+    peer: &NodeId,
+    local_index: u32,
+    timestamp_ms: u64,
+    seed: [u8; 32],
+) -> Result<(InitiatorState, [u8; handshake_init::LEN]), HandshakeError> {
+    let mut hs = keys
+        .builder(seed)?
+        .remote_public_key(&peer.noise_public())
+        .and_then(|b| b.build_initiator())
+        .map_err(noise_err)?;
+    let payload = handshake_init::Payload {
+        node_id: *keys.node_id.as_bytes(),
+        timestamp_ms,
+    }
+    .emit();
+    let mut msg = [0u8; handshake_init::LEN];
+    let noise = handshake_init::emit_header(&mut msg, local_index);
+    let n = hs.write_message(&payload, noise).map_err(noise_err)?;
+    debug_assert_eq!(n, handshake_init::NOISE_LEN);
+    keys.mac_to(peer).seal(&mut msg);
+    Ok((InitiatorState { hs, local_index }, msg))
+}
+
+/// Completes the initiator's side with the response; returns the session.
+///
+/// # Errors
+/// Returns an error if the MAC or the Noise message does not verify.
+pub fn consume_response(
+    state: InitiatorState,
+    keys: &HandshakeKeys,
+    packet: &handshake_resp::Packet<&[u8]>,
+    now: Instant,
+) -> Result<Session, HandshakeError> {
+    if !keys.mac_to_me.verify(packet.as_bytes()) {
+        return Err(HandshakeError::BadMac);
+    }
+    let mut hs = state.hs;
+    let mut payload = [0u8; 16];
+    hs.read_message(packet.noise(), &mut payload).map_err(noise_err)?;
+    let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
+    Ok(Session::new(transport, state.local_index, packet.sender_index(), true, now))
+}
+
+/// A verified initiation, ready to be answered.
+pub struct Initiation {
+    /// The initiator, as the handshake proved.
+    pub peer: NodeId,
+    /// The initiator's timestamp (must exceed the last one accepted from it).
+    pub timestamp_ms: u64,
+    /// The initiator's session index.
+    pub sender_index: u32,
+    responder: Responder,
+}
+
+/// The responder's handshake state between consuming and answering.
+pub struct Responder {
+    hs: snow::HandshakeState,
+}
+
+/// Verifies an initiation addressed to us.
+///
+/// # Errors
+/// Returns an error if the MAC, the Noise message or the identity binding fails.
+pub fn consume_initiation(
+    keys: &HandshakeKeys,
+    packet: &handshake_init::Packet<&[u8]>,
+    seed: [u8; 32],
+) -> Result<Initiation, HandshakeError> {
+    if !keys.mac_to_me.verify(packet.as_bytes()) {
+        return Err(HandshakeError::BadMac);
+    }
+    let mut hs = keys.builder(seed)?.build_responder().map_err(noise_err)?;
+    let mut plain = [0u8; handshake_init::PAYLOAD_LEN];
+    let n = hs.read_message(packet.noise(), &mut plain).map_err(noise_err)?;
+    let payload =
+        handshake_init::Payload::parse(&plain[..n]).map_err(|_| HandshakeError::Noise("payload"))?;
+    let peer = NodeId::from_bytes(payload.node_id).map_err(|_| HandshakeError::IdentityMismatch)?;
+    if hs.get_remote_static() != Some(&peer.noise_public()[..]) {
+        return Err(HandshakeError::IdentityMismatch);
+    }
+    Ok(Initiation {
+        peer,
+        timestamp_ms: payload.timestamp_ms,
+        sender_index: packet.sender_index(),
+        responder: Responder { hs },
+    })
+}
+
+impl Initiation {
+    /// Creates the response; returns the responder's session and the message.
+    ///
+    /// # Errors
+    /// Only if Noise fails internally.
+    pub fn create_response(
+        self,
+        keys: &HandshakeKeys,
+        local_index: u32,
+        now: Instant,
+    ) -> Result<(Session, [u8; handshake_resp::LEN]), HandshakeError> {
+        let mut hs = self.responder.hs;
+        let mut msg = [0u8; handshake_resp::LEN];
+        let noise = handshake_resp::emit_header(&mut msg, local_index, self.sender_index);
+        let n = hs.write_message(&[], noise).map_err(noise_err)?;
+        debug_assert_eq!(n, handshake_resp::NOISE_LEN);
+        keys.mac_to(&self.peer).seal(&mut msg);
+        let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
+        Ok((Session::new(transport, local_index, self.sender_index, false, now), msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(seed: u8, net: u8) -> (NodeKey, HandshakeKeys) {
+        let node = NodeKey::from_seed([seed; 32]);
+        let k = HandshakeKeys::new(&node, &NetworkKey::from_secret([net; 32]));
+        (node, k)
+    }
+
+    #[test]
+    fn full_handshake_then_transport() {
+        let now = Instant::now();
+        let (a, ka) = keys(1, 7);
+        let (b, kb) = keys(2, 7);
+        let (st, init) = create_initiation(&ka, &b.id(), 11, 1000, [1; 32]).unwrap();
+        let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
+        let ini = consume_initiation(&kb, &pkt, [2; 32]).unwrap();
+        assert_eq!(ini.peer, a.id());
+        assert_eq!((ini.timestamp_ms, ini.sender_index), (1000, 11));
+        let (mut sb, resp) = ini.create_response(&kb, 22, now).unwrap();
+        let rp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
+        let mut sa = consume_response(st, &ka, &rp, now).unwrap();
+        assert_eq!((sa.remote_index, sb.remote_index), (22, 11));
+
+        let mut wire = [0u8; 200];
+        let n = sa.encrypt(b"hello", &mut wire).unwrap();
+        let mut out = [0u8; 200];
+        let pkt = crate::wire::data::Packet::new_checked(&wire[..n]).unwrap();
+        let m = sb.decrypt(&pkt, &mut out).unwrap();
+        assert_eq!(&out[..m], b"hello");
+        // The same message again is a replay.
+        assert_eq!(sb.decrypt(&pkt, &mut out), Err(crate::session::SessionError::Replay));
+    }
+
+    #[test]
+    fn other_network_gets_bad_mac() {
+        let (_, ka) = keys(1, 7);
+        let (b, kb_other) = keys(2, 8);
+        let (_, init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
+        let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
+        assert_eq!(consume_initiation(&kb_other, &pkt, [0; 32]).err(), Some(HandshakeError::BadMac));
+    }
+
+    #[test]
+    fn initiation_for_someone_else_is_rejected() {
+        let (_, ka) = keys(1, 7);
+        let (b, _) = keys(2, 7);
+        let (_, kc) = keys(3, 7);
+        let (_, init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
+        let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
+        assert_eq!(consume_initiation(&kc, &pkt, [0; 32]).err(), Some(HandshakeError::BadMac));
+    }
+
+    #[test]
+    fn tampered_initiation_fails_noise() {
+        let (_, ka) = keys(1, 7);
+        let (b, kb) = keys(2, 7);
+        let (_, mut init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
+        init[60] ^= 1;
+        kb.mac_to_me.seal(&mut init); // a member could recompute the MAC
+        let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
+        assert!(matches!(consume_initiation(&kb, &pkt, [0; 32]), Err(HandshakeError::Noise(_))));
+    }
+}

@@ -1,0 +1,11 @@
+//! Noise sessions: the IKpsk2 handshake, the transport keys it yields and the
+//! anti-replay window. No clocks or sockets here: callers pass `now`.
+
+pub mod handshake;
+pub mod replay;
+mod resolver;
+pub mod transport;
+
+pub use handshake::{HandshakeError, Initiation, InitiatorState, Responder};
+pub use replay::ReplayWindow;
+pub use transport::{Session, SessionError};

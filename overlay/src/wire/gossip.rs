@@ -1,0 +1,112 @@
+//! Gossip: the members a node knows, sent inside an encrypted session so that
+//! a node that reached one member learns the others.
+//!
+//! ```text
+//! | kind u8 = 0x01 | count u8 | count × (node_id 32 | endpoint) |
+//! ```
+//! The endpoint is where the sender last heard from that member (see
+//! [`super::endpoint`]).
+
+use std::net::SocketAddr;
+
+use super::{endpoint, need, WireError};
+
+/// The first plaintext byte of a gossip message.
+pub const KIND: u8 = 0x01;
+
+/// One announced member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// The member's node ID bytes (still to be validated as a key).
+    pub node_id: [u8; 32],
+    /// Where the sender reaches it.
+    pub endpoint: SocketAddr,
+}
+
+/// Iterates over the entries of a gossip message after checking its header.
+///
+/// # Errors
+/// Returns an error if the header is wrong; entries report their own errors.
+pub fn parse(b: &[u8]) -> Result<Entries<'_>, WireError> {
+    need(b, 2)?;
+    if b[0] != KIND {
+        return Err(WireError::InvalidField("gossip kind"));
+    }
+    Ok(Entries {
+        rest: &b[2..],
+        left: b[1],
+    })
+}
+
+/// Iterator over gossip entries; stops at the first malformed one.
+#[derive(Debug)]
+pub struct Entries<'a> {
+    rest: &'a [u8],
+    left: u8,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = Result<Entry, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let r = (|| {
+            need(self.rest, 32)?;
+            let mut node_id = [0u8; 32];
+            node_id.copy_from_slice(&self.rest[..32]);
+            let (endpoint, n) = endpoint::parse(&self.rest[32..])?;
+            self.rest = &self.rest[32 + n..];
+            Ok(Entry { node_id, endpoint })
+        })();
+        if r.is_err() {
+            self.left = 0;
+        }
+        Some(r)
+    }
+}
+
+/// Writes a gossip message with up to 255 entries.
+pub fn emit(entries: &[Entry]) -> Vec<u8> {
+    let entries = &entries[..entries.len().min(255)];
+    let mut out = Vec::with_capacity(2 + entries.len() * 51);
+    out.push(KIND);
+    out.push(entries.len() as u8);
+    for e in entries {
+        out.extend_from_slice(&e.node_id);
+        endpoint::emit(&e.endpoint, &mut out);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trip(ids in proptest::collection::vec((any::<[u8; 32]>(), any::<u32>(), any::<u16>(), any::<bool>()), 0..30)) {
+            let entries: Vec<Entry> = ids.iter().map(|(id, ip, port, v6)| Entry {
+                node_id: *id,
+                endpoint: if *v6 {
+                    SocketAddr::new(std::net::Ipv6Addr::from(u128::from(*ip)).into(), *port)
+                } else {
+                    SocketAddr::new(std::net::Ipv4Addr::from(*ip).into(), *port)
+                },
+            }).collect();
+            let bytes = emit(&entries);
+            let back: Vec<Entry> = parse(&bytes).unwrap().map(Result::unwrap).collect();
+            prop_assert_eq!(back, entries);
+        }
+
+        #[test]
+        fn never_panics(b in proptest::collection::vec(any::<u8>(), 0..300)) {
+            if let Ok(it) = parse(&b) {
+                for _ in it {}
+            }
+        }
+    }
+}
