@@ -65,7 +65,12 @@ pub fn ipv4_candidate(network: &NetworkId, node: &NodeId, k: u32) -> Ipv4Addr {
     h.update(node.as_bytes());
     h.update(&k.to_le_bytes());
     let d = h.finalize();
-    let v = u32::from_le_bytes([d.as_bytes()[0], d.as_bytes()[1], d.as_bytes()[2], d.as_bytes()[3]]);
+    let v = u32::from_le_bytes([
+        d.as_bytes()[0],
+        d.as_bytes()[1],
+        d.as_bytes()[2],
+        d.as_bytes()[3],
+    ]);
     let host = v & ((1 << 22) - 1);
     Ipv4Addr::from(u32::from(IPV4_RANGE.0) | host)
 }

@@ -35,7 +35,10 @@ impl NetworkKey {
     /// # Errors
     /// Returns an error if the text is malformed or its checksum fails.
     pub fn parse(s: &str) -> Result<Self, TextError> {
-        Ok(Self::from_secret(text::decode::<32>(NETWORK_KEY_PREFIX, s)?))
+        Ok(Self::from_secret(text::decode::<32>(
+            NETWORK_KEY_PREFIX,
+            s,
+        )?))
     }
 
     /// The text form: `tessel-net-` + base32(secret ‖ checksum).

@@ -22,7 +22,12 @@ impl Node {
             .peers
             .values()
             .filter(|p| p.id != to && p.verified && p.connected(now))
-            .filter_map(|p| Some(Entry { node_id: *p.id.as_bytes(), endpoint: p.endpoint? }))
+            .filter_map(|p| {
+                Some(Entry {
+                    node_id: *p.id.as_bytes(),
+                    endpoint: p.endpoint?,
+                })
+            })
             .collect();
         entries.sort_by(|a, b| a.node_id.cmp(&b.node_id));
         // Partial Fisher-Yates with the node's seeded RNG keeps runs deterministic.
@@ -47,12 +52,20 @@ impl Node {
                 self.drops.add(super::DropReason::BadInner);
                 break;
             };
-            let Ok(id) = NodeId::from_bytes(entry.node_id) else { continue };
+            let Ok(id) = NodeId::from_bytes(entry.node_id) else {
+                continue;
+            };
             if id == self.id || id == from {
                 continue;
             }
-            let delay = if self.id < id { Duration::ZERO } else { TIE_BREAK_DELAY };
-            let Some(peer) = self.add_peer(id, Some(entry.endpoint), now) else { break };
+            let delay = if self.id < id {
+                Duration::ZERO
+            } else {
+                TIE_BREAK_DELAY
+            };
+            let Some(peer) = self.add_peer(id, Some(entry.endpoint), now) else {
+                break;
+            };
             if peer.connected(now) || peer.handshake.is_some() {
                 continue;
             }

@@ -146,7 +146,11 @@ impl Node {
             bootstrap: config
                 .bootstrap
                 .iter()
-                .map(|&addr| Bootstrap { addr, next_hello: now, interval: HELLO_INTERVAL })
+                .map(|&addr| Bootstrap {
+                    addr,
+                    next_hello: now,
+                    interval: HELLO_INTERVAL,
+                })
                 .collect(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -260,7 +264,8 @@ impl Node {
 
     /// Milliseconds since the Unix epoch at `now`, strictly increasing.
     fn timestamp_ms(&mut self, now: Instant) -> u64 {
-        let wall = self.epoch_unix_ms + now.saturating_duration_since(self.epoch).as_millis() as u64;
+        let wall =
+            self.epoch_unix_ms + now.saturating_duration_since(self.epoch).as_millis() as u64;
         self.last_timestamp_ms = wall.max(self.last_timestamp_ms + 1);
         self.last_timestamp_ms
     }
@@ -280,7 +285,12 @@ impl Node {
     }
 
     /// Adds a member we heard of; returns it, or `None` if the table is full.
-    fn add_peer(&mut self, id: NodeId, endpoint: Option<SocketAddr>, now: Instant) -> Option<&mut Peer> {
+    fn add_peer(
+        &mut self,
+        id: NodeId,
+        endpoint: Option<SocketAddr>,
+        now: Instant,
+    ) -> Option<&mut Peer> {
         if !self.peers.contains_key(&id) {
             if self.peers.len() >= MAX_PEERS {
                 self.drops.add(DropReason::PeerTableFull);

@@ -83,7 +83,12 @@ impl PeerTimers {
 }
 
 impl Peer {
-    pub(crate) fn new(id: NodeId, ipv6: Ipv6Addr, endpoint: Option<SocketAddr>, now: Instant) -> Self {
+    pub(crate) fn new(
+        id: NodeId,
+        ipv6: Ipv6Addr,
+        endpoint: Option<SocketAddr>,
+        now: Instant,
+    ) -> Self {
         Self {
             id,
             ipv6,

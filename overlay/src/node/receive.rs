@@ -15,7 +15,13 @@ use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
 impl Node {
     /// Handles one UDP datagram from `from`. Decrypted IP packets are written
     /// to `out`, which must be at least as long as `datagram`.
-    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, datagram: &[u8], out: &mut [u8]) -> Action {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &mut [u8],
+    ) -> Action {
         let action = match MessageType::of(datagram) {
             Ok(MessageType::Data) => return self.receive_data(now, from, datagram, out),
             Ok(MessageType::HandshakeInit) => self.receive_initiation(now, from, datagram),
@@ -30,7 +36,13 @@ impl Node {
         Action::None
     }
 
-    fn receive_data(&mut self, now: Instant, from: SocketAddr, datagram: &[u8], out: &mut [u8]) -> Action {
+    fn receive_data(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &mut [u8],
+    ) -> Action {
         let Ok(pkt) = data::Packet::new_checked(datagram) else {
             return self.drop_packet(DropReason::Malformed);
         };
@@ -97,8 +109,14 @@ impl Node {
         }
     }
 
-    fn receive_initiation(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
-        let pkt = handshake_init::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+    fn receive_initiation(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), DropReason> {
+        let pkt =
+            handshake_init::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         // The MAC is checked first, before any Noise work or state.
         if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
             return Err(DropReason::BadMac);
@@ -115,7 +133,9 @@ impl Node {
             if ini.timestamp_ms <= p.last_initiation_ts {
                 return Err(DropReason::ReplayedInitiation);
             }
-            if p.last_initiation_at.is_some_and(|t| now.saturating_duration_since(t) < MIN_INITIATION_INTERVAL) {
+            if p.last_initiation_at
+                .is_some_and(|t| now.saturating_duration_since(t) < MIN_INITIATION_INTERVAL)
+            {
                 return Err(DropReason::InitiationFlood);
             }
         }
@@ -142,14 +162,26 @@ impl Node {
         Ok(())
     }
 
-    fn receive_response(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
-        let pkt = handshake_resp::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+    fn receive_response(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), DropReason> {
+        let pkt =
+            handshake_resp::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
             return Err(DropReason::BadMac);
         }
         let idx = pkt.receiver_index();
-        let pid = *self.by_index.get(&idx).ok_or(DropReason::UnexpectedResponse)?;
-        let peer = self.peers.get_mut(&pid).ok_or(DropReason::UnexpectedResponse)?;
+        let pid = *self
+            .by_index
+            .get(&idx)
+            .ok_or(DropReason::UnexpectedResponse)?;
+        let peer = self
+            .peers
+            .get_mut(&pid)
+            .ok_or(DropReason::UnexpectedResponse)?;
         if peer.handshake.as_ref().map(|h| h.state.local_index) != Some(idx) {
             return Err(DropReason::UnexpectedResponse);
         }
@@ -199,11 +231,19 @@ impl Node {
         // Stateless answer: our node ID, MAC'd for the sender.
         let mut ack = hello::emit(true, self.id.as_bytes());
         self.keys.mac_to(&sender).seal(&mut ack);
-        self.transmits.push_back(Transmit { to: from, payload: ack.to_vec() });
+        self.transmits.push_back(Transmit {
+            to: from,
+            payload: ack.to_vec(),
+        });
         Ok(())
     }
 
-    fn receive_hello_ack(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
+    fn receive_hello_ack(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), DropReason> {
         let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         if !pkt.is_ack() {
             return Err(DropReason::Malformed);
@@ -218,7 +258,9 @@ impl Node {
         if id == self.id {
             return Err(DropReason::UnexpectedHelloAck);
         }
-        let peer = self.add_peer(id, Some(from), now).ok_or(DropReason::PeerTableFull)?;
+        let peer = self
+            .add_peer(id, Some(from), now)
+            .ok_or(DropReason::PeerTableFull)?;
         if peer.connected(now) && peer.endpoint == Some(from) {
             return Ok(());
         }
@@ -228,7 +270,12 @@ impl Node {
     }
 
     /// Makes `session` the peer's current one (after a completed handshake).
-    pub(super) fn install_session(&mut self, now: Instant, pid: NodeId, session: crate::session::Session) {
+    pub(super) fn install_session(
+        &mut self,
+        now: Instant,
+        pid: NodeId,
+        session: crate::session::Session,
+    ) {
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         self.by_index.insert(session.local_index, pid);
         let check_at = session.created + super::timers::rekey_after(&session);

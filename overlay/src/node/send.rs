@@ -10,8 +10,8 @@ use super::peer::PendingHandshake;
 use super::{Action, DropReason, Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
-    KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, PERSISTENT_KEEPALIVE, REKEY_AFTER_MESSAGES, REKEY_TIMEOUT,
-    REKEY_TIMEOUT_JITTER_MS,
+    KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, PERSISTENT_KEEPALIVE, REKEY_AFTER_MESSAGES,
+    REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MS,
 };
 use crate::session::handshake;
 use crate::wire::data::{HEADER_LEN, TAG_LEN};
@@ -36,7 +36,10 @@ impl Node {
             return self.drop_packet(DropReason::BadTunPacket);
         }
         let bytes = ip.bytes;
-        let peer = self.peers.get_mut(&pid).expect("owner_of returns known peers");
+        let peer = self
+            .peers
+            .get_mut(&pid)
+            .expect("owner_of returns known peers");
         let Some(to) = peer.endpoint else {
             return self.drop_packet(DropReason::NoEndpoint);
         };
@@ -78,7 +81,9 @@ impl Node {
 
     /// Starts a handshake with `pid` unless one is in flight.
     pub(super) fn initiate(&mut self, now: Instant, pid: NodeId) {
-        let Some(peer) = self.peers.get(&pid) else { return };
+        let Some(peer) = self.peers.get(&pid) else {
+            return;
+        };
         if peer.handshake.is_some() || peer.endpoint.is_none() {
             return;
         }
@@ -92,12 +97,16 @@ impl Node {
         let index = self.new_index();
         let ts = self.timestamp_ms(now);
         let jitter = Duration::from_millis(self.rng.next_u64() % REKEY_TIMEOUT_JITTER_MS);
-        let Ok((state, msg)) = handshake::create_initiation(&self.keys, &pid, index, ts, seed) else {
+        let Ok((state, msg)) = handshake::create_initiation(&self.keys, &pid, index, ts, seed)
+        else {
             return;
         };
         let peer = self.peers.get_mut(&pid).expect("caller checked");
         let Some(to) = peer.endpoint else { return };
-        if let Some(old) = peer.handshake.replace(PendingHandshake { state, attempts_since }) {
+        if let Some(old) = peer.handshake.replace(PendingHandshake {
+            state,
+            attempts_since,
+        }) {
             self.by_index.remove(&old.state.local_index);
         }
         let at = now + REKEY_TIMEOUT + jitter;
@@ -109,7 +118,13 @@ impl Node {
     }
 
     /// Queues a control datagram to a peer and counts it.
-    pub(super) fn send_control(&mut self, _now: Instant, pid: NodeId, to: SocketAddr, payload: Vec<u8>) {
+    pub(super) fn send_control(
+        &mut self,
+        _now: Instant,
+        pid: NodeId,
+        to: SocketAddr,
+        payload: Vec<u8>,
+    ) {
         if let Some(p) = self.peers.get_mut(&pid) {
             p.tx_bytes += payload.len() as u64;
         }
@@ -119,11 +134,19 @@ impl Node {
     /// Encrypts `plaintext` on the peer's current session and queues it.
     /// Returns false if there is no usable session.
     pub(super) fn send_encrypted(&mut self, now: Instant, pid: NodeId, plaintext: &[u8]) -> bool {
-        let Some(peer) = self.peers.get_mut(&pid) else { return false };
-        let Some(to) = peer.endpoint else { return false };
-        let Some(session) = peer.sending_session(now) else { return false };
+        let Some(peer) = self.peers.get_mut(&pid) else {
+            return false;
+        };
+        let Some(to) = peer.endpoint else {
+            return false;
+        };
+        let Some(session) = peer.sending_session(now) else {
+            return false;
+        };
         let mut buf = vec![0u8; HEADER_LEN + plaintext.len() + TAG_LEN];
-        let Ok(n) = session.encrypt(plaintext, &mut buf) else { return false };
+        let Ok(n) = session.encrypt(plaintext, &mut buf) else {
+            return false;
+        };
         buf.truncate(n);
         peer.tx_bytes += n as u64;
         peer.last_sent = Some(now);
@@ -140,7 +163,9 @@ impl Node {
 
     /// Sends the packets queued for `pid` while its handshake ran.
     pub(super) fn flush_queue(&mut self, now: Instant, pid: NodeId) {
-        let Some(peer) = self.peers.get_mut(&pid) else { return };
+        let Some(peer) = self.peers.get_mut(&pid) else {
+            return;
+        };
         let queued: Vec<Vec<u8>> = peer.queue.drain(..).collect();
         for pkt in queued {
             if !self.send_encrypted(now, pid, &pkt) {

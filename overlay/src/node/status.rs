@@ -62,7 +62,9 @@ impl Node {
                 endpoint: p.endpoint.map(|e| e.to_string()),
                 connected: p.connected(now),
                 last_handshake_unix_ms: p.last_handshake.map(|t| self.unix_ms_at(t)),
-                last_handshake_ago_secs: p.last_handshake.map(|t| now.saturating_duration_since(t).as_secs_f64()),
+                last_handshake_ago_secs: p
+                    .last_handshake
+                    .map(|t| now.saturating_duration_since(t).as_secs_f64()),
                 rx_bytes: p.rx_bytes,
                 tx_bytes: p.tx_bytes,
             })
@@ -75,7 +77,10 @@ impl Node {
             ipv4: self.ipv4.to_string(),
             listen: String::new(),
             peers,
-            drops: DropReason::ALL.iter().map(|r| (r.name().to_string(), self.drops.get(*r))).collect(),
+            drops: DropReason::ALL
+                .iter()
+                .map(|r| (r.name().to_string(), self.drops.get(*r)))
+                .collect(),
         }
     }
 }

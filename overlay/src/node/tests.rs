@@ -70,7 +70,12 @@ impl Net {
         self.log.push((from, to, bytes.clone()));
         let copies = (self.filter)(from, to, &bytes);
         for _ in 0..copies {
-            self.flights.push(Flight { at: self.now + self.latency, from, to, bytes: bytes.clone() });
+            self.flights.push(Flight {
+                at: self.now + self.latency,
+                from,
+                to,
+                bytes: bytes.clone(),
+            });
         }
     }
 
@@ -89,8 +94,14 @@ impl Net {
         }
         loop {
             let next_flight = self.flights.iter().map(|f| f.at).min();
-            let next_timer = self.nodes.iter().filter_map(|(_, n)| n.poll_timeout()).min();
-            let Some(t) = [next_flight, next_timer].into_iter().flatten().min() else { break };
+            let next_timer = self
+                .nodes
+                .iter()
+                .filter_map(|(_, n)| n.poll_timeout())
+                .min();
+            let Some(t) = [next_flight, next_timer].into_iter().flatten().min() else {
+                break;
+            };
             if t > deadline {
                 break;
             }
@@ -101,7 +112,11 @@ impl Net {
                 self.deliver(f.from, f.to, &f.bytes);
             } else {
                 for i in 0..self.nodes.len() {
-                    if self.nodes[i].1.poll_timeout().is_some_and(|w| w <= self.now) {
+                    if self.nodes[i]
+                        .1
+                        .poll_timeout()
+                        .is_some_and(|w| w <= self.now)
+                    {
                         let now = self.now;
                         self.nodes[i].1.handle_timeout(now);
                         self.drain(i);
@@ -118,7 +133,9 @@ impl Net {
     }
 
     fn deliver(&mut self, from: SocketAddr, to: SocketAddr, bytes: &[u8]) {
-        let Some(i) = self.nodes.iter().position(|(a, _)| *a == to) else { return };
+        let Some(i) = self.nodes.iter().position(|(a, _)| *a == to) else {
+            return;
+        };
         let mut out = vec![0u8; bytes.len() + 64];
         let now = self.now;
         match self.nodes[i].1.handle_datagram(now, from, bytes, &mut out) {
@@ -213,7 +230,10 @@ fn first_packet_is_queued_and_delivered_after_the_handshake() {
     net.add(config(1, 9, vec![]));
     let b = config(2, 9, vec![]);
     let a_id = net.node(0).id();
-    let b_with_known = Config { known_peers: vec![(a_id, addr(0))], ..b };
+    let b_with_known = Config {
+        known_peers: vec![(a_id, addr(0))],
+        ..b
+    };
     net.add(b_with_known);
     // Before any handshake, B's first packet must survive.
     let pkt = ipv6_packet(net.node(1).ipv6(), net.node(0).ipv6(), b"first");
@@ -246,7 +266,10 @@ fn outsider_gets_no_answer_and_leaves_no_state() {
     let a = net.node(0);
     assert!(a.drops().get(DropReason::BadMac) > 0);
     assert_eq!(a.status(net.now).peers.len(), 0);
-    assert!(!net.log.iter().any(|(from, _, _)| *from == addr(0)), "member must send nothing");
+    assert!(
+        !net.log.iter().any(|(from, _, _)| *from == addr(0)),
+        "member must send nothing"
+    );
 }
 
 #[test]
@@ -255,7 +278,10 @@ fn outsider_with_a_known_key_still_cannot_handshake() {
     let mut net = Net::new();
     net.add(config(1, 9, vec![]));
     let a_id = net.node(0).id();
-    net.add(Config { known_peers: vec![(a_id, addr(0))], ..config(5, 8, vec![]) });
+    net.add(Config {
+        known_peers: vec![(a_id, addr(0))],
+        ..config(5, 8, vec![])
+    });
     net.run_for(Duration::from_secs(30));
     assert!(!net.connected(1, 0));
     assert!(net.node(0).drops().get(DropReason::BadMac) > 0);
@@ -304,7 +330,8 @@ fn lost_handshake_packets_are_retransmitted() {
     let mut net = two_nodes();
     let mut lost = 0;
     net.filter = Box::new(move |_, _, b| {
-        let hs = b[0] == MessageType::HandshakeInit as u8 || b[0] == MessageType::HandshakeResp as u8;
+        let hs =
+            b[0] == MessageType::HandshakeInit as u8 || b[0] == MessageType::HandshakeResp as u8;
         if hs && lost < 3 {
             lost += 1;
             0
@@ -350,7 +377,10 @@ fn sessions_rekey_and_traffic_continues() {
     }
     // 500 s: several rekeys (every 120 s), never an interruption.
     let last = net.node(1).status(net.now).peers[0].last_handshake_unix_ms;
-    assert!(last.unwrap() >= first.unwrap() + 360_000, "{first:?} {last:?}");
+    assert!(
+        last.unwrap() >= first.unwrap() + 360_000,
+        "{first:?} {last:?}"
+    );
     assert_eq!(net.node(0).drops().total(), 0);
 }
 
@@ -377,7 +407,10 @@ fn roaming_peer_keeps_its_session() {
     net.nodes[1].0 = new_addr;
     assert!(ping(&mut net, 1, 0, b"from the new address"));
     let a_status = net.node(0).status(net.now);
-    assert_eq!(a_status.peers[0].endpoint.as_deref(), Some("203.0.113.7:5555"));
+    assert_eq!(
+        a_status.peers[0].endpoint.as_deref(),
+        Some("203.0.113.7:5555")
+    );
     assert!(ping(&mut net, 0, 1, b"reply reaches the new address"));
 }
 
@@ -409,7 +442,11 @@ fn restarted_node_restores_its_sessions() {
     let cache = net.node(1).known_members();
     // Node 1 restarts: same key, fresh state, its peer cache and bootstrap.
     net.run_for(Duration::from_secs(60));
-    let restarted = Config { known_peers: cache, unix_ms: 1_800_000_100_000, ..config(2, 9, vec![addr(0)]) };
+    let restarted = Config {
+        known_peers: cache,
+        unix_ms: 1_800_000_100_000,
+        ..config(2, 9, vec![addr(0)])
+    };
     let now = net.now;
     net.nodes[1].1 = Node::new(restarted, now);
     net.run_for(Duration::from_secs(2));
@@ -442,7 +479,10 @@ fn same_seed_same_run() {
         net.add(config(2, 9, vec![addr(0)]));
         net.add(config(3, 9, vec![addr(0)]));
         net.run_for(Duration::from_secs(60));
-        net.log.iter().map(|(f, t, b)| (*f, *t, b.clone())).collect::<Vec<_>>()
+        net.log
+            .iter()
+            .map(|(f, t, b)| (*f, *t, b.clone()))
+            .collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
 }

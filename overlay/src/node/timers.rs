@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::{Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
-    GOSSIP_INTERVAL, HELLO_INTERVAL, PEER_EXPIRY, REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME,
-    REKEY_TIMEOUT,
+    GOSSIP_INTERVAL, HELLO_INTERVAL, PEER_EXPIRY, REJECT_AFTER_TIME, REKEY_AFTER_TIME,
+    REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
 };
 use crate::session::Session;
 use crate::wire::hello;
@@ -56,7 +56,10 @@ impl Node {
                 continue;
             }
             let addr = self.bootstrap[i].addr;
-            let answered = self.peers.values().any(|p| p.endpoint == Some(addr) && p.connected(now));
+            let answered = self
+                .peers
+                .values()
+                .any(|p| p.endpoint == Some(addr) && p.connected(now));
             let b = &mut self.bootstrap[i];
             if answered {
                 // Check again later: the member there may go away.
@@ -68,13 +71,18 @@ impl Node {
             b.interval = (b.interval * 2).min(MAX_HELLO_INTERVAL);
             let mut msg = hello::emit(false, self.id.as_bytes());
             self.keys.mac_to_any().seal(&mut msg);
-            self.transmits.push_back(Transmit { to: addr, payload: msg.to_vec() });
+            self.transmits.push_back(Transmit {
+                to: addr,
+                payload: msg.to_vec(),
+            });
         }
     }
 
     fn peer_timers(&mut self, now: Instant, pid: NodeId) {
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        let Some(peer) = self.peers.get_mut(&pid) else { return };
+        let Some(peer) = self.peers.get_mut(&pid) else {
+            return;
+        };
         let t = peer.timers.clone();
 
         if due(t.retransmit) {
@@ -135,7 +143,10 @@ impl Node {
         peer.timers.session_check = None;
         let mut freed = Vec::new();
         for slot in [&mut peer.current, &mut peer.previous, &mut peer.next] {
-            if slot.as_ref().is_some_and(|s| s.age(now) >= REJECT_AFTER_TIME) {
+            if slot
+                .as_ref()
+                .is_some_and(|s| s.age(now) >= REJECT_AFTER_TIME)
+            {
                 freed.extend(slot.take().map(|s| s.local_index));
             }
         }

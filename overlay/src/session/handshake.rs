@@ -151,9 +151,16 @@ pub fn consume_response(
     }
     let mut hs = state.hs;
     let mut payload = [0u8; 16];
-    hs.read_message(packet.noise(), &mut payload).map_err(noise_err)?;
+    hs.read_message(packet.noise(), &mut payload)
+        .map_err(noise_err)?;
     let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
-    Ok(Session::new(transport, state.local_index, packet.sender_index(), true, now))
+    Ok(Session::new(
+        transport,
+        state.local_index,
+        packet.sender_index(),
+        true,
+        now,
+    ))
 }
 
 /// A verified initiation, ready to be answered.
@@ -186,9 +193,11 @@ pub fn consume_initiation(
     }
     let mut hs = keys.builder(seed)?.build_responder().map_err(noise_err)?;
     let mut plain = [0u8; handshake_init::PAYLOAD_LEN];
-    let n = hs.read_message(packet.noise(), &mut plain).map_err(noise_err)?;
-    let payload =
-        handshake_init::Payload::parse(&plain[..n]).map_err(|_| HandshakeError::Noise("payload"))?;
+    let n = hs
+        .read_message(packet.noise(), &mut plain)
+        .map_err(noise_err)?;
+    let payload = handshake_init::Payload::parse(&plain[..n])
+        .map_err(|_| HandshakeError::Noise("payload"))?;
     let peer = NodeId::from_bytes(payload.node_id).map_err(|_| HandshakeError::IdentityMismatch)?;
     if hs.get_remote_static() != Some(&peer.noise_public()[..]) {
         return Err(HandshakeError::IdentityMismatch);
@@ -219,7 +228,10 @@ impl Initiation {
         debug_assert_eq!(n, handshake_resp::NOISE_LEN);
         keys.mac_to(&self.peer).seal(&mut msg);
         let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
-        Ok((Session::new(transport, local_index, self.sender_index, false, now), msg))
+        Ok((
+            Session::new(transport, local_index, self.sender_index, false, now),
+            msg,
+        ))
     }
 }
 
@@ -255,7 +267,10 @@ mod tests {
         let m = sb.decrypt(&pkt, &mut out).unwrap();
         assert_eq!(&out[..m], b"hello");
         // The same message again is a replay.
-        assert_eq!(sb.decrypt(&pkt, &mut out), Err(crate::session::SessionError::Replay));
+        assert_eq!(
+            sb.decrypt(&pkt, &mut out),
+            Err(crate::session::SessionError::Replay)
+        );
     }
 
     #[test]
@@ -264,7 +279,10 @@ mod tests {
         let (b, kb_other) = keys(2, 8);
         let (_, init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
-        assert_eq!(consume_initiation(&kb_other, &pkt, [0; 32]).err(), Some(HandshakeError::BadMac));
+        assert_eq!(
+            consume_initiation(&kb_other, &pkt, [0; 32]).err(),
+            Some(HandshakeError::BadMac)
+        );
     }
 
     #[test]
@@ -274,7 +292,10 @@ mod tests {
         let (_, kc) = keys(3, 7);
         let (_, init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
-        assert_eq!(consume_initiation(&kc, &pkt, [0; 32]).err(), Some(HandshakeError::BadMac));
+        assert_eq!(
+            consume_initiation(&kc, &pkt, [0; 32]).err(),
+            Some(HandshakeError::BadMac)
+        );
     }
 
     #[test]
@@ -285,6 +306,9 @@ mod tests {
         init[60] ^= 1;
         kb.mac_to_me.seal(&mut init); // a member could recompute the MAC
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
-        assert!(matches!(consume_initiation(&kb, &pkt, [0; 32]), Err(HandshakeError::Noise(_))));
+        assert!(matches!(
+            consume_initiation(&kb, &pkt, [0; 32]),
+            Err(HandshakeError::Noise(_))
+        ));
     }
 }

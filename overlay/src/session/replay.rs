@@ -17,7 +17,10 @@ pub struct ReplayWindow {
 
 impl Default for ReplayWindow {
     fn default() -> Self {
-        Self { top: None, bits: [0; WORDS] }
+        Self {
+            top: None,
+            bits: [0; WORDS],
+        }
     }
 }
 

@@ -43,7 +43,11 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Session(local {}, remote {})", self.local_index, self.remote_index)
+        write!(
+            f,
+            "Session(local {}, remote {})",
+            self.local_index, self.remote_index
+        )
     }
 }
 
@@ -109,7 +113,11 @@ impl Session {
     ///
     /// # Errors
     /// Returns an error for a replay, a forgery or a too-small buffer.
-    pub fn decrypt(&mut self, packet: &data::Packet<&[u8]>, out: &mut [u8]) -> Result<usize, SessionError> {
+    pub fn decrypt(
+        &mut self,
+        packet: &data::Packet<&[u8]>,
+        out: &mut [u8],
+    ) -> Result<usize, SessionError> {
         let counter = packet.counter();
         if !self.replay.would_accept(counter) {
             return Err(SessionError::Replay);

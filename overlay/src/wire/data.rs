@@ -75,7 +75,10 @@ mod tests {
     fn layout() {
         let mut buf = [0xa5u8; 40];
         emit_header(&mut buf, 0x11, 0x0102);
-        assert_eq!(&buf[..16], &[3, 0, 0, 0, 0x11, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            &buf[..16],
+            &[3, 0, 0, 0, 0x11, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0]
+        );
         let p = Packet::new_checked(&buf[..]).unwrap();
         assert_eq!((p.receiver_index(), p.counter()), (0x11, 0x0102));
         assert_eq!(p.ciphertext().len(), 24);

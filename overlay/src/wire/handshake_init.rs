@@ -112,7 +112,10 @@ mod tests {
         assert_eq!(p.sender_index(), 0x0403_0201);
         assert!(p.noise().iter().all(|&b| b == 9));
         assert!(Packet::new_checked(&buf[..LEN - 1]).is_err());
-        let pl = Payload { node_id: [5; 32], timestamp_ms: 77 };
+        let pl = Payload {
+            node_id: [5; 32],
+            timestamp_ms: 77,
+        };
         assert_eq!(Payload::parse(&pl.emit()), Ok(pl));
     }
 }

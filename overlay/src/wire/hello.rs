@@ -56,7 +56,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
 /// Writes a hello (or, with `ack`, a hello-ack) with a zero MAC for the caller to seal.
 pub fn emit(ack: bool, node_id: &[u8; 32]) -> [u8; LEN] {
     let mut buf = [0u8; LEN];
-    let t = if ack { MessageType::HelloAck } else { MessageType::Hello };
+    let t = if ack {
+        MessageType::HelloAck
+    } else {
+        MessageType::Hello
+    };
     write_type(&mut buf, t);
     buf[4..36].copy_from_slice(node_id);
     buf

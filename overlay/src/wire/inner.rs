@@ -61,7 +61,11 @@ pub fn parse_ip(b: &[u8]) -> Result<IpPacket<'_>, WireError> {
             need(b, total)?;
             let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
             let dst = Ipv4Addr::new(b[16], b[17], b[18], b[19]);
-            Ok(IpPacket { bytes: &b[..total], src: src.into(), dst: dst.into() })
+            Ok(IpPacket {
+                bytes: &b[..total],
+                src: src.into(),
+                dst: dst.into(),
+            })
         }
         6 => {
             need(b, 40)?;
@@ -71,7 +75,11 @@ pub fn parse_ip(b: &[u8]) -> Result<IpPacket<'_>, WireError> {
             s.copy_from_slice(&b[8..24]);
             let mut d = [0u8; 16];
             d.copy_from_slice(&b[24..40]);
-            Ok(IpPacket { bytes: &b[..total], src: Ipv6Addr::from(s).into(), dst: Ipv6Addr::from(d).into() })
+            Ok(IpPacket {
+                bytes: &b[..total],
+                src: Ipv6Addr::from(s).into(),
+                dst: Ipv6Addr::from(d).into(),
+            })
         }
         _ => Err(WireError::InvalidField("ip version")),
     }

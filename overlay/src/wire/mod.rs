@@ -82,7 +82,10 @@ impl MessageType {
 /// Checks that `buf` holds at least `need` bytes.
 pub(crate) fn need(buf: &[u8], need: usize) -> Result<(), WireError> {
     if buf.len() < need {
-        Err(WireError::Truncated { len: buf.len(), need })
+        Err(WireError::Truncated {
+            len: buf.len(),
+            need,
+        })
     } else {
         Ok(())
     }
@@ -91,7 +94,10 @@ pub(crate) fn need(buf: &[u8], need: usize) -> Result<(), WireError> {
 /// Checks that `buf` holds exactly `expected` bytes.
 pub(crate) fn exact(buf: &[u8], expected: usize) -> Result<(), WireError> {
     if buf.len() != expected {
-        Err(WireError::WrongLength { len: buf.len(), expected })
+        Err(WireError::WrongLength {
+            len: buf.len(),
+            expected,
+        })
     } else {
         Ok(())
     }

@@ -1,0 +1,224 @@
+//! One function per command.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use tessel_overlay::driver::state_dir::StateDir;
+use tessel_overlay::driver::{self, control, RunOptions};
+use tessel_overlay::identity::{NetworkKey, NetworkPrefix};
+use tessel_overlay::node::Status;
+
+use crate::cli::{Command, NetworkCommand, StatusArgs, UpArgs};
+use crate::local_addrs::local_addresses;
+
+/// Runs `command`.
+pub(crate) fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Network(NetworkCommand::New) => network_new(),
+        Command::Up(args) => up(args),
+        Command::Ip(args) => ip(&args.state_dir),
+        Command::Status(args) => status(args),
+    }
+}
+
+fn network_new() -> Result<()> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+    println!("{}", NetworkKey::from_secret(seed).to_text().as_str());
+    Ok(())
+}
+
+/// Parses `--network KEY|@FILE`.
+fn parse_network(arg: &str) -> Result<NetworkKey> {
+    let (text, origin) = match arg.strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the network key from {path}"))?,
+            format!(" in {path}"),
+        ),
+        None => (arg.to_string(), String::new()),
+    };
+    NetworkKey::parse(&text).map_err(|e| {
+        anyhow!(
+            "invalid network key{origin}: {e}. Copy the whole key printed by `tessel network new` \
+             (it starts with tessel-net-), or create a new network with `tessel network new`"
+        )
+    })
+}
+
+fn resolve_peer(peer: &str) -> Result<SocketAddr> {
+    let mut addrs = peer.to_socket_addrs().map_err(|e| {
+        anyhow!("cannot use --peer {peer}: {e}. Give it as HOST:PORT, e.g. 198.51.100.1:9740")
+    })?;
+    addrs
+        .next()
+        .ok_or_else(|| anyhow!("--peer {peer} resolves to no address"))
+}
+
+fn up(args: UpArgs) -> Result<()> {
+    let state = StateDir::open(&args.state_dir.state_dir)?;
+    let peers = args
+        .peers
+        .iter()
+        .map(|p| resolve_peer(p))
+        .collect::<Result<Vec<_>>>()?;
+    let (network_key, created) = match &args.network {
+        Some(arg) => (parse_network(arg)?, false),
+        None => match state.network_key()? {
+            Some(key) => (key, false),
+            None => (state.new_network_key()?, true),
+        },
+    };
+    state.save_network_key(&network_key)?;
+    let listen = args.listen;
+    let opts = RunOptions {
+        state_dir: args.state_dir.state_dir.clone(),
+        network_key: network_key.clone(),
+        listen,
+        peers,
+        interface: args.interface.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(driver::run(opts, |node, bound| {
+        tracing::info!(
+            node = %node.id(), network = %node.network_id(), ipv6 = %node.ipv6(), ipv4 = %node.ipv4(),
+            listen = %bound, interface = %args.interface, "tessel is up"
+        );
+        if created {
+            print_join_command(&network_key, bound);
+        }
+    }))?;
+    tracing::info!("tessel stopped");
+    Ok(())
+}
+
+fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
+    let hosts: Vec<String> = if bound.ip().is_unspecified() {
+        local_addresses()
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, bound.port()).to_string())
+            .collect()
+    } else {
+        vec![bound.to_string()]
+    };
+    let first = hosts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("THIS-HOST:{}", bound.port()));
+    println!("Started a new private network. To join it from another machine, run:");
+    println!();
+    println!(
+        "  tessel up --network {} --peer {first}",
+        key.to_text().as_str()
+    );
+    if hosts.len() > 1 {
+        println!();
+        println!(
+            "(or use any other address of this machine for --peer: {})",
+            hosts[1..].join(", ")
+        );
+    }
+    println!();
+}
+
+/// Asks the running node for its status; `None` if no node is running.
+fn running_status(state_dir: &Path) -> Option<Result<Status>> {
+    let state = StateDir::open(state_dir).ok()?;
+    let answer = control::request(&state.socket_path(), "status").ok()?;
+    Some(serde_json::from_str(&answer).context("reading the node's status answer"))
+}
+
+fn ip(state_dir: &Path) -> Result<()> {
+    if let Some(status) = running_status(state_dir) {
+        let status = status?;
+        println!("{}\n{}", status.ipv6, status.ipv4);
+        return Ok(());
+    }
+    let state = StateDir::open(state_dir)?;
+    let Some(network) = state.network_key()? else {
+        bail!(
+            "no network key in {}: run `tessel up --network KEY --state-dir {}` once first",
+            state_dir.display(),
+            state_dir.display()
+        );
+    };
+    let node = state.node_key()?.id();
+    let ipv4 = tessel_overlay::identity::Ipv4Assignment::compute(&network.id(), [node].iter())
+        .addr_of(&node)
+        .expect("self is assigned");
+    println!(
+        "{}\n{}",
+        NetworkPrefix::of(&network.id()).node_addr(&node),
+        ipv4
+    );
+    Ok(())
+}
+
+fn status(args: StatusArgs) -> Result<()> {
+    let dir = &args.state_dir.state_dir;
+    let status = running_status(dir).ok_or_else(|| {
+        anyhow!(
+            "no tessel node is running with state dir {} (start one with `tessel up`)",
+            dir.display()
+        )
+    })??;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    println!("node     {}", status.node_id);
+    println!("network  {}", status.network_id);
+    println!("address  {}  {}", status.ipv6, status.ipv4);
+    println!("listen   {}", status.listen);
+    println!();
+    if status.peers.is_empty() {
+        println!("no peers yet");
+    }
+    for p in &status.peers {
+        let state = if p.connected {
+            "connected"
+        } else {
+            "not connected"
+        };
+        let hs = p
+            .last_handshake_ago_secs
+            .map_or("never".to_string(), |s| format!("{s:.0}s ago"));
+        println!("peer {}  {state}", p.node_id);
+        println!(
+            "     {}  {}  endpoint {}  handshake {hs}  rx {}  tx {}",
+            p.ipv6,
+            p.ipv4.as_deref().unwrap_or("-"),
+            p.endpoint.as_deref().unwrap_or("-"),
+            bytes(p.rx_bytes),
+            bytes(p.tx_bytes)
+        );
+    }
+    let drops: Vec<String> = status
+        .drops
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!();
+    println!(
+        "dropped  {}",
+        if drops.is_empty() {
+            "none".to_string()
+        } else {
+            drops.join(", ")
+        }
+    );
+    Ok(())
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}

@@ -1,0 +1,58 @@
+//! This machine's addresses, to print a join command that another machine can use.
+
+use std::net::IpAddr;
+
+/// Non-loopback, non-link-local addresses of the machine's interfaces,
+/// IPv4 first.
+pub(crate) fn local_addresses() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list that we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list returned by getifaddrs.
+        let ifa = unsafe { &*cur };
+        if !ifa.ifa_addr.is_null() {
+            // SAFETY: ifa_addr points to a sockaddr whose family says its type.
+            let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
+            let ip = match family {
+                libc::AF_INET => {
+                    let sa = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                    Some(IpAddr::from(u32::from_be(sa.sin_addr.s_addr).to_be_bytes()))
+                }
+                libc::AF_INET6 => {
+                    let sa = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                    Some(IpAddr::from(sa.sin6_addr.s6_addr))
+                }
+                _ => None,
+            };
+            if let Some(ip) = ip.filter(usable) {
+                out.push(ip);
+            }
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    out.sort_by_key(|ip| ip.is_ipv6());
+    out.dedup();
+    out
+}
+
+fn usable(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !v4.is_loopback()
+                && !v4.is_link_local()
+                && !tessel_overlay::identity::address::in_ipv4_range(v4)
+        }
+        IpAddr::V6(v6) => {
+            !v6.is_loopback()
+                && (v6.segments()[0] & 0xffc0) != 0xfe80
+                && (v6.segments()[0] & 0xfe00) != 0xfc00
+        }
+    }
+}

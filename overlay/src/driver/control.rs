@@ -1,0 +1,98 @@
+//! The local control socket (a Unix socket in the state dir, mode 0600):
+//! one request line in, one JSON line out. Requests: `status`.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+use super::DriverError;
+
+/// Longest request line accepted.
+const MAX_REQUEST: usize = 256;
+
+/// A request from a client, with the channel for its answer.
+pub(crate) struct Request {
+    /// The request line, trimmed.
+    pub(crate) command: String,
+    /// Where the event loop sends the answer line.
+    pub(crate) reply: oneshot::Sender<String>,
+}
+
+/// Binds the socket at `path` (replacing a stale one) and serves it until the
+/// returned task is aborted; requests go to `requests`.
+pub(crate) fn serve(
+    path: &Path,
+    requests: mpsc::Sender<Request>,
+) -> Result<tokio::task::JoinHandle<()>, DriverError> {
+    let err = |source| DriverError::Control {
+        path: path.to_path_buf(),
+        source,
+    };
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            "another tessel is running with this state dir; stop it first, or use another --state-dir",
+        )));
+    }
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let requests = requests.clone();
+            tokio::spawn(async move {
+                if let Err(e) = answer(stream, requests).await {
+                    tracing::debug!(error = %e, "control client");
+                }
+            });
+        }
+    }))
+}
+
+async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    BufReader::new(read)
+        .take(MAX_REQUEST as u64)
+        .read_line(&mut line)
+        .await?;
+    let (reply, answer) = oneshot::channel();
+    let command = line.trim().to_string();
+    if requests.send(Request { command, reply }).await.is_err() {
+        return Ok(());
+    }
+    if let Ok(mut text) = answer.await {
+        text.push('\n');
+        write.write_all(text.as_bytes()).await?;
+    }
+    write.shutdown().await
+}
+
+/// Sends `command` to the node whose socket is at `path`; returns its answer.
+///
+/// # Errors
+/// Returns an error if no node is listening there.
+pub fn request(path: &Path, command: &str) -> io::Result<String> {
+    use std::io::{BufRead, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(path)?;
+    stream.write_all(format!("{command}\n").as_bytes())?;
+    let mut answer = String::new();
+    io::BufReader::new(stream).read_line(&mut answer)?;
+    Ok(answer)
+}
+
+/// Removes the socket file on drop.
+pub(crate) struct SocketFile(pub(crate) PathBuf);
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -1,0 +1,24 @@
+//! The thin tokio shell around [`crate::node::Node`]: it owns the UDP socket,
+//! the TUN device, the control socket, the clock and the signals, and moves
+//! bytes between them and the node. It makes no protocol decisions.
+//!
+//! Message flow:
+//! - UDP datagram → `Node::handle_datagram` → send the reply or write the
+//!   decrypted packet to the TUN;
+//! - TUN packet → `Node::handle_tun_packet` → send the datagram;
+//! - deadline from `Node::poll_timeout` → `Node::handle_timeout`;
+//! - after each, drain `Node::poll_transmit` to the socket and
+//!   `Node::poll_event` (peer cache, IPv4 changes);
+//! - control socket request → `Node::status` as JSON;
+//! - SIGINT or SIGTERM → remove the interface and return.
+
+mod clock;
+pub mod control;
+mod error;
+mod event_loop;
+pub mod state_dir;
+mod tun;
+mod udp;
+
+pub use error::DriverError;
+pub use event_loop::{run, RunOptions};

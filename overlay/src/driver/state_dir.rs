@@ -1,0 +1,207 @@
+//! The state dir: the node key, the network key, the peer cache and the
+//! control socket. Secrets are written with mode 0600, atomically.
+
+use std::fs;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{clock, DriverError};
+use crate::identity::{NetworkKey, NodeId, NodeKey};
+
+/// Default location of the state dir.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/tessel";
+
+const NODE_KEY: &str = "node.key";
+const NETWORK_KEY: &str = "network.key";
+const PEERS: &str = "peers.json";
+const SOCKET: &str = "tessel.sock";
+
+/// An opened state dir.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    path: PathBuf,
+}
+
+/// The peer cache as stored on disk.
+#[derive(Debug, Serialize, Deserialize)]
+struct PeerCache {
+    network_id: String,
+    peers: Vec<CachedPeer>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedPeer {
+    node_id: String,
+    endpoint: SocketAddr,
+}
+
+impl StateDir {
+    /// Opens `path`, creating it (mode 0700) if needed.
+    ///
+    /// # Errors
+    /// Returns an error if the directory cannot be created.
+    pub fn open(path: &Path) -> Result<Self, DriverError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(|source| DriverError::StateDir {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The control socket's path.
+    pub fn socket_path(&self) -> PathBuf {
+        self.path.join(SOCKET)
+    }
+
+    /// Loads the node key, creating one on first use.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be read or written, or is corrupt.
+    pub fn node_key(&self) -> Result<NodeKey, DriverError> {
+        let path = self.path.join(NODE_KEY);
+        match self.read(&path)? {
+            Some(text) => NodeKey::from_text(&text).map_err(|e| DriverError::CorruptState {
+                path,
+                reason: e.to_string(),
+            }),
+            None => {
+                let key = NodeKey::from_seed(self.random()?);
+                self.write_private(&path, key.to_text().as_bytes())?;
+                Ok(key)
+            }
+        }
+    }
+
+    /// The network key stored here, if any.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be read or is corrupt.
+    pub fn network_key(&self) -> Result<Option<NetworkKey>, DriverError> {
+        let path = self.path.join(NETWORK_KEY);
+        match self.read(&path)? {
+            Some(text) => {
+                NetworkKey::parse(&text)
+                    .map(Some)
+                    .map_err(|e| DriverError::CorruptState {
+                        path,
+                        reason: e.to_string(),
+                    })
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the network key (mode 0600).
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be written.
+    pub fn save_network_key(&self, key: &NetworkKey) -> Result<(), DriverError> {
+        let mut text = key.to_text().to_string();
+        text.push('\n');
+        self.write_private(&self.path.join(NETWORK_KEY), text.as_bytes())
+    }
+
+    /// A new random network key.
+    ///
+    /// # Errors
+    /// Returns an error if the OS random source fails.
+    pub fn new_network_key(&self) -> Result<NetworkKey, DriverError> {
+        Ok(NetworkKey::from_secret(self.random()?))
+    }
+
+    /// The members remembered from the last run in `network`; empty if none,
+    /// if the cache is for another network, or if it is unreadable.
+    pub fn peers(&self, network: &NetworkKey) -> Vec<(NodeId, SocketAddr)> {
+        let path = self.path.join(PEERS);
+        let Ok(Some(text)) = self.read(&path) else {
+            return Vec::new();
+        };
+        match serde_json::from_str::<PeerCache>(&text) {
+            Ok(cache) if cache.network_id == network.id().to_string() => cache
+                .peers
+                .iter()
+                .filter_map(|p| Some((NodeId::parse(&p.node_id).ok()?, p.endpoint)))
+                .collect(),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable peer cache");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Remembers `peers` for the next run.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be written.
+    pub fn save_peers(
+        &self,
+        network: &NetworkKey,
+        peers: &[(NodeId, SocketAddr)],
+    ) -> Result<(), DriverError> {
+        let cache = PeerCache {
+            network_id: network.id().to_string(),
+            peers: peers
+                .iter()
+                .map(|(id, endpoint)| CachedPeer {
+                    node_id: id.to_string(),
+                    endpoint: *endpoint,
+                })
+                .collect(),
+        };
+        let json = serde_json::to_vec_pretty(&cache).expect("serialisable");
+        self.write_private(&self.path.join(PEERS), &json)
+    }
+
+    fn random(&self) -> Result<[u8; 32], DriverError> {
+        clock::random_seed().map_err(|source| DriverError::StateDir {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn read(&self, path: &Path) -> Result<Option<String>, DriverError> {
+        match fs::read_to_string(path) {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(DriverError::StateDir {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Writes `data` to `path` with mode 0600 through a temporary file and a rename.
+    fn write_private(&self, path: &Path, data: &[u8]) -> Result<(), DriverError> {
+        let err = |source| DriverError::StateDir {
+            path: path.to_path_buf(),
+            source,
+        };
+        let tmp = path.with_extension("tmp");
+        let _ = fs::remove_file(&tmp);
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(err)?;
+        f.write_all(data).and_then(|()| f.sync_all()).map_err(err)?;
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(err)?;
+        fs::rename(&tmp, path).map_err(err)
+    }
+}

@@ -1,0 +1,45 @@
+//! The TUN device: created with the node's overlay addresses and the MTU from
+//! [`crate::limits::TUN_MTU`]; dropping it removes the interface.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use tun_rs::{AsyncDevice, DeviceBuilder};
+
+use super::DriverError;
+use crate::identity::address::{IPV4_RANGE, IPV6_PREFIX_LEN};
+use crate::limits::TUN_MTU;
+
+/// Creates the interface `name` with the given addresses.
+pub(crate) fn create(
+    name: &str,
+    ipv6: Ipv6Addr,
+    ipv4: Ipv4Addr,
+) -> Result<AsyncDevice, DriverError> {
+    DeviceBuilder::new()
+        .name(name)
+        .mtu(TUN_MTU as u16)
+        .ipv6(ipv6, IPV6_PREFIX_LEN)
+        .ipv4(ipv4, IPV4_RANGE.1, None)
+        .build_async()
+        .map_err(|source| classify(name, source))
+}
+
+/// Replaces the interface's IPv4 address after a collision moved it.
+pub(crate) fn change_ipv4(dev: &AsyncDevice, old: Ipv4Addr, new: Ipv4Addr) -> io::Result<()> {
+    dev.add_address_v4(new, IPV4_RANGE.1)?;
+    dev.remove_address(old.into())
+}
+
+fn classify(name: &str, source: io::Error) -> DriverError {
+    let name = name.to_string();
+    match source.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) => DriverError::TunPermission { name },
+        Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO) => DriverError::NoTunDevice,
+        Some(libc::EBUSY) | Some(libc::EEXIST) => DriverError::InterfaceExists { name },
+        _ if source.kind() == io::ErrorKind::PermissionDenied => {
+            DriverError::TunPermission { name }
+        }
+        _ => DriverError::Tun { name, source },
+    }
+}
