@@ -1,0 +1,14 @@
+#![no_main]
+//! Text forms of node IDs, node keys and network keys.
+use libfuzzer_sys::fuzz_target;
+use tessel_overlay::identity::{NetworkKey, NodeId, NodeKey};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(s) = std::str::from_utf8(data) {
+        if let Ok(id) = NodeId::parse(s) {
+            assert_eq!(NodeId::parse(&id.to_string()), Ok(id));
+        }
+        let _ = NodeKey::from_text(s);
+        let _ = NetworkKey::parse(s);
+    }
+});
