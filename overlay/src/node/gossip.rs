@@ -29,7 +29,7 @@ impl Node {
                 })
             })
             .collect();
-        entries.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        entries.sort_by_key(|e| e.node_id);
         // Partial Fisher-Yates with the node's seeded RNG keeps runs deterministic.
         let keep = entries.len().min(MAX_GOSSIP_ENTRIES);
         for i in 0..keep {
