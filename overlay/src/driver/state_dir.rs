@@ -65,7 +65,12 @@ impl StateDir {
 
     /// The control socket's path.
     pub fn socket_path(&self) -> PathBuf {
-        self.path.join(SOCKET)
+        Self::socket_path_in(&self.path)
+    }
+
+    /// The control socket's path in the state dir `dir` (which need not exist).
+    pub fn socket_path_in(dir: &Path) -> PathBuf {
+        dir.join(SOCKET)
     }
 
     /// Loads the node key, creating one on first use.

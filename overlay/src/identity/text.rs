@@ -22,6 +22,9 @@ pub enum TextError {
     /// The text holds characters outside the base32 alphabet.
     #[error("invalid characters (only a-z and 2-7 are allowed after the prefix)")]
     BadEncoding,
+    /// The text has a number of characters that no key has.
+    #[error("wrong number of characters (one missing or extra?)")]
+    BadTextLength,
     /// The decoded text has the wrong length.
     #[error("wrong length: expected {expected} bytes, found {found}")]
     WrongLength {
@@ -65,7 +68,12 @@ pub fn decode<const N: usize>(prefix: &'static str, text: &str) -> Result<[u8; N
         .ok_or(TextError::WrongPrefix { expected: prefix })?;
     let raw = BASE32_NOPAD
         .decode(body.to_ascii_uppercase().as_bytes())
-        .map_err(|_| TextError::BadEncoding)?;
+        .map_err(|e| match e.kind {
+            data_encoding::DecodeKind::Length | data_encoding::DecodeKind::Trailing => {
+                TextError::BadTextLength
+            }
+            _ => TextError::BadEncoding,
+        })?;
     if raw.len() != N + CHECKSUM_LEN {
         return Err(TextError::WrongLength {
             expected: N,
@@ -117,7 +125,7 @@ mod tests {
         );
         assert!(matches!(
             decode::<32>("x-", &text[..text.len() - 8]),
-            Err(TextError::WrongLength { .. } | TextError::BadEncoding)
+            Err(TextError::WrongLength { .. } | TextError::BadTextLength)
         ));
     }
 }

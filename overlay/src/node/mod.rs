@@ -100,6 +100,8 @@ struct Bootstrap {
     addr: SocketAddr,
     next_hello: Instant,
     interval: Duration,
+    /// Hellos sent since the last answer (for the user's warning).
+    unanswered: u32,
 }
 
 /// One member's protocol state machine. See the module documentation.
@@ -150,6 +152,7 @@ impl Node {
                     addr,
                     next_hello: now,
                     interval: HELLO_INTERVAL,
+                    unanswered: 0,
                 })
                 .collect(),
             transmits: VecDeque::new(),

@@ -15,6 +15,8 @@ use crate::wire::hello;
 
 /// Longest interval between hellos to an unanswered bootstrap address.
 const MAX_HELLO_INTERVAL: Duration = Duration::from_secs(16);
+/// Unanswered hellos (2+4+8+16 s = 30 s) before warning the user.
+const UNANSWERED_WARNING: u32 = 5;
 /// How long to wait before trying a member again after giving up.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -63,12 +65,21 @@ impl Node {
             let b = &mut self.bootstrap[i];
             if answered {
                 // Check again later: the member there may go away.
+                b.unanswered = 0;
                 b.interval = HELLO_INTERVAL;
                 b.next_hello = now + MAX_HELLO_INTERVAL;
                 continue;
             }
             b.next_hello = now + b.interval;
             b.interval = (b.interval * 2).min(MAX_HELLO_INTERVAL);
+            b.unanswered += 1;
+            if b.unanswered == UNANSWERED_WARNING {
+                tracing::warn!(
+                    peer = %addr,
+                    "no member answers at this address: check that tessel runs there, that the UDP port is \
+                     reachable, and that both sides use the same network key"
+                );
+            }
             let mut msg = hello::emit(false, self.id.as_bytes());
             self.keys.mac_to_any().seal(&mut msg);
             self.transmits.push_back(Transmit {

@@ -127,8 +127,7 @@ fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
 
 /// Asks the running node for its status; `None` if no node is running.
 fn running_status(state_dir: &Path) -> Option<Result<Status>> {
-    let state = StateDir::open(state_dir).ok()?;
-    let answer = control::request(&state.socket_path(), "status").ok()?;
+    let answer = control::request(&StateDir::socket_path_in(state_dir), "status").ok()?;
     Some(serde_json::from_str(&answer).context("reading the node's status answer"))
 }
 
