@@ -34,12 +34,14 @@ impl Node {
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.bootstrap_timers(now);
-        let due: Vec<NodeId> = self
+        let mut due: Vec<NodeId> = self
             .peers
             .values()
             .filter(|p| p.timers.next().is_some_and(|t| t <= now))
             .map(|p| p.id)
             .collect();
+        // Map iteration order is random; the node's behaviour must not be.
+        due.sort_unstable();
         for pid in due {
             self.peer_timers(now, pid);
         }
@@ -184,7 +186,7 @@ impl Node {
 
     /// Forgets members that have been silent for [`PEER_EXPIRY`].
     fn expire_members(&mut self, now: Instant) {
-        let stale: Vec<NodeId> = self
+        let mut stale: Vec<NodeId> = self
             .peers
             .values()
             .filter(|p| {
@@ -193,6 +195,7 @@ impl Node {
             })
             .map(|p| p.id)
             .collect();
+        stale.sort_unstable();
         for id in stale {
             tracing::info!(peer = %id.short(), "forgetting silent member");
             self.remove_peer(&id);
