@@ -523,3 +523,64 @@ mod garbage {
         }
     }
 }
+
+/// Two members whose first IPv4 candidates collide: both sides resolve it the
+/// same way (the lower node ID keeps the address), the other node moves its
+/// own address, and IPv4 traffic flows both ways without misrouting.
+#[test]
+fn ipv4_collision_is_resolved_the_same_way_on_both_sides() {
+    use crate::identity::address::ipv4_candidate;
+    let network = NetworkKey::from_secret([9; 32]).id();
+    let seed_of = |i: u32| {
+        let mut s = [0u8; 32];
+        s[..4].copy_from_slice(&i.to_le_bytes());
+        s[31] = 0x77;
+        s
+    };
+    let mut seen = std::collections::HashMap::new();
+    let (s1, s2) = (0u32..)
+        .find_map(|i| {
+            let id = NodeKey::from_seed(seed_of(i)).id();
+            seen.insert(ipv4_candidate(&network, &id, 0), i)
+                .map(|j| (j, i))
+        })
+        .unwrap();
+    let cfg = |s: [u8; 32], bootstrap| Config {
+        node_key: NodeKey::from_seed(s),
+        ..config(0, 9, bootstrap)
+    };
+    let mut net = Net::new();
+    net.add(cfg(seed_of(s1), vec![]));
+    net.add(cfg(seed_of(s2), vec![addr(0)]));
+    let (a, b) = (net.node(0).id(), net.node(1).id());
+    // Alone, each takes its first candidate: the same address.
+    assert_eq!(net.node(0).ipv4(), net.node(1).ipv4());
+    net.run_for(Duration::from_secs(2));
+    assert!(net.connected(0, 1));
+    let (low, high) = if a < b { (0, 1) } else { (1, 0) };
+    let low_id = net.node(low).id();
+    assert_eq!(net.node(low).ipv4(), ipv4_candidate(&network, &low_id, 0));
+    assert_ne!(net.node(high).ipv4(), net.node(low).ipv4());
+    // Both sides agree on both addresses.
+    for i in [0, 1] {
+        let st = net.node(i).status(net.now);
+        let other = &st.peers[0];
+        let expected = if other.node_id == low_id.to_string() {
+            net.node(low).ipv4()
+        } else {
+            net.node(high).ipv4()
+        };
+        assert_eq!(other.ipv4.as_deref(), Some(expected.to_string().as_str()));
+    }
+    for (x, y) in [(0, 1), (1, 0)] {
+        let pkt = ipv4_packet(
+            net.node(x).ipv4(),
+            net.node(y).ipv4(),
+            b"v4 after collision",
+        );
+        net.delivered[y].clear();
+        net.tun(x, &pkt);
+        net.run_for(Duration::from_secs(1));
+        assert!(net.delivered[y].contains(&pkt), "{x} -> {y}");
+    }
+}
