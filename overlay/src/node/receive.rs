@@ -7,7 +7,7 @@ use super::peer::SessionSlot;
 use super::{Action, DropReason, Event, Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
-use crate::session::handshake::{self, HandshakeError};
+use crate::session::handshake;
 use crate::session::SessionError;
 use crate::wire::inner::{self, Inner};
 use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
@@ -122,10 +122,8 @@ impl Node {
             return Err(DropReason::BadMac);
         }
         let seed = self.seed();
-        let ini = handshake::consume_initiation(&self.keys, &pkt, seed).map_err(|e| match e {
-            HandshakeError::BadMac => DropReason::BadMac,
-            _ => DropReason::HandshakeFailed,
-        })?;
+        let ini = handshake::consume_initiation(&self.keys, &pkt, seed)
+            .map_err(|_| DropReason::HandshakeFailed)?;
         if ini.peer == self.id {
             return Err(DropReason::HandshakeFailed);
         }
@@ -186,7 +184,7 @@ impl Node {
             return Err(DropReason::UnexpectedResponse);
         }
         let pending = peer.handshake.take().expect("checked above");
-        let session = match handshake::consume_response(pending.state, &self.keys, &pkt, now) {
+        let session = match handshake::consume_response(pending.state, &pkt, now) {
             Ok(s) => s,
             Err(_) => {
                 // The state is spent; the retransmit timer starts a new one.
