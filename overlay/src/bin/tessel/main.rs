@@ -11,6 +11,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if !matches!(cli.command, cli::Command::Up(_)) {
+        // One-shot commands end quietly when their reader goes away
+        // (`tessel ip | head -1`), like other Unix tools. The daemon keeps
+        // Rust's default of ignoring SIGPIPE.
+        // SAFETY: setting a signal's disposition to the default is always sound.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())

@@ -1,0 +1,23 @@
+//! Harness for end-to-end tests across network namespaces.
+//!
+//! Every test builds its own world: a [`Lan`] of fresh network namespaces
+//! joined by a bridge, with [`TesselNode`]s running `tessel up` inside them.
+//! Everything is torn down on drop, processes are stopped by PID, and all
+//! waiting is deadline-bounded polling ([`wait::poll`]).
+
+pub mod cluster;
+pub mod lan;
+pub mod netns;
+pub mod process;
+pub mod status;
+pub mod tempdir;
+pub mod tessel;
+pub mod traffic;
+pub mod wait;
+
+pub use lan::{Lan, LanHost};
+pub use netns::Netns;
+pub use process::Process;
+pub use status::{PeerStatus, Status};
+pub use tempdir::TempDir;
+pub use tessel::{NodeConfig, OverlayIps, TesselNode};

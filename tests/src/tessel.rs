@@ -1,0 +1,420 @@
+//! The `tessel` binary: locating it, one-shot commands, and [`TesselNode`],
+//! a `tessel up` process in a namespace with its own state directory.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::netns::Netns;
+use crate::process::{describe, read_lossy, run_bounded, run_ok, Process, STOP_GRACE};
+use crate::status::Status;
+use crate::tempdir::TempDir;
+use crate::wait;
+
+/// Environment variable naming the binary under test.
+pub const BIN_ENV: &str = "TESSEL_BIN";
+
+/// Default UDP port of `tessel up`.
+pub const DEFAULT_PORT: u16 = 9740;
+
+/// Default overlay interface name.
+pub const DEFAULT_INTERFACE: &str = "tessel0";
+
+/// How long a node may take to answer `tessel status` after starting.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Time limit of one-shot commands (`status`, `ip`, `network new`).
+const CLI_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Lines of log shown when a node is dropped or a wait times out.
+const LOG_TAIL_LINES: usize = 60;
+
+/// The binary under test: `$TESSEL_BIN`, or `tessel` next to the directory
+/// of the running test executable (`target/<profile>/deps/..`).
+pub fn bin() -> Result<PathBuf> {
+    let path = match std::env::var_os(BIN_ENV) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let exe = std::env::current_exe().context("locating the test executable")?;
+            let deps = exe.parent().context("test executable has no directory")?;
+            deps.join("..").join("tessel")
+        }
+    };
+    ensure!(
+        path.is_file(),
+        "tessel binary not found at {} (build it with \
+         `cargo build -p tessel-overlay --bin tessel` or set {BIN_ENV})",
+        path.display()
+    );
+    path.canonicalize()
+        .with_context(|| format!("resolving {}", path.display()))
+}
+
+/// A `tessel` command outside any namespace.
+pub fn command() -> Result<Command> {
+    Ok(Command::new(bin()?))
+}
+
+/// Runs `tessel network new` and returns the new network key.
+pub fn new_network_key() -> Result<String> {
+    let mut cmd = command()?;
+    cmd.args(["network", "new"]);
+    let out = run_ok(cmd, CLI_TIMEOUT)?;
+    let key = out.trim().to_owned();
+    ensure!(
+        key.starts_with("tessel-net-") && !key.contains(char::is_whitespace),
+        "`tessel network new` printed {out:?}, expected one tessel-net-... line"
+    );
+    Ok(key)
+}
+
+/// A node's overlay addresses, as printed by `tessel ip`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverlayIps {
+    /// The overlay IPv6 address.
+    pub v6: Ipv6Addr,
+    /// The overlay IPv4 address.
+    pub v4: Ipv4Addr,
+}
+
+/// Arguments of `tessel up`.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The network key text (`--network`).
+    pub network: String,
+    /// `--listen ADDR:PORT`, if any.
+    pub listen: Option<String>,
+    /// `--peer HOST:PORT`, repeated.
+    pub peers: Vec<String>,
+    /// The overlay interface name; passed only if not the default.
+    pub interface: String,
+}
+
+impl NodeConfig {
+    /// A node of `network` with default listen address and interface.
+    pub fn new(network: &str) -> Self {
+        Self {
+            network: network.to_owned(),
+            listen: None,
+            peers: Vec::new(),
+            interface: DEFAULT_INTERFACE.to_owned(),
+        }
+    }
+
+    /// Adds a `--peer`.
+    pub fn peer(mut self, endpoint: impl Into<String>) -> Self {
+        self.peers.push(endpoint.into());
+        self
+    }
+
+    /// Sets `--listen`.
+    pub fn listen(mut self, addr: impl Into<String>) -> Self {
+        self.listen = Some(addr.into());
+        self
+    }
+
+    fn args(&self, state_dir: &Path) -> Vec<String> {
+        let mut a = vec![
+            "up".to_owned(),
+            "--network".to_owned(),
+            self.network.clone(),
+            "--state-dir".to_owned(),
+            state_dir.display().to_string(),
+        ];
+        if let Some(l) = &self.listen {
+            a.extend(["--listen".to_owned(), l.clone()]);
+        }
+        for p in &self.peers {
+            a.extend(["--peer".to_owned(), p.clone()]);
+        }
+        if self.interface != DEFAULT_INTERFACE {
+            a.extend(["--interface".to_owned(), self.interface.clone()]);
+        }
+        a
+    }
+}
+
+/// `tessel up` running in a namespace, with a private state directory.
+///
+/// Dropping it kills the process and prints the tail of its log (shown by
+/// the test runner only when the test fails).
+#[derive(Debug)]
+pub struct TesselNode {
+    process: Option<Process>,
+    label: String,
+    ns: Arc<Netns>,
+    config: NodeConfig,
+    bin: PathBuf,
+    dir: TempDir,
+    runs: u32,
+}
+
+impl TesselNode {
+    /// Starts `tessel up` in `ns` and waits until it answers `tessel status`.
+    pub fn start(label: &str, ns: Arc<Netns>, config: NodeConfig) -> Result<Self> {
+        let dir = TempDir::new(&format!("tessel-{label}"))?;
+        dir.subdir("state")?;
+        dir.subdir("logs")?;
+        let mut node = Self {
+            process: None,
+            label: label.to_owned(),
+            ns,
+            config,
+            bin: bin()?,
+            dir,
+            runs: 0,
+        };
+        node.spawn()?;
+        Ok(node)
+    }
+
+    fn spawn(&mut self) -> Result<()> {
+        ensure!(self.process.is_none(), "{} is already running", self.label);
+        self.runs += 1;
+        let mut cmd = self.ns.command(&self.bin);
+        cmd.args(self.config.args(&self.state_dir()));
+        cmd.env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".to_owned()),
+        );
+        let name = format!("{}-run{}", self.label, self.runs);
+        self.process = Some(Process::spawn(cmd, &name, &self.log_dir())?);
+        self.wait_ready()
+            .with_context(|| format!("starting node {}", self.label))
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let r = wait::poll("the node to answer `tessel status`", START_TIMEOUT, || {
+            self.ensure_running()?;
+            Ok(self.status().ok())
+        });
+        r.map(drop).map_err(|e| self.with_log(e))
+    }
+
+    /// The node's label (e.g. "a").
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The namespace the node runs in.
+    pub fn ns(&self) -> &Arc<Netns> {
+        &self.ns
+    }
+
+    /// The arguments the node was started with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The state directory (`--state-dir`), kept across restarts.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn log_dir(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    /// PID of the running `tessel up`, if any.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Process::pid)
+    }
+
+    /// Fails, with the log, if the process is not running (any more).
+    pub fn ensure_running(&mut self) -> Result<()> {
+        let Some(p) = self.process.as_mut() else {
+            bail!("node {} is not running", self.label);
+        };
+        if let Some(s) = p.try_status()? {
+            let e = anyhow::anyhow!("node {} exited unexpectedly ({})", self.label, describe(s));
+            return Err(self.with_log(e));
+        }
+        Ok(())
+    }
+
+    /// A `tessel <args> --state-dir <dir>` command inside the namespace.
+    pub fn cli(&self, args: &[&str]) -> Command {
+        let mut cmd = self.ns.command(&self.bin);
+        cmd.args(args).arg("--state-dir").arg(self.state_dir());
+        cmd
+    }
+
+    /// Runs `tessel status --json`.
+    pub fn status(&self) -> Result<Status> {
+        let out = run_ok(self.cli(&["status", "--json"]), CLI_TIMEOUT)?;
+        Status::parse(&out)
+    }
+
+    /// Alias of [`TesselNode::status`], returning the raw JSON.
+    pub fn status_json(&self) -> Result<serde_json::Value> {
+        Ok(self.status()?.0)
+    }
+
+    /// The node's ID, from its status.
+    pub fn node_id(&self) -> Result<String> {
+        Ok(self.status()?.node_id()?.to_owned())
+    }
+
+    /// Runs `tessel ip`: the overlay IPv6 then IPv4 address.
+    pub fn ip(&self) -> Result<OverlayIps> {
+        let out = run_ok(self.cli(&["ip"]), CLI_TIMEOUT)?;
+        let mut lines = out.lines().map(str::trim).filter(|l| !l.is_empty());
+        let (Some(v6), Some(v4), None) = (lines.next(), lines.next(), lines.next()) else {
+            bail!("`tessel ip` printed {out:?}, expected two lines");
+        };
+        Ok(OverlayIps {
+            v6: v6.parse().with_context(|| format!("IPv6 line {v6:?}"))?,
+            v4: v4.parse().with_context(|| format!("IPv4 line {v4:?}"))?,
+        })
+    }
+
+    /// Polls `tessel status --json` until `pred` holds, failing after
+    /// `timeout` (with the last status and the log) or if the node dies.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&Status) -> bool,
+    ) -> Result<Status> {
+        let mut last: Option<Result<Status>> = None;
+        let r = wait::poll(what, timeout, || {
+            self.ensure_running()?;
+            let s = self.status();
+            let done = match &s {
+                Ok(st) => pred(st).then(|| st.clone()),
+                Err(_) => None,
+            };
+            last = Some(s);
+            Ok(done)
+        });
+        r.map_err(|e| {
+            let last = match last {
+                Some(Ok(s)) => format!("last status: {s}"),
+                Some(Err(e)) => format!("last `tessel status` failed: {e:#}"),
+                None => "no status seen".to_owned(),
+            };
+            let e = anyhow::anyhow!("node {}: {e:#}\n{last}", self.label);
+            self.with_log(e)
+        })
+    }
+
+    /// SIGTERM; asserts exit code 0 and that the interface is gone.
+    pub fn stop(&mut self) -> Result<()> {
+        self.stop_with(libc::SIGTERM)
+    }
+
+    /// Like [`TesselNode::stop`] with another signal (e.g. SIGINT).
+    pub fn stop_with(&mut self, signal: libc::c_int) -> Result<()> {
+        let mut p = self
+            .process
+            .take()
+            .with_context(|| format!("node {} is not running", self.label))?;
+        let stopped = p.stop_with(signal, STOP_GRACE)?;
+        drop(p);
+        if stopped.forced {
+            let e = anyhow::anyhow!(
+                "node {} did not exit within {STOP_GRACE:?} of signal {signal}",
+                self.label
+            );
+            return Err(self.with_log(e));
+        }
+        if stopped.status.code() != Some(0) {
+            let e = anyhow::anyhow!(
+                "node {} ended with {} after signal {signal}, expected exit code 0",
+                self.label,
+                describe(stopped.status)
+            );
+            return Err(self.with_log(e));
+        }
+        ensure!(
+            !self.ns.has_link(&self.config.interface)?,
+            "interface {} still exists in {} after node {} exited",
+            self.config.interface,
+            self.ns.name(),
+            self.label
+        );
+        Ok(())
+    }
+
+    /// SIGKILL: a deliberate crash. Returns once the process is reaped.
+    pub fn kill(&mut self) -> Result<()> {
+        let mut p = self
+            .process
+            .take()
+            .with_context(|| format!("node {} is not running", self.label))?;
+        p.kill()?;
+        Ok(())
+    }
+
+    /// Starts `tessel up` again with the same arguments and state directory.
+    pub fn restart(&mut self) -> Result<()> {
+        self.spawn()
+    }
+
+    /// Everything the node logged, across runs.
+    pub fn log(&self) -> String {
+        let mut s = String::new();
+        for run in 1..=self.runs {
+            for stream in ["stderr", "stdout"] {
+                let path = self
+                    .log_dir()
+                    .join(format!("{}-run{run}.{stream}.log", self.label));
+                let text = read_lossy(&path);
+                if !text.is_empty() {
+                    s.push_str(&format!(
+                        "--- {} run {run} {stream} ---\n{text}",
+                        self.label
+                    ));
+                }
+            }
+        }
+        s
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let from = lines.len().saturating_sub(LOG_TAIL_LINES);
+        lines[from..].join("\n")
+    }
+
+    fn with_log(&self, e: anyhow::Error) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{e:#}\n===== log of node {} (last {LOG_TAIL_LINES} lines) =====\n{}",
+            self.label,
+            self.log_tail()
+        )
+    }
+}
+
+impl Drop for TesselNode {
+    fn drop(&mut self) {
+        drop(self.process.take());
+        eprintln!(
+            "===== node {} in {} (last {LOG_TAIL_LINES} lines of log) =====\n{}",
+            self.label,
+            self.ns.name(),
+            self.log_tail()
+        );
+    }
+}
+
+/// Runs `tessel <args>` in `ns` (or outside any namespace if `None`) to
+/// completion, bounded by `timeout`; returns the output whatever the status.
+pub fn run_once(
+    ns: Option<&Netns>,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<std::process::Output> {
+    let bin = bin()?;
+    let mut cmd = match ns {
+        Some(ns) => ns.command(&bin),
+        None => Command::new(&bin),
+    };
+    cmd.args(args);
+    run_bounded(cmd, timeout)
+}
