@@ -84,8 +84,9 @@ pub struct OverlayIps {
 /// Arguments of `tessel up`.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
-    /// The network key text (`--network`).
-    pub network: String,
+    /// The network key text (`--network`); `None` starts the node without it
+    /// (a new private network, or the one kept in its state dir).
+    pub network: Option<String>,
     /// `--listen ADDR:PORT`, if any.
     pub listen: Option<String>,
     /// `--peer HOST:PORT`, repeated.
@@ -98,10 +99,18 @@ impl NodeConfig {
     /// A node of `network` with default listen address and interface.
     pub fn new(network: &str) -> Self {
         Self {
-            network: network.to_owned(),
+            network: Some(network.to_owned()),
             listen: None,
             peers: Vec::new(),
             interface: DEFAULT_INTERFACE.to_owned(),
+        }
+    }
+
+    /// A node started without `--network`.
+    pub fn without_network() -> Self {
+        Self {
+            network: None,
+            ..Self::new("")
         }
     }
 
@@ -120,11 +129,12 @@ impl NodeConfig {
     fn args(&self, state_dir: &Path) -> Vec<String> {
         let mut a = vec![
             "up".to_owned(),
-            "--network".to_owned(),
-            self.network.clone(),
             "--state-dir".to_owned(),
             state_dir.display().to_string(),
         ];
+        if let Some(n) = &self.network {
+            a.extend(["--network".to_owned(), n.clone()]);
+        }
         if let Some(l) = &self.listen {
             a.extend(["--listen".to_owned(), l.clone()]);
         }
@@ -193,6 +203,14 @@ impl TesselNode {
             Ok(self.status().ok())
         });
         r.map(drop).map_err(|e| self.with_log(e))
+    }
+
+    /// What the current run printed on stdout.
+    pub fn stdout(&self) -> String {
+        self.process
+            .as_ref()
+            .map(Process::stdout)
+            .unwrap_or_default()
     }
 
     /// The node's label (e.g. "a").

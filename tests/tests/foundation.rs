@@ -417,6 +417,68 @@ fn clean_shutdown() -> Result<()> {
     Ok(())
 }
 
+// Topology:
+//
+//              switch ns (br0)
+//          +-------+-------+
+//          |               |
+//      ns a: eth0      ns b: eth0
+//      198.51.100.1    198.51.100.2
+//      A (no --network) B runs the command that A printed
+/// `tessel up` without `--network` starts a new private network, keeps its
+/// key in the state dir (mode 0600) and prints the exact command that
+/// another machine runs to join; that command works, and A keeps the same
+/// network when it restarts.
+#[test]
+fn up_without_a_key_starts_a_network_and_prints_the_join_command() -> Result<()> {
+    let lan = Lan::new(&["a", "b"])?;
+    let mut a = TesselNode::start("a", lan.host(0).ns.clone(), NodeConfig::without_network())?;
+    let printed = wait::poll("A to print the join command", WAIT, || {
+        Ok(a.stdout()
+            .lines()
+            .find(|l| l.trim_start().starts_with("tessel up --network "))
+            .map(str::to_owned))
+    })?;
+    let words: Vec<&str> = printed.split_whitespace().collect();
+    ensure!(
+        words.len() == 6 && words[4] == "--peer",
+        "unexpected join command: {printed:?}"
+    );
+    let (key, peer) = (words[3], words[5]);
+    ensure!(
+        peer == lan.host(0).v4_endpoint(DEFAULT_PORT),
+        "the join command names {peer}, not A's LAN address"
+    );
+    let key_file = a.state_dir().join("network.key");
+    ensure!(
+        std::fs::read_to_string(&key_file)?.trim() == key,
+        "the printed key is not the one kept in the state dir"
+    );
+    let mode = std::fs::metadata(&key_file)?.permissions().mode() & 0o777;
+    ensure!(mode == 0o600, "network.key mode is {mode:o}");
+
+    // What another machine does: run the printed command.
+    let mut b = TesselNode::start("b", lan.host(1).ns.clone(), NodeConfig::new(key).peer(peer))?;
+    wait_full_mesh(&mut [&mut a, &mut b], MESH_TIMEOUT)?;
+    ping(b.ns(), a.ip()?.v6.into())?;
+
+    // Restarted without --network, A stays in the same network.
+    let network = a.status()?.network_id()?.to_owned();
+    a.stop()?;
+    a.restart()?;
+    ensure!(
+        a.status()?.network_id()? == network,
+        "A started a different network on restart"
+    );
+    ensure!(
+        !a.stdout().contains("Started a new private network"),
+        "A announced a new network on restart"
+    );
+    wait_full_mesh(&mut [&mut a, &mut b], MESH_TIMEOUT)?;
+    ping(a.ns(), b.ip()?.v6.into())?;
+    Ok(())
+}
+
 /// Runs `tessel <args>` where it cannot disturb the host: in a scratch
 /// namespace when root, else directly (these runs fail before touching the
 /// network).
