@@ -10,6 +10,7 @@ use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
 use crate::session::handshake;
 use crate::session::SessionError;
 use crate::wire::inner::{self, Inner};
+use crate::wire::mac::MacKey;
 use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
 
 impl Node {
@@ -215,14 +216,7 @@ impl Node {
     }
 
     fn receive_hello(&mut self, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
-        let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
-        if pkt.is_ack() {
-            return Err(DropReason::Malformed);
-        }
-        if !self.keys.mac_to_any().verify(pkt.as_bytes()) {
-            return Err(DropReason::BadMac);
-        }
-        let sender = NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)?;
+        let sender = open_hello(datagram, false, &self.keys.mac_to_any())?;
         if sender == self.id {
             return Ok(());
         }
@@ -242,18 +236,8 @@ impl Node {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
-        let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
-        if !pkt.is_ack() {
-            return Err(DropReason::Malformed);
-        }
-        if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
-            return Err(DropReason::BadMac);
-        }
-        if !self.bootstrap.iter().any(|b| b.addr == from) {
-            return Err(DropReason::UnexpectedHelloAck);
-        }
-        let id = NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)?;
-        if id == self.id {
+        let id = open_hello(datagram, true, self.keys.mac_to_me())?;
+        if !self.bootstrap.iter().any(|b| b.addr == from) || id == self.id {
             return Err(DropReason::UnexpectedHelloAck);
         }
         let peer = self
@@ -301,4 +285,17 @@ impl Node {
         }
         self.wake_at(Some(now));
     }
+}
+
+/// Checks a hello (or, with `ack`, a hello-ack): its type, its MAC against
+/// `mac`, and the sender's node ID, which it returns.
+fn open_hello(datagram: &[u8], ack: bool, mac: &MacKey) -> Result<NodeId, DropReason> {
+    let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+    if pkt.is_ack() != ack {
+        return Err(DropReason::Malformed);
+    }
+    if !mac.verify(pkt.as_bytes()) {
+        return Err(DropReason::BadMac);
+    }
+    NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)
 }

@@ -47,7 +47,7 @@ impl Node {
             let Ok(len) = session.encrypt(bytes, out) else {
                 return self.drop_packet(DropReason::BadTunPacket);
             };
-            let rekey = session.initiator && session.sent() >= REKEY_AFTER_MESSAGES;
+            let rekey = session.sent() >= REKEY_AFTER_MESSAGES;
             peer.tx_bytes += len as u64;
             let armed = Self::on_data_sent(peer, now);
             self.wake_at(armed);

@@ -202,6 +202,16 @@ fn ping(net: &mut Net, a: usize, b: usize, payload: &[u8]) -> bool {
     net.delivered[b].iter().any(|p| *p == pkt)
 }
 
+/// The last data message carrying a payload that `from` sent.
+fn last_data_from(net: &Net, from: SocketAddr) -> (SocketAddr, SocketAddr, Vec<u8>) {
+    net.log
+        .iter()
+        .rev()
+        .find(|(f, _, b)| *f == from && b[0] == MessageType::Data as u8 && b.len() > 32)
+        .cloned()
+        .expect("a data message")
+}
+
 fn two_nodes() -> Net {
     let mut net = Net::new();
     net.add(config(1, 9, vec![]));
@@ -293,13 +303,7 @@ fn replayed_data_is_dropped() {
     let mut net = two_nodes();
     net.run_for(Duration::from_secs(1));
     assert!(ping(&mut net, 0, 1, b"once"));
-    let (from, to, bytes) = net
-        .log
-        .iter()
-        .rev()
-        .find(|(f, _, b)| *f == addr(0) && b[0] == MessageType::Data as u8 && b.len() > 32)
-        .cloned()
-        .unwrap();
+    let (from, to, bytes) = last_data_from(&net, addr(0));
     net.delivered[1].clear();
     net.deliver(from, to, &bytes);
     assert!(net.delivered[1].is_empty());
@@ -311,13 +315,7 @@ fn tampered_data_is_dropped() {
     let mut net = two_nodes();
     net.run_for(Duration::from_secs(1));
     assert!(ping(&mut net, 0, 1, b"x"));
-    let (from, to, mut bytes) = net
-        .log
-        .iter()
-        .rev()
-        .find(|(f, _, b)| *f == addr(0) && b[0] == MessageType::Data as u8 && b.len() > 32)
-        .cloned()
-        .unwrap();
+    let (from, to, mut bytes) = last_data_from(&net, addr(0));
     let last = bytes.len() - 20;
     bytes[last] ^= 0x40;
     bytes[8] = bytes[8].wrapping_add(100); // fresh counter, so not a replay
@@ -382,6 +380,39 @@ fn sessions_rekey_and_traffic_continues() {
         "{first:?} {last:?}"
     );
     assert_eq!(net.node(0).drops().total(), 0);
+}
+
+#[test]
+fn sessions_rekey_on_message_count_and_never_exceed_the_limit() {
+    use crate::limits::{REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES};
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    // The responder side (node 0) nears the rekey limit: its next packet
+    // still goes out, and a handshake starts.
+    let b_id = net.node(1).id();
+    let set = |net: &mut Net, n| {
+        let peer = net.nodes[0].1.peers.get_mut(&b_id).unwrap();
+        peer.current.as_mut().unwrap().set_sent(n);
+    };
+    set(&mut net, REKEY_AFTER_MESSAGES);
+    let before = net.log.len();
+    assert!(ping(&mut net, 0, 1, b"at the rekey limit"));
+    let inits = |net: &Net, since| {
+        net.log[since..]
+            .iter()
+            .filter(|(f, _, b)| *f == addr(0) && b[0] == MessageType::HandshakeInit as u8)
+            .count()
+    };
+    assert_eq!(inits(&net, before), 1);
+    // At the hard limit, nothing is sent on the old session: the packet waits
+    // for the new one.
+    net.run_for(Duration::from_secs(1));
+    set(&mut net, REJECT_AFTER_MESSAGES);
+    let pkt = ipv6_packet(net.node(0).ipv6(), net.node(1).ipv6(), b"beyond");
+    net.delivered[1].clear();
+    assert_eq!(net.tun(0, &pkt), Action::None);
+    net.run_for(Duration::from_secs(1));
+    assert!(net.delivered[1].contains(&pkt));
 }
 
 #[test]

@@ -80,6 +80,12 @@ impl Session {
         self.send_counter
     }
 
+    /// Jumps the send counter, to test the message limits.
+    #[cfg(test)]
+    pub(crate) fn set_sent(&mut self, n: u64) {
+        self.send_counter = n;
+    }
+
     /// Whether the session may still carry traffic.
     pub fn usable(&self, now: Instant) -> bool {
         self.age(now) < REJECT_AFTER_TIME && self.send_counter < REJECT_AFTER_MESSAGES
