@@ -10,11 +10,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use tessel_tests::cluster::{wait_full_mesh, MESH_TIMEOUT};
-use tessel_tests::netns::is_root;
-use tessel_tests::tessel::{self, DEFAULT_INTERFACE, DEFAULT_PORT};
-use tessel_tests::traffic::{iperf_tcp, ping, ping_all, ping_fails};
-use tessel_tests::{wait, Lan, Netns, NodeConfig, OverlayIps, TempDir, TesselNode};
+use tessel_netns::cluster::{wait_full_mesh, MESH_TIMEOUT};
+use tessel_netns::netns::is_root;
+use tessel_netns::tessel::{self, DEFAULT_INTERFACE, DEFAULT_PORT};
+use tessel_netns::traffic::{iperf_tcp, ping, ping_all, ping_fails};
+use tessel_netns::{wait, Lan, Netns, NodeConfig, OverlayIps, TempDir, TesselNode};
 
 /// How long to wait for a single status condition.
 const WAIT: Duration = Duration::from_secs(20);

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use tessel_tests::traffic::{iperf_tcp, ping, ping_all, ping_fails};
-use tessel_tests::{Lan, Netns, Process, TempDir};
+use tessel_netns::traffic::{iperf_tcp, ping, ping_all, ping_fails};
+use tessel_netns::{Lan, Netns, Process, TempDir};
 
 fn netns_exists(name: &str) -> bool {
     Path::new("/run/netns").join(name).exists()
@@ -75,7 +75,7 @@ fn netns_drop_kills_its_processes() -> Result<()> {
     let mut cmd = ns.command("sleep");
     cmd.arg("300");
     let mut p = Process::spawn(cmd, "sleep", logs.path())?;
-    tessel_tests::wait::poll(
+    tessel_netns::wait::poll(
         "sleep to enter the namespace",
         Duration::from_secs(5),
         || Ok(ns.pids().contains(&(p.pid() as i32)).then_some(())),
@@ -100,7 +100,7 @@ fn process_stop_and_kill() -> Result<()> {
     let mut cmd = std::process::Command::new("sh");
     cmd.args(["-c", "echo started; echo oops >&2; exec sleep 300"]);
     let mut p = Process::spawn(cmd, "sh", logs.path())?;
-    tessel_tests::wait::poll("output", Duration::from_secs(5), || {
+    tessel_netns::wait::poll("output", Duration::from_secs(5), || {
         Ok((p.stdout() == "started\n" && p.stderr() == "oops\n").then_some(()))
     })?;
     let stopped = p.stop(Duration::from_secs(5))?;
