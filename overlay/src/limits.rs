@@ -49,6 +49,9 @@ pub const MAX_QUEUED_PACKETS: usize = 32;
 pub const MAX_GOSSIP_ENTRIES: usize = 24;
 /// Bits of the sliding anti-replay window (RFC 6479).
 pub const REPLAY_WINDOW_BITS: u64 = 2048;
+/// Members a node keeps sessions with at all times (its bootstrap members
+/// count on top). Others get a session on demand, when traffic needs one.
+pub const MAX_NEIGHBOURS: usize = 8;
 /// Bound on the members a node remembers.
 pub const MAX_PEERS: usize = 4096;
 

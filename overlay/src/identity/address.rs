@@ -10,7 +10,7 @@
 //!   computes the same assignment, so a collision is resolved the same way
 //!   everywhere, and an address always maps to exactly one member.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::{NetworkId, NodeId};
@@ -86,42 +86,127 @@ pub fn in_ipv4_range(addr: &Ipv4Addr) -> bool {
     u32::from(*addr) >> 22 == u32::from(IPV4_RANGE.0) >> 22
 }
 
-/// The IPv4 addresses of a set of members, resolved as the module doc says.
+/// The IPv4 addresses of a set of members, resolved as the module doc says,
+/// and kept up to date as members come and go.
 #[derive(Debug, Clone, Default)]
 pub struct Ipv4Assignment {
-    by_node: HashMap<NodeId, Ipv4Addr>,
+    /// Each member's address and the index of the candidate it holds.
+    by_node: HashMap<NodeId, (Ipv4Addr, u32)>,
     by_addr: HashMap<Ipv4Addr, NodeId>,
 }
 
 impl Ipv4Assignment {
     /// Computes the assignment for `members` (duplicates are ignored).
     pub fn compute<'a>(network: &NetworkId, members: impl IntoIterator<Item = &'a NodeId>) -> Self {
-        let mut sorted: Vec<NodeId> = members.into_iter().copied().collect();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let mut taken = HashSet::with_capacity(sorted.len());
         let mut out = Self::default();
-        for node in sorted {
-            let addr = (0u32..)
-                .map(|k| ipv4_candidate(network, &node, k))
-                .find(|a| usable(*a) && !taken.contains(a))
-                .expect("the candidate sequence is unbounded");
-            taken.insert(addr);
-            out.by_node.insert(node, addr);
-            out.by_addr.insert(addr, node);
+        for m in members {
+            out.insert(network, *m);
         }
         out
     }
 
+    /// Adds a member. A member with a lower node ID may take the address of
+    /// one with a higher ID, which then moves on to its next free candidate:
+    /// the result is the same as computing the whole set from scratch.
+    /// Returns the members whose address changed (the new one included).
+    pub fn insert(&mut self, network: &NetworkId, node: NodeId) -> Vec<NodeId> {
+        let mut moved = Vec::new();
+        if self.by_node.contains_key(&node) {
+            return moved;
+        }
+        let mut placing = Some((node, 0u32));
+        while let Some((n, from_k)) = placing.take() {
+            moved.push(n);
+            for k in from_k.. {
+                let addr = ipv4_candidate(network, &n, k);
+                if !usable(addr) {
+                    continue;
+                }
+                match self.by_addr.get(&addr).copied() {
+                    None => {
+                        self.take(n, addr, k);
+                        break;
+                    }
+                    Some(holder) if holder > n => {
+                        // The lower ID wins; the holder moves on.
+                        let (_, holder_k) = self.by_node[&holder];
+                        self.take(n, addr, k);
+                        placing = Some((holder, holder_k + 1));
+                        break;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        moved
+    }
+
+    /// Removes a member; members that wanted its address move back. Returns
+    /// the members whose address changed.
+    pub fn remove(&mut self, network: &NetworkId, node: &NodeId) -> Vec<NodeId> {
+        if self.by_node.remove(node).is_none() {
+            return Vec::new();
+        }
+        let before = std::mem::take(&mut self.by_node);
+        let mut members: Vec<NodeId> = before.keys().copied().collect();
+        members.sort_unstable();
+        self.by_addr.clear();
+        for m in members {
+            // Lower members are already placed, so each takes its first free candidate.
+            let (addr, k) = (0u32..)
+                .map(|k| (ipv4_candidate(network, &m, k), k))
+                .find(|(a, _)| usable(*a) && !self.by_addr.contains_key(a))
+                .expect("the candidate sequence is unbounded");
+            self.take(m, addr, k);
+        }
+        let mut moved: Vec<NodeId> = self
+            .by_node
+            .iter()
+            .filter(|(n, (a, _))| before.get(n).map(|b| b.0) != Some(*a))
+            .map(|(n, _)| *n)
+            .collect();
+        moved.sort_unstable();
+        moved
+    }
+
+    fn take(&mut self, node: NodeId, addr: Ipv4Addr, k: u32) {
+        if let Some((old, _)) = self.by_node.insert(node, (addr, k)) {
+            if self.by_addr.get(&old) == Some(&node) {
+                self.by_addr.remove(&old);
+            }
+        }
+        self.by_addr.insert(addr, node);
+    }
+
     /// The address assigned to `node`, if it is a member.
     pub fn addr_of(&self, node: &NodeId) -> Option<Ipv4Addr> {
-        self.by_node.get(node).copied()
+        self.by_node.get(node).map(|(a, _)| *a)
     }
 
     /// The member that owns `addr`.
     pub fn owner_of(&self, addr: &Ipv4Addr) -> Option<NodeId> {
         self.by_addr.get(addr).copied()
     }
+}
+
+/// The assignment by its definition, for differential tests.
+#[cfg(test)]
+fn reference_assignment(network: &NetworkId, members: &[NodeId]) -> HashMap<NodeId, Ipv4Addr> {
+    use std::collections::HashSet;
+    let mut sorted = members.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut taken = HashSet::new();
+    let mut out = HashMap::new();
+    for node in sorted {
+        let addr = (0u32..)
+            .map(|k| ipv4_candidate(network, &node, k))
+            .find(|a| usable(*a) && !taken.contains(a))
+            .expect("unbounded");
+        taken.insert(addr);
+        out.insert(node, addr);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -164,6 +249,10 @@ mod tests {
             }
         }
         let (a, b) = collision.expect("a first-candidate collision among 6000 members");
+        assert_eq!(
+            reference_assignment(&net, &[a, b])[&a.min(b)],
+            ipv4_candidate(&net, &a.min(b), 0)
+        );
         let forward = Ipv4Assignment::compute(&net, [a, b].iter());
         let backward = Ipv4Assignment::compute(&net, [b, a].iter());
         for n in [a, b] {
@@ -183,6 +272,60 @@ mod tests {
             let a = asg.addr_of(m).unwrap();
             assert!(in_ipv4_range(&a) && usable(a));
             assert_eq!(asg.owner_of(&a), Some(*m));
+        }
+    }
+
+    /// Members whose first candidates collide in a tiny address space: the
+    /// incremental assignment equals the definition after every insert and
+    /// removal, in random orders.
+    #[test]
+    fn incremental_matches_definition() {
+        use rand_chacha::ChaCha8Rng;
+        use rand_core::{RngCore, SeedableRng};
+        let net = NetworkKey::from_secret([4; 32]).id();
+        // Find members that pairwise collide, so the cascade is exercised.
+        let pool = ids(7000);
+        let mut by_first: HashMap<Ipv4Addr, Vec<NodeId>> = HashMap::new();
+        for m in &pool {
+            by_first
+                .entry(ipv4_candidate(&net, m, 0))
+                .or_default()
+                .push(*m);
+        }
+        let mut members: Vec<NodeId> = by_first
+            .values()
+            .filter(|v| v.len() > 1)
+            .flatten()
+            .copied()
+            .collect();
+        members.extend(pool.iter().take(40));
+        members.sort_unstable();
+        members.dedup();
+        assert!(
+            members.len() > 45,
+            "collisions found: {}",
+            members.len() - 40
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _round in 0..20 {
+            let mut inc = Ipv4Assignment::default();
+            let mut present: Vec<NodeId> = Vec::new();
+            for _ in 0..120 {
+                let m = members[(rng.next_u32() as usize) % members.len()];
+                if present.contains(&m) && rng.next_u32() % 3 == 0 {
+                    inc.remove(&net, &m);
+                    present.retain(|x| *x != m);
+                } else if !present.contains(&m) {
+                    inc.insert(&net, m);
+                    present.push(m);
+                }
+                let want = reference_assignment(&net, &present);
+                for p in &present {
+                    assert_eq!(inc.addr_of(p), Some(want[p]));
+                    assert_eq!(inc.owner_of(&want[p]), Some(*p));
+                }
+                assert_eq!(inc.by_addr.len(), present.len());
+            }
         }
     }
 }

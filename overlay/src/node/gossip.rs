@@ -1,5 +1,7 @@
-//! Membership gossip: tell each peer which members we reach, and connect to
-//! the members that peers tell us about.
+//! Membership gossip: tell each neighbour about the members we know, with
+//! the age of our news of each, and learn of members from theirs. A node
+//! keeps sessions with a few neighbours at all times; everyone else it
+//! learns of gets a session when traffic needs one.
 
 use std::time::{Duration, Instant};
 
@@ -7,7 +9,7 @@ use rand_core::RngCore;
 
 use super::Node;
 use crate::identity::NodeId;
-use crate::limits::MAX_GOSSIP_ENTRIES;
+use crate::limits::{MAX_GOSSIP_ENTRIES, MAX_NEIGHBOURS, PEER_EXPIRY};
 use crate::wire::gossip::{self, Entry};
 
 /// How long the higher node ID waits before initiating to a member it just
@@ -15,17 +17,23 @@ use crate::wire::gossip::{self, Entry};
 const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
 
 impl Node {
-    /// Sends `to` the members we have live sessions with (a random sample if
-    /// there are more than fit).
+    /// Sends `to` a random sample of the members we have fresh news of.
     pub(super) fn send_gossip(&mut self, now: Instant, to: NodeId) {
         let mut entries: Vec<Entry> = self
             .peers
             .values()
-            .filter(|p| p.id != to && p.verified && p.connected(now))
+            .filter(|p| p.id != to)
             .filter_map(|p| {
-                Some(Entry {
+                let endpoint = p.endpoint?;
+                let age = if p.connected(now) {
+                    Duration::ZERO
+                } else {
+                    now.saturating_duration_since(p.freshness())
+                };
+                (age < PEER_EXPIRY).then(|| Entry {
                     node_id: *p.id.as_bytes(),
-                    endpoint: p.endpoint?,
+                    age_secs: age.as_secs().min(u64::from(u16::MAX)) as u16,
+                    endpoint,
                 })
             })
             .collect();
@@ -47,6 +55,7 @@ impl Node {
             self.drops.add(super::DropReason::BadInner);
             return;
         };
+        let mut neighbours = self.neighbour_count();
         for entry in entries {
             let Ok(entry) = entry else {
                 self.drops.add(super::DropReason::BadInner);
@@ -55,27 +64,33 @@ impl Node {
             let Ok(id) = NodeId::from_bytes(entry.node_id) else {
                 continue;
             };
-            if id == self.id || id == from {
+            let age = Duration::from_secs(u64::from(entry.age_secs));
+            if id == self.id || id == from || age >= PEER_EXPIRY {
                 continue;
             }
+            let heard_at = now.checked_sub(age).unwrap_or(now);
             let delay = if self.id < id {
                 Duration::ZERO
             } else {
                 TIE_BREAK_DELAY
             };
-            let Some(peer) = self.add_peer(id, Some(entry.endpoint), now) else {
+            let Some(peer) = self.add_peer(id, Some(entry.endpoint), heard_at, now) else {
                 break;
             };
-            if peer.connected(now) || peer.handshake.is_some() {
-                continue;
+            if !peer.connected(now) && peer.handshake.is_none() && heard_at > peer.freshness() {
+                // Fresher news of a member we are not talking to: its endpoint
+                // is our best information.
+                peer.endpoint = Some(entry.endpoint);
+                peer.heard_at = heard_at;
             }
-            // Not connected: the gossiped endpoint is our best information.
-            peer.endpoint = Some(entry.endpoint);
-            let at = now + delay;
-            if peer.timers.connect.is_none_or(|c| c > at) {
-                peer.timers.connect = Some(at);
+            if peer.neighbour {
+                if !peer.connected(now) {
+                    self.make_neighbour(now, id, delay);
+                }
+            } else if neighbours < MAX_NEIGHBOURS {
+                neighbours += 1;
+                self.make_neighbour(now, id, delay);
             }
-            self.wake_at(Some(at));
         }
     }
 }

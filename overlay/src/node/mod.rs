@@ -125,6 +125,7 @@ pub struct Node {
     epoch_unix_ms: u64,
     last_timestamp_ms: u64,
     next_wakeup: Option<Instant>,
+    next_maintenance: Instant,
 }
 
 impl Node {
@@ -163,12 +164,12 @@ impl Node {
             epoch_unix_ms: config.unix_ms,
             last_timestamp_ms: 0,
             next_wakeup: Some(now),
+            next_maintenance: now,
         };
         for (peer, endpoint) in config.known_peers {
             if peer != id {
-                if let Some(p) = node.add_peer(peer, Some(endpoint), now) {
-                    p.timers.connect = Some(now);
-                }
+                node.add_peer(peer, Some(endpoint), now, now);
+                node.make_neighbour(now, peer, Duration::ZERO);
             }
         }
         node
@@ -287,23 +288,68 @@ impl Node {
         }
     }
 
-    /// Adds a member we heard of; returns it, or `None` if the table is full.
+    /// Adds a member we heard of at `heard_at`; returns it, or `None` if the
+    /// table is full of members with fresher news.
     fn add_peer(
         &mut self,
         id: NodeId,
         endpoint: Option<SocketAddr>,
+        heard_at: Instant,
         now: Instant,
     ) -> Option<&mut Peer> {
         if !self.peers.contains_key(&id) {
-            if self.peers.len() >= MAX_PEERS {
+            if self.peers.len() >= MAX_PEERS && !self.evict_stalest(heard_at, now) {
                 self.drops.add(DropReason::PeerTableFull);
                 return None;
             }
             let ipv6 = self.prefix.node_addr(&id);
             self.by_ipv6.insert(ipv6, id);
-            self.peers.insert(id, Peer::new(id, ipv6, endpoint, now));
+            self.peers
+                .insert(id, Peer::new(id, ipv6, endpoint, heard_at));
+            let moved = self.ipv4s.insert(&self.network, id);
+            self.ipv4_moved(&moved);
         }
         self.peers.get_mut(&id)
+    }
+
+    /// Makes room in a full table by forgetting the member with the oldest
+    /// news, if that is older than `than` and it is neither connected nor a
+    /// neighbour. Returns whether room was made.
+    fn evict_stalest(&mut self, than: Instant, now: Instant) -> bool {
+        let stalest = self
+            .peers
+            .values()
+            .filter(|p| !p.neighbour && !p.connected(now) && p.freshness() < than)
+            .min_by_key(|p| (p.freshness(), p.id))
+            .map(|p| p.id);
+        match stalest {
+            Some(id) => {
+                self.remove_peer(&id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks `id` as a neighbour and schedules a connection in `delay`.
+    fn make_neighbour(&mut self, now: Instant, id: NodeId, delay: Duration) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.neighbour = true;
+        if peer.connected(now) || peer.handshake.is_some() {
+            return;
+        }
+        let at = now + delay;
+        if peer.timers.connect.is_none_or(|c| c > at) {
+            peer.timers.connect = Some(at);
+        }
+        self.wake_at(Some(at));
+    }
+
+    /// How many members are neighbours.
+    fn neighbour_count(&self) -> usize {
+        self.peers.values().filter(|p| p.neighbour).count()
     }
 
     /// Forgets a member and all its indices.
@@ -313,28 +359,24 @@ impl Node {
                 self.by_index.remove(&idx);
             }
             self.by_ipv6.remove(&p.ipv6);
+            let moved = self.ipv4s.remove(&self.network, id);
+            self.ipv4_moved(&moved);
             if p.verified {
-                self.members_changed();
+                self.events.push_back(Event::MembersChanged);
             }
         }
     }
 
-    /// Recomputes IPv4 addresses after the verified membership changed.
-    fn members_changed(&mut self) {
-        let members: Vec<NodeId> = self
-            .peers
-            .values()
-            .filter(|p| p.verified)
-            .map(|p| p.id)
-            .chain([self.id])
-            .collect();
-        self.ipv4s = Ipv4Assignment::compute(&self.network, members.iter());
+    /// Follows IPv4 reassignments: if ours moved, tell the driver.
+    fn ipv4_moved(&mut self, moved: &[NodeId]) {
+        if !moved.contains(&self.id) {
+            return;
+        }
         let mine = self.ipv4s.addr_of(&self.id).expect("self is assigned");
         if mine != self.ipv4 {
             tracing::warn!(old = %self.ipv4, new = %mine, "IPv4 collision resolved: address changed");
             self.ipv4 = mine;
             self.events.push_back(Event::Ipv4Changed(mine));
         }
-        self.events.push_back(Event::MembersChanged);
     }
 }

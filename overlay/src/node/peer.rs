@@ -23,9 +23,15 @@ pub(crate) struct Peer {
     pub(crate) ipv6: Ipv6Addr,
     /// Where authenticated packets last came from, or where we were told it is.
     pub(crate) endpoint: Option<SocketAddr>,
-    /// Whether a handshake with this member ever completed (only verified
-    /// members are announced to others and get IPv4 addresses).
+    /// Whether a handshake with this member ever completed.
     pub(crate) verified: bool,
+    /// Whether we keep a session with it at all times (a neighbour) rather
+    /// than only while traffic flows.
+    pub(crate) neighbour: bool,
+    /// When we last had news of it: our own contact, or gossip (minus its age).
+    pub(crate) heard_at: Instant,
+    /// When an IP packet last went to or came from it.
+    pub(crate) last_data: Option<Instant>,
     pub(crate) current: Option<Session>,
     pub(crate) previous: Option<Session>,
     /// A responder session not yet confirmed by a data message from the initiator.
@@ -39,7 +45,6 @@ pub(crate) struct Peer {
     pub(crate) last_handshake: Option<Instant>,
     pub(crate) last_received: Option<Instant>,
     pub(crate) last_sent: Option<Instant>,
-    pub(crate) created: Instant,
     pub(crate) rx_bytes: u64,
     pub(crate) tx_bytes: u64,
     pub(crate) timers: PeerTimers,
@@ -87,13 +92,16 @@ impl Peer {
         id: NodeId,
         ipv6: Ipv6Addr,
         endpoint: Option<SocketAddr>,
-        now: Instant,
+        heard_at: Instant,
     ) -> Self {
         Self {
             id,
             ipv6,
             endpoint,
             verified: false,
+            neighbour: false,
+            heard_at,
+            last_data: None,
             current: None,
             previous: None,
             next: None,
@@ -104,7 +112,6 @@ impl Peer {
             last_handshake: None,
             last_received: None,
             last_sent: None,
-            created: now,
             rx_bytes: 0,
             tx_bytes: 0,
             timers: PeerTimers::default(),
@@ -114,6 +121,12 @@ impl Peer {
     /// The session to send on, if one is usable.
     pub(crate) fn sending_session(&mut self, now: Instant) -> Option<&mut Session> {
         self.current.as_mut().filter(|s| s.usable(now))
+    }
+
+    /// The latest news of this member: our own contact or gossip.
+    pub(crate) fn freshness(&self) -> Instant {
+        self.last_received
+            .map_or(self.heard_at, |r| r.max(self.heard_at))
     }
 
     /// Whether we have a usable session.

@@ -95,6 +95,7 @@ impl Node {
                     return self.drop_packet(DropReason::WrongDestination);
                 }
                 let len = ip.bytes.len();
+                peer.last_data = Some(now);
                 if peer.timers.keepalive.is_none() {
                     let at = now + KEEPALIVE_TIMEOUT;
                     peer.timers.keepalive = Some(at);
@@ -144,7 +145,7 @@ impl Node {
         let (session, resp) = ini
             .create_response(&self.keys, local_index, now)
             .map_err(|_| DropReason::HandshakeFailed)?;
-        let Some(peer) = self.add_peer(peer_id, Some(from), now) else {
+        let Some(peer) = self.add_peer(peer_id, Some(from), now, now) else {
             return Err(DropReason::PeerTableFull);
         };
         peer.last_initiation_ts = ts;
@@ -241,8 +242,10 @@ impl Node {
             return Err(DropReason::UnexpectedHelloAck);
         }
         let peer = self
-            .add_peer(id, Some(from), now)
+            .add_peer(id, Some(from), now, now)
             .ok_or(DropReason::PeerTableFull)?;
+        // A member at a bootstrap address is always a neighbour.
+        peer.neighbour = true;
         if peer.connected(now) && peer.endpoint == Some(from) {
             return Ok(());
         }
@@ -272,6 +275,7 @@ impl Node {
         peer.timers.session_check = Some(check_at);
         let first_time = !peer.verified;
         peer.verified = true;
+        peer.heard_at = now;
         if peer.timers.gossip.is_none() {
             peer.timers.gossip = Some(now);
         }
@@ -281,7 +285,7 @@ impl Node {
         tracing::info!(peer = %pid.short(), "session established");
         self.events.push_back(Event::Connected(pid));
         if first_time {
-            self.members_changed();
+            self.events.push_back(Event::MembersChanged);
         }
         self.wake_at(Some(now));
     }

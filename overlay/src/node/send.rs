@@ -69,6 +69,7 @@ impl Node {
     /// Timer bookkeeping after a data message went out; returns a newly armed deadline.
     fn on_data_sent(peer: &mut super::peer::Peer, now: Instant) -> Option<Instant> {
         peer.last_sent = Some(now);
+        peer.last_data = Some(now);
         peer.timers.keepalive = None;
         peer.timers.persistent_keepalive = Some(now + PERSISTENT_KEEPALIVE);
         if peer.timers.new_handshake.is_none() {

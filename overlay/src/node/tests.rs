@@ -421,11 +421,14 @@ fn idle_sessions_send_keepalives_and_stay_up() {
     net.run_for(Duration::from_secs(1));
     let before = net.log.len();
     net.run_for(Duration::from_secs(100));
+    // Node 1 chose node 0 as a neighbour (its bootstrap member), so it keeps
+    // the session and the NAT mappings on the way alive.
     let keepalives = net.log[before..]
         .iter()
-        .filter(|(_, _, b)| b[0] == MessageType::Data as u8 && b.len() == 32)
+        .filter(|(f, _, b)| *f == addr(1) && b[0] == MessageType::Data as u8 && b.len() == 32)
         .count();
-    assert!(keepalives >= 6, "keepalives in 100 s: {keepalives}");
+    assert!(keepalives >= 3, "keepalives in 100 s: {keepalives}");
+    assert!(net.connected(0, 1) && net.connected(1, 0));
     assert!(ping(&mut net, 0, 1, b"still up"));
 }
 
@@ -613,5 +616,107 @@ fn ipv4_collision_is_resolved_the_same_way_on_both_sides() {
         net.tun(x, &pkt);
         net.run_for(Duration::from_secs(1));
         assert!(net.delivered[y].contains(&pkt), "{x} -> {y}");
+    }
+}
+
+/// Sessions a node keeps: with how many members is a usable session open.
+fn sessions(net: &Net, i: usize) -> usize {
+    net.node(i)
+        .status(net.now)
+        .peers
+        .iter()
+        .filter(|p| p.connected)
+        .count()
+}
+
+/// Twenty members who all know only node 0: everyone learns everyone, keeps
+/// a bounded set of sessions, and reaches any member on demand.
+#[test]
+fn large_network_keeps_bounded_sessions_and_reaches_anyone_on_demand() {
+    use crate::limits::MAX_NEIGHBOURS;
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    for seed in 2..=20 {
+        net.add(config(seed, 9, vec![addr(0)]));
+    }
+    net.run_for(Duration::from_secs(240));
+    for i in 1..20 {
+        let st = net.node(i).status(net.now);
+        assert_eq!(
+            st.peers.len(),
+            19,
+            "node {i} knows {} members",
+            st.peers.len()
+        );
+        // Its neighbours, its bootstrap member and the members that chose it.
+        assert!(
+            sessions(&net, i) <= 2 * MAX_NEIGHBOURS + 1,
+            "node {i}: {} sessions",
+            sessions(&net, i)
+        );
+    }
+    assert!(ping(&mut net, 7, 19, b"on demand"));
+    assert!(ping(&mut net, 19, 7, b"and back"));
+    let pkt = ipv4_packet(net.node(3).ipv4(), net.node(17).ipv4(), b"v4 on demand");
+    net.tun(3, &pkt);
+    net.run_for(Duration::from_secs(1));
+    assert!(net.delivered[17].contains(&pkt));
+}
+
+/// A session that only traffic needed lapses once the traffic stops, and a
+/// new packet opens a new one.
+#[test]
+fn on_demand_sessions_lapse_when_idle() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    for seed in 2..=12 {
+        net.add(config(seed, 9, vec![addr(0)]));
+    }
+    net.run_for(Duration::from_secs(120));
+    // Find a pair that are not neighbours of each other.
+    let (a, b) = (1..12)
+        .flat_map(|a| (1..12).map(move |b| (a, b)))
+        .find(|&(a, b)| a != b && !net.connected(a, b))
+        .expect("with 8 neighbours each, some pair among 11 is not connected");
+    assert!(ping(&mut net, a, b, b"need a session"));
+    assert!(net.connected(a, b));
+    net.run_for(Duration::from_secs(400));
+    assert!(
+        !net.connected(a, b) && !net.connected(b, a),
+        "idle session still up"
+    );
+    assert!(ping(&mut net, a, b, b"again"));
+}
+
+/// News of a member that left ages as it travels, so every node forgets it
+/// and nobody brings it back.
+#[test]
+fn departed_member_is_forgotten_everywhere() {
+    use crate::limits::PEER_EXPIRY;
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    for seed in 2..=10 {
+        net.add(config(seed, 9, vec![addr(0)]));
+    }
+    net.run_for(Duration::from_secs(120));
+    let gone = net.node(5).id().to_string();
+    let dead = addr(5);
+    net.filter = Box::new(move |from, to, _| usize::from(from != dead && to != dead));
+    net.run_for(PEER_EXPIRY + Duration::from_secs(60));
+    for i in (0..10).filter(|&i| i != 5) {
+        let st = net.node(i).status(net.now);
+        assert!(
+            st.peers.iter().all(|p| p.node_id != gone),
+            "node {i} still lists the departed member"
+        );
+        assert_eq!(st.peers.len(), 8, "node {i}");
+    }
+    net.run_for(Duration::from_secs(300));
+    for i in (0..10).filter(|&i| i != 5) {
+        let st = net.node(i).status(net.now);
+        assert!(
+            st.peers.iter().all(|p| p.node_id != gone),
+            "node {i}: the departed member came back"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::{Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
-    GOSSIP_INTERVAL, HELLO_INTERVAL, PEER_EXPIRY, REJECT_AFTER_TIME, REKEY_AFTER_TIME,
-    REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
+    GOSSIP_INTERVAL, HELLO_INTERVAL, MAX_NEIGHBOURS, PEER_EXPIRY, REJECT_AFTER_TIME,
+    REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
 };
 use crate::session::Session;
 use crate::wire::hello;
@@ -17,8 +17,14 @@ use crate::wire::hello;
 const MAX_HELLO_INTERVAL: Duration = Duration::from_secs(16);
 /// Unanswered hellos (2+4+8+16 s = 30 s) before warning the user.
 const UNANSWERED_WARNING: u32 = 5;
-/// How long to wait before trying a member again after giving up.
-const RECONNECT_INTERVAL: Duration = Duration::from_secs(30);
+/// How often members are expired and neighbour places refilled.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Whether IP packets went to or came from `peer` within a rekey period.
+fn active(peer: &super::peer::Peer, now: Instant) -> bool {
+    peer.last_data
+        .is_some_and(|t| now.saturating_duration_since(t) < REKEY_AFTER_TIME)
+}
 
 /// How long after its creation a session is rekeyed. The responder waits a
 /// little longer than the initiator, so that usually only one side starts.
@@ -45,12 +51,13 @@ impl Node {
         for pid in due {
             self.peer_timers(now, pid);
         }
-        self.expire_members(now);
+        self.maintain_members(now);
         self.next_wakeup = self
             .peers
             .values()
             .filter_map(|p| p.timers.next())
             .chain(self.bootstrap.iter().map(|b| b.next_hello))
+            .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }
 
@@ -107,7 +114,9 @@ impl Node {
                     self.by_index.remove(&h.state.local_index);
                 }
                 peer.queue.clear();
-                peer.timers.connect = Some(now + RECONNECT_INTERVAL);
+                // Unreachable for now: let another member be a neighbour, and
+                // try again later only if traffic or a bootstrap hello asks.
+                peer.neighbour = false;
             } else {
                 self.send_initiation(now, pid, since);
             }
@@ -136,13 +145,15 @@ impl Node {
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         if due(t.persistent_keepalive) {
             peer.timers.persistent_keepalive = None;
-            if peer.connected(now) {
+            if peer.connected(now) && peer.neighbour {
                 self.send_keepalive(now, pid);
             }
         }
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         if due(t.gossip) {
             peer.timers.gossip = None;
+            // Whoever keeps a session with us hears our news; sessions that
+            // nobody keeps lapse, and their gossip with them.
             if peer.connected(now) {
                 peer.timers.gossip = Some(now + GOSSIP_INTERVAL);
                 self.send_gossip(now, pid);
@@ -164,14 +175,17 @@ impl Node {
             }
         }
         let mut rekey = false;
+        // Sessions with neighbours and with members we talk to are kept fresh;
+        // others lapse.
+        let wanted = peer.neighbour || active(peer, now);
         match &peer.current {
             Some(s) if s.age(now) >= rekey_after(s) => {
-                rekey = true;
+                rekey = wanted;
                 peer.timers.session_check = Some(s.created + REJECT_AFTER_TIME);
             }
             Some(s) => peer.timers.session_check = Some(s.created + rekey_after(s)),
-            None if !freed.is_empty() => {
-                // Expired without a new handshake: try to reconnect.
+            None if !freed.is_empty() && peer.neighbour => {
+                // Expired without a new handshake: reconnect.
                 peer.timers.connect = Some(now);
             }
             None => {}
@@ -184,14 +198,18 @@ impl Node {
         }
     }
 
-    /// Forgets members that have been silent for [`PEER_EXPIRY`].
-    fn expire_members(&mut self, now: Instant) {
+    /// Forgets members of which there has been no news for [`PEER_EXPIRY`],
+    /// and fills free neighbour places with the members of freshest news.
+    fn maintain_members(&mut self, now: Instant) {
+        if self.next_maintenance > now {
+            return;
+        }
+        self.next_maintenance = now + MAINTENANCE_INTERVAL;
         let mut stale: Vec<NodeId> = self
             .peers
             .values()
             .filter(|p| {
-                let heard = p.last_received.unwrap_or(p.created);
-                now.saturating_duration_since(heard) >= PEER_EXPIRY && !p.connected(now)
+                now.saturating_duration_since(p.freshness()) >= PEER_EXPIRY && !p.connected(now)
             })
             .map(|p| p.id)
             .collect();
@@ -199,6 +217,19 @@ impl Node {
         for id in stale {
             tracing::info!(peer = %id.short(), "forgetting silent member");
             self.remove_peer(&id);
+        }
+        let free = MAX_NEIGHBOURS.saturating_sub(self.neighbour_count());
+        if free > 0 {
+            let mut candidates: Vec<(Instant, NodeId)> = self
+                .peers
+                .values()
+                .filter(|p| !p.neighbour && p.endpoint.is_some() && p.handshake.is_none())
+                .map(|p| (p.freshness(), p.id))
+                .collect();
+            candidates.sort_unstable_by(|a, b| b.cmp(a));
+            for (_, id) in candidates.into_iter().take(free) {
+                self.make_neighbour(now, id, Duration::ZERO);
+            }
         }
     }
 }

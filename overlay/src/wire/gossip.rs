@@ -2,10 +2,12 @@
 //! a node that reached one member learns the others.
 //!
 //! ```text
-//! | kind u8 = 0x01 | count u8 | count × (node_id 32 | endpoint) |
+//! | kind u8 = 0x01 | count u8 | count × (node_id 32 | age u16 | endpoint) |
 //! ```
 //! The endpoint is where the sender last heard from that member (see
-//! [`super::endpoint`]).
+//! [`super::endpoint`]); the age is how many seconds ago anyone the sender
+//! knows of heard from it (0 for a live session). Ages only grow as news
+//! travels, so news of a member that left dies out everywhere.
 
 use std::net::SocketAddr;
 
@@ -19,6 +21,8 @@ pub const KIND: u8 = 0x01;
 pub struct Entry {
     /// The member's node ID bytes (still to be validated as a key).
     pub node_id: [u8; 32],
+    /// Seconds since the member was last heard from.
+    pub age_secs: u16,
     /// Where the sender reaches it.
     pub endpoint: SocketAddr,
 }
@@ -54,12 +58,17 @@ impl Iterator for Entries<'_> {
         }
         self.left -= 1;
         let r = (|| {
-            need(self.rest, 32)?;
+            need(self.rest, 34)?;
             let mut node_id = [0u8; 32];
             node_id.copy_from_slice(&self.rest[..32]);
-            let (endpoint, n) = endpoint::parse(&self.rest[32..])?;
-            self.rest = &self.rest[32 + n..];
-            Ok(Entry { node_id, endpoint })
+            let age_secs = u16::from_le_bytes([self.rest[32], self.rest[33]]);
+            let (endpoint, n) = endpoint::parse(&self.rest[34..])?;
+            self.rest = &self.rest[34 + n..];
+            Ok(Entry {
+                node_id,
+                age_secs,
+                endpoint,
+            })
         })();
         if r.is_err() {
             self.left = 0;
@@ -71,11 +80,12 @@ impl Iterator for Entries<'_> {
 /// Writes a gossip message with up to 255 entries.
 pub fn emit(entries: &[Entry]) -> Vec<u8> {
     let entries = &entries[..entries.len().min(255)];
-    let mut out = Vec::with_capacity(2 + entries.len() * 51);
+    let mut out = Vec::with_capacity(2 + entries.len() * 53);
     out.push(KIND);
     out.push(entries.len() as u8);
     for e in entries {
         out.extend_from_slice(&e.node_id);
+        out.extend_from_slice(&e.age_secs.to_le_bytes());
         endpoint::emit(&e.endpoint, &mut out);
     }
     out
@@ -88,9 +98,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn round_trip(ids in proptest::collection::vec((any::<[u8; 32]>(), any::<u32>(), any::<u16>(), any::<bool>()), 0..30)) {
-            let entries: Vec<Entry> = ids.iter().map(|(id, ip, port, v6)| Entry {
+        fn round_trip(ids in proptest::collection::vec((any::<[u8; 32]>(), any::<u32>(), any::<u16>(), any::<bool>(), any::<u16>()), 0..30)) {
+            let entries: Vec<Entry> = ids.iter().map(|(id, ip, port, v6, age)| Entry {
                 node_id: *id,
+                age_secs: *age,
                 endpoint: if *v6 {
                     SocketAddr::new(std::net::Ipv6Addr::from(u128::from(*ip)).into(), *port)
                 } else {
