@@ -4,8 +4,13 @@
 //! joined by a bridge, with [`TesselNode`]s running `tessel up` inside them.
 //! Everything is torn down on drop, processes are stopped by PID, and all
 //! waiting is deadline-bounded polling ([`wait::poll`]).
+//!
+//! The [`lab`] builds a bigger world for the same kind of test: an emulated
+//! internet with NAT routers of every behaviour, NAT behind NAT, and delay
+//! and loss on links.
 
 pub mod cluster;
+pub mod lab;
 pub mod lan;
 pub mod netns;
 pub mod process;

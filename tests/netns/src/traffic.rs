@@ -52,6 +52,69 @@ pub fn ping_fails(from: &Netns, to: IpAddr) -> Result<()> {
     Ok(())
 }
 
+/// What `ping -q` reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PingStats {
+    /// Echo requests sent.
+    pub sent: u32,
+    /// Echo replies received.
+    pub received: u32,
+    /// Shortest round trip, if any reply came.
+    pub min_rtt_ms: Option<f64>,
+    /// Mean round trip, if any reply came.
+    pub avg_rtt_ms: Option<f64>,
+}
+
+/// `ping -c <count> -i <interval> -W 1 -q <to>` from `from`, whatever its
+/// exit status (lost replies are the point of some tests); fails only if
+/// ping printed no summary.
+pub fn ping_stats(from: &Netns, to: IpAddr, count: u32, interval: &str) -> Result<PingStats> {
+    let out = from.exec(&[
+        "ping",
+        family_flag(to),
+        "-q",
+        "-c",
+        &count.to_string(),
+        "-i",
+        interval,
+        "-W",
+        "1",
+        &to.to_string(),
+    ])?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    parse_ping_summary(&text).with_context(|| format!("ping from {} to {to}:\n{text}", from.name()))
+}
+
+/// Parses the summary lines of `ping -q`:
+/// `N packets transmitted, M received, …` and
+/// `rtt min/avg/max/mdev = 30.1/31.2/34.1/0.5 ms`.
+fn parse_ping_summary(text: &str) -> Result<PingStats> {
+    let line = text
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .context("no summary line")?;
+    let count_before = |word: &str| -> Result<u32> {
+        line.split(word)
+            .next()
+            .and_then(|before| before.split_whitespace().last())
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("no count before {word:?} in {line:?}"))
+    };
+    let rtt: Vec<f64> = text
+        .lines()
+        .find(|l| l.starts_with("rtt"))
+        .and_then(|l| l.split('=').nth(1))
+        .and_then(|v| v.split(" ms").next())
+        .map(|v| v.trim().split('/').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default();
+    Ok(PingStats {
+        sent: count_before(" packets transmitted")?,
+        received: count_before(" received")?,
+        min_rtt_ms: rtt.first().copied(),
+        avg_rtt_ms: rtt.get(1).copied(),
+    })
+}
+
 /// Transfers `bytes` (iperf3 syntax, e.g. "2M") over TCP from `client` to
 /// `server_addr` in `server`: `iperf3 -s -1 -B <addr>` against
 /// `iperf3 -c <addr> -n <bytes>`. Both must exit 0. Returns the client's
@@ -137,4 +200,27 @@ pub fn ping_all(pairs: &[(String, &Netns, IpAddr)]) -> Result<()> {
         failures.join("\n")
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ping_summary;
+
+    #[test]
+    fn parses_ping_summaries() {
+        let s = parse_ping_summary(
+            "--- 198.51.100.1 ping statistics ---\n\
+             200 packets transmitted, 141 received, 29.5% packet loss, time 1990ms\n\
+             rtt min/avg/max/mdev = 30.120/31.198/34.137/0.541 ms, pipe 3\n",
+        )
+        .unwrap();
+        assert_eq!((s.sent, s.received), (200, 141));
+        assert_eq!((s.min_rtt_ms, s.avg_rtt_ms), (Some(30.120), Some(31.198)));
+        let none = parse_ping_summary(
+            "3 packets transmitted, 0 received, +3 errors, 100% packet loss, time 2003ms\n",
+        )
+        .unwrap();
+        assert_eq!((none.received, none.avg_rtt_ms), (0, None));
+        assert!(parse_ping_summary("ping: connect: Network is unreachable").is_err());
+    }
 }

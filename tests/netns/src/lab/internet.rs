@@ -1,0 +1,173 @@
+//! The emulated internet: one namespace holding a bridge that every public
+//! host and every NAT router's WAN leg plugs into, and that also routes
+//! between the public subnets.
+//!
+//! ```text
+//!                   core namespace: br0
+//!     198.51.100.254/24  203.0.113.254/24  192.0.2.254/24
+//!     2001:db8:1::ffff/64  2001:db8:2::ffff/64
+//!        |                   |                     |
+//!   public hosts         NAT WAN legs          extra public addresses
+//!   198.51.100.N         203.0.113.N           192.0.2.N (aliases)
+//!   2001:db8:1::N        2001:db8:2::N
+//! ```
+//!
+//! Public hosts and WAN legs route everything via the core; addresses come
+//! only from the documentation ranges and exist only inside the lab's
+//! namespaces, so parallel labs reuse them freely.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::lab::link::{add_bridge, enable_forwarding, plug};
+use crate::lab::nat::NatKind;
+use crate::lab::router::{NatRouter, Uplink};
+use crate::lab::world::{next, World};
+use crate::netns::Netns;
+
+/// Name of the internet's bridge in the core namespace.
+const BRIDGE: &str = "br0";
+
+/// Interface of a public host on the internet.
+pub const PUBLIC_IFACE: &str = "eth0";
+
+/// The core's address in the public hosts' subnet.
+pub const HOSTS_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
+
+/// The core's address in the WAN legs' subnet.
+pub const WAN_GATEWAY: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 254);
+
+/// The core's address in the subnet of extra public addresses.
+pub const ALIAS_GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+
+/// The core's IPv6 address in the public hosts' subnet.
+pub const HOSTS_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xffff);
+
+/// The core's IPv6 address in the WAN legs' subnet.
+pub const WAN_GATEWAY_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0xffff);
+
+/// A host with public addresses, plugged straight into the internet.
+#[derive(Debug, Clone)]
+pub struct PublicHost {
+    /// The host's namespace.
+    pub ns: Arc<Netns>,
+    /// Its role, as given to [`Internet::add_host`].
+    pub role: String,
+    /// Its IPv4 address (198.51.100.0/24).
+    pub ipv4: Ipv4Addr,
+    /// Its IPv6 address (2001:db8:1::/64).
+    pub ipv6: Ipv6Addr,
+}
+
+/// The core namespace and its bridge; hosts and routers hang off it.
+///
+/// Dropping the `Internet` and every handle it gave out deletes all the
+/// lab's namespaces (and with them their nftables rules).
+#[derive(Debug)]
+pub struct Internet {
+    core: Arc<Netns>,
+    world: World,
+}
+
+impl Internet {
+    /// Creates the core namespace with its bridge, gateway addresses and
+    /// forwarding.
+    pub fn new() -> Result<Self> {
+        let world = World::default();
+        let core = world.netns("inet")?;
+        add_bridge(&core, BRIDGE)?;
+        for addr in [
+            format!("{HOSTS_GATEWAY}/24"),
+            format!("{WAN_GATEWAY}/24"),
+            format!("{ALIAS_GATEWAY}/24"),
+        ] {
+            core.ip(&["addr", "add", &addr, "dev", BRIDGE])?;
+        }
+        for addr in [HOSTS_GATEWAY_V6, WAN_GATEWAY_V6] {
+            core.ip(&["addr", "add", &format!("{addr}/64"), "dev", BRIDGE, "nodad"])?;
+        }
+        enable_forwarding(&core)?;
+        Ok(Self { core, world })
+    }
+
+    /// The core namespace (bridge and router of the internet).
+    pub fn core(&self) -> &Arc<Netns> {
+        &self.core
+    }
+
+    /// Plugs in a public host: host `N` (from 1) gets 198.51.100.N and
+    /// 2001:db8:1::N, with default routes via the core.
+    pub fn add_host(&self, role: &str) -> Result<PublicHost> {
+        let n = next(&mut self.world.lock().hosts, 250, "public hosts")?;
+        let ns = self.world.netns(role)?;
+        plug(&self.core, BRIDGE, &format!("h{n}"), &ns, PUBLIC_IFACE)?;
+        let ipv4 = Ipv4Addr::new(198, 51, 100, n);
+        let ipv6 = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, u16::from(n));
+        ns.ip(&["addr", "add", &format!("{ipv4}/24"), "dev", PUBLIC_IFACE])?;
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("{ipv6}/64"),
+            "dev",
+            PUBLIC_IFACE,
+            "nodad",
+        ])?;
+        ns.ip(&["route", "add", "default", "via", &HOSTS_GATEWAY.to_string()])?;
+        ns.ip(&[
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &HOSTS_GATEWAY_V6.to_string(),
+        ])?;
+        Ok(PublicHost {
+            ns,
+            role: role.to_owned(),
+            ipv4,
+            ipv6,
+        })
+    }
+
+    /// Gives `host` one more public IPv4 address, from 192.0.2.0/24, and
+    /// returns it: a second address for a reflector, so that a NAT sees
+    /// traffic from two different public endpoints.
+    pub fn add_alias(&self, host: &PublicHost) -> Result<Ipv4Addr> {
+        let n = next(
+            &mut self.world.lock().aliases,
+            250,
+            "extra public addresses",
+        )?;
+        let addr = Ipv4Addr::new(192, 0, 2, n);
+        host.ns
+            .ip(&["addr", "add", &format!("{addr}/24"), "dev", PUBLIC_IFACE])
+            .with_context(|| format!("adding {addr} to {}", host.role))?;
+        Ok(addr)
+    }
+
+    /// Adds a NAT router of `kind` whose WAN leg gets the next address of
+    /// 203.0.113.0/24 and whose LAN is the next free 198.18.N.0/24.
+    pub fn add_nat(&self, role: &str, kind: NatKind) -> Result<NatRouter> {
+        NatRouter::new(role, kind, self.wan_uplink()?, self.world.clone(), false)
+    }
+
+    /// Adds a carrier-grade NAT of `kind`: like [`Internet::add_nat`], but
+    /// its inside segment is the next free 198.19.N.0/24, meant for the WAN
+    /// legs of home NATs ([`NatRouter::add_nat`]).
+    pub fn add_cgn(&self, role: &str, kind: NatKind) -> Result<NatRouter> {
+        NatRouter::new(role, kind, self.wan_uplink()?, self.world.clone(), true)
+    }
+
+    fn wan_uplink(&self) -> Result<Uplink> {
+        let n = next(&mut self.world.lock().wans, 250, "WAN legs")?;
+        Ok(Uplink {
+            switch: Arc::clone(&self.core),
+            bridge: BRIDGE.to_owned(),
+            port: format!("w{n}"),
+            addr: Ipv4Addr::new(203, 0, 113, n),
+            gateway: WAN_GATEWAY,
+        })
+    }
+}

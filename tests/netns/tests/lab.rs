@@ -1,0 +1,403 @@
+//! The namespace lab: every NAT behaviour proven with the UDP probe, NAT
+//! behind NAT, and the delay and loss of the NFQUEUE impairment shim.
+//!
+//! Needs root (namespaces, veth, bridges, nftables), `nft`, `ping`, and
+//! this crate's binaries `udp-probe` and `impair` (built by cargo along
+//! with the tests).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use tessel_netns::lab::nat::{SEQUENTIAL_FIRST_PORT, SEQUENTIAL_PORTS};
+use tessel_netns::lab::probe::{self, Query};
+use tessel_netns::lab::{
+    Direction, Impairment, Internet, NatKind, NatReport, NatRouter, PrivateHost, Reflector,
+};
+use tessel_netns::traffic::ping_stats;
+
+/// Internal port of the probes (the mapping probe uses the next one too).
+const PORT: u16 = 40000;
+
+/// A reflector on the internet and one host behind a NAT of some kind.
+struct NatLab {
+    nat: NatRouter,
+    host: PrivateHost,
+    reflector: Reflector,
+    _internet: Internet,
+}
+
+impl NatLab {
+    fn new(kind: NatKind) -> Result<Self> {
+        let internet = Internet::new()?;
+        let server = internet.add_host("stun")?;
+        let reflector = Reflector::start_abc(&internet, &server)?;
+        let nat = internet.add_nat("nat", kind)?;
+        let host = nat.add_host("h")?;
+        Ok(Self {
+            nat,
+            host,
+            reflector,
+            _internet: internet,
+        })
+    }
+
+    /// Probes the NAT, checks that UDP works and that every mapping is on
+    /// the NAT's WAN address, and returns the report.
+    fn characterise(&self) -> Result<NatReport> {
+        let report = probe::characterise(&self.host.ns, &self.reflector, PORT)?;
+        eprintln!("{:?}: {report:?}", self.nat.kind());
+        ensure!(
+            report.udp_works,
+            "no UDP answer through the NAT: {report:?}"
+        );
+        for m in report.mapped {
+            let m = m.with_context(|| format!("a mapping probe got no answer: {report:?}"))?;
+            ensure!(
+                m.ip() == IpAddr::V4(self.nat.wan_addr()),
+                "mapped {m}, expected the NAT's WAN address {}",
+                self.nat.wan_addr()
+            );
+        }
+        Ok(report)
+    }
+
+    /// Fails with the router's ruleset attached.
+    fn check(&self, ok: bool, what: &str, report: &NatReport) -> Result<()> {
+        if !ok {
+            let rules = self.nat.ruleset().unwrap_or_else(|e| format!("{e:#}"));
+            anyhow::bail!(
+                "{what}: {report:?}\nruleset of {}:\n{rules}",
+                self.nat.role()
+            );
+        }
+        Ok(())
+    }
+}
+
+fn port(m: Option<SocketAddr>) -> u16 {
+    m.map_or(0, |m| m.port())
+}
+
+/// Cone NATs: one external endpoint per internal endpoint, and (Linux
+/// masquerading) the internal port kept, since it is free.
+fn check_cone(kind: NatKind) -> Result<(NatLab, NatReport)> {
+    let lab = NatLab::new(kind)?;
+    let r = lab.characterise()?;
+    lab.check(
+        r.endpoint_independent_mapping(),
+        "mapping is not endpoint-independent",
+        &r,
+    )?;
+    lab.check(
+        port(r.mapped[0]) == PORT + 1,
+        "the free internal port was not kept",
+        &r,
+    )?;
+    Ok((lab, r))
+}
+
+#[test]
+fn full_cone_maps_and_filters_independently_of_the_endpoint() -> Result<()> {
+    let (lab, r) = check_cone(NatKind::FullCone)?;
+    lab.check(
+        r.from_other_port,
+        "answer from the same address, other port was filtered",
+        &r,
+    )?;
+    lab.check(
+        r.from_other_addr,
+        "answer from another address was filtered",
+        &r,
+    )?;
+    Ok(())
+}
+
+#[test]
+fn restricted_cone_filters_by_address_only() -> Result<()> {
+    let (lab, r) = check_cone(NatKind::RestrictedCone)?;
+    lab.check(
+        r.from_other_port,
+        "answer from the same address, other port was filtered",
+        &r,
+    )?;
+    lab.check(
+        !r.from_other_addr,
+        "answer from an address never contacted got in",
+        &r,
+    )?;
+    Ok(())
+}
+
+#[test]
+fn port_restricted_cone_filters_by_address_and_port() -> Result<()> {
+    let (lab, r) = check_cone(NatKind::PortRestrictedCone)?;
+    lab.check(
+        !r.from_other_port,
+        "answer from a port never contacted got in",
+        &r,
+    )?;
+    lab.check(
+        !r.from_other_addr,
+        "answer from an address never contacted got in",
+        &r,
+    )?;
+    Ok(())
+}
+
+/// Symmetric NATs: a new external port per destination, and nothing gets
+/// in that the host did not send to.
+fn check_symmetric(kind: NatKind) -> Result<(NatLab, NatReport)> {
+    let lab = NatLab::new(kind)?;
+    let r = lab.characterise()?;
+    lab.check(
+        r.address_and_port_dependent_mapping(),
+        "mapping is not address-and-port-dependent",
+        &r,
+    )?;
+    lab.check(
+        !r.from_other_port,
+        "answer from a port never contacted got in",
+        &r,
+    )?;
+    lab.check(
+        !r.from_other_addr,
+        "answer from an address never contacted got in",
+        &r,
+    )?;
+    lab.check(
+        r.mapped.iter().all(|m| port(*m) != PORT + 1),
+        "a symmetric NAT kept the internal port",
+        &r,
+    )?;
+    Ok((lab, r))
+}
+
+#[test]
+fn symmetric_random_maps_each_destination_to_another_port() -> Result<()> {
+    check_symmetric(NatKind::SymmetricRandom).map(drop)
+}
+
+#[test]
+fn symmetric_fully_random_maps_each_destination_to_another_port() -> Result<()> {
+    check_symmetric(NatKind::SymmetricFullyRandom).map(drop)
+}
+
+#[test]
+fn symmetric_sequential_allocates_successive_ports() -> Result<()> {
+    let (lab, r) = check_symmetric(NatKind::SymmetricSequential)?;
+    // The filtering probe opened the first mapping (all its queries go to
+    // one reflector socket), the mapping probe the next three.
+    let ports: Vec<u16> = r.mapped.iter().map(|m| port(*m)).collect();
+    lab.check(
+        ports == [1, 2, 3].map(|i| SEQUENTIAL_FIRST_PORT + i),
+        "mappings 2 to 4 are not on the successive ports after the first",
+        &r,
+    )?;
+    // Another internal port, then another host: the sequence goes on.
+    let (a, b) = (lab.reflector.endpoint(0), lab.reflector.endpoint(2));
+    let more = probe::run(&lab.host.ns, PORT + 2, &[Query::to(a), Query::to(b)])?;
+    let other = lab.nat.add_host("h2")?;
+    let last = probe::run(&other.ns, PORT, &[Query::to(a)])?;
+    let seq: Vec<u16> = ports
+        .iter()
+        .copied()
+        .chain(more.iter().chain(&last).map(|o| port(o.mapped())))
+        .collect();
+    eprintln!("sequential mappings: {seq:?}");
+    ensure!(
+        seq.windows(2).all(|w| w[1] == w[0] + 1),
+        "mappings are not successive ports: {seq:?}"
+    );
+    let range = SEQUENTIAL_FIRST_PORT..SEQUENTIAL_FIRST_PORT + SEQUENTIAL_PORTS;
+    ensure!(
+        seq.iter().all(|p| range.contains(p)),
+        "ports outside {range:?}: {seq:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn udp_blocked_drops_udp_but_lets_ping_through() -> Result<()> {
+    let lab = NatLab::new(NatKind::UdpBlocked)?;
+    let out = probe::run(
+        &lab.host.ns,
+        PORT,
+        &[
+            Query::to(lab.reflector.endpoint(0)),
+            Query::to(lab.reflector.endpoint(2)),
+        ],
+    )?;
+    ensure!(
+        out.iter().all(|o| o.replies.is_empty()),
+        "UDP got through a NAT that blocks it: {out:?}"
+    );
+    // The router still forwards and masquerades everything else.
+    let to = lab.reflector.endpoint(0).ip();
+    ping_stats(&lab.host.ns, to, 3, "0.2").and_then(|s| {
+        ensure!(s.received == 3, "ping through the UDP-blocking NAT: {s:?}");
+        Ok(())
+    })
+}
+
+#[test]
+fn nat_behind_carrier_grade_nat() -> Result<()> {
+    let internet = Internet::new()?;
+    let server = internet.add_host("stun")?;
+    let reflector = Reflector::start_abc(&internet, &server)?;
+    let cgn = internet.add_cgn("cgn", NatKind::PortRestrictedCone)?;
+    let home = cgn.add_nat("home", NatKind::PortRestrictedCone)?;
+    let host = home.add_host("h")?;
+    ensure!(
+        cgn.lan_subnet().starts_with("198.19.") && home.wan_addr().octets()[..2] == [198, 19],
+        "CGN segment {} / home WAN {}",
+        cgn.lan_subnet(),
+        home.wan_addr()
+    );
+    let r = probe::characterise(&host.ns, &reflector, PORT)?;
+    eprintln!("behind CGN: {r:?}");
+    ensure!(r.udp_works, "no UDP through two NATs: {r:?}");
+    ensure!(
+        r.mapped[0].map(|m| m.ip()) == Some(IpAddr::V4(cgn.wan_addr())),
+        "mapped {:?}, expected the CGN's WAN address {}",
+        r.mapped[0],
+        cgn.wan_addr()
+    );
+    ensure!(
+        r.endpoint_independent_mapping(),
+        "two cone NATs in a row: {r:?}"
+    );
+    ensure!(
+        !r.from_other_port && !r.from_other_addr,
+        "unsolicited answers got through two NATs: {r:?}"
+    );
+    Ok(())
+}
+
+/// A host behind a port-restricted NAT and a public host to ping.
+fn ping_lab() -> Result<(Internet, NatRouter, PrivateHost, IpAddr)> {
+    let internet = Internet::new()?;
+    let server = internet.add_host("server")?;
+    let nat = internet.add_nat("nat", NatKind::PortRestrictedCone)?;
+    let host = nat.add_host("h")?;
+    Ok((internet, nat, host, IpAddr::V4(server.ipv4)))
+}
+
+#[test]
+fn impair_adds_the_configured_delay() -> Result<()> {
+    let (_internet, nat, host, server) = ping_lab()?;
+    let before = ping_stats(&host.ns, server, 5, "0.05")?;
+    ensure!(
+        before.received == 5 && before.avg_rtt_ms.is_some_and(|r| r < 10.0),
+        "unimpaired baseline: {before:?}"
+    );
+    let spec = Impairment::none().delay(Duration::from_millis(30));
+    let shim = nat.impair(&spec, Direction::Upstream)?;
+    let during = ping_stats(&host.ns, server, 20, "0.02")?;
+    eprintln!("30 ms upstream delay: {during:?}");
+    ensure!(during.received == 20, "no loss configured: {during:?}");
+    ensure!(
+        during.min_rtt_ms.is_some_and(|r| r > 25.0),
+        "30 ms delay configured, RTT {during:?}"
+    );
+    ensure!(
+        during.avg_rtt_ms.is_some_and(|r| r < 60.0),
+        "delay added once, yet RTT {during:?}"
+    );
+    shim.stop()?;
+    let after = ping_stats(&host.ns, server, 5, "0.05")?;
+    ensure!(
+        after.received == 5 && after.avg_rtt_ms.is_some_and(|r| r < 10.0),
+        "delay outlived the shim: {after:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn impair_drops_about_the_configured_fraction() -> Result<()> {
+    let (_internet, nat, host, server) = ping_lab()?;
+    let spec = Impairment::none().loss(0.3).seed(0x5eed);
+    let _shim = nat.impair(&spec, Direction::Upstream)?;
+    let s = ping_stats(&host.ns, server, 200, "0.005")?;
+    let loss = 1.0 - f64::from(s.received) / f64::from(s.sent);
+    eprintln!("30% upstream loss: {s:?}, measured {:.1}%", loss * 100.0);
+    ensure!(s.sent == 200, "{s:?}");
+    ensure!(
+        (0.15..=0.45).contains(&loss),
+        "30% loss configured, measured {:.1}% ({s:?})",
+        loss * 100.0
+    );
+    Ok(())
+}
+
+#[test]
+fn impair_delays_a_public_hosts_own_link_and_stops_with_its_namespace() -> Result<()> {
+    let internet = Internet::new()?;
+    let a = internet.add_host("a")?;
+    let b = internet.add_host("b")?;
+    let spec = Impairment::none()
+        .delay(Duration::from_millis(20))
+        .jitter(Duration::from_millis(5));
+    let mut shim = tessel_netns::lab::Impairer::start_output(&a.ns, &["eth0"], &spec)?;
+    for to in [IpAddr::V4(b.ipv4), IpAddr::V6(b.ipv6)] {
+        let s = ping_stats(&a.ns, to, 5, "0.05")?;
+        ensure!(
+            s.received == 5 && s.avg_rtt_ms.is_some_and(|r| (20.0..60.0).contains(&r)),
+            "20 ms + 5 ms jitter on {to}: {s:?}"
+        );
+    }
+    let table = shim.table();
+    ensure!(
+        a.ns.exec_ok(&["nft", "list", "tables"])?.contains(&table),
+        "steering table {table} not installed"
+    );
+    // Deleting the namespace handle (as `ip netns del` does) stops the shim
+    // by itself; its table is bound to its socket and goes with it.
+    std::process::Command::new("umount")
+        .arg(format!("/run/netns/{}", a.ns.name()))
+        .status()
+        .context("umount")?;
+    ensure!(
+        shim.wait_exit(Duration::from_secs(5))?,
+        "impair still running after its namespace handle went away"
+    );
+    ensure!(
+        shim.stderr().contains("namespace gone"),
+        "{}",
+        shim.stderr()
+    );
+    Ok(())
+}
+
+#[test]
+fn a_lab_vanishes_with_its_last_handle() -> Result<()> {
+    let internet = Internet::new()?;
+    let server = internet.add_host("stun")?;
+    let mut reflector = Reflector::start_abc(&internet, &server)?;
+    let cgn = internet.add_cgn("cgn", NatKind::SymmetricRandom)?;
+    let home = cgn.add_nat("home", NatKind::FullCone)?;
+    let host = home.add_host("h")?;
+    let mut shim = home.impair(&Impairment::none(), Direction::Both)?;
+    let names: Vec<String> = [
+        &internet.core().clone(),
+        &server.ns,
+        cgn.ns(),
+        home.ns(),
+        &host.ns,
+    ]
+    .iter()
+    .map(|ns| ns.name().to_owned())
+    .collect();
+    let pids = [reflector.pid(), shim.pid()];
+    drop((internet, server, cgn, home, host));
+    for n in &names {
+        ensure!(
+            !std::path::Path::new("/run/netns").join(n).exists(),
+            "namespace {n} still exists after the lab was dropped"
+        );
+    }
+    // The namespaces' processes were killed with them.
+    ensure!(!reflector.is_running(), "reflector {} survived", pids[0]);
+    ensure!(!shim.is_running(), "impair {} survived", pids[1]);
+    Ok(())
+}
