@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# TCP throughput and ping RTT of Tessel, boringtun, Nebula and Yggdrasil,
+# against the raw veth link they all run over, in one run.
+#
+#          ns tb-<pid>-a: all on CPU 0                 ns tb-<pid>-b: all on CPU 1
+#  +-----------------------------------+       +-----------------------------------+
+#  | iperf3 -s                         |       | iperf3 -c, then ping, to A's      |
+#  |                                   |       | address on each path in turn      |
+#  |                                   |       |                                   |
+#  | tessel     tessel0   fd../100.x   |<----->| tessel0   fd../100.x  tessel      |
+#  | boringtun  bt<pid>a  198.18.1.1   |<----->| bt<pid>b  198.18.1.2  boringtun   |
+#  | nebula     nebula1   198.18.2.1   |<----->| nebula1   198.18.2.2  nebula      |
+#  | yggdrasil  ygg<pid>  200::/7      |<----->| ygg<pid>  200::/7     yggdrasil   |
+#  |                                   |       |                                   |
+#  |            veth0  198.51.100.1    |<=====>| veth0  198.51.100.2               |
+#  +-----------------------------------+ veth  +-----------------------------------+
+#                                         pair
+#  Every tunnel's packets (UDP; TCP for Yggdrasil) cross the one veth pair.
+#
+# All the systems run side by side. Each round measures every one in turn
+# (the order rotates from round to round, so none always goes first): iperf3
+# TCP for DURATION seconds from B to A, then 50 pings 10 ms apart. After
+# ROUNDS rounds it prints, per system, the median and the spread (min-max)
+# across rounds of throughput and average RTT, the throughput as a multiple
+# of the veth's (median over median, same run) and the RTT added to the
+# veth's (µs).
+#
+# Usage: sudo bench/compare.sh [SYSTEM...]
+#   SYSTEMs: veth tessel boringtun nebula yggdrasil (default: all; the veth
+#   baseline is always measured). A system whose programs are missing is
+#   skipped with a note; bench/install-others.sh installs them.
+# Env: ROUNDS=3 DURATION=10 (seconds of iperf3 per measurement),
+#   TUNNEL_TIMEOUT=20 (seconds to wait for each tunnel to answer a ping),
+#   TESSEL_BIN=path (skips the release build), BORINGTUN_BIN=path,
+#   BT_MTU=1420 (boringtun interface MTU, as wg-quick sets),
+#   YGG_MTU=65535 (Yggdrasil's default), KEEP=1 keeps the logs.
+# Needs root, iproute2, iperf3, iputils ping, taskset and two CPUs.
+# Exits non-zero if a system that is installed failed to come up or measure.
+
+set -euo pipefail
+export PATH=$PATH:/usr/sbin:/sbin
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LIB=$ROOT/bench/lib
+ALL_SYSTEMS=(veth tessel boringtun nebula yggdrasil)
+
+NS_A=tb-$$-a
+NS_B=tb-$$-b
+WORK=
+
+# shellcheck source=bench/lib/common.sh
+source "$LIB/common.sh"
+# shellcheck source=bench/lib/systems.sh
+source "$LIB/systems.sh"
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer"
+[[ $EUID -eq 0 ]] || die "needs root (network namespaces)"
+for tool in ip iperf3 ping taskset timeout; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+(($(nproc) >= 2)) || die "needs two CPUs (one per namespace)"
+
+# --- which systems --------------------------------------------------------------
+if (($#)); then args=("$@"); else args=("${ALL_SYSTEMS[@]}"); fi
+requested=(veth)
+for sys in "${args[@]}"; do
+    [[ " ${ALL_SYSTEMS[*]} " == *" $sys "* ]] || die "unknown system '$sys' (known: ${ALL_SYSTEMS[*]})"
+    [[ " ${requested[*]} " == *" $sys "* ]] || requested+=("$sys")
+done
+
+if [[ " ${requested[*]} " == *" tessel "* && -z ${TESSEL_BIN:-} ]]; then
+    (cd "$ROOT" && cargo build --release -p tessel-overlay --bin tessel) >&2 ||
+        die "cargo build of tessel failed (TESSEL_BIN=path uses a tessel built elsewhere)"
+    TESSEL_BIN=$ROOT/target/release/tessel
+fi
+
+declare -A STATUS=()   # per system: empty when it runs, else why not
+FAILED=0
+systems=()
+for sys in "${requested[@]}"; do
+    REASON=
+    if "${sys}_check"; then
+        systems+=("$sys")
+    else
+        STATUS[$sys]=$REASON
+        note "$sys: $REASON"
+    fi
+done
+
+# --- cleanup --------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/tessel-compare.XXXXXX")
+# shellcheck disable=SC2317  # run by the EXIT trap
+cleanup() {
+    local sys
+    for sys in "${systems[@]}"; do
+        "${sys}_down" 2>/dev/null || true
+    done
+    ((${#ALL_PIDS[@]} == 0)) || stop_pids "${ALL_PIDS[@]}"
+    ip netns del "$NS_A" 2>/dev/null || true
+    ip netns del "$NS_B" 2>/dev/null || true
+    if [[ -n ${KEEP:-} ]]; then
+        note "logs kept in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- topology -------------------------------------------------------------------
+ip netns add "$NS_A"
+ip netns add "$NS_B"
+ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
+ip -n "$NS_A" addr add "$VETH_A/24" dev veth0
+ip -n "$NS_B" addr add "$VETH_B/24" dev veth0
+for ns in "$NS_A" "$NS_B"; do
+    ip -n "$ns" link set lo up
+    ip -n "$ns" link set veth0 up
+done
+poll 10 ping_once "$VETH_A" || die "the veth link does not answer pings"
+
+"${IN_A[@]}" iperf3 -s --rcv-timeout 10000 >"$WORK/iperf3-server.log" 2>&1 &
+track iperf3 $!
+poll 10 sh -c "ip netns exec $NS_A ss -Htln | grep -q ':5201 '" || die "iperf3 -s did not start listening"
+
+# --- bring each system up -------------------------------------------------------
+running=()
+for sys in "${systems[@]}"; do
+    REASON=
+    [[ $sys == veth ]] || note "starting $sys"
+    if "${sys}_up"; then
+        running+=("$sys")
+    else
+        STATUS[$sys]="failed to start: $REASON"
+        note "$sys: ${STATUS[$sys]}"
+        FAILED=1
+        "${sys}_down" || true
+    fi
+done
+
+echo "Between two network namespaces joined by a veth pair, A on CPU 0, B on CPU 1;"
+echo "$ROUNDS round(s) of: iperf3 TCP ${DURATION}s B->A, then 50 pings 10 ms apart, per system."
+for sys in "${running[@]}"; do
+    printf '  %-10s to %-40s MTU %-6s %s\n' "$sys" "${TARGET[$sys]}" "${MTU[$sys]}" "${INFO[$sys]}"
+done
+echo
+
+# --- measure --------------------------------------------------------------------
+declare -A TPUT=() RTT=()
+n=${#running[@]}
+printf '%-6s %-10s %10s %10s\n' round system Gbit/s "RTT ms"
+for ((r = 0; r < ROUNDS; r++)); do
+    for ((i = 0; i < n; i++)); do
+        sys=${running[$(((i + r) % n))]}
+        t=$(throughput "${TARGET[$sys]}" || true)
+        l=$(rtt "${TARGET[$sys]}" || true)
+        [[ -n $t ]] && TPUT[$sys]="${TPUT[$sys]:-} $t"
+        [[ -n $l ]] && RTT[$sys]="${RTT[$sys]:-} $l"
+        printf '%-6s %-10s %10s %10s\n' "$((r + 1))" "$sys" "${t:-failed}" "${l:-failed}"
+    done
+done
+echo
+
+for sys in "${running[@]}"; do
+    "${sys}_down" || true
+done
+
+# --- summary --------------------------------------------------------------------
+# stats LIST: "median min max count" of the space-separated numbers.
+stats() {
+    local v
+    read -r -a v <<<"$1"
+    ((${#v[@]})) || { echo "- - - 0"; return; }
+    printf '%s %s %s %s\n' \
+        "$(printf '%s\n' "${v[@]}" | median)" \
+        "$(printf '%s\n' "${v[@]}" | minimum)" \
+        "$(printf '%s\n' "${v[@]}" | maximum)" "${#v[@]}"
+}
+
+read -r vt _ _ _ <<<"$(stats "${TPUT[veth]:-}")"
+read -r vr _ _ _ <<<"$(stats "${RTT[veth]:-}")"
+
+row() { printf '%-11s %-6s %-22s %-8s %-26s %s\n' "$@"; }
+row system MTU "Gbit/s (min-max)" "x veth" "RTT ms (min-max)" "+RTT us"
+for sys in "${requested[@]}"; do
+    if [[ -n ${STATUS[$sys]:-} ]]; then
+        printf '%-11s %s\n' "$sys" "${STATUS[$sys]}"
+        continue
+    fi
+    read -r tm tlo thi tn <<<"$(stats "${TPUT[$sys]:-}")"
+    read -r rm rlo rhi rn <<<"$(stats "${RTT[$sys]:-}")"
+    if [[ $tm == - ]]; then tput=failed; else
+        tput=$(awk -v m="$tm" -v a="$tlo" -v b="$thi" 'BEGIN { printf "%.2f (%.2f-%.2f)", m, a, b }'); fi
+    if [[ $rm == - ]]; then lat=failed; else
+        lat=$(awk -v m="$rm" -v a="$rlo" -v b="$rhi" 'BEGIN { printf "%.3f (%.3f-%.3f)", m, a, b }'); fi
+    ratio=$(awk -v s="$tm" -v v="$vt" 'BEGIN { if (s == "-" || v == "-" || v <= 0) print "-"; else printf "%.3f", s / v }')
+    added=$(awk -v s="$rm" -v v="$vr" 'BEGIN { if (s == "-" || v == "-") print "-"; else printf "%.0f", (s - v) * 1000 }')
+    extra=
+    if ((tn < ROUNDS || rn < ROUNDS)); then
+        extra="  (measured in $tn/$ROUNDS rounds for throughput, $rn/$ROUNDS for RTT)"
+        FAILED=1
+    fi
+    row "$sys" "${MTU[$sys]:-?}" "$tput" "$ratio" "$lat" "$added$extra"
+done
+
+exit "$FAILED"
