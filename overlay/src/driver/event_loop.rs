@@ -1,15 +1,17 @@
-//! The daemon's single task: it owns the node, the socket and the TUN device,
-//! and waits on whichever has work.
+//! The daemon's single task: it owns the node, the socket and the packet
+//! device, and waits on whichever has work.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::future::Future;
+
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use tun_rs::AsyncDevice;
 
 use super::control::{self, SocketFile};
+use super::device::{DeviceSpec, PacketDevice};
 use super::state_dir::StateDir;
 use super::udp::Udp;
 use super::{clock, tun, DriverError};
@@ -31,19 +33,39 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     /// Members to contact first.
     pub peers: Vec<SocketAddr>,
-    /// Name of the TUN interface.
-    pub interface: String,
+    /// Where IP packets come from and go to.
+    pub device: DeviceSpec,
 }
 
-/// Runs the node until SIGINT or SIGTERM; `ready` is called once the node is
-/// up, with the node and its bound UDP address.
+/// Resolves on SIGINT or SIGTERM.
 ///
 /// # Errors
-/// Returns an error if the interface, the socket or the state dir cannot be
+/// Returns an error if the signal handlers cannot be installed.
+pub fn shutdown_signal() -> Result<impl Future<Output = ()>, DriverError> {
+    let io = |source| DriverError::Io {
+        context: "installing signal handlers",
+        source,
+    };
+    let mut sigint = signal(SignalKind::interrupt()).map_err(io)?;
+    let mut sigterm = signal(SignalKind::terminate()).map_err(io)?;
+    Ok(async move {
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+    })
+}
+
+/// Runs the node until `shutdown` resolves; `ready` is called once the node
+/// is up, with the node and its bound UDP address.
+///
+/// # Errors
+/// Returns an error if the device, the socket or the state dir cannot be
 /// set up, or if the socket fails while running.
 pub async fn run(
     opts: RunOptions,
     ready: impl FnOnce(&Node, SocketAddr),
+    shutdown: impl Future<Output = ()>,
 ) -> Result<(), DriverError> {
     let state = StateDir::open(&opts.state_dir)?;
     let node_key: NodeKey = state.node_key()?;
@@ -63,10 +85,14 @@ pub async fn run(
     let socket_path = state.socket_path();
     let server = control::serve(&socket_path, requests_tx)?;
     let _socket_file = SocketFile(socket_path);
-    let dev = tun::create(&opts.interface, node.ipv6(), node.ipv4())?;
-    let mut sigint = signal(SignalKind::interrupt()).map_err(io("installing signal handlers"))?;
-    let mut sigterm = signal(SignalKind::terminate()).map_err(io("installing signal handlers"))?;
+    let dev = match opts.device {
+        DeviceSpec::Tun { interface } => {
+            PacketDevice::Tun(tun::create(&interface, node.ipv6(), node.ipv4())?)
+        }
+        DeviceSpec::Channel(ch) => PacketDevice::Channel(ch),
+    };
     ready(&node, listen);
+    tokio::pin!(shutdown);
 
     let ipv4 = node.ipv4();
     let mut shell = Shell {
@@ -87,8 +113,7 @@ pub async fn run(
             .map_or(far, tokio::time::Instant::from_std);
         tokio::select! {
             biased;
-            _ = sigint.recv() => break Ok(()),
-            _ = sigterm.recv() => break Ok(()),
+            () = &mut shutdown => break Ok(()),
             r = shell.udp.recv_from(&mut udp_rx) => {
                 let (n, from) = r.map_err(io("receiving from the UDP socket"))?;
                 shell.on_datagram(&mut node, from, &udp_rx[..n], &mut out).await;
@@ -98,7 +123,7 @@ pub async fn run(
                 }
             }
             r = shell.dev.recv(&mut tun_rx) => {
-                let n = r.map_err(io("reading from the TUN device"))?;
+                let n = r.map_err(io("reading from the packet device"))?;
                 shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
                 for _ in 1..BATCH {
                     let Ok(n) = shell.dev.try_recv(&mut tun_rx) else { break };
@@ -121,7 +146,7 @@ pub async fn run(
 /// The I/O half of the daemon.
 struct Shell {
     udp: Udp,
-    dev: AsyncDevice,
+    dev: PacketDevice,
     state: StateDir,
     network_key: NetworkKey,
     listen: SocketAddr,
@@ -141,7 +166,7 @@ impl Shell {
             Action::Send { to, len } => self.send(&out[..len], to).await,
             Action::Deliver { range } => {
                 if let Err(e) = self.dev.send(&out[range]).await {
-                    tracing::debug!(error = %e, "writing to the TUN device");
+                    tracing::debug!(error = %e, "handing a packet to the device");
                 }
             }
             Action::None => {}
@@ -170,10 +195,18 @@ impl Shell {
             match event {
                 Event::Connected(peer) => tracing::debug!(peer = %peer, "connected"),
                 Event::MembersChanged => members_changed = true,
-                Event::Ipv4Changed(new) => match tun::change_ipv4(&self.dev, self.ipv4, new) {
-                    Ok(()) => self.ipv4 = new,
-                    Err(e) => tracing::error!(error = %e, "updating the interface's IPv4 address"),
-                },
+                Event::Ipv4Changed(new) => {
+                    let changed = self
+                        .dev
+                        .tun()
+                        .map_or(Ok(()), |dev| tun::change_ipv4(dev, self.ipv4, new));
+                    match changed {
+                        Ok(()) => self.ipv4 = new,
+                        Err(e) => {
+                            tracing::error!(error = %e, "updating the interface's IPv4 address")
+                        }
+                    }
+                }
             }
         }
         if members_changed {

@@ -10,15 +10,18 @@
 //! - after each, drain `Node::poll_transmit` to the socket and
 //!   `Node::poll_event` (peer cache, IPv4 changes);
 //! - control socket request → `Node::status` as JSON;
-//! - SIGINT or SIGTERM → remove the interface and return.
+//! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
+//!   interface and return.
 
 mod clock;
 pub mod control;
+mod device;
 mod error;
 mod event_loop;
 pub mod state_dir;
 mod tun;
 mod udp;
 
+pub use device::{ChannelDevice, DeviceSpec};
 pub use error::DriverError;
-pub use event_loop::{run, RunOptions};
+pub use event_loop::{run, shutdown_signal, RunOptions};

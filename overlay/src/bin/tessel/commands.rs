@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tessel_overlay::driver::state_dir::StateDir;
-use tessel_overlay::driver::{self, control, RunOptions};
+use tessel_overlay::driver::{self, control, DeviceSpec, RunOptions};
 use tessel_overlay::identity::{NetworkKey, NetworkPrefix};
 use tessel_overlay::node::Status;
 
@@ -77,13 +77,17 @@ fn up(args: UpArgs) -> Result<()> {
         network_key: network_key.clone(),
         listen,
         peers,
-        interface: args.interface.clone(),
+        device: DeviceSpec::Tun {
+            interface: args.interface.clone(),
+        },
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(driver::run(opts, |node, bound| {
+    runtime.block_on(async {
+        let shutdown = driver::shutdown_signal()?;
+        driver::run(opts, |node, bound| {
         tracing::info!(
             node = %node.id(), network = %node.network_id(), ipv6 = %node.ipv6(), ipv4 = %node.ipv4(),
             listen = %bound, interface = %args.interface, "tessel is up"
@@ -91,7 +95,9 @@ fn up(args: UpArgs) -> Result<()> {
         if created {
             print_join_command(&network_key, bound);
         }
-    }))?;
+        }, shutdown)
+        .await
+    })?;
     tracing::info!("tessel stopped");
     Ok(())
 }
