@@ -63,7 +63,14 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         .await
         .expect("node starts")
         .expect("ready is called");
-    Running { to_node, from_node, ipv6, udp, stop, task }
+    Running {
+        to_node,
+        from_node,
+        ipv6,
+        udp,
+        stop,
+        task,
+    }
 }
 
 fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Vec<u8> {

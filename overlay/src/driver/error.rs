@@ -68,6 +68,14 @@ pub enum DriverError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A local service (SOCKS5 proxy, forward) could not start.
+    #[error("cannot start the {what}: {reason}")]
+    Service {
+        /// Which service.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// An I/O error while running.
     #[error("{context}: {source}")]
     Io {

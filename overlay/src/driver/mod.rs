@@ -16,11 +16,13 @@
 mod clock;
 pub mod control;
 mod device;
+pub mod embed;
 mod error;
 mod event_loop;
 pub mod state_dir;
 mod tun;
 mod udp;
+pub mod userspace;
 
 pub use device::{ChannelDevice, DeviceSpec};
 pub use error::DriverError;

@@ -58,6 +58,15 @@ impl NetworkPrefix {
     }
 }
 
+/// The addresses a node starts with: its IPv6 address, and its first IPv4
+/// candidate (which a collision may later move, see the module doc).
+pub fn initial_addresses(network: &NetworkId, node: &NodeId) -> (Ipv6Addr, Ipv4Addr) {
+    let ipv4 = Ipv4Assignment::compute(network, [*node].iter())
+        .addr_of(node)
+        .expect("a member is assigned");
+    (NetworkPrefix::of(network).node_addr(node), ipv4)
+}
+
 /// The `k`-th IPv4 candidate of `node` in `network`.
 pub fn ipv4_candidate(network: &NetworkId, node: &NodeId, k: u32) -> Ipv4Addr {
     let mut h = blake3::Hasher::new_derive_key("tessel 2026 node ipv4");

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use tessel_overlay::driver::state_dir::DEFAULT_STATE_DIR;
 use tessel_overlay::limits::{DEFAULT_INTERFACE, DEFAULT_PORT};
+use tessel_stack::proxy::{ExposeSpec, ForwardSpec};
 
 /// Tessel: a peer-to-peer overlay network. Every member reaches every other
 /// member by its overlay address; joining takes only the network key.
@@ -59,6 +60,22 @@ pub(crate) struct UpArgs {
     /// Name of the TUN interface.
     #[arg(long, default_value = DEFAULT_INTERFACE)]
     pub(crate) interface: String,
+    /// Run without a TUN device and without root: apps reach the overlay
+    /// through --socks5, --forward and --expose.
+    #[arg(long)]
+    pub(crate) userspace: bool,
+    /// With --userspace: run a SOCKS5 proxy (no authentication) on this
+    /// loopback address, e.g. 127.0.0.1:1080.
+    #[arg(long, value_name = "ADDR:PORT", requires = "userspace")]
+    pub(crate) socks5: Option<SocketAddr>,
+    /// With --userspace: forward a local port to a member's service,
+    /// `tcp:127.0.0.1:8080=PEER:80` or `udp:…` (PEER is an overlay address).
+    #[arg(long, value_name = "PROTO:LOCAL=PEER:PORT", requires = "userspace")]
+    pub(crate) forward: Vec<ForwardSpec>,
+    /// With --userspace: offer a local service on this node's overlay port,
+    /// `tcp:80=127.0.0.1:8080` or `udp:…`.
+    #[arg(long, value_name = "PROTO:PORT=LOCAL", requires = "userspace")]
+    pub(crate) expose: Vec<ExposeSpec>,
 }
 
 #[derive(Debug, Args)]

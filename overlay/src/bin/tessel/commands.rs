@@ -5,8 +5,10 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tessel_overlay::driver::state_dir::StateDir;
+use tessel_overlay::driver::userspace::{Userspace, UserspaceOptions};
 use tessel_overlay::driver::{self, control, DeviceSpec, RunOptions};
-use tessel_overlay::identity::{NetworkKey, NetworkPrefix};
+use tessel_overlay::identity::address::initial_addresses;
+use tessel_overlay::identity::NetworkKey;
 use tessel_overlay::node::Status;
 
 use crate::cli::{Command, NetworkCommand, StatusArgs, UpArgs};
@@ -71,32 +73,61 @@ fn up(args: UpArgs) -> Result<()> {
         },
     };
     state.save_network_key(&network_key)?;
-    let listen = args.listen;
-    let opts = RunOptions {
-        state_dir: args.state_dir.state_dir.clone(),
-        network_key: network_key.clone(),
-        listen,
-        peers,
-        device: DeviceSpec::Tun {
-            interface: args.interface.clone(),
-        },
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let interface = if args.userspace {
+        "userspace".to_string()
+    } else {
+        args.interface.clone()
+    };
     runtime.block_on(async {
+        // In userspace mode the stack must exist before the node runs.
+        let mut userspace = None;
+        let device = if args.userspace {
+            let node = state.node_key()?.id();
+            let (ipv6, ipv4) = initial_addresses(&network_key.id(), &node);
+            let (mut stack, device) = Userspace::start(ipv6, ipv4);
+            let opts = UserspaceOptions {
+                socks5: args.socks5,
+                forwards: args.forward.clone(),
+                exposes: args.expose.clone(),
+            };
+            for line in stack.serve(&opts).await? {
+                tracing::info!("{line}");
+            }
+            userspace = Some(stack);
+            DeviceSpec::Channel(device)
+        } else {
+            DeviceSpec::Tun {
+                interface: args.interface.clone(),
+            }
+        };
+        let opts = RunOptions {
+            state_dir: args.state_dir.state_dir.clone(),
+            network_key: network_key.clone(),
+            listen: args.listen,
+            peers,
+            device,
+        };
         let shutdown = driver::shutdown_signal()?;
-        driver::run(opts, |node, bound| {
-        tracing::info!(
-            node = %node.id(), network = %node.network_id(), ipv6 = %node.ipv6(), ipv4 = %node.ipv4(),
-            listen = %bound, interface = %args.interface, "tessel is up"
-        );
-        if created {
-            print_join_command(&network_key, bound);
-        }
-        }, shutdown)
-        .await
+        let result = driver::run(
+            opts,
+            |node, bound| {
+                tracing::info!(
+                    node = %node.id(), network = %node.network_id(), ipv6 = %node.ipv6(),
+                    ipv4 = %node.ipv4(), listen = %bound, interface = %interface, "tessel is up"
+                );
+                if created {
+                    print_join_command(&network_key, bound);
+                }
+            },
+            shutdown,
+        )
+        .await;
+        drop(userspace);
+        result
     })?;
     tracing::info!("tessel stopped");
     Ok(())
@@ -152,14 +183,8 @@ fn ip(state_dir: &Path) -> Result<()> {
         );
     };
     let node = state.node_key()?.id();
-    let ipv4 = tessel_overlay::identity::Ipv4Assignment::compute(&network.id(), [node].iter())
-        .addr_of(&node)
-        .expect("self is assigned");
-    println!(
-        "{}\n{}",
-        NetworkPrefix::of(&network.id()).node_addr(&node),
-        ipv4
-    );
+    let (ipv6, ipv4) = initial_addresses(&network.id(), &node);
+    println!("{ipv6}\n{ipv4}");
     Ok(())
 }
 

@@ -1,0 +1,191 @@
+//! A node inside another program: no TUN device, no root, no separate
+//! process. The program gets overlay sockets (TCP, UDP, ping) on the node's
+//! addresses from [`EmbeddedNode::sockets`].
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use tessel_overlay::driver::embed::{EmbedOptions, EmbeddedNode};
+//! use tessel_overlay::identity::NetworkKey;
+//! use tokio::io::AsyncWriteExt;
+//!
+//! let key = NetworkKey::parse("tessel-net-…")?;
+//! let opts = EmbedOptions::new("/tmp/my-app-node".into(), key, vec!["198.51.100.1:9740".parse()?]);
+//! let node = EmbeddedNode::start(opts).await?;
+//! let peer = "[fd4d:f650:962e:370d:cee4:a9ab:62e7:e8e7]:80".parse()?;
+//! let mut stream = node.sockets().tcp_connect(peer).await?;
+//! stream.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
+//! node.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+
+use tessel_stack::StackHandle;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::state_dir::StateDir;
+use super::userspace::Userspace;
+use super::{control, run, DeviceSpec, DriverError, RunOptions};
+use crate::identity::address::initial_addresses;
+use crate::identity::{NetworkKey, NodeId};
+use crate::node::Status;
+
+/// How to start an embedded node.
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    /// Where the node key and peer cache live (created if missing).
+    pub state_dir: PathBuf,
+    /// The network to join.
+    pub network_key: NetworkKey,
+    /// UDP address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Members to contact first.
+    pub peers: Vec<SocketAddr>,
+}
+
+impl EmbedOptions {
+    /// Options listening on a free UDP port of every address.
+    pub fn new(state_dir: PathBuf, network_key: NetworkKey, peers: Vec<SocketAddr>) -> Self {
+        Self {
+            state_dir,
+            network_key,
+            listen: SocketAddr::from(([0u16; 8], 0)),
+            peers,
+        }
+    }
+}
+
+/// A running node inside this program.
+pub struct EmbeddedNode {
+    userspace: Userspace,
+    node_id: NodeId,
+    ipv6: Ipv6Addr,
+    ipv4: Ipv4Addr,
+    listen: SocketAddr,
+    state_dir: PathBuf,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), DriverError>>,
+}
+
+impl std::fmt::Debug for EmbeddedNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EmbeddedNode({:?})", self.node_id)
+    }
+}
+
+impl EmbeddedNode {
+    /// Starts the node on the current tokio runtime and waits until its
+    /// socket is bound.
+    ///
+    /// # Errors
+    /// Returns an error if the state dir, the UDP socket or the control
+    /// socket cannot be set up.
+    pub async fn start(opts: EmbedOptions) -> Result<Self, DriverError> {
+        let state = StateDir::open(&opts.state_dir)?;
+        let node_id = state.node_key()?.id();
+        let (ipv6, ipv4) = initial_addresses(&opts.network_key.id(), &node_id);
+        let (userspace, device) = Userspace::start(ipv6, ipv4);
+        let run_opts = RunOptions {
+            state_dir: opts.state_dir.clone(),
+            network_key: opts.network_key,
+            listen: opts.listen,
+            peers: opts.peers,
+            device: DeviceSpec::Channel(device),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let task = tokio::spawn(run(
+            run_opts,
+            move |_, bound| {
+                let _ = ready_tx.send(bound);
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let listen = match ready_rx.await {
+            Ok(bound) => bound,
+            // The node stopped before it was up: report why.
+            Err(_) => {
+                return Err(match task.await {
+                    Ok(Err(e)) => e,
+                    _ => DriverError::Io {
+                        context: "starting the embedded node",
+                        source: std::io::Error::other("the node task ended early"),
+                    },
+                })
+            }
+        };
+        Ok(Self {
+            userspace,
+            node_id,
+            ipv6,
+            ipv4,
+            listen,
+            state_dir: opts.state_dir,
+            stop,
+            task,
+        })
+    }
+
+    /// Makes overlay sockets on this node's addresses.
+    pub fn sockets(&self) -> &StackHandle {
+        &self.userspace.handle
+    }
+
+    /// This node's ID.
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// This node's overlay IPv6 address.
+    pub fn ipv6(&self) -> Ipv6Addr {
+        self.ipv6
+    }
+
+    /// This node's overlay IPv4 address.
+    pub fn ipv4(&self) -> Ipv4Addr {
+        self.ipv4
+    }
+
+    /// The UDP address the node listens on.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// The node's status, as `tessel status` shows it.
+    ///
+    /// # Errors
+    /// Returns an error if the node no longer answers.
+    pub async fn status(&self) -> Result<Status, DriverError> {
+        let path = StateDir::socket_path_in(&self.state_dir);
+        let answer = tokio::task::spawn_blocking(move || control::request(&path, "status"))
+            .await
+            .map_err(|e| DriverError::Io {
+                context: "asking the node",
+                source: std::io::Error::other(e),
+            })?
+            .map_err(|source| DriverError::Io {
+                context: "asking the node",
+                source,
+            })?;
+        serde_json::from_str(&answer).map_err(|e| DriverError::Io {
+            context: "reading the status",
+            source: std::io::Error::other(e),
+        })
+    }
+
+    /// Stops the node and waits for it.
+    ///
+    /// # Errors
+    /// Returns the error that stopped the node, if one did.
+    pub async fn shutdown(self) -> Result<(), DriverError> {
+        let _ = self.stop.send(());
+        let result = self.task.await.unwrap_or(Ok(()));
+        drop(self.userspace);
+        result
+    }
+}
