@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# TCP throughput and ping RTT of Tessel, boringtun, Nebula and Yggdrasil,
-# against the raw veth link they all run over, in one run.
+# TCP throughput and ping RTT of Tessel (with a TUN device, and in userspace
+# mode), boringtun, Nebula and Yggdrasil, against the raw veth link they all
+# run over, in one run.
 #
 #          ns tb-<pid>-a: all on CPU 0                 ns tb-<pid>-b: all on CPU 1
 #  +-----------------------------------+       +-----------------------------------+
@@ -8,6 +9,8 @@
 #  |                                   |       | address on each path in turn      |
 #  |                                   |       |                                   |
 #  | tessel     tessel0   fd../100.x   |<----->| tessel0   fd../100.x  tessel      |
+#  | tessel     tsu0      fd..         |<----->| userspace stack (no TUN) and a    |
+#  |                                   |       | forward 127.0.0.1:5201 -> A:5201  |
 #  | boringtun  bt<pid>a  198.18.1.1   |<----->| bt<pid>b  198.18.1.2  boringtun   |
 #  | nebula     nebula1   198.18.2.1   |<----->| nebula1   198.18.2.2  nebula      |
 #  | yggdrasil  ygg<pid>  200::/7      |<----->| ygg<pid>  200::/7     yggdrasil   |
@@ -16,6 +19,11 @@
 #  +-----------------------------------+ veth  +-----------------------------------+
 #                                         pair
 #  Every tunnel's packets (UDP; TCP for Yggdrasil) cross the one veth pair.
+#  tessel-userspace: B runs `tessel up --userspace` (no TUN device), so
+#  iperf3 in B connects to B's local forward, 127.0.0.1:5201, which carries
+#  it through B's userspace TCP/IP stack and the overlay to A's iperf3; its
+#  RTT is measured the other way, A pinging B's overlay address, which B's
+#  stack answers (B has no interface to ping from).
 #
 # All the systems run side by side. Each round measures every one in turn
 # (the order rotates from round to round, so none always goes first): iperf3
@@ -26,9 +34,10 @@
 # veth's (µs).
 #
 # Usage: sudo bench/compare.sh [SYSTEM...]
-#   SYSTEMs: veth tessel boringtun nebula yggdrasil (default: all; the veth
-#   baseline is always measured). A system whose programs are missing is
-#   skipped with a note; bench/install-others.sh installs them.
+#   SYSTEMs: veth tessel tessel-userspace boringtun nebula yggdrasil
+#   (default: all; the veth baseline is always measured). A system whose
+#   programs are missing is skipped with a note; bench/install-others.sh
+#   installs them.
 # Env: ROUNDS=3 DURATION=10 (seconds of iperf3 per measurement),
 #   TUNNEL_TIMEOUT=20 (seconds to wait for each tunnel to answer a ping),
 #   TESSEL_BIN=path (skips the release build), BORINGTUN_BIN=path,
@@ -44,7 +53,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIB=$ROOT/bench/lib
-ALL_SYSTEMS=(veth tessel boringtun nebula yggdrasil)
+ALL_SYSTEMS=(veth tessel tessel-userspace boringtun nebula yggdrasil)
 
 NS_A=tb-$$-a
 NS_B=tb-$$-b
@@ -71,7 +80,9 @@ for sys in "${args[@]}"; do
     [[ " ${requested[*]} " == *" $sys "* ]] || requested+=("$sys")
 done
 
-if [[ " ${requested[*]} " == *" tessel "* && -z ${TESSEL_BIN:-} ]]; then
+needs_tessel=
+for sys in "${requested[@]}"; do [[ $sys == tessel* ]] && needs_tessel=1; done
+if [[ -n $needs_tessel && -z ${TESSEL_BIN:-} ]]; then
     (cd "$ROOT" && cargo build --release -p tessel-overlay --bin tessel) >&2 ||
         die "cargo build of tessel failed (TESSEL_BIN=path uses a tessel built elsewhere)"
     TESSEL_BIN=$ROOT/target/release/tessel
@@ -82,7 +93,7 @@ FAILED=0
 systems=()
 for sys in "${requested[@]}"; do
     REASON=
-    if "${sys}_check"; then
+    if "$(sysfn "$sys" check)"; then
         systems+=("$sys")
     else
         STATUS[$sys]=$REASON
@@ -96,7 +107,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/tessel-compare.XXXXXX")
 cleanup() {
     local sys
     for sys in "${systems[@]}"; do
-        "${sys}_down" 2>/dev/null || true
+        "$(sysfn "$sys" down)" 2>/dev/null || true
     done
     ((${#ALL_PIDS[@]} == 0)) || stop_pids "${ALL_PIDS[@]}"
     ip netns del "$NS_A" 2>/dev/null || true
@@ -132,41 +143,41 @@ running=()
 for sys in "${systems[@]}"; do
     REASON=
     [[ $sys == veth ]] || note "starting $sys"
-    if "${sys}_up"; then
+    if "$(sysfn "$sys" up)"; then
         running+=("$sys")
     else
         STATUS[$sys]="failed to start: $REASON"
         note "$sys: ${STATUS[$sys]}"
         FAILED=1
-        "${sys}_down" || true
+        "$(sysfn "$sys" down)" || true
     fi
 done
 
 echo "Between two network namespaces joined by a veth pair, A on CPU 0, B on CPU 1;"
 echo "$ROUNDS round(s) of: iperf3 TCP ${DURATION}s B->A, then 50 pings 10 ms apart, per system."
 for sys in "${running[@]}"; do
-    printf '  %-10s to %-40s MTU %-6s %s\n' "$sys" "${TARGET[$sys]}" "${MTU[$sys]}" "${INFO[$sys]}"
+    printf '  %-16s to %-40s MTU %-6s %s\n' "$sys" "${TARGET[$sys]}" "${MTU[$sys]}" "${INFO[$sys]}"
 done
 echo
 
 # --- measure --------------------------------------------------------------------
 declare -A TPUT=() RTT=()
 n=${#running[@]}
-printf '%-6s %-10s %10s %10s\n' round system Gbit/s "RTT ms"
+printf '%-6s %-16s %10s %10s\n' round system Gbit/s "RTT ms"
 for ((r = 0; r < ROUNDS; r++)); do
     for ((i = 0; i < n; i++)); do
         sys=${running[$(((i + r) % n))]}
         t=$(throughput "${TARGET[$sys]}" || true)
-        l=$(rtt "${TARGET[$sys]}" || true)
+        l=$(rtt "${RTT_TARGET[$sys]:-${TARGET[$sys]}}" "${RTT_FROM[$sys]:-b}" || true)
         [[ -n $t ]] && TPUT[$sys]="${TPUT[$sys]:-} $t"
         [[ -n $l ]] && RTT[$sys]="${RTT[$sys]:-} $l"
-        printf '%-6s %-10s %10s %10s\n' "$((r + 1))" "$sys" "${t:-failed}" "${l:-failed}"
+        printf '%-6s %-16s %10s %10s\n' "$((r + 1))" "$sys" "${t:-failed}" "${l:-failed}"
     done
 done
 echo
 
 for sys in "${running[@]}"; do
-    "${sys}_down" || true
+    "$(sysfn "$sys" down)" || true
 done
 
 # --- summary --------------------------------------------------------------------
@@ -184,11 +195,11 @@ stats() {
 read -r vt _ _ _ <<<"$(stats "${TPUT[veth]:-}")"
 read -r vr _ _ _ <<<"$(stats "${RTT[veth]:-}")"
 
-row() { printf '%-11s %-6s %-22s %-8s %-26s %s\n' "$@"; }
+row() { printf '%-17s %-6s %-22s %-8s %-26s %s\n' "$@"; }
 row system MTU "Gbit/s (min-max)" "x veth" "RTT ms (min-max)" "+RTT us"
 for sys in "${requested[@]}"; do
     if [[ -n ${STATUS[$sys]:-} ]]; then
-        printf '%-11s %s\n' "$sys" "${STATUS[$sys]}"
+        printf '%-17s %s\n' "$sys" "${STATUS[$sys]}"
         continue
     fi
     read -r tm tlo thi tn <<<"$(stats "${TPUT[$sys]:-}")"

@@ -14,6 +14,10 @@ note() { echo "$*" >&2; }
 IN_A=(ip netns exec "$NS_A" taskset -c 0)
 IN_B=(ip netns exec "$NS_B" taskset -c 1)
 
+# sysfn SYSTEM STEP: the name of a system's function, e.g. `sysfn
+# tessel-userspace up` is tessel_userspace_up.
+sysfn() { echo "${1//-/_}_$2"; }
+
 # --- processes ------------------------------------------------------------------
 # Every background process is recorded under the name of the system it
 # belongs to, so that one system can be stopped on its own, and whatever is
@@ -106,10 +110,12 @@ throughput() {
             r && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }'
 }
 
-# rtt ADDR: 50 pings from B, 10 ms apart; prints the average RTT in ms of
-# those answered, or nothing if none was.
+# rtt ADDR [a|b]: 50 pings from B (or from A), 10 ms apart; prints the
+# average RTT in ms of those answered, or nothing if none was.
 rtt() {
-    timeout 30 "${IN_B[@]}" ping -q -c 50 -i 0.01 -W 1 "$1" 2>/dev/null |
+    local from=("${IN_B[@]}")
+    [[ ${2:-b} == a ]] && from=("${IN_A[@]}")
+    timeout 30 "${from[@]}" ping -q -c 50 -i 0.01 -W 1 "$1" 2>/dev/null |
         awk -F'/' '/^rtt|^round-trip/ { print $5 }'
 }
 

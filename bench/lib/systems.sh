@@ -2,18 +2,20 @@
 # The systems that bench/compare.sh measures. Sourced, not run; needs
 # bench/lib/common.sh first.
 #
-# Each system NAME has three functions:
+# Each system NAME has three functions (with any `-` in NAME written `_`):
 #   NAME_check  returns 1, with the reason in REASON, if it cannot run here
 #   NAME_up     starts it in both namespaces and waits (bounded) until B
 #               reaches A through it; sets TARGET[NAME] (A's address, what B
-#               sends to), MTU[NAME] and INFO[NAME]; returns 1 with REASON
+#               sends to), MTU[NAME] and INFO[NAME], and, if RTT cannot be
+#               measured by pinging TARGET from B, RTT_TARGET[NAME] and
+#               RTT_FROM[NAME] (a or b); returns 1 with REASON
 #   NAME_down   stops its processes and removes its interfaces
 #
 # Addresses: the veth is 198.51.100.1 (A) and .2 (B). Inner addresses:
 # boringtun 198.18.1.0/24 and fd00:b7::/64, Nebula 198.18.2.0/24 (Nebula
 # 1.6 is IPv4 only); Tessel and Yggdrasil derive theirs from their keys.
 
-declare -A TARGET=() MTU=() INFO=()
+declare -A TARGET=() MTU=() INFO=() RTT_TARGET=() RTT_FROM=()
 REASON=
 
 VETH_A=198.51.100.1
@@ -83,6 +85,65 @@ tessel_up() {
     INFO[tessel]="$("$TESSEL_BIN" --version 2>/dev/null || echo tessel), UDP $VETH_A:9740"
 }
 tessel_down() { stop_system tessel; }
+
+# --- Tessel in userspace mode -----------------------------------------------------
+# A is a TUN node (interface tsu0, UDP port 9741: beside the tessel system's
+# node); B runs `tessel up --userspace`: no TUN device, a userspace TCP/IP
+# stack on its overlay addresses and a forward from 127.0.0.1:5201 to A's
+# iperf3 (A's iperf3 -s listens on every address, its overlay address too).
+# So B's iperf3 goes to 127.0.0.1, through the forward, B's stack and the
+# overlay. B has no interface to ping from: RTT is A pinging B's overlay
+# address, which B's stack answers.
+TSU_IF=tsu0
+TSU_PORT=9741
+
+tessel_userspace_check() { tessel_check; }
+tessel_userspace_up() {
+    local dir=$WORK/tessel-userspace key addr baddr
+    mkdir -p "$dir/a" "$dir/b"
+    key=$("$TESSEL_BIN" network new) || { REASON="tessel network new failed"; return 1; }
+    printf '%s\n' "$key" >"$dir/network.key"
+    "${IN_A[@]}" "$TESSEL_BIN" up --network "@$dir/network.key" --state-dir "$dir/a" \
+        --listen "$VETH_A:$TSU_PORT" --interface "$TSU_IF" 2>"$dir/a.log" &
+    track tessel-userspace $!
+    local deadline=$((SECONDS + 10))
+    until addr=$("$TESSEL_BIN" ip --state-dir "$dir/a" 2>/dev/null | sed -n 1p) && [[ -n $addr ]]; do
+        ((SECONDS < deadline)) && alive "${PROC_PIDS[tessel-userspace]# }" ||
+            { REASON="tessel ip printed no address (log: $dir/a.log)"; return 1; }
+        sleep 0.1
+    done
+    poll 10 listening "$NS_A" udp "$TSU_PORT" ||
+        { REASON="tessel in A is not listening (log: $dir/a.log)"; return 1; }
+    "${IN_B[@]}" "$TESSEL_BIN" up --userspace --network "@$dir/network.key" --state-dir "$dir/b" \
+        --listen "$VETH_B:$TSU_PORT" --peer "$VETH_A:$TSU_PORT" \
+        --forward "tcp:127.0.0.1:5201=[$addr]:5201" 2>"$dir/b.log" &
+    track tessel-userspace $!
+    deadline=$((SECONDS + 10))
+    until baddr=$("$TESSEL_BIN" ip --state-dir "$dir/b" 2>/dev/null | sed -n 1p) && [[ -n $baddr ]]; do
+        ((SECONDS < deadline)) ||
+            { REASON="tessel ip printed no address for B (log: $dir/b.log)"; return 1; }
+        sleep 0.1
+    done
+    TARGET[tessel-userspace]=127.0.0.1
+    RTT_TARGET[tessel-userspace]=$baddr
+    RTT_FROM[tessel-userspace]=a
+    # The tunnel is up once B's stack answers A's ping, and the forward
+    # listens.
+    local pid
+    deadline=$((SECONDS + TUNNEL_TIMEOUT))
+    until ip netns exec "$NS_A" ping -c 1 -W 1 "$baddr" >/dev/null 2>&1 &&
+        listening "$NS_B" tcp 5201; do
+        for pid in ${PROC_PIDS[tessel-userspace]}; do
+            alive "$pid" || { REASON="a tessel process exited (logs: $dir/)"; return 1; }
+        done
+        ((SECONDS < deadline)) ||
+            { REASON="B's stack did not answer A's ping within ${TUNNEL_TIMEOUT}s (logs: $dir/)"; return 1; }
+        sleep 0.2
+    done
+    MTU[tessel-userspace]=$(link_mtu "$NS_A" "$TSU_IF")
+    INFO[tessel-userspace]="$("$TESSEL_BIN" --version 2>/dev/null || echo tessel), B --userspace, RTT A->B $baddr"
+}
+tessel_userspace_down() { stop_system tessel-userspace; }
 
 # --- boringtun (userspace WireGuard) --------------------------------------------
 # boringtun-cli creates the TUN device in the namespace it runs in and serves

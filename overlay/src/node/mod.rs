@@ -20,6 +20,7 @@ mod send;
 pub mod stats;
 pub mod status;
 mod timers;
+mod unreachable;
 
 #[cfg(test)]
 mod tests;
@@ -126,6 +127,7 @@ pub struct Node {
     last_timestamp_ms: u64,
     next_wakeup: Option<Instant>,
     next_maintenance: Instant,
+    icmp_errors: unreachable::ErrorRateLimit,
 }
 
 impl Node {
@@ -165,6 +167,7 @@ impl Node {
             last_timestamp_ms: 0,
             next_wakeup: Some(now),
             next_maintenance: now,
+            icmp_errors: unreachable::ErrorRateLimit::new(),
         };
         for (peer, endpoint) in config.known_peers {
             if peer != id {

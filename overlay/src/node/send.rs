@@ -20,13 +20,26 @@ use crate::wire::inner;
 impl Node {
     /// Handles one IP packet read from the TUN device. If it can be sent at
     /// once, the datagram is written to `out` (at least 32 bytes longer than
-    /// the packet) and [`Action::Send`] says where to.
+    /// the packet) and [`Action::Send`] says where to. A packet for an
+    /// overlay address that no member owns is answered with an ICMP
+    /// Destination Unreachable for the TUN ([`Action::Deliver`]).
     pub fn handle_tun_packet(&mut self, now: Instant, packet: &[u8], out: &mut [u8]) -> Action {
         let Ok(ip) = inner::parse_ip(packet) else {
             return self.drop_packet(DropReason::BadTunPacket);
         };
         let Some(pid) = self.owner_of(ip.dst).filter(|p| *p != self.id) else {
-            return self.drop_packet(DropReason::NoRoute);
+            self.drop_packet(DropReason::NoRoute);
+            // An overlay address that no member owns: say so at once.
+            let in_overlay = match ip.dst {
+                IpAddr::V6(a) => self.prefix.contains(&a),
+                IpAddr::V4(a) => crate::identity::address::in_ipv4_range(&a),
+            };
+            if in_overlay {
+                if let Some(len) = super::unreachable::emit(&ip, &mut self.icmp_errors, now, out) {
+                    return Action::Deliver { range: 0..len };
+                }
+            }
+            return Action::None;
         };
         let src_ok = match ip.src {
             IpAddr::V6(a) => a == self.ipv6,

@@ -720,3 +720,22 @@ fn departed_member_is_forgotten_everywhere() {
         );
     }
 }
+
+/// A packet for an overlay address that no member owns is answered at once
+/// with an ICMPv6 Destination Unreachable quoting it; one outside the overlay
+/// is only dropped.
+#[test]
+fn unowned_overlay_address_gets_destination_unreachable() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    let mut nobody = net.node(0).prefix().addr().octets();
+    nobody[15] = 0x42;
+    let pkt = ipv6_packet(net.node(0).ipv6(), Ipv6Addr::from(nobody), b"anyone?");
+    match net.tun(0, &pkt) {
+        Action::Deliver { range } => assert_eq!(range.len(), 40 + 8 + pkt.len()),
+        other => panic!("expected an ICMPv6 error, got {other:?}"),
+    }
+    let outside = ipv6_packet(net.node(0).ipv6(), "2001:db8::1".parse().unwrap(), b"x");
+    assert_eq!(net.tun(0, &outside), Action::None);
+    assert_eq!(net.node(0).drops().get(DropReason::NoRoute), 2);
+}

@@ -1,7 +1,9 @@
 //! Harness for end-to-end tests across network namespaces.
 //!
 //! Every test builds its own world: a [`Lan`] of fresh network namespaces
-//! joined by a bridge, with [`TesselNode`]s running `tessel up` inside them.
+//! joined by a bridge, with [`TesselNode`]s running `tessel up` inside them
+//! (with a TUN device, or `--userspace` with its SOCKS5 proxy and port
+//! forwards), and the [`services`] they carry.
 //! Everything is torn down on drop, processes are stopped by PID, and all
 //! waiting is deadline-bounded polling ([`wait::poll`]).
 //!
@@ -14,6 +16,7 @@ pub mod lab;
 pub mod lan;
 pub mod netns;
 pub mod process;
+pub mod services;
 pub mod status;
 pub mod tempdir;
 pub mod tessel;

@@ -81,6 +81,19 @@ impl Netns {
         cmd
     }
 
+    /// A command that runs `program` inside this namespace as an
+    /// unprivileged user: `setpriv` drops to `uid`:`gid` with no
+    /// supplementary groups. Changing credentials clears the parent-death
+    /// signal that [`Process`](crate::Process) sets, so setpriv sets it again.
+    pub fn command_as(&self, uid: u32, gid: u32, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = self.command("setpriv");
+        cmd.arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={gid}"))
+            .args(["--clear-groups", "--pdeathsig", "KILL", "--"])
+            .arg(program);
+        cmd
+    }
+
     /// Runs `args` (program first) in the namespace, bounded by
     /// [`COMMAND_TIMEOUT`], and returns its output whatever the exit status.
     pub fn exec(&self, args: &[&str]) -> Result<Output> {
@@ -112,6 +125,22 @@ impl Netns {
             COMMAND_TIMEOUT,
         )?;
         Ok(out.status.success())
+    }
+
+    /// Names of the TUN devices in the namespace.
+    pub fn tun_links(&self) -> Result<Vec<String>> {
+        let out = self.ip(&["-j", "link", "show", "type", "tun"])?;
+        let v: serde_json::Value =
+            serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
+                .with_context(|| format!("`ip -j link show type tun` printed {out:?}"))?;
+        Ok(v.as_array()
+            .map(|links| {
+                links
+                    .iter()
+                    .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// Runs `f` on a fresh thread that has entered this namespace, so that

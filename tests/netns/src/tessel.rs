@@ -1,7 +1,9 @@
 //! The `tessel` binary: locating it, one-shot commands, and [`TesselNode`],
 //! a `tessel up` process in a namespace with its own state directory.
 
+use std::fs::Permissions;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -81,7 +83,28 @@ pub struct OverlayIps {
     pub v4: Ipv4Addr,
 }
 
-/// Arguments of `tessel up`.
+/// The path of an example program built next to the binary under test
+/// (`target/<profile>/examples/<name>`), e.g. `embedded`.
+///
+/// `cargo build -p tessel-overlay --bin tessel --example embedded` builds
+/// both; so does a test build of the workspace (`cargo test --workspace`,
+/// `cargo nextest run --workspace`), which builds every example.
+pub fn example_bin(name: &str) -> Result<PathBuf> {
+    let tessel = bin()?;
+    let dir = tessel
+        .parent()
+        .context("the tessel binary has no directory")?;
+    let path = dir.join("examples").join(name);
+    ensure!(
+        path.is_file(),
+        "example {name} not found at {} (build it with \
+         `cargo build -p tessel-overlay --bin tessel --example {name}`)",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// Arguments of `tessel up`, and how to run it.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     /// The network key text (`--network`); `None` starts the node without it
@@ -91,8 +114,21 @@ pub struct NodeConfig {
     pub listen: Option<String>,
     /// `--peer HOST:PORT`, repeated.
     pub peers: Vec<String>,
-    /// The overlay interface name; passed only if not the default.
+    /// The overlay interface name; passed only if not the default (and never
+    /// in userspace mode).
     pub interface: String,
+    /// `--userspace`: no TUN device; the userspace stack holds the node's
+    /// overlay addresses.
+    pub userspace: bool,
+    /// `--socks5 ADDR:PORT` (userspace mode).
+    pub socks5: Option<String>,
+    /// `--forward PROTO:LOCAL=PEER:PORT`, repeated (userspace mode).
+    pub forwards: Vec<String>,
+    /// `--expose PROTO:PORT=LOCAL`, repeated (userspace mode).
+    pub exposes: Vec<String>,
+    /// Run `tessel up` as this unprivileged user and group instead of root
+    /// (through `setpriv`); the state directory is handed to them.
+    pub run_as: Option<(u32, u32)>,
 }
 
 impl NodeConfig {
@@ -103,6 +139,11 @@ impl NodeConfig {
             listen: None,
             peers: Vec::new(),
             interface: DEFAULT_INTERFACE.to_owned(),
+            userspace: false,
+            socks5: None,
+            forwards: Vec::new(),
+            exposes: Vec::new(),
+            run_as: None,
         }
     }
 
@@ -126,6 +167,36 @@ impl NodeConfig {
         self
     }
 
+    /// Sets `--userspace` (no TUN device, no root needed).
+    pub fn userspace(mut self, on: bool) -> Self {
+        self.userspace = on;
+        self
+    }
+
+    /// Sets `--socks5 ADDR:PORT`; implies `--userspace`.
+    pub fn socks5(mut self, addr: impl Into<String>) -> Self {
+        self.socks5 = Some(addr.into());
+        self.userspace(true)
+    }
+
+    /// Adds a `--forward PROTO:LOCAL=PEER:PORT`; implies `--userspace`.
+    pub fn forward(mut self, spec: impl Into<String>) -> Self {
+        self.forwards.push(spec.into());
+        self.userspace(true)
+    }
+
+    /// Adds an `--expose PROTO:PORT=LOCAL`; implies `--userspace`.
+    pub fn expose(mut self, spec: impl Into<String>) -> Self {
+        self.exposes.push(spec.into());
+        self.userspace(true)
+    }
+
+    /// Runs the node as `uid`:`gid` with no supplementary groups.
+    pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
+        self.run_as = Some((uid, gid));
+        self
+    }
+
     fn args(&self, state_dir: &Path) -> Vec<String> {
         let mut a = vec![
             "up".to_owned(),
@@ -141,8 +212,20 @@ impl NodeConfig {
         for p in &self.peers {
             a.extend(["--peer".to_owned(), p.clone()]);
         }
-        if self.interface != DEFAULT_INTERFACE {
+        if self.interface != DEFAULT_INTERFACE && !self.userspace {
             a.extend(["--interface".to_owned(), self.interface.clone()]);
+        }
+        if self.userspace {
+            a.push("--userspace".to_owned());
+        }
+        if let Some(s) = &self.socks5 {
+            a.extend(["--socks5".to_owned(), s.clone()]);
+        }
+        for f in &self.forwards {
+            a.extend(["--forward".to_owned(), f.clone()]);
+        }
+        for e in &self.exposes {
+            a.extend(["--expose".to_owned(), e.clone()]);
         }
         a
     }
@@ -185,7 +268,18 @@ impl TesselNode {
     fn spawn(&mut self) -> Result<()> {
         ensure!(self.process.is_none(), "{} is already running", self.label);
         self.runs += 1;
-        let mut cmd = self.ns.command(&self.bin);
+        let mut cmd = match self.config.run_as {
+            None => self.ns.command(&self.bin),
+            Some((uid, gid)) => {
+                // The user must reach the state dir through the node's
+                // directory whatever the umask, and own the state dir.
+                std::fs::set_permissions(self.dir.path(), Permissions::from_mode(0o755))
+                    .with_context(|| format!("opening up {}", self.dir.path().display()))?;
+                std::os::unix::fs::chown(self.state_dir(), Some(uid), Some(gid))
+                    .with_context(|| format!("handing the state dir to {uid}:{gid}"))?;
+                self.ns.command_as(uid, gid, &self.bin)
+            }
+        };
         cmd.args(self.config.args(&self.state_dir()));
         cmd.env(
             "RUST_LOG",
@@ -320,7 +414,8 @@ impl TesselNode {
         })
     }
 
-    /// SIGTERM; asserts exit code 0 and that the interface is gone.
+    /// SIGTERM; asserts exit code 0 and that no overlay interface is left
+    /// (for a userspace node: that none was ever made).
     pub fn stop(&mut self) -> Result<()> {
         self.stop_with(libc::SIGTERM)
     }
@@ -348,13 +443,23 @@ impl TesselNode {
             );
             return Err(self.with_log(e));
         }
-        ensure!(
-            !self.ns.has_link(&self.config.interface)?,
-            "interface {} still exists in {} after node {} exited",
-            self.config.interface,
-            self.ns.name(),
-            self.label
-        );
+        if self.config.userspace {
+            let tuns = self.ns.tun_links()?;
+            ensure!(
+                tuns.is_empty(),
+                "userspace node {} left TUN devices in {}: {tuns:?}",
+                self.label,
+                self.ns.name()
+            );
+        } else {
+            ensure!(
+                !self.ns.has_link(&self.config.interface)?,
+                "interface {} still exists in {} after node {} exited",
+                self.config.interface,
+                self.ns.name(),
+                self.label
+            );
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
-//! Real traffic between namespaces: `ping` and `iperf3` TCP transfers.
+//! Real traffic between namespaces: `ping` and `iperf3` TCP transfers
+//! (directly, or through a port forward).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -126,7 +127,23 @@ pub fn iperf_tcp(
     bytes: &str,
     log_dir: &Path,
 ) -> Result<String> {
-    let addr = server_addr.to_string();
+    let to = SocketAddr::new(server_addr, IPERF_PORT);
+    iperf_tcp_via(server, server_addr, client, to, bytes, false, log_dir)
+}
+
+/// Like [`iperf_tcp`], but the client connects to `connect` (e.g. a local
+/// port forward that leads to the server), and with `reverse` the server
+/// sends (`iperf3 -R`). The server listens on `bind`, port [`IPERF_PORT`].
+pub fn iperf_tcp_via(
+    server: &Netns,
+    bind: IpAddr,
+    client: &Netns,
+    connect: SocketAddr,
+    bytes: &str,
+    reverse: bool,
+    log_dir: &Path,
+) -> Result<String> {
+    let addr = bind.to_string();
     let mut cmd = server.command("iperf3");
     cmd.args(["-s", "-1", "-B", &addr]);
     let name = format!("iperf3-server-{}", server.name());
@@ -152,14 +169,30 @@ pub fn iperf_tcp(
         },
     )?;
     let mut cmd = client.command("iperf3");
-    cmd.args(["-c", &addr, "-n", bytes, "--connect-timeout", "5000"]);
-    let out = run_bounded(cmd, IPERF_TIMEOUT)
-        .with_context(|| format!("iperf3 client {} -> {addr}", client.name()))?;
+    let (host, port) = (connect.ip().to_string(), connect.port().to_string());
+    cmd.args([
+        "-c",
+        &host,
+        "-p",
+        &port,
+        "-n",
+        bytes,
+        "--connect-timeout",
+        "5000",
+    ]);
+    if reverse {
+        cmd.arg("-R");
+    }
+    let what = format!(
+        "iperf3 client {} -> {connect}{}",
+        client.name(),
+        if reverse { " (-R)" } else { "" }
+    );
+    let out = run_bounded(cmd, IPERF_TIMEOUT).with_context(|| what.clone())?;
     let report = String::from_utf8_lossy(&out.stdout).into_owned();
     ensure!(
         out.status.success(),
-        "iperf3 client {} -> {addr} failed ({}):\n{report}{}",
-        client.name(),
+        "{what} failed ({}):\n{report}{}",
         describe(out.status),
         String::from_utf8_lossy(&out.stderr)
     );

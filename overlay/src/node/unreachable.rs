@@ -1,0 +1,277 @@
+//! ICMP and ICMPv6 Destination Unreachable for packets from the host to an
+//! overlay address that no member owns, so that a connect fails at once
+//! instead of timing out (RFC 792, RFC 4443 §3.1).
+//!
+//! The error's source is the address that could not be reached (the
+//! overlay has no router address of its own, and a host drops errors that
+//! claim to come from one of its own addresses). Errors are rate-limited by a
+//! token bucket, and never sent about an ICMP error or to or from a
+//! multicast or unspecified address.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Instant;
+
+use crate::wire::inner::IpPacket;
+
+/// ICMPv6 errors stay within the IPv6 minimum MTU (RFC 4443 §2.4 (c)).
+const MAX_ICMPV6: usize = 1280;
+/// ICMPv4 errors stay within 576 bytes (RFC 1812 §4.3.2.3).
+const MAX_ICMPV4: usize = 576;
+/// Errors allowed per second, and the burst.
+const RATE_PER_SEC: u32 = 100;
+
+/// A token bucket for ICMP errors.
+#[derive(Debug)]
+pub(crate) struct ErrorRateLimit {
+    tokens: u32,
+    last: Option<Instant>,
+}
+
+impl ErrorRateLimit {
+    pub(crate) fn new() -> Self {
+        Self {
+            tokens: RATE_PER_SEC,
+            last: None,
+        }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        if let Some(last) = self.last {
+            let earned = now.saturating_duration_since(last).as_millis() as u64
+                * u64::from(RATE_PER_SEC)
+                / 1000;
+            if earned > 0 {
+                self.tokens = (u64::from(self.tokens) + earned).min(u64::from(RATE_PER_SEC)) as u32;
+                self.last = Some(now);
+            }
+        } else {
+            self.last = Some(now);
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+
+    #[cfg(test)]
+    pub(crate) fn window() -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+}
+
+/// Writes into `out` a Destination Unreachable about `packet`; returns its
+/// length, or `None` if none may be sent.
+pub(crate) fn emit(
+    packet: &IpPacket<'_>,
+    limit: &mut ErrorRateLimit,
+    now: Instant,
+    out: &mut [u8],
+) -> Option<usize> {
+    if is_error_or_multicast(packet) || !limit.take(now) {
+        return None;
+    }
+    match (packet.src, packet.dst) {
+        (IpAddr::V6(src), IpAddr::V6(dst)) => emit_v6(packet.bytes, dst, src, out),
+        (IpAddr::V4(src), IpAddr::V4(dst)) => emit_v4(packet.bytes, dst, src, out),
+        _ => None,
+    }
+}
+
+fn is_error_or_multicast(p: &IpPacket<'_>) -> bool {
+    let bad_addr = |a: IpAddr| a.is_multicast() || a.is_unspecified();
+    if bad_addr(p.src) || bad_addr(p.dst) {
+        return true;
+    }
+    let b = p.bytes;
+    match p.src {
+        // ICMPv6 errors have types below 128.
+        IpAddr::V6(_) => b.len() > 40 && b[6] == 58 && b[40] < 128,
+        // ICMP: only an echo request gets an error about it.
+        IpAddr::V4(_) => {
+            let ihl = usize::from(b[0] & 0x0f) * 4;
+            b[9] == 1 && b.get(ihl).is_some_and(|t| *t != 8)
+        }
+    }
+}
+
+fn emit_v6(original: &[u8], from: Ipv6Addr, to: Ipv6Addr, out: &mut [u8]) -> Option<usize> {
+    let quoted = original.len().min(MAX_ICMPV6 - 40 - 8);
+    let icmp_len = 8 + quoted;
+    let total = 40 + icmp_len;
+    let out = out.get_mut(..total)?;
+    out[0] = 0x60;
+    out[1..4].fill(0);
+    out[4..6].copy_from_slice(&(icmp_len as u16).to_be_bytes());
+    out[6] = 58;
+    out[7] = 64;
+    out[8..24].copy_from_slice(&from.octets());
+    out[24..40].copy_from_slice(&to.octets());
+    // Type 1 (destination unreachable), code 3 (address unreachable).
+    out[40] = 1;
+    out[41] = 3;
+    out[42..48].fill(0);
+    out[48..].copy_from_slice(&original[..quoted]);
+    let mut sum = Checksum::default();
+    sum.add(&from.octets());
+    sum.add(&to.octets());
+    sum.add(&(icmp_len as u32).to_be_bytes());
+    sum.add(&[0, 0, 0, 58]);
+    sum.add(&out[40..]);
+    out[42..44].copy_from_slice(&sum.finish().to_be_bytes());
+    Some(total)
+}
+
+fn emit_v4(original: &[u8], from: Ipv4Addr, to: Ipv4Addr, out: &mut [u8]) -> Option<usize> {
+    let quoted = original.len().min(MAX_ICMPV4 - 20 - 8);
+    let total = 20 + 8 + quoted;
+    let out = out.get_mut(..total)?;
+    out[0] = 0x45;
+    out[1] = 0;
+    out[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    out[4..8].fill(0);
+    out[8] = 64;
+    out[9] = 1;
+    out[10..12].fill(0);
+    out[12..16].copy_from_slice(&from.octets());
+    out[16..20].copy_from_slice(&to.octets());
+    let mut ip_sum = Checksum::default();
+    ip_sum.add(&out[..20]);
+    out[10..12].copy_from_slice(&ip_sum.finish().to_be_bytes());
+    // Type 3 (destination unreachable), code 1 (host unreachable).
+    out[20] = 3;
+    out[21] = 1;
+    out[22..28].fill(0);
+    out[28..].copy_from_slice(&original[..quoted]);
+    let mut sum = Checksum::default();
+    sum.add(&out[20..]);
+    out[22..24].copy_from_slice(&sum.finish().to_be_bytes());
+    Some(total)
+}
+
+/// The Internet checksum (RFC 1071).
+#[derive(Default)]
+struct Checksum {
+    acc: u32,
+    odd: Option<u8>,
+}
+
+impl Checksum {
+    fn add(&mut self, data: &[u8]) {
+        let mut data = data;
+        if let Some(hi) = self.odd.take() {
+            if let Some((&lo, rest)) = data.split_first() {
+                self.acc += u32::from(u16::from_be_bytes([hi, lo]));
+                data = rest;
+            } else {
+                self.odd = Some(hi);
+                return;
+            }
+        }
+        let mut chunks = data.chunks_exact(2);
+        for c in &mut chunks {
+            self.acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+            self.acc = (self.acc & 0xffff) + (self.acc >> 16);
+        }
+        self.odd = chunks.remainder().first().copied();
+    }
+
+    fn finish(mut self) -> u16 {
+        if let Some(hi) = self.odd.take() {
+            self.acc += u32::from(u16::from_be_bytes([hi, 0]));
+        }
+        while self.acc > 0xffff {
+            self.acc = (self.acc & 0xffff) + (self.acc >> 16);
+        }
+        !(self.acc as u16)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::inner::parse_ip;
+
+    /// Verifies a checksum over `data` (with the checksum field filled in).
+    fn verifies(parts: &[&[u8]]) -> bool {
+        let mut c = Checksum::default();
+        for p in parts {
+            c.add(p);
+        }
+        c.finish() == 0
+    }
+
+    fn tcp_syn_v6(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
+        let mut p = vec![0u8; 60];
+        p[0] = 0x60;
+        p[5] = 20;
+        p[6] = 6;
+        p[7] = 64;
+        p[8..24].copy_from_slice(&src.octets());
+        p[24..40].copy_from_slice(&dst.octets());
+        p[40..42].copy_from_slice(&40000u16.to_be_bytes());
+        p[42..44].copy_from_slice(&80u16.to_be_bytes());
+        p[53] = 0x02;
+        p
+    }
+
+    #[test]
+    fn icmpv6_error_quotes_the_packet_and_checks_out() {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) =
+            ("fd00::1".parse().unwrap(), "fd00::99".parse().unwrap());
+        let syn = tcp_syn_v6(src, dst);
+        let ip = parse_ip(&syn).unwrap();
+        let mut out = [0xa5u8; 2000];
+        let n = emit(&ip, &mut ErrorRateLimit::new(), Instant::now(), &mut out).unwrap();
+        let e = parse_ip(&out[..n]).unwrap();
+        assert_eq!((e.src, e.dst), (IpAddr::V6(dst), IpAddr::V6(src)));
+        assert_eq!(&out[40..42], &[1, 3]);
+        assert_eq!(&out[48..n], &syn[..]);
+        let len = ((n - 40) as u32).to_be_bytes();
+        assert!(verifies(&[
+            &out[8..24],
+            &out[24..40],
+            &len,
+            &[0, 0, 0, 58],
+            &out[40..n]
+        ]));
+    }
+
+    #[test]
+    fn icmpv4_error_has_valid_checksums() {
+        let mut syn = vec![0u8; 40];
+        syn[0] = 0x45;
+        syn[2..4].copy_from_slice(&40u16.to_be_bytes());
+        syn[9] = 6;
+        syn[12..16].copy_from_slice(&[100, 64, 0, 1]);
+        syn[16..20].copy_from_slice(&[100, 64, 0, 9]);
+        let ip = parse_ip(&syn).unwrap();
+        let mut out = [0u8; 1000];
+        let n = emit(&ip, &mut ErrorRateLimit::new(), Instant::now(), &mut out).unwrap();
+        assert!(verifies(&[&out[..20]]));
+        assert!(verifies(&[&out[20..n]]));
+        assert_eq!(&out[20..22], &[3, 1]);
+        assert_eq!(&out[28..n], &syn[..]);
+    }
+
+    #[test]
+    fn no_error_about_an_error_and_rate_limited() {
+        let (src, dst): (Ipv6Addr, Ipv6Addr) =
+            ("fd00::1".parse().unwrap(), "fd00::99".parse().unwrap());
+        let mut out = [0u8; 2000];
+        let mut limit = ErrorRateLimit::new();
+        let now = Instant::now();
+        // An ICMPv6 error from the host gets nothing back.
+        let mut err = tcp_syn_v6(src, dst);
+        err[6] = 58;
+        err[40] = 1;
+        assert!(emit(&parse_ip(&err).unwrap(), &mut limit, now, &mut out).is_none());
+        let syn = tcp_syn_v6(src, dst);
+        let ip = parse_ip(&syn).unwrap();
+        let sent = (0..1000)
+            .filter(|_| emit(&ip, &mut limit, now, &mut out).is_some())
+            .count();
+        assert_eq!(sent, RATE_PER_SEC as usize);
+        assert!(emit(&ip, &mut limit, now + ErrorRateLimit::window(), &mut out).is_some());
+    }
+}
