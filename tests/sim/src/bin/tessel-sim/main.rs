@@ -1,0 +1,306 @@
+//! `tessel-sim`: the NAT matrix, one matrix trial, and the chaosnet, from
+//! the command line.
+//!
+//! ```text
+//! tessel-sim matrix [--trials 20] [--seed 1]
+//! tessel-sim trial --b symmetric_random --c restricted_cone --seed 7
+//! tessel-sim chaos [--nodes 100] [--minutes 10] [--seed 1] [--wall-limit 600]
+//! ```
+//!
+//! `RUST_LOG=debug` shows the nodes' logs, each line in a span with the
+//! host and the virtual time in ms. The wall clock is read only to report
+//! how long a run took.
+
+mod alloc;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use tessel_sim::chaos::{Chaos, ChaosConfig, Phase};
+use tessel_sim::matrix::{self, Expect, Side};
+use tessel_sim::seed::SeedGuard;
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
+#[derive(Parser)]
+#[command(
+    name = "tessel-sim",
+    about = "Deterministic simulations of Tessel networks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every pair of NAT kinds through a rendezvous node: fraction connected
+    /// and median time to connect.
+    Matrix {
+        /// Trials per cell (seeds SEED, SEED+1, …).
+        #[arg(long, default_value_t = 20)]
+        trials: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 1, value_parser = parse_seed)]
+        seed: u64,
+    },
+    /// One trial of one matrix cell (for replaying with RUST_LOG=debug).
+    Trial {
+        /// B's side: public, full_cone, restricted_cone, port_restricted,
+        /// symmetric_preserving, symmetric_sequential, symmetric_random,
+        /// udp_blocked or cgn.
+        #[arg(long)]
+        b: Side,
+        /// C's side.
+        #[arg(long)]
+        c: Side,
+        /// Seed.
+        #[arg(long, value_parser = parse_seed)]
+        seed: u64,
+    },
+    /// Agents join, leave, crash, roam, talk and cut links; then the
+    /// invariants are checked.
+    Chaos {
+        /// Nodes.
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// Virtual minutes of chaos.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Seed.
+        #[arg(long, default_value_t = 1, value_parser = parse_seed)]
+        seed: u64,
+        /// Agents do not roam.
+        #[arg(long)]
+        no_roaming: bool,
+        /// Seconds after the stop within which every live pair must talk again.
+        #[arg(long, default_value_t = 60)]
+        recovery: u64,
+        /// Agent actions per node per virtual minute.
+        #[arg(long, default_value_t = 0.1)]
+        actions: f64,
+        /// Share of NATs that are home routers behind one carrier-grade NAT.
+        #[arg(long, default_value_t = 0.1)]
+        carrier: f64,
+        /// Stop (and report what was reached) after this many wall-clock seconds.
+        #[arg(long)]
+        wall_limit: Option<u64>,
+        /// Print progress every this many virtual seconds (0: never).
+        #[arg(long, default_value_t = 60)]
+        progress: u64,
+    },
+}
+
+/// CPU time this process has used (Linux: `/proc/self/schedstat`), which
+/// unlike wall time does not depend on what else the machine runs.
+fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+fn parse_seed(s: &str) -> Result<u64, tessel_sim::seed::BadSeed> {
+    tessel_sim::seed::parse(s)
+}
+
+fn main() -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .without_time()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    match Cli::parse().command {
+        Command::Matrix { trials, seed } => run_matrix(trials, seed),
+        Command::Trial { b, c, seed } => run_trial(b, c, seed),
+        Command::Chaos {
+            nodes,
+            minutes,
+            seed,
+            no_roaming,
+            recovery,
+            actions,
+            carrier,
+            wall_limit,
+            progress,
+        } => {
+            let mut cfg = ChaosConfig::new(nodes, minutes, seed);
+            cfg.roaming = !no_roaming;
+            cfg.recovery_bound = Duration::from_secs(recovery);
+            cfg.actions_per_node_minute = actions;
+            cfg.carrier_fraction = carrier;
+            run_chaos(cfg, wall_limit, progress)
+        }
+    }
+}
+
+/// Prints the replay command if anything panics.
+fn replay_on_panic(guard: &SeedGuard) {
+    let msg = guard.to_string();
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        eprintln!("\n*** simulation panicked: {msg}\n");
+    }));
+}
+
+fn run_matrix(trials: u64, seed: u64) -> ExitCode {
+    let wall = Instant::now();
+    let guard = SeedGuard::for_command(
+        seed,
+        format!("cargo run --release -p tessel-sim -- matrix --trials {trials} --seed {seed}"),
+    );
+    replay_on_panic(&guard);
+    let cells = matrix::run(trials, seed);
+    println!(
+        "NAT matrix: R public; B and C behind the NATs named by row and column, both with --peer R.\n\
+         Cell: trials where B and C connected directly and pinged both ways / trials, median time to connect.\n\
+         `-` = not expected to connect yet; `!` = differs from what the NAT semantics predict.\n"
+    );
+    print!("{}", matrix::table(&cells));
+    let mut surprises = 0;
+    for cell in &cells {
+        if let Expect::NotYet(why) = cell.expected {
+            if cell.surprises().is_empty() {
+                println!("not yet connected: {} × {}: {why}", cell.b, cell.c);
+            }
+        }
+        for t in cell.surprises() {
+            surprises += 1;
+            println!(
+                "UNEXPECTED: {} × {} seed {}: connected_at {:?}, pings {}, reached R {:?}, {} violations; replay: \
+                 cargo run --release -p tessel-sim -- trial --b {} --c {} --seed {}",
+                cell.b,
+                cell.c,
+                t.seed,
+                t.connected_at,
+                t.pings,
+                t.reached_rendezvous,
+                t.violations,
+                cell.b,
+                cell.c,
+                t.seed
+            );
+        }
+    }
+    println!(
+        "\n{} cells × {trials} trials in {:.1}s wall",
+        cells.len(),
+        wall.elapsed().as_secs_f64()
+    );
+    if surprises == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run_trial(b: Side, c: Side, seed: u64) -> ExitCode {
+    let guard = SeedGuard::for_command(
+        seed,
+        format!("cargo run --release -p tessel-sim -- trial --b {b} --c {c} --seed {seed}"),
+    );
+    replay_on_panic(&guard);
+    let t = matrix::trial(b, c, seed);
+    println!(
+        "{b} × {c}, seed {seed}: expected {:?}; connected at {:?}, pings both ways {}, reached R {:?}, {} violations",
+        matrix::expected(b, c),
+        t.connected_at,
+        t.pings,
+        t.reached_rendezvous,
+        t.violations
+    );
+    ExitCode::SUCCESS
+}
+
+fn run_chaos(cfg: ChaosConfig, wall_limit: Option<u64>, progress: u64) -> ExitCode {
+    let guard = SeedGuard::for_command(
+        cfg.seed,
+        format!(
+            "cargo run --release -p tessel-sim -- chaos --nodes {} --minutes {} --seed {}{} --recovery {} --actions {} --carrier {}",
+            cfg.nodes,
+            cfg.chaos.as_secs_f64() / 60.0,
+            cfg.seed,
+            if cfg.roaming { "" } else { " --no-roaming" },
+            cfg.recovery_bound.as_secs(),
+            cfg.actions_per_node_minute,
+            cfg.carrier_fraction
+        ),
+    );
+    replay_on_panic(&guard);
+    let heap_before = alloc::in_use();
+    let wall = Instant::now();
+    let cpu_before = cpu_time();
+    let mut chaos = match Chaos::new(cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let slice = Duration::from_secs(if progress == 0 { 60 } else { progress });
+    let mut stopped_early = false;
+    while chaos.phase() != Phase::Done {
+        chaos.advance(slice);
+        if progress > 0 {
+            let w = chaos.world();
+            eprintln!(
+                "  t={:>6.0}s  wall {:>6.1}s  events {:>10}  up {:>5}  sessions {:>8}  inits {:>8}  heap {:>6.1} MiB",
+                w.now().as_secs_f64(),
+                wall.elapsed().as_secs_f64(),
+                w.stats().events,
+                w.hosts().filter(|&h| w.is_up(h)).count(),
+                w.stats().sessions,
+                w.total_sent().initiations(),
+                alloc::in_use() as f64 / 1048576.0
+            );
+        }
+        if wall_limit.is_some_and(|l| wall.elapsed() > Duration::from_secs(l)) {
+            stopped_early = true;
+            break;
+        }
+    }
+    let elapsed = wall.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    let report = chaos.report();
+    let heap = alloc::in_use().saturating_sub(heap_before);
+    let live = report.live.max(1);
+    let w = chaos.world_mut();
+    let hosts: Vec<_> = w.hosts().collect();
+    for h in hosts {
+        w.crash(h);
+    }
+    let heap_without_nodes = alloc::in_use().saturating_sub(heap_before);
+    println!("{report}");
+    println!(
+        "  wall: {:.1}s (CPU {}) for {:.1} virtual s ({:.0} events/s); heap in use {:.1} MiB = {:.0} KiB per live node \
+         ({:.0} KiB of it in the nodes themselves); peak {:.1} MiB",
+        elapsed.as_secs_f64(),
+        cpu.map_or("?".to_string(), |c| format!("{:.1}s", c.as_secs_f64())),
+        report.end.as_secs_f64(),
+        report.events as f64 / elapsed.as_secs_f64().max(1e-9),
+        heap as f64 / 1048576.0,
+        heap as f64 / live as f64 / 1024.0,
+        heap.saturating_sub(heap_without_nodes) as f64 / live as f64 / 1024.0,
+        alloc::peak() as f64 / 1048576.0
+    );
+    if stopped_early {
+        println!(
+            "  STOPPED at the wall-clock limit after {:.1} virtual s: the numbers above cover that much",
+            report.end.as_secs_f64()
+        );
+        return ExitCode::FAILURE;
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        println!("  replay: {}", guard.replay());
+        ExitCode::FAILURE
+    }
+}
