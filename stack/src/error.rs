@@ -41,11 +41,23 @@ pub enum Error {
     /// The stack task is not running (never spawned, or ended).
     #[error("the stack task is not running")]
     StackStopped,
-    /// The remote host answered the SYN with RST: nothing listens there.
+    /// The remote host answered the SYN with RST, or an ICMP port or
+    /// protocol unreachable (ICMPv6 port unreachable) came back: nothing
+    /// listens there.
     #[error("connection to {remote} refused")]
     ConnectionRefused {
         /// Whom we tried to reach.
         remote: SocketAddr,
+    },
+    /// An ICMP or ICMPv6 Destination Unreachable came back for the SYN: no
+    /// member of the overlay owns the address, or the path to it is
+    /// closed. See the crate docs for the codes.
+    #[error("{remote} is unreachable (reported by {reporter})")]
+    HostUnreachable {
+        /// Whom we tried to reach.
+        remote: SocketAddr,
+        /// Who sent the Destination Unreachable.
+        reporter: IpAddr,
     },
     /// The handshake did not complete in time.
     #[error("no answer from {remote} within {timeout:?}")]
@@ -98,6 +110,7 @@ impl Error {
         match self {
             Error::StackStopped => io::ErrorKind::NotConnected,
             Error::ConnectionRefused { .. } => io::ErrorKind::ConnectionRefused,
+            Error::HostUnreachable { .. } => io::ErrorKind::HostUnreachable,
             Error::ConnectTimeout { .. } | Error::PingTimeout { .. } => io::ErrorKind::TimedOut,
             Error::PortInUse { .. } | Error::NoFreePort => io::ErrorKind::AddrInUse,
             Error::ZeroPort | Error::InvalidDestination { .. } | Error::TooLarge { .. } => {
@@ -128,5 +141,13 @@ mod tests {
             .expect("detail kept");
         assert_eq!(inner, &Error::ConnectionRefused { remote });
         assert_eq!(io_err.to_string(), "connection to [fd00::1]:80 refused");
+
+        let reporter = "fd00::2".parse().expect("literal address");
+        let io_err = io::Error::from(Error::HostUnreachable { remote, reporter });
+        assert_eq!(io_err.kind(), io::ErrorKind::HostUnreachable);
+        assert_eq!(
+            io_err.to_string(),
+            "[fd00::1]:80 is unreachable (reported by fd00::2)"
+        );
     }
 }

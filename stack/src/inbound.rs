@@ -6,6 +6,11 @@
 //! checksum, never reaches the interface. Because of this the interface is
 //! configured not to verify checksums again on receive.
 //!
+//! An ICMP or ICMPv6 Destination Unreachable is checked further
+//! ([`crate::unreachable`]): its quote must be of a packet this stack sent,
+//! or it is dropped as [`DropReason::BadIcmpError`]. A valid one still goes
+//! to smoltcp, which ignores it, and is returned for the run loop to act on.
+//!
 //! Nothing here panics, whatever the bytes: every length is checked by the
 //! `new_checked` constructors of `smoltcp::wire` before a field is read.
 
@@ -13,17 +18,21 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    Icmpv4Packet, Icmpv6Packet, IpAddress, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket, TcpRepr,
-    UdpPacket, UdpRepr,
+    Icmpv4Message, Icmpv4Packet, Icmpv6Message, Icmpv6Packet, IpAddress, IpProtocol, Ipv4Packet,
+    Ipv6Packet, TcpPacket, TcpRepr, UdpPacket, UdpRepr,
 };
 
 use crate::stats::DropReason;
+use crate::unreachable::{self, Unreachable};
 
 /// What the run loop needs to know about a packet that passed the checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Accepted {
     /// The destination port, if the packet is a SYN opening a connection.
     pub(crate) syn_port: Option<u16>,
+    /// The error, if the packet is a Destination Unreachable about a packet
+    /// we sent.
+    pub(crate) unreachable: Option<Unreachable>,
 }
 
 /// Checks a packet from the node against our addresses.
@@ -57,7 +66,16 @@ fn check_ipv4(packet: &[u8], ours: Ipv4Addr) -> Result<Accepted, DropReason> {
             if !icmp.verify_checksum() {
                 return Err(DropReason::BadChecksum);
             }
-            Ok(Accepted { syn_port: None })
+            let unreachable = match icmp.msg_type() {
+                Icmpv4Message::DstUnreachable => {
+                    Some(unreachable::parse(payload, src.into(), ours.into())?)
+                }
+                _ => None,
+            };
+            Ok(Accepted {
+                syn_port: None,
+                unreachable,
+            })
         }
         protocol => check_transport(protocol, payload, src.into(), dst.into()),
     }
@@ -79,7 +97,16 @@ fn check_ipv6(packet: &[u8], ours: Ipv6Addr) -> Result<Accepted, DropReason> {
             if !icmp.verify_checksum(&src, &dst) {
                 return Err(DropReason::BadChecksum);
             }
-            Ok(Accepted { syn_port: None })
+            let unreachable = match icmp.msg_type() {
+                Icmpv6Message::DstUnreachable => {
+                    Some(unreachable::parse(payload, src.into(), ours.into())?)
+                }
+                _ => None,
+            };
+            Ok(Accepted {
+                syn_port: None,
+                unreachable,
+            })
         }
         protocol => check_transport(protocol, payload, src.into(), dst.into()),
     }
@@ -105,6 +132,7 @@ fn check_transport(
             let opens = tcp.syn() && !tcp.ack();
             Ok(Accepted {
                 syn_port: opens.then(|| tcp.dst_port()),
+                unreachable: None,
             })
         }
         IpProtocol::Udp => {
@@ -115,7 +143,7 @@ fn check_transport(
                 return Err(DropReason::BadChecksum);
             }
             UdpRepr::parse(&udp, &src, &dst, &structure_only).map_err(|_| DropReason::Malformed)?;
-            Ok(Accepted { syn_port: None })
+            Ok(Accepted::default())
         }
         _ => Err(DropReason::Unsupported),
     }
@@ -125,7 +153,9 @@ fn check_transport(
 mod tests {
     use super::*;
     use crate::testing::packets;
+    use crate::unreachable::{Effect, Quoted};
     use proptest::prelude::*;
+    use std::net::{IpAddr, SocketAddr};
 
     const V4: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 1);
     const V4_PEER: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 2);
@@ -138,7 +168,7 @@ mod tests {
 
     #[test]
     fn well_formed_packets_pass() {
-        let not_syn = Ok(Accepted { syn_port: None });
+        let not_syn = Ok(Accepted::default());
         assert_eq!(
             check_ours(&packets::udp(V4_PEER.into(), V4.into(), b"hi")),
             not_syn
@@ -163,11 +193,67 @@ mod tests {
         assert_eq!(
             check_ours(&syn),
             Ok(Accepted {
-                syn_port: Some(8080)
+                syn_port: Some(8080),
+                unreachable: None,
             })
         );
         let syn = packets::tcp_syn(V4_PEER.into(), V4.into(), 22);
-        assert_eq!(check_ours(&syn), Ok(Accepted { syn_port: Some(22) }));
+        assert_eq!(
+            check_ours(&syn),
+            Ok(Accepted {
+                syn_port: Some(22),
+                unreachable: None,
+            })
+        );
+    }
+
+    #[test]
+    fn destination_unreachable_is_decoded() {
+        for (ours, peer) in [
+            (IpAddr::from(V4), IpAddr::from(V4_PEER)),
+            (V6.into(), V6_PEER.into()),
+        ] {
+            let syn = packets::tcp_syn(ours, peer, 443);
+            let error = packets::unreachable(peer, ours, 1, &syn);
+            let unreachable = check_ours(&error)
+                .expect("valid")
+                .unreachable
+                .expect("decoded");
+            assert_eq!(unreachable.reporter, peer);
+            assert_eq!(unreachable.effect, Effect::HostUnreachable);
+            assert_eq!(
+                unreachable.quoted,
+                Quoted::Tcp {
+                    local: SocketAddr::new(ours, 40000),
+                    remote: SocketAddr::new(peer, 443),
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn bad_destination_unreachable_is_dropped() {
+        let syn = packets::tcp_syn(V4.into(), V4_PEER.into(), 443);
+        let truncated = packets::unreachable(V4_PEER.into(), V4.into(), 1, &syn[..24]);
+        assert_eq!(check_ours(&truncated), Err(DropReason::BadIcmpError));
+        let not_ours = packets::tcp_syn(V4_PEER.into(), V4_PEER.into(), 443);
+        let foreign = packets::unreachable(V4_PEER.into(), V4.into(), 1, &not_ours);
+        assert_eq!(check_ours(&foreign), Err(DropReason::BadIcmpError));
+        let mut flipped = packets::unreachable(V4_PEER.into(), V4.into(), 1, &syn);
+        *flipped.last_mut().expect("quote") ^= 1;
+        assert_eq!(check_ours(&flipped), Err(DropReason::BadChecksum));
+
+        let syn6 = packets::tcp_syn(V6.into(), V6_PEER.into(), 443);
+        let truncated = packets::unreachable(V6_PEER.into(), V6.into(), 3, &syn6[..47]);
+        assert_eq!(check_ours(&truncated), Err(DropReason::BadIcmpError));
+        let mut flipped = packets::unreachable(V6_PEER.into(), V6.into(), 3, &syn6);
+        *flipped.last_mut().expect("quote") ^= 1;
+        assert_eq!(check_ours(&flipped), Err(DropReason::BadChecksum));
+        // Only the type's own header: 4 bytes is not an ICMPv6 error.
+        let mut short = packets::unreachable(V6_PEER.into(), V6.into(), 3, &[]);
+        short.truncate(44);
+        short[4..6].copy_from_slice(&4u16.to_be_bytes());
+        assert_eq!(check_ours(&short), Err(DropReason::Malformed));
     }
 
     #[test]
@@ -219,6 +305,18 @@ mod tests {
                 packets::tcp_syn(V6_PEER.into(), V6.into(), 80),
                 packets::tcp_syn(V4_PEER.into(), V4.into(), 80),
                 packets::udp(V4_PEER.into(), V4.into(), b"0123456789"),
+                packets::unreachable(
+                    V4_PEER.into(),
+                    V4.into(),
+                    1,
+                    &packets::tcp_syn(V4.into(), V4_PEER.into(), 80),
+                ),
+                packets::unreachable(
+                    V6_PEER.into(),
+                    V6.into(),
+                    3,
+                    &packets::tcp_syn(V6.into(), V6_PEER.into(), 80),
+                ),
             ] {
                 let index = index % packet.len();
                 packet[index] = value;

@@ -36,6 +36,34 @@
 //! then it sleeps until the next event or smoltcp's next deadline. See
 //! [`Stack`] for the details.
 //!
+//! # Unreachable destinations
+//!
+//! A connect to an address that nobody answers would wait for
+//! [`StackConfig::connect_timeout`]. The node answers a packet for an
+//! overlay address that no member owns with an ICMP or ICMPv6 Destination
+//! Unreachable quoting it; when the quote is of a SYN from an attempt still
+//! in SYN-SENT, matched by local and remote address and port, the attempt
+//! fails at once and its socket is freed:
+//!
+//! | Destination Unreachable                        | `tcp_connect` fails with |
+//! |------------------------------------------------|--------------------------|
+//! | ICMP code 3 (port) or 2 (protocol unreachable) | `ConnectionRefused`      |
+//! | ICMPv6 code 4 (port unreachable)               | `ConnectionRefused`      |
+//! | ICMP code 4 (fragmentation needed)             | nothing: ignored         |
+//! | any other ICMP code (1 host, 0 net, …)         | `HostUnreachable`        |
+//! | any other ICMPv6 code (0 no route, 3 address, …) | `HostUnreachable`      |
+//!
+//! The detail is [`Error::HostUnreachable`] or [`Error::ConnectionRefused`];
+//! the SOCKS5 proxy answers them with replies 0x04 and 0x05. Established
+//! connections, UDP sockets and pings ignore these messages (for a
+//! connection it is a soft error, as for the kernel), and
+//! [`StackStats::unreachable_ignored`] counts them. A message is believed
+//! only if its quote is of a packet this stack sent (from our address, with
+//! the IP header and 8 bytes of the transport header at least) and it comes
+//! from our own address or from the quoted destination; any other is dropped
+//! as [`DropReason::BadIcmpError`]. smoltcp still sees the valid ones and
+//! answers echo requests as before.
+//!
 //! # What it never does
 //!
 //! - It opens no OS socket and no device, needs no privilege, and does not
@@ -71,6 +99,7 @@ mod stack;
 mod stats;
 mod tcp;
 mod udp;
+mod unreachable;
 
 #[cfg(test)]
 mod testing;

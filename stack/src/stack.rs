@@ -5,10 +5,13 @@
 //! 1. take every queued command, and up to [`limits::INBOUND_BATCH`] packets
 //!    from the node; each packet is checked ([`crate::inbound`]) and each SYN
 //!    shown to its listener before it joins the device's inbound queue;
-//! 2. poll the interface, then service the socket tables (bytes between
-//!    pipes and socket buffers, connection attempts, accepts, datagrams,
-//!    pings), polling again while servicing queued anything, for a few
-//!    rounds at most;
+//!    each valid Destination Unreachable is kept for step 2;
+//! 2. poll the interface; fail the connection attempts that those
+//!    Destination Unreachable messages are about and that are still in
+//!    SYN-SENT after the poll (a SYN-ACK that came first wins); then service
+//!    the socket tables (bytes between pipes and socket buffers, connection
+//!    attempts, accepts, datagrams, pings), polling again while servicing
+//!    queued anything, for a few rounds at most;
 //! 3. hand outbound packets to the node, as many as its channel takes;
 //! 4. publish the counters;
 //! 5. sleep until a command, a packet, a notification from a socket, room in
@@ -37,6 +40,7 @@ use crate::config::StackConfig;
 use crate::device::Device;
 use crate::icmp::Pings;
 use crate::stats::{DropReason, StackStats};
+use crate::unreachable::Unreachable;
 use crate::{inbound, limits, tcp, udp};
 
 /// Rounds of "service the sockets, poll the interface" in one turn.
@@ -53,6 +57,9 @@ pub struct Stack {
     tcp: tcp::Table,
     udp: udp::Table,
     pings: Pings,
+    /// Destination Unreachable messages to act on after the next poll: at
+    /// most one turn's packets.
+    unreachables: Vec<Unreachable>,
     stats: StackStats,
     io: Io,
 }
@@ -113,6 +120,7 @@ impl Stack {
             tcp: tcp::Table::new(seed),
             udp: udp::Table::new(seed >> 16),
             pings: Pings::new(seed >> 32),
+            unreachables: Vec::new(),
             stats: StackStats::default(),
             io: Io {
                 commands: channels.commands,
@@ -211,9 +219,24 @@ impl Stack {
                 return self.stats.record_drop(DropReason::Backlog);
             }
         }
+        if let Some(unreachable) = accepted.unreachable {
+            self.unreachables.push(unreachable);
+        }
         self.stats.packets_in += 1;
         self.stats.bytes_in += packet.len() as u64;
         self.device.push_inbound(packet);
+    }
+
+    /// Fails the connection attempts that Destination Unreachable messages
+    /// are about; counts the others.
+    fn take_unreachables(&mut self) {
+        for report in self.unreachables.drain(..) {
+            if self.tcp.unreachable(&mut self.sockets, &report) {
+                self.stats.unreachable_failed_connects += 1;
+            } else {
+                self.stats.unreachable_ignored += 1;
+            }
+        }
     }
 
     /// Polls the interface and services the sockets; returns whether work
@@ -223,6 +246,7 @@ impl Stack {
         self.iface
             .poll(timestamp, &mut self.device, &mut self.sockets);
         self.tcp.end_turn();
+        self.take_unreachables();
         for _ in 0..SERVICE_ROUNDS {
             let moved = self.service(now);
             if !moved || self.device.outbound_full() {

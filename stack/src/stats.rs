@@ -1,5 +1,6 @@
 //! Counters: packets and bytes through the link, packets dropped by reason,
-//! and the sockets the stack holds.
+//! Destination Unreachable messages acted on or ignored, and the sockets the
+//! stack holds.
 //!
 //! The stack task owns the counters and publishes a [`StackStats`] snapshot
 //! through a `watch` channel at the end of every turn of its loop, so that
@@ -21,6 +22,12 @@ pub enum DropReason {
     Unsupported,
     /// A SYN for a listener whose backlog is full.
     Backlog,
+    /// An ICMP or ICMPv6 Destination Unreachable that does not quote a
+    /// packet this stack sent: the quote is too short for an IP header and
+    /// 8 bytes, is not from our address, or is from someone who may not
+    /// report on it. Its checksum was valid (else
+    /// [`DropReason::BadChecksum`]).
+    BadIcmpError,
 }
 
 /// A snapshot of the stack's counters.
@@ -45,10 +52,20 @@ pub struct StackStats {
     pub dropped_unsupported: u64,
     /// SYNs dropped as [`DropReason::Backlog`].
     pub dropped_backlog: u64,
+    /// ICMP errors dropped as [`DropReason::BadIcmpError`].
+    pub dropped_icmp_error: u64,
     /// Packets for the node dropped because it stopped reading them.
     pub dropped_outbound: u64,
     /// Datagrams dropped because a UDP socket's queue was full.
     pub dropped_udp: u64,
+    /// Connection attempts failed at once by an ICMP or ICMPv6 Destination
+    /// Unreachable (host unreachable, or refused for port unreachable).
+    pub unreachable_failed_connects: u64,
+    /// Valid Destination Unreachable messages that failed no attempt: about
+    /// an established connection (a soft error, as for the kernel), a UDP
+    /// datagram, a ping, a socket no longer connecting, or "fragmentation
+    /// needed". They still count in [`StackStats::packets_in`].
+    pub unreachable_ignored: u64,
     /// TCP sockets connecting, carrying a stream, or closing one.
     pub tcp_connections: usize,
     /// TCP sockets held by listeners: listening, handshaking, or established
@@ -68,6 +85,7 @@ impl StackStats {
             + self.dropped_not_local
             + self.dropped_unsupported
             + self.dropped_backlog
+            + self.dropped_icmp_error
     }
 
     /// Sockets of every kind the stack holds.
@@ -83,6 +101,7 @@ impl StackStats {
             DropReason::NotLocal => &mut self.dropped_not_local,
             DropReason::Unsupported => &mut self.dropped_unsupported,
             DropReason::Backlog => &mut self.dropped_backlog,
+            DropReason::BadIcmpError => &mut self.dropped_icmp_error,
         };
         *counter += 1;
     }
@@ -101,6 +120,7 @@ mod tests {
             DropReason::NotLocal,
             DropReason::Unsupported,
             DropReason::Backlog,
+            DropReason::BadIcmpError,
         ] {
             stats.record_drop(reason);
         }
@@ -109,6 +129,7 @@ mod tests {
         assert_eq!(stats.dropped_not_local, 1);
         assert_eq!(stats.dropped_unsupported, 1);
         assert_eq!(stats.dropped_backlog, 1);
-        assert_eq!(stats.dropped_inbound(), 5);
+        assert_eq!(stats.dropped_icmp_error, 1);
+        assert_eq!(stats.dropped_inbound(), 6);
     }
 }

@@ -125,6 +125,27 @@ pub(crate) mod packets {
         }
     }
 
+    /// An ICMP (type 3) or ICMPv6 (type 1) Destination Unreachable of `code`
+    /// quoting `quote`, with a valid checksum.
+    pub(crate) fn unreachable(src: IpAddr, dst: IpAddr, code: u8, quote: &[u8]) -> Vec<u8> {
+        let len = 8 + quote.len();
+        let fill = |buf: &mut [u8], msg_type: u8| {
+            buf[..8].copy_from_slice(&[msg_type, code, 0, 0, 0, 0, 0, 0]);
+            buf[8..].copy_from_slice(quote);
+        };
+        match (src, dst) {
+            (IpAddr::V4(_), _) => ip(src, dst, IpProtocol::Icmp, len, |buf| {
+                fill(buf, 3);
+                Icmpv4Packet::new_unchecked(buf).fill_checksum();
+            }),
+            (IpAddr::V6(src6), IpAddr::V6(dst6)) => ip(src, dst, IpProtocol::Icmpv6, len, |buf| {
+                fill(buf, 1);
+                Icmpv6Packet::new_unchecked(buf).fill_checksum(&src6, &dst6);
+            }),
+            _ => panic!("mixed address families"),
+        }
+    }
+
     /// The IPv4 packet with its "more fragments" flag set.
     pub(crate) fn with_ipv4_more_fragments(packet: &[u8]) -> Vec<u8> {
         let mut out = packet.to_vec();

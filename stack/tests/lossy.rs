@@ -16,6 +16,7 @@ async fn transfer_completes_under_loss_and_reordering() {
         loss: 0.01,
         reorder: 0.01,
         seed: 0x7e55e1,
+        ..Wire::default()
     };
     let pair = pair_with(config_a(), config_b(), wire);
     let listener = pair.b.tcp_listen(8000).await.expect("listen");

@@ -162,7 +162,18 @@ impl Shell {
         datagram: &[u8],
         out: &mut [u8],
     ) {
-        match node.handle_datagram(clock::now(), from, datagram, out) {
+        let action = node.handle_datagram(clock::now(), from, datagram, out);
+        self.act(action, out).await;
+    }
+
+    async fn on_tun_packet(&mut self, node: &mut Node, packet: &[u8], out: &mut [u8]) {
+        let action = node.handle_tun_packet(clock::now(), packet, out);
+        self.act(action, out).await;
+    }
+
+    /// Does what the node asked with the output buffer.
+    async fn act(&mut self, action: Action, out: &[u8]) {
+        match action {
             Action::Send { to, len } => self.send(&out[..len], to).await,
             Action::Deliver { range } => {
                 if let Err(e) = self.dev.send(&out[range]).await {
@@ -170,12 +181,6 @@ impl Shell {
                 }
             }
             Action::None => {}
-        }
-    }
-
-    async fn on_tun_packet(&mut self, node: &mut Node, packet: &[u8], out: &mut [u8]) {
-        if let Action::Send { to, len } = node.handle_tun_packet(clock::now(), packet, out) {
-            self.send(&out[..len], to).await;
         }
     }
 

@@ -26,6 +26,14 @@ impl NodeId {
         Ok(Self(bytes))
     }
 
+    /// The node ID with these bytes, if `is_known` says a node ID with them
+    /// is already known (and so was validated when it was first seen): a
+    /// lookup that skips the point validation of [`NodeId::from_bytes`].
+    pub fn known(bytes: &[u8; 32], is_known: impl FnOnce(&NodeId) -> bool) -> Option<Self> {
+        let candidate = Self(*bytes);
+        is_known(&candidate).then_some(candidate)
+    }
+
     /// The raw public key.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -12,6 +12,12 @@ use crate::identity::NodeId;
 use crate::limits::{MAX_GOSSIP_ENTRIES, MAX_NEIGHBOURS, PEER_EXPIRY};
 use crate::wire::gossip::{self, Entry};
 
+/// How long a member must have been silent before gossip about a new
+/// endpoint of it is followed (longer than the keepalive interval, so that a
+/// member behind a NAT that maps per destination is not chased from one
+/// gossiper's view of it to another's).
+const SILENCE_BEFORE_FOLLOWING: Duration = Duration::from_secs(30);
+
 /// How long the higher node ID waits before initiating to a member it just
 /// learned of, so that the lower one's initiation usually goes first.
 const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
@@ -25,11 +31,9 @@ impl Node {
             .filter(|p| p.id != to)
             .filter_map(|p| {
                 let endpoint = p.endpoint?;
-                let age = if p.connected(now) {
-                    Duration::ZERO
-                } else {
-                    now.saturating_duration_since(p.freshness())
-                };
+                // Time since anyone last heard from it; a session that is
+                // merely unexpired is no news.
+                let age = now.saturating_duration_since(p.freshness());
                 (age < PEER_EXPIRY).then(|| Entry {
                     node_id: *p.id.as_bytes(),
                     age_secs: age.as_secs().min(u64::from(u16::MAX)) as u16,
@@ -61,8 +65,13 @@ impl Node {
                 self.drops.add(super::DropReason::BadInner);
                 break;
             };
-            let Ok(id) = NodeId::from_bytes(entry.node_id) else {
-                continue;
+            // Known members need no point decompression: look them up first.
+            let id = match NodeId::known(&entry.node_id, |id| self.peers.contains_key(id)) {
+                Some(id) => id,
+                None => match NodeId::from_bytes(entry.node_id) {
+                    Ok(id) => id,
+                    Err(_) => continue,
+                },
             };
             let age = Duration::from_secs(u64::from(entry.age_secs));
             if id == self.id || id == from || age >= PEER_EXPIRY {
@@ -77,11 +86,26 @@ impl Node {
             let Some(peer) = self.add_peer(id, Some(entry.endpoint), heard_at, now) else {
                 break;
             };
-            if !peer.connected(now) && peer.handshake.is_none() && heard_at > peer.freshness() {
-                // Fresher news of a member we are not talking to: its endpoint
-                // is our best information.
+            // Fresher news than our own of a member we have not heard from
+            // lately: it moved, or its NAT mapping changed. Its endpoint is
+            // our best information, even while an old session lingers.
+            let silent = peer
+                .last_received
+                .is_none_or(|r| now.saturating_duration_since(r) > SILENCE_BEFORE_FOLLOWING);
+            let mut follow = false;
+            if heard_at > peer.freshness() && (silent || !peer.connected(now)) {
+                follow = peer.endpoint != Some(entry.endpoint) && peer.connected(now);
                 peer.endpoint = Some(entry.endpoint);
                 peer.heard_at = heard_at;
+            }
+            if follow {
+                // Our session's other end went quiet: meet it where it is now.
+                tracing::debug!(peer = %id.short(), endpoint = %entry.endpoint, "following a member that moved");
+                self.initiate(now, id);
+                continue;
+            }
+            if peer.retry_at.is_some_and(|t| t > now) {
+                continue;
             }
             if peer.neighbour {
                 if !peer.connected(now) {

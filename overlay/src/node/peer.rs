@@ -32,11 +32,14 @@ pub(crate) struct Peer {
     pub(crate) heard_at: Instant,
     /// When an IP packet last went to or came from it.
     pub(crate) last_data: Option<Instant>,
-    pub(crate) current: Option<Session>,
-    pub(crate) previous: Option<Session>,
+    /// After handshakes to it timed out: no retry because of gossip or a
+    /// free neighbour place before this (traffic still may).
+    pub(crate) retry_at: Option<Instant>,
+    pub(crate) current: Option<Box<Session>>,
+    pub(crate) previous: Option<Box<Session>>,
     /// A responder session not yet confirmed by a data message from the initiator.
-    pub(crate) next: Option<Session>,
-    pub(crate) handshake: Option<PendingHandshake>,
+    pub(crate) next: Option<Box<Session>>,
+    pub(crate) handshake: Option<Box<PendingHandshake>>,
     /// Packets waiting for a session (cold path: copied).
     pub(crate) queue: VecDeque<Vec<u8>>,
     /// Highest initiation timestamp accepted from this member.
@@ -102,6 +105,7 @@ impl Peer {
             neighbour: false,
             heard_at,
             last_data: None,
+            retry_at: None,
             current: None,
             previous: None,
             next: None,
@@ -120,7 +124,7 @@ impl Peer {
 
     /// The session to send on, if one is usable.
     pub(crate) fn sending_session(&mut self, now: Instant) -> Option<&mut Session> {
-        self.current.as_mut().filter(|s| s.usable(now))
+        self.current.as_deref_mut().filter(|s| s.usable(now))
     }
 
     /// The latest news of this member: our own contact or gossip.
@@ -145,13 +149,17 @@ impl Peer {
 
     /// The session with local index `idx`, if any.
     pub(crate) fn session_mut(&mut self, idx: u32) -> Option<(&mut Session, SessionSlot)> {
-        if let Some(s) = self.current.as_mut().filter(|s| s.local_index == idx) {
+        if let Some(s) = self.current.as_deref_mut().filter(|s| s.local_index == idx) {
             return Some((s, SessionSlot::Current));
         }
-        if let Some(s) = self.next.as_mut().filter(|s| s.local_index == idx) {
+        if let Some(s) = self.next.as_deref_mut().filter(|s| s.local_index == idx) {
             return Some((s, SessionSlot::Next));
         }
-        if let Some(s) = self.previous.as_mut().filter(|s| s.local_index == idx) {
+        if let Some(s) = self
+            .previous
+            .as_deref_mut()
+            .filter(|s| s.local_index == idx)
+        {
             return Some((s, SessionSlot::Previous));
         }
         None

@@ -152,7 +152,7 @@ impl Node {
         peer.last_initiation_at = Some(now);
         peer.endpoint = Some(from);
         peer.last_received = Some(now);
-        let replaced = peer.next.replace(session).map(|s| s.local_index);
+        let replaced = peer.next.replace(Box::new(session)).map(|s| s.local_index);
         if let Some(old) = replaced {
             self.by_index.remove(&old);
         }
@@ -211,7 +211,7 @@ impl Node {
     fn confirm_responder_session(&mut self, now: Instant, pid: NodeId) {
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         if let Some(session) = peer.next.take() {
-            self.install_session(now, pid, session);
+            self.install_session(now, pid, *session);
             self.flush_queue(now, pid);
         }
     }
@@ -268,8 +268,11 @@ impl Node {
             Some(old) => peer.previous.replace(old),
             None => None,
         };
-        peer.current = Some(session);
+        peer.current = Some(Box::new(session));
         peer.last_handshake = Some(now);
+        peer.retry_at = None;
+        // A handshake of ours that crossed the other side's is moot now.
+        let crossed = peer.handshake.take().map(|h| h.state.local_index);
         peer.timers.retransmit = None;
         peer.timers.connect = None;
         peer.timers.session_check = Some(check_at);
@@ -281,6 +284,9 @@ impl Node {
         }
         if let Some(old) = old_previous {
             self.by_index.remove(&old.local_index);
+        }
+        if let Some(idx) = crossed {
+            self.by_index.remove(&idx);
         }
         tracing::info!(peer = %pid.short(), "session established");
         self.events.push_back(Event::Connected(pid));

@@ -117,10 +117,10 @@ impl Node {
         };
         let peer = self.peers.get_mut(&pid).expect("caller checked");
         let Some(to) = peer.endpoint else { return };
-        if let Some(old) = peer.handshake.replace(PendingHandshake {
+        if let Some(old) = peer.handshake.replace(Box::new(PendingHandshake {
             state,
             attempts_since,
-        }) {
+        })) {
             self.by_index.remove(&old.state.local_index);
         }
         let at = now + REKEY_TIMEOUT + jitter;

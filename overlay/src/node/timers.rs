@@ -17,6 +17,8 @@ use crate::wire::hello;
 const MAX_HELLO_INTERVAL: Duration = Duration::from_secs(16);
 /// Unanswered hellos (2+4+8+16 s = 30 s) before warning the user.
 const UNANSWERED_WARNING: u32 = 5;
+/// How long after giving up on a member news of it does not restart handshakes.
+const RECONNECT_INTERVAL: Duration = Duration::from_secs(60);
 /// How often members are expired and neighbour places refilled.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -115,8 +117,9 @@ impl Node {
                 }
                 peer.queue.clear();
                 // Unreachable for now: let another member be a neighbour, and
-                // try again later only if traffic or a bootstrap hello asks.
+                // before RECONNECT_INTERVAL try again only if traffic asks.
                 peer.neighbour = false;
+                peer.retry_at = Some(now + RECONNECT_INTERVAL);
             } else {
                 self.send_initiation(now, pid, since);
             }
@@ -224,6 +227,7 @@ impl Node {
                 .peers
                 .values()
                 .filter(|p| !p.neighbour && p.endpoint.is_some() && p.handshake.is_none())
+                .filter(|p| p.retry_at.is_none_or(|t| t <= now))
                 .map(|p| (p.freshness(), p.id))
                 .collect();
             candidates.sort_unstable_by(|a, b| b.cmp(a));

@@ -4,9 +4,14 @@
 //! [`Connection`] and its stream to the caller; CLOSED after an RST is
 //! "connection refused"; the deadline passing aborts the socket with "timed
 //! out"; a caller that stopped waiting aborts it too.
+//!
+//! [`Connect::fail`] settles an attempt that a Destination Unreachable
+//! ended (see [`crate::unreachable`]): the caller gets "host unreachable" or
+//! "connection refused", and the socket is freed at once without an RST,
+//! which could not reach the host either.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +22,7 @@ use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::tcp::{Connection, TcpStream};
+use crate::unreachable::Effect;
 
 /// The reply channel of a connect command.
 pub(crate) type ConnectReply = oneshot::Sender<io::Result<TcpStream>>;
@@ -77,6 +83,21 @@ impl Connect {
     /// When the attempt times out.
     pub(crate) fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// Answers the caller for a Destination Unreachable from `reporter`;
+    /// returns whether the attempt failed. The caller removes the socket.
+    pub(crate) fn fail(&mut self, effect: Effect, reporter: IpAddr) -> bool {
+        let remote = self.remote;
+        let error = match effect {
+            Effect::HostUnreachable => Error::HostUnreachable { remote, reporter },
+            Effect::Refused => Error::ConnectionRefused { remote },
+            Effect::None => return false,
+        };
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(Err(error.into()));
+        }
+        true
     }
 
     /// Settles the attempt if it can be; see the module doc.

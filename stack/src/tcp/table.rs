@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
-use smoltcp::socket::tcp;
+use smoltcp::socket::tcp::{self, State};
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
@@ -17,6 +17,7 @@ use crate::ports::Ports;
 use crate::tcp::connect::{Connect, Outcome};
 use crate::tcp::listener::Status;
 use crate::tcp::{new_socket, ConnectReply, Connection, Listener, TcpListener};
+use crate::unreachable::{Quoted, Unreachable};
 
 /// The reply channel of a listen command.
 pub(crate) type ListenReply = oneshot::Sender<io::Result<TcpListener>>;
@@ -121,6 +122,37 @@ impl Table {
             Some(listener) => listener.admit_syn(sockets, config),
             None => true,
         }
+    }
+
+    /// Acts on a valid Destination Unreachable: fails the attempt whose
+    /// socket is still in SYN-SENT between the quoted endpoints and frees
+    /// its socket and port; returns whether one failed. Anything else (an
+    /// established connection, an attempt already answered, a quoted UDP
+    /// datagram or ping, "fragmentation needed") is left alone.
+    pub(crate) fn unreachable(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        report: &Unreachable,
+    ) -> bool {
+        let Quoted::Tcp { local, remote } = report.quoted else {
+            return false;
+        };
+        let connecting = self.connects.iter().position(|attempt| {
+            let socket = sockets.get::<tcp::Socket>(attempt.handle());
+            socket.state() == State::SynSent
+                && socket.local_endpoint().map(SocketAddr::from) == Some(local)
+                && socket.remote_endpoint().map(SocketAddr::from) == Some(remote)
+        });
+        let Some(index) = connecting else {
+            return false;
+        };
+        if !self.connects[index].fail(report.effect, report.reporter) {
+            return false;
+        }
+        let attempt = self.connects.swap_remove(index);
+        sockets.remove(attempt.handle());
+        self.ports.release(attempt.local_port());
+        true
     }
 
     /// Call after each poll of the interface: SYN counting starts afresh.

@@ -1,11 +1,14 @@
 //! Shared by the stack tests: two stacks wired back to back in one runtime,
-//! optionally through a lossy, reordering wire, plus bulk data patterns and
-//! bounded waits.
+//! optionally through a lossy, reordering wire that may answer packets for
+//! unowned addresses with Destination Unreachable, plus bulk data patterns
+//! and bounded waits.
 //!
 //! Stack A has addresses `fd00::a` and `100.64.0.10`, stack B `fd00::b` and
 //! `100.64.0.11`. Each stack's `to_node` feeds the other's `from_node`.
 
 #![allow(dead_code, unreachable_pub)]
+
+pub mod craft;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -52,6 +55,42 @@ pub struct Wire {
     pub reorder: f64,
     /// Seed of the wire's random choices.
     pub seed: u64,
+    /// How to answer a packet for an address that neither stack has; `None`
+    /// passes it on, and the other stack drops it.
+    pub unreachable: Option<Unreachable>,
+}
+
+/// The Destination Unreachable the wire sends back for a packet (other
+/// than ICMP) to an address that neither stack has, as the node does for an
+/// overlay address that no member owns. It quotes as much of the packet as
+/// fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreachable {
+    /// ICMP type 3 code of the answer to an IPv4 packet.
+    pub v4_code: u8,
+    /// ICMPv6 type 1 code of the answer to an IPv6 packet.
+    pub v6_code: u8,
+    /// Who the answer comes from.
+    pub reporter: Reporter,
+}
+
+/// The source of a Destination Unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reporter {
+    /// The address that could not be reached.
+    Destination,
+    /// The sender's own address: the node, which shares it.
+    Node,
+}
+
+impl Unreachable {
+    /// ICMP host unreachable, ICMPv6 address unreachable, from the
+    /// destination.
+    pub const HOST: Self = Self {
+        v4_code: 1,
+        v6_code: 3,
+        reporter: Reporter::Destination,
+    };
 }
 
 /// Two running stacks wired back to back.
@@ -60,6 +99,8 @@ pub struct Pair {
     pub a: StackHandle,
     /// Stack B.
     pub b: StackHandle,
+    /// Another way into A's `from_node`, for injecting packets.
+    pub into_a: mpsc::Sender<Vec<u8>>,
     /// Another way into B's `from_node`, for injecting packets.
     pub into_b: mpsc::Sender<Vec<u8>>,
 }
@@ -71,26 +112,69 @@ pub fn pair() -> Pair {
 
 /// Two stacks with the given configurations and wire.
 pub fn pair_with(a: StackConfig, b: StackConfig, wire: Wire) -> Pair {
+    let owned = [a.ipv6.into(), a.ipv4.into(), b.ipv6.into(), b.ipv4.into()];
     let (stack_a, handle_a, link_a) = tessel_stack::new(a);
     let (stack_b, handle_b, link_b) = tessel_stack::new(b);
     tokio::spawn(stack_a.run());
     tokio::spawn(stack_b.run());
+    let into_a = link_a.from_node.clone();
     let into_b = link_b.from_node.clone();
-    tokio::spawn(carry(link_a.to_node, link_b.from_node, wire));
+    let a_to_b = Path {
+        to: link_b.from_node.clone(),
+        back: link_a.from_node.clone(),
+        owned,
+    };
+    tokio::spawn(carry(link_a.to_node, a_to_b, wire));
     let back = Wire {
         seed: wire.seed ^ 0x5eed,
         ..wire
     };
-    tokio::spawn(carry(link_b.to_node, link_a.from_node, back));
+    let b_to_a = Path {
+        to: link_a.from_node,
+        back: link_b.from_node,
+        owned,
+    };
+    tokio::spawn(carry(link_b.to_node, b_to_a, back));
     Pair {
         a: handle_a,
         b: handle_b,
+        into_a,
         into_b,
     }
 }
 
-/// Moves packets from one stack to the other, losing and reordering some.
-async fn carry(mut from: mpsc::Receiver<Vec<u8>>, to: mpsc::Sender<Vec<u8>>, wire: Wire) {
+/// Where one direction of the wire delivers.
+struct Path {
+    /// The other stack.
+    to: mpsc::Sender<Vec<u8>>,
+    /// The sending stack, for Destination Unreachable.
+    back: mpsc::Sender<Vec<u8>>,
+    /// Every address of both stacks.
+    owned: [IpAddr; 4],
+}
+
+/// The Destination Unreachable answering `packet`, if the wire answers it.
+fn answer(packet: &[u8], owned: &[IpAddr], unreachable: Option<Unreachable>) -> Option<Vec<u8>> {
+    let unreachable = unreachable?;
+    let (src, dst, icmp) = craft::addresses_of(packet)?;
+    if icmp || owned.contains(&dst) {
+        return None;
+    }
+    let reporter = match unreachable.reporter {
+        Reporter::Destination => dst,
+        Reporter::Node => src,
+    };
+    let code = match dst {
+        IpAddr::V4(_) => unreachable.v4_code,
+        IpAddr::V6(_) => unreachable.v6_code,
+    };
+    Some(craft::unreachable(reporter, src, code, packet))
+}
+
+/// Moves packets from one stack to the other, losing and reordering some,
+/// and answers those for unowned addresses if the wire is set to.
+async fn carry(mut from: mpsc::Receiver<Vec<u8>>, path: Path, wire: Wire) {
+    let Path { to, back, owned } = path;
     let mut rng = Rng(wire.seed | 1);
     let mut held: Option<Vec<u8>> = None;
     loop {
@@ -110,6 +194,12 @@ async fn carry(mut from: mpsc::Receiver<Vec<u8>>, to: mpsc::Sender<Vec<u8>>, wir
             None => from.recv().await,
         };
         let Some(packet) = next else { return };
+        if let Some(error) = answer(&packet, &owned, wire.unreachable) {
+            if back.send(error).await.is_err() {
+                return;
+            }
+            continue;
+        }
         if rng.chance(wire.loss) {
             continue;
         }

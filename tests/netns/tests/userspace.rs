@@ -727,17 +727,11 @@ fn non_member(a6: Ipv6Addr) -> Ipv6Addr {
 //        A: tessel0 (TUN)          B: --userspace, --peer A
 //                                    --forward tcp:127.0.0.1:8082=[P48::1]:80
 //                                  (P48::1: in the network's /48, no member)
-/// A forward to an overlay address that no member owns should fail as fast
-/// as one to a closed port: the node knows at once that it has no route
-/// (it counts the packet as `no_route`).
-///
-/// Finding: the node drops the SYN silently (`no_route`) and tells the
-/// stack nothing, so the forward waits for its whole 10 s connect timeout
-/// and then closes the local connection. The SOCKS5 proxy does the same
-/// (reply "TTL expired" after 10 s), and so does a TUN node's kernel
-/// (no ICMPv6 unreachable comes back: `curl` hangs until its own timeout).
+/// A forward to an overlay address that no member owns fails as fast as one
+/// to a closed port: the node counts the packet as `no_route` and answers
+/// with an ICMPv6 Destination Unreachable, which fails the stack's connect
+/// at once.
 #[test]
-#[ignore = "finding: a forward to a non-member overlay address waits its 10 s connect timeout"]
 fn forward_to_a_non_member_fails_fast() -> Result<()> {
     let key = tessel::new_network_key()?;
     let lan = Lan::new(&["a", "b"])?;

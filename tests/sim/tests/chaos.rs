@@ -61,7 +61,6 @@ fn chaosnet_runs_are_reproducible() {
 }
 
 #[test]
-#[ignore = "node: peers behind restricted NATs do not follow a member whose NAT mapping changed (node_findings.rs)"]
 fn chaosnet_with_mapping_changes() {
     let seed = test_seed!(1);
     let mut cfg = ChaosConfig::new(24, 4.0, seed.get());

@@ -1,32 +1,25 @@
-//! What the node does not do yet, found by the simulator. Each test states
-//! the behaviour we want and fails today, so it is ignored with the reason;
-//! `cargo test -p tessel-sim --test node_findings -- --ignored` runs them.
+//! Behaviours of the node that the simulator found wanting, as regression
+//! tests: each states the behaviour we want.
 //!
-//! * **A responder never initiates again.** When both sides of a pair
-//!   initiate and the other side's initiation wins, the node keeps its own
-//!   pending handshake after the session is confirmed (`install_session`
-//!   clears the retransmit timer, not `peer.handshake`), and `initiate`
-//!   returns early while one is pending. So this side never rekeys, never
-//!   reconnects after the session expires and never starts a handshake for
-//!   new traffic, until the member expires after ten silent minutes. Behind
-//!   a restricted NAT, where the other side's initiations need this side to
-//!   open its NAT first, the pair stays apart that long.
-//! * **A moved member is not followed.** Gossip that brings a member's new
-//!   endpoint is ignored while the old session is usable or a handshake is
-//!   in flight (`consume_gossip`), and traffic to the member restarts a
-//!   handshake to the old endpoint every time. When a member's NAT mapping
-//!   changes (it moved, its NAT was renumbered, or its carrier NAT gave it a
-//!   new random port after a restart), peers behind restricted NATs keep
-//!   sending to the old endpoint and filter the new one: apart for up to
-//!   ten minutes (`PEER_EXPIRY`).
-//! * **Large networks do not converge.** Each gossip message carries 24
-//!   random members to a handful of neighbours every 30 s, so in a
-//!   1,000-node network a member learns of the others slowly: five minutes
-//!   after everyone joined (within the first minute, no faults at all), the
-//!   members knew 571 to 999 others (median 852). Traffic to a member the
-//!   node has not heard of is dropped (`no_route`), and behind NATs the pair
-//!   cannot connect until both sides know each other: the side that knows
-//!   initiates into the other's closed NAT.
+//! * **A responder initiates again.** When both sides of a pair initiate and
+//!   the other side's initiation wins, the node drops its own pending
+//!   handshake, so it can still rekey, reconnect after its session expires
+//!   and start handshakes for new traffic. (It used to keep it, and stayed
+//!   silent until the member expired; behind restricted NATs the pair stayed
+//!   apart that long.)
+//! * **A moved member is followed.** Gossip with fresher news of a member
+//!   that has been silent for 30 s moves its endpoint and starts a handshake
+//!   there, also while an old session lingers or a handshake is in flight.
+//!   (It used to be ignored, and peers behind restricted NATs kept sending to
+//!   the old endpoint for up to ten minutes.)
+//! * **Large networks converge** (ignored: needs member lookup). Each gossip
+//!   message carries 24 random members to a handful of neighbours every
+//!   30 s, so in a 1,000-node network a member learns of the others slowly:
+//!   five minutes after everyone joined (within the first minute, no faults
+//!   at all), the members knew 571 to 999 others (median 852). Traffic to a
+//!   member the node has not heard of is dropped (`no_route`), and behind
+//!   NATs the pair cannot connect until both sides know each other. Finding
+//!   any member on demand is the relaying and routing work's member lookup.
 
 use tessel_sim::chaos::{Chaos, ChaosConfig};
 use tessel_sim::{secs, test_seed, NatKind, Place, World};
@@ -54,7 +47,6 @@ fn talk_again(
 }
 
 #[test]
-#[ignore = "node: a responder keeps its stale pending handshake and never initiates again (measured: 226 s)"]
 fn restricted_pair_reconnects_after_a_long_outage() {
     let seed = test_seed!(SEED);
     let mut w = World::new(seed.get());
@@ -77,7 +69,6 @@ fn restricted_pair_reconnects_after_a_long_outage() {
 }
 
 #[test]
-#[ignore = "node: gossip about a moved member is ignored while a session or handshake exists (measured: 627 s)"]
 fn member_that_moved_behind_another_restricted_nat_is_reached_again() {
     let seed = test_seed!(SEED);
     let mut w = World::new(seed.get());
@@ -100,7 +91,6 @@ fn member_that_moved_behind_another_restricted_nat_is_reached_again() {
 }
 
 #[test]
-#[ignore = "node: gossip about a member's new carrier-NAT port is ignored while a handshake exists"]
 fn member_with_a_new_carrier_port_after_a_restart_is_reached_again() {
     let seed = test_seed!(SEED);
     let mut w = World::new(seed.get());
@@ -125,7 +115,7 @@ fn member_with_a_new_carrier_port_after_a_restart_is_reached_again() {
 }
 
 #[test]
-#[ignore = "node: 1,000 members know 571 to 999 of each other 5 min after joining (run with --release)"]
+#[ignore = "needs on-demand member lookup (relaying and routing work); 1,000 members know 571 to 999 of each other 5 min after joining; run with --release"]
 fn members_of_a_large_network_learn_of_each_other() {
     let seed = test_seed!(SEED);
     let mut cfg = ChaosConfig::new(1000, 5.0, seed.get());
