@@ -14,6 +14,10 @@ pub(crate) struct PendingHandshake {
     pub(crate) state: InitiatorState,
     /// When the current round of attempts began (for REKEY_ATTEMPT_TIME).
     pub(crate) attempts_since: Instant,
+    /// When this initiation was sent.
+    pub(crate) sent_at: Instant,
+    /// Initiations sent before this one in the current round.
+    pub(crate) attempt: u32,
 }
 
 /// One member of the network.

@@ -75,7 +75,21 @@ impl Node {
             self.drops.add(DropReason::QueueFull);
         }
         peer.queue.push_back(bytes.to_vec());
-        self.initiate(now, pid);
+        match &peer.handshake {
+            // A handshake that backed off while nothing waited: traffic
+            // starts a new round at the 5 s cadence.
+            Some(h) if now.saturating_duration_since(h.sent_at) >= REKEY_TIMEOUT => {
+                self.send_initiation(now, pid, now);
+            }
+            Some(h) => {
+                let at = h.sent_at + REKEY_TIMEOUT;
+                if peer.timers.retransmit.is_none_or(|r| r > at) {
+                    peer.timers.retransmit = Some(at);
+                    self.wake_at(Some(at));
+                }
+            }
+            None => self.initiate(now, pid),
+        }
         Action::None
     }
 
@@ -117,13 +131,28 @@ impl Node {
         };
         let peer = self.peers.get_mut(&pid).expect("caller checked");
         let Some(to) = peer.endpoint else { return };
+        let attempt = peer
+            .handshake
+            .as_ref()
+            .filter(|h| h.attempts_since == attempts_since)
+            .map_or(0, |h| h.attempt + 1);
         if let Some(old) = peer.handshake.replace(Box::new(PendingHandshake {
             state,
             attempts_since,
+            sent_at: now,
+            attempt,
         })) {
             self.by_index.remove(&old.state.local_index);
         }
-        let at = now + REKEY_TIMEOUT + jitter;
+        // While packets wait, retry every REKEY_TIMEOUT; otherwise (a
+        // neighbour, a rekey) back off, so that members that are gone cost
+        // little: 5, 10, 20, then every 40 s.
+        let backoff = if peer.queue.is_empty() {
+            1 << attempt.min(3)
+        } else {
+            1
+        };
+        let at = now + REKEY_TIMEOUT * backoff + jitter;
         peer.timers.retransmit = Some(at);
         self.by_index.insert(index, pid);
         tracing::debug!(peer = %pid.short(), ?to, "sending handshake initiation");

@@ -323,9 +323,22 @@ fn tampered_data_is_dropped() {
     assert_eq!(net.node(1).drops().get(DropReason::DecryptFailed), 1);
 }
 
+/// B knows A from its peer cache and has a packet waiting.
+fn b_with_a_packet_waiting(net: &mut Net) -> Vec<u8> {
+    net.add(config(1, 9, vec![]));
+    let a_id = net.node(0).id();
+    net.add(Config {
+        known_peers: vec![(a_id, addr(0))],
+        ..config(2, 9, vec![])
+    });
+    let pkt = ipv6_packet(net.node(1).ipv6(), net.node(0).ipv6(), b"waiting");
+    net.tun(1, &pkt);
+    pkt
+}
+
 #[test]
-fn lost_handshake_packets_are_retransmitted() {
-    let mut net = two_nodes();
+fn lost_handshake_packets_are_retransmitted_while_traffic_waits() {
+    let mut net = Net::new();
     let mut lost = 0;
     net.filter = Box::new(move |_, _, b| {
         let hs =
@@ -337,11 +350,47 @@ fn lost_handshake_packets_are_retransmitted() {
             1
         }
     });
+    let pkt = b_with_a_packet_waiting(&mut net);
     net.run_for(Duration::from_secs(4));
     assert!(!net.connected(1, 0));
-    net.run_for(Duration::from_secs(20));
+    // Three losses, a retry every 5 s (+ jitter): through by 20 s.
+    net.run_for(Duration::from_secs(16));
     assert!(net.connected(1, 0) && net.connected(0, 1));
-    assert!(ping(&mut net, 1, 0, b"after loss"));
+    assert!(net.delivered[0].contains(&pkt));
+}
+
+/// With nothing waiting, initiations to a member that is gone back off
+/// (5, 10, 20, 40 s) until the attempt times out; a packet brings the
+/// 5 s cadence back.
+#[test]
+fn handshakes_nothing_waits_for_back_off() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    let a_id = net.node(0).id();
+    net.add(Config {
+        known_peers: vec![(a_id, addr(0))],
+        ..config(2, 9, vec![])
+    });
+    net.filter = Box::new(|_, to, _| usize::from(to != addr(0)));
+    let inits = |net: &Net| {
+        net.log
+            .iter()
+            .filter(|(f, _, b)| *f == addr(1) && b[0] == MessageType::HandshakeInit as u8)
+            .count()
+    };
+    net.run_for(Duration::from_secs(100));
+    // At 0, 5, 15, 35 and 75 s, then the round gives up at 90 s.
+    assert_eq!(inits(&net), 5);
+    // Traffic for it starts a round that retries every 5 s.
+    let before = inits(&net);
+    let pkt = ipv6_packet(net.node(1).ipv6(), net.node(0).ipv6(), b"hello?");
+    net.tun(1, &pkt);
+    net.run_for(Duration::from_secs(31));
+    assert!(
+        inits(&net) - before >= 6,
+        "{} initiations in 31 s",
+        inits(&net) - before
+    );
 }
 
 #[test]
