@@ -55,6 +55,40 @@ impl Pipe {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// The task's side of either direction: calls `step` with the buffer
+    /// until `blocked` says the buffer cannot move further (then the task
+    /// waits for the application) or `step` moves nothing, then wakes the
+    /// application half if bytes moved. Returns the bytes moved.
+    fn move_bytes(
+        &self,
+        blocked: fn(&Bytes) -> bool,
+        mut step: impl FnMut(&mut Bytes) -> usize,
+    ) -> usize {
+        let mut state = self.lock();
+        let mut total = 0;
+        loop {
+            if blocked(&state.buf) {
+                state.task_waiting = true;
+                break;
+            }
+            let moved = step(&mut state.buf);
+            if moved == 0 {
+                break;
+            }
+            total += moved;
+        }
+        let waker = if total > 0 {
+            state.user_waker.take()
+        } else {
+            None
+        };
+        drop(state);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        total
+    }
 }
 
 /// Creates the inbound pipe of a stream: the task writes, the application
@@ -197,30 +231,8 @@ impl TaskWriter {
     /// `source` adds nothing, then wakes the reader. Returns the bytes added.
     /// If the buffer filled up, the reader will notify the task once it has
     /// read half of it.
-    pub(crate) fn fill_with(&self, mut source: impl FnMut(&mut Bytes) -> usize) -> usize {
-        let mut state = self.0.lock();
-        let mut total = 0;
-        loop {
-            if state.buf.is_full() {
-                state.task_waiting = true;
-                break;
-            }
-            let added = source(&mut state.buf);
-            if added == 0 {
-                break;
-            }
-            total += added;
-        }
-        let waker = if total > 0 {
-            state.user_waker.take()
-        } else {
-            None
-        };
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        total
+    pub(crate) fn fill_with(&self, source: impl FnMut(&mut Bytes) -> usize) -> usize {
+        self.0.move_bytes(Bytes::is_full, source)
     }
 
     /// Whether the application dropped its reading half.
@@ -269,30 +281,8 @@ impl TaskReader {
     /// `sink` takes nothing, then wakes the writer. Returns the bytes taken.
     /// If the buffer ran empty, the writer will notify the task when it
     /// writes again.
-    pub(crate) fn drain_with(&self, mut sink: impl FnMut(&mut Bytes) -> usize) -> usize {
-        let mut state = self.0.lock();
-        let mut total = 0;
-        loop {
-            if state.buf.is_empty() {
-                state.task_waiting = true;
-                break;
-            }
-            let taken = sink(&mut state.buf);
-            if taken == 0 {
-                break;
-            }
-            total += taken;
-        }
-        let waker = if total > 0 {
-            state.user_waker.take()
-        } else {
-            None
-        };
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        total
+    pub(crate) fn drain_with(&self, sink: impl FnMut(&mut Bytes) -> usize) -> usize {
+        self.0.move_bytes(Bytes::is_empty, sink)
     }
 
     /// Whether the writer is done (shut down or dropped) and everything it

@@ -131,6 +131,14 @@ impl Peer {
         self.current.as_deref_mut().filter(|s| s.usable(now))
     }
 
+    /// Call after any authenticated message went to it: disarms the passive
+    /// keepalive and restarts the persistent one.
+    pub(crate) fn on_sent(&mut self, now: Instant) {
+        self.last_sent = Some(now);
+        self.timers.keepalive = None;
+        self.timers.persistent_keepalive = Some(now + crate::limits::PERSISTENT_KEEPALIVE);
+    }
+
     /// The latest news of this member: our own contact or gossip.
     pub(crate) fn freshness(&self) -> Instant {
         self.last_received

@@ -158,7 +158,7 @@ impl Node {
         }
         self.by_index.insert(local_index, peer_id);
         tracing::debug!(peer = %peer_id.short(), ?from, "answered handshake initiation");
-        self.send_control(now, peer_id, from, resp.to_vec());
+        self.send_control(peer_id, from, resp.to_vec());
         Ok(())
     }
 

@@ -10,8 +10,8 @@ use super::peer::PendingHandshake;
 use super::{Action, DropReason, Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
-    KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, PERSISTENT_KEEPALIVE, REKEY_AFTER_MESSAGES,
-    REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MS,
+    KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, REKEY_AFTER_MESSAGES, REKEY_TIMEOUT,
+    REKEY_TIMEOUT_JITTER_MS,
 };
 use crate::session::handshake;
 use crate::wire::data::{HEADER_LEN, TAG_LEN};
@@ -95,10 +95,8 @@ impl Node {
 
     /// Timer bookkeeping after a data message went out; returns a newly armed deadline.
     fn on_data_sent(peer: &mut super::peer::Peer, now: Instant) -> Option<Instant> {
-        peer.last_sent = Some(now);
+        peer.on_sent(now);
         peer.last_data = Some(now);
-        peer.timers.keepalive = None;
-        peer.timers.persistent_keepalive = Some(now + PERSISTENT_KEEPALIVE);
         if peer.timers.new_handshake.is_none() {
             let at = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
             peer.timers.new_handshake = Some(at);
@@ -156,18 +154,12 @@ impl Node {
         peer.timers.retransmit = Some(at);
         self.by_index.insert(index, pid);
         tracing::debug!(peer = %pid.short(), ?to, "sending handshake initiation");
-        self.send_control(now, pid, to, msg.to_vec());
+        self.send_control(pid, to, msg.to_vec());
         self.wake_at(Some(at));
     }
 
     /// Queues a control datagram to a peer and counts it.
-    pub(super) fn send_control(
-        &mut self,
-        _now: Instant,
-        pid: NodeId,
-        to: SocketAddr,
-        payload: Vec<u8>,
-    ) {
+    pub(super) fn send_control(&mut self, pid: NodeId, to: SocketAddr, payload: Vec<u8>) {
         if let Some(p) = self.peers.get_mut(&pid) {
             p.tx_bytes += payload.len() as u64;
         }
@@ -192,9 +184,7 @@ impl Node {
         };
         buf.truncate(n);
         peer.tx_bytes += n as u64;
-        peer.last_sent = Some(now);
-        peer.timers.keepalive = None;
-        peer.timers.persistent_keepalive = Some(now + PERSISTENT_KEEPALIVE);
+        peer.on_sent(now);
         self.transmits.push_back(Transmit { to, payload: buf });
         true
     }
@@ -209,8 +199,7 @@ impl Node {
         let Some(peer) = self.peers.get_mut(&pid) else {
             return;
         };
-        let queued: Vec<Vec<u8>> = peer.queue.drain(..).collect();
-        for pkt in queued {
+        for pkt in std::mem::take(&mut peer.queue) {
             if !self.send_encrypted(now, pid, &pkt) {
                 break;
             }
