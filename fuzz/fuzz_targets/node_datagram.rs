@@ -14,6 +14,7 @@ fn config(seed: u8, bootstrap: Vec<std::net::SocketAddr>) -> Config {
         network_key: NetworkKey::from_secret([7; 32]),
         bootstrap,
         known_peers: Vec::new(),
+        stun_servers: Vec::new(),
         seed: [seed; 32],
         unix_ms: 1_800_000_000_000,
     }

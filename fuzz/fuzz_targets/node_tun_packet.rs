@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
         network_key: NetworkKey::from_secret([7; 32]),
         bootstrap: Vec::new(),
         known_peers: Vec::new(),
+        stun_servers: Vec::new(),
         seed: [1; 32],
         unix_ms: 1_800_000_000_000,
     };

@@ -6,3 +6,7 @@
 //! - [`netcheck`]: NAT behaviour discovery (RFC 5780 style) from the
 //!   answers of several reflectors.
 //! - [`portmap`]: port mapping through PCP, NAT-PMP and UPnP IGD.
+
+pub mod netcheck;
+pub mod portmap;
+pub mod stun;

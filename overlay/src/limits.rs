@@ -1,6 +1,7 @@
 //! Protocol constants in one place. Timer values follow WireGuard's
 //! (whitepaper §6.1, "Protocol & Cryptography"), adapted where noted.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// Default UDP port of a node.
@@ -13,6 +14,12 @@ pub const ENCAPSULATION_OVERHEAD: usize = 40 + 8 + 16 + 16;
 /// TUN MTU: 1500 − 80, so encapsulated packets never fragment on a
 /// 1500-byte path, over IPv6 or IPv4 (which has 20 bytes less header).
 pub const TUN_MTU: usize = 1500 - ENCAPSULATION_OVERHEAD;
+/// What a relayed path adds to a datagram: the relay frame's header (68)
+/// and the hop session's data header and tag (16 + 16).
+pub const RELAY_OVERHEAD: usize = 68 + 16 + 16;
+/// Largest IP packet sent to a member through a relay: larger ones get a
+/// Packet Too Big, so the host's path MTU toward that member drops to this.
+pub const RELAYED_MTU: usize = TUN_MTU - RELAY_OVERHEAD;
 /// Largest datagram the node reads or writes.
 pub const MAX_DATAGRAM: usize = 65_535;
 
@@ -55,10 +62,22 @@ pub const MAX_NEIGHBOURS: usize = 8;
 /// Bound on the members a node remembers.
 pub const MAX_PEERS: usize = 4096;
 
+/// UDP port of LAN discovery: members send their beacons to the discovery
+/// groups on this port (the overlay port stays for overlay traffic).
+pub const LAN_DISCOVERY_PORT: u16 = 9741;
+/// IPv4 group of LAN discovery: administratively scoped (RFC 2365), sent
+/// with TTL 1 so that it never leaves the link.
+pub const LAN_GROUP_V4: Ipv4Addr = Ipv4Addr::new(239, 255, 97, 40);
+/// IPv6 group of LAN discovery: link-local scope (`ff02::/16`).
+pub const LAN_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x9740);
+/// How often a node sends its LAN beacon (and once at start).
+pub const LAN_BEACON_INTERVAL: Duration = Duration::from_secs(10);
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn mtu_arithmetic() {
         assert_eq!(super::TUN_MTU, 1420);
+        assert_eq!(super::RELAYED_MTU, 1320);
     }
 }

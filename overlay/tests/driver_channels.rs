@@ -48,7 +48,12 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         network_key: key.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         peers,
+        stun_servers: Vec::new(),
         device: DeviceSpec::Channel(ChannelDevice::new(from_host, to_host)),
+        lan_discovery: false,
+        port_mapping: tessel_overlay::driver::portmap::PortMapping::Off,
+        tcp: true,
+        relay: true,
     };
     let task = tokio::spawn(driver::run(
         opts,

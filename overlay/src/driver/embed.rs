@@ -93,7 +93,12 @@ impl EmbeddedNode {
             network_key: opts.network_key,
             listen: opts.listen,
             peers: opts.peers,
+            stun_servers: Vec::new(),
             device: DeviceSpec::Channel(device),
+            lan_discovery: false,
+            port_mapping: super::portmap::PortMapping::Off,
+            tcp: true,
+            relay: true,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -10,15 +10,23 @@ use std::future::Future;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
+use super::aux::AuxSockets;
 use super::control::{self, SocketFile};
 use super::device::{DeviceSpec, PacketDevice};
+use super::lan::{LanDiscovery, LanInput};
+use super::local_addrs;
+use super::ping::PendingPings;
+use super::portmap::{Mapper, PortMapping};
 use super::state_dir::StateDir;
+use super::tcp::TcpTransport;
 use super::udp::Udp;
 use super::{clock, tun, DriverError};
 use crate::identity::{NetworkKey, NodeKey};
 use crate::limits::MAX_DATAGRAM;
-use crate::node::{Action, Config, Event, Node};
+use crate::node::{Action, Config, Event, Node, STREAM_IDS_FROM};
 
+/// How often the interface addresses are read again (hole-punching candidates).
+const ADDRESS_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
 /// Datagrams or packets handled per wakeup before checking the other sources.
 const BATCH: usize = 64;
 
@@ -33,8 +41,20 @@ pub struct RunOptions {
     pub listen: SocketAddr,
     /// Members to contact first.
     pub peers: Vec<SocketAddr>,
+    /// STUN servers to ask for the node's reflexive address (`--stun`).
+    pub stun_servers: Vec<SocketAddr>,
     /// Where IP packets come from and go to.
     pub device: DeviceSpec,
+    /// Whether to find members on the same LAN by multicast beacons.
+    pub lan_discovery: bool,
+    /// Whether to map the UDP port on the gateway (PCP, NAT-PMP, UPnP).
+    pub port_mapping: PortMapping,
+    /// Whether to carry datagrams over TCP too: accept connections on the
+    /// UDP address and port, and dial the `peers` over TCP when UDP gets the
+    /// node no session (`tessel up --no-tcp` turns it off).
+    pub tcp: bool,
+    /// Whether to relay for other members (`tessel up --no-relay` refuses).
+    pub relay: bool,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -57,14 +77,15 @@ pub fn shutdown_signal() -> Result<impl Future<Output = ()>, DriverError> {
 }
 
 /// Runs the node until `shutdown` resolves; `ready` is called once the node
-/// is up, with the node and its bound UDP address.
+/// is up, with the node (which it may still adjust before traffic flows)
+/// and its bound UDP address.
 ///
 /// # Errors
 /// Returns an error if the device, the socket or the state dir cannot be
 /// set up, or if the socket fails while running.
 pub async fn run(
     opts: RunOptions,
-    ready: impl FnOnce(&Node, SocketAddr),
+    ready: impl FnOnce(&mut Node, SocketAddr),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DriverError> {
     let state = StateDir::open(&opts.state_dir)?;
@@ -75,27 +96,41 @@ pub async fn run(
         node_key,
         network_key: opts.network_key.clone(),
         bootstrap: opts.peers.clone(),
+        stun_servers: opts.stun_servers.clone(),
         seed: clock::random_seed().map_err(io("reading the OS random source"))?,
         unix_ms: clock::unix_ms(),
     };
     let mut node = Node::new(config, clock::now());
+    node.set_relaying(opts.relay);
     let udp = Udp::bind(opts.listen)?;
     let listen = udp.local_addr().map_err(io("reading the bound address"))?;
+    node.set_local_port(listen.port());
+    node.set_local_addresses(local_addrs::reachable_at(listen));
     let (requests_tx, mut requests) = mpsc::channel(16);
     let socket_path = state.socket_path();
     let server = control::serve(&socket_path, requests_tx)?;
     let _socket_file = SocketFile(socket_path);
+    let tun_name = match &opts.device {
+        DeviceSpec::Tun { interface } => Some(interface.clone()),
+        DeviceSpec::Channel(_) => None,
+    };
+    let mut lan = LanDiscovery::start(opts.lan_discovery, listen, tun_name);
+    let mut lan_rx = vec![0u8; 2048];
     let dev = match opts.device {
         DeviceSpec::Tun { interface } => {
             PacketDevice::Tun(tun::create(&interface, node.ipv6(), node.ipv4())?)
         }
         DeviceSpec::Channel(ch) => PacketDevice::Channel(ch),
     };
-    ready(&node, listen);
+    ready(&mut node, listen);
     tokio::pin!(shutdown);
+    let mut mapper = Mapper::start(opts.port_mapping, listen.port());
 
     let ipv4 = node.ipv4();
     let mut shell = Shell {
+        pings: PendingPings::default(),
+        tcp: TcpTransport::start(opts.tcp, listen, &opts.peers),
+        aux: AuxSockets::new(listen),
         udp,
         dev,
         state,
@@ -107,9 +142,14 @@ pub async fn run(
     let mut tun_rx = vec![0u8; MAX_DATAGRAM];
     let mut out = vec![0u8; MAX_DATAGRAM + 64];
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+    let mut addresses = tokio::time::interval(ADDRESS_REFRESH);
+    addresses.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
         let deadline = node
             .poll_timeout()
+            .into_iter()
+            .chain(shell.pings.next_deadline())
+            .min()
             .map_or(far, tokio::time::Instant::from_std);
         tokio::select! {
             biased;
@@ -130,14 +170,41 @@ pub async fn run(
                     shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
                 }
             }
+            Some(d) = shell.aux.rx.recv() => {
+                let action = node.handle_aux_datagram(clock::now(), d.socket, d.from, &d.data, &mut out);
+                shell.act(action, &out).await;
+            }
             _ = tokio::time::sleep_until(deadline) => node.handle_timeout(clock::now()),
+            _ = addresses.tick() => node.set_local_addresses(local_addrs::reachable_at(listen)),
+            m = mapper.changed() => node.set_port_mapping(m.map(|m| (m.protocol.name(), m.external))),
+            input = lan.next(&mut lan_rx) => match input {
+                LanInput::Datagram { from, len } => {
+                    node.handle_lan_beacon(clock::now(), from, &lan_rx[..len]);
+                }
+                LanInput::BeaconDue => {
+                    let beacon = node.lan_beacon(clock::now(), listen.port());
+                    lan.send_beacon(&beacon).await;
+                }
+            },
+            input = shell.tcp.next() => {
+                let action = shell.tcp.handle(&mut node, input, &mut out);
+                shell.act(action, &out).await;
+            }
             Some(req) = requests.recv() => {
-                let _ = req.reply.send(shell.answer(&node, &req.command, clock::now()));
+                match req.command.strip_prefix("ping ") {
+                    Some(target) => shell.pings.start(&mut node, target, req.reply, clock::now()),
+                    None => {
+                        let _ = req.reply.send(shell.answer(&node, &req.command, clock::now()));
+                    }
+                }
             }
         }
         shell.drain(&mut node).await;
+        shell.pings.expire(clock::now());
     };
     server.abort();
+    // Delete the gateway's mapping (bounded to about a second).
+    mapper.stop().await;
     // Dropping the device removes the interface.
     drop(shell);
     result
@@ -146,6 +213,12 @@ pub async fn run(
 /// The I/O half of the daemon.
 struct Shell {
     udp: Udp,
+    /// `tessel ping` requests waiting for their pong.
+    pings: PendingPings,
+    /// Extra sockets for hole punching.
+    aux: AuxSockets,
+    /// TCP connections (socket IDs from `STREAM_IDS_FROM`).
+    tcp: TcpTransport,
     dev: PacketDevice,
     state: StateDir,
     network_key: NetworkKey,
@@ -175,6 +248,10 @@ impl Shell {
     async fn act(&mut self, action: Action, out: &[u8]) {
         match action {
             Action::Send { to, len } => self.send(&out[..len], to).await,
+            Action::SendAux { socket, len, .. } if socket >= STREAM_IDS_FROM => {
+                self.tcp.send(socket, &out[..len])
+            }
+            Action::SendAux { socket, to, len } => self.aux.send(socket, &out[..len], to).await,
             Action::Deliver { range } => {
                 if let Err(e) = self.dev.send(&out[range]).await {
                     tracing::debug!(error = %e, "handing a packet to the device");
@@ -200,6 +277,9 @@ impl Shell {
             match event {
                 Event::Connected(peer) => tracing::debug!(peer = %peer, "connected"),
                 Event::MembersChanged => members_changed = true,
+                Event::OpenAuxSockets(ids) => self.aux.open(&ids),
+                Event::CloseAuxSockets(ids) => self.aux.close(&ids),
+                Event::Pong(pong) => self.pings.answer(&pong),
                 Event::Ipv4Changed(new) => {
                     let changed = self
                         .dev
@@ -212,6 +292,14 @@ impl Shell {
                         }
                     }
                 }
+            }
+        }
+        // After the events: they may have opened the sockets these use.
+        while let Some(t) = node.poll_aux_transmit() {
+            if t.socket >= STREAM_IDS_FROM {
+                self.tcp.send(t.socket, &t.payload);
+            } else {
+                self.aux.send(t.socket, &t.payload, t.to).await;
             }
         }
         if members_changed {
@@ -229,7 +317,9 @@ impl Shell {
             "status" => {
                 let mut status = node.status(now);
                 status.listen = self.listen.to_string();
-                serde_json::to_string(&status).expect("serialisable")
+                let mut json = serde_json::to_value(&status).expect("serialisable");
+                json["tcp"] = serde_json::to_value(self.tcp.status()).expect("serialisable");
+                json.to_string()
             }
             other => {
                 serde_json::json!({ "error": format!("unknown request `{other}`") }).to_string()

@@ -9,17 +9,24 @@
 //! - deadline from `Node::poll_timeout` → `Node::handle_timeout`;
 //! - after each, drain `Node::poll_transmit` to the socket and
 //!   `Node::poll_event` (peer cache, IPv4 changes);
+//! - TCP connections (members whose UDP is blocked) → [`tcp`];
 //! - control socket request → `Node::status` as JSON;
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
+mod aux;
 mod clock;
 pub mod control;
 mod device;
 pub mod embed;
 mod error;
 mod event_loop;
+mod lan;
+pub mod local_addrs;
+mod ping;
+pub mod portmap;
 pub mod state_dir;
+pub mod tcp;
 mod tun;
 mod udp;
 pub mod userspace;

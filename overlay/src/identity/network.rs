@@ -64,6 +64,12 @@ impl NetworkKey {
     pub fn mac_key(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(self.derive("tessel 2026 mac key"))
     }
+
+    /// The secret of the STUN short-term credentials between members
+    /// (MESSAGE-INTEGRITY on Binding requests and responses).
+    pub fn stun_secret(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.derive("tessel 2026 stun key"))
+    }
 }
 
 impl fmt::Debug for NetworkKey {
@@ -102,6 +108,7 @@ mod tests {
         let back = NetworkKey::parse(&k.to_text()).unwrap();
         assert_eq!(back.id(), k.id());
         assert_ne!(*k.noise_psk(), *k.mac_key());
+        assert_ne!(*k.stun_secret(), *k.mac_key());
         assert_ne!(k.id().0, *k.noise_psk());
         assert_ne!(NetworkKey::from_secret([8; 32]).id(), k.id());
     }

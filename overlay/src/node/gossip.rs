@@ -18,6 +18,10 @@ use crate::wire::gossip::{self, Entry};
 /// gossiper's view of it to another's).
 const SILENCE_BEFORE_FOLLOWING: Duration = Duration::from_secs(30);
 
+/// News younger than this means the gossiper reaches the member itself, so
+/// signals for the member can go through it.
+const VIA_FRESHNESS: Duration = Duration::from_secs(60);
+
 /// How long the higher node ID waits before initiating to a member it just
 /// learned of, so that the lower one's initiation usually goes first.
 const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
@@ -25,6 +29,8 @@ const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
 impl Node {
     /// Sends `to` a random sample of the members we have fresh news of.
     pub(super) fn send_gossip(&mut self, now: Instant, to: NodeId) {
+        // Measure the link with every gossip message.
+        self.link_ping(now, to);
         let mut entries: Vec<Entry> = self
             .peers
             .values()
@@ -37,6 +43,13 @@ impl Node {
                 (age < PEER_EXPIRY).then(|| Entry {
                     node_id: *p.id.as_bytes(),
                     age_secs: age.as_secs().min(u64::from(u16::MAX)) as u16,
+                    // Split horizon with poisoned reverse: a route through
+                    // `to` is no news to it.
+                    metric: if p.via == Some(to) && !(p.relay.is_none() && p.reachable(now)) {
+                        gossip::UNREACHABLE
+                    } else {
+                        self.announced_metric(p, now)
+                    },
                     endpoint,
                 })
             })
@@ -83,9 +96,16 @@ impl Node {
             } else {
                 TIE_BREAK_DELAY
             };
-            let Some(peer) = self.add_peer(id, Some(entry.endpoint), heard_at, now) else {
+            if self
+                .add_peer(id, Some(entry.endpoint), heard_at, now)
+                .is_none()
+            {
                 break;
-            };
+            }
+            if age < VIA_FRESHNESS {
+                self.route_update(now, from, id, entry.metric);
+            }
+            let peer = self.peers.get_mut(&id).expect("just added");
             // Fresher news than our own of a member we have not heard from
             // lately: it moved, or its NAT mapping changed. Its endpoint is
             // our best information, even while an old session lingers.

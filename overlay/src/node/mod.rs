@@ -14,12 +14,20 @@
 //! and randomness comes from the seed in its [`Config`].
 
 mod gossip;
+mod lan;
 mod peer;
+mod peer_table;
+mod ping;
+mod portmap;
 mod receive;
+mod relay;
+mod routing;
 mod send;
 pub mod stats;
 pub mod status;
+mod stun;
 mod timers;
+mod traversal;
 mod unreachable;
 
 #[cfg(test)]
@@ -36,8 +44,13 @@ use crate::identity::{Ipv4Assignment, NetworkId, NetworkKey, NetworkPrefix, Node
 use crate::limits::{HELLO_INTERVAL, MAX_PEERS};
 use crate::session::handshake::HandshakeKeys;
 use peer::Peer;
+pub use ping::{PingError, PingTarget, Pong};
+pub use portmap::PortMappingStatus;
+pub use relay::{Path, RelayStats};
 pub use stats::{DropCounters, DropReason};
 pub use status::{PeerStatus, Status};
+pub use stun::{NatBehaviour, NatMapping, NatStatus, StunSample, StunSampleStatus};
+pub use traversal::{TraversalStats, STREAM_IDS_FROM};
 
 /// Everything a node needs to start.
 pub struct Config {
@@ -49,6 +62,8 @@ pub struct Config {
     pub bootstrap: Vec<SocketAddr>,
     /// Members remembered from an earlier run, with their last endpoints.
     pub known_peers: Vec<(NodeId, SocketAddr)>,
+    /// STUN servers to ask for this node's reflexive address (`--stun`).
+    pub stun_servers: Vec<SocketAddr>,
     /// Seed of all the node's randomness.
     pub seed: [u8; 32],
     /// Wall-clock time at the `now` passed to [`Node::new`], in ms since the
@@ -63,6 +78,16 @@ pub enum Action {
     None,
     /// Send `out[..len]` as one UDP datagram to `to`.
     Send {
+        /// Destination endpoint.
+        to: SocketAddr,
+        /// Bytes at the start of the output buffer.
+        len: usize,
+    },
+    /// Send `out[..len]` as one UDP datagram to `to`, from the extra socket
+    /// `socket` (see [`Event::OpenAuxSockets`]).
+    SendAux {
+        /// The extra socket to send from.
+        socket: u16,
         /// Destination endpoint.
         to: SocketAddr,
         /// Bytes at the start of the output buffer.
@@ -84,6 +109,17 @@ pub struct Transmit {
     pub payload: Vec<u8>,
 }
 
+/// A control datagram to send from one of the node's extra sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuxTransmit {
+    /// The extra socket to send from.
+    pub socket: u16,
+    /// Destination endpoint.
+    pub to: SocketAddr,
+    /// The datagram.
+    pub payload: Vec<u8>,
+}
+
 /// Notable changes, for the driver and for logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -93,6 +129,15 @@ pub enum Event {
     MembersChanged,
     /// This node's IPv4 address changed after a collision was resolved.
     Ipv4Changed(Ipv4Addr),
+    /// Open extra UDP sockets with these IDs (any local port, same address
+    /// family as the main socket) and pass what arrives on them to
+    /// [`Node::handle_aux_datagram`]. Hole punching uses them to find the
+    /// ports of NATs that allocate at random, and to learn how our NAT allocates.
+    OpenAuxSockets(Vec<u16>),
+    /// Close these extra sockets.
+    CloseAuxSockets(Vec<u16>),
+    /// The answer to [`Node::ping`].
+    Pong(Pong),
 }
 
 /// An address given with `--peer`, greeted until a member answers there.
@@ -114,11 +159,18 @@ pub struct Node {
     ipv6: Ipv6Addr,
     ipv4: Ipv4Addr,
     ipv4s: Ipv4Assignment,
-    peers: HashMap<NodeId, Peer>,
+    peers: peer_table::PeerTable,
     by_index: HashMap<u32, NodeId>,
     by_ipv6: HashMap<Ipv6Addr, NodeId>,
     bootstrap: Vec<Bootstrap>,
     transmits: VecDeque<Transmit>,
+    aux_transmits: VecDeque<AuxTransmit>,
+    /// The socket the datagram being handled arrived on (0: the main one).
+    rx_socket: u16,
+    /// The member a relayed datagram being handled came through.
+    rx_relay: Option<NodeId>,
+    relay: relay::Relaying,
+    pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
     rng: ChaCha20Rng,
@@ -128,6 +180,12 @@ pub struct Node {
     next_wakeup: Option<Instant>,
     next_maintenance: Instant,
     icmp_errors: unreachable::ErrorRateLimit,
+    stun: stun::StunState,
+    /// Signs signals.
+    node_key: NodeKey,
+    traversal: traversal::Traversal,
+    /// The gateway's port mapping for our UDP port, if any.
+    port_mapping: Option<PortMappingStatus>,
 }
 
 impl Node {
@@ -145,7 +203,7 @@ impl Node {
             ipv6: prefix.node_addr(&id),
             ipv4: ipv4s.addr_of(&id).expect("self is assigned"),
             ipv4s,
-            peers: HashMap::new(),
+            peers: peer_table::PeerTable::default(),
             by_index: HashMap::new(),
             by_ipv6: HashMap::new(),
             bootstrap: config
@@ -159,6 +217,11 @@ impl Node {
                 })
                 .collect(),
             transmits: VecDeque::new(),
+            aux_transmits: VecDeque::new(),
+            rx_socket: 0,
+            rx_relay: None,
+            relay: relay::Relaying::default(),
+            pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),
             rng: ChaCha20Rng::from_seed(config.seed),
@@ -168,6 +231,10 @@ impl Node {
             next_wakeup: Some(now),
             next_maintenance: now,
             icmp_errors: unreachable::ErrorRateLimit::new(),
+            stun: stun::StunState::new(&config.network_key, config.stun_servers.clone(), now),
+            node_key: config.node_key,
+            traversal: traversal::Traversal::default(),
+            port_mapping: None,
         };
         for (peer, endpoint) in config.known_peers {
             if peer != id {
@@ -203,6 +270,17 @@ impl Node {
         self.ipv4
     }
 
+    /// Tells the node the addresses of its interfaces, each with the port
+    /// it listens on: candidates for members on the same network.
+    pub fn set_local_addresses(&mut self, addrs: Vec<SocketAddr>) {
+        self.traversal.local_addrs = addrs;
+    }
+
+    /// Hole-punching counters.
+    pub fn traversal_stats(&self) -> TraversalStats {
+        self.traversal.stats
+    }
+
     /// Drop counters.
     pub fn drops(&self) -> &DropCounters {
         &self.drops
@@ -228,6 +306,11 @@ impl Node {
     /// The next datagram of the control path.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
+    }
+
+    /// The next datagram to send from an extra socket.
+    pub fn poll_aux_transmit(&mut self) -> Option<AuxTransmit> {
+        self.aux_transmits.pop_front()
     }
 
     /// The next event.

@@ -8,6 +8,18 @@ use std::time::Instant;
 use crate::identity::NodeId;
 use crate::session::{InitiatorState, Session};
 
+/// A member silent for this long is not used as a relay or route (every
+/// session carries a keepalive at least every 25 s).
+const HOP_SILENCE: std::time::Duration = std::time::Duration::from_secs(40);
+/// Sending this long without an answer marks a path dead (the keepalive
+/// timeout plus the handshake timeout, as for a new handshake).
+const UNANSWERED: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long after the last direct datagram a relayed one does not move a
+/// member's path off the direct one (the other side only relays when its
+/// direct datagrams went unanswered).
+const DIRECT_FRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A handshake that we initiated and that awaits its response.
 #[derive(Debug)]
 pub(crate) struct PendingHandshake {
@@ -27,6 +39,18 @@ pub(crate) struct Peer {
     pub(crate) ipv6: Ipv6Addr,
     /// Where authenticated packets last came from, or where we were told it is.
     pub(crate) endpoint: Option<SocketAddr>,
+    /// Our socket that reaches `endpoint`: 0 for the main one, or an extra
+    /// socket that hole punching opened.
+    pub(crate) socket: u16,
+    /// While no direct path works: the member our traffic to it goes
+    /// through (relayed end to end); `None` when direct.
+    pub(crate) relay: Option<NodeId>,
+    /// When an authenticated datagram last came from it directly.
+    pub(crate) last_direct_rx: Option<Instant>,
+    /// Quality of our direct session with it.
+    pub(crate) link: super::routing::LinkQuality,
+    /// Our route to it through `via`.
+    pub(crate) route: super::routing::Route,
     /// Whether a handshake with this member ever completed.
     pub(crate) verified: bool,
     /// Whether we keep a session with it at all times (a neighbour) rather
@@ -55,6 +79,17 @@ pub(crate) struct Peer {
     pub(crate) rx_bytes: u64,
     pub(crate) tx_bytes: u64,
     pub(crate) timers: PeerTimers,
+    /// The next hop of our route to it (see `routing`): where signals and
+    /// relayed traffic for it go when we have no direct path.
+    pub(crate) via: Option<NodeId>,
+    /// Highest signal timestamp accepted from it.
+    pub(crate) last_signal_ts: u64,
+    /// When we last started hole punching toward it.
+    pub(crate) last_punch: Option<Instant>,
+    /// Punches toward it in a row that found no path (they back off).
+    pub(crate) punch_failures: u8,
+    /// Where it was heard on our LANs (LAN discovery).
+    pub(crate) lan: super::lan::LanPeer,
 }
 
 /// Deadlines of one peer; `None` means not armed.
@@ -105,6 +140,11 @@ impl Peer {
             id,
             ipv6,
             endpoint,
+            socket: 0,
+            relay: None,
+            last_direct_rx: None,
+            link: Default::default(),
+            route: Default::default(),
             verified: false,
             neighbour: false,
             heard_at,
@@ -123,6 +163,11 @@ impl Peer {
             rx_bytes: 0,
             tx_bytes: 0,
             timers: PeerTimers::default(),
+            via: None,
+            last_signal_ts: 0,
+            last_punch: None,
+            punch_failures: 0,
+            lan: Default::default(),
         }
     }
 
@@ -139,10 +184,58 @@ impl Peer {
         self.timers.persistent_keepalive = Some(now + crate::limits::PERSISTENT_KEEPALIVE);
     }
 
+    /// Notes that an authenticated datagram from it came directly from
+    /// `from` on our socket `socket`, or through the member `relay`.
+    /// Returns whether the path we send on changed. A relayed arrival does
+    /// not replace a direct path that worked lately.
+    pub(crate) fn heard_on(
+        &mut self,
+        from: SocketAddr,
+        socket: u16,
+        relay: Option<NodeId>,
+        now: Instant,
+    ) -> bool {
+        match relay {
+            None => {
+                let changed =
+                    self.endpoint != Some(from) || self.socket != socket || self.relay.is_some();
+                self.endpoint = Some(from);
+                self.socket = socket;
+                self.relay = None;
+                self.last_direct_rx = Some(now);
+                changed
+            }
+            Some(r) => {
+                let direct_lately = self
+                    .last_direct_rx
+                    .is_some_and(|t| now.saturating_duration_since(t) < DIRECT_FRESH);
+                if direct_lately || self.relay == Some(r) {
+                    return false;
+                }
+                self.relay = Some(r);
+                true
+            }
+        }
+    }
+
     /// The latest news of this member: our own contact or gossip.
     pub(crate) fn freshness(&self) -> Instant {
         self.last_received
             .map_or(self.heard_at, |r| r.max(self.heard_at))
+    }
+
+    /// Whether we have a usable session on a path that answers: something
+    /// came back within [`HOP_SILENCE`], and not for long less than we sent
+    /// (a path that swallows what we send is dead well before the session
+    /// expires). Relays and routes only use reachable members.
+    pub(crate) fn reachable(&self, now: Instant) -> bool {
+        let Some(rx) = self.last_received else {
+            return false;
+        };
+        let unanswered = self
+            .last_sent
+            .is_some_and(|tx| tx.saturating_duration_since(rx) > UNANSWERED);
+        self.connected(now) && now.saturating_duration_since(rx) < HOP_SILENCE && !unanswered
     }
 
     /// Whether we have a usable session.

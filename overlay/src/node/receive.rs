@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use super::peer::SessionSlot;
-use super::{Action, DropReason, Event, Node, Transmit};
+use super::{Action, DropReason, Event, Node};
 use crate::identity::NodeId;
 use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
 use crate::session::handshake;
@@ -14,6 +14,25 @@ use crate::wire::mac::MacKey;
 use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
 
 impl Node {
+    /// Handles a datagram that arrived on the extra socket `socket` (see
+    /// [`super::Event::OpenAuxSockets`]); otherwise like [`Node::handle_datagram`].
+    pub fn handle_aux_datagram(
+        &mut self,
+        now: Instant,
+        socket: u16,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &mut [u8],
+    ) -> Action {
+        if !self.traversal.aux.is_open(socket) {
+            return self.drop_packet(DropReason::Malformed);
+        }
+        self.rx_socket = socket;
+        let action = self.handle_datagram(now, from, datagram, out);
+        self.rx_socket = 0;
+        action
+    }
+
     /// Handles one UDP datagram from `from`. Decrypted IP packets are written
     /// to `out`, which must be at least as long as `datagram`.
     pub fn handle_datagram(
@@ -23,12 +42,19 @@ impl Node {
         datagram: &[u8],
         out: &mut [u8],
     ) -> Action {
+        // STUN shares the port: told apart by its magic cookie (stun.rs).
+        if self.receive_stun(now, from, datagram) {
+            return Action::None;
+        }
         let action = match MessageType::of(datagram) {
             Ok(MessageType::Data) => return self.receive_data(now, from, datagram, out),
             Ok(MessageType::HandshakeInit) => self.receive_initiation(now, from, datagram),
             Ok(MessageType::HandshakeResp) => self.receive_response(now, from, datagram),
             Ok(MessageType::Hello) => self.receive_hello(from, datagram),
             Ok(MessageType::HelloAck) => self.receive_hello_ack(now, from, datagram),
+            Ok(MessageType::Probe | MessageType::ProbeAck) => {
+                self.receive_probe(now, from, datagram)
+            }
             Err(_) => Err(DropReason::Malformed),
         };
         if let Err(reason) = action {
@@ -44,6 +70,7 @@ impl Node {
         datagram: &[u8],
         out: &mut [u8],
     ) -> Action {
+        let rx_socket = self.rx_socket;
         let Ok(pkt) = data::Packet::new_checked(datagram) else {
             return self.drop_packet(DropReason::Malformed);
         };
@@ -69,10 +96,10 @@ impl Node {
         if slot == SessionSlot::Next {
             self.confirm_responder_session(now, pid);
         }
+        let rx_relay = self.rx_relay;
         let peer = self.peers.get_mut(&pid).expect("peer exists");
-        if peer.endpoint != Some(from) {
-            tracing::debug!(peer = %pid.short(), ?from, "peer roamed to a new endpoint");
-            peer.endpoint = Some(from);
+        if peer.heard_on(from, rx_socket, rx_relay, now) {
+            tracing::debug!(peer = %pid.short(), ?from, relay = ?rx_relay.map(|r| r.short()), "peer roamed to a new path");
         }
         peer.last_received = Some(now);
         peer.rx_bytes += datagram.len() as u64;
@@ -107,6 +134,19 @@ impl Node {
                 self.consume_gossip(now, pid, g);
                 Action::None
             }
+            Ok(Inner::Signal(s)) => {
+                let s = s.to_vec();
+                self.consume_signal(now, pid, &s);
+                Action::None
+            }
+            Ok(Inner::Echo(e)) => {
+                self.consume_echo(now, pid, e);
+                Action::None
+            }
+            Ok(Inner::Relay(r)) => {
+                let r = r.to_vec();
+                self.consume_relay(now, pid, &r, out)
+            }
             Err(_) => self.drop_packet(DropReason::BadInner),
         }
     }
@@ -117,6 +157,7 @@ impl Node {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
+        let rx_socket = self.rx_socket;
         let pkt =
             handshake_init::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         // The MAC is checked first, before any Noise work or state.
@@ -145,12 +186,14 @@ impl Node {
         let (session, resp) = ini
             .create_response(&self.keys, local_index, now)
             .map_err(|_| DropReason::HandshakeFailed)?;
-        let Some(peer) = self.add_peer(peer_id, Some(from), now, now) else {
+        let rx_relay = self.rx_relay;
+        let endpoint = rx_relay.is_none().then_some(from);
+        let Some(peer) = self.add_peer(peer_id, endpoint, now, now) else {
             return Err(DropReason::PeerTableFull);
         };
         peer.last_initiation_ts = ts;
         peer.last_initiation_at = Some(now);
-        peer.endpoint = Some(from);
+        peer.heard_on(from, rx_socket, rx_relay, now);
         peer.last_received = Some(now);
         let replaced = peer.next.replace(Box::new(session)).map(|s| s.local_index);
         if let Some(old) = replaced {
@@ -158,7 +201,7 @@ impl Node {
         }
         self.by_index.insert(local_index, peer_id);
         tracing::debug!(peer = %peer_id.short(), ?from, "answered handshake initiation");
-        self.send_control(peer_id, from, resp.to_vec());
+        self.send_control(now, peer_id, from, resp.to_vec());
         Ok(())
     }
 
@@ -168,6 +211,8 @@ impl Node {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
+        let rx_socket = self.rx_socket;
+        let rx_relay = self.rx_relay;
         let pkt =
             handshake_resp::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
@@ -194,7 +239,11 @@ impl Node {
                 return Err(DropReason::HandshakeFailed);
             }
         };
-        peer.endpoint = Some(from);
+        peer.heard_on(from, rx_socket, rx_relay, now);
+        if rx_relay.is_none() {
+            peer.link
+                .rtt_sample(now.saturating_duration_since(pending.sent_at));
+        }
         peer.last_received = Some(now);
         self.install_session(now, pid, session);
         // Confirm the session to the responder at once if nothing else will.
@@ -224,10 +273,9 @@ impl Node {
         // Stateless answer: our node ID, MAC'd for the sender.
         let mut ack = hello::emit(true, self.id.as_bytes());
         self.keys.mac_to(&sender).seal(&mut ack);
-        self.transmits.push_back(Transmit {
-            to: from,
-            payload: ack.to_vec(),
-        });
+        // From the socket the hello reached.
+        let socket = self.rx_socket;
+        self.queue_datagram(socket, from, ack.to_vec());
         Ok(())
     }
 
@@ -237,6 +285,7 @@ impl Node {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
+        let rx_socket = self.rx_socket;
         let id = open_hello(datagram, true, self.keys.mac_to_me())?;
         if !self.bootstrap.iter().any(|b| b.addr == from) || id == self.id {
             return Err(DropReason::UnexpectedHelloAck);
@@ -250,6 +299,7 @@ impl Node {
             return Ok(());
         }
         peer.endpoint = Some(from);
+        peer.socket = rx_socket;
         self.initiate(now, id);
         Ok(())
     }

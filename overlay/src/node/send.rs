@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use rand_core::RngCore;
 
 use super::peer::PendingHandshake;
+use super::unreachable::IcmpError;
 use super::{Action, DropReason, Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
     KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, REKEY_AFTER_MESSAGES, REKEY_TIMEOUT,
-    REKEY_TIMEOUT_JITTER_MS,
+    REKEY_TIMEOUT_JITTER_MS, RELAYED_MTU,
 };
 use crate::session::handshake;
 use crate::wire::data::{HEADER_LEN, TAG_LEN};
@@ -53,9 +54,23 @@ impl Node {
             .peers
             .get_mut(&pid)
             .expect("owner_of returns known peers");
-        let Some(to) = peer.endpoint else {
+        let relay = peer.relay;
+        let endpoint = peer.endpoint;
+        let socket = peer.socket;
+        if relay.is_some() && bytes.len() > RELAYED_MTU && !may_fragment(&ip) {
+            // Too big for a relayed path: tell the host its path MTU.
+            let kind = IcmpError::TooBig(RELAYED_MTU as u16);
+            self.drops.add(DropReason::TooBigForRelay);
+            return match super::unreachable::emit_error(&ip, kind, &mut self.icmp_errors, now, out)
+            {
+                Some(len) => Action::Deliver { range: 0..len },
+                None => Action::None,
+            };
+        }
+        if endpoint.is_none() && relay.is_none() && self.relay_candidate(now, pid).is_none() {
             return self.drop_packet(DropReason::NoEndpoint);
-        };
+        }
+        let peer = self.peers.get_mut(&pid).expect("checked above");
         if let Some(session) = peer.sending_session(now) {
             let Ok(len) = session.encrypt(bytes, out) else {
                 return self.drop_packet(DropReason::BadTunPacket);
@@ -67,7 +82,17 @@ impl Node {
             if rekey {
                 self.initiate(now, pid);
             }
-            return Action::Send { to, len };
+            if let Some(r) = relay {
+                // Relayed: off the hot path, through the relay's session.
+                let datagram = out[..len].to_vec();
+                self.send_relayed(now, pid, Some(r), &datagram);
+                return Action::None;
+            }
+            let to = endpoint.expect("direct peers have an endpoint");
+            return match socket {
+                0 => Action::Send { to, len },
+                socket => Action::SendAux { socket, to, len },
+            };
         }
         // No session yet: queue (cold path) and start a handshake.
         if peer.queue.len() >= MAX_QUEUED_PACKETS {
@@ -107,10 +132,14 @@ impl Node {
 
     /// Starts a handshake with `pid` unless one is in flight.
     pub(super) fn initiate(&mut self, now: Instant, pid: NodeId) {
-        let Some(peer) = self.peers.get(&pid) else {
+        if !self.peers.contains_key(&pid) {
             return;
-        };
-        if peer.handshake.is_some() || peer.endpoint.is_none() {
+        }
+        self.start_punch(now, pid);
+        let peer = &self.peers[&pid];
+        if peer.handshake.is_some()
+            || (peer.endpoint.is_none() && self.relay_candidate(now, pid).is_none())
+        {
             return;
         }
         self.send_initiation(now, pid, now);
@@ -127,8 +156,14 @@ impl Node {
         else {
             return;
         };
+        let via = self.relay_candidate(now, pid);
         let peer = self.peers.get_mut(&pid).expect("caller checked");
-        let Some(to) = peer.endpoint else { return };
+        let direct = peer
+            .endpoint
+            .filter(|_| peer.relay.is_none() || via.is_none());
+        if direct.is_none() && via.is_none() {
+            return;
+        }
         let attempt = peer
             .handshake
             .as_ref()
@@ -153,17 +188,41 @@ impl Node {
         let at = now + REKEY_TIMEOUT * backoff + jitter;
         peer.timers.retransmit = Some(at);
         self.by_index.insert(index, pid);
-        tracing::debug!(peer = %pid.short(), ?to, "sending handshake initiation");
-        self.send_control(pid, to, msg.to_vec());
+        tracing::debug!(peer = %pid.short(), ?direct, via = ?via.map(|v| v.short()), "sending handshake initiation");
+        // Both ways at once while no direct path is proven: the answer comes
+        // back the way the first copy arrived.
+        if let Some(to) = direct {
+            let socket = self.peers[&pid].socket;
+            self.peers.get_mut(&pid).expect("exists").tx_bytes += msg.len() as u64;
+            self.queue_datagram(socket, to, msg.to_vec());
+        }
+        if via.is_some() {
+            self.send_relayed(now, pid, via, &msg);
+        }
         self.wake_at(Some(at));
     }
 
-    /// Queues a control datagram to a peer and counts it.
-    pub(super) fn send_control(&mut self, pid: NodeId, to: SocketAddr, payload: Vec<u8>) {
-        if let Some(p) = self.peers.get_mut(&pid) {
-            p.tx_bytes += payload.len() as u64;
+    /// Queues a control datagram to a peer (through its relay, if its path
+    /// is relayed) and counts it.
+    pub(super) fn send_control(
+        &mut self,
+        now: Instant,
+        pid: NodeId,
+        to: SocketAddr,
+        payload: Vec<u8>,
+    ) {
+        let (socket, relay) = match self.peers.get_mut(&pid) {
+            Some(p) => {
+                p.tx_bytes += payload.len() as u64;
+                (p.socket, p.relay)
+            }
+            None => (0, None),
+        };
+        if relay.is_some() {
+            self.send_relayed(now, pid, relay, &payload);
+        } else {
+            self.queue_datagram(socket, to, payload);
         }
-        self.transmits.push_back(Transmit { to, payload });
     }
 
     /// Encrypts `plaintext` on the peer's current session and queues it.
@@ -172,7 +231,8 @@ impl Node {
         let Some(peer) = self.peers.get_mut(&pid) else {
             return false;
         };
-        let Some(to) = peer.endpoint else {
+        let relay = peer.relay;
+        let Some(to) = peer.endpoint.or(relay.map(|_| super::relay::RELAYED_FROM)) else {
             return false;
         };
         let Some(session) = peer.sending_session(now) else {
@@ -185,8 +245,25 @@ impl Node {
         buf.truncate(n);
         peer.tx_bytes += n as u64;
         peer.on_sent(now);
-        self.transmits.push_back(Transmit { to, payload: buf });
+        let socket = peer.socket;
+        if relay.is_some() {
+            return self.send_relayed(now, pid, relay, &buf);
+        }
+        self.queue_datagram(socket, to, buf);
         true
+    }
+
+    /// Queues a control datagram on the main socket (0) or an extra one.
+    pub(super) fn queue_datagram(&mut self, socket: u16, to: SocketAddr, payload: Vec<u8>) {
+        if socket == 0 {
+            self.transmits.push_back(Transmit { to, payload });
+        } else {
+            self.aux_transmits.push_back(super::AuxTransmit {
+                socket,
+                to,
+                payload,
+            });
+        }
     }
 
     /// Sends an empty keepalive to `pid`.
@@ -208,4 +285,10 @@ impl Node {
             self.wake_at(armed);
         }
     }
+}
+
+/// Whether an IPv4 packet lacks Don't Fragment (the underlay may fragment
+/// it); IPv6 packets never may.
+fn may_fragment(ip: &inner::IpPacket<'_>) -> bool {
+    ip.src.is_ipv4() && ip.bytes.get(6).is_some_and(|flags| flags & 0x40 == 0)
 }

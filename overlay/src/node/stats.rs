@@ -44,11 +44,26 @@ pub enum DropReason {
     NoEndpoint,
     /// The table of members is full.
     PeerTableFull,
+    /// A signal with a bad signature, a replayed timestamp or an unknown body.
+    SignalRejected,
+    /// A signal for a member we have no way toward, or out of hops.
+    SignalNoRoute,
+    /// A relay frame we would not pass on: relaying off, over budget, out
+    /// of hops, or no way toward its recipient.
+    RelayRefused,
+    /// A packet from the TUN too big for the relayed path to its member
+    /// (answered with a Packet Too Big).
+    TooBigForRelay,
+    /// A STUN Binding request without the network's integrity: from an
+    /// outsider or another network.
+    StunUnauthenticated,
+    /// A STUN message that answers no request of ours, or that we do not handle.
+    UnexpectedStun,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 25] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -68,6 +83,12 @@ impl DropReason {
         Self::QueueFull,
         Self::NoEndpoint,
         Self::PeerTableFull,
+        Self::SignalRejected,
+        Self::SignalNoRoute,
+        Self::StunUnauthenticated,
+        Self::UnexpectedStun,
+        Self::RelayRefused,
+        Self::TooBigForRelay,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -92,6 +113,12 @@ impl DropReason {
             Self::QueueFull => "queue_full",
             Self::NoEndpoint => "no_endpoint",
             Self::PeerTableFull => "peer_table_full",
+            Self::SignalRejected => "signal_rejected",
+            Self::SignalNoRoute => "signal_no_route",
+            Self::RelayRefused => "relay_refused",
+            Self::TooBigForRelay => "too_big_for_relay",
+            Self::StunUnauthenticated => "stun_unauthenticated",
+            Self::UnexpectedStun => "unexpected_stun",
         }
     }
 }

@@ -24,6 +24,18 @@ pub struct Status {
     pub peers: Vec<PeerStatus>,
     /// Dropped packets by reason (every reason, zero or not).
     pub drops: BTreeMap<String, u64>,
+    /// Hole punching: attempts, outcomes, probes.
+    #[serde(default)]
+    pub traversal: super::TraversalStats,
+    /// Relaying for others and through others.
+    #[serde(default)]
+    pub relay: super::RelayStats,
+    /// Reflexive addresses and what they say about the NAT.
+    #[serde(default)]
+    pub nat: super::NatStatus,
+    /// The external address the gateway maps to our UDP port, if any.
+    #[serde(default)]
+    pub port_mapping: Option<super::PortMappingStatus>,
 }
 
 /// One member as `tessel status` shows it.
@@ -37,6 +49,13 @@ pub struct PeerStatus {
     pub ipv4: Option<String>,
     /// Where we reach it.
     pub endpoint: Option<String>,
+    /// Smoothed round-trip time of the direct session, in ms.
+    #[serde(default)]
+    pub rtt_ms: Option<f64>,
+    /// How traffic to it goes while connected: `direct` (to `endpoint`) or
+    /// `relay NODE_ID` (through that member).
+    #[serde(default)]
+    pub path: Option<String>,
     /// Whether a usable session exists.
     pub connected: bool,
     /// When the last handshake completed, in ms since the Unix epoch.
@@ -60,6 +79,11 @@ impl Node {
                 ipv6: p.ipv6.to_string(),
                 ipv4: self.ipv4s.addr_of(&p.id).map(|a| a.to_string()),
                 endpoint: p.endpoint.map(|e| e.to_string()),
+                rtt_ms: p.link.srtt.map(|r| r.as_secs_f64() * 1000.0),
+                path: p.connected(now).then(|| match p.relay {
+                    None => "direct".to_string(),
+                    Some(r) => format!("relay {r}"),
+                }),
                 connected: p.connected(now),
                 last_handshake_unix_ms: p.last_handshake.map(|t| self.unix_ms_at(t)),
                 last_handshake_ago_secs: p
@@ -81,6 +105,10 @@ impl Node {
                 .iter()
                 .map(|r| (r.name().to_string(), self.drops.get(*r)))
                 .collect(),
+            traversal: self.traversal.stats,
+            relay: self.relay_stats(),
+            nat: self.nat_status(now),
+            port_mapping: self.port_mapping.clone(),
         }
     }
 }

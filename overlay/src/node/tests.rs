@@ -41,6 +41,7 @@ fn config(seed: u8, net: u8, bootstrap: Vec<SocketAddr>) -> Config {
         network_key: NetworkKey::from_secret([net; 32]),
         bootstrap,
         known_peers: Vec::new(),
+        stun_servers: Vec::new(),
         seed: [seed; 32],
         unix_ms: 1_800_000_000_000,
     }
@@ -141,7 +142,8 @@ impl Net {
         match self.nodes[i].1.handle_datagram(now, from, bytes, &mut out) {
             Action::Send { to: dst, len } => self.send(to, dst, out[..len].to_vec()),
             Action::Deliver { range } => self.delivered[i].push_back(out[range].to_vec()),
-            Action::None => {}
+            // This harness has no extra sockets (and no NATs to punch).
+            Action::SendAux { .. } | Action::None => {}
         }
         self.drain(i);
     }
@@ -788,3 +790,6 @@ fn unowned_overlay_address_gets_destination_unreachable() {
     assert_eq!(net.tun(0, &outside), Action::None);
     assert_eq!(net.node(0).drops().get(DropReason::NoRoute), 2);
 }
+
+#[path = "tests_stun.rs"]
+mod stun;

@@ -42,23 +42,20 @@ impl Node {
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.bootstrap_timers(now);
-        let mut due: Vec<NodeId> = self
-            .peers
-            .values()
-            .filter(|p| p.timers.next().is_some_and(|t| t <= now))
-            .map(|p| p.id)
-            .collect();
-        // Map iteration order is random; the node's behaviour must not be.
-        due.sort_unstable();
-        for pid in due {
+        // In node ID order: the node's behaviour must not depend on the map's.
+        for pid in self.peers.take_due(now) {
             self.peer_timers(now, pid);
         }
         self.maintain_members(now);
+        self.traversal_timers(now);
+        self.stun_timers(now);
         self.next_wakeup = self
             .peers
-            .values()
-            .filter_map(|p| p.timers.next())
+            .next_deadline()
+            .into_iter()
             .chain(self.bootstrap.iter().map(|b| b.next_hello))
+            .chain(self.traversal.next_deadline())
+            .chain(self.stun_deadline())
             .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }

@@ -1,6 +1,9 @@
-//! ICMP and ICMPv6 Destination Unreachable for packets from the host to an
-//! overlay address that no member owns, so that a connect fails at once
-//! instead of timing out (RFC 792, RFC 4443 §3.1).
+//! ICMP and ICMPv6 errors for the host: Destination Unreachable for packets
+//! to an overlay address that no member owns, so that a connect fails at
+//! once instead of timing out (RFC 792, RFC 4443 §3.1); Packet Too Big
+//! (Fragmentation Needed) for packets to a member reached through a relay
+//! that are larger than a relayed path carries, so that the host lowers its
+//! path MTU toward that member (RFC 4443 §3.2, RFC 1191).
 //!
 //! The error's source is the address that could not be reached (the
 //! overlay has no router address of its own, and a host drops errors that
@@ -60,6 +63,15 @@ impl ErrorRateLimit {
     }
 }
 
+/// Which error to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IcmpError {
+    /// Destination (address) unreachable.
+    Unreachable,
+    /// The packet is larger than this MTU toward its destination.
+    TooBig(u16),
+}
+
 /// Writes into `out` a Destination Unreachable about `packet`; returns its
 /// length, or `None` if none may be sent.
 pub(crate) fn emit(
@@ -68,12 +80,24 @@ pub(crate) fn emit(
     now: Instant,
     out: &mut [u8],
 ) -> Option<usize> {
+    emit_error(packet, IcmpError::Unreachable, limit, now, out)
+}
+
+/// Writes into `out` the error `kind` about `packet`; returns its length,
+/// or `None` if none may be sent.
+pub(crate) fn emit_error(
+    packet: &IpPacket<'_>,
+    kind: IcmpError,
+    limit: &mut ErrorRateLimit,
+    now: Instant,
+    out: &mut [u8],
+) -> Option<usize> {
     if is_error_or_multicast(packet) || !limit.take(now) {
         return None;
     }
     match (packet.src, packet.dst) {
-        (IpAddr::V6(src), IpAddr::V6(dst)) => emit_v6(packet.bytes, dst, src, out),
-        (IpAddr::V4(src), IpAddr::V4(dst)) => emit_v4(packet.bytes, dst, src, out),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => emit_v6(packet.bytes, dst, src, kind, out),
+        (IpAddr::V4(src), IpAddr::V4(dst)) => emit_v4(packet.bytes, dst, src, kind, out),
         _ => None,
     }
 }
@@ -95,7 +119,13 @@ fn is_error_or_multicast(p: &IpPacket<'_>) -> bool {
     }
 }
 
-fn emit_v6(original: &[u8], from: Ipv6Addr, to: Ipv6Addr, out: &mut [u8]) -> Option<usize> {
+fn emit_v6(
+    original: &[u8],
+    from: Ipv6Addr,
+    to: Ipv6Addr,
+    kind: IcmpError,
+    out: &mut [u8],
+) -> Option<usize> {
     let quoted = original.len().min(MAX_ICMPV6 - 40 - 8);
     let icmp_len = 8 + quoted;
     let total = 40 + icmp_len;
@@ -107,10 +137,16 @@ fn emit_v6(original: &[u8], from: Ipv6Addr, to: Ipv6Addr, out: &mut [u8]) -> Opt
     out[7] = 64;
     out[8..24].copy_from_slice(&from.octets());
     out[24..40].copy_from_slice(&to.octets());
-    // Type 1 (destination unreachable), code 3 (address unreachable).
-    out[40] = 1;
-    out[41] = 3;
     out[42..48].fill(0);
+    match kind {
+        // Type 1 (destination unreachable), code 3 (address unreachable).
+        IcmpError::Unreachable => (out[40], out[41]) = (1, 3),
+        // Type 2 (packet too big), code 0, then the MTU.
+        IcmpError::TooBig(mtu) => {
+            (out[40], out[41]) = (2, 0);
+            out[44..48].copy_from_slice(&u32::from(mtu).to_be_bytes());
+        }
+    }
     out[48..].copy_from_slice(&original[..quoted]);
     let mut sum = Checksum::default();
     sum.add(&from.octets());
@@ -122,7 +158,13 @@ fn emit_v6(original: &[u8], from: Ipv6Addr, to: Ipv6Addr, out: &mut [u8]) -> Opt
     Some(total)
 }
 
-fn emit_v4(original: &[u8], from: Ipv4Addr, to: Ipv4Addr, out: &mut [u8]) -> Option<usize> {
+fn emit_v4(
+    original: &[u8],
+    from: Ipv4Addr,
+    to: Ipv4Addr,
+    kind: IcmpError,
+    out: &mut [u8],
+) -> Option<usize> {
     let quoted = original.len().min(MAX_ICMPV4 - 20 - 8);
     let total = 20 + 8 + quoted;
     let out = out.get_mut(..total)?;
@@ -138,10 +180,17 @@ fn emit_v4(original: &[u8], from: Ipv4Addr, to: Ipv4Addr, out: &mut [u8]) -> Opt
     let mut ip_sum = Checksum::default();
     ip_sum.add(&out[..20]);
     out[10..12].copy_from_slice(&ip_sum.finish().to_be_bytes());
-    // Type 3 (destination unreachable), code 1 (host unreachable).
-    out[20] = 3;
-    out[21] = 1;
     out[22..28].fill(0);
+    out[20] = 3;
+    match kind {
+        // Code 1: host unreachable.
+        IcmpError::Unreachable => out[21] = 1,
+        // Code 4: fragmentation needed and DF set, with the next-hop MTU.
+        IcmpError::TooBig(mtu) => {
+            out[21] = 4;
+            out[26..28].copy_from_slice(&mtu.to_be_bytes());
+        }
+    }
     out[28..].copy_from_slice(&original[..quoted]);
     let mut sum = Checksum::default();
     sum.add(&out[20..]);

@@ -2,12 +2,14 @@
 //! a node that reached one member learns the others.
 //!
 //! ```text
-//! | kind u8 = 0x01 | count u8 | count × (node_id 32 | age u16 | endpoint) |
+//! | kind u8 = 0x01 | count u8 | count × (node_id 32 | age u16 | metric u16 | endpoint) |
 //! ```
 //! The endpoint is where the sender last heard from that member (see
 //! [`super::endpoint`]); the age is how many seconds ago anyone the sender
 //! knows of heard from it (0 for a live session). Ages only grow as news
-//! travels, so news of a member that left dies out everywhere.
+//! travels, so news of a member that left dies out everywhere. The metric is
+//! the sender's route cost to that member ([`UNREACHABLE`] if it has none):
+//! gossip doubles as the distance-vector routing protocol of relaying.
 
 use std::net::SocketAddr;
 
@@ -16,6 +18,9 @@ use super::{endpoint, need, WireError};
 /// The first plaintext byte of a gossip message.
 pub const KIND: u8 = 0x01;
 
+/// The metric of a member the sender has no route to.
+pub const UNREACHABLE: u16 = u16::MAX;
+
 /// One announced member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -23,6 +28,8 @@ pub struct Entry {
     pub node_id: [u8; 32],
     /// Seconds since the member was last heard from.
     pub age_secs: u16,
+    /// The sender's route cost to it, or [`UNREACHABLE`].
+    pub metric: u16,
     /// Where the sender reaches it.
     pub endpoint: SocketAddr,
 }
@@ -58,15 +65,17 @@ impl Iterator for Entries<'_> {
         }
         self.left -= 1;
         let r = (|| {
-            need(self.rest, 34)?;
+            need(self.rest, 36)?;
             let mut node_id = [0u8; 32];
             node_id.copy_from_slice(&self.rest[..32]);
             let age_secs = u16::from_le_bytes([self.rest[32], self.rest[33]]);
-            let (endpoint, n) = endpoint::parse(&self.rest[34..])?;
-            self.rest = &self.rest[34 + n..];
+            let metric = u16::from_le_bytes([self.rest[34], self.rest[35]]);
+            let (endpoint, n) = endpoint::parse(&self.rest[36..])?;
+            self.rest = &self.rest[36 + n..];
             Ok(Entry {
                 node_id,
                 age_secs,
+                metric,
                 endpoint,
             })
         })();
@@ -80,12 +89,13 @@ impl Iterator for Entries<'_> {
 /// Writes a gossip message with up to 255 entries.
 pub fn emit(entries: &[Entry]) -> Vec<u8> {
     let entries = &entries[..entries.len().min(255)];
-    let mut out = Vec::with_capacity(2 + entries.len() * 53);
+    let mut out = Vec::with_capacity(2 + entries.len() * 55);
     out.push(KIND);
     out.push(entries.len() as u8);
     for e in entries {
         out.extend_from_slice(&e.node_id);
         out.extend_from_slice(&e.age_secs.to_le_bytes());
+        out.extend_from_slice(&e.metric.to_le_bytes());
         endpoint::emit(&e.endpoint, &mut out);
     }
     out
@@ -102,6 +112,7 @@ mod tests {
             let entries: Vec<Entry> = ids.iter().map(|(id, ip, port, v6, age)| Entry {
                 node_id: *id,
                 age_secs: *age,
+                metric: age.wrapping_mul(7),
                 endpoint: if *v6 {
                     SocketAddr::new(std::net::Ipv6Addr::from(u128::from(*ip)).into(), *port)
                 } else {

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{gossip, need, WireError};
+use super::{gossip, need, ping, relay, signal, WireError};
 
 /// What a decrypted plaintext holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -17,6 +17,12 @@ pub enum Inner<'a> {
     Ip(IpPacket<'a>),
     /// A gossip message (see [`gossip`]).
     Gossip(&'a [u8]),
+    /// A signal to forward or consume (see [`signal`]).
+    Signal(&'a [u8]),
+    /// A relay frame to forward or consume (see [`relay`]).
+    Relay(&'a [u8]),
+    /// An overlay ping or pong (see [`ping`]).
+    Echo(ping::Echo),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -40,6 +46,9 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         None => Ok(Inner::Keepalive),
         Some(&first) if first >> 4 == 4 || first >> 4 == 6 => Ok(Inner::Ip(parse_ip(b)?)),
         Some(&gossip::KIND) => Ok(Inner::Gossip(b)),
+        Some(&signal::KIND) => Ok(Inner::Signal(b)),
+        Some(&relay::KIND) => Ok(Inner::Relay(b)),
+        Some(&ping::PING | &ping::PONG) => Ok(Inner::Echo(ping::parse(b)?)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }

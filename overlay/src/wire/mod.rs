@@ -8,6 +8,7 @@
 //! Every UDP datagram starts with a one-byte [`MessageType`] followed by three
 //! reserved bytes that senders set to zero and receivers ignore.
 
+pub mod beacon;
 pub mod data;
 pub mod endpoint;
 pub mod gossip;
@@ -16,6 +17,11 @@ pub mod handshake_resp;
 pub mod hello;
 pub mod inner;
 pub mod mac;
+pub mod ping;
+pub mod probe;
+pub mod relay;
+pub mod signal;
+pub mod stream;
 
 /// Why a datagram or payload could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,6 +65,10 @@ pub enum MessageType {
     Hello = 4,
     /// The answer to a hello.
     HelloAck = 5,
+    /// A path probe (hole punching).
+    Probe = 6,
+    /// The answer to a path probe.
+    ProbeAck = 7,
 }
 
 impl MessageType {
@@ -74,6 +84,8 @@ impl MessageType {
             Some(3) => Ok(Self::Data),
             Some(4) => Ok(Self::Hello),
             Some(5) => Ok(Self::HelloAck),
+            Some(6) => Ok(Self::Probe),
+            Some(7) => Ok(Self::ProbeAck),
             Some(&t) => Err(WireError::UnknownType(t)),
         }
     }

@@ -20,6 +20,7 @@ pub mod services;
 pub mod status;
 pub mod tempdir;
 pub mod tessel;
+pub mod topology;
 pub mod traffic;
 pub mod wait;
 

@@ -114,6 +114,8 @@ pub struct NodeConfig {
     pub listen: Option<String>,
     /// `--peer HOST:PORT`, repeated.
     pub peers: Vec<String>,
+    /// `--stun HOST:PORT`, repeated.
+    pub stun: Vec<String>,
     /// The overlay interface name; passed only if not the default (and never
     /// in userspace mode).
     pub interface: String,
@@ -129,6 +131,19 @@ pub struct NodeConfig {
     /// Run `tessel up` as this unprivileged user and group instead of root
     /// (through `setpriv`); the state directory is handed to them.
     pub run_as: Option<(u32, u32)>,
+    /// LAN discovery; `false` passes `--no-lan-discovery`.
+    pub lan_discovery: bool,
+    /// Port mapping: `None` is the default (any protocol the gateway
+    /// offers), `Some("off")` passes `--no-port-mapping`, `Some(p)` passes
+    /// `--port-mapping-protocol p` (pcp, nat-pmp or upnp).
+    pub port_mapping: Option<String>,
+    /// The TCP transport; `false` passes `--no-tcp`.
+    pub tcp: bool,
+    /// Relaying for others; `false` passes `--no-relay`.
+    pub relay: bool,
+    /// A misbehaving relay: passes the hidden `--test-tamper-relayed`
+    /// (needs a binary built with the overlay's `test-hooks` feature).
+    pub tamper_relayed: bool,
 }
 
 impl NodeConfig {
@@ -138,12 +153,18 @@ impl NodeConfig {
             network: Some(network.to_owned()),
             listen: None,
             peers: Vec::new(),
+            stun: Vec::new(),
             interface: DEFAULT_INTERFACE.to_owned(),
             userspace: false,
             socks5: None,
             forwards: Vec::new(),
             exposes: Vec::new(),
             run_as: None,
+            lan_discovery: true,
+            port_mapping: None,
+            tcp: true,
+            relay: true,
+            tamper_relayed: false,
         }
     }
 
@@ -158,6 +179,12 @@ impl NodeConfig {
     /// Adds a `--peer`.
     pub fn peer(mut self, endpoint: impl Into<String>) -> Self {
         self.peers.push(endpoint.into());
+        self
+    }
+
+    /// Adds a `--stun`.
+    pub fn stun(mut self, server: impl Into<String>) -> Self {
+        self.stun.push(server.into());
         self
     }
 
@@ -191,6 +218,37 @@ impl NodeConfig {
         self.userspace(true)
     }
 
+    /// Turns LAN discovery on or off (`--no-lan-discovery`).
+    pub fn lan_discovery(mut self, on: bool) -> Self {
+        self.lan_discovery = on;
+        self
+    }
+
+    /// Sets the port mapping: `"off"`, `"pcp"`, `"nat-pmp"` or `"upnp"`.
+    pub fn port_mapping(mut self, mode: impl Into<String>) -> Self {
+        self.port_mapping = Some(mode.into());
+        self
+    }
+
+    /// Turns the TCP transport on or off (`--no-tcp`).
+    pub fn tcp(mut self, on: bool) -> Self {
+        self.tcp = on;
+        self
+    }
+
+    /// Turns relaying for others on or off (`--no-relay`).
+    pub fn relay(mut self, on: bool) -> Self {
+        self.relay = on;
+        self
+    }
+
+    /// Makes the node flip a byte of every frame it relays
+    /// (`--test-tamper-relayed`).
+    pub fn tamper_relayed(mut self, on: bool) -> Self {
+        self.tamper_relayed = on;
+        self
+    }
+
     /// Runs the node as `uid`:`gid` with no supplementary groups.
     pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
         self.run_as = Some((uid, gid));
@@ -212,11 +270,31 @@ impl NodeConfig {
         for p in &self.peers {
             a.extend(["--peer".to_owned(), p.clone()]);
         }
+        for s in &self.stun {
+            a.extend(["--stun".to_owned(), s.clone()]);
+        }
         if self.interface != DEFAULT_INTERFACE && !self.userspace {
             a.extend(["--interface".to_owned(), self.interface.clone()]);
         }
         if self.userspace {
             a.push("--userspace".to_owned());
+        }
+        if !self.lan_discovery {
+            a.push("--no-lan-discovery".to_owned());
+        }
+        if !self.tcp {
+            a.push("--no-tcp".to_owned());
+        }
+        if !self.relay {
+            a.push("--no-relay".to_owned());
+        }
+        if self.tamper_relayed {
+            a.push("--test-tamper-relayed".to_owned());
+        }
+        match self.port_mapping.as_deref() {
+            None => {}
+            Some("off") => a.push("--no-port-mapping".to_owned()),
+            Some(p) => a.extend(["--port-mapping-protocol".to_owned(), p.to_owned()]),
         }
         if let Some(s) = &self.socks5 {
             a.extend(["--socks5".to_owned(), s.clone()]);
@@ -320,6 +398,11 @@ impl TesselNode {
     /// The arguments the node was started with.
     pub fn config(&self) -> &NodeConfig {
         &self.config
+    }
+
+    /// The arguments of the next [`TesselNode::restart`].
+    pub fn config_mut(&mut self) -> &mut NodeConfig {
+        &mut self.config
     }
 
     /// The state directory (`--state-dir`), kept across restarts.

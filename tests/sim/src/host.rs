@@ -1,7 +1,7 @@
 //! A simulated machine: its address and link, the node running on it (if
 //! it is up), its state dir, and its bookkeeping.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -75,6 +75,8 @@ pub(crate) struct Host {
     pub(crate) sent: Traffic,
     pub(crate) up_since: Option<SimTime>,
     pub(crate) uptime: Duration,
+    /// The node's extra sockets: socket ID → local port (same IP as `addr`).
+    pub(crate) aux: BTreeMap<u16, u16>,
 }
 
 /// Pending app datagrams remembered per host, at most (the node queues at

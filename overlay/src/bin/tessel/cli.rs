@@ -28,6 +28,26 @@ pub(crate) enum Command {
     Ip(StateDirArg),
     /// Show the running node's peers and counters.
     Status(StatusArgs),
+    /// Find out what the NAT in front of this machine does: reflexive
+    /// addresses, RTTs, mapping, port allocation, filtering, hairpinning.
+    Netcheck(NetcheckArgs),
+    /// Ping a member through the overlay and show the path each reply took
+    /// (direct, or through which relay) and its round-trip time.
+    Ping(PingArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PingArgs {
+    /// The member: its node ID (tessel-node-…) or an overlay address.
+    pub(crate) peer: String,
+    /// Stop after this many replies or timeouts.
+    #[arg(short = 'c', long, default_value_t = 4)]
+    pub(crate) count: u32,
+    /// Print one JSON object per reply.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) state_dir: StateDirArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,9 +77,26 @@ pub(crate) struct UpArgs {
     /// UDP address of a member to join through (repeatable).
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub(crate) peers: Vec<String>,
+    /// A STUN server to learn this node's reflexive address from
+    /// (repeatable; the name is resolved at start).
+    #[arg(long = "stun", value_name = "HOST:PORT")]
+    pub(crate) stun: Vec<String>,
     /// Name of the TUN interface.
     #[arg(long, default_value = DEFAULT_INTERFACE)]
     pub(crate) interface: String,
+    /// Do not ask the gateway (PCP, NAT-PMP, UPnP) to forward a port to
+    /// this node.
+    #[arg(long)]
+    pub(crate) no_port_mapping: bool,
+    /// Map the port with this protocol only (pcp, nat-pmp or upnp), without
+    /// probing the others; for tests and debugging.
+    #[arg(
+        long,
+        value_name = "PROTOCOL",
+        hide = true,
+        conflicts_with = "no_port_mapping"
+    )]
+    pub(crate) port_mapping_protocol: Option<tessel_nat::portmap::Protocol>,
     /// Run without a TUN device and without root: apps reach the overlay
     /// through --socks5, --forward and --expose.
     #[arg(long)]
@@ -76,6 +113,24 @@ pub(crate) struct UpArgs {
     /// `tcp:80=127.0.0.1:8080` or `udp:…`.
     #[arg(long, value_name = "PROTO:PORT=LOCAL", requires = "userspace")]
     pub(crate) expose: Vec<ExposeSpec>,
+    /// Do not look for members on the same LAN (by multicast beacons on UDP
+    /// port 9741), nor announce this node there.
+    #[arg(long)]
+    pub(crate) no_lan_discovery: bool,
+    /// Do not carry datagrams over TCP: neither accept TCP connections on
+    /// the listen port nor dial the --peer addresses over TCP when UDP gets
+    /// no answer.
+    #[arg(long)]
+    pub(crate) no_tcp: bool,
+    /// Do not relay traffic for other members (this node still uses
+    /// relays itself).
+    #[arg(long)]
+    pub(crate) no_relay: bool,
+    /// Test only: flip a byte of every frame relayed for others, to show
+    /// that the recipients drop it.
+    #[cfg(feature = "test-hooks")]
+    #[arg(long, hide = true)]
+    pub(crate) test_tamper_relayed: bool,
 }
 
 #[derive(Debug, Args)]
@@ -85,4 +140,21 @@ pub(crate) struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NetcheckArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// A STUN server to ask (repeatable). One with two addresses (RFC 5780,
+    /// e.g. coturn) also reveals the filtering behaviour.
+    #[arg(long = "stun", value_name = "HOST:PORT")]
+    pub(crate) stun: Vec<String>,
+    /// The network key, or @FILE (default: the one in the state dir); the
+    /// members in the state dir's peer cache are asked with it.
+    #[arg(long, value_name = "KEY|@FILE")]
+    pub(crate) network: Option<String>,
+    #[command(flatten)]
+    pub(crate) state_dir: StateDirArg,
 }

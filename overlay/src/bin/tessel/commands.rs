@@ -4,7 +4,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
+use tessel_overlay::driver::portmap::PortMapping;
 use tessel_overlay::driver::state_dir::StateDir;
+use tessel_overlay::driver::tcp::TcpStatus;
 use tessel_overlay::driver::userspace::{Userspace, UserspaceOptions};
 use tessel_overlay::driver::{self, control, DeviceSpec, RunOptions};
 use tessel_overlay::identity::address::initial_addresses;
@@ -12,7 +14,7 @@ use tessel_overlay::identity::NetworkKey;
 use tessel_overlay::node::Status;
 
 use crate::cli::{Command, NetworkCommand, StatusArgs, UpArgs};
-use crate::local_addrs::local_addresses;
+use tessel_overlay::driver::local_addrs::local_addresses;
 
 /// Runs `command`.
 pub(crate) fn run(command: Command) -> Result<()> {
@@ -21,6 +23,8 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Up(args) => up(args),
         Command::Ip(args) => ip(&args.state_dir),
         Command::Status(args) => status(args),
+        Command::Netcheck(args) => crate::netcheck::run(args),
+        Command::Ping(args) => ping(args),
     }
 }
 
@@ -32,7 +36,7 @@ fn network_new() -> Result<()> {
 }
 
 /// Parses `--network KEY|@FILE`.
-fn parse_network(arg: &str) -> Result<NetworkKey> {
+pub(crate) fn parse_network(arg: &str) -> Result<NetworkKey> {
     let (text, origin) = match arg.strip_prefix('@') {
         Some(path) => (
             std::fs::read_to_string(path)
@@ -65,6 +69,7 @@ fn up(args: UpArgs) -> Result<()> {
         .iter()
         .map(|p| resolve_peer(p))
         .collect::<Result<Vec<_>>>()?;
+    let stun_servers = crate::netcheck::resolve_stun_servers(&args.stun)?;
     let (network_key, created) = match &args.network {
         Some(arg) => (parse_network(arg)?, false),
         None => match state.network_key()? {
@@ -109,12 +114,26 @@ fn up(args: UpArgs) -> Result<()> {
             network_key: network_key.clone(),
             listen: args.listen,
             peers,
+            stun_servers,
             device,
+            lan_discovery: !args.no_lan_discovery,
+            tcp: !args.no_tcp,
+            relay: !args.no_relay,
+            port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
+                (true, _) => PortMapping::Off,
+                (false, Some(p)) => PortMapping::Only(p),
+                (false, None) => PortMapping::Auto,
+            },
         };
         let shutdown = driver::shutdown_signal()?;
         let result = driver::run(
             opts,
             |node, bound| {
+                #[cfg(feature = "test-hooks")]
+                if args.test_tamper_relayed {
+                    tracing::warn!("test hook: tampering with every frame relayed for others");
+                    node.set_relay_tampering(true);
+                }
                 tracing::info!(
                     node = %node.id(), network = %node.network_id(), ipv6 = %node.ipv6(),
                     ipv4 = %node.ipv4(), listen = %bound, interface = %interface, "tessel is up"
@@ -164,6 +183,14 @@ fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
 
 /// Asks the running node for its status; `None` if no node is running.
 fn running_status(state_dir: &Path) -> Option<Result<Status>> {
+    running_status_json(state_dir).map(|r| {
+        r.and_then(|v| serde_json::from_value(v).context("reading the node's status answer"))
+    })
+}
+
+/// The running node's status as JSON (with the driver's parts, such as
+/// `tcp`); `None` if no node is running.
+fn running_status_json(state_dir: &Path) -> Option<Result<serde_json::Value>> {
     let answer = control::request(&StateDir::socket_path_in(state_dir), "status").ok()?;
     Some(serde_json::from_str(&answer).context("reading the node's status answer"))
 }
@@ -190,29 +217,35 @@ fn ip(state_dir: &Path) -> Result<()> {
 
 fn status(args: StatusArgs) -> Result<()> {
     let dir = &args.state_dir.state_dir;
-    let status = running_status(dir).ok_or_else(|| {
+    let json = running_status_json(dir).ok_or_else(|| {
         anyhow!(
             "no tessel node is running with state dir {} (start one with `tessel up`)",
             dir.display()
         )
     })??;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
+    let tcp: Option<TcpStatus> = serde_json::from_value(json["tcp"].clone()).ok();
+    let status: Status =
+        serde_json::from_value(json).context("reading the node's status answer")?;
     println!("node     {}", status.node_id);
     println!("network  {}", status.network_id);
     println!("address  {}  {}", status.ipv6, status.ipv4);
     println!("listen   {}", status.listen);
+    if let Some(m) = &status.port_mapping {
+        println!("mapped   {} ({})", m.external, m.protocol);
+    }
     println!();
     if status.peers.is_empty() {
         println!("no peers yet");
     }
     for p in &status.peers {
-        let state = if p.connected {
-            "connected"
-        } else {
-            "not connected"
+        let state = match (&p.path, p.connected) {
+            (Some(path), true) => format!("connected ({path})"),
+            (None, true) => "connected".to_string(),
+            (_, false) => "not connected".to_string(),
         };
         let hs = p
             .last_handshake_ago_secs
@@ -225,6 +258,33 @@ fn status(args: StatusArgs) -> Result<()> {
             p.endpoint.as_deref().unwrap_or("-"),
             bytes(p.rx_bytes),
             bytes(p.tx_bytes)
+        );
+    }
+    crate::nat_status::print(&status.nat);
+    for line in tcp.iter().flat_map(TcpStatus::lines) {
+        println!("{line}");
+    }
+    let r = &status.relay;
+    println!(
+        "relaying: {}; passed on {} frames ({}) for others, refused {}; sent {} and received {} of ours through relays",
+        if r.enabled { "on" } else { "off (--no-relay)" },
+        r.forwarded,
+        bytes(r.forwarded_bytes),
+        r.refused,
+        r.sent_relayed,
+        r.received_relayed
+    );
+    let t = &status.traversal;
+    if t.punches_started + t.punches_joined > 0 {
+        println!(
+            "hole punching: {} started, {} joined, {} direct, {} failed, {} probes ({} to random ports, {} birthday)",
+            t.punches_started,
+            t.punches_joined,
+            t.direct_paths_found,
+            t.punches_failed,
+            t.probes_sent,
+            t.spray_probes,
+            t.birthday_punches
         );
     }
     let drops: Vec<String> = status
@@ -251,4 +311,56 @@ fn bytes(n: u64) -> String {
         1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
         _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
     }
+}
+
+/// `tessel ping`: asks the running node to ping, once a second.
+fn ping(args: crate::cli::PingArgs) -> Result<()> {
+    let socket = StateDir::socket_path_in(&args.state_dir.state_dir);
+    let mut answered = 0;
+    for i in 0..args.count {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        let answer = control::request(&socket, &format!("ping {}", args.peer)).map_err(|_| {
+            anyhow!(
+                "no tessel node is running with state dir {} (start one with `tessel up`)",
+                args.state_dir.state_dir.display()
+            )
+        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(&answer).context("reading the node's ping answer")?;
+        if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+            bail!("{e}");
+        }
+        if args.json {
+            println!("{v}");
+        } else if v.get("timeout").is_some() {
+            println!(
+                "no reply from {} (a session may still be starting)",
+                args.peer
+            );
+        } else {
+            let how = match (
+                v["path"].as_str(),
+                v["relay"].as_str(),
+                v["endpoint"].as_str(),
+            ) {
+                (Some("relay"), Some(r), _) => format!("via relay {r}"),
+                (Some("direct"), _, Some(e)) => format!("direct {e}"),
+                _ => "on no known path".to_string(),
+            };
+            println!(
+                "pong from {} {how} in {:.1} ms",
+                v["peer"].as_str().unwrap_or("?"),
+                v["rtt_ms"].as_f64().unwrap_or(0.0)
+            );
+        }
+        if v.get("timeout").is_none() {
+            answered += 1;
+        }
+    }
+    if answered == 0 {
+        bail!("no reply from {}", args.peer);
+    }
+    Ok(())
 }

@@ -2,7 +2,8 @@
 
 mod cli;
 mod commands;
-mod local_addrs;
+mod nat_status;
+mod netcheck;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

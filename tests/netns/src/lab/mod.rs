@@ -45,6 +45,7 @@ pub mod probe_wire;
 pub mod rng;
 pub mod router;
 pub mod steer;
+pub mod upnp_gateway;
 pub(crate) mod world;
 
 pub use impair::{Direction, Impairer, Impairment};

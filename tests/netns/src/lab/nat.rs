@@ -3,7 +3,16 @@
 //!
 //! Every router gets one table, `ip lab`, with a `forward` filter chain
 //! (policy drop: the LAN may go out, replies of tracked connections come
-//! back with `ct state established,related`) and a `postrouting` NAT chain.
+//! back with `ct state established,related`), an `input` chain that drops
+//! unsolicited UDP from the WAN to the router itself, as home routers'
+//! firewalls do (except from STUN ports 3478 and 3479: a router running
+//! miniupnpd checks its WAN with STUN, whose answers to a change request
+//! come from another address), and a `postrouting` NAT chain. (Without that input rule a
+//! packet from outside to the router's own address and port is tracked and
+//! kept, and when an inside host then sends to that very sender from that
+//! port, source NAT must pick another external port to keep the 5-tuples
+//! apart: the router turns symmetric for exactly the packets that hole
+//! punching depends on.)
 //! Two properties of Linux NAT underlie every kind:
 //!
 //! * **Mapping.** Source NAT keeps the internal source port whenever the
@@ -154,6 +163,12 @@ pub fn ruleset(kind: NatKind, wan: Ipv4Addr) -> String {
          {udp_drop}\
          \x20       iifname \"lan0\" oifname \"wan0\" accept\n\
          {inbound_accept}\
+         \x20   }}\n\
+         \x20   chain input {{\n\
+         \x20       type filter hook input priority filter; policy accept;\n\
+         \x20       iifname \"wan0\" ct state established,related accept\n\
+         \x20       iifname \"wan0\" udp sport {{ 3478, 3479 }} accept\n\
+         \x20       iifname \"wan0\" meta l4proto udp drop\n\
          \x20   }}\n\
          \x20   chain postrouting {{\n\
          \x20       type nat hook postrouting priority srcnat; policy accept;\n\

@@ -29,6 +29,9 @@ impl World {
 
     fn take_down(&mut self, h: HostId, how: Liveness) {
         let now = self.now;
+        // Its extra sockets close with it.
+        let ids: Vec<u16> = self.hosts[h.index()].aux.keys().copied().collect();
+        self.close_aux(h, &ids);
         let host = &mut self.hosts[h.index()];
         if host.node.take().is_some() {
             host.uptime = host.uptime_at(now);
@@ -48,12 +51,21 @@ impl World {
     /// Fails when the address plan has no room at `place`.
     pub fn move_to(&mut self, h: HostId, place: Place) -> Result<(), SimError> {
         let (addr, net) = self.allocate(place)?;
+        // Extra sockets move with the host's address.
+        let aux: Vec<(u16, u16)> = self.hosts[h.index()]
+            .aux
+            .iter()
+            .map(|(&i, &p)| (i, p))
+            .collect();
+        let ids: Vec<u16> = aux.iter().map(|&(i, _)| i).collect();
+        self.close_aux(h, &ids);
         let host = &mut self.hosts[h.index()];
         let (old_addr, old_net) = (host.addr, host.net);
         host.addr = addr;
         host.net = net;
         self.hosts_by_addr.remove(&old_addr);
         self.hosts_by_addr.insert(addr, h);
+        self.open_aux(h, &ids);
         self.release(old_addr, old_net);
         Ok(())
     }

@@ -22,6 +22,7 @@
 //! (`run.rs`), moving datagrams through links and NATs (`route.rs`) and
 //! injecting faults (`faults.rs`).
 
+mod aux;
 mod faults;
 mod route;
 mod run;
@@ -286,6 +287,7 @@ impl World {
             sent: Traffic::default(),
             up_since: None,
             uptime: Duration::ZERO,
+            aux: Default::default(),
         });
         self.hosts_by_addr.insert(addr, id);
         self.start(id);
@@ -336,11 +338,15 @@ impl World {
             network_key: NetworkKey::from_secret(self.network_key),
             bootstrap: host.bootstrap.clone(),
             known_peers: host.state_dir.clone(),
+            stun_servers: Vec::new(),
             seed,
             unix_ms: START_UNIX_MS + now.as_millis(),
         };
         tracing::debug!(t_ms = now.as_millis(), host = %h, node = %host.node_id.short(), addr = %host.addr, incarnation = host.incarnation + 1, "start");
-        host.node = Some(Node::new(config, instant));
+        let mut node = Node::new(config, instant);
+        // Its one interface address, as a driver would report it.
+        node.set_local_addresses(vec![host.addr]);
+        host.node = Some(node);
         host.liveness = Liveness::Up;
         host.incarnation += 1;
         host.up_since = Some(now);
@@ -425,6 +431,28 @@ impl World {
     /// Whether `a` and `b` both run and each has a usable session with the other.
     pub fn connected(&self, a: HostId, b: HostId) -> bool {
         self.has_session(a, b) && self.has_session(b, a)
+    }
+
+    /// Makes `h`'s node a relay that flips a byte of whatever it passes on
+    /// (until it restarts).
+    pub fn tamper_relayed(&mut self, h: HostId) {
+        if let Some(n) = self.hosts[h.index()].node.as_mut() {
+            n.set_relay_tampering(true);
+        }
+    }
+
+    /// How `a`'s traffic to `b` goes, if `a` has a usable session with `b`.
+    pub fn path(&self, a: HostId, b: HostId) -> Option<tessel_overlay::node::Path> {
+        let instant = self.instant(self.now);
+        let b_id = self.hosts[b.index()].node_id;
+        self.node_ref(a).and_then(|n| n.path_to(&b_id, instant))
+    }
+
+    /// Whether `a` and `b` are connected and each sends straight to the other.
+    pub fn direct(&self, a: HostId, b: HostId) -> bool {
+        use tessel_overlay::node::Path;
+        matches!(self.path(a, b), Some(Path::Direct(_)))
+            && matches!(self.path(b, a), Some(Path::Direct(_)))
     }
 
     /// What `h` sent, by message type.

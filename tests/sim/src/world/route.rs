@@ -18,10 +18,23 @@ impl World {
     /// Host `h` sends `payload` to `to` from its socket; `app` if it carries
     /// an app packet.
     pub(super) fn send_from(&mut self, h: HostId, to: SocketAddr, payload: Vec<u8>, app: bool) {
+        self.send_from_socket(h, 0, to, payload, app);
+    }
+
+    /// Like [`World::send_from`], from the node's socket `socket`.
+    pub(super) fn send_from_socket(
+        &mut self,
+        h: HostId,
+        socket: u16,
+        to: SocketAddr,
+        payload: Vec<u8>,
+        app: bool,
+    ) {
+        let src = self.socket_addr(h, socket);
         let host = &mut self.hosts[h.index()];
         host.sent.record(&payload, app);
         let datagram = Datagram {
-            src: host.addr,
+            src,
             dst: to,
             origin: h,
             payload,

@@ -128,6 +128,10 @@ impl World {
                 let payload = self.scratch[..len].to_vec();
                 self.send_from(from, to, payload, true);
             }
+            Action::SendAux { socket, to, len } => {
+                let payload = self.scratch[..len].to_vec();
+                self.send_from_socket(from, socket, to, payload, true);
+            }
             Action::None => {
                 if node.drops().total() == drops {
                     host.queued_app(packet.len());
@@ -177,10 +181,10 @@ impl World {
 
     /// A datagram reaches the socket of host `h`.
     pub(super) fn deliver_to_host(&mut self, h: HostId, d: Datagram) {
-        let host = &self.hosts[h.index()];
-        if host.addr != d.dst {
+        let Some(socket) = self.socket_at(h, d.dst) else {
             return self.lose(NetDrop::Moved, &d);
-        }
+        };
+        let host = &self.hosts[h.index()];
         let origin_group = self.hosts[d.origin.index()].group;
         if origin_group != host.group {
             return self.lose(NetDrop::Partition, &d);
@@ -197,11 +201,20 @@ impl World {
         self.stats.datagrams_in += 1;
         tracing::trace!(t_ms = now.as_millis(), host = %h, src = %d.src, dst = %d.dst, origin = %d.origin, len = d.payload.len(), "datagram in");
         let _span = tracing::debug_span!("node", h = h.0, t_ms = now.as_millis()).entered();
-        match node.handle_datagram(instant, d.src, &d.payload, &mut self.scratch) {
+        let action = if socket == 0 {
+            node.handle_datagram(instant, d.src, &d.payload, &mut self.scratch)
+        } else {
+            node.handle_aux_datagram(instant, socket, d.src, &d.payload, &mut self.scratch)
+        };
+        match action {
             Action::None => {}
             Action::Send { to, len } => {
                 let payload = self.scratch[..len].to_vec();
                 self.send_from(h, to, payload, false);
+            }
+            Action::SendAux { socket, to, len } => {
+                let payload = self.scratch[..len].to_vec();
+                self.send_from_socket(h, socket, to, payload, false);
             }
             Action::Deliver { range } => {
                 let hosts = &self.hosts;
@@ -228,13 +241,31 @@ impl World {
         let Some(node) = host.node.as_mut() else {
             return;
         };
+        let mut sockets = Vec::new();
         while let Some(event) = node.poll_event() {
             match event {
                 NodeEvent::Connected(_) => self.stats.sessions += 1,
                 // The daemon writes peers.json whenever members change.
                 NodeEvent::MembersChanged => host.state_dir = node.known_members(),
+                NodeEvent::OpenAuxSockets(ids) => sockets.push((true, ids)),
+                NodeEvent::CloseAuxSockets(ids) => sockets.push((false, ids)),
                 _ => {}
             }
+        }
+        for (open, ids) in sockets {
+            if open {
+                self.open_aux(h, &ids);
+            } else {
+                self.close_aux(h, &ids);
+            }
+        }
+        // After the events: they may have opened the sockets these use.
+        while let Some(t) = self.hosts[h.index()]
+            .node
+            .as_mut()
+            .and_then(|n| n.poll_aux_transmit())
+        {
+            self.send_from_socket(h, t.socket, t.to, t.payload, false);
         }
         self.schedule_wake(h);
     }

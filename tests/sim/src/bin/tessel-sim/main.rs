@@ -158,26 +158,39 @@ fn run_matrix(trials: u64, seed: u64) -> ExitCode {
     let cells = matrix::run(trials, seed);
     println!(
         "NAT matrix: R public; B and C behind the NATs named by row and column, both with --peer R.\n\
-         Cell: trials where B and C connected directly and pinged both ways / trials, median time to connect.\n\
-         `-` = not expected to connect yet; `!` = differs from what the NAT semantics predict.\n"
+         R relays for B and C until they find a direct path.\n\n\
+         Time to the first packet: trials where B and C talked (pinged both ways) / trials,\n\
+         median/95th-percentile seconds until both had a session (on any path).\n"
     );
-    print!("{}", matrix::table(&cells));
+    print!("{}", matrix::table(&cells, matrix::Table::FirstPacket));
+    println!(
+        "\nDirect path: trials that ended direct / trials, median/95th-percentile seconds until both\n\
+         sent straight to each other. `r` = relayed by design; `~` = direct in some trials;\n\
+         `-` = cannot talk yet; `!` = differs from what the NAT semantics predict.\n"
+    );
+    print!("{}", matrix::table(&cells, matrix::Table::Direct));
     let mut surprises = 0;
     for cell in &cells {
-        if let Expect::NotYet(why) = cell.expected {
-            if cell.surprises().is_empty() {
-                println!("not yet connected: {} × {}: {why}", cell.b, cell.c);
+        match cell.expected {
+            Expect::NotYet(why) => println!("cannot talk yet: {} × {}: {why}", cell.b, cell.c),
+            Expect::Relayed(why) | Expect::Sometimes(why) | Expect::Probably(why) => {
+                println!("{} × {}: {why}", cell.b, cell.c)
             }
+            Expect::Direct => {}
         }
-        for t in cell.surprises() {
-            surprises += 1;
+        if !cell.surprising() {
+            continue;
+        }
+        surprises += 1;
+        for t in &cell.trials {
             println!(
-                "UNEXPECTED: {} × {} seed {}: connected_at {:?}, pings {}, reached R {:?}, {} violations; replay: \
+                "UNEXPECTED: {} × {} seed {}: talked at {:?}, direct at {:?}, pings {}, reached R {:?}, {} violations; replay: \
                  cargo run --release -p tessel-sim -- trial --b {} --c {} --seed {}",
                 cell.b,
                 cell.c,
                 t.seed,
                 t.connected_at,
+                t.direct_at,
                 t.pings,
                 t.reached_rendezvous,
                 t.violations,
@@ -207,9 +220,10 @@ fn run_trial(b: Side, c: Side, seed: u64) -> ExitCode {
     replay_on_panic(&guard);
     let t = matrix::trial(b, c, seed);
     println!(
-        "{b} × {c}, seed {seed}: expected {:?}; connected at {:?}, pings both ways {}, reached R {:?}, {} violations",
+        "{b} × {c}, seed {seed}: expected {:?}; talked at {:?}, direct at {:?}, pings both ways {}, reached R {:?}, {} violations",
         matrix::expected(b, c),
         t.connected_at,
+        t.direct_at,
         t.pings,
         t.reached_rendezvous,
         t.violations

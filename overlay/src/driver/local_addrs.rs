@@ -1,10 +1,11 @@
-//! This machine's addresses, to print a join command that another machine can use.
+//! This machine's addresses: for the join command that `tessel up` prints,
+//! and as hole-punching candidates for members on the same network.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Non-loopback, non-link-local addresses of the machine's interfaces,
 /// IPv4 first.
-pub(crate) fn local_addresses() -> Vec<IpAddr> {
+pub fn local_addresses() -> Vec<IpAddr> {
     let mut out = Vec::new();
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs fills `head` with a list that we free below.
@@ -45,9 +46,7 @@ pub(crate) fn local_addresses() -> Vec<IpAddr> {
 fn usable(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            !v4.is_loopback()
-                && !v4.is_link_local()
-                && !tessel_overlay::identity::address::in_ipv4_range(v4)
+            !v4.is_loopback() && !v4.is_link_local() && !crate::identity::address::in_ipv4_range(v4)
         }
         IpAddr::V6(v6) => {
             !v6.is_loopback()
@@ -55,4 +54,18 @@ fn usable(ip: &IpAddr) -> bool {
                 && (v6.segments()[0] & 0xfe00) != 0xfc00
         }
     }
+}
+
+/// The addresses that a socket bound to `listen` can be reached at: each
+/// interface address of the socket's family (both for a dual-stack
+/// unspecified address), or the bound address itself, with its port.
+pub fn reachable_at(listen: SocketAddr) -> Vec<SocketAddr> {
+    if !listen.ip().is_unspecified() {
+        return vec![listen];
+    }
+    local_addresses()
+        .into_iter()
+        .filter(|ip| listen.is_ipv6() || ip.is_ipv4())
+        .map(|ip| SocketAddr::new(ip, listen.port()))
+        .collect()
 }

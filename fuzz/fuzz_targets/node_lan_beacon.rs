@@ -1,0 +1,43 @@
+#![no_main]
+//! Arbitrary datagrams on the LAN discovery port into a node: it must never
+//! panic (MACs are bypassed under cfg(fuzzing), so that what follows the
+//! checks is reached too: members, endpoints, handshakes).
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use libfuzzer_sys::fuzz_target;
+use tessel_overlay::identity::{NetworkKey, NodeKey};
+use tessel_overlay::node::{Config, Node};
+
+fuzz_target!(|data: &[u8]| {
+    let now = Instant::now();
+    let mut a = Node::new(
+        Config {
+            node_key: NodeKey::from_seed([1; 32]),
+            network_key: NetworkKey::from_secret([7; 32]),
+            bootstrap: Vec::new(),
+            known_peers: Vec::new(),
+            stun_servers: Vec::new(),
+            seed: [1; 32],
+            unix_ms: 1_800_000_000_000,
+        },
+        now,
+    );
+    // The fuzz input, split into datagrams at 0xfe bytes; the first byte of
+    // each picks the source.
+    for (i, d) in data.split(|w| *w == 0xfe).enumerate() {
+        let from: SocketAddr = match d.first().map(|b| b % 4) {
+            Some(0) => "198.18.1.3:9741".parse().unwrap(),
+            Some(1) => "[fe80::3%2]:9741".parse().unwrap(),
+            Some(2) => "[::ffff:198.18.1.4]:9741".parse().unwrap(),
+            _ => "0.0.0.0:9741".parse().unwrap(),
+        };
+        let t = now + Duration::from_millis(i as u64);
+        a.handle_lan_beacon(t, from, d);
+        a.handle_timeout(t);
+        while let Some(tx) = a.poll_transmit() {
+            assert!(!tx.payload.is_empty());
+        }
+    }
+    let _ = a.status(now + Duration::from_secs(1));
+});

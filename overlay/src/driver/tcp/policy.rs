@@ -1,0 +1,507 @@
+//! When to dial, keep and close TCP connections: the transport's decisions
+//! as a deterministic state machine. The shell reports what happens
+//! (connections opened and closed, datagrams, and once a second what the
+//! node says) and carries out the [`Command`]s; time is an argument.
+//!
+//! The rule:
+//! * A node accepts connections, at most [`MAX_ACCEPTED`] at a time.
+//! * It dials its `--peer` addresses ("links") only after it has had no
+//!   session with any member for [`FALLBACK_AFTER`]. A node whose UDP works
+//!   has a session long before, and never dials.
+//! * A dialed connection is closed, and its link left unused, as soon as
+//!   the member at its address answers one of the node's STUN checks over
+//!   UDP (UDP works after all: the sessions carry on over UDP), or when no
+//!   datagram crossed it for [`DIALED_IDLE`] (no session uses it).
+//! * A link whose connection drops is dialed again after a backoff (1 s
+//!   doubling to [`MAX_BACKOFF`]) if it carried the node's traffic or the
+//!   node still has no session; otherwise it is left unused. A link keeps
+//!   its socket ID across reconnections, so that the node's sessions through
+//!   it resume on the new connection.
+//! * Any connection whose first datagram the node drops, or that brings no
+//!   valid datagram within [`FIRST_DATAGRAM_TIMEOUT`], is closed; so is an
+//!   accepted connection that brings nothing for [`ACCEPTED_IDLE`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::status::{TcpConnectionStatus, TcpCounters, TcpLinkStatus, TcpStatus};
+use crate::node::STREAM_IDS_FROM;
+
+/// How long a node goes without any session before it dials TCP.
+pub(crate) const FALLBACK_AFTER: Duration = Duration::from_secs(3);
+/// How long a new connection has to bring a datagram the node takes.
+pub(crate) const FIRST_DATAGRAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// A dialed connection with no datagram either way for this long is closed
+/// (sessions through it send a keepalive at least every 25 s).
+pub(crate) const DIALED_IDLE: Duration = Duration::from_secs(60);
+/// An accepted connection that brings nothing for this long is closed.
+pub(crate) const ACCEPTED_IDLE: Duration = Duration::from_secs(180);
+/// Accepted connections open at once.
+pub(crate) const MAX_ACCEPTED: usize = 256;
+/// `--peer` addresses dialed at most.
+pub(crate) const MAX_LINKS: usize = 16;
+/// First wait before dialing a link again.
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait before dialing a link again.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Who opened a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// This node, to one of its links.
+    Dialed,
+    /// The far end.
+    Accepted,
+}
+
+/// Why a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// The node dropped its first datagram.
+    Rejected,
+    /// A frame announced an empty datagram.
+    BadFrame,
+    /// No datagram the node took came in time.
+    Silent,
+    /// No traffic for a while.
+    Idle,
+    /// The member at a link's address answers over UDP.
+    UdpWorks,
+    /// The far end closed it, or it failed.
+    ByPeer,
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Dial `remote`; report with [`Policy::dial_succeeded`] or
+    /// [`Policy::dial_failed`].
+    Dial {
+        /// The link's socket ID.
+        id: u16,
+        /// Where to.
+        remote: SocketAddr,
+    },
+    /// Close the connection `id` (drop its tasks).
+    Close {
+        /// The socket ID.
+        id: u16,
+    },
+    /// Tell the node that socket `id` is gone (`Node::detach_stream`).
+    Detach {
+        /// The socket ID.
+        id: u16,
+    },
+}
+
+/// What the node says, once a second.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeView {
+    /// Whether it has a usable session with any member.
+    pub(crate) connected: bool,
+    /// Addresses that answered its STUN checks over UDP, and when.
+    pub(crate) udp_answers: Vec<(SocketAddr, Instant)>,
+}
+
+#[derive(Debug)]
+struct Conn {
+    remote: SocketAddr,
+    direction: Direction,
+    opened: Instant,
+    /// Last datagram either way.
+    last_activity: Instant,
+    /// Last datagram received.
+    last_rx: Instant,
+    /// Whether the node took a datagram from it.
+    trusted: bool,
+    rx_datagrams: u64,
+    tx_datagrams: u64,
+    rx_bytes: u64,
+    tx_bytes: u64,
+}
+
+impl Conn {
+    fn new(remote: SocketAddr, direction: Direction, now: Instant) -> Self {
+        Self {
+            remote,
+            direction,
+            opened: now,
+            last_activity: now,
+            last_rx: now,
+            trusted: false,
+            rx_datagrams: 0,
+            tx_datagrams: 0,
+            rx_bytes: 0,
+            tx_bytes: 0,
+        }
+    }
+
+    /// Whether a timer says it must close.
+    fn expired(&self, now: Instant) -> Option<CloseReason> {
+        let since = |t: Instant| now.saturating_duration_since(t);
+        if !self.trusted && since(self.opened) >= FIRST_DATAGRAM_TIMEOUT {
+            return Some(CloseReason::Silent);
+        }
+        let idle = match self.direction {
+            Direction::Accepted => since(self.last_rx) >= ACCEPTED_IDLE,
+            Direction::Dialed => since(self.last_activity) >= DIALED_IDLE,
+        };
+        idle.then_some(CloseReason::Idle)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkState {
+    /// Not wanted: UDP suffices.
+    Unused,
+    /// A dial is under way.
+    Connecting,
+    /// Connected since.
+    Up(Instant),
+    /// Dial again at.
+    Waiting(Instant),
+}
+
+#[derive(Debug)]
+struct Link {
+    remote: SocketAddr,
+    /// The socket ID, from the first dial until the link is left unused.
+    id: Option<u16>,
+    state: LinkState,
+    backoff: Duration,
+    /// Whether its connection carried a datagram the node took.
+    useful: bool,
+}
+
+/// The transport's decisions. See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    links: Vec<Link>,
+    conns: BTreeMap<u16, Conn>,
+    next_id: u16,
+    /// Since when the node has had no session (`None` while it has one).
+    lonely_since: Option<Instant>,
+    counters: TcpCounters,
+}
+
+impl Policy {
+    /// A policy for a node whose `--peer` addresses are `links`, started at
+    /// `now`.
+    pub(crate) fn new(links: &[SocketAddr], now: Instant) -> Self {
+        let mut unique: Vec<SocketAddr> = Vec::new();
+        for l in links {
+            if !unique.contains(l) && unique.len() < MAX_LINKS {
+                unique.push(*l);
+            }
+        }
+        Self {
+            links: unique
+                .into_iter()
+                .map(|remote| Link {
+                    remote,
+                    id: None,
+                    state: LinkState::Unused,
+                    backoff: MIN_BACKOFF,
+                    useful: false,
+                })
+                .collect(),
+            conns: BTreeMap::new(),
+            next_id: STREAM_IDS_FROM,
+            lonely_since: Some(now),
+            counters: TcpCounters::default(),
+        }
+    }
+
+    /// The far end of the open connection `id`.
+    pub(crate) fn remote(&self, id: u16) -> Option<SocketAddr> {
+        self.conns.get(&id).map(|c| c.remote)
+    }
+
+    /// Counts a datagram that could not be handed to a connection.
+    pub(crate) fn send_dropped(&mut self) {
+        self.counters.send_dropped += 1;
+    }
+
+    /// A connection from `remote` arrived: its socket ID, or `None` if it
+    /// must be closed at once (too many open).
+    pub(crate) fn accepted(&mut self, now: Instant, remote: SocketAddr) -> Option<u16> {
+        let open = self
+            .conns
+            .values()
+            .filter(|c| c.direction == Direction::Accepted)
+            .count();
+        if open >= MAX_ACCEPTED {
+            self.counters.refused += 1;
+            return None;
+        }
+        self.counters.accepted += 1;
+        let id = self.alloc_id();
+        self.conns
+            .insert(id, Conn::new(remote, Direction::Accepted, now));
+        Some(id)
+    }
+
+    /// The dial of link `id` connected: whether to keep the connection
+    /// (`false` if the link no longer wants it).
+    pub(crate) fn dial_succeeded(&mut self, now: Instant, id: u16) -> bool {
+        let Some(k) = self.link_index(id) else {
+            return false;
+        };
+        if self.links[k].state != LinkState::Connecting {
+            return false;
+        }
+        self.links[k].state = LinkState::Up(now);
+        let remote = self.links[k].remote;
+        self.conns
+            .insert(id, Conn::new(remote, Direction::Dialed, now));
+        true
+    }
+
+    /// The dial of link `id` failed.
+    pub(crate) fn dial_failed(&mut self, now: Instant, id: u16) -> Vec<Command> {
+        self.counters.dial_failures += 1;
+        match self.link_index(id) {
+            Some(k) if self.links[k].state == LinkState::Connecting => self.link_failed(now, k),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A datagram of `len` bytes arrived on `id`; `taken` says whether the
+    /// node took it (counted no drop).
+    pub(crate) fn datagram(
+        &mut self,
+        now: Instant,
+        id: u16,
+        taken: bool,
+        len: usize,
+    ) -> Vec<Command> {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return Vec::new();
+        };
+        c.rx_datagrams += 1;
+        c.rx_bytes += len as u64;
+        c.last_rx = now;
+        c.last_activity = now;
+        if c.trusted {
+            return Vec::new();
+        }
+        if !taken {
+            return self.close(now, id, CloseReason::Rejected);
+        }
+        c.trusted = true;
+        if c.direction == Direction::Dialed {
+            if let Some(k) = self.link_index(id) {
+                self.links[k].useful = true;
+                self.links[k].backoff = MIN_BACKOFF;
+            }
+        }
+        Vec::new()
+    }
+
+    /// A datagram of `len` bytes went to `id`.
+    pub(crate) fn sent(&mut self, now: Instant, id: u16, len: usize) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.tx_datagrams += 1;
+            c.tx_bytes += len as u64;
+            c.last_activity = now;
+        }
+    }
+
+    /// The connection `id` ended by itself: closed by the far end, failed,
+    /// or sent a bad frame.
+    pub(crate) fn closed(&mut self, now: Instant, id: u16, bad_frame: bool) -> Vec<Command> {
+        let reason = if bad_frame {
+            CloseReason::BadFrame
+        } else {
+            CloseReason::ByPeer
+        };
+        self.close(now, id, reason)
+    }
+
+    /// Runs the timers and the dialing rule; `view` is what the node says.
+    pub(crate) fn tick(&mut self, now: Instant, view: &NodeView) -> Vec<Command> {
+        if view.connected {
+            self.lonely_since = None;
+        } else if self.lonely_since.is_none() {
+            self.lonely_since = Some(now);
+        }
+        let fallback = self
+            .lonely_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= FALLBACK_AFTER);
+        let mut cmds = Vec::new();
+        let expired: Vec<(u16, CloseReason)> = self
+            .conns
+            .iter()
+            .filter_map(|(id, c)| Some((*id, c.expired(now)?)))
+            .collect();
+        for (id, reason) in expired {
+            cmds.extend(self.close(now, id, reason));
+        }
+        for k in 0..self.links.len() {
+            let remote = self.links[k].remote;
+            match self.links[k].state {
+                LinkState::Unused if fallback => {
+                    let id = self.alloc_id();
+                    self.links[k].id = Some(id);
+                    cmds.push(self.dial(k, id));
+                }
+                LinkState::Waiting(at) if at <= now => {
+                    let id = match self.links[k].id {
+                        Some(id) => id,
+                        None => self.alloc_id(),
+                    };
+                    self.links[k].id = Some(id);
+                    cmds.push(self.dial(k, id));
+                }
+                LinkState::Up(since)
+                    if view
+                        .udp_answers
+                        .iter()
+                        .any(|(from, at)| *from == remote && *at > since) =>
+                {
+                    if let Some(id) = self.links[k].id {
+                        cmds.extend(self.close(now, id, CloseReason::UdpWorks));
+                    }
+                }
+                _ => {}
+            }
+        }
+        cmds
+    }
+
+    /// The transport's state at `now` (the shell fills in `enabled` and
+    /// `listen`).
+    pub(crate) fn status(&self, now: Instant) -> TcpStatus {
+        let secs = |t: Instant| now.saturating_duration_since(t).as_secs_f64();
+        TcpStatus {
+            enabled: true,
+            listen: None,
+            connections: self
+                .conns
+                .iter()
+                .map(|(id, c)| TcpConnectionStatus {
+                    id: *id,
+                    remote: c.remote.to_string(),
+                    direction: match c.direction {
+                        Direction::Dialed => "dialed",
+                        Direction::Accepted => "accepted",
+                    }
+                    .to_string(),
+                    age_secs: secs(c.opened),
+                    idle_secs: secs(c.last_activity),
+                    rx_datagrams: c.rx_datagrams,
+                    tx_datagrams: c.tx_datagrams,
+                    rx_bytes: c.rx_bytes,
+                    tx_bytes: c.tx_bytes,
+                })
+                .collect(),
+            links: self
+                .links
+                .iter()
+                .map(|l| {
+                    let (state, retry) = match l.state {
+                        LinkState::Unused => ("unused", None),
+                        LinkState::Connecting => ("connecting", None),
+                        LinkState::Up(_) => ("up", None),
+                        LinkState::Waiting(at) => (
+                            "waiting",
+                            Some(at.saturating_duration_since(now).as_secs_f64()),
+                        ),
+                    };
+                    TcpLinkStatus {
+                        remote: l.remote.to_string(),
+                        state: state.to_string(),
+                        retry_in_secs: retry,
+                    }
+                })
+                .collect(),
+            counters: self.counters,
+        }
+    }
+
+    fn dial(&mut self, k: usize, id: u16) -> Command {
+        self.links[k].state = LinkState::Connecting;
+        self.counters.dials += 1;
+        Command::Dial {
+            id,
+            remote: self.links[k].remote,
+        }
+    }
+
+    /// Ends the connection `id` for `reason`, and decides what becomes of
+    /// its link.
+    fn close(&mut self, now: Instant, id: u16, reason: CloseReason) -> Vec<Command> {
+        let Some(conn) = self.conns.remove(&id) else {
+            return Vec::new();
+        };
+        let c = &mut self.counters;
+        match reason {
+            CloseReason::Rejected => c.closed_rejected += 1,
+            CloseReason::BadFrame => c.closed_bad_frame += 1,
+            CloseReason::Silent => c.closed_silent += 1,
+            CloseReason::Idle => c.closed_idle += 1,
+            CloseReason::UdpWorks => c.closed_udp_works += 1,
+            CloseReason::ByPeer => c.closed_by_peer += 1,
+        }
+        tracing::debug!(id, remote = %conn.remote, ?reason, "closing a TCP connection");
+        let mut cmds = vec![Command::Close { id }];
+        match (conn.direction, self.link_index(id)) {
+            (Direction::Dialed, Some(k)) => match reason {
+                CloseReason::UdpWorks => cmds.extend(self.leave_unused(k)),
+                CloseReason::Idle => {
+                    // No session used it: retry only if the node is alone.
+                    self.links[k].useful = false;
+                    cmds.extend(self.link_failed(now, k));
+                }
+                _ => cmds.extend(self.link_failed(now, k)),
+            },
+            _ => cmds.push(Command::Detach { id }),
+        }
+        cmds
+    }
+
+    /// Link `k` could not connect or lost its connection: dial again after
+    /// the backoff if it is needed, else leave it unused.
+    fn link_failed(&mut self, now: Instant, k: usize) -> Vec<Command> {
+        let link = &mut self.links[k];
+        if link.useful || self.lonely_since.is_some() {
+            link.state = LinkState::Waiting(now + link.backoff);
+            link.backoff = (link.backoff * 2).min(MAX_BACKOFF);
+            Vec::new()
+        } else {
+            self.leave_unused(k)
+        }
+    }
+
+    /// Link `k` is not needed: its socket ID goes back to the node.
+    fn leave_unused(&mut self, k: usize) -> Vec<Command> {
+        let link = &mut self.links[k];
+        link.state = LinkState::Unused;
+        link.useful = false;
+        link.id
+            .take()
+            .map(|id| Command::Detach { id })
+            .into_iter()
+            .collect()
+    }
+
+    fn link_index(&self, id: u16) -> Option<usize> {
+        self.links.iter().position(|l| l.id == Some(id))
+    }
+
+    /// A socket ID that no connection or link uses.
+    fn alloc_id(&mut self) -> u16 {
+        loop {
+            let id = self.next_id;
+            self.next_id = id.checked_add(1).unwrap_or(STREAM_IDS_FROM);
+            let used = self.conns.contains_key(&id) || self.links.iter().any(|l| l.id == Some(id));
+            if !used {
+                return id;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,246 @@
+//! LAN discovery, the node's side: the beacon a member sends to the
+//! discovery groups of its LANs ([`Node::lan_beacon`]), and what hearing
+//! another member's beacon does ([`Node::handle_lan_beacon`]).
+//!
+//! A beacon names the sender and its overlay port, and comes from the
+//! sender's address on the LAN: together its *LAN endpoint*. Members on one
+//! LAN then talk over it, rather than through their NAT, which may not even
+//! hairpin. On a valid beacon from another member:
+//!
+//! * with a session on one of its LAN endpoints: nothing to do;
+//! * with a session elsewhere (another endpoint, another socket, or through
+//!   a relay): a handshake to the LAN endpoint, while data keeps to the
+//!   path that works; the response, which comes from the LAN, moves the
+//!   session there;
+//! * without a session: its endpoint becomes the LAN endpoint, and if it is
+//!   (or can become) a neighbour, a handshake starts there; otherwise the
+//!   first packet for it starts one there.
+//!
+//! LAN handshakes toward one member start at most every
+//! [`LAN_HANDSHAKE_INTERVAL`], so that a LAN that carries beacons but not
+//! unicast costs little. A beacon that fails its checks is counted and
+//! leaves no state; an authenticated beacon older than one already taken
+//! from the same member is ignored.
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::time::{Duration, Instant};
+
+use super::{DropReason, Node};
+use crate::identity::NodeId;
+use crate::limits::MAX_NEIGHBOURS;
+use crate::wire::beacon;
+
+#[cfg(test)]
+mod tests;
+
+/// How long a LAN endpoint counts after the last beacon heard from it:
+/// three beacon intervals and a little more.
+pub(crate) const LAN_ENDPOINT_LIFETIME: Duration = Duration::from_secs(35);
+
+/// Shortest time between two handshakes to one member's LAN endpoints.
+pub(crate) const LAN_HANDSHAKE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// LAN endpoints remembered per member (an IPv4 and an IPv6 one per shared
+/// link is the usual case).
+const MAX_LAN_ENDPOINTS: usize = 4;
+
+/// What a node knows of one member's presence on its LANs.
+#[derive(Debug, Default)]
+pub(crate) struct LanPeer {
+    /// Endpoints it was heard at, and when last.
+    endpoints: Vec<(SocketAddr, Instant)>,
+    /// Timestamp of the newest beacon taken from it.
+    last_timestamp_ms: u64,
+    /// When a handshake toward its LAN endpoints last started.
+    handshake_at: Option<Instant>,
+}
+
+impl LanPeer {
+    /// Records a beacon heard from `at`, forgetting endpoints gone silent.
+    fn heard(&mut self, at: SocketAddr, now: Instant) {
+        self.endpoints
+            .retain(|(_, t)| now.saturating_duration_since(*t) < LAN_ENDPOINT_LIFETIME);
+        match self.endpoints.iter_mut().find(|(e, _)| same(*e, at)) {
+            Some(entry) => entry.1 = now,
+            None => {
+                if self.endpoints.len() >= MAX_LAN_ENDPOINTS {
+                    // The stalest gives way.
+                    if let Some(i) = (0..self.endpoints.len()).min_by_key(|&i| self.endpoints[i].1)
+                    {
+                        self.endpoints.swap_remove(i);
+                    }
+                }
+                self.endpoints.push((at, now));
+            }
+        }
+    }
+
+    /// Whether `endpoint` is one of its live LAN endpoints.
+    pub(crate) fn is_lan(&self, endpoint: SocketAddr, now: Instant) -> bool {
+        self.live(now).any(|e| same(e, endpoint))
+    }
+
+    /// The LAN endpoint to use: IPv4 before IPv6 (whose link-local
+    /// addresses hold only on one link), then the most recently heard.
+    fn best(&self, now: Instant) -> Option<SocketAddr> {
+        self.endpoints
+            .iter()
+            .filter(|(_, t)| now.saturating_duration_since(*t) < LAN_ENDPOINT_LIFETIME)
+            .max_by_key(|(e, t)| (e.is_ipv4(), *t))
+            .map(|(e, _)| *e)
+    }
+
+    fn live(&self, now: Instant) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.endpoints
+            .iter()
+            .filter(move |(_, t)| now.saturating_duration_since(*t) < LAN_ENDPOINT_LIFETIME)
+            .map(|(e, _)| *e)
+    }
+}
+
+/// Equal as endpoints: address, port and (IPv6) scope; flow labels aside.
+fn same(a: SocketAddr, b: SocketAddr) -> bool {
+    match (a, b) {
+        (SocketAddr::V6(a), SocketAddr::V6(b)) => {
+            a.ip() == b.ip() && a.port() == b.port() && a.scope_id() == b.scope_id()
+        }
+        _ => a == b,
+    }
+}
+
+/// The LAN endpoint of a beacon from `from` announcing overlay port `port`,
+/// or `None` if `from` is no address a member can be reached at.
+fn lan_endpoint(from: SocketAddr, port: u16) -> Option<SocketAddr> {
+    let ip = from.ip().to_canonical();
+    let usable = match ip {
+        IpAddr::V4(a) => !(a.is_unspecified() || a.is_broadcast() || a.is_multicast()),
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
+    };
+    if !usable {
+        return None;
+    }
+    Some(match (ip, from) {
+        (IpAddr::V6(a), SocketAddr::V6(f)) => {
+            SocketAddr::V6(SocketAddrV6::new(a, port, 0, f.scope_id()))
+        }
+        (ip, _) => SocketAddr::new(ip, port),
+    })
+}
+
+impl Node {
+    /// This node's LAN beacon, announcing `overlay_port` (the port of its
+    /// overlay UDP socket). Send it to the discovery groups of every LAN.
+    pub fn lan_beacon(&mut self, now: Instant, overlay_port: u16) -> [u8; beacon::LEN] {
+        let ts = self.timestamp_ms(now);
+        let mut msg = beacon::emit(self.id.as_bytes(), overlay_port, ts);
+        self.keys.mac_to_any().seal(&mut msg);
+        msg
+    }
+
+    /// Handles a datagram that arrived from `from` on the discovery port.
+    /// Control datagrams it causes (handshakes) are queued for
+    /// [`Node::poll_transmit`]; one that is no valid beacon of this network
+    /// is counted (`malformed`, `bad_mac`) and changes nothing else.
+    pub fn handle_lan_beacon(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        if let Err(reason) = self.receive_beacon(now, from, datagram) {
+            self.drop_packet(reason);
+        }
+    }
+
+    fn receive_beacon(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), DropReason> {
+        let pkt = beacon::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+        if !self.keys.mac_to_any().verify(pkt.as_bytes()) {
+            return Err(DropReason::BadMac);
+        }
+        let bytes = pkt.node_id();
+        let id = match NodeId::known(&bytes, |id| self.peers.contains_key(id)) {
+            Some(id) => id,
+            None => NodeId::from_bytes(bytes).map_err(|_| DropReason::Malformed)?,
+        };
+        if id == self.id {
+            // Our own, looped back by the LAN.
+            return Ok(());
+        }
+        let at = lan_endpoint(from, pkt.port()).ok_or(DropReason::Malformed)?;
+        let timestamp = pkt.timestamp_ms();
+        let peer = self
+            .add_peer(id, Some(at), now, now)
+            .ok_or(DropReason::PeerTableFull)?;
+        if timestamp < peer.lan.last_timestamp_ms {
+            tracing::trace!(peer = %id.short(), %from, "ignoring an older LAN beacon");
+            return Ok(());
+        }
+        peer.lan.last_timestamp_ms = timestamp;
+        peer.lan.heard(at, now);
+        peer.heard_at = peer.heard_at.max(now);
+        self.move_to_lan(now, id);
+        Ok(())
+    }
+
+    /// Moves the session with `id` to its best LAN endpoint, or prepares
+    /// for one there (see the module documentation).
+    fn move_to_lan(&mut self, now: Instant, id: NodeId) {
+        let room = self.neighbour_count() < MAX_NEIGHBOURS;
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some(lan) = peer.lan.best(now) else {
+            return;
+        };
+        // On the LAN: straight to a LAN endpoint, from the main socket.
+        let on_lan = peer.endpoint.is_some_and(|e| peer.lan.is_lan(e, now))
+            && peer.relay.is_none()
+            && peer.socket == 0;
+        let connected = peer.connected(now);
+        if connected && on_lan {
+            return;
+        }
+        if peer
+            .lan
+            .handshake_at
+            .is_some_and(|t| now.saturating_duration_since(t) < LAN_HANDSHAKE_INTERVAL)
+        {
+            return;
+        }
+        if connected {
+            // Probe the LAN with a handshake; data keeps to the path that
+            // works until the response comes back from the LAN.
+            tracing::debug!(peer = %id.short(), %lan, "member heard on the LAN: handshake there");
+            peer.lan.handshake_at = Some(now);
+            let working = (
+                peer.endpoint.replace(lan),
+                std::mem::take(&mut peer.socket),
+                peer.relay.take(),
+            );
+            self.send_initiation(now, id, now);
+            if let Some(peer) = self.peers.get_mut(&id) {
+                (peer.endpoint, peer.socket, peer.relay) = working;
+            }
+            return;
+        }
+        if on_lan && peer.handshake.is_some() {
+            // A handshake is already on its way there.
+            return;
+        }
+        // Straight there: from the main socket (whose port the beacons
+        // announce), not through a relay.
+        peer.endpoint = Some(lan);
+        peer.socket = 0;
+        peer.relay = None;
+        if !peer.neighbour && !room {
+            // No session wanted for now: the first packet for it starts
+            // one, on the LAN.
+            return;
+        }
+        tracing::debug!(peer = %id.short(), %lan, "member heard on the LAN: connecting there");
+        peer.neighbour = true;
+        peer.lan.handshake_at = Some(now);
+        peer.timers.connect = None;
+        self.send_initiation(now, id, now);
+    }
+}

@@ -1,0 +1,298 @@
+//! The node's members, with an index of their timer deadlines.
+//!
+//! A node may know thousands of members, yet on a wakeup only a few of them
+//! have a timer due. The table keeps a min-heap of `(deadline, member)`, so
+//! that finding the due members and the earliest deadline costs O(log n)
+//! instead of a scan of every member.
+//!
+//! **How the index stays right.** The only way to change a member is through
+//! this table ([`PeerTable::get_mut`], [`PeerTable::insert`]), and each of
+//! them marks the member as touched. [`PeerTable::reindex`] files every
+//! touched member's earliest deadline ([`super::peer::PeerTimers::next`])
+//! anew. So arming or disarming a timer needs nothing more than setting it on
+//! a `&mut Peer`: the index learns of it before the node next reads it.
+//!
+//! Filed entries that no longer hold (the member's deadline moved, or it was
+//! forgotten) stay in the heap until they surface, and are skipped then; the
+//! heap is rebuilt when such entries outnumber the live ones.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::ops::Index;
+use std::time::Instant;
+
+use super::peer::Peer;
+use crate::identity::NodeId;
+
+/// One member and its bookkeeping in the index.
+#[derive(Debug)]
+struct Slot {
+    peer: Peer,
+    /// The deadline filed in the heap for this member (`None`: none filed).
+    filed: Option<Instant>,
+    /// Whether the member is in the touched list.
+    touched: bool,
+}
+
+/// Members by node ID, with their deadlines indexed. See the module
+/// documentation.
+#[derive(Debug, Default)]
+pub(crate) struct PeerTable {
+    slots: HashMap<NodeId, Slot>,
+    /// Members changed since the last [`PeerTable::reindex`].
+    touched: Vec<NodeId>,
+    /// `(deadline, member)`, earliest first; entries whose deadline is no
+    /// longer the member's filed one are stale.
+    deadlines: BinaryHeap<Reverse<(Instant, NodeId)>>,
+}
+
+impl PeerTable {
+    /// The member with this ID.
+    pub(crate) fn get(&self, id: &NodeId) -> Option<&Peer> {
+        self.slots.get(id).map(|s| &s.peer)
+    }
+
+    /// The member with this ID, to change (its timers included).
+    pub(crate) fn get_mut(&mut self, id: &NodeId) -> Option<&mut Peer> {
+        let slot = self.slots.get_mut(id)?;
+        if !slot.touched {
+            slot.touched = true;
+            self.touched.push(*id);
+        }
+        Some(&mut slot.peer)
+    }
+
+    /// Whether a member with this ID is known.
+    pub(crate) fn contains_key(&self, id: &NodeId) -> bool {
+        self.slots.contains_key(id)
+    }
+
+    /// How many members are known.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no member is known.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Every member, in no particular order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Peer> + '_ {
+        self.slots.values().map(|s| &s.peer)
+    }
+
+    /// Adds (or replaces) a member.
+    pub(crate) fn insert(&mut self, id: NodeId, peer: Peer) {
+        self.slots.insert(
+            id,
+            Slot {
+                peer,
+                filed: None,
+                touched: true,
+            },
+        );
+        self.touched.push(id);
+    }
+
+    /// Forgets a member; its filed deadline goes stale.
+    pub(crate) fn remove(&mut self, id: &NodeId) -> Option<Peer> {
+        self.slots.remove(id).map(|s| s.peer)
+    }
+
+    /// Files the deadlines of the members changed since the last call.
+    pub(crate) fn reindex(&mut self) {
+        for id in self.touched.drain(..) {
+            let Some(slot) = self.slots.get_mut(&id) else {
+                continue;
+            };
+            slot.touched = false;
+            let next = slot.peer.timers.next();
+            if next != slot.filed {
+                if let Some(at) = next {
+                    self.deadlines.push(Reverse((at, id)));
+                }
+                slot.filed = next;
+            }
+        }
+        if self.deadlines.len() > 2 * self.slots.len() + 64 {
+            self.deadlines = self
+                .slots
+                .iter()
+                .filter_map(|(id, s)| s.filed.map(|at| Reverse((at, *id))))
+                .collect();
+        }
+    }
+
+    /// The members with a deadline at or before `now`, in node ID order.
+    /// Their entries leave the index; the caller is expected to run their
+    /// timers, after which [`PeerTable::reindex`] files them again.
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<NodeId> {
+        self.reindex();
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, id))) = self.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(slot) = self.slots.get_mut(&id) else {
+                continue;
+            };
+            if slot.filed != Some(at) {
+                continue;
+            }
+            slot.filed = None;
+            if !slot.touched {
+                slot.touched = true;
+                self.touched.push(id);
+            }
+            due.push(id);
+        }
+        due.sort_unstable();
+        due
+    }
+
+    /// The earliest deadline of any member.
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        self.reindex();
+        while let Some(&Reverse((at, id))) = self.deadlines.peek() {
+            if self.slots.get(&id).is_some_and(|s| s.filed == Some(at)) {
+                return Some(at);
+            }
+            self.deadlines.pop();
+        }
+        None
+    }
+}
+
+impl Index<&NodeId> for PeerTable {
+    type Output = Peer;
+
+    /// The member with this ID.
+    ///
+    /// # Panics
+    /// Panics if it is not known.
+    fn index(&self, id: &NodeId) -> &Peer {
+        &self.slots[id].peer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::identity::NodeKey;
+
+    fn id(n: u8) -> NodeId {
+        NodeKey::from_seed([n; 32]).id()
+    }
+
+    fn table(now: Instant, ids: &[NodeId]) -> PeerTable {
+        let mut t = PeerTable::default();
+        for &i in ids {
+            t.insert(i, Peer::new(i, Ipv6Addr::LOCALHOST, None, now));
+        }
+        t
+    }
+
+    /// What a scan of every member would find.
+    fn scan_due(t: &PeerTable, now: Instant) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = t
+            .values()
+            .filter(|p| p.timers.next().is_some_and(|at| at <= now))
+            .map(|p| p.id)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn scan_next(t: &PeerTable) -> Option<Instant> {
+        t.values().filter_map(|p| p.timers.next()).min()
+    }
+
+    #[test]
+    fn a_timer_armed_through_get_mut_is_found() {
+        let now = Instant::now();
+        let ids = [id(1), id(2), id(3)];
+        let mut t = table(now, &ids);
+        assert_eq!(t.next_deadline(), None);
+        t.get_mut(&ids[1]).unwrap().timers.gossip = Some(now + Duration::from_secs(3));
+        t.get_mut(&ids[2]).unwrap().timers.connect = Some(now + Duration::from_secs(1));
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(1)));
+        assert!(t.take_due(now).is_empty());
+        assert_eq!(t.take_due(now + Duration::from_secs(2)), vec![ids[2]]);
+        // Still armed and not run: filed again.
+        assert_eq!(t.next_deadline(), Some(now + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn moved_disarmed_and_forgotten_deadlines_go_stale() {
+        let now = Instant::now();
+        let ids = [id(1), id(2)];
+        let mut t = table(now, &ids);
+        let s = Duration::from_secs;
+        t.get_mut(&ids[0]).unwrap().timers.retransmit = Some(now + s(1));
+        t.get_mut(&ids[1]).unwrap().timers.keepalive = Some(now + s(2));
+        assert_eq!(t.next_deadline(), Some(now + s(1)));
+        t.get_mut(&ids[0]).unwrap().timers.retransmit = Some(now + s(5));
+        assert_eq!(t.next_deadline(), Some(now + s(2)));
+        t.get_mut(&ids[1]).unwrap().timers.keepalive = None;
+        assert_eq!(t.next_deadline(), Some(now + s(5)));
+        t.remove(&ids[0]);
+        assert_eq!(t.next_deadline(), None);
+        assert!(t.take_due(now + s(10)).is_empty());
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_scan_through_random_changes() {
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::{RngCore, SeedableRng};
+        let now = Instant::now();
+        let ids: Vec<NodeId> = (1..=12).map(id).collect();
+        let mut t = table(now, &ids);
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let mut clock = now;
+        for step in 0..5000 {
+            let who = ids[rng.next_u32() as usize % ids.len()];
+            match rng.next_u32() % 10 {
+                0 => {
+                    t.remove(&who);
+                }
+                1 => {
+                    if !t.contains_key(&who) {
+                        t.insert(who, Peer::new(who, Ipv6Addr::LOCALHOST, None, clock));
+                    }
+                }
+                2 => clock += Duration::from_millis(u64::from(rng.next_u32() % 400)),
+                3 => {
+                    let expected = scan_due(&t, clock);
+                    assert_eq!(t.take_due(clock), expected, "step {step}");
+                    for pid in expected {
+                        // Run them: disarm or re-arm later.
+                        let p = t.get_mut(&pid).unwrap();
+                        p.timers = Default::default();
+                        if rng.next_u32() % 2 == 0 {
+                            p.timers.gossip = Some(clock + Duration::from_secs(1));
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(p) = t.get_mut(&who) {
+                        let at = (rng.next_u32() % 3 != 0).then(|| {
+                            clock + Duration::from_millis(u64::from(rng.next_u32() % 3000))
+                        });
+                        match rng.next_u32() % 3 {
+                            0 => p.timers.retransmit = at,
+                            1 => p.timers.keepalive = at,
+                            _ => p.timers.session_check = at,
+                        }
+                    }
+                }
+            }
+            assert_eq!(t.next_deadline(), scan_next(&t), "step {step}");
+            assert!(t.deadlines.len() <= 2 * t.len() + 64 + ids.len());
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Routes for relaying: a distance-vector protocol carried by gossip.
+//!
+//! Each member measures its direct sessions (round-trip time and loss, from
+//! handshakes, path probes and a ping to each neighbour with every gossip
+//! message) and turns them into a **link cost**. Gossip announces, with each
+//! member, the sender's route cost to it. A node takes, for each member it
+//! has no direct path to, the route through the neighbour with the least
+//! total cost, under two rules:
+//!
+//! - **Feasibility** (as in Babel, RFC 8966 §2.4): a route through a new
+//!   neighbour is taken only if that neighbour's own cost is below the least
+//!   cost we have had for that member since we last had no route. Such a
+//!   neighbour cannot be routing through us, so no loop forms.
+//! - **Hysteresis**: a new neighbour must be at least 10 % cheaper than the
+//!   current one, so routes do not flap between near-equal paths.
+//!
+//! Updates from the current next hop are always taken (its cost may rise).
+//! A route whose next hop stops answering is dropped, and the feasibility
+//! bound with it. Relay frames also carry a hop limit, which ends any loop
+//! that a dropped bound lets form for a moment.
+
+use std::time::{Duration, Instant};
+
+use super::peer::Peer;
+use super::Node;
+use crate::identity::NodeId;
+use crate::wire::gossip::UNREACHABLE;
+
+/// Cost of a link we have no round-trip sample for (ms).
+const UNMEASURED_COST: u32 = 100;
+/// Weight of the newest round-trip sample in the smoothed RTT.
+const RTT_GAIN: f64 = 0.125;
+/// Weight of the newest sample in the loss estimate.
+const LOSS_GAIN: f32 = 0.25;
+
+/// Routing state of one member.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    /// Our cost to it through `via` (see [`super::peer::Peer::via`]).
+    pub(crate) metric: u16,
+    /// The least cost we had for it since we last had no route.
+    pub(crate) feasible: u16,
+}
+
+impl Default for Route {
+    fn default() -> Self {
+        Self {
+            metric: UNREACHABLE,
+            feasible: UNREACHABLE,
+        }
+    }
+}
+
+/// Link quality of a direct session.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LinkQuality {
+    /// Smoothed round-trip time.
+    pub(crate) srtt: Option<Duration>,
+    /// Estimated loss, 0 to 1.
+    pub(crate) loss: f32,
+    /// The neighbour ping in flight: its nonce and when it left.
+    pub(crate) ping: Option<(u64, Instant)>,
+}
+
+impl LinkQuality {
+    /// Adds a round-trip sample.
+    pub(crate) fn rtt_sample(&mut self, rtt: Duration) {
+        self.srtt = Some(match self.srtt {
+            None => rtt,
+            Some(s) => s.mul_f64(1.0 - RTT_GAIN) + rtt.mul_f64(RTT_GAIN),
+        });
+    }
+
+    /// Adds a loss sample (a ping answered or not).
+    pub(crate) fn loss_sample(&mut self, lost: bool) {
+        self.loss = self.loss * (1.0 - LOSS_GAIN) + if lost { LOSS_GAIN } else { 0.0 };
+    }
+
+    /// The link's cost: milliseconds of round trip, tripled at full loss
+    /// (an expected-transmissions weighting), at least 1.
+    pub(crate) fn cost(&self) -> u32 {
+        let ms = self
+            .srtt
+            .map_or(UNMEASURED_COST, |r| (r.as_micros() / 1000) as u32)
+            .max(1);
+        (ms as f32 * (1.0 + 3.0 * self.loss)).round() as u32
+    }
+}
+
+impl Node {
+    /// Our route cost to `p` as we announce it: the link cost if it answers
+    /// on a direct session, else the cost through its next hop, else
+    /// [`UNREACHABLE`].
+    pub(crate) fn announced_metric(&self, p: &Peer, now: Instant) -> u16 {
+        if p.relay.is_none() && p.reachable(now) {
+            return p.link.cost().min(u32::from(UNREACHABLE - 1)) as u16;
+        }
+        match p.via {
+            Some(v) if self.peers.get(&v).is_some_and(|h| h.reachable(now)) => p.route.metric,
+            _ => UNREACHABLE,
+        }
+    }
+
+    /// Takes gossip's news that `from` reaches `id` at cost `metric`.
+    pub(crate) fn route_update(&mut self, now: Instant, from: NodeId, id: NodeId, metric: u16) {
+        let Some(hop) = self.peers.get(&from).filter(|h| h.reachable(now)) else {
+            return;
+        };
+        let total = u32::from(metric)
+            .saturating_add(hop.link.cost())
+            .min(u32::from(UNREACHABLE - 1)) as u16;
+        let current_alive = self
+            .peers
+            .get(&id)
+            .and_then(|p| p.via)
+            .is_some_and(|v| self.peers.get(&v).is_some_and(|h| h.reachable(now)));
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if !current_alive {
+            // The old next hop is gone: start afresh.
+            peer.via = None;
+            peer.route = Route::default();
+        }
+        if metric == UNREACHABLE {
+            if peer.via == Some(from) {
+                peer.via = None;
+                peer.route.metric = UNREACHABLE;
+            }
+            return;
+        }
+        let take = if peer.via == Some(from) {
+            true
+        } else {
+            let feasible = metric < peer.route.feasible;
+            let better =
+                peer.via.is_none() || u32::from(total) * 10 < u32::from(peer.route.metric) * 9;
+            feasible && better
+        };
+        if take {
+            peer.via = Some(from);
+            peer.route.metric = total;
+            peer.route.feasible = peer.route.feasible.min(total);
+        }
+    }
+
+    /// Pings neighbour `to` to measure the link, counting the last ping a
+    /// loss if it went unanswered.
+    pub(crate) fn link_ping(&mut self, now: Instant, to: NodeId) {
+        let nonce = rand_core::RngCore::next_u64(&mut self.rng);
+        let Some(p) = self.peers.get_mut(&to) else {
+            return;
+        };
+        if p.link.ping.take().is_some() {
+            p.link.loss_sample(true);
+        }
+        p.link.ping = Some((nonce, now));
+        let msg = crate::wire::ping::emit(crate::wire::ping::Echo { pong: false, nonce });
+        self.send_encrypted(now, to, &msg);
+    }
+
+    /// A pong from `from`: returns whether it answered a link ping.
+    pub(crate) fn link_pong(&mut self, now: Instant, from: NodeId, nonce: u64) -> bool {
+        let Some(p) = self.peers.get_mut(&from) else {
+            return false;
+        };
+        match p.link.ping {
+            Some((n, sent)) if n == nonce => {
+                p.link.ping = None;
+                if p.relay.is_none() {
+                    p.link.rtt_sample(now.saturating_duration_since(sent));
+                }
+                p.link.loss_sample(false);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_grows_with_rtt_and_loss() {
+        let mut q = LinkQuality::default();
+        assert_eq!(q.cost(), UNMEASURED_COST);
+        q.rtt_sample(Duration::from_millis(20));
+        assert_eq!(q.cost(), 20);
+        q.loss_sample(true);
+        assert!(q.cost() > 20);
+        for _ in 0..40 {
+            q.loss_sample(false);
+        }
+        assert_eq!(q.cost(), 20);
+    }
+}

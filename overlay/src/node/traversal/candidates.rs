@@ -1,0 +1,210 @@
+//! Which endpoints a node offers for hole punching, and which endpoints of
+//! the other side it probes (including predicted ports).
+
+use std::net::SocketAddr;
+
+use crate::node::Node;
+use crate::wire::signal::{candidate_kind, Candidate, NatHint, MAX_CANDIDATES};
+
+/// Ports probed beyond the last one a sequential NAT revealed.
+pub(crate) const PREDICTED_PORTS: i32 = 12;
+
+/// NAT mapping values of [`NatHint::mapping`].
+pub(crate) mod mapping {
+    /// The same external port toward every destination.
+    pub(crate) const INDEPENDENT: u8 = 1;
+    /// A new external port per destination.
+    pub(crate) const DEPENDENT: u8 = 2;
+}
+
+/// Port allocation values of [`NatHint::allocation`].
+pub(crate) mod allocation {
+    /// The external port is the local port.
+    pub(crate) const PRESERVED: u8 = 1;
+    /// Each new mapping takes a port at random.
+    pub(crate) const RANDOM: u8 = 3;
+    /// Each new mapping takes the previous port plus a fixed step.
+    pub(crate) const SEQUENTIAL: u8 = 2;
+}
+
+impl Node {
+    /// Our candidates, best first: interface addresses, the port our router
+    /// maps for us, then what other members and STUN servers see of us.
+    pub(crate) fn own_candidates(&self) -> Vec<Candidate> {
+        let mut out: Vec<Candidate> = Vec::new();
+        let mut push = |kind, addr: SocketAddr| {
+            if out.len() < MAX_CANDIDATES && !out.iter().any(|c| c.addr == addr) {
+                out.push(Candidate { kind, addr });
+            }
+        };
+        for &a in &self.traversal.local_addrs {
+            push(candidate_kind::LOCAL, a);
+        }
+        if let Some(a) = self.port_mapping() {
+            push(candidate_kind::MAPPED, a);
+        }
+        for o in &self.traversal.observed {
+            push(candidate_kind::REFLEXIVE, o.addr);
+        }
+        for a in self.reflexive_addresses() {
+            push(candidate_kind::REFLEXIVE, a);
+        }
+        out
+    }
+
+    /// What we know of our NAT: the self-check's findings, completed by
+    /// how members saw us since.
+    pub(crate) fn own_nat_hint(&self) -> NatHint {
+        let mut checked = self.traversal.check.hint.unwrap_or_default();
+        // What STUN answers (members' and configured servers') add.
+        let stun = self.nat_mapping();
+        if checked.mapping == 0 {
+            checked.mapping = match stun.behaviour {
+                crate::node::NatBehaviour::EndpointIndependent => mapping::INDEPENDENT,
+                crate::node::NatBehaviour::Dependent => mapping::DEPENDENT,
+                crate::node::NatBehaviour::Unknown => 0,
+            };
+        }
+        if checked.allocation == 0 {
+            use tessel_nat::netcheck::PortAllocation;
+            match stun.allocation {
+                PortAllocation::Preserved => checked.allocation = allocation::PRESERVED,
+                PortAllocation::Sequential { step } => {
+                    checked.allocation = allocation::SEQUENTIAL;
+                    checked.step = i16::try_from(step).unwrap_or(0);
+                }
+                PortAllocation::Random => checked.allocation = allocation::RANDOM,
+                PortAllocation::Unknown => {}
+            }
+        }
+        let obs = &self.traversal.observed;
+        let Some(latest) = obs.first() else {
+            return checked;
+        };
+        if checked.mapping != 0 {
+            return checked;
+        }
+        let mut hint = NatHint {
+            last_port: if checked.allocation != 0 {
+                checked.last_port
+            } else {
+                latest.addr.port()
+            },
+            ..checked
+        };
+        // Sightings from two members: the same port means one mapping for
+        // every destination.
+        if let Some(other) = obs
+            .iter()
+            .find(|o| o.by != latest.by && o.addr.ip() == latest.addr.ip())
+        {
+            hint.mapping = if other.addr.port() == latest.addr.port() {
+                mapping::INDEPENDENT
+            } else {
+                mapping::DEPENDENT
+            };
+        }
+        hint
+    }
+}
+
+/// Ports below a reflexive port that an escalated punch probes.
+const WINDOW_BELOW: i32 = 8;
+/// Ports above a reflexive port that an escalated punch probes.
+const WINDOW_ABOVE: i32 = 24;
+
+/// The endpoints to probe for a member with these candidates and NAT. An
+/// `escalated` punch (the plain candidates did not answer) toward a NAT that
+/// may map per destination also probes a window of ports around each
+/// reflexive candidate: a NAT that allocates in sequence will have given the
+/// mapping toward us a port just above the last one seen.
+pub(crate) fn probe_targets(
+    remote: &[Candidate],
+    nat: &NatHint,
+    escalated: bool,
+) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    let mut push = |a: SocketAddr| {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    for c in remote {
+        push(c.addr);
+    }
+    let sequential = nat.mapping == mapping::DEPENDENT
+        && nat.allocation == allocation::SEQUENTIAL
+        && nat.step != 0;
+    if sequential {
+        for c in remote
+            .iter()
+            .filter(|c| c.kind == candidate_kind::REFLEXIVE)
+        {
+            for k in 1..=PREDICTED_PORTS {
+                let port = i32::from(nat.last_port) + i32::from(nat.step) * k;
+                if let Ok(port) = u16::try_from(port) {
+                    if port != 0 {
+                        push(SocketAddr::new(c.addr.ip(), port));
+                    }
+                }
+            }
+        }
+    } else if escalated && nat.mapping != mapping::INDEPENDENT {
+        for c in remote
+            .iter()
+            .filter(|c| c.kind == candidate_kind::REFLEXIVE)
+        {
+            let base = i32::from(c.addr.port());
+            for d in (1..=WINDOW_ABOVE).chain((1..=WINDOW_BELOW).map(|d| -d)) {
+                if let Ok(port) = u16::try_from(base + d) {
+                    if port != 0 {
+                        push(SocketAddr::new(c.addr.ip(), port));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequential_nats_get_predicted_ports() {
+        let remote = [Candidate {
+            kind: candidate_kind::REFLEXIVE,
+            addr: "203.0.113.5:40000".parse().unwrap(),
+        }];
+        let nat = NatHint {
+            mapping: mapping::DEPENDENT,
+            allocation: allocation::SEQUENTIAL,
+            step: 2,
+            last_port: 40_010,
+        };
+        let t = probe_targets(&remote, &nat, false);
+        assert_eq!(t[0], remote[0].addr);
+        assert_eq!(t[1].port(), 40_012);
+        assert_eq!(t.len(), 1 + PREDICTED_PORTS as usize);
+        assert!(probe_targets(&remote, &NatHint::default(), false).len() == 1);
+        let window = probe_targets(&remote, &NatHint::default(), true);
+        assert_eq!(window.len(), 1 + (WINDOW_ABOVE + WINDOW_BELOW) as usize);
+        assert!(window.contains(&"203.0.113.5:40001".parse().unwrap()));
+    }
+
+    #[test]
+    fn predictions_stay_in_the_port_range() {
+        let remote = [Candidate {
+            kind: candidate_kind::REFLEXIVE,
+            addr: "203.0.113.5:65530".parse().unwrap(),
+        }];
+        let nat = NatHint {
+            mapping: mapping::DEPENDENT,
+            allocation: allocation::SEQUENTIAL,
+            step: 3,
+            last_port: 65_530,
+        };
+        assert!(probe_targets(&remote, &nat, true).len() <= 3);
+    }
+}

@@ -1,0 +1,118 @@
+//! Hole punching: finding a direct path to a member behind a NAT.
+//!
+//! When a node starts a handshake with a member it has no session with, it
+//! also starts a *punch*: it signals its candidate endpoints (interface
+//! addresses, reflexive addresses, mapped ports) to the member through a
+//! member that reaches both ([`signal`]: hop by hop, signed end to end), and
+//! probes every candidate it knows of the other side ([`probe`]). The other
+//! side answers with its own candidates and probes back at once, so both
+//! NATs open a mapping toward each other within a round trip. The first
+//! probe to be answered gives the path; the handshake then goes there.
+//!
+//! The side that was asked also dials back, which is connection reversal:
+//! when only it can reach the asker, its probes get through, the asker
+//! learns its endpoint from them and answers there.
+//!
+//! Ports of NATs that allocate sequentially are predicted from the step
+//! they reveal ([`candidates`], [`selfcheck`]). Toward a NAT that allocates
+//! at random, the side behind it opens many sockets and the other side
+//! probes random ports until one matches ([`aux`], the birthday technique).
+
+mod aux;
+mod candidates;
+mod probe;
+mod punch;
+mod selfcheck;
+mod signal;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::NodeId;
+pub use aux::STREAM_IDS_FROM;
+pub(crate) use punch::Punch;
+
+/// How long one punch probes before it gives up.
+pub(crate) const PUNCH_TIME: Duration = Duration::from_secs(15);
+/// Least time between two punches toward one member.
+pub(crate) const PUNCH_COOLDOWN: Duration = Duration::from_secs(20);
+/// Punches in progress at once.
+pub(crate) const MAX_PUNCHES: usize = 64;
+/// Hops a signal may travel.
+pub(crate) const SIGNAL_HOPS: u8 = 6;
+/// How long a sighting of our endpoint stays a candidate.
+const OBSERVED_LIFETIME: Duration = Duration::from_secs(600);
+/// Own endpoints as seen by others that a node remembers.
+const MAX_OBSERVED: usize = 4;
+
+/// Node-wide hole-punching state.
+#[derive(Debug, Default)]
+pub(crate) struct Traversal {
+    /// The node's interface addresses with its UDP port (from the driver).
+    pub(crate) local_addrs: Vec<SocketAddr>,
+    /// This node's endpoint as others see it, freshest first.
+    pub(crate) observed: Vec<Observed>,
+    /// Punches in progress, by member.
+    pub(crate) punches: BTreeMap<NodeId, Punch>,
+    /// Counters for `tessel status`.
+    pub(crate) stats: TraversalStats,
+    /// Extra sockets.
+    pub(crate) aux: aux::AuxSockets,
+    /// What we know of our own NAT.
+    pub(crate) check: selfcheck::SelfCheck,
+    /// When relayed sessions are next looked at for a direct path.
+    pub(crate) next_upgrade: Option<Instant>,
+}
+
+/// One sighting of our endpoint by another member.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Observed {
+    pub(crate) addr: SocketAddr,
+    pub(crate) by: NodeId,
+    pub(crate) at: Instant,
+}
+
+/// Hole-punching counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraversalStats {
+    /// Punches this node started.
+    pub punches_started: u64,
+    /// Punches other members asked this node to join.
+    pub punches_joined: u64,
+    /// Punches that found a direct path.
+    pub direct_paths_found: u64,
+    /// Punches that ended without a path.
+    pub punches_failed: u64,
+    /// Punches in which this node opened many sockets (birthday technique).
+    pub birthday_punches: u64,
+    /// Probes this node sent to random ports (birthday technique).
+    pub spray_probes: u64,
+    /// Path probes sent.
+    pub probes_sent: u64,
+    /// Signals this node passed on for other members.
+    pub signals_forwarded: u64,
+}
+
+impl Traversal {
+    /// The earliest deadline of any punch.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.punches
+            .values()
+            .map(Punch::next_deadline)
+            .chain(self.check.next_deadline())
+            .chain(self.next_upgrade)
+            .min()
+    }
+
+    /// Remembers that `by` saw us at `addr`.
+    pub(crate) fn observe(&mut self, addr: SocketAddr, by: NodeId, at: Instant) {
+        // A sighting from long ago may describe a mapping that is gone.
+        self.observed
+            .retain(|o| o.by != by && at.saturating_duration_since(o.at) < OBSERVED_LIFETIME);
+        self.observed.insert(0, Observed { addr, by, at });
+        self.observed.truncate(MAX_OBSERVED);
+    }
+}

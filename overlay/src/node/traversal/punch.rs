@@ -1,0 +1,593 @@
+//! One punch: swap candidates, probe in rounds, take the first path that
+//! answers, give up after [`PUNCH_TIME`]. Toward a NAT that allocates ports
+//! at random, escalate to the birthday technique.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand_core::RngCore;
+
+use super::aux::{birthday_ids, BIRTHDAY_SOCKETS};
+use super::candidates::{allocation, mapping, probe_targets};
+use super::{MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME};
+use crate::identity::NodeId;
+use crate::node::Node;
+use crate::wire::probe;
+use crate::wire::signal::{body_kind, candidate_kind, Candidate, Candidates, NatHint};
+
+/// When each scheduled probe round goes out, after the punch starts. Dense
+/// at first, so that both sides' first probes cross within a round trip.
+const ROUNDS: [Duration; 9] = [
+    Duration::ZERO,
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(3),
+    Duration::from_secs(5),
+    Duration::from_secs(8),
+    Duration::from_secs(12),
+];
+/// Probe rounds of one punch, scheduled or extra (each has its own `tx`).
+const MAX_ROUNDS: usize = 32;
+/// Probes in one round from the main socket.
+const MAX_PROBES_PER_ROUND: usize = 40;
+/// Candidates remembered for the other side.
+const MAX_REMOTE: usize = 24;
+/// How long a punch that found a path waits for the handshake there.
+const SETTLE: Duration = Duration::from_secs(3);
+/// How often relayed sessions are looked at for a new punch.
+const UPGRADE_INTERVAL: Duration = Duration::from_secs(5);
+/// A later path replaces the first one found only if its round trip is
+/// shorter than this fraction of the first one's.
+const BETTER_PATH: f64 = 0.8;
+/// How long a punch probes only the plain candidates before it also probes
+/// predicted ports.
+const ESCALATE_AFTER: Duration = Duration::from_secs(1);
+/// How long before a node behind a random-allocation NAT opens its birthday
+/// sockets (the plain ways failed by then).
+const BIRTHDAY_AFTER: Duration = Duration::from_secs(2);
+/// When the birthday sockets' first probes go out, after they were asked
+/// for (the driver opens them in between).
+const BIRTHDAY_FIRST_ROUND: Duration = Duration::from_millis(50);
+/// Random ports one spray probes in all: with the other side's
+/// [`BIRTHDAY_SOCKETS`] mappings among about 64,000 ports, 2,048 probes miss
+/// them all with probability (1 − 256/64,512)^2048 ≈ 0.03 %.
+const SPRAY_PROBES: u32 = 2048;
+/// Probes per spray step, and the pace: 16 per 25 ms is 640 probes a second,
+/// about 40 KB/s, so the whole spray takes about 3.2 s.
+const SPRAY_BATCH: u32 = 16;
+/// Time between spray steps.
+const SPRAY_INTERVAL: Duration = Duration::from_millis(25);
+/// When the spray starts after the other side's birthday sockets were
+/// announced (their mappings open on their first round).
+const SPRAY_DELAY: Duration = Duration::from_millis(200);
+/// Lowest port a spray probes (NATs rarely allocate below it).
+const SPRAY_LOWEST_PORT: u16 = 1024;
+
+/// Probing random ports of the other side's NAT.
+#[derive(Debug)]
+struct Spray {
+    ips: Vec<IpAddr>,
+    left: u32,
+    next: Instant,
+    /// The tx of all its probes (taken at the first step).
+    tx: Option<u64>,
+}
+
+/// A punch in progress toward one member.
+#[derive(Debug)]
+pub(crate) struct Punch {
+    /// Names the attempt; probe `tx` values are `id + round`.
+    id: u64,
+    started: Instant,
+    /// The other side's candidates.
+    remote: Vec<Candidate>,
+    /// The other side's NAT, as it told us.
+    nat: NatHint,
+    /// Scheduled rounds sent so far.
+    scheduled: usize,
+    /// When each round (scheduled or extra) went out.
+    sent: Vec<Instant>,
+    /// The best path that answered: our socket, its endpoint, the RTT.
+    found: Option<(u16, SocketAddr, Duration)>,
+    found_at: Option<Instant>,
+    /// Our birthday sockets are open for this punch; their next extra round.
+    birthday: Option<Option<Instant>>,
+    spray: Option<Spray>,
+}
+
+impl Punch {
+    fn new(id: u64, now: Instant) -> Self {
+        Self {
+            id,
+            started: now,
+            remote: Vec::new(),
+            nat: NatHint::default(),
+            scheduled: 0,
+            sent: Vec::new(),
+            found: None,
+            found_at: None,
+            birthday: None,
+            spray: None,
+        }
+    }
+
+    /// Whether this punch has the birthday sockets open.
+    pub(crate) fn birthday(&self) -> bool {
+        self.birthday.is_some()
+    }
+
+    /// When this punch next needs the node.
+    pub(crate) fn next_deadline(&self) -> Instant {
+        let end = match self.found_at {
+            Some(t) => t + SETTLE,
+            None => self.started + PUNCH_TIME,
+        };
+        if self.found_at.is_some() {
+            return end;
+        }
+        let round = ROUNDS.get(self.scheduled).map(|&o| self.started + o);
+        let extra = self.birthday.flatten();
+        let spray = self.spray.as_ref().map(|s| s.next);
+        [round, extra, spray]
+            .into_iter()
+            .flatten()
+            .fold(end, Instant::min)
+    }
+
+    /// Adds candidates; returns whether any was new.
+    fn add_remote(&mut self, list: impl IntoIterator<Item = Candidate>) -> bool {
+        let mut added = false;
+        for c in list {
+            if self.remote.len() < MAX_REMOTE && !self.remote.iter().any(|r| r.addr == c.addr) {
+                self.remote.push(c);
+                added = true;
+            }
+        }
+        added
+    }
+
+    /// The round-trip time of a probe-ack with this `tx`, if it is ours.
+    pub(crate) fn rtt_of(&self, tx: u64, now: Instant) -> Option<Duration> {
+        let round = usize::try_from(tx.wrapping_sub(self.id)).ok()?;
+        let sent = self.sent.get(round)?;
+        Some(now.saturating_duration_since(*sent))
+    }
+
+    /// Whether a probe with this `tx` belongs to this punch (from the other side).
+    pub(crate) fn owns_tx(&self, tx: u64) -> bool {
+        tx.wrapping_sub(self.id) < MAX_ROUNDS as u64
+    }
+
+    /// Whether `addr` is not yet a known candidate (a peer-reflexive one:
+    /// where the other side's probe came from). Adds it.
+    pub(crate) fn learn_peer_reflexive(&mut self, addr: SocketAddr) -> bool {
+        self.add_remote([Candidate {
+            kind: candidate_kind::REFLEXIVE,
+            addr,
+        }])
+    }
+
+    /// The other side's reflexive endpoints.
+    fn reflexive(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.remote
+            .iter()
+            .filter(|c| c.kind == candidate_kind::REFLEXIVE)
+            .map(|c| c.addr)
+    }
+
+    /// A new round's tx, or `None` when the punch has used all its rounds.
+    fn next_tx(&mut self, now: Instant) -> Option<u64> {
+        if self.sent.len() >= MAX_ROUNDS {
+            return None;
+        }
+        let tx = self.id.wrapping_add(self.sent.len() as u64);
+        self.sent.push(now);
+        Some(tx)
+    }
+}
+
+impl Node {
+    /// Starts hole punching toward `pid` unless connected, already punching
+    /// or punched lately: signals our candidates to it and probes what we know.
+    pub(crate) fn start_punch(&mut self, now: Instant, pid: NodeId) {
+        let Some(peer) = self.peers.get_mut(&pid) else {
+            return;
+        };
+        if (peer.connected(now) && peer.relay.is_none())
+            || self.traversal.punches.contains_key(&pid)
+            || self.traversal.punches.len() >= MAX_PUNCHES
+            || peer.last_punch.is_some_and(|t| {
+                // Each failure doubles the wait, up to 32 times.
+                let backoff = PUNCH_COOLDOWN * (1 << peer.punch_failures.min(5));
+                now.saturating_duration_since(t) < backoff
+            })
+        {
+            return;
+        }
+        peer.last_punch = Some(now);
+        let known = peer.endpoint;
+        let id = self.rng.next_u64();
+        let ask = self.own_candidates_message(true, id, 0);
+        if !self.send_signal(now, pid, body_kind::CANDIDATES, &ask.emit()) {
+            // Nobody to ask: the handshake to the known endpoint is all we have.
+            return;
+        }
+        tracing::debug!(peer = %pid.short(), "hole punching: candidates sent");
+        self.traversal.stats.punches_started += 1;
+        let mut punch = Punch::new(id, now);
+        if let Some(addr) = known {
+            punch.learn_peer_reflexive(addr);
+        }
+        self.traversal.punches.insert(pid, punch);
+        self.probe_round(now, pid, true);
+    }
+
+    fn own_candidates_message(&self, request: bool, punch_id: u64, aux: u16) -> Candidates {
+        Candidates {
+            request,
+            punch_id,
+            nat: self.own_nat_hint(),
+            aux_sockets: aux,
+            list: self.own_candidates(),
+        }
+    }
+
+    /// A member's candidates arrived (through `from`): answer a request with
+    /// ours, then probe theirs at once.
+    pub(crate) fn on_candidates(
+        &mut self,
+        now: Instant,
+        src: NodeId,
+        from: NodeId,
+        ts: u64,
+        c: Candidates,
+    ) {
+        let guess = c.list.first().map(|c| c.addr);
+        let Some(peer) = self.add_peer(src, guess, now, now) else {
+            return;
+        };
+        peer.last_signal_ts = ts;
+        if from != src {
+            peer.via = Some(from);
+        }
+        if peer.endpoint.is_none() {
+            peer.endpoint = guess;
+        }
+        if c.request {
+            self.traversal.stats.punches_joined += 1;
+            let reply = self.own_candidates_message(false, c.punch_id, 0);
+            self.send_signal(now, src, body_kind::CANDIDATES, &reply.emit());
+        }
+        if !self.traversal.punches.contains_key(&src) {
+            if !c.request || self.traversal.punches.len() >= MAX_PUNCHES {
+                // An answer to a punch that already ended, or no room.
+                return;
+            }
+            self.traversal
+                .punches
+                .insert(src, Punch::new(c.punch_id, now));
+        }
+        // A NAT that maps per destination would give every spray probe a
+        // new port, which the other side's NAT does not expect.
+        let we_map_per_destination = self.own_nat_hint().mapping == mapping::DEPENDENT;
+        let punch = self.traversal.punches.get_mut(&src).expect("inserted");
+        punch.nat = c.nat;
+        punch.add_remote(c.list);
+        if c.aux_sockets > 0
+            && punch.spray.is_none()
+            && punch.found.is_none()
+            && !we_map_per_destination
+        {
+            // The other side opened many mappings toward us: find one.
+            let mut ips: Vec<IpAddr> = punch.reflexive().map(|a| a.ip()).collect();
+            ips.dedup();
+            if !ips.is_empty() {
+                punch.spray = Some(Spray {
+                    ips,
+                    left: SPRAY_PROBES,
+                    next: now + SPRAY_DELAY,
+                    tx: None,
+                });
+                let at = punch.next_deadline();
+                self.wake_at(Some(at));
+            }
+        }
+        tracing::debug!(peer = %src.short(), request = c.request, aux = c.aux_sockets, "hole punching: candidates received");
+        self.probe_round(now, src, false);
+    }
+
+    /// Runs the self-check, the punches whose deadline came, and the search
+    /// for direct paths to members we reach through a relay.
+    pub(crate) fn traversal_timers(&mut self, now: Instant) {
+        match self.traversal.next_upgrade {
+            Some(t) if t <= now => {
+                self.traversal.next_upgrade = Some(now + UPGRADE_INTERVAL);
+                let mut relayed: Vec<NodeId> = self
+                    .peers
+                    .values()
+                    .filter(|p| p.relay.is_some() && p.connected(now))
+                    .map(|p| p.id)
+                    .collect();
+                // Table order is arbitrary; the node's behaviour must not be.
+                relayed.sort_unstable();
+                // Each punches again once its backoff allows.
+                for pid in relayed {
+                    self.start_punch(now, pid);
+                }
+            }
+            Some(_) => {}
+            None => self.traversal.next_upgrade = Some(now + UPGRADE_INTERVAL),
+        }
+        if self
+            .traversal
+            .check
+            .next_deadline()
+            .is_none_or(|t| t <= now)
+        {
+            self.self_check_timer(now);
+        }
+        let due: Vec<NodeId> = self
+            .traversal
+            .punches
+            .iter()
+            .filter(|(_, p)| p.next_deadline() <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        let mut ended = false;
+        for pid in due {
+            let connected = self
+                .peers
+                .get(&pid)
+                .is_some_and(|p| p.connected(now) && p.relay.is_none());
+            let punch = &self.traversal.punches[&pid];
+            let over = match punch.found_at {
+                Some(t) => now >= t + SETTLE,
+                None => now >= punch.started + PUNCH_TIME,
+            };
+            if connected || over || !self.peers.contains_key(&pid) {
+                let punch = self.traversal.punches.remove(&pid).expect("due");
+                ended = true;
+                if let Some(p) = self.peers.get_mut(&pid) {
+                    p.punch_failures = if punch.found.is_some() {
+                        0
+                    } else {
+                        p.punch_failures.saturating_add(1)
+                    };
+                }
+                if punch.found.is_none() {
+                    self.traversal.stats.punches_failed += 1;
+                    tracing::debug!(peer = %pid.short(), "hole punching found no direct path");
+                }
+                continue;
+            }
+            self.punch_step(now, pid);
+        }
+        if ended {
+            self.close_unused_aux();
+        }
+    }
+
+    /// Whatever of a punch is due: a scheduled round, the birthday sockets'
+    /// extra round, a spray step.
+    fn punch_step(&mut self, now: Instant, pid: NodeId) {
+        let own = self.own_nat_hint();
+        // Ports we cannot predict, toward destinations we cannot avoid
+        // changing: only many mappings at once give the other side a chance.
+        let unpredictable =
+            own.allocation == allocation::RANDOM && own.mapping != mapping::INDEPENDENT;
+        let punch = &self.traversal.punches[&pid];
+        let round_due = ROUNDS
+            .get(punch.scheduled)
+            .is_some_and(|&o| punch.started + o <= now);
+        if round_due {
+            // Behind a NAT that allocates at random, with the plain ways
+            // failing: open many mappings toward the other side and tell it
+            // to look for one of them.
+            let open_birthday = punch.birthday.is_none()
+                && unpredictable
+                && now.saturating_duration_since(punch.started) >= BIRTHDAY_AFTER
+                && punch.reflexive().next().is_some();
+            if open_birthday {
+                self.start_birthday(now, pid);
+            }
+            self.probe_round(now, pid, true);
+        }
+        let punch = &self.traversal.punches[&pid];
+        if punch.birthday.flatten().is_some_and(|t| t <= now) {
+            self.traversal.punches.get_mut(&pid).expect("due").birthday = Some(None);
+            self.birthday_round(now, pid);
+        }
+        self.spray_step(now, pid);
+        let at = self.traversal.punches[&pid].next_deadline();
+        self.wake_at(Some(at));
+    }
+
+    fn start_birthday(&mut self, now: Instant, pid: NodeId) {
+        tracing::debug!(peer = %pid.short(), "hole punching: opening {BIRTHDAY_SOCKETS} sockets");
+        self.traversal.stats.birthday_punches += 1;
+        self.open_aux(birthday_ids());
+        let punch = self
+            .traversal
+            .punches
+            .get_mut(&pid)
+            .expect("caller checked");
+        punch.birthday = Some(Some(now + BIRTHDAY_FIRST_ROUND));
+        let id = punch.id;
+        let update = self.own_candidates_message(false, id, BIRTHDAY_SOCKETS);
+        self.send_signal(now, pid, body_kind::CANDIDATES, &update.emit());
+    }
+
+    /// Probes the other side's reflexive endpoints from every birthday socket.
+    fn birthday_round(&mut self, now: Instant, pid: NodeId) {
+        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+            return;
+        };
+        if punch.found.is_some() {
+            return;
+        }
+        let targets: Vec<SocketAddr> = punch.reflexive().take(2).collect();
+        let Some(tx) = punch.next_tx(now) else {
+            return;
+        };
+        for socket in birthday_ids() {
+            for &to in &targets {
+                self.send_probe_from(socket, pid, to, tx);
+            }
+        }
+    }
+
+    /// Sends the next batch of probes to random ports, if one is due.
+    fn spray_step(&mut self, now: Instant, pid: NodeId) {
+        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+            return;
+        };
+        let Some(spray) = punch.spray.as_mut().filter(|s| s.next <= now) else {
+            return;
+        };
+        if punch.found.is_some() || spray.left == 0 {
+            punch.spray = None;
+            return;
+        }
+        let batch = spray.left.min(SPRAY_BATCH);
+        spray.left -= batch;
+        spray.next = now + SPRAY_INTERVAL;
+        let ips = spray.ips.clone();
+        let tx = match spray.tx {
+            Some(tx) => tx,
+            None => {
+                let Some(tx) = punch.next_tx(now) else {
+                    punch.spray = None;
+                    return;
+                };
+                punch.spray.as_mut().expect("checked").tx = Some(tx);
+                tx
+            }
+        };
+        let span = u64::from(u16::MAX - SPRAY_LOWEST_PORT) + 1;
+        for k in 0..batch {
+            let port = SPRAY_LOWEST_PORT + (self.rng.next_u64() % span) as u16;
+            let ip = ips[k as usize % ips.len()];
+            self.traversal.stats.spray_probes += 1;
+            self.send_probe_from(0, pid, SocketAddr::new(ip, port), tx);
+        }
+    }
+
+    /// Probes every target of the punch toward `pid` once from the main
+    /// socket. A `scheduled` round advances the punch's schedule; others are extra.
+    fn probe_round(&mut self, now: Instant, pid: NodeId, scheduled: bool) {
+        let endpoint = self.peers.get(&pid).and_then(|p| p.endpoint);
+        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+            return;
+        };
+        if scheduled {
+            punch.scheduled += 1;
+        }
+        if punch.found.is_some() {
+            return;
+        }
+        if let Some(addr) = endpoint {
+            // Where gossip or the session says it is: as others see it.
+            punch.learn_peer_reflexive(addr);
+        }
+        let escalated = now.saturating_duration_since(punch.started) >= ESCALATE_AFTER;
+        let mut targets = probe_targets(&punch.remote, &punch.nat, escalated);
+        targets.truncate(MAX_PROBES_PER_ROUND);
+        let Some(tx) = punch.next_tx(now) else {
+            return;
+        };
+        let birthday = punch.birthday.is_some_and(|b| b.is_none());
+        let next = punch.next_deadline();
+        for &to in &targets {
+            self.send_probe_from(0, pid, to, tx);
+        }
+        if birthday && scheduled {
+            // The birthday sockets keep their mappings open and keep trying.
+            let targets: Vec<SocketAddr> =
+                self.traversal.punches[&pid].reflexive().take(2).collect();
+            for socket in birthday_ids() {
+                for &to in &targets {
+                    self.send_probe_from(socket, pid, to, tx);
+                }
+            }
+        }
+        self.wake_at(Some(next));
+    }
+
+    /// Probes one newly learned endpoint of `pid` at once.
+    pub(crate) fn probe_now(&mut self, now: Instant, pid: NodeId, to: SocketAddr) {
+        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+            return;
+        };
+        if punch.found.is_some() {
+            return;
+        }
+        if let Some(tx) = punch.next_tx(now) {
+            self.send_probe_from(0, pid, to, tx);
+        }
+    }
+
+    /// Sends a probe for `pid` to `to` from our socket `socket`.
+    pub(crate) fn send_probe_from(&mut self, socket: u16, pid: NodeId, to: SocketAddr, tx: u64) {
+        let mut msg = probe::emit_probe(self.id.as_bytes(), tx);
+        self.keys.mac_to(&pid).seal(&mut msg);
+        self.traversal.stats.probes_sent += 1;
+        self.queue_datagram(socket, to, msg.to_vec());
+    }
+
+    /// `addr` answered (or reached us) on our socket `socket` after `rtt`:
+    /// that is a direct path.
+    pub(crate) fn on_path_found(
+        &mut self,
+        now: Instant,
+        pid: NodeId,
+        socket: u16,
+        addr: SocketAddr,
+        rtt: Duration,
+    ) {
+        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+            return;
+        };
+        if punch.found.is_none() {
+            self.traversal.stats.direct_paths_found += 1;
+            punch.found_at = Some(now);
+            punch.spray = None;
+            tracing::debug!(peer = %pid.short(), %addr, socket, ?rtt, "hole punching found a direct path");
+        }
+        // A path must be clearly faster to replace the one found first.
+        if punch
+            .found
+            .is_some_and(|(_, _, best)| rtt >= best.mul_f64(BETTER_PATH))
+        {
+            return;
+        }
+        punch.found = Some((socket, addr, rtt));
+        let next = punch.next_deadline();
+        self.wake_at(Some(next));
+        let Some(peer) = self.peers.get_mut(&pid) else {
+            return;
+        };
+        if peer.endpoint == Some(addr) && peer.socket == socket && peer.relay.is_none() {
+            // Already there: the handshake in flight goes the same way.
+            return;
+        }
+        peer.endpoint = Some(addr);
+        peer.socket = socket;
+        // The path was just proven both ways: a relayed datagram arriving
+        // now (an answer to a copy sent before) must not take it back.
+        peer.last_direct_rx = Some(now);
+        let was_relayed = peer.relay.take().is_some();
+        if peer.connected(now) {
+            // The session moves to the direct or faster path; the other side
+            // follows when our next packet arrives from there.
+            tracing::debug!(peer = %pid.short(), %addr, ?rtt, was_relayed, "moving to a better path");
+            return;
+        }
+        let wants = peer.handshake.is_some() || !peer.queue.is_empty() || peer.neighbour;
+        if wants {
+            let since = peer.handshake.as_ref().map_or(now, |h| h.attempts_since);
+            self.send_initiation(now, pid, since);
+        }
+    }
+}

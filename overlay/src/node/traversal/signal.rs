@@ -1,0 +1,146 @@
+//! Signals between members that have no session with each other: sent
+//! through the member that told us of the recipient (or, failing that, the
+//! neighbour closest to it by node-ID distance), forwarded hop by hop,
+//! checked only by the recipient.
+
+use std::time::Instant;
+
+use super::SIGNAL_HOPS;
+use crate::identity::NodeId;
+use crate::node::{DropReason, Node};
+use crate::wire::signal::{self, body_kind, Candidates, Envelope, Header, SIGNING_CONTEXT};
+
+/// XOR distance between two node IDs, compared as big-endian numbers.
+fn distance(a: &NodeId, b: &NodeId) -> [u8; 32] {
+    let mut d = [0u8; 32];
+    for (i, x) in d.iter_mut().enumerate() {
+        *x = a.as_bytes()[i] ^ b.as_bytes()[i];
+    }
+    d
+}
+
+impl Node {
+    /// Signs and sends a signal to `dst`; returns whether it left.
+    pub(crate) fn send_signal(&mut self, now: Instant, dst: NodeId, kind: u8, body: &[u8]) -> bool {
+        let timestamp_ms = self.timestamp_ms(now);
+        let header = Header {
+            hop_limit: SIGNAL_HOPS,
+            body_kind: kind,
+            src: self.id.as_bytes(),
+            dst: dst.as_bytes(),
+            timestamp_ms,
+        };
+        let key = &self.node_key;
+        let Ok(bytes) = signal::emit(&header, body, |m| key.sign(m)) else {
+            return false;
+        };
+        self.route_signal(now, dst, None, &bytes)
+    }
+
+    /// Passes a signal one hop toward `dst`, never back to `came_from`.
+    fn route_signal(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        came_from: Option<NodeId>,
+        bytes: &[u8],
+    ) -> bool {
+        match self.next_hop(now, dst, came_from) {
+            Some(hop) => self.send_encrypted(now, hop, bytes),
+            None => false,
+        }
+    }
+
+    /// The member to pass a message for `dst` to, never `came_from`: `dst`
+    /// itself if we have a direct session with it; else the member that
+    /// told us of `dst` and reaches it; else the connected neighbour closest
+    /// to `dst` by node-ID distance, if closer than we are (so greedy
+    /// forwarding never loops). Only members with a direct session qualify.
+    pub(crate) fn next_hop(
+        &self,
+        now: Instant,
+        dst: NodeId,
+        came_from: Option<NodeId>,
+    ) -> Option<NodeId> {
+        let usable = |id: &NodeId| {
+            Some(*id) != came_from
+                && self
+                    .peers
+                    .get(id)
+                    .is_some_and(|p| p.relay.is_none() && p.reachable(now))
+        };
+        if usable(&dst) {
+            return Some(dst);
+        }
+        if let Some(via) = self
+            .peers
+            .get(&dst)
+            .and_then(|p| p.via)
+            .filter(|v| usable(v))
+        {
+            return Some(via);
+        }
+        let ours = distance(&self.id, &dst);
+        self.peers
+            .values()
+            .filter(|p| p.neighbour && usable(&p.id))
+            .map(|p| (distance(&p.id, &dst), p.id))
+            .filter(|(d, _)| *d < ours)
+            .min()
+            .map(|(_, id)| id)
+    }
+
+    /// Handles a signal that arrived on our session with `from`.
+    pub(crate) fn consume_signal(&mut self, now: Instant, from: NodeId, msg: &[u8]) {
+        let Ok(env) = Envelope::new_checked(msg) else {
+            self.drops.add(DropReason::BadInner);
+            return;
+        };
+        let lookup = |n: &Node, b: &[u8; 32]| {
+            NodeId::known(b, |id| n.peers.contains_key(id) || *id == n.id)
+                .or_else(|| NodeId::from_bytes(*b).ok())
+        };
+        let Some(dst) = lookup(self, &env.dst()) else {
+            self.drops.add(DropReason::SignalRejected);
+            return;
+        };
+        if dst != self.id {
+            let hops = env.hop_limit();
+            if hops <= 1 {
+                self.drops.add(DropReason::SignalNoRoute);
+                return;
+            }
+            let mut fwd = Envelope::new_checked(msg.to_vec()).expect("checked above");
+            fwd.set_hop_limit(hops - 1);
+            if self.route_signal(now, dst, Some(from), fwd.as_bytes()) {
+                self.traversal.stats.signals_forwarded += 1;
+            } else {
+                self.drops.add(DropReason::SignalNoRoute);
+            }
+            return;
+        }
+        let Some(src) = lookup(self, &env.src()) else {
+            self.drops.add(DropReason::SignalRejected);
+            return;
+        };
+        let mut signed = Vec::with_capacity(SIGNING_CONTEXT.len() + env.signed_part().len());
+        signed.extend_from_slice(SIGNING_CONTEXT);
+        signed.extend_from_slice(env.signed_part());
+        if src == self.id || !src.verify(&signed, &env.signature()) {
+            self.drops.add(DropReason::SignalRejected);
+            return;
+        }
+        let ts = env.timestamp_ms();
+        if self.peers.get(&src).is_some_and(|p| ts <= p.last_signal_ts) {
+            self.drops.add(DropReason::SignalRejected);
+            return;
+        }
+        match env.body_kind() {
+            body_kind::CANDIDATES => match Candidates::parse(env.body()) {
+                Ok(c) => self.on_candidates(now, src, from, ts, c),
+                Err(_) => self.drops.add(DropReason::SignalRejected),
+            },
+            _ => self.drops.add(DropReason::SignalRejected),
+        }
+    }
+}

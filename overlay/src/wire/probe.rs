@@ -1,0 +1,146 @@
+//! Path probes: how two members find out which of each other's candidate
+//! endpoints reach them (hole punching), and how long the way there takes.
+//!
+//! ```text
+//! probe (type 6):
+//! 0      1          4            36      44       60
+//! | type | reserved | sender 32 | tx u64 | mac 16 |
+//!
+//! probe-ack (type 7):
+//! 0      1          4            36      44              60          62       78
+//! | type | reserved | sender 32 | tx u64 | observed ip 16 | port u16be | mac 16 |
+//! ```
+//! Both carry a MAC keyed from the network key and bound to the recipient's
+//! node ID, so a probe that lands on another member's port (or an
+//! outsider's) is dropped unanswered. A probe-ack echoes the probe's `tx`
+//! and says where the probe came from (an IPv4 address as IPv4-mapped
+//! IPv6), which tells the prober its own reflexive endpoint toward this
+//! member. Nobody keeps state for a probe: the answer is computed from it.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use super::{exact, mac::MAC_LEN, read_u64, write_type, MessageType, WireError};
+
+/// Bytes of a probe.
+pub const PROBE_LEN: usize = 4 + 32 + 8 + MAC_LEN;
+/// Bytes of a probe-ack.
+pub const ACK_LEN: usize = 4 + 32 + 8 + 18 + MAC_LEN;
+
+/// A view over a probe or a probe-ack.
+#[derive(Debug)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// Checks type and exact length; the only constructor for untrusted input.
+    ///
+    /// # Errors
+    /// Returns an error if the buffer is neither a probe nor a probe-ack.
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        match MessageType::of(b)? {
+            MessageType::Probe => exact(b, PROBE_LEN)?,
+            MessageType::ProbeAck => exact(b, ACK_LEN)?,
+            _ => return Err(WireError::InvalidField("type")),
+        }
+        Ok(Self { buffer })
+    }
+
+    /// Whether this is the answer.
+    pub fn is_ack(&self) -> bool {
+        self.buffer.as_ref()[0] == MessageType::ProbeAck as u8
+    }
+
+    /// The sender's node ID bytes (still to be validated as a key).
+    pub fn sender(&self) -> [u8; 32] {
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&self.buffer.as_ref()[4..36]);
+        id
+    }
+
+    /// The transaction number that a probe-ack echoes.
+    pub fn tx(&self) -> u64 {
+        read_u64(self.buffer.as_ref(), 36)
+    }
+
+    /// Where the answered probe came from (probe-acks only).
+    pub fn observed(&self) -> Option<SocketAddr> {
+        if !self.is_ack() {
+            return None;
+        }
+        let b = self.buffer.as_ref();
+        let mut ip = [0u8; 16];
+        ip.copy_from_slice(&b[44..60]);
+        let ip = Ipv6Addr::from(ip);
+        let ip = ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4);
+        Some(SocketAddr::new(ip, u16::from_be_bytes([b[60], b[61]])))
+    }
+
+    /// The whole message, MAC included.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buffer.as_ref()
+    }
+}
+
+/// Writes a probe with a zero MAC for the caller to seal.
+pub fn emit_probe(sender: &[u8; 32], tx: u64) -> [u8; PROBE_LEN] {
+    let mut b = [0u8; PROBE_LEN];
+    write_type(&mut b, MessageType::Probe);
+    b[4..36].copy_from_slice(sender);
+    b[36..44].copy_from_slice(&tx.to_le_bytes());
+    b
+}
+
+/// Writes a probe-ack with a zero MAC for the caller to seal.
+pub fn emit_ack(sender: &[u8; 32], tx: u64, observed: SocketAddr) -> [u8; ACK_LEN] {
+    let mut b = [0u8; ACK_LEN];
+    write_type(&mut b, MessageType::ProbeAck);
+    b[4..36].copy_from_slice(sender);
+    b[36..44].copy_from_slice(&tx.to_le_bytes());
+    let ip = match observed.ip() {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    };
+    b[44..60].copy_from_slice(&ip.octets());
+    b[60..62].copy_from_slice(&observed.port().to_be_bytes());
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_layout() {
+        let b = emit_probe(&[7; 32], 0x0102);
+        assert_eq!(&b[..5], &[6, 0, 0, 0, 7]);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert!(!p.is_ack());
+        assert_eq!(p.sender(), [7; 32]);
+        assert_eq!(p.tx(), 0x0102);
+        assert_eq!(p.observed(), None);
+        assert!(Packet::new_checked(&b[..PROBE_LEN - 1]).is_err());
+    }
+
+    #[test]
+    fn ack_round_trips_both_families() {
+        for observed in ["198.51.100.7:4000", "[2001:db8::9]:65535"] {
+            let observed: SocketAddr = observed.parse().unwrap();
+            let b = emit_ack(&[3; 32], u64::MAX, observed);
+            let p = Packet::new_checked(&b[..]).unwrap();
+            assert!(p.is_ack());
+            assert_eq!(p.tx(), u64::MAX);
+            assert_eq!(p.observed(), Some(observed));
+        }
+    }
+
+    #[test]
+    fn wrong_length_or_type_is_an_error() {
+        let b = emit_ack(&[3; 32], 1, "192.0.2.1:1".parse().unwrap());
+        assert!(Packet::new_checked(&b[..PROBE_LEN]).is_err());
+        let mut p = emit_probe(&[1; 32], 1);
+        p[0] = 4;
+        assert!(Packet::new_checked(&p[..]).is_err());
+    }
+}
