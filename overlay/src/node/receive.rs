@@ -295,7 +295,10 @@ impl Node {
             .ok_or(DropReason::PeerTableFull)?;
         // A member at a bootstrap address is always a neighbour.
         peer.neighbour = true;
-        if peer.connected(now) && peer.endpoint == Some(from) {
+        // Same place, same socket: nothing new. An answer through another
+        // socket (a new TCP connection after the member restarted) gets a
+        // handshake through it.
+        if peer.connected(now) && peer.endpoint == Some(from) && peer.socket == rx_socket {
             return Ok(());
         }
         peer.endpoint = Some(from);

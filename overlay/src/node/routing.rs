@@ -15,8 +15,9 @@
 //!   current one, so routes do not flap between near-equal paths.
 //!
 //! Updates from the current next hop are always taken (its cost may rise).
-//! A route whose next hop stops answering is dropped, and the feasibility
-//! bound with it. Relay frames also carry a hop limit, which ends any loop
+//! The best other feasible neighbour is kept as a backup. When the next hop
+//! stops answering, the backup takes over at once if it answers; otherwise
+//! the route is dropped, and the feasibility bound with it. Relay frames also carry a hop limit, which ends any loop
 //! that a dropped bound lets form for a moment.
 
 use std::time::{Duration, Instant};
@@ -40,6 +41,9 @@ pub(crate) struct Route {
     pub(crate) metric: u16,
     /// The least cost we had for it since we last had no route.
     pub(crate) feasible: u16,
+    /// The best other feasible neighbour and its cost: taken at once when
+    /// the next hop stops answering, without waiting for gossip.
+    pub(crate) backup: Option<(NodeId, u16)>,
 }
 
 impl Default for Route {
@@ -47,6 +51,7 @@ impl Default for Route {
         Self {
             metric: UNREACHABLE,
             feasible: UNREACHABLE,
+            backup: None,
         }
     }
 }
@@ -109,23 +114,38 @@ impl Node {
         let total = u32::from(metric)
             .saturating_add(hop.link.cost())
             .min(u32::from(UNREACHABLE - 1)) as u16;
-        let current_alive = self
+        let answers = |v: NodeId| self.peers.get(&v).is_some_and(|h| h.reachable(now));
+        let current_alive = self.peers.get(&id).and_then(|p| p.via).is_some_and(answers);
+        let backup = self
             .peers
             .get(&id)
-            .and_then(|p| p.via)
-            .is_some_and(|v| self.peers.get(&v).is_some_and(|h| h.reachable(now)));
+            .and_then(|p| p.route.backup)
+            .filter(|(b, _)| answers(*b));
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
         if !current_alive {
-            // The old next hop is gone: start afresh.
-            peer.via = None;
-            peer.route = Route::default();
+            match backup {
+                // The next hop is gone: the backup takes over.
+                Some((b, m)) => {
+                    peer.via = Some(b);
+                    peer.route.metric = m;
+                    peer.route.backup = None;
+                }
+                // Nothing left: start afresh.
+                None => {
+                    peer.via = None;
+                    peer.route = Route::default();
+                }
+            }
         }
         if metric == UNREACHABLE {
             if peer.via == Some(from) {
                 peer.via = None;
                 peer.route.metric = UNREACHABLE;
+            }
+            if peer.route.backup.is_some_and(|(b, _)| b == from) {
+                peer.route.backup = None;
             }
             return;
         }
@@ -138,9 +158,23 @@ impl Node {
             feasible && better
         };
         if take {
+            if let Some(old) = peer.via.filter(|v| *v != from) {
+                // The route we leave is still a way there.
+                peer.route.backup = Some((old, peer.route.metric));
+            }
             peer.via = Some(from);
             peer.route.metric = total;
             peer.route.feasible = peer.route.feasible.min(total);
+            if peer.route.backup.is_some_and(|(b, _)| b == from) {
+                peer.route.backup = None;
+            }
+        } else if metric < peer.route.feasible
+            && peer
+                .route
+                .backup
+                .is_none_or(|(b, m)| b == from || total < m)
+        {
+            peer.route.backup = Some((from, total));
         }
     }
 

@@ -107,7 +107,9 @@ impl Topology {
     /// A line whose last host is linked back to the first.
     pub fn ring(roles: &[&str]) -> Result<Self> {
         ensure!(roles.len() >= 3, "a ring needs at least three hosts");
-        let pairs: Vec<_> = (0..roles.len()).map(|i| (i, (i + 1) % roles.len())).collect();
+        let pairs: Vec<_> = (0..roles.len())
+            .map(|i| (i, (i + 1) % roles.len()))
+            .collect();
         Self::new(roles, &pairs)
     }
 
@@ -179,6 +181,15 @@ impl Topology {
         self.links
             .iter()
             .find(|l| l.end_in(a).is_some() && l.end_in(b).is_some())
+    }
+
+    /// Every address of host `i`, one per link.
+    pub fn addrs(&self, i: usize) -> Vec<Ipv4Addr> {
+        self.links
+            .iter()
+            .filter_map(|l| l.end_in(i))
+            .map(|e| e.addr)
+            .collect()
     }
 
     /// `addr:port` of host `of` on its link with `toward` (what `toward`

@@ -52,7 +52,7 @@ impl Node {
             return Err(DropReason::Malformed);
         };
         if self.traversal.check.owns(pkt.tx()) {
-            self.self_check_ack(from, socket, seen);
+            self.self_check_ack(now, from, socket, seen);
             return Ok(());
         }
         let Some(rtt) = self

@@ -120,7 +120,7 @@ impl Node {
             }
             let r = self.traversal.check.running.as_ref().expect("running");
             if now >= r.until {
-                self.finish_self_check();
+                self.finish_self_check(now);
             }
             return;
         }
@@ -136,7 +136,8 @@ impl Node {
         let mut members: Vec<(NodeId, SocketAddr)> = self
             .peers
             .values()
-            .filter(|p| p.socket == 0 && p.connected(now))
+            // Members we reach directly from the main socket, and that answer.
+            .filter(|p| p.socket == 0 && p.relay.is_none() && p.reachable(now))
             .filter_map(|p| Some((p.id, p.endpoint?)))
             .collect();
         members.sort();
@@ -169,7 +170,13 @@ impl Node {
     }
 
     /// A probe-ack of the check arrived on `socket` from `from`.
-    pub(crate) fn self_check_ack(&mut self, from: SocketAddr, socket: u16, seen: SocketAddr) {
+    pub(crate) fn self_check_ack(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        socket: u16,
+        seen: SocketAddr,
+    ) {
         let Some(r) = &mut self.traversal.check.running else {
             return;
         };
@@ -181,18 +188,21 @@ impl Node {
             r.extra[i] = Some(seen.port());
         }
         if r.main.len() == r.expected_main && r.extra.iter().all(Option::is_some) {
-            self.finish_self_check();
+            self.finish_self_check(now);
         }
     }
 
-    fn finish_self_check(&mut self) {
+    fn finish_self_check(&mut self, now: Instant) {
         let Some(r) = self.traversal.check.running.take() else {
             return;
         };
         let local_port = self.traversal.local_addrs.first().map(SocketAddr::port);
         let hint = classify(&r, local_port);
         tracing::debug!(?hint, "NAT self-check");
-        if hint != NatHint::default() {
+        if hint == NatHint::default() {
+            // Nobody answered: try again soon rather than in ten minutes.
+            self.traversal.check.next_at = Some(now + RETRY_INTERVAL);
+        } else {
             self.traversal.check.hint = Some(hint);
         }
         self.close_unused_aux();

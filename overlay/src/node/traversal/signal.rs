@@ -52,8 +52,8 @@ impl Node {
     }
 
     /// The member to pass a message for `dst` to, never `came_from`: `dst`
-    /// itself if we have a direct session with it; else the member that
-    /// told us of `dst` and reaches it; else the connected neighbour closest
+    /// itself if we have a direct session with it; else the next hop of our
+    /// route to it, or its backup (see `routing`); else the neighbour closest
     /// to `dst` by node-ID distance, if closer than we are (so greedy
     /// forwarding never loops). Only members with a direct session qualify.
     pub(crate) fn next_hop(
@@ -72,13 +72,15 @@ impl Node {
         if usable(&dst) {
             return Some(dst);
         }
-        if let Some(via) = self
-            .peers
-            .get(&dst)
-            .and_then(|p| p.via)
-            .filter(|v| usable(v))
-        {
+        let route = self.peers.get(&dst);
+        if let Some(via) = route.and_then(|p| p.via).filter(|v| usable(v)) {
             return Some(via);
+        }
+        if let Some((backup, _)) = route
+            .and_then(|p| p.route.backup)
+            .filter(|(b, _)| usable(b))
+        {
+            return Some(backup);
         }
         let ours = distance(&self.id, &dst);
         self.peers
