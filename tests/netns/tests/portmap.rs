@@ -33,7 +33,7 @@ struct GatewayLab {
     router: NatRouter,
     home: PrivateHost,
     public: PublicHost,
-    _stun: StunServer,
+    stun: StunServer,
     _internet: Internet,
 }
 
@@ -51,7 +51,7 @@ impl GatewayLab {
             router,
             home,
             public,
-            _stun: stun,
+            stun,
             _internet: internet,
         })
     }
@@ -174,5 +174,24 @@ fn default_prefers_pcp() -> Result<()> {
         lab.upnpd.udp_forwards()?.is_empty(),
         "a forward is left after SIGTERM"
     );
+    Ok(())
+}
+
+/// `tessel netcheck` behind that router names the protocols it offers.
+#[test]
+fn netcheck_names_the_gateways_protocols() -> Result<()> {
+    let lab = GatewayLab::new()?;
+    let stun = lab.stun.addr.to_string();
+    let out = tessel_netns::tessel::run_once(
+        Some(&lab.home.ns),
+        &["netcheck", "--json", "--stun", &stun],
+        Duration::from_secs(40),
+    )?;
+    ensure!(out.status.success(), "netcheck failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let offered = report["port_mapping"].as_str().unwrap_or_default().to_owned();
+    for protocol in ["PCP", "NAT-PMP", "UPnP IGD"] {
+        ensure!(offered.contains(protocol), "netcheck says {offered:?}, not {protocol}");
+    }
     Ok(())
 }

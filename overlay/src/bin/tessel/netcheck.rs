@@ -64,7 +64,8 @@ pub(crate) fn run(args: NetcheckArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let report = runtime.block_on(check(reflectors))?;
+    let mut report = runtime.block_on(check(reflectors))?;
+    report.port_mapping = Some(runtime.block_on(port_mapping_offered()));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -265,4 +266,30 @@ fn behind_nat(r: &Report) -> Option<bool> {
     let first = r.reflexive_addresses.first()?;
     let own: Vec<IpAddr> = tessel_overlay::driver::local_addrs::local_addresses();
     Some(!own.contains(&first.ip()))
+}
+
+/// Which port-mapping protocols the default gateway answers (asked all at
+/// once, for at most 1.5 s).
+async fn port_mapping_offered() -> String {
+    use tessel_nat::portmap::shell::{default_gateway, local_addr_toward, probe};
+    let Some(gateway) = default_gateway() else {
+        return "no IPv4 default gateway".to_owned();
+    };
+    let Ok(local) = local_addr_toward(gateway) else {
+        return format!("gateway {gateway} unreachable");
+    };
+    let offered = probe(gateway, local, std::time::Duration::from_millis(1500)).await;
+    let names: Vec<&str> = [
+        (offered.pcp, "PCP"),
+        (offered.nat_pmp, "NAT-PMP"),
+        (offered.upnp, "UPnP IGD"),
+    ]
+    .into_iter()
+    .filter_map(|(yes, name)| yes.then_some(name))
+    .collect();
+    if names.is_empty() {
+        format!("none offered by gateway {gateway}")
+    } else {
+        format!("{} (gateway {gateway})", names.join(", "))
+    }
 }
