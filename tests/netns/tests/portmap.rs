@@ -13,7 +13,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use tessel_netns::lab::upnp_gateway::{Miniupnpd, StunServer};
+use tessel_netns::lab::coturn::Coturn;
+use tessel_netns::lab::upnp_gateway::Miniupnpd;
 use tessel_netns::lab::{Internet, NatKind, NatRouter, PrivateHost, PublicHost};
 use tessel_netns::process::run_ok;
 use tessel_netns::tessel::{new_network_key, DEFAULT_PORT};
@@ -33,7 +34,7 @@ struct GatewayLab {
     router: NatRouter,
     home: PrivateHost,
     public: PublicHost,
-    stun: StunServer,
+    stun: Coturn,
     _internet: Internet,
 }
 
@@ -41,7 +42,7 @@ impl GatewayLab {
     fn new() -> Result<Self> {
         let internet = Internet::new()?;
         let stun_host = internet.add_host("stun")?;
-        let stun = StunServer::start(&internet, &stun_host)?;
+        let stun = Coturn::start(&internet, &stun_host)?;
         let router = internet.add_nat("gw", NatKind::PortRestrictedCone)?;
         let upnpd = Miniupnpd::start(&router, stun.addr)?;
         let home = router.add_host("home")?;
@@ -187,11 +188,21 @@ fn netcheck_names_the_gateways_protocols() -> Result<()> {
         &["netcheck", "--json", "--stun", &stun],
         Duration::from_secs(40),
     )?;
-    ensure!(out.status.success(), "netcheck failed: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "netcheck failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let offered = report["port_mapping"].as_str().unwrap_or_default().to_owned();
+    let offered = report["port_mapping"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     for protocol in ["PCP", "NAT-PMP", "UPnP IGD"] {
-        ensure!(offered.contains(protocol), "netcheck says {offered:?}, not {protocol}");
+        ensure!(
+            offered.contains(protocol),
+            "netcheck says {offered:?}, not {protocol}"
+        );
     }
     Ok(())
 }

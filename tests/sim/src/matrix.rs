@@ -168,7 +168,9 @@ pub const PROBABLY: f64 = 0.8;
 /// The predicted outcome for B at `b` and C at `c` (see the module docs).
 pub fn expected(b: Side, c: Side) -> Expect {
     if b.blocked() || c.blocked() {
-        return Expect::NotYet("UDP is blocked: needs the relay's TCP transport");
+        return Expect::NotYet(
+            "UDP is blocked: the simulator carries UDP only (the lab connects these over TCP)",
+        );
     }
     if b.open() || c.open() {
         return Expect::Direct;

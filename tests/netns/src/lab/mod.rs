@@ -36,6 +36,7 @@ use std::path::PathBuf;
 
 use anyhow::{ensure, Context, Result};
 
+pub mod coturn;
 pub mod impair;
 pub mod internet;
 pub(crate) mod link;

@@ -22,19 +22,14 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
-use crate::lab::internet::{Internet, PublicHost};
 use crate::lab::nat::TABLE;
 use crate::lab::router::{NatRouter, LAN_BRIDGE, WAN_IFACE};
 use crate::process::{describe, Process};
-use crate::services::{is_listening, Proto};
 use crate::tempdir::TempDir;
 use crate::wait;
 
 /// The nftables table that holds miniupnpd's chains.
 pub const UPNP_TABLE: &str = "miniupnpd";
-
-/// coturn's port (its alternate port is the next).
-const STUN_PORT: u16 = 3478;
 
 /// How long the daemons may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -44,68 +39,6 @@ const READY_LINE: &str = "Listening for NAT-PMP/PCP traffic";
 
 /// What it prints once STUN has shown the WAN address usable.
 const ENABLED_LINE: &str = "Port forwarding is now enabled";
-
-/// coturn, STUN only, on a public host's address and an alias.
-#[derive(Debug)]
-pub struct StunServer {
-    process: Process,
-    /// Where it answers.
-    pub addr: SocketAddr,
-    _dir: TempDir,
-}
-
-impl StunServer {
-    /// Starts `turnserver` in the foreground on `host` (and a new alias of
-    /// it, for CHANGE-REQUEST), its files in a temporary directory.
-    pub fn start(internet: &Internet, host: &PublicHost) -> Result<Self> {
-        let alias = internet.add_alias(host)?;
-        let dir = TempDir::new("upnp-coturn")?;
-        let path = |name: &str| dir.path().join(name).display().to_string();
-        let mut cmd = host.ns.command("turnserver");
-        cmd.args([
-            "-n",
-            "--stun-only",
-            "--no-tls",
-            "--no-dtls",
-            "--no-tcp",
-            "--no-cli",
-        ])
-        .args(["-L", &host.ipv4.to_string(), "-L", &alias.to_string()])
-        .args(["-p", &STUN_PORT.to_string()])
-        .args(["--alt-listening-port", &(STUN_PORT + 1).to_string()])
-        .args(["--log-file", "stdout", "--simple-log"])
-        .args(["--pidfile", &path("turnserver.pid")])
-        .args(["--userdb", &path("turndb")]);
-        let mut process = Process::spawn(cmd, "coturn", dir.path())?;
-        let addr = SocketAddr::from((host.ipv4, STUN_PORT));
-        let wanted = [
-            addr,
-            SocketAddr::from((alias, STUN_PORT)),
-            SocketAddr::from((alias, STUN_PORT + 1)),
-        ];
-        wait::poll("coturn to listen", START_TIMEOUT, || {
-            if let Some(s) = process.try_status()? {
-                bail!("turnserver exited ({}): {}", describe(s), process.stdout());
-            }
-            for a in wanted {
-                if !is_listening(&host.ns, Proto::Udp, a)? {
-                    return Ok(None);
-                }
-            }
-            Ok(Some(()))
-        })?;
-        Ok(Self {
-            process,
-            addr,
-            _dir: dir,
-        })
-    }
-
-    /// The server's PID.
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-}
 
 /// miniupnpd running on a router.
 #[derive(Debug)]
