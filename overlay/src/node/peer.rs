@@ -11,9 +11,11 @@ use crate::session::{InitiatorState, Session};
 /// A member silent for this long is not used as a relay or route (every
 /// session carries a keepalive at least every 25 s).
 const HOP_SILENCE: std::time::Duration = std::time::Duration::from_secs(40);
-/// Sending this long without an answer marks a path dead (the keepalive
-/// timeout plus the handshake timeout, as for a new handshake).
-const UNANSWERED: std::time::Duration = std::time::Duration::from_secs(15);
+/// Sending this long without anything back marks a path dead (longer than
+/// the persistent keepalive interval, so an idle session stays alive).
+const UNANSWERED: std::time::Duration = std::time::Duration::from_secs(27);
+/// A ping to a member unanswered this long marks the path dead.
+const PING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// How long after the last direct datagram a relayed one does not move a
 /// member's path off the direct one (the other side only relays when its
@@ -225,9 +227,11 @@ impl Peer {
     }
 
     /// Whether we have a usable session on a path that answers: something
-    /// came back within [`HOP_SILENCE`], and not for long less than we sent
-    /// (a path that swallows what we send is dead well before the session
-    /// expires). Relays and routes only use reachable members.
+    /// came back within [`HOP_SILENCE`]; not [`UNANSWERED`] of sending
+    /// without anything back (a healthy member sends at least a keepalive
+    /// every 25 s); and no ping to it unanswered for [`PING_PATIENCE`]. A
+    /// path that swallows what we send is dead well before the session
+    /// expires. Relays and routes only use reachable members.
     pub(crate) fn reachable(&self, now: Instant) -> bool {
         let Some(rx) = self.last_received else {
             return false;
@@ -235,7 +239,14 @@ impl Peer {
         let unanswered = self
             .last_sent
             .is_some_and(|tx| tx.saturating_duration_since(rx) > UNANSWERED);
-        self.connected(now) && now.saturating_duration_since(rx) < HOP_SILENCE && !unanswered
+        let ping_lost = self
+            .link
+            .ping
+            .is_some_and(|(_, sent)| now.saturating_duration_since(sent) > PING_PATIENCE);
+        self.connected(now)
+            && now.saturating_duration_since(rx) < HOP_SILENCE
+            && !unanswered
+            && !ping_lost
     }
 
     /// Whether we have a usable session.

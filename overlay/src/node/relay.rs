@@ -156,6 +156,7 @@ impl Node {
             })
             .or_else(|| self.next_hop(now, dst, None).filter(|h| *h != dst));
         let Some(hop) = hop else {
+            tracing::debug!(dst = %dst.short(), "no relay toward a member");
             return false;
         };
         let frame = relay::emit(dst.as_bytes(), self.id.as_bytes(), datagram);
@@ -224,6 +225,18 @@ impl Node {
             return self.drop_packet(DropReason::RelayRefused);
         }
         let Some(next) = self.next_hop(now, dst, Some(from)) else {
+            if let Some(p) = self.peers.get(&dst) {
+                tracing::debug!(
+                    dst = %dst.short(),
+                    connected = p.connected(now),
+                    reachable = p.reachable(now),
+                    relayed = p.relay.is_some(),
+                    since_rx = ?p.last_received.map(|t| now.saturating_duration_since(t)),
+                    since_tx = ?p.last_sent.map(|t| now.saturating_duration_since(t)),
+                    ping = ?p.link.ping.map(|(_, t)| now.saturating_duration_since(t)),
+                    "no way on for a relayed frame"
+                );
+            }
             self.relay.stats.refused += 1;
             return self.drop_packet(DropReason::RelayRefused);
         };

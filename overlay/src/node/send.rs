@@ -156,6 +156,13 @@ impl Node {
         else {
             return;
         };
+        // A relayed session that needs a new handshake may have lost its
+        // relay: ask the relay at once, so a dead one is known in seconds.
+        if let Some(hop) = self.peers[&pid].relay {
+            if self.peers.get(&hop).is_some_and(|h| h.link.ping.is_none()) {
+                self.link_ping(now, hop);
+            }
+        }
         let via = self.relay_candidate(now, pid);
         let peer = self.peers.get_mut(&pid).expect("caller checked");
         let direct = peer
