@@ -31,16 +31,37 @@ impl Node {
     pub(super) fn send_gossip(&mut self, now: Instant, to: NodeId) {
         // Measure the link with every gossip message.
         self.link_ping(now, to);
-        let mut entries: Vec<Entry> = self
-            .peers
-            .values()
-            .filter(|p| p.id != to)
-            .filter_map(|p| {
-                let endpoint = p.endpoint?;
-                // Time since anyone last heard from it; a session that is
-                // merely unexpired is no news.
+        // Members in node ID order, from the table's roster (the sample must
+        // not depend on the map's order). Fresh news is younger than
+        // PEER_EXPIRY (all of it, when `now` is that early); a merely
+        // unexpired session is no news.
+        let roster = self.peers.roster();
+        let skip = roster.position(&to).ok();
+        let oldest = now.checked_sub(PEER_EXPIRY);
+        let mut fresh: Vec<u32> = (0..roster.len() as u32)
+            .filter(|&i| {
+                let i = i as usize;
+                Some(i) != skip
+                    && roster.has_endpoint(i)
+                    && oldest.is_none_or(|o| roster.freshness[i] > o)
+            })
+            .collect();
+        // Partial Fisher-Yates with the node's seeded RNG keeps runs deterministic.
+        let keep = fresh.len().min(MAX_GOSSIP_ENTRIES);
+        for i in 0..keep {
+            let j = i + (self.rng.next_u64() as usize) % (fresh.len() - i);
+            fresh.swap(i, j);
+        }
+        let chosen: Vec<NodeId> = fresh[..keep]
+            .iter()
+            .map(|&i| roster.ids[i as usize])
+            .collect();
+        let entries: Vec<Entry> = chosen
+            .iter()
+            .filter_map(|id| {
+                let p = self.peers.get(id)?;
                 let age = now.saturating_duration_since(p.freshness());
-                (age < PEER_EXPIRY).then(|| Entry {
+                Some(Entry {
                     node_id: *p.id.as_bytes(),
                     age_secs: age.as_secs().min(u64::from(u16::MAX)) as u16,
                     // Split horizon with poisoned reverse: a route through
@@ -50,18 +71,10 @@ impl Node {
                     } else {
                         self.announced_metric(p, now)
                     },
-                    endpoint,
+                    endpoint: p.endpoint?,
                 })
             })
             .collect();
-        entries.sort_by_key(|e| e.node_id);
-        // Partial Fisher-Yates with the node's seeded RNG keeps runs deterministic.
-        let keep = entries.len().min(MAX_GOSSIP_ENTRIES);
-        for i in 0..keep {
-            let j = i + (self.rng.next_u64() as usize) % (entries.len() - i);
-            entries.swap(i, j);
-        }
-        entries.truncate(keep);
         let msg = gossip::emit(&entries);
         self.send_encrypted(now, to, &msg);
     }

@@ -21,6 +21,7 @@ mod ping;
 mod portmap;
 mod receive;
 mod relay;
+mod roster;
 mod routing;
 mod send;
 pub mod stats;
@@ -434,8 +435,8 @@ impl Node {
     }
 
     /// How many members are neighbours.
-    fn neighbour_count(&self) -> usize {
-        self.peers.values().filter(|p| p.neighbour).count()
+    fn neighbour_count(&mut self) -> usize {
+        self.peers.neighbour_count()
     }
 
     /// Forgets a member and all its indices.

@@ -15,23 +15,35 @@
 //! Filed entries that no longer hold (the member's deadline moved, or it was
 //! forgotten) stay in the heap until they surface, and are skipped then; the
 //! heap is rebuilt when such entries outnumber the live ones.
+//!
+//! The same bookkeeping keeps the [`Roster`] (what gossip and member upkeep
+//! read of all members, in compact arrays sorted by node ID), the neighbour
+//! count and the set of members with a session. Entries hold their member
+//! boxed, so that the map stays small and grows cheaply.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::ops::Index;
 use std::time::Instant;
 
 use super::peer::Peer;
+use super::roster::{Roster, Summary};
 use crate::identity::NodeId;
 
 /// One member and its bookkeeping in the index.
 #[derive(Debug)]
 struct Slot {
-    peer: Peer,
+    peer: Box<Peer>,
     /// The deadline filed in the heap for this member (`None`: none filed).
     filed: Option<Instant>,
     /// Whether the member is in the touched list.
     touched: bool,
+    /// Whether the summary counts it as a neighbour.
+    filed_neighbour: bool,
+    /// Whether it is in the set of members with a session.
+    filed_session: bool,
+    /// Where it was last seen on the roster.
+    roster_hint: usize,
 }
 
 /// Members by node ID, with their deadlines indexed. See the module
@@ -44,12 +56,18 @@ pub(crate) struct PeerTable {
     /// `(deadline, member)`, earliest first; entries whose deadline is no
     /// longer the member's filed one are stale.
     deadlines: BinaryHeap<Reverse<(Instant, NodeId)>>,
+    /// Every member's summary as of the last reindex.
+    roster: Roster,
+    /// Members that the summaries count as neighbours.
+    neighbours: usize,
+    /// Members with a current session as of the last reindex.
+    with_session: BTreeSet<NodeId>,
 }
 
 impl PeerTable {
     /// The member with this ID.
     pub(crate) fn get(&self, id: &NodeId) -> Option<&Peer> {
-        self.slots.get(id).map(|s| &s.peer)
+        self.slots.get(id).map(|s| &*s.peer)
     }
 
     /// The member with this ID, to change (its timers included).
@@ -59,7 +77,7 @@ impl PeerTable {
             slot.touched = true;
             self.touched.push(*id);
         }
-        Some(&mut slot.peer)
+        Some(&mut *slot.peer)
     }
 
     /// Whether a member with this ID is known.
@@ -79,17 +97,28 @@ impl PeerTable {
 
     /// Every member, in no particular order.
     pub(crate) fn values(&self) -> impl Iterator<Item = &Peer> + '_ {
-        self.slots.values().map(|s| &s.peer)
+        self.slots.values().map(|s| &*s.peer)
     }
 
     /// Adds (or replaces) a member.
     pub(crate) fn insert(&mut self, id: NodeId, peer: Peer) {
+        self.remove(&id);
+        let summary = Summary::of(&peer);
+        self.roster.insert(summary);
+        self.neighbours += usize::from(summary.neighbour);
+        let session = peer.current.is_some();
+        if session {
+            self.with_session.insert(id);
+        }
         self.slots.insert(
             id,
             Slot {
-                peer,
+                peer: Box::new(peer),
                 filed: None,
                 touched: true,
+                filed_neighbour: summary.neighbour,
+                filed_session: session,
+                roster_hint: 0,
             },
         );
         self.touched.push(id);
@@ -97,7 +126,39 @@ impl PeerTable {
 
     /// Forgets a member; its filed deadline goes stale.
     pub(crate) fn remove(&mut self, id: &NodeId) -> Option<Peer> {
-        self.slots.remove(id).map(|s| s.peer)
+        let slot = self.slots.remove(id)?;
+        if slot.touched {
+            if let Some(i) = self.touched.iter().position(|t| t == id) {
+                self.touched.swap_remove(i);
+            }
+        }
+        self.roster.remove(id);
+        self.neighbours -= usize::from(slot.filed_neighbour);
+        if slot.filed_session {
+            self.with_session.remove(id);
+        }
+        Some(*slot.peer)
+    }
+
+    /// How many members are neighbours.
+    pub(crate) fn neighbour_count(&mut self) -> usize {
+        self.reindex();
+        self.neighbours
+    }
+
+    /// The members with a current session, in node ID order.
+    pub(crate) fn with_session(&mut self) -> impl Iterator<Item = &Peer> + '_ {
+        self.reindex();
+        let slots = &self.slots;
+        self.with_session
+            .iter()
+            .filter_map(move |id| slots.get(id).map(|s| &*s.peer))
+    }
+
+    /// The roster of all members, up to date.
+    pub(crate) fn roster(&mut self) -> &Roster {
+        self.reindex();
+        &self.roster
     }
 
     /// Files the deadlines of the members changed since the last call.
@@ -107,6 +168,22 @@ impl PeerTable {
                 continue;
             };
             slot.touched = false;
+            let summary = Summary::of(&slot.peer);
+            self.neighbours = self.neighbours + usize::from(summary.neighbour)
+                - usize::from(slot.filed_neighbour);
+            slot.filed_neighbour = summary.neighbour;
+            if let Some(at) = self.roster.update(summary, slot.roster_hint) {
+                slot.roster_hint = at;
+            }
+            let session = slot.peer.current.is_some();
+            if session != slot.filed_session {
+                slot.filed_session = session;
+                if session {
+                    self.with_session.insert(id);
+                } else {
+                    self.with_session.remove(&id);
+                }
+            }
             let next = slot.peer.timers.next();
             if next != slot.filed {
                 if let Some(at) = next {
@@ -197,6 +274,28 @@ mod tests {
         t
     }
 
+    /// A real session (for the set of members with one).
+    fn session(now: Instant) -> Box<crate::session::Session> {
+        use crate::identity::NetworkKey;
+        use crate::session::handshake::{
+            consume_initiation, consume_response, create_initiation, HandshakeKeys,
+        };
+        use crate::wire::{handshake_init, handshake_resp};
+        let net = NetworkKey::from_secret([7; 32]);
+        let (a, b) = (NodeKey::from_seed([1; 32]), NodeKey::from_seed([2; 32]));
+        let (ka, kb) = (HandshakeKeys::new(&a, &net), HandshakeKeys::new(&b, &net));
+        let (st, init) = create_initiation(&ka, &b.id(), 1, 1, [1; 32]).unwrap();
+        let ini = consume_initiation(
+            &kb,
+            &handshake_init::Packet::new_checked(&init[..]).unwrap(),
+            [2; 32],
+        )
+        .unwrap();
+        let (_, resp) = ini.create_response(&kb, 2, now).unwrap();
+        let resp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
+        Box::new(consume_response(st, &resp, now).unwrap())
+    }
+
     /// What a scan of every member would find.
     fn scan_due(t: &PeerTable, now: Instant) -> Vec<NodeId> {
         let mut v: Vec<NodeId> = t
@@ -246,7 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn the_index_agrees_with_a_scan_through_random_changes() {
+    fn index_roster_and_sets_agree_with_a_scan_through_random_changes() {
         use rand_chacha::ChaCha20Rng;
         use rand_core::{RngCore, SeedableRng};
         let now = Instant::now();
@@ -256,7 +355,7 @@ mod tests {
         let mut clock = now;
         for step in 0..5000 {
             let who = ids[rng.next_u32() as usize % ids.len()];
-            match rng.next_u32() % 10 {
+            match rng.next_u32() % 12 {
                 0 => {
                     t.remove(&who);
                 }
@@ -277,6 +376,39 @@ mod tests {
                             p.timers.gossip = Some(clock + Duration::from_secs(1));
                         }
                     }
+                }
+                4 => {
+                    if let Some(p) = t.get_mut(&who) {
+                        p.neighbour = !p.neighbour;
+                        p.last_received = Some(clock);
+                    }
+                    let scanned = t.values().filter(|p| p.neighbour).count();
+                    assert_eq!(t.neighbour_count(), scanned, "step {step}");
+                }
+                6 => {
+                    if let Some(p) = t.get_mut(&who) {
+                        p.current = match p.current {
+                            Some(_) => None,
+                            None => Some(session(clock)),
+                        };
+                    }
+                    let mut scanned: Vec<NodeId> = t
+                        .values()
+                        .filter(|p| p.current.is_some())
+                        .map(|p| p.id)
+                        .collect();
+                    scanned.sort();
+                    let indexed: Vec<NodeId> = t.with_session().map(|p| p.id).collect();
+                    assert_eq!(indexed, scanned, "step {step}");
+                }
+                5 => {
+                    let mut scanned: Vec<Summary> = t.values().map(Summary::of).collect();
+                    scanned.sort_by_key(|a| a.id);
+                    let roster = t.roster();
+                    let listed: Vec<Summary> = (0..roster.len()).map(|i| roster.get(i)).collect();
+                    assert_eq!(listed, scanned, "step {step}");
+                    let neighbours = scanned.iter().filter(|s| s.neighbour).count();
+                    assert_eq!(t.neighbour_count(), neighbours, "step {step}");
                 }
                 _ => {
                     if let Some(p) = t.get_mut(&who) {

@@ -348,18 +348,18 @@ impl Node {
 
     /// Up to [`MEMBER_REFLECTORS`] connected members with distinct IP
     /// addresses, in node ID order.
-    fn stun_members(&self, now: Instant) -> Vec<(NodeId, SocketAddr)> {
-        let mut all: Vec<(NodeId, SocketAddr)> = self
-            .peers
-            .values()
-            .filter(|p| p.connected(now))
-            .filter_map(|p| Some((p.id, p.endpoint?)))
-            .collect();
-        all.sort();
+    fn stun_members(&mut self, now: Instant) -> Vec<(NodeId, SocketAddr)> {
         let mut out: Vec<(NodeId, SocketAddr)> = Vec::new();
-        for (id, addr) in all {
-            if out.len() < MEMBER_REFLECTORS && !out.iter().any(|(_, a)| a.ip() == addr.ip()) {
-                out.push((id, addr));
+        // The table lists the members with a session in node ID order.
+        for p in self.peers.with_session() {
+            if out.len() == MEMBER_REFLECTORS {
+                break;
+            }
+            let Some(addr) = p.endpoint.filter(|_| p.connected(now)) else {
+                continue;
+            };
+            if !out.iter().any(|(_, a)| a.ip() == addr.ip()) {
+                out.push((p.id, addr));
             }
         }
         out

@@ -205,28 +205,32 @@ impl Node {
             return;
         }
         self.next_maintenance = now + MAINTENANCE_INTERVAL;
-        let mut stale: Vec<NodeId> = self
-            .peers
-            .values()
-            .filter(|p| {
-                now.saturating_duration_since(p.freshness()) >= PEER_EXPIRY && !p.connected(now)
-            })
-            .map(|p| p.id)
+        // News older than PEER_EXPIRY is stale (none is when `now` is that
+        // early). The roster is in node ID order, so removals are too.
+        let oldest = now.checked_sub(PEER_EXPIRY);
+        let roster = self.peers.roster();
+        let mut stale: Vec<NodeId> = (0..roster.len())
+            .filter(|&i| oldest.is_some_and(|o| roster.freshness[i] <= o))
+            .map(|i| roster.ids[i])
             .collect();
-        stale.sort_unstable();
+        stale.retain(|id| self.peers.get(id).is_some_and(|p| !p.connected(now)));
         for id in stale {
             tracing::info!(peer = %id.short(), "forgetting silent member");
             self.remove_peer(&id);
         }
         let free = MAX_NEIGHBOURS.saturating_sub(self.neighbour_count());
         if free > 0 {
-            let mut candidates: Vec<(Instant, NodeId)> = self
-                .peers
-                .values()
-                .filter(|p| !p.neighbour && p.endpoint.is_some() && p.handshake.is_none())
-                .filter(|p| p.retry_at.is_none_or(|t| t <= now))
-                .map(|p| (p.freshness(), p.id))
+            let roster = self.peers.roster();
+            let mut candidates: Vec<(Instant, NodeId)> = (0..roster.len())
+                .filter(|&i| !roster.neighbour(i) && roster.has_endpoint(i) && !roster.handshake(i))
+                .filter(|&i| roster.retry_at[i].is_none_or(|t| t <= now))
+                .map(|i| (roster.freshness[i], roster.ids[i]))
                 .collect();
+            // The `free` freshest (node IDs are unique, so there are no ties).
+            if candidates.len() > free {
+                candidates.select_nth_unstable_by(free - 1, |a, b| b.cmp(a));
+                candidates.truncate(free);
+            }
             candidates.sort_unstable_by(|a, b| b.cmp(a));
             for (_, id) in candidates.into_iter().take(free) {
                 self.make_neighbour(now, id, Duration::ZERO);

@@ -270,8 +270,11 @@ impl Node {
                 .insert(src, Punch::new(c.punch_id, now));
         }
         // A NAT that maps per destination would give every spray probe a
-        // new port, which the other side's NAT does not expect.
-        let we_map_per_destination = self.own_nat_hint().mapping == mapping::DEPENDENT;
+        // new port, which the other side's NAT does not expect; one that
+        // allocates in sequence would also burn through its port pool.
+        let own = self.own_nat_hint();
+        let we_map_per_destination =
+            own.mapping == mapping::DEPENDENT || own.allocation == allocation::SEQUENTIAL;
         let punch = self.traversal.punches.get_mut(&src).expect("inserted");
         punch.nat = c.nat;
         punch.add_remote(c.list);
@@ -306,7 +309,7 @@ impl Node {
                 self.traversal.next_upgrade = Some(now + UPGRADE_INTERVAL);
                 let mut relayed: Vec<NodeId> = self
                     .peers
-                    .values()
+                    .with_session()
                     .filter(|p| p.relay.is_some() && p.connected(now))
                     .map(|p| p.id)
                     .collect();
