@@ -78,6 +78,28 @@ impl<E> Queue<E> {
         self.heap.pop().map(|e| (e.at, e.event))
     }
 
+    /// Every event due at or before `end`, with its time and sequence
+    /// number, in no particular order. Costs about as much as there are such
+    /// events: the search stops at entries that are later.
+    pub fn due_until(&self, end: SimTime) -> Vec<(SimTime, u64, &E)> {
+        let heap = self.heap.as_slice();
+        let mut due = Vec::new();
+        let mut stack = vec![0usize];
+        while let Some(i) = stack.pop() {
+            let Some(e) = heap.get(i) else {
+                continue;
+            };
+            // A heap entry is never earlier than its parent.
+            if e.at > end {
+                continue;
+            }
+            due.push((e.at, e.seq, &e.event));
+            stack.push(2 * i + 1);
+            stack.push(2 * i + 2);
+        }
+        due
+    }
+
     /// Events waiting.
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -107,5 +129,35 @@ mod tests {
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, ["a", "b", "c", "d", "e"]);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn due_until_finds_exactly_the_events_due() {
+        let t = |ms| SimTime::ZERO + millis(ms);
+        let times = [9, 3, 7, 1, 8, 3, 12, 5, 2, 10, 4, 6, 11, 3];
+        let queue = || {
+            let mut q = Queue::new();
+            for (i, ms) in times.into_iter().enumerate() {
+                q.push(t(ms), i);
+            }
+            q
+        };
+        let q = queue();
+        for end in 0..14 {
+            let mut got: Vec<(SimTime, u64, usize)> = q
+                .due_until(t(end))
+                .into_iter()
+                .map(|(at, seq, &e)| (at, seq, e))
+                .collect();
+            got.sort();
+            let got: Vec<usize> = got.into_iter().map(|g| g.2).collect();
+            // What popping would run, in order.
+            let mut all = queue();
+            let mut want = Vec::new();
+            while all.peek_time().is_some_and(|at| at <= t(end)) {
+                want.push(all.pop().expect("peeked").1);
+            }
+            assert_eq!(got, want, "end {end} ms");
+        }
     }
 }

@@ -11,11 +11,14 @@
 //! * [`nat::Nat`] and [`link::Link`] are sans-IO models usable on their own;
 //! * [`matrix`] runs every pair of NAT kinds through a rendezvous node;
 //! * [`chaos`] lets agents join, leave, crash, roam, talk and cut links, then
-//!   checks the invariants.
+//!   checks the invariants;
+//! * [`mesh`] measures complete connectivity at scale: random pairs of a
+//!   large network behind a mix of NATs.
 //!
 //! The simulator never reads a clock or the OS random source; the
 //! `tessel-sim` binary reads the wall clock only to report how long a run
-//! took.
+//! took, and [`workers`] only to choose whether threads make it faster
+//! (which never changes what a run does).
 //!
 //! ```text
 //! cargo test -p tessel-sim                                   # everything CI runs (seconds)
@@ -24,6 +27,7 @@
 //! cargo run --release -p tessel-sim -- matrix --trials 20 --seed 1
 //! cargo run --release -p tessel-sim -- trial --b symmetric_random --c restricted_cone --seed 3
 //! cargo run --release -p tessel-sim -- chaos --nodes 1000 --minutes 10 --seed 1
+//! cargo run --release -p tessel-sim -- mesh --nodes 1000 --pairs 1000 --seed 1
 //! ```
 //!
 //! `RUST_LOG=debug` (or `tessel_sim=trace` for every datagram and network
@@ -39,12 +43,14 @@ pub mod host;
 pub mod ids;
 pub mod link;
 pub mod matrix;
+pub mod mesh;
 pub mod nat;
 pub mod rng;
 pub mod seed;
 pub mod stats;
 pub mod time;
 pub mod traffic;
+pub mod workers;
 pub mod world;
 
 pub use error::SimError;

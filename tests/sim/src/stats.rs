@@ -168,6 +168,10 @@ pub struct WorldStats {
     pub sessions: u64,
     /// Node starts, first ones and restarts.
     pub starts: u64,
+    /// Host steps that ran ahead on several threads (`World::set_threads`).
+    pub steps_ahead: u64,
+    /// Lookahead windows whose steps ran ahead.
+    pub windows_ahead: u64,
     /// Datagrams the network lost, by reason.
     pub drops: BTreeMap<NetDrop, u64>,
 }

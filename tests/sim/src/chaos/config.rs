@@ -44,6 +44,8 @@ pub struct ChaosConfig {
     pub max_probe_pairs: usize,
     /// Every host's and NAT's access link.
     pub link: Link,
+    /// Threads that run the nodes (the run is the same whatever the number).
+    pub threads: usize,
 }
 
 impl ChaosConfig {
@@ -75,6 +77,7 @@ impl ChaosConfig {
                 mtu: 1500,
                 up: true,
             },
+            threads: 1,
         }
     }
 }

@@ -131,6 +131,7 @@ impl Chaos {
     pub fn new(cfg: ChaosConfig) -> Result<Self, crate::SimError> {
         let mut world = World::new(cfg.seed);
         world.set_default_link(cfg.link.clone());
+        world.set_threads(cfg.threads);
         let mut rng = stream(cfg.seed, Stream::Chaos);
         let (spots, nats) = agents::plan_topology(&cfg, &mut world, &mut rng)?;
         let mut agenda = Queue::new();

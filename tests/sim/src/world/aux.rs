@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use super::World;
+use crate::host::Host;
 use crate::ids::HostId;
 
 /// Local port of extra socket `id` (hosts have addresses of their own, so
@@ -13,51 +14,64 @@ fn aux_port(id: u16) -> u16 {
     40_000u16.wrapping_add(id)
 }
 
-impl World {
-    /// Opens the extra sockets `ids` of `h`'s node.
-    pub(super) fn open_aux(&mut self, h: HostId, ids: &[u16]) {
-        let host = &mut self.hosts[h.index()];
-        let ip = host.addr.ip();
-        for &id in ids {
-            let port = aux_port(id);
-            host.aux.insert(id, port);
-            self.hosts_by_addr.insert(SocketAddr::new(ip, port), h);
-        }
+impl Host {
+    /// Opens the extra sockets `ids`; returns the addresses they bind.
+    pub(crate) fn open_aux(&mut self, ids: &[u16]) -> Vec<SocketAddr> {
+        let ip = self.addr.ip();
+        ids.iter()
+            .map(|&id| {
+                let port = aux_port(id);
+                self.aux.insert(id, port);
+                SocketAddr::new(ip, port)
+            })
+            .collect()
     }
 
-    /// Closes the extra sockets `ids` of `h`'s node.
-    pub(super) fn close_aux(&mut self, h: HostId, ids: &[u16]) {
-        let host = &mut self.hosts[h.index()];
-        let ip = host.addr.ip();
-        for id in ids {
-            if let Some(port) = host.aux.remove(id) {
-                self.hosts_by_addr.remove(&SocketAddr::new(ip, port));
-            }
-        }
+    /// Closes the extra sockets `ids`; returns the addresses they bound.
+    pub(crate) fn close_aux(&mut self, ids: &[u16]) -> Vec<SocketAddr> {
+        let ip = self.addr.ip();
+        ids.iter()
+            .filter_map(|id| self.aux.remove(id))
+            .map(|port| SocketAddr::new(ip, port))
+            .collect()
     }
 
-    /// The socket of `h` that `dst` names: 0 for the main one, an extra
-    /// socket's ID, or `None` if the node has no such socket.
-    pub(super) fn socket_at(&self, h: HostId, dst: SocketAddr) -> Option<u16> {
-        let host = &self.hosts[h.index()];
-        if host.addr == dst {
+    /// The socket that `dst` names: 0 for the main one, an extra socket's
+    /// ID, or `None` if the node has no such socket.
+    pub(crate) fn socket_at(&self, dst: SocketAddr) -> Option<u16> {
+        if self.addr == dst {
             return Some(0);
         }
-        if host.addr.ip() != dst.ip() {
+        if self.addr.ip() != dst.ip() {
             return None;
         }
-        host.aux
+        self.aux
             .iter()
             .find(|(_, &p)| p == dst.port())
             .map(|(&id, _)| id)
     }
 
-    /// The source address of `h`'s socket `socket`.
-    pub(super) fn socket_addr(&self, h: HostId, socket: u16) -> SocketAddr {
-        let host = &self.hosts[h.index()];
-        match host.aux.get(&socket) {
-            Some(&port) if socket != 0 => SocketAddr::new(host.addr.ip(), port),
-            _ => host.addr,
+    /// The source address of socket `socket`.
+    pub(crate) fn socket_addr(&self, socket: u16) -> SocketAddr {
+        match self.aux.get(&socket) {
+            Some(&port) if socket != 0 => SocketAddr::new(self.addr.ip(), port),
+            _ => self.addr,
+        }
+    }
+}
+
+impl World {
+    /// Opens the extra sockets `ids` of `h`'s node.
+    pub(super) fn open_aux(&mut self, h: HostId, ids: &[u16]) {
+        for addr in self.hosts[h.index()].open_aux(ids) {
+            self.hosts_by_addr.insert(addr, h);
+        }
+    }
+
+    /// Closes the extra sockets `ids` of `h`'s node.
+    pub(super) fn close_aux(&mut self, h: HostId, ids: &[u16]) {
+        for addr in self.hosts[h.index()].close_aux(ids) {
+            self.hosts_by_addr.remove(&addr);
         }
     }
 }

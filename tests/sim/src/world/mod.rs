@@ -19,13 +19,18 @@
 //! they were scheduled, so the same seed gives the same run, event for event.
 //!
 //! The world is split by concern: building it (this file), running it
-//! (`run.rs`), moving datagrams through links and NATs (`route.rs`) and
-//! injecting faults (`faults.rs`).
+//! (`run.rs`), what an event does at a host (`host_step.rs`), running the
+//! hosts of a lookahead window on several threads (`window.rs`, with
+//! [`World::set_threads`]; the run is the same whatever the number), moving
+//! datagrams through links and NATs (`route.rs`) and injecting faults
+//! (`faults.rs`).
 
 mod aux;
 mod faults;
+mod host_step;
 mod route;
 mod run;
+mod window;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -89,6 +94,14 @@ pub struct World {
     /// The nodes' output buffer (datagrams and delivered packets).
     scratch: Vec<u8>,
     digest: Digest,
+    /// Threads that run hosts' steps (`window.rs`).
+    threads: usize,
+    /// The current window's host steps, run ahead.
+    ahead: Option<window::Ahead>,
+    /// The effects of the step being applied (reused).
+    effects: Vec<host_step::Effect>,
+    /// The threads besides the caller's that run steps ahead.
+    workers: Option<crate::workers::Workers>,
 }
 
 impl World {
@@ -117,7 +130,28 @@ impl World {
             stats: WorldStats::default(),
             scratch: vec![0u8; MAX_DATAGRAM + 64],
             digest: Digest::default(),
+            threads: 1,
+            ahead: None,
+            effects: Vec::new(),
+            workers: None,
         }
+    }
+
+    /// Runs hosts' steps on `threads` threads (at least 1). A run is the same,
+    /// event for event, whatever the number.
+    ///
+    /// # Panics
+    /// Panics if the threads cannot be started.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+        self.workers = (self.threads > 1).then(|| {
+            crate::workers::Workers::new(self.threads - 1).expect("threads for the simulator")
+        });
+    }
+
+    /// Threads that run hosts' steps.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The seed of this world.

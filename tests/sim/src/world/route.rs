@@ -30,7 +30,19 @@ impl World {
         payload: Vec<u8>,
         app: bool,
     ) {
-        let src = self.socket_addr(h, socket);
+        let src = self.hosts[h.index()].socket_addr(socket);
+        self.send_from_addr(h, src, to, payload, app);
+    }
+
+    /// Like [`World::send_from`], from the node's socket at `src`.
+    pub(super) fn send_from_addr(
+        &mut self,
+        h: HostId,
+        src: SocketAddr,
+        to: SocketAddr,
+        payload: Vec<u8>,
+        app: bool,
+    ) {
         let host = &mut self.hosts[h.index()];
         host.sent.record(&payload, app);
         let datagram = Datagram {
@@ -126,7 +138,10 @@ impl World {
     pub(super) fn arrive(&mut self, hop: Hop, mut d: Datagram) {
         let now = self.now;
         match hop {
-            Hop::Host(h) => self.deliver_to_host(h, d),
+            Hop::Host(h) => {
+                let verdict = self.verdict(h, &d);
+                self.step_now(h, super::host_step::Input::Datagram { d: &d, verdict });
+            }
             Hop::NatInside(n) => {
                 let b = &mut self.nats[n.index()];
                 match b.nat.outbound(now, d.src, d.dst) {

@@ -1,19 +1,19 @@
-//! Running the world: the event loop, and every call into a node (inputs,
-//! then draining its transmits and events, then scheduling its wakeup).
+//! Running the world: the event loop, and the inputs that scenarios and
+//! agents give nodes (app packets). What an event does at a host is its
+//! step (`host_step.rs`); the hosts' steps of one lookahead window may run
+//! ahead on several threads (`window.rs`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tessel_overlay::node::{Action, Event as NodeEvent};
+use tessel_overlay::node::Action;
 
+use super::host_step::{Effect, Input};
 use super::World;
 use crate::ids::{HostId, NatId};
-use crate::stats::NetDrop;
 use crate::time::SimTime;
-use crate::traffic::{PacketId, Violation};
+use crate::traffic::PacketId;
 
-/// Wakeups in a row at one instant after which a node counts as livelocked.
-const MAX_SPINS: u32 = 1000;
 /// How long [`World::ping`] waits for delivery.
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -50,9 +50,14 @@ pub(crate) enum Event {
 impl World {
     /// Runs every event up to and including `t`, then sets the clock to `t`.
     pub fn run_until(&mut self, t: SimTime) {
+        // Links change only between runs.
+        let lookahead = self.min_latency();
         while let Some(at) = self.queue.peek_time() {
             if at > t {
                 break;
+            }
+            if self.ahead.as_ref().is_none_or(|a| !a.covers(at)) {
+                self.start_window(at, t, lookahead);
             }
             let (at, event) = self.queue.pop().expect("peeked");
             self.now = at;
@@ -73,11 +78,39 @@ impl World {
                 }
             }
             match event {
-                Event::Wake { host, gen } => self.wake(host, gen),
+                Event::Wake { host, gen } => self.host_event(host, Input::Wake { gen }),
+                Event::Arrive {
+                    at: Hop::Host(h),
+                    datagram,
+                } => {
+                    let verdict = self.verdict(h, &datagram);
+                    self.host_event(
+                        h,
+                        Input::Datagram {
+                            d: &datagram,
+                            verdict,
+                        },
+                    );
+                }
                 Event::Arrive { at, datagram } => self.arrive(at, datagram),
             }
         }
         self.now = self.now.max(t);
+        // Inputs between runs (app packets, starts) run now.
+        self.end_window();
+    }
+
+    /// An event at host `h`: its step, run now or ahead.
+    fn host_event(&mut self, h: HostId, input: Input<'_>) {
+        match self.ahead.as_mut().filter(|a| a.covers(self.now)) {
+            Some(ahead) => {
+                let mut out: Vec<Effect> = std::mem::take(&mut self.effects);
+                ahead.take(h, self.now, &mut out);
+                self.apply(h, out.drain(..));
+                self.effects = out;
+            }
+            None => self.step_now(h, input),
+        }
     }
 
     /// Runs for `d` of virtual time.
@@ -155,147 +188,6 @@ impl World {
             w.ledger.delivered_at(id).is_some()
         })
         .is_some()
-    }
-
-    /// Wakes a node whose deadline may have come.
-    fn wake(&mut self, h: HostId, gen: u64) {
-        let now = self.now;
-        let instant = self.instant(now);
-        let host = &mut self.hosts[h.index()];
-        if host.wake_gen != gen {
-            return;
-        }
-        host.wake = None;
-        let Some(node) = host.node.as_mut() else {
-            return;
-        };
-        if node.poll_timeout().is_some_and(|t| t <= instant) {
-            let _span = tracing::debug_span!("node", h = h.0, t_ms = now.as_millis()).entered();
-            node.handle_timeout(instant);
-            self.stats.timeouts += 1;
-            let due_again = node.poll_timeout().is_some_and(|t| t <= instant);
-            host.spins = if due_again { host.spins + 1 } else { 0 };
-        }
-        self.after_input(h);
-    }
-
-    /// A datagram reaches the socket of host `h`.
-    pub(super) fn deliver_to_host(&mut self, h: HostId, d: Datagram) {
-        let Some(socket) = self.socket_at(h, d.dst) else {
-            return self.lose(NetDrop::Moved, &d);
-        };
-        let host = &self.hosts[h.index()];
-        let origin_group = self.hosts[d.origin.index()].group;
-        if origin_group != host.group {
-            return self.lose(NetDrop::Partition, &d);
-        }
-        if !self.cuts.is_empty() && self.cuts.contains(&ordered(h, d.origin)) {
-            return self.lose(NetDrop::Cut, &d);
-        }
-        let now = self.now;
-        let instant = self.instant(now);
-        let host = &mut self.hosts[h.index()];
-        let Some(node) = host.node.as_mut() else {
-            return self.lose(NetDrop::HostDown, &d);
-        };
-        self.stats.datagrams_in += 1;
-        tracing::trace!(t_ms = now.as_millis(), host = %h, src = %d.src, dst = %d.dst, origin = %d.origin, len = d.payload.len(), "datagram in");
-        let _span = tracing::debug_span!("node", h = h.0, t_ms = now.as_millis()).entered();
-        let action = if socket == 0 {
-            node.handle_datagram(instant, d.src, &d.payload, &mut self.scratch)
-        } else {
-            node.handle_aux_datagram(instant, socket, d.src, &d.payload, &mut self.scratch)
-        };
-        match action {
-            Action::None => {}
-            Action::Send { to, len } => {
-                let payload = self.scratch[..len].to_vec();
-                self.send_from(h, to, payload, false);
-            }
-            Action::SendAux { socket, to, len } => {
-                let payload = self.scratch[..len].to_vec();
-                self.send_from_socket(h, socket, to, payload, false);
-            }
-            Action::Deliver { range } => {
-                let hosts = &self.hosts;
-                self.ledger
-                    .deliver(now, h, &self.scratch[range], |x| hosts[x.index()].ipv6);
-            }
-        }
-        self.after_input(h);
-    }
-
-    /// After any input: sends what the node queued, handles its events and
-    /// schedules its next wakeup.
-    pub(super) fn after_input(&mut self, h: HostId) {
-        while let Some(t) = self.hosts[h.index()]
-            .node
-            .as_mut()
-            .and_then(|n| n.poll_transmit())
-        {
-            let host = &mut self.hosts[h.index()];
-            let app = t.payload.first() == Some(&3) && host.take_pending_app(t.payload.len());
-            self.send_from(h, t.to, t.payload, app);
-        }
-        let host = &mut self.hosts[h.index()];
-        let Some(node) = host.node.as_mut() else {
-            return;
-        };
-        let mut sockets = Vec::new();
-        while let Some(event) = node.poll_event() {
-            match event {
-                NodeEvent::Connected(_) => self.stats.sessions += 1,
-                // The daemon writes peers.json whenever members change.
-                NodeEvent::MembersChanged => host.state_dir = node.known_members(),
-                NodeEvent::OpenAuxSockets(ids) => sockets.push((true, ids)),
-                NodeEvent::CloseAuxSockets(ids) => sockets.push((false, ids)),
-                _ => {}
-            }
-        }
-        for (open, ids) in sockets {
-            if open {
-                self.open_aux(h, &ids);
-            } else {
-                self.close_aux(h, &ids);
-            }
-        }
-        // After the events: they may have opened the sockets these use.
-        while let Some(t) = self.hosts[h.index()]
-            .node
-            .as_mut()
-            .and_then(|n| n.poll_aux_transmit())
-        {
-            self.send_from_socket(h, t.socket, t.to, t.payload, false);
-        }
-        self.schedule_wake(h);
-    }
-
-    /// Makes sure a wakeup is queued no later than the node's deadline.
-    fn schedule_wake(&mut self, h: HostId) {
-        let now = self.now;
-        let base = self.base;
-        let host = &mut self.hosts[h.index()];
-        let Some(deadline) = host.node.as_ref().and_then(|n| n.poll_timeout()) else {
-            return;
-        };
-        let mut at = SimTime::from_duration(deadline.saturating_duration_since(base)).max(now);
-        if host.spins >= MAX_SPINS {
-            if host.spins == MAX_SPINS {
-                self.ledger.violation(Violation::TimerLivelock {
-                    at: now,
-                    host: h,
-                    count: MAX_SPINS,
-                });
-            }
-            at = now + Duration::from_millis(1);
-        }
-        if host.wake.is_some_and(|w| w <= at) {
-            return;
-        }
-        host.wake_gen += 1;
-        host.wake = Some(at);
-        let gen = host.wake_gen;
-        self.queue.push(at, Event::Wake { host: h, gen });
     }
 }
 

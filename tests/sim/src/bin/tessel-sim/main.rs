@@ -4,7 +4,8 @@
 //! ```text
 //! tessel-sim matrix [--trials 20] [--seed 1]
 //! tessel-sim trial --b symmetric_random --c restricted_cone --seed 7
-//! tessel-sim chaos [--nodes 100] [--minutes 10] [--seed 1] [--wall-limit 600]
+//! tessel-sim chaos [--nodes 100] [--minutes 10] [--seed 1] [--wall-limit 600] [--threads N]
+//! tessel-sim mesh [--nodes 1000] [--pairs 1000] [--seed 1] [--settle 5]
 //! ```
 //!
 //! `RUST_LOG=debug` shows the nodes' logs, each line in a span with the
@@ -12,6 +13,7 @@
 //! how long a run took.
 
 mod alloc;
+mod mesh;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -90,15 +92,57 @@ enum Command {
         /// Print progress every this many virtual seconds (0: never).
         #[arg(long, default_value_t = 60)]
         progress: u64,
+        /// Threads that run the nodes (default: one per core, or one with
+        /// RUST_LOG, so that logs come in order). The run is the same, event
+        /// for event, whatever the number.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// N nodes behind a random mix of NATs; random pairs talk: whether all
+    /// do, how soon, whether directly, and what it costs.
+    Mesh {
+        /// Nodes.
+        #[arg(long, default_value_t = 1000)]
+        nodes: usize,
+        /// Pairs to sample (all pairs if there are no more).
+        #[arg(long, default_value_t = 1000)]
+        pairs: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 1, value_parser = parse_seed)]
+        seed: u64,
+        /// Virtual minutes from the start (everyone joins in the first) to
+        /// the first conversation.
+        #[arg(long, default_value_t = 5.0)]
+        settle: f64,
+        /// Stop (and report what was reached) after this many wall-clock seconds.
+        #[arg(long)]
+        wall_limit: Option<u64>,
+        /// Print progress every this many virtual seconds (0: never).
+        #[arg(long, default_value_t = 60)]
+        progress: u64,
     },
 }
 
-/// CPU time this process has used (Linux: `/proc/self/schedstat`), which
-/// unlike wall time does not depend on what else the machine runs.
+/// CPU time this process has used, all threads, user and system (Linux:
+/// `/proc/self/stat`, in clock ticks of 10 ms), which unlike wall time does
+/// not depend on what else the machine runs.
 fn cpu_time() -> Option<Duration> {
-    let s = std::fs::read_to_string("/proc/self/schedstat").ok()?;
-    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
-    Some(Duration::from_nanos(ns))
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces), from field 3.
+    let rest = &s[s.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// The default number of threads: one per core, or one when logs are on.
+fn default_threads() -> usize {
+    if std::env::var_os("RUST_LOG").is_some() {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
 }
 
 fn parse_seed(s: &str) -> Result<u64, tessel_sim::seed::BadSeed> {
@@ -127,13 +171,27 @@ fn main() -> ExitCode {
             carrier,
             wall_limit,
             progress,
+            threads,
         } => {
             let mut cfg = ChaosConfig::new(nodes, minutes, seed);
+            cfg.threads = threads.unwrap_or_else(default_threads);
             cfg.roaming = !no_roaming;
             cfg.recovery_bound = Duration::from_secs(recovery);
             cfg.actions_per_node_minute = actions;
             cfg.carrier_fraction = carrier;
             run_chaos(cfg, wall_limit, progress)
+        }
+        Command::Mesh {
+            nodes,
+            pairs,
+            seed,
+            settle,
+            wall_limit,
+            progress,
+        } => {
+            let mut cfg = tessel_sim::mesh::MeshConfig::new(nodes, pairs, seed);
+            cfg.settle = Duration::from_secs_f64(settle * 60.0);
+            mesh::run(cfg, wall_limit, progress)
         }
     }
 }
@@ -292,10 +350,18 @@ fn run_chaos(cfg: ChaosConfig, wall_limit: Option<u64>, progress: u64) -> ExitCo
     }
     let heap_without_nodes = alloc::in_use().saturating_sub(heap_before);
     println!("{report}");
+    let stats = chaos.world().stats();
+    if stats.windows_ahead > 0 {
+        println!(
+            "  threads: {} of {} events ran ahead, in {} windows",
+            stats.steps_ahead, report.events, stats.windows_ahead
+        );
+    }
     println!(
-        "  wall: {:.1}s (CPU {}) for {:.1} virtual s ({:.0} events/s); heap in use {:.1} MiB = {:.0} KiB per live node \
+        "  wall: {:.1}s on {} threads (CPU {}) for {:.1} virtual s ({:.0} events/s); heap in use {:.1} MiB = {:.0} KiB per live node \
          ({:.0} KiB of it in the nodes themselves); peak {:.1} MiB",
         elapsed.as_secs_f64(),
+        chaos.config().threads,
         cpu.map_or("?".to_string(), |c| format!("{:.1}s", c.as_secs_f64())),
         report.end.as_secs_f64(),
         report.events as f64 / elapsed.as_secs_f64().max(1e-9),
