@@ -46,6 +46,7 @@ pub mod matrix;
 pub mod mesh;
 pub mod nat;
 pub mod rng;
+mod script;
 pub mod seed;
 pub mod stats;
 pub mod time;

@@ -60,6 +60,7 @@ use crate::link::Link;
 use crate::matrix::Side;
 use crate::nat::NatKind;
 use crate::rng::{below, stream, unit, Stream};
+use crate::script;
 use crate::time::SimTime;
 use crate::traffic::PacketId;
 use crate::world::World;
@@ -174,7 +175,7 @@ impl Conversation {
 
 /// Something the scenario does at an instant.
 #[derive(Debug, Clone, Copy)]
-enum Action {
+pub(crate) enum Action {
     /// Node `i` of the plan joins.
     Join(usize),
     /// The background traffic's window opens.
@@ -308,28 +309,12 @@ impl Mesh {
     /// Runs the world and the scenario for `d` of virtual time, or until
     /// the run is over.
     pub fn advance(&mut self, d: Duration) {
-        let until = self.world.now() + d;
-        while self.phase != Phase::Done {
-            let Some(at) = self.agenda.peek_time() else {
-                break;
-            };
-            if at > until {
-                break;
-            }
-            let (at, action) = self.agenda.pop().expect("peeked");
-            self.world.run_until(at);
-            self.act(action);
-        }
-        if self.phase != Phase::Done {
-            self.world.run_until(until);
-        }
+        script::advance(self, d);
     }
 
     /// Runs to the end and reports.
     pub fn run(mut self) -> MeshReport {
-        while self.phase != Phase::Done {
-            self.advance(Duration::from_secs(60));
-        }
+        script::finish(&mut self);
         self.report()
     }
 
@@ -426,3 +411,5 @@ impl Mesh {
         (x.min(y), x.max(y))
     }
 }
+
+crate::script::scripted!(Mesh);

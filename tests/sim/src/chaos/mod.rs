@@ -36,6 +36,7 @@ pub use report::{ActionCounts, Report};
 use crate::event::Queue;
 use crate::ids::{HostId, NatId};
 use crate::rng::{stream, Stream};
+use crate::script;
 use crate::time::SimTime;
 use crate::world::World;
 use check::Recovery;
@@ -49,7 +50,7 @@ enum Spot {
 
 /// Something the agents do at an instant.
 #[derive(Debug, Clone, Copy)]
-enum Action {
+pub(crate) enum Action {
     /// Planned node `i` joins.
     Join(usize),
     /// A random agent acts; the next one is scheduled.
@@ -187,31 +188,15 @@ impl Chaos {
         self.phase
     }
 
-    /// Runs the world and the agents for `d` of virtual time, or until the
-    /// run is over.
+    /// Runs the world and the agents for `d` of virtual time, or until
+    /// the run is over.
     pub fn advance(&mut self, d: Duration) {
-        let until = self.world.now() + d;
-        while self.phase != Phase::Done {
-            let Some(at) = self.agenda.peek_time() else {
-                break;
-            };
-            if at > until {
-                break;
-            }
-            let (at, action) = self.agenda.pop().expect("peeked");
-            self.world.run_until(at);
-            self.act(action);
-        }
-        if self.phase != Phase::Done {
-            self.world.run_until(until);
-        }
+        script::advance(self, d);
     }
 
     /// Runs to the end and reports.
     pub fn run(mut self) -> Report {
-        while self.phase != Phase::Done {
-            self.advance(Duration::from_secs(60));
-        }
+        script::finish(&mut self);
         self.report()
     }
 
@@ -282,3 +267,5 @@ impl Chaos {
         }
     }
 }
+
+crate::script::scripted!(Chaos);

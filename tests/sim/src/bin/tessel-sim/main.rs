@@ -13,13 +13,15 @@
 //! how long a run took.
 
 mod alloc;
+mod chaos;
+mod measure;
 mod mesh;
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use tessel_sim::chaos::{Chaos, ChaosConfig, Phase};
+use tessel_sim::chaos::{Chaos, ChaosConfig};
 use tessel_sim::matrix::{self, Expect, Side};
 use tessel_sim::seed::SeedGuard;
 
@@ -304,77 +306,15 @@ fn run_chaos(cfg: ChaosConfig, wall_limit: Option<u64>, progress: u64) -> ExitCo
         ),
     );
     replay_on_panic(&guard);
-    let heap_before = alloc::in_use();
-    let wall = Instant::now();
-    let cpu_before = cpu_time();
-    let mut chaos = match Chaos::new(cfg) {
-        Ok(c) => c,
+    let outcome = match measure::drive(|| Chaos::new(cfg), wall_limit, progress) {
+        Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let slice = Duration::from_secs(if progress == 0 { 60 } else { progress });
-    let mut stopped_early = false;
-    while chaos.phase() != Phase::Done {
-        chaos.advance(slice);
-        if progress > 0 {
-            let w = chaos.world();
-            eprintln!(
-                "  t={:>6.0}s  wall {:>6.1}s  events {:>10}  up {:>5}  sessions {:>8}  inits {:>8}  heap {:>6.1} MiB",
-                w.now().as_secs_f64(),
-                wall.elapsed().as_secs_f64(),
-                w.stats().events,
-                w.hosts().filter(|&h| w.is_up(h)).count(),
-                w.stats().sessions,
-                w.total_sent().initiations(),
-                alloc::in_use() as f64 / 1048576.0
-            );
-        }
-        if wall_limit.is_some_and(|l| wall.elapsed() > Duration::from_secs(l)) {
-            stopped_early = true;
-            break;
-        }
-    }
-    let elapsed = wall.elapsed();
-    let cpu = cpu_time()
-        .zip(cpu_before)
-        .map(|(after, before)| after.saturating_sub(before));
-    let report = chaos.report();
-    let heap = alloc::in_use().saturating_sub(heap_before);
-    let live = report.live.max(1);
-    let w = chaos.world_mut();
-    let hosts: Vec<_> = w.hosts().collect();
-    for h in hosts {
-        w.crash(h);
-    }
-    let heap_without_nodes = alloc::in_use().saturating_sub(heap_before);
-    println!("{report}");
-    let stats = chaos.world().stats();
-    if stats.windows_ahead > 0 {
-        println!(
-            "  threads: {} of {} events ran ahead, in {} windows",
-            stats.steps_ahead, report.events, stats.windows_ahead
-        );
-    }
-    println!(
-        "  wall: {:.1}s on {} threads (CPU {}) for {:.1} virtual s ({:.0} events/s); heap in use {:.1} MiB = {:.0} KiB per live node \
-         ({:.0} KiB of it in the nodes themselves); peak {:.1} MiB",
-        elapsed.as_secs_f64(),
-        chaos.config().threads,
-        cpu.map_or("?".to_string(), |c| format!("{:.1}s", c.as_secs_f64())),
-        report.end.as_secs_f64(),
-        report.events as f64 / elapsed.as_secs_f64().max(1e-9),
-        heap as f64 / 1048576.0,
-        heap as f64 / live as f64 / 1024.0,
-        heap.saturating_sub(heap_without_nodes) as f64 / live as f64 / 1024.0,
-        alloc::peak() as f64 / 1048576.0
-    );
-    if stopped_early {
-        println!(
-            "  STOPPED at the wall-clock limit after {:.1} virtual s: the numbers above cover that much",
-            report.end.as_secs_f64()
-        );
+    let report = outcome.report;
+    if outcome.stopped_early {
         return ExitCode::FAILURE;
     }
     if report.passed() {
