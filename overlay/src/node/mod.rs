@@ -21,6 +21,7 @@ mod ping;
 mod portmap;
 mod receive;
 mod relay;
+mod relay_pairs;
 mod roster;
 mod routing;
 mod send;

@@ -44,6 +44,8 @@ pub(crate) struct Relaying {
     tamper: bool,
     tokens: u64,
     last: Option<Instant>,
+    /// The pairs of members we relay for (bounded).
+    pub(crate) pairs: super::relay_pairs::RelayPairs,
     stats: RelayStats,
 }
 
@@ -54,6 +56,7 @@ impl Default for Relaying {
             tamper: false,
             tokens: RELAY_BYTES_PER_SEC,
             last: None,
+            pairs: Default::default(),
             stats: RelayStats::default(),
         }
     }
@@ -90,8 +93,17 @@ pub struct RelayStats {
     pub forwarded: u64,
     /// Bytes passed on for other members.
     pub forwarded_bytes: u64,
-    /// Frames refused: relaying off, over budget, no way on, out of hops.
+    /// Frames refused: relaying off, over budget, no way on, out of hops,
+    /// or too many pairs.
     pub refused: u64,
+    /// Pairs of members we relay for at the moment (at most the limit,
+    /// 512 unless `Node::set_relay_pair_limit` changed it).
+    #[serde(default)]
+    pub pairs: u64,
+    /// Frames refused because as many pairs as allowed hold a place and
+    /// the frame's pair is not one of them.
+    #[serde(default)]
+    pub refused_pairs: u64,
     /// Datagrams of our own sent through a relay.
     pub sent_relayed: u64,
     /// Datagrams for us that came through a relay.
@@ -133,6 +145,7 @@ impl Node {
     pub fn relay_stats(&self) -> RelayStats {
         RelayStats {
             enabled: self.relay.enabled,
+            pairs: self.relay.pairs.len() as u64,
             ..self.relay.stats
         }
     }
@@ -240,6 +253,11 @@ impl Node {
             self.relay.stats.refused += 1;
             return self.drop_packet(DropReason::RelayRefused);
         };
+        if !self.relay.pairs.admit(from, dst, now) {
+            self.relay.stats.refused += 1;
+            self.relay.stats.refused_pairs += 1;
+            return self.drop_packet(DropReason::RelayRefused);
+        }
         let mut fwd = Frame::new_checked(msg.to_vec()).expect("checked by the caller");
         fwd.set_hop_limit(hops - 1);
         let mut bytes = fwd.as_bytes().to_vec();

@@ -401,3 +401,73 @@ fn a_lab_vanishes_with_its_last_handle() -> Result<()> {
     ensure!(!shim.is_running(), "impair {} survived", pids[1]);
     Ok(())
 }
+
+/// The link-layer address of the only bridge in `ns`, and its ports.
+fn bridge_and_ports(ns: &tessel_netns::Netns) -> Result<(String, Vec<String>)> {
+    let bridges = ns.ip(&["-o", "link", "show", "type", "bridge"])?;
+    let line = bridges.lines().next().context("no bridge")?;
+    let name = line
+        .split(':')
+        .nth(1)
+        .context("no bridge name")?
+        .trim()
+        .to_owned();
+    let mac = line
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .context("no bridge address")?
+        .to_owned();
+    let ports = ns
+        .ip(&["-o", "link", "show", "master", &name])?
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.trim().split('@').next().unwrap_or("").to_owned())
+        .collect();
+    Ok((mac, ports))
+}
+
+/// Plugs in a public host whose port on the internet's bridge has the
+/// link-layer address `mac`.
+fn join_with_port_address(
+    internet: &Internet,
+    role: &str,
+    mac: &str,
+) -> Result<tessel_netns::lab::PublicHost> {
+    let (_, before) = bridge_and_ports(internet.core())?;
+    let host = internet.add_host(role)?;
+    let (_, after) = bridge_and_ports(internet.core())?;
+    let port = after
+        .iter()
+        .find(|p| !before.contains(p))
+        .context("no new port")?;
+    internet.core().ip(&["link", "set", port, "address", mac])?;
+    Ok(host)
+}
+
+/// The internet's router keeps its link-layer address while hosts and
+/// routers join it, so that those that learnt it keep reaching it. (A
+/// Linux bridge without an address of its own takes the lowest of its
+/// ports' and follows any port that joins with a lower one; a host that
+/// had learnt the old one, on another port, then sent into a black hole
+/// for tens of seconds, until its neighbour entry was probed again.)
+#[test]
+fn the_internets_router_keeps_its_address_as_ports_join() -> Result<()> {
+    let internet = Internet::new()?;
+    let gateway = IpAddr::V4(tessel_netns::lab::internet::HOSTS_GATEWAY);
+    // Port addresses from the documentation block (RFC 7042), below any
+    // that the kernel makes up.
+    let _a = join_with_port_address(&internet, "a", "00:00:5e:00:53:02")?;
+    let b = internet.add_host("b")?;
+    // B learns the router's address.
+    tessel_netns::traffic::ping(&b.ns, gateway)?;
+    let (before, _) = bridge_and_ports(internet.core())?;
+    let _c = join_with_port_address(&internet, "c", "00:00:5e:00:53:01")?;
+    let (after, _) = bridge_and_ports(internet.core())?;
+    tessel_netns::traffic::ping(&b.ns, gateway).context("B no longer reaches its gateway")?;
+    ensure!(
+        after == before,
+        "the router's address changed from {before} to {after} when a port joined"
+    );
+    Ok(())
+}

@@ -355,7 +355,8 @@ fn run_cell(b_site: Site, c_site: Site, expect: Expect) -> Result<()> {
 }
 
 /// One test per cell, and the expectation table: the path each cell must
-/// end on. UDP-blocked cells need a transport other than UDP.
+/// end on. Members behind UDP-blocking NATs join R over TCP and talk
+/// through it.
 macro_rules! cells {
     ($($(#[$attr:meta])* $name:ident: $b:ident x $c:ident => $expect:ident;)*) => {
         $(
@@ -377,28 +378,21 @@ cells! {
     nat_public_x_port_restricted: PUBLIC x PORT_RESTRICTED => Direct;
     nat_public_x_symmetric_sequential: PUBLIC x SYMMETRIC_SEQUENTIAL => Direct;
     nat_public_x_symmetric_random: PUBLIC x SYMMETRIC_RANDOM => Direct;
-    #[ignore = "relayed over TCP: passes alone, but about one run in six a TCP member's session with R goes silent (issue 5)"]
     nat_public_x_udp_blocked: PUBLIC x UDP_BLOCKED => Relayed;
     nat_full_cone_x_full_cone: FULL_CONE x FULL_CONE => Direct;
     nat_full_cone_x_port_restricted: FULL_CONE x PORT_RESTRICTED => Direct;
     nat_full_cone_x_symmetric_sequential: FULL_CONE x SYMMETRIC_SEQUENTIAL => Direct;
     nat_full_cone_x_symmetric_random: FULL_CONE x SYMMETRIC_RANDOM => Direct;
-    #[ignore = "relayed over TCP: passes alone, but about one run in six a TCP member's session with R goes silent (issue 5)"]
     nat_full_cone_x_udp_blocked: FULL_CONE x UDP_BLOCKED => Relayed;
     nat_port_restricted_x_port_restricted: PORT_RESTRICTED x PORT_RESTRICTED => Direct;
     nat_port_restricted_x_symmetric_sequential: PORT_RESTRICTED x SYMMETRIC_SEQUENTIAL => Direct;
     nat_port_restricted_x_symmetric_random: PORT_RESTRICTED x SYMMETRIC_RANDOM => Direct;
-    #[ignore = "relayed over TCP: passes alone, but about one run in six a TCP member's session with R goes silent (issue 5)"]
     nat_port_restricted_x_udp_blocked: PORT_RESTRICTED x UDP_BLOCKED => Relayed;
     nat_symmetric_sequential_x_symmetric_sequential: SYMMETRIC_SEQUENTIAL x SYMMETRIC_SEQUENTIAL => Either;
-    #[ignore = "relayed: passes in most runs, but sometimes B falls silent toward R seconds into the punch, as TCP members do (issue 5)"]
     nat_symmetric_sequential_x_symmetric_random: SYMMETRIC_SEQUENTIAL x SYMMETRIC_RANDOM => Relayed;
-    #[ignore = "relayed over TCP: passes alone, but about one run in six a TCP member's session with R goes silent (issue 5)"]
     nat_symmetric_sequential_x_udp_blocked: SYMMETRIC_SEQUENTIAL x UDP_BLOCKED => Relayed;
     nat_symmetric_random_x_symmetric_random: SYMMETRIC_RANDOM x SYMMETRIC_RANDOM => Relayed;
-    #[ignore = "relayed over TCP: passes alone, but about one run in six a TCP member's session with R goes silent (issue 5)"]
     nat_symmetric_random_x_udp_blocked: SYMMETRIC_RANDOM x UDP_BLOCKED => Relayed;
-    #[ignore = "relayed over TCP: passes alone, but about one run in six a TCP member's session with R goes silent (issue 5)"]
     nat_udp_blocked_x_udp_blocked: UDP_BLOCKED x UDP_BLOCKED => Relayed;
 }
 

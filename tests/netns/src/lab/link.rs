@@ -1,6 +1,9 @@
 //! Plumbing shared by the lab's pieces: bridges, veth pairs plugged into
 //! them, and per-namespace sysctls.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
 use anyhow::{Context, Result};
 
 use crate::netns::Netns;
@@ -9,11 +12,21 @@ use crate::netns::Netns;
 /// out of the IP netfilter hooks (new namespaces default to passing them
 /// through, which would subject switched LAN traffic to the router's
 /// forward chain).
+///
+/// The bridge gets a link-layer address of its own ([`bridge_mac`]). A
+/// Linux bridge without one takes the lowest of its ports' addresses and
+/// changes it whenever a port with a lower one joins; every neighbour that
+/// had learnt the old address (the gateway's, for the hosts and routers
+/// behind it) then sends into a black hole until its neighbour entry is
+/// probed again, tens of seconds later.
 pub(crate) fn add_bridge(ns: &Netns, name: &str) -> Result<()> {
+    let mac = bridge_mac(ns.name(), name);
     ns.ip(&[
         "link",
         "add",
         name,
+        "address",
+        &mac,
         "type",
         "bridge",
         "stp_state",
@@ -25,6 +38,19 @@ pub(crate) fn add_bridge(ns: &Netns, name: &str) -> Result<()> {
     sysctl(ns, "net.bridge.bridge-nf-call-iptables", "0")?;
     sysctl(ns, "net.bridge.bridge-nf-call-ip6tables", "0")?;
     Ok(())
+}
+
+/// A locally administered unicast address for bridge `bridge` in the
+/// namespace `ns`: a hash of both names, so that bridges of parallel labs
+/// (whose namespace names differ) get different ones.
+fn bridge_mac(ns: &str, bridge: &str) -> String {
+    let mut h = DefaultHasher::new();
+    (ns, bridge).hash(&mut h);
+    let b = h.finish().to_be_bytes();
+    format!(
+        "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4]
+    )
 }
 
 /// Creates a veth pair whose end `port` is enslaved to `bridge` in

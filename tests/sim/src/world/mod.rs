@@ -475,6 +475,14 @@ impl World {
         }
     }
 
+    /// Lets `h`'s node relay for at most `limit` pairs of members at once
+    /// (until it restarts).
+    pub fn limit_relayed_pairs(&mut self, h: HostId, limit: usize) {
+        if let Some(n) = self.hosts[h.index()].node.as_mut() {
+            n.set_relay_pair_limit(limit);
+        }
+    }
+
     /// How `a`'s traffic to `b` goes, if `a` has a usable session with `b`.
     pub fn path(&self, a: HostId, b: HostId) -> Option<tessel_overlay::node::Path> {
         let instant = self.instant(self.now);
