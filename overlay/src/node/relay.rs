@@ -233,7 +233,7 @@ impl Node {
 
     fn forward_relay(&mut self, now: Instant, from: NodeId, dst: NodeId, msg: &[u8]) -> Action {
         let hops = msg[1];
-        if !self.relay.enabled || hops <= 1 || !self.relay.take(msg.len(), now) {
+        if !self.relay.enabled || hops <= 1 {
             self.relay.stats.refused += 1;
             return self.drop_packet(DropReason::RelayRefused);
         }
@@ -256,6 +256,11 @@ impl Node {
         if !self.relay.pairs.admit(from, dst, now) {
             self.relay.stats.refused += 1;
             self.relay.stats.refused_pairs += 1;
+            return self.drop_packet(DropReason::RelayRefused);
+        }
+        // Only frames that will go on spend the budget.
+        if !self.relay.take(msg.len(), now) {
+            self.relay.stats.refused += 1;
             return self.drop_packet(DropReason::RelayRefused);
         }
         let mut fwd = Frame::new_checked(msg.to_vec()).expect("checked by the caller");

@@ -89,8 +89,18 @@ pub(crate) fn sysctl(ns: &Netns, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Turns on IPv4 and IPv6 forwarding in `ns`.
+/// Turns on IPv4 and IPv6 forwarding in `ns`, without ICMP redirects:
+/// routers of the lab share bridges, and a redirect would send hosts to
+/// another router directly, past the one that stands for the internet.
 pub(crate) fn enable_forwarding(ns: &Netns) -> Result<()> {
     sysctl(ns, "net.ipv4.ip_forward", "1")?;
+    // A redirect goes out when `all` or the interface says so: clear both,
+    // for the interfaces there are and those to come.
+    ns.exec_ok(&[
+        "sh",
+        "-c",
+        "for f in /proc/sys/net/ipv4/conf/*/send_redirects; do echo 0 > $f; done",
+    ])
+    .with_context(|| format!("turning off ICMP redirects in {}", ns.name()))?;
     sysctl(ns, "net.ipv6.conf.all.forwarding", "1")
 }
