@@ -22,6 +22,10 @@ const SILENCE_BEFORE_FOLLOWING: Duration = Duration::from_secs(30);
 /// signals for the member can go through it.
 const VIA_FRESHNESS: Duration = Duration::from_secs(60);
 
+/// Entries of each gossip message given to the members nearest to the
+/// recipient; the others are drawn at random.
+const NEAREST_ENTRIES: usize = 6;
+
 /// How long the higher node ID waits before initiating to a member it just
 /// learned of, so that the lower one's initiation usually goes first.
 const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
@@ -52,10 +56,22 @@ impl Node {
             let j = i + (self.rng.next_u64() as usize) % (fresh.len() - i);
             fresh.swap(i, j);
         }
-        let chosen: Vec<NodeId> = fresh[..keep]
+        let ids: Vec<NodeId> = fresh.iter().map(|&i| roster.ids[i as usize]).collect();
+        let mut chosen: Vec<NodeId> = ids[..keep.saturating_sub(NEAREST_ENTRIES)].to_vec();
+        // The rest: the members nearest to the recipient by key, so that
+        // every member learns of its nearest ones (see `contacts`).
+        let target = self.key_of(&to);
+        let mut rest: Vec<(u128, NodeId)> = ids[chosen.len()..]
             .iter()
-            .map(|&i| roster.ids[i as usize])
+            .filter_map(|id| Some((super::contacts::key(self.peers.get(id)?.ipv6) ^ target, *id)))
             .collect();
+        let nearest = rest.len().min(keep - chosen.len());
+        if nearest > 0 && rest.len() > nearest {
+            rest.select_nth_unstable(nearest - 1);
+        }
+        rest.truncate(nearest);
+        rest.sort_unstable();
+        chosen.extend(rest.into_iter().map(|(_, id)| id));
         let entries: Vec<Entry> = chosen
             .iter()
             .filter_map(|id| {
