@@ -800,5 +800,37 @@ fn unowned_overlay_address_gets_destination_unreachable() {
     assert_eq!(net.node(0).drops().get(DropReason::NoRoute), 3);
 }
 
+/// A member that a node has not heard of is found by a lookup, and the
+/// lookup's path carries the first packet: nodes 1 and 2 reach each other
+/// only through node 0, and node 1 forgot node 2.
+#[test]
+fn a_member_not_heard_of_is_found_by_lookup_and_reached_through_its_path() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(2, 9, vec![addr(0)]));
+    net.add(config(3, 9, vec![addr(0)]));
+    let (a, c) = (addr(1), addr(2));
+    net.filter =
+        Box::new(move |from, to, _| usize::from(!(from == a && to == c || from == c && to == a)));
+    net.run_for(Duration::from_secs(20));
+    assert!(net.connected(1, 0) && net.connected(0, 2));
+    let target = net.node(2).id();
+    net.nodes[1].1.remove_peer(&target);
+    assert!(!net.node(1).peers.contains_key(&target));
+    let pkt = ipv6_packet(net.node(1).ipv6(), net.node(2).ipv6(), b"who are you?");
+    assert_eq!(net.tun(1, &pkt), Action::None);
+    net.run_for(Duration::from_secs(1));
+    let stats = net.node(1).lookup_stats();
+    assert_eq!((stats.started, stats.found), (1, 1));
+    assert_eq!(net.node(0).lookup_stats().answered, 1);
+    // The packet waited for the answer and went through node 0.
+    assert!(net.delivered[2].contains(&pkt));
+    let via = net.node(0).id();
+    assert_eq!(
+        net.node(1).path_to(&target, net.now),
+        Some(Path::Relayed(via))
+    );
+}
+
 #[path = "tests_stun.rs"]
 mod stun;
