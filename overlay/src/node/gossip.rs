@@ -3,6 +3,7 @@
 //! keeps sessions with a few neighbours at all times; everyone else it
 //! learns of gets a session when traffic needs one.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
@@ -29,6 +30,26 @@ const NEAREST_ENTRIES: usize = 6;
 /// How long the higher node ID waits before initiating to a member it just
 /// learned of, so that the lower one's initiation usually goes first.
 const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
+
+/// Whether an address only makes sense on a local network: private and
+/// shared IPv4 ranges (RFC 1918, RFC 6598, RFC 2544's benchmarking range,
+/// link-local, loopback), IPv6 unique-local, link-local and loopback.
+fn local_scope(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || (o[0] == 100 && o[1] & 0xc0 == 64)
+                || (o[0] == 198 && o[1] & 0xfe == 18)
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments()[0];
+            a.is_loopback() || s & 0xfe00 == 0xfc00 || s & 0xffc0 == 0xfe80
+        }
+    }
+}
 
 impl Node {
     /// Sends `to` a random sample of the members we have fresh news of.
@@ -72,6 +93,11 @@ impl Node {
         rest.truncate(nearest);
         rest.sort_unstable();
         chosen.extend(rest.into_iter().map(|(_, id)| id));
+        let to_on_lan = self
+            .peers
+            .get(&to)
+            .and_then(|p| p.endpoint)
+            .is_some_and(|e| local_scope(e.ip()));
         let entries: Vec<Entry> = chosen
             .iter()
             .filter_map(|id| {
@@ -87,7 +113,9 @@ impl Node {
                     } else {
                         self.announced_metric(p, now)
                     },
-                    endpoint: p.endpoint?,
+                    // A LAN address means nothing off that LAN: only a
+                    // member we reach on a LAN hears of one.
+                    endpoint: p.endpoint.filter(|e| to_on_lan || !local_scope(e.ip()))?,
                 })
             })
             .collect();
@@ -164,6 +192,39 @@ impl Node {
                 neighbours += 1;
                 self.make_neighbour(now, id, delay);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_scope;
+
+    #[test]
+    fn lan_addresses_are_local_and_public_ones_are_not() {
+        for a in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "198.18.3.4",
+            "198.19.255.1",
+            "169.254.0.1",
+            "127.0.0.1",
+            "fd00::1",
+            "fe80::1",
+            "::1",
+        ] {
+            assert!(local_scope(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "198.51.100.1",
+            "203.0.113.9",
+            "8.8.8.8",
+            "100.128.0.1",
+            "2001:db8::1",
+        ] {
+            assert!(!local_scope(a.parse().unwrap()), "{a}");
         }
     }
 }
