@@ -59,8 +59,15 @@ pub const REPLAY_WINDOW_BITS: u64 = 2048;
 /// Members a node keeps sessions with at all times (its bootstrap members
 /// count on top). Others get a session on demand, when traffic needs one.
 pub const MAX_NEIGHBOURS: usize = 8;
+/// Bound on the neighbours a node keeps, counting those that give it a
+/// contact at every distance (see `node/contacts.rs`).
+pub const MAX_CONTACTS: usize = 12;
 /// Bound on the members a node remembers.
 pub const MAX_PEERS: usize = 4096;
+/// Bound on the members a node remembers that it has never had a handshake
+/// with (news from others, which a member could make up): such news never
+/// displaces a verified member.
+pub const MAX_SECOND_HAND: usize = 3072;
 
 /// UDP port of LAN discovery: members send their beacons to the discovery
 /// groups on this port (the overlay port stays for overlay traffic).

@@ -3,6 +3,7 @@
 //! keeps sessions with a few neighbours at all times; everyone else it
 //! learns of gets a session when traffic needs one.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
@@ -22,9 +23,33 @@ const SILENCE_BEFORE_FOLLOWING: Duration = Duration::from_secs(30);
 /// signals for the member can go through it.
 const VIA_FRESHNESS: Duration = Duration::from_secs(60);
 
+/// Entries of each gossip message given to the members nearest to the
+/// recipient; the others are drawn at random.
+const NEAREST_ENTRIES: usize = 6;
+
 /// How long the higher node ID waits before initiating to a member it just
 /// learned of, so that the lower one's initiation usually goes first.
 const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
+
+/// Whether an address only makes sense on a local network: private and
+/// shared IPv4 ranges (RFC 1918, RFC 6598, RFC 2544's benchmarking range,
+/// link-local, loopback), IPv6 unique-local, link-local and loopback.
+fn local_scope(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || (o[0] == 100 && o[1] & 0xc0 == 64)
+                || (o[0] == 198 && o[1] & 0xfe == 18)
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments()[0];
+            a.is_loopback() || s & 0xfe00 == 0xfc00 || s & 0xffc0 == 0xfe80
+        }
+    }
+}
 
 impl Node {
     /// Sends `to` a random sample of the members we have fresh news of.
@@ -52,10 +77,27 @@ impl Node {
             let j = i + (self.rng.next_u64() as usize) % (fresh.len() - i);
             fresh.swap(i, j);
         }
-        let chosen: Vec<NodeId> = fresh[..keep]
+        let ids: Vec<NodeId> = fresh.iter().map(|&i| roster.ids[i as usize]).collect();
+        let mut chosen: Vec<NodeId> = ids[..keep.saturating_sub(NEAREST_ENTRIES)].to_vec();
+        // The rest: the members nearest to the recipient by key, so that
+        // every member learns of its nearest ones (see `contacts`).
+        let target = self.key_of(&to);
+        let mut rest: Vec<(u128, NodeId)> = ids[chosen.len()..]
             .iter()
-            .map(|&i| roster.ids[i as usize])
+            .filter_map(|id| Some((super::contacts::key(self.peers.get(id)?.ipv6) ^ target, *id)))
             .collect();
+        let nearest = rest.len().min(keep - chosen.len());
+        if nearest > 0 && rest.len() > nearest {
+            rest.select_nth_unstable(nearest - 1);
+        }
+        rest.truncate(nearest);
+        rest.sort_unstable();
+        chosen.extend(rest.into_iter().map(|(_, id)| id));
+        let to_on_lan = self
+            .peers
+            .get(&to)
+            .and_then(|p| p.endpoint)
+            .is_some_and(|e| local_scope(e.ip()));
         let entries: Vec<Entry> = chosen
             .iter()
             .filter_map(|id| {
@@ -71,7 +113,9 @@ impl Node {
                     } else {
                         self.announced_metric(p, now)
                     },
-                    endpoint: p.endpoint?,
+                    // A LAN address means nothing off that LAN: only a
+                    // member we reach on a LAN hears of one.
+                    endpoint: p.endpoint.filter(|e| to_on_lan || !local_scope(e.ip()))?,
                 })
             })
             .collect();
@@ -148,6 +192,39 @@ impl Node {
                 neighbours += 1;
                 self.make_neighbour(now, id, delay);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_scope;
+
+    #[test]
+    fn lan_addresses_are_local_and_public_ones_are_not() {
+        for a in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "198.18.3.4",
+            "198.19.255.1",
+            "169.254.0.1",
+            "127.0.0.1",
+            "fd00::1",
+            "fe80::1",
+            "::1",
+        ] {
+            assert!(local_scope(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "198.51.100.1",
+            "203.0.113.9",
+            "8.8.8.8",
+            "100.128.0.1",
+            "2001:db8::1",
+        ] {
+            assert!(!local_scope(a.parse().unwrap()), "{a}");
         }
     }
 }

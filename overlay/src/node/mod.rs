@@ -13,8 +13,10 @@
 //! The node never reads a clock or the OS random source: `now` is an argument
 //! and randomness comes from the seed in its [`Config`].
 
+mod contacts;
 mod gossip;
 mod lan;
+mod lookup;
 mod peer;
 mod peer_table;
 mod ping;
@@ -34,6 +36,8 @@ mod unreachable;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_flood;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -43,8 +47,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
 use crate::identity::{Ipv4Assignment, NetworkId, NetworkKey, NetworkPrefix, NodeId, NodeKey};
-use crate::limits::{HELLO_INTERVAL, MAX_PEERS};
+use crate::limits::{HELLO_INTERVAL, MAX_PEERS, MAX_SECOND_HAND};
 use crate::session::handshake::HandshakeKeys;
+pub use lookup::LookupStats;
 use peer::Peer;
 pub use ping::{PingError, PingTarget, Pong};
 pub use portmap::PortMappingStatus;
@@ -142,6 +147,13 @@ pub enum Event {
     Pong(Pong),
 }
 
+/// A second-hand newcomer displaces only a second-hand member whose news is
+/// this old (live members are in the news more often), so a flood of
+/// made-up members cannot push out real ones.
+const STALE_NEWS: Duration = Duration::from_secs(120);
+/// Members sampled for eviction from a full table.
+const EVICTION_SAMPLE: usize = 32;
+
 /// An address given with `--peer`, greeted until a member answers there.
 #[derive(Debug)]
 struct Bootstrap {
@@ -172,6 +184,7 @@ pub struct Node {
     /// The member a relayed datagram being handled came through.
     rx_relay: Option<NodeId>,
     relay: relay::Relaying,
+    lookups: lookup::Lookups,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -223,6 +236,7 @@ impl Node {
             rx_socket: 0,
             rx_relay: None,
             relay: relay::Relaying::default(),
+            lookups: lookup::Lookups::default(),
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),
@@ -240,7 +254,7 @@ impl Node {
         };
         for (peer, endpoint) in config.known_peers {
             if peer != id {
-                node.add_peer(peer, Some(endpoint), now, now);
+                node.add_peer_first_hand(peer, Some(endpoint), now);
                 node.make_neighbour(now, peer, Duration::ZERO);
             }
         }
@@ -376,8 +390,11 @@ impl Node {
         }
     }
 
-    /// Adds a member we heard of at `heard_at`; returns it, or `None` if the
-    /// table is full of members with fresher news.
+    /// Adds a member that others told us of at `heard_at` (second-hand
+    /// news, which a member could make up); returns it, or `None` if the
+    /// table has no room for it. Second-hand members take at most
+    /// [`MAX_SECOND_HAND`] places, and a newcomer among them only displaces
+    /// one whose news is [`STALE_NEWS`] old, never a verified member.
     fn add_peer(
         &mut self,
         id: NodeId,
@@ -385,8 +402,36 @@ impl Node {
         heard_at: Instant,
         now: Instant,
     ) -> Option<&mut Peer> {
+        self.add_peer_as(id, endpoint, heard_at, now, false)
+    }
+
+    /// Adds a member we heard from itself (a handshake, an answer to our
+    /// greeting, our own peer cache): it displaces the stalest second-hand
+    /// member if the table is full, or else the stalest verified one that
+    /// is neither connected nor a neighbour.
+    fn add_peer_first_hand(
+        &mut self,
+        id: NodeId,
+        endpoint: Option<SocketAddr>,
+        now: Instant,
+    ) -> Option<&mut Peer> {
+        self.add_peer_as(id, endpoint, now, now, true)
+    }
+
+    fn add_peer_as(
+        &mut self,
+        id: NodeId,
+        endpoint: Option<SocketAddr>,
+        heard_at: Instant,
+        now: Instant,
+        first_hand: bool,
+    ) -> Option<&mut Peer> {
         if !self.peers.contains_key(&id) {
-            if self.peers.len() >= MAX_PEERS && !self.evict_stalest(heard_at, now) {
+            let len = self.peers.len();
+            let second_hand_full =
+                len >= MAX_SECOND_HAND && len - self.peers.verified_count() >= MAX_SECOND_HAND;
+            let full = len >= MAX_PEERS || (!first_hand && second_hand_full);
+            if full && !self.evict(now, first_hand) {
                 self.drops.add(DropReason::PeerTableFull);
                 return None;
             }
@@ -400,17 +445,46 @@ impl Node {
         self.peers.get_mut(&id)
     }
 
-    /// Makes room in a full table by forgetting the member with the oldest
-    /// news, if that is older than `than` and it is neither connected nor a
-    /// neighbour. Returns whether room was made.
-    fn evict_stalest(&mut self, than: Instant, now: Instant) -> bool {
-        let stalest = self
-            .peers
-            .values()
-            .filter(|p| !p.neighbour && !p.connected(now) && p.freshness() < than)
+    /// Makes room in a full table by forgetting a member that is neither
+    /// connected nor a neighbour: for a second-hand newcomer, a second-hand
+    /// member whose news is [`STALE_NEWS`] old; for a first-hand one, the
+    /// stalest second-hand member, else the stalest verified one. The
+    /// stalest of a random sample is taken when the sample holds one, so
+    /// that a full table costs little per newcomer. Returns whether room
+    /// was made.
+    fn evict(&mut self, now: Instant, first_hand: bool) -> bool {
+        let stale_before = now.checked_sub(STALE_NEWS);
+        let evictable = |p: &Peer, verified: bool| {
+            !p.neighbour
+                && !p.connected(now)
+                && p.verified == verified
+                && (first_hand || stale_before.is_some_and(|s| p.freshness() < s))
+        };
+        let n = self.peers.roster().len();
+        let picks: Vec<usize> = (0..EVICTION_SAMPLE.min(n))
+            .map(|_| (self.rng.next_u64() % n as u64) as usize)
+            .collect();
+        let roster = self.peers.roster();
+        let sample: Vec<NodeId> = picks.into_iter().map(|i| roster.ids[i]).collect();
+        let mut victim = sample
+            .iter()
+            .filter_map(|id| self.peers.get(id))
+            .filter(|p| evictable(p, false))
             .min_by_key(|p| (p.freshness(), p.id))
             .map(|p| p.id);
-        match stalest {
+        let tiers: &[bool] = if first_hand { &[false, true] } else { &[false] };
+        for &verified in tiers {
+            if victim.is_some() {
+                break;
+            }
+            victim = self
+                .peers
+                .values()
+                .filter(|p| evictable(p, verified))
+                .min_by_key(|p| (p.freshness(), p.id))
+                .map(|p| p.id);
+        }
+        match victim {
             Some(id) => {
                 self.remove_peer(&id);
                 true

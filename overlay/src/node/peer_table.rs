@@ -42,6 +42,8 @@ struct Slot {
     filed_neighbour: bool,
     /// Whether it is in the set of members with a session.
     filed_session: bool,
+    /// Whether the count of verified members counts it.
+    filed_verified: bool,
     /// Where it was last seen on the roster.
     roster_hint: usize,
 }
@@ -62,6 +64,8 @@ pub(crate) struct PeerTable {
     neighbours: usize,
     /// Members with a current session as of the last reindex.
     with_session: BTreeSet<NodeId>,
+    /// Members that the summaries count as verified.
+    verified: usize,
 }
 
 impl PeerTable {
@@ -110,6 +114,8 @@ impl PeerTable {
         if session {
             self.with_session.insert(id);
         }
+        self.verified += usize::from(peer.verified);
+        let verified = peer.verified;
         self.slots.insert(
             id,
             Slot {
@@ -118,6 +124,7 @@ impl PeerTable {
                 touched: true,
                 filed_neighbour: summary.neighbour,
                 filed_session: session,
+                filed_verified: verified,
                 roster_hint: 0,
             },
         );
@@ -134,6 +141,7 @@ impl PeerTable {
         }
         self.roster.remove(id);
         self.neighbours -= usize::from(slot.filed_neighbour);
+        self.verified -= usize::from(slot.filed_verified);
         if slot.filed_session {
             self.with_session.remove(id);
         }
@@ -144,6 +152,21 @@ impl PeerTable {
     pub(crate) fn neighbour_count(&mut self) -> usize {
         self.reindex();
         self.neighbours
+    }
+
+    /// How many members are verified (a handshake with them completed).
+    pub(crate) fn verified_count(&mut self) -> usize {
+        self.reindex();
+        self.verified
+    }
+
+    /// The members that had a current session at the last reindex, in node
+    /// ID order (without reindexing: some may have lost it since, and the
+    /// newest may be missing).
+    pub(crate) fn with_session_as_filed(&self) -> impl Iterator<Item = &Peer> + '_ {
+        self.with_session
+            .iter()
+            .filter_map(move |id| self.slots.get(id).map(|s| &*s.peer))
     }
 
     /// The members with a current session, in node ID order.
@@ -172,6 +195,9 @@ impl PeerTable {
             self.neighbours = self.neighbours + usize::from(summary.neighbour)
                 - usize::from(slot.filed_neighbour);
             slot.filed_neighbour = summary.neighbour;
+            self.verified =
+                self.verified + usize::from(slot.peer.verified) - usize::from(slot.filed_verified);
+            slot.filed_verified = slot.peer.verified;
             if let Some(at) = self.roster.update(summary, slot.roster_hint) {
                 slot.roster_hint = at;
             }

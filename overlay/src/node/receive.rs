@@ -147,6 +147,11 @@ impl Node {
                 let r = r.to_vec();
                 self.consume_relay(now, pid, &r, out)
             }
+            Ok(Inner::Lookup(l)) => {
+                let l = l.to_vec();
+                self.consume_lookup(now, pid, &l);
+                Action::None
+            }
             Err(_) => self.drop_packet(DropReason::BadInner),
         }
     }
@@ -188,7 +193,7 @@ impl Node {
             .map_err(|_| DropReason::HandshakeFailed)?;
         let rx_relay = self.rx_relay;
         let endpoint = rx_relay.is_none().then_some(from);
-        let Some(peer) = self.add_peer(peer_id, endpoint, now, now) else {
+        let Some(peer) = self.add_peer_first_hand(peer_id, endpoint, now) else {
             return Err(DropReason::PeerTableFull);
         };
         peer.last_initiation_ts = ts;
@@ -291,7 +296,7 @@ impl Node {
             return Err(DropReason::UnexpectedHelloAck);
         }
         let peer = self
-            .add_peer(id, Some(from), now, now)
+            .add_peer_first_hand(id, Some(from), now)
             .ok_or(DropReason::PeerTableFull)?;
         // A member at a bootstrap address is always a neighbour.
         peer.neighbour = true;

@@ -29,6 +29,16 @@ impl Node {
             return self.drop_packet(DropReason::BadTunPacket);
         };
         let Some(pid) = self.owner_of(ip.dst).filter(|p| *p != self.id) else {
+            // An address of the network that no member we know owns: ask.
+            if let (IpAddr::V6(dst), IpAddr::V6(src)) = (ip.dst, ip.src) {
+                if self.prefix.contains(&dst)
+                    && dst != self.ipv6
+                    && src == self.ipv6
+                    && self.lookup_address(now, dst, Some(ip.bytes))
+                {
+                    return Action::None;
+                }
+            }
             self.drop_packet(DropReason::NoRoute);
             // An overlay address that no member owns: say so at once.
             let in_overlay = match ip.dst {
@@ -137,9 +147,11 @@ impl Node {
         }
         self.start_punch(now, pid);
         let peer = &self.peers[&pid];
-        if peer.handshake.is_some()
-            || (peer.endpoint.is_none() && self.relay_candidate(now, pid).is_none())
-        {
+        if peer.handshake.is_some() {
+            return;
+        }
+        if peer.endpoint.is_none() && self.relay_candidate(now, pid).is_none() {
+            self.lookup_member(now, pid);
             return;
         }
         self.send_initiation(now, pid, now);
@@ -162,6 +174,11 @@ impl Node {
             if self.peers.get(&hop).is_some_and(|h| h.link.ping.is_none()) {
                 self.link_ping(now, hop);
             }
+        }
+        if !self.has_route(now, pid) {
+            // No path known: find one (the handshake goes along it as soon as
+            // the answer comes).
+            self.lookup_member(now, pid);
         }
         let via = self.relay_candidate(now, pid);
         let peer = self.peers.get_mut(&pid).expect("caller checked");

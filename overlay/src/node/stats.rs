@@ -59,11 +59,15 @@ pub enum DropReason {
     StunUnauthenticated,
     /// A STUN message that answers no request of ours, or that we do not handle.
     UnexpectedStun,
+    /// A lookup request or answer that could not go on (no way toward its
+    /// recipient, out of hops, or arrived on a relayed session), or an
+    /// answer naming a member that does not own the address looked up.
+    LookupNoRoute,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 26] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -89,6 +93,7 @@ impl DropReason {
         Self::UnexpectedStun,
         Self::RelayRefused,
         Self::TooBigForRelay,
+        Self::LookupNoRoute,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -119,6 +124,7 @@ impl DropReason {
             Self::TooBigForRelay => "too_big_for_relay",
             Self::StunUnauthenticated => "stun_unauthenticated",
             Self::UnexpectedStun => "unexpected_stun",
+            Self::LookupNoRoute => "lookup_no_route",
         }
     }
 }

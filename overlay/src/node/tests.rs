@@ -684,7 +684,7 @@ fn sessions(net: &Net, i: usize) -> usize {
 /// a bounded set of sessions, and reaches any member on demand.
 #[test]
 fn large_network_keeps_bounded_sessions_and_reaches_anyone_on_demand() {
-    use crate::limits::MAX_NEIGHBOURS;
+    use crate::limits::MAX_CONTACTS;
     let mut net = Net::new();
     net.add(config(1, 9, vec![]));
     for seed in 2..=20 {
@@ -701,7 +701,7 @@ fn large_network_keeps_bounded_sessions_and_reaches_anyone_on_demand() {
         );
         // Its neighbours, its bootstrap member and the members that chose it.
         assert!(
-            sessions(&net, i) <= 2 * MAX_NEIGHBOURS + 1,
+            sessions(&net, i) <= 2 * MAX_CONTACTS + 1,
             "node {i}: {} sessions",
             sessions(&net, i)
         );
@@ -772,23 +772,64 @@ fn departed_member_is_forgotten_everywhere() {
     }
 }
 
-/// A packet for an overlay address that no member owns is answered at once
-/// with an ICMPv6 Destination Unreachable quoting it; one outside the overlay
-/// is only dropped.
+/// A packet for an overlay address that no member we know owns starts a
+/// lookup; once the lookup found no owner, packets for it are answered at
+/// once with an ICMPv6 Destination Unreachable quoting them; one outside the
+/// overlay is only dropped.
 #[test]
 fn unowned_overlay_address_gets_destination_unreachable() {
     let mut net = two_nodes();
     net.run_for(Duration::from_secs(1));
-    let mut nobody = net.node(0).prefix().addr().octets();
-    nobody[15] = 0x42;
+    // Next to node 1's address, so that node 0 asks node 1.
+    let mut nobody = net.node(1).ipv6().octets();
+    nobody[15] ^= 0x01;
     let pkt = ipv6_packet(net.node(0).ipv6(), Ipv6Addr::from(nobody), b"anyone?");
+    assert_eq!(net.tun(0, &pkt), Action::None);
+    assert_eq!(net.node(0).lookup_stats().started, 1);
+    net.run_for(Duration::from_secs(1));
+    assert_eq!(net.node(0).lookup_stats().not_found, 1);
+    assert_eq!(net.node(1).lookup_stats().answered, 1);
+    assert_eq!(net.node(0).drops().get(DropReason::NoRoute), 1);
     match net.tun(0, &pkt) {
         Action::Deliver { range } => assert_eq!(range.len(), 40 + 8 + pkt.len()),
         other => panic!("expected an ICMPv6 error, got {other:?}"),
     }
+    assert_eq!(net.node(0).lookup_stats().started, 1);
     let outside = ipv6_packet(net.node(0).ipv6(), "2001:db8::1".parse().unwrap(), b"x");
     assert_eq!(net.tun(0, &outside), Action::None);
-    assert_eq!(net.node(0).drops().get(DropReason::NoRoute), 2);
+    assert_eq!(net.node(0).drops().get(DropReason::NoRoute), 3);
+}
+
+/// A member that a node has not heard of is found by a lookup, and the
+/// lookup's path carries the first packet: nodes 1 and 2 reach each other
+/// only through node 0, and node 1 forgot node 2.
+#[test]
+fn a_member_not_heard_of_is_found_by_lookup_and_reached_through_its_path() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(2, 9, vec![addr(0)]));
+    net.add(config(3, 9, vec![addr(0)]));
+    let (a, c) = (addr(1), addr(2));
+    net.filter =
+        Box::new(move |from, to, _| usize::from(!(from == a && to == c || from == c && to == a)));
+    net.run_for(Duration::from_secs(20));
+    assert!(net.connected(1, 0) && net.connected(0, 2));
+    let target = net.node(2).id();
+    net.nodes[1].1.remove_peer(&target);
+    assert!(!net.node(1).peers.contains_key(&target));
+    let pkt = ipv6_packet(net.node(1).ipv6(), net.node(2).ipv6(), b"who are you?");
+    assert_eq!(net.tun(1, &pkt), Action::None);
+    net.run_for(Duration::from_secs(1));
+    let stats = net.node(1).lookup_stats();
+    assert_eq!((stats.started, stats.found), (1, 1));
+    assert_eq!(net.node(0).lookup_stats().answered, 1);
+    // The packet waited for the answer and went through node 0.
+    assert!(net.delivered[2].contains(&pkt));
+    let via = net.node(0).id();
+    assert_eq!(
+        net.node(1).path_to(&target, net.now),
+        Some(Path::Relayed(via))
+    );
 }
 
 #[path = "tests_stun.rs"]

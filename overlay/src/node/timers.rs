@@ -48,6 +48,7 @@ impl Node {
         }
         self.maintain_members(now);
         self.traversal_timers(now);
+        self.lookup_timers(now);
         self.stun_timers(now);
         self.next_wakeup = self
             .peers
@@ -56,6 +57,7 @@ impl Node {
             .chain(self.bootstrap.iter().map(|b| b.next_hello))
             .chain(self.traversal.next_deadline())
             .chain(self.stun_deadline())
+            .chain(self.lookup_deadline())
             .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }
@@ -236,5 +238,6 @@ impl Node {
                 self.make_neighbour(now, id, Duration::ZERO);
             }
         }
+        self.fill_buckets(now);
     }
 }

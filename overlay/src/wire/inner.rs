@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{gossip, need, ping, relay, signal, WireError};
+use super::{gossip, lookup, need, ping, relay, signal, WireError};
 
 /// What a decrypted plaintext holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub enum Inner<'a> {
     Relay(&'a [u8]),
     /// An overlay ping or pong (see [`ping`]).
     Echo(ping::Echo),
+    /// A lookup request or answer to forward or consume (see [`lookup`]).
+    Lookup(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -49,6 +51,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         Some(&signal::KIND) => Ok(Inner::Signal(b)),
         Some(&relay::KIND) => Ok(Inner::Relay(b)),
         Some(&ping::PING | &ping::PONG) => Ok(Inner::Echo(ping::parse(b)?)),
+        Some(&lookup::KIND) => Ok(Inner::Lookup(b)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }

@@ -16,6 +16,7 @@ pub mod handshake_init;
 pub mod handshake_resp;
 pub mod hello;
 pub mod inner;
+pub mod lookup;
 pub mod mac;
 pub mod ping;
 pub mod probe;

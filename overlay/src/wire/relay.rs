@@ -19,7 +19,7 @@ pub const KIND: u8 = 0x03;
 /// Bytes before the datagram.
 pub const HEADER_LEN: usize = 68;
 /// Hop limit of a new frame: enough for any chain of relays a route takes.
-pub const HOP_LIMIT: u8 = 8;
+pub const HOP_LIMIT: u8 = 16;
 
 /// A checked view of a relay frame.
 #[derive(Debug)]

@@ -24,8 +24,10 @@ pub struct Traffic {
 impl Traffic {
     /// Counts one datagram; `app` if it carries an app packet.
     pub fn record(&mut self, payload: &[u8], app: bool) {
+        // Tessel's messages have three zero bytes after the type; STUN's
+        // (a Binding response starts 0x01 0x01) do not.
         let t = match payload.first() {
-            Some(&b @ 1..=5) => b as usize,
+            Some(&b @ 1..=5) if payload.get(1..4) == Some(&[0, 0, 0]) => b as usize,
             _ => 0,
         };
         self.datagrams[t] += 1;
@@ -190,13 +192,20 @@ mod tests {
     #[test]
     fn app_and_control_traffic_are_apart() {
         let mut t = Traffic::default();
-        t.record(&[1; 160], false);
-        t.record(&[3; 32], false);
-        t.record(&[3; 132], true);
+        let typed = |ty: u8, len: usize| {
+            let mut b = vec![ty; len];
+            b[1..4].fill(0);
+            b
+        };
+        t.record(&typed(1, 160), false);
+        t.record(&typed(3, 32), false);
+        t.record(&typed(3, 132), true);
         t.record(&[9; 10], false);
-        assert_eq!(t.total_datagrams(), 4);
-        assert_eq!(t.control_datagrams(), 3);
-        assert_eq!(t.control_bytes(), 160 + 32 + 10);
+        // A STUN Binding response (0x0101) is no handshake initiation.
+        t.record(&[1, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42], false);
+        assert_eq!(t.total_datagrams(), 5);
+        assert_eq!(t.control_datagrams(), 4);
+        assert_eq!(t.control_bytes(), 160 + 32 + 10 + 8);
         assert_eq!(t.initiations(), 1);
         let b = t.breakdown();
         assert!(b.contains(&("data (control)", 1, 32)));

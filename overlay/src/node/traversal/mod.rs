@@ -42,7 +42,7 @@ pub(crate) const PUNCH_COOLDOWN: Duration = Duration::from_secs(20);
 /// Punches in progress at once.
 pub(crate) const MAX_PUNCHES: usize = 64;
 /// Hops a signal may travel.
-pub(crate) const SIGNAL_HOPS: u8 = 6;
+pub(crate) const SIGNAL_HOPS: u8 = 16;
 /// How long a sighting of our endpoint stays a candidate.
 const OBSERVED_LIFETIME: Duration = Duration::from_secs(600);
 /// Own endpoints as seen by others that a node remembers.

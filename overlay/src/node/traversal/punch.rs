@@ -206,13 +206,17 @@ impl Node {
         {
             return;
         }
-        peer.last_punch = Some(now);
         let known = peer.endpoint;
         let id = self.rng.next_u64();
         let ask = self.own_candidates_message(true, id, 0);
         if !self.send_signal(now, pid, body_kind::CANDIDATES, &ask.emit()) {
-            // Nobody to ask: the handshake to the known endpoint is all we have.
+            // Nobody to ask: the handshake to the known endpoint is all we
+            // have until a lookup finds a route (the next handshake tries
+            // again).
             return;
+        }
+        if let Some(peer) = self.peers.get_mut(&pid) {
+            peer.last_punch = Some(now);
         }
         tracing::debug!(peer = %pid.short(), "hole punching: candidates sent");
         self.traversal.stats.punches_started += 1;

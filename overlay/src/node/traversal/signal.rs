@@ -1,6 +1,6 @@
 //! Signals between members that have no session with each other: sent
 //! through the member that told us of the recipient (or, failing that, the
-//! neighbour closest to it by node-ID distance), forwarded hop by hop,
+//! member closest to it by key distance), forwarded hop by hop,
 //! checked only by the recipient.
 
 use std::time::Instant;
@@ -9,15 +9,6 @@ use super::SIGNAL_HOPS;
 use crate::identity::NodeId;
 use crate::node::{DropReason, Node};
 use crate::wire::signal::{self, body_kind, Candidates, Envelope, Header, SIGNING_CONTEXT};
-
-/// XOR distance between two node IDs, compared as big-endian numbers.
-fn distance(a: &NodeId, b: &NodeId) -> [u8; 32] {
-    let mut d = [0u8; 32];
-    for (i, x) in d.iter_mut().enumerate() {
-        *x = a.as_bytes()[i] ^ b.as_bytes()[i];
-    }
-    d
-}
 
 impl Node {
     /// Signs and sends a signal to `dst`; returns whether it left.
@@ -53,9 +44,10 @@ impl Node {
 
     /// The member to pass a message for `dst` to, never `came_from`: `dst`
     /// itself if we have a direct session with it; else the next hop of our
-    /// route to it, or its backup (see `routing`); else the neighbour closest
-    /// to `dst` by node-ID distance, if closer than we are (so greedy
-    /// forwarding never loops). Only members with a direct session qualify.
+    /// route to it, or its backup (see `routing`); else the member closest
+    /// to `dst` by key distance, if closer than we are (so greedy forwarding
+    /// never loops; see `contacts`). Only members with a direct session
+    /// that answers qualify.
     pub(crate) fn next_hop(
         &self,
         now: Instant,
@@ -82,14 +74,7 @@ impl Node {
         {
             return Some(backup);
         }
-        let ours = distance(&self.id, &dst);
-        self.peers
-            .values()
-            .filter(|p| p.neighbour && usable(&p.id))
-            .map(|p| (distance(&p.id, &dst), p.id))
-            .filter(|(d, _)| *d < ours)
-            .min()
-            .map(|(_, id)| id)
+        self.greedy_hop(now, self.key_of(&dst), came_from)
     }
 
     /// Handles a signal that arrived on our session with `from`.

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+use tessel_overlay::node::LookupStats;
 
 use super::{Conversation, Mesh, Phase};
 use crate::ids::{HostId, NatId};
@@ -72,8 +73,16 @@ pub(super) fn build(m: &Mesh) -> MeshReport {
     let mut members = Vec::new();
     let mut sessions = Vec::new();
     let mut node_drops = BTreeMap::new();
+    let mut lookups = LookupStats::default();
     for h in w.hosts() {
         if let Some(node) = w.node_ref(h) {
+            let l = node.lookup_stats();
+            lookups.started += l.started;
+            lookups.found += l.found;
+            lookups.not_found += l.not_found;
+            lookups.timed_out += l.timed_out;
+            lookups.forwarded += l.forwarded;
+            lookups.answered += l.answered;
             for (name, count) in node.drops().nonzero() {
                 *node_drops.entry(name).or_default() += count;
             }
@@ -117,6 +126,7 @@ pub(super) fn build(m: &Mesh) -> MeshReport {
         members: Spread::of(members),
         sessions: Spread::of(sessions),
         node_drops,
+        lookups,
         net_drops: w.stats().drops.clone(),
         nat_ports: nat_ports(w),
         violations: w.ledger().violations().to_vec(),
@@ -290,6 +300,8 @@ pub struct MeshReport {
     /// The nodes' drop counters, summed (`no_route`: an app packet for a
     /// member the sender has not heard of).
     pub node_drops: BTreeMap<&'static str, u64>,
+    /// The nodes' lookup counters, summed.
+    pub lookups: LookupStats,
     /// Datagrams the network lost, by reason (a NAT out of ports:
     /// `Nat(PortsExhausted)`).
     pub net_drops: BTreeMap<NetDrop, u64>,
@@ -489,6 +501,12 @@ impl fmt::Display for MeshReport {
             .map(|(k, v)| format!("{k} {v}"))
             .collect();
         writeln!(f, "  node drops: {}", drops.join(", "))?;
+        let l = &self.lookups;
+        writeln!(
+            f,
+            "  lookups: {} started, {} found, {} not found, {} unanswered; {} passed on, {} answered for others",
+            l.started, l.found, l.not_found, l.timed_out, l.forwarded, l.answered
+        )?;
         let drops: Vec<String> = self
             .net_drops
             .iter()

@@ -292,6 +292,9 @@ impl Nat {
     fn allocate(&mut self, now: SimTime, src: SocketAddr) -> Option<u16> {
         let span = u32::from(u16::MAX - FIRST_PORT) + 1;
         let wrap = |p: u32| FIRST_PORT + (p % span) as u16;
+        if self.config.allocation != Allocation::Preserve && self.exhausted(now, span) {
+            return None;
+        }
         match self.config.allocation {
             Allocation::Preserve => {
                 let start = u32::from(src.port().max(FIRST_PORT) - FIRST_PORT);
@@ -321,6 +324,17 @@ impl Nat {
                     .find(|&p| self.port_free(now, p, src))
             }
         }
+    }
+
+    /// Whether every external port is bound by a mapping that has not
+    /// lapsed (lapsed bindings are dropped first), so that no scan of the
+    /// ports would find a free one: a NAT out of ports answers at once.
+    fn exhausted(&mut self, now: SimTime, span: u32) -> bool {
+        if (self.bindings.len() as u32) < span {
+            return false;
+        }
+        self.bindings.retain(|_, b| b.expires > now);
+        self.bindings.len() as u32 >= span
     }
 
     /// Removes lapsed state, at most once per timeout period.

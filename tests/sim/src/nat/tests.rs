@@ -57,6 +57,38 @@ fn endpoint_independent_mapping_reuses_the_port_toward_two_destinations() {
 }
 
 #[test]
+fn a_nat_out_of_ports_drops_new_mappings_until_one_lapses() {
+    for k in [NatKind::SymmetricSequential, NatKind::SymmetricRandom] {
+        let mut n = kind(k);
+        let span = u32::from(u16::MAX - FIRST_PORT) + 1;
+        let dst = |i: u32| {
+            SocketAddr::new(
+                std::net::Ipv4Addr::from(0xcb00_7100 + (i >> 16)).into(),
+                (i & 0xffff) as u16,
+            )
+        };
+        let mut ports = std::collections::HashSet::new();
+        for i in 0..span {
+            match n.outbound(t(0), a(IN1), dst(i)) {
+                Outbound::Forward { src } => assert!(ports.insert(src.port()), "{k}: port reused"),
+                other => panic!("{k}: mapping {i}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            n.outbound(t(1), a(IN1), dst(span)),
+            Outbound::Drop(NatDrop::PortsExhausted),
+            "{k}"
+        );
+        // Once the mappings lapse, ports are free again.
+        let later = t(0) + n.config.timeout + secs(1);
+        assert!(matches!(
+            n.outbound(later, a(IN1), dst(span)),
+            Outbound::Forward { .. }
+        ));
+    }
+}
+
+#[test]
 fn symmetric_mapping_takes_a_new_port_per_destination() {
     for k in [NatKind::SymmetricSequential, NatKind::SymmetricRandom] {
         let mut n = kind(k);
