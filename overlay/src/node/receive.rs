@@ -184,7 +184,7 @@ impl Node {
         let peer_id = ini.peer;
         let ts = ini.timestamp_ms;
         let (session, resp) = ini
-            .create_response(&self.keys, local_index, now)
+            .create_response(&mut self.keys, local_index, now)
             .map_err(|_| DropReason::HandshakeFailed)?;
         let rx_relay = self.rx_relay;
         let endpoint = rx_relay.is_none().then_some(from);
