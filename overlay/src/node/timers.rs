@@ -66,12 +66,15 @@ impl Node {
                 continue;
             }
             let addr = self.bootstrap[i].addr;
-            let answered = self
-                .peers
-                .values()
-                .any(|p| p.endpoint == Some(addr) && p.connected(now));
+            let there = |p: &super::peer::Peer| p.endpoint == Some(addr) && p.connected(now);
+            // The member found there last time, else a scan of all.
+            let member = match self.bootstrap[i].member.and_then(|m| self.peers.get(&m)) {
+                Some(p) if there(p) => Some(p.id),
+                _ => self.peers.values().find(|p| there(p)).map(|p| p.id),
+            };
             let b = &mut self.bootstrap[i];
-            if answered {
+            b.member = member;
+            if member.is_some() {
                 // Check again later: the member there may go away.
                 b.unanswered = 0;
                 b.interval = HELLO_INTERVAL;
