@@ -72,10 +72,8 @@ pub(crate) struct Peer {
     pub(crate) handshake: Option<Box<PendingHandshake>>,
     /// Packets waiting for a session (cold path: copied).
     pub(crate) queue: PacketQueue,
-    /// Highest initiation timestamp accepted from this member.
-    pub(crate) last_initiation_ts: u64,
-    pub(crate) last_initiation_at: Option<Instant>,
-    pub(crate) last_handshake: Option<Instant>,
+    /// Its handshakes with us, once there was one.
+    pub(crate) history: Option<Box<HandshakeHistory>>,
     pub(crate) last_received: Option<Instant>,
     pub(crate) last_sent: Option<Instant>,
     pub(crate) rx_bytes: u64,
@@ -92,6 +90,18 @@ pub(crate) struct Peer {
     pub(crate) punch_failures: u8,
     /// Where it was heard on our LANs (LAN discovery).
     pub(crate) lan: super::lan::LanPeer,
+}
+
+/// A member's handshakes with us: kept apart from [`Peer`], since most
+/// members a node knows of never shake hands with it.
+#[derive(Debug, Default)]
+pub(crate) struct HandshakeHistory {
+    /// Highest initiation timestamp accepted from it.
+    pub(crate) last_initiation_ts: u64,
+    /// When we last accepted an initiation from it.
+    pub(crate) last_initiation_at: Option<Instant>,
+    /// When a session with it was last installed.
+    pub(crate) last_handshake: Option<Instant>,
 }
 
 /// Packets waiting for a member's session. Most members never have any, so
@@ -201,9 +211,7 @@ impl Peer {
             next: None,
             handshake: None,
             queue: PacketQueue::default(),
-            last_initiation_ts: 0,
-            last_initiation_at: None,
-            last_handshake: None,
+            history: None,
             last_received: None,
             last_sent: None,
             rx_bytes: 0,
@@ -215,6 +223,16 @@ impl Peer {
             punch_failures: 0,
             lan: Default::default(),
         }
+    }
+
+    /// Its handshake history, to change.
+    pub(crate) fn history_mut(&mut self) -> &mut HandshakeHistory {
+        self.history.get_or_insert_default()
+    }
+
+    /// When a session with it was last installed.
+    pub(crate) fn last_handshake(&self) -> Option<Instant> {
+        self.history.as_ref()?.last_handshake
     }
 
     /// The session to send on, if one is usable.
@@ -362,6 +380,6 @@ mod tests {
         assert_eq!(std::mem::size_of::<PacketQueue>(), 8);
         assert_eq!(std::mem::size_of::<super::super::lan::LanPeer>(), 8);
         let size = std::mem::size_of::<Peer>();
-        assert!(size <= 576, "Peer grew to {size} bytes");
+        assert!(size <= 544, "Peer grew to {size} bytes");
     }
 }
