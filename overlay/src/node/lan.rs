@@ -44,9 +44,48 @@ pub(crate) const LAN_HANDSHAKE_INTERVAL: Duration = Duration::from_secs(30);
 /// link is the usual case).
 const MAX_LAN_ENDPOINTS: usize = 4;
 
-/// What a node knows of one member's presence on its LANs.
+/// What a node knows of one member's presence on its LANs: nothing, for
+/// most members, which then costs one pointer.
 #[derive(Debug, Default)]
-pub(crate) struct LanPeer {
+pub(crate) struct LanPeer(Option<Box<LanState>>);
+
+impl LanPeer {
+    /// Timestamp of the newest beacon taken from it (0: none).
+    fn last_timestamp_ms(&self) -> u64 {
+        self.0.as_ref().map_or(0, |s| s.last_timestamp_ms)
+    }
+
+    /// Records a beacon with `timestamp` heard from `at`.
+    fn heard(&mut self, at: SocketAddr, timestamp: u64, now: Instant) {
+        let state = self.0.get_or_insert_default();
+        state.last_timestamp_ms = timestamp;
+        state.heard(at, now);
+    }
+
+    /// When a handshake toward its LAN endpoints last started.
+    fn handshake_at(&self) -> Option<Instant> {
+        self.0.as_ref()?.handshake_at
+    }
+
+    /// Notes that a handshake toward its LAN endpoints starts now.
+    fn handshake_now(&mut self, now: Instant) {
+        self.0.get_or_insert_default().handshake_at = Some(now);
+    }
+
+    /// Whether `endpoint` is one of its live LAN endpoints.
+    pub(crate) fn is_lan(&self, endpoint: SocketAddr, now: Instant) -> bool {
+        self.0.as_ref().is_some_and(|s| s.is_lan(endpoint, now))
+    }
+
+    /// The LAN endpoint to use, if any (see [`LanState::best`]).
+    fn best(&self, now: Instant) -> Option<SocketAddr> {
+        self.0.as_ref()?.best(now)
+    }
+}
+
+/// A member's presence on our LANs, once heard there.
+#[derive(Debug, Default)]
+struct LanState {
     /// Endpoints it was heard at, and when last.
     endpoints: Vec<(SocketAddr, Instant)>,
     /// Timestamp of the newest beacon taken from it.
@@ -55,7 +94,7 @@ pub(crate) struct LanPeer {
     handshake_at: Option<Instant>,
 }
 
-impl LanPeer {
+impl LanState {
     /// Records a beacon heard from `at`, forgetting endpoints gone silent.
     fn heard(&mut self, at: SocketAddr, now: Instant) {
         self.endpoints
@@ -76,7 +115,7 @@ impl LanPeer {
     }
 
     /// Whether `endpoint` is one of its live LAN endpoints.
-    pub(crate) fn is_lan(&self, endpoint: SocketAddr, now: Instant) -> bool {
+    fn is_lan(&self, endpoint: SocketAddr, now: Instant) -> bool {
         self.live(now).any(|e| same(e, endpoint))
     }
 
@@ -171,12 +210,11 @@ impl Node {
         let peer = self
             .add_peer(id, Some(at), now, now)
             .ok_or(DropReason::PeerTableFull)?;
-        if timestamp < peer.lan.last_timestamp_ms {
+        if timestamp < peer.lan.last_timestamp_ms() {
             tracing::trace!(peer = %id.short(), %from, "ignoring an older LAN beacon");
             return Ok(());
         }
-        peer.lan.last_timestamp_ms = timestamp;
-        peer.lan.heard(at, now);
+        peer.lan.heard(at, timestamp, now);
         peer.heard_at = peer.heard_at.max(now);
         self.move_to_lan(now, id);
         Ok(())
@@ -202,7 +240,7 @@ impl Node {
         }
         if peer
             .lan
-            .handshake_at
+            .handshake_at()
             .is_some_and(|t| now.saturating_duration_since(t) < LAN_HANDSHAKE_INTERVAL)
         {
             return;
@@ -211,7 +249,7 @@ impl Node {
             // Probe the LAN with a handshake; data keeps to the path that
             // works until the response comes back from the LAN.
             tracing::debug!(peer = %id.short(), %lan, "member heard on the LAN: handshake there");
-            peer.lan.handshake_at = Some(now);
+            peer.lan.handshake_now(now);
             let working = (
                 peer.endpoint.replace(lan),
                 std::mem::take(&mut peer.socket),
@@ -239,7 +277,7 @@ impl Node {
         }
         tracing::debug!(peer = %id.short(), %lan, "member heard on the LAN: connecting there");
         peer.neighbour = true;
-        peer.lan.handshake_at = Some(now);
+        peer.lan.handshake_now(now);
         peer.timers.connect = None;
         self.send_initiation(now, id, now);
     }

@@ -162,6 +162,8 @@ struct Bootstrap {
     interval: Duration,
     /// Hellos sent since the last answer (for the user's warning).
     unanswered: u32,
+    /// The member last found connected at `addr`.
+    member: Option<NodeId>,
 }
 
 /// One member's protocol state machine. See the module documentation.
@@ -229,6 +231,7 @@ impl Node {
                     next_hello: now,
                     interval: HELLO_INTERVAL,
                     unanswered: 0,
+                    member: None,
                 })
                 .collect(),
             transmits: VecDeque::new(),

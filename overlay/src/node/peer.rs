@@ -71,11 +71,9 @@ pub(crate) struct Peer {
     pub(crate) next: Option<Box<Session>>,
     pub(crate) handshake: Option<Box<PendingHandshake>>,
     /// Packets waiting for a session (cold path: copied).
-    pub(crate) queue: VecDeque<Vec<u8>>,
-    /// Highest initiation timestamp accepted from this member.
-    pub(crate) last_initiation_ts: u64,
-    pub(crate) last_initiation_at: Option<Instant>,
-    pub(crate) last_handshake: Option<Instant>,
+    pub(crate) queue: PacketQueue,
+    /// Its handshakes with us, once there was one.
+    pub(crate) history: Option<Box<HandshakeHistory>>,
     pub(crate) last_received: Option<Instant>,
     pub(crate) last_sent: Option<Instant>,
     pub(crate) rx_bytes: u64,
@@ -92,6 +90,62 @@ pub(crate) struct Peer {
     pub(crate) punch_failures: u8,
     /// Where it was heard on our LANs (LAN discovery).
     pub(crate) lan: super::lan::LanPeer,
+}
+
+/// A member's handshakes with us: kept apart from [`Peer`], since most
+/// members a node knows of never shake hands with it.
+#[derive(Debug, Default)]
+pub(crate) struct HandshakeHistory {
+    /// Highest initiation timestamp accepted from it.
+    pub(crate) last_initiation_ts: u64,
+    /// When we last accepted an initiation from it.
+    pub(crate) last_initiation_at: Option<Instant>,
+    /// When a session with it was last installed.
+    pub(crate) last_handshake: Option<Instant>,
+}
+
+/// Packets waiting for a member's session. Most members never have any, so
+/// the queue takes one pointer until the first packet.
+#[derive(Debug, Default)]
+// Boxed on purpose: 8 bytes in every `Peer` instead of a `VecDeque`'s 32.
+#[allow(clippy::box_collection)]
+pub(crate) struct PacketQueue(Option<Box<VecDeque<Vec<u8>>>>);
+
+impl PacketQueue {
+    /// Packets waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |q| q.len())
+    }
+
+    /// Whether no packet waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds a packet at the back.
+    pub(crate) fn push_back(&mut self, packet: Vec<u8>) {
+        self.0.get_or_insert_default().push_back(packet);
+    }
+
+    /// Takes the oldest packet.
+    pub(crate) fn pop_front(&mut self) -> Option<Vec<u8>> {
+        self.0.as_mut()?.pop_front()
+    }
+
+    /// Drops every packet, and the queue's storage.
+    pub(crate) fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl IntoIterator for PacketQueue {
+    type Item = Vec<u8>;
+    type IntoIter = std::iter::Flatten<std::option::IntoIter<VecDeque<Vec<u8>>>>;
+
+    /// The packets, oldest first.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.map(|q| *q).into_iter().flatten()
+    }
 }
 
 /// Deadlines of one peer; `None` means not armed.
@@ -156,10 +210,8 @@ impl Peer {
             previous: None,
             next: None,
             handshake: None,
-            queue: VecDeque::new(),
-            last_initiation_ts: 0,
-            last_initiation_at: None,
-            last_handshake: None,
+            queue: PacketQueue::default(),
+            history: None,
             last_received: None,
             last_sent: None,
             rx_bytes: 0,
@@ -171,6 +223,16 @@ impl Peer {
             punch_failures: 0,
             lan: Default::default(),
         }
+    }
+
+    /// Its handshake history, to change.
+    pub(crate) fn history_mut(&mut self) -> &mut HandshakeHistory {
+        self.history.get_or_insert_default()
+    }
+
+    /// When a session with it was last installed.
+    pub(crate) fn last_handshake(&self) -> Option<Instant> {
+        self.history.as_ref()?.last_handshake
     }
 
     /// The session to send on, if one is usable.
@@ -288,4 +350,36 @@ pub(crate) enum SessionSlot {
     Current,
     Next,
     Previous,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packet_queue_keeps_order_and_frees_its_storage() {
+        let mut q = PacketQueue::default();
+        assert!(q.is_empty() && q.0.is_none());
+        q.push_back(vec![1]);
+        q.push_back(vec![2]);
+        q.push_back(vec![3]);
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.pop_front(), Some(vec![1]));
+        let rest: Vec<Vec<u8>> = std::mem::take(&mut q).into_iter().collect();
+        assert_eq!(rest, vec![vec![2], vec![3]]);
+        assert!(q.is_empty() && q.pop_front().is_none());
+        q.push_back(vec![4]);
+        q.clear();
+        assert!(q.is_empty() && q.0.is_none());
+    }
+
+    /// A member that nothing but gossip told us of costs one `Peer`; keep
+    /// rarely used state out of it.
+    #[test]
+    fn a_peer_stays_small() {
+        assert_eq!(std::mem::size_of::<PacketQueue>(), 8);
+        assert_eq!(std::mem::size_of::<super::super::lan::LanPeer>(), 8);
+        let size = std::mem::size_of::<Peer>();
+        assert!(size <= 544, "Peer grew to {size} bytes");
+    }
 }

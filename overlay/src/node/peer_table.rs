@@ -309,15 +309,15 @@ mod tests {
         use crate::wire::{handshake_init, handshake_resp};
         let net = NetworkKey::from_secret([7; 32]);
         let (a, b) = (NodeKey::from_seed([1; 32]), NodeKey::from_seed([2; 32]));
-        let (ka, kb) = (HandshakeKeys::new(&a, &net), HandshakeKeys::new(&b, &net));
-        let (st, init) = create_initiation(&ka, &b.id(), 1, 1, [1; 32]).unwrap();
+        let (mut ka, mut kb) = (HandshakeKeys::new(&a, &net), HandshakeKeys::new(&b, &net));
+        let (st, init) = create_initiation(&mut ka, &b.id(), 1, 1, [1; 32]).unwrap();
         let ini = consume_initiation(
             &kb,
             &handshake_init::Packet::new_checked(&init[..]).unwrap(),
             [2; 32],
         )
         .unwrap();
-        let (_, resp) = ini.create_response(&kb, 2, now).unwrap();
+        let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
         let resp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
         Box::new(consume_response(st, &resp, now).unwrap())
     }

@@ -175,11 +175,11 @@ impl Node {
         if ini.peer == self.id {
             return Err(DropReason::HandshakeFailed);
         }
-        if let Some(p) = self.peers.get(&ini.peer) {
-            if ini.timestamp_ms <= p.last_initiation_ts {
+        if let Some(h) = self.peers.get(&ini.peer).and_then(|p| p.history.as_ref()) {
+            if ini.timestamp_ms <= h.last_initiation_ts {
                 return Err(DropReason::ReplayedInitiation);
             }
-            if p.last_initiation_at
+            if h.last_initiation_at
                 .is_some_and(|t| now.saturating_duration_since(t) < MIN_INITIATION_INTERVAL)
             {
                 return Err(DropReason::InitiationFlood);
@@ -189,15 +189,16 @@ impl Node {
         let peer_id = ini.peer;
         let ts = ini.timestamp_ms;
         let (session, resp) = ini
-            .create_response(&self.keys, local_index, now)
+            .create_response(&mut self.keys, local_index, now)
             .map_err(|_| DropReason::HandshakeFailed)?;
         let rx_relay = self.rx_relay;
         let endpoint = rx_relay.is_none().then_some(from);
         let Some(peer) = self.add_peer_first_hand(peer_id, endpoint, now) else {
             return Err(DropReason::PeerTableFull);
         };
-        peer.last_initiation_ts = ts;
-        peer.last_initiation_at = Some(now);
+        let history = peer.history_mut();
+        history.last_initiation_ts = ts;
+        history.last_initiation_at = Some(now);
         peer.heard_on(from, rx_socket, rx_relay, now);
         peer.last_received = Some(now);
         let replaced = peer.next.replace(Box::new(session)).map(|s| s.local_index);
@@ -327,7 +328,7 @@ impl Node {
             None => None,
         };
         peer.current = Some(Box::new(session));
-        peer.last_handshake = Some(now);
+        peer.history_mut().last_handshake = Some(now);
         peer.retry_at = None;
         // A handshake of ours that crossed the other side's is moot now.
         let crossed = peer.handshake.take().map(|h| h.state.local_index);

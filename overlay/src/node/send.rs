@@ -164,7 +164,7 @@ impl Node {
         let index = self.new_index();
         let ts = self.timestamp_ms(now);
         let jitter = Duration::from_millis(self.rng.next_u64() % REKEY_TIMEOUT_JITTER_MS);
-        let Ok((state, msg)) = handshake::create_initiation(&self.keys, &pid, index, ts, seed)
+        let Ok((state, msg)) = handshake::create_initiation(&mut self.keys, &pid, index, ts, seed)
         else {
             return;
         };

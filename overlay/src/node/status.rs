@@ -85,9 +85,9 @@ impl Node {
                     Some(r) => format!("relay {r}"),
                 }),
                 connected: p.connected(now),
-                last_handshake_unix_ms: p.last_handshake.map(|t| self.unix_ms_at(t)),
+                last_handshake_unix_ms: p.last_handshake().map(|t| self.unix_ms_at(t)),
                 last_handshake_ago_secs: p
-                    .last_handshake
+                    .last_handshake()
                     .map(|t| now.saturating_duration_since(t).as_secs_f64()),
                 rx_bytes: p.rx_bytes,
                 tx_bytes: p.tx_bytes,

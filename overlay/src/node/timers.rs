@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::roster::Roster;
 use super::{Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
@@ -68,12 +69,15 @@ impl Node {
                 continue;
             }
             let addr = self.bootstrap[i].addr;
-            let answered = self
-                .peers
-                .values()
-                .any(|p| p.endpoint == Some(addr) && p.connected(now));
+            let there = |p: &super::peer::Peer| p.endpoint == Some(addr) && p.connected(now);
+            // The member found there last time, else a scan of all.
+            let member = match self.bootstrap[i].member.and_then(|m| self.peers.get(&m)) {
+                Some(p) if there(p) => Some(p.id),
+                _ => self.peers.values().find(|p| there(p)).map(|p| p.id),
+            };
             let b = &mut self.bootstrap[i];
-            if answered {
+            b.member = member;
+            if member.is_some() {
                 // Check again later: the member there may go away.
                 b.unanswered = 0;
                 b.interval = HELLO_INTERVAL;
@@ -222,22 +226,92 @@ impl Node {
         }
         let free = MAX_NEIGHBOURS.saturating_sub(self.neighbour_count());
         if free > 0 {
-            let roster = self.peers.roster();
-            let mut candidates: Vec<(Instant, NodeId)> = (0..roster.len())
-                .filter(|&i| !roster.neighbour(i) && roster.has_endpoint(i) && !roster.handshake(i))
-                .filter(|&i| roster.retry_at[i].is_none_or(|t| t <= now))
-                .map(|i| (roster.freshness[i], roster.ids[i]))
-                .collect();
-            // The `free` freshest (node IDs are unique, so there are no ties).
-            if candidates.len() > free {
-                candidates.select_nth_unstable_by(free - 1, |a, b| b.cmp(a));
-                candidates.truncate(free);
-            }
-            candidates.sort_unstable_by(|a, b| b.cmp(a));
-            for (_, id) in candidates.into_iter().take(free) {
+            for id in freshest_candidates(self.peers.roster(), now, free) {
                 self.make_neighbour(now, id, Duration::ZERO);
             }
         }
         self.fill_buckets(now);
+    }
+}
+
+/// The `n` members with the freshest news that could become neighbours
+/// (not one, an endpoint known, no handshake in flight, no retry pending),
+/// freshest first; ties (never two equal node IDs) go to the higher ID.
+/// One pass that keeps only the best `n` so far: the roster may hold
+/// thousands.
+fn freshest_candidates(roster: &Roster, now: Instant, n: usize) -> Vec<NodeId> {
+    let key = |i: usize| (roster.freshness[i], roster.ids[i]);
+    let mut best: Vec<usize> = Vec::with_capacity(n + 1);
+    for i in 0..roster.len() {
+        if roster.neighbour(i)
+            || !roster.has_endpoint(i)
+            || roster.handshake(i)
+            || roster.retry_at[i].is_some_and(|t| t > now)
+        {
+            continue;
+        }
+        if best.len() == n && best.last().is_none_or(|&w| key(i) <= key(w)) {
+            continue;
+        }
+        let k = key(i);
+        let at = best.partition_point(|&j| key(j) > k);
+        best.insert(at, i);
+        best.truncate(n);
+    }
+    best.into_iter().map(|i| roster.ids[i]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::NodeKey;
+    use crate::node::roster::Summary;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::{RngCore, SeedableRng};
+
+    fn seed(a: u8, b: u8) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        (s[0], s[1]) = (a, b);
+        s
+    }
+
+    /// The one-pass choice equals sorting all candidates.
+    #[test]
+    fn freshest_candidates_equal_a_full_sort() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let t0 = Instant::now();
+        let now = t0 + Duration::from_secs(100);
+        for round in 0..40 {
+            let mut roster = Roster::default();
+            let members = 1 + rng.next_u32() as usize % 60;
+            for m in 0..members {
+                let bit = |rng: &mut ChaCha20Rng| rng.next_u32() % 4 == 0;
+                roster.insert(Summary {
+                    id: NodeKey::from_seed(seed(m as u8, round)).id(),
+                    // Few distinct times, so that ties are common.
+                    freshness: t0 + Duration::from_secs(u64::from(rng.next_u32() % 5)),
+                    retry_at: bit(&mut rng)
+                        .then(|| t0 + Duration::from_secs(u64::from(rng.next_u32() % 200))),
+                    has_endpoint: !bit(&mut rng),
+                    neighbour: bit(&mut rng),
+                    handshake: bit(&mut rng),
+                });
+            }
+            for n in [1, 3, 8, 100] {
+                let mut all: Vec<(Instant, NodeId)> = (0..roster.len())
+                    .map(|i| roster.get(i))
+                    .filter(|s| !s.neighbour && s.has_endpoint && !s.handshake)
+                    .filter(|s| s.retry_at.is_none_or(|t| t <= now))
+                    .map(|s| (s.freshness, s.id))
+                    .collect();
+                all.sort_unstable_by(|a, b| b.cmp(a));
+                let expected: Vec<NodeId> = all.into_iter().take(n).map(|(_, id)| id).collect();
+                assert_eq!(
+                    freshest_candidates(&roster, now, n),
+                    expected,
+                    "round {round}, n {n}"
+                );
+            }
+        }
     }
 }

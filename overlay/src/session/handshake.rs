@@ -10,11 +10,17 @@
 //! The `consume_*` functions expect the caller to have checked the message's
 //! MAC with [`HandshakeKeys::mac_to_me`] first, so that datagrams from
 //! non-members cost no Noise work at all.
+//!
+//! [`HandshakeKeys`] keeps the static-static secrets of recent peers (see
+//! `dh.rs`), so repeated handshakes with a peer skip two of their
+//! scalar multiplications; the messages are the same.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use zeroize::Zeroizing;
 
+use super::dh::{Computed, Known, StaticSecrets};
 use super::resolver::SeededResolver;
 use super::Session;
 use crate::identity::{NetworkKey, NodeId, NodeKey};
@@ -47,7 +53,9 @@ fn noise_err(e: snow::Error) -> HandshakeError {
 /// One node's long-term handshake material in one network.
 pub struct HandshakeKeys {
     node_id: NodeId,
-    noise_private: Zeroizing<[u8; 32]>,
+    /// Our static key and what we know of recent peers' (shared with a
+    /// responder's snow objects only while it reads an initiation).
+    statics: Arc<StaticSecrets>,
     psk: Zeroizing<[u8; 32]>,
     network_mac_key: Zeroizing<[u8; 32]>,
     mac_to_me: MacKey,
@@ -62,7 +70,7 @@ impl HandshakeKeys {
         prologue.extend_from_slice(network.id().as_bytes());
         Self {
             node_id: node.id(),
-            noise_private: node.noise_private(),
+            statics: Arc::new(StaticSecrets::new(node.noise_private())),
             psk: network.noise_psk(),
             mac_to_me: MacKey::for_recipient(&network_mac_key, node.id().as_bytes()),
             network_mac_key,
@@ -85,13 +93,22 @@ impl HandshakeKeys {
         MacKey::for_any(&self.network_mac_key)
     }
 
-    fn builder(&self, seed: [u8; 32]) -> Result<snow::Builder<'_>, HandshakeError> {
+    fn builder(&self, seed: [u8; 32], known: Known) -> Result<snow::Builder<'_>, HandshakeError> {
         let params = PATTERN.parse().map_err(noise_err)?;
-        snow::Builder::with_resolver(params, Box::new(SeededResolver::new(seed)))
-            .local_private_key(&self.noise_private[..])
+        let own = (self.statics.public(), self.statics.private().clone());
+        snow::Builder::with_resolver(params, Box::new(SeededResolver::new(seed, own, known)))
+            .local_private_key(&self.statics.private()[..])
             .and_then(|b| b.psk(2, &self.psk))
             .and_then(|b| b.prologue(&self.prologue))
             .map_err(noise_err)
+    }
+}
+
+impl HandshakeKeys {
+    /// The static secrets, to change (no responder reads them between
+    /// handshakes, so this copies nothing).
+    fn statics_mut(&mut self) -> &mut StaticSecrets {
+        Arc::make_mut(&mut self.statics)
     }
 }
 
@@ -113,15 +130,16 @@ impl std::fmt::Debug for InitiatorState {
 /// # Errors
 /// Only if Noise refuses the keys, which valid keys never cause.
 pub fn create_initiation(
-    keys: &HandshakeKeys,
+    keys: &mut HandshakeKeys,
     peer: &NodeId,
     local_index: u32,
     timestamp_ms: u64,
     seed: [u8; 32],
 ) -> Result<(InitiatorState, [u8; handshake_init::LEN]), HandshakeError> {
+    let (public, shared) = keys.statics_mut().with_peer(peer);
     let mut hs = keys
-        .builder(seed)?
-        .remote_public_key(&peer.noise_public())
+        .builder(seed, Known::Peer(public, shared))?
+        .remote_public_key(&public)
         .and_then(|b| b.build_initiator())
         .map_err(noise_err)?;
     let payload = handshake_init::Payload {
@@ -170,6 +188,9 @@ pub struct Initiation {
     /// The initiator's session index.
     pub sender_index: u32,
     responder: Responder,
+    /// The initiator's X25519 key and our `ss` with it, when they were
+    /// not cached yet: remembered once the response is made.
+    learned: Option<([u8; 32], Zeroizing<[u8; 32]>)>,
 }
 
 /// The responder's handshake state between consuming and answering.
@@ -186,22 +207,47 @@ pub fn consume_initiation(
     packet: &handshake_init::Packet<&[u8]>,
     seed: [u8; 32],
 ) -> Result<Initiation, HandshakeError> {
-    let mut hs = keys.builder(seed)?.build_responder().map_err(noise_err)?;
+    let computed = Computed::default();
+    let known = Known::Cache(keys.statics.clone(), computed.clone());
+    let mut hs = keys
+        .builder(seed, known)?
+        .build_responder()
+        .map_err(noise_err)?;
     let mut plain = [0u8; handshake_init::PAYLOAD_LEN];
     let n = hs
         .read_message(packet.noise(), &mut plain)
         .map_err(noise_err)?;
     let payload = handshake_init::Payload::parse(&plain[..n])
         .map_err(|_| HandshakeError::Noise("payload"))?;
-    let peer = NodeId::from_bytes(payload.node_id).map_err(|_| HandshakeError::IdentityMismatch)?;
-    if hs.get_remote_static() != Some(&peer.noise_public()[..]) {
-        return Err(HandshakeError::IdentityMismatch);
-    }
+    let remote: [u8; 32] = hs
+        .get_remote_static()
+        .and_then(|r| r.try_into().ok())
+        .ok_or(HandshakeError::IdentityMismatch)?;
+    // A cached peer's key was checked when it was cached.
+    let peer = match NodeId::known(&payload.node_id, |id| {
+        keys.statics.public_of(id) == Some(remote)
+    }) {
+        Some(peer) => peer,
+        None => {
+            let peer = NodeId::from_bytes(payload.node_id)
+                .map_err(|_| HandshakeError::IdentityMismatch)?;
+            if peer.noise_public() != remote {
+                return Err(HandshakeError::IdentityMismatch);
+            }
+            peer
+        }
+    };
+    let learned = computed
+        .iter()
+        .filter_map(|c| c.get())
+        .find(|(public, _)| *public == remote)
+        .cloned();
     Ok(Initiation {
         peer,
         timestamp_ms: payload.timestamp_ms,
         sender_index: packet.sender_index(),
         responder: Responder { hs },
+        learned,
     })
 }
 
@@ -212,7 +258,7 @@ impl Initiation {
     /// Only if Noise fails internally.
     pub fn create_response(
         self,
-        keys: &HandshakeKeys,
+        keys: &mut HandshakeKeys,
         local_index: u32,
         now: Instant,
     ) -> Result<(Session, [u8; handshake_resp::LEN]), HandshakeError> {
@@ -223,6 +269,10 @@ impl Initiation {
         debug_assert_eq!(n, handshake_resp::NOISE_LEN);
         keys.mac_to(&self.peer).seal(&mut msg);
         let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
+        // The snow objects that shared the cache are gone with `hs`.
+        if let Some((public, shared)) = self.learned {
+            keys.statics_mut().insert(self.peer, public, shared);
+        }
         Ok((
             Session::new(transport, local_index, self.sender_index, false, now),
             msg,
@@ -243,14 +293,14 @@ mod tests {
     #[test]
     fn full_handshake_then_transport() {
         let now = Instant::now();
-        let (a, ka) = keys(1, 7);
-        let (b, kb) = keys(2, 7);
-        let (st, init) = create_initiation(&ka, &b.id(), 11, 1000, [1; 32]).unwrap();
+        let (a, mut ka) = keys(1, 7);
+        let (b, mut kb) = keys(2, 7);
+        let (st, init) = create_initiation(&mut ka, &b.id(), 11, 1000, [1; 32]).unwrap();
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
         let ini = consume_initiation(&kb, &pkt, [2; 32]).unwrap();
         assert_eq!(ini.peer, a.id());
         assert_eq!((ini.timestamp_ms, ini.sender_index), (1000, 11));
-        let (mut sb, resp) = ini.create_response(&kb, 22, now).unwrap();
+        let (mut sb, resp) = ini.create_response(&mut kb, 22, now).unwrap();
         let rp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
         let mut sa = consume_response(st, &rp, now).unwrap();
         assert_eq!((sa.remote_index, sb.remote_index), (22, 11));
@@ -271,9 +321,9 @@ mod tests {
     /// Another network fails the MAC, and Noise too (the prologue differs).
     #[test]
     fn other_network_is_rejected_by_mac_and_by_noise() {
-        let (_, ka) = keys(1, 7);
+        let (_, mut ka) = keys(1, 7);
         let (b, kb_other) = keys(2, 8);
-        let (_, init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
+        let (_, init) = create_initiation(&mut ka, &b.id(), 1, 1, [0; 32]).unwrap();
         assert!(!kb_other.mac_to_me().verify(&init));
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
         assert!(matches!(
@@ -285,10 +335,10 @@ mod tests {
     /// An initiation for one member fails the MAC and Noise at another.
     #[test]
     fn initiation_for_someone_else_is_rejected() {
-        let (_, ka) = keys(1, 7);
+        let (_, mut ka) = keys(1, 7);
         let (b, _) = keys(2, 7);
         let (_, kc) = keys(3, 7);
-        let (_, init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
+        let (_, init) = create_initiation(&mut ka, &b.id(), 1, 1, [0; 32]).unwrap();
         assert!(!kc.mac_to_me().verify(&init));
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
         assert!(matches!(
@@ -299,9 +349,9 @@ mod tests {
 
     #[test]
     fn tampered_initiation_fails_noise() {
-        let (_, ka) = keys(1, 7);
+        let (_, mut ka) = keys(1, 7);
         let (b, kb) = keys(2, 7);
-        let (_, mut init) = create_initiation(&ka, &b.id(), 1, 1, [0; 32]).unwrap();
+        let (_, mut init) = create_initiation(&mut ka, &b.id(), 1, 1, [0; 32]).unwrap();
         init[60] ^= 1;
         kb.mac_to_me.seal(&mut init); // a member could recompute the MAC
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
@@ -309,5 +359,41 @@ mod tests {
             consume_initiation(&kb, &pkt, [0; 32]),
             Err(HandshakeError::Noise(_))
         ));
+    }
+
+    /// A second handshake between the same two nodes uses the cached
+    /// static-static secret on both sides, and its messages are exactly
+    /// those that nodes without a cache make from the same seeds.
+    #[test]
+    fn cached_static_secrets_change_no_message() {
+        let now = Instant::now();
+        let (a, mut ka) = keys(1, 7);
+        let (b, mut kb) = keys(2, 7);
+        let handshake = |ka: &mut HandshakeKeys, kb: &mut HandshakeKeys, seed: u8| {
+            let (st, init) =
+                create_initiation(ka, &b.id(), 5, u64::from(seed), [seed; 32]).unwrap();
+            let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
+            let ini = consume_initiation(kb, &pkt, [seed + 1; 32]).unwrap();
+            assert_eq!(ini.peer, a.id());
+            let (mut sb, resp) = ini.create_response(kb, 6, now).unwrap();
+            let rp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
+            let mut sa = consume_response(st, &rp, now).unwrap();
+            let mut wire = [0u8; 100];
+            let n = sa.encrypt(b"x", &mut wire).unwrap();
+            let mut out = [0u8; 100];
+            let pkt = crate::wire::data::Packet::new_checked(&wire[..n]).unwrap();
+            assert_eq!(sb.decrypt(&pkt, &mut out), Ok(1));
+            (init, resp)
+        };
+        handshake(&mut ka, &mut kb, 1);
+        // Both sides cached the other now.
+        assert!(ka.statics.public_of(&b.id()).is_some());
+        assert!(kb.statics.public_of(&a.id()).is_some());
+        let warm = handshake(&mut ka, &mut kb, 3);
+        let (_, mut fresh_a) = keys(1, 7);
+        let (_, mut fresh_b) = keys(2, 7);
+        let cold = handshake(&mut fresh_a, &mut fresh_b, 3);
+        assert_eq!(warm.0[..], cold.0[..]);
+        assert_eq!(warm.1[..], cold.1[..]);
     }
 }

@@ -11,7 +11,8 @@ use crate::nat::NatDrop;
 /// Datagrams and bytes sent, by message type, with app packets apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Traffic {
-    /// Datagrams by type byte: index 1 to 5 as in [`MessageType`], 0 for any other.
+    /// Datagrams by type byte: index 1 to 5 as in [`MessageType`], 0 for any
+    /// other (STUN included).
     pub datagrams: [u64; 6],
     /// Bytes (UDP payload) by type byte, indexed as `datagrams`.
     pub bytes: [u64; 6],
@@ -210,5 +211,16 @@ mod tests {
         let b = t.breakdown();
         assert!(b.contains(&("data (control)", 1, 32)));
         assert!(b.contains(&("data (app)", 1, 132)));
+    }
+
+    #[test]
+    fn a_stun_response_is_not_an_initiation() {
+        let mut t = Traffic::default();
+        // Binding success response: type 0x0101, length, magic cookie.
+        let mut stun = vec![0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xA4, 0x42];
+        stun.resize(32, 0);
+        t.record(&stun, false);
+        assert_eq!(t.initiations(), 0);
+        assert_eq!(t.datagrams[0], 1);
     }
 }
