@@ -60,6 +60,7 @@ impl Node {
         // not depend on the map's order). Fresh news is younger than
         // PEER_EXPIRY (all of it, when `now` is that early); a merely
         // unexpired session is no news.
+        let target = self.key_of(&to);
         let roster = self.peers.roster();
         let skip = roster.position(&to).ok();
         let oldest = now.checked_sub(PEER_EXPIRY);
@@ -77,22 +78,26 @@ impl Node {
             let j = i + (self.rng.next_u64() as usize) % (fresh.len() - i);
             fresh.swap(i, j);
         }
-        let ids: Vec<NodeId> = fresh.iter().map(|&i| roster.ids[i as usize]).collect();
-        let mut chosen: Vec<NodeId> = ids[..keep.saturating_sub(NEAREST_ENTRIES)].to_vec();
-        // The rest: the members nearest to the recipient by key, so that
-        // every member learns of its nearest ones (see `contacts`).
-        let target = self.key_of(&to);
-        let mut rest: Vec<(u128, NodeId)> = ids[chosen.len()..]
+        let random = keep.saturating_sub(NEAREST_ENTRIES);
+        let mut chosen: Vec<NodeId> = fresh[..random]
             .iter()
-            .filter_map(|id| Some((super::contacts::key(self.peers.get(id)?.ipv6) ^ target, *id)))
+            .map(|&i| roster.ids[i as usize])
             .collect();
-        let nearest = rest.len().min(keep - chosen.len());
+        // The rest: the members nearest to the recipient by key, so that
+        // every member learns of its nearest ones (see `contacts`). The
+        // roster is in node ID order, so its index breaks ties as the ID
+        // would.
+        let mut rest: Vec<(u128, u32)> = fresh[random..]
+            .iter()
+            .map(|&i| (roster.keys[i as usize] ^ target, i))
+            .collect();
+        let nearest = rest.len().min(keep - random);
         if nearest > 0 && rest.len() > nearest {
             rest.select_nth_unstable(nearest - 1);
         }
         rest.truncate(nearest);
         rest.sort_unstable();
-        chosen.extend(rest.into_iter().map(|(_, id)| id));
+        chosen.extend(rest.into_iter().map(|(_, i)| roster.ids[i as usize]));
         let to_on_lan = self
             .peers
             .get(&to)

@@ -18,6 +18,8 @@ const HANDSHAKE: u8 = 4;
 pub(crate) struct Summary {
     /// The member.
     pub(crate) id: NodeId,
+    /// Its place by key ([`super::contacts::key`] of its overlay address).
+    pub(crate) key: u128,
     /// [`Peer::freshness`].
     pub(crate) freshness: Instant,
     /// [`Peer::retry_at`].
@@ -35,6 +37,7 @@ impl Summary {
     pub(crate) fn of(peer: &Peer) -> Self {
         Self {
             id: peer.id,
+            key: super::contacts::key(peer.ipv6),
             freshness: peer.freshness(),
             retry_at: peer.retry_at,
             has_endpoint: peer.endpoint.is_some(),
@@ -57,6 +60,8 @@ impl Summary {
 pub(crate) struct Roster {
     /// Node IDs, ascending.
     pub(crate) ids: Vec<NodeId>,
+    /// [`Summary::key`] of each.
+    pub(crate) keys: Vec<u128>,
     /// [`Summary::freshness`] of each.
     pub(crate) freshness: Vec<Instant>,
     /// [`Summary::retry_at`] of each.
@@ -90,6 +95,7 @@ impl Roster {
     pub(crate) fn get(&self, i: usize) -> Summary {
         Summary {
             id: self.ids[i],
+            key: self.keys[i],
             freshness: self.freshness[i],
             retry_at: self.retry_at[i],
             has_endpoint: self.has_endpoint(i),
@@ -116,6 +122,7 @@ impl Roster {
     pub(crate) fn insert(&mut self, s: Summary) {
         let at = self.position(&s.id).unwrap_or_else(|at| at);
         self.ids.insert(at, s.id);
+        self.keys.insert(at, s.key);
         self.freshness.insert(at, s.freshness);
         self.retry_at.insert(at, s.retry_at);
         self.flags.insert(at, s.flags());
@@ -140,6 +147,7 @@ impl Roster {
     pub(crate) fn remove(&mut self, id: &NodeId) {
         if let Ok(at) = self.position(id) {
             self.ids.remove(at);
+            self.keys.remove(at);
             self.freshness.remove(at);
             self.retry_at.remove(at);
             self.flags.remove(at);

@@ -288,6 +288,7 @@ mod tests {
                 let bit = |rng: &mut ChaCha20Rng| rng.next_u32() % 4 == 0;
                 roster.insert(Summary {
                     id: NodeKey::from_seed(seed(m as u8, round)).id(),
+                    key: u128::from(rng.next_u64()),
                     // Few distinct times, so that ties are common.
                     freshness: t0 + Duration::from_secs(u64::from(rng.next_u32() % 5)),
                     retry_at: bit(&mut rng)
