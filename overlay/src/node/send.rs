@@ -201,15 +201,12 @@ impl Node {
         })) {
             self.by_index.remove(&old.state.local_index);
         }
-        // While packets wait, retry every REKEY_TIMEOUT; otherwise (a
-        // neighbour, a rekey) back off, so that members that are gone cost
-        // little: 5, 10, 20, then every 40 s.
-        let backoff = if peer.queue.is_empty() {
-            1 << attempt.min(3)
-        } else {
-            1
-        };
-        let at = now + REKEY_TIMEOUT * backoff + jitter;
+        // Back off, so that members that are gone cost little: 5, 10, 20,
+        // then every 40 s. A new packet for it pulls the next attempt in to
+        // REKEY_TIMEOUT after this one (`handle_tun_packet`), so the 5 s
+        // cadence holds only while fresh packets keep coming; one packet
+        // left waiting does not earn 18 initiations.
+        let at = now + REKEY_TIMEOUT * (1 << attempt.min(3)) + jitter;
         peer.timers.retransmit = Some(at);
         self.by_index.insert(index, pid);
         tracing::debug!(peer = %pid.short(), ?direct, via = ?via.map(|v| v.short()), "sending handshake initiation");

@@ -355,15 +355,19 @@ fn lost_handshake_packets_are_retransmitted_while_traffic_waits() {
     let pkt = b_with_a_packet_waiting(&mut net);
     net.run_for(Duration::from_secs(4));
     assert!(!net.connected(1, 0));
-    // Three losses, a retry every 5 s (+ jitter): through by 20 s.
-    net.run_for(Duration::from_secs(16));
+    // Three losses while the app keeps sending, a retry every 5 s (+
+    // jitter): through by 20 s.
+    for _ in 0..16 {
+        net.tun(1, &pkt);
+        net.run_for(Duration::from_secs(1));
+    }
     assert!(net.connected(1, 0) && net.connected(0, 1));
     assert!(net.delivered[0].contains(&pkt));
 }
 
-/// With nothing waiting, initiations to a member that is gone back off
-/// (5, 10, 20, 40 s) until the attempt times out; a packet brings the
-/// 5 s cadence back.
+/// Initiations to a member that is gone back off (5, 10, 20, 40 s) until
+/// the attempt times out, whether or not a packet waits; packets that keep
+/// coming bring the 5 s cadence back.
 #[test]
 fn handshakes_nothing_waits_for_back_off() {
     let mut net = Net::new();
@@ -383,11 +387,20 @@ fn handshakes_nothing_waits_for_back_off() {
     net.run_for(Duration::from_secs(100));
     // At 0, 5, 15, 35 and 75 s, then the round gives up at 90 s.
     assert_eq!(inits(&net), 5);
-    // Traffic for it starts a round that retries every 5 s.
+    // A packet for it starts a new round; left waiting alone, it earns
+    // the same backoff: at 0, 5 and 15 s.
     let before = inits(&net);
     let pkt = ipv6_packet(net.node(1).ipv6(), net.node(0).ipv6(), b"hello?");
     net.tun(1, &pkt);
     net.run_for(Duration::from_secs(31));
+    assert_eq!(inits(&net) - before, 3);
+    // Traffic that keeps coming brings the 5 s cadence back.
+    net.run_for(Duration::from_secs(60));
+    let before = inits(&net);
+    for _ in 0..31 {
+        net.tun(1, &pkt);
+        net.run_for(Duration::from_secs(1));
+    }
     assert!(
         inits(&net) - before >= 6,
         "{} initiations in 31 s",
