@@ -97,7 +97,7 @@ pub struct RelayStats {
     /// or too many pairs.
     pub refused: u64,
     /// Pairs of members we relay for at the moment (at most the limit,
-    /// 512 unless `Node::set_relay_pair_limit` changed it).
+    /// 8,192 unless `Node::set_relay_pair_limit` changed it).
     #[serde(default)]
     pub pairs: u64,
     /// Frames refused because as many pairs as allowed hold a place and

@@ -15,7 +15,7 @@ use crate::identity::NodeId;
 use crate::node::Node;
 
 /// Pairs of members relayed for at once.
-pub(crate) const MAX_RELAYED_PAIRS: usize = 512;
+pub(crate) const MAX_RELAYED_PAIRS: usize = 8192;
 
 /// A pair without a frame for this long loses its place (a relayed session
 /// sends at least a keepalive every 25 s).
