@@ -5,7 +5,7 @@
 //! tessel-sim matrix [--trials 20] [--seed 1]
 //! tessel-sim trial --b symmetric_random --c restricted_cone --seed 7
 //! tessel-sim chaos [--nodes 100] [--minutes 10] [--seed 1] [--wall-limit 600] [--threads N]
-//! tessel-sim mesh [--nodes 1000] [--pairs 1000] [--seed 1] [--settle 5]
+//! tessel-sim mesh [--nodes 1000] [--pairs 1000] [--seed 1] [--settle 5] [--threads N]
 //! ```
 //!
 //! `RUST_LOG=debug` shows the nodes' logs, each line in a span with the
@@ -122,6 +122,11 @@ enum Command {
         /// Print progress every this many virtual seconds (0: never).
         #[arg(long, default_value_t = 60)]
         progress: u64,
+        /// Threads that run the nodes (default: one per core, or one with
+        /// RUST_LOG). The run is the same, event for event, whatever the
+        /// number.
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -190,10 +195,12 @@ fn main() -> ExitCode {
             settle,
             wall_limit,
             progress,
+            threads,
         } => {
             let mut cfg = tessel_sim::mesh::MeshConfig::new(nodes, pairs, seed);
             cfg.settle = Duration::from_secs_f64(settle * 60.0);
-            mesh::run(cfg, wall_limit, progress)
+            let threads = threads.unwrap_or_else(default_threads);
+            mesh::run(cfg, threads, wall_limit, progress)
         }
     }
 }

@@ -14,7 +14,12 @@ use super::replay_on_panic;
 
 /// Runs the scenario and prints its report; fails if a sampled pair did
 /// not talk or the data path broke a promise.
-pub(crate) fn run(cfg: MeshConfig, wall_limit: Option<u64>, progress: u64) -> ExitCode {
+pub(crate) fn run(
+    cfg: MeshConfig,
+    threads: usize,
+    wall_limit: Option<u64>,
+    progress: u64,
+) -> ExitCode {
     let command = format!(
         "cargo run --release -p tessel-sim -- mesh --nodes {} --pairs {} --seed {} --settle {}",
         cfg.nodes,
@@ -24,7 +29,12 @@ pub(crate) fn run(cfg: MeshConfig, wall_limit: Option<u64>, progress: u64) -> Ex
     );
     let guard = SeedGuard::for_command(cfg.seed, command.clone());
     replay_on_panic(&guard);
-    let outcome = match measure::drive(|| Mesh::new(cfg), wall_limit, progress) {
+    let make = || {
+        let mut mesh = Mesh::new(cfg)?;
+        mesh.world_mut().set_threads(threads);
+        Ok(mesh)
+    };
+    let outcome = match measure::drive(make, wall_limit, progress) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e} (the NATs do not fit the simulator's address plan)");
