@@ -26,6 +26,8 @@ pub(crate) const PAIR_IDLE: Duration = Duration::from_secs(60);
 pub(crate) struct RelayPairs {
     limit: usize,
     last: HashMap<(NodeId, NodeId), Instant>,
+    /// When idle pairs are next swept out (besides when all places are taken).
+    sweep_at: Option<Instant>,
 }
 
 impl Default for RelayPairs {
@@ -40,6 +42,7 @@ impl RelayPairs {
         Self {
             limit,
             last: HashMap::new(),
+            sweep_at: None,
         }
     }
 
@@ -51,7 +54,12 @@ impl RelayPairs {
             *t = now;
             return true;
         }
-        self.expire(now);
+        // Idle pairs leave every PAIR_IDLE / 2, or at once when all places
+        // are taken: never a pass over every pair for each new one.
+        if self.last.len() >= self.limit || self.sweep_at.is_none_or(|t| now >= t) {
+            self.expire(now);
+            self.sweep_at = Some(now + PAIR_IDLE / 2);
+        }
         if self.last.len() >= self.limit {
             return false;
         }
@@ -59,7 +67,8 @@ impl RelayPairs {
         true
     }
 
-    /// Pairs holding a place (idle ones leave when a new pair comes).
+    /// Pairs holding a place (idle ones leave within [`PAIR_IDLE`] / 2 of
+    /// falling idle, when a new pair comes).
     pub(crate) fn len(&self) -> usize {
         self.last.len()
     }
@@ -106,5 +115,18 @@ mod tests {
         assert!(pairs.admit(id(5), id(6), later), "the idle pair's place");
         assert!(!pairs.admit(id(3), id(4), later), "the idle pair lost it");
         assert_eq!(pairs.len(), 2);
+    }
+
+    #[test]
+    fn idle_pairs_leave_below_the_limit_too() {
+        let t0 = Instant::now();
+        let mut pairs = RelayPairs::with_limit(10);
+        assert!(pairs.admit(id(1), id(2), t0));
+        assert!(pairs.admit(id(3), id(4), t0 + Duration::from_secs(10)));
+        assert_eq!(pairs.len(), 2, "no sweep yet");
+        // (1, 2) idle for 70 s and (3, 4) for 60 s: both are gone once a
+        // new pair comes after the next sweep time.
+        assert!(pairs.admit(id(5), id(6), t0 + Duration::from_secs(70)));
+        assert_eq!(pairs.len(), 1);
     }
 }
