@@ -47,6 +47,22 @@ impl Default for Link {
     }
 }
 
+impl Link {
+    /// A path across a wide-area network, as the long scenarios use: 20 ms
+    /// ± 10 ms, 1 % loss, 0.5 % duplicates, 1 % reordered, MTU 1500.
+    pub fn wide_area() -> Self {
+        Self {
+            latency: Duration::from_millis(20),
+            jitter: Duration::from_millis(10),
+            loss: 0.01,
+            duplicate: 0.005,
+            reorder: 0.01,
+            mtu: 1500,
+            up: true,
+        }
+    }
+}
+
 /// Why a link dropped a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkDrop {

@@ -129,15 +129,7 @@ impl MeshConfig {
             conversation: Duration::from_secs(30),
             interval: Duration::from_secs(1),
             packet_len: 100,
-            link: Link {
-                latency: Duration::from_millis(20),
-                jitter: Duration::from_millis(10),
-                loss: 0.01,
-                duplicate: 0.005,
-                reorder: 0.01,
-                mtu: 1500,
-                up: true,
-            },
+            link: Link::wide_area(),
         }
     }
 }

@@ -186,6 +186,19 @@ impl WorldStats {
     }
 }
 
+/// `name count, name count, …` of a table of counters, as the reports print
+/// them.
+pub fn counts<K, V: std::fmt::Display>(
+    table: &std::collections::BTreeMap<K, V>,
+    name: impl Fn(&K) -> String,
+) -> String {
+    table
+        .iter()
+        .map(|(k, v)| format!("{} {v}", name(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

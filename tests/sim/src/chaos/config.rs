@@ -68,15 +68,7 @@ impl ChaosConfig {
             recovery_bound: Duration::from_secs(60),
             probe_interval: Duration::from_secs(2),
             max_probe_pairs: 300,
-            link: Link {
-                latency: Duration::from_millis(20),
-                jitter: Duration::from_millis(10),
-                loss: 0.01,
-                duplicate: 0.005,
-                reorder: 0.01,
-                mtu: 1500,
-                up: true,
-            },
+            link: Link::wide_area(),
             threads: 1,
         }
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::check::Outcome;
 use super::{Chaos, Phase};
-use crate::stats::{NetDrop, Traffic};
+use crate::stats::{counts, NetDrop, Traffic};
 use crate::time::SimTime;
 use crate::traffic::Violation;
 
@@ -231,18 +231,16 @@ impl fmt::Display for Report {
             secs(r.slowest),
             self.recovery_bound.as_secs()
         )?;
-        let drops: Vec<String> = self
-            .net_drops
-            .iter()
-            .map(|(k, v)| format!("{k:?} {v}"))
-            .collect();
-        writeln!(f, "  network drops: {}", drops.join(", "))?;
-        let drops: Vec<String> = self
-            .node_drops
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        writeln!(f, "  node drops (live nodes): {}", drops.join(", "))?;
+        writeln!(
+            f,
+            "  network drops: {}",
+            counts(&self.net_drops, |k| format!("{k:?}"))
+        )?;
+        writeln!(
+            f,
+            "  node drops (live nodes): {}",
+            counts(&self.node_drops, |k| k.to_string())
+        )?;
         writeln!(f, "  run digest: {:#018x}", self.digest)?;
         let failures = self.failures();
         if failures.is_empty() {

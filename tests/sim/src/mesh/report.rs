@@ -9,7 +9,7 @@ use super::{Conversation, Mesh, Phase};
 use crate::ids::{HostId, NatId};
 use crate::matrix::Side;
 use crate::nat::{NatDrop, NatKind};
-use crate::stats::{NetDrop, Traffic};
+use crate::stats::{counts, NetDrop, Traffic};
 use crate::time::SimTime;
 use crate::traffic::Violation;
 use crate::world::World;
@@ -495,24 +495,22 @@ impl fmt::Display for MeshReport {
             "  per node at the end (min / median / max): {} members known, {} sessions",
             self.members, self.sessions
         )?;
-        let drops: Vec<String> = self
-            .node_drops
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        writeln!(f, "  node drops: {}", drops.join(", "))?;
+        writeln!(
+            f,
+            "  node drops: {}",
+            counts(&self.node_drops, |k| k.to_string())
+        )?;
         let l = &self.lookups;
         writeln!(
             f,
             "  lookups: {} started, {} found, {} not found, {} unanswered; {} passed on, {} answered for others",
             l.started, l.found, l.not_found, l.timed_out, l.forwarded, l.answered
         )?;
-        let drops: Vec<String> = self
-            .net_drops
-            .iter()
-            .map(|(k, v)| format!("{k:?} {v}"))
-            .collect();
-        writeln!(f, "  network drops: {}", drops.join(", "))?;
+        writeln!(
+            f,
+            "  network drops: {}",
+            counts(&self.net_drops, |k| format!("{k:?}"))
+        )?;
         let ports: Vec<String> = self
             .nat_ports
             .iter()
