@@ -277,7 +277,7 @@ async fn dropped_streams_free_their_sockets() {
     })
     .await;
     let (mut client, (mut server, _)) = (client.expect("connect"), server.expect("accept"));
-    assert_eq!(pair.a.stats().tcp_connections, 1);
+    wait_stats(&pair.a, "connected", |s| s.tcp_connections == 1).await;
 
     // Dropped without shutdown: what was written still arrives, then EOF.
     client.write_all(&[7u8; 100_000]).await.expect("write");

@@ -96,7 +96,9 @@ async fn a_dropped_socket_frees_its_port() {
     let socket = pair.a.udp_bind(6000).await.expect("bind");
     let err = pair.a.udp_bind(6000).await.expect_err("taken");
     assert_eq!(err.kind(), ErrorKind::AddrInUse);
-    assert_eq!(pair.a.stats().udp_sockets, 1);
+    // The counters are published at the end of the stack task's turn,
+    // which may come after the bind's answer.
+    wait_stats(&pair.a, "bound", |s| s.udp_sockets == 1).await;
     drop(socket);
     wait_stats(&pair.a, "unbound", |s| s.udp_sockets == 0).await;
     let again = pair.a.udp_bind(6000).await.expect("bind again");
