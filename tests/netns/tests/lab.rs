@@ -396,9 +396,11 @@ fn a_lab_vanishes_with_its_last_handle() -> Result<()> {
             "namespace {n} still exists after the lab was dropped"
         );
     }
-    // The namespaces' processes were killed with them.
-    ensure!(!reflector.is_running(), "reflector {} survived", pids[0]);
-    ensure!(!shim.is_running(), "impair {} survived", pids[1]);
+    // The namespaces' processes were killed with them (a killed process
+    // leaves its namespace a moment before its parent can reap it).
+    let gone = Duration::from_secs(5);
+    ensure!(reflector.wait_exit(gone)?, "reflector {} survived", pids[0]);
+    ensure!(shim.wait_exit(gone)?, "impair {} survived", pids[1]);
     Ok(())
 }
 

@@ -107,6 +107,11 @@ impl Reflector {
     pub fn is_running(&mut self) -> bool {
         self.process.is_running()
     }
+
+    /// Waits up to `timeout` for the reflector to exit; true if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<bool> {
+        Ok(self.process.wait_timeout(timeout)?.is_some())
+    }
 }
 
 /// One query of a client run.
