@@ -88,17 +88,8 @@ enum Command {
         /// Share of NATs that are home routers behind one carrier-grade NAT.
         #[arg(long, default_value_t = 0.1)]
         carrier: f64,
-        /// Stop (and report what was reached) after this many wall-clock seconds.
-        #[arg(long)]
-        wall_limit: Option<u64>,
-        /// Print progress every this many virtual seconds (0: never).
-        #[arg(long, default_value_t = 60)]
-        progress: u64,
-        /// Threads that run the nodes (default: one per core, or one with
-        /// RUST_LOG, so that logs come in order). The run is the same, event
-        /// for event, whatever the number.
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        run: LongRun,
     },
     /// N nodes behind a random mix of NATs; random pairs talk: whether all
     /// do, how soon, whether directly, and what it costs.
@@ -116,18 +107,32 @@ enum Command {
         /// the first conversation.
         #[arg(long, default_value_t = 5.0)]
         settle: f64,
-        /// Stop (and report what was reached) after this many wall-clock seconds.
-        #[arg(long)]
-        wall_limit: Option<u64>,
-        /// Print progress every this many virtual seconds (0: never).
-        #[arg(long, default_value_t = 60)]
-        progress: u64,
-        /// Threads that run the nodes (default: one per core, or one with
-        /// RUST_LOG). The run is the same, event for event, whatever the
-        /// number.
-        #[arg(long)]
-        threads: Option<usize>,
+        #[command(flatten)]
+        run: LongRun,
     },
+}
+
+/// How a long run (chaos, mesh) is driven and watched.
+#[derive(clap::Args)]
+struct LongRun {
+    /// Stop (and report what was reached) after this many wall-clock seconds.
+    #[arg(long)]
+    wall_limit: Option<u64>,
+    /// Print progress every this many virtual seconds (0: never).
+    #[arg(long, default_value_t = 60)]
+    progress: u64,
+    /// Threads that run the nodes (default: one per core, or one with
+    /// RUST_LOG, so that logs come in order). The run is the same, event for
+    /// event, whatever the number.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+impl LongRun {
+    /// The threads asked for, or the default.
+    fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(default_threads)
+    }
 }
 
 /// CPU time this process has used, all threads, user and system (Linux:
@@ -176,31 +181,26 @@ fn main() -> ExitCode {
             recovery,
             actions,
             carrier,
-            wall_limit,
-            progress,
-            threads,
+            run,
         } => {
             let mut cfg = ChaosConfig::new(nodes, minutes, seed);
-            cfg.threads = threads.unwrap_or_else(default_threads);
+            cfg.threads = run.threads();
             cfg.roaming = !no_roaming;
             cfg.recovery_bound = Duration::from_secs(recovery);
             cfg.actions_per_node_minute = actions;
             cfg.carrier_fraction = carrier;
-            run_chaos(cfg, wall_limit, progress)
+            run_chaos(cfg, run.wall_limit, run.progress)
         }
         Command::Mesh {
             nodes,
             pairs,
             seed,
             settle,
-            wall_limit,
-            progress,
-            threads,
+            run,
         } => {
             let mut cfg = tessel_sim::mesh::MeshConfig::new(nodes, pairs, seed);
             cfg.settle = Duration::from_secs_f64(settle * 60.0);
-            let threads = threads.unwrap_or_else(default_threads);
-            mesh::run(cfg, threads, wall_limit, progress)
+            mesh::run(cfg, run.threads(), run.wall_limit, run.progress)
         }
     }
 }
