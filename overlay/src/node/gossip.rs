@@ -134,12 +134,31 @@ impl Node {
             self.drops.add(super::DropReason::BadInner);
             return;
         };
+        // `from` counts us as a neighbour: it hears our news too, the first
+        // time at once.
+        if let Some(peer) = self.peers.get_mut(&from) {
+            let partner = peer.gossip_partner(now);
+            peer.history_mut().gossip_heard = Some(now);
+            if !partner {
+                peer.timers.gossip = Some(now);
+                self.wake_at(Some(now));
+            }
+        }
         let mut neighbours = self.neighbour_count();
         for entry in entries {
             let Ok(entry) = entry else {
                 self.drops.add(super::DropReason::BadInner);
                 break;
             };
+            // Stale news, and news of us or of the gossiper, are dropped
+            // before any lookup.
+            let age = Duration::from_secs(u64::from(entry.age_secs));
+            if age >= PEER_EXPIRY
+                || entry.node_id == *self.id.as_bytes()
+                || entry.node_id == *from.as_bytes()
+            {
+                continue;
+            }
             // Known members need no point decompression: look them up first.
             let id = match NodeId::known(&entry.node_id, |id| self.peers.contains_key(id)) {
                 Some(id) => id,
@@ -148,10 +167,6 @@ impl Node {
                     Err(_) => continue,
                 },
             };
-            let age = Duration::from_secs(u64::from(entry.age_secs));
-            if id == self.id || id == from || age >= PEER_EXPIRY {
-                continue;
-            }
             let heard_at = now.checked_sub(age).unwrap_or(now);
             let delay = if self.id < id {
                 Duration::ZERO

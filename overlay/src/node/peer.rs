@@ -14,6 +14,9 @@ const HOP_SILENCE: std::time::Duration = std::time::Duration::from_secs(40);
 /// Sending this long without anything back marks a path dead (longer than
 /// the persistent keepalive interval, so an idle session stays alive).
 const UNANSWERED: std::time::Duration = std::time::Duration::from_secs(27);
+/// A member that gossiped to us within this long (two of its gossip
+/// intervals, and a little) still counts us as its neighbour.
+const GOSSIP_PARTNER_SILENCE: std::time::Duration = std::time::Duration::from_secs(65);
 /// A ping to a member unanswered this long marks the path dead.
 const PING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 
@@ -102,6 +105,8 @@ pub(crate) struct HandshakeHistory {
     pub(crate) last_initiation_at: Option<Instant>,
     /// When a session with it was last installed.
     pub(crate) last_handshake: Option<Instant>,
+    /// When its last gossip message came (it counts us as a neighbour).
+    pub(crate) gossip_heard: Option<Instant>,
 }
 
 /// Packets waiting for a member's session. Most members never have any, so
@@ -309,6 +314,18 @@ impl Peer {
             && now.saturating_duration_since(rx) < HOP_SILENCE
             && !unanswered
             && !ping_lost
+    }
+
+    /// Whether we gossip to it: it is our neighbour, or it gossiped to us
+    /// lately (we are its neighbour). Other sessions, kept for traffic, carry
+    /// no gossip.
+    pub(crate) fn gossip_partner(&self, now: Instant) -> bool {
+        self.neighbour
+            || self
+                .history
+                .as_ref()
+                .and_then(|h| h.gossip_heard)
+                .is_some_and(|t| now.saturating_duration_since(t) < GOSSIP_PARTNER_SILENCE)
     }
 
     /// Whether we have a usable session.

@@ -727,6 +727,50 @@ fn large_network_keeps_bounded_sessions_and_reaches_anyone_on_demand() {
     assert!(net.delivered[17].contains(&pkt));
 }
 
+/// Neighbours gossip both ways, whichever of the two chose the other; a
+/// session kept only for traffic carries no gossip.
+#[test]
+fn gossip_flows_between_neighbours_both_ways_and_not_over_traffic_sessions() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    for seed in 2..=20 {
+        net.add(config(seed, 9, vec![addr(0)]));
+    }
+    net.run_for(Duration::from_secs(240));
+    let now = net.now;
+    let mut one_way = 0;
+    for a in 0..20 {
+        for b in (0..20).filter(|&b| b != a) {
+            let (ida, idb) = (net.node(a).id(), net.node(b).id());
+            let a_chose_b = net
+                .node(a)
+                .peers
+                .get(&idb)
+                .is_some_and(|p| p.neighbour && p.connected(now));
+            if !a_chose_b {
+                continue;
+            }
+            let seen_from_b = net.node(b).peers.get(&ida).expect("b knows a");
+            one_way += usize::from(!seen_from_b.neighbour);
+            assert!(
+                seen_from_b.gossip_partner(now),
+                "{b} does not gossip to {a}, which chose it as a neighbour"
+            );
+        }
+    }
+    assert!(one_way > 0, "no neighbour chosen on one side only");
+    let (a, b) = (1..20)
+        .flat_map(|a| (1..20).map(move |b| (a, b)))
+        .find(|&(a, b)| a != b && !net.connected(a, b))
+        .expect("with at most 12 neighbours each, some pair among 19 is not connected");
+    assert!(ping(&mut net, a, b, b"traffic only"));
+    net.run_for(Duration::from_secs(70));
+    let (ida, idb) = (net.node(a).id(), net.node(b).id());
+    assert!(net.connected(a, b), "the traffic session lapsed early");
+    assert!(!net.node(a).peers[&idb].gossip_partner(net.now));
+    assert!(!net.node(b).peers[&ida].gossip_partner(net.now));
+}
+
 /// A session that only traffic needed lapses once the traffic stops, and a
 /// new packet opens a new one.
 #[test]

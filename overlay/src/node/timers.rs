@@ -158,11 +158,14 @@ impl Node {
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         if due(t.gossip) {
             peer.timers.gossip = None;
-            // Whoever keeps a session with us hears our news; sessions that
-            // nobody keeps lapse, and their gossip with them.
+            // Our neighbours, and members whose neighbour we are, hear our
+            // news; sessions kept only for traffic carry none, and lapse
+            // when the traffic stops.
             if peer.connected(now) {
                 peer.timers.gossip = Some(now + GOSSIP_INTERVAL);
-                self.send_gossip(now, pid);
+                if peer.gossip_partner(now) {
+                    self.send_gossip(now, pid);
+                }
             }
         }
     }
