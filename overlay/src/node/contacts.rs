@@ -79,12 +79,22 @@ impl Node {
         closer: bool,
     ) -> Option<NodeId> {
         let ours = key(self.ipv6) ^ target;
-        self.peers
-            .with_session_as_filed()
-            .filter(|p| !avoid.contains(&p.id) && p.relay.is_none() && p.reachable(now))
-            .map(|p| (key(p.ipv6) ^ target, p.id))
-            .filter(|(d, _)| !closer || *d < ours)
-            .min()
+        // Nearest first by the keys alone; only then is each member looked
+        // at, and usually the first one answers.
+        let mut by_distance: Vec<(u128, NodeId)> = self
+            .peers
+            .session_keys_as_filed()
+            .map(|(id, k)| (k ^ target, id))
+            .filter(|(d, id)| (!closer || *d < ours) && !avoid.contains(id))
+            .collect();
+        by_distance.sort_unstable();
+        by_distance
+            .into_iter()
+            .find(|(_, id)| {
+                self.peers
+                    .get(id)
+                    .is_some_and(|p| p.relay.is_none() && p.reachable(now))
+            })
             .map(|(_, id)| id)
     }
 

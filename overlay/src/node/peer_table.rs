@@ -22,7 +22,7 @@
 //! boxed, so that the map stays small and grows cheaply.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::ops::Index;
 use std::time::Instant;
 
@@ -62,8 +62,9 @@ pub(crate) struct PeerTable {
     roster: Roster,
     /// Members that the summaries count as neighbours.
     neighbours: usize,
-    /// Members with a current session as of the last reindex.
-    with_session: BTreeSet<NodeId>,
+    /// Members with a current session as of the last reindex, with their
+    /// keys ([`super::contacts::key`]).
+    with_session: BTreeMap<NodeId, u128>,
     /// Members that the summaries count as verified.
     verified: usize,
 }
@@ -112,7 +113,7 @@ impl PeerTable {
         self.neighbours += usize::from(summary.neighbour);
         let session = peer.current.is_some();
         if session {
-            self.with_session.insert(id);
+            self.with_session.insert(id, summary.key);
         }
         self.verified += usize::from(peer.verified);
         let verified = peer.verified;
@@ -160,13 +161,11 @@ impl PeerTable {
         self.verified
     }
 
-    /// The members that had a current session at the last reindex, in node
-    /// ID order (without reindexing: some may have lost it since, and the
-    /// newest may be missing).
-    pub(crate) fn with_session_as_filed(&self) -> impl Iterator<Item = &Peer> + '_ {
-        self.with_session
-            .iter()
-            .filter_map(move |id| self.slots.get(id).map(|s| &*s.peer))
+    /// The node IDs and keys of the members that had a current session at
+    /// the last reindex, in node ID order (without reindexing: some may have
+    /// lost it since, and the newest may be missing).
+    pub(crate) fn session_keys_as_filed(&self) -> impl Iterator<Item = (NodeId, u128)> + '_ {
+        self.with_session.iter().map(|(id, key)| (*id, *key))
     }
 
     /// The members with a current session, in node ID order.
@@ -174,7 +173,7 @@ impl PeerTable {
         self.reindex();
         let slots = &self.slots;
         self.with_session
-            .iter()
+            .keys()
             .filter_map(move |id| slots.get(id).map(|s| &*s.peer))
     }
 
@@ -205,7 +204,7 @@ impl PeerTable {
             if session != slot.filed_session {
                 slot.filed_session = session;
                 if session {
-                    self.with_session.insert(id);
+                    self.with_session.insert(id, summary.key);
                 } else {
                     self.with_session.remove(&id);
                 }

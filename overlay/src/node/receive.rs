@@ -347,6 +347,7 @@ impl Node {
         if let Some(idx) = crossed {
             self.by_index.remove(&idx);
         }
+        self.stun.session_came_up();
         tracing::info!(peer = %pid.short(), "session established");
         self.events.push_back(Event::Connected(pid));
         if first_time {

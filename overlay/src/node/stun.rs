@@ -145,6 +145,9 @@ pub(super) struct StunState {
     asked: Vec<SocketAddr>,
     /// Rounds begun.
     rounds: u64,
+    /// A session came up since members were last picked: pick again (a new
+    /// member may be asked at once).
+    sessions_changed: bool,
     local_port: Option<u16>,
     next_order: u64,
 }
@@ -159,6 +162,7 @@ impl StunState {
             next_round: now + FIRST_ROUND,
             asked: Vec::new(),
             rounds: 0,
+            sessions_changed: false,
             local_port: None,
             next_order: 0,
         }
@@ -169,6 +173,11 @@ impl StunState {
     pub(super) fn next_deadline(&self, has_members: bool) -> Option<Instant> {
         let round = (has_members || !self.servers.is_empty()).then_some(self.next_round);
         self.pending.iter().map(|p| p.deadline).chain(round).min()
+    }
+
+    /// Notes that a session came up: its member may be asked at once.
+    pub(super) fn session_came_up(&mut self) {
+        self.sessions_changed = true;
     }
 }
 
@@ -317,9 +326,15 @@ impl Node {
             self.transmits.push_back(t);
             i += 1;
         }
-        let members = self.stun_members(now);
+        let new_round = now >= self.stun.next_round;
+        let members = if new_round || self.stun.sessions_changed {
+            self.stun.sessions_changed = false;
+            self.stun_members(now)
+        } else {
+            Vec::new()
+        };
         let mut servers = Vec::new();
-        if now >= self.stun.next_round {
+        if new_round {
             // A new round: everyone again, servers included.
             if self.stun.rounds > 0 {
                 self.stun.asked.clear();
