@@ -145,6 +145,9 @@ impl Node {
             }
         }
         let mut neighbours = self.neighbour_count();
+        // Whether `from` takes routed traffic, and at what cost, holds for
+        // the whole message: its entries never change `from`.
+        let hop_cost = self.hop_cost(now, &from);
         for entry in entries {
             let Ok(entry) = entry else {
                 self.drops.add(super::DropReason::BadInner);
@@ -160,29 +163,33 @@ impl Node {
                 continue;
             }
             // Known members need no point decompression: look them up first.
+            let heard_at = now.checked_sub(age).unwrap_or(now);
             let id = match NodeId::known(&entry.node_id, |id| self.peers.contains_key(id)) {
                 Some(id) => id,
-                None => match NodeId::from_bytes(entry.node_id) {
-                    Ok(id) => id,
-                    Err(_) => continue,
-                },
+                None => {
+                    let Ok(id) = NodeId::from_bytes(entry.node_id) else {
+                        continue;
+                    };
+                    if self
+                        .add_peer(id, Some(entry.endpoint), heard_at, now)
+                        .is_none()
+                    {
+                        break;
+                    }
+                    id
+                }
             };
-            let heard_at = now.checked_sub(age).unwrap_or(now);
             let delay = if self.id < id {
                 Duration::ZERO
             } else {
                 TIE_BREAK_DELAY
             };
-            if self
-                .add_peer(id, Some(entry.endpoint), heard_at, now)
-                .is_none()
-            {
-                break;
+            if let Some(cost) = hop_cost.filter(|_| age < VIA_FRESHNESS) {
+                self.route_update_through(now, from, cost, id, entry.metric);
             }
-            if age < VIA_FRESHNESS {
-                self.route_update(now, from, id, entry.metric);
-            }
-            let peer = self.peers.get_mut(&id).expect("just added");
+            // Read first: most news changes nothing, and a member changed
+            // through the table costs a reindex.
+            let peer = &self.peers[&id];
             // Fresher news than our own of a member we have not heard from
             // lately: it moved, or its NAT mapping changed. Its endpoint is
             // our best information, even while an old session lingers.
@@ -192,6 +199,7 @@ impl Node {
             let mut follow = false;
             if heard_at > peer.freshness() && (silent || !peer.connected(now)) {
                 follow = peer.endpoint != Some(entry.endpoint) && peer.connected(now);
+                let peer = self.peers.get_mut(&id).expect("known");
                 peer.endpoint = Some(entry.endpoint);
                 peer.heard_at = heard_at;
             }
@@ -201,6 +209,7 @@ impl Node {
                 self.initiate(now, id);
                 continue;
             }
+            let peer = &self.peers[&id];
             if peer.retry_at.is_some_and(|t| t > now) {
                 continue;
             }

@@ -108,19 +108,39 @@ impl Node {
 
     /// Takes gossip's news that `from` reaches `id` at cost `metric`.
     pub(crate) fn route_update(&mut self, now: Instant, from: NodeId, id: NodeId, metric: u16) {
-        let Some(hop) = self.peers.get(&from).filter(|h| h.reachable(now)) else {
+        if let Some(cost) = self.hop_cost(now, &from) {
+            self.route_update_through(now, from, cost, id, metric);
+        }
+    }
+
+    /// The link cost to `hop`, if it takes routed traffic (it answers).
+    pub(crate) fn hop_cost(&self, now: Instant, hop: &NodeId) -> Option<u32> {
+        self.peers
+            .get(hop)
+            .filter(|h| h.reachable(now))
+            .map(|h| h.link.cost())
+    }
+
+    /// [`Self::route_update`] for a `from` known to answer, at link cost
+    /// `hop_cost` (one message of gossip brings news of many members).
+    pub(crate) fn route_update_through(
+        &mut self,
+        now: Instant,
+        from: NodeId,
+        hop_cost: u32,
+        id: NodeId,
+        metric: u16,
+    ) {
+        let total = u32::from(metric)
+            .saturating_add(hop_cost)
+            .min(u32::from(UNREACHABLE - 1)) as u16;
+        let Some(p) = self.peers.get(&id) else {
             return;
         };
-        let total = u32::from(metric)
-            .saturating_add(hop.link.cost())
-            .min(u32::from(UNREACHABLE - 1)) as u16;
-        let answers = |v: NodeId| self.peers.get(&v).is_some_and(|h| h.reachable(now));
-        let current_alive = self.peers.get(&id).and_then(|p| p.via).is_some_and(answers);
-        let backup = self
-            .peers
-            .get(&id)
-            .and_then(|p| p.route.backup)
-            .filter(|(b, _)| answers(*b));
+        let (via, backup) = (p.via, p.route.backup);
+        let answers = |v: NodeId| v == from || self.peers.get(&v).is_some_and(|h| h.reachable(now));
+        let current_alive = via.is_some_and(answers);
+        let backup = backup.filter(|(b, _)| answers(*b));
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
