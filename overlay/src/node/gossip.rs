@@ -187,18 +187,21 @@ impl Node {
             if let Some(cost) = hop_cost.filter(|_| age < VIA_FRESHNESS) {
                 self.route_update_through(now, from, cost, id, entry.metric);
             }
-            // Read first: most news changes nothing, and a member changed
+            // Read once: most news changes nothing, and a member changed
             // through the table costs a reindex.
             let peer = &self.peers[&id];
+            let connected = peer.connected(now);
             // Fresher news than our own of a member we have not heard from
             // lately: it moved, or its NAT mapping changed. Its endpoint is
             // our best information, even while an old session lingers.
             let silent = peer
                 .last_received
                 .is_none_or(|r| now.saturating_duration_since(r) > SILENCE_BEFORE_FOLLOWING);
-            let mut follow = false;
-            if heard_at > peer.freshness() && (silent || !peer.connected(now)) {
-                follow = peer.endpoint != Some(entry.endpoint) && peer.connected(now);
+            let update = heard_at > peer.freshness() && (silent || !connected);
+            let follow = update && connected && peer.endpoint != Some(entry.endpoint);
+            let retry_pending = peer.retry_at.is_some_and(|t| t > now);
+            let neighbour = peer.neighbour;
+            if update {
                 let peer = self.peers.get_mut(&id).expect("known");
                 peer.endpoint = Some(entry.endpoint);
                 peer.heard_at = heard_at;
@@ -209,12 +212,11 @@ impl Node {
                 self.initiate(now, id);
                 continue;
             }
-            let peer = &self.peers[&id];
-            if peer.retry_at.is_some_and(|t| t > now) {
+            if retry_pending {
                 continue;
             }
-            if peer.neighbour {
-                if !peer.connected(now) {
+            if neighbour {
+                if !connected {
                     self.make_neighbour(now, id, delay);
                 }
             } else if neighbours < MAX_NEIGHBOURS {
