@@ -1,6 +1,8 @@
 //! A running fingerprint of a run: every event folds its time, kind, place,
-//! addresses and bytes into a 64-bit FNV-1a hash. Two runs with the same
-//! digest ran the same events in the same order with the same bytes.
+//! addresses and bytes into a 64-bit hash, eight bytes at a time (a
+//! multiply and a rotation per word, after FNV's offset and prime). Two runs
+//! with the same digest ran the same events in the same order with the same
+//! bytes.
 
 use std::net::SocketAddr;
 
@@ -17,16 +19,28 @@ impl Default for Digest {
 }
 
 impl Digest {
-    /// Folds `bytes` in.
+    /// Folds `bytes` in, and their length.
     pub fn bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            self.number(u64::from_le_bytes(word));
         }
+        let tail = words.remainder();
+        let mut word = [0u8; 8];
+        word[..tail.len()].copy_from_slice(tail);
+        self.number(u64::from_le_bytes(word));
+        self.number(bytes.len() as u64);
     }
 
     /// Folds a number in.
     pub fn number(&mut self, n: u64) {
-        self.bytes(&n.to_le_bytes());
+        // The rotation carries the product's high bits, which the next
+        // word's multiply cannot reach, back down.
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x0000_0100_0000_01b3)
+            .rotate_left(29);
     }
 
     /// Folds a time in.
@@ -67,5 +81,27 @@ mod tests {
         c.number(2);
         assert_eq!(a, c);
         assert_eq!(a.value(), c.value());
+    }
+
+    #[test]
+    fn every_byte_and_the_length_matter() {
+        let base: Vec<u8> = (0..21).collect();
+        let of = |b: &[u8]| {
+            let mut d = Digest::default();
+            d.bytes(b);
+            d
+        };
+        let reference = of(&base);
+        for i in 0..base.len() {
+            for bit in 0..8 {
+                let mut changed = base.clone();
+                changed[i] ^= 1 << bit;
+                assert_ne!(of(&changed), reference, "byte {i} bit {bit}");
+            }
+        }
+        let mut longer = base.clone();
+        longer.push(0);
+        assert_ne!(of(&longer), reference);
+        assert_ne!(of(&base[..16]), of(&base[..17]));
     }
 }
