@@ -39,7 +39,7 @@ mod tests;
 #[cfg(test)]
 mod tests_flood;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -176,8 +176,8 @@ pub struct Node {
     ipv4: Ipv4Addr,
     ipv4s: Ipv4Assignment,
     peers: peer_table::PeerTable,
-    by_index: HashMap<u32, NodeId>,
-    by_ipv6: HashMap<Ipv6Addr, NodeId>,
+    by_index: ahash::HashMap<u32, NodeId>,
+    by_ipv6: ahash::HashMap<Ipv6Addr, NodeId>,
     bootstrap: Vec<Bootstrap>,
     transmits: VecDeque<Transmit>,
     aux_transmits: VecDeque<AuxTransmit>,
@@ -221,8 +221,8 @@ impl Node {
             ipv4: ipv4s.addr_of(&id).expect("self is assigned"),
             ipv4s,
             peers: peer_table::PeerTable::default(),
-            by_index: HashMap::new(),
-            by_ipv6: HashMap::new(),
+            by_index: ahash::HashMap::default(),
+            by_ipv6: ahash::HashMap::default(),
             bootstrap: config
                 .bootstrap
                 .iter()

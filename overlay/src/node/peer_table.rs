@@ -22,7 +22,7 @@
 //! boxed, so that the map stays small and grows cheaply.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::Index;
 use std::time::Instant;
 
@@ -52,7 +52,9 @@ struct Slot {
 /// documentation.
 #[derive(Debug, Default)]
 pub(crate) struct PeerTable {
-    slots: HashMap<NodeId, Slot>,
+    /// Keyed with ahash: node IDs are chosen by their owners, and SipHash
+    /// on 32 bytes costs more than the lookup it serves.
+    slots: ahash::HashMap<NodeId, Slot>,
     /// Members changed since the last [`PeerTable::reindex`].
     touched: Vec<NodeId>,
     /// `(deadline, member)`, earliest first; entries whose deadline is no
