@@ -26,9 +26,21 @@ impl NodeId {
         Ok(Self(bytes))
     }
 
+    /// Wraps 32 bytes that a member of the network announced (in gossip),
+    /// without checking that they are a point. Most members a node hears of
+    /// it never contacts, and the check costs as much as one of a
+    /// handshake's Diffie-Hellman operations; a member can announce a key
+    /// that nobody holds as easily as one that is no key at all. One that is
+    /// not a point never gets a session: [`NodeId::noise_public`] and
+    /// [`NodeId::verify`] fail for it.
+    pub fn unchecked(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// The node ID with these bytes, if `is_known` says a node ID with them
-    /// is already known (and so was validated when it was first seen): a
-    /// lookup that skips the point validation of [`NodeId::from_bytes`].
+    /// is already known (and so was validated when it was first seen, or
+    /// announced by a member: see [`NodeId::unchecked`]): a lookup that
+    /// skips the point validation of [`NodeId::from_bytes`].
     pub fn known(bytes: &[u8; 32], is_known: impl FnOnce(&NodeId) -> bool) -> Option<Self> {
         let candidate = Self(*bytes);
         is_known(&candidate).then_some(candidate)
@@ -48,12 +60,12 @@ impl NodeId {
             .is_ok()
     }
 
-    /// The X25519 public key that this node uses as its Noise static key.
-    pub fn noise_public(&self) -> [u8; 32] {
-        // from_bytes validated the point, so this cannot fail for a NodeId.
+    /// The X25519 public key that this node uses as its Noise static key;
+    /// `None` for an [unchecked](NodeId::unchecked) ID that is not a point.
+    pub fn noise_public(&self) -> Option<[u8; 32]> {
         VerifyingKey::from_bytes(&self.0)
+            .ok()
             .map(|vk| vk.to_montgomery().to_bytes())
-            .unwrap_or([0; 32])
     }
 
     /// Parses the text form (`tessel-node-…`).
@@ -189,7 +201,7 @@ mod tests {
         let mut ini = snow::Builder::new(params.clone())
             .local_private_key(&a.noise_private()[..])
             .unwrap()
-            .remote_public_key(&b.id().noise_public())
+            .remote_public_key(&b.id().noise_public().unwrap())
             .unwrap()
             .build_initiator()
             .unwrap();
@@ -201,7 +213,10 @@ mod tests {
         let (mut m, mut p) = ([0u8; 256], [0u8; 256]);
         let n = ini.write_message(&[], &mut m).unwrap();
         res.read_message(&m[..n], &mut p).unwrap();
-        assert_eq!(res.get_remote_static().unwrap(), a.id().noise_public());
+        assert_eq!(
+            res.get_remote_static().unwrap(),
+            a.id().noise_public().unwrap()
+        );
         let n = res.write_message(&[], &mut m).unwrap();
         ini.read_message(&m[..n], &mut p).unwrap();
         assert!(ini.is_handshake_finished());

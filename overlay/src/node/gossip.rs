@@ -162,23 +162,17 @@ impl Node {
             {
                 continue;
             }
-            // Known members need no point decompression: look them up first.
+            // A member's ID is checked to be a key only when a handshake
+            // to it is due (see `NodeId::unchecked`).
             let heard_at = now.checked_sub(age).unwrap_or(now);
-            let id = match NodeId::known(&entry.node_id, |id| self.peers.contains_key(id)) {
-                Some(id) => id,
-                None => {
-                    let Ok(id) = NodeId::from_bytes(entry.node_id) else {
-                        continue;
-                    };
-                    if self
-                        .add_peer(id, Some(entry.endpoint), heard_at, now)
-                        .is_none()
-                    {
-                        break;
-                    }
-                    id
-                }
-            };
+            let id = NodeId::unchecked(entry.node_id);
+            if !self.peers.contains_key(&id)
+                && self
+                    .add_peer(id, Some(entry.endpoint), heard_at, now)
+                    .is_none()
+            {
+                break;
+            }
             let delay = if self.id < id {
                 Duration::ZERO
             } else {

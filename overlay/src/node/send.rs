@@ -164,9 +164,15 @@ impl Node {
         let index = self.new_index();
         let ts = self.timestamp_ms(now);
         let jitter = Duration::from_millis(self.rng.next_u64() % REKEY_TIMEOUT_JITTER_MS);
-        let Ok((state, msg)) = handshake::create_initiation(&mut self.keys, &pid, index, ts, seed)
-        else {
-            return;
+        let (state, msg) = match handshake::create_initiation(&mut self.keys, &pid, index, ts, seed)
+        {
+            Ok(created) => created,
+            Err(e) => {
+                if matches!(e, handshake::HandshakeError::InvalidKey) {
+                    self.drops.add(DropReason::InvalidMember);
+                }
+                return;
+            }
         };
         // A relayed session that needs a new handshake may have lost its
         // relay: ask the relay at once, so a dead one is known in seconds.

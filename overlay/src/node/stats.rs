@@ -30,6 +30,9 @@ pub enum DropReason {
     ExpiredSession,
     /// A decrypted plaintext that is neither an IP packet nor a known message.
     BadInner,
+    /// A handshake not started because the member's node ID, as gossip
+    /// announced it, is not a valid key.
+    InvalidMember,
     /// A decrypted IP packet whose source is not its sender's overlay address.
     SourceMismatch,
     /// A decrypted IP packet whose destination is not this node.
@@ -67,7 +70,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 27] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -80,6 +83,7 @@ impl DropReason {
         Self::Replay,
         Self::ExpiredSession,
         Self::BadInner,
+        Self::InvalidMember,
         Self::SourceMismatch,
         Self::WrongDestination,
         Self::NoRoute,
@@ -111,6 +115,7 @@ impl DropReason {
             Self::Replay => "replay",
             Self::ExpiredSession => "expired_session",
             Self::BadInner => "bad_inner",
+            Self::InvalidMember => "invalid_member",
             Self::SourceMismatch => "source_mismatch",
             Self::WrongDestination => "wrong_destination",
             Self::NoRoute => "no_route",

@@ -164,3 +164,36 @@ fn stale_second_hand_news_makes_room_for_fresh_news() {
     assert_eq!(a.peers.len(), MAX_SECOND_HAND);
     assert_eq!(a.drops().get(DropReason::PeerTableFull), 0);
 }
+
+#[test]
+fn a_member_announced_with_an_id_that_is_no_key_gets_no_handshake() {
+    let t0 = Instant::now();
+    let mut a = node(t0);
+    let from = NodeKey::from_seed([2; 32]).id();
+    let bogus = (0u8..=255)
+        .map(|b| [b; 32])
+        .find(|bytes| NodeId::from_bytes(*bytes).is_err())
+        .expect("some 32 bytes are no point");
+    let real = made_up(0, 1)[0].id();
+    // Both are news of a minute ago, and the node has free neighbour places.
+    let entries = [(bogus, endpoint(1)), (*real.as_bytes(), endpoint(2))].map(|(id, e)| Entry {
+        node_id: id,
+        age_secs: 60,
+        metric: gossip::UNREACHABLE,
+        endpoint: e,
+    });
+    a.consume_gossip(t0, from, &gossip::emit(&entries));
+    // Both are recorded, as any announced member is.
+    let bogus = NodeId::unchecked(bogus);
+    assert!(a.peers.contains_key(&bogus) && a.peers.contains_key(&real));
+    let mut sent = Vec::new();
+    for s in 0..10 {
+        a.handle_timeout(t0 + Duration::from_secs(s));
+        sent.extend(std::iter::from_fn(|| a.poll_transmit()).map(|t| t.to));
+    }
+    // The real one gets an initiation; the one that is no key none, and
+    // that is counted.
+    assert!(sent.contains(&endpoint(2)), "{sent:?}");
+    assert!(!sent.contains(&endpoint(1)), "{sent:?}");
+    assert!(a.drops().get(DropReason::InvalidMember) >= 1);
+}

@@ -120,18 +120,19 @@ impl StaticSecrets {
         &self.private
     }
 
-    /// `peer`'s X25519 public key and our `ss` with it, computed on first use.
-    pub(crate) fn with_peer(&mut self, peer: &NodeId) -> ([u8; 32], Zeroizing<[u8; 32]>) {
+    /// `peer`'s X25519 public key and our `ss` with it, computed on first
+    /// use; `None` if `peer` is not a valid key.
+    pub(crate) fn with_peer(&mut self, peer: &NodeId) -> Option<([u8; 32], Zeroizing<[u8; 32]>)> {
         self.clock += 1;
         let clock = self.clock;
         if let Some(e) = self.entries.iter_mut().find(|e| e.peer == *peer) {
             e.used = clock;
-            return (e.public, e.shared.clone());
+            return Some((e.public, e.shared.clone()));
         }
-        let public = peer.noise_public();
+        let public = peer.noise_public()?;
         let shared = Zeroizing::new(x25519(&self.private, &public));
         self.insert(*peer, public, shared.clone());
-        (public, shared)
+        Some((public, shared))
     }
 
     /// The X25519 public key of `peer`, if cached.
@@ -361,8 +362,8 @@ mod tests {
         let ids: Vec<NodeId> = (0..=CAPACITY as u8)
             .map(|i| NodeKey::from_seed([i; 32]).id())
             .collect();
-        let (p0, k0) = s.with_peer(&ids[0]);
-        assert_eq!(p0, ids[0].noise_public());
+        let (p0, k0) = s.with_peer(&ids[0]).unwrap();
+        assert_eq!(Some(p0), ids[0].noise_public());
         assert_eq!(*k0, x25519(&[9; 32], &p0));
         for id in &ids[1..CAPACITY] {
             s.with_peer(id);

@@ -39,6 +39,9 @@ pub enum HandshakeError {
     /// The payload's node ID is not the key that the handshake proved.
     #[error("node ID does not match the handshake's static key")]
     IdentityMismatch,
+    /// The peer's node ID, as a member announced it, is not a valid key.
+    #[error("node ID is not a valid key")]
+    InvalidKey,
 }
 
 fn noise_err(e: snow::Error) -> HandshakeError {
@@ -128,7 +131,9 @@ impl std::fmt::Debug for InitiatorState {
 /// Creates an initiation to `peer`; `seed` feeds the ephemeral key.
 ///
 /// # Errors
-/// Only if Noise refuses the keys, which valid keys never cause.
+/// [`HandshakeError::InvalidKey`] if `peer` is an [unchecked](NodeId::unchecked)
+/// node ID that is no key; otherwise only if Noise refuses the keys, which
+/// valid keys never cause.
 pub fn create_initiation(
     keys: &mut HandshakeKeys,
     peer: &NodeId,
@@ -136,7 +141,10 @@ pub fn create_initiation(
     timestamp_ms: u64,
     seed: [u8; 32],
 ) -> Result<(InitiatorState, [u8; handshake_init::LEN]), HandshakeError> {
-    let (public, shared) = keys.statics_mut().with_peer(peer);
+    let (public, shared) = keys
+        .statics_mut()
+        .with_peer(peer)
+        .ok_or(HandshakeError::InvalidKey)?;
     let mut hs = keys
         .builder(seed, Known::Peer(public, shared))?
         .remote_public_key(&public)
@@ -231,7 +239,7 @@ pub fn consume_initiation(
         None => {
             let peer = NodeId::from_bytes(payload.node_id)
                 .map_err(|_| HandshakeError::IdentityMismatch)?;
-            if peer.noise_public() != remote {
+            if peer.noise_public() != Some(remote) {
                 return Err(HandshakeError::IdentityMismatch);
             }
             peer
