@@ -19,6 +19,13 @@ impl Default for Digest {
 }
 
 impl Digest {
+    /// The digest of `bytes` alone.
+    pub fn of(bytes: &[u8]) -> u64 {
+        let mut d = Self::default();
+        d.bytes(bytes);
+        d.value()
+    }
+
     /// Folds `bytes` in, and their length.
     pub fn bytes(&mut self, bytes: &[u8]) {
         let mut words = bytes.chunks_exact(8);

@@ -14,7 +14,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use ahash::{HashMap, HashMapExt};
 use std::net::{IpAddr, SocketAddr};
 
 use rand_chacha::ChaCha20Rng;

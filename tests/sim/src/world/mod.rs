@@ -32,7 +32,9 @@ mod route;
 mod run;
 mod window;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use ahash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use super::run::{Datagram, Event, Hop};
 use super::World;
+use crate::digest::Digest;
 use crate::host::Net;
 use crate::ids::HostId;
 use crate::link::{ip_len, Fate, Link};
@@ -49,6 +50,7 @@ impl World {
             src,
             dst: to,
             origin: h,
+            payload_digest: Digest::of(&payload),
             payload,
         };
         if datagram.src.is_ipv4() != datagram.dst.is_ipv4() {

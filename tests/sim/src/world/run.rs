@@ -36,6 +36,9 @@ pub(crate) struct Datagram {
     /// The host that sent it (for partitions and cuts).
     pub(crate) origin: HostId,
     pub(crate) payload: Vec<u8>,
+    /// The payload's digest, computed once when it was sent: every hop
+    /// folds it into the run's digest.
+    pub(crate) payload_digest: u64,
 }
 
 /// Something that happens at an instant.
@@ -74,7 +77,7 @@ impl World {
                     self.digest.number(kind << 32 | u64::from(i));
                     self.digest.addr(datagram.src);
                     self.digest.addr(datagram.dst);
-                    self.digest.bytes(&datagram.payload);
+                    self.digest.number(datagram.payload_digest);
                 }
             }
             match event {
