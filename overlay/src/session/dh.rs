@@ -18,6 +18,7 @@
 
 use std::sync::{Arc, OnceLock};
 
+use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::scalar::{clamp_integer, Scalar};
 use snow::types::{Dh, Random};
@@ -43,15 +44,33 @@ pub(crate) const CAPACITY: usize = 64;
 /// Which way is taken depends only on `public`; both are constant-time in
 /// `private`.
 pub(crate) fn x25519(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
-    let point = MontgomeryPoint(*public);
-    match point.to_edwards(0) {
+    x25519_on(private, public, &edwards_form(public))
+}
+
+/// `[8]P` on the Edwards curve for the Montgomery point `public`, or `None`
+/// if it has no Edwards form: what [`x25519`] multiplies, which a handshake
+/// can reuse when it meets the same point twice ([`Forms`]).
+pub(crate) fn edwards_form(public: &[u8; 32]) -> Option<EdwardsPoint> {
+    MontgomeryPoint(*public)
+        .to_edwards(0)
+        .map(|p| p.mul_by_cofactor())
+}
+
+/// [`x25519`] with `public`'s [`edwards_form`] already at hand.
+fn x25519_on(private: &[u8; 32], public: &[u8; 32], form: &Option<EdwardsPoint>) -> [u8; 32] {
+    match form {
         Some(p) => {
             let k = Scalar::from_bytes_mod_order(eighth(clamp_integer(*private)));
-            (p.mul_by_cofactor() * k).to_montgomery().to_bytes()
+            (p * k).to_montgomery().to_bytes()
         }
-        None => point.mul_clamped(*private).to_bytes(),
+        None => MontgomeryPoint(*public).mul_clamped(*private).to_bytes(),
     }
 }
+
+/// The [`edwards_form`]s of the first two points that one handshake's DH
+/// objects multiply. In `IKpsk2` each side multiplies the other's ephemeral
+/// key twice (`ee`, and `es` or `se`), so the second use finds it here.
+pub(crate) type Forms = Arc<[OnceLock<([u8; 32], Option<EdwardsPoint>)>; 2]>;
 
 /// `k / 8` for a little-endian 256-bit `k` (a multiple of 8 once clamped).
 fn eighth(mut k: [u8; 32]) -> [u8; 32] {
@@ -198,6 +217,8 @@ pub(crate) struct CachedDh {
     /// Our static key pair.
     own: ([u8; 32], Zeroizing<[u8; 32]>),
     known: Arc<Known>,
+    /// Shared by the handshake's DH objects.
+    forms: Forms,
     private: Zeroizing<[u8; 32]>,
     public: [u8; 32],
     /// Whether `private` is our static key.
@@ -207,10 +228,15 @@ pub(crate) struct CachedDh {
 impl CachedDh {
     /// A DH object for a handshake of the static key `own` (public,
     /// private), knowing `known`.
-    pub(crate) fn new(own: ([u8; 32], Zeroizing<[u8; 32]>), known: Arc<Known>) -> Self {
+    pub(crate) fn new(
+        own: ([u8; 32], Zeroizing<[u8; 32]>),
+        known: Arc<Known>,
+        forms: Forms,
+    ) -> Self {
         Self {
             own,
             known,
+            forms,
             private: Zeroizing::new([0; 32]),
             public: [0; 32],
             is_static: false,
@@ -277,7 +303,21 @@ impl Dh for CachedDh {
             }
         }
         let public: [u8; 32] = public.try_into().map_err(|_| snow::Error::Dh)?;
-        let shared = x25519(&self.private, &public);
+        let shared = match self
+            .forms
+            .iter()
+            .find_map(|f| f.get().filter(|(p, _)| *p == public))
+        {
+            Some((_, form)) => x25519_on(&self.private, &public, form),
+            None => {
+                let form = edwards_form(&public);
+                let shared = x25519_on(&self.private, &public, &form);
+                if let Some(free) = self.forms.iter().find(|f| f.get().is_none()) {
+                    let _ = free.set((public, form));
+                }
+                shared
+            }
+        };
         out.copy_from_slice(&shared);
         if self.is_static {
             if let Known::Cache(_, computed) = &*self.known {
@@ -318,23 +358,59 @@ mod tests {
         // The same through the snow object, cold and from the cache.
         let own = (a_pub, Zeroizing::new(a));
         let mut out = [0u8; 32];
-        let mut cold = CachedDh::new(own.clone(), Arc::new(Known::Nothing));
+        let mut cold = CachedDh::new(own.clone(), Arc::new(Known::Nothing), Forms::default());
         cold.set(&a);
         assert_eq!(cold.pubkey(), &a_pub[..]);
         cold.dh(&b_pub, &mut out).unwrap();
         assert_eq!(out, k);
         // A cache entry is used only for the static key and its own peer.
         let wrong = Zeroizing::new([0x55; 32]);
-        let mut warm = CachedDh::new(own.clone(), Arc::new(Known::Peer(b_pub, wrong.clone())));
+        let mut warm = CachedDh::new(
+            own.clone(),
+            Arc::new(Known::Peer(b_pub, wrong.clone())),
+            Forms::default(),
+        );
         warm.set(&a);
         warm.dh(&b_pub, &mut out).unwrap();
         assert_eq!(out, *wrong, "the static key takes the cached secret");
         warm.dh(&a_pub, &mut out).unwrap();
         assert_eq!(out, x25519(&a, &a_pub), "another peer is computed");
-        let mut ephemeral = CachedDh::new(own, Arc::new(Known::Peer(b_pub, wrong)));
+        let mut ephemeral =
+            CachedDh::new(own, Arc::new(Known::Peer(b_pub, wrong)), Forms::default());
         ephemeral.set(&b);
         ephemeral.dh(&b_pub, &mut out).unwrap();
         assert_eq!(out, x25519(&b, &b_pub), "another key is computed");
+    }
+
+    /// DH objects of one handshake share the Edwards forms of the points
+    /// they multiply: a point met again (on the curve, on the twist) gives
+    /// what X25519 gives, and a third point is computed afresh.
+    #[test]
+    fn a_handshakes_dh_objects_reuse_the_points_they_met() {
+        let (a, b) = ([3u8; 32], [4u8; 32]);
+        let own = (x25519_base(&a), Zeroizing::new(a));
+        let forms = Forms::default();
+        let mut first = CachedDh::new(own.clone(), Arc::new(Known::Nothing), forms.clone());
+        first.set(&a);
+        let mut second = CachedDh::new(own, Arc::new(Known::Nothing), forms.clone());
+        second.set(&b);
+        let twist = (1u8..)
+            .map(|i| [i; 32])
+            .find(|p| MontgomeryPoint(*p).to_edwards(0).is_none())
+            .expect("a point on the twist");
+        let points = [x25519_base(&[5; 32]), twist, x25519_base(&[6; 32])];
+        let mut out = [0u8; 32];
+        for p in points {
+            first.dh(&p, &mut out).unwrap();
+            assert_eq!(out, x25519(&a, &p));
+            second.dh(&p, &mut out).unwrap();
+            assert_eq!(out, x25519(&b, &p));
+        }
+        let kept: Vec<[u8; 32]> = forms
+            .iter()
+            .filter_map(|f| f.get().map(|(p, _)| *p))
+            .collect();
+        assert_eq!(kept, points[..2]);
     }
 
     #[test]
@@ -343,7 +419,11 @@ mod tests {
         let own = (x25519_base(&a), Zeroizing::new(a));
         let computed: Computed = Arc::default();
         let cache = Arc::new(StaticSecrets::new(Zeroizing::new(a)));
-        let mut dh = CachedDh::new(own, Arc::new(Known::Cache(cache, computed.clone())));
+        let mut dh = CachedDh::new(
+            own,
+            Arc::new(Known::Cache(cache, computed.clone())),
+            Forms::default(),
+        );
         dh.set(&a);
         let (p1, p2) = (x25519_base(&[1; 32]), x25519_base(&[2; 32]));
         let mut out = [0u8; 32];

@@ -12,7 +12,7 @@ use snow::resolvers::{CryptoResolver, DefaultResolver, FallbackResolver, RingRes
 use snow::types::{Cipher, Dh, Hash, Random};
 use zeroize::Zeroizing;
 
-use super::dh::{CachedDh, Known};
+use super::dh::{CachedDh, Forms, Known};
 
 /// Ring first, then snow's defaults, with a seeded RNG and [`CachedDh`].
 pub(crate) struct SeededResolver {
@@ -20,6 +20,7 @@ pub(crate) struct SeededResolver {
     /// Our static key pair (public, private).
     own: ([u8; 32], Zeroizing<[u8; 32]>),
     known: Arc<Known>,
+    forms: Forms,
     inner: FallbackResolver,
 }
 
@@ -31,6 +32,7 @@ impl SeededResolver {
             seed,
             own,
             known: Arc::new(known),
+            forms: Forms::default(),
             inner: FallbackResolver::new(Box::new(RingResolver), Box::new(DefaultResolver)),
         }
     }
@@ -55,6 +57,7 @@ impl CryptoResolver for SeededResolver {
             DHChoice::Curve25519 => Some(Box::new(CachedDh::new(
                 self.own.clone(),
                 self.known.clone(),
+                self.forms.clone(),
             ))),
             _ => self.inner.resolve_dh(choice),
         }
