@@ -9,7 +9,7 @@
 //! handshake then costs two fewer scalar multiplications on each side and no
 //! conversion of the peer's ed25519 key. The results are exactly X25519's:
 //! a lookup returns what the multiplication would, and the multiplications
-//! that remain run on the Edwards form of the curve ([`x25519`]).
+//! that remain run on the Edwards form of the curve ([`x25519_on`]).
 //!
 //! snow owns the [`Dh`] objects it resolves, so the responder's view of the
 //! cache is a shared, read-only snapshot ([`Arc`]) that lives only while an
@@ -30,7 +30,8 @@ use crate::identity::NodeId;
 /// usually holds (neighbours and the members it talks to).
 pub(crate) const CAPACITY: usize = 64;
 
-/// X25519 of `private` (clamped) and the point `public` (RFC 7748).
+/// X25519 of `private` (clamped) and the point `public` (RFC 7748), given
+/// `public`'s [`edwards_form`].
 ///
 /// For a `public` on the curve, the product is computed on the birationally
 /// equivalent Edwards curve, where curve25519-dalek multiplies with its
@@ -43,20 +44,6 @@ pub(crate) const CAPACITY: usize = 64;
 /// (and u = -1) have no Edwards form: the Montgomery ladder takes those.
 /// Which way is taken depends only on `public`; both are constant-time in
 /// `private`.
-pub(crate) fn x25519(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
-    x25519_on(private, public, &edwards_form(public))
-}
-
-/// `[8]P` on the Edwards curve for the Montgomery point `public`, or `None`
-/// if it has no Edwards form: what [`x25519`] multiplies, which a handshake
-/// can reuse when it meets the same point twice ([`Forms`]).
-pub(crate) fn edwards_form(public: &[u8; 32]) -> Option<EdwardsPoint> {
-    MontgomeryPoint(*public)
-        .to_edwards(0)
-        .map(|p| p.mul_by_cofactor())
-}
-
-/// [`x25519`] with `public`'s [`edwards_form`] already at hand.
 fn x25519_on(private: &[u8; 32], public: &[u8; 32], form: &Option<EdwardsPoint>) -> [u8; 32] {
     match form {
         Some(p) => {
@@ -67,9 +54,26 @@ fn x25519_on(private: &[u8; 32], public: &[u8; 32], form: &Option<EdwardsPoint>)
     }
 }
 
+/// [`x25519_on`], converting `public` itself.
+#[cfg(test)]
+pub(crate) fn x25519(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
+    x25519_on(private, public, &edwards_form(public))
+}
+
+/// `[8]P` on the Edwards curve for the Montgomery point `public`, or `None`
+/// if it has no Edwards form: what [`x25519_on`] multiplies. Converting
+/// costs two field exponentiations, so a point met again is converted once.
+pub(crate) fn edwards_form(public: &[u8; 32]) -> Option<EdwardsPoint> {
+    MontgomeryPoint(*public)
+        .to_edwards(0)
+        .map(|p| p.mul_by_cofactor())
+}
+
 /// The [`edwards_form`]s of the first two points that one handshake's DH
 /// objects multiply. In `IKpsk2` each side multiplies the other's ephemeral
-/// key twice (`ee`, and `es` or `se`), so the second use finds it here.
+/// key twice (`ee`, and `es` or `se`), so its second use finds it here; an
+/// initiator starts with the responder's static key there, whose form the
+/// cache keeps per peer ([`PeerStatic::forms`]).
 pub(crate) type Forms = Arc<[OnceLock<([u8; 32], Option<EdwardsPoint>)>; 2]>;
 
 /// `k / 8` for a little-endian 256-bit `k` (a multiple of 8 once clamped).
@@ -84,7 +88,7 @@ fn eighth(mut k: [u8; 32]) -> [u8; 32] {
 }
 
 /// The Montgomery ladder, as RFC 7748 describes X25519: the reference that
-/// [`x25519`] must equal.
+/// [`x25519_on`] must equal.
 #[cfg(test)]
 fn x25519_ladder(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
     MontgomeryPoint(*public).mul_clamped(*private).to_bytes()
@@ -103,8 +107,30 @@ struct Entry {
     public: [u8; 32],
     /// X25519 of our static key and `public`.
     shared: Zeroizing<[u8; 32]>,
+    /// `public`'s [`edwards_form`], once an initiation to the peer needed it
+    /// (`es` multiplies our ephemeral key by it).
+    form: Option<Option<EdwardsPoint>>,
     /// When it was last used, on the cache's own counter.
     used: u64,
+}
+
+/// What an initiator needs of a peer's static key.
+pub(crate) struct PeerStatic {
+    /// The key in X25519 form.
+    pub(crate) public: [u8; 32],
+    /// Our `ss` with it.
+    pub(crate) shared: Zeroizing<[u8; 32]>,
+    /// Its [`edwards_form`].
+    pub(crate) form: Option<EdwardsPoint>,
+}
+
+impl PeerStatic {
+    /// A handshake's [`Forms`], holding this key's form already.
+    pub(crate) fn forms(&self) -> Forms {
+        let forms = Forms::default();
+        let _ = forms[0].set((self.public, self.form));
+        forms
+    }
 }
 
 /// Our static key pair and the static-static secrets of recent peers, at
@@ -139,19 +165,33 @@ impl StaticSecrets {
         &self.private
     }
 
-    /// `peer`'s X25519 public key and our `ss` with it, computed on first
-    /// use; `None` if `peer` is not a valid key.
-    pub(crate) fn with_peer(&mut self, peer: &NodeId) -> Option<([u8; 32], Zeroizing<[u8; 32]>)> {
+    /// `peer`'s X25519 public key, our `ss` with it and the key's
+    /// [`edwards_form`], computed on first use; `None` if `peer` is not a
+    /// valid key.
+    pub(crate) fn with_peer(&mut self, peer: &NodeId) -> Option<PeerStatic> {
         self.clock += 1;
         let clock = self.clock;
         if let Some(e) = self.entries.iter_mut().find(|e| e.peer == *peer) {
             e.used = clock;
-            return Some((e.public, e.shared.clone()));
+            let form = *e.form.get_or_insert_with(|| edwards_form(&e.public));
+            return Some(PeerStatic {
+                public: e.public,
+                shared: e.shared.clone(),
+                form,
+            });
         }
         let public = peer.noise_public()?;
-        let shared = Zeroizing::new(x25519(&self.private, &public));
+        let form = edwards_form(&public);
+        let shared = Zeroizing::new(x25519_on(&self.private, &public, &form));
         self.insert(*peer, public, shared.clone());
-        Some((public, shared))
+        if let Some(e) = self.entries.iter_mut().find(|e| e.peer == *peer) {
+            e.form = Some(form);
+        }
+        Some(PeerStatic {
+            public,
+            shared,
+            form,
+        })
     }
 
     /// The X25519 public key of `peer`, if cached.
@@ -178,6 +218,7 @@ impl StaticSecrets {
             peer,
             public,
             shared,
+            form: None,
             used: self.clock,
         };
         if let Some(e) = self.entries.iter_mut().find(|e| e.peer == peer) {
@@ -442,9 +483,14 @@ mod tests {
         let ids: Vec<NodeId> = (0..=CAPACITY as u8)
             .map(|i| NodeKey::from_seed([i; 32]).id())
             .collect();
-        let (p0, k0) = s.with_peer(&ids[0]).unwrap();
+        let p = s.with_peer(&ids[0]).unwrap();
+        let (p0, k0) = (p.public, p.shared);
         assert_eq!(Some(p0), ids[0].noise_public());
         assert_eq!(*k0, x25519(&[9; 32], &p0));
+        assert_eq!(
+            p.form.map(|f| f.compress()),
+            edwards_form(&p0).map(|f| f.compress())
+        );
         for id in &ids[1..CAPACITY] {
             s.with_peer(id);
         }

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use zeroize::Zeroizing;
 
-use super::dh::{Computed, Known, StaticSecrets};
+use super::dh::{Computed, Forms, Known, StaticSecrets};
 use super::resolver::SeededResolver;
 use super::Session;
 use crate::identity::{NetworkKey, NodeId, NodeKey};
@@ -96,10 +96,16 @@ impl HandshakeKeys {
         MacKey::for_any(&self.network_mac_key)
     }
 
-    fn builder(&self, seed: [u8; 32], known: Known) -> Result<snow::Builder<'_>, HandshakeError> {
+    fn builder(
+        &self,
+        seed: [u8; 32],
+        known: Known,
+        forms: Forms,
+    ) -> Result<snow::Builder<'_>, HandshakeError> {
         let params = PATTERN.parse().map_err(noise_err)?;
         let own = (self.statics.public(), self.statics.private().clone());
-        snow::Builder::with_resolver(params, Box::new(SeededResolver::new(seed, own, known)))
+        let resolver = SeededResolver::new(seed, own, known, forms);
+        snow::Builder::with_resolver(params, Box::new(resolver))
             .local_private_key(&self.statics.private()[..])
             .and_then(|b| b.psk(2, &self.psk))
             .and_then(|b| b.prologue(&self.prologue))
@@ -141,12 +147,14 @@ pub fn create_initiation(
     timestamp_ms: u64,
     seed: [u8; 32],
 ) -> Result<(InitiatorState, [u8; handshake_init::LEN]), HandshakeError> {
-    let (public, shared) = keys
+    let peer_static = keys
         .statics_mut()
         .with_peer(peer)
         .ok_or(HandshakeError::InvalidKey)?;
+    let public = peer_static.public;
+    let forms = peer_static.forms();
     let mut hs = keys
-        .builder(seed, Known::Peer(public, shared))?
+        .builder(seed, Known::Peer(public, peer_static.shared), forms)?
         .remote_public_key(&public)
         .and_then(|b| b.build_initiator())
         .map_err(noise_err)?;
@@ -218,7 +226,7 @@ pub fn consume_initiation(
     let computed = Computed::default();
     let known = Known::Cache(keys.statics.clone(), computed.clone());
     let mut hs = keys
-        .builder(seed, known)?
+        .builder(seed, known, Forms::default())?
         .build_responder()
         .map_err(noise_err)?;
     let mut plain = [0u8; handshake_init::PAYLOAD_LEN];

@@ -26,13 +26,18 @@ pub(crate) struct SeededResolver {
 
 impl SeededResolver {
     /// A resolver for one handshake of the static key `own` (public,
-    /// private), whose DH objects know `known`.
-    pub(crate) fn new(seed: [u8; 32], own: ([u8; 32], Zeroizing<[u8; 32]>), known: Known) -> Self {
+    /// private), whose DH objects know `known` and share `forms`.
+    pub(crate) fn new(
+        seed: [u8; 32],
+        own: ([u8; 32], Zeroizing<[u8; 32]>),
+        known: Known,
+        forms: Forms,
+    ) -> Self {
         Self {
             seed,
             own,
             known: Arc::new(known),
-            forms: Forms::default(),
+            forms,
             inner: FallbackResolver::new(Box::new(RingResolver), Box::new(DefaultResolver)),
         }
     }
