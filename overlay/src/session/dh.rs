@@ -183,10 +183,7 @@ impl StaticSecrets {
         let public = peer.noise_public()?;
         let form = edwards_form(&public);
         let shared = Zeroizing::new(x25519_on(&self.private, &public, &form));
-        self.insert(*peer, public, shared.clone());
-        if let Some(e) = self.entries.iter_mut().find(|e| e.peer == *peer) {
-            e.form = Some(form);
-        }
+        self.file(*peer, public, shared.clone(), Some(form));
         Some(PeerStatic {
             public,
             shared,
@@ -213,12 +210,23 @@ impl StaticSecrets {
     /// Remembers `peer`'s key and our `ss` with it (computed by a handshake
     /// that proved the key belongs to `peer`).
     pub(crate) fn insert(&mut self, peer: NodeId, public: [u8; 32], shared: Zeroizing<[u8; 32]>) {
+        self.file(peer, public, shared, None);
+    }
+
+    /// [`StaticSecrets::insert`], with the key's form if it is known.
+    fn file(
+        &mut self,
+        peer: NodeId,
+        public: [u8; 32],
+        shared: Zeroizing<[u8; 32]>,
+        form: Option<Option<EdwardsPoint>>,
+    ) {
         self.clock += 1;
         let entry = Entry {
             peer,
             public,
             shared,
-            form: None,
+            form,
             used: self.clock,
         };
         if let Some(e) = self.entries.iter_mut().find(|e| e.peer == peer) {

@@ -1,8 +1,8 @@
 //! A running fingerprint of a run: every event folds its time, kind, place,
 //! addresses and bytes into a 64-bit hash, eight bytes at a time (a
-//! multiply and a rotation per word, after FNV's offset and prime). Two runs
-//! with the same digest ran the same events in the same order with the same
-//! bytes.
+//! multiply by an odd constant with well-spread bits, the golden ratio's,
+//! and a rotation per word). Two runs with the same digest ran the same
+//! events in the same order with the same bytes.
 
 use std::net::SocketAddr;
 
@@ -46,7 +46,7 @@ impl Digest {
         // The rotation carries the product's high bits, which the next
         // word's multiply cannot reach, back down.
         self.0 = (self.0 ^ n)
-            .wrapping_mul(0x0000_0100_0000_01b3)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             .rotate_left(29);
     }
 
