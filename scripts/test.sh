@@ -26,6 +26,7 @@ command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+scripts/check-no-fuzzing-cfg.sh
 # The protocol core must build without tokio, sockets or the TUN device.
 cargo build -p tessel-overlay --no-default-features --locked
 

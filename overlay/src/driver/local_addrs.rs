@@ -6,38 +6,20 @@ use std::net::{IpAddr, SocketAddr};
 /// Non-loopback, non-link-local addresses of the machine's interfaces,
 /// IPv4 first.
 pub fn local_addresses() -> Vec<IpAddr> {
-    let mut out = Vec::new();
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs fills `head` with a list that we free below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return out;
-    }
-    let mut cur = head;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list returned by getifaddrs.
-        let ifa = unsafe { &*cur };
-        if !ifa.ifa_addr.is_null() {
-            // SAFETY: ifa_addr points to a sockaddr whose family says its type.
-            let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
-            let ip = match family {
-                libc::AF_INET => {
-                    let sa = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                    Some(IpAddr::from(u32::from_be(sa.sin_addr.s_addr).to_be_bytes()))
-                }
-                libc::AF_INET6 => {
-                    let sa = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
-                    Some(IpAddr::from(sa.sin6_addr.s6_addr))
-                }
-                _ => None,
-            };
-            if let Some(ip) = ip.filter(usable) {
-                out.push(ip);
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut out: Vec<IpAddr> = addrs
+        .filter_map(|ifa| {
+            let address = ifa.address?;
+            if let Some(sin) = address.as_sockaddr_in() {
+                Some(IpAddr::V4(sin.ip()))
+            } else {
+                address.as_sockaddr_in6().map(|sin6| IpAddr::V6(sin6.ip()))
             }
-        }
-        cur = ifa.ifa_next;
-    }
-    // SAFETY: `head` came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
+        })
+        .filter(usable)
+        .collect();
     out.sort_by_key(|ip| ip.is_ipv6());
     out.dedup();
     out

@@ -7,9 +7,16 @@
 //! a node keeps them: its own public key, and per recent peer that peer's
 //! Montgomery public key and the `ss` secret ([`StaticSecrets`]). A
 //! handshake then costs two fewer scalar multiplications on each side and no
-//! conversion of the peer's ed25519 key. The results are exactly X25519's:
-//! a lookup returns what the multiplication would, and the multiplications
-//! that remain run on the Edwards form of the curve ([`x25519_on`]).
+//! conversion of the peer's ed25519 key. A lookup returns exactly what the
+//! multiplication would.
+//!
+//! Every multiplication that remains is curve25519-dalek's Montgomery
+//! ladder ([`MontgomeryPoint::mul_clamped`]) on the backend the crate picks
+//! for itself: the standard, audited path, constant-time in the secret and
+//! defined for every 32-byte input (points on the curve, on its twist,
+//! non-canonical encodings). A result of all zeros, which only a low-order
+//! point gives, is refused, as WireGuard refuses it: such a point would
+//! make the shared secret independent of our key.
 //!
 //! snow owns the [`Dh`] objects it resolves, so the responder's view of the
 //! cache is a shared, read-only snapshot ([`Arc`]) that lives only while an
@@ -18,9 +25,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::montgomery::MontgomeryPoint;
-use curve25519_dalek::scalar::{clamp_integer, Scalar};
 use snow::types::{Dh, Random};
 use zeroize::Zeroizing;
 
@@ -30,68 +35,16 @@ use crate::identity::NodeId;
 /// usually holds (neighbours and the members it talks to).
 pub(crate) const CAPACITY: usize = 64;
 
-/// X25519 of `private` (clamped) and the point `public` (RFC 7748), given
-/// `public`'s [`edwards_form`].
-///
-/// For a `public` on the curve, the product is computed on the birationally
-/// equivalent Edwards curve, where curve25519-dalek multiplies with its
-/// vector backend (about twice as fast as the Montgomery ladder here): the
-/// u-coordinate of `[k]P` does not depend on how `[k]P` was found, nor on
-/// the sign of the Edwards `x` chosen for `P` (`[k](-P) = -[k]P`). The
-/// clamped `k` is a multiple of 8, so `[k]P = [k/8]([8]P)`, and `[8]P` lies
-/// in the prime-order subgroup, where `k/8` may be reduced mod ℓ. The point
-/// at infinity maps to u = 0, as the ladder gives. Points on the twist
-/// (and u = -1) have no Edwards form: the Montgomery ladder takes those.
-/// Which way is taken depends only on `public`; both are constant-time in
-/// `private`.
-fn x25519_on(private: &[u8; 32], public: &[u8; 32], form: &Option<EdwardsPoint>) -> [u8; 32] {
-    match form {
-        Some(p) => {
-            let k = Scalar::from_bytes_mod_order(eighth(clamp_integer(*private)));
-            (p * k).to_montgomery().to_bytes()
-        }
-        None => MontgomeryPoint(*public).mul_clamped(*private).to_bytes(),
-    }
-}
-
-/// [`x25519_on`], converting `public` itself.
-#[cfg(test)]
+/// X25519 of `private` (clamped) and the u-coordinate `public`, as RFC 7748
+/// defines it: the Montgomery ladder.
 pub(crate) fn x25519(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
-    x25519_on(private, public, &edwards_form(public))
-}
-
-/// `[8]P` on the Edwards curve for the Montgomery point `public`, or `None`
-/// if it has no Edwards form: what [`x25519_on`] multiplies. Converting
-/// costs two field exponentiations, so a point met again is converted once.
-pub(crate) fn edwards_form(public: &[u8; 32]) -> Option<EdwardsPoint> {
-    MontgomeryPoint(*public)
-        .to_edwards(0)
-        .map(|p| p.mul_by_cofactor())
-}
-
-/// The [`edwards_form`]s of the first two points that one handshake's DH
-/// objects multiply. In `IKpsk2` each side multiplies the other's ephemeral
-/// key twice (`ee`, and `es` or `se`), so its second use finds it here; an
-/// initiator starts with the responder's static key there, whose form the
-/// cache keeps per peer ([`PeerStatic::forms`]).
-pub(crate) type Forms = Arc<[OnceLock<([u8; 32], Option<EdwardsPoint>)>; 2]>;
-
-/// `k / 8` for a little-endian 256-bit `k` (a multiple of 8 once clamped).
-fn eighth(mut k: [u8; 32]) -> [u8; 32] {
-    let mut carry = 0u8;
-    for b in k.iter_mut().rev() {
-        let low = *b & 7;
-        *b = (*b >> 3) | (carry << 5);
-        carry = low;
-    }
-    k
-}
-
-/// The Montgomery ladder, as RFC 7748 describes X25519: the reference that
-/// [`x25519_on`] must equal.
-#[cfg(test)]
-fn x25519_ladder(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
     MontgomeryPoint(*public).mul_clamped(*private).to_bytes()
+}
+
+/// Whether an X25519 result is all zeros (the peer's point had low order),
+/// without a branch on any byte.
+fn is_zero(shared: &[u8; 32]) -> bool {
+    shared.iter().fold(0u8, |acc, b| acc | b) == 0
 }
 
 /// The X25519 public key of `private` (clamped).
@@ -107,9 +60,6 @@ struct Entry {
     public: [u8; 32],
     /// X25519 of our static key and `public`.
     shared: Zeroizing<[u8; 32]>,
-    /// `public`'s [`edwards_form`], once an initiation to the peer needed it
-    /// (`es` multiplies our ephemeral key by it).
-    form: Option<Option<EdwardsPoint>>,
     /// When it was last used, on the cache's own counter.
     used: u64,
 }
@@ -120,17 +70,6 @@ pub(crate) struct PeerStatic {
     pub(crate) public: [u8; 32],
     /// Our `ss` with it.
     pub(crate) shared: Zeroizing<[u8; 32]>,
-    /// Its [`edwards_form`].
-    pub(crate) form: Option<EdwardsPoint>,
-}
-
-impl PeerStatic {
-    /// A handshake's [`Forms`], holding this key's form already.
-    pub(crate) fn forms(&self) -> Forms {
-        let forms = Forms::default();
-        let _ = forms[0].set((self.public, self.form));
-        forms
-    }
 }
 
 /// Our static key pair and the static-static secrets of recent peers, at
@@ -165,30 +104,25 @@ impl StaticSecrets {
         &self.private
     }
 
-    /// `peer`'s X25519 public key, our `ss` with it and the key's
-    /// [`edwards_form`], computed on first use; `None` if `peer` is not a
-    /// valid key.
+    /// `peer`'s X25519 public key and our `ss` with it, computed on first
+    /// use; `None` if `peer` is not a valid key or has low order.
     pub(crate) fn with_peer(&mut self, peer: &NodeId) -> Option<PeerStatic> {
         self.clock += 1;
         let clock = self.clock;
         if let Some(e) = self.entries.iter_mut().find(|e| e.peer == *peer) {
             e.used = clock;
-            let form = *e.form.get_or_insert_with(|| edwards_form(&e.public));
             return Some(PeerStatic {
                 public: e.public,
                 shared: e.shared.clone(),
-                form,
             });
         }
         let public = peer.noise_public()?;
-        let form = edwards_form(&public);
-        let shared = Zeroizing::new(x25519_on(&self.private, &public, &form));
-        self.file(*peer, public, shared.clone(), Some(form));
-        Some(PeerStatic {
-            public,
-            shared,
-            form,
-        })
+        let shared = Zeroizing::new(x25519(&self.private, &public));
+        if is_zero(&shared) {
+            return None;
+        }
+        self.insert(*peer, public, shared.clone());
+        Some(PeerStatic { public, shared })
     }
 
     /// The X25519 public key of `peer`, if cached.
@@ -210,23 +144,11 @@ impl StaticSecrets {
     /// Remembers `peer`'s key and our `ss` with it (computed by a handshake
     /// that proved the key belongs to `peer`).
     pub(crate) fn insert(&mut self, peer: NodeId, public: [u8; 32], shared: Zeroizing<[u8; 32]>) {
-        self.file(peer, public, shared, None);
-    }
-
-    /// [`StaticSecrets::insert`], with the key's form if it is known.
-    fn file(
-        &mut self,
-        peer: NodeId,
-        public: [u8; 32],
-        shared: Zeroizing<[u8; 32]>,
-        form: Option<Option<EdwardsPoint>>,
-    ) {
         self.clock += 1;
         let entry = Entry {
             peer,
             public,
             shared,
-            form,
             used: self.clock,
         };
         if let Some(e) = self.entries.iter_mut().find(|e| e.peer == peer) {
@@ -261,13 +183,12 @@ pub(crate) enum Known {
 }
 
 /// A snow [`Dh`]: X25519 as snow's own, which uses our static key's known
-/// public half and `ss` secrets instead of computing them again.
+/// public half and `ss` secrets instead of computing them again, and
+/// refuses an all-zero result.
 pub(crate) struct CachedDh {
     /// Our static key pair.
     own: ([u8; 32], Zeroizing<[u8; 32]>),
     known: Arc<Known>,
-    /// Shared by the handshake's DH objects.
-    forms: Forms,
     private: Zeroizing<[u8; 32]>,
     public: [u8; 32],
     /// Whether `private` is our static key.
@@ -277,15 +198,10 @@ pub(crate) struct CachedDh {
 impl CachedDh {
     /// A DH object for a handshake of the static key `own` (public,
     /// private), knowing `known`.
-    pub(crate) fn new(
-        own: ([u8; 32], Zeroizing<[u8; 32]>),
-        known: Arc<Known>,
-        forms: Forms,
-    ) -> Self {
+    pub(crate) fn new(own: ([u8; 32], Zeroizing<[u8; 32]>), known: Arc<Known>) -> Self {
         Self {
             own,
             known,
-            forms,
             private: Zeroizing::new([0; 32]),
             public: [0; 32],
             is_static: false,
@@ -352,25 +268,14 @@ impl Dh for CachedDh {
             }
         }
         let public: [u8; 32] = public.try_into().map_err(|_| snow::Error::Dh)?;
-        let shared = match self
-            .forms
-            .iter()
-            .find_map(|f| f.get().filter(|(p, _)| *p == public))
-        {
-            Some((_, form)) => x25519_on(&self.private, &public, form),
-            None => {
-                let form = edwards_form(&public);
-                let shared = x25519_on(&self.private, &public, &form);
-                if let Some(free) = self.forms.iter().find(|f| f.get().is_none()) {
-                    let _ = free.set((public, form));
-                }
-                shared
-            }
-        };
-        out.copy_from_slice(&shared);
+        let shared = Zeroizing::new(x25519(&self.private, &public));
+        if is_zero(&shared) {
+            return Err(snow::Error::Dh);
+        }
+        out.copy_from_slice(&shared[..]);
         if self.is_static {
             if let Known::Cache(_, computed) = &*self.known {
-                let result = (public, Zeroizing::new(shared));
+                let result = (public, shared);
                 if let Err(result) = computed[0].set(result) {
                     let _ = computed[1].set(result);
                 }
@@ -391,6 +296,26 @@ mod tests {
         v.try_into().unwrap()
     }
 
+    /// RFC 7748 §5.2: the two single multiplications.
+    #[test]
+    fn rfc7748_single_vectors() {
+        let cases = [
+            (
+                "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+                "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+                "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+            ),
+            (
+                "4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+                "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+                "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957",
+            ),
+        ];
+        for (k, u, out) in cases {
+            assert_eq!(x25519(&hex32(k), &hex32(u)), hex32(out));
+        }
+    }
+
     /// RFC 7748 §6.1: Alice's and Bob's keys and their shared secret.
     #[test]
     fn rfc7748_test_vector() {
@@ -407,107 +332,23 @@ mod tests {
         // The same through the snow object, cold and from the cache.
         let own = (a_pub, Zeroizing::new(a));
         let mut out = [0u8; 32];
-        let mut cold = CachedDh::new(own.clone(), Arc::new(Known::Nothing), Forms::default());
+        let mut cold = CachedDh::new(own.clone(), Arc::new(Known::Nothing));
         cold.set(&a);
         assert_eq!(cold.pubkey(), &a_pub[..]);
         cold.dh(&b_pub, &mut out).unwrap();
         assert_eq!(out, k);
         // A cache entry is used only for the static key and its own peer.
         let wrong = Zeroizing::new([0x55; 32]);
-        let mut warm = CachedDh::new(
-            own.clone(),
-            Arc::new(Known::Peer(b_pub, wrong.clone())),
-            Forms::default(),
-        );
+        let mut warm = CachedDh::new(own.clone(), Arc::new(Known::Peer(b_pub, wrong.clone())));
         warm.set(&a);
         warm.dh(&b_pub, &mut out).unwrap();
         assert_eq!(out, *wrong, "the static key takes the cached secret");
         warm.dh(&a_pub, &mut out).unwrap();
         assert_eq!(out, x25519(&a, &a_pub), "another peer is computed");
-        let mut ephemeral =
-            CachedDh::new(own, Arc::new(Known::Peer(b_pub, wrong)), Forms::default());
+        let mut ephemeral = CachedDh::new(own, Arc::new(Known::Peer(b_pub, wrong)));
         ephemeral.set(&b);
         ephemeral.dh(&b_pub, &mut out).unwrap();
         assert_eq!(out, x25519(&b, &b_pub), "another key is computed");
-    }
-
-    /// DH objects of one handshake share the Edwards forms of the points
-    /// they multiply: a point met again (on the curve, on the twist) gives
-    /// what X25519 gives, and a third point is computed afresh.
-    #[test]
-    fn a_handshakes_dh_objects_reuse_the_points_they_met() {
-        let (a, b) = ([3u8; 32], [4u8; 32]);
-        let own = (x25519_base(&a), Zeroizing::new(a));
-        let forms = Forms::default();
-        let mut first = CachedDh::new(own.clone(), Arc::new(Known::Nothing), forms.clone());
-        first.set(&a);
-        let mut second = CachedDh::new(own, Arc::new(Known::Nothing), forms.clone());
-        second.set(&b);
-        let twist = (1u8..)
-            .map(|i| [i; 32])
-            .find(|p| MontgomeryPoint(*p).to_edwards(0).is_none())
-            .expect("a point on the twist");
-        let points = [x25519_base(&[5; 32]), twist, x25519_base(&[6; 32])];
-        let mut out = [0u8; 32];
-        for p in points {
-            first.dh(&p, &mut out).unwrap();
-            assert_eq!(out, x25519(&a, &p));
-            second.dh(&p, &mut out).unwrap();
-            assert_eq!(out, x25519(&b, &p));
-        }
-        let kept: Vec<[u8; 32]> = forms
-            .iter()
-            .filter_map(|f| f.get().map(|(p, _)| *p))
-            .collect();
-        assert_eq!(kept, points[..2]);
-    }
-
-    #[test]
-    fn responder_records_what_it_computed_and_short_input_fails() {
-        let a = [7u8; 32];
-        let own = (x25519_base(&a), Zeroizing::new(a));
-        let computed: Computed = Arc::default();
-        let cache = Arc::new(StaticSecrets::new(Zeroizing::new(a)));
-        let mut dh = CachedDh::new(
-            own,
-            Arc::new(Known::Cache(cache, computed.clone())),
-            Forms::default(),
-        );
-        dh.set(&a);
-        let (p1, p2) = (x25519_base(&[1; 32]), x25519_base(&[2; 32]));
-        let mut out = [0u8; 32];
-        dh.dh(&p1, &mut out).unwrap();
-        dh.dh(&p2, &mut out).unwrap();
-        let got: Vec<_> = computed.iter().map(|c| c.get().unwrap().0).collect();
-        assert_eq!(got, vec![p1, p2]);
-        assert_eq!(*computed[1].get().unwrap().1, x25519(&a, &p2));
-        assert!(dh.dh(&p1[..31], &mut out).is_err());
-    }
-
-    #[test]
-    fn the_cache_is_bounded_and_keeps_the_recently_used() {
-        use crate::identity::NodeKey;
-        let mut s = StaticSecrets::new(Zeroizing::new([9; 32]));
-        let ids: Vec<NodeId> = (0..=CAPACITY as u8)
-            .map(|i| NodeKey::from_seed([i; 32]).id())
-            .collect();
-        let p = s.with_peer(&ids[0]).unwrap();
-        let (p0, k0) = (p.public, p.shared);
-        assert_eq!(Some(p0), ids[0].noise_public());
-        assert_eq!(*k0, x25519(&[9; 32], &p0));
-        assert_eq!(
-            p.form.map(|f| f.compress()),
-            edwards_form(&p0).map(|f| f.compress())
-        );
-        for id in &ids[1..CAPACITY] {
-            s.with_peer(id);
-        }
-        s.with_peer(&ids[0]); // used again: the oldest is now ids[1]
-        s.with_peer(&ids[CAPACITY]);
-        assert_eq!(s.len(), CAPACITY);
-        assert!(s.public_of(&ids[0]).is_some());
-        assert!(s.public_of(&ids[1]).is_none());
-        assert!(s.public_of(&ids[CAPACITY]).is_some());
     }
 
     /// RFC 7748 §5.2: the iterated test, 1 and 1,000 times.
@@ -533,43 +374,129 @@ mod tests {
         );
     }
 
-    /// The Edwards way equals the ladder on random keys and points (on the
-    /// curve and on its twist), on low-order points, on non-canonical and
-    /// high-bit-set encodings.
+    /// Every Wycheproof X25519 vector (low-order and twist points,
+    /// non-canonical encodings, edge-case scalars): the function gives the
+    /// expected result, and the snow object gives it too, except that it
+    /// refuses the all-zero results of low-order points.
     #[test]
-    fn x25519_equals_the_ladder() {
+    fn wycheproof_x25519() {
+        use wycheproof::xdh::{TestFlag, TestName, TestSet};
+        let set = TestSet::load(TestName::X25519).unwrap();
+        let (mut total, mut refused) = (0, 0);
+        for group in &set.test_groups {
+            for t in &group.tests {
+                let private: [u8; 32] = t.private_key[..].try_into().unwrap();
+                let public: [u8; 32] = t.public_key[..].try_into().unwrap();
+                let expected: [u8; 32] = t.shared_secret[..].try_into().unwrap();
+                assert_eq!(x25519(&private, &public), expected, "tcId {}", t.tc_id);
+                let mut dh = CachedDh::new(
+                    (x25519_base(&[1; 32]), Zeroizing::new([1; 32])),
+                    Arc::new(Known::Nothing),
+                );
+                dh.set(&private);
+                let mut out = [0u8; 32];
+                let zero = t.flags.contains(&TestFlag::ZeroSharedSecret);
+                assert_eq!(zero, expected == [0; 32], "tcId {}", t.tc_id);
+                match dh.dh(&public, &mut out) {
+                    Ok(()) => assert_eq!(out, expected, "tcId {}", t.tc_id),
+                    Err(_) => {
+                        assert!(zero, "tcId {} refused", t.tc_id);
+                        refused += 1;
+                    }
+                }
+                total += 1;
+            }
+        }
+        assert_eq!(total, set.number_of_tests);
+        assert!(
+            total > 500 && refused > 20,
+            "{total} tests, {refused} refused"
+        );
+    }
+
+    /// Differential: the snow object equals snow's own X25519 (another
+    /// version of curve25519-dalek, through snow's default resolver) on
+    /// random keys and on random 32-byte strings, which land on the curve
+    /// or on its twist about equally often.
+    #[test]
+    fn equals_snows_own_x25519() {
         use rand_chacha::ChaCha20Rng;
         use rand_core::{RngCore, SeedableRng};
+        use snow::resolvers::{CryptoResolver, DefaultResolver};
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        let mut points: Vec<[u8; 32]> = vec![
-            [0; 32],
-            hex32("0100000000000000000000000000000000000000000000000000000000000000"),
-            hex32("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
-            hex32("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
-            hex32("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),
-            hex32("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
-            hex32("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
-            hex32("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
-        ];
-        let mut on_curve = 0;
-        for _ in 0..200 {
+        let own = (x25519_base(&[1; 32]), Zeroizing::new([1; 32]));
+        for i in 0..400 {
+            let mut k = [0u8; 32];
+            rng.fill_bytes(&mut k);
             let mut p = [0u8; 32];
             rng.fill_bytes(&mut p);
-            on_curve += usize::from(MontgomeryPoint(p).to_edwards(0).is_some());
-            points.push(p);
-            let mut k = [0u8; 32];
-            rng.fill_bytes(&mut k);
-            points.push(x25519_base(&k));
+            if i % 2 == 0 {
+                p = x25519_base(&p);
+            }
+            let mut ours = CachedDh::new(own.clone(), Arc::new(Known::Nothing));
+            ours.set(&k);
+            let mut theirs = DefaultResolver
+                .resolve_dh(&snow::params::DHChoice::Curve25519)
+                .unwrap();
+            theirs.set(&k);
+            assert_eq!(ours.pubkey(), theirs.pubkey());
+            let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+            ours.dh(&p, &mut a).unwrap();
+            theirs.dh(&p, &mut b).unwrap();
+            assert_eq!(a, b, "key {k:02x?} point {p:02x?}");
         }
-        assert!(
-            on_curve > 50 && on_curve < 150,
-            "{on_curve} of 200 random on the curve"
-        );
-        for p in &points {
-            let mut k = [0u8; 32];
-            rng.fill_bytes(&mut k);
-            assert_eq!(x25519(&k, p), x25519_ladder(&k, p), "point {p:02x?}");
+    }
+
+    /// A peer whose node ID maps to a low-order point gets no cache entry
+    /// and no handshake; short input fails.
+    #[test]
+    fn low_order_and_short_points_are_refused() {
+        let own = (x25519_base(&[7; 32]), Zeroizing::new([7; 32]));
+        let mut dh = CachedDh::new(own, Arc::new(Known::Nothing));
+        dh.set(&[7; 32]);
+        let mut out = [0u8; 32];
+        let one = hex32("0100000000000000000000000000000000000000000000000000000000000000");
+        assert!(dh.dh(&[0; 32], &mut out).is_err());
+        assert!(dh.dh(&one, &mut out).is_err());
+        assert!(dh.dh(&one[..31], &mut out).is_err());
+    }
+
+    #[test]
+    fn responder_records_what_it_computed() {
+        let a = [7u8; 32];
+        let own = (x25519_base(&a), Zeroizing::new(a));
+        let computed: Computed = Arc::default();
+        let cache = Arc::new(StaticSecrets::new(Zeroizing::new(a)));
+        let mut dh = CachedDh::new(own, Arc::new(Known::Cache(cache, computed.clone())));
+        dh.set(&a);
+        let (p1, p2) = (x25519_base(&[1; 32]), x25519_base(&[2; 32]));
+        let mut out = [0u8; 32];
+        dh.dh(&p1, &mut out).unwrap();
+        dh.dh(&p2, &mut out).unwrap();
+        let got: Vec<_> = computed.iter().map(|c| c.get().unwrap().0).collect();
+        assert_eq!(got, vec![p1, p2]);
+        assert_eq!(*computed[1].get().unwrap().1, x25519(&a, &p2));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_keeps_the_recently_used() {
+        use crate::identity::NodeKey;
+        let mut s = StaticSecrets::new(Zeroizing::new([9; 32]));
+        let ids: Vec<NodeId> = (0..=CAPACITY as u8)
+            .map(|i| NodeKey::from_seed([i; 32]).id())
+            .collect();
+        let p = s.with_peer(&ids[0]).unwrap();
+        let (p0, k0) = (p.public, p.shared);
+        assert_eq!(Some(p0), ids[0].noise_public());
+        assert_eq!(*k0, x25519(&[9; 32], &p0));
+        for id in &ids[1..CAPACITY] {
+            s.with_peer(id);
         }
-        assert_eq!(eighth([8; 32])[0], 1);
+        s.with_peer(&ids[0]); // used again: the oldest is now ids[1]
+        s.with_peer(&ids[CAPACITY]);
+        assert_eq!(s.len(), CAPACITY);
+        assert!(s.public_of(&ids[0]).is_some());
+        assert!(s.public_of(&ids[1]).is_none());
+        assert!(s.public_of(&ids[CAPACITY]).is_some());
     }
 }

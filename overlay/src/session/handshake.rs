@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use zeroize::Zeroizing;
 
-use super::dh::{Computed, Forms, Known, StaticSecrets};
+use super::dh::{Computed, Known, StaticSecrets};
 use super::resolver::SeededResolver;
 use super::Session;
 use crate::identity::{NetworkKey, NodeId, NodeKey};
@@ -96,15 +96,10 @@ impl HandshakeKeys {
         MacKey::for_any(&self.network_mac_key)
     }
 
-    fn builder(
-        &self,
-        seed: [u8; 32],
-        known: Known,
-        forms: Forms,
-    ) -> Result<snow::Builder<'_>, HandshakeError> {
+    fn builder(&self, seed: [u8; 32], known: Known) -> Result<snow::Builder<'_>, HandshakeError> {
         let params = PATTERN.parse().map_err(noise_err)?;
         let own = (self.statics.public(), self.statics.private().clone());
-        let resolver = SeededResolver::new(seed, own, known, forms);
+        let resolver = SeededResolver::new(seed, own, known);
         snow::Builder::with_resolver(params, Box::new(resolver))
             .local_private_key(&self.statics.private()[..])
             .and_then(|b| b.psk(2, &self.psk))
@@ -152,9 +147,8 @@ pub fn create_initiation(
         .with_peer(peer)
         .ok_or(HandshakeError::InvalidKey)?;
     let public = peer_static.public;
-    let forms = peer_static.forms();
     let mut hs = keys
-        .builder(seed, Known::Peer(public, peer_static.shared), forms)?
+        .builder(seed, Known::Peer(public, peer_static.shared))?
         .remote_public_key(&public)
         .and_then(|b| b.build_initiator())
         .map_err(noise_err)?;
@@ -226,7 +220,7 @@ pub fn consume_initiation(
     let computed = Computed::default();
     let known = Known::Cache(keys.statics.clone(), computed.clone());
     let mut hs = keys
-        .builder(seed, known, Forms::default())?
+        .builder(seed, known)?
         .build_responder()
         .map_err(noise_err)?;
     let mut plain = [0u8; handshake_init::PAYLOAD_LEN];

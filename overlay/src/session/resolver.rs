@@ -12,7 +12,7 @@ use snow::resolvers::{CryptoResolver, DefaultResolver, FallbackResolver, RingRes
 use snow::types::{Cipher, Dh, Hash, Random};
 use zeroize::Zeroizing;
 
-use super::dh::{CachedDh, Forms, Known};
+use super::dh::{CachedDh, Known};
 
 /// Ring first, then snow's defaults, with a seeded RNG and [`CachedDh`].
 pub(crate) struct SeededResolver {
@@ -20,24 +20,17 @@ pub(crate) struct SeededResolver {
     /// Our static key pair (public, private).
     own: ([u8; 32], Zeroizing<[u8; 32]>),
     known: Arc<Known>,
-    forms: Forms,
     inner: FallbackResolver,
 }
 
 impl SeededResolver {
     /// A resolver for one handshake of the static key `own` (public,
-    /// private), whose DH objects know `known` and share `forms`.
-    pub(crate) fn new(
-        seed: [u8; 32],
-        own: ([u8; 32], Zeroizing<[u8; 32]>),
-        known: Known,
-        forms: Forms,
-    ) -> Self {
+    /// private), whose DH objects know `known`.
+    pub(crate) fn new(seed: [u8; 32], own: ([u8; 32], Zeroizing<[u8; 32]>), known: Known) -> Self {
         Self {
             seed,
             own,
             known: Arc::new(known),
-            forms,
             inner: FallbackResolver::new(Box::new(RingResolver), Box::new(DefaultResolver)),
         }
     }
@@ -62,7 +55,6 @@ impl CryptoResolver for SeededResolver {
             DHChoice::Curve25519 => Some(Box::new(CachedDh::new(
                 self.own.clone(),
                 self.known.clone(),
-                self.forms.clone(),
             ))),
             _ => self.inner.resolve_dh(choice),
         }

@@ -14,6 +14,10 @@
 //! batches the faster way. Which thread runs a job never changes what the
 //! job does, so this changes how long a run takes, never what it does.
 
+// The pool hands a borrowed job to its threads by erasing its lifetime;
+// the block that does so says why it is sound.
+#![allow(unsafe_code)]
+
 use std::any::Any;
 use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};

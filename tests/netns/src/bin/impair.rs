@@ -18,6 +18,10 @@
 //! `ip netns` handle such as `/run/netns/NAME`) is deleted or no longer the
 //! one it runs in, or when killed; the steering rule disappears with it.
 
+// System calls and FFI that no safe wrapper here covers; every block
+// says why it is sound.
+#![allow(unsafe_code)]
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Write;

@@ -28,6 +28,10 @@
 //! a queue nobody reads. The `bypass` flag lets packets through unimpaired
 //! while no program is bound to the queue.
 
+// System calls and FFI that no safe wrapper here covers; every block
+// says why it is sound.
+#![allow(unsafe_code)]
+
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
