@@ -280,6 +280,11 @@ impl Shell {
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
                 Event::Pong(pong) => self.pings.answer(&pong),
+                Event::Record { key, record } => tracing::debug!(
+                    key = %data_encoding::HEXLOWER.encode(&key[..8]),
+                    found = record.is_some(),
+                    "record fetched"
+                ),
                 Event::Ipv4Changed(new) => {
                     let changed = self
                         .dev

@@ -52,6 +52,16 @@ impl NetworkPrefix {
         Ipv6Addr::from(o)
     }
 
+    /// The overlay address that the record key `key` maps to: the members
+    /// whose addresses are nearest it keep the record (see
+    /// [`crate::wire::record`]). No member owns it.
+    pub fn record_addr(&self, key: &[u8; 32]) -> Ipv6Addr {
+        let mut o = [0u8; 16];
+        o[..6].copy_from_slice(&self.bytes);
+        o[6..].copy_from_slice(&key[..10]);
+        Ipv6Addr::from(o)
+    }
+
     /// Whether `addr` lies inside this network's `/48`.
     pub fn contains(&self, addr: &Ipv6Addr) -> bool {
         addr.octets()[..6] == self.bytes

@@ -22,6 +22,7 @@ mod peer_table;
 mod ping;
 mod portmap;
 mod receive;
+mod records;
 mod relay;
 mod relay_pairs;
 mod roster;
@@ -53,6 +54,7 @@ pub use lookup::LookupStats;
 use peer::Peer;
 pub use ping::{PingError, PingTarget, Pong};
 pub use portmap::PortMappingStatus;
+pub use records::{RecordError, RecordStats};
 pub use relay::{Path, RelayStats};
 pub use stats::{DropCounters, DropReason};
 pub use status::{PeerStatus, Status};
@@ -145,6 +147,14 @@ pub enum Event {
     CloseAuxSockets(Vec<u16>),
     /// The answer to [`Node::ping`].
     Pong(Pong),
+    /// The answer to [`Node::fetch_record`]: the record of `key` (signed
+    /// by its publisher and checked), or `None` if no member had it.
+    Record {
+        /// The key fetched.
+        key: [u8; 32],
+        /// The record's bytes (see [`crate::wire::record`]).
+        record: Option<Vec<u8>>,
+    },
 }
 
 /// A second-hand newcomer displaces only a second-hand member whose news is
@@ -187,6 +197,7 @@ pub struct Node {
     rx_relay: Option<NodeId>,
     relay: relay::Relaying,
     lookups: lookup::Lookups,
+    records: records::Records,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -240,6 +251,7 @@ impl Node {
             rx_relay: None,
             relay: relay::Relaying::default(),
             lookups: lookup::Lookups::default(),
+            records: records::Records::default(),
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),

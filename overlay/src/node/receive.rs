@@ -152,6 +152,11 @@ impl Node {
                 self.consume_lookup(now, pid, &l);
                 Action::None
             }
+            Ok(Inner::Record(r)) => {
+                let r = r.to_vec();
+                self.consume_record(now, pid, &r);
+                Action::None
+            }
             Err(_) => self.drop_packet(DropReason::BadInner),
         }
     }

@@ -66,11 +66,13 @@ pub enum DropReason {
     /// recipient, out of hops, or arrived on a relayed session), or an
     /// answer naming a member that does not own the address looked up.
     LookupNoRoute,
+    /// A record whose publisher's signature does not verify.
+    RecordRejected,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 28] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -98,6 +100,7 @@ impl DropReason {
         Self::RelayRefused,
         Self::TooBigForRelay,
         Self::LookupNoRoute,
+        Self::RecordRejected,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -130,6 +133,7 @@ impl DropReason {
             Self::StunUnauthenticated => "stun_unauthenticated",
             Self::UnexpectedStun => "unexpected_stun",
             Self::LookupNoRoute => "lookup_no_route",
+            Self::RecordRejected => "record_rejected",
         }
     }
 }

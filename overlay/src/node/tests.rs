@@ -29,6 +29,8 @@ struct Net {
     filter: Filter,
     /// Every datagram sent, for inspection.
     log: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Every event of each node, for inspection.
+    events: Vec<Vec<Event>>,
 }
 
 fn addr(i: usize) -> SocketAddr {
@@ -57,6 +59,7 @@ impl Net {
             latency: Duration::from_millis(10),
             filter: Box::new(|_, _, _| 1),
             log: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -64,6 +67,7 @@ impl Net {
         let i = self.nodes.len();
         self.nodes.push((addr(i), Node::new(cfg, self.now)));
         self.delivered.push(VecDeque::new());
+        self.events.push(Vec::new());
         i
     }
 
@@ -85,7 +89,9 @@ impl Net {
         while let Some(t) = self.nodes[i].1.poll_transmit() {
             self.send(from, t.to, t.payload);
         }
-        while self.nodes[i].1.poll_event().is_some() {}
+        while let Some(e) = self.nodes[i].1.poll_event() {
+            self.events[i].push(e);
+        }
     }
 
     /// Runs until `deadline`, always processing the earliest event.
@@ -891,3 +897,6 @@ fn a_member_not_heard_of_is_found_by_lookup_and_reached_through_its_path() {
 
 #[path = "tests_stun.rs"]
 mod stun;
+
+#[path = "tests_records.rs"]
+mod records;

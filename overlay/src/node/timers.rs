@@ -50,6 +50,7 @@ impl Node {
         self.maintain_members(now);
         self.traversal_timers(now);
         self.lookup_timers(now);
+        self.record_timers(now);
         self.stun_timers(now);
         self.next_wakeup = self
             .peers
@@ -59,6 +60,7 @@ impl Node {
             .chain(self.traversal.next_deadline())
             .chain(self.stun_deadline())
             .chain(self.lookup_deadline())
+            .chain(self.record_deadline())
             .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{gossip, lookup, need, ping, relay, signal, WireError};
+use super::{gossip, lookup, need, ping, record, relay, signal, WireError};
 
 /// What a decrypted plaintext holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,6 +25,8 @@ pub enum Inner<'a> {
     Echo(ping::Echo),
     /// A lookup request or answer to forward or consume (see [`lookup`]).
     Lookup(&'a [u8]),
+    /// A record store, fetch or answer to forward or consume (see [`record`]).
+    Record(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -52,6 +54,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         Some(&relay::KIND) => Ok(Inner::Relay(b)),
         Some(&ping::PING | &ping::PONG) => Ok(Inner::Echo(ping::parse(b)?)),
         Some(&lookup::KIND) => Ok(Inner::Lookup(b)),
+        Some(&record::KIND) => Ok(Inner::Record(b)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }

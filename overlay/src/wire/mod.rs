@@ -20,6 +20,7 @@ pub mod lookup;
 pub mod mac;
 pub mod ping;
 pub mod probe;
+pub mod record;
 pub mod relay;
 pub mod signal;
 pub mod stream;
