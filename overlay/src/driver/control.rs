@@ -1,5 +1,6 @@
 //! The local control socket (a Unix socket in the state dir, mode 0600):
-//! one request line in, one JSON line out. Requests: `status`.
+//! one request line in, one JSON line out. Requests: `status`, `ping
+//! TARGET`, `record-publish HEX`, `record-fetch KEY`.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -11,8 +12,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::DriverError;
 
-/// Longest request line accepted.
-const MAX_REQUEST: usize = 256;
+/// Longest request line accepted (a record in hex fits).
+const MAX_REQUEST: usize = 4096;
 
 /// A request from a client, with the channel for its answer.
 pub(crate) struct Request {

@@ -22,6 +22,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 
+use data_encoding::HEXLOWER;
 use tessel_stack::StackHandle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -166,8 +167,54 @@ impl EmbeddedNode {
     /// # Errors
     /// Returns an error if the node no longer answers.
     pub async fn status(&self) -> Result<Status, DriverError> {
+        let answer = self.ask("status".into()).await?;
+        serde_json::from_value(answer).map_err(|e| DriverError::Io {
+            context: "reading the status",
+            source: std::io::Error::other(e),
+        })
+    }
+
+    /// Publishes a signed record (see [`crate::wire::record`]) at the
+    /// members nearest its key; returns the key.
+    ///
+    /// # Errors
+    /// Returns an error if the record is not validly signed or the node no
+    /// longer answers.
+    pub async fn publish_record(&self, record: &[u8]) -> Result<[u8; 32], DriverError> {
+        let command = format!("record-publish {}", HEXLOWER.encode(record));
+        let answer = self.ask(command).await?;
+        answer["published"]
+            .as_str()
+            .and_then(|k| HEXLOWER.decode(k.as_bytes()).ok())
+            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+            .ok_or_else(|| refused(&answer))
+    }
+
+    /// Fetches the record of `key` from the members nearest it: `None` if
+    /// none has it.
+    ///
+    /// # Errors
+    /// Returns an error if the node no longer answers, or too many fetches
+    /// are in flight.
+    pub async fn fetch_record(&self, key: [u8; 32]) -> Result<Option<Vec<u8>>, DriverError> {
+        let command = format!("record-fetch {}", HEXLOWER.encode(&key));
+        let answer = self.ask(command).await?;
+        if answer.get("record").is_none() {
+            return Err(refused(&answer));
+        }
+        match answer["record"].as_str() {
+            None => Ok(None),
+            Some(hex) => HEXLOWER
+                .decode(hex.as_bytes())
+                .map(Some)
+                .map_err(|_| refused(&answer)),
+        }
+    }
+
+    /// Sends a control request and parses its JSON answer.
+    async fn ask(&self, command: String) -> Result<serde_json::Value, DriverError> {
         let path = StateDir::socket_path_in(&self.state_dir);
-        let answer = tokio::task::spawn_blocking(move || control::request(&path, "status"))
+        let answer = tokio::task::spawn_blocking(move || control::request(&path, &command))
             .await
             .map_err(|e| DriverError::Io {
                 context: "asking the node",
@@ -178,7 +225,7 @@ impl EmbeddedNode {
                 source,
             })?;
         serde_json::from_str(&answer).map_err(|e| DriverError::Io {
-            context: "reading the status",
+            context: "reading the node's answer",
             source: std::io::Error::other(e),
         })
     }
@@ -192,5 +239,16 @@ impl EmbeddedNode {
         let result = self.task.await.unwrap_or(Ok(()));
         drop(self.userspace);
         result
+    }
+}
+
+/// The error for a control answer that says no.
+fn refused(answer: &serde_json::Value) -> DriverError {
+    let why = answer["error"]
+        .as_str()
+        .map_or_else(|| answer.to_string(), str::to_owned);
+    DriverError::Io {
+        context: "the node refused",
+        source: std::io::Error::other(why),
     }
 }

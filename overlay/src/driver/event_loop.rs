@@ -17,6 +17,7 @@ use super::lan::{LanDiscovery, LanInput};
 use super::local_addrs;
 use super::ping::PendingPings;
 use super::portmap::{Mapper, PortMapping};
+use super::records::PendingRecords;
 use super::state_dir::StateDir;
 use super::tcp::TcpTransport;
 use super::udp::Udp;
@@ -129,6 +130,7 @@ pub async fn run(
     let ipv4 = node.ipv4();
     let mut shell = Shell {
         pings: PendingPings::default(),
+        records: PendingRecords::default(),
         tcp: TcpTransport::start(opts.tcp, listen, &opts.peers),
         aux: AuxSockets::new(listen),
         udp,
@@ -149,6 +151,7 @@ pub async fn run(
             .poll_timeout()
             .into_iter()
             .chain(shell.pings.next_deadline())
+            .chain(shell.records.next_deadline())
             .min()
             .map_or(far, tokio::time::Instant::from_std);
         tokio::select! {
@@ -191,16 +194,20 @@ pub async fn run(
                 shell.act(action, &out).await;
             }
             Some(req) = requests.recv() => {
+                let now = clock::now();
                 match req.command.strip_prefix("ping ") {
-                    Some(target) => shell.pings.start(&mut node, target, req.reply, clock::now()),
+                    Some(target) => shell.pings.start(&mut node, target, req.reply, now),
                     None => {
-                        let _ = req.reply.send(shell.answer(&node, &req.command, clock::now()));
+                        if let Err(reply) = shell.records.request(&mut node, &req.command, req.reply, now) {
+                            let _ = reply.send(shell.answer(&node, &req.command, now));
+                        }
                     }
                 }
             }
         }
         shell.drain(&mut node).await;
         shell.pings.expire(clock::now());
+        shell.records.expire(clock::now());
     };
     server.abort();
     // Delete the gateway's mapping (bounded to about a second).
@@ -215,6 +222,8 @@ struct Shell {
     udp: Udp,
     /// `tessel ping` requests waiting for their pong.
     pings: PendingPings,
+    /// `record-fetch` requests waiting for the node's answer.
+    records: PendingRecords,
     /// Extra sockets for hole punching.
     aux: AuxSockets,
     /// TCP connections (socket IDs from `STREAM_IDS_FROM`).
@@ -280,11 +289,7 @@ impl Shell {
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
                 Event::Pong(pong) => self.pings.answer(&pong),
-                Event::Record { key, record } => tracing::debug!(
-                    key = %data_encoding::HEXLOWER.encode(&key[..8]),
-                    found = record.is_some(),
-                    "record fetched"
-                ),
+                Event::Record { key, record } => self.records.answer(&key, record.as_deref()),
                 Event::Ipv4Changed(new) => {
                     let changed = self
                         .dev

@@ -25,6 +25,7 @@ mod lan;
 pub mod local_addrs;
 mod ping;
 pub mod portmap;
+mod records;
 pub mod state_dir;
 pub mod tcp;
 mod tun;
