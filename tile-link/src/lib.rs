@@ -10,6 +10,7 @@
 //! randomness (seeds are arguments). It never depends on the overlay; the
 //! daemon carries each intertile link over an overlay session and drives
 //! these machines.
+pub mod channel;
 pub mod dir;
 pub mod grid;
 pub mod wire;
