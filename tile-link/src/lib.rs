@@ -13,6 +13,7 @@
 pub mod channel;
 pub mod dir;
 pub mod grid;
+pub mod tile;
 pub mod wire;
 
 pub use dir::Dir;
