@@ -12,6 +12,7 @@
 //! these machines.
 pub mod channel;
 pub mod dir;
+pub mod file;
 pub mod grid;
 pub mod tile;
 pub mod wire;
