@@ -14,8 +14,13 @@ pub mod channel;
 pub mod dir;
 pub mod file;
 pub mod grid;
+pub mod node;
+pub mod physics;
+pub mod sim;
 pub mod tile;
 pub mod wire;
 
 pub use dir::Dir;
 pub use grid::{Grid, Pos};
+pub use node::{Node, NodeConfig, NodeEvent};
+pub use tile::Tile;

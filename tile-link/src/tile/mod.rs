@@ -266,11 +266,13 @@ impl Tile {
         self.tile_event(dir, tep::Event::Disconnect);
     }
 
-    /// Call when the link to `dir` can take `packets` more packets.
+    /// Call when the link to `dir` can take `packets` more packets now
+    /// (its free send space): this replaces the previous figure, it does not
+    /// add to it. [`Tile::poll_transmit`] hands out at most that many.
     pub fn handle_link_credit(&mut self, dir: Dir, packets: u32) {
         let d = &mut self.dirs[dir.index()];
         if d.present {
-            d.link_credit = d.link_credit.saturating_add(packets);
+            d.link_credit = packets;
         }
     }
 
