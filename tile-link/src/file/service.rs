@@ -75,9 +75,24 @@ struct Download {
     size: u32,
     dir: Dir,
     id: u16,
+    /// Where this download started: above 0 it resumed a partial file
+    /// whose earlier bytes may have come from another source.
+    start: u32,
     received: u32,
     unacked: u16,
     deadline: Instant,
+}
+
+/// Who is at fault for a file that failed its checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blame {
+    /// The bytes are exactly the advertised version, and it is not
+    /// properly signed: bad wherever it comes from.
+    Version,
+    /// The source sent bytes that are not the version it advertised.
+    Source,
+    /// Unknown: the partial file was begun with another source.
+    Nobody,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +124,9 @@ pub enum PublishError {
         /// The limit.
         max: u32,
     },
+    /// A stored file whose signed name differs from its file name.
+    #[error("{0} holds a file signed under another name")]
+    Misnamed(FileName),
     /// The tile already has this version or a newer one.
     #[error("a newer or equal version of {0} is already live")]
     NotNewer(FileName),
@@ -190,10 +208,16 @@ impl<S: Store> FileService<S> {
         }
     }
 
-    fn check(&self, name: &FileName, bytes: &[u8]) -> Result<Entry, SignedError> {
+    fn check(&self, name: &FileName, bytes: &[u8]) -> Result<Entry, PublishError> {
+        if bytes.len() > self.config.max_file_size as usize {
+            return Err(PublishError::TooLarge {
+                size: bytes.len(),
+                max: self.config.max_file_size,
+            });
+        }
         let p = signed::Packet::new_checked(bytes)?;
         if &p.name() != name {
-            return Err(SignedError::Name(super::name::NameError::Empty));
+            return Err(PublishError::Misnamed(name.clone()));
         }
         p.verify(&self.config.trusted)?;
         Ok(Entry {
@@ -243,14 +267,7 @@ impl<S: Store> FileService<S> {
     /// # Errors
     /// Why the file was not published; the live area is unchanged then.
     pub fn publish(&mut self, bytes: &[u8]) -> Result<FileName, PublishError> {
-        let p = signed::Packet::new_checked(bytes)?;
-        let name = p.name();
-        if bytes.len() > self.config.max_file_size as usize {
-            return Err(PublishError::TooLarge {
-                size: bytes.len(),
-                max: self.config.max_file_size,
-            });
-        }
+        let name = signed::Packet::new_checked(bytes)?.name();
         let entry = self.check(&name, bytes)?;
         if self
             .files
@@ -608,8 +625,13 @@ impl<S: Store> FileService<S> {
             name: name.clone(),
             hash: d.version.hash,
         };
+        let blame = if d.start == 0 {
+            Blame::Source
+        } else {
+            Blame::Nobody
+        };
         if size != d.size || d.received != d.size {
-            self.reject(&name, dir, &key, false, "size differs from the advert");
+            self.reject(&name, dir, &key, blame, "size differs from the advert");
             self.start_downloads(now);
             return;
         }
@@ -621,19 +643,19 @@ impl<S: Store> FileService<S> {
             }
         };
         let Ok(p) = signed::Packet::new_checked(&bytes[..]) else {
-            self.reject(&name, dir, &key, false, "not a signed file");
+            self.reject(&name, dir, &key, blame, "not a signed file");
             self.start_downloads(now);
             return;
         };
         if p.name() != name || p.version() != d.version {
-            self.reject(&name, dir, &key, false, "not the advertised version");
+            self.reject(&name, dir, &key, blame, "not the advertised version");
             self.start_downloads(now);
             return;
         }
         if let Err(e) = p.verify(&self.config.trusted) {
             // The bytes are exactly the advertised version: it is bad
             // wherever it comes from.
-            self.reject(&name, dir, &key, true, &e.to_string());
+            self.reject(&name, dir, &key, Blame::Version, &e.to_string());
             self.start_downloads(now);
             return;
         }
@@ -690,13 +712,13 @@ impl<S: Store> FileService<S> {
         }
     }
 
-    fn reject(&mut self, name: &FileName, dir: Dir, key: &PartKey, version_bad: bool, why: &str) {
+    fn reject(&mut self, name: &FileName, dir: Dir, key: &PartKey, blame: Blame, why: &str) {
         tracing::warn!(%name, %dir, why, "downloaded file rejected");
         self.counters.bad_files += 1;
         if self.store.discard_partial(key).is_err() {
             self.counters.store_errors += 1;
         }
-        if version_bad {
+        if blame == Blame::Version {
             self.bad.insert((name.clone(), key.hash));
             if self
                 .offers
@@ -705,7 +727,7 @@ impl<S: Store> FileService<S> {
             {
                 self.offers.remove(name);
             }
-        } else if let Some(o) = self.offers.get_mut(name) {
+        } else if let (Blame::Source, Some(o)) = (blame, self.offers.get_mut(name)) {
             o.sources &= !(1u8 << dir.index());
             o.blamed |= 1u8 << dir.index();
         }
@@ -798,6 +820,7 @@ impl<S: Store> FileService<S> {
                     size: o.size,
                     dir,
                     id,
+                    start: offset,
                     received: offset,
                     unacked: 0,
                     deadline: now + self.config.stall_timeout,

@@ -414,7 +414,74 @@ fn bad_local_files_are_ignored_at_start() {
     // A good file stored under another name than it was signed for.
     store.insert_unchecked(FileName::new("u").unwrap(), file("w", 1, 10));
     store.insert_unchecked(FileName::new("w").unwrap(), file("w", 1, 10));
+    // A good file above the size limit.
+    store.insert_unchecked(FileName::new("big").unwrap(), file("big", 1, 70_000));
     let s = FileService::new(config(), store, 0, Instant::now());
-    assert_eq!(s.counters().bad_local, 2);
+    assert_eq!(s.counters().bad_local, 3);
     assert_eq!(s.files().count(), 1);
+    assert!(s.version(&FileName::new("w").unwrap()).is_some());
+}
+
+#[test]
+fn a_poisoned_partial_costs_a_retry_not_the_honest_source() {
+    let now = Instant::now();
+    let mut b = FileService::new(config(), MemStore::new(), 7, now);
+    b.handle_neighbour(now, Dir::West, true);
+    let good = file("f", 3, 2000);
+    let p = signed::Packet::new_checked(&good[..]).unwrap();
+    let advert = Message::Advert {
+        version: p.version(),
+        size: good.len() as u32,
+        name: p.name(),
+    }
+    .to_vec();
+    // The liar in the west sends two chunks of wrong bytes, then leaves.
+    b.handle_message(now, Dir::West, &advert);
+    let Ok(Message::Request { id, .. }) = Message::parse(&b.poll_transmit().unwrap().payload)
+    else {
+        panic!("expected a request");
+    };
+    let junk = vec![0x5a; MAX_CHUNK];
+    for k in 0..2 {
+        let m = Message::Chunk {
+            id,
+            offset: (k * MAX_CHUNK) as u32,
+            data: &junk,
+        };
+        b.handle_message(now, Dir::West, &m.to_vec());
+    }
+    b.handle_neighbour(now, Dir::West, false);
+    while b.poll_transmit().is_some() {}
+    // An honest neighbour in the east: the download resumes after the junk.
+    let mut a = FileService::new(config(), MemStore::new(), 8, now);
+    a.publish(&good).unwrap();
+    a.handle_neighbour(now, Dir::West, true);
+    b.handle_neighbour(now, Dir::East, true);
+    let mut first_offsets = Vec::new();
+    for _ in 0..100 {
+        let mut moved = false;
+        while let Some(o) = a.poll_transmit() {
+            b.handle_message(now, Dir::East, &o.payload);
+            moved = true;
+        }
+        while let Some(o) = b.poll_transmit() {
+            if let Ok(Message::Request { offset, window, .. }) = Message::parse(&o.payload) {
+                if window > 0 && !first_offsets.contains(&offset) {
+                    first_offsets.push(offset);
+                }
+            }
+            a.handle_message(now, Dir::West, &o.payload);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+    // The resumed copy failed its check; the east was not blamed, and the
+    // retry from offset 0 brought the right file.
+    assert_eq!(first_offsets[0], 2 * MAX_CHUNK as u32);
+    assert!(first_offsets.contains(&0));
+    assert_eq!(b.counters().bad_files, 1);
+    assert_eq!(b.store().live(&p.name()), Some(&good[..]));
+    assert_eq!(b.store().partial_count(), 0);
 }

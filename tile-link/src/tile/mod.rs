@@ -41,7 +41,7 @@ use std::collections::VecDeque;
 
 pub use counters::Counters;
 
-use crate::channel::Refusal;
+use crate::channel::{Frame, Refusal};
 use crate::dir::{Dir, ALL};
 use crate::wire::{self, local, routed, service, tep, Kind, Service, WireError};
 
@@ -119,6 +119,32 @@ pub enum Event {
         /// Whether it is present now.
         present: bool,
     },
+}
+
+impl Event {
+    /// The local channel frame that carries this event to its program.
+    pub fn frame(&self) -> Frame<'_> {
+        match self {
+            Self::Mfm { dir, packet } => Frame::Packet { dir: *dir, packet },
+            Self::MfmCredit { dir, grant } => Frame::Credit {
+                dir: *dir,
+                grant: *grant,
+            },
+            Self::Service {
+                service,
+                dir,
+                payload,
+            } => Frame::Service {
+                dir: *dir,
+                service: *service,
+                payload,
+            },
+            Self::Neighbour { dir, present } => Frame::Neighbour {
+                dir: *dir,
+                present: *present,
+            },
+        }
+    }
 }
 
 /// Why a send was refused.

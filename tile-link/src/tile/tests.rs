@@ -253,3 +253,124 @@ fn closed_mfm_channel_counts_what_it_misses() {
     assert_eq!(t.counters(Dir::South).rx_absent, 1);
     assert_eq!(t.send_mfm(Dir::North, &[0xa0]), Err(SendError::NotOpen));
 }
+
+#[test]
+fn events_map_to_channel_frames() {
+    let mut t = open_tile();
+    let svc = Service::new(3).unwrap();
+    t.bind(svc).unwrap();
+    t.handle_link_up(Dir::NorthEast);
+    t.handle_packet(Dir::NorthEast, &[0x81, 3, 0xee]);
+    let bytes: Vec<Vec<u8>> = drain(&mut t)
+        .iter()
+        .map(|e| e.frame().to_vec().unwrap())
+        .collect();
+    assert_eq!(
+        bytes,
+        vec![
+            vec![0, 4, 0x01, 1, 0xc4, 0x01],
+            vec![0, 3, 0x06, 1, 1],
+            vec![0, 4, 0x02, 1, 3, 0xee],
+            vec![0, 4, 0x03, 1, 0, 2],
+        ]
+    );
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Up(u8),
+    Down(u8),
+    LinkCredit(u8, u8),
+    Send(u8),
+    Transmit(u8),
+    Events,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0u8..3).prop_map(Op::Up),
+        (0u8..3).prop_map(Op::Down),
+        (0u8..3, 0u8..4).prop_map(|(d, n)| Op::LinkCredit(d, n)),
+        (0u8..3).prop_map(Op::Send),
+        (0u8..3).prop_map(Op::Send),
+        (0u8..6).prop_map(Op::Transmit),
+        Just(Op::Events),
+    ]
+}
+
+proptest::proptest! {
+    /// A program that follows the credit it was granted is refused only
+    /// when the neighbour is gone, never holds more than the window, and every accepted packet is
+    /// transmitted, still queued, or counted as flushed at a disconnect.
+    #[test]
+    fn credit_model_holds(ops in proptest::collection::vec(op(), 1..200)) {
+        let window = 3u32;
+        let mut t = Tile::new(TileConfig { mfm_window: window as u16, ..TileConfig::default() });
+        t.open_mfm().unwrap();
+        let mut credit = [0u32; 8];
+        let mut accepted = [0u64; 8];
+        let mut sent = [0u64; 8];
+        // A disconnect the program has not read yet: its credit is void.
+        let mut stale = [false; 8];
+        for op in ops {
+            match op {
+                Op::Up(d) => t.handle_link_up(Dir::from_bits(d)),
+                Op::Down(d) => {
+                    let dir = Dir::from_bits(d);
+                    stale[dir.index()] |= t.is_present(dir);
+                    t.handle_link_down(dir);
+                }
+                Op::LinkCredit(d, n) => t.handle_link_credit(Dir::from_bits(d), u32::from(n)),
+                Op::Send(d) => {
+                    let dir = Dir::from_bits(d);
+                    let r = t.send_mfm(dir, &[0xa0 | d]);
+                    if stale[dir.index()] {
+                        proptest::prop_assert!(matches!(
+                            r,
+                            Err(SendError::Absent(_) | SendError::NoCredit(_))
+                        ));
+                    } else if credit[dir.index()] > 0 {
+                        proptest::prop_assert_eq!(r, Ok(()));
+                        credit[dir.index()] -= 1;
+                        accepted[dir.index()] += 1;
+                    } else {
+                        proptest::prop_assert!(r.is_err());
+                    }
+                }
+                Op::Transmit(k) => {
+                    for _ in 0..k {
+                        if let Some(tx) = t.poll_transmit() {
+                            proptest::prop_assert_eq!(tx.packet[0] & 7, tx.dir.value());
+                            sent[tx.dir.index()] += 1;
+                        }
+                    }
+                }
+                Op::Events => {
+                    stale = [false; 8];
+                    while let Some(e) = t.poll_event() {
+                        match e {
+                            Event::MfmCredit { dir, grant } => {
+                                credit[dir.index()] += u32::from(grant);
+                                proptest::prop_assert!(credit[dir.index()] <= window);
+                            }
+                            Event::Mfm { dir, packet } if packet == [0xc4, 0x02] => {
+                                credit[dir.index()] = 0;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            for d in 0..3 {
+                let dir = Dir::from_bits(d);
+                let c = t.counters(dir);
+                proptest::prop_assert_eq!(
+                    accepted[dir.index()],
+                    sent[dir.index()] + c.tx_flushed + t.queued(dir) as u64
+                );
+                proptest::prop_assert_eq!(sent[dir.index()], c.tx_packets);
+            }
+        }
+    }
+}
