@@ -86,7 +86,7 @@ impl Refusal {
 }
 
 /// One frame of the local channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Frame<'a> {
     /// An intertile packet and its direction.
     Packet {

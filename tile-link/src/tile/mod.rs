@@ -34,12 +34,14 @@
 //!   tells the program.
 
 mod counters;
+pub mod program;
 #[cfg(test)]
 mod tests;
 
 use std::collections::VecDeque;
 
 pub use counters::Counters;
+pub use program::{Program, Role};
 
 use crate::channel::{Frame, Refusal};
 use crate::dir::{Dir, ALL};
