@@ -692,6 +692,19 @@ impl<S: Store> FileService<S> {
 
     fn installed(&mut self, name: FileName, entry: Entry) {
         tracing::info!(%name, timestamp = entry.version.timestamp, "file committed");
+        // A download of this version or an older one is moot now.
+        if let Some(d) = self
+            .downloads
+            .get(&name)
+            .filter(|d| d.version <= entry.version)
+            .cloned()
+        {
+            self.downloads.remove(&name);
+            self.counters.aborted += 1;
+            if d.version != entry.version {
+                self.forget_partial(&name, d.version);
+            }
+        }
         if self
             .offers
             .get(&name)

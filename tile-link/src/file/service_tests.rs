@@ -485,3 +485,27 @@ fn a_poisoned_partial_costs_a_retry_not_the_honest_source() {
     assert_eq!(b.store().live(&p.name()), Some(&good[..]));
     assert_eq!(b.store().partial_count(), 0);
 }
+
+#[test]
+fn a_local_publish_supersedes_a_download_in_progress() {
+    let mut l = Line::new(2, Instant::now());
+    l.link(0, true);
+    let old = file("v", 1, 5000);
+    let new = file("v", 2, 100);
+    l.nodes[0].publish(&old).unwrap();
+    l.limit_per_run = Some(6);
+    l.run();
+    assert_eq!(l.nodes[1].downloads(), 1);
+    l.nodes[1].publish(&new).unwrap();
+    assert_eq!(l.nodes[1].downloads(), 0);
+    assert_eq!(l.nodes[1].store().partial_count(), 0);
+    l.limit_per_run = None;
+    l.run();
+    let name = FileName::new("v").unwrap();
+    assert_eq!(l.nodes[1].store().live(&name), Some(&new[..]));
+    assert_eq!(l.nodes[0].store().live(&name), Some(&new[..]));
+    assert!(
+        l.nodes[1].counters().stray > 0,
+        "the old stream's tail is ignored"
+    );
+}
