@@ -104,9 +104,12 @@ struct Upload {
     size: u32,
     next: u32,
     limit: u32,
-    /// When END went out; kept a while so late acknowledgements are not
-    /// taken for new requests.
-    done_at: Option<Instant>,
+    /// END went out; the upload is kept a while so late acknowledgements
+    /// are not taken for new requests.
+    done: bool,
+    /// When the upload is forgotten: a stall timeout after END, or two
+    /// after the receiver's last request (it went quiet or went elsewhere).
+    expires: Instant,
 }
 
 /// Why a local file could not be published.
@@ -372,20 +375,14 @@ impl<S: Store> FileService<S> {
             self.counters.stalled += 1;
             self.abort(&name, true);
         }
-        let keep = self.config.stall_timeout;
-        self.uploads
-            .retain(|u| u.done_at.is_none_or(|t| t + keep > now));
+        self.uploads.retain(|u| u.expires > now);
         self.start_downloads(now);
     }
 
     /// When [`FileService::handle_timeout`] wants to be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let keep = self.config.stall_timeout;
         let downloads = self.downloads.values().map(|d| d.deadline);
-        let uploads = self
-            .uploads
-            .iter()
-            .filter_map(|u| u.done_at.map(|t| t + keep));
+        let uploads = self.uploads.iter().map(|u| u.expires);
         downloads
             .chain(uploads)
             .chain(std::iter::once(self.next_advert))
@@ -471,8 +468,9 @@ impl<S: Store> FileService<S> {
             .iter_mut()
             .find(|u| u.dir == dir && u.id == id && u.name == name)
         {
-            if u.done_at.is_none() {
+            if !u.done {
                 u.limit = u.limit.max(offset.saturating_add(span));
+                u.expires = now + 2 * self.config.stall_timeout;
                 self.pump_uploads(now);
             }
             return;
@@ -488,7 +486,7 @@ impl<S: Store> FileService<S> {
         // A new request for the same file from the same neighbour replaces
         // the old transfer.
         self.uploads.retain(|u| !(u.dir == dir && u.name == name));
-        let active = self.uploads.iter().filter(|u| u.done_at.is_none()).count();
+        let active = self.uploads.iter().filter(|u| !u.done).count();
         if active >= self.config.max_uploads {
             self.refuse(dir, id, RefusalReason::Busy);
             return;
@@ -501,7 +499,8 @@ impl<S: Store> FileService<S> {
             size: entry.size,
             next: offset,
             limit: offset.saturating_add(span),
-            done_at: None,
+            done: false,
+            expires: now + 2 * self.config.stall_timeout,
         });
         self.pump_uploads(now);
     }
@@ -509,7 +508,7 @@ impl<S: Store> FileService<S> {
     fn pump_uploads(&mut self, now: Instant) {
         let mut failed = Vec::new();
         for (i, u) in self.uploads.iter_mut().enumerate() {
-            if u.done_at.is_some() {
+            if u.done {
                 continue;
             }
             if self.files.get(&u.name).map(|e| e.version) != Some(u.version) {
@@ -550,7 +549,8 @@ impl<S: Store> FileService<S> {
                     .to_vec(),
                     priority: Priority::Bulk,
                 });
-                u.done_at = Some(now);
+                u.done = true;
+                u.expires = now + self.config.stall_timeout;
             }
         }
         for (i, reason) in failed.into_iter().rev() {

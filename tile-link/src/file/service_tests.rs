@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 
 use super::config::{FileConfig, FileEvent};
-use super::msg::{Message, MAX_CHUNK};
+use super::msg::{Message, RefusalReason, MAX_CHUNK};
 use super::name::FileName;
 use super::service::{FileService, PublishError};
 use super::signed::{self, SignedError};
@@ -508,4 +508,55 @@ fn a_local_publish_supersedes_a_download_in_progress() {
         l.nodes[1].counters().stray > 0,
         "the old stream's tail is ignored"
     );
+}
+
+#[test]
+fn an_abandoned_upload_frees_its_slot() {
+    let now = Instant::now();
+    let cfg = FileConfig {
+        max_uploads: 1,
+        ..config()
+    };
+    let mut a = FileService::new(cfg, MemStore::new(), 1, now);
+    let f = file("f", 1, 5000);
+    a.publish(&f).unwrap();
+    a.handle_neighbour(now, Dir::East, true);
+    a.handle_neighbour(now, Dir::West, true);
+    while a.poll_transmit().is_some() {}
+    let p = signed::Packet::new_checked(&f[..]).unwrap();
+    let req = |id| Message::Request {
+        id,
+        offset: 0,
+        window: 2,
+        version: p.version(),
+        name: p.name(),
+    };
+    // The east asks, takes two chunks, and never acknowledges.
+    a.handle_message(now, Dir::East, &req(1).to_vec());
+    assert_eq!(std::iter::from_fn(|| a.poll_transmit()).count(), 2);
+    // The west is refused: the one slot is taken.
+    a.handle_message(now, Dir::West, &req(2).to_vec());
+    let out: Vec<_> = std::iter::from_fn(|| a.poll_transmit()).collect();
+    assert!(matches!(
+        Message::parse(&out[0].payload),
+        Ok(Message::Refusal {
+            id: 2,
+            reason: RefusalReason::Busy
+        })
+    ));
+    // After two stall timeouts of silence the slot is free again.
+    let later = now + Duration::from_secs(7);
+    assert!(a.poll_timeout().is_some_and(|t| t <= later));
+    a.handle_timeout(later);
+    while a.poll_transmit().is_some() {}
+    a.handle_message(later, Dir::West, &req(3).to_vec());
+    let out: Vec<_> = std::iter::from_fn(|| a.poll_transmit()).collect();
+    assert!(matches!(
+        Message::parse(&out[0].payload),
+        Ok(Message::Chunk {
+            id: 3,
+            offset: 0,
+            ..
+        })
+    ));
 }
