@@ -16,6 +16,7 @@
 //!   gossip, resumable windowed transfers, verify-then-commit storage.
 //! - [`physics`]: change physics (service 9): signed "run this file"
 //!   announcements, newest winning.
+//! - [`neighbours`]: who is in each direction, configured or from the grid.
 //! - [`node`]: one tile with both services wired in; [`link`]: the trait a
 //!   host implements for its links; [`sim`]: a deterministic grid simulator.
 //!
@@ -57,6 +58,7 @@ pub mod dir;
 pub mod file;
 pub mod grid;
 pub mod link;
+pub mod neighbours;
 pub mod node;
 pub mod physics;
 pub mod sim;
