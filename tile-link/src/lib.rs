@@ -45,8 +45,8 @@
 //! while let Some(t) = node.poll_transmit() {
 //!     let _ = (t.dir, t.packet); // send over the overlay
 //! }
-//! // ... and events for programs (here: the connect TEP, presence, credit,
-//! // then the MFM packet with DIR rewritten to east).
+//! // ... and events for programs (here: the connect TEP, presence, the MFM
+//! // packet with DIR rewritten to east, then credit toward the east).
 //! let events: Vec<NodeEvent> = std::iter::from_fn(|| node.poll_event()).collect();
 //! assert_eq!(events.len(), 4);
 //! // And call handle_timeout at poll_timeout.

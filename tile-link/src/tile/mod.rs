@@ -388,7 +388,8 @@ impl Tile {
         }
     }
 
-    /// Opens the MFM channel; credit for every present direction follows.
+    /// Opens the MFM channel. Each direction already present is reported
+    /// as if it had just connected (a connect TEP), and its credit follows.
     ///
     /// # Errors
     /// [`SendError::Taken`] if it is already open.
@@ -397,6 +398,16 @@ impl Tile {
             return Err(SendError::Taken);
         }
         self.mfm_open = true;
+        for dir in ALL {
+            if self.is_present(dir) {
+                let packet = tep::Repr {
+                    event: tep::Event::Connect,
+                    args: &[],
+                }
+                .to_vec();
+                self.events.push_back(Event::Mfm { dir, packet });
+            }
+        }
         Ok(())
     }
 

@@ -374,3 +374,40 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_late_mfm_channel_learns_who_is_present() {
+    let mut t = Tile::new(TileConfig {
+        mfm_window: 1,
+        ..TileConfig::default()
+    });
+    t.handle_link_up(Dir::West);
+    t.handle_link_up(Dir::North);
+    drain(&mut t);
+    t.open_mfm().unwrap();
+    assert_eq!(
+        drain(&mut t),
+        vec![
+            Event::Mfm {
+                dir: Dir::North,
+                packet: vec![0xc4, 0x01]
+            },
+            Event::Mfm {
+                dir: Dir::West,
+                packet: vec![0xc4, 0x01]
+            },
+            Event::MfmCredit {
+                dir: Dir::North,
+                grant: 1
+            },
+            Event::MfmCredit {
+                dir: Dir::West,
+                grant: 1
+            },
+        ]
+    );
+    // Reopened after a close: told again.
+    t.close_mfm();
+    t.open_mfm().unwrap();
+    assert_eq!(drain(&mut t).len(), 4);
+}
