@@ -342,6 +342,53 @@ mod tests {
     }
 
     #[test]
+    fn the_session_in_the_docs() {
+        // docs/tile-link.md, section 3, byte by byte.
+        let session: [(&[u8], Frame); 6] = [
+            (&[0x00, 0x01, 0x04], Frame::OpenMfm),
+            (
+                &[0x00, 0x04, 0x01, 0x02, 0xc4, 0x01],
+                Frame::Packet {
+                    dir: Dir::East,
+                    packet: &[0xc4, 0x01],
+                },
+            ),
+            (
+                &[0x00, 0x04, 0x03, 0x02, 0x00, 0x10],
+                Frame::Credit {
+                    dir: Dir::East,
+                    grant: 16,
+                },
+            ),
+            (
+                &[0x00, 0x04, 0x01, 0x02, 0xa2, 0x2a],
+                Frame::Packet {
+                    dir: Dir::East,
+                    packet: &[0xa2, 0x2a],
+                },
+            ),
+            (
+                &[0x00, 0x04, 0x01, 0x02, 0xa2, 0x07],
+                Frame::Packet {
+                    dir: Dir::East,
+                    packet: &[0xa2, 0x07],
+                },
+            ),
+            (
+                &[0x00, 0x04, 0x01, 0x02, 0xc4, 0x02],
+                Frame::Packet {
+                    dir: Dir::East,
+                    packet: &[0xc4, 0x02],
+                },
+            ),
+        ];
+        for (bytes, frame) in session {
+            assert_eq!(frame.to_vec().unwrap(), bytes);
+            assert_eq!(Frame::decode(bytes), Ok(Some((frame, bytes.len()))));
+        }
+    }
+
+    #[test]
     fn decode_waits_for_a_whole_frame_and_reports_its_size() {
         let bytes = [0, 3, 0x06, 5, 1, 0, 1];
         assert_eq!(Frame::decode(&bytes[..1]), Ok(None));
