@@ -560,3 +560,42 @@ fn an_abandoned_upload_frees_its_slot() {
         })
     ));
 }
+
+#[test]
+fn transfers_between_directory_stores() {
+    use super::dir_store::DirStore;
+    let root = std::env::temp_dir().join(format!("tessel-tile-svc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let now = Instant::now();
+    let mut a = FileService::new(config(), DirStore::open(&root.join("a")).unwrap(), 1, now);
+    let mut b = FileService::new(config(), DirStore::open(&root.join("b")).unwrap(), 2, now);
+    let f = file("phys.mfz", 4, 9000);
+    a.publish(&f).unwrap();
+    a.handle_neighbour(now, Dir::East, true);
+    b.handle_neighbour(now, Dir::West, true);
+    let mut moved = true;
+    while moved {
+        moved = false;
+        while let Some(o) = a.poll_transmit() {
+            b.handle_message(now, Dir::West, &o.payload);
+            moved = true;
+        }
+        while let Some(o) = b.poll_transmit() {
+            a.handle_message(now, Dir::East, &o.payload);
+            moved = true;
+        }
+    }
+    let live = root.join("b").join("live").join("phys.mfz");
+    assert_eq!(std::fs::read(&live).unwrap(), f);
+    assert_eq!(
+        std::fs::read_dir(root.join("b").join("tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+    // A restarted tile finds and verifies what it committed.
+    let b2 = FileService::new(config(), DirStore::open(&root.join("b")).unwrap(), 3, now);
+    assert_eq!(b2.files().count(), 1);
+    assert_eq!(b2.counters().bad_local, 0);
+    std::fs::remove_dir_all(&root).unwrap();
+}
