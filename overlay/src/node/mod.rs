@@ -27,6 +27,7 @@ mod relay;
 mod relay_pairs;
 mod roster;
 mod routing;
+mod seen_initiations;
 mod send;
 pub mod stats;
 pub mod status;
@@ -198,6 +199,8 @@ pub struct Node {
     relay: relay::Relaying,
     lookups: lookup::Lookups,
     records: records::Records,
+    /// Initiations seen lately (replays are dropped before any DH).
+    seen_initiations: seen_initiations::SeenInitiations,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -252,6 +255,7 @@ impl Node {
             relay: relay::Relaying::default(),
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
+            seen_initiations: seen_initiations::SeenInitiations::default(),
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),

@@ -10,7 +10,7 @@ use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
 use crate::session::handshake;
 use crate::session::SessionError;
 use crate::wire::inner::{self, Inner};
-use crate::wire::mac::MacKey;
+use crate::wire::mac::{MacKey, MAC_LEN};
 use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
 
 impl Node {
@@ -173,6 +173,14 @@ impl Node {
         // The MAC is checked first, before any Noise work or state.
         if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
             return Err(DropReason::BadMac);
+        }
+        // A replay is dropped here, before any Diffie-Hellman.
+        let bytes = pkt.as_bytes();
+        let mac: [u8; MAC_LEN] = bytes[bytes.len() - MAC_LEN..]
+            .try_into()
+            .map_err(|_| DropReason::Malformed)?;
+        if !self.seen_initiations.first_time(now, mac) {
+            return Err(DropReason::ReplayedInitiation);
         }
         let seed = self.seed();
         let ini = handshake::consume_initiation(&self.keys, &pkt, seed)

@@ -434,6 +434,51 @@ fn duplicated_handshake_packets_are_harmless() {
     assert!(ping(&mut net, 1, 0, b"dup"));
 }
 
+/// A captured initiation replayed after its responder forgot the initiator
+/// (so no timestamp of it is left to compare with) is still refused, before
+/// any Diffie-Hellman, and makes no session and no answer.
+#[test]
+fn a_replayed_initiation_is_dropped_even_after_its_peer_was_forgotten() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(2));
+    assert!(net.connected(0, 1));
+    let (a, b) = (net.nodes[0].0, net.nodes[1].0);
+    let captured = net
+        .log
+        .iter()
+        .find(|(from, to, bytes)| {
+            *from == b && *to == a && bytes[0] == MessageType::HandshakeInit as u8
+        })
+        .or_else(|| {
+            net.log.iter().find(|(from, to, bytes)| {
+                *from == a && *to == b && bytes[0] == MessageType::HandshakeInit as u8
+            })
+        })
+        .cloned()
+        .expect("an initiation was sent");
+    let (from, to, bytes) = captured;
+    let responder = usize::from(to == b);
+    let initiator = net.nodes[1 - responder].1.id();
+    net.nodes[responder].1.remove_peer(&initiator);
+    let before = net
+        .node(responder)
+        .drops()
+        .get(DropReason::ReplayedInitiation);
+    let sent_before = net.log.len();
+    for _ in 0..3 {
+        net.deliver(from, to, &bytes);
+    }
+    assert_eq!(
+        net.node(responder)
+            .drops()
+            .get(DropReason::ReplayedInitiation)
+            - before,
+        3
+    );
+    assert!(!net.node(responder).peers.contains_key(&initiator));
+    assert!(net.log[sent_before..].iter().all(|(f, _, _)| *f != to));
+}
+
 #[test]
 fn sessions_rekey_and_traffic_continues() {
     let mut net = two_nodes();
