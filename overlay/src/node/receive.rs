@@ -250,11 +250,25 @@ impl Node {
             return Err(DropReason::UnexpectedResponse);
         }
         let pending = peer.handshake.take().expect("checked above");
+        let remake = pending.state.remake();
         let session = match handshake::consume_response(pending.state, &pkt, now) {
             Ok(s) => s,
             Err(_) => {
-                // The state is spent; the retransmit timer starts a new one.
-                self.by_index.remove(&idx);
+                // A forged or corrupted response spent the state: make it
+                // again, so that the real response can still complete it.
+                match handshake::remake_initiation(&mut self.keys, remake) {
+                    Ok(state) => {
+                        if let Some(peer) = self.peers.get_mut(&pid) {
+                            peer.handshake = Some(Box::new(super::peer::PendingHandshake {
+                                state,
+                                ..*pending
+                            }));
+                        }
+                    }
+                    Err(_) => {
+                        self.by_index.remove(&idx);
+                    }
+                }
                 return Err(DropReason::HandshakeFailed);
             }
         };

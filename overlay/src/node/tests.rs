@@ -479,6 +479,48 @@ fn a_replayed_initiation_is_dropped_even_after_its_peer_was_forgotten() {
     assert!(net.log[sent_before..].iter().all(|(f, _, _)| *f != to));
 }
 
+/// A response that a member forged (MAC'd, but not the responder's Noise
+/// message) is dropped without spending the initiation it claims to answer:
+/// the real response, arriving after it, still completes the handshake.
+#[test]
+fn a_forged_response_does_not_spend_the_pending_handshake() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut net = two_nodes();
+    let held: Rc<RefCell<Vec<(SocketAddr, SocketAddr, Vec<u8>)>>> = Rc::default();
+    let hold = held.clone();
+    net.filter = Box::new(move |from, to, b| {
+        if b[0] == MessageType::HandshakeResp as u8 {
+            hold.borrow_mut().push((from, to, b.to_vec()));
+            0
+        } else {
+            1
+        }
+    });
+    net.run_for(Duration::from_millis(100));
+    let (from, to, real) = held.borrow().first().cloned().expect("a response was sent");
+    net.filter = Box::new(|_, _, _| 1);
+    let initiator = usize::from(to == net.nodes[1].0);
+    let responder = 1 - initiator;
+    assert!(!net.connected(initiator, responder));
+    // The responder's MAC on a changed Noise message.
+    let mut forged = real.clone();
+    forged[20] ^= 0x40;
+    let initiator_id = net.node(initiator).id();
+    net.node(responder)
+        .keys
+        .mac_to(&initiator_id)
+        .seal(&mut forged);
+    let failed = net.node(initiator).drops().get(DropReason::HandshakeFailed);
+    net.deliver(from, to, &forged);
+    assert_eq!(
+        net.node(initiator).drops().get(DropReason::HandshakeFailed),
+        failed + 1
+    );
+    net.deliver(from, to, &real);
+    assert!(net.connected(initiator, responder));
+}
+
 #[test]
 fn sessions_rekey_and_traffic_continues() {
     let mut net = two_nodes();

@@ -121,6 +121,45 @@ pub struct InitiatorState {
     hs: snow::HandshakeState,
     /// Our index for the session this handshake will make.
     pub local_index: u32,
+    /// What made it, to make it again.
+    origin: Remake,
+}
+
+/// What an initiation was made from: [`remake_initiation`] makes the same
+/// state again (same ephemeral key, same message), so that a response that
+/// fails to verify does not spend the handshake it claimed to answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Remake {
+    peer: NodeId,
+    local_index: u32,
+    timestamp_ms: u64,
+    seed: [u8; 32],
+}
+
+impl InitiatorState {
+    /// What this state was made from.
+    pub fn remake(&self) -> Remake {
+        self.origin
+    }
+}
+
+/// The initiator's state of the initiation that `remake` describes, as it
+/// was when the initiation was sent (a failed response spends a state).
+///
+/// # Errors
+/// As [`create_initiation`].
+pub fn remake_initiation(
+    keys: &mut HandshakeKeys,
+    remake: Remake,
+) -> Result<InitiatorState, HandshakeError> {
+    create_initiation(
+        keys,
+        &remake.peer,
+        remake.local_index,
+        remake.timestamp_ms,
+        remake.seed,
+    )
+    .map(|(state, _)| state)
 }
 
 impl std::fmt::Debug for InitiatorState {
@@ -162,7 +201,20 @@ pub fn create_initiation(
     let n = hs.write_message(&payload, noise).map_err(noise_err)?;
     debug_assert_eq!(n, handshake_init::NOISE_LEN);
     keys.mac_to(peer).seal(&mut msg);
-    Ok((InitiatorState { hs, local_index }, msg))
+    let origin = Remake {
+        peer: *peer,
+        local_index,
+        timestamp_ms,
+        seed,
+    };
+    Ok((
+        InitiatorState {
+            hs,
+            local_index,
+            origin,
+        },
+        msg,
+    ))
 }
 
 /// Completes the initiator's side with the response (whose MAC the caller
