@@ -66,6 +66,18 @@ impl Transport {
         let Some(mut engine) = self.engines.remove(&addr) else {
             return false;
         };
+        // Its own calls end silently: there is no one left to tell.
+        let mine: Vec<u64> = self
+            .pending_calls
+            .iter()
+            .filter(|(_, p)| p.caller == addr)
+            .map(|(&c, _)| c)
+            .collect();
+        for c in mine {
+            if let Some(p) = self.pending_calls.remove(&c) {
+                self.call_deadlines.remove(&(p.deadline, c));
+            }
+        }
         for d in engine.mailbox.drain().collect::<Vec<_>>() {
             if let Delivery::Call { reply, .. } = d {
                 self.refuse_call(reply, Status::Stopped);
@@ -79,17 +91,6 @@ impl Transport {
             .collect();
         for r in open {
             self.refuse_call(r, Status::Stopped);
-        }
-        let mine: Vec<u64> = self
-            .pending_calls
-            .iter()
-            .filter(|(_, p)| p.caller == addr)
-            .map(|(&c, _)| c)
-            .collect();
-        for c in mine {
-            if let Some(p) = self.pending_calls.remove(&c) {
-                self.call_deadlines.remove(&(p.deadline, c));
-            }
         }
         let my_subs: Vec<u64> = self
             .subs
