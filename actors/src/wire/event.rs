@@ -77,7 +77,7 @@ pub fn parse(b: &[u8]) -> Result<Event, WireError> {
     })
 }
 
-/// Bytes [`write`] appends.
+/// Bytes [`write()`] appends.
 pub fn encoded_len(e: &Event) -> usize {
     1 + e.topic.len() + fields_len(&e.fields) + e.payload.len()
 }
