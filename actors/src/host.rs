@@ -42,3 +42,47 @@ pub fn drive(t: &mut Transport, host: &mut impl Host) -> usize {
     }
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::ids::{EngineAddr, Time};
+    use crate::keys::Persistence;
+
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl Host for Recorder {
+        fn open(&mut self, _: NodeId) {
+            self.0.push("open".into());
+        }
+        fn write(&mut self, _: ConnId, b: Vec<u8>) {
+            self.0.push(format!("write {}", b.len()));
+        }
+        fn close(&mut self, _: ConnId) {
+            self.0.push("close".into());
+        }
+        fn publish(&mut self, key: [u8; 32], _: Vec<u8>) {
+            self.0.push(format!("publish {}", key[0]));
+        }
+        fn fetch(&mut self, key: [u8; 32]) {
+            self.0.push(format!("fetch {}", key[0]));
+        }
+    }
+
+    #[test]
+    fn drive_hands_every_output_over() {
+        let mut t = Transport::new(Config::default(), &[1; 32], [2; 32]);
+        t.set_time(Time(10));
+        let e = t.start_engine(Persistence::Ephemeral);
+        t.cast(e, EngineAddr([7; 32]), vec![1]).unwrap();
+        let mut h = Recorder::default();
+        assert_eq!(drive(&mut t, &mut h), 2);
+        assert_eq!(
+            h.0,
+            vec![format!("publish {}", e.0[0]), "fetch 7".to_owned()]
+        );
+        assert_eq!(drive(&mut t, &mut h), 0);
+    }
+}

@@ -376,3 +376,40 @@ impl Network {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_network_and_removal_closes_streams() {
+        let build = || {
+            let mut n = Network::new(42, Time(0));
+            for _ in 0..3 {
+                n.add_node(Config::default());
+            }
+            n
+        };
+        let (mut a, b) = (build(), build());
+        assert_eq!((a.id(0), a.id(2)), (b.id(0), b.id(2)));
+        a.connect(0, 1);
+        a.connect(0, 2);
+        a.run();
+        assert_eq!(a.node(0).connected_peers().count(), 2);
+        assert!(a.inject(1, 0, Vec::new()));
+        assert!(!a.inject(1, 2, Vec::new()));
+        a.remove_node(1);
+        a.run();
+        assert!(!a.is_up(1));
+        assert_eq!(
+            a.node(0).connected_peers().collect::<Vec<_>>(),
+            vec![a.id(2)]
+        );
+        // Opening to a removed node fails cleanly.
+        a.connect(2, 1);
+        a.run();
+        assert_eq!(a.node(2).connected_peers().count(), 1);
+        a.advance(10);
+        assert_eq!(a.now(), Time(10));
+    }
+}

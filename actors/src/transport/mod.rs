@@ -191,3 +191,6 @@ impl Transport {
         b
     }
 }
+
+#[cfg(test)]
+mod tests;
