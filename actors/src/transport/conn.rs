@@ -41,6 +41,7 @@ impl Transport {
                 old_out != prefer_out || outbound == prefer_out
             }
         };
+        tracing::trace!(?peer, ?conn, outbound, keep_new, "actors: stream open");
         if keep_new {
             if let Some(old) = p.active.replace(conn) {
                 self.drop_conn(old);
@@ -120,6 +121,7 @@ impl Transport {
             .peers
             .get(&c.peer)
             .is_some_and(|p| p.active == Some(conn));
+        tracing::trace!(peer = ?c.peer, ?conn, was_active, "actors: stream closed");
         if was_active {
             if let Some(p) = self.peers.get_mut(&c.peer) {
                 p.active = None;
@@ -165,8 +167,7 @@ impl Transport {
                 if up {
                     self.flush_queue(engine, r.queue);
                 } else {
-                    self.queued = self.queued.saturating_sub(r.queue.len());
-                    self.queued += r.queue.len();
+                    // The queue moves to the proxy; `queued` counts it still.
                     if let Some(p) = self.proxies.get_mut(&engine) {
                         p.queue = r.queue;
                     }

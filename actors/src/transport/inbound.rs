@@ -35,8 +35,9 @@ impl Transport {
             match c.deframer.next_frame() {
                 Ok(Some(raw)) => self.handle_frame(conn, peer, raw.ty, &raw.body),
                 Ok(None) => return,
-                Err(_) => {
+                Err(e) => {
                     self.stats.malformed += 1;
+                    tracing::debug!(?peer, %e, "actors: stream framing broken, closing");
                     self.outputs.push_back(Output::Close { conn });
                     self.handle_stream_closed(conn, now);
                     return;
@@ -84,10 +85,12 @@ impl Transport {
     fn on_learn(&mut self, conn: ConnId, peer: NodeId, l: Learn) {
         if l.node != peer || self.engines.contains_key(&l.engine) || !learn_is_signed(&l) {
             self.stats.forged += 1;
+            tracing::debug!(?peer, "actors: dropped (forged)");
             return;
         }
         if l.expires <= self.now {
             self.stats.stale += 1;
+            tracing::debug!(?peer, "actors: dropped (stale)");
             return;
         }
         let active = self.peers.get(&peer).and_then(|p| p.active) == Some(conn);
@@ -100,6 +103,7 @@ impl Transport {
             Some((node, _, expires)) if node != peer && expires >= l.expires => {
                 // An older record than the one we hold from another node.
                 self.stats.stale += 1;
+                tracing::debug!(?peer, "actors: dropped (stale)");
                 return;
             }
             Some((node, _, _)) if node != peer => {
@@ -111,23 +115,18 @@ impl Transport {
         if let Some(p) = self.proxies.get_mut(&l.engine) {
             p.expires = p.expires.max(l.expires);
             let came_up = p.reach != Reach::Up && reach == Reach::Up;
-            p.reach = reach;
-            let queue = std::mem::take(&mut p.queue);
             if came_up {
+                p.reach = reach;
+                let queue = std::mem::take(&mut p.queue);
                 self.flush_queue(l.engine, queue);
                 self.resubscribe(l.engine);
-            } else {
-                self.queued = self.queued.saturating_sub(queue.len());
-                if let Some(p) = self.proxies.get_mut(&l.engine) {
-                    self.queued += queue.len();
-                    p.queue = queue;
-                }
             }
             return;
         }
         let slot = self.peers.entry(peer).or_default();
         if slot.proxies >= self.config.max_proxies_per_peer {
             self.stats.limited += 1;
+            tracing::debug!(?peer, "actors: dropped (limited)");
             return;
         }
         slot.proxies += 1;
@@ -170,6 +169,7 @@ impl Transport {
         );
         if f.node != peer || !signed {
             self.stats.forged += 1;
+            tracing::debug!(?peer, "actors: dropped (forged)");
             return;
         }
         if !self.hosted_by(f.engine, peer) {
@@ -182,10 +182,12 @@ impl Transport {
     fn on_pair(&mut self, conn: ConnId, peer: NodeId, p: Pair) {
         if !self.hosted_by(p.src, peer) {
             self.stats.forged += 1;
+            tracing::debug!(?peer, "actors: dropped (forged)");
             return;
         }
         if !self.engines.contains_key(&p.dst) {
             self.stats.unknown_destination += 1;
+            tracing::debug!(?peer, "actors: dropped (unknown destination)");
             self.send_forget(conn, p.dst);
             return;
         }
@@ -195,11 +197,13 @@ impl Transport {
             &p.sig,
         ) {
             self.stats.forged += 1;
+            tracing::debug!(?peer, "actors: dropped (forged)");
             return;
         }
         let skew = self.now.0.abs_diff(p.issued.0);
         if skew > self.config.pair_max_skew_ms {
             self.stats.stale += 1;
+            tracing::debug!(?peer, "actors: dropped (stale)");
             return;
         }
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -210,13 +214,14 @@ impl Transport {
             .is_some_and(|k| k.epoch >= p.epoch)
         {
             self.stats.replayed += 1;
+            tracing::debug!(?peer, "actors: dropped (replayed)");
             return;
         }
         c.recv_keys.insert(
             (p.src, p.dst),
             RecvKey {
                 epoch: p.epoch,
-                key: p.key,
+                key: zeroize::Zeroizing::new(p.key),
                 last_seq: 0,
             },
         );
@@ -242,10 +247,12 @@ impl Transport {
         let (src, dst) = (m.src(), m.dst());
         if !self.hosted_by(src, peer) {
             self.stats.forged += 1;
+            tracing::debug!(?peer, "actors: dropped (forged)");
             return;
         }
         if !self.engines.contains_key(&dst) {
             self.stats.unknown_destination += 1;
+            tracing::debug!(?peer, "actors: dropped (unknown destination)");
             self.send_forget(conn, dst);
             return;
         }
@@ -256,14 +263,17 @@ impl Transport {
             .filter(|k| k.epoch == m.epoch())
         else {
             self.stats.unauthenticated += 1;
+            tracing::debug!(?peer, "actors: dropped (unauthenticated)");
             return;
         };
         if !m.verify(&k.key) {
             self.stats.bad_mac += 1;
+            tracing::debug!(?peer, "actors: dropped (bad mac)");
             return;
         }
         if m.seq() <= k.last_seq {
             self.stats.replayed += 1;
+            tracing::debug!(?peer, "actors: dropped (replayed)");
             return;
         }
         k.last_seq = m.seq();
@@ -311,9 +321,11 @@ impl Transport {
             .is_some_and(|p| p.inbound_calls >= self.config.max_inbound_calls_per_peer);
         let status = if busy {
             self.stats.limited += 1;
+            tracing::debug!(?peer, "actors: dropped (limited)");
             Some(Status::Busy)
         } else if self.inbound_calls.contains_key(&reply) {
             self.stats.replayed += 1;
+            tracing::debug!(?peer, "actors: dropped (replayed)");
             return;
         } else {
             let d = Delivery::Call {
@@ -369,6 +381,7 @@ impl Transport {
         let slot = self.peers.entry(peer).or_default();
         if slot.subscriptions >= self.config.max_subscriptions_per_peer {
             self.stats.limited += 1;
+            tracing::debug!(?peer, "actors: dropped (limited)");
             return;
         }
         slot.subscriptions += 1;

@@ -134,8 +134,14 @@ impl Transport {
             else {
                 return Err(SendError::NotLocal(src));
             };
-            c.send_keys
-                .insert((src, dst), SendKey { epoch, key, seq: 0 });
+            c.send_keys.insert(
+                (src, dst),
+                SendKey {
+                    epoch,
+                    key: zeroize::Zeroizing::new(key),
+                    seq: 0,
+                },
+            );
             let offer = Pair {
                 src,
                 dst,

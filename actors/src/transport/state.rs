@@ -1,6 +1,9 @@
 //! Internal state records of the transport.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+use zeroize::Zeroizing;
 
 use crate::filter::Filter;
 use crate::ids::{EngineAddr, NodeId, Time};
@@ -52,20 +55,36 @@ pub(super) struct Resolving {
     pub(super) queue: Vec<Queued>,
 }
 
-/// The send side of a pair key.
-#[derive(Debug)]
+/// The send side of a pair key (the key is wiped on drop, never printed).
 pub(super) struct SendKey {
     pub(super) epoch: u64,
-    pub(super) key: [u8; 32],
+    pub(super) key: Zeroizing<[u8; 32]>,
     pub(super) seq: u64,
 }
 
-/// The receive side of a pair key.
-#[derive(Debug)]
+/// The receive side of a pair key (the key is wiped on drop, never printed).
 pub(super) struct RecvKey {
     pub(super) epoch: u64,
-    pub(super) key: [u8; 32],
+    pub(super) key: Zeroizing<[u8; 32]>,
     pub(super) last_seq: u64,
+}
+
+impl fmt::Debug for SendKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendKey")
+            .field("epoch", &self.epoch)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RecvKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvKey")
+            .field("epoch", &self.epoch)
+            .field("last_seq", &self.last_seq)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One open stream.
