@@ -162,17 +162,16 @@ impl Model {
             return;
         };
         let dst = self.random_target();
-        let id = self.id();
-        if self
-            .net
-            .node_mut(node)
-            .cast(src, dst, id.to_le_bytes().to_vec())
-            .is_ok()
-        {
-            self.casts.insert(id, (src, dst));
-            self.bump("casts sent");
-        } else {
-            self.bump("casts refused");
+        // A short burst, so that ordering through lookup queues is tested.
+        for _ in 0..1 + self.pick(3) {
+            let id = self.id();
+            let payload = id.to_le_bytes().to_vec();
+            if self.net.node_mut(node).cast(src, dst, payload).is_ok() {
+                self.casts.insert(id, (src, dst));
+                self.bump("casts sent");
+            } else {
+                self.bump("casts refused");
+            }
         }
     }
 
@@ -542,4 +541,11 @@ fn many_seeds() {
         let c = run(seed, 10, 40, 2000);
         println!("seed {seed}: {c:?}");
     }
+}
+
+#[test]
+#[ignore]
+fn fifty_nodes_two_hundred_engines() {
+    let c = run(50, 50, 200, 3000);
+    println!("{c:?}");
 }
