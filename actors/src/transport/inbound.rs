@@ -12,7 +12,7 @@ use crate::output::{DownReason, Output};
 use crate::wire::body::Body;
 use crate::wire::call::{CallRequest, CallResponse, Status};
 use crate::wire::forget::Forget;
-use crate::wire::frame::{Frame, FrameType};
+use crate::wire::frame::{Deframer, Frame, FrameType};
 use crate::wire::learn::Learn;
 use crate::wire::message::MessageView;
 use crate::wire::pair::Pair;
@@ -26,23 +26,27 @@ impl Transport {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        c.deframer.push(bytes);
-        loop {
-            let Some(c) = self.conns.get_mut(&conn) else {
-                return;
-            };
-            let peer = c.peer;
-            match c.deframer.next_frame() {
-                Ok(Some(raw)) => self.handle_frame(conn, peer, raw.ty, &raw.body),
-                Ok(None) => return,
-                Err(e) => {
-                    self.stats.malformed += 1;
-                    tracing::debug!(?peer, %e, "actors: stream framing broken, closing");
-                    self.outputs.push_back(Output::Close { conn });
-                    self.handle_stream_closed(conn, now);
-                    return;
-                }
+        let peer = c.peer;
+        // Frames are handled in place, borrowed from the decoder, which is
+        // taken out of the stream state meanwhile.
+        let mut deframer = std::mem::replace(&mut c.deframer, Deframer::new(0));
+        deframer.push(bytes);
+        let broken = loop {
+            match deframer.next_frame_ref() {
+                Ok(Some((ty, body))) => self.handle_frame(conn, peer, ty, body),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
             }
+        };
+        if let Some(e) = broken {
+            self.stats.malformed += 1;
+            tracing::debug!(?peer, %e, "actors: stream framing broken, closing");
+            self.outputs.push_back(Output::Close { conn });
+            self.handle_stream_closed(conn, now);
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.deframer = deframer;
         }
     }
 

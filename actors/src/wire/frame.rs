@@ -243,12 +243,13 @@ impl Deframer {
         self.buf.len() - self.read
     }
 
-    /// The next complete frame, if any.
+    /// The next complete frame, if any, as its type byte and a borrowed body
+    /// (no copy).
     ///
     /// # Errors
     /// A zero or oversized length: the stream cannot be resynchronised and
     /// should be closed.
-    pub fn next_frame(&mut self) -> Result<Option<RawFrame>, WireError> {
+    pub fn next_frame_ref(&mut self) -> Result<Option<(u8, &[u8])>, WireError> {
         let avail = &self.buf[self.read..];
         if avail.len() < 4 {
             return Ok(None);
@@ -265,12 +266,23 @@ impl Deframer {
         if avail.len() < 4 + len {
             return Ok(None);
         }
-        let frame = RawFrame {
-            ty: avail[4],
-            body: avail[5..4 + len].to_vec(),
-        };
+        let start = self.read;
         self.read += 4 + len;
-        Ok(Some(frame))
+        Ok(Some((
+            self.buf[start + 4],
+            &self.buf[start + 5..start + 4 + len],
+        )))
+    }
+
+    /// The next complete frame, if any, copied out.
+    ///
+    /// # Errors
+    /// As [`Self::next_frame_ref`].
+    pub fn next_frame(&mut self) -> Result<Option<RawFrame>, WireError> {
+        Ok(self.next_frame_ref()?.map(|(ty, body)| RawFrame {
+            ty,
+            body: body.to_vec(),
+        }))
     }
 }
 
