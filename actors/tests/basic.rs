@@ -353,3 +353,100 @@ fn per_peer_limits_hold() {
         matches!(&notices(&mut net, 0)[..], [Notice::CallDone { call, result: Ok(_), .. }] if *call == c1)
     );
 }
+
+#[test]
+fn full_remote_mailboxes_refuse_and_count() {
+    let mut net = mesh(
+        2,
+        &Config {
+            mailbox_capacity: 1,
+            ..Config::default()
+        },
+    );
+    let a = engine(&mut net, 0);
+    let b = engine(&mut net, 1);
+    net.node_mut(0).cast(a, b, vec![1]).unwrap();
+    net.node_mut(0).cast(a, b, vec![2]).unwrap();
+    let call = net.node_mut(0).call(a, b, vec![3], 1000).unwrap();
+    net.run();
+    assert_eq!(net.node(1).stats().mailbox_full, 1);
+    assert_eq!(
+        notices(&mut net, 0),
+        vec![Notice::CallDone {
+            call,
+            caller: a,
+            result: Err(CallError::MailboxFull)
+        }]
+    );
+    assert_eq!(
+        net.node_mut(1).recv(b),
+        Some(Delivery::Cast {
+            from: a,
+            payload: vec![1]
+        })
+    );
+}
+
+#[test]
+fn local_and_remote_subscriptions_end_on_unsubscribe() {
+    let mut net = mesh(2, &Config::default());
+    let p = engine(&mut net, 0);
+    let near = engine(&mut net, 0);
+    let far = engine(&mut net, 1);
+    let s1 = net
+        .node_mut(0)
+        .subscribe(near, p, Filter::default())
+        .unwrap();
+    let s2 = net
+        .node_mut(1)
+        .subscribe(far, p, Filter::default())
+        .unwrap();
+    net.run();
+    assert_eq!(net.node_mut(0).publish(p, Event::default()).unwrap(), 2);
+    net.run();
+    assert!(matches!(net.node_mut(0).recv(near), Some(Delivery::Event { from, .. }) if from == p));
+    assert!(matches!(net.node_mut(1).recv(far), Some(Delivery::Event { from, .. }) if from == p));
+    assert!(net.node_mut(0).unsubscribe(s1));
+    assert!(net.node_mut(1).unsubscribe(s2));
+    assert!(!net.node_mut(1).unsubscribe(s2));
+    net.run();
+    assert_eq!(net.node_mut(0).publish(p, Event::default()).unwrap(), 0);
+    // Subscribing from an engine this node does not run is refused.
+    assert_eq!(
+        net.node_mut(0).subscribe(far, p, Filter::default()),
+        Err(SendError::NotLocal(far))
+    );
+}
+
+#[test]
+fn monitors_of_local_engines_and_demonitor() {
+    let mut net = mesh(1, &Config::default());
+    let a = engine(&mut net, 0);
+    let b = engine(&mut net, 0);
+    let c = engine(&mut net, 0);
+    let t = net.node_mut(0);
+    let mb = t.monitor(a, b).unwrap();
+    let mc = t.monitor(a, c).unwrap();
+    assert!(t.demonitor(mc));
+    let unknown = t.monitor(a, EngineAddr([1; 32])).unwrap();
+    assert!(t.stop_engine(b));
+    assert!(t.stop_engine(c));
+    let got = notices(&mut net, 0);
+    assert_eq!(
+        got,
+        vec![
+            Notice::Down {
+                monitor: unknown,
+                watcher: a,
+                target: EngineAddr([1; 32]),
+                reason: DownReason::NoSuchEngine
+            },
+            Notice::Down {
+                monitor: mb,
+                watcher: a,
+                target: b,
+                reason: DownReason::Stopped
+            },
+        ]
+    );
+}
