@@ -39,8 +39,9 @@
 //!   timeout and typed errors ([`CallError`]), subscriptions with a filter
 //!   evaluated by the publishing node ([`Filter`]), monitors
 //!   ([`Transport::monitor`]), and a network-wide name registry
-//!   ([`Transport::register`], [`Transport::whereis`]) whose conflict rule is
-//!   described in [`registry`]. Messages from one engine to another arrive in
+//!   ([`Transport::register`], [`Transport::whereis`], and
+//!   [`Transport::lookup_name`] through the record store) whose conflict rule
+//!   is described in [`registry`]. Messages from one engine to another arrive in
 //!   the order sent.
 //!
 //! Wire formats are in [`wire`], one module per frame or body, each with a

@@ -234,6 +234,15 @@ impl Network {
         self.nodes[i] = None;
     }
 
+    /// Stores a record as any member could (for tests of bad records).
+    pub fn store_record(&mut self, key: [u8; 32], record: Vec<u8>) {
+        Port {
+            me: usize::MAX,
+            wires: &mut self.wires,
+        }
+        .publish(key, record);
+    }
+
     /// Starts or stops recording every write (see [`Self::take_log`]).
     pub fn set_logging(&mut self, on: bool) {
         self.wires.logging = on;

@@ -98,4 +98,11 @@ pub enum Notice {
         /// The owner now.
         winner: EngineAddr,
     },
+    /// The answer to [`crate::Transport::lookup_name`].
+    NameFound {
+        /// The name looked up.
+        name: String,
+        /// Its owner under the conflict rule, if any claim was found.
+        owner: Option<EngineAddr>,
+    },
 }

@@ -431,7 +431,7 @@ impl Model {
                 }
             }
             Notice::NameLost { .. } => self.bump("names lost"),
-            Notice::Down { .. } => {}
+            Notice::Down { .. } | Notice::NameFound { .. } => {}
         }
     }
 

@@ -113,3 +113,62 @@ fn names_of_departed_engines_and_nodes_disappear() {
     connect_all(&mut net, n + 1);
     assert_eq!(net.node(n).whereis("gamma"), Some(c));
 }
+
+#[test]
+fn names_are_found_through_the_record_store() {
+    use tessel_actors::wire::name_record::{key_for, NameRecord};
+    use tessel_actors::{CallError, Delivery};
+
+    let mut net = nodes(2);
+    let a = net.node_mut(0).start_engine(Persistence::Ephemeral);
+    let c = net.node_mut(1).start_engine(Persistence::Ephemeral);
+    net.node_mut(0).register(a, "svc").unwrap();
+    net.run();
+    // No stream between the nodes: the table does not know the name.
+    assert_eq!(net.node(1).whereis("svc"), None);
+    // A record for the same name that a third party made up is ignored.
+    let fake = NameRecord {
+        name: "svc".into(),
+        engine: EngineAddr([1; 32]),
+        registered: Time(0),
+        expires: Time(u64::MAX),
+        sig: [0; 64],
+    };
+    net.store_record(key_for("svc"), fake.to_bytes().unwrap());
+    net.node_mut(1).lookup_name("svc").unwrap();
+    net.node_mut(1).lookup_name("nobody").unwrap();
+    net.run();
+    let found: Vec<Notice> = std::iter::from_fn(|| net.node_mut(1).poll_notice()).collect();
+    assert_eq!(
+        found,
+        vec![
+            Notice::NameFound {
+                name: "svc".into(),
+                owner: Some(a)
+            },
+            Notice::NameFound {
+                name: "nobody".into(),
+                owner: None
+            },
+        ]
+    );
+    // The owner is then reached by its address alone.
+    let call = net.node_mut(1).call(c, a, b"hi".to_vec(), 1000).unwrap();
+    net.run();
+    let Some(Delivery::Call { reply, .. }) = net.node_mut(0).recv(a) else {
+        panic!("call not delivered");
+    };
+    net.node_mut(0).reply(reply, b"ok".to_vec()).unwrap();
+    net.run();
+    let done: Vec<Notice> = std::iter::from_fn(|| net.node_mut(1).poll_notice()).collect();
+    assert_eq!(
+        done,
+        vec![Notice::CallDone {
+            call,
+            caller: c,
+            result: Ok::<_, CallError>(b"ok".to_vec())
+        }]
+    );
+    // Now connected, the table knows the name too.
+    assert_eq!(net.node(1).whereis("svc"), Some(a));
+}

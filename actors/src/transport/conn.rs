@@ -130,12 +130,16 @@ impl Transport {
         }
     }
 
-    /// Records fetched for `key` (an engine address): the host records
-    /// stored there, possibly none. A valid one lets queued messages go to
+    /// Records fetched for `key`, possibly none: for a name lookup, the name
+    /// records (see [`Self::lookup_name`]); for an engine address, its host
+    /// records. A valid one lets queued messages go to
     /// the engine's node (connecting first if needed); none fails them with
     /// "no such engine".
     pub fn handle_record(&mut self, key: [u8; 32], records: &[Vec<u8>], now: Time) {
         self.set_time(now);
+        if self.answer_name_lookup(key, records) {
+            return;
+        }
         let engine = EngineAddr(key);
         let Some(r) = self.resolving.remove(&engine) else {
             return;

@@ -2,10 +2,11 @@
 
 use super::Transport;
 use crate::error::NameError;
-use crate::ids::{EngineAddr, NodeId};
+use crate::ids::{EngineAddr, NodeId, Time};
 use crate::keys::verify;
-use crate::output::Notice;
+use crate::output::{Notice, Output};
 use crate::wire::frame::Frame;
+use crate::wire::name_record::{self, NameRecord};
 use crate::wire::names::{self, Claim, Unclaim};
 
 impl Transport {
@@ -39,7 +40,99 @@ impl Transport {
         };
         self.names.insert(claim.clone());
         self.broadcast(&Frame::NameRegister(claim));
+        self.publish_name(engine, name, registered);
         Ok(())
+    }
+
+    /// Publishes (or renews) a name record in the host's record store.
+    pub(super) fn publish_name(&mut self, engine: EngineAddr, name: &str, registered: Time) {
+        let expires = self.now.plus_ms(self.config.record_ttl_ms);
+        let Ok(msg) = NameRecord::signed(name, engine, registered, expires) else {
+            return;
+        };
+        let Some(sig) = self.keys.sign_engine(engine, &msg) else {
+            return;
+        };
+        let record = NameRecord {
+            name: name.to_owned(),
+            engine,
+            registered,
+            expires,
+            sig,
+        };
+        if let Ok(bytes) = record.to_bytes() {
+            self.outputs.push_back(Output::Publish {
+                key: name_record::key_for(name),
+                record: bytes,
+            });
+        }
+    }
+
+    /// Looks `name` up network-wide: answered by [`Notice::NameFound`], at
+    /// once from this node's table when it knows an owner, else from the
+    /// name records in the host's record store (within the lookup timeout).
+    /// A record outlives its claim by up to the record lifetime, so the
+    /// answer may name an engine that has just stopped; calling it then
+    /// fails with "no such engine".
+    ///
+    /// # Errors
+    /// An empty name or one longer than 255 bytes.
+    pub fn lookup_name(&mut self, name: &str) -> Result<(), NameError> {
+        if name.is_empty() || name.len() > 255 {
+            return Err(NameError::Invalid);
+        }
+        if let Some(owner) = self.names.owner(name) {
+            self.notices.push_back(Notice::NameFound {
+                name: name.to_owned(),
+                owner: Some(owner),
+            });
+            return Ok(());
+        }
+        let key = name_record::key_for(name);
+        if !self.name_lookups.contains_key(&key) {
+            let deadline = self.now.plus_ms(self.config.resolve_timeout_ms);
+            self.name_lookups.insert(key, (name.to_owned(), deadline));
+            self.outputs.push_back(Output::Fetch { key });
+        }
+        Ok(())
+    }
+
+    /// Answers a pending name lookup from fetched records; false if `key`
+    /// is not a pending name lookup.
+    pub(super) fn answer_name_lookup(&mut self, key: [u8; 32], records: &[Vec<u8>]) -> bool {
+        let Some((name, _)) = self.name_lookups.remove(&key) else {
+            return false;
+        };
+        let now = self.now;
+        let owner = records
+            .iter()
+            .filter_map(|b| NameRecord::parse(b).ok())
+            .filter(|r| r.name == name && r.expires > now)
+            .filter(|r| {
+                NameRecord::signed(&r.name, r.engine, r.registered, r.expires)
+                    .is_ok_and(|m| verify(&r.engine.0, &m, &r.sig))
+            })
+            .map(|r| (r.registered, r.engine))
+            .min()
+            .map(|(_, e)| e);
+        self.notices.push_back(Notice::NameFound { name, owner });
+        true
+    }
+
+    /// Ends name lookups that got no answer in time.
+    pub(super) fn expire_name_lookups(&mut self, now: Time) {
+        let late: Vec<[u8; 32]> = self
+            .name_lookups
+            .iter()
+            .filter(|(_, (_, t))| *t <= now)
+            .map(|(&k, _)| k)
+            .collect();
+        for k in late {
+            if let Some((name, _)) = self.name_lookups.remove(&k) {
+                self.notices
+                    .push_back(Notice::NameFound { name, owner: None });
+            }
+        }
     }
 
     /// Releases `name` held by local engine `engine`.
@@ -98,7 +191,7 @@ impl Transport {
             if loser != winner && self.engines.contains_key(&loser) {
                 // Our engine lost under the conflict rule: release the claim
                 // everywhere and tell it.
-                self.names.remove(&name, loser, crate::ids::Time(u64::MAX));
+                self.names.remove(&name, loser, Time(u64::MAX));
                 self.send_unclaim(loser, &name);
                 self.notices.push_back(Notice::NameLost {
                     name,

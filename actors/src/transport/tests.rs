@@ -173,3 +173,23 @@ fn records_are_renewed_and_unrenewed_proxies_expire() {
     net.advance(1_000);
     assert_eq!(net.node(x).foreign_engines().count(), 0);
 }
+
+#[test]
+fn name_lookups_without_an_answer_end_empty() {
+    let (mut a, _) = pair();
+    assert_eq!(a.lookup_name(""), Err(crate::NameError::Invalid));
+    a.lookup_name("svc").unwrap();
+    a.lookup_name("svc").unwrap();
+    let fetches = std::iter::from_fn(|| a.poll_output()).count();
+    assert_eq!(fetches, 1);
+    let deadline = a.poll_timeout().unwrap();
+    a.handle_timeout(deadline);
+    assert_eq!(
+        a.poll_notice(),
+        Some(Notice::NameFound {
+            name: "svc".into(),
+            owner: None
+        })
+    );
+    assert_eq!(a.poll_notice(), None);
+}

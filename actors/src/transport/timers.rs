@@ -14,7 +14,8 @@ impl Transport {
         let inbound = self.inbound_calls.values().map(|c| c.deadline).min();
         let resolving = self.resolving.values().map(|r| r.deadline).min();
         let proxies = self.proxies.values().map(|p| p.expires).min();
-        [calls, inbound, resolving, proxies, self.renew_at]
+        let names = self.name_lookups.values().map(|(_, t)| *t).min();
+        [calls, inbound, resolving, proxies, names, self.renew_at]
             .into_iter()
             .flatten()
             .min()
@@ -58,6 +59,7 @@ impl Transport {
                 self.fail_queue(e, r.queue, CallError::NoSuchEngine);
             }
         }
+        self.expire_name_lookups(now);
         let stale: Vec<EngineAddr> = self
             .proxies
             .iter()
@@ -86,6 +88,9 @@ impl Transport {
                 key: e.0,
                 record: learn.to_bytes(),
             });
+            for claim in self.names.claims_of(e) {
+                self.publish_name(e, &claim.name, claim.registered);
+            }
         }
         self.renew_at = if self.engines.is_empty() {
             None

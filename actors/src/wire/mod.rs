@@ -13,6 +13,7 @@ pub mod forget;
 pub mod frame;
 pub mod learn;
 pub mod message;
+pub mod name_record;
 pub mod names;
 pub mod pair;
 pub mod subscribe;
