@@ -450,3 +450,48 @@ fn monitors_of_local_engines_and_demonitor() {
         ]
     );
 }
+
+#[test]
+fn a_resumed_persistent_engine_is_reachable_again() {
+    let mut net = mesh(2, &Config::default());
+    let a = engine(&mut net, 0);
+    let p = net.node_mut(1).start_engine(Persistence::Persistent);
+    net.run();
+    // Both directions have pair keys before the stop.
+    net.node_mut(0).cast(a, p, vec![1]).unwrap();
+    net.node_mut(1).cast(p, a, vec![2]).unwrap();
+    net.run();
+    assert!(net.node_mut(1).stop_engine(p));
+    net.run();
+    assert_eq!(net.node(0).foreign_engines().count(), 0);
+    assert!(net.node_mut(1).resume_engine(p));
+    net.run();
+    net.node_mut(0).cast(a, p, vec![3]).unwrap();
+    net.node_mut(1).cast(p, a, vec![4]).unwrap();
+    net.run();
+    assert_eq!(
+        net.node_mut(1).recv(p),
+        Some(Delivery::Cast {
+            from: a,
+            payload: vec![3]
+        })
+    );
+    let got: Vec<_> = std::iter::from_fn(|| net.node_mut(0).recv(a)).collect();
+    assert_eq!(
+        got,
+        vec![
+            Delivery::Cast {
+                from: p,
+                payload: vec![2]
+            },
+            Delivery::Cast {
+                from: p,
+                payload: vec![4]
+            },
+        ]
+    );
+    assert_eq!(
+        net.node(0).stats().unauthenticated + net.node(1).stats().unauthenticated,
+        0
+    );
+}

@@ -33,6 +33,8 @@ struct Model {
     nodes: usize,
     /// Running engines: node and whether it never answers calls.
     live: BTreeMap<EngineAddr, (usize, bool)>,
+    /// Stopped persistent engines that may be resumed.
+    stopped: BTreeMap<EngineAddr, (usize, bool)>,
     /// Every engine ever started (stopped ones stay as targets).
     ever: Vec<EngineAddr>,
     casts: BTreeMap<u64, (EngineAddr, EngineAddr)>,
@@ -54,6 +56,7 @@ impl Model {
             config,
             nodes: 0,
             live: BTreeMap::new(),
+            stopped: BTreeMap::new(),
             ever: Vec::new(),
             casts: BTreeMap::new(),
             seen: BTreeSet::new(),
@@ -107,10 +110,33 @@ impl Model {
     fn start_engine(&mut self) {
         let nodes = self.live_nodes();
         let n = nodes[self.pick(nodes.len())];
-        let e = self.net.node_mut(n).start_engine(Persistence::Ephemeral);
+        let persistence = if self.chance(30) {
+            Persistence::Persistent
+        } else {
+            Persistence::Ephemeral
+        };
+        let e = self.net.node_mut(n).start_engine(persistence);
         let silent = self.chance(10);
         self.live.insert(e, (n, silent));
         self.ever.push(e);
+    }
+
+    /// Restarts a stopped persistent engine under its old address.
+    fn resume_engine(&mut self) {
+        let candidates: Vec<(EngineAddr, usize, bool)> = self
+            .stopped
+            .iter()
+            .filter(|(_, &(n, _))| self.net.is_up(n))
+            .map(|(&e, &(n, s))| (e, n, s))
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let (e, n, silent) = candidates[self.pick(candidates.len())];
+        assert!(self.net.node_mut(n).resume_engine(e));
+        self.stopped.remove(&e);
+        self.live.insert(e, (n, silent));
+        self.bump("engines resumed");
     }
 
     fn random_live(&mut self) -> Option<(EngineAddr, usize)> {
@@ -147,6 +173,7 @@ impl Model {
             }
             89..=90 => self.partition(),
             91..=92 => self.heal(),
+            93 => self.resume_engine(),
             _ => {
                 let ms = 1 + self.pick(200) as u64;
                 self.net.advance(ms);
@@ -261,8 +288,13 @@ impl Model {
         while let Some(n) = self.net.node_mut(node).poll_notice() {
             self.check_notice(node, n);
         }
+        let persistent = self.net.node(node).keys().persistence(e) == Some(Persistence::Persistent);
         assert!(self.net.node_mut(node).stop_engine(e));
-        self.live.remove(&e);
+        if let Some(info) = self.live.remove(&e) {
+            if persistent {
+                self.stopped.insert(e, info);
+            }
+        }
         self.abandon(|c| c.caller == e);
     }
 
@@ -485,6 +517,18 @@ impl Model {
             );
         }
         assert!(self.calls.values().all(|c| c.done));
+        // Nobody tampers in this run, so nothing may look like tampering.
+        for &n in &nodes {
+            let s = self.net.node(n).stats();
+            let suspicious = (
+                s.malformed,
+                s.forged,
+                s.unauthenticated,
+                s.bad_mac,
+                s.replayed,
+            );
+            assert_eq!(suspicious, (0, 0, 0, 0, 0), "node {n}: {s:?}");
+        }
     }
 }
 
@@ -515,6 +559,7 @@ fn run(seed: u64, nodes: usize, engines: usize, steps: usize) -> BTreeMap<&'stat
 fn churn_is_survived_and_converges() {
     let counts = run(1, 10, 40, 3000);
     for what in [
+        "engines resumed",
         "casts delivered",
         "calls answered",
         "calls timed out",

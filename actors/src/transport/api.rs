@@ -107,6 +107,26 @@ impl Transport {
             }
         }
         self.fail_calls_to(addr, CallError::Stopped);
+        self.subs.retain(|_, s| s.publisher != addr);
+        // Messages it queued for lookups or streams die with it.
+        let mut purged = 0;
+        let queues = self
+            .proxies
+            .values_mut()
+            .map(|p| &mut p.queue)
+            .chain(self.resolving.values_mut().map(|r| &mut r.queue));
+        for q in queues {
+            let before = q.len();
+            q.retain(|m| m.src != addr);
+            purged += before - q.len();
+        }
+        self.queued = self.queued.saturating_sub(purged);
+        // Peers drop their keys for this engine on the forget; so do we, so
+        // that a resumed engine pairs afresh.
+        for c in self.conns.values_mut() {
+            c.send_keys.retain(|&(s, d), _| s != addr && d != addr);
+            c.recv_keys.retain(|&(s, d), _| s != addr && d != addr);
+        }
         self.names.remove_engine(addr);
         self.engine_gone(addr, DownReason::Stopped);
         if engine.persistence == Persistence::Ephemeral {
