@@ -12,12 +12,15 @@
 //!   [`Transport::poll_notice`] for call results and monitors, and
 //!   [`Transport::poll_timeout`] for the next deadline.
 
-mod api;
+mod calls;
 mod conn;
+mod engines;
 mod inbound;
+mod monitors;
 mod names;
 mod route;
 mod state;
+mod subs;
 mod timers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -179,6 +182,11 @@ impl Transport {
     /// The next notice for local engines.
     pub fn poll_notice(&mut self) -> Option<Notice> {
         self.notices.pop_front()
+    }
+
+    /// Sets the clock; later calls without a time argument use it.
+    pub fn set_time(&mut self, now: Time) {
+        self.now = self.now.max(now);
     }
 
     fn next_id(&mut self) -> u64 {
