@@ -487,7 +487,8 @@ fn a_forged_response_does_not_spend_the_pending_handshake() {
     use std::cell::RefCell;
     use std::rc::Rc;
     let mut net = two_nodes();
-    let held: Rc<RefCell<Vec<(SocketAddr, SocketAddr, Vec<u8>)>>> = Rc::default();
+    type Held = Vec<(SocketAddr, SocketAddr, Vec<u8>)>;
+    let held: Rc<RefCell<Held>> = Rc::default();
     let hold = held.clone();
     net.filter = Box::new(move |from, to, b| {
         if b[0] == MessageType::HandshakeResp as u8 {
