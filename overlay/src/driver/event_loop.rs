@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::aux::AuxSockets;
 use super::control::{self, SocketFile};
 use super::device::{DeviceSpec, PacketDevice};
+use super::engines::EngineHost;
 use super::lan::{LanDiscovery, LanInput};
 use super::local_addrs;
 use super::ping::PendingPings;
@@ -92,6 +93,8 @@ pub async fn run(
     let state = StateDir::open(&opts.state_dir)?;
     let node_key: NodeKey = state.node_key()?;
     let io = |context| move |source| DriverError::Io { context, source };
+    let tun_mode = matches!(opts.device, DeviceSpec::Tun { .. });
+    let engines = EngineHost::start(&state, &node_key, tun_mode)?;
     let config = Config {
         known_peers: state.peers(&opts.network_key),
         node_key,
@@ -131,6 +134,7 @@ pub async fn run(
     let mut shell = Shell {
         pings: PendingPings::default(),
         records: PendingRecords::default(),
+        engines,
         tcp: TcpTransport::start(opts.tcp, listen, &opts.peers),
         aux: AuxSockets::new(listen),
         udp,
@@ -152,6 +156,7 @@ pub async fn run(
             .into_iter()
             .chain(shell.pings.next_deadline())
             .chain(shell.records.next_deadline())
+            .chain(shell.engines.next_deadline())
             .min()
             .map_or(far, tokio::time::Instant::from_std);
         tokio::select! {
@@ -193,8 +198,13 @@ pub async fn run(
                 let action = shell.tcp.handle(&mut node, input, &mut out);
                 shell.act(action, &out).await;
             }
+            Some(input) = shell.engines.next() => shell.engines.handle(&node, input),
             Some(req) = requests.recv() => {
                 let now = clock::now();
+                if let Some(answer) = shell.engines.control(&req.command) {
+                    let _ = req.reply.send(answer);
+                    continue;
+                }
                 match req.command.strip_prefix("ping ") {
                     Some(target) => shell.pings.start(&mut node, target, req.reply, now),
                     None => {
@@ -206,6 +216,7 @@ pub async fn run(
             }
         }
         shell.drain(&mut node).await;
+        shell.engines.drain(&mut node);
         shell.pings.expire(clock::now());
         shell.records.expire(clock::now());
     };
@@ -224,6 +235,8 @@ struct Shell {
     pings: PendingPings,
     /// `record-fetch` requests waiting for the node's answer.
     records: PendingRecords,
+    /// The engines hosted by this node.
+    engines: EngineHost,
     /// Extra sockets for hole punching.
     aux: AuxSockets,
     /// TCP connections (socket IDs from `STREAM_IDS_FROM`).
@@ -284,7 +297,10 @@ impl Shell {
         let mut members_changed = false;
         while let Some(event) = node.poll_event() {
             match event {
-                Event::Connected(peer) => tracing::debug!(peer = %peer, "connected"),
+                Event::Connected(peer) => {
+                    tracing::debug!(peer = %peer, "connected");
+                    self.engines.peer_connected(node, &peer);
+                }
                 Event::MembersChanged => members_changed = true,
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
@@ -329,6 +345,7 @@ impl Shell {
                 status.listen = self.listen.to_string();
                 let mut json = serde_json::to_value(&status).expect("serialisable");
                 json["tcp"] = serde_json::to_value(self.tcp.status()).expect("serialisable");
+                json["engines"] = self.engines.status();
                 json.to_string()
             }
             other => {

@@ -10,6 +10,7 @@
 //! - after each, drain `Node::poll_transmit` to the socket and
 //!   `Node::poll_event` (peer cache, IPv4 changes);
 //! - TCP connections (members whose UDP is blocked) → [`tcp`];
+//! - engines (actors) and their local socket `engines.sock` → [`engines`];
 //! - control socket request → `Node::status` as JSON;
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
@@ -19,6 +20,7 @@ mod clock;
 pub mod control;
 mod device;
 pub mod embed;
+pub mod engines;
 mod error;
 mod event_loop;
 mod lan;

@@ -192,7 +192,7 @@ impl StateDir {
     }
 
     /// Writes `data` to `path` with mode 0600 through a temporary file and a rename.
-    fn write_private(&self, path: &Path, data: &[u8]) -> Result<(), DriverError> {
+    pub(crate) fn write_private(&self, path: &Path, data: &[u8]) -> Result<(), DriverError> {
         let err = |source| DriverError::StateDir {
             path: path.to_path_buf(),
             source,

@@ -137,6 +137,12 @@ impl NodeKey {
         self.signing.sign(message).to_bytes()
     }
 
+    /// The 32-byte secret seed (for the engines' key holder, which signs
+    /// learn records with the node key).
+    pub fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.signing.as_bytes())
+    }
+
     /// The X25519 private key used as the Noise static key.
     pub fn noise_private(&self) -> Zeroizing<[u8; 32]> {
         Zeroizing::new(self.signing.to_scalar_bytes())

@@ -34,6 +34,42 @@ pub(crate) enum Command {
     /// Ping a member through the overlay and show the path each reply took
     /// (direct, or through which relay) and its round-trip time.
     Ping(PingArgs),
+    /// Engines (actors): list them, call or cast to one by address or name.
+    #[command(subcommand)]
+    Engine(EngineCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EngineCommand {
+    /// List local engines and the foreign ones this node knows, with
+    /// their hosting node.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        state_dir: StateDirArg,
+    },
+    /// Call an engine and print its reply.
+    Call(EngineSendArgs),
+    /// Send an engine a one-way message.
+    Cast(EngineSendArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EngineSendArgs {
+    /// The engine: its address (64 hex digits) or a registered name.
+    pub(crate) target: String,
+    /// The message (UTF-8 text).
+    pub(crate) data: String,
+    /// How long a call waits for its reply, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) timeout_ms: u32,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) state_dir: StateDirArg,
 }
 
 #[derive(Debug, Args)]

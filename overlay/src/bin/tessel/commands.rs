@@ -25,6 +25,7 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Status(args) => status(args),
         Command::Netcheck(args) => crate::netcheck::run(args),
         Command::Ping(args) => ping(args),
+        Command::Engine(cmd) => crate::engine::run(cmd),
     }
 }
 
@@ -228,6 +229,7 @@ fn status(args: StatusArgs) -> Result<()> {
         return Ok(());
     }
     let tcp: Option<TcpStatus> = serde_json::from_value(json["tcp"].clone()).ok();
+    let engine_lines = crate::engine::status_lines(&json);
     let status: Status =
         serde_json::from_value(json).context("reading the node's status answer")?;
     println!("node     {}", status.node_id);
@@ -276,6 +278,9 @@ fn status(args: StatusArgs) -> Result<()> {
         r.sent_relayed,
         r.received_relayed
     );
+    for line in engine_lines {
+        println!("{line}");
+    }
     let t = &status.traversal;
     if t.punches_started + t.punches_joined > 0 {
         println!(

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod engine;
 mod nat_status;
 mod netcheck;
 

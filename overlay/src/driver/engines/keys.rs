@@ -1,0 +1,94 @@
+//! Persistent engine keys in the state dir: `engines.key` (the key holder's
+//! export, mode 0600) and `engines.json` (each persistent engine's local
+//! label and address, mode 0600). Ephemeral engines are never written.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use data_encoding::HEXLOWER_PERMISSIVE as HEX;
+use tessel_actors::{EngineAddr, KeyHolder};
+
+use crate::driver::state_dir::StateDir;
+use crate::driver::DriverError;
+
+const KEYS: &str = "engines.key";
+const LABELS: &str = "engines.json";
+
+/// The labels of persistent engines, kept beside their keys.
+pub(crate) struct KeyStore {
+    state: StateDir,
+    labels: BTreeMap<String, EngineAddr>,
+}
+
+impl KeyStore {
+    /// Loads the stored keys into `keys` and the labels.
+    pub(crate) fn load(state: &StateDir, keys: &mut KeyHolder) -> Result<Self, DriverError> {
+        let corrupt = |path: PathBuf, reason: String| DriverError::CorruptState { path, reason };
+        let key_path = state.path().join(KEYS);
+        let mut labels = BTreeMap::new();
+        match std::fs::read(&key_path) {
+            Ok(bytes) => {
+                let imported = keys
+                    .import(&bytes)
+                    .map_err(|e| corrupt(key_path.clone(), e.to_string()))?;
+                let label_path = state.path().join(LABELS);
+                let text = std::fs::read_to_string(&label_path).unwrap_or_default();
+                let map: BTreeMap<String, String> = if text.is_empty() {
+                    BTreeMap::new()
+                } else {
+                    serde_json::from_str(&text)
+                        .map_err(|e| corrupt(label_path.clone(), e.to_string()))?
+                };
+                for (label, hex) in map {
+                    let addr = parse_addr(&hex)
+                        .ok_or_else(|| corrupt(label_path.clone(), format!("bad address {hex}")))?;
+                    if imported.contains(&addr) {
+                        labels.insert(label, addr);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(DriverError::StateDir {
+                    path: key_path,
+                    source,
+                })
+            }
+        }
+        Ok(Self {
+            state: state.clone(),
+            labels,
+        })
+    }
+
+    /// The persistent engine kept under `label`.
+    pub(crate) fn get(&self, label: &str) -> Option<EngineAddr> {
+        self.labels.get(label).copied()
+    }
+
+    /// Remembers `addr` under `label` and writes keys and labels.
+    pub(crate) fn insert(
+        &mut self,
+        label: &str,
+        addr: EngineAddr,
+        keys: &KeyHolder,
+    ) -> Result<(), DriverError> {
+        self.labels.insert(label.to_owned(), addr);
+        let map: BTreeMap<&String, String> = self
+            .labels
+            .iter()
+            .map(|(l, a)| (l, a.to_string()))
+            .collect();
+        let json = serde_json::to_vec_pretty(&map).expect("serialisable");
+        self.state
+            .write_private(&self.state.path().join(KEYS), &keys.export_persistent())?;
+        self.state
+            .write_private(&self.state.path().join(LABELS), &json)
+    }
+}
+
+/// Parses an engine address (64 hex digits).
+pub(crate) fn parse_addr(s: &str) -> Option<EngineAddr> {
+    let bytes = HEX.decode(s.trim().as_bytes()).ok()?;
+    Some(EngineAddr(bytes.try_into().ok()?))
+}

@@ -1,0 +1,370 @@
+//! Engines in the daemon: the actor transport (`tessel-actors`) hosted by
+//! the event loop, which owns it like it owns the node.
+//!
+//! Message flow:
+//! - overlay session with a member up (`Event::Connected`) → the node with
+//!   the lower node ID dials the other's engine port ([`streams`]);
+//! - a stream opened or accepted → `Transport::handle_stream_open`, its
+//!   bytes → `handle_bytes`, its end → `handle_stream_closed`;
+//! - `Output::Open` → dial the member's overlay address; `Write`/`Close` →
+//!   the stream; `Publish`/`Fetch` → the overlay's record store;
+//! - a local program's request on `engines.sock` ([`clients`]) → a
+//!   transport command ([`requests`]); deliveries and notices for its
+//!   engines → frames back to it ([`deliver`]);
+//! - the transport's deadline → `handle_timeout`.
+//!
+//! Streams are kernel TCP on the overlay addresses, so they run in TUN mode
+//! only; without a TUN device (userspace mode, embedded nodes) engines on
+//! the node still talk to each other, but not to other members.
+
+mod clients;
+mod deliver;
+mod keys;
+mod requests;
+mod streams;
+#[cfg(feature = "test-hooks")]
+mod tamper;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tessel_actors::{CallId, Config, ConnId, EngineAddr, Output, ReplyTo, Time, Transport};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::state_dir::StateDir;
+use super::{clock, DriverError};
+use crate::identity::{NodeId, NodeKey};
+use crate::node::Node;
+
+pub use clients::{socket_dir, socket_path};
+pub use streams::ENGINE_PORT;
+
+use clients::ClientInput;
+use keys::KeyStore;
+use streams::Streams;
+
+/// Inputs to the engine host from its tasks.
+pub(crate) enum Input {
+    /// A connection to the engine port.
+    Accepted(TcpStream, SocketAddr),
+    /// A dial to a member ended.
+    Dialed {
+        /// The member.
+        peer: tessel_actors::NodeId,
+        /// The stream, or why not.
+        stream: std::io::Result<TcpStream>,
+    },
+    /// Bytes from a stream.
+    Bytes {
+        /// The stream.
+        conn: ConnId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// A stream ended.
+    Closed(ConnId),
+    /// A local program.
+    Client(ClientInput),
+}
+
+/// A local program connected to `engines.sock`.
+struct Client {
+    tx: mpsc::Sender<Vec<u8>>,
+    /// Frames waiting for the next flush.
+    out: Vec<u8>,
+    /// The engines it runs.
+    engines: Vec<EngineAddr>,
+    /// Calls to its engines waiting for a reply, by the token it was given.
+    replies: HashMap<u64, ReplyTo>,
+}
+
+/// A request waiting for a name lookup.
+struct Parked {
+    client: u64,
+    request: Value,
+}
+
+/// The engines of this node and the I/O they need.
+pub(crate) struct EngineHost {
+    transport: Transport,
+    streams: Streams,
+    keys: KeyStore,
+    clients: BTreeMap<u64, Client>,
+    /// The client owning each local engine.
+    owners: HashMap<EngineAddr, u64>,
+    /// Calls made for clients: the client and its request ID.
+    calls: HashMap<CallId, (u64, Value)>,
+    /// Requests waiting for `lookup_name`, by name.
+    parked: BTreeMap<String, Vec<Parked>>,
+    next_token: u64,
+    rx: mpsc::Receiver<Input>,
+    server: JoinHandle<()>,
+    socket: std::path::PathBuf,
+    #[cfg(feature = "test-hooks")]
+    tamper: Option<tamper::Tamper>,
+}
+
+/// The transport's clock: wall-clock milliseconds (records carry them).
+fn time() -> Time {
+    Time(clock::unix_ms())
+}
+
+/// The actors crate's form of a node ID.
+fn actor_id(id: &NodeId) -> tessel_actors::NodeId {
+    tessel_actors::NodeId(*id.as_bytes())
+}
+
+impl EngineHost {
+    /// Starts the engine host: loads persistent keys, binds `engines.sock`
+    /// and, when `streams` (TUN mode), the engine port.
+    pub(crate) fn start(
+        state: &StateDir,
+        node_key: &NodeKey,
+        streams: bool,
+    ) -> Result<Self, DriverError> {
+        let io = |context| move |source| DriverError::Io { context, source };
+        let seed = clock::random_seed().map_err(io("reading the OS random source"))?;
+        let mut transport = Transport::new(Config::default(), &node_key.seed(), seed);
+        transport.set_time(time());
+        let keys = KeyStore::load(state, transport.keys_mut())?;
+        let (tx, rx) = mpsc::channel(1024);
+        let streams = match Streams::start(streams, tx.clone()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, port = ENGINE_PORT, "cannot listen on the engine port; engines stay local to this node");
+                Streams::start(false, tx.clone()).map_err(io("starting the engine streams"))?
+            }
+        };
+        let server = clients::serve(state, tx.clone()).map_err(io("binding engines.sock"))?;
+        Ok(Self {
+            transport,
+            streams,
+            keys,
+            clients: BTreeMap::new(),
+            owners: HashMap::new(),
+            calls: HashMap::new(),
+            parked: BTreeMap::new(),
+            next_token: 1,
+            rx,
+            server,
+            socket: socket_path(state.path()),
+            #[cfg(feature = "test-hooks")]
+            tamper: None,
+        })
+    }
+
+    /// The next input from the streams and local programs.
+    pub(crate) async fn next(&mut self) -> Option<Input> {
+        self.rx.recv().await
+    }
+
+    /// When the transport next wants `handle_timeout`.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let at = self.transport.poll_timeout()?;
+        let now = clock::unix_ms();
+        Some(clock::now() + Duration::from_millis(at.0.saturating_sub(now)))
+    }
+
+    /// Handles one input.
+    pub(crate) fn handle(&mut self, node: &Node, input: Input) {
+        let now = time();
+        match input {
+            Input::Accepted(stream, from) => self.accepted(node, stream, from, now),
+            Input::Dialed { peer, stream } => match stream {
+                Ok(stream) => {
+                    let conn = self.streams.adopt(stream);
+                    self.transport.handle_stream_open(conn, peer, true, now);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, ?peer, "dialing an engine stream");
+                    self.transport.handle_open_failed(peer, now);
+                }
+            },
+            Input::Bytes { conn, data } => {
+                self.streams.bytes_in += data.len() as u64;
+                self.transport.handle_bytes(conn, &data, now);
+            }
+            Input::Closed(conn) => {
+                if self.streams.close(conn) {
+                    self.transport.handle_stream_closed(conn, now);
+                }
+            }
+            Input::Client(c) => self.client_input(c),
+        }
+    }
+
+    fn accepted(&mut self, node: &Node, stream: TcpStream, from: SocketAddr, now: Time) {
+        let local = stream.local_addr().ok().map(|a| a.ip());
+        let IpAddr::V6(src) = from.ip() else { return };
+        if local != Some(IpAddr::V6(node.ipv6())) {
+            tracing::debug!(%from, "engine stream not to our overlay address");
+            return;
+        }
+        let prefix = node.prefix();
+        let peer = node
+            .known_members()
+            .into_iter()
+            .map(|(id, _)| id)
+            .find(|id| prefix.node_addr(id) == src);
+        let Some(peer) = peer else {
+            tracing::debug!(%from, "engine stream from an address that is no member's");
+            return;
+        };
+        let peer = actor_id(&peer);
+        let conn = self.streams.adopt(stream);
+        self.transport.handle_stream_open(conn, peer, false, now);
+    }
+
+    /// An overlay session with `peer` is up: the lower node ID dials, so
+    /// both learn each other's engines.
+    pub(crate) fn peer_connected(&mut self, node: &Node, peer: &NodeId) {
+        let id = actor_id(peer);
+        if !self.streams.enabled()
+            || node.id() > *peer
+            || self.transport.connected_peers().any(|p| p == id)
+        {
+            return;
+        }
+        self.streams.dial(id, node.prefix().node_addr(peer));
+    }
+
+    /// Runs due timers, carries out the transport's outputs and hands
+    /// deliveries and notices to local programs.
+    pub(crate) fn drain(&mut self, node: &mut Node) {
+        let now = time();
+        if self.transport.poll_timeout().is_some_and(|t| t <= now) {
+            self.transport.handle_timeout(now);
+        }
+        while let Some(o) = self.transport.poll_output() {
+            match o {
+                Output::Open { peer } => {
+                    if !self.streams.enabled() {
+                        self.transport.handle_open_failed(peer, now);
+                        continue;
+                    }
+                    match NodeId::from_bytes(peer.0) {
+                        Ok(id) => self.streams.dial(peer, node.prefix().node_addr(&id)),
+                        Err(_) => self.transport.handle_open_failed(peer, now),
+                    }
+                }
+                Output::Write { conn, bytes } => {
+                    #[cfg(feature = "test-hooks")]
+                    let bytes = match self.tamper.take() {
+                        Some(t) => t.apply(bytes, &mut self.tamper),
+                        None => bytes,
+                    };
+                    if !self.streams.write(conn, bytes) && self.streams.close(conn) {
+                        tracing::debug!(?conn, "engine stream stuck; closing it");
+                        self.transport.handle_stream_closed(conn, now);
+                    }
+                }
+                Output::Close { conn } => {
+                    self.streams.close(conn);
+                }
+                Output::Publish { key, record } => self.publish(node, key, &record),
+                Output::Fetch { key } => self.fetch(node, key),
+            }
+        }
+        self.deliver();
+        self.flush_clients();
+    }
+
+    /// Host records go to the overlay's record store once it takes
+    /// arbitrary keys; until then only engines of members with a stream
+    /// are found.
+    fn publish(&mut self, _node: &mut Node, _key: [u8; 32], _record: &[u8]) {}
+
+    /// See [`Self::publish`]: a lookup finds nothing in the store yet.
+    fn fetch(&mut self, _node: &mut Node, key: [u8; 32]) {
+        self.transport.handle_record(key, &[], time());
+    }
+
+    /// Answers a control request about engines, if `command` is one.
+    pub(crate) fn control(&mut self, command: &str) -> Option<String> {
+        match command {
+            "engines" => Some(self.list().to_string()),
+            #[cfg(feature = "test-hooks")]
+            c if c.starts_with("engine-tamper ") => {
+                let mode = c.trim_start_matches("engine-tamper ").trim();
+                Some(match tamper::Tamper::parse(mode) {
+                    Some(t) => {
+                        self.tamper = Some(t);
+                        json!({ "tamper": mode }).to_string()
+                    }
+                    None => json!({ "error": "forge, alter or replay" }).to_string(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Local and foreign engines, names and peers, as JSON.
+    fn list(&self) -> Value {
+        let names = self.transport.registered_names();
+        let names_of = |e: EngineAddr| -> Vec<&str> {
+            names
+                .iter()
+                .filter(|(_, a)| *a == e)
+                .map(|(n, _)| n.as_str())
+                .collect()
+        };
+        let node = self.transport.node_id().to_string();
+        let local: Vec<Value> = self
+            .transport
+            .local_engines()
+            .map(|e| {
+                let persistent = self.transport.keys().persistence(e)
+                    == Some(tessel_actors::Persistence::Persistent);
+                json!({ "engine": e.to_string(), "node": node, "names": names_of(e), "persistent": persistent })
+            })
+            .collect();
+        let foreign: Vec<Value> = self
+            .transport
+            .foreign_engines()
+            .map(|(e, n, up)| json!({ "engine": e.to_string(), "node": n.to_string(), "reachable": up, "names": names_of(e) }))
+            .collect();
+        json!({ "node": node, "local": local, "foreign": foreign })
+    }
+
+    /// The engines' part of `tessel status`.
+    pub(crate) fn status(&self) -> Value {
+        let s = self.transport.stats();
+        json!({
+            "local": self.transport.local_engines().count(),
+            "foreign": self.transport.foreign_engines().count(),
+            "peers": self.transport.connected_peers().count(),
+            "streams": self.streams.len(),
+            "clients": self.clients.len(),
+            "bytes_in": self.streams.bytes_in,
+            "bytes_out": self.streams.bytes_out,
+            "frames_in": s.frames_in,
+            "frames_out": s.frames_out,
+            "events_sent": s.events_sent,
+            "events_filtered": s.events_filtered,
+            "drops": {
+                "malformed": s.malformed,
+                "forged": s.forged,
+                "unauthenticated": s.unauthenticated,
+                "bad_mac": s.bad_mac,
+                "replayed": s.replayed,
+                "stale": s.stale,
+                "unknown_destination": s.unknown_destination,
+                "mailbox_full": s.mailbox_full,
+                "undeliverable": s.undeliverable,
+                "limited": s.limited,
+                "unexpected": s.unexpected,
+            },
+        })
+    }
+}
+
+impl Drop for EngineHost {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
