@@ -75,8 +75,9 @@ poll 10 listening "$NS_A" udp 9740 || die "tessel in A is not listening (log: $W
 "${IN_B[@]}" "$TESSEL_BIN" up --network "@$WORK/network.key" --state-dir "$WORK/b" \
     --listen "$VETH_B:9740" --peer "$VETH_A:9740" --no-lan-discovery --no-port-mapping 2>"$WORK/b.log" &
 track b $!
-addr_b=$("$TESSEL_BIN" ip --state-dir "$WORK/b" | sed -n 1p)
-wait_tunnel 30 "$addr_b" "${ALL_PIDS[@]}" 2>/dev/null || true
+b_addr() { "$TESSEL_BIN" ip --state-dir "$WORK/b" 2>/dev/null | sed -n 1p; }
+poll 10 b_addr || die "tessel ip printed no address for B (log: $WORK/b.log)"
+addr_b=$(b_addr)
 poll 30 ip netns exec "$NS_A" ping -c 1 -W 1 "$addr_b" || die "no tunnel (logs: $WORK/)"
 
 "${IN_B[@]}" "$BENCH_BIN" sink "$WORK/b/engines.sock" >"$WORK/sink.log" 2>&1 &

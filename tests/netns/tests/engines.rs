@@ -11,6 +11,7 @@
 //! a node writes).
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -370,6 +371,27 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
         passed >= 200_000,
         "C read only {passed} bytes for 200 KB of wanted events"
     );
+
+    // A persistent engine keeps its address across a restart of its
+    // daemon; its key file is for the daemon only.
+    let kept = PyEngine::start(&a, "kept-1", &["listen", "--persistent", "kept"], &logs)?;
+    let key_file = a.state_dir().join("engines.key");
+    let mode = std::fs::metadata(&key_file)?.permissions().mode() & 0o777;
+    ensure!(mode == 0o600, "{} has mode {mode:o}", key_file.display());
+    drop(kept);
+    a.stop()?;
+    a.restart()?;
+    wait_full_mesh(&mut [&mut a, &mut b, &mut c], MESH_TIMEOUT)?;
+    let again = PyEngine::start(&a, "kept-2", &["listen", "--persistent", "kept"], &logs)?;
+    let first = std::fs::read_to_string(logs.path().join("kept-1.stdout.log"))?;
+    ensure!(
+        first.lines().any(|l| l == format!("engine {}", again.addr)),
+        "the persistent engine came back as {} after {first:?}",
+        again.addr
+    );
+    wait::poll("C to learn the persistent engine again", WAIT, || {
+        Ok(knows(&c, &again.addr, &id_a)?.then_some(()))
+    })?;
 
     for n in [&mut a, &mut c] {
         n.stop()?;

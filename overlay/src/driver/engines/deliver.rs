@@ -9,7 +9,12 @@ use data_encoding::BASE64;
 use serde_json::{json, Value};
 use tessel_actors::{Delivery, Notice};
 
+use tokio::sync::mpsc;
+
 use super::EngineHost;
+
+/// Bytes of frames a client may fall behind by before it is disconnected.
+const MAX_BACKLOG: usize = 32 << 20;
 
 impl EngineHost {
     /// Moves every mailbox's deliveries and every notice to the owning clients.
@@ -97,8 +102,10 @@ impl EngineHost {
         }
     }
 
-    /// Hands each client's queued frames to its writer; a client whose
-    /// queue is full is disconnected (its engines stop).
+    /// Hands each client's queued frames to its writer. While a client's
+    /// writer queue is full its frames wait here (and [`Self::backlogged`]
+    /// asks for a prompt retry); a client more than [`MAX_BACKLOG`] bytes
+    /// behind is disconnected (its engines stop).
     pub(super) fn flush_clients(&mut self) {
         let mut stuck = Vec::new();
         for (&id, c) in &mut self.clients {
@@ -106,13 +113,25 @@ impl EngineHost {
                 continue;
             }
             let out = std::mem::take(&mut c.out);
-            if c.tx.try_send(out).is_err() {
-                stuck.push(id);
+            match c.tx.try_send(out) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(out)) => {
+                    c.out = out;
+                    if c.out.len() > MAX_BACKLOG {
+                        stuck.push(id);
+                    }
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => stuck.push(id),
             }
         }
         for id in stuck {
             tracing::debug!(client = id, "engine client not reading; disconnecting it");
             self.client_gone(id);
         }
+    }
+
+    /// Whether frames wait for a client's full writer queue.
+    pub(super) fn backlogged(&self) -> bool {
+        self.clients.values().any(|c| !c.out.is_empty())
     }
 }

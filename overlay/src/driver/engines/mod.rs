@@ -2,8 +2,10 @@
 //! the event loop, which owns it like it owns the node.
 //!
 //! Message flow:
-//! - overlay session with a member up (`Event::Connected`) → the node with
-//!   the lower node ID dials the other's engine port ([`streams`]);
+//! - overlay session with a member up (`Event::Connected`) → dial its
+//!   engine port unless a stream to it is up ([`streams`]); a member with
+//!   a higher node ID dialing us while we hold a stream to it (it
+//!   restarted) → we dial afresh, replacing our stale stream;
 //! - a stream opened or accepted → `Transport::handle_stream_open`, its
 //!   bytes → `handle_bytes`, its end → `handle_stream_closed`;
 //! - `Output::Open` → dial the member's overlay address; `Write`/`Close` →
@@ -46,6 +48,9 @@ pub use streams::ENGINE_PORT;
 use clients::ClientInput;
 use keys::KeyStore;
 use streams::Streams;
+
+/// How soon frames held back for a busy client are offered again.
+const BACKLOG_RETRY: Duration = Duration::from_millis(1);
 
 /// Inputs to the engine host from its tasks.
 pub(crate) enum Input {
@@ -164,6 +169,9 @@ impl EngineHost {
 
     /// When the transport next wants `handle_timeout`.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        if self.backlogged() {
+            return Some(clock::now() + BACKLOG_RETRY);
+        }
         let at = self.transport.poll_timeout()?;
         let now = clock::unix_ms();
         Some(clock::now() + Duration::from_millis(at.0.saturating_sub(now)))
@@ -214,19 +222,25 @@ impl EngineHost {
             tracing::debug!(%from, "engine stream from an address that is no member's");
             return;
         };
+        let lower = node.id() < peer;
         let peer = actor_id(&peer);
+        // A higher member dials us only when it has no stream to us (it
+        // restarted, say): ours may be stale, so we dial afresh, and our
+        // newer outbound stream replaces it.
+        let redial = lower && self.transport.connected_peers().any(|p| p == peer);
         let conn = self.streams.adopt(stream);
         self.transport.handle_stream_open(conn, peer, false, now);
+        if redial {
+            self.streams.dial(peer, src);
+        }
     }
 
-    /// An overlay session with `peer` is up: the lower node ID dials, so
-    /// both learn each other's engines.
+    /// An overlay session with `peer` is up: without a stream to it, dial
+    /// one, so both learn each other's engines (if both dial at once, the
+    /// transport keeps the stream the lower node ID opened).
     pub(crate) fn peer_connected(&mut self, node: &Node, peer: &NodeId) {
         let id = actor_id(peer);
-        if !self.streams.enabled()
-            || node.id() > *peer
-            || self.transport.connected_peers().any(|p| p == id)
-        {
+        if !self.streams.enabled() || self.transport.connected_peers().any(|p| p == id) {
             return;
         }
         self.streams.dial(id, node.prefix().node_addr(peer));

@@ -30,6 +30,9 @@ pub const ENGINE_PORT: u16 = 9742;
 const WRITE_QUEUE: usize = 4096;
 /// How long dialing a member may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle time before TCP keepalive probes (a member that vanished without
+/// closing its streams is noticed).
+const KEEPALIVE: Duration = Duration::from_secs(20);
 /// Read buffer per connection.
 const READ_BUF: usize = 64 * 1024;
 
@@ -116,6 +119,10 @@ impl Streams {
         let conn = ConnId(self.next);
         self.next += 1;
         let _ = stream.set_nodelay(true);
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(KEEPALIVE)
+            .with_interval(KEEPALIVE);
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
         let (mut read, mut write) = stream.into_split();
         let (writer, mut queue) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
         tokio::spawn(async move {
