@@ -34,6 +34,7 @@
 //! drop) on the binary shows the nodes' logs in spans that name the host and
 //! the virtual time.
 
+pub mod actors;
 pub mod addr;
 pub mod chaos;
 pub mod digest;
