@@ -13,7 +13,9 @@
 //! * [`chaos`] lets agents join, leave, crash, roam, talk and cut links, then
 //!   checks the invariants;
 //! * [`mesh`] measures complete connectivity at scale: random pairs of a
-//!   large network behind a mix of NATs.
+//!   large network behind a mix of NATs;
+//! * [`actors`] hosts the actor transport (`tessel-actors`) with streams
+//!   carried as lossy datagrams and retransmitted.
 //!
 //! The simulator never reads a clock or the OS random source; the
 //! `tessel-sim` binary reads the wall clock only to report how long a run
