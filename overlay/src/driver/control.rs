@@ -1,6 +1,6 @@
 //! The local control socket (a Unix socket in the state dir, mode 0600):
 //! one request line in, one JSON line out. Requests: `status`, `ping
-//! TARGET`, `record-publish HEX`, `record-fetch KEY`.
+//! TARGET`, `record-publish KEY TTL_S VALUE`, `record-fetch KEY`.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;

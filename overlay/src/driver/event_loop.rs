@@ -289,7 +289,7 @@ impl Shell {
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
                 Event::Pong(pong) => self.pings.answer(&pong),
-                Event::Record { key, record } => self.records.answer(&key, record.as_deref()),
+                Event::Records { key, records } => self.records.answer(&key, &records),
                 Event::Ipv4Changed(new) => {
                     let changed = self
                         .dev

@@ -148,13 +148,14 @@ pub enum Event {
     CloseAuxSockets(Vec<u16>),
     /// The answer to [`Node::ping`].
     Pong(Pong),
-    /// The answer to [`Node::fetch_record`]: the record of `key` (signed
-    /// by its publisher and checked), or `None` if no member had it.
-    Record {
+    /// The answer to [`Node::fetch_record`]: the values published under
+    /// `key`, with their publishers (each signature checked); empty if no
+    /// member had any.
+    Records {
         /// The key fetched.
         key: [u8; 32],
-        /// The record's bytes (see [`crate::wire::record`]).
-        record: Option<Vec<u8>>,
+        /// `(publisher, value)`, one per publisher.
+        records: Vec<(NodeId, Vec<u8>)>,
     },
 }
 
