@@ -40,19 +40,37 @@ struct CachedPeer {
 }
 
 impl StateDir {
-    /// Opens `path`, creating it (mode 0700) if needed.
+    /// Opens `path`, creating it (mode 0700) if needed; an existing one
+    /// that others may read is tightened to 0700 (it holds the node key).
     ///
     /// # Errors
     /// Returns an error if the directory cannot be created.
     pub fn open(path: &Path) -> Result<Self, DriverError> {
+        let err = |source| DriverError::StateDir {
+            path: path.to_path_buf(),
+            source,
+        };
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(path)
-            .map_err(|source| DriverError::StateDir {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(err)?;
+        let mode = fs::metadata(path).map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            match fs::set_permissions(path, fs::Permissions::from_mode(0o700)) {
+                Ok(()) => tracing::warn!(
+                    path = %path.display(),
+                    "the state dir was open to other users (mode {:o}); it is now 0700",
+                    mode & 0o777
+                ),
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "the state dir is open to other users (mode {:o}) and could not be tightened: run chmod 700 on it",
+                    mode & 0o777
+                ),
+            }
+        }
         Ok(Self {
             path: path.to_path_buf(),
         })
@@ -208,5 +226,22 @@ impl StateDir {
         f.write_all(data).and_then(|()| f.sync_all()).map_err(err)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(err)?;
         fs::rename(&tmp, path).map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_state_dir_open_to_others_is_tightened() {
+        let dir = std::env::temp_dir().join(format!("tessel-state-mode-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        StateDir::open(&dir).unwrap();
+        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(mode, 0o700);
     }
 }
