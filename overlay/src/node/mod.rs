@@ -15,6 +15,7 @@
 
 mod contacts;
 mod gossip;
+mod initiation_limit;
 mod lan;
 mod lookup;
 mod peer;
@@ -202,6 +203,8 @@ pub struct Node {
     records: records::Records,
     /// Initiations seen lately (replays are dropped before any DH).
     seen_initiations: seen_initiations::SeenInitiations,
+    /// Per-source limits on initiations under load.
+    initiation_limit: initiation_limit::InitiationLimit,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -257,6 +260,7 @@ impl Node {
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
             seen_initiations: seen_initiations::SeenInitiations::default(),
+            initiation_limit: initiation_limit::InitiationLimit::default(),
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),

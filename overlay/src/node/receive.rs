@@ -3,7 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use super::initiation_limit::Source;
 use super::peer::SessionSlot;
+use super::traversal::STREAM_IDS_FROM;
 use super::{Action, DropReason, Event, Node};
 use crate::identity::NodeId;
 use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
@@ -181,6 +183,15 @@ impl Node {
             .map_err(|_| DropReason::Malformed)?;
         if !self.seen_initiations.first_time(now, mac) {
             return Err(DropReason::ReplayedInitiation);
+        }
+        // Under load, each source gets its share before any Diffie-Hellman.
+        let source = match self.rx_relay {
+            Some(relay) => Source::Relay(relay),
+            None if rx_socket >= STREAM_IDS_FROM => Source::Stream(rx_socket),
+            None => Source::Ip(from.ip()),
+        };
+        if !self.initiation_limit.admit(now, source) {
+            return Err(DropReason::InitiationFlood);
         }
         let seed = self.seed();
         let ini = handshake::consume_initiation(&self.keys, &pkt, seed)
