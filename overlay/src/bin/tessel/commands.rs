@@ -152,6 +152,10 @@ fn up(args: UpArgs) -> Result<()> {
     Ok(())
 }
 
+/// Where the printed join command keeps the network key on the joining
+/// machine (a file only its owner reads, so the key is never an argument).
+const KEY_FILE: &str = "tessel-network.key";
+
 fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
     let hosts: Vec<String> = if bound.ip().is_unspecified() {
         local_addresses()
@@ -165,12 +169,14 @@ fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
         .first()
         .cloned()
         .unwrap_or_else(|| format!("THIS-HOST:{}", bound.port()));
-    println!("Started a new private network. To join it from another machine, run:");
+    println!("Started a new private network. To join it from another machine, run there:");
     println!();
+    // printf is a shell builtin: the key never shows in the process list.
     println!(
-        "  tessel up --network {} --peer {first}",
+        "  (umask 077; printf '%s\\n' '{}' > {KEY_FILE})",
         key.to_text().as_str()
     );
+    println!("  tessel up --network @{KEY_FILE} --peer {first}");
     if hosts.len() > 1 {
         println!();
         println!(
