@@ -101,10 +101,15 @@ pub(crate) struct UpArgs {
     /// through --socks5, --forward and --expose.
     #[arg(long)]
     pub(crate) userspace: bool,
-    /// With --userspace: run a SOCKS5 proxy (no authentication) on this
-    /// loopback address, e.g. 127.0.0.1:1080.
+    /// With --userspace: run a SOCKS5 proxy on this loopback address, e.g.
+    /// 127.0.0.1:1080 (no authentication unless --socks5-auth).
     #[arg(long, value_name = "ADDR:PORT", requires = "userspace")]
     pub(crate) socks5: Option<SocketAddr>,
+    /// With --socks5: require this username and password (RFC 1929), as
+    /// @FILE holding USER:PASSWORD (keeps it out of the process list) or
+    /// USER:PASSWORD itself.
+    #[arg(long, value_name = "@FILE|USER:PASSWORD", requires = "socks5")]
+    pub(crate) socks5_auth: Option<String>,
     /// With --userspace: forward a local port to a member's service,
     /// `tcp:127.0.0.1:8080=PEER:80` or `udp:…` (PEER is an overlay address).
     #[arg(long, value_name = "PROTO:LOCAL=PEER:PORT", requires = "userspace")]

@@ -12,6 +12,8 @@ use tessel_overlay::driver::{self, control, DeviceSpec, RunOptions};
 use tessel_overlay::identity::address::initial_addresses;
 use tessel_overlay::identity::NetworkKey;
 use tessel_overlay::node::Status;
+use tessel_stack::proxy::Credentials;
+use zeroize::Zeroizing;
 
 use crate::cli::{Command, NetworkCommand, StatusArgs, UpArgs};
 use tessel_overlay::driver::local_addrs::local_addresses;
@@ -53,6 +55,19 @@ pub(crate) fn parse_network(arg: &str) -> Result<NetworkKey> {
     })
 }
 
+/// Parses `--socks5-auth @FILE|USER:PASSWORD`.
+fn parse_credentials(arg: &str) -> Result<Credentials> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the SOCKS5 credentials from {path}"))?,
+        ),
+        None => Zeroizing::new(arg.to_string()),
+    };
+    Credentials::parse(text.trim_end_matches(['\r', '\n']))
+        .map_err(|e| anyhow!("invalid --socks5-auth: {e}; give USER:PASSWORD, or @FILE holding it"))
+}
+
 fn resolve_peer(peer: &str) -> Result<SocketAddr> {
     let mut addrs = peer.to_socket_addrs().map_err(|e| {
         anyhow!("cannot use --peer {peer}: {e}. Give it as HOST:PORT, e.g. 198.51.100.1:9740")
@@ -70,6 +85,11 @@ fn up(args: UpArgs) -> Result<()> {
         .map(|p| resolve_peer(p))
         .collect::<Result<Vec<_>>>()?;
     let stun_servers = crate::netcheck::resolve_stun_servers(&args.stun)?;
+    let socks5_credentials = args
+        .socks5_auth
+        .as_deref()
+        .map(parse_credentials)
+        .transpose()?;
     let (network_key, created) = match &args.network {
         Some(arg) => (parse_network(arg)?, false),
         None => match state.network_key()? {
@@ -96,6 +116,7 @@ fn up(args: UpArgs) -> Result<()> {
             let (mut stack, device) = Userspace::start(ipv6, ipv4);
             let opts = UserspaceOptions {
                 socks5: args.socks5,
+                socks5_credentials: socks5_credentials.clone(),
                 forwards: args.forward.clone(),
                 exposes: args.expose.clone(),
             };
