@@ -102,6 +102,7 @@ pub async fn run(
         unix_ms: clock::unix_ms(),
     };
     let mut node = Node::new(config, clock::now());
+    node.restore_initiation_timestamps(state.initiation_timestamps(&opts.network_key));
     node.set_relaying(opts.relay);
     let udp = Udp::bind(opts.listen)?;
     let listen = udp.local_addr().map_err(io("reading the bound address"))?;
@@ -210,6 +211,7 @@ pub async fn run(
         shell.records.expire(clock::now());
     };
     server.abort();
+    shell.save_initiation_timestamps(&node);
     // Delete the gateway's mapping (bounded to about a second).
     mapper.stop().await;
     // Dropping the device removes the interface.
@@ -319,6 +321,18 @@ impl Shell {
             {
                 tracing::warn!(error = %e, "saving the peer cache");
             }
+            self.save_initiation_timestamps(node);
+        }
+    }
+
+    /// Keeps the last initiation timestamps of members for the next run.
+    fn save_initiation_timestamps(&self, node: &Node) {
+        let times = node.initiation_timestamps();
+        if let Err(e) = self
+            .state
+            .save_initiation_timestamps(&self.network_key, &times)
+        {
+            tracing::warn!(error = %e, "saving the initiation timestamps");
         }
     }
 

@@ -18,6 +18,7 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/tessel";
 const NODE_KEY: &str = "node.key";
 const NETWORK_KEY: &str = "network.key";
 const PEERS: &str = "peers.json";
+const INITIATIONS: &str = "initiations.json";
 const SOCKET: &str = "tessel.sock";
 
 /// An opened state dir.
@@ -31,6 +32,13 @@ pub struct StateDir {
 struct PeerCache {
     network_id: String,
     peers: Vec<CachedPeer>,
+}
+
+/// The last initiation timestamp accepted from each member.
+#[derive(Debug, Serialize, Deserialize)]
+struct InitiationTimes {
+    network_id: String,
+    last: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -189,6 +197,45 @@ impl StateDir {
         };
         let json = serde_json::to_vec_pretty(&cache).expect("serialisable");
         self.write_private(&self.path.join(PEERS), &json)
+    }
+
+    /// The last initiation timestamps accepted from members in `network`
+    /// (see [`Node::initiation_timestamps`](crate::node::Node::initiation_timestamps)).
+    pub fn initiation_timestamps(&self, network: &NetworkKey) -> Vec<(NodeId, u64)> {
+        let path = self.path.join(INITIATIONS);
+        let Ok(Some(text)) = self.read(&path) else {
+            return Vec::new();
+        };
+        match serde_json::from_str::<InitiationTimes>(&text) {
+            Ok(t) if t.network_id == network.id().to_string() => t
+                .last
+                .iter()
+                .filter_map(|(id, ts)| Some((NodeId::parse(id).ok()?, *ts)))
+                .collect(),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable initiation times");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Keeps the last initiation timestamps accepted from members, so that
+    /// an initiation captured before a restart cannot be replayed after it.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be written.
+    pub fn save_initiation_timestamps(
+        &self,
+        network: &NetworkKey,
+        times: &[(NodeId, u64)],
+    ) -> Result<(), DriverError> {
+        let t = InitiationTimes {
+            network_id: network.id().to_string(),
+            last: times.iter().map(|(id, ts)| (id.to_string(), *ts)).collect(),
+        };
+        let json = serde_json::to_vec(&t).expect("serialisable");
+        self.write_private(&self.path.join(INITIATIONS), &json)
     }
 
     fn random(&self) -> Result<[u8; 32], DriverError> {

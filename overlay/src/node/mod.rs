@@ -16,6 +16,7 @@
 mod contacts;
 mod gossip;
 mod initiation_limit;
+mod initiation_times;
 mod lan;
 mod lookup;
 mod peer;
@@ -205,6 +206,10 @@ pub struct Node {
     seen_initiations: seen_initiations::SeenInitiations,
     /// Per-source limits on initiations under load.
     initiation_limit: initiation_limit::InitiationLimit,
+    /// Last initiation timestamps restored for members not in the table.
+    restored_initiation_ts: ahash::HashMap<NodeId, u64>,
+    /// When a clock behind was last warned about.
+    last_clock_warning: Option<Instant>,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -261,6 +266,8 @@ impl Node {
             records: records::Records::default(),
             seen_initiations: seen_initiations::SeenInitiations::default(),
             initiation_limit: initiation_limit::InitiationLimit::default(),
+            restored_initiation_ts: ahash::HashMap::default(),
+            last_clock_warning: None,
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),
@@ -545,6 +552,15 @@ impl Node {
                 self.by_index.remove(&idx);
             }
             self.by_ipv6.remove(&p.ipv6);
+            // A replay of its old initiations stays refused.
+            if let Some(ts) = p
+                .history
+                .as_ref()
+                .map(|h| h.last_initiation_ts)
+                .filter(|ts| *ts > 0)
+            {
+                self.restore_initiation_timestamps([(*id, ts)]);
+            }
             let moved = self.ipv4s.remove(&self.network, id);
             self.ipv4_moved(&moved);
             if p.verified {

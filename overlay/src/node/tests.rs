@@ -556,6 +556,38 @@ fn a_flood_of_fresh_initiations_from_one_source_is_limited() {
     assert!(ping(&mut net, 1, 0, b"still here"));
 }
 
+/// The last initiation timestamps survive a restart (the driver keeps them
+/// in the state dir): a node restarted with them refuses an initiation
+/// captured before; restarted without them, it would answer it.
+#[test]
+fn initiation_timestamps_kept_across_a_restart_refuse_old_initiations() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(2));
+    let (a, b) = (net.nodes[0].0, net.nodes[1].0);
+    let captured = net
+        .log
+        .iter()
+        .find(|(from, to, bytes)| {
+            *from == b && *to == a && bytes[0] == MessageType::HandshakeInit as u8
+        })
+        .map(|(_, _, bytes)| bytes.clone())
+        .expect("B initiated to A");
+    let kept = net.node(0).initiation_timestamps();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].0, net.node(1).id());
+    for restore in [true, false] {
+        net.nodes[0].1 = Node::new(config(1, 9, vec![]), net.now);
+        if restore {
+            net.nodes[0].1.restore_initiation_timestamps(kept.clone());
+        }
+        let sent_before = net.log.len();
+        net.deliver(b, a, &captured);
+        let answered = net.log[sent_before..].iter().any(|(f, _, _)| *f == a);
+        let refused = net.node(0).drops().get(DropReason::ReplayedInitiation);
+        assert_eq!((answered, refused), (!restore, u64::from(restore)));
+    }
+}
+
 #[test]
 fn sessions_rekey_and_traffic_continues() {
     let mut net = two_nodes();
