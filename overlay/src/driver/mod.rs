@@ -31,6 +31,7 @@ pub mod tcp;
 mod tun;
 mod udp;
 pub mod userspace;
+mod waiting;
 
 pub use device::{ChannelDevice, DeviceSpec};
 pub use error::DriverError;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use data_encoding::HEXLOWER_PERMISSIVE as HEX;
 use tokio::sync::oneshot;
 
+use super::waiting::Waiting;
 use crate::identity::NodeId;
 use crate::node::Node;
 
@@ -28,7 +29,7 @@ fn parse_key(hex: &str) -> Result<[u8; 32], String> {
 /// Fetch requests waiting for the node's answer.
 #[derive(Default)]
 pub(crate) struct PendingRecords {
-    waiting: Vec<([u8; 32], oneshot::Sender<String>, Instant)>,
+    waiting: Waiting<[u8; 32]>,
 }
 
 impl PendingRecords {
@@ -56,7 +57,7 @@ impl PendingRecords {
             }
         };
         match node.fetch_record(now, key) {
-            Ok(()) => self.waiting.push((key, reply, now + TIMEOUT)),
+            Ok(()) => self.waiting.push(key, reply, now + TIMEOUT),
             Err(e) => {
                 let _ = reply.send(error(e));
             }
@@ -73,29 +74,19 @@ impl PendingRecords {
             })
             .collect();
         let text = serde_json::json!({ "key": HEX.encode(key), "records": list }).to_string();
-        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|(k, _, _)| k == key);
-        self.waiting = waiting;
-        for (_, reply, _) in done {
+        for reply in self.waiting.take(key) {
             let _ = reply.send(text.clone());
         }
     }
 
     /// Answers the requests whose time is up.
     pub(crate) fn expire(&mut self, now: Instant) {
-        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|(_, _, deadline)| *deadline <= now);
-        self.waiting = waiting;
-        for (_, reply, _) in late {
-            let _ = reply.send(serde_json::json!({ "timeout": true }).to_string());
-        }
+        self.waiting.expire(now);
     }
 
     /// The earliest deadline of a waiting request.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.waiting.iter().map(|(_, _, d)| *d).min()
+        self.waiting.next_deadline()
     }
 }
 
