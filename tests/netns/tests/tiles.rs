@@ -353,6 +353,7 @@ fn grid_of_nine_spreads_files_reports_events_and_counts() -> Result<()> {
     let large = noise(3 << 20, 99);
     let large_tsf = g.sign("physics-b.mfz", &large, None)?;
     let large_bytes = std::fs::read(&large_tsf)?;
+    let t1 = Instant::now();
     let out = g.publish(corner, &large_tsf)?;
     ensure!(
         out.status.success(),
@@ -376,18 +377,34 @@ fn grid_of_nine_spreads_files_reports_events_and_counts() -> Result<()> {
         v["dir"] == "ST" && v["event"] == "disconnect"
     })?;
     g.no_partial("physics-b.mfz", &large_bytes)?;
+    // While the center is down, a tampered file appears in its live
+    // directory: on restart it fails verification and is never offered.
+    let planted = g.sign("physics-c.mfz", b"planted while the tile was down", None)?;
+    let mut planted = std::fs::read(planted)?;
+    let last = planted.len() - 1;
+    planted[last] ^= 0x80;
+    std::fs::write(g.live(center).join("physics-c.mfz"), &planted)?;
     g.tiles[center].restart()?;
     wait::poll("a second connect TEP from ST", WAIT, || {
         Ok((count_lines(&mfm, |v| v["dir"] == "ST" && v["event"] == "connect") >= 2).then_some(()))
     })?;
     g.wait_everywhere("physics-b.mfz", &large_bytes)?;
+    eprintln!(
+        "tiles: a {}-byte signed file reached all nine tiles in {:?}, with the center killed mid-transfer and restarted",
+        large_bytes.len(),
+        t1.elapsed()
+    );
     g.no_partial("physics-b.mfz", &large_bytes)?;
 
-    // The refused files reached no tile.
+    // The refused and the planted files reached no tile.
     for i in 0..g.tiles.len() {
         ensure!(
             !g.live(i).join("foreign.mfz").exists(),
             "tile {i} holds the file signed by an untrusted key"
+        );
+        ensure!(
+            i == center || !g.live(i).join("physics-c.mfz").exists(),
+            "tile {i} holds the tampered file planted on the center"
         );
         let live_small = std::fs::read(g.live(i).join("physics-a.mfz"))?;
         ensure!(
@@ -399,6 +416,11 @@ fn grid_of_nine_spreads_files_reports_events_and_counts() -> Result<()> {
     let files: serde_json::Value = serde_json::from_str(&files)?;
     let listed = files["files"].as_array().context("files")?;
     ensure!(listed.len() == 2, "the corner lists {files}");
+    let status = g.tile_status(center)?;
+    ensure!(
+        status["file_counters"]["bad_local"].as_u64() >= Some(1) && status["files"] == 2,
+        "the center did not set the planted file aside: {status}"
+    );
     for t in &mut g.tiles {
         t.stop()?;
     }
