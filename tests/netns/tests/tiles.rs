@@ -1,6 +1,11 @@
 //! Tiles end to end: a 3×3 grid of `tessel up --tile …` daemons, each in its
 //! own namespace on one bridged LAN, every tile linked to its up to eight
-//! grid neighbours over the overlay.
+//! grid neighbours over the overlay. Checked: a signed file spreads to all
+//! nine tiles; a change of physics restarts `--tile-run` on every tile;
+//! tampered or untrusted files reach none; a tile killed mid-transfer
+//! leaves no partial file live and gets the file after it returns; its
+//! neighbours' MFM channels see the disconnect and connect events; the
+//! counter daemons hear their neighbours. And two tiles through the CLI.
 //!
 //! Needs root, `python3` (the example programs in `tile-link/examples/`)
 //! and the `tessel` binary (`cargo build -p tessel-overlay --bin tessel`, or
@@ -78,12 +83,19 @@ impl Grid {
             .map(|i| NodeKey::from_seed([seed.wrapping_add(i as u8); 32]))
             .collect();
         let first = lan.host(0).v4_endpoint(DEFAULT_PORT);
+        // The program a change of physics starts: it notes which file it
+        // was started on (the path comes last).
+        let run = scratch.path().join("run.sh");
+        std::fs::write(&run, "echo \"$2\" > \"$1\"\n")?;
         let mut tiles = Vec::new();
         for y in 0..SIDE {
             for x in 0..SIDE {
                 let i = index(x, y);
                 let mut args = vec!["--tile-trust".to_owned(), public.clone()];
                 args.extend(["--tile-advert-interval".to_owned(), "1".to_owned()]);
+                let ran = scratch.path().join(format!("ran-{i}"));
+                args.push("--tile-run".to_owned());
+                args.push(format!("/bin/sh {} {}", run.display(), ran.display()));
                 for (code, j) in neighbours(x, y) {
                     args.push("--tile".to_owned());
                     args.push(format!("{code}={}", keys[j].id()));
@@ -306,6 +318,28 @@ fn grid_of_nine_spreads_files_reports_events_and_counts() -> Result<()> {
         small_bytes.len(),
         t0.elapsed()
     );
+
+    // A change of physics announced on another corner starts the program
+    // on the new file on every tile.
+    let far = index(SIDE - 1, SIDE - 1);
+    let key = g.key.display().to_string();
+    let announce = g.tiles[far].cli(&[
+        "tile",
+        "announce",
+        small_tsf.to_str().context("path")?,
+        "--key",
+        &key,
+    ]);
+    run_ok(announce, CLI)?;
+    wait::poll("every tile to run physics-a.mfz", WAIT, || {
+        Ok((0..SIDE * SIDE)
+            .all(|i| {
+                std::fs::read_to_string(g.scratch.path().join(format!("ran-{i}"))).is_ok_and(|p| {
+                    p.trim() == g.live(i).join("physics-a.mfz").display().to_string()
+                })
+            })
+            .then_some(()))
+    })?;
 
     // Tampered and wrongly signed files are refused where they are dropped.
     let mut tampered = small_bytes.clone();
