@@ -13,6 +13,7 @@ use tessel_tile_link::file::{DirStore, FileEvent};
 use tessel_tile_link::link::{flush, Links};
 use tessel_tile_link::physics::Message as PhysicsMessage;
 use tessel_tile_link::tile::{Event, Program};
+use tessel_tile_link::wire::tep;
 use tessel_tile_link::{Dir, Node, NodeEvent};
 use tokio::sync::mpsc;
 
@@ -252,7 +253,7 @@ impl Host {
                 match e {
                     // An MFM packet the program cannot take now: dropped,
                     // and the next one from there carries OVRN.
-                    Event::Mfm { dir, packet } if packet.first() != Some(&0xc4) => {
+                    Event::Mfm { dir, packet } if packet.first() != Some(&tep::TEP_PKT_TYPE) => {
                         self.node.tile_mut().handle_rx_overrun(*dir);
                     }
                     // Credit, presence and service packets must not be
