@@ -525,6 +525,19 @@ fn two_tiles_exchange_service_packets_through_the_cli() -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    ensure!(
+        String::from_utf8_lossy(&out.stdout).contains("no managed files"),
+        "tile files printed {out:?}"
+    );
+    let table = run_ok(w.cli(&["tile", "status"]), CLI)?;
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("ET "))
+        .with_context(|| format!("no ET row in\n{table}"))?;
+    ensure!(
+        row.contains("present") && row.contains(&ke.id().to_string()),
+        "ET row: {row}"
+    );
     w.stop()?;
     e.stop()?;
     Ok(())
