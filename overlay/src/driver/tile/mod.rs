@@ -27,6 +27,8 @@ mod links;
 mod runner;
 mod status;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
