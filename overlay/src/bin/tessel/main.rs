@@ -5,7 +5,6 @@ mod commands;
 mod nat_status;
 mod netcheck;
 mod tile;
-mod tile_socket;
 
 // Fuzzing builds skip MAC checks so that fuzzers reach deeper code: a node
 // built that way would accept forged packets. Only the library is fuzzed.
