@@ -89,10 +89,10 @@ PIDS=()
 
 start "$NS_A" a --tile "ET=$ID_B"
 start "$NS_B" b --peer 198.51.100.1:9740 --tile "WT=$ID_A"
-present() { "$TESSEL_BIN" tile status --json --state-dir "$WORK/$1" | grep -q '"present"'; }
+present() { "$TESSEL_BIN" tile status --json --state-dir "$WORK/$1" | grep '"present"' >/dev/null; }
 wait_for 30 present a
 wait_for 30 present b
-B_V6=$("$TESSEL_BIN" ip --state-dir "$WORK/b" | head -n 1)
+B_V6=$("$TESSEL_BIN" ip --state-dir "$WORK/b" | sed -n 1p)
 
 TILE=$(python3 "$ROOT/bench/lib/tile_measure.py" --a "$WORK/a/tile.sock" --b "$WORK/b/tile.sock" --dir ET)
 # A few pings first, so that the path is warm, then the measured ones.
