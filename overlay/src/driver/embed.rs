@@ -101,6 +101,7 @@ impl EmbeddedNode {
             port_mapping: super::portmap::PortMapping::Off,
             tcp: true,
             relay: true,
+            tile: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -28,6 +28,7 @@ pub mod portmap;
 mod records;
 pub mod state_dir;
 pub mod tcp;
+pub mod tile;
 mod tun;
 mod udp;
 pub mod userspace;

@@ -22,11 +22,12 @@ use tessel_overlay::driver::local_addrs::local_addresses;
 pub(crate) fn run(command: Command) -> Result<()> {
     match command {
         Command::Network(NetworkCommand::New) => network_new(),
-        Command::Up(args) => up(args),
+        Command::Up(args) => up(*args),
         Command::Ip(args) => ip(&args.state_dir),
         Command::Status(args) => status(args),
         Command::Netcheck(args) => crate::netcheck::run(args),
         Command::Ping(args) => ping(args),
+        Command::Tile(cmd) => crate::tile::run(cmd),
     }
 }
 
@@ -98,6 +99,7 @@ fn up(args: UpArgs) -> Result<()> {
         },
     };
     state.save_network_key(&network_key)?;
+    let tile = crate::tile::options(&args, state.path())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -140,6 +142,7 @@ fn up(args: UpArgs) -> Result<()> {
             lan_discovery: !args.no_lan_discovery,
             tcp: !args.no_tcp,
             relay: !args.no_relay,
+            tile,
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,
                 (false, Some(p)) => PortMapping::Only(p),

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod nat_status;
 mod netcheck;
+mod tile;
 
 // Fuzzing builds skip MAC checks so that fuzzers reach deeper code: a node
 // built that way would accept forged packets. Only the library is fuzzed.
