@@ -3,7 +3,7 @@
 #   unit and property tests, end-to-end tests across network namespaces,
 #   lints, and a short run of every fuzz target.
 # Installs what it needs: Debian packages, cargo-nextest, cargo-fuzz.
-# Environment: FUZZ_SECONDS (per target, default 10; 0 skips fuzzing).
+# Environment: FUZZ_SECONDS (per target, default 6; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,7 +33,7 @@ cargo build -p tessel-overlay --no-default-features --locked
 echo "== tests (unit, property, end-to-end across network namespaces)"
 cargo nextest run --workspace --locked
 
-fuzz_seconds=${FUZZ_SECONDS:-10}
+fuzz_seconds=${FUZZ_SECONDS:-6}
 if [ "$fuzz_seconds" != 0 ]; then
     echo "== fuzzing every target for ${fuzz_seconds}s"
     cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal

@@ -16,6 +16,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = u.host_header();
     }
     let base = HttpUrl::parse("http://198.18.1.1:5000/rootDesc.xml").unwrap();
+    // A gateway's controlURL is joined to the description's URL.
+    let _ = base.join(&text);
     let _ = description::find_wan_service(&text, &base);
     let _ = soap::parse_answer(&text, "AddPortMapping");
     let _ = xml::unescape(&text);

@@ -1,7 +1,7 @@
 #![no_main]
 //! Record messages and the signed records inside them.
 use libfuzzer_sys::fuzz_target;
-use tessel_overlay::wire::record::{Record, RecordMessage};
+use tessel_overlay::wire::record::{Op, Record, RecordMessage};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(m) = RecordMessage::parse(data) {
@@ -12,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(&b[..3], &data[..3]);
         assert_eq!(&b[4..], &data[4..]);
         assert_eq!(RecordMessage::parse(&b), Ok(m));
+        if let Op::Found { records, .. } = m.op {
+            assert_eq!(records.iter().count(), records.len());
+        }
     }
     if let Ok(r) = Record::parse(data) {
         let _ = r.verify();

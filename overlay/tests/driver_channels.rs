@@ -54,6 +54,7 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         port_mapping: tessel_overlay::driver::portmap::PortMapping::Off,
         tcp: true,
         relay: true,
+        tile: None,
     };
     let task = tokio::spawn(driver::run(
         opts,

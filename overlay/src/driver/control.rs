@@ -1,6 +1,9 @@
 //! The local control socket (a Unix socket in the state dir, mode 0600):
 //! one request line in, one JSON line out. Requests: `status`, `ping
-//! TARGET`, `record-publish HEX`, `record-fetch KEY`.
+//! TARGET`, `record-publish KEY TTL_S VALUE`, `record-fetch KEY`, and for a node that
+//! hosts a tile `tile-status`, `tile-files`, `tile-publish PATH` (a signed
+//! file the daemon reads) and `tile-announce HEX` (a service 9
+//! announcement).
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;

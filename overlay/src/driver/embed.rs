@@ -21,6 +21,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use data_encoding::HEXLOWER;
 use tessel_stack::StackHandle;
@@ -100,6 +101,7 @@ impl EmbeddedNode {
             port_mapping: super::portmap::PortMapping::Off,
             tcp: true,
             relay: true,
+            tile: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -174,41 +176,52 @@ impl EmbeddedNode {
         })
     }
 
-    /// Publishes a signed record (see [`crate::wire::record`]) at the
-    /// members nearest its key; returns the key.
+    /// Publishes `value` under `key`, signed by this node, at the members
+    /// nearest the key, for `ttl` (at most an hour; publish again to renew).
     ///
     /// # Errors
-    /// Returns an error if the record is not validly signed or the node no
-    /// longer answers.
-    pub async fn publish_record(&self, record: &[u8]) -> Result<[u8; 32], DriverError> {
-        let command = format!("record-publish {}", HEXLOWER.encode(record));
+    /// Returns an error if the value is too long or the node no longer
+    /// answers.
+    pub async fn publish_record(
+        &self,
+        key: [u8; 32],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), DriverError> {
+        let command = format!(
+            "record-publish {} {} {}",
+            HEXLOWER.encode(&key),
+            ttl.as_secs(),
+            HEXLOWER.encode(value)
+        );
         let answer = self.ask(command).await?;
-        answer["published"]
-            .as_str()
-            .and_then(|k| HEXLOWER.decode(k.as_bytes()).ok())
-            .and_then(|k| <[u8; 32]>::try_from(k).ok())
-            .ok_or_else(|| refused(&answer))
+        match answer.get("published") {
+            Some(_) => Ok(()),
+            None => Err(refused(&answer)),
+        }
     }
 
-    /// Fetches the record of `key` from the members nearest it: `None` if
-    /// none has it.
+    /// Fetches the values published under `key`, each with its publisher
+    /// (signatures checked); empty if no member has any.
     ///
     /// # Errors
     /// Returns an error if the node no longer answers, or too many fetches
     /// are in flight.
-    pub async fn fetch_record(&self, key: [u8; 32]) -> Result<Option<Vec<u8>>, DriverError> {
+    pub async fn fetch_record(&self, key: [u8; 32]) -> Result<Vec<(NodeId, Vec<u8>)>, DriverError> {
         let command = format!("record-fetch {}", HEXLOWER.encode(&key));
         let answer = self.ask(command).await?;
-        if answer.get("record").is_none() {
+        let Some(list) = answer["records"].as_array() else {
             return Err(refused(&answer));
-        }
-        match answer["record"].as_str() {
-            None => Ok(None),
-            Some(hex) => HEXLOWER
-                .decode(hex.as_bytes())
-                .map(Some)
-                .map_err(|_| refused(&answer)),
-        }
+        };
+        list.iter()
+            .map(|r| {
+                let publisher = r["publisher"].as_str().and_then(|p| NodeId::parse(p).ok());
+                let value = r["value"]
+                    .as_str()
+                    .and_then(|v| HEXLOWER.decode(v.as_bytes()).ok());
+                publisher.zip(value).ok_or_else(|| refused(&answer))
+            })
+            .collect()
     }
 
     /// Sends a control request and parses its JSON answer.

@@ -21,8 +21,10 @@ use super::portmap::{Mapper, PortMapping};
 use super::records::PendingRecords;
 use super::state_dir::StateDir;
 use super::tcp::TcpTransport;
+use super::tile::{self, HostContext, TileHost, TileOptions};
 use super::udp::Udp;
 use super::{clock, tun, DriverError};
+use crate::identity::address::NetworkPrefix;
 use crate::identity::{NetworkKey, NodeKey};
 use crate::limits::MAX_DATAGRAM;
 use crate::node::{Action, Config, Event, Node, STREAM_IDS_FROM};
@@ -57,6 +59,9 @@ pub struct RunOptions {
     pub tcp: bool,
     /// Whether to relay for other members (`tessel up --no-relay` refuses).
     pub relay: bool,
+    /// The tile to host (`tessel up --tile …`); `None` starts nothing
+    /// tile-related. Needs a TUN device.
+    pub tile: Option<TileOptions>,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -105,6 +110,7 @@ pub async fn run(
         unix_ms: clock::unix_ms(),
     };
     let mut node = Node::new(config, clock::now());
+    node.restore_initiation_timestamps(state.initiation_timestamps(&opts.network_key));
     node.set_relaying(opts.relay);
     let udp = Udp::bind(opts.listen)?;
     let listen = udp.local_addr().map_err(io("reading the bound address"))?;
@@ -120,6 +126,12 @@ pub async fn run(
     };
     let mut lan = LanDiscovery::start(opts.lan_discovery, listen, tun_name);
     let mut lan_rx = vec![0u8; 2048];
+    if opts.tile.is_some() && matches!(opts.device, DeviceSpec::Channel(_)) {
+        return Err(DriverError::Service {
+            what: "tile host".to_owned(),
+            reason: "tile links need the TUN device (they are kernel TCP connections between overlay addresses); drop --userspace".to_owned(),
+        });
+    }
     let dev = match opts.device {
         DeviceSpec::Tun { interface } => {
             PacketDevice::Tun(tun::create(&interface, node.ipv6(), node.ipv4())?)
@@ -127,6 +139,18 @@ pub async fn run(
         DeviceSpec::Channel(ch) => PacketDevice::Channel(ch),
     };
     ready(&mut node, listen);
+    let tiles: Option<TileHost> = match opts.tile {
+        None => None,
+        Some(t) => {
+            let ctx = HostContext {
+                node: node.id(),
+                ipv6: node.ipv6(),
+                prefix: NetworkPrefix::of(&opts.network_key.id()),
+                runtime_dir: state.path().to_path_buf(),
+            };
+            Some(tile::start(t, ctx)?)
+        }
+    };
     tokio::pin!(shutdown);
     let mut mapper = Mapper::start(opts.port_mapping, listen.port());
 
@@ -199,21 +223,7 @@ pub async fn run(
                 shell.act(action, &out).await;
             }
             Some(input) = shell.engines.next() => shell.engines.handle(&node, input),
-            Some(req) = requests.recv() => {
-                let now = clock::now();
-                if let Some(answer) = shell.engines.control(&req.command) {
-                    let _ = req.reply.send(answer);
-                    continue;
-                }
-                match req.command.strip_prefix("ping ") {
-                    Some(target) => shell.pings.start(&mut node, target, req.reply, now),
-                    None => {
-                        if let Err(reply) = shell.records.request(&mut node, &req.command, req.reply, now) {
-                            let _ = reply.send(shell.answer(&node, &req.command, now));
-                        }
-                    }
-                }
-            }
+            Some(req) = requests.recv() => shell.on_request(&mut node, tiles.as_ref(), req),
         }
         shell.drain(&mut node).await;
         shell.engines.drain(&mut node);
@@ -221,6 +231,8 @@ pub async fn run(
         shell.records.expire(clock::now());
     };
     server.abort();
+    shell.save_initiation_timestamps(&node);
+    drop(tiles);
     // Delete the gateway's mapping (bounded to about a second).
     mapper.stop().await;
     // Dropping the device removes the interface.
@@ -305,7 +317,10 @@ impl Shell {
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
                 Event::Pong(pong) => self.pings.answer(&pong),
-                Event::Record { key, record } => self.records.answer(&key, record.as_deref()),
+                Event::Records { key, records } => {
+                    self.engines.on_records(&key, &records);
+                    self.records.answer(&key, &records);
+                }
                 Event::Ipv4Changed(new) => {
                     let changed = self
                         .dev
@@ -334,6 +349,45 @@ impl Shell {
                 .save_peers(&self.network_key, &node.known_members())
             {
                 tracing::warn!(error = %e, "saving the peer cache");
+            }
+            self.save_initiation_timestamps(node);
+        }
+    }
+
+    /// Keeps the last initiation timestamps of members for the next run.
+    fn save_initiation_timestamps(&self, node: &Node) {
+        let times = node.initiation_timestamps();
+        if let Err(e) = self
+            .state
+            .save_initiation_timestamps(&self.network_key, &times)
+        {
+            tracing::warn!(error = %e, "saving the initiation timestamps");
+        }
+    }
+
+    /// Answers a control request, or hands it to whatever answers it.
+    fn on_request(&mut self, node: &mut Node, tiles: Option<&TileHost>, req: control::Request) {
+        let now = clock::now();
+        if let Some(answer) = self.engines.control(&req.command) {
+            let _ = req.reply.send(answer);
+            return;
+        }
+        if req.command.starts_with("tile-") {
+            match tiles {
+                Some(t) => t.request(req),
+                None => {
+                    let e = serde_json::json!({ "error": "this node hosts no tile (start it with --tile)" });
+                    let _ = req.reply.send(e.to_string());
+                }
+            }
+            return;
+        }
+        match req.command.strip_prefix("ping ") {
+            Some(target) => self.pings.start(node, target, req.reply, now),
+            None => {
+                if let Err(reply) = self.records.request(node, &req.command, req.reply, now) {
+                    let _ = reply.send(self.answer(node, &req.command, now));
+                }
             }
         }
     }

@@ -30,9 +30,11 @@ pub mod portmap;
 mod records;
 pub mod state_dir;
 pub mod tcp;
+pub mod tile;
 mod tun;
 mod udp;
 pub mod userspace;
+mod waiting;
 
 pub use device::{ChannelDevice, DeviceSpec};
 pub use error::DriverError;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::waiting::Waiting;
 use crate::identity::NodeId;
 use crate::node::{Node, Path, PingTarget, Pong};
 
@@ -15,7 +16,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// Ping requests waiting for their pong.
 #[derive(Default)]
 pub(crate) struct PendingPings {
-    waiting: Vec<(u64, oneshot::Sender<String>, Instant)>,
+    waiting: Waiting<u64>,
 }
 
 fn error(msg: impl std::fmt::Display) -> String {
@@ -43,7 +44,7 @@ impl PendingPings {
             }
         };
         match node.ping(parsed, now) {
-            Ok(nonce) => self.waiting.push((nonce, reply, now + TIMEOUT)),
+            Ok(nonce) => self.waiting.push(nonce, reply, now + TIMEOUT),
             Err(e) => {
                 let _ = reply.send(error(e));
             }
@@ -52,10 +53,9 @@ impl PendingPings {
 
     /// Answers the request that `pong` is for.
     pub(crate) fn answer(&mut self, pong: &Pong) {
-        let Some(i) = self.waiting.iter().position(|(n, _, _)| *n == pong.nonce) else {
+        let Some(reply) = self.waiting.take(&pong.nonce).pop() else {
             return;
         };
-        let (_, reply, _) = self.waiting.swap_remove(i);
         let (path, via, endpoint) = match pong.path {
             Some(Path::Direct(e)) => ("direct", None, Some(e.to_string())),
             Some(Path::Relayed(r)) => ("relay", Some(r.to_string()), None),
@@ -75,17 +75,11 @@ impl PendingPings {
 
     /// Answers the requests whose time is up.
     pub(crate) fn expire(&mut self, now: Instant) {
-        let (late, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
-            .into_iter()
-            .partition(|(_, _, deadline)| *deadline <= now);
-        self.waiting = waiting;
-        for (_, reply, _) in late {
-            let _ = reply.send(serde_json::json!({ "timeout": true }).to_string());
-        }
+        self.waiting.expire(now);
     }
 
     /// The earliest deadline of a waiting request.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.waiting.iter().map(|(_, _, d)| *d).min()
+        self.waiting.next_deadline()
     }
 }

@@ -18,6 +18,7 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/tessel";
 const NODE_KEY: &str = "node.key";
 const NETWORK_KEY: &str = "network.key";
 const PEERS: &str = "peers.json";
+const INITIATIONS: &str = "initiations.json";
 const SOCKET: &str = "tessel.sock";
 
 /// An opened state dir.
@@ -33,6 +34,13 @@ struct PeerCache {
     peers: Vec<CachedPeer>,
 }
 
+/// The last initiation timestamp accepted from each member.
+#[derive(Debug, Serialize, Deserialize)]
+struct InitiationTimes {
+    network_id: String,
+    last: std::collections::BTreeMap<String, u64>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct CachedPeer {
     node_id: String,
@@ -40,19 +48,37 @@ struct CachedPeer {
 }
 
 impl StateDir {
-    /// Opens `path`, creating it (mode 0700) if needed.
+    /// Opens `path`, creating it (mode 0700) if needed; an existing one
+    /// that others may read is tightened to 0700 (it holds the node key).
     ///
     /// # Errors
     /// Returns an error if the directory cannot be created.
     pub fn open(path: &Path) -> Result<Self, DriverError> {
+        let err = |source| DriverError::StateDir {
+            path: path.to_path_buf(),
+            source,
+        };
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(path)
-            .map_err(|source| DriverError::StateDir {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(err)?;
+        let mode = fs::metadata(path).map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            match fs::set_permissions(path, fs::Permissions::from_mode(0o700)) {
+                Ok(()) => tracing::warn!(
+                    path = %path.display(),
+                    "the state dir was open to other users (mode {:o}); it is now 0700",
+                    mode & 0o777
+                ),
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "the state dir is open to other users (mode {:o}) and could not be tightened: run chmod 700 on it",
+                    mode & 0o777
+                ),
+            }
+        }
         Ok(Self {
             path: path.to_path_buf(),
         })
@@ -173,6 +199,45 @@ impl StateDir {
         self.write_private(&self.path.join(PEERS), &json)
     }
 
+    /// The last initiation timestamps accepted from members in `network`
+    /// (see [`Node::initiation_timestamps`](crate::node::Node::initiation_timestamps)).
+    pub fn initiation_timestamps(&self, network: &NetworkKey) -> Vec<(NodeId, u64)> {
+        let path = self.path.join(INITIATIONS);
+        let Ok(Some(text)) = self.read(&path) else {
+            return Vec::new();
+        };
+        match serde_json::from_str::<InitiationTimes>(&text) {
+            Ok(t) if t.network_id == network.id().to_string() => t
+                .last
+                .iter()
+                .filter_map(|(id, ts)| Some((NodeId::parse(id).ok()?, *ts)))
+                .collect(),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable initiation times");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Keeps the last initiation timestamps accepted from members, so that
+    /// an initiation captured before a restart cannot be replayed after it.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be written.
+    pub fn save_initiation_timestamps(
+        &self,
+        network: &NetworkKey,
+        times: &[(NodeId, u64)],
+    ) -> Result<(), DriverError> {
+        let t = InitiationTimes {
+            network_id: network.id().to_string(),
+            last: times.iter().map(|(id, ts)| (id.to_string(), *ts)).collect(),
+        };
+        let json = serde_json::to_vec(&t).expect("serialisable");
+        self.write_private(&self.path.join(INITIATIONS), &json)
+    }
+
     fn random(&self) -> Result<[u8; 32], DriverError> {
         clock::random_seed().map_err(|source| DriverError::StateDir {
             path: self.path.clone(),
@@ -208,5 +273,22 @@ impl StateDir {
         f.write_all(data).and_then(|()| f.sync_all()).map_err(err)?;
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(err)?;
         fs::rename(&tmp, path).map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_state_dir_open_to_others_is_tightened() {
+        let dir = std::env::temp_dir().join(format!("tessel-state-mode-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        StateDir::open(&dir).unwrap();
+        let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(mode, 0o700);
     }
 }

@@ -9,7 +9,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tessel_stack::proxy::{
-    Expose, ExposeSpec, Forward, ForwardOptions, ForwardSpec, Socks5Config, Socks5Server,
+    Credentials, Expose, ExposeSpec, Forward, ForwardOptions, ForwardSpec, Socks5Config,
+    Socks5Server,
 };
 use tessel_stack::{StackConfig, StackHandle};
 use tokio::task::JoinHandle;
@@ -22,6 +23,8 @@ use crate::limits::TUN_MTU;
 pub struct UserspaceOptions {
     /// Where to run a SOCKS5 proxy (loopback only).
     pub socks5: Option<SocketAddr>,
+    /// The username and password its clients must give, if any.
+    pub socks5_credentials: Option<Credentials>,
     /// Local ports forwarded to overlay services (`--forward`).
     pub forwards: Vec<ForwardSpec>,
     /// Overlay ports forwarded to local services (`--expose`).
@@ -70,6 +73,7 @@ impl Userspace {
         if let Some(listen) = opts.socks5 {
             let config = Socks5Config {
                 listen,
+                credentials: opts.socks5_credentials.clone(),
                 ..Socks5Config::default()
             };
             let server = Socks5Server::bind(config, self.handle.clone())

@@ -15,6 +15,8 @@
 
 mod contacts;
 mod gossip;
+mod initiation_limit;
+mod initiation_times;
 mod lan;
 mod lookup;
 mod peer;
@@ -148,13 +150,14 @@ pub enum Event {
     CloseAuxSockets(Vec<u16>),
     /// The answer to [`Node::ping`].
     Pong(Pong),
-    /// The answer to [`Node::fetch_record`]: the record of `key` (signed
-    /// by its publisher and checked), or `None` if no member had it.
-    Record {
+    /// The answer to [`Node::fetch_record`]: the values published under
+    /// `key`, with their publishers (each signature checked); empty if no
+    /// member had any.
+    Records {
         /// The key fetched.
         key: [u8; 32],
-        /// The record's bytes (see [`crate::wire::record`]).
-        record: Option<Vec<u8>>,
+        /// `(publisher, value)`, one per publisher.
+        records: Vec<(NodeId, Vec<u8>)>,
     },
 }
 
@@ -201,6 +204,12 @@ pub struct Node {
     records: records::Records,
     /// Initiations seen lately (replays are dropped before any DH).
     seen_initiations: seen_initiations::SeenInitiations,
+    /// Per-source limits on initiations under load.
+    initiation_limit: initiation_limit::InitiationLimit,
+    /// Last initiation timestamps restored for members not in the table.
+    restored_initiation_ts: ahash::HashMap<NodeId, u64>,
+    /// When a clock behind was last warned about.
+    last_clock_warning: Option<Instant>,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -256,6 +265,9 @@ impl Node {
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
             seen_initiations: seen_initiations::SeenInitiations::default(),
+            initiation_limit: initiation_limit::InitiationLimit::default(),
+            restored_initiation_ts: ahash::HashMap::default(),
+            last_clock_warning: None,
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),
@@ -540,6 +552,15 @@ impl Node {
                 self.by_index.remove(&idx);
             }
             self.by_ipv6.remove(&p.ipv6);
+            // A replay of its old initiations stays refused.
+            if let Some(ts) = p
+                .history
+                .as_ref()
+                .map(|h| h.last_initiation_ts)
+                .filter(|ts| *ts > 0)
+            {
+                self.restore_initiation_timestamps([(*id, ts)]);
+            }
             let moved = self.ipv4s.remove(&self.network, id);
             self.ipv4_moved(&moved);
             if p.verified {

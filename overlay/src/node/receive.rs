@@ -3,7 +3,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use super::initiation_limit::Source;
 use super::peer::SessionSlot;
+use super::traversal::STREAM_IDS_FROM;
 use super::{Action, DropReason, Event, Node};
 use crate::identity::NodeId;
 use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
@@ -182,16 +184,28 @@ impl Node {
         if !self.seen_initiations.first_time(now, mac) {
             return Err(DropReason::ReplayedInitiation);
         }
+        // Under load, each source gets its share before any Diffie-Hellman.
+        let source = match self.rx_relay {
+            Some(relay) => Source::Relay(relay),
+            None if rx_socket >= STREAM_IDS_FROM => Source::Stream(rx_socket),
+            None => Source::Ip(from.ip()),
+        };
+        if !self.initiation_limit.admit(now, source) {
+            return Err(DropReason::InitiationFlood);
+        }
         let seed = self.seed();
         let ini = handshake::consume_initiation(&self.keys, &pkt, seed)
             .map_err(|_| DropReason::HandshakeFailed)?;
         if ini.peer == self.id {
             return Err(DropReason::HandshakeFailed);
         }
-        if let Some(h) = self.peers.get(&ini.peer).and_then(|p| p.history.as_ref()) {
-            if ini.timestamp_ms <= h.last_initiation_ts {
+        if let Some(last) = self.last_initiation_ts(&ini.peer) {
+            if ini.timestamp_ms <= last {
+                self.warn_if_clock_behind(now, ini.peer, ini.timestamp_ms, last);
                 return Err(DropReason::ReplayedInitiation);
             }
+        }
+        if let Some(h) = self.peers.get(&ini.peer).and_then(|p| p.history.as_ref()) {
             if h.last_initiation_at
                 .is_some_and(|t| now.saturating_duration_since(t) < MIN_INITIATION_INTERVAL)
             {
@@ -206,7 +220,12 @@ impl Node {
             .map_err(|_| DropReason::HandshakeFailed)?;
         let rx_relay = self.rx_relay;
         let endpoint = rx_relay.is_none().then_some(from);
+        // Its history takes over from a timestamp restored at start.
+        let restored = self.restored_initiation_ts.remove(&peer_id);
         let Some(peer) = self.add_peer_first_hand(peer_id, endpoint, now) else {
+            if let Some(r) = restored {
+                self.restored_initiation_ts.insert(peer_id, r);
+            }
             return Err(DropReason::PeerTableFull);
         };
         let history = peer.history_mut();

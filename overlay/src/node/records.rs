@@ -1,26 +1,30 @@
-//! Records kept for others: small signed values (see [`crate::wire::record`])
-//! stored at the members nearest their key, so that any member can find,
-//! for example, which node hosts an engine, with no central server.
+//! Records kept for others: small values that members publish under a key
+//! (see [`crate::wire::record`]), stored at the members nearest the key, so
+//! that any member can find, for example, which node hosts an engine, with
+//! no central server.
 //!
-//! A record's key maps to an overlay address in the network's prefix
+//! A key maps to an overlay address in the network's prefix
 //! ([`NetworkPrefix::record_addr`](crate::identity::NetworkPrefix::record_addr)),
-//! and its messages travel there by greedy forwarding over direct sessions,
-//! as lookups do ([`super::contacts`]). A **store** goes on until no member
-//! with a session is closer to the key: that member keeps the record and
-//! sends a copy (a **replica**, not forwarded) to the [`REPLICAS`] members
-//! nearest the key among its sessions. A **fetch** goes the same way and is
-//! answered by the first member that holds the record, or, where it can go
-//! no closer, by "not found"; answers go back to the member that asked by
-//! its node ID ([`Node::next_hop`]). A fetch that found nothing is tried
-//! again through another first hop, up to [`FETCH_TRIES`] times.
+//! and record messages travel there by greedy forwarding over direct
+//! sessions, as lookups do ([`super::contacts`]). A **store** goes on until
+//! no member with a session is nearer the key: that member keeps the record
+//! and sends a copy (a **replica**, not forwarded) to the [`REPLICAS`]
+//! members nearest the key among its sessions. A **fetch** goes the same way
+//! and is answered by the first member that keeps records under the key,
+//! with all of them (in several messages if they do not fit in one), or,
+//! where it can go no nearer, with none; answers go back to the member that
+//! asked by its node ID ([`Node::next_hop`]). A fetch answered with none is
+//! tried again through another first hop, up to [`FETCH_TRIES`] times.
 //!
-//! Every member checks every record it keeps or is answered with: the
-//! publisher's signature, and (for answers) that the record is the one of
-//! the key asked for. A member keeps a record for its `ttl_s` (at most
-//! [`MAX_TTL_S`] seconds), a higher `seq` replaces a lower one, and it keeps
-//! at most [`MAX_RECORDS`] records and [`MAX_PER_PUBLISHER`] per publisher,
-//! so no member can fill another's memory. Publishers renew their records
-//! before they expire; a record whose publisher stops renewing disappears.
+//! Every record is signed by its publisher's node key and checked by every
+//! member that keeps it or is answered with it, and a fetched record must
+//! be one of the key asked for. One publisher keeps one value per key (a
+//! higher `seq` replaces a lower one), so no member can replace or forge
+//! another's. A member keeps a record for its `ttl_s` (at most
+//! [`MAX_TTL_S`] seconds) and at most [`MAX_RECORDS`] records, [`MAX_PER_KEY`]
+//! per key and [`MAX_PER_PUBLISHER`] per publisher, so no member can fill
+//! another's memory or crowd a key. Publishers renew their records before
+//! they expire; a record whose publisher stops renewing disappears.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -30,12 +34,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{DropReason, Event, Node};
 use crate::identity::NodeId;
-use crate::wire::record::{Op, Record, RecordMessage, HOP_LIMIT, MAX_TTL_S};
+use crate::wire::record::{
+    emit_found, emit_record, signed_part, signing_message, Op, Record, RecordMessage, HOP_LIMIT,
+    MAX_FOUND_RECORDS, MAX_TTL_S, MAX_VALUE,
+};
 
 /// Members besides the nearest one that keep a copy of a record.
 pub(crate) const REPLICAS: usize = 2;
 /// Records a member keeps for others.
 pub(crate) const MAX_RECORDS: usize = 4096;
+/// Records a member keeps under one key (one per publisher).
+pub(crate) const MAX_PER_KEY: usize = 16;
 /// Records a member keeps of one publisher.
 pub(crate) const MAX_PER_PUBLISHER: usize = 64;
 /// How long a fetch waits for its answer before it is tried again.
@@ -44,14 +53,16 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const FETCH_TRIES: u8 = 3;
 /// Fetches of ours in flight at once.
 const MAX_FETCHES: usize = 64;
+/// Most parts of an answer taken (MAX_PER_KEY records never need more).
+const MAX_PARTS: u8 = 64;
 
 /// Why a record was not published or fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
-    /// The bytes are not a record, or its signature does not verify.
-    #[error("not a validly signed record")]
-    Invalid,
+    /// The value is longer than [`MAX_VALUE`] bytes.
+    #[error("a record's value is at most {MAX_VALUE} bytes")]
+    TooLarge,
     /// Too many fetches are in flight.
     #[error("too many record fetches in flight")]
     Busy,
@@ -60,27 +71,33 @@ pub enum RecordError {
 /// A record kept here.
 #[derive(Debug)]
 struct Stored {
+    publisher: [u8; 32],
     bytes: Vec<u8>,
     seq: u64,
-    publisher: [u8; 32],
     expires: Instant,
 }
 
 /// A fetch of ours in flight.
 #[derive(Debug)]
-struct Fetch {
-    id: u64,
+pub(super) struct Fetch {
+    pub(super) id: u64,
     tries: u8,
     first_hops: Vec<NodeId>,
     deadline: Instant,
+    /// Parts of the current answer received (a bit each), and how many.
+    parts_seen: u64,
+    parts: u8,
+    /// Records received so far.
+    records: Vec<(NodeId, Vec<u8>)>,
 }
 
 /// The records a node keeps, its fetches, and their counters.
 #[derive(Debug, Default)]
 pub(crate) struct Records {
-    store: HashMap<[u8; 32], Stored>,
+    store: HashMap<[u8; 32], Vec<Stored>>,
+    count: usize,
     per_publisher: HashMap<[u8; 32], usize>,
-    fetches: HashMap<[u8; 32], Fetch>,
+    pub(super) fetches: HashMap<[u8; 32], Fetch>,
     next_expiry: Option<Instant>,
     stats: RecordStats,
 }
@@ -98,11 +115,11 @@ pub struct RecordStats {
     pub expired: u64,
     /// Fetches this node started.
     pub fetches: u64,
-    /// Fetches of ours that found the record.
+    /// Fetches of ours that found records.
     pub found: u64,
-    /// Fetches of ours that ended without it.
+    /// Fetches of ours that ended without any.
     pub not_found: u64,
-    /// Store and fetch messages passed on for others.
+    /// Store, fetch and answer messages passed on for others.
     pub forwarded: u64,
     /// Fetches answered here.
     pub answered: u64,
@@ -110,39 +127,44 @@ pub struct RecordStats {
 
 impl Records {
     /// Keeps `record` (already verified) until `now + ttl`; false if it is
-    /// older than the one kept, or a limit is reached.
+    /// older than its publisher's record kept under the key, or a limit is
+    /// reached.
     fn keep(&mut self, now: Instant, record: &Record<'_>) -> bool {
-        let key = record.key();
         let publisher = record.publisher();
         let ttl = Duration::from_secs(u64::from(record.ttl_s().min(MAX_TTL_S)));
         let expires = now + ttl;
-        match self.store.get_mut(&key) {
+        let kept = self.store.entry(record.key()).or_default();
+        match kept.iter_mut().find(|s| s.publisher == publisher) {
             Some(old) if old.seq > record.seq() => return false,
             Some(old) => {
                 old.bytes = record.as_bytes().to_vec();
                 old.seq = record.seq();
-                old.expires = old.expires.max(expires);
+                old.expires = expires;
             }
             None => {
-                let count = self.per_publisher.get(&publisher).copied().unwrap_or(0);
-                if self.store.len() >= MAX_RECORDS || count >= MAX_PER_PUBLISHER {
+                let of_publisher = self.per_publisher.get(&publisher).copied().unwrap_or(0);
+                if self.count >= MAX_RECORDS
+                    || kept.len() >= MAX_PER_KEY
+                    || of_publisher >= MAX_PER_PUBLISHER
+                {
+                    if kept.is_empty() {
+                        self.store.remove(&record.key());
+                    }
                     return false;
                 }
-                self.per_publisher.insert(publisher, count + 1);
-                self.store.insert(
-                    key,
-                    Stored {
-                        bytes: record.as_bytes().to_vec(),
-                        seq: record.seq(),
-                        publisher,
-                        expires,
-                    },
-                );
+                self.per_publisher.insert(publisher, of_publisher + 1);
+                self.count += 1;
+                kept.push(Stored {
+                    publisher,
+                    bytes: record.as_bytes().to_vec(),
+                    seq: record.seq(),
+                    expires,
+                });
             }
         }
         self.next_expiry = Some(self.next_expiry.map_or(expires, |e| e.min(expires)));
         self.stats.stored += 1;
-        self.stats.kept = self.store.len() as u64;
+        self.stats.kept = self.count as u64;
         true
     }
 
@@ -151,32 +173,50 @@ impl Records {
         if self.next_expiry.is_none_or(|e| e > now) {
             return;
         }
-        let before = self.store.len();
+        let before = self.count;
         let per_publisher = &mut self.per_publisher;
-        self.store.retain(|_, s| {
-            let keep = s.expires > now;
-            if !keep {
-                if let Some(n) = per_publisher.get_mut(&s.publisher) {
-                    *n -= 1;
-                    if *n == 0 {
-                        per_publisher.remove(&s.publisher);
+        let mut count = 0;
+        self.store.retain(|_, kept| {
+            kept.retain(|s| {
+                let keep = s.expires > now;
+                if !keep {
+                    if let Some(n) = per_publisher.get_mut(&s.publisher) {
+                        *n -= 1;
+                        if *n == 0 {
+                            per_publisher.remove(&s.publisher);
+                        }
                     }
                 }
-            }
-            keep
+                keep
+            });
+            count += kept.len();
+            !kept.is_empty()
         });
-        self.stats.expired += (before - self.store.len()) as u64;
-        self.stats.kept = self.store.len() as u64;
-        self.next_expiry = self.store.values().map(|s| s.expires).min();
+        self.count = count;
+        self.stats.expired += (before - count) as u64;
+        self.stats.kept = count as u64;
+        self.next_expiry = self.store.values().flatten().map(|s| s.expires).min();
     }
 
-    /// The record of `key`, if kept and not expired.
-    pub(super) fn get(&self, now: Instant, key: &[u8; 32]) -> Option<&[u8]> {
+    /// The records kept under `key` that have not expired.
+    pub(super) fn get(&self, now: Instant, key: &[u8; 32]) -> Vec<&[u8]> {
         self.store
             .get(key)
+            .into_iter()
+            .flatten()
             .filter(|s| s.expires > now)
             .map(|s| &s.bytes[..])
+            .collect()
     }
+}
+
+/// `(publisher, value)` of checked records.
+fn values(records: &[&[u8]]) -> Vec<(NodeId, Vec<u8>)> {
+    records
+        .iter()
+        .filter_map(|b| Record::parse(b).ok())
+        .map(|r| (NodeId::unchecked(r.publisher()), r.value().to_vec()))
+        .collect()
 }
 
 impl Node {
@@ -185,37 +225,50 @@ impl Node {
         self.records.stats
     }
 
-    /// Publishes a signed record: sends it toward the members nearest its
-    /// key, which keep it for its lifetime (renew it before then). A node
-    /// nearer the key than any member it has a session with keeps it itself.
+    /// Publishes `value` under `key`, signed by this node: the members
+    /// nearest the key keep it for `ttl` (at most an hour; renew it before
+    /// then), beside what other members published under the same key, and
+    /// it replaces what this node published there before. A node nearer
+    /// the key than any member it has a session with keeps it itself.
     ///
     /// # Errors
-    /// [`RecordError::Invalid`] if `record` is not a validly signed record.
-    pub fn publish_record(&mut self, now: Instant, record: &[u8]) -> Result<(), RecordError> {
-        let r = Record::parse(record).map_err(|_| RecordError::Invalid)?;
-        if !r.verify() {
-            return Err(RecordError::Invalid);
-        }
-        let id = self.rng.next_u64();
+    /// [`RecordError::TooLarge`] if `value` is longer than [`MAX_VALUE`].
+    pub fn publish_record(
+        &mut self,
+        now: Instant,
+        key: [u8; 32],
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), RecordError> {
+        let seq = self.timestamp_ms(now);
+        let ttl_s = u32::try_from(ttl.as_secs())
+            .unwrap_or(u32::MAX)
+            .min(MAX_TTL_S);
+        let part = signed_part(self.id.as_bytes(), &key, seq, ttl_s, value)
+            .map_err(|_| RecordError::TooLarge)?;
+        let sig = self.node_key.sign(&signing_message(&part));
+        let bytes = emit_record(part, &sig);
+        let record = Record::parse(&bytes).expect("made valid");
         let msg = RecordMessage {
             hop_limit: HOP_LIMIT,
-            id,
+            id: self.rng.next_u64(),
             origin: *self.id.as_bytes(),
-            op: Op::Store(r),
+            op: Op::Store(record),
         };
-        self.store_or_forward(now, None, &msg, &r);
+        self.store_or_forward(now, None, &msg, &record);
         Ok(())
     }
 
-    /// Fetches the record of `key`; the answer comes as
-    /// [`Event::Record`], at once if this node keeps it.
+    /// Fetches the records published under `key`; the answer comes as
+    /// [`Event::Records`], at once if this node keeps them.
     ///
     /// # Errors
     /// [`RecordError::Busy`] if too many fetches are in flight.
     pub fn fetch_record(&mut self, now: Instant, key: [u8; 32]) -> Result<(), RecordError> {
-        if let Some(bytes) = self.records.get(now, &key) {
-            let record = Some(bytes.to_vec());
-            self.events.push_back(Event::Record { key, record });
+        let local = self.records.get(now, &key);
+        if !local.is_empty() {
+            let records = values(&local);
+            self.events.push_back(Event::Records { key, records });
             return Ok(());
         }
         if self.records.fetches.contains_key(&key) {
@@ -233,10 +286,13 @@ impl Node {
                 tries: 0,
                 first_hops: Vec::new(),
                 deadline: now,
+                parts_seen: 0,
+                parts: 0,
+                records: Vec::new(),
             },
         );
         if !self.send_fetch(now, key) {
-            self.end_fetch(key, None);
+            self.end_fetch(key);
         }
         Ok(())
     }
@@ -274,17 +330,18 @@ impl Node {
         true
     }
 
-    /// Ends the fetch of `key` with its result.
-    fn end_fetch(&mut self, key: [u8; 32], record: Option<Vec<u8>>) {
-        if self.records.fetches.remove(&key).is_none() {
+    /// Ends the fetch of `key` with the records it received.
+    fn end_fetch(&mut self, key: [u8; 32]) {
+        let Some(f) = self.records.fetches.remove(&key) else {
             return;
-        }
-        if record.is_some() {
-            self.records.stats.found += 1;
-        } else {
+        };
+        if f.records.is_empty() {
             self.records.stats.not_found += 1;
+        } else {
+            self.records.stats.found += 1;
         }
-        self.events.push_back(Event::Record { key, record });
+        let records = f.records;
+        self.events.push_back(Event::Records { key, records });
     }
 
     /// Passes a store on toward its key, or, where no member with a session
@@ -362,7 +419,7 @@ impl Node {
             Op::Store(r) => self.store_or_forward(now, Some(from), &msg, &r),
             Op::Replica(r) => self.keep_record(now, &r),
             Op::Fetch(key) => self.on_fetch(now, from, origin, &msg, key),
-            Op::Found(_) | Op::NotFound(_) if origin != self.id => {
+            Op::Found { .. } if origin != self.id => {
                 // An answer on its way back to the member that asked.
                 let next = self
                     .next_hop(now, origin, Some(from))
@@ -380,37 +437,68 @@ impl Node {
                     None => self.drops.add(DropReason::LookupNoRoute),
                 }
             }
-            Op::Found(r) => {
-                let key = r.key();
-                if self
-                    .records
-                    .fetches
-                    .get(&key)
-                    .is_none_or(|f| f.id != msg.id)
-                {
-                    return;
-                }
-                if !r.verify() {
-                    self.drops.add(DropReason::RecordRejected);
-                    return;
-                }
-                self.end_fetch(key, Some(r.as_bytes().to_vec()));
+            Op::Found {
+                key,
+                part,
+                parts,
+                records,
+            } => self.on_found(now, msg.id, key, part, parts, records.iter()),
+        }
+    }
+
+    /// A part of the answer to a fetch of ours.
+    fn on_found<'a>(
+        &mut self,
+        now: Instant,
+        id: u64,
+        key: [u8; 32],
+        part: u8,
+        parts: u8,
+        records: impl Iterator<Item = Record<'a>>,
+    ) {
+        if parts > MAX_PARTS {
+            self.drops.add(DropReason::BadInner);
+            return;
+        }
+        let Some(f) = self.records.fetches.get_mut(&key).filter(|f| f.id == id) else {
+            return;
+        };
+        if f.parts != 0 && f.parts != parts {
+            return;
+        }
+        f.parts = parts;
+        if f.parts_seen & (1 << part) != 0 {
+            return;
+        }
+        f.parts_seen |= 1 << part;
+        let mut rejected = 0;
+        for r in records {
+            if r.key() != key || !r.verify() {
+                rejected += 1;
+                continue;
             }
-            Op::NotFound(key) => {
-                if self
-                    .records
-                    .fetches
-                    .get(&key)
-                    .is_none_or(|f| f.id != msg.id)
-                {
-                    return;
-                }
-                // This path ended without it: another may not.
-                if !self.send_fetch(now, key) {
-                    self.end_fetch(key, None);
-                }
+            let publisher = NodeId::unchecked(r.publisher());
+            if f.records.iter().all(|(p, _)| *p != publisher) {
+                f.records.push((publisher, r.value().to_vec()));
             }
         }
+        let done = f.parts_seen.count_ones() == u32::from(parts);
+        let empty = f.records.is_empty();
+        for _ in 0..rejected {
+            self.drops.add(DropReason::RecordRejected);
+        }
+        if !done {
+            return;
+        }
+        if empty {
+            // This path ended without any: another may not.
+            let f = self.records.fetches.get_mut(&key).expect("checked");
+            (f.parts, f.parts_seen) = (0, 0);
+            if self.send_fetch(now, key) {
+                return;
+            }
+        }
+        self.end_fetch(key);
     }
 
     fn on_fetch(
@@ -421,9 +509,13 @@ impl Node {
         msg: &RecordMessage<'_>,
         key: [u8; 32],
     ) {
-        let answer = if let Some(bytes) = self.records.get(now, &key) {
-            Some(bytes.to_vec())
-        } else {
+        let kept: Vec<Vec<u8>> = self
+            .records
+            .get(now, &key)
+            .into_iter()
+            .map(<[u8]>::to_vec)
+            .collect();
+        if kept.is_empty() {
             let target = super::contacts::key(self.prefix.record_addr(&key));
             let next = self
                 .greedy_hop(now, target, Some(from))
@@ -438,24 +530,27 @@ impl Node {
                     return;
                 }
             }
-            None
-        };
+        }
         self.records.stats.answered += 1;
-        let found = answer.as_deref().and_then(|b| Record::parse(b).ok());
-        let reply = RecordMessage {
-            hop_limit: HOP_LIMIT,
-            id: msg.id,
-            origin: msg.origin,
-            op: match found {
-                Some(r) => Op::Found(r),
-                None => Op::NotFound(key),
-            },
-        };
-        match self.next_hop(now, origin, None) {
-            Some(hop) => {
-                self.send_encrypted(now, hop, &reply.emit());
+        // As many records per answer as fit.
+        let mut groups: Vec<Vec<&[u8]>> = vec![Vec::new()];
+        let mut size = 0;
+        for r in &kept {
+            if size + 2 + r.len() > MAX_FOUND_RECORDS {
+                groups.push(Vec::new());
+                size = 0;
             }
-            None => self.drops.add(DropReason::LookupNoRoute),
+            size += 2 + r.len();
+            groups.last_mut().expect("one at least").push(r);
+        }
+        let parts = groups.len().min(usize::from(MAX_PARTS)) as u8;
+        let Some(hop) = self.next_hop(now, origin, None) else {
+            self.drops.add(DropReason::LookupNoRoute);
+            return;
+        };
+        for (part, group) in groups.iter().take(usize::from(parts)).enumerate() {
+            let answer = emit_found(msg.id, msg.origin, key, part as u8, parts, group);
+            self.send_encrypted(now, hop, &answer);
         }
     }
 
@@ -471,9 +566,15 @@ impl Node {
             .collect();
         due.sort_unstable();
         for key in due {
-            if !self.send_fetch(now, key) {
-                self.end_fetch(key, None);
+            let f = self.records.fetches.get_mut(&key).expect("listed");
+            // Part of an answer is better than none; nothing: try again.
+            if f.records.is_empty() {
+                (f.parts, f.parts_seen) = (0, 0);
+                if self.send_fetch(now, key) {
+                    continue;
+                }
             }
+            self.end_fetch(key);
         }
     }
 

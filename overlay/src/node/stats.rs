@@ -14,7 +14,8 @@ pub enum DropReason {
     HandshakeFailed,
     /// An initiation whose timestamp is not newer than the last one accepted.
     ReplayedInitiation,
-    /// Initiations arriving faster than one peer may send them.
+    /// Initiations arriving faster than one peer may send them, or, while
+    /// the node is under load, faster than their source's share.
     InitiationFlood,
     /// A response for no handshake in flight.
     UnexpectedResponse,

@@ -522,6 +522,72 @@ fn a_forged_response_does_not_spend_the_pending_handshake() {
     assert!(net.connected(initiator, responder));
 }
 
+/// A flood of fresh initiations from made-up identities, all from one
+/// address: past the load threshold only that source's small share reaches
+/// a Diffie-Hellman, and an established member goes on as before.
+#[test]
+fn a_flood_of_fresh_initiations_from_one_source_is_limited() {
+    use crate::session::handshake::{create_initiation, HandshakeKeys};
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(2));
+    assert!(net.connected(1, 0));
+    let target = net.node(0).id();
+    let network = NetworkKey::from_secret([9; 32]);
+    let flooder: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+    let (n, step) = (2000u32, Duration::from_micros(500));
+    let before = net.node(0).drops().get(DropReason::InitiationFlood);
+    for i in 0..n {
+        let mut seed = [0x80; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        let mut keys = HandshakeKeys::new(&NodeKey::from_seed(seed), &network);
+        let (_, init) = create_initiation(&mut keys, &target, i, 1, seed).unwrap();
+        net.deliver(flooder, net.nodes[0].0, &init);
+        net.now += step;
+    }
+    let limited = net.node(0).drops().get(DropReason::InitiationFlood) - before;
+    let admitted = u64::from(n) - limited;
+    assert!(
+        admitted
+            <= u64::from(
+                2 * initiation_limit::LOAD + initiation_limit::BURST + initiation_limit::RATE
+            ),
+        "{admitted} of {n} reached a Diffie-Hellman"
+    );
+    assert!(ping(&mut net, 1, 0, b"still here"));
+}
+
+/// The last initiation timestamps survive a restart (the driver keeps them
+/// in the state dir): a node restarted with them refuses an initiation
+/// captured before; restarted without them, it would answer it.
+#[test]
+fn initiation_timestamps_kept_across_a_restart_refuse_old_initiations() {
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(2));
+    let (a, b) = (net.nodes[0].0, net.nodes[1].0);
+    let captured = net
+        .log
+        .iter()
+        .find(|(from, to, bytes)| {
+            *from == b && *to == a && bytes[0] == MessageType::HandshakeInit as u8
+        })
+        .map(|(_, _, bytes)| bytes.clone())
+        .expect("B initiated to A");
+    let kept = net.node(0).initiation_timestamps();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].0, net.node(1).id());
+    for restore in [true, false] {
+        net.nodes[0].1 = Node::new(config(1, 9, vec![]), net.now);
+        if restore {
+            net.nodes[0].1.restore_initiation_timestamps(kept.clone());
+        }
+        let sent_before = net.log.len();
+        net.deliver(b, a, &captured);
+        let answered = net.log[sent_before..].iter().any(|(f, _, _)| *f == a);
+        let refused = net.node(0).drops().get(DropReason::ReplayedInitiation);
+        assert_eq!((answered, refused), (!restore, u64::from(restore)));
+    }
+}
+
 #[test]
 fn sessions_rekey_and_traffic_continues() {
     let mut net = two_nodes();

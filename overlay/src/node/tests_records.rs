@@ -1,19 +1,20 @@
-//! Records in the virtual-time harness of `tests.rs`: a record published by
-//! one member is kept by the members nearest its key and fetched by any
-//! other; forged, older and expired records are not served.
+//! Records in the virtual-time harness of `tests.rs`: values published by
+//! members are kept by the members nearest their key and fetched by any
+//! other, one per publisher; forged, older and expired records are not
+//! served.
 
 use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
 
 use super::*;
-use crate::wire::record::{emit_record, record_key, signed_part, signing_message};
+use crate::wire::record::{emit_found, emit_record, signed_part, signing_message, Record};
 
-/// A record of `key` with `salt`, `seq` and `value`, kept for `ttl_s`.
-fn record(key: &SigningKey, salt: &[u8], seq: u64, ttl_s: u32, value: &[u8]) -> Vec<u8> {
-    let publisher = key.verifying_key().to_bytes();
-    let part = signed_part(&publisher, seq, ttl_s, salt, value).unwrap();
-    let sig = key.sign(&signing_message(&part)).to_bytes();
+/// A record of `signer` under `key`.
+fn record(signer: &SigningKey, key: [u8; 32], seq: u64, value: &[u8]) -> Vec<u8> {
+    let publisher = signer.verifying_key().to_bytes();
+    let part = signed_part(&publisher, &key, seq, 600, value).unwrap();
+    let sig = signer.sign(&signing_message(&part)).to_bytes();
     emit_record(part, &sig)
 }
 
@@ -28,34 +29,57 @@ fn network() -> Net {
     net
 }
 
-/// The answers node `i` got for `key`.
-fn answers(net: &Net, i: usize, key: [u8; 32]) -> Vec<Option<Vec<u8>>> {
+/// The answers node `i` got for `key`, each sorted by publisher.
+fn answers(net: &Net, i: usize, key: [u8; 32]) -> Vec<Vec<(NodeId, Vec<u8>)>> {
     net.events[i]
         .iter()
         .filter_map(|e| match e {
-            Event::Record { key: k, record } if *k == key => Some(record.clone()),
+            Event::Records { key: k, records } if *k == key => {
+                let mut r = records.clone();
+                r.sort();
+                Some(r)
+            }
             _ => None,
         })
         .collect()
 }
 
-/// Which nodes keep the record of `key`.
+/// Which nodes keep records under `key`.
 fn keepers(net: &Net, key: &[u8; 32]) -> Vec<usize> {
     (0..net.nodes.len())
-        .filter(|&i| net.node(i).records.get(net.now, key).is_some())
+        .filter(|&i| !net.node(i).records.get(net.now, key).is_empty())
         .collect()
 }
 
-#[test]
-fn a_published_record_is_kept_near_its_key_and_found_by_any_member() {
-    let mut net = network();
-    let engine = SigningKey::from_bytes(&[42; 32]);
-    let bytes = record(&engine, b"host", 1, 600, b"node 4 hosts me");
-    let key = record_key(&engine.verifying_key().to_bytes(), b"host");
+fn publish(net: &mut Net, i: usize, key: [u8; 32], value: &[u8], ttl: Duration) {
     let now = net.now;
-    net.nodes[4].1.publish_record(now, &bytes).unwrap();
-    net.drain(4);
+    net.nodes[i].1.publish_record(now, key, value, ttl).unwrap();
+    net.drain(i);
     net.run_for(Duration::from_secs(1));
+}
+
+fn fetch(net: &mut Net, i: usize, key: [u8; 32]) -> Vec<(NodeId, Vec<u8>)> {
+    let now = net.now;
+    net.events[i].clear();
+    net.nodes[i].1.fetch_record(now, key).unwrap();
+    net.drain(i);
+    net.run_for(Duration::from_secs(8));
+    let mut got = answers(net, i, key);
+    assert_eq!(got.len(), 1, "node {i}: one answer");
+    got.pop().unwrap()
+}
+
+#[test]
+fn published_values_are_kept_near_their_key_and_found_by_any_member() {
+    let mut net = network();
+    let key = [0x5a; 32];
+    publish(
+        &mut net,
+        4,
+        key,
+        b"node 4 hosts it",
+        Duration::from_secs(600),
+    );
 
     // The member whose address is nearest the key keeps it, and at most
     // REPLICAS others with it.
@@ -70,76 +94,62 @@ fn a_published_record_is_kept_near_its_key_and_found_by_any_member() {
     );
     assert!(kept.len() <= 1 + crate::node::records::REPLICAS, "{kept:?}");
 
-    // Every other member finds it.
+    // Every member finds it, with its publisher.
+    let four = net.node(4).id();
     for i in 0..net.nodes.len() {
-        let now = net.now;
-        net.nodes[i].1.fetch_record(now, key).unwrap();
-        net.drain(i);
-        net.run_for(Duration::from_secs(3));
-        assert_eq!(answers(&net, i, key), vec![Some(bytes.clone())], "node {i}");
+        assert_eq!(
+            fetch(&mut net, i, key),
+            vec![(four, b"node 4 hosts it".to_vec())],
+            "node {i}"
+        );
     }
 
-    // A newer version replaces it; an older one is refused.
-    let newer = record(&engine, b"host", 2, 600, b"node 7 hosts me now");
-    let now = net.now;
-    net.nodes[7].1.publish_record(now, &newer).unwrap();
-    net.drain(7);
-    net.run_for(Duration::from_secs(1));
-    let now = net.now;
-    net.nodes[4].1.publish_record(now, &bytes).unwrap();
-    net.drain(4);
-    net.run_for(Duration::from_secs(1));
-    for i in keepers(&net, &key) {
-        assert_eq!(net.node(i).records.get(net.now, &key), Some(&newer[..]));
-    }
-    assert!((0..net.nodes.len()).any(|i| net.node(i).record_stats().refused > 0));
+    // Another publisher's value sits beside it; a publisher's newer value
+    // replaces its older one.
+    publish(&mut net, 7, key, b"node 7 too", Duration::from_secs(600));
+    publish(&mut net, 4, key, b"node 4 moved", Duration::from_secs(600));
+    let seven = net.node(7).id();
+    let mut expected = vec![
+        (four, b"node 4 moved".to_vec()),
+        (seven, b"node 7 too".to_vec()),
+    ];
+    expected.sort();
+    assert_eq!(fetch(&mut net, 10, key), expected);
 }
 
 #[test]
 fn a_key_nobody_published_is_not_found_and_records_expire() {
     let mut net = network();
-    let nobody = [9u8; 32];
-    let now = net.now;
-    net.nodes[3].1.fetch_record(now, nobody).unwrap();
-    net.drain(3);
-    net.run_for(Duration::from_secs(10));
-    assert_eq!(answers(&net, 3, nobody), vec![None]);
+    assert!(fetch(&mut net, 3, [9; 32]).is_empty());
     assert_eq!(net.node(3).record_stats().not_found, 1);
 
-    let engine = SigningKey::from_bytes(&[43; 32]);
-    let bytes = record(&engine, b"", 1, 5, b"short-lived");
-    let key = record_key(&engine.verifying_key().to_bytes(), b"");
-    let now = net.now;
-    net.nodes[2].1.publish_record(now, &bytes).unwrap();
-    net.drain(2);
-    net.run_for(Duration::from_secs(1));
+    let key = [0x33; 32];
+    publish(&mut net, 2, key, b"short-lived", Duration::from_secs(5));
     assert!(!keepers(&net, &key).is_empty());
     net.run_for(Duration::from_secs(5));
     assert!(keepers(&net, &key).is_empty());
     assert!((0..net.nodes.len()).any(|i| net.node(i).record_stats().expired > 0));
+    let now = net.now;
+    assert_eq!(
+        net.nodes[2]
+            .1
+            .publish_record(now, key, &[0; 1025], Duration::from_secs(5)),
+        Err(RecordError::TooLarge)
+    );
 }
 
 #[test]
-fn forged_records_are_refused_and_counted() {
+fn forged_and_misplaced_records_are_refused_and_counted() {
     let mut net = network();
-    let engine = SigningKey::from_bytes(&[44; 32]);
-    let mut forged = record(&engine, b"host", 1, 600, b"node 4 hosts me");
-    let key = record_key(&engine.verifying_key().to_bytes(), b"host");
+    let signer = SigningKey::from_bytes(&[44; 32]);
+    let key = [0x44; 32];
+    let mut forged = record(&signer, key, 1, b"node 4 hosts me");
     let last = forged.len() - 1;
     forged[last] ^= 1;
-    let now = net.now;
-    assert_eq!(
-        net.nodes[4].1.publish_record(now, &forged),
-        Err(RecordError::Invalid)
-    );
-    assert_eq!(
-        net.nodes[4].1.publish_record(now, b"not a record"),
-        Err(RecordError::Invalid)
-    );
-    // The same forgery sent by a member as a store and as a replica.
+    // The forgery sent by a member as a store and as a replica.
     let from = net.node(4).id();
     let origin = *from.as_bytes();
-    let r = crate::wire::record::Record::parse(&forged).unwrap();
+    let r = Record::parse(&forged).unwrap();
     for op in [
         crate::wire::record::Op::Store(r),
         crate::wire::record::Op::Replica(r),
@@ -155,8 +165,47 @@ fn forged_records_are_refused_and_counted() {
         assert!(net.node(5).usable_hop(now, &from));
         net.nodes[5].1.consume_record(now, from, &msg);
     }
+    let now = net.now;
     net.nodes[5].1.consume_record(now, from, b"\x07garbage");
     assert_eq!(net.node(5).drops().get(DropReason::RecordRejected), 2);
     assert_eq!(net.node(5).drops().get(DropReason::BadInner), 1);
     assert!(keepers(&net, &key).is_empty());
+
+    // An answer to a fetch of node 5 with a valid record of another key,
+    // and a forged one of the right key: neither is taken.
+    let now = net.now;
+    net.nodes[5].1.fetch_record(now, key).unwrap();
+    let id = net.node(5).records.fetches[&key].id;
+    let elsewhere = record(&signer, [0x45; 32], 1, b"another key");
+    let me = *net.node(5).id().as_bytes();
+    let answer = emit_found(id, me, key, 0, 1, &[&elsewhere, &forged]);
+    net.nodes[5].1.consume_record(now, from, &answer);
+    assert_eq!(net.node(5).drops().get(DropReason::RecordRejected), 4);
+    net.drain(5);
+    net.run_for(Duration::from_secs(8));
+    assert_eq!(answers(&net, 5, key), vec![vec![]]);
+}
+
+/// Values of every member under one key, too many for one answer: the
+/// answer comes in parts and the fetch collects them all.
+#[test]
+fn many_publishers_under_one_key_come_back_in_parts() {
+    let mut net = network();
+    let key = [0x77; 32];
+    for i in 0..net.nodes.len() {
+        let value = vec![i as u8; 900];
+        let now = net.now;
+        net.nodes[i]
+            .1
+            .publish_record(now, key, &value, Duration::from_secs(600))
+            .unwrap();
+        net.drain(i);
+    }
+    net.run_for(Duration::from_secs(2));
+    let got = fetch(&mut net, 3, key);
+    let mut expected: Vec<(NodeId, Vec<u8>)> = (0..net.nodes.len())
+        .map(|i| (net.node(i).id(), vec![i as u8; 900]))
+        .collect();
+    expected.sort();
+    assert_eq!(got, expected);
 }

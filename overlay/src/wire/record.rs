@@ -1,22 +1,21 @@
-//! Records: small signed values that the members nearest their key keep for
-//! others, and the messages that store and fetch them.
+//! Records: small values that members publish under a key and that the
+//! members nearest the key keep for others, and the messages that store and
+//! fetch them.
 //!
-//! A **record** is signed by its publisher, an ed25519 key (a node's, or
-//! any other key such as an engine's), and names itself by a **key**
-//! derived from the publisher and a salt, so only the publisher can write
-//! under a key and anyone can check a record against the key it was asked
-//! for:
+//! A **record** is one publisher's value under one key, signed by the
+//! publisher's node key, so a member can neither forge another's record nor
+//! replace it; several publishers may keep a value under the same key (a
+//! fetch returns them all, each checked):
 //!
 //! ```text
-//! 0             32        40         44         45          47
-//! | publisher 32 | seq u64 | ttl_s u32 | salt_len | value_len u16 | salt | value | signature 64 |
+//! 0             32       64        72         76              78
+//! | publisher 32 | key 32 | seq u64 | ttl_s u32 | value_len u16 | value | signature 64 |
 //! ```
-//! The signature covers the context string `tessel record v1`, a zero byte,
-//! then every byte before it. `seq` orders versions (a higher one replaces a
-//! lower one), `ttl_s` says for how many seconds a member keeps it (at most
-//! [`MAX_TTL_S`]). The key is BLAKE3's `derive_key("tessel record key v1",
-//! publisher ‖ salt_len ‖ salt)`. Salt is at most [`MAX_SALT`] bytes and
-//! value at most [`MAX_VALUE`].
+//! The signature is the publisher's ed25519 `verify_strict` signature of the
+//! context string `tessel record v1`, a zero byte, then every byte before
+//! it. `seq` orders one publisher's versions under a key (a higher one
+//! replaces a lower one), `ttl_s` says for how many seconds members keep it
+//! (at most [`MAX_TTL_S`]); a value is at most [`MAX_VALUE`] bytes.
 //!
 //! A **record message** travels inside sessions, by greedy forwarding toward
 //! the overlay address that the key maps to (see
@@ -26,9 +25,11 @@
 //! 0           1           2    3          4       12          44
 //! | kind 0x07 | hop_limit | op | reserved | id u64 | origin 32 | body |
 //! ```
-//! `op` 1 stores the record in `body`; 2 is a copy of it for a replica,
-//! not forwarded; 3 fetches the key in `body` (32 bytes); 4 answers a fetch
-//! with the record in `body`; 5 answers that the key in `body` is not known.
+//! `op` 1 stores the record in `body`; 2 is a copy of it for a replica, not
+//! forwarded; 3 fetches the key in `body` (32 bytes); 4 answers a fetch with
+//! part of the records kept under a key: `key 32 | part u8 | parts u8 |
+//! count u8 | (len u16 | record)*` (the records of one key may take several
+//! messages, `part` of `parts`; `parts` is at least 1 and `part` below it).
 //! `origin` is the node ID of the member that sent the store or fetch
 //! (answers travel back to it); `id` names the request. Integers are
 //! little-endian.
@@ -39,40 +40,31 @@ use super::{need, read_u32, read_u64, WireError};
 pub const KIND: u8 = 0x07;
 /// Hop limit of a new message.
 pub const HOP_LIMIT: u8 = 32;
-/// Longest salt.
-pub const MAX_SALT: usize = 64;
 /// Longest value.
 pub const MAX_VALUE: usize = 1024;
 /// Longest lifetime a member grants a record, in seconds.
 pub const MAX_TTL_S: u32 = 3600;
-/// Bytes of a record before its salt and value.
-pub const RECORD_HEADER: usize = 47;
+/// Bytes of a record before its value.
+pub const RECORD_HEADER: usize = 78;
 /// Bytes of a signature.
 pub const SIGNATURE_LEN: usize = 64;
+/// Longest record.
+pub const MAX_RECORD: usize = RECORD_HEADER + MAX_VALUE + SIGNATURE_LEN;
 /// Bytes of a record message before its body.
 pub const MESSAGE_HEADER: usize = 44;
-/// Longest record.
-pub const MAX_RECORD: usize = RECORD_HEADER + MAX_SALT + MAX_VALUE + SIGNATURE_LEN;
+/// Bytes of an answer's body before its records.
+pub const FOUND_HEADER: usize = 35;
+/// Most bytes of records one answer carries (one record of the largest
+/// size always fits).
+pub const MAX_FOUND_RECORDS: usize = 1200;
 
 const CONTEXT: &[u8] = b"tessel record v1\0";
-const KEY_CONTEXT: &str = "tessel record key v1";
-
-/// The key of the records that `publisher` signs with `salt`.
-pub fn record_key(publisher: &[u8; 32], salt: &[u8]) -> [u8; 32] {
-    let mut h = blake3::Hasher::new_derive_key(KEY_CONTEXT);
-    h.update(publisher);
-    h.update(&[salt.len().min(255) as u8]);
-    h.update(salt);
-    *h.finalize().as_bytes()
-}
 
 /// A checked view of a record's bytes; its signature is checked by
 /// [`Record::verify`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
     bytes: &'a [u8],
-    salt_len: usize,
-    value_len: usize,
 }
 
 impl<'a> Record<'a> {
@@ -82,26 +74,18 @@ impl<'a> Record<'a> {
     /// Returns an error if the lengths do not add up or exceed the limits.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, WireError> {
         need(bytes, RECORD_HEADER + SIGNATURE_LEN)?;
-        let salt_len = usize::from(bytes[44]);
-        let value_len = usize::from(u16::from_le_bytes([bytes[45], bytes[46]]));
-        if salt_len > MAX_SALT {
-            return Err(WireError::InvalidField("record salt length"));
-        }
+        let value_len = usize::from(u16::from_le_bytes([bytes[76], bytes[77]]));
         if value_len > MAX_VALUE {
             return Err(WireError::InvalidField("record value length"));
         }
-        let expected = RECORD_HEADER + salt_len + value_len + SIGNATURE_LEN;
+        let expected = RECORD_HEADER + value_len + SIGNATURE_LEN;
         if bytes.len() != expected {
             return Err(WireError::WrongLength {
                 len: bytes.len(),
                 expected,
             });
         }
-        Ok(Self {
-            bytes,
-            salt_len,
-            value_len,
-        })
+        Ok(Self { bytes })
     }
 
     /// The whole record.
@@ -109,35 +93,29 @@ impl<'a> Record<'a> {
         self.bytes
     }
 
-    /// The publisher's ed25519 public key.
+    /// The publisher's node ID (ed25519 public key) bytes.
     pub fn publisher(&self) -> [u8; 32] {
         self.bytes[..32].try_into().expect("checked length")
     }
 
+    /// The key it is kept under.
+    pub fn key(&self) -> [u8; 32] {
+        self.bytes[32..64].try_into().expect("checked length")
+    }
+
     /// The version: a higher one replaces a lower one.
     pub fn seq(&self) -> u64 {
-        read_u64(self.bytes, 32)
+        read_u64(self.bytes, 64)
     }
 
     /// Seconds the publisher asks members to keep it.
     pub fn ttl_s(&self) -> u32 {
-        read_u32(self.bytes, 40)
-    }
-
-    /// The salt that, with the publisher, makes the key.
-    pub fn salt(&self) -> &'a [u8] {
-        &self.bytes[RECORD_HEADER..RECORD_HEADER + self.salt_len]
+        read_u32(self.bytes, 72)
     }
 
     /// The value.
     pub fn value(&self) -> &'a [u8] {
-        let at = RECORD_HEADER + self.salt_len;
-        &self.bytes[at..at + self.value_len]
-    }
-
-    /// The record's key.
-    pub fn key(&self) -> [u8; 32] {
-        record_key(&self.publisher(), self.salt())
+        &self.bytes[RECORD_HEADER..self.bytes.len() - SIGNATURE_LEN]
     }
 
     /// Whether the signature is the publisher's, over everything before it.
@@ -147,39 +125,35 @@ impl<'a> Record<'a> {
             return false;
         };
         let sig: [u8; 64] = self.bytes[split..].try_into().expect("checked length");
-        let mut msg = Vec::with_capacity(CONTEXT.len() + split);
-        msg.extend_from_slice(CONTEXT);
-        msg.extend_from_slice(&self.bytes[..split]);
-        vk.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&sig))
-            .is_ok()
+        vk.verify_strict(
+            &signing_message(&self.bytes[..split]),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .is_ok()
     }
 }
 
-/// What a record's publisher signs: everything but the signature, after
-/// the context string. [`emit_record`] appends the signature.
+/// What a record's publisher signs, without the context string: everything
+/// but the signature. [`emit_record`] appends the signature.
 ///
 /// # Errors
-/// Returns an error if the salt or value is too long.
+/// Returns an error if the value is too long.
 pub fn signed_part(
     publisher: &[u8; 32],
+    key: &[u8; 32],
     seq: u64,
     ttl_s: u32,
-    salt: &[u8],
     value: &[u8],
 ) -> Result<Vec<u8>, WireError> {
-    if salt.len() > MAX_SALT {
-        return Err(WireError::InvalidField("record salt length"));
-    }
     if value.len() > MAX_VALUE {
         return Err(WireError::InvalidField("record value length"));
     }
-    let mut b = Vec::with_capacity(RECORD_HEADER + salt.len() + value.len() + SIGNATURE_LEN);
+    let mut b = Vec::with_capacity(RECORD_HEADER + value.len() + SIGNATURE_LEN);
     b.extend_from_slice(publisher);
+    b.extend_from_slice(key);
     b.extend_from_slice(&seq.to_le_bytes());
     b.extend_from_slice(&ttl_s.to_le_bytes());
-    b.push(salt.len() as u8);
     b.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    b.extend_from_slice(salt);
     b.extend_from_slice(value);
     Ok(b)
 }
@@ -198,6 +172,63 @@ pub fn emit_record(mut signed_part: Vec<u8>, signature: &[u8; 64]) -> Vec<u8> {
     signed_part
 }
 
+/// The records of one answer: `count` times a `len u16` and a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordList<'a> {
+    bytes: &'a [u8],
+    count: u8,
+}
+
+impl<'a> RecordList<'a> {
+    /// Checks `count` length-prefixed records that fill `bytes` exactly.
+    fn parse(bytes: &'a [u8], count: u8) -> Result<Self, WireError> {
+        let list = Self { bytes, count };
+        let mut rest = bytes;
+        for _ in 0..count {
+            need(rest, 2)?;
+            let len = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+            need(rest, 2 + len)?;
+            Record::parse(&rest[2..2 + len])?;
+            rest = &rest[2 + len..];
+        }
+        if !rest.is_empty() {
+            return Err(WireError::InvalidField("bytes after the records"));
+        }
+        Ok(list)
+    }
+
+    /// The records, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Record<'a>> + 'a {
+        let mut rest = self.bytes;
+        (0..self.count).map(move |_| {
+            let len = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
+            let r = Record::parse(&rest[2..2 + len]).expect("checked when parsed");
+            rest = &rest[2 + len..];
+            r
+        })
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// Writes the body of a list of records (for [`Op::Found`]).
+pub fn emit_list(records: &[&[u8]]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for r in records {
+        b.extend_from_slice(&(r.len() as u16).to_le_bytes());
+        b.extend_from_slice(r);
+    }
+    b
+}
+
 /// What a record message asks or answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op<'a> {
@@ -205,19 +236,25 @@ pub enum Op<'a> {
     Store(Record<'a>),
     /// Keep this copy; do not pass it on.
     Replica(Record<'a>),
-    /// Who has the record of this key?
+    /// The records kept under this key, please.
     Fetch([u8; 32]),
-    /// This is the record asked for.
-    Found(Record<'a>),
-    /// No record of this key here.
-    NotFound([u8; 32]),
+    /// Part `part` of `parts` of the records kept under `key`.
+    Found {
+        /// The key fetched.
+        key: [u8; 32],
+        /// Which part this is, from 0.
+        part: u8,
+        /// How many parts the answer has (at least 1).
+        parts: u8,
+        /// The records of this part (none if the key is not known).
+        records: RecordList<'a>,
+    },
 }
 
 const OP_STORE: u8 = 1;
 const OP_REPLICA: u8 = 2;
 const OP_FETCH: u8 = 3;
 const OP_FOUND: u8 = 4;
-const OP_NOT_FOUND: u8 = 5;
 
 /// A parsed record message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,7 +270,7 @@ pub struct RecordMessage<'a> {
 }
 
 impl<'a> RecordMessage<'a> {
-    /// Parses a record message (the record inside is not verified yet).
+    /// Parses a record message (the records inside are not verified yet).
     ///
     /// # Errors
     /// Returns an error for a wrong kind, an unknown op, or a body that
@@ -244,18 +281,26 @@ impl<'a> RecordMessage<'a> {
             return Err(WireError::InvalidField("record kind"));
         }
         let body = &b[MESSAGE_HEADER..];
-        let key = || -> Result<[u8; 32], WireError> {
-            body.try_into().map_err(|_| WireError::WrongLength {
-                len: b.len(),
-                expected: MESSAGE_HEADER + 32,
-            })
-        };
         let op = match b[2] {
             OP_STORE => Op::Store(Record::parse(body)?),
             OP_REPLICA => Op::Replica(Record::parse(body)?),
-            OP_FETCH => Op::Fetch(key()?),
-            OP_FOUND => Op::Found(Record::parse(body)?),
-            OP_NOT_FOUND => Op::NotFound(key()?),
+            OP_FETCH => Op::Fetch(body.try_into().map_err(|_| WireError::WrongLength {
+                len: b.len(),
+                expected: MESSAGE_HEADER + 32,
+            })?),
+            OP_FOUND => {
+                need(body, FOUND_HEADER)?;
+                let (part, parts, count) = (body[32], body[33], body[34]);
+                if parts == 0 || part >= parts {
+                    return Err(WireError::InvalidField("record answer part"));
+                }
+                Op::Found {
+                    key: body[..32].try_into().expect("checked length"),
+                    part,
+                    parts,
+                    records: RecordList::parse(&body[FOUND_HEADER..], count)?,
+                }
+            }
             _ => return Err(WireError::InvalidField("record op")),
         };
         Ok(Self {
@@ -270,27 +315,62 @@ impl<'a> RecordMessage<'a> {
     pub fn buffer_len(&self) -> usize {
         MESSAGE_HEADER
             + match self.op {
-                Op::Store(r) | Op::Replica(r) | Op::Found(r) => r.as_bytes().len(),
-                Op::Fetch(_) | Op::NotFound(_) => 32,
+                Op::Store(r) | Op::Replica(r) => r.as_bytes().len(),
+                Op::Fetch(_) => 32,
+                Op::Found { records, .. } => FOUND_HEADER + records.bytes.len(),
             }
     }
 
     /// Writes the message.
     pub fn emit(&self) -> Vec<u8> {
-        let (op, body): (u8, &[u8]) = match &self.op {
-            Op::Store(r) => (OP_STORE, r.as_bytes()),
-            Op::Replica(r) => (OP_REPLICA, r.as_bytes()),
-            Op::Fetch(k) => (OP_FETCH, k),
-            Op::Found(r) => (OP_FOUND, r.as_bytes()),
-            Op::NotFound(k) => (OP_NOT_FOUND, k),
-        };
         let mut b = Vec::with_capacity(self.buffer_len());
+        let op = match self.op {
+            Op::Store(_) => OP_STORE,
+            Op::Replica(_) => OP_REPLICA,
+            Op::Fetch(_) => OP_FETCH,
+            Op::Found { .. } => OP_FOUND,
+        };
         b.extend_from_slice(&[KIND, self.hop_limit, op, 0]);
         b.extend_from_slice(&self.id.to_le_bytes());
         b.extend_from_slice(&self.origin);
-        b.extend_from_slice(body);
+        match &self.op {
+            Op::Store(r) | Op::Replica(r) => b.extend_from_slice(r.as_bytes()),
+            Op::Fetch(k) => b.extend_from_slice(k),
+            Op::Found {
+                key,
+                part,
+                parts,
+                records,
+            } => {
+                b.extend_from_slice(key);
+                b.extend_from_slice(&[*part, *parts, records.count]);
+                b.extend_from_slice(records.bytes);
+            }
+        }
         b
     }
+}
+
+/// Writes an answer message: part `part` of `parts` for `key`, carrying
+/// `records` (each a whole record, together at most [`MAX_FOUND_RECORDS`]
+/// bytes with their length prefixes).
+pub fn emit_found(
+    id: u64,
+    origin: [u8; 32],
+    key: [u8; 32],
+    part: u8,
+    parts: u8,
+    records: &[&[u8]],
+) -> Vec<u8> {
+    let list = emit_list(records);
+    let mut b = Vec::with_capacity(MESSAGE_HEADER + FOUND_HEADER + list.len());
+    b.extend_from_slice(&[KIND, HOP_LIMIT, OP_FOUND, 0]);
+    b.extend_from_slice(&id.to_le_bytes());
+    b.extend_from_slice(&origin);
+    b.extend_from_slice(&key);
+    b.extend_from_slice(&[part, parts, records.len() as u8]);
+    b.extend_from_slice(&list);
+    b
 }
 
 #[cfg(test)]
@@ -299,43 +379,41 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
     use proptest::prelude::*;
 
-    fn record(key: &SigningKey, seq: u64, salt: &[u8], value: &[u8]) -> Vec<u8> {
-        let publisher = key.verifying_key().to_bytes();
-        let part = signed_part(&publisher, seq, 60, salt, value).unwrap();
-        let sig = key.sign(&signing_message(&part)).to_bytes();
+    fn record(signer: &SigningKey, key: [u8; 32], seq: u64, value: &[u8]) -> Vec<u8> {
+        let publisher = signer.verifying_key().to_bytes();
+        let part = signed_part(&publisher, &key, seq, 60, value).unwrap();
+        let sig = signer.sign(&signing_message(&part)).to_bytes();
         emit_record(part, &sig)
     }
 
     #[test]
-    fn a_signed_record_verifies_and_names_its_key() {
+    fn a_signed_record_verifies_and_any_change_breaks_it() {
         let k = SigningKey::from_bytes(&[3; 32]);
-        let bytes = record(&k, 7, b"engine", b"hosted at node x");
+        let bytes = record(&k, [9; 32], 7, b"hosted at node x");
         let r = Record::parse(&bytes).unwrap();
         assert!(r.verify());
         assert_eq!(
-            (r.seq(), r.ttl_s(), r.salt(), r.value()),
-            (7, 60, &b"engine"[..], &b"hosted at node x"[..])
+            (r.key(), r.seq(), r.ttl_s(), r.value()),
+            ([9; 32], 7, 60, &b"hosted at node x"[..])
         );
-        assert_eq!(
-            r.key(),
-            record_key(&k.verifying_key().to_bytes(), b"engine")
-        );
-        assert_ne!(r.key(), record_key(&k.verifying_key().to_bytes(), b"other"));
-        // Any changed byte breaks the signature (or the parse).
+        assert_eq!(r.publisher(), k.verifying_key().to_bytes());
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 1;
-            assert!(Record::parse(&bad).is_ok_and(|r| !r.verify()) || Record::parse(&bad).is_err());
+            assert!(
+                Record::parse(&bad).map_or(true, |r| !r.verify()),
+                "byte {i}"
+            );
         }
     }
 
     #[test]
     fn limits_and_lengths_are_enforced() {
         let k = SigningKey::from_bytes(&[3; 32]);
-        assert!(signed_part(&[0; 32], 1, 1, &[0; MAX_SALT + 1], b"").is_err());
-        assert!(signed_part(&[0; 32], 1, 1, b"", &[0; MAX_VALUE + 1]).is_err());
-        let bytes = record(&k, 1, b"s", &[9; MAX_VALUE]);
-        assert_eq!(bytes.len(), MAX_RECORD - MAX_SALT + 1);
+        assert!(signed_part(&[0; 32], &[0; 32], 1, 1, &[0; MAX_VALUE + 1]).is_err());
+        let bytes = record(&k, [1; 32], 1, &[9; MAX_VALUE]);
+        assert_eq!(bytes.len(), MAX_RECORD);
+        const { assert!(MAX_RECORD + 2 <= MAX_FOUND_RECORDS) };
         assert!(Record::parse(&bytes[..bytes.len() - 1]).is_err());
         let mut longer = bytes.clone();
         longer.push(0);
@@ -345,43 +423,59 @@ mod tests {
     #[test]
     fn messages_round_trip() {
         let k = SigningKey::from_bytes(&[4; 32]);
-        let bytes = record(&k, 2, b"", b"v");
-        let r = Record::parse(&bytes).unwrap();
-        for op in [
-            Op::Store(r),
-            Op::Replica(r),
-            Op::Fetch([5; 32]),
-            Op::Found(r),
-            Op::NotFound([6; 32]),
-        ] {
+        let (a, b) = (record(&k, [2; 32], 1, b"v"), record(&k, [2; 32], 2, b"w"));
+        let r = Record::parse(&a).unwrap();
+        for op in [Op::Store(r), Op::Replica(r), Op::Fetch([5; 32])] {
             let m = RecordMessage {
                 hop_limit: 9,
                 id: 0x0102_0304_0506_0708,
                 origin: [7; 32],
                 op,
             };
-            let b = m.emit();
-            assert_eq!(b.len(), m.buffer_len());
-            assert_eq!(RecordMessage::parse(&b).unwrap(), m);
+            let bytes = m.emit();
+            assert_eq!(bytes.len(), m.buffer_len());
+            assert_eq!(RecordMessage::parse(&bytes).unwrap(), m);
         }
-        let mut b = RecordMessage {
-            hop_limit: 1,
-            id: 1,
-            origin: [0; 32],
-            op: Op::Fetch([0; 32]),
+        let found = emit_found(5, [7; 32], [2; 32], 1, 3, &[&a, &b]);
+        let m = RecordMessage::parse(&found).unwrap();
+        let Op::Found {
+            key,
+            part,
+            parts,
+            records,
+        } = m.op
+        else {
+            panic!("{m:?}");
+        };
+        assert_eq!((key, part, parts, records.len()), ([2; 32], 1, 3, 2));
+        let got: Vec<&[u8]> = records.iter().map(|r| r.as_bytes()).collect();
+        assert_eq!(got, vec![&a[..], &b[..]]);
+        assert_eq!(m.emit(), found);
+        assert_eq!(m.buffer_len(), found.len());
+        // Parts must make sense; the count must match the bytes.
+        for (at, v) in [(MESSAGE_HEADER + 33, 0u8), (MESSAGE_HEADER + 32, 3)] {
+            let mut bad = found.clone();
+            bad[at] = v;
+            assert!(RecordMessage::parse(&bad).is_err());
         }
-        .emit();
-        b[2] = 9;
-        assert!(RecordMessage::parse(&b).is_err());
-        b[2] = OP_FETCH;
-        b.push(0);
-        assert!(RecordMessage::parse(&b).is_err());
+        let mut bad = found.clone();
+        bad[MESSAGE_HEADER + 34] = 1;
+        assert!(RecordMessage::parse(&bad).is_err());
+        let mut bad = found;
+        bad[2] = 9;
+        assert!(RecordMessage::parse(&bad).is_err());
     }
 
     proptest! {
         #[test]
         fn parse_never_panics(b in proptest::collection::vec(any::<u8>(), 0..1400)) {
-            let _ = RecordMessage::parse(&b);
+            if let Ok(m) = RecordMessage::parse(&b) {
+                if let Op::Found { records, .. } = m.op {
+                    for r in records.iter() {
+                        let _ = r.verify();
+                    }
+                }
+            }
             if let Ok(r) = Record::parse(&b) {
                 let _ = r.verify();
             }
@@ -389,15 +483,15 @@ mod tests {
 
         #[test]
         fn any_record_round_trips(
+            key in any::<[u8; 32]>(),
             seq in any::<u64>(),
-            salt in proptest::collection::vec(any::<u8>(), 0..=MAX_SALT),
             value in proptest::collection::vec(any::<u8>(), 0..=MAX_VALUE),
         ) {
             let k = SigningKey::from_bytes(&[8; 32]);
-            let bytes = record(&k, seq, &salt, &value);
+            let bytes = record(&k, key, seq, &value);
             let r = Record::parse(&bytes).unwrap();
             prop_assert!(r.verify());
-            prop_assert_eq!((r.seq(), r.salt(), r.value()), (seq, &salt[..], &value[..]));
+            prop_assert_eq!((r.key(), r.seq(), r.value()), (key, seq, &value[..]));
         }
     }
 }

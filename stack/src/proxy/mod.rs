@@ -29,7 +29,7 @@ mod stack;
 pub use forward::{
     Expose, ExposeSpec, Forward, ForwardOptions, ForwardSpec, Protocol, SpecError, SpecProblem,
 };
-pub use socks5::{Socks5Config, Socks5Error, Socks5Server};
+pub use socks5::{Credentials, CredentialsError, Socks5Config, Socks5Error, Socks5Server};
 
 /// How the proxies reach the overlay: implemented by the userspace stack's
 /// handle, and by plain tokio sockets in tests.

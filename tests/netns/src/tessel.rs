@@ -144,6 +144,11 @@ pub struct NodeConfig {
     /// A misbehaving relay: passes the hidden `--test-tamper-relayed`
     /// (needs a binary built with the overlay's `test-hooks` feature).
     pub tamper_relayed: bool,
+    /// More `tessel up` arguments, appended as given (e.g. `--tile`).
+    pub extra: Vec<String>,
+    /// The node key's text form, written to the state dir before the first
+    /// start, so that other nodes' arguments can name this node.
+    pub node_key: Option<String>,
 }
 
 impl NodeConfig {
@@ -165,6 +170,8 @@ impl NodeConfig {
             tcp: true,
             relay: true,
             tamper_relayed: false,
+            extra: Vec::new(),
+            node_key: None,
         }
     }
 
@@ -249,6 +256,18 @@ impl NodeConfig {
         self
     }
 
+    /// Appends `tessel up` arguments.
+    pub fn extra_args<S: Into<String>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.extra.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Starts the node with this node key (text form, `tessel-nodekey-…`).
+    pub fn node_key(mut self, text: impl Into<String>) -> Self {
+        self.node_key = Some(text.into());
+        self
+    }
+
     /// Runs the node as `uid`:`gid` with no supplementary groups.
     pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
         self.run_as = Some((uid, gid));
@@ -305,6 +324,7 @@ impl NodeConfig {
         for e in &self.exposes {
             a.extend(["--expose".to_owned(), e.clone()]);
         }
+        a.extend(self.extra.iter().cloned());
         a
     }
 }
@@ -328,8 +348,13 @@ impl TesselNode {
     /// Starts `tessel up` in `ns` and waits until it answers `tessel status`.
     pub fn start(label: &str, ns: Arc<Netns>, config: NodeConfig) -> Result<Self> {
         let dir = TempDir::new(&format!("tessel-{label}"))?;
-        dir.subdir("state")?;
+        let state = dir.subdir("state")?;
         dir.subdir("logs")?;
+        if let Some(key) = &config.node_key {
+            let path = state.join("node.key");
+            std::fs::write(&path, key).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::set_permissions(&path, Permissions::from_mode(0o600))?;
+        }
         let mut node = Self {
             process: None,
             label: label.to_owned(),

@@ -201,6 +201,19 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
     wait::poll("C to learn echo-a and echo-b", WAIT, || {
         Ok((knows(&c, &echo_a.addr, &id_a)? && knows(&c, &echo_b.addr, &id_b)?).then_some(()))
     })?;
+    // A's host record for echo-a is in the overlay's record store: a
+    // member finds it under the engine's address (the learn record,
+    // `engine ‖ node ‖ …`).
+    let prefix = format!("{}{}", echo_a.addr, id_a);
+    wait::poll("C to fetch echo-a's host record", WAIT, || {
+        let answer = control(&c, &format!("record-fetch {}", echo_a.addr))?;
+        Ok(answer["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["value"].as_str().is_some_and(|v| v.starts_with(&prefix)))
+            .then_some(()))
+    })?;
     let echo_c = PyEngine::start(&c, "echo-c", &["echo", "--name", "echo-c"], &logs)?;
     for n in [&a, &b] {
         wait::poll("A and B to learn echo-c", WAIT, || {

@@ -439,12 +439,22 @@ fn up_without_a_key_starts_a_network_and_prints_the_join_command() -> Result<()>
             .find(|l| l.trim_start().starts_with("tessel up --network "))
             .map(str::to_owned))
     })?;
+    // The key goes into a file first, never onto a command line.
+    let stdout = a.stdout();
+    let save = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("(umask 077; printf"))
+        .context("no line that saves the key")?;
+    let key = save
+        .split('\'')
+        .nth(3)
+        .context("no quoted key in the line that saves it")?;
     let words: Vec<&str> = printed.split_whitespace().collect();
     ensure!(
-        words.len() == 6 && words[4] == "--peer",
+        words.len() == 6 && words[3] == "@tessel-network.key" && words[4] == "--peer",
         "unexpected join command: {printed:?}"
     );
-    let (key, peer) = (words[3], words[5]);
+    let peer = words[5];
     ensure!(
         peer == lan.host(0).v4_endpoint(DEFAULT_PORT),
         "the join command names {peer}, not A's LAN address"

@@ -62,7 +62,10 @@ impl HttpUrl {
     /// Returns an error if `reference` is an absolute URL that does not parse.
     pub fn join(&self, reference: &str) -> Result<Self, WireError> {
         let r = reference.trim();
-        if r.len() >= 7 && r[..7].eq_ignore_ascii_case("http://") {
+        // `get`, not slicing: the seventh byte may fall inside a character.
+        if r.get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+        {
             return Self::parse(r);
         }
         let path = if r.starts_with('/') {
@@ -98,6 +101,19 @@ fn parse_port(p: &str) -> Result<u16, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reference whose seventh byte falls inside a character (from a
+    /// gateway on the LAN, unauthenticated) is a path, not a panic.
+    #[test]
+    fn a_reference_split_inside_a_character_is_a_path() {
+        let base = HttpUrl::parse("http://192.0.2.1:5000/desc.xml").unwrap();
+        for r in ["http:/\u{e9}x", "abcdef\u{e9}", "\u{1f600}\u{1f600}"] {
+            let joined = base.join(r).unwrap();
+            assert_eq!(joined.host, "192.0.2.1");
+            assert!(joined.path.ends_with(r), "{r:?}: {joined:?}");
+        }
+        assert!(HttpUrl::parse("http:/\u{e9}x").is_err());
+    }
 
     #[test]
     fn parses_and_joins() {

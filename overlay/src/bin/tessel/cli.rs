@@ -23,7 +23,7 @@ pub(crate) enum Command {
     #[command(subcommand)]
     Network(NetworkCommand),
     /// Run the node in the foreground until SIGINT or SIGTERM.
-    Up(UpArgs),
+    Up(Box<UpArgs>),
     /// Print this node's overlay IPv6 and IPv4 addresses.
     Ip(StateDirArg),
     /// Show the running node's peers and counters.
@@ -34,6 +34,10 @@ pub(crate) enum Command {
     /// Ping a member through the overlay and show the path each reply took
     /// (direct, or through which relay) and its round-trip time.
     Ping(PingArgs),
+    /// Talk to the tile this node hosts (see `tessel up --tile`): status,
+    /// packets to neighbours, managed files.
+    #[command(subcommand)]
+    Tile(crate::tile::TileCommand),
     /// Engines (actors): list them, call or cast to one by address or name.
     #[command(subcommand)]
     Engine(EngineCommand),
@@ -137,10 +141,15 @@ pub(crate) struct UpArgs {
     /// through --socks5, --forward and --expose.
     #[arg(long)]
     pub(crate) userspace: bool,
-    /// With --userspace: run a SOCKS5 proxy (no authentication) on this
-    /// loopback address, e.g. 127.0.0.1:1080.
+    /// With --userspace: run a SOCKS5 proxy on this loopback address, e.g.
+    /// 127.0.0.1:1080 (no authentication unless --socks5-auth).
     #[arg(long, value_name = "ADDR:PORT", requires = "userspace")]
     pub(crate) socks5: Option<SocketAddr>,
+    /// With --socks5: require this username and password (RFC 1929), as
+    /// @FILE holding USER:PASSWORD (keeps it out of the process list) or
+    /// USER:PASSWORD itself.
+    #[arg(long, value_name = "@FILE|USER:PASSWORD", requires = "socks5")]
+    pub(crate) socks5_auth: Option<String>,
     /// With --userspace: forward a local port to a member's service,
     /// `tcp:127.0.0.1:8080=PEER:80` or `udp:…` (PEER is an overlay address).
     #[arg(long, value_name = "PROTO:LOCAL=PEER:PORT", requires = "userspace")]
@@ -162,6 +171,27 @@ pub(crate) struct UpArgs {
     /// relays itself).
     #[arg(long)]
     pub(crate) no_relay: bool,
+    /// Host a tile: the neighbour in direction DIR (NT, NE, ET, SE, ST, SW,
+    /// WT, NW) is node NODE_ID (repeatable, one per direction). Needs the
+    /// TUN device.
+    #[arg(long = "tile", value_name = "DIR=NODE_ID")]
+    pub(crate) tile: Vec<tessel_overlay::driver::tile::Neighbour>,
+    /// The tile's managed file directory (default: tile-files in the state
+    /// dir); verified files live in DIR/live, transfers in DIR/tmp.
+    #[arg(long, value_name = "DIR", requires = "tile")]
+    pub(crate) tile_files: Option<PathBuf>,
+    /// A key trusted to sign tile files and physics announcements: the
+    /// ed25519 public key in hexadecimal, as `tessel tile keygen` prints it
+    /// (repeatable).
+    #[arg(long = "tile-trust", value_name = "KEY", requires = "tile")]
+    pub(crate) tile_trust: Vec<String>,
+    /// The command to (re)start on a change of physics; the managed file's
+    /// path is appended as its last argument. Runs under /bin/sh -c.
+    #[arg(long, value_name = "CMD", requires = "tile")]
+    pub(crate) tile_run: Option<String>,
+    /// Mean seconds between background file adverts to a random neighbour.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, requires = "tile")]
+    pub(crate) tile_advert_interval: f64,
     /// Test only: flip a byte of every frame relayed for others, to show
     /// that the recipients drop it.
     #[cfg(feature = "test-hooks")]

@@ -12,6 +12,8 @@ use tessel_overlay::driver::{self, control, DeviceSpec, RunOptions};
 use tessel_overlay::identity::address::initial_addresses;
 use tessel_overlay::identity::NetworkKey;
 use tessel_overlay::node::Status;
+use tessel_stack::proxy::Credentials;
+use zeroize::Zeroizing;
 
 use crate::cli::{Command, NetworkCommand, StatusArgs, UpArgs};
 use tessel_overlay::driver::local_addrs::local_addresses;
@@ -20,12 +22,13 @@ use tessel_overlay::driver::local_addrs::local_addresses;
 pub(crate) fn run(command: Command) -> Result<()> {
     match command {
         Command::Network(NetworkCommand::New) => network_new(),
-        Command::Up(args) => up(args),
+        Command::Up(args) => up(*args),
         Command::Ip(args) => ip(&args.state_dir),
         Command::Status(args) => status(args),
         Command::Netcheck(args) => crate::netcheck::run(args),
         Command::Ping(args) => ping(args),
         Command::Engine(cmd) => crate::engine::run(cmd),
+        Command::Tile(cmd) => crate::tile::run(cmd),
     }
 }
 
@@ -54,6 +57,19 @@ pub(crate) fn parse_network(arg: &str) -> Result<NetworkKey> {
     })
 }
 
+/// Parses `--socks5-auth @FILE|USER:PASSWORD`.
+fn parse_credentials(arg: &str) -> Result<Credentials> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the SOCKS5 credentials from {path}"))?,
+        ),
+        None => Zeroizing::new(arg.to_string()),
+    };
+    Credentials::parse(text.trim_end_matches(['\r', '\n']))
+        .map_err(|e| anyhow!("invalid --socks5-auth: {e}; give USER:PASSWORD, or @FILE holding it"))
+}
+
 fn resolve_peer(peer: &str) -> Result<SocketAddr> {
     let mut addrs = peer.to_socket_addrs().map_err(|e| {
         anyhow!("cannot use --peer {peer}: {e}. Give it as HOST:PORT, e.g. 198.51.100.1:9740")
@@ -71,6 +87,11 @@ fn up(args: UpArgs) -> Result<()> {
         .map(|p| resolve_peer(p))
         .collect::<Result<Vec<_>>>()?;
     let stun_servers = crate::netcheck::resolve_stun_servers(&args.stun)?;
+    let socks5_credentials = args
+        .socks5_auth
+        .as_deref()
+        .map(parse_credentials)
+        .transpose()?;
     let (network_key, created) = match &args.network {
         Some(arg) => (parse_network(arg)?, false),
         None => match state.network_key()? {
@@ -79,6 +100,7 @@ fn up(args: UpArgs) -> Result<()> {
         },
     };
     state.save_network_key(&network_key)?;
+    let tile = crate::tile::options(&args, state.path())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -97,6 +119,7 @@ fn up(args: UpArgs) -> Result<()> {
             let (mut stack, device) = Userspace::start(ipv6, ipv4);
             let opts = UserspaceOptions {
                 socks5: args.socks5,
+                socks5_credentials: socks5_credentials.clone(),
                 forwards: args.forward.clone(),
                 exposes: args.expose.clone(),
             };
@@ -120,6 +143,7 @@ fn up(args: UpArgs) -> Result<()> {
             lan_discovery: !args.no_lan_discovery,
             tcp: !args.no_tcp,
             relay: !args.no_relay,
+            tile,
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,
                 (false, Some(p)) => PortMapping::Only(p),
@@ -153,6 +177,10 @@ fn up(args: UpArgs) -> Result<()> {
     Ok(())
 }
 
+/// Where the printed join command keeps the network key on the joining
+/// machine (a file only its owner reads, so the key is never an argument).
+const KEY_FILE: &str = "tessel-network.key";
+
 fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
     let hosts: Vec<String> = if bound.ip().is_unspecified() {
         local_addresses()
@@ -166,12 +194,14 @@ fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
         .first()
         .cloned()
         .unwrap_or_else(|| format!("THIS-HOST:{}", bound.port()));
-    println!("Started a new private network. To join it from another machine, run:");
+    println!("Started a new private network. To join it from another machine, run there:");
     println!();
+    // printf is a shell builtin: the key never shows in the process list.
     println!(
-        "  tessel up --network {} --peer {first}",
+        "  (umask 077; printf '%s\\n' '{}' > {KEY_FILE})",
         key.to_text().as_str()
     );
+    println!("  tessel up --network @{KEY_FILE} --peer {first}");
     if hosts.len() > 1 {
         println!();
         println!(

@@ -5,6 +5,7 @@ mod commands;
 mod engine;
 mod nat_status;
 mod netcheck;
+mod tile;
 
 // Fuzzing builds skip MAC checks so that fuzzers reach deeper code: a node
 // built that way would accept forged packets. Only the library is fuzzed.

@@ -9,7 +9,8 @@
 //! - a stream opened or accepted → `Transport::handle_stream_open`, its
 //!   bytes → `handle_bytes`, its end → `handle_stream_closed`;
 //! - `Output::Open` → dial the member's overlay address; `Write`/`Close` →
-//!   the stream; `Publish`/`Fetch` → the overlay's record store;
+//!   the stream; `Publish`/`Fetch` → the overlay's record store
+//!   (`Node::publish_record`/`fetch_record`, answers as `Event::Records`);
 //! - a local program's request on `engines.sock` ([`clients`]) → a
 //!   transport command ([`requests`]); deliveries and notices for its
 //!   engines → frames back to it ([`deliver`]);
@@ -27,7 +28,7 @@ mod streams;
 #[cfg(feature = "test-hooks")]
 mod tamper;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -105,6 +106,8 @@ pub(crate) struct EngineHost {
     calls: HashMap<CallId, (u64, Value)>,
     /// Requests waiting for `lookup_name`, by name.
     parked: BTreeMap<String, Vec<Parked>>,
+    /// Keys the transport asked the record store for.
+    fetches: BTreeSet<[u8; 32]>,
     next_token: u64,
     rx: mpsc::Receiver<Input>,
     server: JoinHandle<()>,
@@ -153,6 +156,7 @@ impl EngineHost {
             owners: HashMap::new(),
             calls: HashMap::new(),
             parked: BTreeMap::new(),
+            fetches: BTreeSet::new(),
             next_token: 1,
             rx,
             server,
@@ -287,14 +291,38 @@ impl EngineHost {
         self.flush_clients();
     }
 
-    /// Host records go to the overlay's record store once it takes
-    /// arbitrary keys; until then only engines of members with a stream
-    /// are found.
-    fn publish(&mut self, _node: &mut Node, _key: [u8; 32], _record: &[u8]) {}
+    /// Stores a host or name record in the overlay's record store, signed
+    /// by this node, for the transport's record lifetime.
+    fn publish(&mut self, node: &mut Node, key: [u8; 32], record: &[u8]) {
+        let ttl = Duration::from_millis(self.transport.config().record_ttl_ms);
+        if let Err(e) = node.publish_record(clock::now(), key, record, ttl) {
+            tracing::debug!(error = %e, "publishing an engine record");
+        }
+    }
 
-    /// See [`Self::publish`]: a lookup finds nothing in the store yet.
-    fn fetch(&mut self, _node: &mut Node, key: [u8; 32]) {
-        self.transport.handle_record(key, &[], time());
+    /// Asks the overlay's record store for the records under `key`; the
+    /// answer comes through [`Self::on_records`].
+    fn fetch(&mut self, node: &mut Node, key: [u8; 32]) {
+        match node.fetch_record(clock::now(), key) {
+            Ok(()) => {
+                self.fetches.insert(key);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "fetching an engine record");
+                self.transport.handle_record(key, &[], time());
+            }
+        }
+    }
+
+    /// The overlay answered a fetch: hands the values to the transport if
+    /// it asked (each is checked again there: the engine's and the hosting
+    /// node's signatures, whoever stored it).
+    pub(crate) fn on_records(&mut self, key: &[u8; 32], records: &[(NodeId, Vec<u8>)]) {
+        if !self.fetches.remove(key) {
+            return;
+        }
+        let values: Vec<Vec<u8>> = records.iter().map(|(_, v)| v.clone()).collect();
+        self.transport.handle_record(*key, &values, time());
     }
 
     /// Answers a control request about engines, if `command` is one.

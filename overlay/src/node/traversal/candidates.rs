@@ -1,7 +1,7 @@
 //! Which endpoints a node offers for hole punching, and which endpoints of
 //! the other side it probes (including predicted ports).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::node::Node;
 use crate::wire::signal::{candidate_kind, Candidate, NatHint, MAX_CANDIDATES};
@@ -25,6 +25,35 @@ pub(crate) mod allocation {
     pub(crate) const RANDOM: u8 = 3;
     /// Each new mapping takes the previous port plus a fixed step.
     pub(crate) const SEQUENTIAL: u8 = 2;
+}
+
+/// Whether a member may make this node probe `addr` as a candidate: never
+/// the unspecified address, loopback, multicast or broadcast, link-local
+/// addresses (those only make sense on one link, which LAN discovery
+/// covers), port 0, or an overlay address (which would loop the overlay into
+/// itself). The rest of the limits on what a signal can make a node send are
+/// in `punch.rs`.
+pub(crate) fn probe_allowed(addr: &SocketAddr, prefix: &crate::identity::NetworkPrefix) -> bool {
+    if addr.port() == 0 {
+        return false;
+    }
+    match addr.ip().to_canonical() {
+        IpAddr::V4(v4) => {
+            !(v4.is_unspecified()
+                || v4.is_loopback()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_link_local()
+                || crate::identity::address::in_ipv4_range(&v4))
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_unspecified()
+                || v6.is_loopback()
+                || v6.is_multicast()
+                || v6.is_unicast_link_local()
+                || prefix.contains(&v6))
+        }
+    }
 }
 
 impl Node {
@@ -206,5 +235,43 @@ mod tests {
             last_port: 65_530,
         };
         assert!(probe_targets(&remote, &nat, true).len() <= 3);
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::*;
+    use crate::identity::{NetworkKey, NetworkPrefix};
+
+    #[test]
+    fn signals_cannot_aim_probes_at_local_special_or_overlay_addresses() {
+        let prefix = NetworkPrefix::of(&NetworkKey::from_secret([1; 32]).id());
+        let overlay_v6 = SocketAddr::new(prefix.record_addr(&[7; 32]).into(), 9740);
+        for refused in [
+            "0.0.0.0:9740",
+            "127.0.0.1:9740",
+            "224.0.0.1:9740",
+            "255.255.255.255:9740",
+            "169.254.1.1:9740",
+            "100.64.0.1:9740",
+            "198.51.100.1:0",
+            "[::]:9740",
+            "[::1]:9740",
+            "[ff02::1]:9740",
+            "[fe80::1]:9740",
+            "[::ffff:127.0.0.1]:9740",
+        ] {
+            let addr: SocketAddr = refused.parse().unwrap();
+            assert!(!probe_allowed(&addr, &prefix), "{refused}");
+        }
+        assert!(!probe_allowed(&overlay_v6, &prefix));
+        for allowed in [
+            "198.51.100.1:9740",
+            "198.18.0.2:40000",
+            "[2001:db8::1]:9740",
+        ] {
+            let addr: SocketAddr = allowed.parse().unwrap();
+            assert!(probe_allowed(&addr, &prefix), "{allowed}");
+        }
     }
 }

@@ -94,6 +94,10 @@ pub struct TraversalStats {
     pub probes_sent: u64,
     /// Signals this node passed on for other members.
     pub signals_forwarded: u64,
+    /// Candidate addresses in signals that this node refused to probe
+    /// (loopback, multicast, link-local, overlay addresses and the like).
+    #[serde(default)]
+    pub candidates_refused: u64,
 }
 
 impl Traversal {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand_core::RngCore;
 
 use super::aux::{birthday_ids, BIRTHDAY_SOCKETS};
-use super::candidates::{allocation, mapping, probe_targets};
+use super::candidates::{allocation, mapping, probe_allowed, probe_targets};
 use super::{MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME};
 use crate::identity::NodeId;
 use crate::node::Node;
@@ -246,8 +246,12 @@ impl Node {
         src: NodeId,
         from: NodeId,
         ts: u64,
-        c: Candidates,
+        mut c: Candidates,
     ) {
+        let before = c.list.len();
+        let prefix = self.prefix;
+        c.list.retain(|c| probe_allowed(&c.addr, &prefix));
+        self.traversal.stats.candidates_refused += (before - c.list.len()) as u64;
         let guess = c.list.first().map(|c| c.addr);
         let Some(peer) = self.add_peer(src, guess, now, now) else {
             return;

@@ -1,8 +1,9 @@
 //! A SOCKS5 proxy (RFC 1928) into the overlay, for applications that can use
 //! one (`curl --socks5`, browsers, `ssh -o ProxyCommand='nc -X 5 …'`).
 //!
-//! Supported: the "no authentication" method only (the proxy is meant for
-//! localhost, see [`Socks5Config::allow_non_loopback`]); the CONNECT and UDP
+//! Supported: "no authentication" (the proxy is meant for localhost, see
+//! [`Socks5Config::allow_non_loopback`]), or username/password (RFC 1929)
+//! when [`Socks5Config::credentials`] are set; the CONNECT and UDP
 //! ASSOCIATE commands; IPv4 and IPv6 addresses, and domain names that are IP
 //! addresses in text form. Not supported, with the reply the RFC provides:
 //! BIND ("command not supported"), other domain names ("address type not
@@ -14,4 +15,4 @@
 pub mod server;
 pub mod wire;
 
-pub use server::{Socks5Config, Socks5Error, Socks5Server};
+pub use server::{Credentials, CredentialsError, Socks5Config, Socks5Error, Socks5Server};

@@ -2,8 +2,11 @@
 //! in its own task.
 //!
 //! A client goes through:
-//! 1. **Method negotiation.** Only "no authentication" is offered; a client
-//!    that does not offer it gets "no acceptable methods" and is closed.
+//! 1. **Method negotiation.** Without [`Socks5Config::credentials`], only
+//!    "no authentication" is accepted; with them, only username/password
+//!    (RFC 1929), and a client whose username or password is wrong gets
+//!    status 1 and is closed. A client that does not offer the method gets
+//!    "no acceptable methods" and is closed.
 //! 2. **Request.** CONNECT and UDP ASSOCIATE are served; anything else gets
 //!    the matching error reply and is closed. Negotiation and request together
 //!    must arrive within [`Socks5Config::handshake_timeout`], or the
@@ -42,10 +45,12 @@ use tokio::{
     time::timeout,
 };
 use tracing::{debug, error, trace, warn};
+use zeroize::Zeroizing;
 
 use super::wire::{
-    self, canonical, emit_method_selection, emit_reply, Command, Greeting, ReplyCode, Request,
-    UdpPacket, WireError, MAX_UDP_HEADER_LEN, METHOD_NONE_ACCEPTABLE, METHOD_NO_AUTH,
+    self, canonical, emit_method_selection, emit_reply, emit_user_pass_status, Command, Greeting,
+    ReplyCode, Request, UdpPacket, UserPass, WireError, MAX_UDP_HEADER_LEN, METHOD_NONE_ACCEPTABLE,
+    METHOD_NO_AUTH, METHOD_USER_PASS,
 };
 use crate::proxy::{Overlay, OverlayDatagram, OverlayStream};
 
@@ -75,7 +80,60 @@ pub struct Socks5Config {
     /// How long opening an overlay connection may take before the client gets
     /// "TTL expired". Default 10 s.
     pub connect_timeout: Duration,
+    /// The username and password clients must give (RFC 1929), if any.
+    /// Default none: no authentication.
+    pub credentials: Option<Credentials>,
 }
+
+/// A username and password for the SOCKS5 proxy (each 1 to 255 bytes).
+/// The password is wiped from memory when dropped and never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    user: String,
+    password: Zeroizing<String>,
+}
+
+impl Credentials {
+    /// Credentials from `USER:PASSWORD` (the password may hold colons).
+    ///
+    /// # Errors
+    /// Returns an error if there is no colon, or either part is empty or
+    /// longer than 255 bytes.
+    pub fn parse(text: &str) -> Result<Self, CredentialsError> {
+        let (user, password) = text.split_once(':').ok_or(CredentialsError)?;
+        let ok = |s: &str| (1..=255).contains(&s.len());
+        if !ok(user) || !ok(password) {
+            return Err(CredentialsError);
+        }
+        Ok(Self {
+            user: user.to_owned(),
+            password: Zeroizing::new(password.to_owned()),
+        })
+    }
+
+    /// Whether `user` and `password` match, compared in constant time.
+    fn matches(&self, user: &[u8], password: &[u8]) -> bool {
+        let eq = |a: &[u8], b: &[u8]| {
+            a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        };
+        // Both compared, whatever the first gives.
+        let u = eq(self.user.as_bytes(), user);
+        let p = eq(self.password.as_bytes(), password);
+        u & p
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credentials({}:…)", self.user)
+    }
+}
+
+/// SOCKS5 credentials that are not `USER:PASSWORD` with both parts 1 to 255
+/// bytes long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("SOCKS5 credentials are USER:PASSWORD, each 1 to 255 bytes")]
+pub struct CredentialsError;
 
 impl Default for Socks5Config {
     fn default() -> Self {
@@ -85,6 +143,7 @@ impl Default for Socks5Config {
             max_clients: 1024,
             handshake_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
+            credentials: None,
         }
     }
 }
@@ -95,9 +154,10 @@ impl Default for Socks5Config {
 pub enum Socks5Error {
     /// The listen address is not a loopback address and that was not allowed.
     #[error(
-        "refusing to run the SOCKS5 proxy on {0}: it has no authentication, so it listens \
-         only on loopback addresses (127.0.0.1, ::1) unless non-loopback addresses are \
-         explicitly allowed"
+        "refusing to run the SOCKS5 proxy on {0}: whoever reaches it uses the overlay as this \
+         node (its password, if set, crosses the network in clear text), so it listens only \
+         on loopback addresses (127.0.0.1, ::1) unless non-loopback addresses are explicitly \
+         allowed"
     )]
     NotLoopback(SocketAddr),
     /// Listening failed.
@@ -196,6 +256,8 @@ enum HandshakeError {
     Wire(#[from] WireError),
     #[error("no acceptable authentication method offered")]
     NoAcceptableMethod,
+    #[error("wrong username or password")]
+    BadCredentials,
     #[error("BIND is not supported")]
     Bind,
     #[error("timed out")]
@@ -215,7 +277,8 @@ async fn serve_client<O: Overlay>(
     config: Arc<Socks5Config>,
 ) {
     let _ = tcp.set_nodelay(true);
-    let accepted = match timeout(config.handshake_timeout, handshake(&mut tcp)).await {
+    let credentials = config.credentials.as_ref();
+    let accepted = match timeout(config.handshake_timeout, handshake(&mut tcp, credentials)).await {
         Ok(Ok(accepted)) => accepted,
         Ok(Err(e)) => {
             debug!(%peer, error = %e, "SOCKS5: handshake failed");
@@ -256,20 +319,40 @@ async fn read_message<R: AsyncRead + Unpin>(
 
 /// Method negotiation and request; on an error with a reply, sends it and
 /// closes.
-async fn handshake(tcp: &mut TcpStream) -> Result<Accepted, HandshakeError> {
+async fn handshake(
+    tcp: &mut TcpStream,
+    credentials: Option<&Credentials>,
+) -> Result<Accepted, HandshakeError> {
     let mut buf = Vec::with_capacity(wire::MAX_ADDRESS_LEN + 3);
     read_message(tcp, &mut buf, |b| {
         Greeting::new_checked(b).map(|g| g.message_len())
     })
     .await?;
-    if !Greeting::new_checked(&buf[..])?.offers(METHOD_NO_AUTH) {
+    let method = match credentials {
+        Some(_) => METHOD_USER_PASS,
+        None => METHOD_NO_AUTH,
+    };
+    if !Greeting::new_checked(&buf[..])?.offers(method) {
         tcp.write_all(&emit_method_selection(METHOD_NONE_ACCEPTABLE))
             .await?;
         close_after_error(tcp).await;
         return Err(HandshakeError::NoAcceptableMethod);
     }
-    tcp.write_all(&emit_method_selection(METHOD_NO_AUTH))
+    tcp.write_all(&emit_method_selection(method)).await?;
+    if let Some(credentials) = credentials {
+        let mut auth = Zeroizing::new(Vec::with_capacity(3 + 2 * 255));
+        read_message(tcp, &mut auth, |b| {
+            UserPass::new_checked(b).map(|u| u.message_len())
+        })
         .await?;
+        let given = UserPass::new_checked(&auth[..])?;
+        let ok = credentials.matches(given.user(), given.password());
+        tcp.write_all(&emit_user_pass_status(ok)).await?;
+        if !ok {
+            close_after_error(tcp).await;
+            return Err(HandshakeError::BadCredentials);
+        }
+    }
 
     let parsed = read_message(tcp, &mut buf, |b| {
         Request::new_checked(b).map(|r| r.message_len())

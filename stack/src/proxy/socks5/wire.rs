@@ -34,6 +34,10 @@ use std::{
 pub const VERSION: u8 = 5;
 /// Authentication method "no authentication required".
 pub const METHOD_NO_AUTH: u8 = 0x00;
+/// Authentication method "username/password" (RFC 1929).
+pub const METHOD_USER_PASS: u8 = 0x02;
+/// The version byte of the username/password subnegotiation (RFC 1929).
+pub const USER_PASS_VERSION: u8 = 1;
 /// The method selection that means "none of the offered methods is acceptable".
 pub const METHOD_NONE_ACCEPTABLE: u8 = 0xFF;
 
@@ -218,6 +222,70 @@ pub fn emit_address(address: &Address<'_>, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&address.port().to_be_bytes());
+}
+
+/// The client's username and password (RFC 1929): `VER 1 | ULEN | UNAME |
+/// PLEN | PASSWD`, each length 1 to 255.
+#[derive(Debug)]
+pub struct UserPass<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> UserPass<T> {
+    /// Checks the version and that both fields are present.
+    ///
+    /// # Errors
+    /// [`WireError::BadVersion`] for a version other than 1, or
+    /// [`WireError::Truncated`] if the buffer ends early.
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        need(b, 2)?;
+        if b[0] != USER_PASS_VERSION {
+            return Err(WireError::BadVersion(b[0]));
+        }
+        let ulen = usize::from(b[1]);
+        need(b, 2 + ulen + 1)?;
+        let plen = usize::from(b[2 + ulen]);
+        need(b, 3 + ulen + plen)?;
+        Ok(Self { buffer })
+    }
+
+    /// The username.
+    pub fn user(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        &b[2..2 + usize::from(b[1])]
+    }
+
+    /// The password.
+    pub fn password(&self) -> &[u8] {
+        let b = self.buffer.as_ref();
+        let at = 3 + usize::from(b[1]);
+        &b[at..at + usize::from(b[at - 1])]
+    }
+
+    /// Bytes of the message.
+    pub fn message_len(&self) -> usize {
+        3 + self.user().len() + self.password().len()
+    }
+}
+
+/// Appends a username/password request.
+///
+/// # Panics
+/// If the username or password is longer than 255 bytes.
+pub fn emit_user_pass(user: &[u8], password: &[u8], out: &mut Vec<u8>) {
+    let ulen = u8::try_from(user.len()).expect("username of at most 255 bytes");
+    let plen = u8::try_from(password.len()).expect("password of at most 255 bytes");
+    out.extend_from_slice(&[USER_PASS_VERSION, ulen]);
+    out.extend_from_slice(user);
+    out.push(plen);
+    out.extend_from_slice(password);
+}
+
+/// The server's answer to a username/password request: status 0 is
+/// success, anything else failure (and the server closes).
+pub fn emit_user_pass_status(ok: bool) -> [u8; 2] {
+    [USER_PASS_VERSION, u8::from(!ok)]
 }
 
 /// The client's first message: the authentication methods it offers.
@@ -528,6 +596,30 @@ pub fn emit_udp_header(addr: SocketAddr, out: &mut [u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn user_pass_round_trips_and_checks_its_lengths() {
+        let mut b = Vec::new();
+        emit_user_pass(b"alice", b"s3cret", &mut b);
+        assert_eq!(b, b"\x01\x05alice\x06s3cret");
+        let up = UserPass::new_checked(&b[..]).unwrap();
+        assert_eq!((up.user(), up.password()), (&b"alice"[..], &b"s3cret"[..]));
+        assert_eq!(up.message_len(), b.len());
+        for n in 0..b.len() {
+            assert!(matches!(
+                UserPass::new_checked(&b[..n]),
+                Err(WireError::Truncated { .. })
+            ));
+        }
+        let mut wrong = b.clone();
+        wrong[0] = 5;
+        assert_eq!(
+            UserPass::new_checked(&wrong[..]).unwrap_err(),
+            WireError::BadVersion(5)
+        );
+        assert_eq!(emit_user_pass_status(true), [1, 0]);
+        assert_eq!(emit_user_pass_status(false), [1, 1]);
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -1,0 +1,148 @@
+//! The answers to `tile-status` and `tile-files` control requests, as JSON.
+
+use serde_json::{json, Value};
+use tessel_tile_link::file::{DirStore, FileCounters};
+use tessel_tile_link::tile::Counters;
+use tessel_tile_link::{Dir, Node};
+
+use super::config::Neighbour;
+use super::links::TILE_PORT;
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+fn counters(c: &Counters) -> Value {
+    let local: serde_json::Map<String, Value> = c
+        .rx_local
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(t, n)| (t.to_string(), json!(n)))
+        .collect();
+    json!({
+        "connects": c.connects,
+        "disconnects": c.disconnects,
+        "tx_packets": c.tx_packets,
+        "tx_bytes": c.tx_bytes,
+        "tx_refused": c.tx_refused,
+        "tx_flushed": c.tx_flushed,
+        "rx_packets": c.rx_packets,
+        "rx_bytes": c.rx_bytes,
+        "rx_mfm": c.rx_mfm,
+        "rx_service": c.rx_service,
+        "rx_local": local,
+        "rx_malformed": c.rx_malformed,
+        "rx_flags_set": c.rx_flags_set,
+        "rx_tep": c.rx_tep,
+        "rx_tep_bad_event": c.rx_tep_bad_event,
+        "rx_unbound": c.rx_unbound,
+        "rx_no_mfm": c.rx_no_mfm,
+        "rx_absent": c.rx_absent,
+        "rx_overruns": c.rx_overruns,
+    })
+}
+
+fn file_counters(c: &FileCounters) -> Value {
+    json!({
+        "adverts_sent": c.adverts_sent,
+        "adverts_received": c.adverts_received,
+        "requests_sent": c.requests_sent,
+        "chunks_sent": c.chunks_sent,
+        "chunk_bytes_sent": c.chunk_bytes_sent,
+        "chunks_received": c.chunks_received,
+        "chunk_bytes_received": c.chunk_bytes_received,
+        "downloaded": c.downloaded,
+        "published": c.published,
+        "bad_files": c.bad_files,
+        "bad_local": c.bad_local,
+        "too_large": c.too_large,
+        "malformed": c.malformed,
+        "stray": c.stray,
+        "aborted": c.aborted,
+        "stalled": c.stalled,
+        "refusals_sent": c.refusals_sent,
+        "refusals_received": c.refusals_received,
+        "store_errors": c.store_errors,
+    })
+}
+
+/// What `tile-status` reports besides the node's own state.
+pub(super) struct StatusExtra<'a> {
+    /// The configured directions.
+    pub(super) neighbours: &'a [Neighbour],
+    /// Whether this node dials the neighbour in each direction.
+    pub(super) dials: &'a dyn Fn(Dir) -> bool,
+    /// The tile socket.
+    pub(super) socket: &'a std::path::Path,
+    /// Programs connected to it.
+    pub(super) clients: usize,
+    /// PID of the program started by a change of physics.
+    pub(super) program_pid: Option<u32>,
+}
+
+/// The `tile-status` answer.
+pub(super) fn status(node: &Node<DirStore>, extra: &StatusExtra<'_>) -> Value {
+    let tile = node.tile();
+    let dirs: Vec<Value> = extra
+        .neighbours
+        .iter()
+        .map(|n| {
+            json!({
+                "dir": n.dir.code(),
+                "value": n.dir.value(),
+                "neighbour": n.node.to_string(),
+                "role": if (extra.dials)(n.dir) { "dial" } else { "accept" },
+                "state": if tile.is_present(n.dir) { "present" } else { "absent" },
+                "queued": tile.queued(n.dir),
+                "counters": counters(tile.counters(n.dir)),
+            })
+        })
+        .collect();
+    let physics = node.physics();
+    json!({
+        "tile_port": TILE_PORT,
+        "socket": extra.socket.display().to_string(),
+        "files_dir": node.files().store().live_dir().display().to_string(),
+        "mfm_open": tile.mfm_open(),
+        "clients": extra.clients,
+        "directions": dirs,
+        "files": node.files().files().count(),
+        "downloads": node.files().downloads(),
+        "file_counters": file_counters(node.files().counters()),
+        "refused": {
+            "file": node.counters().file_refused,
+            "physics": node.counters().physics_refused,
+        },
+        "running": physics.running().map(|r| json!({
+            "name": r.name.as_str(),
+            "timestamp": r.timestamp,
+            "hash": hex(&r.hash),
+            "pid": extra.program_pid,
+        })),
+    })
+}
+
+/// The `tile-files` answer: each live file, its version and which
+/// neighbours last advertised that same version.
+pub(super) fn files(node: &Node<DirStore>) -> Value {
+    let files = node.files();
+    let list: Vec<Value> = files
+        .files()
+        .map(|(name, version, size)| {
+            let with: Vec<&str> = files
+                .neighbours_with(name)
+                .into_iter()
+                .map(Dir::code)
+                .collect();
+            json!({
+                "name": name.as_str(),
+                "timestamp": version.timestamp,
+                "hash": hex(&version.hash),
+                "size": size,
+                "neighbours": with,
+            })
+        })
+        .collect();
+    json!({ "files": list })
+}
