@@ -222,7 +222,13 @@ pub async fn run(
                 let action = shell.tcp.handle(&mut node, input, &mut out);
                 shell.act(action, &out).await;
             }
-            Some(input) = shell.engines.next() => shell.engines.handle(&node, input),
+            Some(input) = shell.engines.next() => {
+                shell.engines.handle(&node, input);
+                for _ in 1..BATCH {
+                    let Some(input) = shell.engines.try_next() else { break };
+                    shell.engines.handle(&node, input);
+                }
+            }
             Some(req) = requests.recv() => shell.on_request(&mut node, tiles.as_ref(), req),
         }
         shell.drain(&mut node).await;

@@ -171,6 +171,12 @@ impl EngineHost {
         self.rx.recv().await
     }
 
+    /// The next input if one is waiting (to handle a batch before the
+    /// transport's writes are carried out, so they coalesce).
+    pub(crate) fn try_next(&mut self) -> Option<Input> {
+        self.rx.try_recv().ok()
+    }
+
     /// When the transport next wants `handle_timeout`.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         if self.backlogged() {
