@@ -136,3 +136,19 @@ async fn run_client(
     // The writer ends once the event loop drops the client's queue.
     let _ = writer.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_are_a_big_endian_length_then_json() {
+        let mut out = Vec::new();
+        frame(&mut out, &serde_json::json!({ "ok": true }));
+        frame(&mut out, &serde_json::json!({ "id": 7 }));
+        assert_eq!(out[..4], [0, 0, 0, 11]);
+        assert_eq!(&out[4..15], br#"{"ok":true}"#);
+        assert_eq!(out[15..19], [0, 0, 0, 8]);
+        assert_eq!(&out[19..], br#"{"id":7}"#);
+    }
+}

@@ -92,3 +92,44 @@ pub(crate) fn parse_addr(s: &str) -> Option<EngineAddr> {
     let bytes = HEX.decode(s.trim().as_bytes()).ok()?;
     Some(EngineAddr(bytes.try_into().ok()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use tessel_actors::Persistence;
+
+    #[test]
+    fn persistent_keys_survive_a_reload_and_ephemeral_ones_do_not() {
+        let dir = std::env::temp_dir().join(format!("tessel-engine-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = StateDir::open(&dir).unwrap();
+        let mut keys = KeyHolder::new(&[1; 32]);
+        let mut store = KeyStore::load(&state, &mut keys).unwrap();
+        let kept = keys.insert(&[2; 32], Persistence::Persistent);
+        let gone = keys.insert(&[3; 32], Persistence::Ephemeral);
+        store.insert("svc", kept, &keys).unwrap();
+        let mode = std::fs::metadata(dir.join(KEYS))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let mut fresh = KeyHolder::new(&[1; 32]);
+        let reloaded = KeyStore::load(&state, &mut fresh).unwrap();
+        assert_eq!(reloaded.get("svc"), Some(kept));
+        assert!(fresh.contains(kept));
+        assert!(!fresh.contains(gone));
+        assert_eq!(reloaded.get("other"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn addresses_parse_from_hex() {
+        let a = EngineAddr([0xab; 32]);
+        assert_eq!(parse_addr(&a.to_string()), Some(a));
+        assert_eq!(parse_addr("abc"), None);
+        assert_eq!(parse_addr("zz"), None);
+    }
+}

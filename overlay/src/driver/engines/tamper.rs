@@ -63,3 +63,53 @@ impl Tamper {
         bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame: `len u32 LE ‖ type ‖ body`.
+    fn frame(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut f = ((body.len() + 1) as u32).to_le_bytes().to_vec();
+        f.push(kind);
+        f.extend_from_slice(body);
+        f
+    }
+
+    #[test]
+    fn spoils_only_the_last_message_frame() {
+        let learn = frame(1, &[9; 200]);
+        let message = frame(MESSAGE, &[3; MESSAGE_HEADER + 5 + MAC]);
+        let mut bytes = learn.clone();
+        bytes.extend_from_slice(&message);
+        let mut slot = None;
+
+        let forged = Tamper::Forge.apply(bytes.clone(), &mut slot);
+        assert_eq!(forged[..learn.len()], learn[..]);
+        assert_eq!(forged[learn.len() + 5], 3 ^ 0x55);
+        assert_eq!(forged.len(), bytes.len());
+
+        let altered = Tamper::Alter.apply(bytes.clone(), &mut slot);
+        let diff: Vec<usize> = (0..bytes.len())
+            .filter(|&i| altered[i] != bytes[i])
+            .collect();
+        assert_eq!(diff, vec![learn.len() + 5 + MESSAGE_HEADER]);
+
+        let replayed = Tamper::Replay.apply(bytes.clone(), &mut slot);
+        assert_eq!(replayed[bytes.len()..], message[..]);
+        assert_eq!(slot, None);
+    }
+
+    #[test]
+    fn waits_for_a_write_with_a_message() {
+        let learn = frame(1, &[9; 200]);
+        let mut slot = None;
+        assert_eq!(Tamper::Alter.apply(learn.clone(), &mut slot), learn);
+        assert_eq!(slot, Some(Tamper::Alter));
+        // A truncated frame is left alone too.
+        assert_eq!(
+            Tamper::Replay.apply(learn[..50].to_vec(), &mut slot),
+            learn[..50]
+        );
+    }
+}
