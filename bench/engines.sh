@@ -10,7 +10,7 @@
 #  +----------------------------------------+ veth  +----------------------------------------+
 #
 # Each node's daemon and its local client share the node's one CPU. Casts
-# go client → engines.sock → daemon A → TCP over the overlay (port 9742) →
+# go client → engines.sock → daemon A → TCP over the overlay (port 9743) →
 # daemon B → engines.sock → the sink, which counts them; a final call asks
 # the sink for its count, so the rate counts delivered casts only.
 #

@@ -161,7 +161,7 @@ fn node_id(node: &TesselNode) -> Result<String> {
 //   A (TUN)           B --peer A        C --peer A
 //   echo-a, pub-a     echo-b            echo-c, subscriber
 //
-// Engine streams: TCP between overlay IPv6 addresses, port 9742.
+// Engine streams: TCP between overlay IPv6 addresses, port 9743.
 #[test]
 fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
     if !is_root() {

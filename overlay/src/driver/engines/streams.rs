@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use super::Input;
 
 /// The TCP port engines' streams use on overlay addresses.
-pub const ENGINE_PORT: u16 = 9742;
+pub const ENGINE_PORT: u16 = 9743;
 
 /// Writes queued for one connection before it counts as stuck.
 const WRITE_QUEUE: usize = 4096;
