@@ -185,7 +185,11 @@ def main():
     args = p.parse_args()
 
     path = args.socket or os.path.join(args.state_dir, "engines.sock")
-    client = EngineClient(path)
+    try:
+        client = EngineClient(path)
+    except OSError as e:
+        print("error: cannot connect to %s (is `tessel up` running?): %s" % (path, e), file=sys.stderr)
+        sys.exit(1)
     try:
         if args.command in ("call", "cast"):
             engine = client.start()
