@@ -549,6 +549,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn largest_record_is_max_record() {
+        let mut scope = ScopePath::root();
+        while scope.encoded_len() + 64 <= 255 {
+            scope = scope.child(&"a".repeat(63)).unwrap();
+        }
+        let rest = 255 - scope.encoded_len() - 1;
+        scope = scope.child(&"b".repeat(rest)).unwrap();
+        assert_eq!(scope.encoded_len(), 255);
+        let v = Record {
+            body: Body::Registration {
+                scope,
+                service: "s".repeat(MAX_SERVICE),
+                runtime: NodeId([1; 32]),
+                engine: Some(EngineAddr([2; 32])),
+                issued: Time(3),
+                expires: Time(4),
+            },
+            signer: [5; 32],
+            sig: [6; 64],
+        };
+        let b = v.to_bytes().unwrap();
+        assert_eq!(b.len(), MAX_RECORD);
+        assert_eq!(Record::parse(&b), Ok(v));
+        let mut longer = b.clone();
+        longer.push(0);
+        assert_eq!(Record::parse(&longer), Err(WireError::TooLong("record")));
+    }
+
+    #[test]
     fn contexts_are_distinct_and_kinds_refused() {
         let all = [
             Kind::ScopeCreate,
