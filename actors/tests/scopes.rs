@@ -287,9 +287,12 @@ impl World {
             };
         loop {
             let (to, bytes) = run.next_send()?;
-            let q = Query::parse(&bytes).unwrap();
-            let answer = self.responders[&to].answer(rt_id(from), &q, now);
-            let bytes = answer.to_bytes().unwrap();
+            let bytes = self
+                .responders
+                .get_mut(&to)
+                .unwrap()
+                .handle_query(rt_id(from), &bytes, now)
+                .unwrap();
             match run.handle_answer(&mut self.queriers[from], &bytes, now)? {
                 Progress::Pending => {}
                 Progress::Done(v) => return Ok((v, run.trail().to_vec())),
@@ -436,6 +439,13 @@ fn anonymous_exactly_where_every_ancestor_is_world_readable() {
         assert_eq!(r.unwrap_err(), QueryError::Denied);
     }
     assert!(allowed > 0);
+    let denied: u64 = w.responders.values().map(|r| r.stats().denied).sum();
+    let failed: u64 = w.queriers.iter().map(|q| q.stats.failed).sum();
+    assert!(denied > 0);
+    assert_eq!(
+        denied, failed,
+        "each denial answered once and counted by its querier"
+    );
     assert!(!world_readable(&p("/corp/eng")));
     assert!(world_readable(&p("/pub/docs/a")));
 }
@@ -586,7 +596,7 @@ fn answers_follow_expiry_and_withdrawal_within_the_cache_lifetime() {
 #[test]
 fn loops_hop_limits_forgeries_and_bad_sizes_are_refused() {
     let mut q = Querier::new(Trie::new(TrieLimits::default()), Some(rt_id(0)));
-    let start = |q: &Querier| match q
+    let start = |q: &mut Querier| match q
         .start(
             QueryKind::All,
             p("/pub"),
@@ -610,7 +620,7 @@ fn loops_hop_limits_forgeries_and_bad_sizes_are_refused() {
         .unwrap()
     };
     // A loop: 0 sends to 1, 1 sends back to 0.
-    let mut run = start(&q);
+    let mut run = start(&mut q);
     assert_eq!(
         run.handle_answer(&mut q, &redirect(1), Time(0)),
         Ok(Progress::Pending)
@@ -621,7 +631,7 @@ fn loops_hop_limits_forgeries_and_bad_sizes_are_refused() {
         Err(QueryError::Loop(p("/pub")))
     );
     // An endless chain of fresh runtimes stops at the hop limit.
-    let mut run = start(&q);
+    let mut run = start(&mut q);
     let mut last = Ok(Progress::Pending);
     for i in 1..=DEFAULT_HOP_LIMIT {
         last = run.handle_answer(&mut q, &redirect(i), Time(0));
@@ -640,7 +650,7 @@ fn loops_hop_limits_forgeries_and_bad_sizes_are_refused() {
     .to_bytes()
     .unwrap();
     assert_eq!(
-        start(&q).handle_answer(&mut q, &bytes, Time(0)),
+        start(&mut q).handle_answer(&mut q, &bytes, Time(0)),
         Err(QueryError::Forged)
     );
     // A registration for another scope than asked.
@@ -651,14 +661,14 @@ fn loops_hop_limits_forgeries_and_bad_sizes_are_refused() {
     .to_bytes()
     .unwrap();
     assert_eq!(
-        start(&q).handle_answer(&mut q, &bytes, Time(0)),
+        start(&mut q).handle_answer(&mut q, &bytes, Time(0)),
         Err(QueryError::Forged)
     );
     // An oversize answer.
     let mut big = vec![1, 0, 0, 0, 0, 1];
     big.resize(MAX_ANSWER + 1, 0);
     assert_eq!(
-        start(&q).handle_answer(&mut q, &big, Time(0)),
+        start(&mut q).handle_answer(&mut q, &big, Time(0)),
         Err(QueryError::Malformed(WireError::TooLong("answer")))
     );
     // Over-long paths, as text and on the wire.
@@ -667,8 +677,13 @@ fn loops_hop_limits_forgeries_and_bad_sizes_are_refused() {
     wire.extend_from_slice(format!("/{}", "a".repeat(199)).as_bytes());
     wire.extend_from_slice(&[2, b'f', b's', 0]);
     assert_eq!(Query::parse(&wire), Err(WireError::InvalidField("scope")));
+    // Every failure was counted.
+    assert_eq!(q.stats.loops, 2);
+    assert_eq!(q.stats.forged, 2);
+    assert_eq!(q.stats.malformed, 1);
+    assert_eq!(q.stats.failed, 5);
     // Nothing known and no bootstrap.
-    let none = Querier::new(Trie::new(TrieLimits::default()), None);
+    let mut none = Querier::new(Trie::new(TrieLimits::default()), None);
     assert_eq!(
         none.start(QueryKind::All, p("/"), "fs", Credential::Anonymous, Time(0))
             .unwrap_err(),
@@ -705,5 +720,12 @@ fn responders_refuse_forged_and_unauthorised_registrations() {
             Time(2)
         )
         .is_err());
+    assert_eq!(r.stats().refused, 3);
     assert!(r.register(&reg, &grant(&s, 15), Time(2)).is_ok());
+    assert_eq!(r.stats().refused, 3);
+    assert_eq!(
+        r.handle_query(rt_id(1), &[9, 9], Time(2)),
+        Err(WireError::UnknownType(9))
+    );
+    assert_eq!(r.stats().malformed, 1);
 }

@@ -80,6 +80,27 @@ pub enum Progress {
     Done(Vec<Found>),
 }
 
+/// What a querier's queries came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuerierStats {
+    /// Queries answered from the cache.
+    pub cache_hits: u64,
+    /// Queries sent to the network.
+    pub started: u64,
+    /// Redirects followed.
+    pub redirects: u64,
+    /// Queries answered with runtimes.
+    pub answered: u64,
+    /// Queries that failed, by any [`QueryError`].
+    pub failed: u64,
+    /// Of those, answers that did not parse (oversize ones included).
+    pub malformed: u64,
+    /// Of those, answers holding forged or mismatched registrations.
+    pub forged: u64,
+    /// Of those, redirect loops and hop limits.
+    pub loops: u64,
+}
+
 /// The querier's state: its cache and where to bootstrap.
 #[derive(Debug, Clone)]
 pub struct Querier {
@@ -89,6 +110,8 @@ pub struct Querier {
     pub bootstrap: Option<NodeId>,
     /// Most runtimes one query asks.
     pub hop_limit: usize,
+    /// What the queries came to.
+    pub stats: QuerierStats,
 }
 
 /// The result of [`Querier::start`].
@@ -107,6 +130,7 @@ impl Querier {
             cache,
             bootstrap,
             hop_limit: DEFAULT_HOP_LIMIT,
+            stats: QuerierStats::default(),
         }
     }
 
@@ -155,7 +179,7 @@ impl Querier {
     /// [`QueryError::NoBootstrap`] when nothing is cached and no bootstrap
     /// runtime is known.
     pub fn start(
-        &self,
+        &mut self,
         kind: QueryKind,
         scope: ScopePath,
         service: &str,
@@ -163,12 +187,14 @@ impl Querier {
         now: Time,
     ) -> Result<Start, QueryError> {
         if let Some(v) = self.cached(kind, &scope, service, now) {
+            self.stats.cache_hits += 1;
             return Ok(Start::Cached(v));
         }
         let first = match self.cache.longest_prefix(&scope, SECTOR, now) {
             Some((_, e)) => e.iter().map(|e| e.runtime).collect(),
             None => vec![self.bootstrap.ok_or(QueryError::NoBootstrap)?],
         };
+        self.stats.started += 1;
         Ok(Start::Run(Box::new(QueryRun {
             query: Query {
                 kind,
@@ -231,6 +257,30 @@ impl QueryRun {
     /// # Errors
     /// Any [`QueryError`]; the query is over after an error.
     pub fn handle_answer(
+        &mut self,
+        q: &mut Querier,
+        bytes: &[u8],
+        now: Time,
+    ) -> Result<Progress, QueryError> {
+        let r = self.take_answer(q, bytes, now);
+        let s = &mut q.stats;
+        match &r {
+            Ok(Progress::Pending) => s.redirects += 1,
+            Ok(Progress::Done(_)) => s.answered += 1,
+            Err(e) => {
+                s.failed += 1;
+                match e {
+                    QueryError::Malformed(_) => s.malformed += 1,
+                    QueryError::Forged => s.forged += 1,
+                    QueryError::Loop(_) | QueryError::HopLimit(_) => s.loops += 1,
+                    _ => {}
+                }
+            }
+        }
+        r
+    }
+
+    fn take_answer(
         &mut self,
         q: &mut Querier,
         bytes: &[u8],

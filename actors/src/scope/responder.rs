@@ -26,6 +26,7 @@ use super::path::ScopePath;
 use super::record::{Body, Record};
 use super::trie::{Entry, Trie, TrieError, TrieLimits};
 use crate::ids::{NodeId, Time};
+use crate::wire::WireError;
 
 /// The service that makes a runtime a member of its scope's sector
 /// cluster.
@@ -46,6 +47,24 @@ pub enum RegisterError {
     NotHeld,
 }
 
+/// What a responder answered and refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponderStats {
+    /// Queries answered with runtimes.
+    pub answered: u64,
+    /// Queries answered with a redirect.
+    pub redirected: u64,
+    /// Queries denied (not allowed, or no such scope).
+    pub denied: u64,
+    /// Queries answered with no route.
+    pub no_route: u64,
+    /// Queries that did not parse.
+    pub malformed: u64,
+    /// Registrations and withdrawals refused (forged, unauthorised,
+    /// expired, not held here, or over a limit).
+    pub refused: u64,
+}
+
 /// One runtime's answering state.
 #[derive(Debug, Clone)]
 pub struct Responder {
@@ -55,6 +74,7 @@ pub struct Responder {
     table: Trie,
     records: BTreeMap<(ScopePath, String, NodeId), Record>,
     cache_ms: u32,
+    stats: ResponderStats,
 }
 
 impl Responder {
@@ -74,7 +94,13 @@ impl Responder {
             table: Trie::new(limits),
             records: BTreeMap::new(),
             cache_ms,
+            stats: ResponderStats::default(),
         }
+    }
+
+    /// What this responder answered and refused.
+    pub fn stats(&self) -> &ResponderStats {
+        &self.stats
     }
 
     /// This runtime's node ID.
@@ -98,6 +124,19 @@ impl Responder {
     /// # Errors
     /// A failed check, a scope not held here, or a full trie.
     pub fn register(
+        &mut self,
+        reg: &Record,
+        grant: &Record,
+        now: Time,
+    ) -> Result<(), RegisterError> {
+        let r = self.take_registration(reg, grant, now);
+        if r.is_err() {
+            self.stats.refused += 1;
+        }
+        r
+    }
+
+    fn take_registration(
         &mut self,
         reg: &Record,
         grant: &Record,
@@ -156,6 +195,7 @@ impl Responder {
             return Err(AuthError::WrongKind.into());
         };
         if rec.signer != runtime.0 || !rec.verify_signature() {
+            self.stats.refused += 1;
             return Err(AuthError::BadSignature.into());
         }
         let key = (scope.clone(), service.clone(), *runtime);
@@ -203,6 +243,30 @@ impl Responder {
             Some((scope, targets)) => self.redirect(scope, targets, ceiling),
             None => Answer::NoRoute,
         }
+    }
+
+    /// Parses a query from `from` (the querier's node ID as the overlay
+    /// authenticated it), answers it and counts the outcome; returns the
+    /// answer's bytes.
+    ///
+    /// # Errors
+    /// A query that does not parse (counted as malformed; the host drops
+    /// it).
+    pub fn handle_query(
+        &mut self,
+        from: NodeId,
+        bytes: &[u8],
+        now: Time,
+    ) -> Result<Vec<u8>, WireError> {
+        let q = Query::parse(bytes).inspect_err(|_| self.stats.malformed += 1)?;
+        let a = self.answer(from, &q, now);
+        match a {
+            Answer::Runtimes { .. } => self.stats.answered += 1,
+            Answer::Redirect { .. } => self.stats.redirected += 1,
+            Answer::Denied => self.stats.denied += 1,
+            Answer::NoRoute => self.stats.no_route += 1,
+        }
+        a.to_bytes()
     }
 
     /// Answers `q` from `from` (the querier's node ID as the overlay
