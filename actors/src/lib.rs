@@ -57,6 +57,7 @@ pub mod keys;
 pub mod mailbox;
 pub mod output;
 pub mod registry;
+pub mod scope;
 pub mod stats;
 mod transport;
 pub mod wire;

@@ -1,0 +1,484 @@
+//! The chain of authority: which scopes exist, who owns them, and whether a
+//! grant, capability or registration is valid.
+//!
+//! The network's configuration names one root key. `/` exists once a scope
+//! creation record for `/` signed by the root key is accepted; every other
+//! scope exists once a creation record signed by its parent's owner is
+//! accepted (so the parent must already be known). Hosting grants, read
+//! capabilities and read grants for a scope are valid when signed by the
+//! owner of that scope or of any ancestor, unexpired and not revoked by
+//! their signer. A registration is valid when signed by its runtime and
+//! backed by a valid hosting grant for that runtime and scope.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::path::ScopePath;
+use super::record::{Body, Record, BEARER};
+use crate::ids::{NodeId, Time};
+
+/// Most scopes one authority table holds.
+pub const MAX_SCOPES: usize = 65_536;
+/// Most revocations one authority table holds.
+pub const MAX_REVOCATIONS: usize = 65_536;
+
+/// Why a record was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The signature does not verify.
+    #[error("bad signature")]
+    BadSignature,
+    /// The record is of another kind than expected.
+    #[error("wrong record kind")]
+    WrongKind,
+    /// The parent scope is not known.
+    #[error("parent scope unknown")]
+    UnknownParent,
+    /// The scope is not known.
+    #[error("scope unknown")]
+    UnknownScope,
+    /// The signer has no authority over the scope.
+    #[error("signer has no authority over the scope")]
+    NotAuthorized,
+    /// The scope already exists with another owner.
+    #[error("scope already exists")]
+    Exists,
+    /// The record has expired.
+    #[error("expired")]
+    Expired,
+    /// The record was revoked by its signer.
+    #[error("revoked")]
+    Revoked,
+    /// The grant names another runtime or scope than the registration.
+    #[error("grant does not cover this registration")]
+    GrantMismatch,
+    /// A table is full.
+    #[error("authority table full")]
+    Full,
+}
+
+/// What is known about one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeInfo {
+    /// The owner's key.
+    pub owner: [u8; 32],
+    /// Whether anyone may read it.
+    pub world_readable: bool,
+}
+
+/// Credentials a query may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// None: anonymous.
+    Anonymous,
+    /// A read capability (for the querier, or a bearer token).
+    ReadCap(Record),
+    /// A read grant naming the querier as member.
+    ReadGrant(Record),
+}
+
+/// The scopes and revocations a runtime knows, checked from the root key.
+#[derive(Debug, Clone)]
+pub struct Authority {
+    root: [u8; 32],
+    scopes: BTreeMap<ScopePath, ScopeInfo>,
+    revoked: BTreeSet<([u8; 32], [u8; 32])>,
+}
+
+impl Authority {
+    /// An empty table trusting `root` (the network's root key).
+    pub fn new(root: [u8; 32]) -> Self {
+        Self {
+            root,
+            scopes: BTreeMap::new(),
+            revoked: BTreeSet::new(),
+        }
+    }
+
+    /// The scope's entry, if it exists.
+    pub fn scope(&self, p: &ScopePath) -> Option<&ScopeInfo> {
+        self.scopes.get(p)
+    }
+
+    /// Accepts a scope creation record.
+    ///
+    /// # Errors
+    /// Wrong kind, bad signature, unknown parent, a signer other than the
+    /// parent's owner (the root key for `/`), an existing scope with another
+    /// owner, or a full table.
+    pub fn add_scope(&mut self, rec: &Record) -> Result<(), AuthError> {
+        let Body::ScopeCreate {
+            path,
+            owner,
+            world_readable,
+            ..
+        } = &rec.body
+        else {
+            return Err(AuthError::WrongKind);
+        };
+        if !rec.verify_signature() {
+            return Err(AuthError::BadSignature);
+        }
+        let expected = match path.parent() {
+            None => self.root,
+            Some(parent) => {
+                self.scopes
+                    .get(&parent)
+                    .ok_or(AuthError::UnknownParent)?
+                    .owner
+            }
+        };
+        if rec.signer != expected {
+            return Err(AuthError::NotAuthorized);
+        }
+        let info = ScopeInfo {
+            owner: *owner,
+            world_readable: *world_readable,
+        };
+        match self.scopes.get(path) {
+            Some(old) if old.owner != info.owner => return Err(AuthError::Exists),
+            None if self.scopes.len() >= MAX_SCOPES => return Err(AuthError::Full),
+            _ => {}
+        }
+        self.scopes.insert(path.clone(), info);
+        Ok(())
+    }
+
+    /// Accepts a revocation. It takes effect for records whose id it names
+    /// and whose signer is the revocation's signer.
+    ///
+    /// # Errors
+    /// Wrong kind, bad signature, or a full table.
+    pub fn revoke(&mut self, rec: &Record) -> Result<(), AuthError> {
+        let Body::Revocation { target, .. } = &rec.body else {
+            return Err(AuthError::WrongKind);
+        };
+        if !rec.verify_signature() {
+            return Err(AuthError::BadSignature);
+        }
+        if self.revoked.len() >= MAX_REVOCATIONS {
+            return Err(AuthError::Full);
+        }
+        self.revoked.insert((*target, rec.signer));
+        Ok(())
+    }
+
+    /// Whether `rec` was revoked by its signer.
+    pub fn is_revoked(&self, rec: &Record) -> bool {
+        self.revoked.contains(&(rec.id(), rec.signer))
+    }
+
+    /// Whether `key` owns `scope` or one of its ancestors (all of which must
+    /// be known).
+    pub fn has_authority(&self, key: &[u8; 32], scope: &ScopePath) -> Result<bool, AuthError> {
+        let mut found = false;
+        for p in scope.lineage() {
+            let info = self.scopes.get(&p).ok_or(AuthError::UnknownScope)?;
+            found |= info.owner == *key;
+        }
+        Ok(found)
+    }
+
+    fn check_issued(
+        &self,
+        rec: &Record,
+        scope: &ScopePath,
+        expires: Time,
+        now: Time,
+    ) -> Result<(), AuthError> {
+        if !rec.verify_signature() {
+            return Err(AuthError::BadSignature);
+        }
+        if !self.has_authority(&rec.signer, scope)? {
+            return Err(AuthError::NotAuthorized);
+        }
+        if expires <= now {
+            return Err(AuthError::Expired);
+        }
+        if self.is_revoked(rec) {
+            return Err(AuthError::Revoked);
+        }
+        Ok(())
+    }
+
+    /// Checks a hosting grant; returns its scope and runtime.
+    ///
+    /// # Errors
+    /// Any [`AuthError`] that applies.
+    pub fn check_grant(&self, rec: &Record, now: Time) -> Result<(ScopePath, NodeId), AuthError> {
+        let Body::HostingGrant {
+            scope,
+            runtime,
+            expires,
+        } = &rec.body
+        else {
+            return Err(AuthError::WrongKind);
+        };
+        self.check_issued(rec, scope, *expires, now)?;
+        Ok((scope.clone(), *runtime))
+    }
+
+    /// Checks a registration against the hosting grant that backs it.
+    ///
+    /// # Errors
+    /// Any [`AuthError`] that applies to either record.
+    pub fn check_registration(
+        &self,
+        reg: &Record,
+        grant: &Record,
+        now: Time,
+    ) -> Result<(), AuthError> {
+        let Body::Registration {
+            scope,
+            runtime,
+            expires,
+            ..
+        } = &reg.body
+        else {
+            return Err(AuthError::WrongKind);
+        };
+        if reg.signer != runtime.0 || !reg.verify_signature() {
+            return Err(AuthError::BadSignature);
+        }
+        if *expires <= now {
+            return Err(AuthError::Expired);
+        }
+        let (gs, gr) = self.check_grant(grant, now)?;
+        if gs != *scope || gr != *runtime {
+            return Err(AuthError::GrantMismatch);
+        }
+        Ok(())
+    }
+
+    /// Whether `querier` may read `scope` with `cred`. Unknown scopes and
+    /// refused credentials give the same `false`.
+    pub fn may_read(
+        &self,
+        scope: &ScopePath,
+        querier: NodeId,
+        cred: &Credential,
+        now: Time,
+    ) -> bool {
+        if !self.scopes.contains_key(scope) {
+            return false;
+        }
+        match cred {
+            Credential::Anonymous => scope
+                .lineage()
+                .iter()
+                .all(|p| self.scopes.get(p).is_some_and(|i| i.world_readable)),
+            Credential::ReadCap(rec) => match &rec.body {
+                Body::ReadCap {
+                    scope: s,
+                    holder,
+                    expires,
+                } => {
+                    s.is_prefix_of(scope)
+                        && (*holder == BEARER || *holder == querier.0)
+                        && self.check_issued(rec, s, *expires, now).is_ok()
+                }
+                _ => false,
+            },
+            Credential::ReadGrant(rec) => match &rec.body {
+                Body::ReadGrant {
+                    scope: s,
+                    member,
+                    expires,
+                } => {
+                    s.is_prefix_of(scope)
+                        && *member == querier
+                        && self.check_issued(rec, s, *expires, now).is_ok()
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+    fn pk(n: u8) -> [u8; 32] {
+        key(n).verifying_key().to_bytes()
+    }
+    fn p(s: &str) -> ScopePath {
+        ScopePath::parse(s).unwrap()
+    }
+    fn create(path: &str, owner: u8, wr: bool, signer: u8) -> Record {
+        Record::sign(
+            Body::ScopeCreate {
+                path: p(path),
+                owner: pk(owner),
+                world_readable: wr,
+                issued: Time(1),
+            },
+            &key(signer),
+        )
+        .unwrap()
+    }
+
+    fn tree() -> Authority {
+        let mut a = Authority::new(pk(1));
+        a.add_scope(&create("/", 1, true, 1)).unwrap();
+        a.add_scope(&create("/org", 2, true, 1)).unwrap();
+        a.add_scope(&create("/org/team", 3, false, 2)).unwrap();
+        a.add_scope(&create("/org/team/data", 4, true, 3)).unwrap();
+        a
+    }
+
+    #[test]
+    fn creation_follows_the_chain() {
+        let mut a = tree();
+        assert_eq!(
+            a.add_scope(&create("/x/y", 5, true, 1)),
+            Err(AuthError::UnknownParent)
+        );
+        assert_eq!(
+            a.add_scope(&create("/org/z", 5, true, 3)),
+            Err(AuthError::NotAuthorized)
+        );
+        assert_eq!(
+            a.add_scope(&create("/org/team", 9, true, 2)),
+            Err(AuthError::Exists)
+        );
+        let mut forged = create("/org/z", 5, true, 2);
+        forged.sig[0] ^= 1;
+        assert_eq!(a.add_scope(&forged), Err(AuthError::BadSignature));
+        let mut b = Authority::new(pk(1));
+        assert_eq!(
+            b.add_scope(&create("/", 1, true, 2)),
+            Err(AuthError::NotAuthorized)
+        );
+        assert!(a.has_authority(&pk(2), &p("/org/team/data")).unwrap());
+        assert!(!a.has_authority(&pk(4), &p("/org/team")).unwrap());
+    }
+
+    #[test]
+    fn grants_and_registrations() {
+        let mut a = tree();
+        let rt = key(20);
+        let rid = NodeId(pk(20));
+        let grant = |signer: u8, expires: u64| {
+            Record::sign(
+                Body::HostingGrant {
+                    scope: p("/org/team"),
+                    runtime: rid,
+                    expires: Time(expires),
+                },
+                &key(signer),
+            )
+            .unwrap()
+        };
+        let reg = Record::sign(
+            Body::Registration {
+                scope: p("/org/team"),
+                service: "fs".into(),
+                runtime: rid,
+                engine: None,
+                issued: Time(1),
+                expires: Time(100),
+            },
+            &rt,
+        )
+        .unwrap();
+        assert!(a.check_registration(&reg, &grant(3, 50), Time(10)).is_ok());
+        assert!(a.check_registration(&reg, &grant(2, 50), Time(10)).is_ok());
+        assert_eq!(
+            a.check_registration(&reg, &grant(4, 50), Time(10)),
+            Err(AuthError::NotAuthorized)
+        );
+        assert_eq!(
+            a.check_registration(&reg, &grant(3, 50), Time(60)),
+            Err(AuthError::Expired)
+        );
+        let g = grant(3, 50);
+        let rev = |signer: u8| {
+            Record::sign(
+                Body::Revocation {
+                    target: g.id(),
+                    issued: Time(2),
+                },
+                &key(signer),
+            )
+            .unwrap()
+        };
+        a.revoke(&rev(2)).unwrap();
+        assert!(
+            a.check_registration(&reg, &g, Time(10)).is_ok(),
+            "only the issuer revokes"
+        );
+        a.revoke(&rev(3)).unwrap();
+        assert_eq!(
+            a.check_registration(&reg, &g, Time(10)),
+            Err(AuthError::Revoked)
+        );
+        let other = Record::sign(
+            Body::Registration {
+                scope: p("/org"),
+                service: "fs".into(),
+                runtime: rid,
+                engine: None,
+                issued: Time(1),
+                expires: Time(100),
+            },
+            &rt,
+        )
+        .unwrap();
+        assert_eq!(
+            a.check_registration(&other, &grant(2, 50), Time(10)),
+            Err(AuthError::GrantMismatch)
+        );
+    }
+
+    #[test]
+    fn read_rules() {
+        let a = tree();
+        let q = NodeId(pk(30));
+        let anon = Credential::Anonymous;
+        assert!(a.may_read(&p("/org"), q, &anon, Time(0)));
+        assert!(!a.may_read(&p("/org/team"), q, &anon, Time(0)));
+        assert!(
+            !a.may_read(&p("/org/team/data"), q, &anon, Time(0)),
+            "an ancestor is private"
+        );
+        assert!(!a.may_read(&p("/nope"), q, &anon, Time(0)));
+        let cap = |holder: [u8; 32], signer: u8| {
+            Credential::ReadCap(
+                Record::sign(
+                    Body::ReadCap {
+                        scope: p("/org/team/data"),
+                        holder,
+                        expires: Time(50),
+                    },
+                    &key(signer),
+                )
+                .unwrap(),
+            )
+        };
+        assert!(a.may_read(&p("/org/team/data"), q, &cap(q.0, 4), Time(10)));
+        assert!(a.may_read(&p("/org/team/data"), q, &cap(BEARER, 4), Time(10)));
+        assert!(!a.may_read(&p("/org/team/data"), q, &cap(pk(31), 4), Time(10)));
+        assert!(!a.may_read(&p("/org/team/data"), q, &cap(q.0, 4), Time(50)));
+        assert!(!a.may_read(&p("/org/team/data"), q, &cap(q.0, 9), Time(10)));
+        assert!(!a.may_read(&p("/org/team"), q, &cap(q.0, 4), Time(10)));
+        let grant = Credential::ReadGrant(
+            Record::sign(
+                Body::ReadGrant {
+                    scope: p("/org/team"),
+                    member: q,
+                    expires: Time(50),
+                },
+                &key(3),
+            )
+            .unwrap(),
+        );
+        assert!(a.may_read(&p("/org/team"), q, &grant, Time(10)));
+        assert!(a.may_read(&p("/org/team/data"), q, &grant, Time(10)));
+        assert!(!a.may_read(&p("/org/team"), NodeId(pk(31)), &grant, Time(10)));
+    }
+}
