@@ -55,6 +55,7 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         tcp: true,
         relay: true,
         tile: None,
+        engine_stack: None,
     };
     let task = tokio::spawn(driver::run(
         opts,

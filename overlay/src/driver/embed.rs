@@ -101,6 +101,7 @@ impl EmbeddedNode {
             port_mapping: super::portmap::PortMapping::Off,
             tcp: true,
             relay: true,
+            engine_stack: Some(userspace.handle.clone()),
             tile: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::aux::AuxSockets;
 use super::control::{self, SocketFile};
 use super::device::{DeviceSpec, PacketDevice};
-use super::engines::EngineHost;
+use super::engines::{EngineHost, StreamMode};
 use super::lan::{LanDiscovery, LanInput};
 use super::local_addrs;
 use super::ping::PendingPings;
@@ -59,6 +59,10 @@ pub struct RunOptions {
     pub tcp: bool,
     /// Whether to relay for other members (`tessel up --no-relay` refuses).
     pub relay: bool,
+    /// The userspace stack, when there is no TUN device: engines carry
+    /// their streams on its TCP sockets (`None`: kernel TCP in TUN mode,
+    /// no streams otherwise).
+    pub engine_stack: Option<tessel_stack::StackHandle>,
     /// The tile to host (`tessel up --tile …`); `None` starts nothing
     /// tile-related. Needs a TUN device.
     pub tile: Option<TileOptions>,
@@ -98,8 +102,12 @@ pub async fn run(
     let state = StateDir::open(&opts.state_dir)?;
     let node_key: NodeKey = state.node_key()?;
     let io = |context| move |source| DriverError::Io { context, source };
-    let tun_mode = matches!(opts.device, DeviceSpec::Tun { .. });
-    let engines = EngineHost::start(&state, &node_key, tun_mode)?;
+    let streams = match (&opts.device, &opts.engine_stack) {
+        (DeviceSpec::Tun { .. }, _) => StreamMode::Kernel,
+        (_, Some(stack)) => StreamMode::Stack(stack.clone()),
+        (_, None) => StreamMode::Off,
+    };
+    let engines = EngineHost::start(&state, &node_key, streams)?;
     let config = Config {
         known_peers: state.peers(&opts.network_key),
         node_key,

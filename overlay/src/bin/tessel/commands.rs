@@ -144,6 +144,7 @@ fn up(args: UpArgs) -> Result<()> {
             tcp: !args.no_tcp,
             relay: !args.no_relay,
             tile,
+            engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,
                 (false, Some(p)) => PortMapping::Only(p),

@@ -16,9 +16,9 @@
 //!   engines → frames back to it ([`deliver`]);
 //! - the transport's deadline → `handle_timeout`.
 //!
-//! Streams are kernel TCP on the overlay addresses, so they run in TUN mode
-//! only; without a TUN device (userspace mode, embedded nodes) engines on
-//! the node still talk to each other, but not to other members.
+//! Streams are kernel TCP on the overlay addresses in TUN mode, and the
+//! userspace stack's TCP sockets without a TUN device (userspace mode,
+//! embedded nodes), both on port [`ENGINE_PORT`].
 
 mod clients;
 mod deliver;
@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tessel_actors::{CallId, Config, ConnId, EngineAddr, Output, ReplyTo, Time, Transport};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -44,11 +43,11 @@ use crate::identity::{NodeId, NodeKey};
 use crate::node::Node;
 
 pub use clients::{socket_dir, socket_path};
-pub use streams::ENGINE_PORT;
+pub use streams::{StreamMode, ENGINE_PORT};
 
 use clients::ClientInput;
 use keys::KeyStore;
-use streams::Streams;
+use streams::{BoxedStream, Streams};
 
 /// How soon frames held back for a busy client are offered again.
 const BACKLOG_RETRY: Duration = Duration::from_millis(1);
@@ -56,13 +55,20 @@ const BACKLOG_RETRY: Duration = Duration::from_millis(1);
 /// Inputs to the engine host from its tasks.
 pub(crate) enum Input {
     /// A connection to the engine port.
-    Accepted(TcpStream, SocketAddr),
+    Accepted {
+        /// The stream.
+        stream: BoxedStream,
+        /// Where it came from.
+        from: SocketAddr,
+        /// The address it was made to.
+        local: Option<SocketAddr>,
+    },
     /// A dial to a member ended.
     Dialed {
         /// The member.
         peer: tessel_actors::NodeId,
         /// The stream, or why not.
-        stream: std::io::Result<TcpStream>,
+        stream: std::io::Result<BoxedStream>,
     },
     /// Bytes from a stream.
     Bytes {
@@ -128,11 +134,11 @@ fn actor_id(id: &NodeId) -> tessel_actors::NodeId {
 
 impl EngineHost {
     /// Starts the engine host: loads persistent keys, binds `engines.sock`
-    /// and, when `streams` (TUN mode), the engine port.
+    /// and listens on the engine port as `streams` says.
     pub(crate) fn start(
         state: &StateDir,
         node_key: &NodeKey,
-        streams: bool,
+        streams: StreamMode,
     ) -> Result<Self, DriverError> {
         let io = |context| move |source| DriverError::Io { context, source };
         let seed = clock::random_seed().map_err(io("reading the OS random source"))?;
@@ -144,7 +150,8 @@ impl EngineHost {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, port = ENGINE_PORT, "cannot listen on the engine port; engines stay local to this node");
-                Streams::start(false, tx.clone()).map_err(io("starting the engine streams"))?
+                Streams::start(StreamMode::Off, tx.clone())
+                    .map_err(io("starting the engine streams"))?
             }
         };
         let server = clients::serve(state, tx.clone()).map_err(io("binding engines.sock"))?;
@@ -191,7 +198,11 @@ impl EngineHost {
     pub(crate) fn handle(&mut self, node: &Node, input: Input) {
         let now = time();
         match input {
-            Input::Accepted(stream, from) => self.accepted(node, stream, from, now),
+            Input::Accepted {
+                stream,
+                from,
+                local,
+            } => self.accepted(node, stream, from, local, now),
             Input::Dialed { peer, stream } => match stream {
                 Ok(stream) => {
                     let conn = self.streams.adopt(stream);
@@ -215,8 +226,15 @@ impl EngineHost {
         }
     }
 
-    fn accepted(&mut self, node: &Node, stream: TcpStream, from: SocketAddr, now: Time) {
-        let local = stream.local_addr().ok().map(|a| a.ip());
+    fn accepted(
+        &mut self,
+        node: &Node,
+        stream: BoxedStream,
+        from: SocketAddr,
+        local: Option<SocketAddr>,
+        now: Time,
+    ) {
+        let local = local.map(|a| a.ip());
         let IpAddr::V6(src) = from.ip() else { return };
         if local != Some(IpAddr::V6(node.ipv6())) {
             tracing::debug!(%from, "engine stream not to our overlay address");

@@ -1,10 +1,11 @@
-//! Streams between members for the engines: kernel TCP connections on the
-//! overlay IPv6 addresses, port [`ENGINE_PORT`].
+//! Streams between members for the engines, on port [`ENGINE_PORT`] of
+//! the overlay IPv6 addresses: kernel TCP connections in TUN mode, or the
+//! userspace stack's TCP sockets without a TUN device ([`StreamMode`]).
 //!
-//! - The listener accepts on `[::]:ENGINE_PORT`; the event loop keeps only
-//!   connections made to this node's overlay address from a member's
-//!   overlay address (the overlay authenticates inner source addresses, so
-//!   the address names the member).
+//! - The listener accepts on `[::]:ENGINE_PORT` (kernel) or the stack's
+//!   port; the event loop keeps only connections made to this node's
+//!   overlay address from a member's overlay address (the overlay
+//!   authenticates inner source addresses, so the address names the member).
 //! - Each connection has a reader task (bytes → [`Input::Bytes`], end →
 //!   [`Input::Closed`]) and a writer task fed by a bounded channel; a peer
 //!   that stops reading until the channel fills is disconnected rather than
@@ -16,7 +17,7 @@ use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 use tessel_actors::{ConnId, NodeId};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -25,6 +26,25 @@ use super::Input;
 
 /// The TCP port engines' streams use on overlay addresses.
 pub const ENGINE_PORT: u16 = 9743;
+
+/// A byte stream to a member (kernel or userspace TCP).
+pub(crate) trait EngineStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> EngineStream for T {}
+
+/// A stream, boxed so kernel and userspace ones go the same way.
+pub(crate) type BoxedStream = Box<dyn EngineStream>;
+
+/// Which sockets carry the streams.
+#[derive(Debug, Clone)]
+pub enum StreamMode {
+    /// Kernel TCP on the TUN device's overlay addresses.
+    Kernel,
+    /// The userspace stack's TCP sockets.
+    Stack(tessel_stack::StackHandle),
+    /// No streams: engines stay local to this node.
+    Off,
+}
 
 /// Writes queued for one connection before it counts as stuck.
 const WRITE_QUEUE: usize = 4096;
@@ -47,6 +67,7 @@ pub(crate) struct Streams {
     conns: HashMap<ConnId, Conn>,
     next: u64,
     listener: Option<JoinHandle<()>>,
+    mode: StreamMode,
     tx: mpsc::Sender<Input>,
     /// Bytes read from engine streams.
     pub(crate) bytes_in: u64,
@@ -55,41 +76,18 @@ pub(crate) struct Streams {
 }
 
 impl Streams {
-    /// Streams that accept on [`ENGINE_PORT`] (when `listen`) and report to `tx`.
-    pub(crate) fn start(listen: bool, tx: mpsc::Sender<Input>) -> io::Result<Self> {
-        let listener = if listen {
-            let addr = SocketAddr::from((Ipv6Addr::UNSPECIFIED, ENGINE_PORT));
-            let socket = socket2::Socket::new(
-                socket2::Domain::IPV6,
-                socket2::Type::STREAM,
-                Some(socket2::Protocol::TCP),
-            )?;
-            socket.set_only_v6(true)?;
-            socket.set_reuse_address(true)?;
-            socket.set_nonblocking(true)?;
-            socket.bind(&addr.into())?;
-            socket.listen(128)?;
-            let listener = TcpListener::from_std(socket.into())?;
-            let tx = tx.clone();
-            Some(tokio::spawn(async move {
-                loop {
-                    match listener.accept().await {
-                        Ok((stream, from)) => {
-                            if tx.send(Input::Accepted(stream, from)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => tracing::debug!(error = %e, "accepting an engine stream"),
-                    }
-                }
-            }))
-        } else {
-            None
+    /// Streams that accept on [`ENGINE_PORT`] as `mode` says and report to `tx`.
+    pub(crate) fn start(mode: StreamMode, tx: mpsc::Sender<Input>) -> io::Result<Self> {
+        let listener = match &mode {
+            StreamMode::Off => None,
+            StreamMode::Kernel => Some(kernel_listener(tx.clone())?),
+            StreamMode::Stack(stack) => Some(stack_listener(stack.clone(), tx.clone())),
         };
         Ok(Self {
             conns: HashMap::new(),
             next: 1,
             listener,
+            mode,
             tx,
             bytes_in: 0,
             bytes_out: 0,
@@ -104,9 +102,23 @@ impl Streams {
     /// Dials `peer` at its overlay address; the result comes as [`Input::Dialed`].
     pub(crate) fn dial(&self, peer: NodeId, addr: Ipv6Addr) {
         let tx = self.tx.clone();
+        let mode = self.mode.clone();
         tokio::spawn(async move {
-            let to = SocketAddrV6::new(addr, ENGINE_PORT, 0, 0);
-            let stream = match tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(to)).await {
+            let to = SocketAddr::V6(SocketAddrV6::new(addr, ENGINE_PORT, 0, 0));
+            let connect = async {
+                match mode {
+                    StreamMode::Kernel => {
+                        let s = TcpStream::connect(to).await?;
+                        tune(&s);
+                        Ok(Box::new(s) as BoxedStream)
+                    }
+                    StreamMode::Stack(stack) => {
+                        Ok(Box::new(stack.tcp_connect(to).await?) as BoxedStream)
+                    }
+                    StreamMode::Off => Err(io::Error::other("no engine streams")),
+                }
+            };
+            let stream = match tokio::time::timeout(DIAL_TIMEOUT, connect).await {
                 Ok(r) => r,
                 Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "dial timed out")),
             };
@@ -115,15 +127,10 @@ impl Streams {
     }
 
     /// Starts the reader and writer of a connected stream.
-    pub(crate) fn adopt(&mut self, stream: TcpStream) -> ConnId {
+    pub(crate) fn adopt(&mut self, stream: BoxedStream) -> ConnId {
         let conn = ConnId(self.next);
         self.next += 1;
-        let _ = stream.set_nodelay(true);
-        let keepalive = socket2::TcpKeepalive::new()
-            .with_time(KEEPALIVE)
-            .with_interval(KEEPALIVE);
-        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
-        let (mut read, mut write) = stream.into_split();
+        let (mut read, mut write) = tokio::io::split(stream);
         let (writer, mut queue) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
         tokio::spawn(async move {
             while let Some(bytes) = queue.recv().await {
@@ -185,6 +192,90 @@ impl Streams {
     pub(crate) fn len(&self) -> usize {
         self.conns.len()
     }
+}
+
+/// Kernel streams: no Nagle delay, and keepalive probes.
+fn tune(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE)
+        .with_interval(KEEPALIVE);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
+}
+
+/// Accepts kernel TCP on `[::]:ENGINE_PORT`.
+fn kernel_listener(tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
+    let addr = SocketAddr::from((Ipv6Addr::UNSPECIFIED, ENGINE_PORT));
+    let socket = socket2::Socket::new(
+        socket2::Domain::IPV6,
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_only_v6(true)?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    let listener = TcpListener::from_std(socket.into())?;
+    Ok(tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, from)) => {
+                    let local = stream.local_addr().ok();
+                    tune(&stream);
+                    let stream = Box::new(stream) as BoxedStream;
+                    if tx
+                        .send(Input::Accepted {
+                            stream,
+                            from,
+                            local,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "accepting an engine stream"),
+            }
+        }
+    }))
+}
+
+/// Accepts on the userspace stack's [`ENGINE_PORT`].
+fn stack_listener(stack: tessel_stack::StackHandle, tx: mpsc::Sender<Input>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let listener = match stack.tcp_listen(ENGINE_PORT).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen on the engine port of the userspace stack; engines stay local");
+                return;
+            }
+        };
+        loop {
+            match listener.accept().await {
+                Ok((stream, from)) => {
+                    let local = Some(stream.local_addr());
+                    let stream = Box::new(stream) as BoxedStream;
+                    if tx
+                        .send(Input::Accepted {
+                            stream,
+                            from,
+                            local,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "accepting an engine stream");
+                    return;
+                }
+            }
+        }
+    })
 }
 
 impl Drop for Streams {
