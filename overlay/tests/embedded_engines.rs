@@ -3,38 +3,18 @@
 //! and answers calls; an engine on B calls it by name through B's
 //! `engines.sock`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tessel_overlay::driver::embed::{EmbedOptions, EmbeddedNode};
 use tessel_overlay::driver::engines::socket_path;
 use tessel_overlay::identity::NetworkKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
+mod common;
 
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("tessel-engines-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        Self(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<std::net::SocketAddr>) -> EmbeddedNode {
-    let mut opts = EmbedOptions::new(dir.0.clone(), key.clone(), peers);
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    EmbeddedNode::start(opts).await.expect("the node starts")
-}
+use common::{start, Scratch};
 
 async fn write(s: &mut UnixStream, v: &Value) {
     let body = serde_json::to_vec(v).unwrap();

@@ -2,34 +2,13 @@
 //! publishes a value under a key, another fetches it with its publisher,
 //! and a value too long is refused.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use tessel_overlay::driver::embed::{EmbedOptions, EmbeddedNode};
 use tessel_overlay::identity::NetworkKey;
 
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
+mod common;
 
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("tessel-records-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        Self(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<std::net::SocketAddr>) -> EmbeddedNode {
-    let mut opts = EmbedOptions::new(dir.0.clone(), key.clone(), peers);
-    opts.listen = "127.0.0.1:0".parse().unwrap();
-    EmbeddedNode::start(opts).await.expect("the node starts")
-}
+use common::{start, Scratch};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_record_published_on_one_node_is_fetched_on_another() {
