@@ -123,16 +123,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # --- topology -------------------------------------------------------------------
-ip netns add "$NS_A"
-ip netns add "$NS_B"
-ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
-ip -n "$NS_A" addr add "$VETH_A/24" dev veth0
-ip -n "$NS_B" addr add "$VETH_B/24" dev veth0
-for ns in "$NS_A" "$NS_B"; do
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set veth0 up
-done
-poll 10 ping_once "$VETH_A" || die "the veth link does not answer pings"
+veth_pair
 
 "${IN_A[@]}" iperf3 -s --rcv-timeout 10000 >"$WORK/iperf3-server.log" 2>&1 &
 track iperf3 $!

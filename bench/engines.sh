@@ -55,16 +55,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ip netns add "$NS_A"
-ip netns add "$NS_B"
-ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
-ip -n "$NS_A" addr add "$VETH_A/24" dev veth0
-ip -n "$NS_B" addr add "$VETH_B/24" dev veth0
-for ns in "$NS_A" "$NS_B"; do
-    ip -n "$ns" link set lo up
-    ip -n "$ns" link set veth0 up
-done
-poll 10 ping_once "$VETH_A" || die "the veth link does not answer pings"
+veth_pair
 
 mkdir -p "$WORK/a" "$WORK/b"
 "$TESSEL_BIN" network new >"$WORK/network.key"

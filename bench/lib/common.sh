@@ -124,3 +124,20 @@ rtt() {
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minimum() { sort -g | head -n 1; }
 maximum() { sort -g | tail -n 1; }
+
+# veth_pair: namespaces $NS_A and $NS_B joined by a veth pair (veth0 on
+# each side) with $VETH_A and $VETH_B on it, up and answering pings.
+veth_pair() {
+    ip netns add "$NS_A"
+    ip netns add "$NS_B"
+    ip -n "$NS_A" link add veth0 type veth peer name veth0 netns "$NS_B"
+    ip -n "$NS_A" addr add "$VETH_A/24" dev veth0
+    ip -n "$NS_B" addr add "$VETH_B/24" dev veth0
+    local ns
+    for ns in "$NS_A" "$NS_B"; do
+        ip -n "$ns" link set lo up
+        ip -n "$ns" link set veth0 up
+    done
+    poll 10 ping_once "$VETH_A" || die "the veth link does not answer pings"
+}
+
