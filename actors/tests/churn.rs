@@ -580,7 +580,7 @@ fn runs_are_reproducible() {
 }
 
 #[test]
-#[ignore]
+#[ignore = "40 seeds, minutes in a debug build: a soak run, cargo test -p tessel-actors --test churn -- --ignored"]
 fn many_seeds() {
     for seed in 0..40 {
         let c = run(seed, 10, 40, 2000);
@@ -589,7 +589,7 @@ fn many_seeds() {
 }
 
 #[test]
-#[ignore]
+#[ignore = "about a minute in a debug build; CI runs the same size through the simulator (tests/sim/tests/actors.rs)"]
 fn fifty_nodes_two_hundred_engines() {
     let c = run(50, 50, 200, 3000);
     println!("{c:?}");

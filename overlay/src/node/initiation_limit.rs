@@ -15,7 +15,8 @@
 //!
 //! The buckets are bounded ([`MAX_SOURCES`]): full buckets (sources quiet
 //! for a while) are swept out first; a new source that finds the table full
-//! of busy ones waits until it has room. A flood from one source costs the
+//! of busy ones waits until it has room (the table is swept at most once a
+//! second, so a stream of new sources costs no scan each). A flood from one source costs the
 //! node at most `LOAD + RATE` Diffie-Hellman operations a second; one from
 //! many spoofed addresses at most `BURST` plus `RATE` a second for each
 //! address in the table (the cookie replies that would bind initiations to
@@ -33,6 +34,8 @@ pub(crate) const RATE: u32 = 20;
 pub(crate) const BURST: u32 = 5;
 /// Sources tracked at most.
 pub(crate) const MAX_SOURCES: usize = 4096;
+/// How often a full table of sources may be swept for quiet ones.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Where an initiation came from, as far as the limit is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -93,6 +96,10 @@ pub(crate) struct InitiationLimit {
     /// Initiations the node takes without asking where they come from:
     /// [`LOAD`] a second.
     load: Option<Bucket>,
+    /// When full buckets were last swept out of a full table: at most once
+    /// a [`SWEEP_EVERY`], so that new sources arriving at a full table do
+    /// not each pay for a scan of it.
+    last_sweep: Option<Instant>,
     buckets: ahash::HashMap<Source, Bucket>,
 }
 
@@ -105,6 +112,13 @@ impl InitiationLimit {
             return true;
         }
         if !self.buckets.contains_key(&source) && self.buckets.len() >= MAX_SOURCES {
+            if self
+                .last_sweep
+                .is_some_and(|t| now.saturating_duration_since(t) < SWEEP_EVERY)
+            {
+                return false;
+            }
+            self.last_sweep = Some(now);
             self.buckets.retain(|_, b| {
                 b.refill(now, RATE, BURST);
                 b.milli_tokens < u64::from(BURST) * 1000
@@ -174,5 +188,20 @@ mod tests {
             l.admit(t0, s);
         }
         assert!(l.buckets.len() <= MAX_SOURCES);
+        // Full of busy sources: a new one is refused without a sweep.
+        let newcomer = ip(250);
+        assert!(!l.admit(t0, newcomer));
+        assert_eq!(l.last_sweep, Some(t0));
+        assert!(!l.admit(t0 + Duration::from_millis(5), newcomer));
+        assert_eq!(l.last_sweep, Some(t0));
+        // Later the old sources are quiet (their buckets full again): with
+        // the shared tokens spent, the next sweep makes room.
+        let later = t0 + 2 * SWEEP_EVERY;
+        let busy = Source::Ip(std::net::IpAddr::from(0u32.to_be_bytes()));
+        for _ in 0..LOAD {
+            assert!(l.admit(later, busy));
+        }
+        assert!(l.admit(later, newcomer));
+        assert_eq!(l.last_sweep, Some(later));
     }
 }
