@@ -4,8 +4,10 @@
 pub mod address;
 pub mod network;
 pub mod node_key;
+pub mod owner_key;
 pub mod text;
 
 pub use address::{Ipv4Assignment, NetworkPrefix};
 pub use network::{NetworkId, NetworkKey};
 pub use node_key::{NodeId, NodeKey};
+pub use owner_key::{OwnerId, OwnerKey};

@@ -62,6 +62,31 @@ pub fn encode(prefix: &'static str, payload: &[u8]) -> String {
 /// # Errors
 /// Returns a [`TextError`] naming what is wrong with the text.
 pub fn decode<const N: usize>(prefix: &'static str, text: &str) -> Result<[u8; N], TextError> {
+    let payload = decode_checked(prefix, text, Some(N))?;
+    let mut out = [0u8; N];
+    out.copy_from_slice(&payload);
+    Ok(out)
+}
+
+/// Decodes text made by [`encode`] whose payload has any length up to
+/// `max` bytes (signed records, for example).
+///
+/// # Errors
+/// Returns a [`TextError`] naming what is wrong with the text.
+pub fn decode_vec(prefix: &'static str, text: &str, max: usize) -> Result<Vec<u8>, TextError> {
+    let body = text.trim();
+    // Each base32 character carries 5 bits: refuse before decoding.
+    if body.len() > prefix.len() + (max + CHECKSUM_LEN) * 8 / 5 + 1 {
+        return Err(TextError::BadTextLength);
+    }
+    decode_checked(prefix, body, None)
+}
+
+fn decode_checked(
+    prefix: &'static str,
+    text: &str,
+    len: Option<usize>,
+) -> Result<Vec<u8>, TextError> {
     let body = text
         .trim()
         .strip_prefix(prefix)
@@ -74,24 +99,36 @@ pub fn decode<const N: usize>(prefix: &'static str, text: &str) -> Result<[u8; N
             }
             _ => TextError::BadEncoding,
         })?;
-    if raw.len() != N + CHECKSUM_LEN {
-        return Err(TextError::WrongLength {
-            expected: N,
-            found: raw.len().saturating_sub(CHECKSUM_LEN),
-        });
+    let found = raw.len().saturating_sub(CHECKSUM_LEN);
+    match len {
+        Some(expected) if found != expected || raw.len() < CHECKSUM_LEN => {
+            return Err(TextError::WrongLength { expected, found });
+        }
+        None if raw.len() < CHECKSUM_LEN => return Err(TextError::BadTextLength),
+        _ => {}
     }
-    let (payload, sum) = raw.split_at(N);
+    let (payload, sum) = raw.split_at(found);
     if checksum(prefix, payload) != sum {
         return Err(TextError::BadChecksum);
     }
-    let mut out = [0u8; N];
-    out.copy_from_slice(payload);
-    Ok(out)
+    Ok(payload.to_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variable_length_round_trip_and_limit() {
+        let text = encode("r-", &[9u8; 100]);
+        assert_eq!(decode_vec("r-", &text, 100), Ok(vec![9u8; 100]));
+        assert_eq!(decode_vec("r-", &text, 50), Err(TextError::BadTextLength));
+        let mut typo: Vec<char> = text.chars().collect();
+        typo[5] = if typo[5] == 'a' { 'b' } else { 'a' };
+        let typo: String = typo.into_iter().collect();
+        assert_eq!(decode_vec("r-", &typo, 100), Err(TextError::BadChecksum));
+        assert_eq!(decode_vec("r-", "r-", 100), Err(TextError::BadTextLength));
+    }
 
     #[test]
     fn round_trip() {

@@ -41,6 +41,10 @@ pub(crate) enum Command {
     /// Engines (actors): list them, call or cast to one by address or name.
     #[command(subcommand)]
     Engine(EngineCommand),
+    /// Scopes: owner keys and the signed records that create scopes and
+    /// grant hosting and read access.
+    #[command(subcommand)]
+    Scope(crate::scope::ScopeCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ mod commands;
 mod engine;
 mod nat_status;
 mod netcheck;
+mod scope;
 mod tile;
 
 // Fuzzing builds skip MAC checks so that fuzzers reach deeper code: a node
