@@ -435,6 +435,12 @@ impl TesselNode {
         self.dir.path().join("state")
     }
 
+    /// The runtime directory with the node's local sockets: `run` in its
+    /// state dir, as for every node whose state dir is not the default.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.state_dir().join("run")
+    }
+
     fn log_dir(&self) -> PathBuf {
         self.dir.path().join("logs")
     }
