@@ -86,14 +86,13 @@ pub fn control_socket(dir: &Path) -> PathBuf {
     dir.join(CONTROL_SOCKET)
 }
 
-/// The name of the group that owns the runtime dir `dir`, if it can be
-/// read (for messages to users who may not enter it).
+/// The group that owns the runtime dir `dir`, by name (or by number if it
+/// has none), if the directory can be read: for messages to users who may
+/// not enter it.
 pub fn group_of(dir: &Path) -> Option<String> {
     let gid = fs::metadata(dir).ok()?.gid();
-    Group::from_gid(Gid::from_raw(gid))
-        .ok()
-        .flatten()
-        .map(|g| g.name)
+    let name = Group::from_gid(Gid::from_raw(gid)).ok().flatten();
+    Some(name.map_or_else(|| gid.to_string(), |g| g.name))
 }
 
 /// What the choice of a default depends on.

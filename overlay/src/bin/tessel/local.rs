@@ -45,7 +45,7 @@ impl std::fmt::Display for Unreachable {
                 dir.display()
             ),
             Self::Denied { path, group } => match group.as_deref() {
-                Some("root") | None => write!(
+                Some("root") => write!(
                     f,
                     "permission denied on {}: the running node's sockets are for root only \
                      (group `{DEFAULT_SOCKET_GROUP}` did not exist when it started). Create the group \
@@ -58,6 +58,14 @@ impl std::fmt::Display for Unreachable {
                     "permission denied on {}: only root and members of group `{g}` may use the \
                      running node; join it with `sudo usermod -aG {g} $USER` and log in again, \
                      or run this as root",
+                    path.display()
+                ),
+                None => write!(
+                    f,
+                    "permission denied on {}: only root and the members of the node's socket group \
+                     (`{DEFAULT_SOCKET_GROUP}` unless it was started with --socket-group) may use the \
+                     running node; join it with `sudo usermod -aG {DEFAULT_SOCKET_GROUP} $USER` and \
+                     log in again, or run this as root",
                     path.display()
                 ),
             },
