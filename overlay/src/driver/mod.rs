@@ -11,12 +11,14 @@
 //!   `Node::poll_event` (peer cache, IPv4 changes);
 //! - TCP connections (members whose UDP is blocked) → [`tcp`];
 //! - engines (actors) and their local socket `engines.sock` → [`engines`];
+//! - the DNS side of the scope bootstrap (TXT lookups) → [`bootstrap`];
 //! - control socket request → `Node::status` as JSON; the local sockets
 //!   live in the runtime dir ([`runtime_dir`]);
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
 mod aux;
+pub mod bootstrap;
 mod clock;
 pub mod control;
 mod device;

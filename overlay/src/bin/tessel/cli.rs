@@ -42,6 +42,9 @@ pub(crate) enum Command {
     /// Engines (actors): list them, call or cast to one by address or name.
     #[command(subcommand)]
     Engine(EngineCommand),
+    /// Scopes: find the root runtimes in DNS.
+    #[command(subcommand)]
+    Scope(crate::scope::ScopeCommand),
 }
 
 #[derive(Debug, Subcommand)]

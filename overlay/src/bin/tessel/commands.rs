@@ -30,6 +30,7 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Ping(args) => ping(args),
         Command::Engine(cmd) => crate::engine::run(cmd),
         Command::Tile(cmd) => crate::tile::run(cmd),
+        Command::Scope(cmd) => crate::scope::run(cmd),
     }
 }
 

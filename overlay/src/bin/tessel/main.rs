@@ -6,6 +6,7 @@ mod engine;
 mod local;
 mod nat_status;
 mod netcheck;
+mod scope;
 mod tile;
 
 // Fuzzing builds skip MAC checks so that fuzzers reach deeper code: a node
