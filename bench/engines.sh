@@ -71,7 +71,7 @@ poll 10 b_addr || die "tessel ip printed no address for B (log: $WORK/b.log)"
 addr_b=$(b_addr)
 poll 30 ip netns exec "$NS_A" ping -c 1 -W 1 "$addr_b" || die "no tunnel (logs: $WORK/)"
 
-"${IN_B[@]}" "$BENCH_BIN" sink "$WORK/b/engines.sock" >"$WORK/sink.log" 2>&1 &
+"${IN_B[@]}" "$BENCH_BIN" sink "$WORK/b/run/engines.sock" >"$WORK/sink.log" 2>&1 &
 track b $!
 "${IN_B[@]}" "$BENCH_BIN" tcp-server "[$addr_b]:9900" >"$WORK/tcp.log" 2>&1 &
 track b $!
@@ -79,7 +79,7 @@ knows_sink() { "$TESSEL_BIN" engine list --json --state-dir "$WORK/a" | grep -q 
 poll 30 knows_sink || die "A never learned bench-sink (logs: $WORK/)"
 poll 10 listening "$NS_B" tcp 9900 || die "the TCP echo server is not listening"
 
-sock_a=$WORK/a/engines.sock
+sock_a=$WORK/a/run/engines.sock
 casts_line=$("${IN_A[@]}" "$BENCH_BIN" casts "$sock_a" "$CASTS" "$SIZE")
 calls_line=$("${IN_A[@]}" "$BENCH_BIN" calls "$sock_a" "$CALLS")
 tcp_line=$("${IN_A[@]}" "$BENCH_BIN" tcp-rtt "[$addr_b]:9900" "$CALLS")

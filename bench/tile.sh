@@ -94,7 +94,7 @@ wait_for 30 present a
 wait_for 30 present b
 B_V6=$("$TESSEL_BIN" ip --state-dir "$WORK/b" | sed -n 1p)
 
-TILE=$(python3 "$ROOT/bench/lib/tile_measure.py" --a "$WORK/a/tile.sock" --b "$WORK/b/tile.sock" --dir ET)
+TILE=$(python3 "$ROOT/bench/lib/tile_measure.py" --a "$WORK/a/run/tile.sock" --b "$WORK/b/run/tile.sock" --dir ET)
 # A few pings first, so that the path is warm, then the measured ones.
 ip netns exec "$NS_A" ping -6 -q -c 5 -i 0.2 "$B_V6" >/dev/null
 PING=$(ip netns exec "$NS_A" ping -6 -c 200 -i 0.01 "$B_V6")

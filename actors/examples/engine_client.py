@@ -29,7 +29,19 @@ import socket
 import struct
 import sys
 
-DEFAULT_STATE_DIR = "/var/lib/tessel"
+SYSTEM_RUNTIME_DIR = "/run/tessel"
+
+
+def default_runtime_dir():
+    """Where `tessel up` with the default state dir keeps its sockets: the
+    user's own node in $XDG_RUNTIME_DIR/tessel if one runs there, else the
+    system's in /run/tessel (see the README, "Local sockets")."""
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if os.geteuid() != 0 and xdg:
+        own = os.path.join(xdg, "tessel")
+        if os.path.exists(os.path.join(own, "tessel.sock")):
+            return own
+    return SYSTEM_RUNTIME_DIR
 
 
 class EngineError(Exception):
@@ -166,8 +178,9 @@ def parse_fields(items):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="the daemon's state dir")
-    p.add_argument("--socket", help="the engine socket (default: STATE_DIR/engines.sock)")
+    p.add_argument("--runtime-dir", help="the daemon's runtime dir, as for `tessel --runtime-dir` "
+                   "(default: /run/tessel, or $XDG_RUNTIME_DIR/tessel if your own node runs there)")
+    p.add_argument("--socket", help="the engine socket (default: RUNTIME_DIR/engines.sock)")
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("echo", "listen", "publish"):
         s = sub.add_parser(name)
@@ -184,9 +197,13 @@ def main():
     s.add_argument("--field", action="append", default=[], metavar="NAME=VALUE")
     args = p.parse_args()
 
-    path = args.socket or os.path.join(args.state_dir, "engines.sock")
+    path = args.socket or os.path.join(args.runtime_dir or default_runtime_dir(), "engines.sock")
     try:
         client = EngineClient(path)
+    except PermissionError as e:
+        print("error: %s: %s: only root and members of group tessel may use the node; "
+              "join it with `sudo usermod -aG tessel $USER` and log in again" % (path, e), file=sys.stderr)
+        sys.exit(1)
     except OSError as e:
         print("error: cannot connect to %s (is `tessel up` running?): %s" % (path, e), file=sys.stderr)
         sys.exit(1)

@@ -45,6 +45,8 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
     let (ready_tx, ready_rx) = oneshot::channel();
     let opts = RunOptions {
         state_dir: dir.0.clone(),
+        runtime_dir: dir.0.join("run"),
+        socket_group: Default::default(),
         network_key: key.clone(),
         listen: "127.0.0.1:0".parse().unwrap(),
         peers,
@@ -100,7 +102,7 @@ async fn two_daemons_exchange_packets_over_loopback_udp() {
     let mut b = start(&db, &key, vec![a.udp]).await;
 
     // Wait, through B's control socket, until B has a session with A.
-    let b_sock = db.0.join("tessel.sock");
+    let b_sock = db.0.join("run").join("tessel.sock");
     let connected = async {
         loop {
             let path = b_sock.clone();
@@ -130,7 +132,7 @@ async fn two_daemons_exchange_packets_over_loopback_udp() {
     assert_eq!(got.expect("delivered in time"), Some(back));
 
     // The control socket answers with a status that lists the peer.
-    let path = da.0.join("tessel.sock");
+    let path = da.0.join("run").join("tessel.sock");
     let answer = tokio::task::spawn_blocking(move || control::request(&path, "status"))
         .await
         .unwrap()
@@ -145,5 +147,5 @@ async fn two_daemons_exchange_packets_over_loopback_udp() {
         n.stop.send(()).unwrap();
         assert!(n.task.await.unwrap().is_ok());
     }
-    assert!(!da.0.join("tessel.sock").exists());
+    assert!(!da.0.join("run").join("tessel.sock").exists());
 }

@@ -3,10 +3,10 @@
 //! and answers calls; an engine on B calls it by name through B's
 //! `engines.sock`.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tessel_overlay::driver::embed::EmbeddedNode;
 use tessel_overlay::driver::engines::socket_path;
 use tessel_overlay::identity::NetworkKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -44,8 +44,8 @@ async fn ask(s: &mut UnixStream, id: u64, mut v: Value) -> Value {
     }
 }
 
-async fn connect(state_dir: &Path) -> UnixStream {
-    UnixStream::connect(socket_path(state_dir))
+async fn connect(node: &EmbeddedNode) -> UnixStream {
+    UnixStream::connect(socket_path(node.runtime_dir()))
         .await
         .expect("engines.sock")
 }
@@ -57,7 +57,7 @@ async fn an_engine_on_one_embedded_node_calls_one_on_another_by_name() {
     let a = start(&da, &key, vec![]).await;
     let b = start(&db, &key, vec![a.listen_addr()]).await;
 
-    let mut echo = connect(&da.0).await;
+    let mut echo = connect(&a).await;
     let started = ask(&mut echo, 1, json!({ "op": "start", "name": "echo-a" })).await;
     assert_eq!(started["ok"], true, "{started}");
     let echo_addr = started["engine"].as_str().unwrap().to_owned();
@@ -71,7 +71,7 @@ async fn an_engine_on_one_embedded_node_calls_one_on_another_by_name() {
         }
     });
 
-    let mut caller = connect(&db.0).await;
+    let mut caller = connect(&b).await;
     let me = ask(&mut caller, 1, json!({ "op": "start" })).await;
     let me = me["engine"].as_str().unwrap().to_owned();
     // "aGVsbG8=" is "hello" in base64.

@@ -13,7 +13,7 @@
 It binds one service (default 20) on the tile socket, so it talks to the
 same service on its neighbours. Payload: the ASCII text "counter <value>".
 
-    counter_daemon.py --socket /var/lib/tessel/tile.sock --counter /tmp/count
+    counter_daemon.py --socket /run/tessel/tile.sock --counter /tmp/count
 """
 
 import argparse

@@ -5,7 +5,7 @@ It opens the MFM channel on the tile socket, prints every tile event (TEP)
 and MFM packet it receives as one JSON object per line, and can send MFM
 packets to a direction once the daemon grants credit there.
 
-    tile_client.py --socket /var/lib/tessel/tile.sock
+    tile_client.py --socket /run/tessel/tile.sock
     tile_client.py --socket S --send ET 2a2b --send WT 07 --exit-after 5
 
 The framing is described in docs/tile-link.md section 3: every frame is a

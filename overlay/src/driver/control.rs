@@ -1,19 +1,16 @@
-//! The local control socket (a Unix socket in the state dir, mode 0600):
-//! one request line in, one JSON line out. Requests: `status`, `ping
+//! The local control socket (`tessel.sock` in the runtime dir, mode 0660,
+//! see [`super::runtime_dir`]): one request line in, one JSON line out. Requests: `status`, `ping
 //! TARGET`, `record-publish KEY TTL_S VALUE`, `record-fetch KEY`, and for a node that
 //! hosts a tile `tile-status`, `tile-files`, `tile-publish PATH` (a signed
 //! file the daemon reads) and `tile-announce HEX` (a service 9
 //! announcement).
 
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
-
-use super::DriverError;
 
 /// Longest request line accepted (a record in hex fits).
 const MAX_REQUEST: usize = 4096;
@@ -26,26 +23,13 @@ pub(crate) struct Request {
     pub(crate) reply: oneshot::Sender<String>,
 }
 
-/// Binds the socket at `path` (replacing a stale one) and serves it until the
-/// returned task is aborted; requests go to `requests`.
+/// Serves the bound control socket `listener` until the returned task is
+/// aborted; requests go to `requests`.
 pub(crate) fn serve(
-    path: &Path,
+    listener: UnixListener,
     requests: mpsc::Sender<Request>,
-) -> Result<tokio::task::JoinHandle<()>, DriverError> {
-    let err = |source| DriverError::Control {
-        path: path.to_path_buf(),
-        source,
-    };
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            "another tessel is running with this state dir; stop it first, or use another --state-dir",
-        )));
-    }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-    Ok(tokio::spawn(async move {
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
@@ -57,7 +41,7 @@ pub(crate) fn serve(
                 }
             });
         }
-    }))
+    })
 }
 
 async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> io::Result<()> {

@@ -28,6 +28,7 @@ use tessel_stack::StackHandle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::runtime_dir;
 use super::state_dir::StateDir;
 use super::userspace::Userspace;
 use super::{control, run, DeviceSpec, DriverError, RunOptions};
@@ -40,6 +41,10 @@ use crate::node::Status;
 pub struct EmbedOptions {
     /// Where the node key and peer cache live (created if missing).
     pub state_dir: PathBuf,
+    /// Where the control and engine sockets go; `None`:
+    /// [`runtime_dir::daemon_default`] (`STATE_DIR/run` for any state dir
+    /// but the system's).
+    pub runtime_dir: Option<PathBuf>,
     /// The network to join.
     pub network_key: NetworkKey,
     /// UDP address to listen on; port 0 picks a free port.
@@ -53,6 +58,7 @@ impl EmbedOptions {
     pub fn new(state_dir: PathBuf, network_key: NetworkKey, peers: Vec<SocketAddr>) -> Self {
         Self {
             state_dir,
+            runtime_dir: None,
             network_key,
             listen: SocketAddr::from(([0u16; 8], 0)),
             peers,
@@ -67,7 +73,7 @@ pub struct EmbeddedNode {
     ipv6: Ipv6Addr,
     ipv4: Ipv4Addr,
     listen: SocketAddr,
-    state_dir: PathBuf,
+    runtime_dir: PathBuf,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), DriverError>>,
 }
@@ -90,8 +96,14 @@ impl EmbeddedNode {
         let node_id = state.node_key()?.id();
         let (ipv6, ipv4) = initial_addresses(&opts.network_key.id(), &node_id);
         let (userspace, device) = Userspace::start(ipv6, ipv4);
+        let runtime_dir = opts
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| runtime_dir::daemon_default(&opts.state_dir));
         let run_opts = RunOptions {
             state_dir: opts.state_dir.clone(),
+            runtime_dir: runtime_dir.clone(),
+            socket_group: runtime_dir::SocketGroup::Default,
             network_key: opts.network_key,
             listen: opts.listen,
             peers: opts.peers,
@@ -134,7 +146,7 @@ impl EmbeddedNode {
             ipv6,
             ipv4,
             listen,
-            state_dir: opts.state_dir,
+            runtime_dir,
             stop,
             task,
         })
@@ -158,6 +170,12 @@ impl EmbeddedNode {
     /// This node's overlay IPv4 address.
     pub fn ipv4(&self) -> Ipv4Addr {
         self.ipv4
+    }
+
+    /// The directory of the node's control and engine sockets
+    /// (`engines.sock`, see [`super::engines::socket_path`]).
+    pub fn runtime_dir(&self) -> &std::path::Path {
+        &self.runtime_dir
     }
 
     /// The UDP address the node listens on.
@@ -227,7 +245,7 @@ impl EmbeddedNode {
 
     /// Sends a control request and parses its JSON answer.
     async fn ask(&self, command: String) -> Result<serde_json::Value, DriverError> {
-        let path = StateDir::socket_path_in(&self.state_dir);
+        let path = runtime_dir::control_socket(&self.runtime_dir);
         let answer = tokio::task::spawn_blocking(move || control::request(&path, &command))
             .await
             .map_err(|e| DriverError::Io {

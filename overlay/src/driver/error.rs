@@ -52,6 +52,22 @@ pub enum DriverError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A problem with the runtime dir (where the local sockets live).
+    #[error("runtime dir {path}: {problem}")]
+    RuntimeDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+    /// Another daemon holds the state dir or the runtime dir.
+    #[error("another tessel is running with {flag} {path}: stop it first, or give this one another {flag}")]
+    AlreadyRunning {
+        /// The flag that names the directory (`--state-dir`, `--runtime-dir`).
+        flag: &'static str,
+        /// The directory.
+        path: PathBuf,
+    },
     /// A file in the state dir holds something that is not what it should be.
     #[error("{path} is corrupt ({reason}): restore it from a backup, or remove it to start with a new identity")]
     CorruptState {

@@ -19,6 +19,7 @@ use super::local_addrs;
 use super::ping::PendingPings;
 use super::portmap::{Mapper, PortMapping};
 use super::records::PendingRecords;
+use super::runtime_dir::{RuntimeDir, SocketGroup, CONTROL_SOCKET};
 use super::state_dir::StateDir;
 use super::tcp::TcpTransport;
 use super::tile::{self, HostContext, TileHost, TileOptions};
@@ -39,6 +40,11 @@ const BATCH: usize = 64;
 pub struct RunOptions {
     /// The state dir.
     pub state_dir: PathBuf,
+    /// Where the local sockets go ([`super::runtime_dir`];
+    /// [`super::runtime_dir::daemon_default`] when not configured).
+    pub runtime_dir: PathBuf,
+    /// Which group may use the local sockets.
+    pub socket_group: SocketGroup,
     /// The network to join.
     pub network_key: NetworkKey,
     /// UDP address to listen on.
@@ -100,6 +106,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DriverError> {
     let state = StateDir::open(&opts.state_dir)?;
+    let _state_lock = state.lock()?;
+    let runtime_dir = RuntimeDir::open(&opts.runtime_dir, &opts.socket_group)?;
     let node_key: NodeKey = state.node_key()?;
     let io = |context| move |source| DriverError::Io { context, source };
     let streams = match (&opts.device, &opts.engine_stack) {
@@ -107,7 +115,7 @@ pub async fn run(
         (_, Some(stack)) => StreamMode::Stack(stack.clone()),
         (_, None) => StreamMode::Off,
     };
-    let engines = EngineHost::start(&state, &node_key, streams)?;
+    let engines = EngineHost::start(&state, &runtime_dir, &node_key, streams)?;
     let config = Config {
         known_peers: state.peers(&opts.network_key),
         node_key,
@@ -125,8 +133,14 @@ pub async fn run(
     node.set_local_port(listen.port());
     node.set_local_addresses(local_addrs::reachable_at(listen));
     let (requests_tx, mut requests) = mpsc::channel(16);
-    let socket_path = state.socket_path();
-    let server = control::serve(&socket_path, requests_tx)?;
+    let socket_path = runtime_dir.control_socket();
+    let listener = runtime_dir
+        .bind(CONTROL_SOCKET)
+        .map_err(|source| DriverError::Control {
+            path: socket_path.clone(),
+            source,
+        })?;
+    let server = control::serve(listener, requests_tx);
     let _socket_file = SocketFile(socket_path);
     let tun_name = match &opts.device {
         DeviceSpec::Tun { interface } => Some(interface.clone()),
@@ -154,9 +168,8 @@ pub async fn run(
                 node: node.id(),
                 ipv6: node.ipv6(),
                 prefix: NetworkPrefix::of(&opts.network_key.id()),
-                runtime_dir: state.path().to_path_buf(),
             };
-            Some(tile::start(t, ctx)?)
+            Some(tile::start(t, ctx, &runtime_dir)?)
         }
     };
     tokio::pin!(shutdown);

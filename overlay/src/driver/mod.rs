@@ -11,14 +11,18 @@
 //!   `Node::poll_event` (peer cache, IPv4 changes);
 //! - TCP connections (members whose UDP is blocked) → [`tcp`];
 //! - engines (actors) and their local socket `engines.sock` → [`engines`];
-//! - control socket request → `Node::status` as JSON;
+//! - the DNS side of the scope bootstrap (TXT lookups) → [`bootstrap`];
+//! - control socket request → `Node::status` as JSON; the local sockets
+//!   live in the runtime dir ([`runtime_dir`]);
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
 mod aux;
+pub mod bootstrap;
 mod clock;
 pub mod control;
 mod device;
+mod dir_lock;
 pub mod embed;
 pub mod engines;
 mod error;
@@ -28,6 +32,7 @@ pub mod local_addrs;
 mod ping;
 pub mod portmap;
 mod records;
+pub mod runtime_dir;
 pub mod state_dir;
 pub mod tcp;
 pub mod tile;

@@ -1,5 +1,6 @@
-//! The state dir: the node key, the network key, the peer cache and the
-//! control socket. Secrets are written with mode 0600, atomically.
+//! The state dir: the node key, the network key and the peer cache.
+//! Secrets are written with mode 0600, atomically. The local sockets live
+//! in the runtime dir ([`super::runtime_dir`]).
 
 use std::fs;
 use std::io::{self, Write};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::dir_lock::DirLock;
 use super::{clock, DriverError};
 use crate::identity::{NetworkKey, NodeId, NodeKey};
 
@@ -19,7 +21,8 @@ const NODE_KEY: &str = "node.key";
 const NETWORK_KEY: &str = "network.key";
 const PEERS: &str = "peers.json";
 const INITIATIONS: &str = "initiations.json";
-const SOCKET: &str = "tessel.sock";
+/// The lock file held by the running daemon.
+const LOCK: &str = "state.lock";
 
 /// An opened state dir.
 #[derive(Debug, Clone)]
@@ -89,14 +92,21 @@ impl StateDir {
         &self.path
     }
 
-    /// The control socket's path.
-    pub fn socket_path(&self) -> PathBuf {
-        Self::socket_path_in(&self.path)
-    }
-
-    /// The control socket's path in the state dir `dir` (which need not exist).
-    pub fn socket_path_in(dir: &Path) -> PathBuf {
-        dir.join(SOCKET)
+    /// Locks the state dir for this daemon until the returned lock is
+    /// dropped, so that two daemons never share a node key.
+    ///
+    /// # Errors
+    /// If another daemon holds it, or the lock file cannot be made.
+    pub(crate) fn lock(&self) -> Result<DirLock, DriverError> {
+        DirLock::acquire(&self.path, LOCK)
+            .map_err(|source| DriverError::StateDir {
+                path: self.path.join(LOCK),
+                source,
+            })?
+            .ok_or_else(|| DriverError::AlreadyRunning {
+                flag: "--state-dir",
+                path: self.path.clone(),
+            })
     }
 
     /// Loads the node key, creating one on first use.

@@ -9,6 +9,7 @@
 //! reserved bytes that senders set to zero and receivers ignore.
 
 pub mod beacon;
+pub mod bootstrap;
 pub mod data;
 pub mod endpoint;
 pub mod gossip;

@@ -90,11 +90,27 @@ impl Netns {
     /// supplementary groups. Changing credentials clears the parent-death
     /// signal that [`Process`](crate::Process) sets, so setpriv sets it again.
     pub fn command_as(&self, uid: u32, gid: u32, program: impl AsRef<OsStr>) -> Command {
+        self.command_as_member(uid, gid, &[], program)
+    }
+
+    /// As [`Netns::command_as`], with `groups` as the supplementary groups.
+    pub fn command_as_member(
+        &self,
+        uid: u32,
+        gid: u32,
+        groups: &[u32],
+        program: impl AsRef<OsStr>,
+    ) -> Command {
         let mut cmd = self.command("setpriv");
         cmd.arg(format!("--reuid={uid}"))
-            .arg(format!("--regid={gid}"))
-            .args(["--clear-groups", "--pdeathsig", "KILL", "--"])
-            .arg(program);
+            .arg(format!("--regid={gid}"));
+        if groups.is_empty() {
+            cmd.arg("--clear-groups");
+        } else {
+            let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+            cmd.arg(format!("--groups={}", list.join(",")));
+        }
+        cmd.args(["--pdeathsig", "KILL", "--"]).arg(program);
         cmd
     }
 

@@ -1,6 +1,7 @@
 //! Services for the overlay to carry, and a client for them: python3's
 //! `http.server` and a UDP echo bound to one address in a namespace (each
-//! stopped by its PID), and bounded `curl` runs.
+//! stopped by its PID), bounded `curl` runs, and a DNS server (Debian's
+//! dnsmasq) answering from records the test gives it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -170,6 +171,75 @@ impl UdpEcho {
     /// The address it answers on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Stops it by PID.
+    pub fn stop(mut self) -> Result<ExitStatus> {
+        Ok(self.process.stop(STOP_GRACE)?.status)
+    }
+}
+
+/// Debian's dnsmasq as an authoritative-only DNS server for one domain:
+/// it answers from the records given, NXDOMAIN for any other name in the
+/// domain, and forwards nothing.
+#[derive(Debug)]
+pub struct DnsServer {
+    process: Process,
+    addr: SocketAddr,
+}
+
+impl DnsServer {
+    /// Serves `domain` on `addr` in `ns` with `txt` records (a name, then
+    /// the record's character-strings; repeat a name for several records)
+    /// and `a` records (a name and an IPv4 address), and waits until it
+    /// listens. Its log (every query) goes to `log_dir`.
+    pub fn start(
+        ns: &Netns,
+        addr: SocketAddr,
+        domain: &str,
+        txt: &[(&str, &[&str])],
+        a: &[(&str, std::net::Ipv4Addr)],
+        log_dir: &Path,
+    ) -> Result<Self> {
+        let mut cmd = ns.command("dnsmasq");
+        cmd.args([
+            "--keep-in-foreground",
+            "--log-facility=-",
+            "--log-queries",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--pid-file=",
+            "--user=root",
+        ])
+        .arg(format!("--listen-address={}", addr.ip()))
+        .arg(format!("--port={}", addr.port()))
+        .arg(format!("--local=/{domain}/"));
+        for (name, strings) in txt {
+            ensure!(
+                strings.iter().all(|s| !s.contains(',') && !s.contains('"')),
+                "a TXT string for dnsmasq without commas or quotes, please"
+            );
+            cmd.arg(format!("--txt-record={name},{}", strings.join(",")));
+        }
+        for (name, ip) in a {
+            cmd.arg(format!("--host-record={name},{ip}"));
+        }
+        let name = format!("dnsmasq-{}", ns.name());
+        let mut process = Process::spawn(cmd, &name, log_dir)?;
+        wait_listening(ns, Proto::Udp, addr, &mut process)?;
+        Ok(Self { process, addr })
+    }
+
+    /// The address it answers on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// What it logged (the queries it answered).
+    pub fn log(&self) -> String {
+        self.process.stderr() + &self.process.stdout()
     }
 
     /// Stops it by PID.

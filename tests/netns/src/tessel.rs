@@ -149,6 +149,9 @@ pub struct NodeConfig {
     /// The node key's text form, written to the state dir before the first
     /// start, so that other nodes' arguments can name this node.
     pub node_key: Option<String>,
+    /// `--runtime-dir DIR`, passed to `tessel up` and to every CLI command
+    /// of the node; `None`: the default, `run` in the state dir.
+    pub runtime_dir: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -172,6 +175,7 @@ impl NodeConfig {
             tamper_relayed: false,
             extra: Vec::new(),
             node_key: None,
+            runtime_dir: None,
         }
     }
 
@@ -268,6 +272,12 @@ impl NodeConfig {
         self
     }
 
+    /// Sets `--runtime-dir` (for `tessel up` and the node's CLI commands).
+    pub fn runtime_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.runtime_dir = Some(dir.into());
+        self
+    }
+
     /// Runs the node as `uid`:`gid` with no supplementary groups.
     pub fn run_as(mut self, uid: u32, gid: u32) -> Self {
         self.run_as = Some((uid, gid));
@@ -282,6 +292,9 @@ impl NodeConfig {
         ];
         if let Some(n) = &self.network {
             a.extend(["--network".to_owned(), n.clone()]);
+        }
+        if let Some(r) = &self.runtime_dir {
+            a.extend(["--runtime-dir".to_owned(), r.display().to_string()]);
         }
         if let Some(l) = &self.listen {
             a.extend(["--listen".to_owned(), l.clone()]);
@@ -435,6 +448,16 @@ impl TesselNode {
         self.dir.path().join("state")
     }
 
+    /// The runtime directory with the node's local sockets: the
+    /// configured one, else `run` in its state dir (as for every node whose
+    /// state dir is not the default).
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.config
+            .runtime_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir().join("run"))
+    }
+
     fn log_dir(&self) -> PathBuf {
         self.dir.path().join("logs")
     }
@@ -456,10 +479,14 @@ impl TesselNode {
         Ok(())
     }
 
-    /// A `tessel <args> --state-dir <dir>` command inside the namespace.
+    /// A `tessel <args> --state-dir <dir>` command inside the namespace
+    /// (with `--runtime-dir` if the node was given one).
     pub fn cli(&self, args: &[&str]) -> Command {
         let mut cmd = self.ns.command(&self.bin);
         cmd.args(args).arg("--state-dir").arg(self.state_dir());
+        if let Some(r) = &self.config.runtime_dir {
+            cmd.arg("--runtime-dir").arg(r);
+        }
         cmd
     }
 

@@ -46,8 +46,8 @@ impl PyEngine {
         let mut cmd = node.ns().command(python3()?);
         cmd.arg("-u")
             .arg(client_script())
-            .arg("--state-dir")
-            .arg(node.state_dir())
+            .arg("--runtime-dir")
+            .arg(node.runtime_dir())
             .args(args);
         let mut process = Process::spawn(cmd, name, logs.path())?;
         let addr = wait::poll(&format!("{name} to start its engine"), WAIT, || {
@@ -138,7 +138,7 @@ fn counter(node: &TesselNode, path: &[&str]) -> Result<u64> {
 
 /// Sends a control request (the test-only `engine-tamper`).
 fn control(node: &TesselNode, command: &str) -> Result<Value> {
-    let mut s = UnixStream::connect(node.state_dir().join("tessel.sock"))?;
+    let mut s = UnixStream::connect(node.runtime_dir().join("tessel.sock"))?;
     s.write_all(format!("{command}\n").as_bytes())?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
@@ -238,8 +238,8 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
                 {
                     let mut cmd = node.ns().command(python3()?);
                     cmd.arg(client_script())
-                        .arg("--state-dir")
-                        .arg(node.state_dir())
+                        .arg("--runtime-dir")
+                        .arg(node.runtime_dir())
                         .args(["call", &echo.addr, &data]);
                     cmd
                 },
@@ -261,8 +261,8 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
         {
             let mut cmd = b.ns().command(python3()?);
             cmd.arg(client_script())
-                .arg("--state-dir")
-                .arg(b.state_dir())
+                .arg("--runtime-dir")
+                .arg(b.runtime_dir())
                 .args(["cast", &echo_c.addr, "cast b→c"]);
             cmd
         },

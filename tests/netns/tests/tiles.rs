@@ -131,7 +131,7 @@ impl Grid {
     }
 
     fn socket(&self, i: usize) -> PathBuf {
-        self.tiles[i].state_dir().join("tile.sock")
+        self.tiles[i].runtime_dir().join("tile.sock")
     }
 
     fn tile_status(&self, i: usize) -> Result<serde_json::Value> {

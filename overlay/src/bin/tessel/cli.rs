@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tessel_overlay::driver::runtime_dir;
 use tessel_overlay::driver::state_dir::DEFAULT_STATE_DIR;
 use tessel_overlay::limits::{DEFAULT_INTERFACE, DEFAULT_PORT};
 use tessel_stack::proxy::{ExposeSpec, ForwardSpec};
@@ -25,7 +26,7 @@ pub(crate) enum Command {
     /// Run the node in the foreground until SIGINT or SIGTERM.
     Up(Box<UpArgs>),
     /// Print this node's overlay IPv6 and IPv4 addresses.
-    Ip(StateDirArg),
+    Ip(NodeDirs),
     /// Show the running node's peers and counters.
     Status(StatusArgs),
     /// Find out what the NAT in front of this machine does: reflexive
@@ -56,7 +57,7 @@ pub(crate) enum EngineCommand {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        state_dir: StateDirArg,
+        dirs: NodeDirs,
     },
     /// Call an engine and print its reply.
     Call(EngineSendArgs),
@@ -77,7 +78,7 @@ pub(crate) struct EngineSendArgs {
     #[arg(long)]
     pub(crate) json: bool,
     #[command(flatten)]
-    pub(crate) state_dir: StateDirArg,
+    pub(crate) dirs: NodeDirs,
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +92,7 @@ pub(crate) struct PingArgs {
     #[arg(long)]
     pub(crate) json: bool,
     #[command(flatten)]
-    pub(crate) state_dir: StateDirArg,
+    pub(crate) dirs: NodeDirs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,9 +103,38 @@ pub(crate) enum NetworkCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct StateDirArg {
-    /// Where the node key, network key and control socket live.
+    /// Where the node key, network key and peer cache live.
     #[arg(long, default_value = DEFAULT_STATE_DIR)]
     pub(crate) state_dir: PathBuf,
+}
+
+/// The directories of a node: its state and its local sockets.
+#[derive(Debug, Args)]
+pub(crate) struct NodeDirs {
+    /// Where the node key, network key and peer cache live.
+    #[arg(long, default_value = DEFAULT_STATE_DIR)]
+    pub(crate) state_dir: PathBuf,
+    /// Where the local sockets live (tessel.sock, engines.sock,
+    /// tile.sock). Default: /run/tessel as root, $XDG_RUNTIME_DIR/tessel
+    /// otherwise; with a --state-dir other than the default, STATE_DIR/run.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) runtime_dir: Option<PathBuf>,
+}
+
+impl NodeDirs {
+    /// The runtime dir a daemon started with these flags uses.
+    pub(crate) fn daemon_runtime_dir(&self) -> PathBuf {
+        self.runtime_dir
+            .clone()
+            .unwrap_or_else(|| runtime_dir::daemon_default(&self.state_dir))
+    }
+
+    /// The runtime dir a client with these flags looks in.
+    pub(crate) fn client_runtime_dir(&self) -> PathBuf {
+        self.runtime_dir
+            .clone()
+            .unwrap_or_else(|| runtime_dir::client_default(&self.state_dir))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -114,7 +144,12 @@ pub(crate) struct UpArgs {
     #[arg(long, value_name = "KEY|@FILE")]
     pub(crate) network: Option<String>,
     #[command(flatten)]
-    pub(crate) state_dir: StateDirArg,
+    pub(crate) dirs: NodeDirs,
+    /// The group whose members may use the local sockets (a name or a
+    /// number). Default: tessel when that group exists, else this
+    /// process's own group.
+    #[arg(long, value_name = "GROUP")]
+    pub(crate) socket_group: Option<String>,
     /// UDP address to listen on.
     #[arg(long, value_name = "ADDR:PORT", default_value_t = SocketAddr::from(([0u16; 8], DEFAULT_PORT)))]
     pub(crate) listen: SocketAddr,
@@ -206,7 +241,7 @@ pub(crate) struct UpArgs {
 #[derive(Debug, Args)]
 pub(crate) struct StatusArgs {
     #[command(flatten)]
-    pub(crate) state_dir: StateDirArg,
+    pub(crate) dirs: NodeDirs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,

@@ -1,21 +1,22 @@
 //! One function per command.
 
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tessel_overlay::driver::portmap::PortMapping;
+use tessel_overlay::driver::runtime_dir::SocketGroup;
 use tessel_overlay::driver::state_dir::StateDir;
 use tessel_overlay::driver::tcp::TcpStatus;
 use tessel_overlay::driver::userspace::{Userspace, UserspaceOptions};
-use tessel_overlay::driver::{self, control, DeviceSpec, RunOptions};
+use tessel_overlay::driver::{self, DeviceSpec, RunOptions};
 use tessel_overlay::identity::address::initial_addresses;
 use tessel_overlay::identity::NetworkKey;
 use tessel_overlay::node::Status;
 use tessel_stack::proxy::Credentials;
 use zeroize::Zeroizing;
 
-use crate::cli::{Command, NetworkCommand, StatusArgs, UpArgs};
+use crate::cli::{Command, NetworkCommand, NodeDirs, StatusArgs, UpArgs};
+use crate::local::{self, Unreachable};
 use tessel_overlay::driver::local_addrs::local_addresses;
 
 /// Runs `command`.
@@ -23,7 +24,7 @@ pub(crate) fn run(command: Command) -> Result<()> {
     match command {
         Command::Network(NetworkCommand::New) => network_new(),
         Command::Up(args) => up(*args),
-        Command::Ip(args) => ip(&args.state_dir),
+        Command::Ip(dirs) => ip(&dirs),
         Command::Status(args) => status(args),
         Command::Netcheck(args) => crate::netcheck::run(args),
         Command::Ping(args) => ping(args),
@@ -81,7 +82,7 @@ fn resolve_peer(peer: &str) -> Result<SocketAddr> {
 }
 
 fn up(args: UpArgs) -> Result<()> {
-    let state = StateDir::open(&args.state_dir.state_dir)?;
+    let state = StateDir::open(&args.dirs.state_dir)?;
     let peers = args
         .peers
         .iter()
@@ -135,7 +136,12 @@ fn up(args: UpArgs) -> Result<()> {
             }
         };
         let opts = RunOptions {
-            state_dir: args.state_dir.state_dir.clone(),
+            state_dir: args.dirs.state_dir.clone(),
+            runtime_dir: args.dirs.daemon_runtime_dir(),
+            socket_group: args
+                .socket_group
+                .clone()
+                .map_or(SocketGroup::Default, SocketGroup::Named),
             network_key: network_key.clone(),
             listen: args.listen,
             peers,
@@ -215,25 +221,32 @@ fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
 }
 
 /// Asks the running node for its status; `None` if no node is running.
-fn running_status(state_dir: &Path) -> Option<Result<Status>> {
-    running_status_json(state_dir).map(|r| {
+fn running_status(dirs: &NodeDirs) -> Option<Result<Status>> {
+    running_status_json(dirs).map(|r| {
         r.and_then(|v| serde_json::from_value(v).context("reading the node's status answer"))
     })
 }
 
 /// The running node's status as JSON (with the driver's parts, such as
-/// `tcp`); `None` if no node is running.
-fn running_status_json(state_dir: &Path) -> Option<Result<serde_json::Value>> {
-    let answer = control::request(&StateDir::socket_path_in(state_dir), "status").ok()?;
-    Some(serde_json::from_str(&answer).context("reading the node's status answer"))
+/// `tcp`); `None` if no node is running (an error if one runs but may not
+/// be asked).
+fn running_status_json(dirs: &NodeDirs) -> Option<Result<serde_json::Value>> {
+    match local::request(dirs, "status") {
+        Ok(answer) => {
+            Some(serde_json::from_str(&answer).context("reading the node's status answer"))
+        }
+        Err(Unreachable::NotRunning { .. }) => None,
+        Err(e) => Some(Err(e.into())),
+    }
 }
 
-fn ip(state_dir: &Path) -> Result<()> {
-    if let Some(status) = running_status(state_dir) {
+fn ip(dirs: &NodeDirs) -> Result<()> {
+    if let Some(status) = running_status(dirs) {
         let status = status?;
         println!("{}\n{}", status.ipv6, status.ipv4);
         return Ok(());
     }
+    let state_dir = &dirs.state_dir;
     let state = StateDir::open(state_dir)?;
     let Some(network) = state.network_key()? else {
         bail!(
@@ -249,13 +262,11 @@ fn ip(state_dir: &Path) -> Result<()> {
 }
 
 fn status(args: StatusArgs) -> Result<()> {
-    let dir = &args.state_dir.state_dir;
-    let json = running_status_json(dir).ok_or_else(|| {
-        anyhow!(
-            "no tessel node is running with state dir {} (start one with `tessel up`)",
-            dir.display()
-        )
-    })??;
+    let json = match local::request(&args.dirs, "status") {
+        Ok(answer) => serde_json::from_str::<serde_json::Value>(&answer)
+            .context("reading the node's status answer")?,
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
@@ -354,18 +365,12 @@ fn bytes(n: u64) -> String {
 
 /// `tessel ping`: asks the running node to ping, once a second.
 fn ping(args: crate::cli::PingArgs) -> Result<()> {
-    let socket = StateDir::socket_path_in(&args.state_dir.state_dir);
     let mut answered = 0;
     for i in 0..args.count {
         if i > 0 {
             std::thread::sleep(std::time::Duration::from_secs(1));
         }
-        let answer = control::request(&socket, &format!("ping {}", args.peer)).map_err(|_| {
-            anyhow!(
-                "no tessel node is running with state dir {} (start one with `tessel up`)",
-                args.state_dir.state_dir.display()
-            )
-        })?;
+        let answer = local::request(&args.dirs, &format!("ping {}", args.peer))?;
         let v: serde_json::Value =
             serde_json::from_str(&answer).context("reading the node's ping answer")?;
         if let Some(e) = v.get("error").and_then(|e| e.as_str()) {

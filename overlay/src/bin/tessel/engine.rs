@@ -2,29 +2,26 @@
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use data_encoding::BASE64;
 use serde_json::{json, Value};
-use tessel_overlay::driver::control;
 use tessel_overlay::driver::engines::socket_path;
-use tessel_overlay::driver::state_dir::StateDir;
 
-use crate::cli::{EngineCommand, EngineSendArgs};
+use crate::cli::{EngineCommand, EngineSendArgs, NodeDirs};
+use crate::local;
 
 /// Runs an `engine` subcommand.
 pub(crate) fn run(command: EngineCommand) -> Result<()> {
     match command {
-        EngineCommand::List { json, state_dir } => list(&state_dir.state_dir, json),
+        EngineCommand::List { json, dirs } => list(&dirs, json),
         EngineCommand::Call(args) => send(args, true),
         EngineCommand::Cast(args) => send(args, false),
     }
 }
 
-fn list(dir: &Path, as_json: bool) -> Result<()> {
-    let answer = control::request(&StateDir::socket_path_in(dir), "engines")
-        .with_context(|| format!("no tessel node is running with state dir {}", dir.display()))?;
+fn list(dirs: &NodeDirs, as_json: bool) -> Result<()> {
+    let answer = local::request(dirs, "engines")?;
     let v: Value = serde_json::from_str(&answer).context("reading the node's answer")?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -114,10 +111,7 @@ impl Socket {
 }
 
 fn send(args: EngineSendArgs, call: bool) -> Result<()> {
-    let path = socket_path(&args.state_dir.state_dir);
-    let stream = UnixStream::connect(&path)
-        .with_context(|| format!("connecting to {} (is `tessel up` running?)", path.display()))?;
-    let mut s = Socket(stream);
+    let mut s = Socket(local::connect(&args.dirs, socket_path)?);
     let started = s.ask(1, json!({ "op": "start" }))?;
     let engine = started["engine"]
         .as_str()

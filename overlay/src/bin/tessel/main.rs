@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod engine;
+mod local;
 mod nat_status;
 mod netcheck;
 mod scope;

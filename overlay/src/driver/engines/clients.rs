@@ -7,8 +7,6 @@
 //! writer task sends what the event loop queues. The engines a client
 //! starts stop when it disconnects.
 
-use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -18,24 +16,18 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Input;
-use crate::driver::state_dir::StateDir;
 
 /// The socket's file name.
-const SOCKET: &str = "engines.sock";
+pub(crate) const SOCKET: &str = "engines.sock";
 /// Longest frame accepted from a client.
 pub(crate) const MAX_FRAME: usize = 2 << 20;
 /// Batches queued for a client before it counts as stuck.
 const CLIENT_QUEUE: usize = 1024;
 
-/// The directory of the engine socket: the state dir for now (one place to
-/// change when sockets move to the runtime directory).
-pub fn socket_dir(state_dir: &Path) -> PathBuf {
-    state_dir.to_path_buf()
-}
-
-/// The engine socket's path for the state dir `state_dir`.
-pub fn socket_path(state_dir: &Path) -> PathBuf {
-    socket_dir(state_dir).join(SOCKET)
+/// The engine socket's path in the runtime dir `runtime_dir`
+/// ([`crate::driver::runtime_dir`]).
+pub fn socket_path(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join(SOCKET)
 }
 
 /// What a client's tasks report.
@@ -70,14 +62,9 @@ pub(crate) fn frame(out: &mut Vec<u8>, value: &Value) {
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
 }
 
-/// Binds the engine socket (mode 0660) and serves it until the task is aborted.
-pub(crate) fn serve(state: &StateDir, tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
-    std::fs::create_dir_all(socket_dir(state.path()))?;
-    let path = socket_path(state.path());
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))?;
-    Ok(tokio::spawn(async move {
+/// Serves the bound engine socket until the task is aborted.
+pub(crate) fn serve(listener: UnixListener, tx: mpsc::Sender<Input>) -> JoinHandle<()> {
+    tokio::spawn(async move {
         let mut next = 1u64;
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -92,7 +79,7 @@ pub(crate) fn serve(state: &StateDir, tx: mpsc::Sender<Input>) -> io::Result<Joi
             }
             tokio::spawn(run_client(client, stream, tx.clone(), out_rx));
         }
-    }))
+    })
 }
 
 async fn run_client(

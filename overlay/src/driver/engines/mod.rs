@@ -37,12 +37,14 @@ use tessel_actors::{CallId, Config, ConnId, EngineAddr, Output, ReplyTo, Time, T
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::runtime_dir::RuntimeDir;
 use super::state_dir::StateDir;
 use super::{clock, DriverError};
 use crate::identity::{NodeId, NodeKey};
 use crate::node::Node;
 
-pub use clients::{socket_dir, socket_path};
+pub use clients::socket_path;
+pub(crate) use clients::SOCKET;
 pub use streams::{StreamMode, ENGINE_PORT};
 
 use clients::ClientInput;
@@ -137,6 +139,7 @@ impl EngineHost {
     /// and listens on the engine port as `streams` says.
     pub(crate) fn start(
         state: &StateDir,
+        runtime_dir: &RuntimeDir,
         node_key: &NodeKey,
         streams: StreamMode,
     ) -> Result<Self, DriverError> {
@@ -154,7 +157,10 @@ impl EngineHost {
                     .map_err(io("starting the engine streams"))?
             }
         };
-        let server = clients::serve(state, tx.clone()).map_err(io("binding engines.sock"))?;
+        let listener = runtime_dir
+            .bind(SOCKET)
+            .map_err(io("binding engines.sock"))?;
+        let server = clients::serve(listener, tx.clone());
         Ok(Self {
             transport,
             streams,
@@ -167,7 +173,7 @@ impl EngineHost {
             next_token: 1,
             rx,
             server,
-            socket: socket_path(state.path()),
+            socket: socket_path(runtime_dir.path()),
             #[cfg(feature = "test-hooks")]
             tamper: None,
         })

@@ -1,11 +1,8 @@
-//! The local tile socket (`tile.sock`, mode 0660): programs connect and
+//! The local tile socket (`tile.sock` in the runtime dir, mode 0660, bound
+//! by [`crate::driver::runtime_dir::RuntimeDir::bind`]): programs connect and
 //! speak the channel framing of [`tessel_tile_link::channel`]. This module
 //! only moves whole frames between each connection and the host task; the
 //! host applies them to the tile through [`tessel_tile_link::tile::Program`].
-
-use std::io;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use tessel_tile_link::channel::Frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,23 +42,6 @@ pub(super) enum ClientEvent {
         /// The program.
         id: u64,
     },
-}
-
-/// Binds the socket at `path` (replacing a stale file), mode 0660.
-///
-/// # Errors
-/// If it cannot be bound or its mode set.
-pub(super) fn bind(path: &Path) -> io::Result<UnixListener> {
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::AddrInUse,
-            "another tessel is serving this tile socket",
-        ));
-    }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
-    Ok(listener)
 }
 
 /// Accepts programs until the host task goes away.

@@ -10,8 +10,8 @@
 //!   A direction is present while its connection is up.
 //! - `stream`: packets on those connections, each with a `u16` length
 //!   prefix; keepalives find a dead neighbour.
-//! - `clients`: the tile socket `tile.sock` ([`socket_path`], mode 0660),
-//!   speaking the channel framing of `docs/tile-link.md` §3.
+//! - `clients`: the tile socket `tile.sock` in the runtime dir
+//!   ([`socket_path`], mode 0660), speaking the channel framing of `docs/tile-link.md` §3.
 //! - `host`: the one task that owns the [`tessel_tile_link::Node`] and
 //!   moves packets and frames between it, the links and the programs.
 //! - `status`: the `tile-status` and `tile-files` control answers.
@@ -40,6 +40,7 @@ use tessel_tile_link::{Node, NodeConfig};
 use tokio::sync::mpsc;
 
 use super::control::{Request, SocketFile};
+use super::runtime_dir::RuntimeDir;
 use super::{clock, DriverError};
 use crate::identity::address::NetworkPrefix;
 use crate::identity::NodeId;
@@ -47,11 +48,10 @@ use host::{Host, Inputs};
 use links::AbortOnDrop;
 
 /// The tile socket's file name.
-const SOCKET: &str = "tile.sock";
+pub(crate) const SOCKET: &str = "tile.sock";
 
-/// The tile socket's path for a node whose runtime directory is `dir`.
-/// Today that is the state dir, as for the control socket; this is the one
-/// place to change when it moves.
+/// The tile socket's path in the runtime dir `runtime_dir`
+/// ([`crate::driver::runtime_dir`]).
 pub fn socket_path(runtime_dir: &Path) -> PathBuf {
     runtime_dir.join(SOCKET)
 }
@@ -65,8 +65,6 @@ pub(crate) struct HostContext {
     pub(crate) ipv6: Ipv6Addr,
     /// The network's prefix, to compute the neighbours' addresses.
     pub(crate) prefix: NetworkPrefix,
-    /// Where the tile socket goes.
-    pub(crate) runtime_dir: PathBuf,
 }
 
 /// The running tile host; dropping it stops it.
@@ -96,12 +94,17 @@ fn service_error(reason: impl std::fmt::Display) -> DriverError {
     }
 }
 
-/// Starts hosting the tile described by `opts`.
+/// Starts hosting the tile described by `opts`, with its socket in
+/// `runtime_dir`.
 ///
 /// # Errors
 /// If the file directory or the tile socket cannot be set up, or the same
 /// direction or node is configured twice.
-pub(crate) fn start(opts: TileOptions, ctx: HostContext) -> Result<TileHost, DriverError> {
+pub(crate) fn start(
+    opts: TileOptions,
+    ctx: HostContext,
+    runtime_dir: &RuntimeDir,
+) -> Result<TileHost, DriverError> {
     config::check_neighbours(&opts.neighbours).map_err(service_error)?;
     if let Some(n) = opts.neighbours.iter().find(|n| n.node == ctx.node) {
         return Err(service_error(format!(
@@ -125,11 +128,13 @@ pub(crate) fn start(opts: TileOptions, ctx: HostContext) -> Result<TileHost, Dri
         ..NodeConfig::default()
     };
     let node = Node::new(config, store, clock::now());
-    let path = socket_path(&ctx.runtime_dir);
-    let listener = clients::bind(&path).map_err(|source| DriverError::Control {
-        path: path.clone(),
-        source,
-    })?;
+    let path = socket_path(runtime_dir.path());
+    let listener = runtime_dir
+        .bind(SOCKET)
+        .map_err(|source| DriverError::Control {
+            path: path.clone(),
+            source,
+        })?;
     let socket = SocketFile(path);
 
     let (link_tx, link_rx) = mpsc::channel(1024);

@@ -67,10 +67,10 @@ async fn socket_and_requests_of_a_tile_without_neighbours() {
         node: NodeKey::from_seed([1; 32]).id(),
         ipv6: Ipv6Addr::LOCALHOST,
         prefix: NetworkPrefix::of(&NetworkKey::from_secret([2; 32]).id()),
-        runtime_dir: dir.0.clone(),
     };
-    let host = start(opts, ctx).unwrap();
-    let path = socket_path(&dir.0);
+    let runtime = RuntimeDir::open(&dir.0.join("run"), &Default::default()).unwrap();
+    let host = start(opts, ctx, &runtime).unwrap();
+    let path = socket_path(runtime.path());
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o660);
 

@@ -67,6 +67,9 @@ pub(crate) enum ScopeCommand {
         #[command(flatten)]
         signer: Signer,
     },
+    /// Look up the root runtimes of the scopes in DNS (TXT records
+    /// `tessel-root=tessel-node-…` at NAME) and print their node IDs.
+    Bootstrap(super::bootstrap::BootstrapArgs),
     /// Decode a record's text and show what it says.
     Show {
         /// The record's text, or @FILE holding it.
@@ -193,6 +196,7 @@ pub(crate) fn run(command: ScopeCommand) -> Result<()> {
             };
             emit(&sign(body, &key)?, signer.json)
         }
+        ScopeCommand::Bootstrap(a) => super::bootstrap::run(&a),
         ScopeCommand::Show { record, json } => show(&record_arg(&record)?, json),
     }
 }

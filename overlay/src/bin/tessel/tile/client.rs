@@ -4,11 +4,13 @@
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use tessel_overlay::driver::tile::socket_path;
 use tessel_tile_link::channel::Frame;
+
+use crate::cli::NodeDirs;
+use crate::local::Unreachable;
 
 /// One connection to the tile socket.
 pub(crate) struct TileSocket {
@@ -17,15 +19,16 @@ pub(crate) struct TileSocket {
 }
 
 impl TileSocket {
-    /// Connects to the tile socket of the node with state dir `state_dir`.
-    pub(crate) fn connect(state_dir: &Path) -> Result<Self> {
-        let path = socket_path(state_dir);
-        let stream = UnixStream::connect(&path).with_context(|| {
-            format!(
-                "no tile socket at {} (is `tessel up --tile …` running with this state dir?)",
-                path.display()
-            )
-        })?;
+    /// Connects to the tile socket of the node that `dirs` name.
+    pub(crate) fn connect(dirs: &NodeDirs) -> Result<Self> {
+        let stream = match crate::local::connect(dirs, socket_path) {
+            Ok(s) => s,
+            Err(Unreachable::NotRunning { dir }) => bail!(
+                "no tile socket in {} (is `tessel up --tile …` running with this runtime dir?)",
+                dir.display()
+            ),
+            Err(e) => return Err(e.into()),
+        };
         Ok(Self {
             stream,
             buf: Vec::new(),

@@ -1,25 +1,17 @@
 //! The `tile-…` requests of the control socket: status, files, publish,
 //! announce.
 
-use std::path::Path;
-
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
-use tessel_overlay::driver::control;
-use tessel_overlay::driver::state_dir::StateDir;
 use tessel_tile_link::file::signed;
 use tessel_tile_link::physics::{Announcement, Message as PhysicsMessage};
 
 use super::keys::{now_ms, read_key};
 use super::{AnnounceArgs, JsonArgs, PublishArgs};
+use crate::cli::NodeDirs;
 
-fn ask(state_dir: &Path, request: &str) -> Result<Value> {
-    let answer = control::request(&StateDir::socket_path_in(state_dir), request).map_err(|_| {
-        anyhow!(
-            "no tessel node is running with state dir {} (start one with `tessel up --tile …`)",
-            state_dir.display()
-        )
-    })?;
+fn ask(dirs: &NodeDirs, request: &str) -> Result<Value> {
+    let answer = crate::local::request(dirs, request)?;
     let v: Value = serde_json::from_str(&answer).context("reading the node's answer")?;
     if let Some(e) = v.get("error").and_then(Value::as_str) {
         bail!("{e}");
@@ -28,7 +20,7 @@ fn ask(state_dir: &Path, request: &str) -> Result<Value> {
 }
 
 pub(super) fn status(a: &JsonArgs) -> Result<()> {
-    let v = ask(&a.state_dir.state_dir, "tile-status")?;
+    let v = ask(&a.dirs, "tile-status")?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -79,7 +71,7 @@ pub(super) fn status(a: &JsonArgs) -> Result<()> {
 }
 
 pub(super) fn files(a: &JsonArgs) -> Result<()> {
-    let v = ask(&a.state_dir.state_dir, "tile-files")?;
+    let v = ask(&a.dirs, "tile-files")?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -115,10 +107,7 @@ pub(super) fn publish(a: &PublishArgs) -> Result<()> {
         .file
         .canonicalize()
         .with_context(|| format!("finding {}", a.file.display()))?;
-    let v = ask(
-        &a.state_dir.state_dir,
-        &format!("tile-publish {}", path.display()),
-    )?;
+    let v = ask(&a.dirs, &format!("tile-publish {}", path.display()))?;
     if a.json {
         println!("{v}");
     } else {
@@ -139,7 +128,7 @@ pub(super) fn announce(a: &AnnounceArgs) -> Result<()> {
         a.timestamp.unwrap_or_else(now_ms),
     );
     let hex = data_encoding::HEXLOWER.encode(&PhysicsMessage::Announce(ann).to_vec());
-    let v = ask(&a.state_dir.state_dir, &format!("tile-announce {hex}"))?;
+    let v = ask(&a.dirs, &format!("tile-announce {hex}"))?;
     if a.json {
         println!("{v}");
     } else {

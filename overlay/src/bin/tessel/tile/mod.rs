@@ -21,7 +21,7 @@ use tessel_overlay::driver::tile::config::parse_public_key;
 use tessel_overlay::driver::tile::TileOptions;
 use tessel_tile_link::Dir;
 
-use crate::cli::{StateDirArg, UpArgs};
+use crate::cli::{NodeDirs, UpArgs};
 
 /// `tessel tile …`.
 #[derive(Debug, Subcommand)]
@@ -51,7 +51,7 @@ pub(crate) struct JsonArgs {
     #[arg(long)]
     pub(super) json: bool,
     #[command(flatten)]
-    pub(super) state_dir: StateDirArg,
+    pub(super) dirs: NodeDirs,
 }
 
 #[derive(Debug, Args)]
@@ -69,7 +69,7 @@ pub(crate) struct SendArgs {
     #[arg(long)]
     pub(super) json: bool,
     #[command(flatten)]
-    pub(super) state_dir: StateDirArg,
+    pub(super) dirs: NodeDirs,
 }
 
 #[derive(Debug, Args)]
@@ -83,7 +83,7 @@ pub(crate) struct ListenArgs {
     #[arg(long)]
     pub(super) json: bool,
     #[command(flatten)]
-    pub(super) state_dir: StateDirArg,
+    pub(super) dirs: NodeDirs,
 }
 
 #[derive(Debug, Args)]
@@ -94,7 +94,7 @@ pub(crate) struct PublishArgs {
     #[arg(long)]
     pub(super) json: bool,
     #[command(flatten)]
-    pub(super) state_dir: StateDirArg,
+    pub(super) dirs: NodeDirs,
 }
 
 #[derive(Debug, Args)]
@@ -142,7 +142,7 @@ pub(crate) struct AnnounceArgs {
     #[arg(long)]
     pub(super) json: bool,
     #[command(flatten)]
-    pub(super) state_dir: StateDirArg,
+    pub(super) dirs: NodeDirs,
 }
 
 /// The tile part of `tessel up`, or `None` without `--tile`.

@@ -18,7 +18,7 @@ pub(super) fn send(a: &SendArgs) -> Result<()> {
     } else {
         a.data.clone().into_bytes()
     };
-    let mut sock = TileSocket::connect(&a.state_dir.state_dir)?;
+    let mut sock = TileSocket::connect(&a.dirs)?;
     sock.send(&Frame::Bind { service })?;
     sock.send(&Frame::Service {
         dir: a.dir,
@@ -94,7 +94,7 @@ fn describe(frame: &Frame<'_>) -> Option<Value> {
 }
 
 pub(super) fn listen(a: &ListenArgs) -> Result<()> {
-    let mut sock = TileSocket::connect(&a.state_dir.state_dir)?;
+    let mut sock = TileSocket::connect(&a.dirs)?;
     match a.svc {
         Some(n) => {
             let service = Service::new(n).map_err(|e| anyhow!("service {n}: {e}"))?;
