@@ -9,8 +9,12 @@
 //! owner of that scope or of any ancestor, unexpired and not revoked by
 //! their signer. A registration is valid when signed by its runtime and
 //! backed by a valid hosting grant for that runtime and scope.
+//!
+//! The table keeps the creation and revocation records it accepted, so a
+//! runtime can hand them on (the chain from `/` to a scope, everything
+//! below a scope, every revocation) to runtimes that lack them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::path::ScopePath;
 use super::record::{Body, Record, BEARER};
@@ -75,14 +79,17 @@ pub enum Credential {
     ReadCap(Record),
     /// A read grant naming the querier as member.
     ReadGrant(Record),
+    /// A hosting grant naming the querier as runtime: a runtime allowed to
+    /// host in a scope may find that scope's cluster (to register there).
+    HostingGrant(Record),
 }
 
 /// The scopes and revocations a runtime knows, checked from the root key.
 #[derive(Debug, Clone)]
 pub struct Authority {
     root: [u8; 32],
-    scopes: BTreeMap<ScopePath, ScopeInfo>,
-    revoked: BTreeSet<([u8; 32], [u8; 32])>,
+    scopes: BTreeMap<ScopePath, (ScopeInfo, Record)>,
+    revoked: BTreeMap<([u8; 32], [u8; 32]), Record>,
 }
 
 impl Authority {
@@ -91,31 +98,75 @@ impl Authority {
         Self {
             root,
             scopes: BTreeMap::new(),
-            revoked: BTreeSet::new(),
+            revoked: BTreeMap::new(),
         }
+    }
+
+    /// The root key this table trusts.
+    pub fn root(&self) -> &[u8; 32] {
+        &self.root
     }
 
     /// The scope's entry, if it exists.
     pub fn scope(&self, p: &ScopePath) -> Option<&ScopeInfo> {
-        self.scopes.get(p)
+        self.scopes.get(p).map(|(i, _)| i)
     }
 
-    /// Accepts a scope creation record.
+    /// Number of scopes known.
+    pub fn len(&self) -> usize {
+        self.scopes.len()
+    }
+
+    /// Whether no scope is known.
+    pub fn is_empty(&self) -> bool {
+        self.scopes.is_empty()
+    }
+
+    /// The accepted creation records from `/` down to `scope`, outermost
+    /// first, or `None` when one of them is unknown.
+    pub fn chain(&self, scope: &ScopePath) -> Option<Vec<Record>> {
+        scope
+            .lineage()
+            .iter()
+            .map(|p| self.scopes.get(p).map(|(_, r)| r.clone()))
+            .collect()
+    }
+
+    /// The accepted creation records of `scope` and every scope below it,
+    /// parents before children.
+    pub fn creations_under<'a>(&'a self, scope: &'a ScopePath) -> impl Iterator<Item = &'a Record> {
+        self.scopes
+            .range(scope.clone()..)
+            .take_while(move |(p, _)| scope.is_prefix_of(p))
+            .map(|(_, (_, r))| r)
+    }
+
+    /// Every accepted revocation record.
+    pub fn revocations(&self) -> impl Iterator<Item = &Record> {
+        self.revoked.values()
+    }
+
+    /// Accepts a scope creation record; returns whether it changed the
+    /// table (a new scope, or a later creation by the same owner that
+    /// replaces the flags). A record already held is not verified again.
     ///
     /// # Errors
     /// Wrong kind, bad signature, unknown parent, a signer other than the
     /// parent's owner (the root key for `/`), an existing scope with another
     /// owner, or a full table.
-    pub fn add_scope(&mut self, rec: &Record) -> Result<(), AuthError> {
+    pub fn add_scope(&mut self, rec: &Record) -> Result<bool, AuthError> {
         let Body::ScopeCreate {
             path,
             owner,
             world_readable,
-            ..
+            issued,
         } = &rec.body
         else {
             return Err(AuthError::WrongKind);
         };
+        if self.scopes.get(path).is_some_and(|(_, r)| r == rec) {
+            return Ok(false);
+        }
         if !rec.verify_signature() {
             return Err(AuthError::BadSignature);
         }
@@ -125,6 +176,7 @@ impl Authority {
                 self.scopes
                     .get(&parent)
                     .ok_or(AuthError::UnknownParent)?
+                    .0
                     .owner
             }
         };
@@ -136,47 +188,116 @@ impl Authority {
             world_readable: *world_readable,
         };
         match self.scopes.get(path) {
-            Some(old) if old.owner != info.owner => return Err(AuthError::Exists),
+            Some((old, _)) if old.owner != info.owner => return Err(AuthError::Exists),
+            Some((_, old)) if creation_issued(old) >= *issued => return Ok(false),
             None if self.scopes.len() >= MAX_SCOPES => return Err(AuthError::Full),
             _ => {}
         }
-        self.scopes.insert(path.clone(), info);
-        Ok(())
+        self.scopes.insert(path.clone(), (info, rec.clone()));
+        Ok(true)
     }
 
-    /// Accepts a revocation. It takes effect for records whose id it names
-    /// and whose signer is the revocation's signer.
+    /// Accepts a revocation; returns whether it is new. It takes effect for
+    /// records whose id it names and whose signer is the revocation's
+    /// signer.
     ///
     /// # Errors
     /// Wrong kind, bad signature, or a full table.
-    pub fn revoke(&mut self, rec: &Record) -> Result<(), AuthError> {
+    pub fn revoke(&mut self, rec: &Record) -> Result<bool, AuthError> {
         let Body::Revocation { target, .. } = &rec.body else {
             return Err(AuthError::WrongKind);
         };
+        if self.revoked.contains_key(&(*target, rec.signer)) {
+            return Ok(false);
+        }
         if !rec.verify_signature() {
             return Err(AuthError::BadSignature);
         }
         if self.revoked.len() >= MAX_REVOCATIONS {
             return Err(AuthError::Full);
         }
-        self.revoked.insert((*target, rec.signer));
-        Ok(())
+        self.revoked.insert((*target, rec.signer), rec.clone());
+        Ok(true)
     }
 
     /// Whether `rec` was revoked by its signer.
     pub fn is_revoked(&self, rec: &Record) -> bool {
-        self.revoked.contains(&(rec.id(), rec.signer))
+        self.revoked.contains_key(&(rec.id(), rec.signer))
     }
 
     /// Whether `key` owns `scope` or one of its ancestors (all of which must
     /// be known).
+    ///
+    /// # Errors
+    /// [`AuthError::UnknownScope`] when a scope on the way is unknown.
     pub fn has_authority(&self, key: &[u8; 32], scope: &ScopePath) -> Result<bool, AuthError> {
         let mut found = false;
         for p in scope.lineage() {
-            let info = self.scopes.get(&p).ok_or(AuthError::UnknownScope)?;
+            let info = &self.scopes.get(&p).ok_or(AuthError::UnknownScope)?.0;
             found |= info.owner == *key;
         }
         Ok(found)
+    }
+
+    /// Checks a read capability or read grant on its own (as
+    /// [`Self::check_grant`] does for hosting grants); returns its scope.
+    ///
+    /// # Errors
+    /// Any [`AuthError`] that applies.
+    pub fn check_read(&self, rec: &Record, now: Time) -> Result<ScopePath, AuthError> {
+        let (scope, expires) = match &rec.body {
+            Body::ReadCap { scope, expires, .. } | Body::ReadGrant { scope, expires, .. } => {
+                (scope, *expires)
+            }
+            _ => return Err(AuthError::WrongKind),
+        };
+        self.check_issued(rec, scope, expires, now)?;
+        Ok(scope.clone())
+    }
+
+    /// Checks a generation record: signed by a runtime whose sector
+    /// registration at `/` (`reg`, backed by `grant`) was valid when the
+    /// record was issued. Returns the cluster's scope and the serial.
+    ///
+    /// # Errors
+    /// Any [`AuthError`] that applies to the three records, or
+    /// [`AuthError::GrantMismatch`] when `reg` is not the signer's sector
+    /// registration at `/`.
+    pub fn check_generation(
+        &self,
+        cert: &Record,
+        reg: &Record,
+        grant: &Record,
+    ) -> Result<(ScopePath, u64), AuthError> {
+        let Body::Generation {
+            scope,
+            serial,
+            issued,
+        } = &cert.body
+        else {
+            return Err(AuthError::WrongKind);
+        };
+        let Body::Registration {
+            scope: rs,
+            service,
+            runtime,
+            issued: reg_issued,
+            ..
+        } = &reg.body
+        else {
+            return Err(AuthError::WrongKind);
+        };
+        if !rs.is_root() || service != super::responder::SECTOR || runtime.0 != cert.signer {
+            return Err(AuthError::GrantMismatch);
+        }
+        if *reg_issued > *issued {
+            return Err(AuthError::Expired);
+        }
+        if !cert.verify_signature() {
+            return Err(AuthError::BadSignature);
+        }
+        self.check_registration(reg, grant, *issued)?;
+        Ok((scope.clone(), *serial))
     }
 
     fn check_issued(
@@ -266,7 +387,7 @@ impl Authority {
             Credential::Anonymous => scope
                 .lineage()
                 .iter()
-                .all(|p| self.scopes.get(p).is_some_and(|i| i.world_readable)),
+                .all(|p| self.scopes.get(p).is_some_and(|(i, _)| i.world_readable)),
             Credential::ReadCap(rec) => match &rec.body {
                 Body::ReadCap {
                     scope: s,
@@ -291,7 +412,26 @@ impl Authority {
                 }
                 _ => false,
             },
+            Credential::HostingGrant(rec) => match &rec.body {
+                Body::HostingGrant {
+                    scope: s,
+                    runtime,
+                    expires,
+                } => {
+                    s.is_prefix_of(scope)
+                        && *runtime == querier
+                        && self.check_issued(rec, s, *expires, now).is_ok()
+                }
+                _ => false,
+            },
         }
+    }
+}
+
+fn creation_issued(r: &Record) -> Time {
+    match r.body {
+        Body::ScopeCreate { issued, .. } => issued,
+        _ => Time(0),
     }
 }
 

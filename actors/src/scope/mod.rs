@@ -40,17 +40,24 @@
 //! generation numbers and messages addressed to clusters.
 
 pub mod authority;
+pub mod hosting;
 pub mod message;
 pub mod path;
 pub mod querier;
 pub mod record;
 pub mod responder;
+pub mod table;
 pub mod trie;
 
 pub use authority::{AuthError, Authority, Credential, ScopeInfo};
+pub use hosting::{
+    ClusterInfo, Generation, Placed, RegistrationInfo, ScopeError, ScopeFound, ScopeQueryId,
+    ScopeState,
+};
 pub use message::{Answer, Query, QueryKind};
 pub use path::{PathError, ScopePath};
 pub use querier::{Found, Hop, Progress, Querier, QuerierStats, QueryError, QueryRun, Start};
 pub use record::{Body, Kind, Record};
 pub use responder::{RegisterError, Responder, ResponderStats, SECTOR};
+pub use table::{ClusterTable, Held, Taken};
 pub use trie::{Entry, Trie, TrieError, TrieLimits};

@@ -1,0 +1,404 @@
+//! What one member of a sector cluster holds: the registrations it is
+//! responsible for, each with the hosting grant that backs it, and the
+//! answers it gives from them.
+//!
+//! A member of the cluster of `C` holds the registrations of `C` and of
+//! every scope below it (a scope with a cluster of its own redirects there),
+//! the sector registrations of the clusters below `C` (to redirect down) and
+//! those of the clusters above it (to redirect up). It answers a query for
+//! scope `Q` as follows, after checking that the querier may read `Q` (and
+//! answering [`Answer::Denied`] otherwise, the same answer as for a scope
+//! that does not exist):
+//!
+//! - `Q` (or, for a closest query, the deepest scope its ceiling allows) is
+//!   not under `C`: redirect to the parent cluster.
+//! - A scope on the way from `C` down to it has a cluster of its own:
+//!   redirect to that cluster.
+//! - Otherwise *all* answers with the registrations directly in `Q`;
+//!   *closest* with those of the deepest scope between `C` and `Q` that has
+//!   any, or, when none has, redirects to the parent cluster with a ceiling
+//!   just above `C` (at `/` it answers that there is none).
+//!
+//! The table never checks authority on its own: every method that needs it
+//! takes the [`Authority`] to check against, so one runtime in several
+//! clusters keeps one authority table.
+
+use std::collections::BTreeMap;
+
+use super::authority::{AuthError, Authority};
+use super::message::{Answer, Query, QueryKind, MAX_ENTRIES, MAX_TARGETS};
+use super::path::ScopePath;
+use super::record::{Body, Record};
+use super::responder::{RegisterError, SECTOR};
+use super::trie::{Entry, Trie, TrieLimits};
+use crate::ids::{NodeId, Time};
+
+/// What taking a registration changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The runtime had no live registration of this service in this scope.
+    Joined,
+    /// A later registration replaced the one held.
+    Renewed,
+    /// The one held is as recent or more: nothing changed.
+    Unchanged,
+}
+
+impl Taken {
+    /// Whether the table changed.
+    pub fn changed(self) -> bool {
+        self != Self::Unchanged
+    }
+}
+
+/// A registration held, with the hosting grant that backs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The registration, signed by its runtime.
+    pub reg: Record,
+    /// The hosting grant for that runtime and scope.
+    pub grant: Record,
+}
+
+type Key = (ScopePath, String, NodeId);
+
+/// One cluster member's registrations and answers.
+#[derive(Debug, Clone)]
+pub struct ClusterTable {
+    me: NodeId,
+    cluster: ScopePath,
+    table: Trie,
+    records: BTreeMap<Key, Held>,
+    cache_ms: u32,
+}
+
+impl ClusterTable {
+    /// A table for runtime `me` in the cluster of `cluster`, telling
+    /// queriers to cache answers for `cache_ms`.
+    pub fn new(me: NodeId, cluster: ScopePath, cache_ms: u32, limits: TrieLimits) -> Self {
+        Self {
+            me,
+            cluster,
+            table: Trie::new(limits),
+            records: BTreeMap::new(),
+            cache_ms,
+        }
+    }
+
+    /// This runtime's node ID.
+    pub fn node_id(&self) -> NodeId {
+        self.me
+    }
+
+    /// The scope of this runtime's cluster.
+    pub fn cluster(&self) -> &ScopePath {
+        &self.cluster
+    }
+
+    /// Registrations held (expired ones included until [`Self::expire`]).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Whether a registration of `service` in `scope` belongs here: the
+    /// scope is under this cluster, or it is a sector registration of a
+    /// cluster above.
+    pub fn holds(&self, scope: &ScopePath, service: &str) -> bool {
+        self.cluster.is_prefix_of(scope) || (service == SECTOR && scope.is_prefix_of(&self.cluster))
+    }
+
+    /// Takes a registration backed by `grant`, checked against `auth`.
+    ///
+    /// # Errors
+    /// A failed check, a scope not held here, or a full trie.
+    pub fn register(
+        &mut self,
+        auth: &Authority,
+        reg: &Record,
+        grant: &Record,
+        now: Time,
+    ) -> Result<Taken, RegisterError> {
+        auth.check_registration(reg, grant, now)?;
+        let Body::Registration {
+            scope,
+            service,
+            runtime,
+            engine,
+            issued,
+            expires,
+        } = &reg.body
+        else {
+            return Err(AuthError::WrongKind.into());
+        };
+        if !self.holds(scope, service) {
+            return Err(RegisterError::NotHeld);
+        }
+        let key = (scope.clone(), service.clone(), *runtime);
+        let taken = match self.records.get(&key) {
+            Some(old) if reg_issued(&old.reg) >= *issued => return Ok(Taken::Unchanged),
+            Some(old) if reg_expires(&old.reg) > now => Taken::Renewed,
+            _ => Taken::Joined,
+        };
+        self.table.insert(
+            scope,
+            service,
+            Entry {
+                runtime: *runtime,
+                engine: *engine,
+                expires: *expires,
+            },
+            now,
+        )?;
+        self.records.insert(
+            key,
+            Held {
+                reg: reg.clone(),
+                grant: grant.clone(),
+            },
+        );
+        Ok(taken)
+    }
+
+    /// Takes a withdrawal: drops the runtime's registration if it was issued
+    /// before the withdrawal. Returns whether one was dropped.
+    ///
+    /// # Errors
+    /// Wrong kind or a signature that is not the runtime's.
+    pub fn withdraw(&mut self, rec: &Record) -> Result<bool, RegisterError> {
+        let Body::Withdrawal {
+            scope,
+            service,
+            runtime,
+            issued,
+        } = &rec.body
+        else {
+            return Err(AuthError::WrongKind.into());
+        };
+        if rec.signer != runtime.0 || !rec.verify_signature() {
+            return Err(AuthError::BadSignature.into());
+        }
+        let key = (scope.clone(), service.clone(), *runtime);
+        match self.records.get(&key) {
+            Some(old) if reg_issued(&old.reg) < *issued => {
+                self.records.remove(&key);
+                self.table.remove(scope, service, *runtime);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Drops every registration of `runtime` issued before `before`;
+    /// returns the (scope, service) pairs dropped.
+    pub fn drop_runtime(&mut self, runtime: NodeId, before: Time) -> Vec<(ScopePath, String)> {
+        let gone: Vec<Key> = self
+            .records
+            .iter()
+            .filter(|((_, _, r), h)| *r == runtime && reg_issued(&h.reg) < before)
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.remove_keys(gone)
+    }
+
+    /// Drops every registration whose hosting grant `auth` says is revoked;
+    /// returns the (scope, service) pairs dropped.
+    pub fn drop_revoked(&mut self, auth: &Authority) -> Vec<(ScopePath, String)> {
+        let gone: Vec<Key> = self
+            .records
+            .iter()
+            .filter(|(_, h)| auth.is_revoked(&h.grant))
+            .map(|(k, _)| k.clone())
+            .collect();
+        self.remove_keys(gone)
+    }
+
+    fn remove_keys(&mut self, keys: Vec<Key>) -> Vec<(ScopePath, String)> {
+        keys.into_iter()
+            .map(|(scope, service, runtime)| {
+                self.records
+                    .remove(&(scope.clone(), service.clone(), runtime));
+                self.table.remove(&scope, &service, runtime);
+                (scope, service)
+            })
+            .collect()
+    }
+
+    /// Drops what has expired at `now`.
+    pub fn expire(&mut self, now: Time) {
+        self.table.expire(now);
+        self.records.retain(|_, h| reg_expires(&h.reg) > now);
+    }
+
+    /// Every registration held, with its grant, in (scope, service,
+    /// runtime) order.
+    pub fn held(&self) -> impl Iterator<Item = &Held> {
+        self.records.values()
+    }
+
+    /// The live registration of `runtime` for `service` in `scope`.
+    pub fn get(
+        &self,
+        scope: &ScopePath,
+        service: &str,
+        runtime: NodeId,
+        now: Time,
+    ) -> Option<&Held> {
+        self.records
+            .get(&(scope.clone(), service.to_owned(), runtime))
+            .filter(|h| reg_expires(&h.reg) > now)
+    }
+
+    fn sector_scopes(&self, now: Time) -> BTreeMap<&ScopePath, Vec<NodeId>> {
+        let mut out: BTreeMap<&ScopePath, Vec<NodeId>> = BTreeMap::new();
+        for ((scope, service, runtime), h) in &self.records {
+            if service == SECTOR && reg_expires(&h.reg) > now {
+                out.entry(scope).or_default().push(*runtime);
+            }
+        }
+        out
+    }
+
+    /// The members of this cluster (this runtime included once its own
+    /// sector registration is held), in node ID order.
+    pub fn members(&self, now: Time) -> Vec<NodeId> {
+        self.live(&self.cluster, SECTOR, now)
+            .into_iter()
+            .map(|e| e.runtime)
+            .collect()
+    }
+
+    /// The nearest cluster above this one and its members.
+    pub fn parent(&self, now: Time) -> Option<(ScopePath, Vec<NodeId>)> {
+        let parent = self.cluster.parent()?;
+        let (scope, entries) = self.table.longest_prefix(&parent, SECTOR, now)?;
+        Some((scope, entries.into_iter().map(|e| e.runtime).collect()))
+    }
+
+    /// The clusters directly below this one (no cluster between) and their
+    /// members.
+    pub fn children(&self, now: Time) -> Vec<(ScopePath, Vec<NodeId>)> {
+        let below: Vec<(&ScopePath, Vec<NodeId>)> = self
+            .sector_scopes(now)
+            .into_iter()
+            .filter(|(s, _)| s.depth() > self.cluster.depth() && self.cluster.is_prefix_of(s))
+            .collect();
+        below
+            .iter()
+            .filter(|(s, _)| {
+                !below
+                    .iter()
+                    .any(|(o, _)| o.depth() < s.depth() && o.is_prefix_of(s))
+            })
+            .map(|(s, m)| ((*s).clone(), m.clone()))
+            .collect()
+    }
+
+    /// Whether `peer` is a live member of this cluster or of a cluster
+    /// this table knows above or below.
+    pub fn knows_member(&self, peer: NodeId, now: Time) -> bool {
+        self.records
+            .iter()
+            .any(|((_, s, r), h)| *r == peer && s == SECTOR && reg_expires(&h.reg) > now)
+    }
+
+    fn live(&self, scope: &ScopePath, service: &str, now: Time) -> Vec<Entry> {
+        self.table.get(scope, service, now)
+    }
+
+    fn redirect(&self, scope: ScopePath, targets: Vec<Entry>, ceiling: u8) -> Answer {
+        Answer::Redirect {
+            scope,
+            ceiling,
+            cache_ms: self.cache_ms,
+            targets: targets
+                .into_iter()
+                .map(|e| e.runtime)
+                .take(MAX_TARGETS)
+                .collect(),
+        }
+    }
+
+    fn up(&self, ceiling: u8, now: Time) -> Answer {
+        let Some(parent) = self.cluster.parent() else {
+            return Answer::NoRoute;
+        };
+        match self.table.longest_prefix(&parent, SECTOR, now) {
+            Some((scope, targets)) => self.redirect(scope, targets, ceiling),
+            None => Answer::NoRoute,
+        }
+    }
+
+    /// Answers `q` from `from` (the querier's node ID as the overlay
+    /// authenticated it), checking access against `auth`.
+    pub fn answer(&self, auth: &Authority, from: NodeId, q: &Query, now: Time) -> Answer {
+        if !auth.may_read(&q.scope, from, &q.cred, now) {
+            return Answer::Denied;
+        }
+        let target = match q.kind {
+            QueryKind::All => q.scope.clone(),
+            QueryKind::Closest => q.scope.prefix(usize::from(q.ceiling)),
+        };
+        if !self.cluster.is_prefix_of(&target) {
+            return self.up(q.ceiling, now);
+        }
+        for d in self.cluster.depth() + 1..=target.depth() {
+            let s = target.prefix(d);
+            let sector = self.live(&s, SECTOR, now);
+            if !sector.is_empty() {
+                return self.redirect(s, sector, q.ceiling);
+            }
+        }
+        let found = match q.kind {
+            QueryKind::All => Some(target.clone()),
+            QueryKind::Closest => (self.cluster.depth()..=target.depth())
+                .rev()
+                .map(|d| target.prefix(d))
+                .find(|s| !self.live(s, &q.service, now).is_empty()),
+        };
+        let Some(scope) = found else {
+            if self.cluster.is_root() {
+                return Answer::Runtimes {
+                    cache_ms: self.cache_ms,
+                    regs: Vec::new(),
+                };
+            }
+            let above = u8::try_from(self.cluster.depth() - 1).unwrap_or(u8::MAX);
+            return self.up(above, now);
+        };
+        let regs = self
+            .live(&scope, &q.service, now)
+            .into_iter()
+            .filter_map(|e| {
+                self.records
+                    .get(&(scope.clone(), q.service.clone(), e.runtime))
+                    .map(|h| h.reg.clone())
+            })
+            .take(MAX_ENTRIES)
+            .collect();
+        Answer::Runtimes {
+            cache_ms: self.cache_ms,
+            regs,
+        }
+    }
+}
+
+/// When a registration was signed (`Time(0)` for other kinds).
+pub(crate) fn reg_issued(r: &Record) -> Time {
+    match r.body {
+        Body::Registration { issued, .. } => issued,
+        _ => Time(0),
+    }
+}
+
+/// When a registration ends (`Time(0)` for other kinds).
+pub(crate) fn reg_expires(r: &Record) -> Time {
+    match r.body {
+        Body::Registration { expires, .. } => expires,
+        _ => Time(0),
+    }
+}
