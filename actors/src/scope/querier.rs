@@ -194,9 +194,31 @@ impl Querier {
         cred: Credential,
         now: Time,
     ) -> Result<Start, QueryError> {
-        if let Some(v) = self.cached(kind, &scope, service, now) {
-            self.stats.cache_hits += 1;
-            return Ok(Start::Cached(v));
+        self.start_with(kind, scope, service, cred, now, true)
+    }
+
+    /// As [`Self::start`]; with `use_cache` false the answer is never taken
+    /// from the cache (the redirects it holds still give the first runtime
+    /// to ask). A host serving several clients uses this when it cannot
+    /// check a client's credential itself, so that one client's answer is
+    /// not handed to another that may not read the scope.
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub fn start_with(
+        &mut self,
+        kind: QueryKind,
+        scope: ScopePath,
+        service: &str,
+        cred: Credential,
+        now: Time,
+        use_cache: bool,
+    ) -> Result<Start, QueryError> {
+        if use_cache {
+            if let Some(v) = self.cached(kind, &scope, service, now) {
+                self.stats.cache_hits += 1;
+                return Ok(Start::Cached(v));
+            }
         }
         let first = match self.cache.longest_prefix(&scope, SECTOR, now) {
             Some((_, e)) => e.iter().map(|e| e.runtime).collect(),

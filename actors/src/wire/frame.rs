@@ -410,6 +410,7 @@ mod tests {
             Frame::ScopePush(ScopePush {
                 forwarded: true,
                 generation_request: false,
+                sync_request: false,
                 records: vec![crate::scope::Record {
                     body: crate::scope::Body::Revocation {
                         target: [1; 32],

@@ -6,6 +6,8 @@
 //!          take, do not pass on)
 //!          bit 1 generation request (to a root runtime: assign the
 //!          cluster of the sector registration in this push a generation)
+//!          bit 2 sync request (the sender's sector registration is in the
+//!          push and its table is empty: send it everything you hold)
 //!          other bits must be 0
 //! ```
 //!
@@ -26,6 +28,9 @@ pub const MAX_LEN: usize = 2 + MAX_RECORDS * (2 + MAX_RECORD);
 pub const FORWARDED: u8 = 1;
 /// Flag: a generation request.
 pub const GENERATION_REQUEST: u8 = 2;
+/// Flag: a sync request.
+pub const SYNC_REQUEST: u8 = 4;
+const FLAGS: u8 = FORWARDED | GENERATION_REQUEST | SYNC_REQUEST;
 
 /// A parsed push (signatures not yet checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +39,8 @@ pub struct ScopePush {
     pub forwarded: bool,
     /// Asks a root runtime for a generation number.
     pub generation_request: bool,
+    /// Asks a member of the sender's cluster for everything it holds.
+    pub sync_request: bool,
     /// The records, 1 to [`MAX_RECORDS`].
     pub records: Vec<Record>,
 }
@@ -51,7 +58,7 @@ impl ScopePush {
         }
         let mut r = Reader::new(b);
         let flags = r.u8()?;
-        if flags & !(FORWARDED | GENERATION_REQUEST) != 0 {
+        if flags & !FLAGS != 0 {
             return Err(WireError::InvalidField("flags"));
         }
         let n = usize::from(r.u8()?);
@@ -69,6 +76,7 @@ impl ScopePush {
         Ok(Self {
             forwarded: flags & FORWARDED != 0,
             generation_request: flags & GENERATION_REQUEST != 0,
+            sync_request: flags & SYNC_REQUEST != 0,
             records,
         })
     }
@@ -101,6 +109,9 @@ impl ScopePush {
         }
         if self.generation_request {
             flags |= GENERATION_REQUEST;
+        }
+        if self.sync_request {
+            flags |= SYNC_REQUEST;
         }
         out.push(flags);
         out.push(self.records.len() as u8);
@@ -138,6 +149,7 @@ mod tests {
         let p = ScopePush {
             forwarded: true,
             generation_request: false,
+            sync_request: false,
             records: vec![rev(1)],
         };
         let mut b = vec![0xa5];
@@ -152,7 +164,7 @@ mod tests {
             Err(WireError::InvalidField("count"))
         );
         assert_eq!(
-            ScopePush::parse(&[4, 1]),
+            ScopePush::parse(&[8, 1]),
             Err(WireError::InvalidField("flags"))
         );
         assert_eq!(
@@ -166,6 +178,7 @@ mod tests {
         let full = ScopePush {
             forwarded: false,
             generation_request: true,
+            sync_request: true,
             records: (0..MAX_RECORDS as u8).map(rev).collect(),
         };
         let mut b = Vec::new();
@@ -175,6 +188,7 @@ mod tests {
         let over = ScopePush {
             forwarded: false,
             generation_request: false,
+            sync_request: false,
             records: (0..=MAX_RECORDS as u8).map(rev).collect(),
         };
         assert_eq!(over.write(&mut b), Err(WireError::TooLong("records")));
@@ -182,10 +196,11 @@ mod tests {
 
     proptest! {
         #[test]
-        fn round_trip(bodies in proptest::collection::vec(arb_body(), 1..6), f in 0u8..4) {
+        fn round_trip(bodies in proptest::collection::vec(arb_body(), 1..6), f in 0u8..8) {
             let p = ScopePush {
                 forwarded: f & 1 != 0,
                 generation_request: f & 2 != 0,
+                sync_request: f & 4 != 0,
                 records: bodies.into_iter().map(|body| Record { body, signer: [1; 32], sig: [2; 64] }).collect(),
             };
             let mut b = Vec::new();

@@ -195,6 +195,7 @@ impl Transport {
                     gen_asked: None,
                     gen_attempts: 0,
                     seen: Default::default(),
+                    want_sync: true,
                 },
             );
             if s.upkeep_at < now {

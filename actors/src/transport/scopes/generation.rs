@@ -203,6 +203,7 @@ impl Transport {
             Frame::ScopePush(ScopePush {
                 forwarded: false,
                 generation_request: true,
+                sync_request: false,
                 records,
             }),
         );

@@ -92,6 +92,9 @@ impl Transport {
                 for o in s.own.values_mut() {
                     o.next = now;
                 }
+                for m in s.members.values_mut() {
+                    m.want_sync = true;
+                }
             }
             return;
         }

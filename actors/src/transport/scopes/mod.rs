@@ -108,6 +108,9 @@ pub(super) struct Membership {
     pub(super) gen_attempts: usize,
     /// Creations and revocations already handled for this cluster.
     pub(super) seen: BTreeSet<[u8; 32]>,
+    /// Whether the next push of our sector registration asks for a sync
+    /// (our table is new, or the cluster lost us).
+    pub(super) want_sync: bool,
 }
 
 /// A generation record with the records that prove its signer was a root
@@ -312,7 +315,6 @@ impl Transport {
     /// fails it is gone); our registrations pushed through it are placed
     /// again.
     pub(super) fn scopes_on_closed(&mut self, peer: NodeId) {
-        let now = self.now;
         let Some(s) = self.scopes.as_ref() else {
             return;
         };
@@ -320,7 +322,6 @@ impl Transport {
             .members
             .values()
             .any(|m| m.table.held().any(|h| reg_runtime(&h.reg) == Some(peer)));
-        let _ = now;
         self.scope_peer_failed(peer);
         if holds {
             self.reconnect(peer);
@@ -407,6 +408,13 @@ impl Transport {
         if let Some(s) = self.scopes.as_mut() {
             s.next_serial = s.next_serial.max(state.next_serial);
         }
+    }
+
+    /// The grants and capabilities kept: those given to this runtime with
+    /// [`Self::scope_add_record`] and those pushed to the clusters it is a
+    /// member of.
+    pub fn scope_records(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.scopes.iter().flat_map(|s| s.book.values())
     }
 
     /// The scopes and revocations this runtime knows (`None` when scopes

@@ -193,6 +193,7 @@ impl Transport {
         } else {
             let t = targets.remove(0);
             o.spare = targets;
+            let at_scope = x == *scope;
             o.placed = Some(Placed {
                 cluster: x,
                 via: t,
@@ -200,7 +201,26 @@ impl Transport {
             });
             let (reg, grant) = (o.reg.clone(), o.grant.clone());
             let group = s.reg_group(&reg, &grant);
-            self.push_to(t, group);
+            // A new member of an existing cluster asks the member it
+            // pushes to for everything it holds.
+            let sync = sector
+                && at_scope
+                && s.members
+                    .get_mut(scope)
+                    .is_some_and(|m| std::mem::take(&mut m.want_sync));
+            if sync {
+                self.scope_frame(
+                    t,
+                    Frame::ScopePush(ScopePush {
+                        forwarded: false,
+                        generation_request: false,
+                        sync_request: true,
+                        records: group,
+                    }),
+                );
+            } else {
+                self.push_to(t, group);
+            }
         }
         if founding {
             self.request_generation(scope);
@@ -419,6 +439,7 @@ impl Transport {
             Frame::ScopePush(ScopePush {
                 forwarded: false,
                 generation_request: false,
+                sync_request: false,
                 records: group,
             }),
         );

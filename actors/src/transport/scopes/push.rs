@@ -25,7 +25,7 @@ impl Transport {
             return;
         }
         let mut out = Outgoing::default();
-        self.scope_take(peer, p.forwarded, &p.records, &mut out);
+        self.scope_take(peer, p.forwarded, p.sync_request, &p.records, &mut out);
         self.scope_flush(out);
     }
 
@@ -67,18 +67,20 @@ impl Transport {
             if local {
                 let _ = self.scope_add_record(rec);
             } else {
-                self.scope_take(me, false, std::slice::from_ref(&rec), &mut out);
+                self.scope_take(me, false, false, std::slice::from_ref(&rec), &mut out);
             }
         }
         self.scope_flush(out);
     }
 
     /// Takes `records` from `from` (this runtime for its own records),
-    /// `forwarded` as the push said; adds what is to be passed on to `out`.
+    /// `forwarded` and `sync` (a sync request) as the push said; adds what
+    /// is to be passed on to `out`.
     pub(super) fn scope_take(
         &mut self,
         from: NodeId,
         forwarded: bool,
+        sync: bool,
         records: &[Record],
         out: &mut Outgoing,
     ) {
@@ -176,7 +178,7 @@ impl Transport {
             if proofs.contains(&reg.id()) {
                 continue;
             }
-            self.take_registration(from, reg, records, &clusters, out);
+            self.take_registration(from, sync, reg, records, &clusters, out);
         }
         // Withdrawals.
         for w in records.iter().filter(|r| r.body.kind() == Kind::Withdrawal) {
@@ -205,6 +207,7 @@ impl Transport {
     fn take_registration(
         &mut self,
         from: NodeId,
+        sync: bool,
         reg: &Record,
         records: &[Record],
         clusters: &[(ScopePath, bool)],
@@ -237,10 +240,15 @@ impl Transport {
                 continue;
             }
             held = true;
+            // A runtime that asks for a sync is treated as joining.
+            let asks = sync && *runtime == from;
             match m.table.register(&s.authority, reg, grant, now) {
-                Ok(t) if t.changed() => {
-                    self.stats.scopes.records_taken += 1;
-                    self.after_reg(c, from, *fresh, reg, grant, t == Taken::Joined, out);
+                Ok(t) if t.changed() || asks => {
+                    if t.changed() {
+                        self.stats.scopes.records_taken += 1;
+                    }
+                    let joined = t == Taken::Joined || asks;
+                    self.after_reg(c, from, *fresh, reg, grant, joined, out);
                 }
                 Ok(_) => {}
                 Err(RegisterError::Auth(e)) => self.count_refusal(&e),

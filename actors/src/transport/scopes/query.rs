@@ -71,7 +71,14 @@ impl Transport {
             self.scope_query_done(id, purpose, Vec::new(), Err(QueryError::Busy));
             return;
         }
-        match s.querier.start(kind, scope, service, cred, now) {
+        // The cache is shared by every caller on this runtime: it answers
+        // only a caller whose credential this runtime can check itself.
+        let me = self.keys.node_id();
+        let use_cache = s.authority.may_read(&scope, me, &cred, now);
+        match s
+            .querier
+            .start_with(kind, scope, service, cred, now, use_cache)
+        {
             Err(e) => self.scope_query_done(id, purpose, Vec::new(), Err(e)),
             Ok(Start::Cached(found)) => {
                 self.stats.scopes.cache_hits += 1;

@@ -263,6 +263,7 @@ impl Transport {
                     Frame::ScopePush(ScopePush {
                         forwarded,
                         generation_request: false,
+                        sync_request: false,
                         records,
                     }),
                 );
