@@ -1005,11 +1005,10 @@ fn a_restarted_member_is_synced_and_a_root_runtime_keeps_its_serials() {
 #[test]
 fn unreachable_and_silent_runtimes_are_passed_over() {
     let mut w = World::build(9);
-    // A node without scopes never answers: its hop times out. A removed
+    // A node without scopes (no root key) never answers: its hop times
+    // out. A removed
     // node cannot be reached: its hop fails at once.
-    let mut quiet = Config::default();
-    quiet.scope_root = None;
-    let silent = w.net.add_node(quiet);
+    let silent = w.net.add_node(Config::default());
     w.notices.push(Vec::new());
     let gone = 1;
     w.net.remove_node(gone);

@@ -576,6 +576,106 @@ mod tests {
     }
 
     #[test]
+    fn chains_revocation_records_and_generations() {
+        let mut a = tree();
+        let chain = a.chain(&p("/org/team")).unwrap();
+        assert_eq!(chain.len(), 3);
+        assert_eq!(chain[2], create("/org/team", 3, false, 2));
+        assert!(a.chain(&p("/org/none")).is_none());
+        let under: Vec<_> = a.creations_under(&p("/org/team")).cloned().collect();
+        assert_eq!(
+            under,
+            vec![
+                create("/org/team", 3, false, 2),
+                create("/org/team/data", 4, true, 3)
+            ]
+        );
+        // A record already held is not new; a later one by the same owner
+        // replaces the flags.
+        assert_eq!(a.add_scope(&create("/org", 2, true, 1)), Ok(false));
+        let later = Record::sign(
+            Body::ScopeCreate {
+                path: p("/org"),
+                owner: pk(2),
+                world_readable: false,
+                issued: Time(2),
+            },
+            &key(1),
+        )
+        .unwrap();
+        assert_eq!(a.add_scope(&later), Ok(true));
+        assert!(!a.scope(&p("/org")).unwrap().world_readable);
+        let rev = Record::sign(
+            Body::Revocation {
+                target: [9; 32],
+                issued: Time(1),
+            },
+            &key(3),
+        )
+        .unwrap();
+        assert_eq!(a.revoke(&rev), Ok(true));
+        assert_eq!(a.revoke(&rev), Ok(false));
+        assert_eq!(a.revocations().collect::<Vec<_>>(), vec![&rev]);
+        // A generation signed by a runtime registered at `/` for sectors.
+        let rt = key(40);
+        let rid = NodeId(pk(40));
+        let grant = Record::sign(
+            Body::HostingGrant {
+                scope: p("/"),
+                runtime: rid,
+                expires: Time(100),
+            },
+            &key(1),
+        )
+        .unwrap();
+        let reg = |service: &str| {
+            Record::sign(
+                Body::Registration {
+                    scope: p("/"),
+                    service: service.into(),
+                    runtime: rid,
+                    engine: None,
+                    issued: Time(5),
+                    expires: Time(50),
+                },
+                &rt,
+            )
+            .unwrap()
+        };
+        let cert = |issued: u64, signer: &SigningKey| {
+            Record::sign(
+                Body::Generation {
+                    scope: p("/org"),
+                    serial: 7,
+                    issued: Time(issued),
+                },
+                signer,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            a.check_generation(&cert(10, &rt), &reg("sector"), &grant),
+            Ok((p("/org"), 7))
+        );
+        assert_eq!(
+            a.check_generation(&cert(10, &rt), &reg("fs"), &grant),
+            Err(AuthError::GrantMismatch)
+        );
+        assert_eq!(
+            a.check_generation(&cert(10, &key(41)), &reg("sector"), &grant),
+            Err(AuthError::GrantMismatch)
+        );
+        assert_eq!(
+            a.check_generation(&cert(60, &rt), &reg("sector"), &grant),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            a.check_generation(&cert(2, &rt), &reg("sector"), &grant),
+            Err(AuthError::Expired)
+        );
+    }
+
+    #[test]
     fn read_rules() {
         let a = tree();
         let q = NodeId(pk(30));
@@ -620,5 +720,20 @@ mod tests {
         assert!(a.may_read(&p("/org/team"), q, &grant, Time(10)));
         assert!(a.may_read(&p("/org/team/data"), q, &grant, Time(10)));
         assert!(!a.may_read(&p("/org/team"), NodeId(pk(31)), &grant, Time(10)));
+        // A hosting grant lets its runtime find the scope's cluster.
+        let hosting = Credential::HostingGrant(
+            Record::sign(
+                Body::HostingGrant {
+                    scope: p("/org/team"),
+                    runtime: q,
+                    expires: Time(50),
+                },
+                &key(3),
+            )
+            .unwrap(),
+        );
+        assert!(a.may_read(&p("/org/team/data"), q, &hosting, Time(10)));
+        assert!(!a.may_read(&p("/org/team"), NodeId(pk(31)), &hosting, Time(10)));
+        assert!(!a.may_read(&p("/org/team"), q, &hosting, Time(50)));
     }
 }

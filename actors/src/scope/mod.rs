@@ -36,8 +36,13 @@
 //!   is allowed only when every scope from `/` down is world-readable.
 //!   Refusal and absence give the same [`Answer::Denied`].
 //!
-//! Not here yet: hosting in the daemon, the CLI, DNS bootstrap, cluster
-//! generation numbers and messages addressed to clusters.
+//! - **Hosting** ([`hosting`] and the transport): [`crate::Transport`]
+//!   carries queries, registrations and records between runtimes on its
+//!   streams, keeps the clusters this runtime is in ([`table`]), gives
+//!   each cluster a generation number and sends messages to a scope
+//!   (`Transport::scope_*`; `docs/scopes.md` §7–8).
+//!
+//! Not here yet: the daemon's wiring, the CLI and DNS bootstrap.
 
 pub mod authority;
 pub mod hosting;

@@ -402,3 +402,152 @@ pub(crate) fn reg_expires(r: &Record) -> Time {
         _ => Time(0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_bytes(&[n; 32])
+    }
+    fn id(n: u8) -> NodeId {
+        NodeId(key(n).verifying_key().to_bytes())
+    }
+    fn p(s: &str) -> ScopePath {
+        ScopePath::parse(s).unwrap()
+    }
+
+    /// `/` owned by key 1, and every other scope used here by key 1 too.
+    fn authority() -> Authority {
+        let mut a = Authority::new(key(1).verifying_key().to_bytes());
+        for s in ["/", "/a", "/a/b", "/a/b/c", "/a/b/c/d", "/x"] {
+            let rec = Record::sign(
+                Body::ScopeCreate {
+                    path: p(s),
+                    owner: key(1).verifying_key().to_bytes(),
+                    world_readable: true,
+                    issued: Time(1),
+                },
+                &key(1),
+            )
+            .unwrap();
+            assert!(a.add_scope(&rec).unwrap());
+        }
+        a
+    }
+
+    fn pair(scope: &str, service: &str, rt: u8, issued: u64) -> (Record, Record) {
+        let grant = Record::sign(
+            Body::HostingGrant {
+                scope: p(scope),
+                runtime: id(rt),
+                expires: Time(1_000),
+            },
+            &key(1),
+        )
+        .unwrap();
+        let reg = Record::sign(
+            Body::Registration {
+                scope: p(scope),
+                service: service.into(),
+                runtime: id(rt),
+                engine: None,
+                issued: Time(issued),
+                expires: Time(500),
+            },
+            &key(rt),
+        )
+        .unwrap();
+        (reg, grant)
+    }
+
+    #[test]
+    fn joins_renewals_and_neighbours() {
+        let a = authority();
+        let mut t = ClusterTable::new(id(10), p("/a"), 1_000, TrieLimits::default());
+        let take = |t: &mut ClusterTable, s: &str, sv: &str, rt: u8, at: u64| {
+            let (reg, grant) = pair(s, sv, rt, at);
+            t.register(&a, &reg, &grant, Time(2))
+        };
+        assert_eq!(take(&mut t, "/a", SECTOR, 10, 1), Ok(Taken::Joined));
+        assert_eq!(take(&mut t, "/a", SECTOR, 10, 1), Ok(Taken::Unchanged));
+        assert_eq!(take(&mut t, "/a", SECTOR, 10, 2), Ok(Taken::Renewed));
+        assert_eq!(take(&mut t, "/a", SECTOR, 10, 1), Ok(Taken::Unchanged));
+        take(&mut t, "/a", SECTOR, 11, 1).unwrap();
+        take(&mut t, "/", SECTOR, 20, 1).unwrap();
+        take(&mut t, "/a/b/c", SECTOR, 30, 1).unwrap();
+        take(&mut t, "/a/b/c/d", SECTOR, 31, 1).unwrap();
+        take(&mut t, "/a/b", "fs", 40, 1).unwrap();
+        assert_eq!(
+            take(&mut t, "/x", "fs", 41, 1),
+            Err(RegisterError::NotHeld),
+            "a sibling's registrations are not held"
+        );
+        assert_eq!(t.members(Time(2)), {
+            let mut v = vec![id(10), id(11)];
+            v.sort();
+            v
+        });
+        assert_eq!(t.parent(Time(2)), Some((p("/"), vec![id(20)])));
+        assert_eq!(
+            t.children(Time(2)),
+            vec![(p("/a/b/c"), vec![id(30)])],
+            "only the clusters directly below"
+        );
+        assert!(t.knows_member(id(31), Time(2)));
+        assert!(!t.knows_member(id(40), Time(2)));
+        // A departure drops everything of the runtime issued before.
+        assert_eq!(
+            t.drop_runtime(id(30), Time(2)),
+            vec![(p("/a/b/c"), SECTOR.to_owned())]
+        );
+        assert_eq!(t.children(Time(2)), vec![(p("/a/b/c/d"), vec![id(31)])]);
+        assert!(t.drop_runtime(id(40), Time(1)).is_empty());
+        // A revoked grant drops what it backs.
+        let mut a2 = a.clone();
+        let (_, grant) = pair("/a/b", "fs", 40, 1);
+        let rev = Record::sign(
+            Body::Revocation {
+                target: grant.id(),
+                issued: Time(3),
+            },
+            &key(1),
+        )
+        .unwrap();
+        assert!(a2.revoke(&rev).unwrap());
+        assert_eq!(t.drop_revoked(&a2), vec![(p("/a/b"), "fs".to_owned())]);
+        // Expiry.
+        t.expire(Time(500));
+        assert!(t.is_empty());
+    }
+
+    proptest! {
+        /// The direct children of a cluster, against a plain definition:
+        /// sector scopes strictly below with no sector scope between.
+        #[test]
+        fn children_match_a_plain_scan(picks in proptest::collection::vec((0usize..6, 12u8..20), 0..12)) {
+            let a = authority();
+            let scopes = ["/", "/a", "/a/b", "/a/b/c", "/a/b/c/d", "/x"];
+            let mut t = ClusterTable::new(id(10), p("/a"), 1_000, TrieLimits::default());
+            let mut sectors: BTreeSet<ScopePath> = BTreeSet::new();
+            for (i, rt) in picks {
+                let (reg, grant) = pair(scopes[i], SECTOR, rt, 1);
+                if t.register(&a, &reg, &grant, Time(2)).is_ok() {
+                    sectors.insert(p(scopes[i]));
+                }
+            }
+            let c = p("/a");
+            let want: Vec<ScopePath> = sectors
+                .iter()
+                .filter(|s| s.depth() > c.depth() && c.is_prefix_of(s))
+                .filter(|s| !sectors.iter().any(|o| o.depth() > c.depth() && o.depth() < s.depth() && o.is_prefix_of(s)))
+                .cloned()
+                .collect();
+            let got: Vec<ScopePath> = t.children(Time(2)).into_iter().map(|(s, _)| s).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

@@ -82,7 +82,7 @@ impl Transport {
             .collect();
         let mut out = Outgoing::default();
         for c in holders {
-            self.after_reg(&c, me, true, &reg, &grant, false, &mut out);
+            self.after_reg(&c, me, true, (&reg, &grant), false, &mut out);
         }
         self.scope_flush(out);
     }

@@ -248,7 +248,7 @@ impl Transport {
                         self.stats.scopes.records_taken += 1;
                     }
                     let joined = t == Taken::Joined || asks;
-                    self.after_reg(c, from, *fresh, reg, grant, joined, out);
+                    self.after_reg(c, from, *fresh, (reg, grant), joined, out);
                 }
                 Ok(_) => {}
                 Err(RegisterError::Auth(e)) => self.count_refusal(&e),

@@ -357,16 +357,15 @@ impl Transport {
         }
     }
 
-    /// Passes on a registration taken in cluster `c` from `from`
-    /// (`fresh`: not forwarded by another member of `c`); `joined`: the
-    /// runtime had none there before.
+    /// Passes on a registration (with its grant) taken in cluster `c` from
+    /// `from` (`fresh`: not forwarded by another member of `c`); `joined`:
+    /// the runtime had none there before (or asked for a sync).
     pub(super) fn after_reg(
         &mut self,
         c: &ScopePath,
         from: NodeId,
         fresh: bool,
-        reg: &Record,
-        grant: &Record,
+        (reg, grant): (&Record, &Record),
         joined: bool,
         out: &mut Outgoing,
     ) {
@@ -485,5 +484,73 @@ impl Transport {
         let mut group = book_scope(rec).map_or_else(Vec::new, |sc| s.chain(&sc));
         group.push(rec.clone());
         self.to_members(c, from, &group, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::Time;
+
+    fn rec(body: Body) -> Record {
+        Record {
+            body,
+            signer: [1; 32],
+            sig: [2; 64],
+        }
+    }
+    fn rev(n: u8) -> Record {
+        rec(Body::Revocation {
+            target: [n; 32],
+            issued: Time(1),
+        })
+    }
+    fn grant(n: u8) -> Record {
+        rec(Body::HostingGrant {
+            scope: ScopePath::root(),
+            runtime: NodeId([n; 32]),
+            expires: Time(9),
+        })
+    }
+
+    #[test]
+    fn groups_stay_whole_and_floods_go_once() {
+        let to = NodeId([7; 32]);
+        let mut out = Outgoing::default();
+        // Two registrations sharing a grant and a chain: the chain goes
+        // once, each registration keeps its grant.
+        out.add(to, false, vec![rev(1), grant(1), rev(10)]);
+        out.add(to, false, vec![rev(1), grant(1), rev(11)]);
+        out.add(to, false, vec![rev(1), grant(1), rev(11)]);
+        out.add(to, true, vec![rev(1)]);
+        let b = &out.dests[&(to, false)];
+        assert_eq!(b.groups.len(), 2);
+        assert_eq!(b.groups[0], vec![rev(1), grant(1), rev(10)]);
+        assert_eq!(b.groups[1], vec![grant(1), rev(11)]);
+        assert_eq!(out.dests[&(to, true)].groups, vec![vec![rev(1)]]);
+    }
+
+    #[test]
+    fn packing_respects_the_limits_and_never_splits_a_group() {
+        let groups: Vec<Vec<Record>> = (0..100u8)
+            .map(|i| vec![grant(i), rev(i), rev(i.wrapping_add(100))])
+            .collect();
+        let pushes = pack(groups.clone());
+        assert!(pushes.len() > 1);
+        let mut flat = Vec::new();
+        for p in &pushes {
+            assert!(p.len() <= MAX_RECORDS);
+            assert_eq!(p.len() % 3, 0, "groups of three stay whole");
+            let push = ScopePush {
+                forwarded: false,
+                generation_request: false,
+                sync_request: false,
+                records: p.clone(),
+            };
+            assert!(push.encoded_len() <= MAX_LEN);
+            flat.extend(p.iter().cloned());
+        }
+        assert_eq!(flat, groups.concat());
+        assert!(pack(Vec::new()).is_empty());
     }
 }
