@@ -90,6 +90,8 @@ pub struct Authority {
     root: [u8; 32],
     scopes: BTreeMap<ScopePath, (ScopeInfo, Record)>,
     revoked: BTreeMap<([u8; 32], [u8; 32]), Record>,
+    /// How many scopes each key owns (who may sign revocations).
+    owners: BTreeMap<[u8; 32], usize>,
 }
 
 impl Authority {
@@ -99,6 +101,7 @@ impl Authority {
             root,
             scopes: BTreeMap::new(),
             revoked: BTreeMap::new(),
+            owners: BTreeMap::new(),
         }
     }
 
@@ -193,22 +196,36 @@ impl Authority {
             None if self.scopes.len() >= MAX_SCOPES => return Err(AuthError::Full),
             _ => {}
         }
-        self.scopes.insert(path.clone(), (info, rec.clone()));
+        if let Some((old, _)) = self.scopes.insert(path.clone(), (info, rec.clone())) {
+            if let Some(n) = self.owners.get_mut(&old.owner) {
+                *n -= 1;
+                if *n == 0 {
+                    self.owners.remove(&old.owner);
+                }
+            }
+        }
+        *self.owners.entry(*owner).or_default() += 1;
         Ok(true)
     }
 
     /// Accepts a revocation; returns whether it is new. It takes effect for
     /// records whose id it names and whose signer is the revocation's
-    /// signer.
+    /// signer. Only keys that could have signed a grant (the root key, the
+    /// owner of a known scope) may revoke, so strangers cannot fill the
+    /// table.
     ///
     /// # Errors
-    /// Wrong kind, bad signature, or a full table.
+    /// Wrong kind, a signer that owns nothing, bad signature, or a full
+    /// table.
     pub fn revoke(&mut self, rec: &Record) -> Result<bool, AuthError> {
         let Body::Revocation { target, .. } = &rec.body else {
             return Err(AuthError::WrongKind);
         };
         if self.revoked.contains_key(&(*target, rec.signer)) {
             return Ok(false);
+        }
+        if rec.signer != self.root && !self.owners.contains_key(&rec.signer) {
+            return Err(AuthError::NotAuthorized);
         }
         if !rec.verify_signature() {
             return Err(AuthError::BadSignature);
@@ -551,6 +568,11 @@ mod tests {
         assert!(
             a.check_registration(&reg, &g, Time(10)).is_ok(),
             "only the issuer revokes"
+        );
+        assert_eq!(
+            a.revoke(&rev(77)),
+            Err(AuthError::NotAuthorized),
+            "a key that owns nothing cannot revoke"
         );
         a.revoke(&rev(3)).unwrap();
         assert_eq!(

@@ -123,7 +123,6 @@ impl ClusterTable {
         grant: &Record,
         now: Time,
     ) -> Result<Taken, RegisterError> {
-        auth.check_registration(reg, grant, now)?;
         let Body::Registration {
             scope,
             service,
@@ -135,10 +134,19 @@ impl ClusterTable {
         else {
             return Err(AuthError::WrongKind.into());
         };
+        let key = (scope.clone(), service.clone(), *runtime);
+        let same = self
+            .records
+            .get(&key)
+            .is_some_and(|h| h.reg == *reg && h.grant == *grant);
+        if same && *expires > now && !auth.is_revoked(grant) {
+            // Held already, checked when it was taken.
+            return Ok(Taken::Unchanged);
+        }
+        auth.check_registration(reg, grant, now)?;
         if !self.holds(scope, service) {
             return Err(RegisterError::NotHeld);
         }
-        let key = (scope.clone(), service.clone(), *runtime);
         let taken = match self.records.get(&key) {
             Some(old) if reg_issued(&old.reg) >= *issued => return Ok(Taken::Unchanged),
             Some(old) if reg_expires(&old.reg) > now => Taken::Renewed,

@@ -99,7 +99,7 @@ pub(super) struct Conn {
     /// The last scope frames written on this stream (bounded), written
     /// again on the stream that replaces it: a stream dropped after both
     /// sides opened at once may lose what was written on it.
-    pub(super) scope_log: VecDeque<Vec<u8>>,
+    pub(super) scope_log: VecDeque<(crate::ids::Time, Vec<u8>)>,
 }
 
 /// What we track per member, connected or not.

@@ -59,6 +59,10 @@ use crate::wire::frame::Frame;
 const LOG_FRAMES: usize = 64;
 /// Bytes of scope frames kept per stream for the same.
 const LOG_BYTES: usize = 64 * 1024;
+/// How long a scope frame stays in a stream's log: two streams opened at
+/// once are sorted out within a round trip, so only frames written that
+/// recently can have gone down with the stream that lost.
+const LOG_MS: u64 = 2_000;
 
 /// The scope state of one runtime (present when a root key is configured).
 #[derive(Debug)]
@@ -71,8 +75,13 @@ pub(super) struct Scopes {
     pub(super) members: BTreeMap<ScopePath, Membership>,
     /// This runtime's own registrations, by (scope, service).
     pub(super) own: BTreeMap<(ScopePath, String), OwnReg>,
-    /// Records waiting for their chain of creations, with when they came.
+    /// Records waiting for their chain of creations, with when they came
+    /// and whether they were given here.
     pub(super) pending: Vec<(Record, Time, bool)>,
+    /// A round of retrying pending records is running.
+    pub(super) retrying: bool,
+    /// Another round is wanted.
+    pub(super) retry_again: bool,
     /// Grants and capabilities kept (given here, or for a cluster of ours).
     pub(super) book: BTreeMap<[u8; 32], Record>,
     /// Queries in flight, by id.
@@ -214,6 +223,8 @@ impl Scopes {
             members: BTreeMap::new(),
             own: BTreeMap::new(),
             pending: Vec::new(),
+            retrying: false,
+            retry_again: false,
             book: BTreeMap::new(),
             queries: BTreeMap::new(),
             hops: BTreeMap::new(),
@@ -273,10 +284,14 @@ impl Transport {
             .entry(conn)
             .or_default()
             .extend_from_slice(&bytes);
+        let now = self.now;
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.scope_log.push_back(bytes);
+            c.scope_log.push_back((now, bytes));
             while c.scope_log.len() > LOG_FRAMES
-                || c.scope_log.iter().map(Vec::len).sum::<usize>() > LOG_BYTES
+                || c.scope_log.iter().map(|(_, b)| b.len()).sum::<usize>() > LOG_BYTES
+                || c.scope_log
+                    .front()
+                    .is_some_and(|(t, _)| t.plus_ms(LOG_MS) < now)
             {
                 c.scope_log.pop_front();
             }
@@ -285,15 +300,19 @@ impl Transport {
 
     /// Writes again, on the stream that replaced another, the scope frames
     /// logged on the replaced one (receivers take them idempotently).
-    pub(super) fn scope_resend(&mut self, conn: ConnId, log: VecDeque<Vec<u8>>) {
-        for bytes in log {
+    pub(super) fn scope_resend(&mut self, conn: ConnId, log: VecDeque<(Time, Vec<u8>)>) {
+        let now = self.now;
+        for (at, bytes) in log {
+            if at.plus_ms(LOG_MS) < now {
+                continue;
+            }
             self.write_bufs
                 .entry(conn)
                 .or_default()
                 .extend_from_slice(&bytes);
             self.stats.frames_out += 1;
             if let Some(c) = self.conns.get_mut(&conn) {
-                c.scope_log.push_back(bytes);
+                c.scope_log.push_back((at, bytes));
             }
         }
     }

@@ -55,19 +55,35 @@ impl Transport {
         self.stats.scopes.records_pending += 1;
     }
 
-    /// Tries the pending records again (after a creation was taken).
+    /// Tries the pending records again (after a creation was taken), in
+    /// rounds until a round takes no new creation; a call made while a
+    /// round runs only asks for one more round (no recursion).
     pub(super) fn retry_pending(&mut self) {
         let me = self.node_id();
         let Some(s) = self.scopes.as_mut() else {
             return;
         };
-        let pending = std::mem::take(&mut s.pending);
+        s.retry_again = true;
+        if s.retrying {
+            return;
+        }
+        s.retrying = true;
         let mut out = Outgoing::default();
-        for (rec, _, local) in pending {
-            if local {
-                let _ = self.scope_add_record(rec);
-            } else {
-                self.scope_take(me, false, false, std::slice::from_ref(&rec), &mut out);
+        loop {
+            let Some(s) = self.scopes.as_mut() else {
+                return;
+            };
+            if !std::mem::take(&mut s.retry_again) || s.pending.is_empty() {
+                s.retrying = false;
+                break;
+            }
+            let pending = std::mem::take(&mut s.pending);
+            for (rec, _, local) in pending {
+                if local {
+                    let _ = self.scope_add_record(rec);
+                } else {
+                    self.scope_take(me, false, false, std::slice::from_ref(&rec), &mut out);
+                }
             }
         }
         self.scope_flush(out);
