@@ -1091,3 +1091,52 @@ fn same_seed_same_run() {
     };
     assert_eq!(run(11), run(11));
 }
+
+#[test]
+fn a_lone_root_runtime_needs_no_bootstrap() {
+    let mut net = Network::new(3, START);
+    let i = net.add_node(config());
+    let me = net.id(i);
+    let t = net.node_mut(i);
+    t.scope_add_record(creation("/")).unwrap();
+    let g = Record::sign(
+        Body::HostingGrant {
+            scope: ScopePath::root(),
+            runtime: me,
+            expires: LONG,
+        },
+        &key(ROOT),
+    )
+    .unwrap();
+    t.scope_register(ScopePath::root(), SECTOR, None, g.clone())
+        .unwrap();
+    let e = t.start_engine(Persistence::Ephemeral);
+    t.scope_register(ScopePath::root(), "fs", Some(e), g)
+        .unwrap();
+    net.run();
+    let t = net.node_mut(i);
+    let c = t.scope_clusters();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].members, vec![me]);
+    assert_eq!(c[0].generation.map(|g| g.assigner), Some(me));
+    let id = t.scope_query(
+        QueryKind::All,
+        ScopePath::root(),
+        "fs",
+        Credential::Anonymous,
+    );
+    match t.poll_notice() {
+        Some(Notice::ScopeAnswer {
+            id: x,
+            result: Ok(f),
+        }) if x == id => {
+            assert_eq!(f.runtimes.len(), 1);
+            assert_eq!(f.runtimes[0].entry.engine, Some(e));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(t
+        .scope_registrations()
+        .iter()
+        .all(|r| r.error.is_none() && r.placed.is_some()));
+}

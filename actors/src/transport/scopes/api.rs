@@ -16,8 +16,9 @@ use crate::transport::Transport;
 impl Transport {
     /// Sets the root-cluster runtimes queries start from when the cache
     /// knows no cluster on the way (from the configuration or DNS, resolved
-    /// by the host; may come late). This runtime, if listed, is asked
-    /// last. Registrations waiting for a start are placed now.
+    /// by the host; may come late). This runtime, if listed or a member of
+    /// the root cluster, is asked last. Registrations waiting for a start
+    /// are placed now.
     pub fn set_scope_bootstrap(&mut self, runtimes: Vec<NodeId>) {
         let me = self.node_id();
         let now = self.now;
@@ -30,7 +31,8 @@ impl Transport {
                 v.push(*r);
             }
         }
-        if runtimes.contains(&me) {
+        // A member of the root cluster is a bootstrap runtime itself.
+        if runtimes.contains(&me) || s.members.contains_key(&ScopePath::root()) {
             v.push(me);
         }
         s.querier.bootstrap = v;
@@ -184,6 +186,9 @@ impl Transport {
                 locating: false,
             },
         );
+        if service == SECTOR && scope.is_root() && !s.querier.bootstrap.contains(&me) {
+            s.querier.bootstrap.push(me);
+        }
         if service == SECTOR && !s.members.contains_key(&scope) {
             tracing::debug!(%scope, "scopes: joining sector cluster");
             s.members.insert(

@@ -106,11 +106,8 @@ impl Scopes {
         up: &dyn Fn(NodeId) -> bool,
     ) -> Option<NodeId> {
         let mut cands = members.iter().copied().filter(|m| *m != me && *m != not);
-        let all: Vec<NodeId> = cands.by_ref().collect();
-        all.iter()
-            .copied()
-            .find(|m| up(*m))
-            .or_else(|| all.first().copied())
+        let first = cands.clone().next();
+        cands.find(|m| up(*m)).or(first)
     }
 
     /// The creation chain of `scope` (empty when unknown).
