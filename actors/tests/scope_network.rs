@@ -777,6 +777,16 @@ fn runtimes_that_leave_drop_out_and_runtimes_that_join_appear() {
         w.members_seen_by(4, "/a/b/c"),
         Some(BTreeSet::from([w.id(4)]))
     );
+    // The cluster above was told (it no longer redirects to the runtime).
+    let told: u64 = [2, 3]
+        .iter()
+        .map(|&m| w.net.node(m).stats().scopes.gone_taken)
+        .sum();
+    assert!(told > 0);
+    for m in [2, 3] {
+        let c = w.net.node(m).scope_clusters();
+        assert_eq!(c[0].children, vec![(p("/a/b/c"), vec![w.id(4)])]);
+    }
     // A runtime joining as a service host appears.
     w.register("/a/b/c", "fs", 10);
     w.net.advance(u64::from(CACHE_MS));

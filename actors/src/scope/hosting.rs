@@ -58,8 +58,8 @@ pub struct ClusterInfo {
     pub members: Vec<NodeId>,
     /// The nearest cluster above and its members.
     pub parent: Option<(ScopePath, Vec<NodeId>)>,
-    /// The clusters directly below.
-    pub children: Vec<ScopePath>,
+    /// The clusters directly below and their members.
+    pub children: Vec<(ScopePath, Vec<NodeId>)>,
     /// Registrations held.
     pub held: usize,
 }

@@ -379,7 +379,7 @@ impl Transport {
                 generation: m.generation.as_ref().map(|g| g.gen),
                 members: m.table.members(now),
                 parent: m.table.parent(now),
-                children: m.table.children(now).into_iter().map(|(c, _)| c).collect(),
+                children: m.table.children(now),
                 held: m.table.len(),
             })
             .collect()
