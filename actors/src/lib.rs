@@ -43,6 +43,11 @@
 //!   [`Transport::lookup_name`] through the record store) whose conflict rule
 //!   is described in [`registry`]. Messages from one engine to another arrive in
 //!   the order sent.
+//! - **Scopes** ([`scope`]): runtimes register services under paths, found
+//!   by two queries through sector clusters, with access from a chain of
+//!   signed records; the transport hosts them on its streams
+//!   ([`Transport::scope_query`], [`Transport::scope_register`],
+//!   [`Transport::scope_send`], …; `docs/scopes.md`).
 //!
 //! Wire formats are in [`wire`], one module per frame or body, each with a
 //! parser that returns errors and never panics. `docs/actors.md` describes the
@@ -69,7 +74,8 @@ pub use ids::{ConnId, EngineAddr, NodeId, Time};
 pub use keys::{KeyHolder, Persistence};
 pub use mailbox::{Delivery, ReplyTo};
 pub use output::{CallId, DownReason, MonitorRef, Notice, Output, SubId};
-pub use stats::Stats;
+pub use scope::{ScopeError, ScopeFound, ScopeQueryId, ScopeState};
+pub use stats::{ScopeStats, Stats};
 pub use transport::Transport;
 pub mod host;
 pub mod memory;

@@ -118,6 +118,7 @@ impl Host for Port<'_> {
 pub struct Network {
     nodes: Vec<Option<Transport>>,
     ids: Vec<NodeId>,
+    seeds: Vec<[u8; 32]>,
     now: Time,
     rng: ChaCha20Rng,
     next_conn: u64,
@@ -140,6 +141,7 @@ impl Network {
         Self {
             nodes: Vec::new(),
             ids: Vec::new(),
+            seeds: Vec::new(),
             now: start,
             rng: ChaCha20Rng::seed_from_u64(seed),
             next_conn: 1,
@@ -156,8 +158,23 @@ impl Network {
         let mut t = Transport::new(config, &node_seed, rng_seed);
         t.set_time(self.now);
         self.ids.push(t.node_id());
+        self.seeds.push(node_seed);
         self.nodes.push(Some(t));
         self.nodes.len() - 1
+    }
+
+    /// Restarts node `i` at once with the same identity and a fresh state:
+    /// its streams close (the other ends see them close), and it is back
+    /// before anyone dials it again.
+    pub fn restart_node(&mut self, i: usize, config: Config) {
+        if self.is_up(i) {
+            self.remove_node(i);
+        }
+        let mut rng_seed = [0; 32];
+        self.rng.fill_bytes(&mut rng_seed);
+        let mut t = Transport::new(config, &self.seeds[i], rng_seed);
+        t.set_time(self.now);
+        self.nodes[i] = Some(t);
     }
 
     /// The current virtual time.

@@ -2,6 +2,7 @@
 
 use crate::error::CallError;
 use crate::ids::{ConnId, EngineAddr, NodeId};
+use crate::scope::{QueryError, ScopeError, ScopeFound, ScopeQueryId};
 
 /// Work for the host, from [`crate::Transport::poll_output`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,5 +105,19 @@ pub enum Notice {
         name: String,
         /// Its owner under the conflict rule, if any claim was found.
         owner: Option<EngineAddr>,
+    },
+    /// The answer to [`crate::Transport::scope_query`].
+    ScopeAnswer {
+        /// The query.
+        id: ScopeQueryId,
+        /// What it found, or why it failed.
+        result: Result<ScopeFound, QueryError>,
+    },
+    /// The outcome of [`crate::Transport::scope_send`].
+    ScopeSent {
+        /// The send.
+        id: ScopeQueryId,
+        /// The engines the payload was handed to, or why not all of them.
+        result: Result<Vec<EngineAddr>, ScopeError>,
     },
 }

@@ -38,4 +38,71 @@ pub struct Stats {
     pub events_filtered: u64,
     /// Bytes written to streams.
     pub bytes_out: u64,
+    /// What the scope hosting did, answered and refused.
+    pub scopes: ScopeStats,
+}
+
+/// Counters of the scopes hosted in the transport (see
+/// [`crate::Transport::scope_query`]). Scope frames that do not parse are
+/// counted in [`Stats::malformed`] like every other frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeStats {
+    /// Queries this runtime answered with runtimes.
+    pub answered: u64,
+    /// Queries this runtime answered with a redirect.
+    pub redirected: u64,
+    /// Queries this runtime denied (not allowed, or no such scope).
+    pub denied: u64,
+    /// Queries this runtime answered with no route (it is in no cluster,
+    /// or knows none above).
+    pub no_route: u64,
+    /// Queries answered from this runtime's cache.
+    pub cache_hits: u64,
+    /// Query hops sent to other runtimes.
+    pub hops_sent: u64,
+    /// Hops that got no answer in time (the next candidate was tried).
+    pub hop_timeouts: u64,
+    /// Queries of this runtime that found their answer.
+    pub queries_done: u64,
+    /// Queries of this runtime that failed, for any reason.
+    pub queries_failed: u64,
+    /// Of those, answers holding forged or mismatched registrations.
+    pub answers_forged: u64,
+    /// Of those, answers that did not parse (oversize ones included).
+    pub answers_malformed: u64,
+    /// Of those, redirect loops and hop limits.
+    pub loops: u64,
+    /// Pushes taken from other runtimes.
+    pub pushes_in: u64,
+    /// Pushes sent (placements, forwarding, syncs).
+    pub pushes_out: u64,
+    /// Pushes refused by the per-peer limit.
+    pub pushes_refused: u64,
+    /// Records in pushes that changed what this runtime holds.
+    pub records_taken: u64,
+    /// Records refused: unauthorised, expired, revoked, for a scope not
+    /// held here, or over a limit.
+    pub records_refused: u64,
+    /// Records refused for a bad signature (forged).
+    pub records_forged: u64,
+    /// Records kept waiting for their chain of creations.
+    pub records_pending: u64,
+    /// Runtimes found gone (stream closed and not reopened).
+    pub gone_detected: u64,
+    /// Gone notices taken from cluster members.
+    pub gone_taken: u64,
+    /// Gone notices refused (not from a known cluster member).
+    pub gone_refused: u64,
+    /// Generation numbers this runtime assigned (as a root runtime).
+    pub generations_assigned: u64,
+    /// Generation records adopted for a cluster of this runtime.
+    pub generations_adopted: u64,
+    /// Payloads handed to engines by scope sends.
+    pub sends_delivered: u64,
+    /// Scope sends that reached no engine, or not all of them.
+    pub sends_failed: u64,
+    /// Queries, probes or frames dropped by a per-peer or size limit.
+    pub limited: u64,
+    /// Answers and pongs that matched nothing in flight.
+    pub unexpected: u64,
 }

@@ -463,6 +463,9 @@ impl Model {
                 }
             }
             Notice::NameLost { .. } => self.bump("names lost"),
+            Notice::ScopeAnswer { .. } | Notice::ScopeSent { .. } => {
+                panic!("scope notice without scopes on node {node}")
+            }
             Notice::Down { .. } | Notice::NameFound { .. } => {}
         }
     }

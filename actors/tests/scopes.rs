@@ -514,7 +514,9 @@ fn readcaps_and_grants() {
         &key(9),
     )
     .unwrap();
-    w.spread_authority(|a| a.revoke(&rev).unwrap());
+    w.spread_authority(|a| {
+        a.revoke(&rev).unwrap();
+    });
     assert_eq!(ok(&mut w, cap).unwrap_err(), QueryError::Denied);
     // A read grant for the querier as a member.
     let grant = Record::sign(

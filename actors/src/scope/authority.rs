@@ -9,8 +9,12 @@
 //! owner of that scope or of any ancestor, unexpired and not revoked by
 //! their signer. A registration is valid when signed by its runtime and
 //! backed by a valid hosting grant for that runtime and scope.
+//!
+//! The table keeps the creation and revocation records it accepted, so a
+//! runtime can hand them on (the chain from `/` to a scope, everything
+//! below a scope, every revocation) to runtimes that lack them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::path::ScopePath;
 use super::record::{Body, Record, BEARER};
@@ -75,14 +79,19 @@ pub enum Credential {
     ReadCap(Record),
     /// A read grant naming the querier as member.
     ReadGrant(Record),
+    /// A hosting grant naming the querier as runtime: a runtime allowed to
+    /// host in a scope may find that scope's cluster (to register there).
+    HostingGrant(Record),
 }
 
 /// The scopes and revocations a runtime knows, checked from the root key.
 #[derive(Debug, Clone)]
 pub struct Authority {
     root: [u8; 32],
-    scopes: BTreeMap<ScopePath, ScopeInfo>,
-    revoked: BTreeSet<([u8; 32], [u8; 32])>,
+    scopes: BTreeMap<ScopePath, (ScopeInfo, Record)>,
+    revoked: BTreeMap<([u8; 32], [u8; 32]), Record>,
+    /// How many scopes each key owns (who may sign revocations).
+    owners: BTreeMap<[u8; 32], usize>,
 }
 
 impl Authority {
@@ -91,31 +100,76 @@ impl Authority {
         Self {
             root,
             scopes: BTreeMap::new(),
-            revoked: BTreeSet::new(),
+            revoked: BTreeMap::new(),
+            owners: BTreeMap::new(),
         }
+    }
+
+    /// The root key this table trusts.
+    pub fn root(&self) -> &[u8; 32] {
+        &self.root
     }
 
     /// The scope's entry, if it exists.
     pub fn scope(&self, p: &ScopePath) -> Option<&ScopeInfo> {
-        self.scopes.get(p)
+        self.scopes.get(p).map(|(i, _)| i)
     }
 
-    /// Accepts a scope creation record.
+    /// Number of scopes known.
+    pub fn len(&self) -> usize {
+        self.scopes.len()
+    }
+
+    /// Whether no scope is known.
+    pub fn is_empty(&self) -> bool {
+        self.scopes.is_empty()
+    }
+
+    /// The accepted creation records from `/` down to `scope`, outermost
+    /// first, or `None` when one of them is unknown.
+    pub fn chain(&self, scope: &ScopePath) -> Option<Vec<Record>> {
+        scope
+            .lineage()
+            .iter()
+            .map(|p| self.scopes.get(p).map(|(_, r)| r.clone()))
+            .collect()
+    }
+
+    /// The accepted creation records of `scope` and every scope below it,
+    /// parents before children.
+    pub fn creations_under<'a>(&'a self, scope: &'a ScopePath) -> impl Iterator<Item = &'a Record> {
+        self.scopes
+            .range(scope.clone()..)
+            .take_while(move |(p, _)| scope.is_prefix_of(p))
+            .map(|(_, (_, r))| r)
+    }
+
+    /// Every accepted revocation record.
+    pub fn revocations(&self) -> impl Iterator<Item = &Record> {
+        self.revoked.values()
+    }
+
+    /// Accepts a scope creation record; returns whether it changed the
+    /// table (a new scope, or a later creation by the same owner that
+    /// replaces the flags). A record already held is not verified again.
     ///
     /// # Errors
     /// Wrong kind, bad signature, unknown parent, a signer other than the
     /// parent's owner (the root key for `/`), an existing scope with another
     /// owner, or a full table.
-    pub fn add_scope(&mut self, rec: &Record) -> Result<(), AuthError> {
+    pub fn add_scope(&mut self, rec: &Record) -> Result<bool, AuthError> {
         let Body::ScopeCreate {
             path,
             owner,
             world_readable,
-            ..
+            issued,
         } = &rec.body
         else {
             return Err(AuthError::WrongKind);
         };
+        if self.scopes.get(path).is_some_and(|(_, r)| r == rec) {
+            return Ok(false);
+        }
         if !rec.verify_signature() {
             return Err(AuthError::BadSignature);
         }
@@ -125,6 +179,7 @@ impl Authority {
                 self.scopes
                     .get(&parent)
                     .ok_or(AuthError::UnknownParent)?
+                    .0
                     .owner
             }
         };
@@ -136,47 +191,130 @@ impl Authority {
             world_readable: *world_readable,
         };
         match self.scopes.get(path) {
-            Some(old) if old.owner != info.owner => return Err(AuthError::Exists),
+            Some((old, _)) if old.owner != info.owner => return Err(AuthError::Exists),
+            Some((_, old)) if creation_issued(old) >= *issued => return Ok(false),
             None if self.scopes.len() >= MAX_SCOPES => return Err(AuthError::Full),
             _ => {}
         }
-        self.scopes.insert(path.clone(), info);
-        Ok(())
+        if let Some((old, _)) = self.scopes.insert(path.clone(), (info, rec.clone())) {
+            if let Some(n) = self.owners.get_mut(&old.owner) {
+                *n -= 1;
+                if *n == 0 {
+                    self.owners.remove(&old.owner);
+                }
+            }
+        }
+        *self.owners.entry(*owner).or_default() += 1;
+        Ok(true)
     }
 
-    /// Accepts a revocation. It takes effect for records whose id it names
-    /// and whose signer is the revocation's signer.
+    /// Accepts a revocation; returns whether it is new. It takes effect for
+    /// records whose id it names and whose signer is the revocation's
+    /// signer. Only keys that could have signed a grant (the root key, the
+    /// owner of a known scope) may revoke, so strangers cannot fill the
+    /// table.
     ///
     /// # Errors
-    /// Wrong kind, bad signature, or a full table.
-    pub fn revoke(&mut self, rec: &Record) -> Result<(), AuthError> {
+    /// Wrong kind, a signer that owns nothing, bad signature, or a full
+    /// table.
+    pub fn revoke(&mut self, rec: &Record) -> Result<bool, AuthError> {
         let Body::Revocation { target, .. } = &rec.body else {
             return Err(AuthError::WrongKind);
         };
+        if self.revoked.contains_key(&(*target, rec.signer)) {
+            return Ok(false);
+        }
+        if rec.signer != self.root && !self.owners.contains_key(&rec.signer) {
+            return Err(AuthError::NotAuthorized);
+        }
         if !rec.verify_signature() {
             return Err(AuthError::BadSignature);
         }
         if self.revoked.len() >= MAX_REVOCATIONS {
             return Err(AuthError::Full);
         }
-        self.revoked.insert((*target, rec.signer));
-        Ok(())
+        self.revoked.insert((*target, rec.signer), rec.clone());
+        Ok(true)
     }
 
     /// Whether `rec` was revoked by its signer.
     pub fn is_revoked(&self, rec: &Record) -> bool {
-        self.revoked.contains(&(rec.id(), rec.signer))
+        self.revoked.contains_key(&(rec.id(), rec.signer))
     }
 
     /// Whether `key` owns `scope` or one of its ancestors (all of which must
     /// be known).
+    ///
+    /// # Errors
+    /// [`AuthError::UnknownScope`] when a scope on the way is unknown.
     pub fn has_authority(&self, key: &[u8; 32], scope: &ScopePath) -> Result<bool, AuthError> {
         let mut found = false;
         for p in scope.lineage() {
-            let info = self.scopes.get(&p).ok_or(AuthError::UnknownScope)?;
+            let info = &self.scopes.get(&p).ok_or(AuthError::UnknownScope)?.0;
             found |= info.owner == *key;
         }
         Ok(found)
+    }
+
+    /// Checks a read capability or read grant on its own (as
+    /// [`Self::check_grant`] does for hosting grants); returns its scope.
+    ///
+    /// # Errors
+    /// Any [`AuthError`] that applies.
+    pub fn check_read(&self, rec: &Record, now: Time) -> Result<ScopePath, AuthError> {
+        let (scope, expires) = match &rec.body {
+            Body::ReadCap { scope, expires, .. } | Body::ReadGrant { scope, expires, .. } => {
+                (scope, *expires)
+            }
+            _ => return Err(AuthError::WrongKind),
+        };
+        self.check_issued(rec, scope, expires, now)?;
+        Ok(scope.clone())
+    }
+
+    /// Checks a generation record: signed by a runtime whose sector
+    /// registration at `/` (`reg`, backed by `grant`) was valid when the
+    /// record was issued. Returns the cluster's scope and the serial.
+    ///
+    /// # Errors
+    /// Any [`AuthError`] that applies to the three records, or
+    /// [`AuthError::GrantMismatch`] when `reg` is not the signer's sector
+    /// registration at `/`.
+    pub fn check_generation(
+        &self,
+        cert: &Record,
+        reg: &Record,
+        grant: &Record,
+    ) -> Result<(ScopePath, u64), AuthError> {
+        let Body::Generation {
+            scope,
+            serial,
+            issued,
+        } = &cert.body
+        else {
+            return Err(AuthError::WrongKind);
+        };
+        let Body::Registration {
+            scope: rs,
+            service,
+            runtime,
+            issued: reg_issued,
+            ..
+        } = &reg.body
+        else {
+            return Err(AuthError::WrongKind);
+        };
+        if !rs.is_root() || service != super::responder::SECTOR || runtime.0 != cert.signer {
+            return Err(AuthError::GrantMismatch);
+        }
+        if *reg_issued > *issued {
+            return Err(AuthError::Expired);
+        }
+        if !cert.verify_signature() {
+            return Err(AuthError::BadSignature);
+        }
+        self.check_registration(reg, grant, *issued)?;
+        Ok((scope.clone(), *serial))
     }
 
     fn check_issued(
@@ -266,7 +404,7 @@ impl Authority {
             Credential::Anonymous => scope
                 .lineage()
                 .iter()
-                .all(|p| self.scopes.get(p).is_some_and(|i| i.world_readable)),
+                .all(|p| self.scopes.get(p).is_some_and(|(i, _)| i.world_readable)),
             Credential::ReadCap(rec) => match &rec.body {
                 Body::ReadCap {
                     scope: s,
@@ -291,7 +429,26 @@ impl Authority {
                 }
                 _ => false,
             },
+            Credential::HostingGrant(rec) => match &rec.body {
+                Body::HostingGrant {
+                    scope: s,
+                    runtime,
+                    expires,
+                } => {
+                    s.is_prefix_of(scope)
+                        && *runtime == querier
+                        && self.check_issued(rec, s, *expires, now).is_ok()
+                }
+                _ => false,
+            },
         }
+    }
+}
+
+fn creation_issued(r: &Record) -> Time {
+    match r.body {
+        Body::ScopeCreate { issued, .. } => issued,
+        _ => Time(0),
     }
 }
 
@@ -412,6 +569,11 @@ mod tests {
             a.check_registration(&reg, &g, Time(10)).is_ok(),
             "only the issuer revokes"
         );
+        assert_eq!(
+            a.revoke(&rev(77)),
+            Err(AuthError::NotAuthorized),
+            "a key that owns nothing cannot revoke"
+        );
         a.revoke(&rev(3)).unwrap();
         assert_eq!(
             a.check_registration(&reg, &g, Time(10)),
@@ -432,6 +594,106 @@ mod tests {
         assert_eq!(
             a.check_registration(&other, &grant(2, 50), Time(10)),
             Err(AuthError::GrantMismatch)
+        );
+    }
+
+    #[test]
+    fn chains_revocation_records_and_generations() {
+        let mut a = tree();
+        let chain = a.chain(&p("/org/team")).unwrap();
+        assert_eq!(chain.len(), 3);
+        assert_eq!(chain[2], create("/org/team", 3, false, 2));
+        assert!(a.chain(&p("/org/none")).is_none());
+        let under: Vec<_> = a.creations_under(&p("/org/team")).cloned().collect();
+        assert_eq!(
+            under,
+            vec![
+                create("/org/team", 3, false, 2),
+                create("/org/team/data", 4, true, 3)
+            ]
+        );
+        // A record already held is not new; a later one by the same owner
+        // replaces the flags.
+        assert_eq!(a.add_scope(&create("/org", 2, true, 1)), Ok(false));
+        let later = Record::sign(
+            Body::ScopeCreate {
+                path: p("/org"),
+                owner: pk(2),
+                world_readable: false,
+                issued: Time(2),
+            },
+            &key(1),
+        )
+        .unwrap();
+        assert_eq!(a.add_scope(&later), Ok(true));
+        assert!(!a.scope(&p("/org")).unwrap().world_readable);
+        let rev = Record::sign(
+            Body::Revocation {
+                target: [9; 32],
+                issued: Time(1),
+            },
+            &key(3),
+        )
+        .unwrap();
+        assert_eq!(a.revoke(&rev), Ok(true));
+        assert_eq!(a.revoke(&rev), Ok(false));
+        assert_eq!(a.revocations().collect::<Vec<_>>(), vec![&rev]);
+        // A generation signed by a runtime registered at `/` for sectors.
+        let rt = key(40);
+        let rid = NodeId(pk(40));
+        let grant = Record::sign(
+            Body::HostingGrant {
+                scope: p("/"),
+                runtime: rid,
+                expires: Time(100),
+            },
+            &key(1),
+        )
+        .unwrap();
+        let reg = |service: &str| {
+            Record::sign(
+                Body::Registration {
+                    scope: p("/"),
+                    service: service.into(),
+                    runtime: rid,
+                    engine: None,
+                    issued: Time(5),
+                    expires: Time(50),
+                },
+                &rt,
+            )
+            .unwrap()
+        };
+        let cert = |issued: u64, signer: &SigningKey| {
+            Record::sign(
+                Body::Generation {
+                    scope: p("/org"),
+                    serial: 7,
+                    issued: Time(issued),
+                },
+                signer,
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            a.check_generation(&cert(10, &rt), &reg("sector"), &grant),
+            Ok((p("/org"), 7))
+        );
+        assert_eq!(
+            a.check_generation(&cert(10, &rt), &reg("fs"), &grant),
+            Err(AuthError::GrantMismatch)
+        );
+        assert_eq!(
+            a.check_generation(&cert(10, &key(41)), &reg("sector"), &grant),
+            Err(AuthError::GrantMismatch)
+        );
+        assert_eq!(
+            a.check_generation(&cert(60, &rt), &reg("sector"), &grant),
+            Err(AuthError::Expired)
+        );
+        assert_eq!(
+            a.check_generation(&cert(2, &rt), &reg("sector"), &grant),
+            Err(AuthError::Expired)
         );
     }
 
@@ -480,5 +742,20 @@ mod tests {
         assert!(a.may_read(&p("/org/team"), q, &grant, Time(10)));
         assert!(a.may_read(&p("/org/team/data"), q, &grant, Time(10)));
         assert!(!a.may_read(&p("/org/team"), NodeId(pk(31)), &grant, Time(10)));
+        // A hosting grant lets its runtime find the scope's cluster.
+        let hosting = Credential::HostingGrant(
+            Record::sign(
+                Body::HostingGrant {
+                    scope: p("/org/team"),
+                    runtime: q,
+                    expires: Time(50),
+                },
+                &key(3),
+            )
+            .unwrap(),
+        );
+        assert!(a.may_read(&p("/org/team/data"), q, &hosting, Time(10)));
+        assert!(!a.may_read(&p("/org/team"), NodeId(pk(31)), &hosting, Time(10)));
+        assert!(!a.may_read(&p("/org/team"), q, &hosting, Time(50)));
     }
 }

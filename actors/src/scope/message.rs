@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! query    | kind u8 (1 all, 2 closest) | ceiling u8 | scope str8 | service str8 |
-//!          | cred u8 (0 none, 1 read cap, 2 read grant) | [len u16 | record] |
+//!          | cred u8 (0 none, 1 read cap, 2 read grant, 3 hosting grant) | [len u16 | record] |
 //! answer   | 1 | cache_ms u32 | count u8 | (len u16 | registration record)* |
 //!          | 2 | scope str8 | ceiling u8 | cache_ms u32 | count u8 | runtime [32]* |
 //!          | 3 |                       (denied, or no such scope)
@@ -58,7 +58,7 @@ pub struct Query {
     pub cred: Credential,
 }
 
-fn put_record(out: &mut Vec<u8>, rec: &Record) -> Result<(), WireError> {
+pub(crate) fn put_record(out: &mut Vec<u8>, rec: &Record) -> Result<(), WireError> {
     let b = rec.to_bytes()?;
     let n = u16::try_from(b.len()).map_err(|_| WireError::TooLong("record"))?;
     out.extend_from_slice(&n.to_le_bytes());
@@ -66,7 +66,7 @@ fn put_record(out: &mut Vec<u8>, rec: &Record) -> Result<(), WireError> {
     Ok(())
 }
 
-fn read_record(r: &mut Reader<'_>) -> Result<Record, WireError> {
+pub(crate) fn read_record(r: &mut Reader<'_>) -> Result<Record, WireError> {
     let n = usize::from(r.u16()?);
     Record::parse(r.take(n)?)
 }
@@ -107,6 +107,13 @@ impl Query {
                 }
                 Credential::ReadGrant(rec)
             }
+            3 => {
+                let rec = read_record(&mut r)?;
+                if rec.body.kind() != Kind::HostingGrant {
+                    return Err(WireError::InvalidField("cred"));
+                }
+                Credential::HostingGrant(rec)
+            }
             _ => return Err(WireError::InvalidField("cred")),
         };
         r.finish()?;
@@ -143,6 +150,10 @@ impl Query {
             }
             Credential::ReadGrant(rec) if rec.body.kind() == Kind::ReadGrant => {
                 out.push(2);
+                put_record(&mut out, rec)?;
+            }
+            Credential::HostingGrant(rec) if rec.body.kind() == Kind::HostingGrant => {
+                out.push(3);
                 put_record(&mut out, rec)?;
             }
             _ => return Err(WireError::InvalidField("cred")),
@@ -311,6 +322,7 @@ mod tests {
             Just(Credential::Anonymous),
             arb_record(Kind::ReadCap).prop_map(Credential::ReadCap),
             arb_record(Kind::ReadGrant).prop_map(Credential::ReadGrant),
+            arb_record(Kind::HostingGrant).prop_map(Credential::HostingGrant),
         ];
         (
             any::<bool>(),

@@ -36,21 +36,33 @@
 //!   is allowed only when every scope from `/` down is world-readable.
 //!   Refusal and absence give the same [`Answer::Denied`].
 //!
-//! Not here yet: hosting in the daemon, the CLI, DNS bootstrap, cluster
-//! generation numbers and messages addressed to clusters.
+//! - **Hosting** ([`hosting`] and the transport): [`crate::Transport`]
+//!   carries queries, registrations and records between runtimes on its
+//!   streams, keeps the clusters this runtime is in ([`table`]), gives
+//!   each cluster a generation number and sends messages to a scope
+//!   (`Transport::scope_*`; `docs/scopes.md` §7–8).
+//!
+//! Not here yet: the daemon's wiring, the CLI and DNS bootstrap.
 
 pub mod authority;
+pub mod hosting;
 pub mod message;
 pub mod path;
 pub mod querier;
 pub mod record;
 pub mod responder;
+pub mod table;
 pub mod trie;
 
 pub use authority::{AuthError, Authority, Credential, ScopeInfo};
+pub use hosting::{
+    ClusterInfo, Generation, Placed, RegistrationInfo, ScopeError, ScopeFound, ScopeQueryId,
+    ScopeState,
+};
 pub use message::{Answer, Query, QueryKind};
 pub use path::{PathError, ScopePath};
 pub use querier::{Found, Hop, Progress, Querier, QuerierStats, QueryError, QueryRun, Start};
 pub use record::{Body, Kind, Record};
 pub use responder::{RegisterError, Responder, ResponderStats, SECTOR};
+pub use table::{ClusterTable, Held, Taken};
 pub use trie::{Entry, Trie, TrieError, TrieLimits};

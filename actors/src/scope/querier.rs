@@ -51,6 +51,12 @@ pub enum QueryError {
     /// No runtime known to start from.
     #[error("nothing known to ask (no bootstrap runtime)")]
     NoBootstrap,
+    /// Scopes are off on this runtime (no root key configured).
+    #[error("scopes are off (no root key configured)")]
+    Disabled,
+    /// Too many queries are in flight on this runtime.
+    #[error("too many scope queries in flight")]
+    Busy,
 }
 
 /// A runtime found by a query.
@@ -106,8 +112,9 @@ pub struct QuerierStats {
 pub struct Querier {
     /// The cache of answers.
     pub cache: Trie,
-    /// A runtime of the root cluster (from configuration or DNS).
-    pub bootstrap: Option<NodeId>,
+    /// Runtimes of the root cluster (from configuration or DNS), asked in
+    /// this order when the cache knows no cluster on the way.
+    pub bootstrap: Vec<NodeId>,
     /// Most runtimes one query asks.
     pub hop_limit: usize,
     /// What the queries came to.
@@ -124,11 +131,12 @@ pub enum Start {
 }
 
 impl Querier {
-    /// A querier with an empty cache.
-    pub fn new(cache: Trie, bootstrap: Option<NodeId>) -> Self {
+    /// A querier with an empty cache, starting from `bootstrap` (a single
+    /// `Option<NodeId>` works too).
+    pub fn new(cache: Trie, bootstrap: impl IntoIterator<Item = NodeId>) -> Self {
         Self {
             cache,
-            bootstrap,
+            bootstrap: bootstrap.into_iter().collect(),
             hop_limit: DEFAULT_HOP_LIMIT,
             stats: QuerierStats::default(),
         }
@@ -186,13 +194,36 @@ impl Querier {
         cred: Credential,
         now: Time,
     ) -> Result<Start, QueryError> {
-        if let Some(v) = self.cached(kind, &scope, service, now) {
-            self.stats.cache_hits += 1;
-            return Ok(Start::Cached(v));
+        self.start_with(kind, scope, service, cred, now, true)
+    }
+
+    /// As [`Self::start`]; with `use_cache` false the answer is never taken
+    /// from the cache (the redirects it holds still give the first runtime
+    /// to ask). A host serving several clients uses this when it cannot
+    /// check a client's credential itself, so that one client's answer is
+    /// not handed to another that may not read the scope.
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub fn start_with(
+        &mut self,
+        kind: QueryKind,
+        scope: ScopePath,
+        service: &str,
+        cred: Credential,
+        now: Time,
+        use_cache: bool,
+    ) -> Result<Start, QueryError> {
+        if use_cache {
+            if let Some(v) = self.cached(kind, &scope, service, now) {
+                self.stats.cache_hits += 1;
+                return Ok(Start::Cached(v));
+            }
         }
         let first = match self.cache.longest_prefix(&scope, SECTOR, now) {
             Some((_, e)) => e.iter().map(|e| e.runtime).collect(),
-            None => vec![self.bootstrap.ok_or(QueryError::NoBootstrap)?],
+            None if self.bootstrap.is_empty() => return Err(QueryError::NoBootstrap),
+            None => self.bootstrap.clone(),
         };
         self.stats.started += 1;
         Ok(Start::Run(Box::new(QueryRun {
@@ -237,6 +268,16 @@ impl QueryRun {
         &self.trail
     }
 
+    /// The runtime to ask now, if any is left.
+    pub fn current(&self) -> Option<NodeId> {
+        self.candidates.first().copied()
+    }
+
+    /// The query as sent.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
     /// The runtime asked now could not be reached: try the next candidate.
     ///
     /// # Errors
@@ -262,7 +303,37 @@ impl QueryRun {
         bytes: &[u8],
         now: Time,
     ) -> Result<Progress, QueryError> {
-        let r = self.take_answer(q, bytes, now);
+        let r = match Answer::parse(bytes) {
+            Ok(a) => self.take_answer(q, a, now),
+            Err(e) => Err(QueryError::Malformed(e)),
+        };
+        Self::count(q, r)
+    }
+
+    /// As [`Self::handle_answer`], for an answer already parsed.
+    ///
+    /// # Errors
+    /// Any [`QueryError`]; the query is over after an error.
+    pub fn handle_parsed(
+        &mut self,
+        q: &mut Querier,
+        answer: Answer,
+        now: Time,
+    ) -> Result<Progress, QueryError> {
+        let r = self.take_answer(q, answer, now);
+        Self::count(q, r)
+    }
+
+    /// The reply of the runtime asked now did not parse: the query fails
+    /// with [`QueryError::Malformed`] (counted).
+    pub fn handle_malformed(&mut self, q: &mut Querier, e: WireError) -> QueryError {
+        match Self::count(q, Err(QueryError::Malformed(e))) {
+            Err(e) => e,
+            Ok(_) => QueryError::Malformed(e),
+        }
+    }
+
+    fn count(q: &mut Querier, r: Result<Progress, QueryError>) -> Result<Progress, QueryError> {
         let s = &mut q.stats;
         match &r {
             Ok(Progress::Pending) => s.redirects += 1,
@@ -283,12 +354,11 @@ impl QueryRun {
     fn take_answer(
         &mut self,
         q: &mut Querier,
-        bytes: &[u8],
+        answer: Answer,
         now: Time,
     ) -> Result<Progress, QueryError> {
         let asked = *self.candidates.first().ok_or(QueryError::Unreachable)?;
         self.asked.insert((asked, self.query.ceiling));
-        let answer = Answer::parse(bytes).map_err(QueryError::Malformed)?;
         match answer {
             Answer::Denied => Err(QueryError::Denied),
             Answer::NoRoute => Err(QueryError::NoRoute),

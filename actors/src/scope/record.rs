@@ -1,4 +1,4 @@
-//! Signed scope records: one envelope, seven kinds.
+//! Signed scope records: one envelope, eight kinds.
 //!
 //! ```text
 //! | kind u8 | body | signer [32] | sig [64] |
@@ -17,6 +17,7 @@
 //! 5 registration   | scope str8 | service str8 | runtime [32] | has_engine u8 | engine [32]? | issued u64 | expires u64 |
 //! 6 withdrawal     | scope str8 | service str8 | runtime [32] | issued u64 |
 //! 7 revocation     | target [32] (record id) | issued u64 |
+//! 8 generation     | scope str8 | serial u64 | issued u64 |
 //! ```
 //!
 //! Who must sign each kind is checked by [`super::authority`], not here:
@@ -54,6 +55,8 @@ pub enum Kind {
     Withdrawal,
     /// A grant's or capability's revocation.
     Revocation,
+    /// A sector cluster's generation number, assigned by a root runtime.
+    Generation,
 }
 
 impl Kind {
@@ -67,6 +70,7 @@ impl Kind {
             Self::Registration => 5,
             Self::Withdrawal => 6,
             Self::Revocation => 7,
+            Self::Generation => 8,
         }
     }
 
@@ -80,6 +84,7 @@ impl Kind {
             Self::Registration => b"tessel-scopes registration v1\0",
             Self::Withdrawal => b"tessel-scopes withdrawal v1\0",
             Self::Revocation => b"tessel-scopes revocation v1\0",
+            Self::Generation => b"tessel-scopes generation v1\0",
         }
     }
 }
@@ -161,6 +166,17 @@ pub enum Body {
         /// When it was signed.
         issued: Time,
     },
+    /// The sector cluster of `scope` has generation `serial` of the signer,
+    /// a runtime of the root cluster. The pair (signer, serial) is unique in
+    /// the network because each root runtime never repeats a serial.
+    Generation {
+        /// The cluster's scope.
+        scope: ScopePath,
+        /// The serial, unique among the signer's.
+        serial: u64,
+        /// When it was signed.
+        issued: Time,
+    },
 }
 
 /// Checks a service name: 1 to [`MAX_SERVICE`] bytes of `[a-z0-9_-]`.
@@ -207,6 +223,7 @@ impl Body {
             Self::Registration { .. } => Kind::Registration,
             Self::Withdrawal { .. } => Kind::Withdrawal,
             Self::Revocation { .. } => Kind::Revocation,
+            Self::Generation { .. } => Kind::Generation,
         }
     }
 
@@ -289,6 +306,15 @@ impl Body {
                 out.extend_from_slice(target);
                 out.extend_from_slice(&issued.0.to_le_bytes());
             }
+            Self::Generation {
+                scope,
+                serial,
+                issued,
+            } => {
+                put_path(out, scope);
+                out.extend_from_slice(&serial.to_le_bytes());
+                out.extend_from_slice(&issued.0.to_le_bytes());
+            }
         }
         Ok(())
     }
@@ -353,6 +379,11 @@ impl Body {
                 target: r.array()?,
                 issued: Time(r.u64()?),
             },
+            8 => Self::Generation {
+                scope: read_path(r, "scope")?,
+                serial: r.u64()?,
+                issued: Time(r.u64()?),
+            },
             k => return Err(WireError::UnknownType(k)),
         })
     }
@@ -378,6 +409,21 @@ impl Record {
         let signer = key.verifying_key().to_bytes();
         let msg = Self::signed_bytes(&body, &signer)?;
         let sig = key.sign(&msg).to_bytes();
+        Ok(Self { body, signer, sig })
+    }
+
+    /// Signs `body` as `signer` with a signing function (a key held
+    /// elsewhere, such as the node key in the key holder).
+    ///
+    /// # Errors
+    /// An invalid service name.
+    pub fn sign_with(
+        body: Body,
+        signer: [u8; 32],
+        sign: impl FnOnce(&[u8]) -> [u8; 64],
+    ) -> Result<Self, WireError> {
+        let msg = Self::signed_bytes(&body, &signer)?;
+        let sig = sign(&msg);
         Ok(Self { body, signer, sig })
     }
 
@@ -512,7 +558,12 @@ pub(crate) mod tests {
                     issued
                 }
             ),
-            (k, t).prop_map(|(target, issued)| Body::Revocation { target, issued }),
+            (k, t.clone()).prop_map(|(target, issued)| Body::Revocation { target, issued }),
+            (arb_path(), any::<u64>(), t).prop_map(|(scope, serial, issued)| Body::Generation {
+                scope,
+                serial,
+                issued
+            }),
         ]
     }
 
@@ -587,6 +638,7 @@ pub(crate) mod tests {
             Kind::Registration,
             Kind::Withdrawal,
             Kind::Revocation,
+            Kind::Generation,
         ];
         for a in all {
             for b in all {

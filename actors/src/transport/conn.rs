@@ -27,6 +27,7 @@ impl Transport {
                 send_keys: Default::default(),
                 recv_keys: Default::default(),
                 next_epoch: 0,
+                scope_log: Default::default(),
             },
         );
         let me = self.node_id();
@@ -43,10 +44,16 @@ impl Transport {
         };
         tracing::trace!(?peer, ?conn, outbound, keep_new, "actors: stream open");
         if keep_new {
-            if let Some(old) = p.active.replace(conn) {
+            let replaced = p.active.replace(conn);
+            let mut resend = Default::default();
+            if let Some(old) = replaced {
+                if let Some(c) = self.conns.get_mut(&old) {
+                    resend = std::mem::take(&mut c.scope_log);
+                }
                 self.drop_conn(old);
             }
             self.on_active(conn, peer);
+            self.scope_resend(conn, resend);
         } else {
             self.drop_conn(conn);
         }
@@ -94,6 +101,7 @@ impl Transport {
             };
             self.flush_queue(e, queue);
         }
+        self.scopes_on_active(peer);
     }
 
     /// The host could not open a stream to `peer`.
@@ -106,6 +114,7 @@ impl Transport {
             }
         }
         self.peer_down(peer);
+        self.scopes_on_open_failed(peer);
     }
 
     /// A stream closed (either side). If it was the peer's active stream,
@@ -127,6 +136,7 @@ impl Transport {
                 p.active = None;
             }
             self.peer_down(c.peer);
+            self.scopes_on_closed(c.peer);
         }
     }
 

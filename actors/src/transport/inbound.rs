@@ -61,9 +61,15 @@ impl Transport {
             }
             return;
         }
-        let Ok(frame) = Frame::parse(ty, body) else {
-            self.stats.malformed += 1;
-            return;
+        let frame = match Frame::parse(ty, body) {
+            Ok(f) => f,
+            Err(e) => {
+                self.stats.malformed += 1;
+                if ty == FrameType::ScopeAnswer as u8 {
+                    self.on_bad_scope_answer(peer, body, e);
+                }
+                return;
+            }
         };
         self.stats.frames_in += 1;
         match frame {
@@ -78,6 +84,20 @@ impl Transport {
                     self.on_claim(peer, c);
                 }
             }
+            Frame::ScopeQuery(_)
+            | Frame::ScopeAnswer(_)
+            | Frame::ScopePush(_)
+            | Frame::ScopeGone(_)
+            | Frame::ScopeProbe(_)
+                if self.scopes.is_none() =>
+            {
+                self.stats.unexpected += 1;
+            }
+            Frame::ScopeQuery(q) => self.on_scope_query(peer, q),
+            Frame::ScopeAnswer(a) => self.on_scope_answer(peer, a),
+            Frame::ScopePush(p) => self.on_scope_push(peer, p),
+            Frame::ScopeGone(g) => self.on_scope_gone(peer, g),
+            Frame::ScopeProbe(p) => self.on_scope_probe(peer, p),
         }
     }
 

@@ -6,10 +6,12 @@
 //!   [`Transport::handle_record`], [`Transport::handle_timeout`]; each takes
 //!   the current time, which the other methods then use;
 //! - app commands: start and stop engines, cast, call, reply, subscribe,
-//!   publish, monitor, names;
+//!   publish, monitor, names, and scopes (records, registrations, queries,
+//!   sends to a scope; see `scopes`);
 //! - outputs: [`Transport::poll_output`] for the host (drain it after every
 //!   input or command), [`Transport::recv`] per engine,
-//!   [`Transport::poll_notice`] for call results and monitors, and
+//!   [`Transport::poll_notice`] for call results, monitors and scope
+//!   answers, and
 //!   [`Transport::poll_timeout`] for the next deadline.
 
 mod calls;
@@ -19,6 +21,7 @@ mod inbound;
 mod monitors;
 mod names;
 mod route;
+mod scopes;
 mod state;
 mod subs;
 mod timers;
@@ -68,12 +71,16 @@ pub struct Transport {
     notices: VecDeque<Notice>,
     stats: Stats,
     scratch: Vec<u8>,
+    scopes: Option<Box<scopes::Scopes>>,
 }
 
 impl Transport {
     /// A transport for the node whose ed25519 secret seed is `node_seed`;
     /// `rng_seed` drives every random choice (engine keys, pair keys).
     pub fn new(config: Config, node_seed: &[u8; 32], rng_seed: [u8; 32]) -> Self {
+        let scopes = config
+            .scope_root
+            .map(|root| Box::new(scopes::Scopes::new(root, &config, Time(0))));
         Self {
             config,
             keys: KeyHolder::new(node_seed),
@@ -100,6 +107,7 @@ impl Transport {
             notices: VecDeque::new(),
             stats: Stats::default(),
             scratch: Vec::new(),
+            scopes,
         }
     }
 

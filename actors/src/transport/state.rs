@@ -1,6 +1,6 @@
 //! Internal state records of the transport.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
 use zeroize::Zeroizing;
@@ -96,6 +96,10 @@ pub(super) struct Conn {
     pub(super) send_keys: BTreeMap<(EngineAddr, EngineAddr), SendKey>,
     pub(super) recv_keys: BTreeMap<(EngineAddr, EngineAddr), RecvKey>,
     pub(super) next_epoch: u64,
+    /// The last scope frames written on this stream (bounded), written
+    /// again on the stream that replaces it: a stream dropped after both
+    /// sides opened at once may lose what was written on it.
+    pub(super) scope_log: VecDeque<(crate::ids::Time, Vec<u8>)>,
 }
 
 /// What we track per member, connected or not.
@@ -106,6 +110,12 @@ pub(super) struct Peer {
     pub(super) proxies: usize,
     pub(super) inbound_calls: usize,
     pub(super) subscriptions: usize,
+    /// Start of the window the scope limits count in.
+    pub(super) scope_window: crate::ids::Time,
+    /// Scope pushes taken from this peer in the window.
+    pub(super) scope_pushes: u32,
+    /// Scope queries and probes answered for this peer in the window.
+    pub(super) scope_queries: u32,
 }
 
 /// A call a local engine is waiting on.

@@ -193,3 +193,74 @@ fn name_lookups_without_an_answer_end_empty() {
     );
     assert_eq!(a.poll_notice(), None);
 }
+
+mod scopes {
+    use super::*;
+    use crate::scope::{Body, Record, ScopePath, SECTOR};
+    use ed25519_dalek::SigningKey;
+    use proptest::prelude::*;
+
+    /// A root-cluster member with one stream from a peer.
+    fn member() -> Transport {
+        let root = SigningKey::from_bytes(&[9; 32]);
+        let config = Config {
+            scope_root: Some(root.verifying_key().to_bytes()),
+            scope_max_outbox: 4,
+            ..Config::default()
+        };
+        let mut t = Transport::new(config, &[1; 32], [2; 32]);
+        t.set_time(T);
+        let create = Record::sign(
+            Body::ScopeCreate {
+                path: ScopePath::root(),
+                owner: root.verifying_key().to_bytes(),
+                world_readable: true,
+                issued: Time(1),
+            },
+            &root,
+        )
+        .unwrap();
+        t.scope_add_record(create).unwrap();
+        let grant = Record::sign(
+            Body::HostingGrant {
+                scope: ScopePath::root(),
+                runtime: t.node_id(),
+                expires: Time(u64::MAX),
+            },
+            &root,
+        )
+        .unwrap();
+        t.scope_register(ScopePath::root(), SECTOR, None, grant)
+            .unwrap();
+        t.handle_stream_open(ConnId(1), crate::NodeId([3; 32]), false, T);
+        while t.poll_output().is_some() {}
+        t
+    }
+
+    proptest! {
+        /// Scope frames with arbitrary bodies: dropped and counted, never a
+        /// panic, and no more state than the limits allow.
+        #[test]
+        fn arbitrary_scope_frames_are_dropped_and_counted(
+            frames in proptest::collection::vec((8u8..=12, proptest::collection::vec(any::<u8>(), 0..200)), 1..40)
+        ) {
+            let mut t = member();
+            let (before, frames_before) = (t.stats().malformed, t.stats().frames_in);
+            let mut n = 0;
+            for (ty, body) in &frames {
+                let mut b = ((body.len() + 1) as u32).to_le_bytes().to_vec();
+                b.push(*ty);
+                b.extend_from_slice(body);
+                t.handle_bytes(ConnId(1), &b, T);
+                n += 1;
+            }
+            while t.poll_output().is_some() {}
+            let s = t.stats();
+            // Each frame either parsed or was counted as malformed.
+            prop_assert_eq!(s.malformed - before + s.frames_in - frames_before, n);
+            t.handle_timeout(Time(u64::MAX / 2));
+            prop_assert_eq!(t.scope_clusters().len(), 1);
+            prop_assert!(t.scopes.as_ref().unwrap().outbox.values().all(|q| q.len() <= 4));
+        }
+    }
+}

@@ -15,10 +15,19 @@ impl Transport {
         let resolving = self.resolving.values().map(|r| r.deadline).min();
         let proxies = self.proxies.values().map(|p| p.expires).min();
         let names = self.name_lookups.values().map(|(_, t)| *t).min();
-        [calls, inbound, resolving, proxies, names, self.renew_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let scopes = self.scope_deadline();
+        [
+            calls,
+            inbound,
+            resolving,
+            proxies,
+            names,
+            self.renew_at,
+            scopes,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires every deadline at or before `now`.
@@ -72,6 +81,7 @@ impl Transport {
         if self.renew_at.is_some_and(|t| t <= now) {
             self.renew();
         }
+        self.scope_timeout(now);
     }
 
     /// Re-signs every local engine's learn record with a later expiry,

@@ -6,6 +6,11 @@ use super::learn::Learn;
 use super::message::Message;
 use super::names::{self, Claim, Unclaim};
 use super::pair::Pair;
+use super::scope_answer::ScopeAnswerFrame;
+use super::scope_gone::ScopeGone;
+use super::scope_probe::ScopeProbe;
+use super::scope_push::ScopePush;
+use super::scope_query::ScopeQueryFrame;
 use super::{Reader, WireError};
 
 /// Bytes of the length and type prefix.
@@ -29,6 +34,16 @@ pub enum FrameType {
     NameUnregister = 6,
     /// Every claim of the sending node's engines.
     NameClaims = 7,
+    /// A [`ScopeQueryFrame`].
+    ScopeQuery = 8,
+    /// A [`ScopeAnswerFrame`].
+    ScopeAnswer = 9,
+    /// A [`ScopePush`].
+    ScopePush = 10,
+    /// A [`ScopeGone`].
+    ScopeGone = 11,
+    /// A [`ScopeProbe`].
+    ScopeProbe = 12,
 }
 
 impl FrameType {
@@ -45,6 +60,11 @@ impl FrameType {
             5 => Self::NameRegister,
             6 => Self::NameUnregister,
             7 => Self::NameClaims,
+            8 => Self::ScopeQuery,
+            9 => Self::ScopeAnswer,
+            10 => Self::ScopePush,
+            11 => Self::ScopeGone,
+            12 => Self::ScopeProbe,
             x => return Err(WireError::UnknownType(x)),
         })
     }
@@ -67,6 +87,16 @@ pub enum Frame {
     NameUnregister(Unclaim),
     /// All claims of the sender's engines.
     NameClaims(Vec<Claim>),
+    /// A scope query.
+    ScopeQuery(ScopeQueryFrame),
+    /// The answer to a scope query.
+    ScopeAnswer(ScopeAnswerFrame),
+    /// Scope records for a cluster member.
+    ScopePush(ScopePush),
+    /// A runtime left a cluster's view.
+    ScopeGone(ScopeGone),
+    /// A ping or pong before sending to a scope.
+    ScopeProbe(ScopeProbe),
 }
 
 impl Frame {
@@ -83,6 +113,11 @@ impl Frame {
             FrameType::NameRegister => Self::NameRegister(Claim::parse(body)?),
             FrameType::NameUnregister => Self::NameUnregister(Unclaim::parse(body)?),
             FrameType::NameClaims => Self::NameClaims(names::parse_claims(body)?),
+            FrameType::ScopeQuery => Self::ScopeQuery(ScopeQueryFrame::parse(body)?),
+            FrameType::ScopeAnswer => Self::ScopeAnswer(ScopeAnswerFrame::parse(body)?),
+            FrameType::ScopePush => Self::ScopePush(ScopePush::parse(body)?),
+            FrameType::ScopeGone => Self::ScopeGone(ScopeGone::parse(body)?),
+            FrameType::ScopeProbe => Self::ScopeProbe(ScopeProbe::parse(body)?),
         })
     }
 
@@ -112,6 +147,11 @@ impl Frame {
             Self::NameRegister(_) => FrameType::NameRegister,
             Self::NameUnregister(_) => FrameType::NameUnregister,
             Self::NameClaims(_) => FrameType::NameClaims,
+            Self::ScopeQuery(_) => FrameType::ScopeQuery,
+            Self::ScopeAnswer(_) => FrameType::ScopeAnswer,
+            Self::ScopePush(_) => FrameType::ScopePush,
+            Self::ScopeGone(_) => FrameType::ScopeGone,
+            Self::ScopeProbe(_) => FrameType::ScopeProbe,
         }
     }
 
@@ -124,6 +164,11 @@ impl Frame {
             Self::NameRegister(v) => v.encoded_len(),
             Self::NameUnregister(v) => v.encoded_len(),
             Self::NameClaims(v) => names::claims_len(v),
+            Self::ScopeQuery(v) => v.encoded_len(),
+            Self::ScopeAnswer(v) => v.encoded_len(),
+            Self::ScopePush(v) => v.encoded_len(),
+            Self::ScopeGone(v) => v.encoded_len(),
+            Self::ScopeProbe(v) => v.encoded_len(),
         }
     }
 
@@ -160,6 +205,17 @@ impl Frame {
             Self::NameRegister(v) => v.write(out),
             Self::NameUnregister(v) => v.write(out),
             Self::NameClaims(v) => names::write_claims(out, v),
+            Self::ScopeQuery(v) => v.write(out),
+            Self::ScopeAnswer(v) => v.write(out),
+            Self::ScopePush(v) => v.write(out),
+            Self::ScopeGone(v) => {
+                v.write(out);
+                Ok(())
+            }
+            Self::ScopeProbe(v) => {
+                v.write(out);
+                Ok(())
+            }
         };
         if let Err(e) = written {
             out.truncate(start);
@@ -337,6 +393,39 @@ mod tests {
                 sig: [3; 64],
             }),
             Frame::NameClaims(vec![claim.clone(), claim]),
+            Frame::ScopeQuery(ScopeQueryFrame {
+                id: 1,
+                query: crate::scope::Query {
+                    kind: crate::scope::QueryKind::All,
+                    ceiling: 255,
+                    scope: crate::scope::ScopePath::root(),
+                    service: "fs".into(),
+                    cred: crate::scope::Credential::Anonymous,
+                },
+            }),
+            Frame::ScopeAnswer(ScopeAnswerFrame {
+                id: 1,
+                answer: crate::scope::Answer::NoRoute,
+            }),
+            Frame::ScopePush(ScopePush {
+                forwarded: true,
+                generation_request: false,
+                sync_request: false,
+                records: vec![crate::scope::Record {
+                    body: crate::scope::Body::Revocation {
+                        target: [1; 32],
+                        issued: Time(2),
+                    },
+                    signer: [3; 32],
+                    sig: [4; 64],
+                }],
+            }),
+            Frame::ScopeGone(ScopeGone {
+                forwarded: false,
+                runtime: NodeId([1; 32]),
+                at: Time(5),
+            }),
+            Frame::ScopeProbe(ScopeProbe { id: 7, pong: false }),
         ]
     }
 
@@ -384,7 +473,7 @@ mod tests {
         }
 
         #[test]
-        fn whole_frames_round_trip(i in 0usize..7) {
+        fn whole_frames_round_trip(i in 0usize..12) {
             let f = sample().swap_remove(i);
             let b = f.to_bytes().unwrap();
             prop_assert_eq!(f.encoded_len(), b.len());

@@ -16,6 +16,11 @@ pub mod message;
 pub mod name_record;
 pub mod names;
 pub mod pair;
+pub mod scope_answer;
+pub mod scope_gone;
+pub mod scope_probe;
+pub mod scope_push;
+pub mod scope_query;
 pub mod subscribe;
 
 /// Why bytes could not be parsed.

@@ -348,7 +348,9 @@ pub(crate) fn describe(r: &Record) -> serde_json::Value {
         "kind": format!("{:?}", r.body.kind()),
         "id": hex(&r.id()),
         "signer": match r.body {
-            Body::Registration { .. } | Body::Withdrawal { .. } => node_text(&ActorNodeId(r.signer)),
+            Body::Registration { .. } | Body::Withdrawal { .. } | Body::Generation { .. } => {
+                node_text(&ActorNodeId(r.signer))
+            }
             _ => owner_text(&r.signer),
         },
     });
@@ -404,6 +406,11 @@ pub(crate) fn describe(r: &Record) -> serde_json::Value {
         Body::Revocation { target, issued } => {
             json!({"revokes": hex(target), "issued": when(*issued)})
         }
+        Body::Generation {
+            scope,
+            serial,
+            issued,
+        } => json!({"scope": scope.to_string(), "serial": serial, "issued": when(*issued)}),
     };
     if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
         o.extend(e.clone());
