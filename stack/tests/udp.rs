@@ -121,7 +121,7 @@ async fn datagrams_arrive_in_order_when_the_reader_keeps_up() {
             let seq = u32::from_be_bytes(buf[..n].try_into().expect("4 bytes"));
             assert_eq!(seq, next, "lost or reordered");
             next += 1;
-            if next % WINDOW == 0 {
+            if next.is_multiple_of(WINDOW) {
                 done_tx.send(()).await.expect("sender waits");
             }
         }

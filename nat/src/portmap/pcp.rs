@@ -272,7 +272,7 @@ fn check_frame(b: &[u8], response: bool) -> Result<(Opcode, usize), WireError> {
             max: MAX_LEN,
         });
     }
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return Err(WireError::InvalidField("length not a multiple of 4"));
     }
     if b[0] != VERSION {

@@ -290,7 +290,7 @@ mod tests {
             let mut roster = Roster::default();
             let members = 1 + rng.next_u32() as usize % 60;
             for m in 0..members {
-                let bit = |rng: &mut ChaCha20Rng| rng.next_u32() % 4 == 0;
+                let bit = |rng: &mut ChaCha20Rng| rng.next_u32().is_multiple_of(4);
                 roster.insert(Summary {
                     id: NodeKey::from_seed(seed(m as u8, round)).id(),
                     key: u128::from(rng.next_u64()),

@@ -262,7 +262,7 @@ fn wait_until(ready: impl Fn() -> bool) {
     let mut spins = 0u32;
     while !ready() {
         spins += 1;
-        if spins % 1024 == 0 {
+        if spins.is_multiple_of(1024) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();

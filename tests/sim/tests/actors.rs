@@ -129,7 +129,7 @@ impl Scenario {
             5..=8 => {
                 let all = self.all_engines();
                 if let (Some((n, sub)), Some((_, publisher))) = (self.pick(&all), self.pick(&all)) {
-                    let region = if self.rng.next_u32() % 2 == 0 {
+                    let region = if self.rng.next_u32().is_multiple_of(2) {
                         "eu"
                     } else {
                         "us"
@@ -141,7 +141,7 @@ impl Scenario {
             9..=14 => {
                 let all = self.all_engines();
                 if let Some((n, publisher)) = self.pick(&all) {
-                    let region = if self.rng.next_u32() % 2 == 0 {
+                    let region = if self.rng.next_u32().is_multiple_of(2) {
                         "eu"
                     } else {
                         "us"
