@@ -74,6 +74,8 @@ pub struct WorldStats {
     pub lost: u64,
     /// Segments sent again.
     pub retransmitted: u64,
+    /// Stream bytes carried in data datagrams, retransmissions included.
+    pub bytes: u64,
 }
 
 /// The shared wires: event queue, stream ends, record store.
@@ -114,6 +116,9 @@ impl Wires {
     /// Sends a datagram unless it is lost.
     fn datagram(&mut self, ev: Ev) {
         self.stats.datagrams += 1;
+        if let Ev::Data { bytes, .. } = &ev {
+            self.stats.bytes += bytes.len() as u64;
+        }
         if (self.rng.next_u32() % 1_000_000) < self.cond.loss_ppm {
             self.stats.lost += 1;
             return;
