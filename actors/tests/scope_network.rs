@@ -1150,3 +1150,128 @@ fn a_lone_root_runtime_needs_no_bootstrap() {
         .iter()
         .all(|r| r.error.is_none() && r.placed.is_some()));
 }
+
+#[test]
+fn a_runtime_whose_registration_was_handed_over_is_seen_leaving() {
+    let mut w = World::build(12);
+    let cred = root_bearer();
+    // /a/b has no cluster: /a holds runtime 10's registration there, and
+    // the member of /a it was pushed to has a stream to it.
+    w.register("/a/b/y", "fs", 10);
+    // A cluster forms at /a/b: /a hands the registration over to it. The
+    // new member has no stream to runtime 10.
+    w.register("/a/b", SECTOR, 11);
+    w.net.advance(u64::from(CACHE_MS) + UPKEEP_MS);
+    let r = w.query(1, QueryKind::All, "/a/b/y", "fs", &cred).unwrap();
+    assert_eq!(ids(&r), BTreeSet::from([w.id(10)]));
+    assert_eq!(redirects(&r).last(), Some(&p("/a/b")), "answered by /a/b");
+    // Runtime 10 leaves: /a finds it gone and tells /a/b, which holds its
+    // registration, so it drops out within the cache lifetime.
+    w.net.remove_node(10);
+    w.regs
+        .get_mut(&(p("/a/b/y"), "fs".into()))
+        .unwrap()
+        .remove(&10);
+    w.settle();
+    w.net.advance(u64::from(CACHE_MS) + UPKEEP_MS);
+    let r = w.query(1, QueryKind::All, "/a/b/y", "fs", &cred).unwrap();
+    assert_eq!(ids(&r), BTreeSet::new(), "trail {:?}", r.trail);
+    assert!(w.net.node(11).stats().scopes.gone_taken > 0);
+}
+
+#[test]
+fn a_member_that_still_sees_a_runtime_keeps_it() {
+    use tessel_actors::wire::frame::Frame;
+    use tessel_actors::wire::scope_gone::ScopeGone;
+    let mut w = World::build(14);
+    w.register("/a/b/c", SECTOR, 11);
+    w.net.advance(3 * UPKEEP_MS);
+    let all = BTreeSet::from([w.id(4), w.id(5), w.id(11)]);
+    assert_eq!(w.members_seen_by(5, "/a/b/c"), Some(all.clone()));
+    let taken = w.net.node(11).stats().scopes.gone_taken;
+    // Member 4 says runtime 11 is gone, but member 5 still has a stream
+    // to it: 5 keeps it and tells it, and it places its registrations
+    // again.
+    let gone = Frame::ScopeGone(ScopeGone {
+        forwarded: true,
+        runtime: w.id(11),
+        at: w.net.now().plus_ms(1),
+    });
+    assert!(w.net.inject(4, 5, gone.to_bytes().unwrap()));
+    w.settle();
+    assert_eq!(w.members_seen_by(5, "/a/b/c"), Some(all.clone()));
+    assert_eq!(w.net.node(11).stats().scopes.gone_taken, taken + 1);
+    w.net.advance(UPKEEP_MS);
+    for m in [4, 5, 11] {
+        assert_eq!(w.members_seen_by(m, "/a/b/c"), Some(all.clone()), "{m}");
+    }
+}
+
+#[test]
+fn a_member_that_still_sees_a_runtime_keeps_it() {
+    use tessel_actors::wire::frame::Frame;
+    use tessel_actors::wire::scope_gone::ScopeGone;
+    let mut w = World::build(14);
+    w.register("/a/b/c", SECTOR, 11);
+    w.net.advance(3 * UPKEEP_MS);
+    let all = BTreeSet::from([w.id(4), w.id(5), w.id(11)]);
+    assert_eq!(w.members_seen_by(5, "/a/b/c"), Some(all.clone()));
+    let taken = w.net.node(11).stats().scopes.gone_taken;
+    // Member 4 says runtime 11 is gone, but member 5 still has a stream
+    // to it: 5 keeps it and tells it, and it places its registrations
+    // again.
+    let gone = Frame::ScopeGone(ScopeGone {
+        forwarded: true,
+        runtime: w.id(11),
+        at: w.net.now().plus_ms(1),
+    });
+    assert!(w.net.inject(4, 5, gone.to_bytes().unwrap()));
+    w.settle();
+    assert_eq!(w.members_seen_by(5, "/a/b/c"), Some(all.clone()));
+    assert_eq!(w.net.node(11).stats().scopes.gone_taken, taken + 1);
+    w.net.advance(UPKEEP_MS);
+    for m in [4, 5, 11] {
+        assert_eq!(w.members_seen_by(m, "/a/b/c"), Some(all.clone()), "{m}");
+    }
+}
+
+#[test]
+fn a_registration_that_reaches_the_cluster_above_is_passed_down() {
+    let mut w = World::build(13);
+    let cred = root_bearer();
+    // Runtime 10 places a registration under /a/b while /a is the
+    // closest cluster: its "closest sector" answer is cached.
+    w.register("/a/b/y", "db", 10);
+    // A cluster forms at /a/b; runtime 10 places another registration
+    // there within the cache lifetime, located by the cached answer: it
+    // reaches /a, which passes it down to /a/b.
+    w.register("/a/b", SECTOR, 11);
+    w.register("/a/b/y", "fs", 10);
+    let placed = w
+        .net
+        .node(10)
+        .scope_registrations()
+        .into_iter()
+        .find(|r| r.service == "fs")
+        .and_then(|r| r.placed)
+        .unwrap();
+    assert_eq!(placed.cluster, p("/a"), "located with the cached answer");
+    w.net.advance(u64::from(CACHE_MS) + UPKEEP_MS);
+    for from in [0, 1, 6] {
+        let r = w
+            .query(from, QueryKind::All, "/a/b/y", "fs", &cred)
+            .unwrap();
+        assert_eq!(ids(&r), BTreeSet::from([w.id(10)]), "from {from}");
+        assert_eq!(redirects(&r).last(), Some(&p("/a/b")));
+        let r = w
+            .query(from, QueryKind::All, "/a/b/y", "db", &cred)
+            .unwrap();
+        assert_eq!(ids(&r), BTreeSet::from([w.id(10)]), "from {from}");
+    }
+    // Its withdrawal, located the same way, is passed down too.
+    w.register("/a/b/y", SECTOR, 9);
+    w.withdraw("/a/b/y", "fs", 10);
+    w.net.advance(u64::from(CACHE_MS) + UPKEEP_MS);
+    let r = w.query(1, QueryKind::All, "/a/b/y", "fs", &cred).unwrap();
+    assert_eq!(ids(&r), BTreeSet::new());
+}

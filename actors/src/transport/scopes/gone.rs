@@ -1,11 +1,21 @@
 //! Departures: a runtime whose registrations a member holds, and whose
 //! stream to that member closed and could not be opened again, is gone.
 //! The member drops its registrations and tells the members it shares a
-//! cluster with (marked forwarded) and, when the runtime was a member of
-//! its cluster, one member of the cluster above and of each cluster below,
-//! which tell theirs. A gone notice is taken only from a member of a
-//! cluster the receiver knows, and drops only registrations issued before
-//! it; a runtime told that it is gone places its registrations again.
+//! cluster with (marked forwarded), one member of each cluster directly
+//! below under whose scope it dropped one (a cluster that took them by
+//! hand-over or had them passed down has no stream to the runtime) and,
+//! when the runtime was a member of its cluster, one member of the cluster
+//! above and of each cluster below; each tells theirs by the same rule, so
+//! the notice only travels down from where it entered a cluster, and a
+//! cluster that drops nothing passes nothing on.
+//!
+//! A gone notice is taken only from a member of a cluster the receiver
+//! knows, and drops only registrations issued before it. A member that
+//! still has a stream up to the runtime does not take it on another's
+//! word: it keeps the registrations and tells the runtime, which places
+//! them again (issued later, so every cluster that dropped them takes them
+//! back). A runtime told that it is gone by a member it knows or one it
+//! placed a registration through places its registrations again.
 
 use crate::ids::{NodeId, Time};
 use crate::scope::SECTOR;
@@ -35,9 +45,16 @@ impl Transport {
         let mut neighbours: Vec<Vec<NodeId>> = Vec::new();
         for (c, m) in &mut s.members {
             let fresh = from == me || !forwarded || !m.table.members(now).contains(&from);
+            let children = m.table.children(now);
             let dropped = m.table.drop_runtime(runtime, at);
             if dropped.is_empty() || !fresh {
                 continue;
+            }
+            // The clusters below that hold what was dropped here.
+            for (d, v) in children {
+                if dropped.iter().any(|(sc, _)| d.is_prefix_of(sc)) {
+                    neighbours.push(v);
+                }
             }
             for t in m.table.members(now) {
                 if t != me && t != from && t != runtime {
@@ -77,10 +94,13 @@ impl Transport {
     pub(in crate::transport) fn on_scope_gone(&mut self, peer: NodeId, g: ScopeGone) {
         let now = self.now;
         let me = self.node_id();
-        let known = self
-            .scopes
-            .as_ref()
-            .is_some_and(|s| s.knows_member(peer, now));
+        let known = self.scopes.as_ref().is_some_and(|s| {
+            s.knows_member(peer, now)
+                || (g.runtime == me
+                    && s.own
+                        .values()
+                        .any(|o| o.placed.as_ref().is_some_and(|p| p.via == peer)))
+        });
         if !known {
             self.stats.scopes.gone_refused += 1;
             return;
@@ -96,6 +116,12 @@ impl Transport {
                     m.want_sync = true;
                 }
             }
+            return;
+        }
+        if self.is_up(g.runtime) {
+            // We still see it: keep what it holds here and tell it, so that
+            // it places its registrations again where they were dropped.
+            self.scope_frame(g.runtime, Frame::ScopeGone(g));
             return;
         }
         self.drop_gone(peer, g.forwarded, g.runtime, g.at);
