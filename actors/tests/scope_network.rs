@@ -1208,34 +1208,6 @@ fn a_member_that_still_sees_a_runtime_keeps_it() {
 }
 
 #[test]
-fn a_member_that_still_sees_a_runtime_keeps_it() {
-    use tessel_actors::wire::frame::Frame;
-    use tessel_actors::wire::scope_gone::ScopeGone;
-    let mut w = World::build(14);
-    w.register("/a/b/c", SECTOR, 11);
-    w.net.advance(3 * UPKEEP_MS);
-    let all = BTreeSet::from([w.id(4), w.id(5), w.id(11)]);
-    assert_eq!(w.members_seen_by(5, "/a/b/c"), Some(all.clone()));
-    let taken = w.net.node(11).stats().scopes.gone_taken;
-    // Member 4 says runtime 11 is gone, but member 5 still has a stream
-    // to it: 5 keeps it and tells it, and it places its registrations
-    // again.
-    let gone = Frame::ScopeGone(ScopeGone {
-        forwarded: true,
-        runtime: w.id(11),
-        at: w.net.now().plus_ms(1),
-    });
-    assert!(w.net.inject(4, 5, gone.to_bytes().unwrap()));
-    w.settle();
-    assert_eq!(w.members_seen_by(5, "/a/b/c"), Some(all.clone()));
-    assert_eq!(w.net.node(11).stats().scopes.gone_taken, taken + 1);
-    w.net.advance(UPKEEP_MS);
-    for m in [4, 5, 11] {
-        assert_eq!(w.members_seen_by(m, "/a/b/c"), Some(all.clone()), "{m}");
-    }
-}
-
-#[test]
 fn a_registration_that_reaches_the_cluster_above_is_passed_down() {
     let mut w = World::build(13);
     let cred = root_bearer();

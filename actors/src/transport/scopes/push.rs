@@ -194,11 +194,11 @@ impl Transport {
             if proofs.contains(&reg.id()) {
                 continue;
             }
-            self.take_registration(from, sync, reg, records, &clusters, out);
+            self.take_registration(from, (forwarded, sync), reg, records, &clusters, out);
         }
         // Withdrawals.
         for w in records.iter().filter(|r| r.body.kind() == Kind::Withdrawal) {
-            self.take_withdrawal(from, w, &clusters, out);
+            self.take_withdrawal(from, forwarded, w, &clusters, out);
         }
         // Grants and capabilities not backing a registration here.
         let backing: BTreeSet<[u8; 32]> = records
@@ -220,10 +220,13 @@ impl Transport {
         }
     }
 
+    /// Takes a registration into the clusters that hold it; `forwarded` and
+    /// `sync` as the push said. One that belongs to a cluster below is
+    /// passed down (see [`Self::pass_down`]) instead of spread here.
     fn take_registration(
         &mut self,
         from: NodeId,
-        sync: bool,
+        (forwarded, sync): (bool, bool),
         reg: &Record,
         records: &[Record],
         clusters: &[(ScopePath, bool)],
@@ -259,6 +262,11 @@ impl Transport {
             // A runtime that asks for a sync is treated as joining.
             let asks = sync && *runtime == from;
             match m.table.register(&s.authority, reg, grant, now) {
+                Ok(t) if t.changed() && self.pass_down(c, from, forwarded, scope, service) => {
+                    self.stats.scopes.records_taken += 1;
+                    let group = self.scopes.as_ref().map(|s| s.reg_group(reg, grant));
+                    self.to_below(c, from, scope, service, group.unwrap_or_default(), out);
+                }
                 Ok(t) if t.changed() || asks => {
                     if t.changed() {
                         self.stats.scopes.records_taken += 1;
@@ -276,9 +284,12 @@ impl Transport {
         }
     }
 
+    /// Takes a withdrawal into the clusters that hold its registration;
+    /// one for a cluster below is passed down like a registration.
     fn take_withdrawal(
         &mut self,
         from: NodeId,
+        forwarded: bool,
         w: &Record,
         clusters: &[(ScopePath, bool)],
         out: &mut Outgoing,
@@ -293,14 +304,72 @@ impl Transport {
             if !m.table.holds(scope, service) {
                 continue;
             }
-            match m.table.withdraw(w) {
-                Ok(true) => {
-                    self.stats.scopes.records_taken += 1;
-                    self.after_withdraw(c, from, *fresh, w, out);
+            let taken = match m.table.withdraw(w) {
+                Ok(t) => t,
+                Err(_) => {
+                    self.stats.scopes.records_forged += 1;
+                    continue;
                 }
-                Ok(false) => {}
-                Err(_) => self.stats.scopes.records_forged += 1,
+            };
+            if taken {
+                self.stats.scopes.records_taken += 1;
             }
+            // Passed down even when not held here: the registration may
+            // have gone straight to the cluster below.
+            if (taken || !forwarded) && self.pass_down(c, from, forwarded, scope, service) {
+                self.to_below(c, from, scope, service, vec![w.clone()], out);
+            } else if taken {
+                self.after_withdraw(c, from, *fresh, w, out);
+            }
+        }
+    }
+
+    /// Whether a change of `(scope, service)` that cluster `c` took from
+    /// `from` belongs to a cluster below `c` and is for this member to pass
+    /// down: it came straight from outside `c` (not forwarded: placed here
+    /// with a stale locate, or while `c` handed that scope over), or a
+    /// member of `c` forwarded it before it knew the cluster below. A sync
+    /// or hand-over from another cluster is not passed down.
+    fn pass_down(
+        &self,
+        c: &ScopePath,
+        from: NodeId,
+        forwarded: bool,
+        scope: &ScopePath,
+        service: &str,
+    ) -> bool {
+        let now = self.now;
+        let Some(m) = self.scopes.as_ref().and_then(|s| s.members.get(c)) else {
+            return false;
+        };
+        let direct = !forwarded || m.table.members(now).contains(&from);
+        direct && below(&m.table.children(now), scope, service).is_some()
+    }
+
+    /// Adds `group` for one member of the cluster below `c` that holds
+    /// `(scope, service)`; it spreads it there as a fresh push.
+    fn to_below(
+        &self,
+        c: &ScopePath,
+        from: NodeId,
+        scope: &ScopePath,
+        service: &str,
+        group: Vec<Record>,
+        out: &mut Outgoing,
+    ) {
+        let now = self.now;
+        let me = self.node_id();
+        let Some(m) = self.scopes.as_ref().and_then(|s| s.members.get(c)) else {
+            return;
+        };
+        let children = m.table.children(now);
+        let Some(members) = below(&children, scope, service) else {
+            return;
+        };
+        let up = |n: NodeId| self.is_up(n);
+        if let Some(t) = super::Scopes::pick_one(members, me, from, &up) {
+            tracing::debug!(%scope, service, to = ?t, "scopes: passed down");
+            out.add(t, false, group);
         }
     }
 
@@ -369,6 +438,20 @@ impl Transport {
         s.book.retain(|_, r| !auth.is_revoked(r));
         s.own.retain(|_, o| !auth.is_revoked(&o.grant));
     }
+}
+
+/// The members of the cluster among `children` that holds `(scope,
+/// service)`: the one at or above `scope`, except for its own sector
+/// registrations (the cluster above holds those, to redirect down).
+fn below<'a>(
+    children: &'a [(ScopePath, Vec<NodeId>)],
+    scope: &ScopePath,
+    service: &str,
+) -> Option<&'a [NodeId]> {
+    children
+        .iter()
+        .find(|(d, _)| d.is_prefix_of(scope) && !(d == scope && service == SECTOR))
+        .map(|(_, v)| v.as_slice())
 }
 
 /// The hosting grant in `records` for `reg`'s scope and runtime.
