@@ -36,9 +36,7 @@ const START: u64 = 1_700_000_000_000;
 const LONG: Time = Time(1_800_000_000_000);
 /// The cache lifetime every answer carries.
 const CACHE_MS: u32 = 4_000;
-/// Registrations live a minute (renewed at half): a registration handed
-/// to a cluster that formed after it was placed outlives its runtime by up
-/// to this (see [`churn`]).
+/// Registrations live a minute (renewed at half).
 const REG_MS: u64 = 60_000;
 const TIMEOUT_MS: u64 = 1_000;
 const UPKEEP_MS: u64 = 1_000;
@@ -199,9 +197,6 @@ struct Sim {
     members_ever: BTreeMap<ScopePath, BTreeSet<NodeId>>,
     counts: Counts,
     next_tag: u64,
-    /// Registrations of runtimes that left which may still be answered
-    /// until they expire (see [`churn`]).
-    lingering: BTreeMap<(ScopePath, &'static str), BTreeSet<usize>>,
 }
 
 impl Sim {
@@ -229,7 +224,6 @@ impl Sim {
             members_ever: BTreeMap::new(),
             counts: Counts::default(),
             next_tag: 0,
-            lingering: BTreeMap::new(),
         };
         for _ in 0..runtimes {
             s.add_runtime();
@@ -307,31 +301,13 @@ impl Sim {
         }
     }
 
+    /// What a query should find.
     fn expected(&self, kind: QueryKind, scope: &ScopePath, service: &str) -> BTreeSet<NodeId> {
-        self.expected_with(kind, scope, service, false)
-    }
-
-    /// What a query should find, counting the lingering registrations or
-    /// not.
-    fn expected_with(
-        &self,
-        kind: QueryKind,
-        scope: &ScopePath,
-        service: &str,
-        lingering: bool,
-    ) -> BTreeSet<NodeId> {
         let at = |s: &ScopePath| -> BTreeSet<NodeId> {
-            let linger = self
-                .lingering
-                .iter()
-                .filter(|_| lingering)
-                .filter(|((x, sv), _)| x == s && *sv == service)
-                .flat_map(|(_, v)| v.iter().map(|&i| self.id(i)));
             self.regs
                 .iter()
                 .filter(|((x, sv), _)| x == s && *sv == service)
                 .flat_map(|(_, v)| v.keys().map(|&i| self.id(i)))
-                .chain(linger)
                 .collect()
         };
         match kind {
@@ -458,27 +434,23 @@ impl Sim {
                 a.kind, a.scope, a.service, a.from
             )
         });
-        let got = ids(f);
-        let lingering = self.expected_with(a.kind, &a.scope, a.service, true);
-        if got != lingering {
-            assert_eq!(
-                got,
-                self.expected(a.kind, &a.scope, a.service),
-                "{when}: {:?} {} {} from {} (trail {:?}; runtimes {:?})",
-                a.kind,
-                a.scope,
-                a.service,
-                a.from,
-                f.trail,
-                f.runtimes
-                    .iter()
-                    .map(|x| {
-                        let i = (0..self.notices.len()).find(|&i| self.id(i) == x.entry.runtime);
-                        (i, i.map(|i| self.live.contains(&i)), x.scope.to_string())
-                    })
-                    .collect::<Vec<_>>()
-            );
-        }
+        assert_eq!(
+            ids(f),
+            self.expected(a.kind, &a.scope, a.service),
+            "{when}: {:?} {} {} from {} (trail {:?}; runtimes {:?})",
+            a.kind,
+            a.scope,
+            a.service,
+            a.from,
+            f.trail,
+            f.runtimes
+                .iter()
+                .map(|x| {
+                    let i = (0..self.notices.len()).find(|&i| self.id(i) == x.entry.runtime);
+                    (i, i.map(|i| self.live.contains(&i)), x.scope.to_string())
+                })
+                .collect::<Vec<_>>()
+        );
         for pair in f.trail.windows(2) {
             let to = pair[0].redirect.as_ref().unwrap_or_else(|| {
                 panic!("{when}: a hop that answered is not the last: {:?}", f.trail)
@@ -582,11 +554,9 @@ fn build(seed: u64, runtimes: usize) -> Sim {
         }
         s.advance(300);
     }
-    // Services come once the founders' own cached "closest sector" answers
-    // (from before their clusters existed) have expired: a registration
-    // located by such an answer goes to the cluster above, which keeps it
-    // until it is renewed (see docs/scopes.md §9).
-    s.advance(u64::from(CACHE_MS) + UPKEEP_MS);
+    // Services come at once: a founder's own "closest sector" answer from
+    // before its cluster existed is still cached, so what it places in its
+    // scope reaches the cluster above, which passes it down.
     // Service hosts come from the first two thirds: the rest stay cold.
     let hosts = runtimes * 2 / 3;
     for (scope, _, _) in SCOPES {
@@ -599,7 +569,9 @@ fn build(seed: u64, runtimes: usize) -> Sim {
             s.register(scope, "db", rt, false);
         }
     }
-    s.advance(3 * UPKEEP_MS);
+    // The tree is a change like any other: answers (the founders' cached
+    // ones included) follow within the bound.
+    s.advance(BOUND_MS);
     s
 }
 
@@ -971,18 +943,10 @@ fn churn(s: &mut Sim, per: usize) {
             }),
         ),
         (
-            "a cluster forms at /b/b1",
+            "a cluster forms at /b/b1 while new runtimes host fs in /b/b1, /c/c3 and /b/b2",
             Box::new(|s: &mut Sim| {
                 let n = s.add_runtime();
                 s.register("/b/b1", SECTOR, n, false);
-            }),
-        ),
-        // Not in the same step: a registration /b takes while it hands
-        // /b/b1 over stays at /b until it is renewed (see docs/scopes.md
-        // §9).
-        (
-            "new runtimes host fs in /b/b1, /c/c3 and /b/b2",
-            Box::new(|s: &mut Sim| {
                 for scope in ["/b/b1", "/c/c3", "/b/b2"] {
                     let n = s.add_runtime();
                     s.register(scope, "fs", n, true);
@@ -991,22 +955,10 @@ fn churn(s: &mut Sim, per: usize) {
         ),
         (
             "a founding member of /a/a1 leaves",
-            Box::new(move |s: &mut Sim| {
-                // Its registrations under /a/a3 and /b/b1 went to clusters
-                // that formed after it placed them: no member of those has
-                // a stream to it, so nobody there sees it leave.
-                for ((scope, service), v) in &s.regs {
-                    if v.contains_key(&a1_0)
-                        && ["/a/a3", "/b/b1"].iter().any(|c| p(c).is_prefix_of(scope))
-                    {
-                        s.lingering
-                            .entry((scope.clone(), *service))
-                            .or_default()
-                            .insert(a1_0);
-                    }
-                }
-                s.remove(a1_0);
-            }),
+            // Its registrations under /a/a3 and /b/b1 went to clusters that
+            // formed after it placed them, which have no stream to it: the
+            // cluster that has one tells them.
+            Box::new(move |s: &mut Sim| s.remove(a1_0)),
         ),
     ];
     for (what, change) in changes {
@@ -1043,10 +995,6 @@ fn churn(s: &mut Sim, per: usize) {
             }
         }
     }
-    // The lingering ones are gone once they expire.
-    s.advance(REG_MS + u64::from(CACHE_MS));
-    s.lingering.clear();
-    s.verify(per, "after a registration lifetime");
 }
 
 #[test]
