@@ -605,6 +605,25 @@ fn run(seed: u64, runtimes: usize, per: usize) -> String {
             "starts at a root runtime"
         );
     }
+    // The same runtimes, their cache now knowing /a/a1, look for the
+    // closest runtime of a service nobody hosts: /a/a1 sends them up to
+    // /a, /a up to the root, which answers that there is none.
+    let batch: Vec<Ask> = cold
+        .iter()
+        .map(|&from| Ask {
+            from,
+            kind: QueryKind::Closest,
+            scope: p("/a/a1"),
+            service: "none",
+            cred: bearer(),
+        })
+        .collect();
+    let rs = s.ask(&batch);
+    for (a, r) in batch.iter().zip(&rs) {
+        s.check(a, r, "up");
+        let f = r.as_ref().expect("checked");
+        assert_eq!(redirects(f), vec![p("/a"), p("/")], "from {}", a.from);
+    }
 
     // Both queries, every service, from every runtime; then the same again
     // from the cache.
