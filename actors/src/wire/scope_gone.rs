@@ -8,7 +8,8 @@
 //!
 //! A receiver takes it only from a member of a cluster it knows (its own,
 //! the one above, the ones below); a gone that is not marked forwarded is
-//! passed on to the receiver's own cluster, marked forwarded.
+//! passed on to the receiver's own cluster, marked forwarded, and to the
+//! clusters below that hold the runtime's registrations.
 
 use super::{Reader, WireError};
 use crate::ids::{NodeId, Time};

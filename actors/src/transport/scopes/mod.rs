@@ -27,7 +27,9 @@
 //!   streams to every other member and to one member of the cluster above.
 //! - **Departures** ([`gone`]): a member whose stream to a runtime it holds
 //!   registrations of closes reopens it; when that fails the runtime is
-//!   gone, and its registrations are dropped by the clusters that hold them.
+//!   gone, and the notice travels down the tree of clusters to every one
+//!   that holds its registrations, which drop them (unless a member still
+//!   has a stream to it).
 //! - **Generations** ([`generation`]): a new cluster's first member asks a
 //!   root runtime for a generation number; members converge on the earliest.
 //! - **Sending to a scope** ([`send`]): resolve with a query, then cast to

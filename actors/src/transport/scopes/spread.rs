@@ -18,6 +18,11 @@
 //!   the clusters on its path and under it, a revocation all of them).
 //!   Creations and revocations so flood the tree of clusters, each cluster
 //!   taking each once.
+//!
+//! A registration or withdrawal for a scope under a cluster below `C`
+//! (placed with a stale locate, or arriving while `C` hands that scope
+//! over) is passed down to one member of that cluster instead
+//! (`push::pass_down`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
