@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::SigningKey;
 use tessel_actors::memory::Network;
+use tessel_actors::scope::fixture::{key, path as p, public as pk, readcap, Tree};
 use tessel_actors::scope::record::BEARER;
 use tessel_actors::scope::{
     Body, Credential, Generation, QueryError, QueryKind, Record, ScopeError, ScopeFound, ScopePath,
@@ -23,16 +24,6 @@ const UPKEEP_MS: u64 = 1_000;
 const START: Time = Time(1_700_000_000_000);
 const LONG: Time = Time(1_800_000_000_000);
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-fn pk(seed: u8) -> [u8; 32] {
-    key(seed).verifying_key().to_bytes()
-}
-fn p(s: &str) -> ScopePath {
-    ScopePath::parse(s).unwrap()
-}
-
 /// (path, owner seed, world-readable)
 const SCOPES: &[(&str, u8, bool)] = &[
     ("/", ROOT, true),
@@ -45,6 +36,11 @@ const SCOPES: &[(&str, u8, bool)] = &[
     ("/b/q", 8, true),
     ("/b/q/r", 9, true),
 ];
+
+const TREE: Tree<'static> = Tree {
+    root: ROOT,
+    scopes: SCOPES,
+};
 
 /// Sector clusters and their members (runtime indices). Runtime 0 is the
 /// bootstrap.
@@ -67,30 +63,6 @@ const FS: &[(&str, usize)] = &[
 ];
 
 const RUNTIMES: usize = 12;
-
-fn owner_of(scope: &ScopePath) -> u8 {
-    SCOPES
-        .iter()
-        .find(|(s, _, _)| p(s) == *scope)
-        .map(|(_, o, _)| *o)
-        .unwrap()
-}
-
-fn creation(path: &str) -> Record {
-    let path = p(path);
-    let (_, owner, wr) = SCOPES.iter().find(|(s, _, _)| p(s) == path).unwrap();
-    let signer = path.parent().map_or(ROOT, |q| owner_of(&q));
-    Record::sign(
-        Body::ScopeCreate {
-            path,
-            owner: pk(*owner),
-            world_readable: *wr,
-            issued: Time(1),
-        },
-        &key(signer),
-    )
-    .unwrap()
-}
 
 fn config() -> Config {
     Config {
@@ -138,7 +110,7 @@ impl World {
             let t = net.node_mut(i);
             t.set_scope_bootstrap(vec![boot]);
             for (s, _, _) in SCOPES {
-                t.scope_add_record(creation(s)).unwrap();
+                t.scope_add_record(TREE.creation(s)).unwrap();
             }
         }
         net.run();
@@ -161,7 +133,7 @@ impl World {
                 runtime: self.id(rt),
                 expires: LONG,
             },
-            &key(owner_of(scope)),
+            &key(TREE.owner_of(scope)),
         )
         .unwrap()
     }
@@ -366,13 +338,6 @@ fn redirects(f: &ScopeFound) -> Vec<ScopePath> {
     f.trail.iter().filter_map(|h| h.redirect.clone()).collect()
 }
 
-fn world_readable(scope: &ScopePath) -> bool {
-    scope
-        .lineage()
-        .iter()
-        .all(|s| SCOPES.iter().any(|(x, _, wr)| p(x) == *s && *wr))
-}
-
 #[test]
 fn every_runtime_finds_the_right_runtimes_across_all_levels() {
     let mut w = World::build(1);
@@ -437,7 +402,7 @@ fn anonymous_exactly_where_every_ancestor_is_world_readable() {
             let scope = p(s);
             for kind in [QueryKind::All, QueryKind::Closest] {
                 let r = w.query(from, kind, s, "fs", &Credential::Anonymous);
-                if world_readable(&scope) {
+                if TREE.world_readable(&scope) {
                     assert_eq!(ids(&r.unwrap()), w.expected(kind, &scope, "fs"), "{s}");
                     allowed += 1;
                 } else {
@@ -450,20 +415,8 @@ fn anonymous_exactly_where_every_ancestor_is_world_readable() {
         assert_eq!(r.unwrap_err(), QueryError::Denied);
     }
     assert!(allowed > 0);
-    assert!(!world_readable(&p("/b/q")));
+    assert!(!TREE.world_readable(&p("/b/q")));
     assert!(w.stats().denied > 0);
-}
-
-fn readcap(scope: &str, holder: [u8; 32], expires: Time, signer: u8) -> Record {
-    Record::sign(
-        Body::ReadCap {
-            scope: p(scope),
-            holder,
-            expires,
-        },
-        &key(signer),
-    )
-    .unwrap()
 }
 
 #[test]
@@ -663,7 +616,10 @@ fn forged_and_unauthorised_pushes_are_refused_and_counted() {
         )
         .unwrap()
     };
-    let chain: Vec<Record> = ["/", "/a", "/a/b"].iter().map(|s| creation(s)).collect();
+    let chain: Vec<Record> = ["/", "/a", "/a/b"]
+        .iter()
+        .map(|s| TREE.creation(s))
+        .collect();
     let push = |records: Vec<Record>| {
         let mut all = chain.clone();
         all.extend(records);
@@ -973,7 +929,7 @@ fn a_restarted_member_is_synced_and_a_root_runtime_keeps_its_serials() {
         let t = w.net.node_mut(5);
         t.set_scope_bootstrap(vec![boot]);
         for (s, _, _) in SCOPES {
-            t.scope_add_record(creation(s)).unwrap();
+            t.scope_add_record(TREE.creation(s)).unwrap();
         }
     }
     w.register("/a/b/c", SECTOR, 5);
@@ -991,7 +947,7 @@ fn a_restarted_member_is_synced_and_a_root_runtime_keeps_its_serials() {
         t.restore_scope_state(ahead);
         t.set_scope_bootstrap(vec![boot]);
         for (s, _, _) in SCOPES {
-            t.scope_add_record(creation(s)).unwrap();
+            t.scope_add_record(TREE.creation(s)).unwrap();
         }
     }
     w.register("/", SECTOR, 0);
@@ -1041,7 +997,10 @@ fn scopes_off_errors_clearly() {
     let mut net = Network::new(1, START);
     let i = net.add_node(Config::default());
     let t = net.node_mut(i);
-    assert_eq!(t.scope_add_record(creation("/")), Err(ScopeError::Disabled));
+    assert_eq!(
+        t.scope_add_record(TREE.creation("/")),
+        Err(ScopeError::Disabled)
+    );
     let g = Record::sign(
         Body::HostingGrant {
             scope: ScopePath::root(),
@@ -1108,7 +1067,7 @@ fn a_lone_root_runtime_needs_no_bootstrap() {
     let i = net.add_node(config());
     let me = net.id(i);
     let t = net.node_mut(i);
-    t.scope_add_record(creation("/")).unwrap();
+    t.scope_add_record(TREE.creation("/")).unwrap();
     let g = Record::sign(
         Body::HostingGrant {
             scope: ScopePath::root(),

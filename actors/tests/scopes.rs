@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::SigningKey;
 use tessel_actors::ids::{NodeId, Time};
+use tessel_actors::scope::fixture::{key, path as p, public as pk, readcap, Tree};
 use tessel_actors::scope::message::MAX_ANSWER;
 use tessel_actors::scope::querier::DEFAULT_HOP_LIMIT;
 use tessel_actors::scope::record::BEARER;
@@ -18,15 +19,6 @@ use tessel_actors::wire::WireError;
 const CACHE_MS: u32 = 1_000;
 const LONG: Time = Time(10_000_000);
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-fn pk(seed: u8) -> [u8; 32] {
-    key(seed).verifying_key().to_bytes()
-}
-fn p(s: &str) -> ScopePath {
-    ScopePath::parse(s).unwrap()
-}
 fn rt_key(i: usize) -> SigningKey {
     key(100 + u8::try_from(i).unwrap())
 }
@@ -50,6 +42,11 @@ const SCOPES: &[(&str, u8, bool)] = &[
     ("/corp/eng/ci", 10, true),
     ("/corp/ops", 11, true),
 ];
+
+const TREE: Tree<'static> = Tree {
+    root: ROOT_KEY,
+    scopes: SCOPES,
+};
 
 /// Sector clusters: scope and member runtime indices.
 const CLUSTERS: &[(&str, &[usize])] = &[
@@ -76,29 +73,9 @@ const FS: &[(&str, usize)] = &[
 
 const RUNTIMES: usize = 20;
 
-fn owner_of(scope: &ScopePath) -> u8 {
-    SCOPES
-        .iter()
-        .find(|(s, _, _)| p(s) == *scope)
-        .map(|(_, o, _)| *o)
-        .unwrap()
-}
-
 fn authority() -> Authority {
     let mut a = Authority::new(pk(ROOT_KEY));
-    for (s, owner, wr) in SCOPES {
-        let path = p(s);
-        let signer = path.parent().map_or(ROOT_KEY, |q| owner_of(&q));
-        let rec = Record::sign(
-            Body::ScopeCreate {
-                path,
-                owner: pk(*owner),
-                world_readable: *wr,
-                issued: Time(1),
-            },
-            &key(signer),
-        )
-        .unwrap();
+    for rec in TREE.creations() {
         a.add_scope(&rec).unwrap();
     }
     a
@@ -111,7 +88,7 @@ fn grant(scope: &ScopePath, rt: usize) -> Record {
             runtime: rt_id(rt),
             expires: LONG,
         },
-        &key(owner_of(scope)),
+        &key(TREE.owner_of(scope)),
     )
     .unwrap()
 }
@@ -339,13 +316,6 @@ fn root_bearer() -> Credential {
     )
 }
 
-fn world_readable(scope: &ScopePath) -> bool {
-    scope
-        .lineage()
-        .iter()
-        .all(|s| SCOPES.iter().any(|(x, _, wr)| p(x) == *s && *wr))
-}
-
 #[test]
 fn every_runtime_finds_the_right_runtimes() {
     let mut w = World::new();
@@ -410,7 +380,7 @@ fn anonymous_exactly_where_every_ancestor_is_world_readable() {
             let scope = p(s);
             for kind in [QueryKind::All, QueryKind::Closest] {
                 let r = w.query(from, kind, &scope, "fs", &Credential::Anonymous, Time(10));
-                if world_readable(&scope) {
+                if TREE.world_readable(&scope) {
                     assert_eq!(ids(&r.unwrap().0), w.expected(kind, &scope, "fs"));
                     allowed += 1;
                 } else {
@@ -446,20 +416,8 @@ fn anonymous_exactly_where_every_ancestor_is_world_readable() {
         denied, failed,
         "each denial answered once and counted by its querier"
     );
-    assert!(!world_readable(&p("/corp/eng")));
-    assert!(world_readable(&p("/pub/docs/a")));
-}
-
-fn readcap(scope: &str, holder: [u8; 32], expires: Time, signer: u8) -> Record {
-    Record::sign(
-        Body::ReadCap {
-            scope: p(scope),
-            holder,
-            expires,
-        },
-        &key(signer),
-    )
-    .unwrap()
+    assert!(!TREE.world_readable(&p("/corp/eng")));
+    assert!(TREE.world_readable(&p("/pub/docs/a")));
 }
 
 #[test]

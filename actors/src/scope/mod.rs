@@ -45,6 +45,7 @@
 //! Not here yet: the daemon's wiring, the CLI and DNS bootstrap.
 
 pub mod authority;
+pub mod fixture;
 pub mod hosting;
 pub mod message;
 pub mod path;

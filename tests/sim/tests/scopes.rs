@@ -22,9 +22,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use ed25519_dalek::SigningKey;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
+use tessel_actors::scope::fixture::{self, key, path as p, public as pk, Tree};
 use tessel_actors::scope::record::BEARER;
 use tessel_actors::scope::{Body, Credential, QueryError, QueryKind, Record, ScopePath, SECTOR};
 use tessel_actors::{Config, Delivery, EngineAddr, NodeId, Notice, Persistence, ScopeFound, Time};
@@ -68,6 +68,11 @@ const SCOPES: &[(&str, u8, bool)] = &[
     ("/c/c3", 13, true),
 ];
 
+const TREE: Tree<'static> = Tree {
+    root: ROOT,
+    scopes: SCOPES,
+};
+
 /// Scopes that were never created (asked for as the private ones are).
 const MISSING: &[&str] = &["/d", "/a/zz", "/c/c1/x"];
 
@@ -86,66 +91,12 @@ const CLUSTERS: &[(&str, usize)] = &[
 
 const SERVICES: &[&str] = &["fs", "db", SECTOR];
 
-fn key(seed: u8) -> SigningKey {
-    SigningKey::from_bytes(&[seed; 32])
-}
-fn pk(seed: u8) -> [u8; 32] {
-    key(seed).verifying_key().to_bytes()
-}
-fn p(s: &str) -> ScopePath {
-    ScopePath::parse(s).expect("a valid path")
-}
-
-fn owner_of(scope: &ScopePath) -> u8 {
-    SCOPES
-        .iter()
-        .find(|(s, _, _)| p(s) == *scope)
-        .map(|(_, o, _)| *o)
-        .expect("a scope of the tree")
-}
-
-fn creation(path: &str) -> Record {
-    let path = p(path);
-    let (_, owner, wr) = SCOPES
-        .iter()
-        .find(|(s, _, _)| p(s) == path)
-        .expect("a scope of the tree");
-    let signer = path.parent().map_or(ROOT, |q| owner_of(&q));
-    Record::sign(
-        Body::ScopeCreate {
-            path,
-            owner: pk(*owner),
-            world_readable: *wr,
-            issued: Time(1),
-        },
-        &key(signer),
-    )
-    .expect("a valid creation")
-}
-
 fn readcap(scope: &str, holder: [u8; 32], expires: Time, signer: u8) -> Credential {
-    Credential::ReadCap(
-        Record::sign(
-            Body::ReadCap {
-                scope: p(scope),
-                holder,
-                expires,
-            },
-            &key(signer),
-        )
-        .expect("a valid readcap"),
-    )
+    Credential::ReadCap(fixture::readcap(scope, holder, expires, signer))
 }
 
 fn bearer() -> Credential {
     readcap("/", BEARER, LONG, ROOT)
-}
-
-fn world_readable(scope: &ScopePath) -> bool {
-    scope
-        .lineage()
-        .iter()
-        .all(|s| SCOPES.iter().any(|(x, _, wr)| p(x) == *s && *wr))
 }
 
 fn ids(f: &ScopeFound) -> BTreeSet<NodeId> {
@@ -247,7 +198,7 @@ impl Sim {
             t.set_scope_bootstrap(boot);
         }
         for (s, _, _) in SCOPES {
-            t.scope_add_record(creation(s)).expect("a creation");
+            t.scope_add_record(TREE.creation(s)).expect("a creation");
         }
         self.notices.push(Vec::new());
         self.live.insert(i);
@@ -276,7 +227,7 @@ impl Sim {
                 runtime: self.id(rt),
                 expires: LONG,
             },
-            &key(owner_of(&scope)),
+            &key(TREE.owner_of(&scope)),
         )
         .expect("a grant");
         self.world
@@ -738,7 +689,7 @@ fn access(s: &mut Sim, per: usize) {
     let (mut allowed, mut private, mut missing) = (0, 0, 0);
     for (a, r) in batch.iter().zip(&rs) {
         let exists = SCOPES.iter().any(|x| p(x.0) == a.scope);
-        if exists && world_readable(&a.scope) && matches!(a.cred, Credential::Anonymous) {
+        if exists && TREE.world_readable(&a.scope) && matches!(a.cred, Credential::Anonymous) {
             s.check(a, r, "anonymous");
             allowed += 1;
         } else {
