@@ -62,6 +62,12 @@ pub struct ScopeStats {
     pub hops_sent: u64,
     /// Hops that got no answer in time (the next candidate was tried).
     pub hop_timeouts: u64,
+    /// Bytes of the query frames this runtime sent (its own queries'
+    /// hops, frame header included).
+    pub query_bytes_out: u64,
+    /// Bytes of the answer frames this runtime got for its own queries'
+    /// hops (frame header included).
+    pub answer_bytes_in: u64,
     /// Queries of this runtime that found their answer.
     pub queries_done: u64,
     /// Queries of this runtime that failed, for any reason.

@@ -1206,3 +1206,40 @@ fn a_registration_that_reaches_the_cluster_above_is_passed_down() {
     let r = w.query(1, QueryKind::All, "/a/b/y", "fs", &cred).unwrap();
     assert_eq!(ids(&r), BTreeSet::new());
 }
+
+/// A new cluster's member that registers a service while its cache still
+/// says the scope has no cluster (it asked before it founded one) keeps
+/// the registration in its own cluster, and the member that joined before
+/// gets it too; a member that forgets its cache asks afresh.
+#[test]
+fn a_new_cluster_keeps_what_its_members_register_at_once() {
+    let mut w = World::new(12);
+    w.register("/", SECTOR, 0);
+    w.register("/b/q", SECTOR, 7);
+    // Within the cache lifetime of 7's first locate, which found no
+    // cluster at /b/q yet.
+    w.register("/b/q", SECTOR, 8);
+    w.register("/b/q", "fs", 7);
+    w.register("/b/q", "fs", 8);
+    let cred = root_bearer();
+    for m in [7, 8] {
+        let f = w.query(m, QueryKind::All, "/b/q", "fs", &cred).unwrap();
+        assert_eq!(ids(&f), BTreeSet::from([w.id(7), w.id(8)]), "member {m}");
+    }
+    let stats = |w: &World| w.net.node(10).stats().scopes.clone();
+    let f = w.query(10, QueryKind::All, "/b/q", "fs", &cred).unwrap();
+    assert_eq!(ids(&f), BTreeSet::from([w.id(7), w.id(8)]));
+    let before = stats(&w);
+    assert!(
+        w.query(10, QueryKind::All, "/b/q", "fs", &cred)
+            .unwrap()
+            .cached
+    );
+    // Bytes are counted per hop, in and out.
+    assert!(before.query_bytes_out > 0 && before.answer_bytes_in > before.query_bytes_out);
+    w.net.node_mut(10).scope_forget_cache();
+    let f = w.query(10, QueryKind::All, "/b/q", "fs", &cred).unwrap();
+    assert!(!f.cached);
+    assert_eq!(redirects(&f), vec![p("/b/q")]);
+    assert!(stats(&w).hops_sent > before.hops_sent);
+}

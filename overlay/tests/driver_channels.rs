@@ -58,6 +58,7 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         relay: true,
         tile: None,
         engine_stack: None,
+        scopes: Default::default(),
     };
     let task = tokio::spawn(driver::run(
         opts,

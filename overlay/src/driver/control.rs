@@ -12,8 +12,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
 
-/// Longest request line accepted (a record in hex fits).
-const MAX_REQUEST: usize = 4096;
+/// Longest request line accepted (a scope send with a credential and a
+/// payload of a few KiB fits).
+const MAX_REQUEST: usize = 16 * 1024;
 
 /// A request from a client, with the channel for its answer.
 pub(crate) struct Request {

@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::runtime_dir;
+use super::scopes::ScopeOptions;
 use super::state_dir::StateDir;
 use super::userspace::Userspace;
 use super::{control, run, DeviceSpec, DriverError, RunOptions};
@@ -51,6 +52,8 @@ pub struct EmbedOptions {
     pub listen: SocketAddr,
     /// Members to contact first.
     pub peers: Vec<SocketAddr>,
+    /// The scopes (off unless a root key is set).
+    pub scopes: ScopeOptions,
 }
 
 impl EmbedOptions {
@@ -62,6 +65,7 @@ impl EmbedOptions {
             network_key,
             listen: SocketAddr::from(([0u16; 8], 0)),
             peers,
+            scopes: ScopeOptions::default(),
         }
     }
 }
@@ -115,6 +119,7 @@ impl EmbeddedNode {
             relay: true,
             engine_stack: Some(userspace.handle.clone()),
             tile: None,
+            scopes: opts.scopes,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

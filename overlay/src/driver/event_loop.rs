@@ -20,6 +20,7 @@ use super::ping::PendingPings;
 use super::portmap::{Mapper, PortMapping};
 use super::records::PendingRecords;
 use super::runtime_dir::{RuntimeDir, SocketGroup, CONTROL_SOCKET};
+use super::scopes::ScopeOptions;
 use super::state_dir::StateDir;
 use super::tcp::TcpTransport;
 use super::tile::{self, HostContext, TileHost, TileOptions};
@@ -72,6 +73,8 @@ pub struct RunOptions {
     /// The tile to host (`tessel up --tile …`); `None` starts nothing
     /// tile-related. Needs a TUN device.
     pub tile: Option<TileOptions>,
+    /// The scopes (`tessel up --scope-root …`); off by default.
+    pub scopes: ScopeOptions,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -115,7 +118,7 @@ pub async fn run(
         (_, Some(stack)) => StreamMode::Stack(stack.clone()),
         (_, None) => StreamMode::Off,
     };
-    let engines = EngineHost::start(&state, &runtime_dir, &node_key, streams)?;
+    let engines = EngineHost::start(&state, &runtime_dir, &node_key, streams, &opts.scopes)?;
     let config = Config {
         known_peers: state.peers(&opts.network_key),
         node_key,
@@ -395,6 +398,9 @@ impl Shell {
     /// Answers a control request, or hands it to whatever answers it.
     fn on_request(&mut self, node: &mut Node, tiles: Option<&TileHost>, req: control::Request) {
         let now = clock::now();
+        let Err(req) = self.engines.scope_request(req) else {
+            return;
+        };
         if let Some(answer) = self.engines.control(&req.command) {
             let _ = req.reply.send(answer);
             return;

@@ -33,6 +33,7 @@ mod ping;
 pub mod portmap;
 mod records;
 pub mod runtime_dir;
+pub mod scopes;
 pub mod state_dir;
 pub mod tcp;
 pub mod tile;

@@ -431,6 +431,17 @@ impl Transport {
         }
     }
 
+    /// Drops what this runtime's query cache learnt (answers and the
+    /// sector runtimes of redirects), so the next query starts again from
+    /// its own clusters or the bootstrap runtimes. Registrations this
+    /// runtime holds as a cluster member are not touched.
+    pub fn scope_forget_cache(&mut self) {
+        let limits = self.config.scope_limits;
+        if let Some(s) = self.scopes.as_mut() {
+            s.querier.cache = Trie::new(limits);
+        }
+    }
+
     /// The grants and capabilities kept: those given to this runtime with
     /// [`Self::scope_add_record`] and those pushed to the clusters it is a
     /// member of.

@@ -159,10 +159,32 @@ impl Transport {
                 return;
             }
         };
-        let Some(x) = found.runtimes.first().map(|f| f.scope.clone()) else {
+        let Some(mut x) = found.runtimes.first().map(|f| f.scope.clone()) else {
             o.error = Some(ScopeError::NoCluster);
             o.next = retry;
             return;
+        };
+        // This runtime is a member of a cluster nearer the scope than the
+        // one found (the answer came from a cache that predates it): that
+        // cluster is responsible, and this runtime spreads it there itself.
+        // (Not for sector registrations: a new member's own cluster is
+        // nearer from the start, and its registration must reach the
+        // cluster found, to link the two.)
+        let nearer = s
+            .members
+            .keys()
+            .filter(|c| service != SECTOR && c.is_prefix_of(scope) && c.depth() > x.depth())
+            .max_by_key(|c| c.depth())
+            .cloned();
+        let found = match nearer {
+            Some(c) => {
+                x = c;
+                ScopeFound {
+                    runtimes: Vec::new(),
+                    ..found
+                }
+            }
+            None => found,
         };
         let mut targets: Vec<NodeId> = found
             .runtimes

@@ -8,7 +8,7 @@ use crate::scope::record::check_service;
 use crate::scope::{Answer, Credential, Query, QueryKind, ScopeFound, ScopePath};
 use crate::stats::ScopeStats;
 use crate::transport::Transport;
-use crate::wire::frame::Frame;
+use crate::wire::frame::{Frame, HEADER_LEN};
 use crate::wire::scope_answer::ScopeAnswerFrame;
 use crate::wire::scope_query::ScopeQueryFrame;
 use crate::wire::WireError;
@@ -134,7 +134,9 @@ impl Transport {
                 s.hops.insert(hop, id);
                 s.queries.insert(id, pq);
                 self.stats.scopes.hops_sent += 1;
-                self.scope_frame(to, Frame::ScopeQuery(ScopeQueryFrame { id: hop, query }));
+                let f = Frame::ScopeQuery(ScopeQueryFrame { id: hop, query });
+                self.stats.scopes.query_bytes_out += f.encoded_len() as u64;
+                self.scope_frame(to, f);
                 return;
             }
             let query = pq.run.query().clone();
@@ -297,6 +299,7 @@ impl Transport {
             self.stats.scopes.unexpected += 1;
             return;
         };
+        self.stats.scopes.answer_bytes_in += (HEADER_LEN + f.encoded_len()) as u64;
         let Some(s) = self.scopes.as_mut() else {
             return;
         };

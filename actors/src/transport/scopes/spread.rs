@@ -9,7 +9,9 @@
 //! - a sector registration or withdrawal of `C` itself: also to one member
 //!   of the cluster above and one of each cluster directly below (they
 //!   hold the sector registrations of their neighbours); a member that
-//!   joins gets a sync of everything the member holds;
+//!   joins gets a sync of everything the member holds, also from members
+//!   that hear of it second-hand (they may hold what was taken before
+//!   anyone knew of it);
 //! - a sector registration of a cluster below `C` that joins: a handover of
 //!   the registrations under its scope to the new member, and the news to
 //!   the clusters below that scope (their parent is now the new cluster);
@@ -387,14 +389,13 @@ impl Transport {
         };
         let group = s.reg_group(reg, grant);
         let r = reach(c, scope, service);
+        // A member that joins gets everything this member holds, whether
+        // it came to us directly or from another member: what we took
+        // before we knew of it (our own registrations, pushes from outside)
+        // went to the members we knew then, not to it.
         if joined && *runtime != me && r == Reach::UpAndDown {
-            if fresh {
-                for g in s.sync_groups(c, now) {
-                    out.add(*runtime, true, g);
-                }
-            } else if let Some(mine) = s.own.get(&(c.clone(), SECTOR.to_owned())) {
-                // Learned from another member: tell the newcomer of us.
-                out.add(*runtime, true, s.reg_group(&mine.reg, &mine.grant));
+            for g in s.sync_groups(c, now) {
+                out.add(*runtime, true, g);
             }
         }
         if joined && *runtime != me && r == Reach::Below && fresh {

@@ -231,6 +231,28 @@ pub(crate) struct UpArgs {
     /// Mean seconds between background file adverts to a random neighbour.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, requires = "tile")]
     pub(crate) tile_advert_interval: f64,
+    /// Host scopes under this root key (the owner key of `/`, as `tessel
+    /// scope key new` prints it): registrations, queries and sends to a
+    /// scope through `tessel scope add|register|query|send`.
+    #[arg(long, value_name = "tessel-owner-…")]
+    pub(crate) scope_root: Option<String>,
+    /// A runtime of the root scope's cluster to start scope queries from
+    /// (repeatable; a node ID).
+    #[arg(
+        long = "scope-bootstrap",
+        value_name = "tessel-node-…",
+        requires = "scope_root"
+    )]
+    pub(crate) scope_bootstrap: Vec<String>,
+    /// Find the root runtimes in DNS: TXT records `tessel-root=tessel-node-…`
+    /// at NAME, looked up at start and every few minutes (the last good
+    /// answer is kept in the state dir for when DNS fails).
+    #[arg(long, value_name = "NAME", requires = "scope_root")]
+    pub(crate) scope_bootstrap_dns: Option<String>,
+    /// With --scope-bootstrap-dns: ask this DNS server instead of the
+    /// system's resolvers.
+    #[arg(long, value_name = "IP:PORT", requires = "scope_bootstrap_dns")]
+    pub(crate) dns_server: Option<SocketAddr>,
     /// Test only: flip a byte of every frame relayed for others, to show
     /// that the recipients drop it.
     #[cfg(feature = "test-hooks")]

@@ -5,12 +5,13 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use anyhow::{anyhow, bail, Context, Result};
 use tessel_overlay::driver::portmap::PortMapping;
 use tessel_overlay::driver::runtime_dir::SocketGroup;
+use tessel_overlay::driver::scopes::ScopeOptions;
 use tessel_overlay::driver::state_dir::StateDir;
 use tessel_overlay::driver::tcp::TcpStatus;
 use tessel_overlay::driver::userspace::{Userspace, UserspaceOptions};
 use tessel_overlay::driver::{self, DeviceSpec, RunOptions};
 use tessel_overlay::identity::address::initial_addresses;
-use tessel_overlay::identity::NetworkKey;
+use tessel_overlay::identity::{NetworkKey, NodeId, OwnerId};
 use tessel_overlay::node::Status;
 use tessel_stack::proxy::Credentials;
 use zeroize::Zeroizing;
@@ -103,6 +104,7 @@ fn up(args: UpArgs) -> Result<()> {
     };
     state.save_network_key(&network_key)?;
     let tile = crate::tile::options(&args, state.path())?;
+    let scopes = scope_options(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -151,6 +153,7 @@ fn up(args: UpArgs) -> Result<()> {
             tcp: !args.no_tcp,
             relay: !args.no_relay,
             tile,
+            scopes,
             engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,
@@ -183,6 +186,31 @@ fn up(args: UpArgs) -> Result<()> {
     })?;
     tracing::info!("tessel stopped");
     Ok(())
+}
+
+/// The `--scope-…` flags of `tessel up`.
+fn scope_options(args: &UpArgs) -> Result<ScopeOptions> {
+    let root = match &args.scope_root {
+        None => return Ok(ScopeOptions::default()),
+        Some(r) => OwnerId::parse(r).map_err(|e| {
+            anyhow!("--scope-root {r}: {e} (the root key is an owner key's public half, tessel-owner-…, as `tessel scope key new` prints it)")
+        })?,
+    };
+    let bootstrap = args
+        .scope_bootstrap
+        .iter()
+        .map(|b| {
+            NodeId::parse(b).map_err(|e| {
+                anyhow!("--scope-bootstrap {b}: {e} (a node ID, tessel-node-…, as `tessel status` prints it)")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(ScopeOptions {
+        root: Some(root),
+        bootstrap,
+        dns: args.scope_bootstrap_dns.clone(),
+        dns_server: args.dns_server,
+    })
 }
 
 /// Where the printed join command keeps the network key on the joining

@@ -93,9 +93,7 @@ impl EngineHost {
                 self.send_to_owner(loser, &v);
             }
             Notice::NameFound { name, owner } => self.name_found(&name, owner),
-            // The daemon does not configure a scope root yet, so its
-            // transport makes no scope calls and gives no scope notices.
-            Notice::ScopeAnswer { .. } | Notice::ScopeSent { .. } => {}
+            n @ (Notice::ScopeAnswer { .. } | Notice::ScopeSent { .. }) => self.scope_notice(n),
         }
     }
 

@@ -14,7 +14,9 @@
 //! - a local program's request on `engines.sock` ([`clients`]) → a
 //!   transport command ([`requests`]); deliveries and notices for its
 //!   engines → frames back to it ([`deliver`]);
-//! - the transport's deadline → `handle_timeout`.
+//! - the transport's deadline → `handle_timeout`;
+//! - a `scope {…}` control request → a transport scope call, answered at
+//!   once or at its notice ([`scopes`]).
 //!
 //! Streams are kernel TCP on the overlay addresses in TUN mode, and the
 //! userspace stack's TCP sockets without a TUN device (userspace mode,
@@ -24,6 +26,7 @@ mod clients;
 mod deliver;
 mod keys;
 mod requests;
+mod scopes;
 mod streams;
 #[cfg(feature = "test-hooks")]
 mod tamper;
@@ -38,6 +41,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::runtime_dir::RuntimeDir;
+use super::scopes::ScopeOptions;
 use super::state_dir::StateDir;
 use super::{clock, DriverError};
 use crate::identity::{NodeId, NodeKey};
@@ -83,6 +87,8 @@ pub(crate) enum Input {
     Closed(ConnId),
     /// A local program.
     Client(ClientInput),
+    /// A DNS lookup of the scope bootstrap ended.
+    ScopeDns(crate::driver::scopes::dns::DnsAnswer),
 }
 
 /// A local program connected to `engines.sock`.
@@ -120,6 +126,8 @@ pub(crate) struct EngineHost {
     rx: mpsc::Receiver<Input>,
     server: JoinHandle<()>,
     socket: std::path::PathBuf,
+    /// The daemon's side of the scopes.
+    scopes: scopes::ScopeSide,
     #[cfg(feature = "test-hooks")]
     tamper: Option<tamper::Tamper>,
 }
@@ -136,16 +144,22 @@ fn actor_id(id: &NodeId) -> tessel_actors::NodeId {
 
 impl EngineHost {
     /// Starts the engine host: loads persistent keys, binds `engines.sock`
-    /// and listens on the engine port as `streams` says.
+    /// and listens on the engine port as `streams` says; hosts scopes if
+    /// `scope_options` names a root key.
     pub(crate) fn start(
         state: &StateDir,
         runtime_dir: &RuntimeDir,
         node_key: &NodeKey,
         streams: StreamMode,
+        scope_options: &ScopeOptions,
     ) -> Result<Self, DriverError> {
         let io = |context| move |source| DriverError::Io { context, source };
         let seed = clock::random_seed().map_err(io("reading the OS random source"))?;
-        let mut transport = Transport::new(Config::default(), &node_key.seed(), seed);
+        let config = Config {
+            scope_root: scope_options.root.map(|r| *r.as_bytes()),
+            ..Config::default()
+        };
+        let mut transport = Transport::new(config, &node_key.seed(), seed);
         transport.set_time(time());
         let keys = KeyStore::load(state, transport.keys_mut())?;
         let (tx, rx) = mpsc::channel(1024);
@@ -161,7 +175,8 @@ impl EngineHost {
             .bind(SOCKET)
             .map_err(io("binding engines.sock"))?;
         let server = clients::serve(listener, tx.clone());
-        Ok(Self {
+        let scopes = scopes::ScopeSide::start(scope_options, state, tx.clone());
+        let mut host = Self {
             transport,
             streams,
             keys,
@@ -174,9 +189,12 @@ impl EngineHost {
             rx,
             server,
             socket: socket_path(runtime_dir.path()),
+            scopes,
             #[cfg(feature = "test-hooks")]
             tamper: None,
-        })
+        };
+        host.scopes_begin();
+        Ok(host)
     }
 
     /// The next input from the streams and local programs.
@@ -195,9 +213,15 @@ impl EngineHost {
         if self.backlogged() {
             return Some(clock::now() + BACKLOG_RETRY);
         }
-        let at = self.transport.poll_timeout()?;
         let now = clock::unix_ms();
-        Some(clock::now() + Duration::from_millis(at.0.saturating_sub(now)))
+        let transport = self
+            .transport
+            .poll_timeout()
+            .map(|at| clock::now() + Duration::from_millis(at.0.saturating_sub(now)));
+        transport
+            .into_iter()
+            .chain(self.scopes.next_deadline())
+            .min()
     }
 
     /// Handles one input.
@@ -229,6 +253,7 @@ impl EngineHost {
                 }
             }
             Input::Client(c) => self.client_input(c),
+            Input::ScopeDns(a) => self.scope_dns(a),
         }
     }
 
@@ -318,6 +343,7 @@ impl EngineHost {
             }
         }
         self.deliver();
+        self.scopes_drain();
         self.flush_clients();
     }
 
@@ -430,12 +456,14 @@ impl EngineHost {
                 "limited": s.limited,
                 "unexpected": s.unexpected,
             },
+            "scopes": self.scope_status(),
         })
     }
 }
 
 impl Drop for EngineHost {
     fn drop(&mut self) {
+        self.scope_save();
         self.server.abort();
         let _ = std::fs::remove_file(&self.socket);
     }

@@ -1,6 +1,6 @@
 //! The offline half of `tessel scope`: owner keys, and records signed with
 //! them (scope creations, hosting grants, read grants, read capabilities,
-//! revocations), printed as checksummed text.
+//! revocations), printed as checksummed text (`tessel-scoperecord-…`).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -13,72 +13,11 @@ use serde_json::json;
 use tessel_actors::ids::{NodeId as ActorNodeId, Time};
 use tessel_actors::scope::record::BEARER;
 use tessel_actors::scope::{Body, Record, ScopePath};
-use tessel_overlay::identity::text::{self, TextError};
+use tessel_overlay::driver::scopes::text;
 use tessel_overlay::identity::{NodeId, OwnerId, OwnerKey};
 use zeroize::Zeroizing;
 
 use super::duration;
-
-/// Prefix of a signed scope record's text form.
-const RECORD_PREFIX: &str = "tessel-scoperecord-";
-
-/// `tessel scope` subcommands.
-#[derive(Debug, Subcommand)]
-pub(crate) enum ScopeCommand {
-    /// Owner keys: the keys that own scopes and sign their records.
-    #[command(subcommand)]
-    Key(KeyCommand),
-    /// Create a child scope (or `/` with the network's root key); prints
-    /// the signed creation record.
-    Create {
-        /// The new scope, e.g. /org/team.
-        path: String,
-        /// Who will own it (default: the signing key itself).
-        #[arg(long, value_name = "tessel-owner-…")]
-        owner: Option<String>,
-        /// Let anyone in the network read it.
-        #[arg(long)]
-        world_readable: bool,
-        #[command(flatten)]
-        signer: Signer,
-    },
-    /// Let a runtime (a node, by node ID) host services in a scope.
-    Grant(GrantArgs),
-    /// Give a member (by node ID) read permission on a scope and below.
-    ReadGrant(GrantArgs),
-    /// Issue a read capability for a scope: a token its holder (or, with
-    /// no --holder, anyone holding it) presents with a query.
-    Readcap {
-        /// The scope.
-        scope: String,
-        /// The node that may use it (default: a bearer token).
-        #[arg(long, value_name = "tessel-node-…")]
-        holder: Option<String>,
-        /// How long it is valid: 90s, 30m, 12h, 7d.
-        #[arg(long = "for", value_name = "LIFETIME", default_value = "1d", value_parser = duration::parse)]
-        lifetime: Duration,
-        #[command(flatten)]
-        signer: Signer,
-    },
-    /// Revoke a record signed by the same key before it expires.
-    Revoke {
-        /// The record's text, or @FILE holding it.
-        record: String,
-        #[command(flatten)]
-        signer: Signer,
-    },
-    /// Look up the root runtimes of the scopes in DNS (TXT records
-    /// `tessel-root=tessel-node-…` at NAME) and print their node IDs.
-    Bootstrap(super::bootstrap::BootstrapArgs),
-    /// Decode a record's text and show what it says.
-    Show {
-        /// The record's text, or @FILE holding it.
-        record: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 /// `tessel scope key` subcommands.
 #[derive(Debug, Subcommand)]
@@ -102,9 +41,9 @@ pub(crate) enum KeyCommand {
 #[derive(Debug, Args)]
 pub(crate) struct GrantArgs {
     /// The scope.
-    scope: String,
+    pub(super) scope: String,
     /// The node it is for (tessel-node-…).
-    node: String,
+    pub(super) node: String,
     /// How long it is valid: 90s, 30m, 12h, 7d.
     #[arg(long = "for", value_name = "LIFETIME", default_value = "30d", value_parser = duration::parse)]
     lifetime: Duration,
@@ -117,88 +56,100 @@ pub(crate) struct GrantArgs {
 pub(crate) struct Signer {
     /// The owner key file that signs (see `tessel scope key new`).
     #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    pub(super) key: PathBuf,
     /// Print JSON (the record's text, kind and id).
     #[arg(long)]
     json: bool,
 }
 
-/// Runs a `scope` subcommand.
-pub(crate) fn run(command: ScopeCommand) -> Result<()> {
+/// `tessel scope key …`.
+pub(super) fn key(command: KeyCommand) -> Result<()> {
     match command {
-        ScopeCommand::Key(KeyCommand::New { out }) => key_new(&out),
-        ScopeCommand::Key(KeyCommand::Show { key }) => {
+        KeyCommand::New { out } => key_new(&out),
+        KeyCommand::Show { key } => {
             println!("{}", read_key(&key)?.id());
             Ok(())
         }
-        ScopeCommand::Create {
-            path,
-            owner,
-            world_readable,
-            signer,
-        } => {
-            let key = read_key(&signer.key)?;
-            let owner = match owner {
-                Some(o) => *OwnerId::parse(&o)
-                    .with_context(|| format!("--owner {o}"))?
-                    .as_bytes(),
-                None => *key.id().as_bytes(),
-            };
-            let body = Body::ScopeCreate {
-                path: scope_path(&path)?,
-                owner,
-                world_readable,
-                issued: now(),
-            };
-            emit(&sign(body, &key)?, signer.json)
-        }
-        ScopeCommand::Grant(a) => grant(a, |scope, runtime, expires| Body::HostingGrant {
-            scope,
-            runtime,
-            expires,
-        }),
-        ScopeCommand::ReadGrant(a) => grant(a, |scope, member, expires| Body::ReadGrant {
-            scope,
-            member,
-            expires,
-        }),
-        ScopeCommand::Readcap {
-            scope,
-            holder,
-            lifetime,
-            signer,
-        } => {
-            let key = read_key(&signer.key)?;
-            let holder = match holder {
-                Some(h) => node_id(&h)?.0,
-                None => BEARER,
-            };
-            let body = Body::ReadCap {
-                scope: scope_path(&scope)?,
-                holder,
-                expires: later(lifetime),
-            };
-            emit(&sign(body, &key)?, signer.json)
-        }
-        ScopeCommand::Revoke { record, signer } => {
-            let key = read_key(&signer.key)?;
-            let target = record_arg(&record)?;
-            if target.signer != *key.id().as_bytes() {
-                bail!(
-                    "this record was signed by another key: only its signer can revoke it \
-                     (signed by {})",
-                    owner_text(&target.signer)
-                );
-            }
-            let body = Body::Revocation {
-                target: target.id(),
-                issued: now(),
-            };
-            emit(&sign(body, &key)?, signer.json)
-        }
-        ScopeCommand::Bootstrap(a) => super::bootstrap::run(&a),
-        ScopeCommand::Show { record, json } => show(&record_arg(&record)?, json),
     }
+}
+
+/// `tessel scope create`.
+pub(super) fn create(
+    path: &str,
+    owner: Option<String>,
+    world_readable: bool,
+    signer: &Signer,
+) -> Result<()> {
+    let key = read_key(&signer.key)?;
+    let owner = match owner {
+        Some(o) => *OwnerId::parse(&o)
+            .with_context(|| format!("--owner {o}"))?
+            .as_bytes(),
+        None => *key.id().as_bytes(),
+    };
+    let body = Body::ScopeCreate {
+        path: scope_path(path)?,
+        owner,
+        world_readable,
+        issued: now(),
+    };
+    emit(&sign(body, &key)?, signer.json)
+}
+
+/// `tessel scope grant`.
+pub(super) fn hosting_grant(a: GrantArgs) -> Result<()> {
+    grant(a, |scope, runtime, expires| Body::HostingGrant {
+        scope,
+        runtime,
+        expires,
+    })
+}
+
+/// `tessel scope read-grant`.
+pub(super) fn read_grant(a: GrantArgs) -> Result<()> {
+    grant(a, |scope, member, expires| Body::ReadGrant {
+        scope,
+        member,
+        expires,
+    })
+}
+
+/// `tessel scope readcap`.
+pub(super) fn readcap(
+    scope: &str,
+    holder: Option<String>,
+    lifetime: Duration,
+    signer: &Signer,
+) -> Result<()> {
+    let key = read_key(&signer.key)?;
+    let holder = match holder {
+        Some(h) => node_id(&h)?.0,
+        None => BEARER,
+    };
+    let body = Body::ReadCap {
+        scope: scope_path(scope)?,
+        holder,
+        expires: later(lifetime),
+    };
+    emit(&sign(body, &key)?, signer.json)
+}
+
+/// `tessel scope revoke`.
+pub(super) fn revoke(record: &str, signer: &Signer) -> Result<()> {
+    let key = read_key(&signer.key)?;
+    let target = record_arg(record)?;
+    if target.signer != *key.id().as_bytes() {
+        bail!(
+            "this record was signed by another key: only its signer can revoke it \
+             (signed by {})",
+            owner_text(&target.signer)
+        );
+    }
+    let body = Body::Revocation {
+        target: target.id(),
+        issued: now(),
+    };
+    emit(&sign(body, &key)?, signer.json)
 }
 
 fn grant(a: GrantArgs, body: impl FnOnce(ScopePath, ActorNodeId, Time) -> Body) -> Result<()> {
@@ -241,7 +192,7 @@ fn read_key(path: &Path) -> Result<OwnerKey> {
     })
 }
 
-fn scope_path(s: &str) -> Result<ScopePath> {
+pub(super) fn scope_path(s: &str) -> Result<ScopePath> {
     ScopePath::parse(s).map_err(|e| {
         anyhow!("invalid scope `{s}`: {e} (a scope is / or /seg/seg…, segments of a-z 0-9 _ -)")
     })
@@ -269,22 +220,12 @@ fn sign(body: Body, key: &OwnerKey) -> Result<Record> {
 
 /// A record's text form.
 pub(crate) fn record_text(r: &Record) -> Result<String> {
-    let b = r
-        .to_bytes()
-        .map_err(|e| anyhow!("encoding the record: {e}"))?;
-    Ok(text::encode(RECORD_PREFIX, &b))
+    Ok(text::record_text(r)?)
 }
 
 /// Parses a record's text form.
 pub(crate) fn parse_record(s: &str) -> Result<Record> {
-    let b = text::decode_vec(RECORD_PREFIX, s, tessel_actors::scope::record::MAX_RECORD).map_err(
-        |e: TextError| anyhow!("not a scope record ({e}); records are tessel-scoperecord-…"),
-    )?;
-    let r = Record::parse(&b).map_err(|e| anyhow!("malformed scope record: {e}"))?;
-    if !r.verify_signature() {
-        bail!("the record's signature does not verify (altered or corrupted)");
-    }
-    Ok(r)
+    Ok(text::parse_record(s)?)
 }
 
 /// A record given as text or as @FILE.
@@ -309,7 +250,7 @@ fn emit(r: &Record, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-fn show(r: &Record, as_json: bool) -> Result<()> {
+pub(super) fn show(r: &Record, as_json: bool) -> Result<()> {
     let v = describe(r);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&v)?);
