@@ -13,7 +13,7 @@
 //! - `tcp-rtt ADDR N`: N 16-byte requests one after another; prints the
 //!   mean round trip in µs.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
@@ -22,10 +22,14 @@ use anyhow::{bail, Context, Result};
 use data_encoding::BASE64;
 use serde_json::{json, Value};
 
+/// Writes one frame with one `write` (a length written on its own would
+/// wake the daemon for four bytes).
 fn write_frame(w: &mut impl Write, v: &Value) -> Result<()> {
-    let body = serde_json::to_vec(v)?;
-    w.write_all(&(body.len() as u32).to_be_bytes())?;
-    w.write_all(&body)?;
+    let mut frame = vec![0; 4];
+    serde_json::to_writer(&mut frame, v)?;
+    let len = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    w.write_all(&frame)?;
     Ok(())
 }
 
@@ -37,12 +41,26 @@ fn read_frame(r: &mut impl Read) -> Result<Value> {
     Ok(serde_json::from_slice(&body)?)
 }
 
+/// A connection to `engines.sock`: frames are read through a buffer.
+struct Conn {
+    w: UnixStream,
+    r: BufReader<UnixStream>,
+}
+
+impl Conn {
+    fn connect(path: &str) -> Result<Self> {
+        let w = UnixStream::connect(path)?;
+        let r = BufReader::with_capacity(1 << 20, w.try_clone()?);
+        Ok(Self { w, r })
+    }
+}
+
 /// Sends a request and waits for its answer, skipping other frames.
-fn ask(s: &mut UnixStream, id: u64, mut v: Value) -> Result<Value> {
+fn ask(s: &mut Conn, id: u64, mut v: Value) -> Result<Value> {
     v["id"] = json!(id);
-    write_frame(s, &v)?;
+    write_frame(&mut s.w, &v)?;
     loop {
-        let a = read_frame(s)?;
+        let a = read_frame(&mut s.r)?;
         if a["id"] == json!(id) && a.get("event").is_none() {
             if let Some(e) = a["error"].as_str() {
                 bail!("{e}");
@@ -52,7 +70,7 @@ fn ask(s: &mut UnixStream, id: u64, mut v: Value) -> Result<Value> {
     }
 }
 
-fn start(s: &mut UnixStream, name: Option<&str>) -> Result<String> {
+fn start(s: &mut Conn, name: Option<&str>) -> Result<String> {
     let mut req = json!({ "op": "start" });
     if let Some(n) = name {
         req["name"] = json!(n);
@@ -62,11 +80,10 @@ fn start(s: &mut UnixStream, name: Option<&str>) -> Result<String> {
 }
 
 fn sink(path: &str) -> Result<()> {
-    let mut s = UnixStream::connect(path)?;
+    let mut s = Conn::connect(path)?;
     let engine = start(&mut s, Some("bench-sink"))?;
     println!("engine {engine}");
-    let mut w = BufWriter::new(s.try_clone()?);
-    let mut r = std::io::BufReader::with_capacity(1 << 20, s);
+    let Conn { mut w, mut r } = s;
     let mut casts = 0u64;
     loop {
         let m = read_frame(&mut r)?;
@@ -81,7 +98,6 @@ fn sink(path: &str) -> Result<()> {
                 };
                 let reply = json!({ "op": "reply", "reply_to": m["reply_to"], "data": answer });
                 write_frame(&mut w, &reply)?;
-                w.flush()?;
             }
             _ => {}
         }
@@ -89,9 +105,9 @@ fn sink(path: &str) -> Result<()> {
 }
 
 fn casts(path: &str, n: u64, size: usize) -> Result<()> {
-    let mut s = UnixStream::connect(path)?;
+    let mut s = Conn::connect(path)?;
     let engine = start(&mut s, None)?;
-    let mut r = std::io::BufReader::with_capacity(1 << 20, s.try_clone()?);
+    let Conn { w: s, mut r } = s;
     let total = n + 1;
     let reader = std::thread::spawn(move || -> Result<(u64, Value)> {
         let mut errors = 0;
@@ -128,7 +144,7 @@ fn casts(path: &str, n: u64, size: usize) -> Result<()> {
 }
 
 fn calls(path: &str, n: u64) -> Result<()> {
-    let mut s = UnixStream::connect(path)?;
+    let mut s = Conn::connect(path)?;
     let engine = start(&mut s, None)?;
     let data = BASE64.encode(&[7u8; 16]);
     // Warm up: the pair key and the name.
