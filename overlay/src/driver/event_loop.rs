@@ -240,7 +240,17 @@ pub async fn run(
             Some(req) = requests.recv() => shell.on_request(&mut node, tiles.as_ref(), req),
         }
         shell.drain(&mut node).await;
-        shell.engines.drain(&mut node);
+        if shell.engines.drain(&mut node) {
+            // The stream writes left packets on the TUN device: send them
+            // before waking local programs, which would take the CPU first.
+            for _ in 0..BATCH {
+                let Ok(n) = shell.dev.try_recv(&mut tun_rx) else {
+                    break;
+                };
+                shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
+            }
+        }
+        shell.engines.flush_clients();
         shell.pings.expire(clock::now());
         shell.records.expire(clock::now());
     };

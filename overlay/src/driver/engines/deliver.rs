@@ -9,8 +9,7 @@ use data_encoding::BASE64;
 use serde_json::{json, Value};
 use tessel_actors::{Delivery, Notice};
 
-use tokio::sync::mpsc;
-
+use super::outbox::Sent;
 use super::EngineHost;
 
 /// Bytes of frames a client may fall behind by before it is disconnected.
@@ -102,26 +101,25 @@ impl EngineHost {
         }
     }
 
-    /// Hands each client's queued frames to its writer. While a client's
-    /// writer queue is full its frames wait here (and [`Self::backlogged`]
-    /// asks for a prompt retry); a client more than [`MAX_BACKLOG`] bytes
-    /// behind is disconnected (its engines stop).
-    pub(super) fn flush_clients(&mut self) {
+    /// Writes each client's queued frames. Frames a client is not taking
+    /// wait here (and [`Self::backlogged`] asks for a prompt retry); a
+    /// client more than [`MAX_BACKLOG`] bytes behind is disconnected (its
+    /// engines stop).
+    pub(crate) fn flush_clients(&mut self) {
         let mut stuck = Vec::new();
         for (&id, c) in &mut self.clients {
-            if c.out.is_empty() {
+            if c.pending.is_empty() {
                 continue;
             }
-            let out = std::mem::take(&mut c.out);
-            match c.tx.try_send(out) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(out)) => {
-                    c.out = out;
-                    if c.out.len() > MAX_BACKLOG {
+            match c.out.write(std::mem::take(&mut c.pending)) {
+                Sent::Done => {}
+                Sent::Full(pending) => {
+                    c.pending = pending;
+                    if c.pending.len() > MAX_BACKLOG {
                         stuck.push(id);
                     }
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => stuck.push(id),
+                Sent::Closed => stuck.push(id),
             }
         }
         for id in stuck {
@@ -130,8 +128,8 @@ impl EngineHost {
         }
     }
 
-    /// Whether frames wait for a client's full writer queue.
+    /// Whether frames wait for a client that is not taking them.
     pub(super) fn backlogged(&self) -> bool {
-        self.clients.values().any(|c| !c.out.is_empty())
+        self.clients.values().any(|c| !c.pending.is_empty())
     }
 }

@@ -23,6 +23,7 @@
 mod clients;
 mod deliver;
 mod keys;
+mod outbox;
 mod requests;
 mod streams;
 #[cfg(feature = "test-hooks")]
@@ -45,9 +46,10 @@ use crate::node::Node;
 pub use clients::{socket_dir, socket_path};
 pub use streams::{StreamMode, ENGINE_PORT};
 
-use clients::ClientInput;
+use clients::{ClientInput, ClientOut};
 use keys::KeyStore;
-use streams::{BoxedStream, Streams};
+use outbox::Returned;
+use streams::{BoxedStream, StreamWriter, Streams};
 
 /// How soon frames held back for a busy client are offered again.
 const BACKLOG_RETRY: Duration = Duration::from_millis(1);
@@ -77,6 +79,13 @@ pub(crate) enum Input {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// A flusher wrote what a stream had not taken and hands it back.
+    Flushed {
+        /// The stream.
+        conn: ConnId,
+        /// Its write side and what queued since.
+        out: Returned<StreamWriter>,
+    },
     /// A stream ended.
     Closed(ConnId),
     /// A local program.
@@ -85,9 +94,9 @@ pub(crate) enum Input {
 
 /// A local program connected to `engines.sock`.
 struct Client {
-    tx: mpsc::Sender<Vec<u8>>,
+    out: ClientOut,
     /// Frames waiting for the next flush.
-    out: Vec<u8>,
+    pending: Vec<u8>,
     /// The engines it runs.
     engines: Vec<EngineAddr>,
     /// Calls to its engines waiting for a reply, by the token it was given.
@@ -217,6 +226,7 @@ impl EngineHost {
                 self.streams.bytes_in += data.len() as u64;
                 self.transport.handle_bytes(conn, &data, now);
             }
+            Input::Flushed { conn, out } => self.streams.flushed(conn, out),
             Input::Closed(conn) => {
                 if self.streams.close(conn) {
                     self.transport.handle_stream_closed(conn, now);
@@ -274,9 +284,12 @@ impl EngineHost {
         self.streams.dial(id, node.prefix().node_addr(peer));
     }
 
-    /// Runs due timers, carries out the transport's outputs and hands
-    /// deliveries and notices to local programs.
-    pub(crate) fn drain(&mut self, node: &mut Node) {
+    /// Runs due timers, carries out the transport's outputs and queues
+    /// deliveries and notices for local programs ([`Self::flush_clients`]
+    /// sends them). Returns whether bytes were written to streams (in TUN
+    /// mode, their packets now wait on the device).
+    pub(crate) fn drain(&mut self, node: &mut Node) -> bool {
+        let mut wrote = false;
         let now = time();
         if self.transport.poll_timeout().is_some_and(|t| t <= now) {
             self.transport.handle_timeout(now);
@@ -299,6 +312,7 @@ impl EngineHost {
                         Some(t) => t.apply(bytes, &mut self.tamper),
                         None => bytes,
                     };
+                    wrote = true;
                     if !self.streams.write(conn, bytes) && self.streams.close(conn) {
                         tracing::debug!(?conn, "engine stream stuck; closing it");
                         self.transport.handle_stream_closed(conn, now);
@@ -312,7 +326,7 @@ impl EngineHost {
             }
         }
         self.deliver();
-        self.flush_clients();
+        wrote
     }
 
     /// Stores a host or name record in the overlay's record store, signed

@@ -64,12 +64,12 @@ enum Target {
 impl EngineHost {
     pub(super) fn client_input(&mut self, input: ClientInput) {
         match input {
-            ClientInput::Opened { client, tx } => {
+            ClientInput::Opened { client, out } => {
                 self.clients.insert(
                     client,
                     Client {
-                        tx,
-                        out: Vec::new(),
+                        out,
+                        pending: Vec::new(),
                         engines: Vec::new(),
                         replies: Default::default(),
                     },
@@ -79,13 +79,20 @@ impl EngineHost {
                 Ok(r) => self.request(client, r),
                 Err(e) => self.send(client, &json!({ "error": format!("bad JSON: {e}") })),
             },
+            ClientInput::Flushed { client, out } => {
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.out.returned(out);
+                }
+            }
             ClientInput::Closed { client } => self.client_gone(client),
         }
     }
 
-    /// Stops a departed client's engines.
+    /// Stops a departed (or disconnected) client's engines and closes its
+    /// connection.
     pub(super) fn client_gone(&mut self, client: u64) {
         if let Some(c) = self.clients.remove(&client) {
+            c.out.close();
             for e in c.engines {
                 self.owners.remove(&e);
                 self.transport.stop_engine(e);
@@ -97,7 +104,7 @@ impl EngineHost {
     /// Queues a frame for `client`.
     pub(super) fn send(&mut self, client: u64, value: &Value) {
         if let Some(c) = self.clients.get_mut(&client) {
-            frame(&mut c.out, value);
+            frame(&mut c.pending, value);
         }
     }
 

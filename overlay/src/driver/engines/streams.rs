@@ -7,9 +7,10 @@
 //!   overlay address from a member's overlay address (the overlay
 //!   authenticates inner source addresses, so the address names the member).
 //! - Each connection has a reader task (bytes → [`Input::Bytes`], end →
-//!   [`Input::Closed`]) and a writer task fed by a bounded channel; a peer
-//!   that stops reading until the channel fills is disconnected rather than
-//!   buffered without limit.
+//!   [`Input::Closed`]); the event loop writes to it directly
+//!   ([`Outbox`]), so a frame is on the TUN device before the loop turns.
+//!   A peer that stops reading until the queue of a waiting write fills is
+//!   disconnected rather than buffered without limit.
 
 use std::collections::HashMap;
 use std::io;
@@ -17,20 +18,21 @@ use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 use tessel_actors::{ConnId, NodeId};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::outbox::{Outbox, Returned, Sent};
 use super::Input;
 
 /// The TCP port engines' streams use on overlay addresses.
 pub const ENGINE_PORT: u16 = 9743;
 
 /// A byte stream to a member (kernel or userspace TCP).
-pub(crate) trait EngineStream: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(crate) trait EngineStream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
 
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> EngineStream for T {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> EngineStream for T {}
 
 /// A stream, boxed so kernel and userspace ones go the same way.
 pub(crate) type BoxedStream = Box<dyn EngineStream>;
@@ -46,7 +48,8 @@ pub enum StreamMode {
     Off,
 }
 
-/// Writes queued for one connection before it counts as stuck.
+/// Writes queued for one connection that is not taking bytes before it
+/// counts as stuck.
 const WRITE_QUEUE: usize = 4096;
 /// How long dialing a member may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,10 +59,21 @@ const KEEPALIVE: Duration = Duration::from_secs(20);
 /// Read buffer per connection.
 const READ_BUF: usize = 64 * 1024;
 
+/// The write side of a stream.
+pub(crate) type StreamWriter = WriteHalf<BoxedStream>;
+
 /// One open stream.
 struct Conn {
-    writer: mpsc::Sender<Vec<u8>>,
+    out: Outbox<StreamWriter>,
     reader: JoinHandle<()>,
+}
+
+/// A stream's write side after a flusher, as an input of the event loop.
+fn flushed(conn: u64, out: Returned<StreamWriter>) -> Input {
+    Input::Flushed {
+        conn: ConnId(conn),
+        out,
+    }
 }
 
 /// The engine streams of this node.
@@ -130,17 +144,8 @@ impl Streams {
     pub(crate) fn adopt(&mut self, stream: BoxedStream) -> ConnId {
         let conn = ConnId(self.next);
         self.next += 1;
-        let (mut read, mut write) = tokio::io::split(stream);
-        let (writer, mut queue) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-        tokio::spawn(async move {
-            while let Some(bytes) = queue.recv().await {
-                if let Err(e) = write.write_all(&bytes).await {
-                    tracing::debug!(error = %e, "writing an engine stream");
-                    return;
-                }
-            }
-            let _ = write.shutdown().await;
-        });
+        let (mut read, write) = tokio::io::split(stream);
+        let out = Outbox::new(write, WRITE_QUEUE, self.tx.clone(), flushed, conn.0);
         let tx = self.tx.clone();
         let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; READ_BUF];
@@ -157,31 +162,41 @@ impl Streams {
             }
             let _ = tx.send(Input::Closed(conn)).await;
         });
-        self.conns.insert(conn, Conn { writer, reader });
+        self.conns.insert(conn, Conn { out, reader });
         conn
     }
 
-    /// Queues bytes on `conn`; false if the stream is gone or stuck (the
-    /// caller then closes it).
+    /// Writes bytes on `conn` (directly, or queued behind bytes the stream
+    /// has not taken yet); false if the stream is gone or stuck (the caller
+    /// then closes it).
     pub(crate) fn write(&mut self, conn: ConnId, bytes: Vec<u8>) -> bool {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return false;
         };
         let len = bytes.len() as u64;
-        match c.writer.try_send(bytes) {
-            Ok(()) => {
+        match c.out.write(bytes) {
+            Sent::Done => {
                 self.bytes_out += len;
                 true
             }
-            Err(_) => false,
+            Sent::Full(_) | Sent::Closed => false,
         }
     }
 
-    /// Closes `conn` (its writer flushes what is queued, then shuts down).
+    /// A flusher of `conn` is done: direct writes again.
+    pub(crate) fn flushed(&mut self, conn: ConnId, out: Returned<StreamWriter>) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.out.returned(out);
+        }
+    }
+
+    /// Closes `conn` (what is queued is written first, then its write side
+    /// shuts down).
     pub(crate) fn close(&mut self, conn: ConnId) -> bool {
         match self.conns.remove(&conn) {
             Some(c) => {
                 c.reader.abort();
+                c.out.close();
                 true
             }
             None => false,
