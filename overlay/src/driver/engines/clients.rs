@@ -1,10 +1,11 @@
 //! The local engine socket, `engines.sock`: programs on this machine run
 //! engines through it.
 //!
-//! Framing, both ways: `len u32 big-endian ‖ JSON object of len bytes`
-//! (see `docs/actors.md`, "The local engine socket"). Each connection is a
-//! client; a reader task cuts what it sends into frames
-//! ([`tessel_actors::local::frame`]) and parses them into
+//! Framing, both ways: `len u32 big-endian ‖ body of len bytes`, bodies
+//! JSON objects or, after the client's hello, binary frames (see
+//! `docs/actors.md`, "The local engine socket", and
+//! [`tessel_actors::local`]). Each connection is a client; a reader task
+//! cuts what it sends into frames and parses them into
 //! [`ClientInput::Request`]; the event loop writes to it directly
 //! ([`Outbox`]). The engines a client starts stop when it disconnects.
 //!
@@ -17,15 +18,14 @@
 //! answers as a pipe does, so each direction of the connection is held
 //! as one.
 
-use std::future::Future;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-use tessel_actors::local::frame::Deframer;
+use tessel_actors::local::frame::{Deframer, Encoding};
+use tessel_actors::local::{json, Request};
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::net::UnixListener;
@@ -33,6 +33,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::outbox::{DirectWrite, Outbox, Returned};
+use super::requests::RequestId;
 use super::Input;
 use crate::driver::state_dir::StateDir;
 
@@ -65,8 +66,10 @@ pub(crate) enum ClientInput {
     Request {
         /// The client.
         client: u64,
-        /// The parsed JSON, or why it did not parse.
-        request: Result<Value, String>,
+        /// What the answer repeats.
+        id: RequestId,
+        /// The request, or why it cannot be read.
+        request: Result<Request, String>,
     },
     /// A flusher wrote everything queued for the client and hands its
     /// socket back.
@@ -114,21 +117,16 @@ impl DirectWrite for ClientWriter {
         }
     }
 
-    fn write_some<'a>(
-        &'a mut self,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        async move {
-            if let Some(s) = self.idle.take() {
-                self.watched = Some(pipe::Sender::from_owned_fd_unchecked(OwnedFd::from(s))?);
-            }
-            let w = self.watched.as_ref().ok_or(io::ErrorKind::NotConnected)?;
-            loop {
-                w.writable().await?;
-                match w.try_write(buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    r => return r,
-                }
+    async fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(s) = self.idle.take() {
+            self.watched = Some(pipe::Sender::from_owned_fd_unchecked(OwnedFd::from(s))?);
+        }
+        let w = self.watched.as_ref().ok_or(io::ErrorKind::NotConnected)?;
+        loop {
+            w.writable().await?;
+            match w.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r,
             }
         }
     }
@@ -143,11 +141,10 @@ impl DirectWrite for ClientWriter {
     }
 
     /// Closes the connection both ways, so the client notices at once.
-    fn shutdown(&mut self) -> impl Future<Output = ()> + Send + '_ {
+    async fn shutdown(&mut self) {
         if let Some(s) = &self.idle {
             let _ = s.shutdown(std::net::Shutdown::Both);
         }
-        async {}
     }
 }
 
@@ -156,12 +153,21 @@ fn flushed(client: u64, out: Returned<ClientWriter>) -> Input {
     Input::Client(ClientInput::Flushed { client, out })
 }
 
-/// Appends one frame holding `value` to `out`.
-pub(crate) fn frame(out: &mut Vec<u8>, value: &Value) {
-    let start = tessel_actors::local::frame::begin_frame(out);
-    serde_json::to_writer(&mut *out, value).expect("serialisable");
-    if tessel_actors::local::frame::end_frame(out, start).is_err() {
-        tracing::debug!("engine socket answer over the frame limit; dropped");
+/// Reads a frame body in `encoding`: the id its answer repeats, and the
+/// request or why it cannot be read.
+fn parse(encoding: Encoding, body: &[u8]) -> (RequestId, Result<Request, String>) {
+    match encoding {
+        Encoding::Json => {
+            let (id, request) = json::parse(body);
+            (RequestId::Json(id), request)
+        }
+        Encoding::Binary => match Request::parse(body) {
+            Ok((id, request)) => (RequestId::Binary(id), Ok(request)),
+            Err(e) => (
+                RequestId::Binary(Request::id_of(body).unwrap_or(0)),
+                Err(format!("bad frame: {e}")),
+            ),
+        },
     }
 }
 
@@ -215,15 +221,20 @@ async fn read_requests(client: u64, mut read: pipe::Receiver, tx: mpsc::Sender<I
     let mut frames = Deframer::new();
     'read: loop {
         loop {
-            let request = match frames.next_frame() {
-                Ok(Some(body)) => serde_json::from_slice(body).map_err(|e| e.to_string()),
+            let encoding = frames.encoding().unwrap_or(Encoding::Json);
+            let (id, request) = match frames.next_frame() {
+                Ok(Some(body)) => parse(encoding, body),
                 Ok(None) => break,
                 Err(e) => {
                     tracing::debug!(client, error = %e, "engine client frame");
                     break 'read;
                 }
             };
-            let input = Input::Client(ClientInput::Request { client, request });
+            let input = Input::Client(ClientInput::Request {
+                client,
+                id,
+                request,
+            });
             if tx.send(input).await.is_err() {
                 break 'read;
             }
@@ -234,20 +245,4 @@ async fn read_requests(client: u64, mut read: pipe::Receiver, tx: mpsc::Sender<I
         }
     }
     let _ = tx.send(Input::Client(ClientInput::Closed { client })).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_a_big_endian_length_then_json() {
-        let mut out = Vec::new();
-        frame(&mut out, &serde_json::json!({ "ok": true }));
-        frame(&mut out, &serde_json::json!({ "id": 7 }));
-        assert_eq!(out[..4], [0, 0, 0, 11]);
-        assert_eq!(&out[4..15], br#"{"ok":true}"#);
-        assert_eq!(out[15..19], [0, 0, 0, 8]);
-        assert_eq!(&out[19..], br#"{"id":7}"#);
-    }
 }

@@ -34,6 +34,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tessel_actors::local::{Encoding, Request};
 use tessel_actors::{CallId, Config, ConnId, EngineAddr, Output, ReplyTo, Time, Transport};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -49,6 +50,7 @@ pub use streams::{StreamMode, ENGINE_PORT};
 use clients::{ClientInput, ClientOut};
 use keys::KeyStore;
 use outbox::Returned;
+use requests::RequestId;
 use streams::{BoxedStream, StreamWriter, Streams};
 
 /// How soon frames held back for a busy client are offered again.
@@ -97,6 +99,8 @@ struct Client {
     out: ClientOut,
     /// Frames waiting for the next flush.
     pending: Vec<u8>,
+    /// How it encodes frames (that of its latest request).
+    encoding: Encoding,
     /// The engines it runs.
     engines: Vec<EngineAddr>,
     /// Calls to its engines waiting for a reply, by the token it was given.
@@ -106,7 +110,8 @@ struct Client {
 /// A request waiting for a name lookup.
 struct Parked {
     client: u64,
-    request: Value,
+    id: RequestId,
+    request: Request,
 }
 
 /// The engines of this node and the I/O they need.
@@ -118,7 +123,7 @@ pub(crate) struct EngineHost {
     /// The client owning each local engine.
     owners: HashMap<EngineAddr, u64>,
     /// Calls made for clients: the client and its request ID.
-    calls: HashMap<CallId, (u64, Value)>,
+    calls: HashMap<CallId, (u64, RequestId)>,
     /// Requests waiting for `lookup_name`, by name.
     parked: BTreeMap<String, Vec<Parked>>,
     /// Keys the transport asked the record store for.

@@ -39,9 +39,7 @@ pub(crate) trait DirectWrite: Send + 'static {
     fn settle(&mut self) {}
 
     /// Ends the socket's write side once everything is written.
-    fn shutdown(&mut self) -> impl Future<Output = ()> + Send + '_ {
-        async {}
-    }
+    fn shutdown(&mut self) -> impl Future<Output = ()> + Send + '_;
 }
 
 /// A byte stream's write half (kernel or userspace TCP).
@@ -54,17 +52,12 @@ impl<T: AsyncWrite + Send + Unpin + 'static> DirectWrite for tokio::io::WriteHal
         }
     }
 
-    fn write_some<'a>(
-        &'a mut self,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        self.write(buf)
+    async fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf).await
     }
 
-    fn shutdown(&mut self) -> impl Future<Output = ()> + Send + '_ {
-        async {
-            let _ = AsyncWriteExt::shutdown(self).await;
-        }
+    async fn shutdown(&mut self) {
+        let _ = AsyncWriteExt::shutdown(self).await;
     }
 }
 
@@ -251,24 +244,21 @@ mod tests {
             Ok(n)
         }
 
-        fn write_some<'a>(
-            &'a mut self,
-            buf: &'a [u8],
-        ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-            async move {
-                loop {
-                    match self.try_write(buf) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            self.room
-                                .changed()
-                                .await
-                                .map_err(|_| io::ErrorKind::BrokenPipe)?;
-                        }
-                        r => return r,
+        async fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
+            loop {
+                match self.try_write(buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.room
+                            .changed()
+                            .await
+                            .map_err(|_| io::ErrorKind::BrokenPipe)?;
                     }
+                    r => return r,
                 }
             }
         }
+
+        async fn shutdown(&mut self) {}
     }
 
     fn back(id: u64, r: Returned<Tight>) -> (u64, Returned<Tight>) {
