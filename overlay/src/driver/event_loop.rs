@@ -103,7 +103,10 @@ pub async fn run(
     let node_key: NodeKey = state.node_key()?;
     let io = |context| move |source| DriverError::Io { context, source };
     let streams = match (&opts.device, &opts.engine_stack) {
-        (DeviceSpec::Tun { .. }, _) => StreamMode::Kernel,
+        (DeviceSpec::Tun { .. }, _) => {
+            let prefix = NetworkPrefix::of(&opts.network_key.id());
+            StreamMode::Kernel(prefix.node_addr(&node_key.id()))
+        }
         (_, Some(stack)) => StreamMode::Stack(stack.clone()),
         (_, None) => StreamMode::Off,
     };

@@ -2,10 +2,12 @@
 //! the overlay IPv6 addresses: kernel TCP connections in TUN mode, or the
 //! userspace stack's TCP sockets without a TUN device ([`StreamMode`]).
 //!
-//! - The listener accepts on `[::]:ENGINE_PORT` (kernel) or the stack's
-//!   port; the event loop keeps only connections made to this node's
-//!   overlay address from a member's overlay address (the overlay
-//!   authenticates inner source addresses, so the address names the member).
+//! - The listener accepts on `[overlay address]:ENGINE_PORT` (kernel; the
+//!   bind is retried while the address settles on the TUN device, so the
+//!   port is never open outside the overlay) or on the stack's port; the
+//!   event loop keeps only connections from a member's overlay address
+//!   (the overlay authenticates inner source addresses, so the address
+//!   names the member).
 //! - Each connection has a reader task (bytes → [`Input::Bytes`], end →
 //!   [`Input::Closed`]); the event loop writes to it directly
 //!   ([`Outbox`]), so a frame is on the TUN device before the loop turns.
@@ -40,8 +42,8 @@ pub(crate) type BoxedStream = Box<dyn EngineStream>;
 /// Which sockets carry the streams.
 #[derive(Debug, Clone)]
 pub enum StreamMode {
-    /// Kernel TCP on the TUN device's overlay addresses.
-    Kernel,
+    /// Kernel TCP on the TUN device's overlay address, this one.
+    Kernel(Ipv6Addr),
     /// The userspace stack's TCP sockets.
     Stack(tessel_stack::StackHandle),
     /// No streams: engines stay local to this node.
@@ -58,6 +60,11 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 const KEEPALIVE: Duration = Duration::from_secs(20);
 /// Read buffer per connection.
 const READ_BUF: usize = 64 * 1024;
+/// The first wait before binding the listener again; it doubles up to
+/// [`MAX_BIND_BACKOFF`].
+const MIN_BIND_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between binds.
+const MAX_BIND_BACKOFF: Duration = Duration::from_secs(2);
 
 /// The write side of a stream.
 pub(crate) type StreamWriter = WriteHalf<BoxedStream>;
@@ -94,7 +101,7 @@ impl Streams {
     pub(crate) fn start(mode: StreamMode, tx: mpsc::Sender<Input>) -> io::Result<Self> {
         let listener = match &mode {
             StreamMode::Off => None,
-            StreamMode::Kernel => Some(kernel_listener(tx.clone())?),
+            StreamMode::Kernel(own) => Some(kernel_listener(*own, tx.clone())),
             StreamMode::Stack(stack) => Some(stack_listener(stack.clone(), tx.clone())),
         };
         Ok(Self {
@@ -121,7 +128,7 @@ impl Streams {
             let to = SocketAddr::V6(SocketAddrV6::new(addr, ENGINE_PORT, 0, 0));
             let connect = async {
                 match mode {
-                    StreamMode::Kernel => {
+                    StreamMode::Kernel(_) => {
                         let s = TcpStream::connect(to).await?;
                         tune(&s);
                         Ok(Box::new(s) as BoxedStream)
@@ -218,9 +225,8 @@ fn tune(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
 }
 
-/// Accepts kernel TCP on `[::]:ENGINE_PORT`.
-fn kernel_listener(tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
-    let addr = SocketAddr::from((Ipv6Addr::UNSPECIFIED, ENGINE_PORT));
+/// A listening socket on `at`.
+fn bind(at: SocketAddr) -> io::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::IPV6,
         socket2::Type::STREAM,
@@ -229,10 +235,31 @@ fn kernel_listener(tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
     socket.set_only_v6(true)?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket.bind(&at.into())?;
     socket.listen(128)?;
-    let listener = TcpListener::from_std(socket.into())?;
-    Ok(tokio::spawn(async move {
+    TcpListener::from_std(socket.into())
+}
+
+/// Accepts kernel TCP on `[own]:ENGINE_PORT`, the node's overlay address
+/// (bound once it is on the TUN device).
+fn kernel_listener(own: Ipv6Addr, tx: mpsc::Sender<Input>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let at = SocketAddr::V6(SocketAddrV6::new(own, ENGINE_PORT, 0, 0));
+        let mut backoff = MIN_BIND_BACKOFF;
+        let listener = loop {
+            match bind(at) {
+                Ok(l) => break l,
+                Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {
+                    tracing::debug!(%at, "the overlay address is not up yet; binding the engine port later");
+                }
+                Err(e) => {
+                    tracing::warn!(%at, error = %e, "cannot listen on the engine port; retrying");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BIND_BACKOFF);
+        };
+        tracing::debug!(%at, "accepting engine streams");
         loop {
             match listener.accept().await {
                 Ok((stream, from)) => {
@@ -254,7 +281,7 @@ fn kernel_listener(tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
                 Err(e) => tracing::debug!(error = %e, "accepting an engine stream"),
             }
         }
-    }))
+    })
 }
 
 /// Accepts on the userspace stack's [`ENGINE_PORT`].
