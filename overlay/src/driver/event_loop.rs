@@ -31,6 +31,8 @@ use crate::node::{Action, Config, Event, Node, STREAM_IDS_FROM};
 
 /// How often the interface addresses are read again (hole-punching candidates).
 const ADDRESS_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+/// How much later than the timer a new deadline may be and keep the timer.
+const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(1);
 /// Datagrams or packets handled per wakeup before checking the other sources.
 const BATCH: usize = 64;
 
@@ -183,6 +185,10 @@ pub async fn run(
     let mut tun_rx = vec![0u8; MAX_DATAGRAM];
     let mut out = vec![0u8; MAX_DATAGRAM + 64];
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+    // One timer, moved when the deadline moves (a new one each turn would
+    // be entered into and taken out of the timer wheel every time).
+    let timer = tokio::time::sleep_until(far);
+    tokio::pin!(timer);
     let mut addresses = tokio::time::interval(ADDRESS_REFRESH);
     addresses.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
@@ -194,6 +200,14 @@ pub async fn run(
             .chain(shell.engines.next_deadline())
             .min()
             .map_or(far, tokio::time::Instant::from_std);
+        // A deadline up to a millisecond after a pending timer's keeps the
+        // timer (the engines' deadlines are wall-clock milliseconds,
+        // converted afresh each turn): it fires a little early, and the
+        // next turn sets it again.
+        let later = deadline.checked_duration_since(timer.deadline());
+        if timer.is_elapsed() || later.is_none_or(|d| d >= TIMER_SLACK) {
+            timer.as_mut().reset(deadline);
+        }
         tokio::select! {
             biased;
             () = &mut shutdown => break Ok(()),
@@ -217,7 +231,7 @@ pub async fn run(
                 let action = node.handle_aux_datagram(clock::now(), d.socket, d.from, &d.data, &mut out);
                 shell.act(action, &out).await;
             }
-            _ = tokio::time::sleep_until(deadline) => node.handle_timeout(clock::now()),
+            () = &mut timer => node.handle_timeout(clock::now()),
             _ = addresses.tick() => node.set_local_addresses(local_addrs::reachable_at(listen)),
             m = mapper.changed() => node.set_port_mapping(m.map(|m| (m.protocol.name(), m.external))),
             input = lan.next(&mut lan_rx) => match input {
@@ -247,7 +261,7 @@ pub async fn run(
             // The stream writes left packets on the TUN device: send them
             // before waking local programs, which would take the CPU first.
             for _ in 0..BATCH {
-                let Ok(n) = shell.dev.try_recv(&mut tun_rx) else {
+                let Ok(n) = shell.dev.recv_now(&mut tun_rx) else {
                     break;
                 };
                 shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
