@@ -6,6 +6,7 @@ use tessel_actors::local::{Answer, Push};
 use tessel_actors::{Delivery, EngineAddr, Notice};
 
 use super::outbox::Sent;
+use super::requests::frame_push;
 use super::EngineHost;
 
 /// Bytes of frames a client may fall behind by before it is disconnected.
@@ -14,8 +15,7 @@ const MAX_BACKLOG: usize = 32 << 20;
 impl EngineHost {
     /// Moves every mailbox's deliveries and every notice to the owning clients.
     pub(super) fn deliver(&mut self) {
-        let engines: Vec<_> = self.owners.iter().map(|(&e, &c)| (e, c)).collect();
-        for (engine, client) in engines {
+        for (&engine, &client) in &self.owners {
             while let Some(d) = self.transport.recv(engine) {
                 let push = match d {
                     Delivery::Cast { from, payload } => Push::Cast {
@@ -46,7 +46,9 @@ impl EngineHost {
                         event,
                     },
                 };
-                self.push(client, &push);
+                if let Some(c) = self.clients.get_mut(&client) {
+                    frame_push(&mut c.pending, c.encoding, &push);
+                }
             }
         }
         while let Some(n) = self.transport.poll_notice() {

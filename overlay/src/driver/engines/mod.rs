@@ -230,6 +230,9 @@ impl EngineHost {
             Input::Bytes { conn, data } => {
                 self.streams.bytes_in += data.len() as u64;
                 self.transport.handle_bytes(conn, &data, now);
+                // Empty the mailboxes now: a batch of reads can bring more
+                // messages than a mailbox holds before the next drain.
+                self.deliver();
             }
             Input::Flushed { conn, out } => self.streams.flushed(conn, out),
             Input::Closed(conn) => {
