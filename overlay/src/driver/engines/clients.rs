@@ -61,6 +61,8 @@ pub(crate) enum ClientInput {
         client: u64,
         /// Its write side.
         out: ClientOut,
+        /// The connection, to hang up on the client.
+        hangup: StdUnixStream,
     },
     /// A request frame.
     Request {
@@ -140,12 +142,9 @@ impl DirectWrite for ClientWriter {
         }
     }
 
-    /// Closes the connection both ways, so the client notices at once.
-    async fn shutdown(&mut self) {
-        if let Some(s) = &self.idle {
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        }
-    }
+    /// Nothing: the host hangs up on a client through its own descriptor
+    /// of the connection ([`ClientInput::Opened`]).
+    async fn shutdown(&mut self) {}
 }
 
 /// The client's output after a flusher, as an input of the event loop.
@@ -188,12 +187,11 @@ pub(crate) fn serve(state: &StateDir, tx: mpsc::Sender<Input>) -> io::Result<Joi
             next += 1;
             let halves = stream.into_std().and_then(|s| {
                 let w = s.try_clone()?;
-                Ok((
-                    pipe::Receiver::from_owned_fd_unchecked(OwnedFd::from(s))?,
-                    w,
-                ))
+                let hangup = s.try_clone()?;
+                let r = pipe::Receiver::from_owned_fd_unchecked(OwnedFd::from(s))?;
+                Ok((r, w, hangup))
             });
-            let (read, write) = match halves {
+            let (read, write, hangup) = match halves {
                 Ok(h) => h,
                 Err(e) => {
                     tracing::debug!(error = %e, "setting up an engine client");
@@ -207,7 +205,11 @@ pub(crate) fn serve(state: &StateDir, tx: mpsc::Sender<Input>) -> io::Result<Joi
                 flushed,
                 client,
             );
-            let opened = ClientInput::Opened { client, out };
+            let opened = ClientInput::Opened {
+                client,
+                out,
+                hangup,
+            };
             if tx.send(Input::Client(opened)).await.is_err() {
                 return;
             }

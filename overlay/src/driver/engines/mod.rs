@@ -97,6 +97,8 @@ pub(crate) enum Input {
 /// A local program connected to `engines.sock`.
 struct Client {
     out: ClientOut,
+    /// The connection, to hang up on the client.
+    hangup: std::os::unix::net::UnixStream,
     /// Frames waiting for the next flush.
     pending: Vec<u8>,
     /// How it encodes frames (that of its latest request).

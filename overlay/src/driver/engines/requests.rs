@@ -71,11 +71,16 @@ pub(super) fn frame_push(out: &mut Vec<u8>, encoding: Encoding, push: &Push) {
 impl EngineHost {
     pub(super) fn client_input(&mut self, input: ClientInput) {
         match input {
-            ClientInput::Opened { client, out } => {
+            ClientInput::Opened {
+                client,
+                out,
+                hangup,
+            } => {
                 self.clients.insert(
                     client,
                     Client {
                         out,
+                        hangup,
                         pending: Vec::new(),
                         encoding: Encoding::Json,
                         engines: Vec::new(),
@@ -109,7 +114,9 @@ impl EngineHost {
     /// connection.
     pub(super) fn client_gone(&mut self, client: u64) {
         if let Some(c) = self.clients.remove(&client) {
-            c.out.close();
+            // Its reader sees the end, and a flusher waiting on a client
+            // that does not read fails.
+            let _ = c.hangup.shutdown(std::net::Shutdown::Both);
             for e in c.engines {
                 self.owners.remove(&e);
                 self.transport.stop_engine(e);
