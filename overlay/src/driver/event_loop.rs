@@ -229,7 +229,7 @@ pub async fn run(
             }
             Some(d) = shell.aux.rx.recv() => {
                 let action = node.handle_aux_datagram(clock::now(), d.socket, d.from, &d.data, &mut out);
-                shell.act(action, &out).await;
+                shell.act(&node, action, &out).await;
             }
             () = &mut timer => node.handle_timeout(clock::now()),
             _ = addresses.tick() => node.set_local_addresses(local_addrs::reachable_at(listen)),
@@ -245,7 +245,7 @@ pub async fn run(
             },
             input = shell.tcp.next() => {
                 let action = shell.tcp.handle(&mut node, input, &mut out);
-                shell.act(action, &out).await;
+                shell.act(&node, action, &out).await;
             }
             Some(input) = shell.engines.next() => {
                 shell.engines.handle(&node, input);
@@ -311,16 +311,16 @@ impl Shell {
         out: &mut [u8],
     ) {
         let action = node.handle_datagram(clock::now(), from, datagram, out);
-        self.act(action, out).await;
+        self.act(node, action, out).await;
     }
 
     async fn on_tun_packet(&mut self, node: &mut Node, packet: &[u8], out: &mut [u8]) {
         let action = node.handle_tun_packet(clock::now(), packet, out);
-        self.act(action, out).await;
+        self.act(node, action, out).await;
     }
 
     /// Does what the node asked with the output buffer.
-    async fn act(&mut self, action: Action, out: &[u8]) {
+    async fn act(&mut self, node: &Node, action: Action, out: &[u8]) {
         match action {
             Action::Send { to, len } => self.send(&out[..len], to).await,
             Action::SendAux { socket, len, .. } if socket >= STREAM_IDS_FROM => {
@@ -328,9 +328,11 @@ impl Shell {
             }
             Action::SendAux { socket, to, len } => self.aux.send(socket, &out[..len], to).await,
             Action::Deliver { range } => {
-                if let Err(e) = self.dev.send(&out[range]).await {
+                if let Err(e) = self.dev.send(&out[range.clone()]).await {
                     tracing::debug!(error = %e, "handing a packet to the device");
                 }
+                // A packet of an engine stream is on its socket now.
+                self.engines.delivered(node, &out[range]);
             }
             Action::None => {}
         }

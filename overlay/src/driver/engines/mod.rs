@@ -22,6 +22,7 @@
 
 mod clients;
 mod deliver;
+mod direct;
 mod keys;
 mod outbox;
 mod requests;
@@ -48,10 +49,11 @@ pub use clients::{socket_dir, socket_path};
 pub use streams::{StreamMode, ENGINE_PORT};
 
 use clients::{ClientInput, ClientOut};
+use direct::StreamKey;
 use keys::KeyStore;
 use outbox::Returned;
 use requests::RequestId;
-use streams::{BoxedStream, StreamWriter, Streams};
+use streams::{NewStream, StreamWriter, Streams};
 
 /// How soon frames held back for a busy client are offered again.
 const BACKLOG_RETRY: Duration = Duration::from_millis(1);
@@ -61,7 +63,7 @@ pub(crate) enum Input {
     /// A connection to the engine port.
     Accepted {
         /// The stream.
-        stream: BoxedStream,
+        stream: NewStream,
         /// Where it came from.
         from: SocketAddr,
         /// The address it was made to.
@@ -72,7 +74,7 @@ pub(crate) enum Input {
         /// The member.
         peer: tessel_actors::NodeId,
         /// The stream, or why not.
-        stream: std::io::Result<BoxedStream>,
+        stream: std::io::Result<NewStream>,
     },
     /// Bytes from a stream.
     Bytes {
@@ -131,6 +133,8 @@ pub(crate) struct EngineHost {
     /// Keys the transport asked the record store for.
     fetches: BTreeSet<[u8; 32]>,
     next_token: u64,
+    /// Room for direct reads of streams.
+    scratch: Vec<u8>,
     rx: mpsc::Receiver<Input>,
     server: JoinHandle<()>,
     socket: std::path::PathBuf,
@@ -181,6 +185,7 @@ impl EngineHost {
             parked: BTreeMap::new(),
             fetches: BTreeSet::new(),
             next_token: 1,
+            scratch: Vec::new(),
             rx,
             server,
             socket: socket_path(state.path()),
@@ -231,10 +236,7 @@ impl EngineHost {
             },
             Input::Bytes { conn, data } => {
                 self.streams.bytes_in += data.len() as u64;
-                self.transport.handle_bytes(conn, &data, now);
-                // Empty the mailboxes now: a batch of reads can bring more
-                // messages than a mailbox holds before the next drain.
-                self.deliver();
+                self.bytes(conn, &data, now);
             }
             Input::Flushed { conn, out } => self.streams.flushed(conn, out),
             Input::Closed(conn) => {
@@ -246,10 +248,38 @@ impl EngineHost {
         }
     }
 
+    /// Bytes from a stream, to the transport; the mailboxes are emptied at
+    /// once (a batch of reads can bring more messages than a mailbox holds
+    /// before the next drain).
+    fn bytes(&mut self, conn: ConnId, data: &[u8], now: Time) {
+        self.transport.handle_bytes(conn, data, now);
+        self.deliver();
+    }
+
+    /// The overlay has handed the TUN device `packet`: if it brings bytes
+    /// of a kernel stream, they are read and handled now, after what the
+    /// reader tasks queued before (see [`direct`]).
+    pub(crate) fn delivered(&mut self, node: &Node, packet: &[u8]) {
+        let Some(key) = StreamKey::inbound(packet) else {
+            return;
+        };
+        if !self.streams.knows(key) {
+            return;
+        }
+        while let Some(input) = self.try_next() {
+            self.handle(node, input);
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        if let Some((conn, n)) = self.streams.read_now(key, &mut buf) {
+            self.bytes(conn, &buf[..n], time());
+        }
+        self.scratch = buf;
+    }
+
     fn accepted(
         &mut self,
         node: &Node,
-        stream: BoxedStream,
+        stream: NewStream,
         from: SocketAddr,
         local: Option<SocketAddr>,
         now: Time,

@@ -9,7 +9,9 @@
 //!   (the overlay authenticates inner source addresses, so the address
 //!   names the member).
 //! - Each connection has a reader task (bytes → [`Input::Bytes`], end →
-//!   [`Input::Closed`]); the event loop writes to it directly
+//!   [`Input::Closed`]); a kernel stream is also read by the event loop
+//!   right after the overlay handed the TUN device a packet of it
+//!   ([`direct`](super::direct)). The event loop writes to it directly
 //!   ([`Outbox`]), so a frame is on the TUN device before the loop turns.
 //!   A peer that stops reading until the queue of a waiting write fills is
 //!   disconnected rather than buffered without limit.
@@ -17,6 +19,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tessel_actors::{ConnId, NodeId};
@@ -25,6 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::direct::{DirectRead, StreamKey};
 use super::outbox::{Outbox, Returned, Sent};
 use super::Input;
 
@@ -38,6 +42,35 @@ impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> EngineStream for T {}
 
 /// A stream, boxed so kernel and userspace ones go the same way.
 pub(crate) type BoxedStream = Box<dyn EngineStream>;
+
+/// A stream as a dial or the listener brings it.
+pub(crate) struct NewStream {
+    stream: BoxedStream,
+    /// For a kernel stream, reads from the event loop.
+    direct: Option<DirectRead>,
+}
+
+impl NewStream {
+    /// A kernel stream, tuned.
+    fn kernel(stream: TcpStream) -> Self {
+        tune(&stream);
+        let direct = DirectRead::of(&stream)
+            .map_err(|e| tracing::debug!(error = %e, "no direct reads of an engine stream"))
+            .ok();
+        Self {
+            stream: Box::new(stream),
+            direct,
+        }
+    }
+
+    /// A stream of the userspace stack.
+    fn stack(stream: BoxedStream) -> Self {
+        Self {
+            stream,
+            direct: None,
+        }
+    }
+}
 
 /// Which sockets carry the streams.
 #[derive(Debug, Clone)]
@@ -73,6 +106,7 @@ pub(crate) type StreamWriter = WriteHalf<BoxedStream>;
 struct Conn {
     out: Outbox<StreamWriter>,
     reader: JoinHandle<()>,
+    direct: Option<DirectRead>,
 }
 
 /// A stream's write side after a flusher, as an input of the event loop.
@@ -86,6 +120,8 @@ fn flushed(conn: u64, out: Returned<StreamWriter>) -> Input {
 /// The engine streams of this node.
 pub(crate) struct Streams {
     conns: HashMap<ConnId, Conn>,
+    /// Kernel streams by what their packets name.
+    by_key: HashMap<StreamKey, ConnId>,
     next: u64,
     listener: Option<JoinHandle<()>>,
     mode: StreamMode,
@@ -106,6 +142,7 @@ impl Streams {
         };
         Ok(Self {
             conns: HashMap::new(),
+            by_key: HashMap::new(),
             next: 1,
             listener,
             mode,
@@ -128,13 +165,9 @@ impl Streams {
             let to = SocketAddr::V6(SocketAddrV6::new(addr, ENGINE_PORT, 0, 0));
             let connect = async {
                 match mode {
-                    StreamMode::Kernel(_) => {
-                        let s = TcpStream::connect(to).await?;
-                        tune(&s);
-                        Ok(Box::new(s) as BoxedStream)
-                    }
+                    StreamMode::Kernel(_) => Ok(NewStream::kernel(TcpStream::connect(to).await?)),
                     StreamMode::Stack(stack) => {
-                        Ok(Box::new(stack.tcp_connect(to).await?) as BoxedStream)
+                        Ok(NewStream::stack(Box::new(stack.tcp_connect(to).await?)))
                     }
                     StreamMode::Off => Err(io::Error::other("no engine streams")),
                 }
@@ -148,12 +181,14 @@ impl Streams {
     }
 
     /// Starts the reader and writer of a connected stream.
-    pub(crate) fn adopt(&mut self, stream: BoxedStream) -> ConnId {
+    pub(crate) fn adopt(&mut self, new: NewStream) -> ConnId {
         let conn = ConnId(self.next);
         self.next += 1;
+        let NewStream { stream, direct } = new;
         let (mut read, write) = tokio::io::split(stream);
         let out = Outbox::new(write, WRITE_QUEUE, self.tx.clone(), flushed, conn.0);
         let tx = self.tx.clone();
+        let holding = direct.as_ref().map(DirectRead::holding);
         let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; READ_BUF];
             loop {
@@ -161,7 +196,7 @@ impl Streams {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let data = buf[..n].to_vec();
-                        if tx.send(Input::Bytes { conn, data }).await.is_err() {
+                        if !queue(&tx, Input::Bytes { conn, data }, holding.as_deref()).await {
                             return;
                         }
                     }
@@ -169,8 +204,44 @@ impl Streams {
             }
             let _ = tx.send(Input::Closed(conn)).await;
         });
-        self.conns.insert(conn, Conn { out, reader });
+        if let Some(d) = &direct {
+            self.by_key.insert(d.key(), conn);
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                out,
+                reader,
+                direct,
+            },
+        );
         conn
+    }
+
+    /// Whether a kernel stream has this key.
+    pub(crate) fn knows(&self, key: StreamKey) -> bool {
+        self.by_key.contains_key(&key)
+    }
+
+    /// Reads into `buf` what the stream `key` holds now, unless its reader
+    /// task holds bytes of its own (the caller has handled what the task
+    /// queued).
+    pub(crate) fn read_now(
+        &mut self,
+        key: StreamKey,
+        buf: &mut Vec<u8>,
+    ) -> Option<(ConnId, usize)> {
+        let conn = *self.by_key.get(&key)?;
+        let direct = self.conns.get(&conn)?.direct.as_ref()?;
+        if direct.reader_holds() {
+            return None;
+        }
+        if buf.len() < READ_BUF {
+            buf.resize(READ_BUF, 0);
+        }
+        let n = direct.read_now(buf)?;
+        self.bytes_in += n as u64;
+        Some((conn, n))
     }
 
     /// Writes bytes on `conn` (directly, or queued behind bytes the stream
@@ -204,6 +275,9 @@ impl Streams {
             Some(c) => {
                 c.reader.abort();
                 c.out.close();
+                if let Some(d) = &c.direct {
+                    self.by_key.remove(&d.key());
+                }
                 true
             }
             None => false,
@@ -213,6 +287,26 @@ impl Streams {
     /// Open streams.
     pub(crate) fn len(&self) -> usize {
         self.conns.len()
+    }
+}
+
+/// Queues an input for the event loop; while the queue is full, `holding`
+/// tells the event loop that this reader holds bytes. False once the event
+/// loop is gone.
+async fn queue(tx: &mpsc::Sender<Input>, input: Input, holding: Option<&AtomicBool>) -> bool {
+    match tx.try_send(input) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+        Err(mpsc::error::TrySendError::Full(input)) => {
+            if let Some(h) = holding {
+                h.store(true, Ordering::Release);
+            }
+            let sent = tx.send(input).await.is_ok();
+            if let Some(h) = holding {
+                h.store(false, Ordering::Release);
+            }
+            sent
+        }
     }
 }
 
@@ -264,8 +358,7 @@ fn kernel_listener(own: Ipv6Addr, tx: mpsc::Sender<Input>) -> JoinHandle<()> {
             match listener.accept().await {
                 Ok((stream, from)) => {
                     let local = stream.local_addr().ok();
-                    tune(&stream);
-                    let stream = Box::new(stream) as BoxedStream;
+                    let stream = NewStream::kernel(stream);
                     if tx
                         .send(Input::Accepted {
                             stream,
@@ -298,7 +391,7 @@ fn stack_listener(stack: tessel_stack::StackHandle, tx: mpsc::Sender<Input>) -> 
             match listener.accept().await {
                 Ok((stream, from)) => {
                     let local = Some(stream.local_addr());
-                    let stream = Box::new(stream) as BoxedStream;
+                    let stream = NewStream::stack(Box::new(stream));
                     if tx
                         .send(Input::Accepted {
                             stream,
@@ -328,5 +421,29 @@ impl Drop for Streams {
         for c in self.conns.values() {
             c.reader.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reader_waiting_on_a_full_queue_says_it_holds_bytes() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let holding = Arc::new(AtomicBool::new(false));
+        let h = holding.clone();
+        let reader = tokio::spawn(async move {
+            assert!(queue(&tx, Input::Closed(ConnId(1)), Some(&h)).await);
+            assert!(queue(&tx, Input::Closed(ConnId(2)), Some(&h)).await);
+        });
+        tokio::task::yield_now().await;
+        assert!(holding.load(Ordering::Acquire), "the second input waits");
+        assert!(matches!(rx.recv().await, Some(Input::Closed(ConnId(1)))));
+        assert!(matches!(rx.recv().await, Some(Input::Closed(ConnId(2)))));
+        reader.await.unwrap();
+        assert!(!holding.load(Ordering::Acquire));
     }
 }
