@@ -12,10 +12,17 @@
 # Each node's daemon and its local client share the node's one CPU. Casts
 # go client → engines.sock → daemon A → TCP over the overlay (port 9743) →
 # daemon B → engines.sock → the sink, which counts them; a final call asks
-# the sink for its count, so the rate counts delivered casts only.
+# the sink for its count, so the rate counts delivered casts only. The
+# clients speak the socket's binary encoding; every reader, engine client
+# and plain TCP alike, waits with poll(2) before it reads.
 #
-# Usage: sudo bench/engines.sh      (env: CASTS=200000 SIZE=16 CALLS=2000,
-#        TESSEL_BIN and BENCH_BIN to skip the release build)
+# The round trips are measured in ROUNDS rounds, each CALLS engine calls
+# then CALLS plain requests, and each figure is the median of its rounds
+# (so a burst of other load on the machine spoils one round, not the
+# comparison).
+#
+# Usage: sudo bench/engines.sh      (env: CASTS=200000 SIZE=16 CALLS=2000
+#        ROUNDS=5, TESSEL_BIN and BENCH_BIN to skip the release build)
 # Needs root, iproute2, taskset and two CPUs.
 
 set -euo pipefail
@@ -24,6 +31,7 @@ export PATH=$PATH:/usr/sbin:/sbin
 CASTS=${CASTS:-200000}
 SIZE=${SIZE:-16}
 CALLS=${CALLS:-2000}
+ROUNDS=${ROUNDS:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NS_A=te-$$-a
 NS_B=te-$$-b
@@ -80,17 +88,24 @@ poll 30 knows_sink || die "A never learned bench-sink (logs: $WORK/)"
 poll 10 listening "$NS_B" tcp 9900 || die "the TCP echo server is not listening"
 
 sock_a=$WORK/a/run/engines.sock
-casts_line=$("${IN_A[@]}" "$BENCH_BIN" casts "$sock_a" "$CASTS" "$SIZE")
-calls_line=$("${IN_A[@]}" "$BENCH_BIN" calls "$sock_a" "$CALLS")
-tcp_line=$("${IN_A[@]}" "$BENCH_BIN" tcp-rtt "[$addr_b]:9900" "$CALLS")
-
 field() { awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$1"; }
+casts_line=$("${IN_A[@]}" "$BENCH_BIN" casts "$sock_a" "$CASTS" "$SIZE")
+call_rounds=()
+tcp_rounds=()
+for _ in $(seq "$ROUNDS"); do
+    line=$("${IN_A[@]}" "$BENCH_BIN" calls "$sock_a" "$CALLS")
+    call_rounds+=("$(field "$line" mean_rtt_us)")
+    line=$("${IN_A[@]}" "$BENCH_BIN" tcp-rtt "[$addr_b]:9900" "$CALLS")
+    tcp_rounds+=("$(field "$line" mean_rtt_us)")
+done
+
 rate=$(field "$casts_line" per_second)
 delivered=$(field "$casts_line" delivered)
-call_us=$(field "$calls_line" mean_rtt_us)
-tcp_us=$(field "$tcp_line" mean_rtt_us)
+call_us=$(printf '%s\n' "${call_rounds[@]}" | median)
+tcp_us=$(printf '%s\n' "${tcp_rounds[@]}" | median)
 echo "Two namespaces joined by a veth pair; node A (daemon + client) on CPU 0, node B on CPU 1."
 echo "casts A → B: $delivered of $CASTS delivered ($SIZE-byte payloads), $rate per second" \
     "($(awk -v r="$rate" 'BEGIN { printf "%.2f", r / 100000 }')× the goal of 100,000/s)"
-echo "round trip: engine call $call_us µs, plain TCP over the overlay $tcp_us µs," \
+echo "round trip (median of $ROUNDS rounds of $CALLS): engine call $call_us µs, plain TCP over the overlay $tcp_us µs," \
     "ratio $(awk -v a="$call_us" -v b="$tcp_us" 'BEGIN { printf "%.2f", a / b }') (goal ≤ 1.3)"
+echo "rounds (engine/plain µs): $(paste -d/ <(printf '%s\n' "${call_rounds[@]}") <(printf '%s\n' "${tcp_rounds[@]}") | tr '\n' ' ')"

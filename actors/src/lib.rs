@@ -59,6 +59,7 @@ pub mod error;
 pub mod filter;
 pub mod ids;
 pub mod keys;
+pub mod local;
 pub mod mailbox;
 pub mod output;
 pub mod registry;

@@ -1,6 +1,7 @@
 //! Engine benchmark client (`bench/engines.sh` runs it): one-way casts per
-//! second and call round trips through a daemon's `engines.sock`, and a
-//! plain TCP request/response over the overlay to compare with.
+//! second and call round trips through a daemon's `engines.sock` (binary
+//! encoding), and a plain TCP request/response over the overlay to compare
+//! with.
 //!
 //! Modes:
 //! - `sink SOCKET`: an engine named `bench-sink` that counts casts and
@@ -12,76 +13,129 @@
 //! - `tcp-server ADDR`: echoes 16-byte requests;
 //! - `tcp-rtt ADDR N`: N 16-byte requests one after another; prints the
 //!   mean round trip in µs.
+//!
+//! Every reader, on the engine socket and on TCP alike, waits for input
+//! with `poll(2)` before it reads ([`WaitRead`]): a reader blocked in
+//! `read` on a Unix socket is woken, for nothing, each time the daemon
+//! takes in what it wrote, since the kernel signals room to write on the
+//! same wait queue; `poll` for input only is not.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use data_encoding::BASE64;
-use serde_json::{json, Value};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use tessel_actors::local::frame::{begin_frame, end_frame, BINARY_HELLO};
+use tessel_actors::local::{Answer, Push, Request, Target, ToClient};
+use tessel_actors::EngineAddr;
 
-fn write_frame(w: &mut impl Write, v: &Value) -> Result<()> {
-    let body = serde_json::to_vec(v)?;
-    w.write_all(&(body.len() as u32).to_be_bytes())?;
-    w.write_all(&body)?;
-    Ok(())
-}
+/// The engine the benchmark talks to.
+const SINK: &str = "bench-sink";
 
-fn read_frame(r: &mut impl Read) -> Result<Value> {
-    let mut len = [0u8; 4];
-    r.read_exact(&mut len).context("engine socket closed")?;
-    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-    r.read_exact(&mut body)?;
-    Ok(serde_json::from_slice(&body)?)
-}
+/// A socket read only once `poll(2)` says input is there.
+struct WaitRead<S>(S);
 
-/// Sends a request and waits for its answer, skipping other frames.
-fn ask(s: &mut UnixStream, id: u64, mut v: Value) -> Result<Value> {
-    v["id"] = json!(id);
-    write_frame(s, &v)?;
-    loop {
-        let a = read_frame(s)?;
-        if a["id"] == json!(id) && a.get("event").is_none() {
-            if let Some(e) = a["error"].as_str() {
-                bail!("{e}");
+impl<S: Read + AsFd> Read for WaitRead<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut fds = [PollFd::new(self.0.as_fd(), PollFlags::POLLIN)];
+        loop {
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => return self.0.read(buf),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
             }
-            return Ok(a);
         }
     }
 }
 
-fn start(s: &mut UnixStream, name: Option<&str>) -> Result<String> {
-    let mut req = json!({ "op": "start" });
-    if let Some(n) = name {
-        req["name"] = json!(n);
+/// Writes one request frame with one `write` (a length written on its own
+/// would wake the daemon for four bytes).
+fn write_request(w: &mut impl Write, id: u64, r: &Request) -> Result<()> {
+    let mut frame = Vec::with_capacity(4 + r.encoded_len());
+    let start = begin_frame(&mut frame);
+    r.write(id, &mut frame)?;
+    end_frame(&mut frame, start)?;
+    w.write_all(&frame)?;
+    Ok(())
+}
+
+fn read_frame(r: &mut impl Read) -> Result<ToClient> {
+    let mut len = [0u8; 4];
+    r.read_exact(&mut len).context("engine socket closed")?;
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    r.read_exact(&mut body)?;
+    Ok(ToClient::parse(&body)?)
+}
+
+/// A connection to `engines.sock` in the binary encoding; frames are read
+/// through a buffer.
+struct Conn {
+    w: UnixStream,
+    r: BufReader<WaitRead<UnixStream>>,
+}
+
+impl Conn {
+    fn connect(path: &str) -> Result<Self> {
+        let mut w = UnixStream::connect(path).with_context(|| format!("connecting to {path}"))?;
+        w.write_all(&BINARY_HELLO)?;
+        let r = BufReader::with_capacity(1 << 20, WaitRead(w.try_clone()?));
+        Ok(Self { w, r })
     }
-    let a = ask(s, 0, req)?;
-    Ok(a["engine"].as_str().context("no engine")?.to_owned())
+
+    /// Sends a request and waits for its answer, skipping pushed frames.
+    fn ask(&mut self, id: u64, r: &Request) -> Result<Answer> {
+        write_request(&mut self.w, id, r)?;
+        loop {
+            if let ToClient::Answer { id: got, answer } = read_frame(&mut self.r)? {
+                if got != id {
+                    continue;
+                }
+                if let Answer::Refused { error } = answer {
+                    bail!("{error}");
+                }
+                return Ok(answer);
+            }
+        }
+    }
+
+    /// Starts an engine, registered under `name` if given.
+    fn start(&mut self, name: Option<&str>) -> Result<EngineAddr> {
+        let start = Request::Start {
+            persistent: None,
+            name: name.map(str::to_owned),
+        };
+        match self.ask(0, &start)? {
+            Answer::Started {
+                name_error: Some(e),
+                ..
+            } => bail!("{e}"),
+            Answer::Started { engine, .. } => Ok(engine),
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
 }
 
 fn sink(path: &str) -> Result<()> {
-    let mut s = UnixStream::connect(path)?;
-    let engine = start(&mut s, Some("bench-sink"))?;
+    let mut s = Conn::connect(path)?;
+    let engine = s.start(Some(SINK))?;
     println!("engine {engine}");
-    let mut w = BufWriter::new(s.try_clone()?);
-    let mut r = std::io::BufReader::with_capacity(1 << 20, s);
+    let Conn { mut w, mut r } = s;
     let mut casts = 0u64;
     loop {
-        let m = read_frame(&mut r)?;
-        match m["event"].as_str() {
-            Some("cast") => casts += 1,
-            Some("call") => {
-                let data = m["data"].as_str().unwrap_or("");
-                let answer = if BASE64.decode(data.as_bytes()).ok().as_deref() == Some(b"count") {
-                    BASE64.encode(casts.to_string().as_bytes())
+        match read_frame(&mut r)? {
+            ToClient::Push(Push::Cast { .. }) => casts += 1,
+            ToClient::Push(Push::Call {
+                reply_to, payload, ..
+            }) => {
+                let payload = if payload == b"count" {
+                    casts.to_string().into_bytes()
                 } else {
-                    data.to_owned()
+                    payload
                 };
-                let reply = json!({ "op": "reply", "reply_to": m["reply_to"], "data": answer });
-                write_frame(&mut w, &reply)?;
-                w.flush()?;
+                write_request(&mut w, 0, &Request::Reply { reply_to, payload })?;
             }
             _ => {}
         }
@@ -89,37 +143,48 @@ fn sink(path: &str) -> Result<()> {
 }
 
 fn casts(path: &str, n: u64, size: usize) -> Result<()> {
-    let mut s = UnixStream::connect(path)?;
-    let engine = start(&mut s, None)?;
-    let mut r = std::io::BufReader::with_capacity(1 << 20, s.try_clone()?);
+    let mut s = Conn::connect(path)?;
+    let engine = s.start(None)?;
+    let Conn { w: s, mut r } = s;
     let total = n + 1;
-    let reader = std::thread::spawn(move || -> Result<(u64, Value)> {
+    let reader = std::thread::spawn(move || -> Result<(u64, Answer)> {
         let mut errors = 0;
         loop {
-            let a = read_frame(&mut r)?;
-            if a["error"].is_string() {
-                errors += 1;
-            }
-            if a["id"] == json!(total) {
-                return Ok((errors, a));
+            if let ToClient::Answer { id, answer } = read_frame(&mut r)? {
+                if id == total {
+                    return Ok((errors, answer));
+                }
+                if matches!(answer, Answer::Refused { .. }) {
+                    errors += 1;
+                }
             }
         }
     });
-    let payload = BASE64.encode(&vec![b'x'; size]);
+    let to = Target::Name(SINK.to_owned());
     let began = Instant::now();
     let mut w = BufWriter::with_capacity(1 << 20, s);
+    let cast = Request::Cast {
+        engine,
+        to: to.clone(),
+        payload: vec![b'x'; size],
+    };
     for id in 1..=n {
-        let cast = json!({ "op": "cast", "id": id, "engine": engine, "to": "bench-sink", "data": payload });
-        write_frame(&mut w, &cast)?;
+        write_request(&mut w, id, &cast)?;
     }
-    let count = BASE64.encode(b"count");
-    let call = json!({ "op": "call", "id": total, "engine": engine, "to": "bench-sink", "data": count, "timeout_ms": 60_000 });
-    write_frame(&mut w, &call)?;
+    let count = Request::Call {
+        engine,
+        to,
+        payload: b"count".to_vec(),
+        timeout_ms: Some(60_000),
+    };
+    write_request(&mut w, total, &count)?;
     w.flush()?;
     let (errors, answer) = reader.join().expect("reader")?;
     let secs = began.elapsed().as_secs_f64();
-    let data = answer["data"].as_str().context("the count call failed")?;
-    let delivered: u64 = String::from_utf8(BASE64.decode(data.as_bytes())?)?.parse()?;
+    let Answer::Replied { payload } = answer else {
+        bail!("the count call failed: {answer:?}");
+    };
+    let delivered: u64 = String::from_utf8(payload)?.parse()?;
     println!(
         "casts {n} size {size} refused {errors} delivered {delivered} seconds {secs:.3} per_second {:.0}",
         delivered as f64 / secs
@@ -128,26 +193,23 @@ fn casts(path: &str, n: u64, size: usize) -> Result<()> {
 }
 
 fn calls(path: &str, n: u64) -> Result<()> {
-    let mut s = UnixStream::connect(path)?;
-    let engine = start(&mut s, None)?;
-    let data = BASE64.encode(&[7u8; 16]);
+    let mut s = Conn::connect(path)?;
+    let engine = s.start(None)?;
+    let call = Request::Call {
+        engine,
+        to: Target::Name(SINK.to_owned()),
+        payload: vec![7; 16],
+        timeout_ms: None,
+    };
     // Warm up: the pair key and the name.
     for id in 1..=10 {
-        ask(
-            &mut s,
-            id,
-            json!({ "op": "call", "engine": engine, "to": "bench-sink", "data": data }),
-        )?;
+        s.ask(id, &call)?;
     }
     let began = Instant::now();
     for id in 0..n {
-        let a = ask(
-            &mut s,
-            100 + id,
-            json!({ "op": "call", "engine": engine, "to": "bench-sink", "data": data }),
-        )?;
-        if a["data"] != json!(data) {
-            bail!("wrong reply {a}");
+        match s.ask(100 + id, &call)? {
+            Answer::Replied { payload } if payload == [7; 16] => {}
+            other => bail!("wrong reply {other:?}"),
         }
     }
     let us = began.elapsed().as_secs_f64() * 1e6 / n as f64;
@@ -159,12 +221,14 @@ fn tcp_server(addr: &str) -> Result<()> {
     let l = TcpListener::bind(addr)?;
     println!("listening {addr}");
     loop {
-        let (mut c, _) = l.accept()?;
+        let (c, _) = l.accept()?;
         c.set_nodelay(true)?;
         std::thread::spawn(move || {
+            let Ok(mut w) = c.try_clone() else { return };
+            let mut r = WaitRead(c);
             let mut b = [0u8; 16];
-            while c.read_exact(&mut b).is_ok() {
-                if c.write_all(&b).is_err() {
+            while r.read_exact(&mut b).is_ok() {
+                if w.write_all(&b).is_err() {
                     return;
                 }
             }
@@ -175,15 +239,16 @@ fn tcp_server(addr: &str) -> Result<()> {
 fn tcp_rtt(addr: &str, n: u64) -> Result<()> {
     let mut c = TcpStream::connect(addr)?;
     c.set_nodelay(true)?;
+    let mut r = WaitRead(c.try_clone()?);
     let mut b = [7u8; 16];
     for _ in 0..10 {
         c.write_all(&b)?;
-        c.read_exact(&mut b)?;
+        r.read_exact(&mut b)?;
     }
     let began = Instant::now();
     for _ in 0..n {
         c.write_all(&b)?;
-        c.read_exact(&mut b)?;
+        r.read_exact(&mut b)?;
     }
     let us = began.elapsed().as_secs_f64() * 1e6 / n as f64;
     println!("tcp {n} mean_rtt_us {us:.1}");

@@ -71,6 +71,20 @@ impl PacketDevice {
         }
     }
 
+    /// Reads a packet the device holds now, without waiting for the runtime
+    /// to notice it: one that a write of the daemon's own (an engine stream)
+    /// has just queued, which [`Self::try_recv`] would not see before the
+    /// next poll of the runtime's readiness.
+    pub(crate) fn recv_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Tun(dev) => {
+                let dev: &tun_rs::DeviceImpl = dev;
+                nix::unistd::read(dev, buf).map_err(io::Error::from)
+            }
+            Self::Channel(_) => self.try_recv(buf),
+        }
+    }
+
     /// Hands an incoming IP packet to the host. A full channel drops the
     /// packet, as a full interface queue would; TCP recovers.
     pub(crate) async fn send(&self, packet: &[u8]) -> io::Result<()> {

@@ -33,6 +33,8 @@ use crate::node::{Action, Config, Event, Node, STREAM_IDS_FROM};
 
 /// How often the interface addresses are read again (hole-punching candidates).
 const ADDRESS_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+/// How much later than the timer a new deadline may be and keep the timer.
+const TIMER_SLACK: std::time::Duration = std::time::Duration::from_millis(1);
 /// Datagrams or packets handled per wakeup before checking the other sources.
 const BATCH: usize = 64;
 
@@ -114,7 +116,10 @@ pub async fn run(
     let node_key: NodeKey = state.node_key()?;
     let io = |context| move |source| DriverError::Io { context, source };
     let streams = match (&opts.device, &opts.engine_stack) {
-        (DeviceSpec::Tun { .. }, _) => StreamMode::Kernel,
+        (DeviceSpec::Tun { .. }, _) => {
+            let prefix = NetworkPrefix::of(&opts.network_key.id());
+            StreamMode::Kernel(prefix.node_addr(&node_key.id()))
+        }
         (_, Some(stack)) => StreamMode::Stack(stack.clone()),
         (_, None) => StreamMode::Off,
     };
@@ -196,6 +201,10 @@ pub async fn run(
     let mut tun_rx = vec![0u8; MAX_DATAGRAM];
     let mut out = vec![0u8; MAX_DATAGRAM + 64];
     let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+    // One timer, moved when the deadline moves (a new one each turn would
+    // be entered into and taken out of the timer wheel every time).
+    let timer = tokio::time::sleep_until(far);
+    tokio::pin!(timer);
     let mut addresses = tokio::time::interval(ADDRESS_REFRESH);
     addresses.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let result = loop {
@@ -207,6 +216,14 @@ pub async fn run(
             .chain(shell.engines.next_deadline())
             .min()
             .map_or(far, tokio::time::Instant::from_std);
+        // A deadline up to a millisecond after a pending timer's keeps the
+        // timer (the engines' deadlines are wall-clock milliseconds,
+        // converted afresh each turn): it fires a little early, and the
+        // next turn sets it again.
+        let later = deadline.checked_duration_since(timer.deadline());
+        if timer.is_elapsed() || later.is_none_or(|d| d >= TIMER_SLACK) {
+            timer.as_mut().reset(deadline);
+        }
         tokio::select! {
             biased;
             () = &mut shutdown => break Ok(()),
@@ -228,9 +245,9 @@ pub async fn run(
             }
             Some(d) = shell.aux.rx.recv() => {
                 let action = node.handle_aux_datagram(clock::now(), d.socket, d.from, &d.data, &mut out);
-                shell.act(action, &out).await;
+                shell.act(&node, action, &out).await;
             }
-            _ = tokio::time::sleep_until(deadline) => node.handle_timeout(clock::now()),
+            () = &mut timer => node.handle_timeout(clock::now()),
             _ = addresses.tick() => node.set_local_addresses(local_addrs::reachable_at(listen)),
             m = mapper.changed() => node.set_port_mapping(m.map(|m| (m.protocol.name(), m.external))),
             input = lan.next(&mut lan_rx) => match input {
@@ -244,7 +261,7 @@ pub async fn run(
             },
             input = shell.tcp.next() => {
                 let action = shell.tcp.handle(&mut node, input, &mut out);
-                shell.act(action, &out).await;
+                shell.act(&node, action, &out).await;
             }
             Some(input) = shell.engines.next() => {
                 shell.engines.handle(&node, input);
@@ -256,7 +273,17 @@ pub async fn run(
             Some(req) = requests.recv() => shell.on_request(&mut node, tiles.as_ref(), req),
         }
         shell.drain(&mut node).await;
-        shell.engines.drain(&mut node);
+        if shell.engines.drain(&mut node) {
+            // The stream writes left packets on the TUN device: send them
+            // before waking local programs, which would take the CPU first.
+            for _ in 0..BATCH {
+                let Ok(n) = shell.dev.recv_now(&mut tun_rx) else {
+                    break;
+                };
+                shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
+            }
+        }
+        shell.engines.flush_clients();
         shell.pings.expire(clock::now());
         shell.records.expire(clock::now());
     };
@@ -300,16 +327,16 @@ impl Shell {
         out: &mut [u8],
     ) {
         let action = node.handle_datagram(clock::now(), from, datagram, out);
-        self.act(action, out).await;
+        self.act(node, action, out).await;
     }
 
     async fn on_tun_packet(&mut self, node: &mut Node, packet: &[u8], out: &mut [u8]) {
         let action = node.handle_tun_packet(clock::now(), packet, out);
-        self.act(action, out).await;
+        self.act(node, action, out).await;
     }
 
     /// Does what the node asked with the output buffer.
-    async fn act(&mut self, action: Action, out: &[u8]) {
+    async fn act(&mut self, node: &Node, action: Action, out: &[u8]) {
         match action {
             Action::Send { to, len } => self.send(&out[..len], to).await,
             Action::SendAux { socket, len, .. } if socket >= STREAM_IDS_FROM => {
@@ -317,9 +344,11 @@ impl Shell {
             }
             Action::SendAux { socket, to, len } => self.aux.send(socket, &out[..len], to).await,
             Action::Deliver { range } => {
-                if let Err(e) = self.dev.send(&out[range]).await {
+                if let Err(e) = self.dev.send(&out[range.clone()]).await {
                     tracing::debug!(error = %e, "handing a packet to the device");
                 }
+                // A packet of an engine stream is on its socket now.
+                self.engines.delivered(node, &out[range]);
             }
             Action::None => {}
         }

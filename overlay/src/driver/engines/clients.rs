@@ -1,27 +1,43 @@
 //! The local engine socket, `engines.sock`: programs on this machine run
 //! engines through it.
 //!
-//! Framing, both ways: `len u32 big-endian ‖ JSON object of len bytes`
-//! (see `docs/actors.md`, "The local engine socket"). Each connection is a
-//! client; a reader task parses frames into [`ClientInput::Request`], a
-//! writer task sends what the event loop queues. The engines a client
-//! starts stop when it disconnects.
+//! Framing, both ways: `len u32 big-endian ‖ body of len bytes`, bodies
+//! JSON objects or, after the client's hello, binary frames (see
+//! `docs/actors.md`, "The local engine socket", and
+//! [`tessel_actors::local`]). Each connection is a client; a reader task
+//! cuts what it sends into frames and parses them into
+//! [`ClientInput::Request`]; the event loop writes to it directly
+//! ([`Outbox`]). The engines a client starts stop when it disconnects.
+//!
+//! The socket is watched for reading only: a Unix socket signals room to
+//! write each time its peer reads, and watching for that would wake the
+//! daemon after every frame a client takes in. Writability is watched
+//! only while a flusher waits for a client that is not reading. tokio's
+//! pipe ends are its one safe way to watch a descriptor for one direction
+//! only; they only `read(2)` and `write(2)` it, which a stream socket
+//! answers as a pipe does, so each direction of the connection is held
+//! as one.
 
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
+use tessel_actors::local::frame::{Deframer, Encoding};
+use tessel_actors::local::{json, Request};
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::outbox::{DirectWrite, Outbox, Returned};
+use super::requests::RequestId;
 use super::Input;
 
 /// The socket's file name.
 pub(crate) const SOCKET: &str = "engines.sock";
-/// Longest frame accepted from a client.
-pub(crate) const MAX_FRAME: usize = 2 << 20;
-/// Batches queued for a client before it counts as stuck.
+/// Batches queued for a client that is not reading before it counts as stuck.
 const CLIENT_QUEUE: usize = 1024;
 
 /// The engine socket's path in the runtime dir `runtime_dir`
@@ -32,19 +48,31 @@ pub fn socket_path(runtime_dir: &Path) -> PathBuf {
 
 /// What a client's tasks report.
 pub(crate) enum ClientInput {
-    /// A client connected; frames for it go to `tx`.
+    /// A client connected; the event loop writes to it through `out`.
     Opened {
         /// The client.
         client: u64,
-        /// Its writer's queue.
-        tx: mpsc::Sender<Vec<u8>>,
+        /// Its write side.
+        out: ClientOut,
+        /// The connection, to hang up on the client.
+        hangup: StdUnixStream,
     },
     /// A request frame.
     Request {
         /// The client.
         client: u64,
-        /// The parsed JSON, or why it did not parse.
-        request: Result<Value, String>,
+        /// What the answer repeats.
+        id: RequestId,
+        /// The request, or why it cannot be read.
+        request: Result<Request, String>,
+    },
+    /// A flusher wrote everything queued for the client and hands its
+    /// socket back.
+    Flushed {
+        /// The client.
+        client: u64,
+        /// The socket and what queued since.
+        out: Returned<ClientWriter>,
     },
     /// The client went away.
     Closed {
@@ -53,13 +81,86 @@ pub(crate) enum ClientInput {
     },
 }
 
-/// Appends one frame holding `value` to `out`.
-pub(crate) fn frame(out: &mut Vec<u8>, value: &Value) {
-    let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    serde_json::to_writer(&mut *out, value).expect("serialisable");
-    let len = (out.len() - start - 4) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+/// The write side of a client's connection.
+pub(crate) type ClientOut = Outbox<ClientWriter>;
+
+/// A client's socket for writing (a second descriptor of the connection),
+/// registered with the runtime only while a flusher waits on it.
+pub(crate) struct ClientWriter {
+    idle: Option<StdUnixStream>,
+    watched: Option<pipe::Sender>,
+}
+
+impl ClientWriter {
+    fn new(stream: StdUnixStream) -> Self {
+        Self {
+            idle: Some(stream),
+            watched: None,
+        }
+    }
+}
+
+impl DirectWrite for ClientWriter {
+    fn try_write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match (&self.idle, &self.watched) {
+            (Some(s), _) => {
+                let mut s: &StdUnixStream = s;
+                s.write(buf)
+            }
+            (None, Some(w)) => w.try_write(buf),
+            (None, None) => Err(io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    async fn write_some(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(s) = self.idle.take() {
+            self.watched = Some(pipe::Sender::from_owned_fd_unchecked(OwnedFd::from(s))?);
+        }
+        let w = self.watched.as_ref().ok_or(io::ErrorKind::NotConnected)?;
+        loop {
+            w.writable().await?;
+            match w.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r,
+            }
+        }
+    }
+
+    fn settle(&mut self) {
+        if let Some(w) = self.watched.take() {
+            match w.into_nonblocking_fd() {
+                Ok(fd) => self.idle = Some(StdUnixStream::from(fd)),
+                Err(e) => tracing::debug!(error = %e, "releasing an engine client's socket"),
+            }
+        }
+    }
+
+    /// Nothing: the host hangs up on a client through its own descriptor
+    /// of the connection ([`ClientInput::Opened`]).
+    async fn shutdown(&mut self) {}
+}
+
+/// The client's output after a flusher, as an input of the event loop.
+fn flushed(client: u64, out: Returned<ClientWriter>) -> Input {
+    Input::Client(ClientInput::Flushed { client, out })
+}
+
+/// Reads a frame body in `encoding`: the id its answer repeats, and the
+/// request or why it cannot be read.
+fn parse(encoding: Encoding, body: &[u8]) -> (RequestId, Result<Request, String>) {
+    match encoding {
+        Encoding::Json => {
+            let (id, request) = json::parse(body);
+            (RequestId::Json(id), request)
+        }
+        Encoding::Binary => match Request::parse(body) {
+            Ok((id, request)) => (RequestId::Binary(id), Ok(request)),
+            Err(e) => (
+                RequestId::Binary(Request::id_of(body).unwrap_or(0)),
+                Err(format!("bad frame: {e}")),
+            ),
+        },
+    }
 }
 
 /// Serves the bound engine socket until the task is aborted.
@@ -72,70 +173,66 @@ pub(crate) fn serve(listener: UnixListener, tx: mpsc::Sender<Input>) -> JoinHand
             };
             let client = next;
             next += 1;
-            let (out_tx, out_rx) = mpsc::channel(CLIENT_QUEUE);
-            let opened = ClientInput::Opened { client, tx: out_tx };
+            let halves = stream.into_std().and_then(|s| {
+                let w = s.try_clone()?;
+                let hangup = s.try_clone()?;
+                let r = pipe::Receiver::from_owned_fd_unchecked(OwnedFd::from(s))?;
+                Ok((r, w, hangup))
+            });
+            let (read, write, hangup) = match halves {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::debug!(error = %e, "setting up an engine client");
+                    continue;
+                }
+            };
+            let out = Outbox::new(
+                ClientWriter::new(write),
+                CLIENT_QUEUE,
+                tx.clone(),
+                flushed,
+                client,
+            );
+            let opened = ClientInput::Opened {
+                client,
+                out,
+                hangup,
+            };
             if tx.send(Input::Client(opened)).await.is_err() {
                 return;
             }
-            tokio::spawn(run_client(client, stream, tx.clone(), out_rx));
+            tokio::spawn(read_requests(client, read, tx.clone()));
         }
     })
 }
 
-async fn run_client(
-    client: u64,
-    stream: UnixStream,
-    tx: mpsc::Sender<Input>,
-    mut out: mpsc::Receiver<Vec<u8>>,
-) {
-    let (mut read, mut write) = stream.into_split();
-    let writer = tokio::spawn(async move {
-        while let Some(bytes) = out.recv().await {
-            if write.write_all(&bytes).await.is_err() {
-                return;
+/// Reads a client's frames until it closes or sends a bad one.
+async fn read_requests(client: u64, mut read: pipe::Receiver, tx: mpsc::Sender<Input>) {
+    let mut frames = Deframer::new();
+    'read: loop {
+        loop {
+            let encoding = frames.encoding().unwrap_or(Encoding::Json);
+            let (id, request) = match frames.next_frame() {
+                Ok(Some(body)) => parse(encoding, body),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(client, error = %e, "engine client frame");
+                    break 'read;
+                }
+            };
+            let input = Input::Client(ClientInput::Request {
+                client,
+                id,
+                request,
+            });
+            if tx.send(input).await.is_err() {
+                break 'read;
             }
         }
-    });
-    loop {
-        let mut len = [0u8; 4];
-        if read.read_exact(&mut len).await.is_err() {
-            break;
-        }
-        let len = u32::from_be_bytes(len) as usize;
-        if len > MAX_FRAME {
-            tracing::debug!(client, len, "engine client frame too long");
-            break;
-        }
-        let mut body = vec![0u8; len];
-        if read.read_exact(&mut body).await.is_err() {
-            break;
-        }
-        let request = serde_json::from_slice(&body).map_err(|e| e.to_string());
-        if tx
-            .send(Input::Client(ClientInput::Request { client, request }))
-            .await
-            .is_err()
-        {
-            break;
+        match read.read(frames.space()).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => frames.filled(n),
         }
     }
     let _ = tx.send(Input::Client(ClientInput::Closed { client })).await;
-    // The writer ends once the event loop drops the client's queue.
-    let _ = writer.await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frames_are_a_big_endian_length_then_json() {
-        let mut out = Vec::new();
-        frame(&mut out, &serde_json::json!({ "ok": true }));
-        frame(&mut out, &serde_json::json!({ "id": 7 }));
-        assert_eq!(out[..4], [0, 0, 0, 11]);
-        assert_eq!(&out[4..15], br#"{"ok":true}"#);
-        assert_eq!(out[15..19], [0, 0, 0, 8]);
-        assert_eq!(&out[19..], br#"{"id":7}"#);
-    }
 }

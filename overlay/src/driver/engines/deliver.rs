@@ -1,16 +1,12 @@
-//! Deliveries and notices for local programs' engines, as frames.
-//!
-//! Pushed frames have an `event` field instead of `ok`/`error`:
-//! `cast`, `call` (answer it with `reply` and its `reply_to`), `event`,
-//! `down` (a monitor fired) and `name_lost`. Call results answer the
-//! `call` request itself (by its `id`).
+//! Deliveries and notices for local programs' engines, as frames in each
+//! client's encoding: pushed deliveries and notices ([`Push`]), and call
+//! results, which answer the `call` request itself (by its id).
 
-use data_encoding::BASE64;
-use serde_json::{json, Value};
-use tessel_actors::{Delivery, Notice};
+use tessel_actors::local::{Answer, Push};
+use tessel_actors::{Delivery, EngineAddr, Notice};
 
-use tokio::sync::mpsc;
-
+use super::outbox::Sent;
+use super::requests::frame_push;
 use super::EngineHost;
 
 /// Bytes of frames a client may fall behind by before it is disconnected.
@@ -19,37 +15,40 @@ const MAX_BACKLOG: usize = 32 << 20;
 impl EngineHost {
     /// Moves every mailbox's deliveries and every notice to the owning clients.
     pub(super) fn deliver(&mut self) {
-        let engines: Vec<_> = self.owners.iter().map(|(&e, &c)| (e, c)).collect();
-        for (engine, client) in engines {
+        for (&engine, &client) in &self.owners {
             while let Some(d) = self.transport.recv(engine) {
-                let v = match d {
-                    Delivery::Cast { from, payload } => json!({
-                        "event": "cast", "engine": engine.to_string(),
-                        "from": from.to_string(), "data": BASE64.encode(&payload),
-                    }),
+                let push = match d {
+                    Delivery::Cast { from, payload } => Push::Cast {
+                        engine,
+                        from,
+                        payload,
+                    },
                     Delivery::Call {
                         from,
                         reply,
                         payload,
                     } => {
-                        let token = self.next_token;
+                        let reply_to = self.next_token;
                         self.next_token += 1;
                         if let Some(c) = self.clients.get_mut(&client) {
-                            c.replies.insert(token, reply);
+                            c.replies.insert(reply_to, reply);
                         }
-                        json!({
-                            "event": "call", "engine": engine.to_string(),
-                            "from": from.to_string(), "reply_to": token,
-                            "data": BASE64.encode(&payload),
-                        })
+                        Push::Call {
+                            engine,
+                            from,
+                            reply_to,
+                            payload,
+                        }
                     }
-                    Delivery::Event { from, event } => json!({
-                        "event": "event", "engine": engine.to_string(),
-                        "from": from.to_string(), "topic": event.topic,
-                        "fields": event.fields, "data": BASE64.encode(&event.payload),
-                    }),
+                    Delivery::Event { from, event } => Push::Event {
+                        engine,
+                        from,
+                        event,
+                    },
                 };
-                self.send(client, &v);
+                if let Some(c) = self.clients.get_mut(&client) {
+                    frame_push(&mut c.pending, c.encoding, &push);
+                }
             }
         }
         while let Some(n) = self.transport.poll_notice() {
@@ -63,11 +62,13 @@ impl EngineHost {
                 let Some((client, id)) = self.calls.remove(&call) else {
                     return;
                 };
-                let v = match result {
-                    Ok(reply) => json!({ "id": id, "ok": true, "data": BASE64.encode(&reply) }),
-                    Err(e) => json!({ "id": id, "error": e.to_string() }),
+                let answer = match result {
+                    Ok(payload) => Answer::Replied { payload },
+                    Err(e) => Answer::Refused {
+                        error: e.to_string(),
+                    },
                 };
-                self.send(client, &v);
+                self.answer(client, &id, &answer);
             }
             Notice::Down {
                 monitor,
@@ -75,54 +76,56 @@ impl EngineHost {
                 target,
                 reason,
             } => {
-                let v = json!({
-                    "event": "down", "engine": watcher.to_string(), "monitor": monitor.0,
-                    "target": target.to_string(), "reason": format!("{reason:?}"),
-                });
-                self.send_to_owner(watcher, &v);
+                let push = Push::Down {
+                    engine: watcher,
+                    monitor: monitor.0,
+                    target,
+                    reason,
+                };
+                self.push_to_owner(watcher, &push);
             }
             Notice::NameLost {
                 name,
                 loser,
                 winner,
             } => {
-                let v = json!({
-                    "event": "name_lost", "engine": loser.to_string(),
-                    "name": name, "winner": winner.to_string(),
-                });
-                self.send_to_owner(loser, &v);
+                let push = Push::NameLost {
+                    engine: loser,
+                    name,
+                    winner,
+                };
+                self.push_to_owner(loser, &push);
             }
             Notice::NameFound { name, owner } => self.name_found(&name, owner),
             n @ (Notice::ScopeAnswer { .. } | Notice::ScopeSent { .. }) => self.scope_notice(n),
         }
     }
 
-    fn send_to_owner(&mut self, engine: tessel_actors::EngineAddr, v: &Value) {
+    fn push_to_owner(&mut self, engine: EngineAddr, push: &Push) {
         if let Some(&c) = self.owners.get(&engine) {
-            self.send(c, v);
+            self.push(c, push);
         }
     }
 
-    /// Hands each client's queued frames to its writer. While a client's
-    /// writer queue is full its frames wait here (and [`Self::backlogged`]
-    /// asks for a prompt retry); a client more than [`MAX_BACKLOG`] bytes
-    /// behind is disconnected (its engines stop).
-    pub(super) fn flush_clients(&mut self) {
+    /// Writes each client's queued frames. Frames a client is not taking
+    /// wait here (and [`Self::backlogged`] asks for a prompt retry); a
+    /// client more than [`MAX_BACKLOG`] bytes behind is disconnected (its
+    /// engines stop).
+    pub(crate) fn flush_clients(&mut self) {
         let mut stuck = Vec::new();
         for (&id, c) in &mut self.clients {
-            if c.out.is_empty() {
+            if c.pending.is_empty() {
                 continue;
             }
-            let out = std::mem::take(&mut c.out);
-            match c.tx.try_send(out) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(out)) => {
-                    c.out = out;
-                    if c.out.len() > MAX_BACKLOG {
+            match c.out.write(std::mem::take(&mut c.pending)) {
+                Sent::Done => {}
+                Sent::Full(pending) => {
+                    c.pending = pending;
+                    if c.pending.len() > MAX_BACKLOG {
                         stuck.push(id);
                     }
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => stuck.push(id),
+                Sent::Closed => stuck.push(id),
             }
         }
         for id in stuck {
@@ -131,8 +134,8 @@ impl EngineHost {
         }
     }
 
-    /// Whether frames wait for a client's full writer queue.
+    /// Whether frames wait for a client that is not taking them.
     pub(super) fn backlogged(&self) -> bool {
-        self.clients.values().any(|c| !c.out.is_empty())
+        self.clients.values().any(|c| !c.pending.is_empty())
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use data_encoding::HEXLOWER_PERMISSIVE as HEX;
+use tessel_actors::local::json::parse_addr;
 use tessel_actors::{EngineAddr, KeyHolder};
 
 use crate::driver::state_dir::StateDir;
@@ -85,12 +85,6 @@ impl KeyStore {
         self.state
             .write_private(&self.state.path().join(LABELS), &json)
     }
-}
-
-/// Parses an engine address (64 hex digits).
-pub(crate) fn parse_addr(s: &str) -> Option<EngineAddr> {
-    let bytes = HEX.decode(s.trim().as_bytes()).ok()?;
-    Some(EngineAddr(bytes.try_into().ok()?))
 }
 
 #[cfg(test)]

@@ -24,7 +24,9 @@
 
 mod clients;
 mod deliver;
+mod direct;
 mod keys;
+mod outbox;
 mod requests;
 mod scopes;
 mod streams;
@@ -36,6 +38,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tessel_actors::local::{Encoding, Request};
 use tessel_actors::{CallId, Config, ConnId, EngineAddr, Output, ReplyTo, Time, Transport};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -51,9 +54,12 @@ pub use clients::socket_path;
 pub(crate) use clients::SOCKET;
 pub use streams::{StreamMode, ENGINE_PORT};
 
-use clients::ClientInput;
+use clients::{ClientInput, ClientOut};
+use direct::StreamKey;
 use keys::KeyStore;
-use streams::{BoxedStream, Streams};
+use outbox::Returned;
+use requests::RequestId;
+use streams::{NewStream, StreamWriter, Streams};
 
 /// How soon frames held back for a busy client are offered again.
 const BACKLOG_RETRY: Duration = Duration::from_millis(1);
@@ -63,7 +69,7 @@ pub(crate) enum Input {
     /// A connection to the engine port.
     Accepted {
         /// The stream.
-        stream: BoxedStream,
+        stream: NewStream,
         /// Where it came from.
         from: SocketAddr,
         /// The address it was made to.
@@ -74,7 +80,7 @@ pub(crate) enum Input {
         /// The member.
         peer: tessel_actors::NodeId,
         /// The stream, or why not.
-        stream: std::io::Result<BoxedStream>,
+        stream: std::io::Result<NewStream>,
     },
     /// Bytes from a stream.
     Bytes {
@@ -82,6 +88,13 @@ pub(crate) enum Input {
         conn: ConnId,
         /// The bytes.
         data: Vec<u8>,
+    },
+    /// A flusher wrote what a stream had not taken and hands it back.
+    Flushed {
+        /// The stream.
+        conn: ConnId,
+        /// Its write side and what queued since.
+        out: Returned<StreamWriter>,
     },
     /// A stream ended.
     Closed(ConnId),
@@ -93,9 +106,13 @@ pub(crate) enum Input {
 
 /// A local program connected to `engines.sock`.
 struct Client {
-    tx: mpsc::Sender<Vec<u8>>,
+    out: ClientOut,
+    /// The connection, to hang up on the client.
+    hangup: std::os::unix::net::UnixStream,
     /// Frames waiting for the next flush.
-    out: Vec<u8>,
+    pending: Vec<u8>,
+    /// How it encodes frames (that of its latest request).
+    encoding: Encoding,
     /// The engines it runs.
     engines: Vec<EngineAddr>,
     /// Calls to its engines waiting for a reply, by the token it was given.
@@ -105,7 +122,8 @@ struct Client {
 /// A request waiting for a name lookup.
 struct Parked {
     client: u64,
-    request: Value,
+    id: RequestId,
+    request: Request,
 }
 
 /// The engines of this node and the I/O they need.
@@ -117,12 +135,14 @@ pub(crate) struct EngineHost {
     /// The client owning each local engine.
     owners: HashMap<EngineAddr, u64>,
     /// Calls made for clients: the client and its request ID.
-    calls: HashMap<CallId, (u64, Value)>,
+    calls: HashMap<CallId, (u64, RequestId)>,
     /// Requests waiting for `lookup_name`, by name.
     parked: BTreeMap<String, Vec<Parked>>,
     /// Keys the transport asked the record store for.
     fetches: BTreeSet<[u8; 32]>,
     next_token: u64,
+    /// Room for direct reads of streams.
+    scratch: Vec<u8>,
     rx: mpsc::Receiver<Input>,
     server: JoinHandle<()>,
     socket: std::path::PathBuf,
@@ -186,6 +206,7 @@ impl EngineHost {
             parked: BTreeMap::new(),
             fetches: BTreeSet::new(),
             next_token: 1,
+            scratch: Vec::new(),
             rx,
             server,
             socket: socket_path(runtime_dir.path()),
@@ -245,8 +266,9 @@ impl EngineHost {
             },
             Input::Bytes { conn, data } => {
                 self.streams.bytes_in += data.len() as u64;
-                self.transport.handle_bytes(conn, &data, now);
+                self.bytes(conn, &data, now);
             }
+            Input::Flushed { conn, out } => self.streams.flushed(conn, out),
             Input::Closed(conn) => {
                 if self.streams.close(conn) {
                     self.transport.handle_stream_closed(conn, now);
@@ -257,10 +279,38 @@ impl EngineHost {
         }
     }
 
+    /// Bytes from a stream, to the transport; the mailboxes are emptied at
+    /// once (a batch of reads can bring more messages than a mailbox holds
+    /// before the next drain).
+    fn bytes(&mut self, conn: ConnId, data: &[u8], now: Time) {
+        self.transport.handle_bytes(conn, data, now);
+        self.deliver();
+    }
+
+    /// The overlay has handed the TUN device `packet`: if it brings bytes
+    /// of a kernel stream, they are read and handled now, after what the
+    /// reader tasks queued before (see [`direct`]).
+    pub(crate) fn delivered(&mut self, node: &Node, packet: &[u8]) {
+        let Some(key) = StreamKey::inbound(packet) else {
+            return;
+        };
+        if !self.streams.knows(key) {
+            return;
+        }
+        while let Some(input) = self.try_next() {
+            self.handle(node, input);
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        if let Some((conn, n)) = self.streams.read_now(key, &mut buf) {
+            self.bytes(conn, &buf[..n], time());
+        }
+        self.scratch = buf;
+    }
+
     fn accepted(
         &mut self,
         node: &Node,
-        stream: BoxedStream,
+        stream: NewStream,
         from: SocketAddr,
         local: Option<SocketAddr>,
         now: Time,
@@ -305,9 +355,12 @@ impl EngineHost {
         self.streams.dial(id, node.prefix().node_addr(peer));
     }
 
-    /// Runs due timers, carries out the transport's outputs and hands
-    /// deliveries and notices to local programs.
-    pub(crate) fn drain(&mut self, node: &mut Node) {
+    /// Runs due timers, carries out the transport's outputs and queues
+    /// deliveries and notices for local programs ([`Self::flush_clients`]
+    /// sends them). Returns whether bytes were written to streams (in TUN
+    /// mode, their packets now wait on the device).
+    pub(crate) fn drain(&mut self, node: &mut Node) -> bool {
+        let mut wrote = false;
         let now = time();
         if self.transport.poll_timeout().is_some_and(|t| t <= now) {
             self.transport.handle_timeout(now);
@@ -330,6 +383,7 @@ impl EngineHost {
                         Some(t) => t.apply(bytes, &mut self.tamper),
                         None => bytes,
                     };
+                    wrote = true;
                     if !self.streams.write(conn, bytes) && self.streams.close(conn) {
                         tracing::debug!(?conn, "engine stream stuck; closing it");
                         self.transport.handle_stream_closed(conn, now);
@@ -344,7 +398,7 @@ impl EngineHost {
         }
         self.deliver();
         self.scopes_drain();
-        self.flush_clients();
+        wrote
     }
 
     /// Stores a host or name record in the overlay's record store, signed

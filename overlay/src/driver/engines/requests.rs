@@ -1,18 +1,16 @@
 //! What local programs ask through `engines.sock`, as transport commands.
 //!
-//! Every request is a JSON object with `op` and an optional `id`, which the
-//! answer repeats. Answers carry `ok: true` and results, or `error`.
-//! Payloads are base64 (`data`). Engines and publishers are named by address
-//! (64 hex digits) or, where a target is expected, by a registered name.
+//! Requests come parsed ([`Request`], from either encoding) with the id
+//! the answer repeats ([`RequestId`]); answers go back in the client's
+//! encoding ([`EngineHost::answer`]). A target named by a name nobody here
+//! knows parks its request until the lookup ends.
 
-use std::collections::BTreeMap;
+use serde_json::Value;
+use tessel_actors::local::frame::{begin_frame, end_frame, Encoding};
+use tessel_actors::local::{json, Answer, Push, Request, Target};
+use tessel_actors::{EngineAddr, Persistence, SubId};
 
-use data_encoding::BASE64;
-use serde_json::{json, Value};
-use tessel_actors::{EngineAddr, Event, Filter, Persistence, SubId};
-
-use super::clients::{frame, ClientInput};
-use super::keys::parse_addr;
+use super::clients::ClientInput;
 use super::{Client, EngineHost, Parked};
 
 /// Default call timeout (`timeout_ms` overrides).
@@ -21,71 +19,104 @@ const CALL_TIMEOUT_MS: u32 = 5_000;
 /// A request that cannot be carried out.
 type Refusal = String;
 
-fn str_field<'a>(r: &'a Value, name: &str) -> Result<&'a str, Refusal> {
-    r[name]
-        .as_str()
-        .ok_or_else(|| format!("missing string field `{name}`"))
+/// How a request is named in its answer: any JSON value, or a binary id.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RequestId {
+    /// The `id` of a JSON request (`null` if it had none).
+    Json(Value),
+    /// The id of a binary request.
+    Binary(u64),
 }
 
-fn data(r: &Value) -> Result<Vec<u8>, Refusal> {
-    match r["data"].as_str() {
-        None => Ok(Vec::new()),
-        Some(s) => BASE64
-            .decode(s.as_bytes())
-            .map_err(|_| "`data` is not base64".to_owned()),
+impl RequestId {
+    /// The encoding the request came in.
+    fn encoding(&self) -> Encoding {
+        match self {
+            Self::Json(_) => Encoding::Json,
+            Self::Binary(_) => Encoding::Binary,
+        }
     }
 }
 
-fn addr_field(r: &Value, name: &str) -> Result<EngineAddr, Refusal> {
-    parse_addr(str_field(r, name)?).ok_or_else(|| format!("`{name}` is not an engine address"))
-}
-
-fn fields(r: &Value) -> Result<BTreeMap<String, String>, Refusal> {
-    match &r["fields"] {
-        Value::Null => Ok(BTreeMap::new()),
-        Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| match v.as_str() {
-                Some(v) => Ok((k.clone(), v.to_owned())),
-                None => Err(format!("field `{k}` is not a string")),
-            })
-            .collect(),
-        _ => Err("`fields` is not an object".to_owned()),
+/// Appends the frame answering `id` to `out`.
+fn frame_answer(out: &mut Vec<u8>, id: &RequestId, answer: &Answer) {
+    let start = begin_frame(out);
+    let written = match id {
+        RequestId::Json(id) => {
+            serde_json::to_writer(&mut *out, &json::answer(id, answer)).map_err(|e| e.to_string())
+        }
+        RequestId::Binary(id) => answer.write(*id, out).map_err(|e| e.to_string()),
+    };
+    if let Err(e) = written.and_then(|()| end_frame(out, start).map_err(|e| e.to_string())) {
+        out.truncate(start);
+        tracing::debug!(error = %e, "engine socket answer dropped");
     }
 }
 
-/// What a target resolves to.
-enum Target {
-    Addr(EngineAddr),
-    /// A name nobody here knows yet: the request waits for a lookup.
-    Parked,
+/// Appends a pushed frame in `encoding` to `out`.
+pub(super) fn frame_push(out: &mut Vec<u8>, encoding: Encoding, push: &Push) {
+    let start = begin_frame(out);
+    let written = match encoding {
+        Encoding::Json => {
+            serde_json::to_writer(&mut *out, &json::push(push)).map_err(|e| e.to_string())
+        }
+        Encoding::Binary => push.write(out).map_err(|e| e.to_string()),
+    };
+    if let Err(e) = written.and_then(|()| end_frame(out, start).map_err(|e| e.to_string())) {
+        out.truncate(start);
+        tracing::debug!(error = %e, "engine socket frame dropped");
+    }
 }
 
 impl EngineHost {
     pub(super) fn client_input(&mut self, input: ClientInput) {
         match input {
-            ClientInput::Opened { client, tx } => {
+            ClientInput::Opened {
+                client,
+                out,
+                hangup,
+            } => {
                 self.clients.insert(
                     client,
                     Client {
-                        tx,
-                        out: Vec::new(),
+                        out,
+                        hangup,
+                        pending: Vec::new(),
+                        encoding: Encoding::Json,
                         engines: Vec::new(),
                         replies: Default::default(),
                     },
                 );
             }
-            ClientInput::Request { client, request } => match request {
-                Ok(r) => self.request(client, r),
-                Err(e) => self.send(client, &json!({ "error": format!("bad JSON: {e}") })),
-            },
+            ClientInput::Request {
+                client,
+                id,
+                request,
+            } => {
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.encoding = id.encoding();
+                }
+                match request {
+                    Ok(r) => self.request(client, id, r),
+                    Err(error) => self.answer(client, &id, &Answer::Refused { error }),
+                }
+            }
+            ClientInput::Flushed { client, out } => {
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.out.returned(out);
+                }
+            }
             ClientInput::Closed { client } => self.client_gone(client),
         }
     }
 
-    /// Stops a departed client's engines.
+    /// Stops a departed (or disconnected) client's engines and closes its
+    /// connection.
     pub(super) fn client_gone(&mut self, client: u64) {
         if let Some(c) = self.clients.remove(&client) {
+            // Its reader sees the end, and a flusher waiting on a client
+            // that does not read fails.
+            let _ = c.hangup.shutdown(std::net::Shutdown::Both);
             for e in c.engines {
                 self.owners.remove(&e);
                 self.transport.stop_engine(e);
@@ -94,147 +125,171 @@ impl EngineHost {
         self.calls.retain(|_, (c, _)| *c != client);
     }
 
-    /// Queues a frame for `client`.
-    pub(super) fn send(&mut self, client: u64, value: &Value) {
+    /// Queues the answer to `id` for `client`.
+    pub(super) fn answer(&mut self, client: u64, id: &RequestId, answer: &Answer) {
         if let Some(c) = self.clients.get_mut(&client) {
-            frame(&mut c.out, value);
+            frame_answer(&mut c.pending, id, answer);
         }
     }
 
-    /// Carries out one request and answers it (or parks it for a lookup).
-    pub(super) fn request(&mut self, client: u64, r: Value) {
-        let id = r["id"].clone();
-        let answer = match self.op(client, &r) {
-            Ok(None) => return,
-            Ok(Some(mut v)) => {
-                v["ok"] = json!(true);
-                v
-            }
-            Err(e) => json!({ "error": e }),
-        };
-        let mut answer = answer;
-        answer["id"] = id;
-        self.send(client, &answer);
+    /// Queues a pushed frame for `client`.
+    pub(super) fn push(&mut self, client: u64, push: &Push) {
+        if let Some(c) = self.clients.get_mut(&client) {
+            frame_push(&mut c.pending, c.encoding, push);
+        }
     }
 
-    fn op(&mut self, client: u64, r: &Value) -> Result<Option<Value>, Refusal> {
+    /// Carries out one request and answers it (or parks it for a lookup,
+    /// or leaves a call's answer to its end). In the binary encoding a
+    /// `cast` or `reply` is answered only when refused.
+    pub(super) fn request(&mut self, client: u64, id: RequestId, r: Request) {
+        let quiet = matches!(r, Request::Cast { .. } | Request::Reply { .. })
+            && id.encoding() == Encoding::Binary;
+        let answer = match self.op(client, &id, r) {
+            Ok(None) => return,
+            Ok(Some(_)) if quiet => return,
+            Ok(Some(a)) => a,
+            Err(error) => Answer::Refused { error },
+        };
+        self.answer(client, &id, &answer);
+    }
+
+    fn op(&mut self, client: u64, id: &RequestId, r: Request) -> Result<Option<Answer>, Refusal> {
         self.transport.set_time(super::time());
-        let op = str_field(r, "op")?;
-        let v = match op {
-            "start" => self.op_start(client, r)?,
-            "stop" => {
-                let e = self.owned(client, r, "engine")?;
-                self.transport.stop_engine(e);
-                self.owners.remove(&e);
-                if let Some(c) = self.clients.get_mut(&client) {
-                    c.engines.retain(|x| *x != e);
-                }
-                json!({})
+        let a = match r {
+            Request::Start { persistent, name } => {
+                self.op_start(client, persistent.as_deref(), name.as_deref())?
             }
-            "cast" | "call" => {
-                let src = self.owned(client, r, "engine")?;
-                let Target::Addr(dst) = self.target(client, r)? else {
+            Request::Stop { engine } => {
+                self.owned(client, engine)?;
+                self.transport.stop_engine(engine);
+                self.owners.remove(&engine);
+                if let Some(c) = self.clients.get_mut(&client) {
+                    c.engines.retain(|x| *x != engine);
+                }
+                Answer::Done
+            }
+            Request::Cast {
+                engine,
+                to,
+                payload,
+            } => {
+                self.owned(client, engine)?;
+                let Some(dst) = self.target(client, id, &to, || Request::Cast {
+                    engine,
+                    to: to.clone(),
+                    payload: payload.clone(),
+                })?
+                else {
                     return Ok(None);
                 };
-                let payload = data(r)?;
-                if op == "cast" {
-                    self.transport
-                        .cast(src, dst, payload)
-                        .map_err(|e| e.to_string())?;
-                    json!({})
-                } else {
-                    let timeout = r["timeout_ms"]
-                        .as_u64()
-                        .map_or(CALL_TIMEOUT_MS, |t| t.min(u64::from(u32::MAX)) as u32);
-                    let call = self
-                        .transport
-                        .call(src, dst, payload, timeout)
-                        .map_err(|e| e.to_string())?;
-                    self.calls.insert(call, (client, r["id"].clone()));
-                    return Ok(None);
-                }
+                self.transport
+                    .cast(engine, dst, payload)
+                    .map_err(|e| e.to_string())?;
+                Answer::Done
             }
-            "reply" => {
-                let token = r["reply_to"].as_u64().ok_or("missing `reply_to`")?;
+            Request::Call {
+                engine,
+                to,
+                payload,
+                timeout_ms,
+            } => {
+                self.owned(client, engine)?;
+                let Some(dst) = self.target(client, id, &to, || Request::Call {
+                    engine,
+                    to: to.clone(),
+                    payload: payload.clone(),
+                    timeout_ms,
+                })?
+                else {
+                    return Ok(None);
+                };
+                let timeout = timeout_ms.unwrap_or(CALL_TIMEOUT_MS);
+                let call = self
+                    .transport
+                    .call(engine, dst, payload, timeout)
+                    .map_err(|e| e.to_string())?;
+                self.calls.insert(call, (client, id.clone()));
+                return Ok(None);
+            }
+            Request::Reply { reply_to, payload } => {
                 let to = self
                     .clients
                     .get_mut(&client)
-                    .and_then(|c| c.replies.remove(&token))
+                    .and_then(|c| c.replies.remove(&reply_to))
                     .ok_or("no call waits for that reply")?;
                 self.transport
-                    .reply(to, data(r)?)
+                    .reply(to, payload)
                     .map_err(|e| e.to_string())?;
-                json!({})
+                Answer::Done
             }
-            "subscribe" => {
-                let sub = self.owned(client, r, "engine")?;
-                let publisher = addr_field(r, "publisher")?;
-                let filter = Filter {
-                    topic_prefix: r["topic"].as_str().unwrap_or("").to_owned(),
-                    fields: fields(r)?,
-                };
-                let id = self
+            Request::Subscribe {
+                engine,
+                publisher,
+                filter,
+            } => {
+                self.owned(client, engine)?;
+                let sub = self
                     .transport
-                    .subscribe(sub, publisher, filter)
+                    .subscribe(engine, publisher, filter)
                     .map_err(|e| e.to_string())?;
-                json!({ "sub": id.0 })
+                Answer::Subscribed { sub: sub.0 }
             }
-            "unsubscribe" => {
-                let id = r["sub"].as_u64().ok_or("missing `sub`")?;
-                json!({ "removed": self.transport.unsubscribe(SubId(id)) })
-            }
-            "publish" => {
-                let publisher = self.owned(client, r, "engine")?;
-                let event = Event {
-                    topic: str_field(r, "topic")?.to_owned(),
-                    fields: fields(r)?,
-                    payload: data(r)?,
-                };
+            Request::Unsubscribe { sub } => Answer::Unsubscribed {
+                removed: self.transport.unsubscribe(SubId(sub)),
+            },
+            Request::Publish { engine, event } => {
+                self.owned(client, engine)?;
                 let sent = self
                     .transport
-                    .publish(publisher, event)
+                    .publish(engine, event)
                     .map_err(|e| e.to_string())?;
-                json!({ "sent": sent })
+                Answer::Published { sent: sent as u64 }
             }
-            "register" | "unregister" => {
-                let e = self.owned(client, r, "engine")?;
-                let name = str_field(r, "name")?;
-                let done = if op == "register" {
-                    self.transport.register(e, name)
-                } else {
-                    self.transport.unregister(e, name)
-                };
-                done.map_err(|e| e.to_string())?;
-                json!({})
+            Request::Register { engine, name } => {
+                self.owned(client, engine)?;
+                self.transport
+                    .register(engine, &name)
+                    .map_err(|e| e.to_string())?;
+                Answer::Done
             }
-            "whereis" => {
-                let name = str_field(r, "name")?;
-                match self.transport.whereis(name) {
-                    Some(e) => json!({ "engine": e.to_string() }),
-                    None => {
-                        self.park(client, name, r.clone())?;
-                        return Ok(None);
-                    }
+            Request::Unregister { engine, name } => {
+                self.owned(client, engine)?;
+                self.transport
+                    .unregister(engine, &name)
+                    .map_err(|e| e.to_string())?;
+                Answer::Done
+            }
+            Request::Whereis { name } => match self.transport.whereis(&name) {
+                Some(engine) => Answer::Found { engine },
+                None => {
+                    let request = Request::Whereis { name: name.clone() };
+                    self.park(client, id, &name, request)?;
+                    return Ok(None);
                 }
-            }
-            "monitor" => {
-                let watcher = self.owned(client, r, "engine")?;
-                let target = addr_field(r, "target")?;
+            },
+            Request::Monitor { engine, target } => {
+                self.owned(client, engine)?;
                 let m = self
                     .transport
-                    .monitor(watcher, target)
+                    .monitor(engine, target)
                     .map_err(|e| e.to_string())?;
-                json!({ "monitor": m.0 })
+                Answer::Monitoring { monitor: m.0 }
             }
-            "list" => self.list(),
-            other => return Err(format!("unknown op `{other}`")),
+            Request::List => Answer::Listed {
+                json: self.list().to_string(),
+            },
         };
-        Ok(Some(v))
+        Ok(Some(a))
     }
 
-    fn op_start(&mut self, client: u64, r: &Value) -> Result<Value, Refusal> {
-        let label = r["persistent"].as_str();
-        let e = match label {
+    fn op_start(
+        &mut self,
+        client: u64,
+        persistent: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Answer, Refusal> {
+        let e = match persistent {
             None => self.transport.start_engine(Persistence::Ephemeral),
             Some(label) => match self.keys.get(label) {
                 Some(e) => {
@@ -256,37 +311,50 @@ impl EngineHost {
         if let Some(c) = self.clients.get_mut(&client) {
             c.engines.push(e);
         }
-        if let Some(name) = r["name"].as_str() {
-            if let Err(err) = self.transport.register(e, name) {
-                return Ok(json!({ "engine": e.to_string(), "name_error": err.to_string() }));
-            }
-        }
-        Ok(json!({ "engine": e.to_string() }))
+        let name_error = name.and_then(|n| self.transport.register(e, n).err());
+        Ok(Answer::Started {
+            engine: e,
+            name_error: name_error.map(|err| err.to_string()),
+        })
     }
 
-    /// The engine in field `name`, which must be one this client runs.
-    fn owned(&self, client: u64, r: &Value, name: &str) -> Result<EngineAddr, Refusal> {
-        let e = addr_field(r, name)?;
-        if self.owners.get(&e) != Some(&client) {
-            return Err(format!("engine {e} is not one of this client's engines"));
+    /// Checks that `engine` is one this client runs.
+    fn owned(&self, client: u64, engine: EngineAddr) -> Result<(), Refusal> {
+        if self.owners.get(&engine) != Some(&client) {
+            return Err(format!(
+                "engine {engine} is not one of this client's engines"
+            ));
         }
-        Ok(e)
+        Ok(())
     }
 
-    /// The `to` field: an address, or a name (looked up if unknown here).
-    fn target(&mut self, client: u64, r: &Value) -> Result<Target, Refusal> {
-        let to = str_field(r, "to")?;
-        if let Some(a) = parse_addr(to).filter(|_| to.len() == 64) {
-            return Ok(Target::Addr(a));
+    /// The engine a target names, or `None` when its request was parked
+    /// (`again` rebuilds it) for a lookup of the name.
+    fn target(
+        &mut self,
+        client: u64,
+        id: &RequestId,
+        to: &Target,
+        again: impl FnOnce() -> Request,
+    ) -> Result<Option<EngineAddr>, Refusal> {
+        let name = match to {
+            Target::Addr(a) => return Ok(Some(*a)),
+            Target::Name(n) => n,
+        };
+        if let Some(a) = self.transport.whereis(name) {
+            return Ok(Some(a));
         }
-        if let Some(a) = self.transport.whereis(to) {
-            return Ok(Target::Addr(a));
-        }
-        self.park(client, to, r.clone())?;
-        Ok(Target::Parked)
+        self.park(client, id, name, again())?;
+        Ok(None)
     }
 
-    fn park(&mut self, client: u64, name: &str, request: Value) -> Result<(), Refusal> {
+    fn park(
+        &mut self,
+        client: u64,
+        id: &RequestId,
+        name: &str,
+        request: Request,
+    ) -> Result<(), Refusal> {
         if !self.parked.contains_key(name) {
             self.transport
                 .lookup_name(name)
@@ -295,27 +363,34 @@ impl EngineHost {
         self.parked
             .entry(name.to_owned())
             .or_default()
-            .push(Parked { client, request });
+            .push(Parked {
+                client,
+                id: id.clone(),
+                request,
+            });
         Ok(())
     }
 
     /// A lookup ended: retries the requests that waited on it, or refuses them.
     pub(super) fn name_found(&mut self, name: &str, owner: Option<EngineAddr>) {
         for p in self.parked.remove(name).unwrap_or_default() {
-            match owner {
-                Some(e) if p.request["op"] != "whereis" => {
-                    let mut request = p.request;
-                    request["to"] = json!(e.to_string());
-                    self.request(p.client, request);
+            let Parked {
+                client,
+                id,
+                mut request,
+            } = p;
+            match (owner, &mut request) {
+                (Some(engine), Request::Whereis { .. }) => {
+                    self.answer(client, &id, &Answer::Found { engine });
                 }
-                Some(e) => {
-                    let answer =
-                        json!({ "id": p.request["id"], "ok": true, "engine": e.to_string() });
-                    self.send(p.client, &answer);
+                (Some(engine), Request::Cast { to, .. } | Request::Call { to, .. }) => {
+                    *to = Target::Addr(engine);
+                    self.request(client, id, request);
                 }
-                None => {
-                    let answer = json!({ "id": p.request["id"], "error": format!("no engine has the name `{name}`") });
-                    self.send(p.client, &answer);
+                (Some(_), _) => {}
+                (None, _) => {
+                    let error = format!("no engine has the name `{name}`");
+                    self.answer(client, &id, &Answer::Refused { error });
                 }
             }
         }

@@ -2,51 +2,89 @@
 //! the overlay IPv6 addresses: kernel TCP connections in TUN mode, or the
 //! userspace stack's TCP sockets without a TUN device ([`StreamMode`]).
 //!
-//! - The listener accepts on `[::]:ENGINE_PORT` (kernel) or the stack's
-//!   port; the event loop keeps only connections made to this node's
-//!   overlay address from a member's overlay address (the overlay
-//!   authenticates inner source addresses, so the address names the member).
+//! - The listener accepts on `[overlay address]:ENGINE_PORT` (kernel; the
+//!   bind is retried while the address settles on the TUN device, so the
+//!   port is never open outside the overlay) or on the stack's port; the
+//!   event loop keeps only connections from a member's overlay address
+//!   (the overlay authenticates inner source addresses, so the address
+//!   names the member).
 //! - Each connection has a reader task (bytes → [`Input::Bytes`], end →
-//!   [`Input::Closed`]) and a writer task fed by a bounded channel; a peer
-//!   that stops reading until the channel fills is disconnected rather than
-//!   buffered without limit.
+//!   [`Input::Closed`]); a kernel stream is also read by the event loop
+//!   right after the overlay handed the TUN device a packet of it
+//!   ([`direct`](super::direct)). The event loop writes to it directly
+//!   ([`Outbox`]), so a frame is on the TUN device before the loop turns.
+//!   A peer that stops reading until the queue of a waiting write fills is
+//!   disconnected rather than buffered without limit.
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tessel_actors::{ConnId, NodeId};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::direct::{DirectRead, StreamKey};
+use super::outbox::{Outbox, Returned, Sent};
 use super::Input;
 
 /// The TCP port engines' streams use on overlay addresses.
 pub const ENGINE_PORT: u16 = 9743;
 
 /// A byte stream to a member (kernel or userspace TCP).
-pub(crate) trait EngineStream: AsyncRead + AsyncWrite + Send + Unpin {}
+pub(crate) trait EngineStream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
 
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> EngineStream for T {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> EngineStream for T {}
 
 /// A stream, boxed so kernel and userspace ones go the same way.
 pub(crate) type BoxedStream = Box<dyn EngineStream>;
 
+/// A stream as a dial or the listener brings it.
+pub(crate) struct NewStream {
+    stream: BoxedStream,
+    /// For a kernel stream, reads from the event loop.
+    direct: Option<DirectRead>,
+}
+
+impl NewStream {
+    /// A kernel stream, tuned.
+    fn kernel(stream: TcpStream) -> Self {
+        tune(&stream);
+        let direct = DirectRead::of(&stream)
+            .map_err(|e| tracing::debug!(error = %e, "no direct reads of an engine stream"))
+            .ok();
+        Self {
+            stream: Box::new(stream),
+            direct,
+        }
+    }
+
+    /// A stream of the userspace stack.
+    fn stack(stream: BoxedStream) -> Self {
+        Self {
+            stream,
+            direct: None,
+        }
+    }
+}
+
 /// Which sockets carry the streams.
 #[derive(Debug, Clone)]
 pub enum StreamMode {
-    /// Kernel TCP on the TUN device's overlay addresses.
-    Kernel,
+    /// Kernel TCP on the TUN device's overlay address, this one.
+    Kernel(Ipv6Addr),
     /// The userspace stack's TCP sockets.
     Stack(tessel_stack::StackHandle),
     /// No streams: engines stay local to this node.
     Off,
 }
 
-/// Writes queued for one connection before it counts as stuck.
+/// Writes queued for one connection that is not taking bytes before it
+/// counts as stuck.
 const WRITE_QUEUE: usize = 4096;
 /// How long dialing a member may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -55,16 +93,35 @@ const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 const KEEPALIVE: Duration = Duration::from_secs(20);
 /// Read buffer per connection.
 const READ_BUF: usize = 64 * 1024;
+/// The first wait before binding the listener again; it doubles up to
+/// [`MAX_BIND_BACKOFF`].
+const MIN_BIND_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between binds.
+const MAX_BIND_BACKOFF: Duration = Duration::from_secs(2);
+
+/// The write side of a stream.
+pub(crate) type StreamWriter = WriteHalf<BoxedStream>;
 
 /// One open stream.
 struct Conn {
-    writer: mpsc::Sender<Vec<u8>>,
+    out: Outbox<StreamWriter>,
     reader: JoinHandle<()>,
+    direct: Option<DirectRead>,
+}
+
+/// A stream's write side after a flusher, as an input of the event loop.
+fn flushed(conn: u64, out: Returned<StreamWriter>) -> Input {
+    Input::Flushed {
+        conn: ConnId(conn),
+        out,
+    }
 }
 
 /// The engine streams of this node.
 pub(crate) struct Streams {
     conns: HashMap<ConnId, Conn>,
+    /// Kernel streams by what their packets name.
+    by_key: HashMap<StreamKey, ConnId>,
     next: u64,
     listener: Option<JoinHandle<()>>,
     mode: StreamMode,
@@ -80,11 +137,12 @@ impl Streams {
     pub(crate) fn start(mode: StreamMode, tx: mpsc::Sender<Input>) -> io::Result<Self> {
         let listener = match &mode {
             StreamMode::Off => None,
-            StreamMode::Kernel => Some(kernel_listener(tx.clone())?),
+            StreamMode::Kernel(own) => Some(kernel_listener(*own, tx.clone())),
             StreamMode::Stack(stack) => Some(stack_listener(stack.clone(), tx.clone())),
         };
         Ok(Self {
             conns: HashMap::new(),
+            by_key: HashMap::new(),
             next: 1,
             listener,
             mode,
@@ -107,13 +165,9 @@ impl Streams {
             let to = SocketAddr::V6(SocketAddrV6::new(addr, ENGINE_PORT, 0, 0));
             let connect = async {
                 match mode {
-                    StreamMode::Kernel => {
-                        let s = TcpStream::connect(to).await?;
-                        tune(&s);
-                        Ok(Box::new(s) as BoxedStream)
-                    }
+                    StreamMode::Kernel(_) => Ok(NewStream::kernel(TcpStream::connect(to).await?)),
                     StreamMode::Stack(stack) => {
-                        Ok(Box::new(stack.tcp_connect(to).await?) as BoxedStream)
+                        Ok(NewStream::stack(Box::new(stack.tcp_connect(to).await?)))
                     }
                     StreamMode::Off => Err(io::Error::other("no engine streams")),
                 }
@@ -127,21 +181,14 @@ impl Streams {
     }
 
     /// Starts the reader and writer of a connected stream.
-    pub(crate) fn adopt(&mut self, stream: BoxedStream) -> ConnId {
+    pub(crate) fn adopt(&mut self, new: NewStream) -> ConnId {
         let conn = ConnId(self.next);
         self.next += 1;
-        let (mut read, mut write) = tokio::io::split(stream);
-        let (writer, mut queue) = mpsc::channel::<Vec<u8>>(WRITE_QUEUE);
-        tokio::spawn(async move {
-            while let Some(bytes) = queue.recv().await {
-                if let Err(e) = write.write_all(&bytes).await {
-                    tracing::debug!(error = %e, "writing an engine stream");
-                    return;
-                }
-            }
-            let _ = write.shutdown().await;
-        });
+        let NewStream { stream, direct } = new;
+        let (mut read, write) = tokio::io::split(stream);
+        let out = Outbox::new(write, WRITE_QUEUE, self.tx.clone(), flushed, conn.0);
         let tx = self.tx.clone();
+        let holding = direct.as_ref().map(DirectRead::holding);
         let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; READ_BUF];
             loop {
@@ -149,7 +196,7 @@ impl Streams {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let data = buf[..n].to_vec();
-                        if tx.send(Input::Bytes { conn, data }).await.is_err() {
+                        if !queue(&tx, Input::Bytes { conn, data }, holding.as_deref()).await {
                             return;
                         }
                     }
@@ -157,31 +204,80 @@ impl Streams {
             }
             let _ = tx.send(Input::Closed(conn)).await;
         });
-        self.conns.insert(conn, Conn { writer, reader });
+        if let Some(d) = &direct {
+            self.by_key.insert(d.key(), conn);
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                out,
+                reader,
+                direct,
+            },
+        );
         conn
     }
 
-    /// Queues bytes on `conn`; false if the stream is gone or stuck (the
-    /// caller then closes it).
+    /// Whether a kernel stream has this key.
+    pub(crate) fn knows(&self, key: StreamKey) -> bool {
+        self.by_key.contains_key(&key)
+    }
+
+    /// Reads into `buf` what the stream `key` holds now, unless its reader
+    /// task holds bytes of its own (the caller has handled what the task
+    /// queued).
+    pub(crate) fn read_now(
+        &mut self,
+        key: StreamKey,
+        buf: &mut Vec<u8>,
+    ) -> Option<(ConnId, usize)> {
+        let conn = *self.by_key.get(&key)?;
+        let direct = self.conns.get(&conn)?.direct.as_ref()?;
+        if direct.reader_holds() {
+            return None;
+        }
+        if buf.len() < READ_BUF {
+            buf.resize(READ_BUF, 0);
+        }
+        let n = direct.read_now(buf)?;
+        self.bytes_in += n as u64;
+        Some((conn, n))
+    }
+
+    /// Writes bytes on `conn` (directly, or queued behind bytes the stream
+    /// has not taken yet); false if the stream is gone or stuck (the caller
+    /// then closes it).
     pub(crate) fn write(&mut self, conn: ConnId, bytes: Vec<u8>) -> bool {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return false;
         };
         let len = bytes.len() as u64;
-        match c.writer.try_send(bytes) {
-            Ok(()) => {
+        match c.out.write(bytes) {
+            Sent::Done => {
                 self.bytes_out += len;
                 true
             }
-            Err(_) => false,
+            Sent::Full(_) | Sent::Closed => false,
         }
     }
 
-    /// Closes `conn` (its writer flushes what is queued, then shuts down).
+    /// A flusher of `conn` is done: direct writes again.
+    pub(crate) fn flushed(&mut self, conn: ConnId, out: Returned<StreamWriter>) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.out.returned(out);
+        }
+    }
+
+    /// Closes `conn` (what is queued is written first, then its write side
+    /// shuts down).
     pub(crate) fn close(&mut self, conn: ConnId) -> bool {
         match self.conns.remove(&conn) {
             Some(c) => {
                 c.reader.abort();
+                c.out.close();
+                if let Some(d) = &c.direct {
+                    self.by_key.remove(&d.key());
+                }
                 true
             }
             None => false,
@@ -194,6 +290,26 @@ impl Streams {
     }
 }
 
+/// Queues an input for the event loop; while the queue is full, `holding`
+/// tells the event loop that this reader holds bytes. False once the event
+/// loop is gone.
+async fn queue(tx: &mpsc::Sender<Input>, input: Input, holding: Option<&AtomicBool>) -> bool {
+    match tx.try_send(input) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+        Err(mpsc::error::TrySendError::Full(input)) => {
+            if let Some(h) = holding {
+                h.store(true, Ordering::Release);
+            }
+            let sent = tx.send(input).await.is_ok();
+            if let Some(h) = holding {
+                h.store(false, Ordering::Release);
+            }
+            sent
+        }
+    }
+}
+
 /// Kernel streams: no Nagle delay, and keepalive probes.
 fn tune(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
@@ -203,9 +319,8 @@ fn tune(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
 }
 
-/// Accepts kernel TCP on `[::]:ENGINE_PORT`.
-fn kernel_listener(tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
-    let addr = SocketAddr::from((Ipv6Addr::UNSPECIFIED, ENGINE_PORT));
+/// A listening socket on `at`.
+fn bind(at: SocketAddr) -> io::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::IPV6,
         socket2::Type::STREAM,
@@ -214,16 +329,36 @@ fn kernel_listener(tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
     socket.set_only_v6(true)?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket.bind(&at.into())?;
     socket.listen(128)?;
-    let listener = TcpListener::from_std(socket.into())?;
-    Ok(tokio::spawn(async move {
+    TcpListener::from_std(socket.into())
+}
+
+/// Accepts kernel TCP on `[own]:ENGINE_PORT`, the node's overlay address
+/// (bound once it is on the TUN device).
+fn kernel_listener(own: Ipv6Addr, tx: mpsc::Sender<Input>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let at = SocketAddr::V6(SocketAddrV6::new(own, ENGINE_PORT, 0, 0));
+        let mut backoff = MIN_BIND_BACKOFF;
+        let listener = loop {
+            match bind(at) {
+                Ok(l) => break l,
+                Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {
+                    tracing::debug!(%at, "the overlay address is not up yet; binding the engine port later");
+                }
+                Err(e) => {
+                    tracing::warn!(%at, error = %e, "cannot listen on the engine port; retrying");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BIND_BACKOFF);
+        };
+        tracing::debug!(%at, "accepting engine streams");
         loop {
             match listener.accept().await {
                 Ok((stream, from)) => {
                     let local = stream.local_addr().ok();
-                    tune(&stream);
-                    let stream = Box::new(stream) as BoxedStream;
+                    let stream = NewStream::kernel(stream);
                     if tx
                         .send(Input::Accepted {
                             stream,
@@ -239,7 +374,7 @@ fn kernel_listener(tx: mpsc::Sender<Input>) -> io::Result<JoinHandle<()>> {
                 Err(e) => tracing::debug!(error = %e, "accepting an engine stream"),
             }
         }
-    }))
+    })
 }
 
 /// Accepts on the userspace stack's [`ENGINE_PORT`].
@@ -256,7 +391,7 @@ fn stack_listener(stack: tessel_stack::StackHandle, tx: mpsc::Sender<Input>) -> 
             match listener.accept().await {
                 Ok((stream, from)) => {
                     let local = Some(stream.local_addr());
-                    let stream = Box::new(stream) as BoxedStream;
+                    let stream = NewStream::stack(Box::new(stream));
                     if tx
                         .send(Input::Accepted {
                             stream,
@@ -286,5 +421,29 @@ impl Drop for Streams {
         for c in self.conns.values() {
             c.reader.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reader_waiting_on_a_full_queue_says_it_holds_bytes() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let holding = Arc::new(AtomicBool::new(false));
+        let h = holding.clone();
+        let reader = tokio::spawn(async move {
+            assert!(queue(&tx, Input::Closed(ConnId(1)), Some(&h)).await);
+            assert!(queue(&tx, Input::Closed(ConnId(2)), Some(&h)).await);
+        });
+        tokio::task::yield_now().await;
+        assert!(holding.load(Ordering::Acquire), "the second input waits");
+        assert!(matches!(rx.recv().await, Some(Input::Closed(ConnId(1)))));
+        assert!(matches!(rx.recv().await, Some(Input::Closed(ConnId(2)))));
+        reader.await.unwrap();
+        assert!(!holding.load(Ordering::Acquire));
     }
 }
