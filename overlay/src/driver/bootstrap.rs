@@ -1,7 +1,7 @@
 //! The DNS side of the scope bootstrap: with nothing known, a runtime finds
 //! the root runtimes of the scopes from TXT records at a configured name
 //! (`tessel-root=tessel-node-…`, one per root runtime; format and parser in
-//! [`crate::wire::bootstrap`], the convention in `docs/scopes.md` §8),
+//! [`crate::wire::bootstrap`], the convention in `docs/scopes.md` §10),
 //! remembers them and asks them.
 //!
 //! - [`resolve_bootstrap`] asks DNS: the system's resolvers

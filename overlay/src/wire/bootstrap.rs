@@ -1,5 +1,5 @@
 //! The DNS TXT record that names a root runtime of the scopes, for the
-//! bootstrap (`docs/scopes.md` §8): with nothing known, a runtime looks up
+//! bootstrap (`docs/scopes.md` §10): with nothing known, a runtime looks up
 //! the TXT records at a configured name and asks the runtimes they name.
 //!
 //! ```text
