@@ -194,6 +194,12 @@ impl EngineHost {
         })
     }
 
+    /// Starts listening for streams from members; call once the TUN
+    /// device exists (see [`Streams::listen`]).
+    pub(crate) fn listen(&mut self) {
+        self.streams.listen();
+    }
+
     /// The next input from the streams and local programs.
     pub(crate) async fn next(&mut self) -> Option<Input> {
         self.rx.recv().await
@@ -272,6 +278,12 @@ impl EngineHost {
         let mut buf = std::mem::take(&mut self.scratch);
         if let Some((conn, n)) = self.streams.read_now(key, &mut buf) {
             self.bytes(conn, &buf[..n], time());
+            // With nothing to write to the streams, what the bytes brought
+            // (a delivery, a call's result) goes to the clients now rather
+            // than at the end of the turn.
+            if !self.transport.has_output() {
+                self.flush_clients();
+            }
         }
         self.scratch = buf;
     }
