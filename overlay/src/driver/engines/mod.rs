@@ -135,6 +135,9 @@ pub(crate) struct EngineHost {
     next_token: u64,
     /// Room for direct reads of streams.
     scratch: Vec<u8>,
+    /// Whether frames about calls (a call to answer, a call's result) wait
+    /// for the next flush.
+    calls_waiting: bool,
     rx: mpsc::Receiver<Input>,
     server: JoinHandle<()>,
     socket: std::path::PathBuf,
@@ -186,6 +189,7 @@ impl EngineHost {
             fetches: BTreeSet::new(),
             next_token: 1,
             scratch: Vec::new(),
+            calls_waiting: false,
             rx,
             server,
             socket: socket_path(state.path()),
@@ -278,10 +282,11 @@ impl EngineHost {
         let mut buf = std::mem::take(&mut self.scratch);
         if let Some((conn, n)) = self.streams.read_now(key, &mut buf) {
             self.bytes(conn, &buf[..n], time());
-            // With nothing to write to the streams, what the bytes brought
-            // (a delivery, a call's result) goes to the clients now rather
-            // than at the end of the turn.
-            if !self.transport.has_output() {
+            // A call to answer or a call's result goes to its client now
+            // rather than at the end of the turn, unless stream writes must
+            // leave first. (Casts wait for the end of the turn: fewer,
+            // larger writes to the clients.)
+            if self.calls_waiting && !self.transport.has_output() {
                 self.flush_clients();
             }
         }
