@@ -7,13 +7,19 @@
 //!   a higher node ID dialing us while we hold a stream to it (it
 //!   restarted) → we dial afresh, replacing our stale stream;
 //! - a stream opened or accepted → `Transport::handle_stream_open`, its
-//!   bytes → `handle_bytes`, its end → `handle_stream_closed`;
+//!   bytes (from its reader task, or read at once when the overlay hands
+//!   the TUN device a packet of it: [`direct`]) → `handle_bytes`, its end
+//!   → `handle_stream_closed`;
 //! - `Output::Open` → dial the member's overlay address; `Write`/`Close` →
-//!   the stream; `Publish`/`Fetch` → the overlay's record store
-//!   (`Node::publish_record`/`fetch_record`, answers as `Event::Records`);
-//! - a local program's request on `engines.sock` ([`clients`]) → a
-//!   transport command ([`requests`]); deliveries and notices for its
-//!   engines → frames back to it ([`deliver`]);
+//!   the stream, written from the event loop ([`outbox`]); `Publish`/`Fetch`
+//!   → the overlay's record store (`Node::publish_record`/`fetch_record`,
+//!   answers as `Event::Records`);
+//! - a local program's request on `engines.sock` ([`clients`], JSON or
+//!   binary: `tessel_actors::local`) → a transport command ([`requests`]);
+//!   deliveries and notices for its engines → frames back to it
+//!   ([`deliver`]), written after the packets the turn's stream writes left
+//!   on the TUN device have been sent ([`EngineHost::drain`],
+//!   [`EngineHost::flush_clients`]);
 //! - the transport's deadline → `handle_timeout`.
 //!
 //! Streams are kernel TCP on the overlay addresses in TUN mode, and the
