@@ -176,6 +176,11 @@ impl Transport {
         self.engines.get(&engine).map_or(0, |e| e.mailbox.len())
     }
 
+    /// Whether [`Self::poll_output`] has work for the host.
+    pub fn has_output(&self) -> bool {
+        !self.write_bufs.is_empty() || !self.outputs.is_empty()
+    }
+
     /// The next piece of work for the host: writes first (one per stream,
     /// batched), then opens, closes, publishes and fetches in order.
     pub fn poll_output(&mut self) -> Option<Output> {

@@ -264,3 +264,17 @@ mod scopes {
         }
     }
 }
+
+#[test]
+fn has_output_says_whether_poll_output_has_work() {
+    let (mut a, b) = pair();
+    a.start_engine(Persistence::Ephemeral);
+    assert!(a.has_output(), "the host record to publish");
+    while a.poll_output().is_some() {}
+    assert!(!a.has_output());
+    a.handle_stream_open(ConnId(1), b.node_id(), true, T);
+    assert!(a.has_output(), "the learn burst to write");
+    assert!(matches!(a.poll_output(), Some(Output::Write { .. })));
+    while a.poll_output().is_some() {}
+    assert!(!a.has_output());
+}

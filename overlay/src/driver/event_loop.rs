@@ -116,14 +116,14 @@ pub async fn run(
     let node_key: NodeKey = state.node_key()?;
     let io = |context| move |source| DriverError::Io { context, source };
     let streams = match (&opts.device, &opts.engine_stack) {
-        (DeviceSpec::Tun { .. }, _) => {
-            let prefix = NetworkPrefix::of(&opts.network_key.id());
-            StreamMode::Kernel(prefix.node_addr(&node_key.id()))
-        }
+        (DeviceSpec::Tun { interface }, _) => StreamMode::Kernel {
+            own: NetworkPrefix::of(&opts.network_key.id()).node_addr(&node_key.id()),
+            device: interface.clone(),
+        },
         (_, Some(stack)) => StreamMode::Stack(stack.clone()),
         (_, None) => StreamMode::Off,
     };
-    let engines = EngineHost::start(&state, &runtime_dir, &node_key, streams, &opts.scopes)?;
+    let mut engines = EngineHost::start(&state, &runtime_dir, &node_key, streams, &opts.scopes)?;
     let config = Config {
         known_peers: state.peers(&opts.network_key),
         node_key,
@@ -168,6 +168,7 @@ pub async fn run(
         }
         DeviceSpec::Channel(ch) => PacketDevice::Channel(ch),
     };
+    engines.listen();
     ready(&mut node, listen);
     let tiles: Option<TileHost> = match opts.tile {
         None => None,

@@ -30,6 +30,7 @@ impl EngineHost {
                     } => {
                         let reply_to = self.next_token;
                         self.next_token += 1;
+                        self.calls_waiting = true;
                         if let Some(c) = self.clients.get_mut(&client) {
                             c.replies.insert(reply_to, reply);
                         }
@@ -69,6 +70,7 @@ impl EngineHost {
                     },
                 };
                 self.answer(client, &id, &answer);
+                self.calls_waiting = true;
             }
             Notice::Down {
                 monitor,
@@ -112,6 +114,7 @@ impl EngineHost {
     /// client more than [`MAX_BACKLOG`] bytes behind is disconnected (its
     /// engines stop).
     pub(crate) fn flush_clients(&mut self) {
+        self.calls_waiting = false;
         let mut stuck = Vec::new();
         for (&id, c) in &mut self.clients {
             if c.pending.is_empty() {

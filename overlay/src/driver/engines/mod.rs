@@ -7,13 +7,19 @@
 //!   a higher node ID dialing us while we hold a stream to it (it
 //!   restarted) → we dial afresh, replacing our stale stream;
 //! - a stream opened or accepted → `Transport::handle_stream_open`, its
-//!   bytes → `handle_bytes`, its end → `handle_stream_closed`;
+//!   bytes (from its reader task, or read at once when the overlay hands
+//!   the TUN device a packet of it: [`direct`]) → `handle_bytes`, its end
+//!   → `handle_stream_closed`;
 //! - `Output::Open` → dial the member's overlay address; `Write`/`Close` →
-//!   the stream; `Publish`/`Fetch` → the overlay's record store
-//!   (`Node::publish_record`/`fetch_record`, answers as `Event::Records`);
-//! - a local program's request on `engines.sock` ([`clients`]) → a
-//!   transport command ([`requests`]); deliveries and notices for its
-//!   engines → frames back to it ([`deliver`]);
+//!   the stream, written from the event loop ([`outbox`]); `Publish`/`Fetch`
+//!   → the overlay's record store (`Node::publish_record`/`fetch_record`,
+//!   answers as `Event::Records`);
+//! - a local program's request on `engines.sock` ([`clients`], JSON or
+//!   binary: `tessel_actors::local`) → a transport command ([`requests`]);
+//!   deliveries and notices for its engines → frames back to it
+//!   ([`deliver`]), written after the packets the turn's stream writes left
+//!   on the TUN device have been sent ([`EngineHost::drain`],
+//!   [`EngineHost::flush_clients`]);
 //! - the transport's deadline → `handle_timeout`;
 //! - a `scope {…}` control request → a transport scope call, answered at
 //!   once or at its notice ([`scopes`]).
@@ -143,6 +149,9 @@ pub(crate) struct EngineHost {
     next_token: u64,
     /// Room for direct reads of streams.
     scratch: Vec<u8>,
+    /// Whether frames about calls (a call to answer, a call's result) wait
+    /// for the next flush.
+    calls_waiting: bool,
     rx: mpsc::Receiver<Input>,
     server: JoinHandle<()>,
     socket: std::path::PathBuf,
@@ -207,6 +216,7 @@ impl EngineHost {
             fetches: BTreeSet::new(),
             next_token: 1,
             scratch: Vec::new(),
+            calls_waiting: false,
             rx,
             server,
             socket: socket_path(runtime_dir.path()),
@@ -216,6 +226,12 @@ impl EngineHost {
         };
         host.scopes_begin();
         Ok(host)
+    }
+
+    /// Starts listening for streams from members; call once the TUN
+    /// device exists (see [`Streams::listen`]).
+    pub(crate) fn listen(&mut self) {
+        self.streams.listen();
     }
 
     /// The next input from the streams and local programs.
@@ -303,6 +319,13 @@ impl EngineHost {
         let mut buf = std::mem::take(&mut self.scratch);
         if let Some((conn, n)) = self.streams.read_now(key, &mut buf) {
             self.bytes(conn, &buf[..n], time());
+            // A call to answer or a call's result goes to its client now
+            // rather than at the end of the turn, unless stream writes must
+            // leave first. (Casts wait for the end of the turn: fewer,
+            // larger writes to the clients.)
+            if self.calls_waiting && !self.transport.has_output() {
+                self.flush_clients();
+            }
         }
         self.scratch = buf;
     }

@@ -2,12 +2,16 @@
 //! the overlay IPv6 addresses: kernel TCP connections in TUN mode, or the
 //! userspace stack's TCP sockets without a TUN device ([`StreamMode`]).
 //!
-//! - The listener accepts on `[overlay address]:ENGINE_PORT` (kernel; the
-//!   bind is retried while the address settles on the TUN device, so the
-//!   port is never open outside the overlay) or on the stack's port; the
-//!   event loop keeps only connections from a member's overlay address
-//!   (the overlay authenticates inner source addresses, so the address
-//!   names the member).
+//! - The listener accepts on `[overlay address]:ENGINE_PORT` (kernel) or
+//!   on the stack's port. The kernel listener is bound to the address
+//!   before it is usable on the interface (`IPV6_FREEBIND`: members dialing
+//!   as soon as their session is up are not refused) and to the TUN device
+//!   (`SO_BINDTODEVICE`, where allowed: a packet for the overlay address
+//!   that comes in on another interface is not accepted), so the port is
+//!   not reachable from outside the overlay; the bind is retried until the
+//!   device exists. The event loop keeps only connections from a member's
+//!   overlay address (the overlay authenticates inner source addresses, so
+//!   the address names the member).
 //! - Each connection has a reader task (bytes → [`Input::Bytes`], end →
 //!   [`Input::Closed`]); a kernel stream is also read by the event loop
 //!   right after the overlay handed the TUN device a packet of it
@@ -75,8 +79,13 @@ impl NewStream {
 /// Which sockets carry the streams.
 #[derive(Debug, Clone)]
 pub enum StreamMode {
-    /// Kernel TCP on the TUN device's overlay address, this one.
-    Kernel(Ipv6Addr),
+    /// Kernel TCP on the TUN device's overlay address.
+    Kernel {
+        /// The node's overlay address.
+        own: Ipv6Addr,
+        /// The TUN device's name.
+        device: String,
+    },
     /// The userspace stack's TCP sockets.
     Stack(tessel_stack::StackHandle),
     /// No streams: engines stay local to this node.
@@ -133,11 +142,11 @@ pub(crate) struct Streams {
 }
 
 impl Streams {
-    /// Streams that accept on [`ENGINE_PORT`] as `mode` says and report to `tx`.
+    /// Streams that accept on [`ENGINE_PORT`] as `mode` says and report to
+    /// `tx` (kernel streams once [`Self::listen`] is called).
     pub(crate) fn start(mode: StreamMode, tx: mpsc::Sender<Input>) -> io::Result<Self> {
         let listener = match &mode {
-            StreamMode::Off => None,
-            StreamMode::Kernel(own) => Some(kernel_listener(*own, tx.clone())),
+            StreamMode::Off | StreamMode::Kernel { .. } => None,
             StreamMode::Stack(stack) => Some(stack_listener(stack.clone(), tx.clone())),
         };
         Ok(Self {
@@ -152,9 +161,26 @@ impl Streams {
         })
     }
 
-    /// Whether streams are carried at all (TUN mode).
+    /// Whether streams are carried at all.
     pub(crate) fn enabled(&self) -> bool {
-        self.listener.is_some()
+        !matches!(self.mode, StreamMode::Off)
+    }
+
+    /// Starts listening for kernel streams; call once the TUN device
+    /// exists, so that the port is bound before any member can dial (a
+    /// dial refused is not retried until a message needs the stream).
+    pub(crate) fn listen(&mut self) {
+        let StreamMode::Kernel { own, device } = &self.mode else {
+            return;
+        };
+        if self.listener.is_some() {
+            return;
+        }
+        let at = SocketAddr::V6(SocketAddrV6::new(*own, ENGINE_PORT, 0, 0));
+        let bound = bind(at, device)
+            .map_err(|e| tracing::warn!(%at, error = %e, "cannot listen on the engine port yet; retrying"))
+            .ok();
+        self.listener = Some(kernel_listener(at, device.clone(), bound, self.tx.clone()));
     }
 
     /// Dials `peer` at its overlay address; the result comes as [`Input::Dialed`].
@@ -165,7 +191,9 @@ impl Streams {
             let to = SocketAddr::V6(SocketAddrV6::new(addr, ENGINE_PORT, 0, 0));
             let connect = async {
                 match mode {
-                    StreamMode::Kernel(_) => Ok(NewStream::kernel(TcpStream::connect(to).await?)),
+                    StreamMode::Kernel { .. } => {
+                        Ok(NewStream::kernel(TcpStream::connect(to).await?))
+                    }
                     StreamMode::Stack(stack) => {
                         Ok(NewStream::stack(Box::new(stack.tcp_connect(to).await?)))
                     }
@@ -319,8 +347,9 @@ fn tune(stream: &TcpStream) {
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
 }
 
-/// A listening socket on `at`.
-fn bind(at: SocketAddr) -> io::Result<TcpListener> {
+/// A listening socket on `at`, bound to the interface `device` if the
+/// process may.
+fn bind(at: SocketAddr, device: &str) -> io::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::IPV6,
         socket2::Type::STREAM,
@@ -329,29 +358,39 @@ fn bind(at: SocketAddr) -> io::Result<TcpListener> {
     socket.set_only_v6(true)?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
+    socket.set_freebind_v6(true)?;
+    match socket.bind_device(Some(device.as_bytes())) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            tracing::debug!(device, "the engine port is bound to the overlay address but not to its device (no CAP_NET_RAW)");
+        }
+        Err(e) => return Err(e),
+    }
     socket.bind(&at.into())?;
     socket.listen(128)?;
     TcpListener::from_std(socket.into())
 }
 
-/// Accepts kernel TCP on `[own]:ENGINE_PORT`, the node's overlay address
-/// (bound once it is on the TUN device).
-fn kernel_listener(own: Ipv6Addr, tx: mpsc::Sender<Input>) -> JoinHandle<()> {
+/// Accepts kernel TCP on `at` (the node's overlay address on the TUN
+/// device `device`) with `bound`, or binds it first, retrying.
+fn kernel_listener(
+    at: SocketAddr,
+    device: String,
+    bound: Option<TcpListener>,
+    tx: mpsc::Sender<Input>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let at = SocketAddr::V6(SocketAddrV6::new(own, ENGINE_PORT, 0, 0));
         let mut backoff = MIN_BIND_BACKOFF;
-        let listener = loop {
-            match bind(at) {
-                Ok(l) => break l,
-                Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => {
-                    tracing::debug!(%at, "the overlay address is not up yet; binding the engine port later");
+        let listener = match bound {
+            Some(l) => l,
+            None => loop {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BIND_BACKOFF);
+                match bind(at, &device) {
+                    Ok(l) => break l,
+                    Err(e) => tracing::debug!(%at, error = %e, "binding the engine port"),
                 }
-                Err(e) => {
-                    tracing::warn!(%at, error = %e, "cannot listen on the engine port; retrying");
-                }
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BIND_BACKOFF);
+            },
         };
         tracing::debug!(%at, "accepting engine streams");
         loop {
