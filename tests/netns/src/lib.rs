@@ -12,6 +12,7 @@
 //! and loss on links.
 
 pub mod cluster;
+pub mod engine_client;
 pub mod lab;
 pub mod lan;
 pub mod netns;

@@ -13,14 +13,14 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 use tessel_netns::cluster::{wait_full_mesh, MESH_TIMEOUT};
+use tessel_netns::engine_client::{self, PyEngine};
 use tessel_netns::netns::is_root;
-use tessel_netns::process::{run_bounded, Process};
+use tessel_netns::process::run_bounded;
 use tessel_netns::services::python3;
 use tessel_netns::tessel::DEFAULT_PORT;
 use tessel_netns::{wait, Lan, NodeConfig, TempDir, TesselNode};
@@ -29,52 +29,6 @@ use tessel_netns::{wait, Lan, NodeConfig, TempDir, TesselNode};
 const WAIT: Duration = Duration::from_secs(20);
 /// Bound on one CLI run.
 const CLI: Duration = Duration::from_secs(30);
-
-fn client_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../actors/examples/engine_client.py")
-}
-
-/// A Python engine client running in a node's namespace.
-struct PyEngine {
-    process: Process,
-    addr: String,
-}
-
-impl PyEngine {
-    /// Runs `engine_client.py ARGS` against `node` and waits for its engine address.
-    fn start(node: &TesselNode, name: &str, args: &[&str], logs: &TempDir) -> Result<Self> {
-        let mut cmd = node.ns().command(python3()?);
-        cmd.arg("-u")
-            .arg(client_script())
-            .arg("--runtime-dir")
-            .arg(node.runtime_dir())
-            .args(args);
-        let mut process = Process::spawn(cmd, name, logs.path())?;
-        let addr = wait::poll(&format!("{name} to start its engine"), WAIT, || {
-            if let Some(s) = process.try_status()? {
-                bail!("{name} exited ({s}): {}", process.stderr());
-            }
-            Ok(process
-                .stdout()
-                .lines()
-                .find_map(|l| l.strip_prefix("engine ").map(str::to_owned)))
-        })?;
-        Ok(Self { process, addr })
-    }
-
-    /// Lines printed so far.
-    fn lines(&self) -> Vec<String> {
-        self.process.stdout().lines().map(str::to_owned).collect()
-    }
-
-    /// Waits until a printed line satisfies `pred`.
-    fn wait_line(&self, what: &str, pred: impl Fn(&str) -> bool) -> Result<()> {
-        wait::poll(what, WAIT, || {
-            Ok(self.lines().iter().any(|l| pred(l)).then_some(()))
-        })
-        .with_context(|| format!("output so far: {:?}", self.lines()))
-    }
-}
 
 /// `tessel engine list --json` on `node`.
 fn engine_list(node: &TesselNode) -> Result<Value> {
@@ -181,8 +135,8 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
     wait_full_mesh(&mut [&mut a, &mut b], MESH_TIMEOUT)?;
     let (id_a, id_b) = (node_id(&a)?, node_id(&b)?);
 
-    let echo_a = PyEngine::start(&a, "echo-a", &["echo", "--name", "echo-a"], &logs)?;
-    let echo_b = PyEngine::start(&b, "echo-b", &["echo", "--name", "echo-b"], &logs)?;
+    let echo_a = PyEngine::start(&a, "echo-a", &["echo", "--name", "echo-a"], logs.path())?;
+    let echo_b = PyEngine::start(&b, "echo-b", &["echo", "--name", "echo-b"], logs.path())?;
     wait::poll("B to learn echo-a", WAIT, || {
         Ok(knows(&b, &echo_a.addr, &id_a)?.then_some(()))
     })?;
@@ -214,7 +168,7 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
             .any(|r| r["value"].as_str().is_some_and(|v| v.starts_with(&prefix)))
             .then_some(()))
     })?;
-    let echo_c = PyEngine::start(&c, "echo-c", &["echo", "--name", "echo-c"], &logs)?;
+    let echo_c = PyEngine::start(&c, "echo-c", &["echo", "--name", "echo-c"], logs.path())?;
     for n in [&a, &b] {
         wait::poll("A and B to learn echo-c", WAIT, || {
             Ok(knows(n, &echo_c.addr, &id_c)?.then_some(()))
@@ -237,7 +191,7 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
             let out = run_bounded(
                 {
                     let mut cmd = node.ns().command(python3()?);
-                    cmd.arg(client_script())
+                    cmd.arg(engine_client::script())
                         .arg("--runtime-dir")
                         .arg(node.runtime_dir())
                         .args(["call", &echo.addr, &data]);
@@ -260,7 +214,7 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
     let out = run_bounded(
         {
             let mut cmd = b.ns().command(python3()?);
-            cmd.arg(client_script())
+            cmd.arg(engine_client::script())
                 .arg("--runtime-dir")
                 .arg(b.runtime_dir())
                 .args(["cast", &echo_c.addr, "cast b→c"]);
@@ -321,7 +275,7 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
     );
 
     // A subscription filter cuts the bytes C reads from A's stream.
-    let publisher = PyEngine::start(&a, "pub-a", &["publish", "--name", "pub-a"], &logs)?;
+    let publisher = PyEngine::start(&a, "pub-a", &["publish", "--name", "pub-a"], logs.path())?;
     wait::poll("C to learn pub-a", WAIT, || {
         Ok(knows(&c, &publisher.addr, &id_a)?.then_some(()))
     })?;
@@ -336,7 +290,7 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
             "--field",
             "region=eu",
         ],
-        &logs,
+        logs.path(),
     )?;
     // The subscription is in place once a matching event arrives.
     wait::poll("the subscription to reach A", WAIT, || {
@@ -387,7 +341,12 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
 
     // A persistent engine keeps its address across a restart of its
     // daemon; its key file is for the daemon only.
-    let kept = PyEngine::start(&a, "kept-1", &["listen", "--persistent", "kept"], &logs)?;
+    let kept = PyEngine::start(
+        &a,
+        "kept-1",
+        &["listen", "--persistent", "kept"],
+        logs.path(),
+    )?;
     let key_file = a.state_dir().join("engines.key");
     let mode = std::fs::metadata(&key_file)?.permissions().mode() & 0o777;
     ensure!(mode == 0o600, "{} has mode {mode:o}", key_file.display());
@@ -395,7 +354,12 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
     a.stop()?;
     a.restart()?;
     wait_full_mesh(&mut [&mut a, &mut b, &mut c], MESH_TIMEOUT)?;
-    let again = PyEngine::start(&a, "kept-2", &["listen", "--persistent", "kept"], &logs)?;
+    let again = PyEngine::start(
+        &a,
+        "kept-2",
+        &["listen", "--persistent", "kept"],
+        logs.path(),
+    )?;
     let first = std::fs::read_to_string(logs.path().join("kept-1.stdout.log"))?;
     ensure!(
         first.lines().any(|l| l == format!("engine {}", again.addr)),

@@ -32,73 +32,25 @@
 //! `dnsmasq` and the `tessel` binary.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::Value;
 use tessel_netns::cluster::{wait_full_mesh, MESH_TIMEOUT};
+use tessel_netns::engine_client::PyEngine;
 use tessel_netns::lab::{Internet, NatKind};
 use tessel_netns::netns::is_root;
-use tessel_netns::process::{run_bounded, Process};
-use tessel_netns::services::{python3, DnsServer};
+use tessel_netns::process::run_bounded;
+use tessel_netns::services::DnsServer;
 use tessel_netns::tessel::{self, run_once, DEFAULT_PORT};
 use tessel_netns::{wait, NodeConfig, TempDir, TesselNode};
 
 /// How long the clusters may take to form and registrations to be placed.
 const SETTLE: Duration = Duration::from_secs(60);
-/// How long one engine may take to print what it got.
-const WAIT: Duration = Duration::from_secs(20);
 /// Bound on one CLI run (a query waits at most its own 20 s).
 const CLI: Duration = Duration::from_secs(30);
 const DNS_NAME: &str = "_tessel-root.example.org";
-
-fn client_script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../actors/examples/engine_client.py")
-}
-
-/// A Python engine printing the casts it gets.
-struct PyEngine {
-    process: Process,
-    addr: String,
-}
-
-impl PyEngine {
-    fn start(node: &TesselNode, name: &str, logs: &Path) -> Result<Self> {
-        let mut cmd = node.ns().command(python3()?);
-        cmd.arg("-u")
-            .arg(client_script())
-            .arg("--runtime-dir")
-            .arg(node.runtime_dir())
-            .arg("listen");
-        let mut process = Process::spawn(cmd, name, logs)?;
-        let addr = wait::poll(&format!("{name} to start its engine"), WAIT, || {
-            if let Some(s) = process.try_status()? {
-                bail!("{name} exited ({s}): {}", process.stderr());
-            }
-            Ok(process
-                .stdout()
-                .lines()
-                .find_map(|l| l.strip_prefix("engine ").map(str::to_owned)))
-        })?;
-        Ok(Self { process, addr })
-    }
-
-    /// Whether it printed a cast carrying `data`.
-    fn got(&self, data: &str) -> bool {
-        self.process
-            .stdout()
-            .lines()
-            .any(|l| l.starts_with("cast ") && l.ends_with(&format!(" {data}")))
-    }
-
-    fn wait_got(&self, data: &str) -> Result<()> {
-        wait::poll(&format!("engine {} to get {data}", self.addr), WAIT, || {
-            Ok(self.got(data).then_some(()))
-        })
-        .with_context(|| format!("it printed: {}", self.process.stdout()))
-    }
-}
 
 /// Runs `tessel ARGS --json` on `node`: the answer, or the error answer
 /// (with its `code`) when the command failed.
@@ -338,10 +290,10 @@ fn three_levels_of_scopes_across_a_nat_with_dns_bootstrap() -> Result<()> {
     scope_ok(&o, &["register", "/org", "sector", "--grant", &g_o])?;
     scope_ok(&a, &["register", "/org/team", "sector", "--grant", &g_a])?;
     scope_ok(&b, &["register", "/org/team", "sector", "--grant", &g_b])?;
-    let e_a = PyEngine::start(&a, "engine-a", logs.path())?;
-    let e_b = PyEngine::start(&b, "engine-b", logs.path())?;
-    let e_o = PyEngine::start(&o, "engine-o", logs.path())?;
-    let e_r = PyEngine::start(&r, "engine-r", logs.path())?;
+    let e_a = PyEngine::start(&a, "engine-a", &["listen"], logs.path())?;
+    let e_b = PyEngine::start(&b, "engine-b", &["listen"], logs.path())?;
+    let e_o = PyEngine::start(&o, "engine-o", &["listen"], logs.path())?;
+    let e_r = PyEngine::start(&r, "engine-r", &["listen"], logs.path())?;
     scope_ok(
         &a,
         &[
@@ -487,8 +439,8 @@ fn three_levels_of_scopes_across_a_nat_with_dns_bootstrap() -> Result<()> {
         str_set(&all["engines"]) == set([&e_a.addr, &e_b.addr]),
         "send --all reached: {all}"
     );
-    e_a.wait_got("to-all")?;
-    e_b.wait_got("to-all")?;
+    e_a.wait_cast("to-all")?;
+    e_b.wait_cast("to-all")?;
     let one = scope_ok(
         &n,
         &[
@@ -520,8 +472,11 @@ fn three_levels_of_scopes_across_a_nat_with_dns_bootstrap() -> Result<()> {
         reached[0] == hit.addr,
         "send --closest reached a stranger: {one}"
     );
-    hit.wait_got("to-one")?;
-    ensure!(!miss.got("to-one"), "both engines got the closest send");
+    hit.wait_cast("to-one")?;
+    ensure!(
+        !miss.got_cast("to-one"),
+        "both engines got the closest send"
+    );
     let db = scope_ok(
         &n,
         &[
@@ -538,8 +493,11 @@ fn three_levels_of_scopes_across_a_nat_with_dns_bootstrap() -> Result<()> {
         db["engines"] == serde_json::json!([e_o.addr]),
         "closest db send: {db}"
     );
-    e_o.wait_got("to-db")?;
-    ensure!(!e_r.got("to-db"), "the engine at / got the closest db send");
+    e_o.wait_cast("to-db")?;
+    ensure!(
+        !e_r.got_cast("to-db"),
+        "the engine at / got the closest db send"
+    );
 
     // The counters show in `tessel status`.
     let st = n.status_json()?;
