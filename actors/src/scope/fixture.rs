@@ -7,7 +7,10 @@ use ed25519_dalek::SigningKey;
 
 use super::path::ScopePath;
 use super::record::{Body, Record};
-use crate::ids::Time;
+use super::responder::SECTOR;
+use crate::config::Config;
+use crate::ids::{NodeId, Time};
+use crate::transport::Transport;
 
 /// The signing key made from `seed` repeated.
 pub fn key(seed: u8) -> SigningKey {
@@ -101,6 +104,45 @@ pub fn readcap(scope: &str, holder: [u8; 32], expires: Time, signer: u8) -> Reco
         &key(signer),
     )
     .expect("a readcap fits")
+}
+
+/// A hosting grant for `runtime` in `scope` until `expires`, signed by
+/// the key of `signer`.
+pub fn hosting_grant(scope: &str, runtime: NodeId, expires: Time, signer: u8) -> Record {
+    Record::sign(
+        Body::HostingGrant {
+            scope: path(scope),
+            runtime,
+            expires,
+        },
+        &key(signer),
+    )
+    .expect("a grant fits")
+}
+
+/// A transport (node seed 1) with scopes under the root key of `root`, a
+/// world-readable `/` owned by that key, and itself registered as the only
+/// member of the root cluster, at `now`.
+///
+/// # Panics
+/// When `config` refuses scopes (no room for one record).
+pub fn root_member(root: u8, config: Config, now: Time) -> Transport {
+    let config = Config {
+        scope_root: Some(public(root)),
+        ..config
+    };
+    let mut t = Transport::new(config, &[1; 32], [2; 32]);
+    t.set_time(now);
+    let slash = Tree {
+        root,
+        scopes: &[("/", root, true)],
+    };
+    t.scope_add_record(slash.creation("/"))
+        .expect("the root scope is taken");
+    let grant = hosting_grant("/", t.node_id(), Time(u64::MAX), root);
+    t.scope_register(ScopePath::root(), SECTOR, None, grant)
+        .expect("the root cluster takes its first member");
+    t
 }
 
 #[cfg(test)]

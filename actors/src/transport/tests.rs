@@ -196,42 +196,15 @@ fn name_lookups_without_an_answer_end_empty() {
 
 mod scopes {
     use super::*;
-    use crate::scope::{Body, Record, ScopePath, SECTOR};
-    use ed25519_dalek::SigningKey;
     use proptest::prelude::*;
 
     /// A root-cluster member with one stream from a peer.
     fn member() -> Transport {
-        let root = SigningKey::from_bytes(&[9; 32]);
         let config = Config {
-            scope_root: Some(root.verifying_key().to_bytes()),
             scope_max_outbox: 4,
             ..Config::default()
         };
-        let mut t = Transport::new(config, &[1; 32], [2; 32]);
-        t.set_time(T);
-        let create = Record::sign(
-            Body::ScopeCreate {
-                path: ScopePath::root(),
-                owner: root.verifying_key().to_bytes(),
-                world_readable: true,
-                issued: Time(1),
-            },
-            &root,
-        )
-        .unwrap();
-        t.scope_add_record(create).unwrap();
-        let grant = Record::sign(
-            Body::HostingGrant {
-                scope: ScopePath::root(),
-                runtime: t.node_id(),
-                expires: Time(u64::MAX),
-            },
-            &root,
-        )
-        .unwrap();
-        t.scope_register(ScopePath::root(), SECTOR, None, grant)
-            .unwrap();
+        let mut t = crate::scope::fixture::root_member(9, config, T);
         t.handle_stream_open(ConnId(1), crate::NodeId([3; 32]), false, T);
         while t.poll_output().is_some() {}
         t
