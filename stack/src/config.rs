@@ -28,6 +28,13 @@ pub struct StackConfig {
     /// Bytes buffered between a [`crate::TcpStream`] and its socket, in each
     /// direction, on top of `tcp_buffer`.
     pub stream_buffer: usize,
+    /// Bytes that the buffers of all TCP sockets together may take (smoltcp's
+    /// and the streams'); a single peer may hold half of it. As it
+    /// fills, new sockets get smaller buffers; when even the smallest do not
+    /// fit, SYNs are dropped (and counted) and connects fail with
+    /// [`crate::Error::OutOfSocketMemory`]. So no peer can pin more memory by
+    /// opening connections to an exposed port.
+    pub memory_limit: usize,
     /// Connections a [`crate::TcpListener`] holds that the application has not
     /// accepted yet, handshaking or established. A SYN beyond this is dropped
     /// (and counted), so the client retries.
@@ -52,7 +59,7 @@ pub struct StackConfig {
 
 impl StackConfig {
     /// A configuration with the given addresses and the defaults: MTU 1420,
-    /// 4 MiB TCP buffers, a backlog of 128, a 10 s connect timeout and a 10 s
+    /// 4 MiB TCP buffers within a 256 MiB budget, a backlog of 128, a 10 s connect timeout and a 10 s
     /// close linger, 1 ms ACK delay, Nagle off.
     pub fn new(ipv6: Ipv6Addr, ipv4: Ipv4Addr) -> Self {
         Self {
@@ -61,6 +68,7 @@ impl StackConfig {
             mtu: limits::DEFAULT_MTU,
             tcp_buffer: limits::DEFAULT_TCP_BUFFER,
             stream_buffer: limits::DEFAULT_STREAM_BUFFER,
+            memory_limit: limits::DEFAULT_MEMORY_LIMIT,
             listen_backlog: limits::DEFAULT_LISTEN_BACKLOG,
             connect_timeout: limits::DEFAULT_CONNECT_TIMEOUT,
             close_linger: limits::DEFAULT_CLOSE_LINGER,
@@ -89,6 +97,14 @@ impl StackConfig {
             self.stream_buffer,
             limits::MIN_STREAM_BUFFER,
             limits::MAX_TCP_BUFFER,
+        )?;
+        // Each peer's half of the budget holds at least one socket with
+        // the smallest buffers.
+        check(
+            "memory_limit",
+            self.memory_limit,
+            2 * 2 * (limits::MIN_TCP_BUFFER + self.stream_buffer),
+            usize::MAX,
         )?;
         check(
             "listen_backlog",

@@ -94,6 +94,13 @@ pub enum Error {
         /// The destination given.
         addr: IpAddr,
     },
+    /// The budget for socket buffers ([`crate::StackConfig::memory_limit`])
+    /// has no room for another socket.
+    #[error("the TCP sockets' memory budget of {limit} bytes is in use: close connections or raise memory_limit")]
+    OutOfSocketMemory {
+        /// The budget, in bytes.
+        limit: usize,
+    },
     /// A datagram or echo payload larger than the MTU allows.
     #[error("{len} bytes exceed the {max}-byte limit")]
     TooLarge {
@@ -113,6 +120,7 @@ impl Error {
             Error::HostUnreachable { .. } => io::ErrorKind::HostUnreachable,
             Error::ConnectTimeout { .. } | Error::PingTimeout { .. } => io::ErrorKind::TimedOut,
             Error::PortInUse { .. } | Error::NoFreePort => io::ErrorKind::AddrInUse,
+            Error::OutOfSocketMemory { .. } => io::ErrorKind::OutOfMemory,
             Error::ZeroPort | Error::InvalidDestination { .. } | Error::TooLarge { .. } => {
                 io::ErrorKind::InvalidInput
             }

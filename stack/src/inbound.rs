@@ -14,7 +14,7 @@
 //! Nothing here panics, whatever the bytes: every length is checked by the
 //! `new_checked` constructors of `smoltcp::wire` before a field is read.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
@@ -28,8 +28,9 @@ use crate::unreachable::{self, Unreachable};
 /// What the run loop needs to know about a packet that passed the checks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Accepted {
-    /// The destination port, if the packet is a SYN opening a connection.
-    pub(crate) syn_port: Option<u16>,
+    /// The SYN's destination port and source address, if the packet is a SYN
+    /// opening a connection.
+    pub(crate) syn: Option<(u16, IpAddr)>,
     /// The error, if the packet is a Destination Unreachable about a packet
     /// we sent.
     pub(crate) unreachable: Option<Unreachable>,
@@ -73,7 +74,7 @@ fn check_ipv4(packet: &[u8], ours: Ipv4Addr) -> Result<Accepted, DropReason> {
                 _ => None,
             };
             Ok(Accepted {
-                syn_port: None,
+                syn: None,
                 unreachable,
             })
         }
@@ -104,7 +105,7 @@ fn check_ipv6(packet: &[u8], ours: Ipv6Addr) -> Result<Accepted, DropReason> {
                 _ => None,
             };
             Ok(Accepted {
-                syn_port: None,
+                syn: None,
                 unreachable,
             })
         }
@@ -131,7 +132,7 @@ fn check_transport(
             TcpRepr::parse(&tcp, &src, &dst, &structure_only).map_err(|_| DropReason::Malformed)?;
             let opens = tcp.syn() && !tcp.ack();
             Ok(Accepted {
-                syn_port: opens.then(|| tcp.dst_port()),
+                syn: opens.then(|| (tcp.dst_port(), src.into())),
                 unreachable: None,
             })
         }
@@ -193,7 +194,7 @@ mod tests {
         assert_eq!(
             check_ours(&syn),
             Ok(Accepted {
-                syn_port: Some(8080),
+                syn: Some((8080, V6_PEER.into())),
                 unreachable: None,
             })
         );
@@ -201,7 +202,7 @@ mod tests {
         assert_eq!(
             check_ours(&syn),
             Ok(Accepted {
-                syn_port: Some(22),
+                syn: Some((22, V4_PEER.into())),
                 unreachable: None,
             })
         );

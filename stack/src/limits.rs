@@ -18,6 +18,10 @@ pub const MIN_TCP_BUFFER: usize = 4 << 10;
 /// (RFC 7323 §2.3); smoltcp panics above it.
 pub const MAX_TCP_BUFFER: usize = 1 << 30;
 
+/// Default budget for the buffers of all TCP sockets together; see
+/// [`crate::StackConfig::memory_limit`].
+pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
+
 /// Default buffer between a stream and its socket, each direction.
 pub const DEFAULT_STREAM_BUFFER: usize = 256 << 10;
 /// Smallest stream buffer accepted.

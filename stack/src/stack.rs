@@ -39,7 +39,7 @@ use crate::command::Command;
 use crate::config::StackConfig;
 use crate::device::Device;
 use crate::icmp::Pings;
-use crate::stats::{DropReason, StackStats};
+use crate::stats::StackStats;
 use crate::unreachable::Unreachable;
 use crate::{inbound, limits, tcp, udp};
 
@@ -117,7 +117,7 @@ impl Stack {
             iface,
             device,
             sockets: SocketSet::new(Vec::new()),
-            tcp: tcp::Table::new(seed),
+            tcp: tcp::Table::new(seed, config.memory_limit),
             udp: udp::Table::new(seed >> 16),
             pings: Pings::new(seed >> 32),
             unreachables: Vec::new(),
@@ -214,9 +214,12 @@ impl Stack {
             Ok(accepted) => accepted,
             Err(reason) => return self.stats.record_drop(reason),
         };
-        if let Some(port) = accepted.syn_port {
-            if !self.tcp.admit_syn(port, &mut self.sockets, &self.config) {
-                return self.stats.record_drop(DropReason::Backlog);
+        if let Some((port, source)) = accepted.syn {
+            let admitted = self
+                .tcp
+                .admit_syn(port, source, &mut self.sockets, &self.config);
+            if let Err(reason) = admitted {
+                return self.stats.record_drop(reason);
             }
         }
         if let Some(unreachable) = accepted.unreachable {
@@ -296,6 +299,7 @@ impl Stack {
     fn publish(&mut self) {
         self.stats.tcp_connections = self.tcp.connection_count();
         self.stats.tcp_listening = self.tcp.listening_count();
+        self.stats.tcp_memory = self.tcp.memory_used();
         self.stats.udp_sockets = self.udp.count();
         self.stats.icmp_sockets = self.pings.count();
         let current = self.stats;

@@ -22,6 +22,9 @@ pub enum DropReason {
     Unsupported,
     /// A SYN for a listener whose backlog is full.
     Backlog,
+    /// A SYN from a peer that holds its share of the sockets' memory budget,
+    /// or one that finds the budget full.
+    Memory,
     /// An ICMP or ICMPv6 Destination Unreachable that does not quote a
     /// packet this stack sent: the quote is too short for an IP header and
     /// 8 bytes, is not from our address, or is from someone who may not
@@ -52,6 +55,8 @@ pub struct StackStats {
     pub dropped_unsupported: u64,
     /// SYNs dropped as [`DropReason::Backlog`].
     pub dropped_backlog: u64,
+    /// SYNs dropped as [`DropReason::Memory`].
+    pub dropped_memory: u64,
     /// ICMP errors dropped as [`DropReason::BadIcmpError`].
     pub dropped_icmp_error: u64,
     /// Packets for the node dropped because it stopped reading them.
@@ -75,6 +80,9 @@ pub struct StackStats {
     pub udp_sockets: usize,
     /// ICMP sockets of pings in flight.
     pub icmp_sockets: usize,
+    /// Bytes of TCP socket buffers held now, within
+    /// [`crate::StackConfig::memory_limit`].
+    pub tcp_memory: usize,
 }
 
 impl StackStats {
@@ -85,6 +93,7 @@ impl StackStats {
             + self.dropped_not_local
             + self.dropped_unsupported
             + self.dropped_backlog
+            + self.dropped_memory
             + self.dropped_icmp_error
     }
 
@@ -101,6 +110,7 @@ impl StackStats {
             DropReason::NotLocal => &mut self.dropped_not_local,
             DropReason::Unsupported => &mut self.dropped_unsupported,
             DropReason::Backlog => &mut self.dropped_backlog,
+            DropReason::Memory => &mut self.dropped_memory,
             DropReason::BadIcmpError => &mut self.dropped_icmp_error,
         };
         *counter += 1;
@@ -120,6 +130,7 @@ mod tests {
             DropReason::NotLocal,
             DropReason::Unsupported,
             DropReason::Backlog,
+            DropReason::Memory,
             DropReason::BadIcmpError,
         ] {
             stats.record_drop(reason);
@@ -129,7 +140,8 @@ mod tests {
         assert_eq!(stats.dropped_not_local, 1);
         assert_eq!(stats.dropped_unsupported, 1);
         assert_eq!(stats.dropped_backlog, 1);
+        assert_eq!(stats.dropped_memory, 1);
         assert_eq!(stats.dropped_icmp_error, 1);
-        assert_eq!(stats.dropped_inbound(), 6);
+        assert_eq!(stats.dropped_inbound(), 7);
     }
 }

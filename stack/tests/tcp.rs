@@ -385,3 +385,72 @@ async fn a_port_has_one_listener() {
         .expect_err("unspecified");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_peer_cannot_pin_more_than_its_share_of_socket_memory() {
+    const ATTEMPTS: usize = 40;
+    let mut config = config_b();
+    config.tcp_buffer = 256 << 10;
+    config.stream_buffer = 64 << 10;
+    config.memory_limit = 8 << 20;
+    let (limit, full_socket) = (config.memory_limit, 2 * (256 << 10) + 2 * (64 << 10));
+    let pair = pair_with(config_a(), config, Wire::default());
+    let listener = pair.b.tcp_listen(7010).await.expect("listen");
+    // One peer (A's IPv6 address) opens connection after connection.
+    let mut attempts = Vec::new();
+    for _ in 0..ATTEMPTS {
+        let handle = pair.a.clone();
+        attempts.push(tokio::spawn(async move {
+            handle.tcp_connect(b_addr(true, 7010)).await
+        }));
+    }
+    let stats = wait_stats(&pair.b, "SYNs beyond the peer's share", |s| {
+        s.dropped_memory > 0
+    })
+    .await;
+    // Its share is half the budget; listening sockets not yet
+    // handshaking belong to nobody.
+    let idle_listeners = 4 * full_socket;
+    assert!(
+        stats.tcp_memory <= limit / 2 + full_socket + idle_listeners,
+        "{} bytes held for one peer",
+        stats.tcp_memory
+    );
+    let mut held = Vec::new();
+    while let Ok(Ok(conn)) =
+        tokio::time::timeout(Duration::from_millis(200), listener.accept()).await
+    {
+        held.push(conn);
+    }
+    assert!(
+        !held.is_empty() && held.len() < ATTEMPTS,
+        "{} accepted",
+        held.len()
+    );
+    assert!(pair.b.stats().tcp_memory <= limit);
+
+    // Another peer (A's IPv4 address) still connects and talks.
+    let (client, server) = within("another peer connects", async {
+        tokio::join!(pair.a.tcp_connect(b_addr(false, 7010)), listener.accept())
+    })
+    .await;
+    let mut client = client.expect("connect");
+    let (mut server, peer) = server.expect("accept");
+    assert_eq!(peer.ip(), std::net::IpAddr::from(A4));
+    client.write_all(b"hi").await.expect("write");
+    let mut buf = [0u8; 2];
+    within("read", server.read_exact(&mut buf))
+        .await
+        .expect("read");
+    assert_eq!(&buf, b"hi");
+
+    // Everything dropped: the budget is free again.
+    for attempt in &attempts {
+        attempt.abort();
+    }
+    drop((client, server, held));
+    wait_stats(&pair.b, "socket memory released", |s| {
+        s.tcp_memory <= idle_listeners
+    })
+    .await;
+}

@@ -99,7 +99,7 @@ impl EmbeddedNode {
         let state = StateDir::open(&opts.state_dir)?;
         let node_id = state.node_key()?.id();
         let (ipv6, ipv4) = initial_addresses(&opts.network_key.id(), &node_id);
-        let (userspace, device) = Userspace::start(ipv6, ipv4);
+        let (userspace, device) = Userspace::start(ipv6, ipv4, None);
         let runtime_dir = opts
             .runtime_dir
             .clone()

@@ -47,10 +47,18 @@ impl std::fmt::Debug for Userspace {
 impl Userspace {
     /// Starts a stack with the node's overlay addresses (on the current tokio
     /// runtime); returns it and the node's side of the packet link, for the
-    /// event loop.
-    pub fn start(ipv6: Ipv6Addr, ipv4: Ipv4Addr) -> (Self, ChannelDevice) {
+    /// event loop. `memory_limit` bounds the bytes of all TCP socket buffers
+    /// together (`None`: the stack's default, 256 MiB).
+    pub fn start(
+        ipv6: Ipv6Addr,
+        ipv4: Ipv4Addr,
+        memory_limit: Option<usize>,
+    ) -> (Self, ChannelDevice) {
         let mut config = StackConfig::new(ipv6, ipv4);
         config.mtu = TUN_MTU;
+        if let Some(limit) = memory_limit {
+            config.memory_limit = limit;
+        }
         let (stack, handle, link) = tessel_stack::new(config);
         let task = tokio::spawn(stack.run());
         let device = ChannelDevice::new(link.to_node, link.from_node);

@@ -7,10 +7,11 @@
 //! smoltcp sees it ([`Listener::admit_syn`]), so that a LISTEN socket is
 //! ready for each SYN of a burst, up to the backlog; a SYN beyond the backlog
 //! is dropped, and the client retries as it would with a kernel's full SYN
-//! queue.
+//! queue. So is a SYN from a peer that holds its share of the memory budget,
+//! or one that finds the budget full ([`SocketMemory`]).
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use smoltcp::iface::{SocketHandle, SocketSet};
@@ -21,7 +22,8 @@ use tokio::sync::{mpsc, Mutex, Notify};
 use crate::config::StackConfig;
 use crate::error::Error;
 use crate::limits;
-use crate::tcp::{new_socket, Connection, TcpStream};
+use crate::stats::DropReason;
+use crate::tcp::{add_socket, remove_socket, Connection, SocketMemory, TcpStream};
 
 /// A connection accepted by the task, queued for [`TcpListener::accept`].
 type Accepted = (TcpStream, SocketAddr);
@@ -103,6 +105,7 @@ impl Listener {
     pub(crate) fn open(
         port: u16,
         sockets: &mut SocketSet<'static>,
+        memory: &mut SocketMemory,
         config: &StackConfig,
         wake: &Arc<Notify>,
     ) -> (Listener, TcpListener) {
@@ -114,7 +117,7 @@ impl Listener {
             backlog: config.listen_backlog,
             turn: None,
         };
-        listener.keep_idle(sockets, config);
+        listener.keep_idle(sockets, memory, config);
         let user = TcpListener {
             port,
             accepted: Mutex::new(rx),
@@ -128,13 +131,18 @@ impl Listener {
         self.sockets.len()
     }
 
-    /// Decides whether a SYN for our port may reach smoltcp, making sure a
-    /// LISTEN socket is there for it.
+    /// Decides whether a SYN from `source` for our port may reach smoltcp,
+    /// making sure a LISTEN socket is there for it; if not, says why.
     pub(crate) fn admit_syn(
         &mut self,
         sockets: &mut SocketSet<'static>,
+        memory: &mut SocketMemory,
         config: &StackConfig,
-    ) -> bool {
+        source: IpAddr,
+    ) -> Result<(), DropReason> {
+        if !memory.admits(source) {
+            return Err(DropReason::Memory);
+        }
         let turn = match self.turn {
             Some(turn) => turn,
             None => Turn {
@@ -146,15 +154,18 @@ impl Listener {
         let mut turn = turn;
         if turn.pending + turn.admitted >= self.backlog {
             self.turn = Some(turn);
-            return false;
+            return Err(DropReason::Backlog);
         }
         if turn.admitted >= turn.idle {
-            self.add_socket(sockets, config);
+            if !self.add_socket(sockets, memory, config) {
+                self.turn = Some(turn);
+                return Err(DropReason::Memory);
+            }
             turn.idle += 1;
         }
         turn.admitted += 1;
         self.turn = Some(turn);
-        true
+        Ok(())
     }
 
     /// Forgets the SYNs counted since the last poll of the interface.
@@ -167,6 +178,7 @@ impl Listener {
     pub(crate) fn service(
         &mut self,
         sockets: &mut SocketSet<'static>,
+        memory: &mut SocketMemory,
         config: &StackConfig,
         wake: &Arc<Notify>,
         connections: &mut Vec<Connection>,
@@ -178,12 +190,17 @@ impl Listener {
         while index < self.sockets.len() {
             let handle = self.sockets[index];
             let socket = sockets.get_mut::<tcp::Socket>(handle);
+            if let Some(remote) = socket.remote_endpoint() {
+                memory.assign(handle, remote.addr.into());
+            }
             match socket.state() {
                 State::Established | State::CloseWait => match self.accepted.try_reserve() {
                     Ok(permit) => {
                         socket.set_timeout(None);
+                        let stream_buffer = memory.stream_buffer(handle);
+                        let stream_buffer = stream_buffer.unwrap_or(config.stream_buffer);
                         let (connection, stream) =
-                            Connection::open(handle, socket, None, config.stream_buffer, wake);
+                            Connection::open(handle, socket, None, stream_buffer, wake);
                         let peer = stream.peer_addr();
                         permit.send((stream, peer));
                         connections.push(connection);
@@ -194,7 +211,7 @@ impl Listener {
                     Err(TrySendError::Closed(())) => return Status::Dropped,
                 },
                 State::Closed if socket.remote_endpoint().is_none() => {
-                    sockets.remove(handle);
+                    remove_socket(sockets, memory, handle);
                     self.sockets.swap_remove(index);
                     continue;
                 }
@@ -202,18 +219,22 @@ impl Listener {
             }
             index += 1;
         }
-        self.keep_idle(sockets, config);
+        self.keep_idle(sockets, memory, config);
         Status::Open
     }
 
     /// Stops listening: removes LISTEN sockets and aborts the others, whose
     /// handles are returned so that they are removed once their RST is out.
-    pub(crate) fn close(self, sockets: &mut SocketSet<'static>) -> Vec<SocketHandle> {
+    pub(crate) fn close(
+        self,
+        sockets: &mut SocketSet<'static>,
+        memory: &mut SocketMemory,
+    ) -> Vec<SocketHandle> {
         let mut aborted = Vec::new();
         for handle in self.sockets {
             let socket = sockets.get_mut::<tcp::Socket>(handle);
             if socket.is_listening() || !socket.is_open() {
-                sockets.remove(handle);
+                remove_socket(sockets, memory, handle);
             } else {
                 socket.abort();
                 aborted.push(handle);
@@ -222,21 +243,40 @@ impl Listener {
         aborted
     }
 
-    fn keep_idle(&mut self, sockets: &mut SocketSet<'static>, config: &StackConfig) {
+    fn keep_idle(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        memory: &mut SocketMemory,
+        config: &StackConfig,
+    ) {
         let want = limits::IDLE_LISTEN_SOCKETS.min(self.backlog);
         for _ in self.idle(sockets)..want {
-            self.add_socket(sockets, config);
+            if !self.add_socket(sockets, memory, config) {
+                break;
+            }
         }
     }
 
-    fn add_socket(&mut self, sockets: &mut SocketSet<'static>, config: &StackConfig) {
-        let mut socket = new_socket(config);
-        // A handshake that stalls gives its socket back.
-        socket.set_timeout(Some(config.connect_timeout.into()));
-        socket
-            .listen(self.port)
-            .expect("a fresh socket listens on a non-zero port");
-        self.sockets.push(sockets.add(socket));
+    /// Adds a LISTEN socket; false if the memory budget has no room.
+    fn add_socket(
+        &mut self,
+        sockets: &mut SocketSet<'static>,
+        memory: &mut SocketMemory,
+        config: &StackConfig,
+    ) -> bool {
+        let port = self.port;
+        let added = add_socket(sockets, memory, config, |socket| {
+            // A handshake that stalls gives its socket back.
+            socket.set_timeout(Some(config.connect_timeout.into()));
+            socket.listen(port).is_ok()
+        });
+        match added {
+            Some(handle) => {
+                self.sockets.push(handle);
+                true
+            }
+            None => false,
+        }
     }
 
     fn idle(&self, sockets: &SocketSet<'static>) -> usize {

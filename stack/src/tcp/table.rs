@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
@@ -14,9 +14,12 @@ use tokio::time::Instant;
 use crate::config::StackConfig;
 use crate::error::Error;
 use crate::ports::Ports;
+use crate::stats::DropReason;
 use crate::tcp::connect::{Connect, Outcome};
 use crate::tcp::listener::Status;
-use crate::tcp::{new_socket, ConnectReply, Connection, Listener, TcpListener};
+use crate::tcp::{
+    add_socket, remove_socket, ConnectReply, Connection, Listener, SocketMemory, TcpListener,
+};
 use crate::unreachable::{Quoted, Unreachable};
 
 /// The reply channel of a listen command.
@@ -31,18 +34,26 @@ pub(crate) struct Table {
     /// port to release then.
     dying: Vec<(SocketHandle, Option<u16>)>,
     ports: Ports,
+    memory: SocketMemory,
 }
 
 impl Table {
-    /// No sockets; ephemeral ports start at a point picked from `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
+    /// No sockets; ephemeral ports start at a point picked from `seed`;
+    /// socket buffers within `memory_limit` bytes.
+    pub(crate) fn new(seed: u64, memory_limit: usize) -> Self {
         Self {
             connections: Vec::new(),
             connects: Vec::new(),
             listeners: HashMap::new(),
             dying: Vec::new(),
             ports: Ports::new(seed),
+            memory: SocketMemory::new(memory_limit),
         }
+    }
+
+    /// Bytes of socket buffers held now.
+    pub(crate) fn memory_used(&self) -> usize {
+        self.memory.used()
     }
 
     /// Sockets connecting, connected or closing.
@@ -65,17 +76,23 @@ impl Table {
         remote: SocketAddr,
         reply: ConnectReply,
     ) {
+        if self.memory.buffers(config).is_none() {
+            let limit = config.memory_limit;
+            let _ = reply.send(Err(Error::OutOfSocketMemory { limit }.into()));
+            return;
+        }
         let Some(port) = self.ports.claim_ephemeral() else {
             let _ = reply.send(Err(Error::NoFreePort.into()));
             return;
         };
-        let mut socket = new_socket(config);
-        if socket.connect(iface.context(), remote, port).is_err() {
+        let added = add_socket(sockets, &mut self.memory, config, |socket| {
+            socket.connect(iface.context(), remote, port).is_ok()
+        });
+        let Some(handle) = added else {
             self.ports.release(port);
             let _ = reply.send(Err(Error::InvalidDestination { addr: remote.ip() }.into()));
             return;
-        }
-        let handle = sockets.add(socket);
+        };
         self.connects.push(Connect::new(
             handle,
             remote,
@@ -103,24 +120,26 @@ impl Table {
             let _ = reply.send(Err(Error::PortInUse { port }.into()));
             return;
         }
-        let (listener, user) = Listener::open(port, sockets, config, wake);
+        let (listener, user) = Listener::open(port, sockets, &mut self.memory, config, wake);
         self.listeners.insert(port, listener);
         // If the caller is gone, the listener is dropped here and closed on
         // the next service.
         let _ = reply.send(Ok(user));
     }
 
-    /// Whether a SYN for `port` may reach smoltcp; see [`Listener::admit_syn`].
-    /// SYNs for ports nobody listens on pass, and smoltcp answers them RST.
+    /// Whether a SYN from `source` for `port` may reach smoltcp; see
+    /// [`Listener::admit_syn`]. SYNs for ports nobody listens on pass, and
+    /// smoltcp answers them RST.
     pub(crate) fn admit_syn(
         &mut self,
         port: u16,
+        source: IpAddr,
         sockets: &mut SocketSet<'static>,
         config: &StackConfig,
-    ) -> bool {
+    ) -> Result<(), DropReason> {
         match self.listeners.get_mut(&port) {
-            Some(listener) => listener.admit_syn(sockets, config),
-            None => true,
+            Some(listener) => listener.admit_syn(sockets, &mut self.memory, config, source),
+            None => Ok(()),
         }
     }
 
@@ -150,7 +169,7 @@ impl Table {
             return false;
         }
         let attempt = self.connects.swap_remove(index);
-        sockets.remove(attempt.handle());
+        remove_socket(sockets, &mut self.memory, attempt.handle());
         self.ports.release(attempt.local_port());
         true
     }
@@ -190,7 +209,7 @@ impl Table {
             let serviced = connection.service(socket, now, config);
             moved |= serviced.moved;
             if serviced.done {
-                sockets.remove(handle);
+                remove_socket(sockets, &mut self.memory, handle);
                 if let Some(port) = connection.ephemeral_port() {
                     self.ports.release(port);
                 }
@@ -200,12 +219,12 @@ impl Table {
             }
         }
 
-        let ports = &mut self.ports;
+        let (ports, memory) = (&mut self.ports, &mut self.memory);
         self.dying.retain(|&(handle, port)| {
             let socket = sockets.get::<tcp::Socket>(handle);
             let reset_sent = !socket.is_open() && socket.remote_endpoint().is_none();
             if reset_sent {
-                sockets.remove(handle);
+                remove_socket(sockets, memory, handle);
                 if let Some(port) = port {
                     ports.release(port);
                 }
@@ -229,14 +248,16 @@ impl Table {
             let handle = attempt.handle();
             let port = attempt.local_port();
             let socket = sockets.get_mut::<tcp::Socket>(handle);
-            match attempt.service(socket, now, config.stream_buffer, wake) {
+            let stream_buffer = self.memory.stream_buffer(handle);
+            let stream_buffer = stream_buffer.unwrap_or(config.stream_buffer);
+            match attempt.service(socket, now, stream_buffer, wake) {
                 Outcome::Pending => {
                     index += 1;
                     continue;
                 }
                 Outcome::Established(connection) => self.connections.push(connection),
                 Outcome::Refused => {
-                    sockets.remove(handle);
+                    remove_socket(sockets, &mut self.memory, handle);
                     self.ports.release(port);
                 }
                 Outcome::Aborted => self.dying.push((handle, Some(port))),
@@ -255,13 +276,20 @@ impl Table {
     ) {
         let mut dropped = Vec::new();
         for (&port, listener) in &mut self.listeners {
-            if listener.service(sockets, config, wake, &mut self.connections) == Status::Dropped {
+            let status = listener.service(
+                sockets,
+                &mut self.memory,
+                config,
+                wake,
+                &mut self.connections,
+            );
+            if status == Status::Dropped {
                 dropped.push(port);
             }
         }
         for port in dropped {
             if let Some(listener) = self.listeners.remove(&port) {
-                let aborted = listener.close(sockets);
+                let aborted = listener.close(sockets, &mut self.memory);
                 self.dying
                     .extend(aborted.into_iter().map(|handle| (handle, None)));
                 self.ports.release(port);

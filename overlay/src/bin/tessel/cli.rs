@@ -189,6 +189,11 @@ pub(crate) struct UpArgs {
     /// USER:PASSWORD itself.
     #[arg(long, value_name = "@FILE|USER:PASSWORD", requires = "socks5")]
     pub(crate) socks5_auth: Option<String>,
+    /// With --userspace: the most memory, in MiB, that the buffers of all
+    /// overlay TCP connections may take together (default 256); one peer may
+    /// hold half of it. New connections get smaller buffers as it fills.
+    #[arg(long, value_name = "MIB", requires = "userspace", value_parser = clap::value_parser!(u64).range(8..=1_048_576))]
+    pub(crate) stack_memory: Option<u64>,
     /// With --userspace: forward a local port to a member's service,
     /// `tcp:127.0.0.1:8080=PEER:80` or `udp:…` (PEER is an overlay address).
     #[arg(long, value_name = "PROTO:LOCAL=PEER:PORT", requires = "userspace")]

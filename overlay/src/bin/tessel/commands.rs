@@ -120,7 +120,11 @@ fn up(args: UpArgs) -> Result<()> {
         let device = if args.userspace {
             let node = state.node_key()?.id();
             let (ipv6, ipv4) = initial_addresses(&network_key.id(), &node);
-            let (mut stack, device) = Userspace::start(ipv6, ipv4);
+            let (mut stack, device) = Userspace::start(
+                ipv6,
+                ipv4,
+                args.stack_memory.map(|mib| (mib as usize) << 20),
+            );
             let opts = UserspaceOptions {
                 socks5: args.socks5,
                 socks5_credentials: socks5_credentials.clone(),
