@@ -13,6 +13,7 @@
 //!   for every member, so it says nothing about which member asks.
 
 use std::fmt;
+use zeroize::Zeroizing;
 
 use stun_rs::HMACKey;
 
@@ -37,7 +38,11 @@ fn hex(bytes: &[u8]) -> String {
 impl IntegrityKey {
     /// The credentials made from `secret` (see the module documentation).
     pub fn new(secret: &[u8; 32]) -> Self {
-        let password = hex(&blake3::derive_key(PASSWORD_CONTEXT, secret));
+        // Wiped once the HMAC key is made (stun-rs keeps its own copy in it).
+        let password = Zeroizing::new(hex(&*Zeroizing::new(blake3::derive_key(
+            PASSWORD_CONTEXT,
+            secret,
+        ))));
         let username = format!(
             "{USERNAME_PREFIX}{}",
             hex(&blake3::derive_key(USERNAME_CONTEXT, secret)[..8])

@@ -9,6 +9,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use super::dir_lock::DirLock;
 use super::{clock, DriverError};
@@ -255,9 +256,11 @@ impl StateDir {
         })
     }
 
-    fn read(&self, path: &Path) -> Result<Option<String>, DriverError> {
+    /// Reads a file of the state dir; its text is wiped from memory when
+    /// dropped, as the keys are secrets.
+    fn read(&self, path: &Path) -> Result<Option<Zeroizing<String>>, DriverError> {
         match fs::read_to_string(path) {
-            Ok(s) => Ok(Some(s)),
+            Ok(s) => Ok(Some(Zeroizing::new(s))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(DriverError::StateDir {
                 path: path.to_path_buf(),

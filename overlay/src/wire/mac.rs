@@ -48,6 +48,13 @@ impl MacKey {
     }
 }
 
+impl Drop for MacKey {
+    fn drop(&mut self) {
+        // Derived from the network key: as secret as it.
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -46,11 +46,13 @@ fn network_new() -> Result<()> {
 pub(crate) fn parse_network(arg: &str) -> Result<NetworkKey> {
     let (text, origin) = match arg.strip_prefix('@') {
         Some(path) => (
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the network key from {path}"))?,
+            Zeroizing::new(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the network key from {path}"))?,
+            ),
             format!(" in {path}"),
         ),
-        None => (arg.to_string(), String::new()),
+        None => (Zeroizing::new(arg.to_string()), String::new()),
     };
     NetworkKey::parse(&text).map_err(|e| {
         anyhow!(
