@@ -7,7 +7,10 @@ use tessel_actors::wire::message::{Message, MessageView};
 fuzz_target!(|data: &[u8]| {
     if let Ok(v) = MessageView::new_checked(data) {
         let m = Message::parse(data).unwrap();
-        assert_eq!((m.src, m.dst, m.epoch, m.seq), (v.src(), v.dst(), v.epoch(), v.seq()));
+        assert_eq!(
+            (m.src, m.dst, m.epoch, m.seq),
+            (v.src(), v.dst(), v.epoch(), v.seq())
+        );
         assert_eq!(m.body, v.body());
         assert_eq!(m.to_bytes(), data);
         let _ = v.verify(&[7; 32]);

@@ -5,27 +5,14 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use tessel_overlay::identity::{NetworkKey, NodeKey};
-use tessel_overlay::node::{Config, Node};
-
-fn config(seed: u8, bootstrap: Vec<std::net::SocketAddr>) -> Config {
-    Config {
-        node_key: NodeKey::from_seed([seed; 32]),
-        network_key: NetworkKey::from_secret([7; 32]),
-        bootstrap,
-        known_peers: Vec::new(),
-        stun_servers: Vec::new(),
-        seed: [seed; 32],
-        unix_ms: 1_800_000_000_000,
-    }
-}
+use tessel_fuzz::node;
 
 fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let a_addr = "192.0.2.1:9740".parse().unwrap();
     let b_addr = "192.0.2.2:9740".parse().unwrap();
-    let mut a = Node::new(config(1, vec![]), now);
-    let mut b = Node::new(config(2, vec![a_addr]), now);
+    let mut a = node(1, vec![], now);
+    let mut b = node(2, vec![a_addr], now);
     let mut out = vec![0u8; 65_600];
     // A few rounds of the real exchange so that sessions exist.
     for round in 0..6u32 {
@@ -40,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let t = now + Duration::from_secs(1);
-    // The fuzz input, split into datagrams at 0xff 0xff markers.
+    // The fuzz input, split into datagrams at 0xfe bytes.
     for d in data.split(|w| *w == 0xfe) {
         let _ = a.handle_datagram(t, b_addr, d, &mut out);
     }

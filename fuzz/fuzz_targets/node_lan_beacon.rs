@@ -6,23 +6,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use tessel_overlay::identity::{NetworkKey, NodeKey};
-use tessel_overlay::node::{Config, Node};
+use tessel_fuzz::node;
 
 fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
-    let mut a = Node::new(
-        Config {
-            node_key: NodeKey::from_seed([1; 32]),
-            network_key: NetworkKey::from_secret([7; 32]),
-            bootstrap: Vec::new(),
-            known_peers: Vec::new(),
-            stun_servers: Vec::new(),
-            seed: [1; 32],
-            unix_ms: 1_800_000_000_000,
-        },
-        now,
-    );
+    let mut a = node(1, Vec::new(), now);
     // The fuzz input, split into datagrams at 0xfe bytes; the first byte of
     // each picks the source.
     for (i, d) in data.split(|w| *w == 0xfe).enumerate() {

@@ -31,7 +31,10 @@ fuzz_target!(|data: &[u8]| {
     while node.poll_transmit().is_some() {}
     while let Some(e) = node.poll_event() {
         if let NodeEvent::Tile(Event::Mfm { packet, .. }) = e {
-            assert!(matches!(wire::classify(&packet), Ok(Kind::Mfm | Kind::Local(_))));
+            assert!(matches!(
+                wire::classify(&packet),
+                Ok(Kind::Mfm | Kind::Local(_))
+            ));
         }
     }
     for d in ALL {

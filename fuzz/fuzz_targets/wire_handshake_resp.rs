@@ -5,6 +5,11 @@ use tessel_overlay::wire::handshake_resp::Packet;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Packet::new_checked(data) {
-        let _ = (p.sender_index(), p.receiver_index(), p.noise().len(), p.as_bytes().len());
+        let _ = (
+            p.sender_index(),
+            p.receiver_index(),
+            p.noise().len(),
+            p.as_bytes().len(),
+        );
     }
 });

@@ -113,7 +113,8 @@ pub enum NodeIdParseError {
     Key(#[from] InvalidNodeId),
 }
 
-/// A node's secret key.
+/// A node's secret key (wiped from memory when dropped, each clone too).
+#[derive(Clone)]
 pub struct NodeKey {
     signing: SigningKey,
 }

@@ -17,6 +17,7 @@ mod contacts;
 mod gossip;
 mod initiation_limit;
 mod initiation_times;
+mod keys;
 mod lan;
 mod lookup;
 mod peer;
@@ -53,6 +54,7 @@ use rand_core::{RngCore, SeedableRng};
 use crate::identity::{Ipv4Assignment, NetworkId, NetworkKey, NetworkPrefix, NodeId, NodeKey};
 use crate::limits::{HELLO_INTERVAL, MAX_PEERS, MAX_SECOND_HAND};
 use crate::session::handshake::HandshakeKeys;
+pub use keys::NodeKeys;
 pub use lookup::LookupStats;
 use peer::Peer;
 pub use ping::{PingError, PingTarget, Pong};
@@ -231,14 +233,28 @@ pub struct Node {
 impl Node {
     /// Creates a node; `now` is its time origin.
     pub fn new(config: Config, now: Instant) -> Self {
+        let keys = NodeKeys::derive(&config.node_key, &config.network_key);
+        Self::with_keys(config, keys, now)
+    }
+
+    /// Creates a node from key material derived before (see [`NodeKeys`]);
+    /// `now` is its time origin.
+    ///
+    /// # Panics
+    /// If `keys` were derived from other keys than `config`'s.
+    pub fn with_keys(config: Config, keys: NodeKeys, now: Instant) -> Self {
         let id = config.node_key.id();
         let network = config.network_key.id();
+        assert!(
+            keys.node == id && keys.network == network,
+            "NodeKeys derived from other keys"
+        );
         let prefix = NetworkPrefix::of(&network);
         let ipv4s = Ipv4Assignment::compute(&network, [id].iter());
         let mut node = Self {
             id,
             network,
-            keys: HandshakeKeys::new(&config.node_key, &config.network_key),
+            keys: keys.handshake,
             prefix,
             ipv6: prefix.node_addr(&id),
             ipv4: ipv4s.addr_of(&id).expect("self is assigned"),
@@ -278,7 +294,7 @@ impl Node {
             next_wakeup: Some(now),
             next_maintenance: now,
             icmp_errors: unreachable::ErrorRateLimit::new(),
-            stun: stun::StunState::new(&config.network_key, config.stun_servers.clone(), now),
+            stun: stun::StunState::new(keys.stun, config.stun_servers.clone(), now),
             node_key: config.node_key,
             traversal: traversal::Traversal::default(),
             port_mapping: None,

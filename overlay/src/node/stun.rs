@@ -32,7 +32,7 @@ use tessel_nat::stun::{
 };
 
 use super::{DropReason, Node, Transmit};
-use crate::identity::{NetworkKey, NodeId};
+use crate::identity::NodeId;
 
 /// How often the node asks its reflectors.
 pub(crate) const ROUND_INTERVAL: Duration = Duration::from_secs(30);
@@ -153,9 +153,9 @@ pub(super) struct StunState {
 }
 
 impl StunState {
-    pub(super) fn new(network: &NetworkKey, servers: Vec<SocketAddr>, now: Instant) -> Self {
+    pub(super) fn new(key: IntegrityKey, servers: Vec<SocketAddr>, now: Instant) -> Self {
         Self {
-            responder: Responder::new(IntegrityKey::new(&network.stun_secret())),
+            responder: Responder::new(key),
             servers,
             pending: Vec::new(),
             samples: Vec::new(),

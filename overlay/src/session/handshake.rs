@@ -54,6 +54,7 @@ fn noise_err(e: snow::Error) -> HandshakeError {
 }
 
 /// One node's long-term handshake material in one network.
+#[derive(Clone)]
 pub struct HandshakeKeys {
     node_id: NodeId,
     /// Our static key and what we know of recent peers' (shared with a

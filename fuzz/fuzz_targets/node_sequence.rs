@@ -1,0 +1,106 @@
+#![no_main]
+//! Sequences of events into two nodes of one network: the fuzz input is a
+//! program of steps (a crafted datagram to A from B's address or from a
+//! stranger, a packet from A's TUN device, time passing, or the real
+//! datagrams each node has queued delivered to the other), so that garbage
+//! lands in the middle of real exchanges: between hello and handshake,
+//! during a rekey, after a timeout. Neither node may panic, and every
+//! datagram a node sends is non-empty and fits a UDP payload.
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use libfuzzer_sys::fuzz_target;
+use tessel_fuzz::node;
+use tessel_overlay::node::Node;
+
+/// Reads the fuzz input as a program.
+struct Program<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Program<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (&first, rest) = self.data.split_first()?;
+        self.data = rest;
+        Some(first)
+    }
+
+    /// A length-prefixed chunk (one byte of length, up to 255 bytes, or two
+    /// when the first is 0xff, for datagrams up to 64 KiB).
+    fn chunk(&mut self) -> Option<&'a [u8]> {
+        let mut len = usize::from(self.byte()?);
+        if len == 0xff {
+            len = usize::from(u16::from_be_bytes([self.byte()?, self.byte()?]));
+        }
+        let len = len.min(self.data.len());
+        let (chunk, rest) = self.data.split_at(len);
+        self.data = rest;
+        Some(chunk)
+    }
+}
+
+/// Delivers what `from` has queued to `to`; checks every datagram.
+fn deliver(from: &mut Node, from_addr: SocketAddr, to: &mut Node, t: Instant, out: &mut [u8]) {
+    let mut budget = 256;
+    while let Some(tx) = from.poll_transmit() {
+        assert!(!tx.payload.is_empty() && tx.payload.len() <= 65_507);
+        let _ = to.handle_datagram(t, from_addr, &tx.payload, out);
+        budget -= 1;
+        if budget == 0 {
+            break;
+        }
+    }
+    while from.poll_aux_transmit().is_some() {}
+    while from.poll_event().is_some() {}
+}
+
+fuzz_target!(|data: &[u8]| {
+    let start = Instant::now();
+    let a_addr: SocketAddr = "192.0.2.1:9740".parse().unwrap();
+    let b_addr: SocketAddr = "192.0.2.2:9740".parse().unwrap();
+    let stranger: SocketAddr = "203.0.113.9:4000".parse().unwrap();
+    let mut a = node(1, vec![], start);
+    let mut b = node(2, vec![a_addr], start);
+    let mut out = vec![0u8; 65_600];
+    let mut t = start;
+    let mut program = Program { data };
+    let mut steps = 0;
+    while let Some(op) = program.byte() {
+        steps += 1;
+        if steps > 64 {
+            break;
+        }
+        match op % 6 {
+            0 => {
+                let Some(d) = program.chunk() else { break };
+                let _ = a.handle_datagram(t, b_addr, d, &mut out);
+            }
+            1 => {
+                let Some(d) = program.chunk() else { break };
+                let _ = a.handle_datagram(t, stranger, d, &mut out);
+            }
+            2 => {
+                let Some(p) = program.chunk() else { break };
+                let _ = a.handle_tun_packet(t, p, &mut out);
+            }
+            3 => {
+                let Some(step) = program.byte() else { break };
+                // Up to about 4 minutes a step: rekeys and expiries happen.
+                t += Duration::from_millis(u64::from(step) * 1000);
+                a.handle_timeout(t);
+                b.handle_timeout(t);
+            }
+            4 => {
+                b.handle_timeout(t);
+                deliver(&mut b, b_addr, &mut a, t, &mut out);
+            }
+            _ => {
+                a.handle_timeout(t);
+                deliver(&mut a, a_addr, &mut b, t, &mut out);
+            }
+        }
+    }
+    while a.poll_transmit().is_some() {}
+    let _ = a.status(t);
+    let _ = b.status(t);
+});
