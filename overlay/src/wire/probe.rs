@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! probe (type 6):
-//! 0      1          4            36      44       60
-//! | type | reserved | sender 32 | tx u64 | mac 16 |
+//! 0      1          4            36      44            62       78
+//! | type | reserved | sender 32 | tx u64 | padding 18 | mac 16 |
 //!
 //! probe-ack (type 7):
 //! 0      1          4            36      44              60          62       78
@@ -16,15 +16,17 @@
 //! and says where the probe came from (an IPv4 address as IPv4-mapped
 //! IPv6), which tells the prober its own reflexive endpoint toward this
 //! member. Nobody keeps state for a probe: the answer is computed from it.
+//! A probe is padded (zeros, under the MAC) to the length of its answer, so
+//! that answering never sends more bytes than arrived.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use super::{exact, mac::MAC_LEN, read_u64, write_type, MessageType, WireError};
 
-/// Bytes of a probe.
-pub const PROBE_LEN: usize = 4 + 32 + 8 + MAC_LEN;
 /// Bytes of a probe-ack.
 pub const ACK_LEN: usize = 4 + 32 + 8 + 18 + MAC_LEN;
+/// Bytes of a probe: padded to those of its answer.
+pub const PROBE_LEN: usize = ACK_LEN;
 
 /// A view over a probe or a probe-ack.
 #[derive(Debug)]
@@ -83,7 +85,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// Writes a probe with a zero MAC for the caller to seal.
+/// Writes a probe (zero padding) with a zero MAC for the caller to seal.
 pub fn emit_probe(sender: &[u8; 32], tx: u64) -> [u8; PROBE_LEN] {
     let mut b = [0u8; PROBE_LEN];
     write_type(&mut b, MessageType::Probe);
@@ -121,6 +123,15 @@ mod tests {
         assert_eq!(p.tx(), 0x0102);
         assert_eq!(p.observed(), None);
         assert!(Packet::new_checked(&b[..PROBE_LEN - 1]).is_err());
+        // The old, unpadded probe is refused.
+        assert!(Packet::new_checked(&b[..60]).is_err());
+    }
+
+    #[test]
+    fn an_answer_is_never_longer_than_its_probe() {
+        let probe = emit_probe(&[7; 32], 1);
+        let ack = emit_ack(&[7; 32], 1, "[2001:db8::1]:9".parse().unwrap());
+        assert!(ack.len() <= probe.len());
     }
 
     #[test]
@@ -138,7 +149,8 @@ mod tests {
     #[test]
     fn wrong_length_or_type_is_an_error() {
         let b = emit_ack(&[3; 32], 1, "192.0.2.1:1".parse().unwrap());
-        assert!(Packet::new_checked(&b[..PROBE_LEN]).is_err());
+        assert!(Packet::new_checked(&b[..ACK_LEN - 1]).is_err());
+        assert!(Packet::new_checked(&b[..60]).is_err());
         let mut p = emit_probe(&[1; 32], 1);
         p[0] = 4;
         assert!(Packet::new_checked(&p[..]).is_err());
