@@ -39,6 +39,7 @@ impl Node {
             if !punch.owns_tx(pkt.tx()) {
                 return Ok(());
             }
+            punch.hear(from.ip());
             // The other side's probe got through its NAT and ours: answers
             // from this socket to `from` will too. Try it, and probe it
             // (a peer-reflexive candidate) to measure it.
@@ -55,15 +56,14 @@ impl Node {
             self.self_check_ack(now, from, socket, seen);
             return Ok(());
         }
-        let Some(rtt) = self
-            .traversal
-            .punches
-            .get(&sender)
-            .and_then(|p| p.rtt_of(pkt.tx(), now))
-        else {
+        let Some(punch) = self.traversal.punches.get_mut(&sender) else {
             // An answer after its punch ended: harmless.
             return Ok(());
         };
+        let Some(rtt) = punch.rtt_of(pkt.tx(), now) else {
+            return Ok(());
+        };
+        punch.hear(from.ip());
         if socket == 0 {
             self.traversal.observe(seen, sender, now);
         }

@@ -1,0 +1,258 @@
+//! A hostile member aims hole punching at a victim: it floods a node with
+//! signed candidate signals (its own and made-up members') that name the
+//! victim's address, with port predictions and birthday spraying asked for,
+//! and, in the worst case, gossips the made-up members at the victim's
+//! address so that they look vouched for. Over a minute of virtual time the
+//! victim receives at most [`TARGET_PROBES`] probes from the node, or
+//! [`VOUCHED_TARGET_PROBES`] when vouched for (docs/protocol.md §11).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::traversal::limits::{TARGET_PROBES, VOUCHED_TARGET_PROBES, WINDOW};
+use super::*;
+use crate::identity::{NetworkKey, NodeKey};
+use crate::wire::gossip::{self, Entry};
+use crate::wire::probe::PROBE_LEN;
+use crate::wire::signal::{
+    self, body_kind, candidate_kind, Candidate, Candidates, Header, NatHint,
+};
+use crate::wire::MessageType;
+
+const VICTIM: &str = "192.0.2.66";
+
+fn node(now: Instant) -> Node {
+    let cfg = Config {
+        node_key: NodeKey::from_seed([1; 32]),
+        network_key: NetworkKey::from_secret([9; 32]),
+        bootstrap: Vec::new(),
+        known_peers: Vec::new(),
+        stun_servers: Vec::new(),
+        seed: [1; 32],
+        unix_ms: 1_800_000_000_000,
+    };
+    Node::new(cfg, now)
+}
+
+fn victim() -> IpAddr {
+    VICTIM.parse().unwrap()
+}
+
+/// A candidates request from `key`, naming 24 ports of the victim, a NAT
+/// that allocates in sequence, and birthday sockets.
+fn crafted(key: &NodeKey, to: NodeId, ts: u64, punch_id: u64) -> Vec<u8> {
+    let list = (0..24)
+        .map(|i| Candidate {
+            kind: candidate_kind::REFLEXIVE,
+            addr: SocketAddr::new(victim(), 40_000 + i),
+        })
+        .collect();
+    let body = Candidates {
+        request: true,
+        punch_id,
+        nat: NatHint {
+            mapping: 2,
+            allocation: 2,
+            step: 1,
+            last_port: 40_000,
+        },
+        aux_sockets: 256,
+        list,
+    }
+    .emit();
+    let (src, dst) = (key.id(), to);
+    let header = Header {
+        hop_limit: 4,
+        body_kind: body_kind::CANDIDATES,
+        src: src.as_bytes(),
+        dst: dst.as_bytes(),
+        timestamp_ms: ts,
+    };
+    signal::emit(&header, &body, |m| key.sign(m)).unwrap()
+}
+
+/// Made-up members the hostile one signs for.
+fn sock_puppets(count: u32) -> Vec<NodeKey> {
+    (0..count)
+        .map(|i| {
+            let mut seed = [0u8; 32];
+            seed[..4].copy_from_slice(&i.to_le_bytes());
+            seed[4] = 0x5a;
+            NodeKey::from_seed(seed)
+        })
+        .collect()
+}
+
+/// What the victim got from the node, and what the attack cost.
+struct Outcome {
+    probe_bytes: usize,
+    all_bytes: usize,
+    signal_bytes: usize,
+    node: Node,
+}
+
+/// Runs the attack for `time`: every 50 ms the hostile member passes on 8
+/// crafted requests (its own and its puppets', round robin); with `vouch`
+/// it also gossips every puppet at the victim's address.
+fn attack(time: Duration, vouch: bool) -> Outcome {
+    let t0 = Instant::now();
+    let mut a = node(t0);
+    let hostile = NodeKey::from_seed([2; 32]);
+    let puppets = sock_puppets(200);
+    let mut signers: Vec<&NodeKey> = puppets.iter().collect();
+    signers.push(&hostile);
+    if vouch {
+        let entries: Vec<Entry> = puppets
+            .iter()
+            .map(|k| Entry {
+                node_id: *k.id().as_bytes(),
+                age_secs: 0,
+                metric: gossip::UNREACHABLE,
+                endpoint: SocketAddr::new(victim(), 40_000),
+            })
+            .collect();
+        for chunk in entries.chunks(24) {
+            a.consume_gossip(t0, hostile.id(), &gossip::emit(chunk));
+        }
+    }
+    let mut out = Outcome {
+        probe_bytes: 0,
+        all_bytes: 0,
+        signal_bytes: 0,
+        node: a,
+    };
+    let step = Duration::from_millis(50);
+    let mut now = t0;
+    let mut ts = 1u64;
+    let mut next = 0usize;
+    while now < t0 + time {
+        for _ in 0..8 {
+            let key = signers[next % signers.len()];
+            next += 1;
+            ts += 1;
+            let msg = crafted(key, out.node.id(), ts, ts * 1000);
+            out.signal_bytes += msg.len();
+            out.node.consume_signal(now, hostile.id(), &msg);
+        }
+        if out.node.poll_timeout().is_some_and(|t| t <= now) {
+            out.node.handle_timeout(now);
+        }
+        let mut sent = Vec::new();
+        while let Some(t) = out.node.poll_transmit() {
+            sent.push((t.to, t.payload));
+        }
+        while let Some(t) = out.node.poll_aux_transmit() {
+            sent.push((t.to, t.payload));
+        }
+        for (to, payload) in sent {
+            if to.ip() != victim() {
+                continue;
+            }
+            out.all_bytes += payload.len();
+            if MessageType::of(&payload) == Ok(MessageType::Probe) {
+                out.probe_bytes += payload.len();
+            }
+        }
+        now += step;
+    }
+    out
+}
+
+#[test]
+fn crafted_signals_send_the_victim_at_most_the_target_budget() {
+    let o = attack(WINDOW, false);
+    let bound = TARGET_PROBES as usize * PROBE_LEN;
+    let stats = o.node.traversal.stats;
+    println!(
+        "victim got {} bytes ({} in probes) for {} bytes of signals; joins refused {}, probes capped {}",
+        o.all_bytes, o.probe_bytes, o.signal_bytes, stats.joins_refused, stats.probes_capped
+    );
+    assert!(o.all_bytes <= bound, "{} > {bound}", o.all_bytes);
+    // The caps did the work: without them, each join would probe the
+    // victim's 24 ports and predictions round after round.
+    assert!(stats.joins_refused > 0);
+    assert!(stats.probes_capped > 0);
+    assert_eq!(stats.spray_probes, 0, "nobody vouched for the victim");
+    assert!(o.probe_bytes > 0);
+}
+
+#[test]
+fn vouching_raises_the_budget_but_it_still_holds() {
+    let o = attack(WINDOW, true);
+    let bound = VOUCHED_TARGET_PROBES as usize * PROBE_LEN;
+    let stats = o.node.traversal.stats;
+    println!(
+        "vouched: victim got {} bytes ({} in probes) for {} bytes of signals; joins refused {}, probes capped {}",
+        o.all_bytes, o.probe_bytes, o.signal_bytes, stats.joins_refused, stats.probes_capped
+    );
+    assert!(o.probe_bytes <= bound, "{} > {bound}", o.probe_bytes);
+    assert!(stats.probes_capped > 0);
+}
+
+#[test]
+fn the_budget_renews_each_window_and_no_faster() {
+    // Three windows: at most three budgets.
+    let o = attack(WINDOW * 3, false);
+    assert!(o.probe_bytes <= 3 * TARGET_PROBES as usize * PROBE_LEN);
+    assert!(o.probe_bytes > TARGET_PROBES as usize * PROBE_LEN);
+}
+
+#[test]
+fn a_spray_needs_another_members_word_for_the_address() {
+    let t0 = Instant::now();
+    let requester = NodeKey::from_seed([3; 32]);
+    let forwarder = NodeKey::from_seed([4; 32]).id();
+    let sprays = |vouch: bool| {
+        let mut a = node(t0);
+        if vouch {
+            let entry = Entry {
+                node_id: *requester.id().as_bytes(),
+                age_secs: 0,
+                metric: gossip::UNREACHABLE,
+                endpoint: SocketAddr::new(victim(), 40_000),
+            };
+            a.consume_gossip(t0, forwarder, &gossip::emit(&[entry]));
+        }
+        let msg = crafted(&requester, a.id(), 1, 77);
+        a.consume_signal(t0, forwarder, &msg);
+        let mut now = t0;
+        while now < t0 + Duration::from_secs(10) {
+            now += Duration::from_millis(25);
+            a.handle_timeout(now);
+            while a.poll_transmit().is_some() {}
+            while a.poll_aux_transmit().is_some() {}
+        }
+        a.traversal.stats.spray_probes
+    };
+    assert_eq!(sprays(false), 0);
+    assert!(sprays(true) > 0);
+}
+
+#[test]
+fn probes_and_hellos_inside_relay_frames_are_dropped_and_direct_ones_answered() {
+    use crate::wire::{hello, probe};
+    let t0 = Instant::now();
+    let mut a = node(t0);
+    let sender = NodeKey::from_seed([3; 32]).id();
+    let relay = NodeKey::from_seed([4; 32]).id();
+    let mut pr = probe::emit_probe(sender.as_bytes(), 5);
+    a.keys.mac_to_me().seal(&mut pr);
+    let mut hi = hello::emit(false, sender.as_bytes());
+    a.keys.mac_to_any().seal(&mut hi);
+    let from: SocketAddr = "198.51.100.9:9740".parse().unwrap();
+    let mut out = [0u8; 256];
+    for msg in [&pr[..], &hi[..]] {
+        a.rx_relay = Some(relay);
+        a.handle_datagram(t0, from, msg, &mut out);
+        a.rx_relay = None;
+    }
+    assert_eq!(a.drops().get(DropReason::RelayedPathMessage), 2);
+    assert!(a.poll_transmit().is_none());
+    // Straight from the network, both are answered, never with more bytes.
+    for msg in [&pr[..], &hi[..]] {
+        a.handle_datagram(t0, from, msg, &mut out);
+        let answer = a.poll_transmit().expect("answered");
+        assert_eq!(answer.to, from);
+        assert!(answer.payload.len() <= msg.len());
+    }
+}
