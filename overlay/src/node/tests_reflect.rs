@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::traversal::limits::{TARGET_PROBES, VOUCHED_TARGET_PROBES, WINDOW};
 use super::*;
 use crate::identity::{NetworkKey, NodeKey};
+use crate::session::handshake::HandshakeKeys;
 use crate::wire::gossip::{self, Entry};
 use crate::wire::probe::PROBE_LEN;
 use crate::wire::signal::{
@@ -32,6 +33,29 @@ fn node(now: Instant) -> Node {
         unix_ms: 1_800_000_000_000,
     };
     Node::new(cfg, now)
+}
+
+/// A probe from `key` to `to`, sealed as `key`'s node would: its pair tag
+/// is keyed from `key` and `to`.
+fn probe_from(key: &NodeKey, to: NodeId, tx: u64) -> [u8; crate::wire::probe::ACK_LEN] {
+    use crate::wire::probe;
+    let keys = HandshakeKeys::new(key, &NetworkKey::from_secret([9; 32]));
+    let pair = super::traversal::pair::PairKeys::default()
+        .get(key, &keys, &to)
+        .unwrap();
+    let mut msg = probe::emit_probe(key.id().as_bytes(), tx);
+    probe::seal(&mut msg, &pair.to, &keys.mac_to(&to));
+    msg
+}
+
+/// `key`'s probe claiming to come from `claimed`: right network MAC, pair
+/// tag keyed from `key`'s own pair with `to`.
+fn forged_probe(key: &NodeKey, claimed: NodeId, to: NodeId, tx: u64) -> Vec<u8> {
+    let mut msg = probe_from(key, to, tx);
+    msg[4..36].copy_from_slice(claimed.as_bytes());
+    let keys = HandshakeKeys::new(key, &NetworkKey::from_secret([9; 32]));
+    keys.mac_to(&to).seal(&mut msg);
+    msg.to_vec()
 }
 
 fn victim() -> IpAddr {
@@ -230,13 +254,13 @@ fn a_spray_needs_another_members_word_for_the_address() {
 
 #[test]
 fn probes_and_hellos_inside_relay_frames_are_dropped_and_direct_ones_answered() {
-    use crate::wire::{hello, probe};
+    use crate::wire::hello;
     let t0 = Instant::now();
     let mut a = node(t0);
-    let sender = NodeKey::from_seed([3; 32]).id();
+    let sender_key = NodeKey::from_seed([3; 32]);
+    let sender = sender_key.id();
     let relay = NodeKey::from_seed([4; 32]).id();
-    let mut pr = probe::emit_probe(sender.as_bytes(), 5);
-    a.keys.mac_to_me().seal(&mut pr);
+    let pr = probe_from(&sender_key, a.id(), 5);
     let mut hi = hello::emit(false, sender.as_bytes());
     a.keys.mac_to_any().seal(&mut hi);
     let from: SocketAddr = "198.51.100.9:9740".parse().unwrap();
@@ -255,4 +279,49 @@ fn probes_and_hellos_inside_relay_frames_are_dropped_and_direct_ones_answered() 
         assert_eq!(answer.to, from);
         assert!(answer.payload.len() <= msg.len());
     }
+}
+
+#[test]
+fn a_probe_forged_by_a_third_member_moves_no_path() {
+    let t0 = Instant::now();
+    let mut a = node(t0);
+    let b = NodeKey::from_seed([3; 32]);
+    let m = NodeKey::from_seed([4; 32]);
+    let forwarder = NodeKey::from_seed([5; 32]).id();
+    // B asks A to punch (no candidates), through another member.
+    let body = Candidates {
+        request: true,
+        punch_id: 1000,
+        nat: NatHint::default(),
+        aux_sockets: 0,
+        list: Vec::new(),
+    }
+    .emit();
+    let (src, dst) = (b.id(), a.id());
+    let header = Header {
+        hop_limit: 4,
+        body_kind: body_kind::CANDIDATES,
+        src: src.as_bytes(),
+        dst: dst.as_bytes(),
+        timestamp_ms: 1,
+    };
+    let sig = signal::emit(&header, &body, |msg| b.sign(msg)).unwrap();
+    a.consume_signal(t0, forwarder, &sig);
+    assert!(a.traversal.punches.contains_key(&b.id()));
+    let mut out = [0u8; 256];
+    // M, a member, sends a probe "from" B of the punch, from its own address.
+    let m_addr: SocketAddr = "203.0.113.50:9740".parse().unwrap();
+    let forged = forged_probe(&m, b.id(), a.id(), 1001);
+    a.handle_datagram(t0, m_addr, &forged, &mut out);
+    assert_eq!(a.drops().get(DropReason::BadMac), 1);
+    assert_eq!(a.peers.get(&b.id()).and_then(|p| p.endpoint), None);
+    assert_eq!(a.traversal.stats.direct_paths_found, 0);
+    while let Some(t) = a.poll_transmit() {
+        assert_ne!(t.to, m_addr, "a forged probe got an answer");
+    }
+    // B's own probe, from B's address, is a path.
+    let b_addr: SocketAddr = "198.51.100.20:9740".parse().unwrap();
+    a.handle_datagram(t0, b_addr, &probe_from(&b, a.id(), 1001), &mut out);
+    assert_eq!(a.peers.get(&b.id()).and_then(|p| p.endpoint), Some(b_addr));
+    assert_eq!(a.traversal.stats.direct_paths_found, 1);
 }

@@ -22,6 +22,7 @@ mod aim;
 mod aux;
 mod candidates;
 pub(crate) mod limits;
+pub(crate) mod pair;
 mod probe;
 mod punch;
 mod selfcheck;
@@ -69,6 +70,8 @@ pub(crate) struct Traversal {
     pub(crate) next_upgrade: Option<Instant>,
     /// Caps on what signals can make this node send.
     pub(crate) limits: limits::Limits,
+    /// Keys of probe pair tags.
+    pub(crate) pairs: pair::PairKeys,
 }
 
 /// One sighting of our endpoint by another member.

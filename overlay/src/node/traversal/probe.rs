@@ -26,12 +26,22 @@ impl Node {
             .or_else(|| NodeId::from_bytes(bytes).ok())
             .filter(|id| *id != self.id)
             .ok_or(DropReason::Malformed)?;
+        // Only the sender it names can make its pair tag: a member cannot
+        // pass for another (one X25519 per member, then cached).
+        let pair = self
+            .traversal
+            .pairs
+            .get(&self.node_key, &self.keys, &sender)
+            .ok_or(DropReason::Malformed)?;
+        if !pkt.verify_pair(&pair.from) {
+            return Err(DropReason::BadMac);
+        }
         let socket = self.rx_socket;
         if !pkt.is_ack() {
             // Stateless answer, from the socket the probe reached: echo the
             // tx and say where the probe came from.
             let mut ack = probe::emit_ack(self.id.as_bytes(), pkt.tx(), from);
-            self.keys.mac_to(&sender).seal(&mut ack);
+            probe::seal(&mut ack, &pair.to, &self.keys.mac_to(&sender));
             self.queue_datagram(socket, from, ack.to_vec());
             let Some(punch) = self.traversal.punches.get_mut(&sender) else {
                 return Ok(());

@@ -607,8 +607,11 @@ impl Node {
 
     /// Sends a probe for `pid` to `to` from our socket `socket`.
     pub(crate) fn send_probe_from(&mut self, socket: u16, pid: NodeId, to: SocketAddr, tx: u64) {
+        let Some(pair) = self.traversal.pairs.get(&self.node_key, &self.keys, &pid) else {
+            return;
+        };
         let mut msg = probe::emit_probe(self.id.as_bytes(), tx);
-        self.keys.mac_to(&pid).seal(&mut msg);
+        probe::seal(&mut msg, &pair.to, &self.keys.mac_to(&pid));
         self.traversal.stats.probes_sent += 1;
         self.queue_datagram(socket, to, msg.to_vec());
     }
