@@ -5,7 +5,8 @@ use tessel_overlay::wire::probe::{emit_ack, emit_probe, Packet};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Packet::new_checked(data) {
-        // Reserved bytes (1..4) and the MAC are not re-emitted; the rest is.
+        // Reserved bytes (1..4), a probe's padding, the pair tag and the MAC are not
+        // re-emitted; the rest is.
         let again = match p.observed() {
             Some(seen) => emit_ack(&p.sender(), p.tx(), seen).to_vec(),
             None => emit_probe(&p.sender(), p.tx()).to_vec(),

@@ -102,7 +102,9 @@ pub fn decode(datagram: &[u8], key: Option<&IntegrityKey>) -> Result<Decoded, St
     })
 }
 
-/// Checks MESSAGE-INTEGRITY-SHA256 if present, else MESSAGE-INTEGRITY.
+/// Checks MESSAGE-INTEGRITY-SHA256. A message with only the SHA-1
+/// MESSAGE-INTEGRITY fails: members always send both, and the SHA-1 one
+/// alone would let a shorter request through.
 fn integrity(msg: &StunMessage, datagram: &[u8], key: Option<&IntegrityKey>) -> Integrity {
     let sha256 = msg
         .get::<MessageIntegritySha256>()
@@ -116,13 +118,10 @@ fn integrity(msg: &StunMessage, datagram: &[u8], key: Option<&IntegrityKey>) -> 
     let Some(key) = key else {
         return Integrity::Failed;
     };
-    let ok = match (sha256, sha1) {
-        (Some(attr), _) => get_input_text::<MessageIntegritySha256>(datagram)
-            .is_some_and(|input| attr.validate(&input, key.hmac())),
-        (None, Some(attr)) => get_input_text::<MessageIntegrity>(datagram)
-            .is_some_and(|input| attr.validate(&input, key.hmac())),
-        (None, None) => false,
-    };
+    let ok = sha256.is_some_and(|attr| {
+        get_input_text::<MessageIntegritySha256>(datagram)
+            .is_some_and(|input| attr.validate(&input, key.hmac()))
+    });
     if ok {
         Integrity::Verified
     } else {

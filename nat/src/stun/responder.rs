@@ -1,9 +1,12 @@
 //! Answering Binding requests, only for those who hold the key.
 //!
 //! A Tessel node is invisible to outsiders: a request gets a response only
-//! if its integrity verifies with the network's key. Everything else (plain
+//! if it names the network's key (USERNAME) and its
+//! MESSAGE-INTEGRITY-SHA256 verifies with it. Everything else (plain
 //! requests, requests keyed for another network, forgeries, responses,
-//! indications) gets no answer; the caller counts it.
+//! indications) gets no answer; the caller counts it. A request with both
+//! attributes is longer than its response (116 bytes against at most 112),
+//! so answering never sends more bytes than arrived.
 
 use std::net::SocketAddr;
 
@@ -23,8 +26,8 @@ pub enum Refusal {
     /// A response or error, not a request.
     #[error("not a Binding request")]
     NotRequest,
-    /// A request without integrity.
-    #[error("request without integrity")]
+    /// A request without USERNAME or without integrity.
+    #[error("request without USERNAME or integrity")]
     Unauthenticated,
     /// A request whose USERNAME names another key (another network).
     #[error("request for another key")]
@@ -36,6 +39,10 @@ pub enum Refusal {
     /// this responder does not have.
     #[error("CHANGE-REQUEST without an alternate address")]
     ChangeUnsupported,
+    /// A request shorter than its response would be: answering it would
+    /// send more bytes than arrived.
+    #[error("request shorter than its response")]
+    WouldAmplify,
 }
 
 /// Answers authenticated Binding requests (see the module documentation).
@@ -61,11 +68,16 @@ impl Responder {
     /// A [`Refusal`] for everything that must get no answer.
     pub fn respond(&self, datagram: &[u8], from: SocketAddr) -> Result<Vec<u8>, Refusal> {
         let decoded = decode(datagram, Some(&self.key)).map_err(Refusal::Invalid)?;
-        self.respond_to(&decoded, from)
+        let answer = self.respond_to(&decoded, from)?;
+        if answer.len() > datagram.len() {
+            return Err(Refusal::WouldAmplify);
+        }
+        Ok(answer)
     }
 
     /// Like [`Responder::respond`] for a message already decoded with this
-    /// responder's key.
+    /// responder's key, except that the caller compares the answer's length
+    /// with the request's.
     ///
     /// # Errors
     /// A [`Refusal`] for everything that must get no answer.
@@ -73,11 +85,12 @@ impl Responder {
         let Message::Request { username, change } = &decoded.message else {
             return Err(Refusal::NotRequest);
         };
+        let Some(username) = username.as_deref() else {
+            return Err(Refusal::Unauthenticated);
+        };
         match decoded.integrity {
             Integrity::Absent => return Err(Refusal::Unauthenticated),
-            Integrity::Failed if username.as_deref() != Some(self.key.username()) => {
-                return Err(Refusal::OtherKey)
-            }
+            _ if username != self.key.username() => return Err(Refusal::OtherKey),
             Integrity::Failed => return Err(Refusal::BadIntegrity),
             Integrity::Verified => {}
         }

@@ -227,3 +227,57 @@ proptest! {
         let _ = Responder::new(key(1)).respond(&m, v4(1, 1));
     }
 }
+
+/// A request built attribute by attribute, for the shapes our encoder
+/// never makes.
+fn request_with(username: Option<&str>, sha1: bool, sha256: bool, k: &IntegrityKey) -> Vec<u8> {
+    use stun_rs::attributes::stun::{
+        Fingerprint, MessageIntegrity, MessageIntegritySha256, UserName,
+    };
+    use stun_rs::{MessageClass, MessageEncoderBuilder, StunMessageBuilder};
+    let mut b = StunMessageBuilder::new(stun_rs::methods::BINDING, MessageClass::Request)
+        .with_transaction_id(stun_rs::TransactionId::from(ID.0));
+    if let Some(name) = username {
+        b = b.with_attribute(UserName::new(name).unwrap());
+    }
+    if sha1 {
+        b = b.with_attribute(MessageIntegrity::new(k.hmac().clone()));
+    }
+    if sha256 {
+        b = b.with_attribute(MessageIntegritySha256::new(k.hmac().clone()));
+    }
+    let msg = b.with_attribute(Fingerprint::default()).build();
+    let mut buf = vec![0u8; 512];
+    let n = MessageEncoderBuilder::default()
+        .build()
+        .encode(&mut buf, &msg)
+        .unwrap();
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn keyed_requests_need_username_and_sha256_and_are_never_shorter_than_the_answer() {
+    let k = key(5);
+    let r = Responder::new(k.clone());
+    let v6 = SocketAddr::from((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 65535));
+    let full = request_with(Some(k.username()), true, true, &k);
+    let answer = r.respond(&full, v6).unwrap();
+    assert!(
+        answer.len() <= full.len(),
+        "{} > {}",
+        answer.len(),
+        full.len()
+    );
+    // SHA-1 integrity alone: a shorter request, refused.
+    let sha1_only = request_with(Some(k.username()), true, false, &k);
+    assert_eq!(r.respond(&sha1_only, v6), Err(Refusal::BadIntegrity));
+    // No USERNAME: refused, whatever the integrity.
+    let anonymous = request_with(None, true, true, &k);
+    assert!(anonymous.len() < answer.len());
+    assert_eq!(r.respond(&anonymous, v6), Err(Refusal::Unauthenticated));
+    // Integrity without the SHA-1 attribute: valid, but shorter than the
+    // answer (which carries both), so unanswered.
+    let sha256_only = request_with(Some(k.username()), false, true, &k);
+    assert_eq!(r.respond(&sha256_only, v6), Err(Refusal::WouldAmplify));
+}

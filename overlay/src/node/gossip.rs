@@ -166,6 +166,9 @@ impl Node {
             // to it is due (see `NodeId::unchecked`).
             let heard_at = now.checked_sub(age).unwrap_or(now);
             let id = NodeId::unchecked(entry.node_id);
+            // Another member's word for where `id` is: lets a punch toward
+            // `id` search ports there (traversal/limits.rs).
+            self.traversal.limits.vouch(now, id, entry.endpoint.ip());
             if !self.peers.contains_key(&id)
                 && self
                     .add_peer(id, Some(entry.endpoint), heard_at, now)

@@ -43,6 +43,8 @@ mod unreachable;
 mod tests;
 #[cfg(test)]
 mod tests_flood;
+#[cfg(test)]
+mod tests_reflect;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

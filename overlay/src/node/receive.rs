@@ -50,6 +50,13 @@ impl Node {
         }
         let action = match MessageType::of(datagram) {
             Ok(MessageType::Data) => return self.receive_data(now, from, datagram, out),
+            // Whoever relayed them could make them say anything about a path.
+            Ok(
+                MessageType::Hello
+                | MessageType::HelloAck
+                | MessageType::Probe
+                | MessageType::ProbeAck,
+            ) if self.rx_relay.is_some() => Err(DropReason::RelayedPathMessage),
             Ok(MessageType::HandshakeInit) => self.receive_initiation(now, from, datagram),
             Ok(MessageType::HandshakeResp) => self.receive_response(now, from, datagram),
             Ok(MessageType::Hello) => self.receive_hello(from, datagram),

@@ -69,11 +69,14 @@ pub enum DropReason {
     LookupNoRoute,
     /// A record whose publisher's signature does not verify.
     RecordRejected,
+    /// A probe, probe-ack, hello or hello-ack inside a relay frame: they
+    /// speak for the path they arrive on, which a relay frame is not.
+    RelayedPathMessage,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 29] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -102,6 +105,7 @@ impl DropReason {
         Self::TooBigForRelay,
         Self::LookupNoRoute,
         Self::RecordRejected,
+        Self::RelayedPathMessage,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -135,6 +139,7 @@ impl DropReason {
             Self::UnexpectedStun => "unexpected_stun",
             Self::LookupNoRoute => "lookup_no_route",
             Self::RecordRejected => "record_rejected",
+            Self::RelayedPathMessage => "relayed_path_message",
         }
     }
 }

@@ -3,10 +3,12 @@
 //! A datagram that passes [`looks_like_stun`] (the magic cookie) and
 //! decodes as a Binding message is handled here, before the overlay parse:
 //!
-//! - **Requests** get a response only if their integrity verifies with the
-//!   network's STUN key, so that every member is a STUN server for the
-//!   others and invisible to everyone else. Anything else is counted
-//!   (`stun_unauthenticated`) and gets no answer.
+//! - **Requests** get a response only if they carry the network's USERNAME
+//!   and their MESSAGE-INTEGRITY-SHA256 verifies with the network's STUN
+//!   key, so that every member is a STUN server for the others and
+//!   invisible to everyone else, and only if the response is no longer than
+//!   the request. Anything else is counted (`stun_unauthenticated`) and
+//!   gets no answer.
 //! - **Responses** to the node's own requests are matched by transaction ID
 //!   and source, and recorded as samples: reflector, mapped address, RTT.
 //!   Those from members must carry the network key's integrity.
@@ -199,6 +201,12 @@ impl Node {
         };
         match decoded.message {
             Message::Request { .. } => match self.stun.responder.respond_to(&decoded, from) {
+                Ok(payload) if payload.len() > datagram.len() => {
+                    // Never more bytes out than in (a request without the
+                    // SHA-1 integrity is shorter than our answer).
+                    tracing::trace!(%from, "STUN request shorter than its answer");
+                    self.drops.add(DropReason::StunUnauthenticated);
+                }
                 Ok(payload) => {
                     tracing::trace!(%from, "answered a member's STUN request");
                     // From the socket the request reached.

@@ -1,7 +1,7 @@
 //! Noise sessions: the IKpsk2 handshake, the transport keys it yields and the
 //! anti-replay window. No clocks or sockets here: callers pass `now`.
 
-mod dh;
+pub(crate) mod dh;
 pub mod handshake;
 pub mod replay;
 mod resolver;

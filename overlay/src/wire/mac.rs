@@ -21,6 +21,16 @@ impl MacKey {
         Self(*blake3::keyed_hash(network_mac_key, recipient).as_bytes())
     }
 
+    /// The key of tags that only the two ends of one pair of members can
+    /// make: this key (for messages to the recipient) bound to `shared`,
+    /// the X25519 of the two members' static keys.
+    pub fn for_pair(&self, shared: &[u8; 32]) -> Self {
+        let mut h = blake3::Hasher::new_keyed(&self.0);
+        h.update(b"tessel pair tag v1");
+        h.update(shared);
+        Self(*h.finalize().as_bytes())
+    }
+
     /// Computes the MAC of `msg`.
     pub fn compute(&self, msg: &[u8]) -> [u8; MAC_LEN] {
         let mut out = [0u8; MAC_LEN];
@@ -73,5 +83,16 @@ mod tests {
         assert!(!k.verify(&m));
         assert!(!MacKey::for_any(&[1; 32]).verify(&m));
         assert!(!k.verify(&m[..5]));
+    }
+
+    #[test]
+    fn pair_keys_differ_by_secret_and_by_recipient() {
+        let to_b = MacKey::for_recipient(&[1; 32], &[2; 32]);
+        let to_c = MacKey::for_recipient(&[1; 32], &[3; 32]);
+        let m = [9u8; 40];
+        let tag = to_b.for_pair(&[5; 32]).compute(&m);
+        assert_eq!(tag, to_b.for_pair(&[5; 32]).compute(&m));
+        assert_ne!(tag, to_b.for_pair(&[6; 32]).compute(&m));
+        assert_ne!(tag, to_c.for_pair(&[5; 32]).compute(&m));
     }
 }

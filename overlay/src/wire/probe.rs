@@ -3,28 +3,37 @@
 //!
 //! ```text
 //! probe (type 6):
-//! 0      1          4            36      44       60
-//! | type | reserved | sender 32 | tx u64 | mac 16 |
+//! 0      1          4            36      44            62           78       94
+//! | type | reserved | sender 32 | tx u64 | padding 18 | pair tag 16 | mac 16 |
 //!
 //! probe-ack (type 7):
-//! 0      1          4            36      44              60          62       78
-//! | type | reserved | sender 32 | tx u64 | observed ip 16 | port u16be | mac 16 |
+//! 0      1          4            36      44              60          62           78       94
+//! | type | reserved | sender 32 | tx u64 | observed ip 16 | port u16be | pair tag 16 | mac 16 |
 //! ```
 //! Both carry a MAC keyed from the network key and bound to the recipient's
 //! node ID, so a probe that lands on another member's port (or an
-//! outsider's) is dropped unanswered. A probe-ack echoes the probe's `tx`
+//! outsider's) is dropped unanswered at the cost of one keyed hash. Under
+//! it, the pair tag (over bytes 0..62) is keyed from the same key and the
+//! X25519 of the two members' static keys ([`MacKey::for_pair`]): only the
+//! named sender can make it, so a third member cannot forge a probe "from"
+//! another. A probe-ack echoes the probe's `tx`
 //! and says where the probe came from (an IPv4 address as IPv4-mapped
 //! IPv6), which tells the prober its own reflexive endpoint toward this
 //! member. Nobody keeps state for a probe: the answer is computed from it.
+//! A probe is padded (zeros, under the MAC) to the length of its answer, so
+//! that answering never sends more bytes than arrived.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use super::{exact, mac::MAC_LEN, read_u64, write_type, MessageType, WireError};
+use super::mac::{MacKey, MAC_LEN};
+use super::{exact, read_u64, write_type, MessageType, WireError};
 
-/// Bytes of a probe.
-pub const PROBE_LEN: usize = 4 + 32 + 8 + MAC_LEN;
+/// Where the pair tag lies; it covers the bytes before it.
+const TAG: std::ops::Range<usize> = 62..78;
 /// Bytes of a probe-ack.
-pub const ACK_LEN: usize = 4 + 32 + 8 + 18 + MAC_LEN;
+pub const ACK_LEN: usize = 4 + 32 + 8 + 18 + MAC_LEN + MAC_LEN;
+/// Bytes of a probe: padded to those of its answer.
+pub const PROBE_LEN: usize = ACK_LEN;
 
 /// A view over a probe or a probe-ack.
 #[derive(Debug)]
@@ -81,9 +90,21 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn as_bytes(&self) -> &[u8] {
         self.buffer.as_ref()
     }
+
+    /// Checks, in constant time, the pair tag with the key of the pair
+    /// (see [`MacKey::for_pair`]).
+    pub fn verify_pair(&self, pair: &MacKey) -> bool {
+        pair.verify(&self.buffer.as_ref()[..TAG.end])
+    }
 }
 
-/// Writes a probe with a zero MAC for the caller to seal.
+/// Writes the pair tag, then the MAC over everything before it.
+pub fn seal(msg: &mut [u8; ACK_LEN], pair: &MacKey, mac: &MacKey) {
+    pair.seal(&mut msg[..TAG.end]);
+    mac.seal(msg);
+}
+
+/// Writes a probe (zero padding) with a zero tag and MAC for [`seal`].
 pub fn emit_probe(sender: &[u8; 32], tx: u64) -> [u8; PROBE_LEN] {
     let mut b = [0u8; PROBE_LEN];
     write_type(&mut b, MessageType::Probe);
@@ -92,7 +113,7 @@ pub fn emit_probe(sender: &[u8; 32], tx: u64) -> [u8; PROBE_LEN] {
     b
 }
 
-/// Writes a probe-ack with a zero MAC for the caller to seal.
+/// Writes a probe-ack with a zero tag and MAC for [`seal`].
 pub fn emit_ack(sender: &[u8; 32], tx: u64, observed: SocketAddr) -> [u8; ACK_LEN] {
     let mut b = [0u8; ACK_LEN];
     write_type(&mut b, MessageType::ProbeAck);
@@ -121,6 +142,30 @@ mod tests {
         assert_eq!(p.tx(), 0x0102);
         assert_eq!(p.observed(), None);
         assert!(Packet::new_checked(&b[..PROBE_LEN - 1]).is_err());
+        // The old, unpadded probe is refused.
+        assert!(Packet::new_checked(&b[..60]).is_err());
+    }
+
+    #[test]
+    fn the_pair_tag_needs_the_pair_key_and_the_mac_covers_it() {
+        let to_me = MacKey::for_recipient(&[1; 32], &[2; 32]);
+        let pair = to_me.for_pair(&[3; 32]);
+        let mut b = emit_probe(&[7; 32], 9);
+        seal(&mut b, &pair, &to_me);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert!(to_me.verify(p.as_bytes()));
+        assert!(p.verify_pair(&pair));
+        assert!(!p.verify_pair(&to_me.for_pair(&[4; 32])));
+        let mut t = b;
+        t[70] ^= 1;
+        assert!(!to_me.verify(&t));
+    }
+
+    #[test]
+    fn an_answer_is_never_longer_than_its_probe() {
+        let probe = emit_probe(&[7; 32], 1);
+        let ack = emit_ack(&[7; 32], 1, "[2001:db8::1]:9".parse().unwrap());
+        assert!(ack.len() <= probe.len());
     }
 
     #[test]
@@ -138,7 +183,8 @@ mod tests {
     #[test]
     fn wrong_length_or_type_is_an_error() {
         let b = emit_ack(&[3; 32], 1, "192.0.2.1:1".parse().unwrap());
-        assert!(Packet::new_checked(&b[..PROBE_LEN]).is_err());
+        assert!(Packet::new_checked(&b[..ACK_LEN - 1]).is_err());
+        assert!(Packet::new_checked(&b[..60]).is_err());
         let mut p = emit_probe(&[1; 32], 1);
         p[0] = 4;
         assert!(Packet::new_checked(&p[..]).is_err());

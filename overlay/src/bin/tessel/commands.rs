@@ -371,6 +371,12 @@ fn status(args: StatusArgs) -> Result<()> {
             t.birthday_punches
         );
     }
+    if t.candidates_refused + t.joins_refused + t.probes_capped > 0 {
+        println!(
+            "hole punching refused: {} candidates, {} joins, {} probes over an address's budget",
+            t.candidates_refused, t.joins_refused, t.probes_capped
+        );
+    }
     let drops: Vec<String> = status
         .drops
         .iter()

@@ -146,11 +146,13 @@ const WINDOW_ABOVE: i32 = 24;
 /// `escalated` punch (the plain candidates did not answer) toward a NAT that
 /// may map per destination also probes a window of ports around each
 /// reflexive candidate: a NAT that allocates in sequence will have given the
-/// mapping toward us a port just above the last one seen.
+/// mapping toward us a port just above the last one seen. Ports beyond the
+/// candidates go only to the addresses in `spray_ips` (see `aim.rs`).
 pub(crate) fn probe_targets(
     remote: &[Candidate],
     nat: &NatHint,
     escalated: bool,
+    spray_ips: &[IpAddr],
 ) -> Vec<SocketAddr> {
     let mut out: Vec<SocketAddr> = Vec::new();
     let mut push = |a: SocketAddr| {
@@ -167,7 +169,7 @@ pub(crate) fn probe_targets(
     if sequential {
         for c in remote
             .iter()
-            .filter(|c| c.kind == candidate_kind::REFLEXIVE)
+            .filter(|c| c.kind == candidate_kind::REFLEXIVE && spray_ips.contains(&c.addr.ip()))
         {
             for k in 1..=PREDICTED_PORTS {
                 let port = i32::from(nat.last_port) + i32::from(nat.step) * k;
@@ -181,7 +183,7 @@ pub(crate) fn probe_targets(
     } else if escalated && nat.mapping != mapping::INDEPENDENT {
         for c in remote
             .iter()
-            .filter(|c| c.kind == candidate_kind::REFLEXIVE)
+            .filter(|c| c.kind == candidate_kind::REFLEXIVE && spray_ips.contains(&c.addr.ip()))
         {
             let base = i32::from(c.addr.port());
             for d in (1..=WINDOW_ABOVE).chain((1..=WINDOW_BELOW).map(|d| -d)) {
@@ -212,12 +214,18 @@ mod tests {
             step: 2,
             last_port: 40_010,
         };
-        let t = probe_targets(&remote, &nat, false);
+        let ips = [remote[0].addr.ip()];
+        let t = probe_targets(&remote, &nat, false, &ips);
         assert_eq!(t[0], remote[0].addr);
         assert_eq!(t[1].port(), 40_012);
         assert_eq!(t.len(), 1 + PREDICTED_PORTS as usize);
-        assert!(probe_targets(&remote, &NatHint::default(), false).len() == 1);
-        let window = probe_targets(&remote, &NatHint::default(), true);
+        assert!(probe_targets(&remote, &NatHint::default(), false, &ips).len() == 1);
+        // Toward an address not allowed to be sprayed: the candidate only.
+        assert_eq!(
+            probe_targets(&remote, &nat, true, &[]),
+            vec![remote[0].addr]
+        );
+        let window = probe_targets(&remote, &NatHint::default(), true, &ips);
         assert_eq!(window.len(), 1 + (WINDOW_ABOVE + WINDOW_BELOW) as usize);
         assert!(window.contains(&"203.0.113.5:40001".parse().unwrap()));
     }
@@ -234,7 +242,8 @@ mod tests {
             step: 3,
             last_port: 65_530,
         };
-        assert!(probe_targets(&remote, &nat, true).len() <= 3);
+        let ips = [remote[0].addr.ip()];
+        assert!(probe_targets(&remote, &nat, true, &ips).len() <= 3);
     }
 }
 

@@ -18,8 +18,11 @@
 //! at random, the side behind it opens many sockets and the other side
 //! probes random ports until one matches ([`aux`], the birthday technique).
 
+mod aim;
 mod aux;
 mod candidates;
+pub(crate) mod limits;
+pub(crate) mod pair;
 mod probe;
 mod punch;
 mod selfcheck;
@@ -65,6 +68,10 @@ pub(crate) struct Traversal {
     pub(crate) check: selfcheck::SelfCheck,
     /// When relayed sessions are next looked at for a direct path.
     pub(crate) next_upgrade: Option<Instant>,
+    /// Caps on what signals can make this node send.
+    pub(crate) limits: limits::Limits,
+    /// Keys of probe pair tags.
+    pub(crate) pairs: pair::PairKeys,
 }
 
 /// One sighting of our endpoint by another member.
@@ -98,6 +105,15 @@ pub struct TraversalStats {
     /// (loopback, multicast, link-local, overlay addresses and the like).
     #[serde(default)]
     pub candidates_refused: u64,
+    /// Requests to join a punch that this node refused: the asking member,
+    /// or the member that passed the request on, or all of them together
+    /// asked too often.
+    #[serde(default)]
+    pub joins_refused: u64,
+    /// Probes not sent because their target address, which had not proven
+    /// to be the member's, had its probes of the minute already.
+    #[serde(default)]
+    pub probes_capped: u64,
 }
 
 impl Traversal {

@@ -26,12 +26,22 @@ impl Node {
             .or_else(|| NodeId::from_bytes(bytes).ok())
             .filter(|id| *id != self.id)
             .ok_or(DropReason::Malformed)?;
+        // Only the sender it names can make its pair tag: a member cannot
+        // pass for another (one X25519 per member, then cached).
+        let pair = self
+            .traversal
+            .pairs
+            .get(&self.node_key, &self.keys, &sender)
+            .ok_or(DropReason::Malformed)?;
+        if !pkt.verify_pair(&pair.from) {
+            return Err(DropReason::BadMac);
+        }
         let socket = self.rx_socket;
         if !pkt.is_ack() {
             // Stateless answer, from the socket the probe reached: echo the
             // tx and say where the probe came from.
             let mut ack = probe::emit_ack(self.id.as_bytes(), pkt.tx(), from);
-            self.keys.mac_to(&sender).seal(&mut ack);
+            probe::seal(&mut ack, &pair.to, &self.keys.mac_to(&sender));
             self.queue_datagram(socket, from, ack.to_vec());
             let Some(punch) = self.traversal.punches.get_mut(&sender) else {
                 return Ok(());
@@ -39,6 +49,7 @@ impl Node {
             if !punch.owns_tx(pkt.tx()) {
                 return Ok(());
             }
+            punch.hear(from.ip());
             // The other side's probe got through its NAT and ours: answers
             // from this socket to `from` will too. Try it, and probe it
             // (a peer-reflexive candidate) to measure it.
@@ -55,15 +66,14 @@ impl Node {
             self.self_check_ack(now, from, socket, seen);
             return Ok(());
         }
-        let Some(rtt) = self
-            .traversal
-            .punches
-            .get(&sender)
-            .and_then(|p| p.rtt_of(pkt.tx(), now))
-        else {
+        let Some(punch) = self.traversal.punches.get_mut(&sender) else {
             // An answer after its punch ended: harmless.
             return Ok(());
         };
+        let Some(rtt) = punch.rtt_of(pkt.tx(), now) else {
+            return Ok(());
+        };
+        punch.hear(from.ip());
         if socket == 0 {
             self.traversal.observe(seen, sender, now);
         }

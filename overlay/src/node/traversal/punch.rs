@@ -64,6 +64,8 @@ const SPRAY_INTERVAL: Duration = Duration::from_millis(25);
 const SPRAY_DELAY: Duration = Duration::from_millis(200);
 /// Lowest port a spray probes (NATs rarely allocate below it).
 const SPRAY_LOWEST_PORT: u16 = 1024;
+/// Addresses a punch remembers having heard the other side from.
+const MAX_HEARD: usize = 4;
 
 /// Probing random ports of the other side's NAT.
 #[derive(Debug)]
@@ -95,6 +97,9 @@ pub(crate) struct Punch {
     /// Our birthday sockets are open for this punch; their next extra round.
     birthday: Option<Option<Instant>>,
     spray: Option<Spray>,
+    /// IP addresses that probes or probe-acks MAC'd by the other side came
+    /// from: proven to be its.
+    heard: Vec<IpAddr>,
 }
 
 impl Punch {
@@ -110,6 +115,23 @@ impl Punch {
             found_at: None,
             birthday: None,
             spray: None,
+            heard: Vec::new(),
+        }
+    }
+
+    /// Whether a probe or probe-ack of the other side came from `ip`.
+    pub(crate) fn heard_from(&self, ip: IpAddr) -> bool {
+        self.heard.contains(&ip.to_canonical())
+    }
+
+    /// Remembers that a probe or probe-ack of the other side came from `ip`.
+    pub(crate) fn hear(&mut self, ip: IpAddr) {
+        let ip = ip.to_canonical();
+        if !self.heard.contains(&ip) {
+            if self.heard.len() >= MAX_HEARD {
+                self.heard.remove(0);
+            }
+            self.heard.push(ip);
         }
     }
 
@@ -248,20 +270,29 @@ impl Node {
         ts: u64,
         mut c: Candidates,
     ) {
+        // A punch this node would join (not one it started) is where a
+        // hostile member could aim it at others: counted first (limits.rs).
+        let joining = c.request && !self.traversal.punches.contains_key(&src);
+        if joining {
+            if let Err(why) = self.traversal.limits.admit_join(now, src, from) {
+                self.traversal.stats.joins_refused += 1;
+                tracing::debug!(peer = %src.short(), via = %from.short(), ?why, "hole punching: join refused");
+                return;
+            }
+        }
         let before = c.list.len();
         let prefix = self.prefix;
         c.list.retain(|c| probe_allowed(&c.addr, &prefix));
         self.traversal.stats.candidates_refused += (before - c.list.len()) as u64;
-        let guess = c.list.first().map(|c| c.addr);
-        let Some(peer) = self.add_peer(src, guess, now, now) else {
+        // The candidates are the sender's word only: they become the
+        // member's endpoint when a probe proves one (`on_path_found`), never
+        // before, or handshakes would go where the sender pointed.
+        let Some(peer) = self.add_peer(src, None, now, now) else {
             return;
         };
         peer.last_signal_ts = ts;
         if from != src {
             peer.via = Some(from);
-        }
-        if peer.endpoint.is_none() {
-            peer.endpoint = guess;
         }
         if c.request {
             self.traversal.stats.punches_joined += 1;
@@ -285,7 +316,7 @@ impl Node {
             own.mapping == mapping::DEPENDENT || own.allocation == allocation::SEQUENTIAL;
         let punch = self.traversal.punches.get_mut(&src).expect("inserted");
         punch.nat = c.nat;
-        punch.add_remote(c.list);
+        let added = punch.add_remote(c.list);
         if c.aux_sockets > 0
             && punch.spray.is_none()
             && punch.found.is_none()
@@ -306,7 +337,10 @@ impl Node {
             }
         }
         tracing::debug!(peer = %src.short(), request = c.request, aux = c.aux_sockets, "hole punching: candidates received");
-        self.probe_round(now, src, false);
+        // Probe at once what is new; the scheduled rounds do the rest.
+        if added || joining {
+            self.probe_round(now, src, false);
+        }
     }
 
     /// Runs the self-check, the punches whose deadline came, and the search
@@ -399,7 +433,7 @@ impl Node {
             let open_birthday = punch.birthday.is_none()
                 && unpredictable
                 && now.saturating_duration_since(punch.started) >= BIRTHDAY_AFTER
-                && punch.reflexive().next().is_some();
+                && !self.spray_targets(now, pid).is_empty();
             if open_birthday {
                 self.start_birthday(now, pid);
             }
@@ -438,13 +472,13 @@ impl Node {
         if punch.found.is_some() {
             return;
         }
-        let targets: Vec<SocketAddr> = punch.reflexive().take(2).collect();
         let Some(tx) = punch.next_tx(now) else {
             return;
         };
+        let targets = self.spray_targets(now, pid);
         for socket in birthday_ids() {
             for &to in &targets {
-                self.send_probe_from(socket, pid, to, tx);
+                self.send_punch_probe(now, socket, pid, to, tx);
             }
         }
     }
@@ -461,10 +495,21 @@ impl Node {
             punch.spray = None;
             return;
         }
-        let batch = spray.left.min(SPRAY_BATCH);
-        spray.left -= batch;
         spray.next = now + SPRAY_INTERVAL;
         let ips = spray.ips.clone();
+        // Random ports only of addresses that proved to be the other side's
+        // or that another member vouched for; until then the spray waits.
+        let ips: Vec<IpAddr> = ips
+            .into_iter()
+            .filter(|ip| self.may_spray(now, pid, *ip))
+            .collect();
+        let punch = self.traversal.punches.get_mut(&pid).expect("checked");
+        let spray = punch.spray.as_mut().expect("checked");
+        if ips.is_empty() {
+            return;
+        }
+        let batch = spray.left.min(SPRAY_BATCH);
+        spray.left -= batch;
         let tx = match spray.tx {
             Some(tx) => tx,
             None => {
@@ -480,8 +525,9 @@ impl Node {
         for k in 0..batch {
             let port = SPRAY_LOWEST_PORT + (self.rng.next_u64() % span) as u16;
             let ip = ips[k as usize % ips.len()];
-            self.traversal.stats.spray_probes += 1;
-            self.send_probe_from(0, pid, SocketAddr::new(ip, port), tx);
+            if self.send_punch_probe(now, 0, pid, SocketAddr::new(ip, port), tx) {
+                self.traversal.stats.spray_probes += 1;
+            }
         }
     }
 
@@ -503,23 +549,30 @@ impl Node {
             punch.learn_peer_reflexive(addr);
         }
         let escalated = now.saturating_duration_since(punch.started) >= ESCALATE_AFTER;
-        let mut targets = probe_targets(&punch.remote, &punch.nat, escalated);
+        // Ports beyond the candidates only where spraying is allowed.
+        let punch = &self.traversal.punches[&pid];
+        let spray_ips: Vec<IpAddr> = punch
+            .reflexive()
+            .map(|a| a.ip())
+            .filter(|ip| self.may_spray(now, pid, *ip))
+            .collect();
+        let mut targets = probe_targets(&punch.remote, &punch.nat, escalated, &spray_ips);
         targets.truncate(MAX_PROBES_PER_ROUND);
+        let punch = self.traversal.punches.get_mut(&pid).expect("checked");
         let Some(tx) = punch.next_tx(now) else {
             return;
         };
         let birthday = punch.birthday.is_some_and(|b| b.is_none());
         let next = punch.next_deadline();
         for &to in &targets {
-            self.send_probe_from(0, pid, to, tx);
+            self.send_punch_probe(now, 0, pid, to, tx);
         }
         if birthday && scheduled {
             // The birthday sockets keep their mappings open and keep trying.
-            let targets: Vec<SocketAddr> =
-                self.traversal.punches[&pid].reflexive().take(2).collect();
+            let targets = self.spray_targets(now, pid);
             for socket in birthday_ids() {
                 for &to in &targets {
-                    self.send_probe_from(socket, pid, to, tx);
+                    self.send_punch_probe(now, socket, pid, to, tx);
                 }
             }
         }
@@ -535,14 +588,30 @@ impl Node {
             return;
         }
         if let Some(tx) = punch.next_tx(now) {
-            self.send_probe_from(0, pid, to, tx);
+            self.send_punch_probe(now, 0, pid, to, tx);
         }
+    }
+
+    /// The other side's reflexive endpoints that the birthday sockets may
+    /// probe (at most two): only where spraying is allowed.
+    fn spray_targets(&self, now: Instant, pid: NodeId) -> Vec<SocketAddr> {
+        let Some(punch) = self.traversal.punches.get(&pid) else {
+            return Vec::new();
+        };
+        punch
+            .reflexive()
+            .filter(|a| self.may_spray(now, pid, a.ip()))
+            .take(2)
+            .collect()
     }
 
     /// Sends a probe for `pid` to `to` from our socket `socket`.
     pub(crate) fn send_probe_from(&mut self, socket: u16, pid: NodeId, to: SocketAddr, tx: u64) {
+        let Some(pair) = self.traversal.pairs.get(&self.node_key, &self.keys, &pid) else {
+            return;
+        };
         let mut msg = probe::emit_probe(self.id.as_bytes(), tx);
-        self.keys.mac_to(&pid).seal(&mut msg);
+        probe::seal(&mut msg, &pair.to, &self.keys.mac_to(&pid));
         self.traversal.stats.probes_sent += 1;
         self.queue_datagram(socket, to, msg.to_vec());
     }

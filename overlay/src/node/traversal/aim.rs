@@ -1,0 +1,60 @@
+//! Where a punch may send: which addresses proved to be the member's, which
+//! another member vouched for, and the probe budget toward the rest (the
+//! counts are in [`super::limits`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use crate::identity::NodeId;
+use crate::node::Node;
+
+impl Node {
+    /// Whether `ip` proved to be `pid`'s: a probe or probe-ack MAC'd by it
+    /// came from there during the punch, or our direct session with it runs
+    /// there.
+    pub(crate) fn heard_ip(&self, now: Instant, pid: NodeId, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        let in_punch = self
+            .traversal
+            .punches
+            .get(&pid)
+            .is_some_and(|p| p.heard_from(ip));
+        in_punch
+            || self.peers.get(&pid).is_some_and(|p| {
+                p.relay.is_none()
+                    && p.connected(now)
+                    && p.endpoint.is_some_and(|e| e.ip().to_canonical() == ip)
+            })
+    }
+
+    /// Whether a punch toward `pid` may probe ports of `ip` beyond the
+    /// candidates `pid` named (predicted ports, windows, the birthday
+    /// technique): only an address that proved to be `pid`'s, or that a
+    /// member other than `pid` reported as `pid`'s.
+    pub(crate) fn may_spray(&self, now: Instant, pid: NodeId, ip: IpAddr) -> bool {
+        self.heard_ip(now, pid, ip) || self.traversal.limits.vouched(now, pid, ip)
+    }
+
+    /// Sends a probe of the punch toward `pid`, within the budget of its
+    /// target address (addresses that proved to be `pid`'s have none).
+    /// Returns whether it went.
+    pub(crate) fn send_punch_probe(
+        &mut self,
+        now: Instant,
+        socket: u16,
+        pid: NodeId,
+        to: SocketAddr,
+        tx: u64,
+    ) -> bool {
+        let ip = to.ip().to_canonical();
+        if !self.heard_ip(now, pid, ip) {
+            let vouched = self.traversal.limits.vouched(now, pid, ip);
+            if !self.traversal.limits.spend_probe(now, ip, vouched) {
+                self.traversal.stats.probes_capped += 1;
+                return false;
+            }
+        }
+        self.send_probe_from(socket, pid, to, tx);
+        true
+    }
+}
