@@ -574,7 +574,14 @@ fn revocations_spread_and_are_enforced() {
         ids(&w.query(q, QueryKind::All, "/a/b", "fs", &cred).unwrap()),
         BTreeSet::from([w.id(7)])
     );
-    assert!(w.stats().records_refused > 0);
+    // The cluster refuses to place it: runtime 8 says why.
+    let own = w.net.node(8).scope_registrations();
+    assert_eq!(
+        own[0].error,
+        Some(ScopeError::Query(QueryError::Denied)),
+        "{own:?}"
+    );
+    assert!(w.stats().denied > 0);
 }
 
 #[test]

@@ -972,3 +972,13 @@ fn scopes_hundred_runtimes_three_levels_under_churn() {
     let line = run(seed(), 100, 6);
     eprintln!("{line}");
 }
+
+/// Seed 5 once lost a root member: a joining member's sync carried the
+/// member's current root registration and, with the cluster's generation
+/// record, the older one that record was signed under; the older one was
+/// taken as the registration and expired before its renewal came.
+#[test]
+fn scopes_seed_5_a_sync_keeps_the_current_registration() {
+    let line = run(5, 100, 6);
+    eprintln!("{line}");
+}

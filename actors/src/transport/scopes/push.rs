@@ -118,7 +118,11 @@ impl Transport {
         let mut proofs: BTreeSet<[u8; 32]> = BTreeSet::new();
         let mut gens: Vec<GenBundle> = Vec::new();
         for cert in records.iter().filter(|r| r.body.kind() == Kind::Generation) {
-            let reg = records.iter().find(|r| {
+            // A push may hold the signer's current root registration beside
+            // the older one the record was signed under (a sync does): the
+            // proof is the one that checks, and only it is kept out of the
+            // table, so a stale copy never replaces the current one.
+            let regs = records.iter().filter(|r| {
                 matches!(&r.body, Body::Registration { scope, service, runtime, .. }
                     if scope.is_root() && service == SECTOR && runtime.0 == cert.signer)
             });
@@ -126,14 +130,24 @@ impl Transport {
                 matches!(&r.body, Body::HostingGrant { scope, runtime, .. }
                     if scope.is_root() && runtime.0 == cert.signer)
             });
-            let (Some(reg), Some(grant)) = (reg, grant) else {
+            let Some(grant) = grant else {
                 self.stats.scopes.records_refused += 1;
                 continue;
             };
-            proofs.insert(reg.id());
-            proofs.insert(grant.id());
-            match self.check_bundle(cert, reg, grant) {
-                Ok(b) => gens.push(b),
+            let mut last = Err(AuthError::WrongKind);
+            for reg in regs {
+                last = self.check_bundle(cert, reg, grant).map(|b| (reg.id(), b));
+                if last.is_ok() {
+                    break;
+                }
+            }
+            match last {
+                Ok((reg, b)) => {
+                    proofs.insert(reg);
+                    proofs.insert(grant.id());
+                    gens.push(b);
+                }
+                Err(AuthError::WrongKind) => self.stats.scopes.records_refused += 1,
                 Err(e) => self.count_refusal(&e),
             }
         }
