@@ -69,11 +69,17 @@ pub enum DropReason {
     LookupNoRoute,
     /// A record whose publisher's signature does not verify.
     RecordRejected,
+    /// An initiation that arrived while the node was under load without a
+    /// valid cookie for its source: answered with a cookie reply (as the
+    /// bound on those allows), no Diffie-Hellman.
+    CookieRequired,
+    /// A cookie reply that does not open for the handshake it names.
+    BadCookieReply,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 30] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -102,6 +108,8 @@ impl DropReason {
         Self::TooBigForRelay,
         Self::LookupNoRoute,
         Self::RecordRejected,
+        Self::CookieRequired,
+        Self::BadCookieReply,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -135,6 +143,8 @@ impl DropReason {
             Self::UnexpectedStun => "unexpected_stun",
             Self::LookupNoRoute => "lookup_no_route",
             Self::RecordRejected => "record_rejected",
+            Self::CookieRequired => "cookie_required",
+            Self::BadCookieReply => "bad_cookie_reply",
         }
     }
 }
