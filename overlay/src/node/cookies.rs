@@ -256,3 +256,71 @@ impl Node {
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::NodeKey;
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    fn addr(port: u16) -> Binding {
+        Binding::Addr {
+            socket: 0,
+            addr: SocketAddr::from(([203, 0, 113, 7], port)),
+        }
+    }
+
+    #[test]
+    fn a_cookie_is_bound_to_its_source() {
+        let secret = [7u8; 32];
+        let hop = NodeKey::from_seed([1; 32]).id();
+        let other_hop = NodeKey::from_seed([2; 32]).id();
+        let relay = |hop, src| Binding::Relay { hop, src };
+        let cookies = [
+            addr(5000).cookie(&secret),
+            addr(5001).cookie(&secret),
+            Binding::Addr {
+                socket: 0x8000,
+                addr: SocketAddr::from(([203, 0, 113, 7], 5000)),
+            }
+            .cookie(&secret),
+            relay(hop, [3; 32]).cookie(&secret),
+            relay(other_hop, [3; 32]).cookie(&secret),
+            relay(hop, [4; 32]).cookie(&secret),
+        ];
+        for (i, a) in cookies.iter().enumerate() {
+            for b in &cookies[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_ne!(addr(5000).cookie(&secret), addr(5000).cookie(&[8; 32]));
+    }
+
+    #[test]
+    fn a_cookie_outlives_one_rotation_but_not_two() {
+        let mut rng = ChaCha20Rng::from_seed([5; 32]);
+        let mut c = Cookies::default();
+        let t0 = Instant::now();
+        let msg = [9u8; handshake_init::LEN];
+        assert!(!c.valid(&addr(1), &msg, &[0; 16]));
+        c.rotate(t0, &mut rng);
+        let mac2 = handshake_init::mac2(&addr(1).cookie(&c.current), &msg);
+        assert!(c.valid(&addr(1), &msg, &mac2));
+        assert!(!c.valid(&addr(2), &msg, &mac2));
+        c.rotate(t0 + ROTATE_EVERY / 2, &mut rng);
+        assert!(c.valid(&addr(1), &msg, &mac2));
+        c.rotate(t0 + ROTATE_EVERY, &mut rng);
+        assert!(
+            c.valid(&addr(1), &msg, &mac2),
+            "the secret before still counts"
+        );
+        c.rotate(t0 + 2 * ROTATE_EVERY, &mut rng);
+        assert!(!c.valid(&addr(1), &msg, &mac2));
+        // After a long quiet spell the stale secret is not kept.
+        let mac2 = handshake_init::mac2(&addr(1).cookie(&c.current), &msg);
+        c.rotate(t0 + 10 * ROTATE_EVERY, &mut rng);
+        assert!(c.previous.is_none());
+        assert!(!c.valid(&addr(1), &msg, &mac2));
+    }
+}
