@@ -11,16 +11,18 @@
 //! `initiation_flood`. A source is the sender's IP address, or the member
 //! that relayed the initiation, or the TCP connection it came over. Without
 //! load nothing is limited, so a member behind a NAT shared by many never
-//! waits.
+//! waits. Under load, an initiation its source's bucket admits must also
+//! carry a cookie bound to its source (`cookies`), or it is answered with a
+//! cookie reply instead of a Diffie-Hellman.
 //!
 //! The buckets are bounded ([`MAX_SOURCES`]): full buckets (sources quiet
 //! for a while) are swept out first; a new source that finds the table full
 //! of busy ones waits until it has room (the table is swept at most once a
-//! second, so a stream of new sources costs no scan each). A flood from one source costs the
-//! node at most `LOAD + RATE` Diffie-Hellman operations a second; one from
-//! many spoofed addresses at most `BURST` plus `RATE` a second for each
-//! address in the table (the cookie replies that would bind initiations to
-//! their source address are not built yet).
+//! second, so a stream of new sources costs no scan each). A flood from one
+//! source costs the node at most `LOAD + RATE` Diffie-Hellman operations a
+//! second; one from many spoofed addresses at most `LOAD` a second, since
+//! a spoofed source never receives the cookie that its initiations need
+//! under load.
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,18 @@ pub(crate) const MAX_SOURCES: usize = 4096;
 /// How often a full table of sources may be swept for quiet ones.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
+/// What the limit says about one initiation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// The node is not under load: go on.
+    Free,
+    /// Under load, and the source has a token: go on if it carries a valid
+    /// cookie, else answer with a cookie reply.
+    UnderLoad,
+    /// Under load, and the source is over its rate: drop.
+    Refused,
+}
+
 /// Where an initiation came from, as far as the limit is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Source {
@@ -50,14 +64,14 @@ pub(crate) enum Source {
 
 /// Tokens, in thousandths, and when they were last counted.
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
+pub(crate) struct Bucket {
     milli_tokens: u64,
     at: Instant,
 }
 
 impl Bucket {
     /// A full bucket of `burst` tokens.
-    fn full(burst: u32, now: Instant) -> Self {
+    pub(crate) fn full(burst: u32, now: Instant) -> Self {
         Self {
             milli_tokens: u64::from(burst) * 1000,
             at: now,
@@ -66,7 +80,7 @@ impl Bucket {
 
     /// Adds the tokens earned at `rate` a second since last counted (at
     /// most `burst`), keeping the time of a fraction not yet earned.
-    fn refill(&mut self, now: Instant, rate: u32, burst: u32) {
+    pub(crate) fn refill(&mut self, now: Instant, rate: u32, burst: u32) {
         let full = u64::from(burst) * 1000;
         let nanos = now.saturating_duration_since(self.at).as_nanos();
         let earned = nanos * u128::from(rate) / 1_000_000;
@@ -81,7 +95,7 @@ impl Bucket {
     }
 
     /// Takes one token if there is one.
-    fn take(&mut self) -> bool {
+    pub(crate) fn take(&mut self) -> bool {
         if self.milli_tokens < 1000 {
             return false;
         }
@@ -104,13 +118,23 @@ pub(crate) struct InitiationLimit {
 }
 
 impl InitiationLimit {
-    /// Whether an initiation from `source` may go on to its Diffie-Hellman.
-    pub(crate) fn admit(&mut self, now: Instant, source: Source) -> bool {
+    /// Whether an initiation from `source` may go on toward its
+    /// Diffie-Hellman.
+    pub(crate) fn admit(&mut self, now: Instant, source: Source) -> Admission {
         let load = self.load.get_or_insert(Bucket::full(LOAD, now));
         load.refill(now, LOAD, LOAD);
         if load.take() {
-            return true;
+            return Admission::Free;
         }
+        if self.admit_source(now, source) {
+            Admission::UnderLoad
+        } else {
+            Admission::Refused
+        }
+    }
+
+    /// Takes a token from `source`'s bucket, if the table has room for it.
+    fn admit_source(&mut self, now: Instant, source: Source) -> bool {
         if !self.buckets.contains_key(&source) && self.buckets.len() >= MAX_SOURCES {
             if self
                 .last_sweep
@@ -140,6 +164,13 @@ impl InitiationLimit {
 mod tests {
     use super::*;
 
+    impl InitiationLimit {
+        /// Whether the initiation goes on (with a cookie if under load).
+        fn admits(&mut self, now: Instant, source: Source) -> bool {
+            self.admit(now, source) != Admission::Refused
+        }
+    }
+
     fn ip(i: u8) -> Source {
         Source::Ip(std::net::IpAddr::from([198, 51, 100, i]))
     }
@@ -149,7 +180,7 @@ mod tests {
         let mut l = InitiationLimit::default();
         let t0 = Instant::now();
         for i in 0..LOAD {
-            assert!(l.admit(t0 + Duration::from_millis(u64::from(i)), ip(1)));
+            assert!(l.admits(t0 + Duration::from_millis(u64::from(i)), ip(1)));
         }
     }
 
@@ -162,21 +193,21 @@ mod tests {
         let mut admitted = 0;
         for i in 0..10_000u64 {
             let at = t0 + Duration::from_micros(i * 100);
-            admitted += u32::from(l.admit(at, ip(1)));
+            admitted += u32::from(l.admits(at, ip(1)));
         }
         assert!(admitted <= 2 * LOAD + BURST + RATE, "{admitted} admitted");
         assert!(admitted >= LOAD + BURST + RATE - 1, "{admitted} admitted");
         // Another source, still under load, gets its burst at once.
         let t1 = t0 + Duration::from_secs(1);
         // (It may also find the one token the shared bucket earned since.)
-        let others = (0..2 * BURST).filter(|_| l.admit(t1, ip(2))).count();
+        let others = (0..2 * BURST).filter(|_| l.admits(t1, ip(2))).count();
         assert!(
             (BURST as usize..=BURST as usize + 1).contains(&others),
             "{others}"
         );
         // The flood stops; a few seconds later nothing is limited again.
         let later = t1 + Duration::from_secs(3);
-        assert!((0..BURST * 2).all(|_| l.admit(later, ip(1))));
+        assert!((0..BURST * 2).all(|_| l.admits(later, ip(1))));
     }
 
     #[test]
@@ -185,23 +216,23 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..(MAX_SOURCES as u32 + 2 * LOAD + 10) {
             let s = Source::Ip(std::net::IpAddr::from(i.to_be_bytes()));
-            l.admit(t0, s);
+            l.admits(t0, s);
         }
         assert!(l.buckets.len() <= MAX_SOURCES);
         // Full of busy sources: a new one is refused without a sweep.
         let newcomer = ip(250);
-        assert!(!l.admit(t0, newcomer));
+        assert!(!l.admits(t0, newcomer));
         assert_eq!(l.last_sweep, Some(t0));
-        assert!(!l.admit(t0 + Duration::from_millis(5), newcomer));
+        assert!(!l.admits(t0 + Duration::from_millis(5), newcomer));
         assert_eq!(l.last_sweep, Some(t0));
         // Later the old sources are quiet (their buckets full again): with
         // the shared tokens spent, the next sweep makes room.
         let later = t0 + 2 * SWEEP_EVERY;
         let busy = Source::Ip(std::net::IpAddr::from(0u32.to_be_bytes()));
         for _ in 0..LOAD {
-            assert!(l.admit(later, busy));
+            assert!(l.admits(later, busy));
         }
-        assert!(l.admit(later, newcomer));
+        assert!(l.admits(later, newcomer));
         assert_eq!(l.last_sweep, Some(later));
     }
 }

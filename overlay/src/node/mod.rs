@@ -14,6 +14,7 @@
 //! and randomness comes from the seed in its [`Config`].
 
 mod contacts;
+mod cookies;
 mod gossip;
 mod initiation_limit;
 mod initiation_times;
@@ -56,6 +57,7 @@ use rand_core::{RngCore, SeedableRng};
 use crate::identity::{Ipv4Assignment, NetworkId, NetworkKey, NetworkPrefix, NodeId, NodeKey};
 use crate::limits::{HELLO_INTERVAL, MAX_PEERS, MAX_SECOND_HAND};
 use crate::session::handshake::HandshakeKeys;
+pub use cookies::HandshakeStats;
 pub use keys::NodeKeys;
 pub use lookup::LookupStats;
 use peer::Peer;
@@ -203,6 +205,8 @@ pub struct Node {
     rx_socket: u16,
     /// The member a relayed datagram being handled came through.
     rx_relay: Option<NodeId>,
+    /// The sender its relay frame names (with `rx_relay`).
+    rx_relay_src: [u8; 32],
     relay: relay::Relaying,
     lookups: lookup::Lookups,
     records: records::Records,
@@ -210,6 +214,8 @@ pub struct Node {
     seen_initiations: seen_initiations::SeenInitiations,
     /// Per-source limits on initiations under load.
     initiation_limit: initiation_limit::InitiationLimit,
+    /// Cookie secrets and counters (initiations under load).
+    cookies: cookies::Cookies,
     /// Last initiation timestamps restored for members not in the table.
     restored_initiation_ts: ahash::HashMap<NodeId, u64>,
     /// When a clock behind was last warned about.
@@ -279,11 +285,13 @@ impl Node {
             aux_transmits: VecDeque::new(),
             rx_socket: 0,
             rx_relay: None,
+            rx_relay_src: [0; 32],
             relay: relay::Relaying::default(),
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
             seen_initiations: seen_initiations::SeenInitiations::default(),
             initiation_limit: initiation_limit::InitiationLimit::default(),
+            cookies: cookies::Cookies::default(),
             restored_initiation_ts: ahash::HashMap::default(),
             last_clock_warning: None,
             pings: ping::Pings::default(),

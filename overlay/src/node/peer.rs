@@ -35,6 +35,11 @@ pub(crate) struct PendingHandshake {
     pub(crate) sent_at: Instant,
     /// Initiations sent before this one in the current round.
     pub(crate) attempt: u32,
+    /// The initiation's MAC (a cookie reply's tag covers it).
+    pub(crate) mac1: [u8; crate::wire::mac::MAC_LEN],
+    /// Whether it carried a cookie, or a cookie reply for it was taken
+    /// already (no second immediate retry).
+    pub(crate) had_cookie: bool,
 }
 
 /// One member of the network.
@@ -107,6 +112,8 @@ pub(crate) struct HandshakeHistory {
     pub(crate) last_handshake: Option<Instant>,
     /// When its last gossip message came (it counts us as a neighbour).
     pub(crate) gossip_heard: Option<Instant>,
+    /// The cookie it sent while under load, and when (see `cookies`).
+    pub(crate) cookie: Option<([u8; crate::wire::cookie_reply::COOKIE_LEN], Instant)>,
 }
 
 /// Packets waiting for a member's session. Most members never have any, so

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use super::initiation_limit::Source;
+use super::initiation_limit::{Admission, Source};
 use super::peer::SessionSlot;
 use super::traversal::STREAM_IDS_FROM;
 use super::{Action, DropReason, Event, Node};
@@ -12,7 +12,7 @@ use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
 use crate::session::handshake;
 use crate::session::SessionError;
 use crate::wire::inner::{self, Inner};
-use crate::wire::mac::{MacKey, MAC_LEN};
+use crate::wire::mac::MacKey;
 use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
 
 impl Node {
@@ -59,6 +59,7 @@ impl Node {
             ) if self.rx_relay.is_some() => Err(DropReason::RelayedPathMessage),
             Ok(MessageType::HandshakeInit) => self.receive_initiation(now, from, datagram),
             Ok(MessageType::HandshakeResp) => self.receive_response(now, from, datagram),
+            Ok(MessageType::CookieReply) => self.receive_cookie_reply(now, datagram),
             Ok(MessageType::Hello) => self.receive_hello(from, datagram),
             Ok(MessageType::HelloAck) => self.receive_hello_ack(now, from, datagram),
             Ok(MessageType::Probe | MessageType::ProbeAck) => {
@@ -180,26 +181,31 @@ impl Node {
         let pkt =
             handshake_init::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         // The MAC is checked first, before any Noise work or state.
-        if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
+        if !self.keys.mac_to_me().verify(pkt.with_mac1()) {
             return Err(DropReason::BadMac);
         }
         // A replay is dropped here, before any Diffie-Hellman.
-        let bytes = pkt.as_bytes();
-        let mac: [u8; MAC_LEN] = bytes[bytes.len() - MAC_LEN..]
-            .try_into()
-            .map_err(|_| DropReason::Malformed)?;
-        if !self.seen_initiations.first_time(now, mac) {
+        if !self.seen_initiations.first_time(now, pkt.mac1()) {
             return Err(DropReason::ReplayedInitiation);
         }
-        // Under load, each source gets its share before any Diffie-Hellman.
+        // Under load, each source gets its share before any Diffie-Hellman,
+        // and must show that it receives at its address (a cookie).
         let source = match self.rx_relay {
             Some(relay) => Source::Relay(relay),
             None if rx_socket >= STREAM_IDS_FROM => Source::Stream(rx_socket),
             None => Source::Ip(from.ip()),
         };
-        if !self.initiation_limit.admit(now, source) {
-            return Err(DropReason::InitiationFlood);
+        match self.initiation_limit.admit(now, source) {
+            Admission::Free => {}
+            Admission::Refused => return Err(DropReason::InitiationFlood),
+            Admission::UnderLoad => {
+                if !self.has_valid_cookie(now, from, &pkt) {
+                    self.send_cookie_reply(now, from, &pkt);
+                    return Err(DropReason::CookieRequired);
+                }
+            }
         }
+        self.cookies.stats.initiations_computed += 1;
         let seed = self.seed();
         let ini = handshake::consume_initiation(&self.keys, &pkt, seed)
             .map_err(|_| DropReason::HandshakeFailed)?;

@@ -222,6 +222,7 @@ impl Node {
         let datagram = frame.datagram().to_vec();
         self.relay.stats.received_relayed += 1;
         self.rx_relay = Some(hop);
+        self.rx_relay_src = frame.src();
         let action = self.handle_datagram(now, RELAYED_FROM, &datagram, out);
         self.rx_relay = None;
         match action {

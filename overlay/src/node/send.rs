@@ -16,7 +16,7 @@ use crate::limits::{
 };
 use crate::session::handshake;
 use crate::wire::data::{HEADER_LEN, TAG_LEN};
-use crate::wire::inner;
+use crate::wire::{handshake_init, inner};
 
 impl Node {
     /// Handles one IP packet read from the TUN device. If it can be sent at
@@ -187,6 +187,13 @@ impl Node {
             self.lookup_member(now, pid);
         }
         let via = self.relay_candidate(now, pid);
+        // A member under load sent us a cookie lately: prove we receive at
+        // our address.
+        let cookie = self.cookie_for(now, &pid);
+        let msg = match cookie {
+            Some(c) => handshake_init::with_mac2(&msg, &c).to_vec(),
+            None => msg.to_vec(),
+        };
         let peer = self.peers.get_mut(&pid).expect("caller checked");
         let direct = peer
             .endpoint
@@ -199,11 +206,16 @@ impl Node {
             .as_ref()
             .filter(|h| h.attempts_since == attempts_since)
             .map_or(0, |h| h.attempt + 1);
+        let mac1 = handshake_init::Packet::new_checked(&msg[..])
+            .map(|p| p.mac1())
+            .unwrap_or_default();
         if let Some(old) = peer.handshake.replace(Box::new(PendingHandshake {
             state,
             attempts_since,
             sent_at: now,
             attempt,
+            mac1,
+            had_cookie: cookie.is_some(),
         })) {
             self.by_index.remove(&old.state.local_index);
         }
@@ -221,7 +233,7 @@ impl Node {
         if let Some(to) = direct {
             let socket = self.peers[&pid].socket;
             self.peers.get_mut(&pid).expect("exists").tx_bytes += msg.len() as u64;
-            self.queue_datagram(socket, to, msg.to_vec());
+            self.queue_datagram(socket, to, msg.clone());
         }
         if via.is_some() {
             self.send_relayed(now, pid, via, &msg);

@@ -72,11 +72,17 @@ pub enum DropReason {
     /// A probe, probe-ack, hello or hello-ack inside a relay frame: they
     /// speak for the path they arrive on, which a relay frame is not.
     RelayedPathMessage,
+    /// An initiation that arrived while the node was under load without a
+    /// valid cookie for its source: answered with a cookie reply (as the
+    /// bound on those allows), no Diffie-Hellman.
+    CookieRequired,
+    /// A cookie reply that does not open for the handshake it names.
+    BadCookieReply,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 31] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -106,6 +112,8 @@ impl DropReason {
         Self::LookupNoRoute,
         Self::RecordRejected,
         Self::RelayedPathMessage,
+        Self::CookieRequired,
+        Self::BadCookieReply,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -140,6 +148,8 @@ impl DropReason {
             Self::LookupNoRoute => "lookup_no_route",
             Self::RecordRejected => "record_rejected",
             Self::RelayedPathMessage => "relayed_path_message",
+            Self::CookieRequired => "cookie_required",
+            Self::BadCookieReply => "bad_cookie_reply",
         }
     }
 }

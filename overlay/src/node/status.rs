@@ -36,6 +36,9 @@ pub struct Status {
     /// The external address the gateway maps to our UDP port, if any.
     #[serde(default)]
     pub port_mapping: Option<super::PortMappingStatus>,
+    /// Handshake work done and avoided (Diffie-Hellmans, cookie replies).
+    #[serde(default)]
+    pub handshakes: super::HandshakeStats,
 }
 
 /// One member as `tessel status` shows it.
@@ -109,6 +112,7 @@ impl Node {
             relay: self.relay_stats(),
             nat: self.nat_status(now),
             port_mapping: self.port_mapping.clone(),
+            handshakes: self.cookies.stats,
         }
     }
 }

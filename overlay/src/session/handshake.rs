@@ -24,6 +24,7 @@ use super::dh::{Computed, Known, StaticSecrets};
 use super::resolver::SeededResolver;
 use super::Session;
 use crate::identity::{NetworkKey, NodeId, NodeKey};
+use crate::wire::cookie_reply::CookieKey;
 use crate::wire::mac::MacKey;
 use crate::wire::{handshake_init, handshake_resp};
 
@@ -95,6 +96,11 @@ impl HandshakeKeys {
     /// The MAC key of messages to any member.
     pub fn mac_to_any(&self) -> MacKey {
         MacKey::for_any(&self.network_mac_key)
+    }
+
+    /// The key that seals cookie replies from `responder`.
+    pub fn cookie_key(&self, responder: &NodeId) -> CookieKey {
+        CookieKey::new(&self.network_mac_key, responder.as_bytes())
     }
 
     fn builder(&self, seed: [u8; 32], known: Known) -> Result<snow::Builder<'_>, HandshakeError> {

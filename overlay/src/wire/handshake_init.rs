@@ -1,13 +1,20 @@
 //! Handshake initiation: the first Noise IKpsk2 message.
 //!
 //! ```text
-//! 0      1        4              8                          144        160
-//! | type | reserved | sender_index | noise (e, s, payload) 136 | mac 16 |
+//! 0      1        4              8                          144        160         176
+//! | type | reserved | sender_index | noise (e, s, payload) 136 | mac1 16 | [mac2 16] |
 //! ```
 //! The Noise payload (encrypted) is the initiator's node ID (32) and a
 //! timestamp in milliseconds (8) that must grow from one initiation to the next.
+//!
+//! `mac1` is the MAC of bytes 0..144 (see [`super::mac`]). `mac2` is there
+//! only when the initiator holds a cookie from the responder (see
+//! [`super::cookie_reply`]): the keyed BLAKE3 of bytes 0..160 under the
+//! cookie, which a responder under load requires. Without it the message is
+//! the 160 bytes that nodes without cookies have always sent.
 
-use super::{exact, mac::MAC_LEN, read_u32, write_type, MessageType, WireError};
+use super::cookie_reply::COOKIE_LEN;
+use super::{mac::MAC_LEN, read_u32, write_type, MessageType, WireError};
 
 mod field {
     use std::ops::Range;
@@ -19,8 +26,10 @@ mod field {
 pub const NOISE_LEN: usize = 136;
 /// Bytes of the plaintext Noise payload.
 pub const PAYLOAD_LEN: usize = 40;
-/// Bytes of the whole message.
+/// Bytes of the whole message without `mac2`.
 pub const LEN: usize = 8 + NOISE_LEN + MAC_LEN;
+/// Bytes of the whole message with `mac2`.
+pub const LEN_WITH_MAC2: usize = LEN + MAC_LEN;
 
 /// A view over a handshake initiation.
 #[derive(Debug)]
@@ -35,7 +44,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Returns an error if the buffer is not a handshake initiation.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let b = buffer.as_ref();
-        exact(b, LEN)?;
+        if b.len() != LEN && b.len() != LEN_WITH_MAC2 {
+            return Err(WireError::WrongLength {
+                len: b.len(),
+                expected: LEN,
+            });
+        }
         if MessageType::of(b)? != MessageType::HandshakeInit {
             return Err(WireError::InvalidField("type"));
         }
@@ -52,10 +66,52 @@ impl<T: AsRef<[u8]>> Packet<T> {
         &self.buffer.as_ref()[field::NOISE]
     }
 
-    /// The whole message, MAC included.
+    /// The message up to and including `mac1` (what `mac1` verifies as the
+    /// last bytes of, and what `mac2` covers).
+    pub fn with_mac1(&self) -> &[u8] {
+        &self.buffer.as_ref()[..LEN]
+    }
+
+    /// The MAC of bytes 0..144, which names the initiation.
+    pub fn mac1(&self) -> [u8; MAC_LEN] {
+        let mut m = [0u8; MAC_LEN];
+        m.copy_from_slice(&self.buffer.as_ref()[LEN - MAC_LEN..LEN]);
+        m
+    }
+
+    /// The cookie MAC, if the message carries one.
+    pub fn mac2(&self) -> Option<[u8; MAC_LEN]> {
+        let b = self.buffer.as_ref();
+        let mut m = [0u8; MAC_LEN];
+        m.copy_from_slice(b.get(LEN..LEN_WITH_MAC2)?);
+        Some(m)
+    }
+
+    /// The whole message, MACs included.
     pub fn as_bytes(&self) -> &[u8] {
         self.buffer.as_ref()
     }
+}
+
+/// The `mac2` of an initiation (`with_mac1`: its bytes 0..160) under `cookie`.
+pub fn mac2(cookie: &[u8; COOKIE_LEN], with_mac1: &[u8]) -> [u8; MAC_LEN] {
+    let mut key = [0u8; 32];
+    key[..COOKIE_LEN].copy_from_slice(cookie);
+    let mut h = blake3::Hasher::new_keyed(&key);
+    h.update(b"tessel mac2");
+    h.update(with_mac1);
+    let mut out = [0u8; MAC_LEN];
+    out.copy_from_slice(&h.finalize().as_bytes()[..MAC_LEN]);
+    out
+}
+
+/// The initiation `msg` (sealed with `mac1`) with the `mac2` of `cookie`
+/// appended.
+pub fn with_mac2(msg: &[u8; LEN], cookie: &[u8; COOKIE_LEN]) -> [u8; LEN_WITH_MAC2] {
+    let mut out = [0u8; LEN_WITH_MAC2];
+    out[..LEN].copy_from_slice(msg);
+    out[LEN..].copy_from_slice(&mac2(cookie, msg));
+    out
 }
 
 /// Writes the header of an initiation into `buf[..LEN]` and returns the slice
@@ -81,7 +137,7 @@ impl Payload {
     /// # Errors
     /// Returns an error if the payload has the wrong length.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
-        exact(b, PAYLOAD_LEN)?;
+        super::exact(b, PAYLOAD_LEN)?;
         let mut node_id = [0u8; 32];
         node_id.copy_from_slice(&b[..32]);
         Ok(Self {
@@ -117,5 +173,22 @@ mod tests {
             timestamp_ms: 77,
         };
         assert_eq!(Payload::parse(&pl.emit()), Ok(pl));
+    }
+
+    #[test]
+    fn mac2_is_optional_and_trailing() {
+        let mut buf = [0xa5u8; LEN];
+        emit_header(&mut buf, 7).fill(9);
+        let p = Packet::new_checked(&buf[..]).unwrap();
+        assert_eq!(p.mac2(), None);
+        assert_eq!(p.mac1(), [0xa5; MAC_LEN]);
+        let long = with_mac2(&buf, &[3; COOKIE_LEN]);
+        let p = Packet::new_checked(&long[..]).unwrap();
+        assert_eq!(p.with_mac1(), &buf[..]);
+        assert_eq!(p.mac2(), Some(mac2(&[3; COOKIE_LEN], &buf)));
+        assert_ne!(mac2(&[3; COOKIE_LEN], &buf), mac2(&[4; COOKIE_LEN], &buf));
+        assert_eq!(p.noise(), &buf[8..144]);
+        assert!(Packet::new_checked(&long[..LEN + 1]).is_err());
+        assert!(Packet::new_checked(&[&long[..], &[0]].concat()[..]).is_err());
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod beacon;
 pub mod bootstrap;
+pub mod cookie_reply;
 pub mod data;
 pub mod endpoint;
 pub mod gossip;
@@ -72,6 +73,8 @@ pub enum MessageType {
     Probe = 6,
     /// The answer to a path probe.
     ProbeAck = 7,
+    /// A responder under load asking an initiator to retry with a cookie.
+    CookieReply = 8,
 }
 
 impl MessageType {
@@ -89,6 +92,7 @@ impl MessageType {
             Some(5) => Ok(Self::HelloAck),
             Some(6) => Ok(Self::Probe),
             Some(7) => Ok(Self::ProbeAck),
+            Some(8) => Ok(Self::CookieReply),
             Some(&t) => Err(WireError::UnknownType(t)),
         }
     }

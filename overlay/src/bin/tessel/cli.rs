@@ -46,6 +46,10 @@ pub(crate) enum Command {
     /// grant hosting and read access.
     #[command(subcommand)]
     Scope(crate::scope::ScopeCommand),
+    /// Test only: flood a member with handshake initiations or garbage.
+    #[cfg(feature = "test-hooks")]
+    #[command(hide = true)]
+    TestFlood(crate::flood::FloodArgs),
 }
 
 #[derive(Debug, Subcommand)]

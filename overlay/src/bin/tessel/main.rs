@@ -3,6 +3,8 @@
 mod cli;
 mod commands;
 mod engine;
+#[cfg(feature = "test-hooks")]
+mod flood;
 mod local;
 mod nat_status;
 mod netcheck;
