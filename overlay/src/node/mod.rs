@@ -48,6 +48,8 @@ mod tests_expiry;
 mod tests_flood;
 #[cfg(test)]
 mod tests_routes;
+#[cfg(test)]
+mod tests_streams;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

@@ -68,13 +68,13 @@ pub struct TcpCounters {
     pub dials: u64,
     /// Dials that failed (refused, unreachable, timed out).
     pub dial_failures: u64,
-    /// Connections closed because their first datagram was not the
-    /// protocol's (the node dropped it).
+    /// Connections closed because the node dropped a datagram of theirs
+    /// before a handshake completed over them.
     pub closed_rejected: u64,
     /// Connections closed because of a bad frame (an empty datagram).
     pub closed_bad_frame: u64,
-    /// Connections closed because no valid datagram came in time after
-    /// they opened.
+    /// Connections closed because no handshake completed over them in
+    /// time after they opened.
     pub closed_silent: u64,
     /// Connections closed because no datagram crossed them for a while.
     pub closed_idle: u64,
