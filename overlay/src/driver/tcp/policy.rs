@@ -22,9 +22,13 @@
 //! * A connection is trusted only once a handshake completed over it (the
 //!   node says so, `Node::take_stream_handshake`): a datagram the node takes
 //!   (a hello, a handshake initiation, a STUN request) proves nothing about
-//!   the far end. Until then any datagram the node drops closes it, and so
-//!   does [`HANDSHAKE_TIMEOUT`] without a handshake; an accepted connection
-//!   that brings nothing for [`ACCEPTED_IDLE`] is closed too.
+//!   the far end. A connection whose first datagram the node drops is closed
+//!   at once; later drops before the handshake are borne (a member that
+//!   kept its session across the other side's restart sends data the other
+//!   side no longer knows until its new handshake, within 15 s), but
+//!   [`FIRST_DATAGRAM_TIMEOUT`] without a datagram the node takes, or
+//!   [`HANDSHAKE_TIMEOUT`] without a handshake, closes it. An accepted
+//!   connection that brings nothing for [`ACCEPTED_IDLE`] is closed too.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,8 +39,11 @@ use crate::node::STREAM_IDS_FROM;
 
 /// How long a node goes without any session before it dials TCP.
 pub(crate) const FALLBACK_AFTER: Duration = Duration::from_secs(3);
-/// How long a new connection has to complete a handshake.
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection has to bring a datagram the node takes.
+pub(crate) const FIRST_DATAGRAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection has to complete a handshake (longer than the
+/// 15 s after which a member whose data goes unanswered starts one).
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A dialed connection with no datagram either way for this long is closed
 /// (sessions through it send a keepalive at least every 25 s).
 pub(crate) const DIALED_IDLE: Duration = Duration::from_secs(60);
@@ -65,7 +72,7 @@ pub(crate) enum Direction {
 /// Why a connection ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum CloseReason {
-    /// The node dropped a datagram before a handshake completed over it.
+    /// The node dropped its first datagram.
     Rejected,
     /// A frame announced an empty datagram.
     BadFrame,
@@ -120,6 +127,8 @@ struct Conn {
     last_activity: Instant,
     /// Last datagram received.
     last_rx: Instant,
+    /// Whether the node took a datagram from it.
+    spoke: bool,
     /// Whether a handshake completed over it.
     trusted: bool,
     rx_datagrams: u64,
@@ -136,6 +145,7 @@ impl Conn {
             opened: now,
             last_activity: now,
             last_rx: now,
+            spoke: false,
             trusted: false,
             rx_datagrams: 0,
             tx_datagrams: 0,
@@ -147,7 +157,10 @@ impl Conn {
     /// Whether a timer says it must close.
     fn expired(&self, now: Instant) -> Option<CloseReason> {
         let since = |t: Instant| now.saturating_duration_since(t);
-        if !self.trusted && since(self.opened) >= HANDSHAKE_TIMEOUT {
+        let opened = since(self.opened);
+        if (!self.spoke && opened >= FIRST_DATAGRAM_TIMEOUT)
+            || (!self.trusted && opened >= HANDSHAKE_TIMEOUT)
+        {
             return Some(CloseReason::Silent);
         }
         let idle = match self.direction {
@@ -281,8 +294,8 @@ impl Policy {
     }
 
     /// A datagram of `len` bytes arrived on `id`; `taken` says whether the
-    /// node took it (counted no drop). Before a handshake completed over
-    /// the connection, a datagram not taken closes it.
+    /// node took it (counted no drop). A first datagram not taken closes
+    /// the connection.
     pub(crate) fn datagram(
         &mut self,
         now: Instant,
@@ -300,7 +313,9 @@ impl Policy {
         if c.trusted {
             return Vec::new();
         }
-        if !taken {
+        if taken {
+            c.spoke = true;
+        } else if !c.spoke {
             return self.close(now, id, CloseReason::Rejected);
         }
         Vec::new()

@@ -68,8 +68,8 @@ pub struct TcpCounters {
     pub dials: u64,
     /// Dials that failed (refused, unreachable, timed out).
     pub dial_failures: u64,
-    /// Connections closed because the node dropped a datagram of theirs
-    /// before a handshake completed over them.
+    /// Connections closed because their first datagram was not the
+    /// protocol's (the node dropped it).
     pub closed_rejected: u64,
     /// Connections closed because of a bad frame (an empty datagram).
     pub closed_bad_frame: u64,
