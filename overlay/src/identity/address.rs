@@ -2,14 +2,19 @@
 //!
 //! - IPv6: the network owns the ULA `/48` `fdXX:XXXX:XXXX::/48` whose 40 bits
 //!   come from its network ID; a node's address fills the remaining 80 bits
-//!   from a hash of its node ID.
+//!   from a hash of its node ID. This is the authenticated address: only the
+//!   holder of the node key has it.
 //! - IPv4: each node has a sequence of candidate addresses in `100.64.0.0/10`
-//!   (hashes of network ID, node ID and the candidate's index). Among the known
-//!   members, sorted by node ID, each takes its first candidate not already
-//!   taken by a member sorted before it. Every node that knows the same members
-//!   computes the same assignment, so a collision is resolved the same way
-//!   everywhere, and an address always maps to exactly one member.
-
+//!   (hashes of network ID, node ID and the candidate's index). With 22 bits,
+//!   candidates collide, and a member can make up keys until one of its
+//!   candidates is any address it likes, so IPv4 is held, not proven: each
+//!   node keeps its own view ([`Ipv4Assignment`]) of itself and of the
+//!   members it completed a handshake with. A member takes its first
+//!   candidate that nobody in the view holds; an address held never moves
+//!   to a newcomer (the one exception is a node's own address in its first
+//!   minute in the network, when a member with a lower node ID that wants it
+//!   takes it and the node moves on, so that two members that join together
+//!   agree). Members only heard of hold nothing.
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -69,12 +74,22 @@ impl NetworkPrefix {
 }
 
 /// The addresses a node starts with: its IPv6 address, and its first IPv4
-/// candidate (which a collision may later move, see the module doc).
+/// candidate (which a collision while the address is provisional may move,
+/// see [`Ipv4Assignment`]).
 pub fn initial_addresses(network: &NetworkId, node: &NodeId) -> (Ipv6Addr, Ipv4Addr) {
-    let ipv4 = Ipv4Assignment::compute(network, [*node].iter())
-        .addr_of(node)
-        .expect("a member is assigned");
-    (NetworkPrefix::of(network).node_addr(node), ipv4)
+    (
+        NetworkPrefix::of(network).node_addr(node),
+        first_ipv4(network, node),
+    )
+}
+
+/// The first usable IPv4 candidate of `node`: the address it starts with,
+/// and the one others expect of it before they hold another member there.
+pub fn first_ipv4(network: &NetworkId, node: &NodeId) -> Ipv4Addr {
+    (0u32..)
+        .map(|k| ipv4_candidate(network, node, k))
+        .find(|a| usable(*a))
+        .expect("the candidate sequence is unbounded")
 }
 
 /// The `k`-th IPv4 candidate of `node` in `network`.
@@ -105,91 +120,89 @@ pub fn in_ipv4_range(addr: &Ipv4Addr) -> bool {
     u32::from(*addr) >> 22 == u32::from(IPV4_RANGE.0) >> 22
 }
 
-/// The IPv4 addresses of a set of members, resolved as the module doc says,
-/// and kept up to date as members come and go.
-#[derive(Debug, Clone, Default)]
+/// One node's view of who holds which IPv4 address: the node itself and the
+/// members it completed a handshake with (verified), never members it only
+/// heard of. See the module documentation for the rule.
+#[derive(Debug, Clone)]
 pub struct Ipv4Assignment {
-    /// Each member's address and the index of the candidate it holds.
-    by_node: HashMap<NodeId, (Ipv4Addr, u32)>,
+    me: NodeId,
+    by_node: HashMap<NodeId, Ipv4Addr>,
     by_addr: HashMap<Ipv4Addr, NodeId>,
 }
 
 impl Ipv4Assignment {
-    /// Computes the assignment for `members` (duplicates are ignored).
-    pub fn compute<'a>(network: &NetworkId, members: impl IntoIterator<Item = &'a NodeId>) -> Self {
-        let mut out = Self::default();
-        for m in members {
-            out.insert(network, *m);
-        }
+    /// The view of node `me`, alone: it holds its first candidate.
+    pub fn new(network: &NetworkId, me: NodeId) -> Self {
+        let mut out = Self {
+            me,
+            by_node: HashMap::new(),
+            by_addr: HashMap::new(),
+        };
+        out.take(me, first_ipv4(network, &me));
         out
     }
 
-    /// Adds a member. A member with a lower node ID may take the address of
-    /// one with a higher ID, which then moves on to its next free candidate:
-    /// the result is the same as computing the whole set from scratch.
-    /// Returns the members whose address changed (the new one included).
-    pub fn insert(&mut self, network: &NetworkId, node: NodeId) -> Vec<NodeId> {
-        let mut moved = Vec::new();
+    /// Adds a verified member: it takes its first candidate that nobody in
+    /// this view holds. An address held stays with its holder, with one
+    /// exception: while our own address is `provisional` (we only just
+    /// joined, nothing uses it yet), a member with a lower node ID that
+    /// wants it takes it, and we move to our own first free candidate, as
+    /// that member's view will have it. Returns our new address if it moved.
+    /// Costs one probe per held candidate skipped (about one).
+    pub fn insert(
+        &mut self,
+        network: &NetworkId,
+        node: NodeId,
+        provisional: bool,
+    ) -> Option<Ipv4Addr> {
         if self.by_node.contains_key(&node) {
-            return moved;
+            return None;
         }
-        let mut placing = Some((node, 0u32));
-        while let Some((n, from_k)) = placing.take() {
-            moved.push(n);
-            for k in from_k.. {
-                let addr = ipv4_candidate(network, &n, k);
-                if !usable(addr) {
-                    continue;
+        for k in 0u32.. {
+            let addr = ipv4_candidate(network, &node, k);
+            if !usable(addr) {
+                continue;
+            }
+            match self.by_addr.get(&addr).copied() {
+                None => {
+                    self.take(node, addr);
+                    return None;
                 }
-                match self.by_addr.get(&addr).copied() {
-                    None => {
-                        self.take(n, addr, k);
-                        break;
-                    }
-                    Some(holder) if holder > n => {
-                        // The lower ID wins; the holder moves on.
-                        let (_, holder_k) = self.by_node[&holder];
-                        self.take(n, addr, k);
-                        placing = Some((holder, holder_k + 1));
-                        break;
-                    }
-                    Some(_) => {}
+                Some(holder) if holder == self.me && provisional && node < self.me => {
+                    self.take(node, addr);
+                    let mine = self.first_free(network, self.me);
+                    self.take(self.me, mine);
+                    return Some(mine);
                 }
+                Some(_) => {}
             }
         }
-        moved
+        unreachable!("the candidate sequence is unbounded")
     }
 
-    /// Removes a member; members that wanted its address move back. Returns
-    /// the members whose address changed.
-    pub fn remove(&mut self, network: &NetworkId, node: &NodeId) -> Vec<NodeId> {
-        if self.by_node.remove(node).is_none() {
-            return Vec::new();
+    /// Removes a member (never ourselves). Nobody moves: an address freed
+    /// waits for the next member that wants it. Constant time.
+    pub fn remove(&mut self, node: &NodeId) {
+        if *node == self.me {
+            return;
         }
-        let before = std::mem::take(&mut self.by_node);
-        let mut members: Vec<NodeId> = before.keys().copied().collect();
-        members.sort_unstable();
-        self.by_addr.clear();
-        for m in members {
-            // Lower members are already placed, so each takes its first free candidate.
-            let (addr, k) = (0u32..)
-                .map(|k| (ipv4_candidate(network, &m, k), k))
-                .find(|(a, _)| usable(*a) && !self.by_addr.contains_key(a))
-                .expect("the candidate sequence is unbounded");
-            self.take(m, addr, k);
+        if let Some(addr) = self.by_node.remove(node) {
+            if self.by_addr.get(&addr) == Some(node) {
+                self.by_addr.remove(&addr);
+            }
         }
-        let mut moved: Vec<NodeId> = self
-            .by_node
-            .iter()
-            .filter(|(n, (a, _))| before.get(n).map(|b| b.0) != Some(*a))
-            .map(|(n, _)| *n)
-            .collect();
-        moved.sort_unstable();
-        moved
     }
 
-    fn take(&mut self, node: NodeId, addr: Ipv4Addr, k: u32) {
-        if let Some((old, _)) = self.by_node.insert(node, (addr, k)) {
+    /// `node`'s first candidate not held by anyone else.
+    fn first_free(&self, network: &NetworkId, node: NodeId) -> Ipv4Addr {
+        (0u32..)
+            .map(|k| ipv4_candidate(network, &node, k))
+            .find(|a| usable(*a) && self.by_addr.get(a).is_none_or(|h| *h == node))
+            .expect("the candidate sequence is unbounded")
+    }
+
+    fn take(&mut self, node: NodeId, addr: Ipv4Addr) {
+        if let Some(old) = self.by_node.insert(node, addr) {
             if self.by_addr.get(&old) == Some(&node) {
                 self.by_addr.remove(&old);
             }
@@ -197,35 +210,16 @@ impl Ipv4Assignment {
         self.by_addr.insert(addr, node);
     }
 
-    /// The address assigned to `node`, if it is a member.
+    /// The address `node` holds in this view, if it is ourselves or a
+    /// verified member.
     pub fn addr_of(&self, node: &NodeId) -> Option<Ipv4Addr> {
-        self.by_node.get(node).map(|(a, _)| *a)
+        self.by_node.get(node).copied()
     }
 
-    /// The member that owns `addr`.
+    /// The member (or ourselves) that holds `addr` in this view.
     pub fn owner_of(&self, addr: &Ipv4Addr) -> Option<NodeId> {
         self.by_addr.get(addr).copied()
     }
-}
-
-/// The assignment by its definition, for differential tests.
-#[cfg(test)]
-fn reference_assignment(network: &NetworkId, members: &[NodeId]) -> HashMap<NodeId, Ipv4Addr> {
-    use std::collections::HashSet;
-    let mut sorted = members.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut taken = HashSet::new();
-    let mut out = HashMap::new();
-    for node in sorted {
-        let addr = (0u32..)
-            .map(|k| ipv4_candidate(network, &node, k))
-            .find(|a| usable(*a) && !taken.contains(a))
-            .expect("unbounded");
-        taken.insert(addr);
-        out.insert(node, addr);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -243,6 +237,14 @@ mod tests {
             .collect()
     }
 
+    /// Two members among `pool` whose first candidates collide.
+    fn colliding(net: &NetworkId, pool: &[NodeId]) -> (NodeId, NodeId) {
+        let mut seen = HashMap::new();
+        pool.iter()
+            .find_map(|m| seen.insert(first_ipv4(net, m), *m).map(|p| (p, *m)))
+            .expect("a first-candidate collision among the pool")
+    }
+
     #[test]
     fn ipv6_is_inside_the_network_prefix() {
         let net = NetworkKey::from_secret([1; 32]).id();
@@ -255,61 +257,62 @@ mod tests {
     }
 
     #[test]
-    fn ipv4_collisions_resolve_the_same_way_in_any_order() {
+    fn a_held_address_never_moves_to_a_newcomer() {
         let net = NetworkKey::from_secret([1; 32]).id();
-        let members = ids(6000);
-        // With 6000 members in 2^22 addresses, first candidates collide.
-        let mut seen = HashMap::new();
-        let mut collision = None;
-        for m in &members {
-            if let Some(prev) = seen.insert(ipv4_candidate(&net, m, 0), *m) {
-                collision = Some((prev, *m));
-                break;
-            }
-        }
-        let (a, b) = collision.expect("a first-candidate collision among 6000 members");
-        assert_eq!(
-            reference_assignment(&net, &[a, b])[&a.min(b)],
-            ipv4_candidate(&net, &a.min(b), 0)
-        );
-        let forward = Ipv4Assignment::compute(&net, [a, b].iter());
-        let backward = Ipv4Assignment::compute(&net, [b, a].iter());
-        for n in [a, b] {
-            assert_eq!(forward.addr_of(&n), backward.addr_of(&n));
-        }
-        assert_ne!(forward.addr_of(&a), forward.addr_of(&b));
-        let low = a.min(b);
-        assert_eq!(forward.addr_of(&low), Some(ipv4_candidate(&net, &low, 0)));
+        let (x, y) = colliding(&net, &ids(6000));
+        let (low, high) = (x.min(y), x.max(y));
+        let me = ids(1)[0];
+        // `high` holds the address; `low` comes later and wants it too.
+        let mut view = Ipv4Assignment::new(&net, me);
+        assert_eq!(view.insert(&net, high, false), None);
+        let held = view.addr_of(&high).unwrap();
+        assert_eq!(held, first_ipv4(&net, &high));
+        assert_eq!(view.insert(&net, low, true), None);
+        assert_eq!(view.addr_of(&high), Some(held));
+        assert_eq!(view.owner_of(&held), Some(high));
+        let other = view.addr_of(&low).unwrap();
+        assert_ne!(other, held);
+        assert_eq!(view.owner_of(&other), Some(low));
+        // The holder leaves: nobody moves; the address waits for the next.
+        view.remove(&high);
+        assert_eq!(view.owner_of(&held), None);
+        assert_eq!(view.addr_of(&low), Some(other));
     }
 
     #[test]
-    fn assignment_is_a_bijection_and_in_range() {
-        let net = NetworkKey::from_secret([3; 32]).id();
-        let members = ids(5000);
-        let asg = Ipv4Assignment::compute(&net, members.iter());
-        for m in &members {
-            let a = asg.addr_of(m).unwrap();
-            assert!(in_ipv4_range(&a) && usable(a));
-            assert_eq!(asg.owner_of(&a), Some(*m));
-        }
+    fn our_own_address_yields_only_while_provisional_and_to_a_lower_id() {
+        let net = NetworkKey::from_secret([1; 32]).id();
+        let (x, y) = colliding(&net, &ids(6000));
+        let (low, high) = (x.min(y), x.max(y));
+        let addr = first_ipv4(&net, &high);
+        // Settled: we keep it, whoever comes.
+        let mut settled = Ipv4Assignment::new(&net, high);
+        assert_eq!(settled.insert(&net, low, false), None);
+        assert_eq!(settled.owner_of(&addr), Some(high));
+        // Provisional, and a higher ID comes: we keep it.
+        let mut keep = Ipv4Assignment::new(&net, low);
+        assert_eq!(keep.insert(&net, high, true), None);
+        assert_eq!(keep.owner_of(&addr), Some(low));
+        // Provisional, and a lower ID comes: we move, as its view says.
+        let mut yields = Ipv4Assignment::new(&net, high);
+        let moved = yields.insert(&net, low, true).expect("we move");
+        assert_eq!(yields.owner_of(&addr), Some(low));
+        assert_eq!(yields.addr_of(&high), Some(moved));
+        assert_eq!(keep.addr_of(&high), Some(moved), "both views agree");
     }
 
-    /// Members whose first candidates collide in a tiny address space: the
-    /// incremental assignment equals the definition after every insert and
-    /// removal, in random orders.
+    /// Random joins and departures: every holder keeps its address while it
+    /// stays, and the view stays a bijection.
     #[test]
-    fn incremental_matches_definition() {
+    fn holders_keep_their_address_through_random_changes() {
         use rand_chacha::ChaCha8Rng;
         use rand_core::{RngCore, SeedableRng};
         let net = NetworkKey::from_secret([4; 32]).id();
-        // Find members that pairwise collide, so the cascade is exercised.
+        // Members that pairwise collide, so the rule is exercised.
         let pool = ids(7000);
         let mut by_first: HashMap<Ipv4Addr, Vec<NodeId>> = HashMap::new();
         for m in &pool {
-            by_first
-                .entry(ipv4_candidate(&net, m, 0))
-                .or_default()
-                .push(*m);
+            by_first.entry(first_ipv4(&net, m)).or_default().push(*m);
         }
         let mut members: Vec<NodeId> = by_first
             .values()
@@ -320,30 +323,29 @@ mod tests {
         members.extend(pool.iter().take(40));
         members.sort_unstable();
         members.dedup();
-        assert!(
-            members.len() > 45,
-            "collisions found: {}",
-            members.len() - 40
-        );
+        let me = members.pop().expect("members");
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        for _round in 0..20 {
-            let mut inc = Ipv4Assignment::default();
-            let mut present: Vec<NodeId> = Vec::new();
-            for _ in 0..120 {
-                let m = members[(rng.next_u32() as usize) % members.len()];
-                if present.contains(&m) && rng.next_u32() % 3 == 0 {
-                    inc.remove(&net, &m);
-                    present.retain(|x| *x != m);
-                } else if !present.contains(&m) {
-                    inc.insert(&net, m);
-                    present.push(m);
+        let mut view = Ipv4Assignment::new(&net, me);
+        let mut held: HashMap<NodeId, Ipv4Addr> = HashMap::new();
+        held.insert(me, view.addr_of(&me).unwrap());
+        for _ in 0..2000 {
+            let m = members[(rng.next_u32() as usize) % members.len()];
+            if held.contains_key(&m) {
+                view.remove(&m);
+                held.remove(&m);
+            } else {
+                let provisional = rng.next_u32().is_multiple_of(2);
+                if let Some(mine) = view.insert(&net, m, provisional) {
+                    held.insert(me, mine);
                 }
-                let want = reference_assignment(&net, &present);
-                for p in &present {
-                    assert_eq!(inc.addr_of(p), Some(want[p]));
-                    assert_eq!(inc.owner_of(&want[p]), Some(*p));
-                }
-                assert_eq!(inc.by_addr.len(), present.len());
+                held.insert(m, view.addr_of(&m).unwrap());
+            }
+            assert_eq!(view.by_node.len(), held.len());
+            assert_eq!(view.by_addr.len(), held.len());
+            for (n, a) in &held {
+                assert_eq!(view.addr_of(n), Some(*a));
+                assert_eq!(view.owner_of(a), Some(*n));
+                assert!(in_ipv4_range(a) && usable(*a));
             }
         }
     }

@@ -18,6 +18,7 @@ mod cookies;
 mod gossip;
 mod initiation_limit;
 mod initiation_times;
+mod ipv4;
 mod keys;
 mod lan;
 mod lookup;
@@ -35,6 +36,7 @@ mod seen_initiations;
 mod send;
 pub mod stats;
 pub mod status;
+mod streams;
 mod stun;
 mod timers;
 mod traversal;
@@ -43,9 +45,15 @@ mod unreachable;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_expiry;
+#[cfg(test)]
 mod tests_flood;
 #[cfg(test)]
 mod tests_reflect;
+#[cfg(test)]
+mod tests_routes;
+#[cfg(test)]
+mod tests_streams;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -145,7 +153,8 @@ pub enum Event {
     Connected(NodeId),
     /// The set of verified members changed (persist the peer cache).
     MembersChanged,
-    /// This node's IPv4 address changed after a collision was resolved.
+    /// This node's IPv4 address changed: a member with a lower node ID
+    /// took it while it was provisional (see `Ipv4Assignment::insert`).
     Ipv4Changed(Ipv4Addr),
     /// Open extra UDP sockets with these IDs (any local port, same address
     /// family as the main socket) and pass what arrives on them to
@@ -173,6 +182,9 @@ pub enum Event {
 const STALE_NEWS: Duration = Duration::from_secs(120);
 /// Members sampled for eviction from a full table.
 const EVICTION_SAMPLE: usize = 32;
+/// Members sampled for a first-hand newcomer when the first sample holds
+/// no second-hand member to evict.
+const WIDE_EVICTION_SAMPLE: usize = 512;
 
 /// An address given with `--peer`, greeted until a member answers there.
 #[derive(Debug)]
@@ -195,6 +207,7 @@ pub struct Node {
     ipv6: Ipv6Addr,
     ipv4: Ipv4Addr,
     ipv4s: Ipv4Assignment,
+    ipv4_state: ipv4::Ipv4State,
     peers: peer_table::PeerTable,
     by_index: ahash::HashMap<u32, NodeId>,
     by_ipv6: ahash::HashMap<Ipv6Addr, NodeId>,
@@ -236,6 +249,24 @@ pub struct Node {
     traversal: traversal::Traversal,
     /// The gateway's port mapping for our UDP port, if any.
     port_mapping: Option<PortMappingStatus>,
+    /// Stream connections a handshake completed over, for the driver.
+    stream_handshakes: streams::StreamHandshakes,
+    /// What removing members cost (tests bound it).
+    #[cfg(test)]
+    removal_work: RemovalWork,
+}
+
+/// The work that removing members took, in the peer table's steps
+/// ([`peer_table::PeerTable::work`]).
+#[cfg(test)]
+#[derive(Debug, Default, Clone, Copy)]
+struct RemovalWork {
+    /// Members removed.
+    removals: u64,
+    /// Steps in all.
+    total: u64,
+    /// Steps of the costliest single removal.
+    max: u64,
 }
 
 impl Node {
@@ -258,7 +289,7 @@ impl Node {
             "NodeKeys derived from other keys"
         );
         let prefix = NetworkPrefix::of(&network);
-        let ipv4s = Ipv4Assignment::compute(&network, [id].iter());
+        let ipv4s = Ipv4Assignment::new(&network, id);
         let mut node = Self {
             id,
             network,
@@ -267,6 +298,7 @@ impl Node {
             ipv6: prefix.node_addr(&id),
             ipv4: ipv4s.addr_of(&id).expect("self is assigned"),
             ipv4s,
+            ipv4_state: ipv4::Ipv4State::default(),
             peers: peer_table::PeerTable::default(),
             by_index: ahash::HashMap::default(),
             by_ipv6: ahash::HashMap::default(),
@@ -308,6 +340,9 @@ impl Node {
             node_key: config.node_key,
             traversal: traversal::Traversal::default(),
             port_mapping: None,
+            stream_handshakes: streams::StreamHandshakes::default(),
+            #[cfg(test)]
+            removal_work: RemovalWork::default(),
         };
         for (peer, endpoint) in config.known_peers {
             if peer != id {
@@ -338,7 +373,8 @@ impl Node {
         self.ipv6
     }
 
-    /// This node's overlay IPv4 address (may change after a collision).
+    /// This node's overlay IPv4 address (may move once, in its first minute
+    /// in the network, see [`Event::Ipv4Changed`]).
     pub fn ipv4(&self) -> Ipv4Addr {
         self.ipv4
     }
@@ -443,7 +479,7 @@ impl Node {
     fn owner_of(&self, addr: IpAddr) -> Option<NodeId> {
         match addr {
             IpAddr::V6(a) => self.by_ipv6.get(&a).copied(),
-            IpAddr::V4(a) => self.ipv4s.owner_of(&a),
+            IpAddr::V4(a) => self.ipv4_owner(&a),
         }
     }
 
@@ -496,8 +532,7 @@ impl Node {
             self.by_ipv6.insert(ipv6, id);
             self.peers
                 .insert(id, Peer::new(id, ipv6, endpoint, heard_at));
-            let moved = self.ipv4s.insert(&self.network, id);
-            self.ipv4_moved(&moved);
+            self.ipv4_heard_of(id);
         }
         self.peers.get_mut(&id)
     }
@@ -506,9 +541,9 @@ impl Node {
     /// connected nor a neighbour: for a second-hand newcomer, a second-hand
     /// member whose news is [`STALE_NEWS`] old; for a first-hand one, the
     /// stalest second-hand member, else the stalest verified one. The
-    /// stalest of a random sample is taken when the sample holds one, so
-    /// that a full table costs little per newcomer. Returns whether room
-    /// was made.
+    /// stalest of a random sample of [`EVICTION_SAMPLE`] is taken, else of
+    /// one of [`WIDE_EVICTION_SAMPLE`]; the table is never scanned, so a
+    /// full table costs little per newcomer. Returns whether room was made.
     fn evict(&mut self, now: Instant, first_hand: bool) -> bool {
         let stale_before = now.checked_sub(STALE_NEWS);
         let evictable = |p: &Peer, verified: bool| {
@@ -529,17 +564,29 @@ impl Node {
             .filter(|p| evictable(p, false))
             .min_by_key(|p| (p.freshness(), p.id))
             .map(|p| p.id);
-        let tiers: &[bool] = if first_hand { &[false, true] } else { &[false] };
-        for &verified in tiers {
-            if victim.is_some() {
-                break;
+        self.peers.count_work(sample.len() as u64);
+        // Then a larger sample (for a first-hand newcomer, verified
+        // members too when it holds no second-hand one to evict), but never
+        // the whole table: a full table costs each newcomer a bounded effort.
+        if victim.is_none() {
+            let picks: Vec<usize> = (0..WIDE_EVICTION_SAMPLE.min(n))
+                .map(|_| (self.rng.next_u64() % n as u64) as usize)
+                .collect();
+            let roster = self.peers.roster();
+            let wide: Vec<NodeId> = picks.into_iter().map(|i| roster.ids[i]).collect();
+            self.peers.count_work(wide.len() as u64);
+            let tiers: &[bool] = if first_hand { &[false, true] } else { &[false] };
+            for &verified in tiers {
+                victim = wide
+                    .iter()
+                    .filter_map(|id| self.peers.get(id))
+                    .filter(|p| evictable(p, verified))
+                    .min_by_key(|p| (p.freshness(), p.id))
+                    .map(|p| p.id);
+                if victim.is_some() {
+                    break;
+                }
             }
-            victim = self
-                .peers
-                .values()
-                .filter(|p| evictable(p, verified))
-                .min_by_key(|p| (p.freshness(), p.id))
-                .map(|p| p.id);
         }
         match victim {
             Some(id) => {
@@ -571,9 +618,16 @@ impl Node {
         self.peers.neighbour_count()
     }
 
-    /// Forgets a member and all its indices.
+    /// Forgets a member and all its indices: O(log n), no pass over the
+    /// other members (a flood of made-up members expiring costs each
+    /// removal a bounded effort; see `tests_expiry`).
     fn remove_peer(&mut self, id: &NodeId) {
+        #[cfg(test)]
+        let work_before = self.peers.work();
         if let Some(p) = self.peers.remove(id) {
+            // Its session indices, its IPv6 and IPv4 entries, the
+            // initiation timestamp kept.
+            self.peers.count_work(p.local_indices().count() as u64 + 4);
             for idx in p.local_indices() {
                 self.by_index.remove(&idx);
             }
@@ -587,24 +641,17 @@ impl Node {
             {
                 self.restore_initiation_timestamps([(*id, ts)]);
             }
-            let moved = self.ipv4s.remove(&self.network, id);
-            self.ipv4_moved(&moved);
+            self.ipv4_forget(id);
             if p.verified {
                 self.events.push_back(Event::MembersChanged);
             }
         }
-    }
-
-    /// Follows IPv4 reassignments: if ours moved, tell the driver.
-    fn ipv4_moved(&mut self, moved: &[NodeId]) {
-        if !moved.contains(&self.id) {
-            return;
-        }
-        let mine = self.ipv4s.addr_of(&self.id).expect("self is assigned");
-        if mine != self.ipv4 {
-            tracing::warn!(old = %self.ipv4, new = %mine, "IPv4 collision resolved: address changed");
-            self.ipv4 = mine;
-            self.events.push_back(Event::Ipv4Changed(mine));
+        #[cfg(test)]
+        {
+            let work = self.peers.work() - work_before;
+            self.removal_work.max = self.removal_work.max.max(work);
+            self.removal_work.total += work;
+            self.removal_work.removals += 1;
         }
     }
 }

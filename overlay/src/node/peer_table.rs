@@ -16,9 +16,19 @@
 //! forgotten) stay in the heap until they surface, and are skipped then; the
 //! heap is rebuilt when such entries outnumber the live ones.
 //!
+//! **Expiry** has an index of its own: a min-heap of `(when the member's
+//! news goes stale, member)`, one entry per member, filed from its
+//! freshness when it joins. Fresh news does not touch it (a packet per
+//! member would cost a heap push each); instead an entry that surfaces is
+//! checked against the member's freshness now and filed again for later if
+//! the news was renewed. So finding the members to expire costs O(log n)
+//! per member looked at, never a scan, and forgetting one costs O(log n)
+//! ([`PeerTable::work`] counts the steps, for the tests that bound them).
+//!
 //! The same bookkeeping keeps the [`Roster`] (what gossip and member upkeep
 //! read of all members, in compact arrays sorted by node ID), the neighbour
-//! count and the set of members with a session. Entries hold their member
+//! count, the set of members with a session and how many members each
+//! neighbour is the next hop ("via") of, for the cap on route claims. Entries hold their member
 //! boxed, so that the map stays small and grows cheaply.
 
 use std::cmp::Reverse;
@@ -29,6 +39,11 @@ use std::time::Instant;
 use super::peer::Peer;
 use super::roster::{Roster, Summary};
 use crate::identity::NodeId;
+use crate::limits::PEER_EXPIRY;
+
+/// How soon a member found stale but kept (it still has a session) is
+/// looked at again.
+const EXPIRY_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One member and its bookkeeping in the index.
 #[derive(Debug)]
@@ -46,6 +61,40 @@ struct Slot {
     filed_verified: bool,
     /// Where it was last seen on the roster.
     roster_hint: usize,
+    /// When its entry in the expiry heap says to look at it.
+    expiry: Instant,
+    /// The next hop counted for it in `routes_via`.
+    filed_via: Option<NodeId>,
+}
+
+/// How many members each member is the next hop of.
+#[derive(Debug, Default)]
+struct RouteCounts {
+    by_hop: ahash::HashMap<NodeId, u32>,
+    /// Members with a next hop.
+    routed: usize,
+}
+
+impl RouteCounts {
+    /// Moves one member's count from next hop `old` to `new`.
+    fn file(&mut self, old: Option<NodeId>, new: Option<NodeId>) {
+        if old == new {
+            return;
+        }
+        if let Some(o) = old {
+            self.routed -= 1;
+            if let Some(n) = self.by_hop.get_mut(&o) {
+                *n -= 1;
+                if *n == 0 {
+                    self.by_hop.remove(&o);
+                }
+            }
+        }
+        if let Some(n) = new {
+            self.routed += 1;
+            *self.by_hop.entry(n).or_default() += 1;
+        }
+    }
 }
 
 /// Members by node ID, with their deadlines indexed. See the module
@@ -69,6 +118,14 @@ pub(crate) struct PeerTable {
     with_session: BTreeMap<NodeId, u128>,
     /// Members that the summaries count as verified.
     verified: usize,
+    /// `(when to look at the member for expiry, member)`, earliest first;
+    /// entries that are not the member's filed `expiry` are stale.
+    expiries: BinaryHeap<Reverse<(Instant, NodeId)>>,
+    /// How many members each member is the next hop of (as filed).
+    routes: RouteCounts,
+    /// Steps taken besides the roster's (heap entries looked at, map
+    /// changes), see [`PeerTable::work`].
+    work: u64,
 }
 
 impl PeerTable {
@@ -119,6 +176,11 @@ impl PeerTable {
         }
         self.verified += usize::from(peer.verified);
         let verified = peer.verified;
+        let expiry = peer.freshness() + PEER_EXPIRY;
+        let via = peer.via;
+        self.routes.file(None, via);
+        self.expiries.push(Reverse((expiry, id)));
+        self.work += 2;
         self.slots.insert(
             id,
             Slot {
@@ -129,26 +191,90 @@ impl PeerTable {
                 filed_session: session,
                 filed_verified: verified,
                 roster_hint: 0,
+                expiry,
+                filed_via: via,
             },
         );
         self.touched.push(id);
     }
 
-    /// Forgets a member; its filed deadline goes stale.
+    /// Forgets a member; its filed deadline and expiry go stale, and it
+    /// stays in the touched list until the next reindex skips it. O(log n).
     pub(crate) fn remove(&mut self, id: &NodeId) -> Option<Peer> {
         let slot = self.slots.remove(id)?;
-        if slot.touched {
-            if let Some(i) = self.touched.iter().position(|t| t == id) {
-                self.touched.swap_remove(i);
-            }
-        }
+        self.work += 1;
         self.roster.remove(id);
         self.neighbours -= usize::from(slot.filed_neighbour);
         self.verified -= usize::from(slot.filed_verified);
         if slot.filed_session {
             self.with_session.remove(id);
+            self.work += 1;
         }
+        self.routes.file(slot.filed_via, None);
         Some(*slot.peer)
+    }
+
+    /// How many members `hop` is the next hop of, and how many members
+    /// have a next hop at all.
+    pub(crate) fn routes_via(&mut self, hop: &NodeId) -> (usize, usize) {
+        self.reindex();
+        let n = self.routes.by_hop.get(hop).copied().unwrap_or(0);
+        (n as usize, self.routes.routed)
+    }
+
+    /// Steps taken so far by the table: binary-search probes, roster
+    /// entries shifted or dropped, heap entries looked at, map changes.
+    /// Tests read it to bound the cost of each change.
+    #[cfg(test)]
+    pub(crate) fn work(&self) -> u64 {
+        self.work + self.roster.work()
+    }
+
+    /// Counts `steps` of work done on the table's members by the node.
+    pub(crate) fn count_work(&mut self, steps: u64) {
+        self.work += steps;
+    }
+
+    /// The members whose news went stale by `now` (none heard of them for
+    /// [`PEER_EXPIRY`]), in node ID order. Each is looked at again
+    /// [`EXPIRY_RECHECK`] later if the caller keeps it; entries that
+    /// surface with news renewed are filed again for when it goes stale.
+    pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<NodeId> {
+        let mut out = Vec::new();
+        while let Some(&Reverse((at, id))) = self.expiries.peek() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop();
+            self.work += 1;
+            let Some(slot) = self.slots.get_mut(&id) else {
+                continue;
+            };
+            if slot.expiry != at {
+                continue;
+            }
+            let stale_at = slot.peer.freshness() + PEER_EXPIRY;
+            let again = if stale_at > now {
+                stale_at
+            } else {
+                out.push(id);
+                now + EXPIRY_RECHECK
+            };
+            slot.expiry = again;
+            self.expiries.push(Reverse((again, id)));
+            self.work += 1;
+        }
+        if self.expiries.len() > 2 * self.slots.len() + 64 {
+            // Stale entries of members forgotten otherwise (evicted).
+            self.work += self.expiries.len() as u64;
+            self.expiries = self
+                .slots
+                .iter()
+                .map(|(id, s)| Reverse((s.expiry, *id)))
+                .collect();
+        }
+        out.sort_unstable();
+        out
     }
 
     /// How many members are neighbours.
@@ -211,6 +337,9 @@ impl PeerTable {
                     self.with_session.remove(&id);
                 }
             }
+            let (old_via, new_via) = (slot.filed_via, slot.peer.via);
+            slot.filed_via = new_via;
+            self.routes.file(old_via, new_via);
             let next = slot.peer.timers.next();
             if next != slot.filed {
                 if let Some(at) = next {
@@ -382,7 +511,7 @@ mod tests {
         let mut clock = now;
         for step in 0..5000 {
             let who = ids[rng.next_u32() as usize % ids.len()];
-            match rng.next_u32() % 12 {
+            match rng.next_u32() % 13 {
                 0 => {
                     t.remove(&who);
                 }
@@ -428,11 +557,32 @@ mod tests {
                     let indexed: Vec<NodeId> = t.with_session().map(|p| p.id).collect();
                     assert_eq!(indexed, scanned, "step {step}");
                 }
+                7 => {
+                    // Ten minutes pass now and then, so that news goes stale.
+                    if rng.next_u32().is_multiple_of(8) {
+                        clock += PEER_EXPIRY;
+                    }
+                    let mut scanned: Vec<NodeId> = t
+                        .values()
+                        .filter(|p| p.freshness() + PEER_EXPIRY <= clock)
+                        .map(|p| p.id)
+                        .collect();
+                    scanned.sort_unstable();
+                    let expired = t.take_expired(clock);
+                    assert_eq!(expired, scanned, "step {step}");
+                    // Forgotten, as the node does with members it expires.
+                    for id in expired {
+                        t.remove(&id);
+                    }
+                }
                 5 => {
                     let mut scanned: Vec<Summary> = t.values().map(Summary::of).collect();
                     scanned.sort_by_key(|a| a.id);
                     let roster = t.roster();
-                    let listed: Vec<Summary> = (0..roster.len()).map(|i| roster.get(i)).collect();
+                    let listed: Vec<Summary> = (0..roster.len())
+                        .filter(|&i| roster.is_member(i))
+                        .map(|i| roster.get(i))
+                        .collect();
                     assert_eq!(listed, scanned, "step {step}");
                     let neighbours = scanned.iter().filter(|s| s.neighbour).count();
                     assert_eq!(t.neighbour_count(), neighbours, "step {step}");

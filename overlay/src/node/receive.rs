@@ -379,6 +379,7 @@ impl Node {
         pid: NodeId,
         session: crate::session::Session,
     ) {
+        self.note_stream_handshake();
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         self.by_index.insert(session.local_index, pid);
         let check_at = session.created + super::timers::rekey_after(&session);
@@ -410,6 +411,7 @@ impl Node {
         tracing::info!(peer = %pid.short(), "session established");
         self.events.push_back(Event::Connected(pid));
         if first_time {
+            self.ipv4_member_verified(now, pid);
             self.events.push_back(Event::MembersChanged);
         }
         self.wake_at(Some(now));

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::relay_pairs::Refusal;
 use super::{Action, DropReason, Node};
 use crate::identity::NodeId;
 use crate::wire::relay::{self, Frame};
@@ -46,7 +47,7 @@ pub(crate) struct Relaying {
     last: Option<Instant>,
     /// The pairs of members we relay for (bounded).
     pub(crate) pairs: super::relay_pairs::RelayPairs,
-    stats: RelayStats,
+    pub(crate) stats: RelayStats,
 }
 
 impl Default for Relaying {
@@ -104,6 +105,14 @@ pub struct RelayStats {
     /// the frame's pair is not one of them.
     #[serde(default)]
     pub refused_pairs: u64,
+    /// Frames refused because the member that handed them over already
+    /// opened its share of the pairs (an eighth of the limit).
+    #[serde(default)]
+    pub refused_hop_share: u64,
+    /// Route claims not taken because the neighbour that made them is
+    /// already the next hop of its share of the members (see `routing.rs`).
+    #[serde(default)]
+    pub route_claims_capped: u64,
     /// Datagrams of our own sent through a relay.
     pub sent_relayed: u64,
     /// Datagrams for us that came through a relay.
@@ -254,9 +263,12 @@ impl Node {
             self.relay.stats.refused += 1;
             return self.drop_packet(DropReason::RelayRefused);
         };
-        if !self.relay.pairs.admit(from, dst, now) {
+        if let Err(why) = self.relay.pairs.admit(from, dst, now) {
             self.relay.stats.refused += 1;
-            self.relay.stats.refused_pairs += 1;
+            match why {
+                Refusal::Full => self.relay.stats.refused_pairs += 1,
+                Refusal::HopShare => self.relay.stats.refused_hop_share += 1,
+            }
             return self.drop_packet(DropReason::RelayRefused);
         }
         // Only frames that will go on spend the budget.

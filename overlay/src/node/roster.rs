@@ -3,6 +3,12 @@
 //! parallel arrays, so that a pass over all members reads a few bytes each
 //! instead of every member's full entry. [`super::peer_table::PeerTable`]
 //! keeps it up to date.
+//!
+//! A member that leaves is only marked gone (a binary search, no shift of
+//! the arrays), so that expiring thousands of members costs O(log n) each;
+//! gone entries carry no flags (readers skip them as having no endpoint) and
+//! are dropped when an insertion shifts the arrays anyway. A member that
+//! comes back takes its old entry again.
 
 use std::time::Instant;
 
@@ -12,6 +18,8 @@ use crate::identity::NodeId;
 const ENDPOINT: u8 = 1;
 const NEIGHBOUR: u8 = 2;
 const HANDSHAKE: u8 = 4;
+/// The entry's member left (a tombstone; every other flag is clear).
+const GONE: u8 = 8;
 
 /// What the roster holds of one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,12 +75,35 @@ pub(crate) struct Roster {
     /// [`Summary::retry_at`] of each.
     pub(crate) retry_at: Vec<Option<Instant>>,
     flags: Vec<u8>,
+    /// Entries marked gone.
+    gone: usize,
+    /// Steps taken so far: search probes and entries shifted or dropped.
+    /// (Atomic only so that the node stays `Sync`; it is never shared.)
+    work: std::sync::atomic::AtomicU64,
 }
 
 impl Roster {
-    /// Members on the roster.
+    /// Entries on the roster (members, and gone ones not yet dropped):
+    /// the range of indices to read.
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Whether entry `i` is a member (not gone).
+    pub(crate) fn is_member(&self, i: usize) -> bool {
+        self.flags[i] & GONE == 0
+    }
+
+    /// Steps taken so far (search probes, entries shifted or dropped), to
+    /// show what each change costs.
+    #[cfg(test)]
+    pub(crate) fn work(&self) -> u64 {
+        self.work.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count(&self, steps: usize) {
+        self.work
+            .fetch_add(steps as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether member `i` has a known endpoint.
@@ -115,17 +146,52 @@ impl Roster {
             })
         };
         let key = words(id);
-        self.ids.binary_search_by(|x| words(x).cmp(&key))
+        self.ids.binary_search_by(|x| {
+            self.count(1);
+            words(x).cmp(&key)
+        })
     }
 
-    /// Adds `s` (whose member is not on the roster).
+    /// Adds `s` (whose member is not on the roster): in its old entry if
+    /// it left and came back, else shifted in, dropping gone entries.
     pub(crate) fn insert(&mut self, s: Summary) {
-        let at = self.position(&s.id).unwrap_or_else(|at| at);
+        let at = match self.position(&s.id) {
+            Ok(at) => {
+                debug_assert!(!self.is_member(at));
+                self.gone -= 1;
+                self.keys[at] = s.key;
+                self.freshness[at] = s.freshness;
+                self.retry_at[at] = s.retry_at;
+                self.flags[at] = s.flags();
+                return;
+            }
+            Err(at) => at,
+        };
+        self.count(self.ids.len() - at);
         self.ids.insert(at, s.id);
         self.keys.insert(at, s.key);
         self.freshness.insert(at, s.freshness);
         self.retry_at.insert(at, s.retry_at);
         self.flags.insert(at, s.flags());
+        if self.gone > 0 {
+            self.drop_gone();
+        }
+    }
+
+    /// Drops the gone entries (as costly as the shift an insertion makes).
+    fn drop_gone(&mut self) {
+        self.count(self.ids.len());
+        let keep: Vec<bool> = self.flags.iter().map(|f| f & GONE == 0).collect();
+        let mut k = keep.iter();
+        self.ids.retain(|_| *k.next().expect("same length"));
+        let mut k = keep.iter();
+        self.keys.retain(|_| *k.next().expect("same length"));
+        let mut k = keep.iter();
+        self.freshness.retain(|_| *k.next().expect("same length"));
+        let mut k = keep.iter();
+        self.retry_at.retain(|_| *k.next().expect("same length"));
+        self.flags.retain(|f| f & GONE == 0);
+        self.gone = 0;
     }
 
     /// Updates the summary of `s.id`, if it is on the roster; `hint` is
@@ -137,20 +203,23 @@ impl Roster {
         } else {
             self.position(&s.id).ok()?
         };
+        if !self.is_member(at) {
+            return None;
+        }
         self.freshness[at] = s.freshness;
         self.retry_at[at] = s.retry_at;
         self.flags[at] = s.flags();
         Some(at)
     }
 
-    /// Takes `id` off the roster.
+    /// Takes `id` off the roster: its entry is marked gone.
     pub(crate) fn remove(&mut self, id: &NodeId) {
         if let Ok(at) = self.position(id) {
-            self.ids.remove(at);
-            self.keys.remove(at);
-            self.freshness.remove(at);
-            self.retry_at.remove(at);
-            self.flags.remove(at);
+            if self.is_member(at) {
+                self.flags[at] = GONE;
+                self.retry_at[at] = None;
+                self.gone += 1;
+            }
         }
     }
 }

@@ -14,6 +14,19 @@
 //! - **Hysteresis**: a new neighbour must be at least 10 % cheaper than the
 //!   current one, so routes do not flap between near-equal paths.
 //!
+//! - **A cap on route claims per neighbour**: a neighbour is *over its
+//!   share* while it is the next hop of at least [`ROUTE_CLAIM_ALLOWANCE`]
+//!   members more than all other neighbours together. Over its share, it
+//!   takes no route away from another neighbour, however cheap its claim;
+//!   and a route through it goes, whatever the costs, to another neighbour
+//!   under its share that announces the member (the route starts afresh,
+//!   since the feasibility bound the claims set would keep it). Routes are
+//!   not signed, so any neighbour can claim any cost: one that claims cheap
+//!   routes to everyone is the next hop of every member nobody else
+//!   announces, and of at most half of the others plus the allowance.
+//!   Claimed costs below [`MIN_CLAIMED_COST`] (no path costs less) are
+//!   raised to it.
+//!
 //! Updates from the current next hop are always taken (its cost may rise).
 //! The best other feasible neighbour is kept as a backup. When the next hop
 //! stops answering, the backup takes over at once if it answers; otherwise
@@ -33,6 +46,11 @@ const UNMEASURED_COST: u32 = 100;
 const RTT_GAIN: f64 = 0.125;
 /// Weight of the newest sample in the loss estimate.
 const LOSS_GAIN: f32 = 0.25;
+/// How many members one neighbour may be the next hop of beyond those that
+/// all other neighbours together are the next hop of.
+pub(crate) const ROUTE_CLAIM_ALLOWANCE: usize = 64;
+/// The least route cost a neighbour can claim: a link costs at least 1.
+const MIN_CLAIMED_COST: u16 = 1;
 
 /// Routing state of one member.
 #[derive(Debug, Clone, Copy)]
@@ -131,6 +149,7 @@ impl Node {
         id: NodeId,
         metric: u16,
     ) {
+        let metric = metric.max(MIN_CLAIMED_COST);
         let total = u32::from(metric)
             .saturating_add(hop_cost)
             .min(u32::from(UNREACHABLE - 1)) as u16;
@@ -138,12 +157,32 @@ impl Node {
             return;
         };
         let (via, backup) = (p.via, p.route.backup);
+        // The cap on route claims: a neighbour that carries more than its
+        // share takes no route from another, and gives routes up to one
+        // that carries less.
+        let mut over = |hop: NodeId| {
+            let (through, routed) = self.peers.routes_via(&hop);
+            through >= ROUTE_CLAIM_ALLOWANCE + (routed - through)
+        };
+        let contested = via.filter(|v| *v != from && metric != UNREACHABLE);
+        let (capped, rebalance) = match contested {
+            Some(_) if over(from) => (true, false),
+            Some(v) => (false, over(v)),
+            None => (false, false),
+        };
         let answers = |v: NodeId| v == from || self.peers.get(&v).is_some_and(|h| h.reachable(now));
         let current_alive = via.is_some_and(answers);
         let backup = backup.filter(|(b, _)| answers(*b));
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        if rebalance && current_alive {
+            // Its next hop carries more than its share: the route starts
+            // afresh through `from` (the feasibility bound that the
+            // over-share claims set would keep it).
+            peer.via = None;
+            peer.route = Route::default();
+        }
         if !current_alive {
             match backup {
                 // The next hop is gone: the backup takes over.
@@ -175,7 +214,10 @@ impl Node {
             let feasible = metric < peer.route.feasible;
             let better =
                 peer.via.is_none() || u32::from(total) * 10 < u32::from(peer.route.metric) * 9;
-            feasible && better
+            if feasible && better && capped {
+                self.relay.stats.route_claims_capped += 1;
+            }
+            feasible && better && !capped
         };
         if take {
             if let Some(old) = peer.via.filter(|v| *v != from) {
@@ -189,6 +231,7 @@ impl Node {
                 peer.route.backup = None;
             }
         } else if metric < peer.route.feasible
+            && !capped
             && peer
                 .route
                 .backup

@@ -808,9 +808,10 @@ mod garbage {
     }
 }
 
-/// Two members whose first IPv4 candidates collide: both sides resolve it the
-/// same way (the lower node ID keeps the address), the other node moves its
-/// own address, and IPv4 traffic flows both ways without misrouting.
+/// Two members whose first IPv4 candidates collide meet in their first
+/// minute (both addresses provisional): both sides resolve it the same way
+/// (the lower node ID keeps the address), the other node moves its own
+/// address, and IPv4 traffic flows both ways without misrouting.
 #[test]
 fn ipv4_collision_is_resolved_the_same_way_on_both_sides() {
     use crate::identity::address::ipv4_candidate;

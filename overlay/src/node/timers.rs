@@ -8,8 +8,8 @@ use super::roster::Roster;
 use super::{Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
-    GOSSIP_INTERVAL, HELLO_INTERVAL, MAX_NEIGHBOURS, PEER_EXPIRY, REJECT_AFTER_TIME,
-    REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
+    GOSSIP_INTERVAL, HELLO_INTERVAL, MAX_NEIGHBOURS, REJECT_AFTER_TIME, REKEY_AFTER_TIME,
+    REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
 };
 use crate::session::Session;
 use crate::wire::hello;
@@ -209,22 +209,22 @@ impl Node {
         }
     }
 
-    /// Forgets members of which there has been no news for [`PEER_EXPIRY`],
+    /// Forgets members of which there has been no news for [`crate::limits::PEER_EXPIRY`],
     /// and fills free neighbour places with the members of freshest news.
     fn maintain_members(&mut self, now: Instant) {
         if self.next_maintenance > now {
             return;
         }
         self.next_maintenance = now + MAINTENANCE_INTERVAL;
-        // News older than PEER_EXPIRY is stale (none is when `now` is that
-        // early). The roster is in node ID order, so removals are too.
-        let oldest = now.checked_sub(PEER_EXPIRY);
-        let roster = self.peers.roster();
-        let mut stale: Vec<NodeId> = (0..roster.len())
-            .filter(|&i| oldest.is_some_and(|o| roster.freshness[i] <= o))
-            .map(|i| roster.ids[i])
+        // The table's expiry index gives the members whose news is stale,
+        // in node ID order, without a pass over the others; those that
+        // still have a session are kept (and looked at again later).
+        let stale: Vec<NodeId> = self
+            .peers
+            .take_expired(now)
+            .into_iter()
+            .filter(|id| self.peers.get(id).is_some_and(|p| !p.connected(now)))
             .collect();
-        stale.retain(|id| self.peers.get(id).is_some_and(|p| !p.connected(now)));
         for id in stale {
             tracing::info!(peer = %id.short(), "forgetting silent member");
             self.remove_peer(&id);

@@ -347,13 +347,14 @@ fn status(args: StatusArgs) -> Result<()> {
     }
     let r = &status.relay;
     println!(
-        "relaying: {}; passed on {} frames ({}) for others, now for {} pairs of members, refused {} ({} over the pair limit); sent {} and received {} of ours through relays",
+        "relaying: {}; passed on {} frames ({}) for others, now for {} pairs of members, refused {} ({} over the pair limit, {} over a member's share); sent {} and received {} of ours through relays",
         if r.enabled { "on" } else { "off (--no-relay)" },
         r.forwarded,
         bytes(r.forwarded_bytes),
         r.pairs,
         r.refused,
         r.refused_pairs,
+        r.refused_hop_share,
         r.sent_relayed,
         r.received_relayed
     );

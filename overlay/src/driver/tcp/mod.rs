@@ -144,7 +144,7 @@ impl TcpTransport {
             Input::Accepted(stream, remote) => {
                 if let Some(id) = self.policy.accepted(now, remote) {
                     tracing::debug!(id, %remote, "accepted a TCP connection");
-                    self.open(id, stream);
+                    self.open(node, id, stream);
                     node.attach_stream(id, remote);
                 }
             }
@@ -155,7 +155,7 @@ impl TcpTransport {
                         if self.policy.dial_succeeded(now, id) {
                             if let Some(remote) = self.policy.remote(id) {
                                 tracing::info!(id, %remote, "connected over TCP");
-                                self.open(id, stream);
+                                self.open(node, id, stream);
                                 node.attach_stream(id, remote);
                             }
                         }
@@ -177,6 +177,9 @@ impl TcpTransport {
                 let drops = node.drops().total();
                 let action = node.handle_aux_datagram(now, id, remote, &data, out);
                 let taken = node.drops().total() == drops;
+                if node.take_stream_handshake(id) {
+                    self.policy.handshake_completed(id);
+                }
                 let cmds = self.policy.datagram(now, id, taken, data.len());
                 self.run(node, cmds);
                 return action;
@@ -230,7 +233,9 @@ impl TcpTransport {
         }
     }
 
-    fn open(&mut self, id: u16, stream: TcpStream) {
+    fn open(&mut self, node: &mut Node, id: u16, stream: TcpStream) {
+        // A socket ID is reused: forget what its last connection did.
+        node.take_stream_handshake(id);
         self.next_serial += 1;
         let io = ConnIo::spawn(id, self.next_serial, stream, self.tx.clone());
         self.conns.insert(id, io);

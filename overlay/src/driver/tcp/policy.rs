@@ -4,7 +4,9 @@
 //! node says) and carries out the [`Command`]s; time is an argument.
 //!
 //! The rule:
-//! * A node accepts connections, at most [`MAX_ACCEPTED`] at a time.
+//! * A node accepts connections, at most [`MAX_ACCEPTED`] at a time and at
+//!   most [`MAX_ACCEPTED_PER_ADDRESS`] from one IP address, so that one
+//!   host cannot take every place.
 //! * It dials its `--peer` addresses ("links") only after it has had no
 //!   session with any member for [`FALLBACK_AFTER`]. A node whose UDP works
 //!   has a session long before, and never dials.
@@ -17,9 +19,16 @@
 //!   node still has no session; otherwise it is left unused. A link keeps
 //!   its socket ID across reconnections, so that the node's sessions through
 //!   it resume on the new connection.
-//! * Any connection whose first datagram the node drops, or that brings no
-//!   valid datagram within [`FIRST_DATAGRAM_TIMEOUT`], is closed; so is an
-//!   accepted connection that brings nothing for [`ACCEPTED_IDLE`].
+//! * A connection is trusted only once a handshake completed over it (the
+//!   node says so, `Node::take_stream_handshake`): a datagram the node takes
+//!   (a hello, a handshake initiation, a STUN request) proves nothing about
+//!   the far end. A connection whose first datagram the node drops is closed
+//!   at once; later drops before the handshake are borne (a member that
+//!   kept its session across the other side's restart sends data the other
+//!   side no longer knows until its new handshake, within 15 s), but
+//!   [`FIRST_DATAGRAM_TIMEOUT`] without a datagram the node takes, or
+//!   [`HANDSHAKE_TIMEOUT`] without a handshake, closes it. An accepted
+//!   connection that brings nothing for [`ACCEPTED_IDLE`] is closed too.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +41,9 @@ use crate::node::STREAM_IDS_FROM;
 pub(crate) const FALLBACK_AFTER: Duration = Duration::from_secs(3);
 /// How long a new connection has to bring a datagram the node takes.
 pub(crate) const FIRST_DATAGRAM_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection has to complete a handshake (longer than the
+/// 15 s after which a member whose data goes unanswered starts one).
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A dialed connection with no datagram either way for this long is closed
 /// (sessions through it send a keepalive at least every 25 s).
 pub(crate) const DIALED_IDLE: Duration = Duration::from_secs(60);
@@ -39,6 +51,8 @@ pub(crate) const DIALED_IDLE: Duration = Duration::from_secs(60);
 pub(crate) const ACCEPTED_IDLE: Duration = Duration::from_secs(180);
 /// Accepted connections open at once.
 pub(crate) const MAX_ACCEPTED: usize = 256;
+/// Accepted connections open at once from one IP address.
+pub(crate) const MAX_ACCEPTED_PER_ADDRESS: usize = 8;
 /// `--peer` addresses dialed at most.
 pub(crate) const MAX_LINKS: usize = 16;
 /// First wait before dialing a link again.
@@ -62,7 +76,7 @@ pub(crate) enum CloseReason {
     Rejected,
     /// A frame announced an empty datagram.
     BadFrame,
-    /// No datagram the node took came in time.
+    /// No handshake completed over it in time.
     Silent,
     /// No traffic for a while.
     Idle,
@@ -114,6 +128,8 @@ struct Conn {
     /// Last datagram received.
     last_rx: Instant,
     /// Whether the node took a datagram from it.
+    spoke: bool,
+    /// Whether a handshake completed over it.
     trusted: bool,
     rx_datagrams: u64,
     tx_datagrams: u64,
@@ -129,6 +145,7 @@ impl Conn {
             opened: now,
             last_activity: now,
             last_rx: now,
+            spoke: false,
             trusted: false,
             rx_datagrams: 0,
             tx_datagrams: 0,
@@ -140,7 +157,10 @@ impl Conn {
     /// Whether a timer says it must close.
     fn expired(&self, now: Instant) -> Option<CloseReason> {
         let since = |t: Instant| now.saturating_duration_since(t);
-        if !self.trusted && since(self.opened) >= FIRST_DATAGRAM_TIMEOUT {
+        let opened = since(self.opened);
+        if (!self.spoke && opened >= FIRST_DATAGRAM_TIMEOUT)
+            || (!self.trusted && opened >= HANDSHAKE_TIMEOUT)
+        {
             return Some(CloseReason::Silent);
         }
         let idle = match self.direction {
@@ -224,15 +244,21 @@ impl Policy {
     }
 
     /// A connection from `remote` arrived: its socket ID, or `None` if it
-    /// must be closed at once (too many open).
+    /// must be closed at once (too many open, or too many from its address).
     pub(crate) fn accepted(&mut self, now: Instant, remote: SocketAddr) -> Option<u16> {
-        let open = self
-            .conns
-            .values()
-            .filter(|c| c.direction == Direction::Accepted)
-            .count();
+        let (mut open, mut same) = (0, 0);
+        for c in self.conns.values() {
+            if c.direction == Direction::Accepted {
+                open += 1;
+                same += usize::from(c.remote.ip() == remote.ip());
+            }
+        }
         if open >= MAX_ACCEPTED {
             self.counters.refused += 1;
+            return None;
+        }
+        if same >= MAX_ACCEPTED_PER_ADDRESS {
+            self.counters.refused_per_address += 1;
             return None;
         }
         self.counters.accepted += 1;
@@ -268,7 +294,8 @@ impl Policy {
     }
 
     /// A datagram of `len` bytes arrived on `id`; `taken` says whether the
-    /// node took it (counted no drop).
+    /// node took it (counted no drop). A first datagram not taken closes
+    /// the connection.
     pub(crate) fn datagram(
         &mut self,
         now: Instant,
@@ -286,8 +313,23 @@ impl Policy {
         if c.trusted {
             return Vec::new();
         }
-        if !taken {
+        if taken {
+            c.spoke = true;
+        } else if !c.spoke {
             return self.close(now, id, CloseReason::Rejected);
+        }
+        Vec::new()
+    }
+
+    /// A handshake completed over `id`: from now on it is trusted (a
+    /// datagram dropped no longer closes it, the handshake timeout no
+    /// longer applies, and a dialed link counts as useful).
+    pub(crate) fn handshake_completed(&mut self, id: u16) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if c.trusted {
+            return;
         }
         c.trusted = true;
         if c.direction == Direction::Dialed {
@@ -296,7 +338,6 @@ impl Policy {
                 self.links[k].backoff = MIN_BACKOFF;
             }
         }
-        Vec::new()
     }
 
     /// A datagram of `len` bytes went to `id`.

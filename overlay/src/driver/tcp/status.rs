@@ -60,6 +60,10 @@ pub struct TcpCounters {
     pub accepted: u64,
     /// Connections refused because the most a node accepts (256) were open.
     pub refused: u64,
+    /// Connections refused because as many as one address may hold (8)
+    /// were open from the same address.
+    #[serde(default)]
+    pub refused_per_address: u64,
     /// Connections dialed.
     pub dials: u64,
     /// Dials that failed (refused, unreachable, timed out).
@@ -69,8 +73,8 @@ pub struct TcpCounters {
     pub closed_rejected: u64,
     /// Connections closed because of a bad frame (an empty datagram).
     pub closed_bad_frame: u64,
-    /// Connections closed because no valid datagram came in time after
-    /// they opened.
+    /// Connections closed because no handshake completed over them in
+    /// time after they opened.
     pub closed_silent: u64,
     /// Connections closed because no datagram crossed them for a while.
     pub closed_idle: u64,
@@ -110,10 +114,10 @@ impl TcpStatus {
         }
         let c = &self.counters;
         let closed = c.closed_rejected + c.closed_bad_frame + c.closed_silent;
-        if closed + c.refused > 0 {
+        let refused = c.refused + c.refused_per_address;
+        if closed + refused > 0 {
             out.push(format!(
-                "         refused {}, closed for bad input {closed}",
-                c.refused
+                "         refused {refused}, closed for bad input {closed}"
             ));
         }
         out

@@ -91,6 +91,7 @@ fn a_used_link_reconnects_with_backoff_and_keeps_its_id() {
     let mut p = Policy::new(&[addr(R)], t0);
     let id = up(&mut p, t0);
     assert!(p.datagram(t0 + secs(3), id, true, 52).is_empty());
+    p.handshake_completed(id);
     // From here on the node has a session through it.
     assert!(run(&mut p, t0, 4, 30, &connected()).is_empty());
     // The far end goes away: the connection closes, the node keeps the ID.
@@ -128,6 +129,7 @@ fn a_used_link_reconnects_with_backoff_and_keeps_its_id() {
     );
     assert!(p.dial_succeeded(t0 + secs(at), id));
     assert!(p.datagram(t0 + secs(at), id, true, 100).is_empty());
+    p.handshake_completed(id);
     assert_eq!(
         p.closed(t0 + secs(at + 1), id, false),
         vec![Command::Close { id }]
@@ -177,6 +179,7 @@ fn an_answer_over_udp_closes_the_link() {
     let mut p = Policy::new(&[addr(R)], t0);
     let id = up(&mut p, t0);
     p.datagram(t0 + secs(3), id, true, 52);
+    p.handshake_completed(id);
     // An answer from before the connection came up proves nothing.
     let old = NodeView {
         connected: true,
@@ -210,6 +213,7 @@ fn an_unused_dialed_connection_is_closed_when_idle() {
     let mut p = Policy::new(&[addr(R)], t0);
     let id = up(&mut p, t0);
     p.datagram(t0 + secs(3), id, true, 52);
+    p.handshake_completed(id);
     // Keepalives every 25 s keep it.
     for s in (28..200).step_by(25) {
         p.sent(t0 + secs(s), id, 32);
@@ -233,20 +237,43 @@ fn accepted_connections_must_speak_the_protocol() {
         p.datagram(t0, id, false, 18),
         vec![Command::Close { id }, Command::Detach { id }]
     );
-    // Nothing valid within the first-datagram timeout: closed.
+    // Datagrams the node takes, and some it drops (data of a session the
+    // node forgot in a restart), but no handshake within the timeout:
+    // closed.
     let id = p.accepted(t0, b).unwrap();
+    for s in 0..HANDSHAKE_TIMEOUT.as_secs() {
+        assert!(p.datagram(t0 + secs(s), id, s % 3 == 0, 52).is_empty());
+    }
+    let silent = run(&mut p, t0, 1, HANDSHAKE_TIMEOUT.as_secs(), &connected());
+    assert_eq!(silent, vec![Command::Close { id }, Command::Detach { id }]);
+    // Nothing the node takes at all: closed sooner.
+    let t2 = t0 + HANDSHAKE_TIMEOUT;
+    let id = p.accepted(t2, b).unwrap();
+    let quiet = FIRST_DATAGRAM_TIMEOUT.as_secs();
+    let secs_after = |s: u64| HANDSHAKE_TIMEOUT.as_secs() + s;
+    assert!(run(
+        &mut p,
+        t0,
+        secs_after(1),
+        secs_after(quiet - 1),
+        &connected()
+    )
+    .is_empty());
     let silent = run(
         &mut p,
         t0,
-        1,
-        FIRST_DATAGRAM_TIMEOUT.as_secs(),
+        secs_after(quiet),
+        secs_after(quiet),
         &connected(),
     );
     assert_eq!(silent, vec![Command::Close { id }, Command::Detach { id }]);
-    // Once trusted, a dropped datagram (a replay, say) does not close it.
-    let id = p.accepted(t0 + secs(20), b).unwrap();
-    assert!(p.datagram(t0 + secs(20), id, true, 52).is_empty());
-    assert!(p.datagram(t0 + secs(21), id, false, 52).is_empty());
+    // Once a handshake completed over it, it stays past the timeout.
+    let t1 = t0 + HANDSHAKE_TIMEOUT + FIRST_DATAGRAM_TIMEOUT + secs(20);
+    let id = p.accepted(t1, b).unwrap();
+    assert!(p.datagram(t1, id, true, 52).is_empty());
+    assert!(p.datagram(t1, id, false, 52).is_empty());
+    p.handshake_completed(id);
+    assert!(p.datagram(t1 + secs(1), id, false, 52).is_empty());
     // Traffic every 25 s keeps it; silence for ACCEPTED_IDLE closes it.
     for s in (46..400).step_by(25) {
         p.datagram(t0 + secs(s), id, true, 32);
@@ -262,7 +289,7 @@ fn accepted_connections_must_speak_the_protocol() {
             c.closed_silent,
             c.closed_idle
         ),
-        (3, 1, 1, 1)
+        (4, 1, 2, 1)
     );
     // A bad frame, or the far end closing, also detaches.
     let id = p.accepted(t0, b).unwrap();
@@ -277,17 +304,35 @@ fn accepted_connections_must_speak_the_protocol() {
 fn accepted_connections_are_bounded() {
     let t0 = Instant::now();
     let mut p = Policy::new(&[], t0);
-    let b = addr("203.0.113.1:40000");
+    let from = |i: usize| addr(&format!("203.0.113.{}:{}", i % 64 + 1, 40000 + i));
     let mut ids = std::collections::BTreeSet::new();
-    for _ in 0..MAX_ACCEPTED {
-        ids.insert(p.accepted(t0, b).expect("room"));
+    for i in 0..MAX_ACCEPTED {
+        ids.insert(p.accepted(t0, from(i)).expect("room"));
     }
     assert_eq!(ids.len(), MAX_ACCEPTED);
-    assert_eq!(p.accepted(t0, b), None);
+    assert_eq!(p.accepted(t0, addr("198.51.100.9:1")), None);
     assert_eq!(p.status(t0).counters.refused, 1);
     let first = *ids.iter().next().unwrap();
     p.closed(t0, first, false);
-    assert!(p.accepted(t0, b).is_some());
+    assert!(p.accepted(t0, from(0)).is_some());
+}
+
+#[test]
+fn one_address_gets_only_its_share_of_accepted_connections() {
+    let t0 = Instant::now();
+    let mut p = Policy::new(&[], t0);
+    let greedy = |port: u16| addr(&format!("203.0.113.7:{port}"));
+    let mine: Vec<u16> = (0..MAX_ACCEPTED_PER_ADDRESS as u16)
+        .map(|i| p.accepted(t0, greedy(40000 + i)).expect("room"))
+        .collect();
+    // Another port of the same address: refused, and counted.
+    assert_eq!(p.accepted(t0, greedy(50000)), None);
+    assert_eq!(p.status(t0).counters.refused_per_address, 1);
+    // Other addresses still get in.
+    assert!(p.accepted(t0, addr("203.0.113.8:40000")).is_some());
+    // One of its connections closes: it may open one again.
+    p.closed(t0, mine[0], false);
+    assert!(p.accepted(t0, greedy(50001)).is_some());
 }
 
 #[test]
