@@ -17,7 +17,8 @@ bin=target/x86_64-unknown-linux-gnu/release
 for target in "${targets[@]}"; do
     work=$(mktemp -d)
     mkdir -p "seeds/$target" "corpus/$target"
-    cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+    # The binaries built above, run directly: no rebuild between targets.
+    "$bin/$target" "corpus/$target" "seeds/$target" \
         -max_total_time="$secs" -print_final_stats=0 >/dev/null 2>&1 || {
         echo "$target: the run failed; seeds left as they were" >&2
         rm -rf "$work"
