@@ -19,8 +19,8 @@ for target in "${targets[@]}"; do
     mkdir -p "seeds/$target" "corpus/$target"
     # The binaries built above, run directly: no rebuild between targets.
     "$bin/$target" "corpus/$target" "seeds/$target" \
-        -max_total_time="$secs" -print_final_stats=0 >/dev/null 2>&1 || {
-        echo "$target: the run failed; seeds left as they were" >&2
+        -max_total_time="$secs" -print_final_stats=1 >"$work.log" 2>&1 || {
+        echo "$target: the run failed (log: $work.log); seeds left as they were" >&2
         rm -rf "$work"
         continue
     }
@@ -28,5 +28,7 @@ for target in "${targets[@]}"; do
     "$bin/$target" -merge=1 -max_len=4096 "$work" "seeds/$target" "corpus/$target" >/dev/null 2>&1
     rm -rf "seeds/$target"
     mv "$work" "seeds/$target"
-    echo "$target: $(find "seeds/$target" -type f | wc -l) seeds, $(du -sk "seeds/$target" | cut -f1) KiB"
+    execs=$(grep -oE 'number_of_executed_units: *[0-9]+' "$work.log" | grep -oE '[0-9]+$' || echo 0)
+    rm -f "$work.log"
+    echo "$target: $execs executions in ${secs}s, $(find "seeds/$target" -type f | wc -l) seeds, $(du -sk "seeds/$target" | cut -f1) KiB"
 done
