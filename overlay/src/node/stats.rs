@@ -72,11 +72,18 @@ pub enum DropReason {
     /// A probe, probe-ack, hello or hello-ack inside a relay frame: they
     /// speak for the path they arrive on, which a relay frame is not.
     RelayedPathMessage,
+    /// A LAN beacon whose timestamp is not newer than the last one taken
+    /// from its sender: a replay, or a copy that came late.
+    ReplayedBeacon,
+    /// A LAN beacon whose timestamp is outside the clock window of ours.
+    BeaconSkewed,
+    /// A LAN beacon from a source on none of the node's LANs.
+    OffLinkBeacon,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 29] = [
+    pub const ALL: [Self; 32] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -106,6 +113,9 @@ impl DropReason {
         Self::LookupNoRoute,
         Self::RecordRejected,
         Self::RelayedPathMessage,
+        Self::ReplayedBeacon,
+        Self::BeaconSkewed,
+        Self::OffLinkBeacon,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -140,6 +150,9 @@ impl DropReason {
             Self::LookupNoRoute => "lookup_no_route",
             Self::RecordRejected => "record_rejected",
             Self::RelayedPathMessage => "relayed_path_message",
+            Self::ReplayedBeacon => "replayed_beacon",
+            Self::BeaconSkewed => "beacon_skewed",
+            Self::OffLinkBeacon => "off_link_beacon",
         }
     }
 }
