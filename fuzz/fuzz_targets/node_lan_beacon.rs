@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let mut a = node(1, Vec::new(), now);
     // The fuzz input, split into datagrams at 0xfe bytes; the first byte of
-    // each picks the source.
+    // each picks the source, the second whether it is on the LAN.
     for (i, d) in data.split(|w| *w == 0xfe).enumerate() {
         let from: SocketAddr = match d.first().map(|b| b % 4) {
             Some(0) => "198.18.1.3:9741".parse().unwrap(),
@@ -21,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
             _ => "0.0.0.0:9741".parse().unwrap(),
         };
         let t = now + Duration::from_millis(i as u64);
-        a.handle_lan_beacon(t, from, d);
+        let on_link = d.get(1).is_none_or(|b| b % 8 != 0);
+        a.handle_lan_beacon(t, from, on_link, d);
         a.handle_timeout(t);
         while let Some(tx) = a.poll_transmit() {
             assert!(!tx.payload.is_empty());

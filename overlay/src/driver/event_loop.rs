@@ -252,12 +252,11 @@ pub async fn run(
             _ = addresses.tick() => node.set_local_addresses(local_addrs::reachable_at(listen)),
             m = mapper.changed() => node.set_port_mapping(m.map(|m| (m.protocol.name(), m.external))),
             input = lan.next(&mut lan_rx) => match input {
-                LanInput::Datagram { from, len } => {
-                    node.handle_lan_beacon(clock::now(), from, &lan_rx[..len]);
+                LanInput::Datagram { from, len, on_link } => {
+                    node.handle_lan_beacon(clock::now(), from, on_link, &lan_rx[..len]);
                 }
                 LanInput::BeaconDue => {
-                    let beacon = node.lan_beacon(clock::now(), listen.port());
-                    lan.send_beacon(&beacon).await;
+                    lan.send_beacon(|| node.lan_beacon(clock::now(), listen.port())).await;
                 }
             },
             input = shell.tcp.next() => {

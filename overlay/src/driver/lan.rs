@@ -4,10 +4,14 @@
 //!
 //! - At start and every [`LAN_BEACON_INTERVAL`]: list the interfaces (up,
 //!   multicast-capable, not loopback, not the TUN device), join the groups
-//!   on new ones, ask the node for a beacon ([`Node::lan_beacon`]) and send
-//!   it to [`LAN_GROUP_V4`] out of every IPv4 interface and to
-//!   [`LAN_GROUP_V6`] on every IPv6 one (TTL and hop limit 1).
-//! - A datagram on the discovery port → [`Node::handle_lan_beacon`].
+//!   on new ones, and send a beacon to [`LAN_GROUP_V4`] out of every IPv4
+//!   interface and to [`LAN_GROUP_V6`] on every IPv6 one (TTL and hop
+//!   limit 1), asking the node for a new one ([`Node::lan_beacon`]) for
+//!   each send: receivers take each beacon timestamp only once.
+//! - A datagram on the discovery port → [`Node::handle_lan_beacon`], with
+//!   whether its source is on one of the interfaces' subnets (or, for an
+//!   IPv6 link-local source, came in on one of them): see [`on_link`].
+//!   IPv4 is read before IPv6 when both wait, the order beacons are sent in.
 //!
 //! Only the address families that the overlay socket serves are used, so
 //! that a member heard on the LAN is one this node can send to. Failing to
@@ -17,6 +21,7 @@
 //! [`Node::handle_lan_beacon`]: crate::node::Node::handle_lan_beacon
 
 mod interfaces;
+mod on_link;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -26,7 +31,9 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use crate::limits::{LAN_BEACON_INTERVAL, LAN_DISCOVERY_PORT, LAN_GROUP_V4, LAN_GROUP_V6};
+use crate::wire::beacon;
 use interfaces::{multicast_interfaces, Interface};
+use on_link::on_link;
 
 /// What LAN discovery has for the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +44,8 @@ pub(crate) enum LanInput {
         from: SocketAddr,
         /// Its length at the start of the buffer.
         len: usize,
+        /// Whether `from` is on one of the LANs.
+        on_link: bool,
     },
     /// Time to send the node's beacon ([`LanDiscovery::send_beacon`]).
     BeaconDue,
@@ -94,6 +103,7 @@ impl LanDiscovery {
         }
         loop {
             let ready = tokio::select! {
+                biased;
                 r = readable(self.v4.as_ref()) => r.map(|()| self.v4.as_ref()),
                 r = readable(self.v6.as_ref()) => r.map(|()| self.v6.as_ref()),
                 () = tokio::time::sleep_until(self.next_beacon) => return LanInput::BeaconDue,
@@ -104,7 +114,10 @@ impl LanDiscovery {
                 Err(e) => Err(e),
             };
             match received {
-                Ok((len, from)) => return LanInput::Datagram { from, len },
+                Ok((len, from)) => {
+                    let on_link = on_link(from, &self.interfaces);
+                    return LanInput::Datagram { from, len, on_link };
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 // No datagram (e.g. an error queued on the socket): wait on.
                 Err(e) => tracing::debug!(error = %e, "receiving on the discovery port"),
@@ -112,9 +125,10 @@ impl LanDiscovery {
         }
     }
 
-    /// Sends `beacon` on every LAN interface, after joining the groups on
-    /// interfaces that are new, and schedules the next one.
-    pub(crate) async fn send_beacon(&mut self, beacon: &[u8]) {
+    /// Sends a beacon on every LAN interface, a new one from `make` for
+    /// each send, after joining the groups on interfaces that are new, and
+    /// schedules the next round.
+    pub(crate) async fn send_beacon(&mut self, mut make: impl FnMut() -> [u8; beacon::LEN]) {
         self.next_beacon = Instant::now() + LAN_BEACON_INTERVAL;
         self.refresh();
         if let Some(sock) = &self.v4 {
@@ -127,7 +141,7 @@ impl LanDiscovery {
                 let to = SocketAddr::V4(SocketAddrV4::new(LAN_GROUP_V4, LAN_DISCOVERY_PORT));
                 let sent = SockRef::from(sock).set_multicast_if_v4(&addr);
                 let sent = match sent {
-                    Ok(()) => sock.send_to(beacon, to).await.map(drop),
+                    Ok(()) => sock.send_to(&make(), to).await.map(drop),
                     Err(e) => Err(e),
                 };
                 if let Err(e) = sent {
@@ -142,7 +156,7 @@ impl LanDiscovery {
                 .filter(|i| self.joined_v6.contains(&i.index))
             {
                 let to = SocketAddrV6::new(LAN_GROUP_V6, LAN_DISCOVERY_PORT, 0, i.index);
-                if let Err(e) = sock.send_to(beacon, SocketAddr::V6(to)).await {
+                if let Err(e) = sock.send_to(&make(), SocketAddr::V6(to)).await {
                     tracing::debug!(error = %e, interface = %i.name, "sending the IPv6 LAN beacon");
                 }
             }

@@ -19,13 +19,24 @@
 //! LAN handshakes toward one member start at most every
 //! [`LAN_HANDSHAKE_INTERVAL`], so that a LAN that carries beacons but not
 //! unicast costs little. A beacon that fails its checks is counted and
-//! leaves no state; an authenticated beacon older than one already taken
-//! from the same member is ignored.
+//! leaves no state. The checks, cheapest first:
+//!
+//! * its source is on one of the node's LANs (the driver knows, and says
+//!   so with `on_link`): a beacon sent from elsewhere is `off_link_beacon`;
+//! * its MAC (`bad_mac`): only members make beacons;
+//! * its timestamp is within [`CLOCK_WINDOW`] of our clock
+//!   (`beacon_skewed`, with a warning now and then): a sniffed beacon
+//!   cannot be replayed later;
+//! * its timestamp is newer than the last one taken from that member
+//!   (`replayed_beacon`): nor can it be replayed within the window. The
+//!   last timestamp lives with the member in the (capped) table of members.
+//!
+//! [`CLOCK_WINDOW`]: super::clock_window::CLOCK_WINDOW
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use super::{DropReason, Node};
+use super::{clock_window, DropReason, Node};
 use crate::identity::NodeId;
 use crate::limits::MAX_NEIGHBOURS;
 use crate::wire::beacon;
@@ -168,7 +179,9 @@ fn lan_endpoint(from: SocketAddr, port: u16) -> Option<SocketAddr> {
 
 impl Node {
     /// This node's LAN beacon, announcing `overlay_port` (the port of its
-    /// overlay UDP socket). Send it to the discovery groups of every LAN.
+    /// overlay UDP socket), for one send to a discovery group. Each call
+    /// makes a beacon with a newer timestamp: a receiver takes each
+    /// timestamp once, so every group and interface gets its own.
     pub fn lan_beacon(&mut self, now: Instant, overlay_port: u16) -> [u8; beacon::LEN] {
         let ts = self.timestamp_ms(now);
         let mut msg = beacon::emit(self.id.as_bytes(), overlay_port, ts);
@@ -176,12 +189,20 @@ impl Node {
         msg
     }
 
-    /// Handles a datagram that arrived from `from` on the discovery port.
+    /// Handles a datagram that arrived from `from` on the discovery port;
+    /// `on_link` says whether `from` is on one of the node's LANs.
     /// Control datagrams it causes (handshakes) are queued for
-    /// [`Node::poll_transmit`]; one that is no valid beacon of this network
-    /// is counted (`malformed`, `bad_mac`) and changes nothing else.
-    pub fn handle_lan_beacon(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        if let Err(reason) = self.receive_beacon(now, from, datagram) {
+    /// [`Node::poll_transmit`]; one that is no valid, fresh beacon of this
+    /// network from the LAN is counted (see the module documentation) and
+    /// changes nothing else.
+    pub fn handle_lan_beacon(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        on_link: bool,
+        datagram: &[u8],
+    ) {
+        if let Err(reason) = self.receive_beacon(now, from, on_link, datagram) {
             self.drop_packet(reason);
         }
     }
@@ -190,8 +211,12 @@ impl Node {
         &mut self,
         now: Instant,
         from: SocketAddr,
+        on_link: bool,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
+        if !on_link {
+            return Err(DropReason::OffLinkBeacon);
+        }
         let pkt = beacon::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         if !self.keys.mac_to_any().verify(pkt.as_bytes()) {
             return Err(DropReason::BadMac);
@@ -207,13 +232,18 @@ impl Node {
         }
         let at = lan_endpoint(from, pkt.port()).ok_or(DropReason::Malformed)?;
         let timestamp = pkt.timestamp_ms();
+        if let Some(skew) = clock_window::outside(timestamp, self.unix_ms_at(now)) {
+            self.beacon_skew.warn(now, "LAN beacon", from, skew);
+            return Err(DropReason::BeaconSkewed);
+        }
+        let last = self.peers.get(&id).map_or(0, |p| p.lan.last_timestamp_ms());
+        if timestamp <= last {
+            tracing::trace!(peer = %id.short(), %from, "dropping a replayed or late LAN beacon");
+            return Err(DropReason::ReplayedBeacon);
+        }
         let peer = self
             .add_peer(id, Some(at), now, now)
             .ok_or(DropReason::PeerTableFull)?;
-        if timestamp < peer.lan.last_timestamp_ms() {
-            tracing::trace!(peer = %id.short(), %from, "ignoring an older LAN beacon");
-            return Ok(());
-        }
         peer.lan.heard(at, timestamp, now);
         peer.heard_at = peer.heard_at.max(now);
         self.move_to_lan(now, id);

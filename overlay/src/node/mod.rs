@@ -13,6 +13,7 @@
 //! The node never reads a clock or the OS random source: `now` is an argument
 //! and randomness comes from the seed in its [`Config`].
 
+mod clock_window;
 mod contacts;
 mod cookies;
 mod gossip;
@@ -233,6 +234,8 @@ pub struct Node {
     restored_initiation_ts: ahash::HashMap<NodeId, u64>,
     /// When a clock behind was last warned about.
     last_clock_warning: Option<Instant>,
+    /// Warns about LAN beacons refused for their sender's clock.
+    beacon_skew: clock_window::SkewWarning,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -326,6 +329,7 @@ impl Node {
             cookies: cookies::Cookies::default(),
             restored_initiation_ts: ahash::HashMap::default(),
             last_clock_warning: None,
+            beacon_skew: clock_window::SkewWarning::default(),
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),

@@ -78,11 +78,18 @@ pub enum DropReason {
     CookieRequired,
     /// A cookie reply that does not open for the handshake it names.
     BadCookieReply,
+    /// A LAN beacon whose timestamp is not newer than the last one taken
+    /// from its sender: a replay, or a copy that came late.
+    ReplayedBeacon,
+    /// A LAN beacon whose timestamp is outside the clock window of ours.
+    BeaconSkewed,
+    /// A LAN beacon from a source on none of the node's LANs.
+    OffLinkBeacon,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 34] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -114,6 +121,9 @@ impl DropReason {
         Self::RelayedPathMessage,
         Self::CookieRequired,
         Self::BadCookieReply,
+        Self::ReplayedBeacon,
+        Self::BeaconSkewed,
+        Self::OffLinkBeacon,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -150,14 +160,30 @@ impl DropReason {
             Self::RelayedPathMessage => "relayed_path_message",
             Self::CookieRequired => "cookie_required",
             Self::BadCookieReply => "bad_cookie_reply",
+            Self::ReplayedBeacon => "replayed_beacon",
+            Self::BeaconSkewed => "beacon_skewed",
+            Self::OffLinkBeacon => "off_link_beacon",
         }
     }
 }
 
-/// Drop counters, one per reason.
-#[derive(Debug, Clone, Default, Serialize)]
+/// Drop counters, one per reason (serialized as a list in reason order).
+#[derive(Debug, Clone, Serialize)]
 pub struct DropCounters {
+    #[serde(serialize_with = "as_list")]
     counts: [u64; DropReason::ALL.len()],
+}
+
+impl Default for DropCounters {
+    fn default() -> Self {
+        Self {
+            counts: [0; DropReason::ALL.len()],
+        }
+    }
+}
+
+fn as_list<S: serde::Serializer>(counts: &[u64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(counts)
 }
 
 impl DropCounters {

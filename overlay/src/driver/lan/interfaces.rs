@@ -2,7 +2,7 @@
 //! neither loopback nor the overlay's own TUN device.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::{if_nametoindex, InterfaceFlags};
@@ -18,6 +18,9 @@ pub(crate) struct Interface {
     pub(crate) ipv4: Option<Ipv4Addr>,
     /// Whether it has an IPv6 link-local address, which IPv6 beacons leave from.
     pub(crate) ipv6: bool,
+    /// Its subnets (each address with its prefix length), which beacons
+    /// from this link come from.
+    pub(crate) subnets: Vec<(IpAddr, u8)>,
 }
 
 /// The interfaces that are up and can multicast, except loopback and
@@ -45,12 +48,22 @@ pub(crate) fn multicast_interfaces(exclude: Option<&str>) -> Vec<Interface> {
             name,
             ipv4: None,
             ipv6: false,
+            subnets: Vec::new(),
         });
         let Some(address) = ifa.address else { continue };
+        let mask = ifa.netmask;
         if let Some(sin) = address.as_sockaddr_in() {
             entry.ipv4.get_or_insert(sin.ip());
+            if let Some(m) = mask.as_ref().and_then(|m| m.as_sockaddr_in()) {
+                let prefix = m.ip().to_bits().leading_ones() as u8;
+                entry.subnets.push((IpAddr::V4(sin.ip()), prefix));
+            }
         } else if let Some(sin6) = address.as_sockaddr_in6() {
             entry.ipv6 |= sin6.ip().is_unicast_link_local();
+            if let Some(m) = mask.as_ref().and_then(|m| m.as_sockaddr_in6()) {
+                let prefix = m.ip().to_bits().leading_ones() as u8;
+                entry.subnets.push((IpAddr::V6(sin6.ip()), prefix));
+            }
         }
     }
     let mut list: Vec<Interface> = found.into_values().filter(|i| i.index != 0).collect();

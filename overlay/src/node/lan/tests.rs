@@ -245,7 +245,7 @@ impl World {
         let site = self.hosts[i].site;
         for j in 0..self.hosts.len() {
             if self.hosts[j].site == site {
-                self.hosts[j].node.handle_lan_beacon(now, from, &msg);
+                self.hosts[j].node.handle_lan_beacon(now, from, true, &msg);
                 self.drain(j);
             }
         }
@@ -487,13 +487,13 @@ fn bad_beacons_are_counted_and_leave_no_state() {
     let good = member.lan_beacon(now, 9740);
     let from_nowhere = v4(0, 0, 0, 0, LAN_DISCOVERY_PORT);
 
-    a.handle_lan_beacon(now, from, &foreign);
-    a.handle_lan_beacon(now, from, &tampered);
-    a.handle_lan_beacon(now, from, &good[..beacon::LEN - 1]);
-    a.handle_lan_beacon(now, from, b"");
-    a.handle_lan_beacon(now, from, &no_port);
-    a.handle_lan_beacon(now, from_nowhere, &good);
-    a.handle_lan_beacon(now, from, &own);
+    a.handle_lan_beacon(now, from, true, &foreign);
+    a.handle_lan_beacon(now, from, true, &tampered);
+    a.handle_lan_beacon(now, from, true, &good[..beacon::LEN - 1]);
+    a.handle_lan_beacon(now, from, true, b"");
+    a.handle_lan_beacon(now, from, true, &no_port);
+    a.handle_lan_beacon(now, from_nowhere, true, &good);
+    a.handle_lan_beacon(now, from, true, &own);
 
     assert_eq!(a.drops().get(DropReason::BadMac), 2);
     assert_eq!(a.drops().get(DropReason::Malformed), 4);
@@ -503,7 +503,7 @@ fn bad_beacons_are_counted_and_leave_no_state() {
 }
 
 #[test]
-fn an_older_beacon_is_ignored() {
+fn older_and_replayed_beacons_are_dropped_and_counted() {
     let now = Instant::now();
     let mut a = Node::new(config(1, vec![]), now);
     let mut member = Node::new(config(3, vec![]), now);
@@ -512,9 +512,11 @@ fn an_older_beacon_is_ignored() {
     let real = v4(198, 18, 1, 3, LAN_DISCOVERY_PORT);
     let elsewhere = v4(198, 18, 1, 66, LAN_DISCOVERY_PORT);
 
-    a.handle_lan_beacon(now, real, &new);
+    a.handle_lan_beacon(now, real, true, &new);
     while a.poll_transmit().is_some() {}
-    a.handle_lan_beacon(now, elsewhere, &old);
+    // The older one, and the newest one again, from another host.
+    a.handle_lan_beacon(now, elsewhere, true, &old);
+    a.handle_lan_beacon(now, elsewhere, true, &new);
     let peer = &a.peers[&member.id()];
     let now = now + Duration::from_secs(1);
     assert!(peer.lan.is_lan(v4(198, 18, 1, 3, 9740), now));
@@ -524,6 +526,103 @@ fn an_older_beacon_is_ignored() {
         a.poll_transmit().is_none(),
         "the replay started a handshake"
     );
+    assert_eq!(a.drops().get(DropReason::ReplayedBeacon), 2);
+    assert_eq!(a.drops().total(), 2);
+}
+
+#[test]
+fn a_replayed_beacon_makes_no_member_heard_again() {
+    // A copy sniffed and replayed within the window, after the member's
+    // LAN endpoint went stale, does not bring it back.
+    let now = Instant::now();
+    let mut a = Node::new(config(1, vec![]), now);
+    let mut member = Node::new(config(3, vec![]), now);
+    let sniffed = member.lan_beacon(now, 9740);
+    a.handle_lan_beacon(now, v4(198, 18, 1, 3, LAN_DISCOVERY_PORT), true, &sniffed);
+    let later = now + super::LAN_ENDPOINT_LIFETIME + Duration::from_secs(1);
+    a.handle_lan_beacon(
+        later,
+        v4(198, 18, 1, 66, LAN_DISCOVERY_PORT),
+        true,
+        &sniffed,
+    );
+    let peer = &a.peers[&member.id()];
+    assert_eq!(peer.lan.best(later), None);
+    assert_eq!(a.drops().get(DropReason::ReplayedBeacon), 1);
+}
+
+#[test]
+fn beacons_outside_the_clock_window_are_dropped_and_leave_no_state() {
+    let now = Instant::now();
+    let window = crate::node::clock_window::CLOCK_WINDOW;
+    let from = v4(198, 18, 1, 3, LAN_DISCOVERY_PORT);
+    let skewed = |seed: u8, ms: i64| {
+        let unix_ms = (1_800_000_000_000 + ms) as u64;
+        Node::new(
+            Config {
+                unix_ms,
+                ..config(seed, vec![])
+            },
+            now,
+        )
+    };
+    let mut a = Node::new(config(1, vec![]), now);
+    let ahead = skewed(3, window.as_millis() as i64 + 1_000).lan_beacon(now, 9740);
+    let behind = skewed(4, -(window.as_millis() as i64) - 1_000).lan_beacon(now, 9740);
+    // A sniffed beacon replayed once the window has passed.
+    let mut member = Node::new(config(5, vec![]), now);
+    let sniffed = member.lan_beacon(now, 9740);
+    let late = now + window + Duration::from_secs(1);
+
+    a.handle_lan_beacon(now, from, true, &ahead);
+    a.handle_lan_beacon(now, from, true, &behind);
+    a.handle_lan_beacon(late, from, true, &sniffed);
+    assert_eq!(a.drops().get(DropReason::BeaconSkewed), 3);
+    assert_eq!(a.drops().total(), 3);
+    assert!(a.peers.is_empty(), "a skewed beacon left state");
+    assert!(a.poll_transmit().is_none());
+
+    // Within the window, either way, a beacon is taken.
+    let slightly = skewed(6, -60_000).lan_beacon(now, 9740);
+    a.handle_lan_beacon(now, from, true, &slightly);
+    assert_eq!(a.peers.len(), 1);
+    assert_eq!(a.drops().total(), 3);
+}
+
+#[test]
+fn beacons_from_off_the_lan_are_dropped_and_leave_no_state() {
+    let now = Instant::now();
+    let mut a = Node::new(config(1, vec![]), now);
+    let mut member = Node::new(config(3, vec![]), now);
+    let good = member.lan_beacon(now, 9740);
+    a.handle_lan_beacon(now, v4(203, 0, 113, 9, LAN_DISCOVERY_PORT), false, &good);
+    a.handle_lan_beacon(now, v4(203, 0, 113, 9, LAN_DISCOVERY_PORT), false, b"junk");
+    assert_eq!(a.drops().get(DropReason::OffLinkBeacon), 2);
+    assert_eq!(a.drops().total(), 2);
+    assert!(a.peers.is_empty());
+    assert!(a.poll_transmit().is_none());
+    // The same beacon from the LAN is taken: the off-link copy used nothing up.
+    a.handle_lan_beacon(now, v4(198, 18, 1, 3, LAN_DISCOVERY_PORT), true, &good);
+    assert_eq!(a.peers.len(), 1);
+}
+
+#[test]
+fn one_beacon_per_send_reaches_both_families() {
+    // The driver asks for a beacon per group and interface; both the IPv4
+    // and the IPv6 copy are taken, and both endpoints are live.
+    let now = Instant::now();
+    let mut a = Node::new(config(1, vec![]), now);
+    let mut member = Node::new(config(3, vec![]), now);
+    for round in 0..3u64 {
+        let t = now + LAN_BEACON_INTERVAL * round as u32;
+        let for_v4 = member.lan_beacon(t, 9750);
+        let for_v6 = member.lan_beacon(t, 9750);
+        a.handle_lan_beacon(t, v4(198, 18, 1, 3, LAN_DISCOVERY_PORT), true, &for_v4);
+        a.handle_lan_beacon(t, "[fe80::3%7]:9741".parse().unwrap(), true, &for_v6);
+        let lan = &a.peers[&member.id()].lan;
+        assert!(lan.is_lan(v4(198, 18, 1, 3, 9750), t));
+        assert!(lan.is_lan("[fe80::3%7]:9750".parse().unwrap(), t));
+    }
     assert_eq!(a.drops().total(), 0);
 }
 
@@ -533,7 +632,7 @@ fn link_local_ipv6_keeps_its_scope_and_ipv4_is_preferred() {
     let mut a = Node::new(config(1, vec![]), now);
     let mut member = Node::new(config(3, vec![]), now);
     let v6_from: SocketAddr = "[fe80::3%7]:9741".parse().unwrap();
-    a.handle_lan_beacon(now, v6_from, &member.lan_beacon(now, 9750));
+    a.handle_lan_beacon(now, v6_from, true, &member.lan_beacon(now, 9750));
     let id = member.id();
     let want_v6: SocketAddr = "[fe80::3%7]:9750".parse().unwrap();
     assert!(super::same(a.peers[&id].endpoint.unwrap(), want_v6));
@@ -545,7 +644,7 @@ fn link_local_ipv6_keeps_its_scope_and_ipv4_is_preferred() {
     // An IPv4-mapped source is plain IPv4, and IPv4 wins over IPv6.
     let later = now + Duration::from_secs(1);
     let mapped: SocketAddr = "[::ffff:198.18.1.3]:9741".parse().unwrap();
-    a.handle_lan_beacon(later, mapped, &member.lan_beacon(later, 9750));
+    a.handle_lan_beacon(later, mapped, true, &member.lan_beacon(later, 9750));
     assert_eq!(a.peers[&id].lan.best(later), Some(v4(198, 18, 1, 3, 9750)));
 }
 
@@ -561,7 +660,7 @@ proptest! {
         if beacon_type && !bytes.is_empty() {
             bytes[0] = beacon::TYPE;
         }
-        a.handle_lan_beacon(now, v4(198, 18, 1, 3, LAN_DISCOVERY_PORT), &bytes);
+        a.handle_lan_beacon(now, v4(198, 18, 1, 3, LAN_DISCOVERY_PORT), true, &bytes);
         prop_assert!(a.peers.is_empty());
         prop_assert!(a.poll_transmit().is_none());
         prop_assert_eq!(a.drops().total(), 1);
