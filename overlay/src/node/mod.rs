@@ -44,6 +44,8 @@ mod traversal;
 mod unreachable;
 
 #[cfg(test)]
+mod test_nodes;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_expiry;

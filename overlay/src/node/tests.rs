@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::test_nodes::config;
 use super::*;
 use crate::identity::{NetworkKey, NodeKey};
 use crate::wire::MessageType;
@@ -48,18 +49,6 @@ struct Pressure {
 
 fn addr(i: usize) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, i as u8 + 1)), 9740)
-}
-
-fn config(seed: u8, net: u8, bootstrap: Vec<SocketAddr>) -> Config {
-    Config {
-        node_key: NodeKey::from_seed([seed; 32]),
-        network_key: NetworkKey::from_secret([net; 32]),
-        bootstrap,
-        known_peers: Vec::new(),
-        stun_servers: Vec::new(),
-        seed: [seed; 32],
-        unix_ms: 1_800_000_000_000,
-    }
 }
 
 impl Net {

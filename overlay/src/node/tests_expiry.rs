@@ -7,26 +7,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::test_nodes::lone_node as node;
 use super::*;
-use crate::identity::{NetworkKey, NodeKey};
+use crate::identity::NodeKey;
 use crate::limits::{MAX_SECOND_HAND, PEER_EXPIRY};
 use crate::wire::gossip::{self, Entry};
 
 /// Made-up members in the flood.
 const FLOOD: u32 = 4000;
-
-fn node(now: Instant) -> Node {
-    let cfg = Config {
-        node_key: NodeKey::from_seed([1; 32]),
-        network_key: NetworkKey::from_secret([9; 32]),
-        bootstrap: Vec::new(),
-        known_peers: Vec::new(),
-        stun_servers: Vec::new(),
-        seed: [1; 32],
-        unix_ms: 1_800_000_000_000,
-    };
-    Node::new(cfg, now)
-}
 
 fn endpoint(i: u32) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0xcb00_7100 + (i & 0xff))), 9740)

@@ -9,6 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::test_nodes::lone_node as node;
 use super::traversal::limits::{TARGET_PROBES, VOUCHED_TARGET_PROBES, WINDOW};
 use super::*;
 use crate::identity::{NetworkKey, NodeKey};
@@ -21,19 +22,6 @@ use crate::wire::signal::{
 use crate::wire::MessageType;
 
 const VICTIM: &str = "192.0.2.66";
-
-fn node(now: Instant) -> Node {
-    let cfg = Config {
-        node_key: NodeKey::from_seed([1; 32]),
-        network_key: NetworkKey::from_secret([9; 32]),
-        bootstrap: Vec::new(),
-        known_peers: Vec::new(),
-        stun_servers: Vec::new(),
-        seed: [1; 32],
-        unix_ms: 1_800_000_000_000,
-    };
-    Node::new(cfg, now)
-}
 
 /// A probe from `key` to `to`, sealed as `key`'s node would: its pair tag
 /// is keyed from `key` and `to`.

@@ -8,23 +8,11 @@ use std::time::{Duration, Instant};
 
 use super::ipv4::IPV4_SETTLE;
 use super::routing::ROUTE_CLAIM_ALLOWANCE;
+use super::test_nodes::lone_node as node;
 use super::*;
 use crate::identity::address::first_ipv4;
 use crate::identity::{NetworkKey, NodeKey};
 use crate::wire::gossip::{self, Entry};
-
-fn node(now: Instant) -> Node {
-    let cfg = Config {
-        node_key: NodeKey::from_seed([1; 32]),
-        network_key: NetworkKey::from_secret([9; 32]),
-        bootstrap: Vec::new(),
-        known_peers: Vec::new(),
-        stun_servers: Vec::new(),
-        seed: [1; 32],
-        unix_ms: 1_800_000_000_000,
-    };
-    Node::new(cfg, now)
-}
 
 fn endpoint(i: u32) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0xc633_6400 + (i & 0xff))), 9740)

@@ -5,25 +5,12 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::test_nodes::node;
 use super::traversal::STREAM_IDS_FROM;
 use super::*;
-use crate::identity::{NetworkKey, NodeKey};
 
 fn addr(i: u8) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, i)), 9740)
-}
-
-fn node(seed: u8, bootstrap: Vec<SocketAddr>, now: Instant) -> Node {
-    let cfg = Config {
-        node_key: NodeKey::from_seed([seed; 32]),
-        network_key: NetworkKey::from_secret([9; 32]),
-        bootstrap,
-        known_peers: Vec::new(),
-        stun_servers: Vec::new(),
-        seed: [seed; 32],
-        unix_ms: 1_800_000_000_000,
-    };
-    Node::new(cfg, now)
 }
 
 /// What `n` sends on stream `id` (its UDP datagrams are lost: the
