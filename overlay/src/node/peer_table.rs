@@ -417,6 +417,7 @@ mod tests {
 
     use super::*;
     use crate::identity::NodeKey;
+    use crate::node::test_nodes::session;
 
     fn id(n: u8) -> NodeId {
         NodeKey::from_seed([n; 32]).id()
@@ -428,28 +429,6 @@ mod tests {
             t.insert(i, Peer::new(i, Ipv6Addr::LOCALHOST, None, now));
         }
         t
-    }
-
-    /// A real session (for the set of members with one).
-    fn session(now: Instant) -> Box<crate::session::Session> {
-        use crate::identity::NetworkKey;
-        use crate::session::handshake::{
-            consume_initiation, consume_response, create_initiation, HandshakeKeys,
-        };
-        use crate::wire::{handshake_init, handshake_resp};
-        let net = NetworkKey::from_secret([7; 32]);
-        let (a, b) = (NodeKey::from_seed([1; 32]), NodeKey::from_seed([2; 32]));
-        let (mut ka, mut kb) = (HandshakeKeys::new(&a, &net), HandshakeKeys::new(&b, &net));
-        let (st, init) = create_initiation(&mut ka, &b.id(), 1, 1, [1; 32]).unwrap();
-        let ini = consume_initiation(
-            &kb,
-            &handshake_init::Packet::new_checked(&init[..]).unwrap(),
-            [2; 32],
-        )
-        .unwrap();
-        let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
-        let resp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
-        Box::new(consume_response(st, &resp, now).unwrap())
     }
 
     /// What a scan of every member would find.

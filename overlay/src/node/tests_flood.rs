@@ -7,12 +7,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::test_nodes::lone_node as node;
+use super::test_nodes::{candidates_signal, lone_node as node};
 use super::*;
 use crate::identity::NodeKey;
 use crate::limits::{MAX_PEERS, MAX_SECOND_HAND, PEER_EXPIRY};
 use crate::wire::gossip::{self, Entry};
-use crate::wire::signal::{self, body_kind, Candidates, Header, NatHint};
 
 fn endpoint(i: u32) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::from(0xc633_6400 + i)), 9740)
@@ -93,23 +92,7 @@ fn a_flood_of_made_up_members_fills_only_the_second_hand_tier() {
     let signers = made_up(3_000_000, 50);
     let before = a.drops().get(DropReason::PeerTableFull);
     for (i, key) in signers.iter().enumerate() {
-        let body = Candidates {
-            request: false,
-            punch_id: i as u64,
-            nat: NatHint::default(),
-            aux_sockets: 0,
-            list: Vec::new(),
-        }
-        .emit();
-        let (src, dst) = (key.id(), a.id());
-        let header = Header {
-            hop_limit: 4,
-            body_kind: body_kind::CANDIDATES,
-            src: src.as_bytes(),
-            dst: dst.as_bytes(),
-            timestamp_ms: 1,
-        };
-        let bytes = signal::emit(&header, &body, |m| key.sign(m)).unwrap();
+        let bytes = candidates_signal(key, a.id(), false, i as u64);
         a.consume_signal(t2, flooder, &bytes);
     }
     assert_eq!(a.drops().get(DropReason::PeerTableFull), before + 50);

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::test_nodes::lone_node as node;
+use super::test_nodes::{candidates_signal, lone_node as node};
 use super::traversal::limits::{TARGET_PROBES, VOUCHED_TARGET_PROBES, WINDOW};
 use super::*;
 use crate::identity::{NetworkKey, NodeKey};
@@ -277,23 +277,7 @@ fn a_probe_forged_by_a_third_member_moves_no_path() {
     let m = NodeKey::from_seed([4; 32]);
     let forwarder = NodeKey::from_seed([5; 32]).id();
     // B asks A to punch (no candidates), through another member.
-    let body = Candidates {
-        request: true,
-        punch_id: 1000,
-        nat: NatHint::default(),
-        aux_sockets: 0,
-        list: Vec::new(),
-    }
-    .emit();
-    let (src, dst) = (b.id(), a.id());
-    let header = Header {
-        hop_limit: 4,
-        body_kind: body_kind::CANDIDATES,
-        src: src.as_bytes(),
-        dst: dst.as_bytes(),
-        timestamp_ms: 1,
-    };
-    let sig = signal::emit(&header, &body, |msg| b.sign(msg)).unwrap();
+    let sig = candidates_signal(&b, a.id(), true, 1000);
     a.consume_signal(t0, forwarder, &sig);
     assert!(a.traversal.punches.contains_key(&b.id()));
     let mut out = [0u8; 256];

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::ipv4::IPV4_SETTLE;
 use super::routing::ROUTE_CLAIM_ALLOWANCE;
-use super::test_nodes::lone_node as node;
+use super::test_nodes::{lone_node as node, session};
 use super::*;
 use crate::identity::address::first_ipv4;
-use crate::identity::{NetworkKey, NodeKey};
+use crate::identity::NodeKey;
 use crate::wire::gossip::{self, Entry};
 
 fn endpoint(i: u32) -> SocketAddr {
@@ -108,27 +108,6 @@ fn members_only_heard_of_hold_no_ipv4_address() {
     a.consume_gossip(t0, gossiper, &gossip::emit(&[news]));
     assert_eq!(a.owner_of(IpAddr::V4(lone_x)), Some(lone));
     assert_eq!(a.ipv4s.addr_of(&lone), None);
-}
-
-/// A real session, so that a neighbour answers (see `Peer::reachable`).
-fn session(now: Instant) -> Box<crate::session::Session> {
-    use crate::session::handshake::{
-        consume_initiation, consume_response, create_initiation, HandshakeKeys,
-    };
-    use crate::wire::{handshake_init, handshake_resp};
-    let net = NetworkKey::from_secret([7; 32]);
-    let (a, b) = (NodeKey::from_seed([1; 32]), NodeKey::from_seed([2; 32]));
-    let (mut ka, mut kb) = (HandshakeKeys::new(&a, &net), HandshakeKeys::new(&b, &net));
-    let (st, init) = create_initiation(&mut ka, &b.id(), 1, 1, [1; 32]).unwrap();
-    let ini = consume_initiation(
-        &kb,
-        &handshake_init::Packet::new_checked(&init[..]).unwrap(),
-        [2; 32],
-    )
-    .unwrap();
-    let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
-    let resp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
-    Box::new(consume_response(st, &resp, now).unwrap())
 }
 
 #[test]
