@@ -238,6 +238,8 @@ pub struct Node {
     last_clock_warning: Option<Instant>,
     /// Warns about LAN beacons refused for their sender's clock.
     beacon_skew: clock_window::SkewWarning,
+    /// The last warning about a hello refused for its sender's clock.
+    hello_skew: clock_window::SkewWarning,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
@@ -332,6 +334,7 @@ impl Node {
             restored_initiation_ts: ahash::HashMap::default(),
             last_clock_warning: None,
             beacon_skew: clock_window::SkewWarning::default(),
+            hello_skew: clock_window::SkewWarning::default(),
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),

@@ -3,6 +3,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use super::clock_window::CLOCK_WINDOW;
 use super::initiation_limit::{Admission, Source};
 use super::peer::SessionSlot;
 use super::traversal::STREAM_IDS_FROM;
@@ -60,7 +61,7 @@ impl Node {
             Ok(MessageType::HandshakeInit) => self.receive_initiation(now, from, datagram),
             Ok(MessageType::HandshakeResp) => self.receive_response(now, from, datagram),
             Ok(MessageType::CookieReply) => self.receive_cookie_reply(now, datagram),
-            Ok(MessageType::Hello) => self.receive_hello(from, datagram),
+            Ok(MessageType::Hello) => self.receive_hello(now, from, datagram),
             Ok(MessageType::HelloAck) => self.receive_hello_ack(now, from, datagram),
             Ok(MessageType::Probe | MessageType::ProbeAck) => {
                 self.receive_probe(now, from, datagram)
@@ -330,13 +331,26 @@ impl Node {
         }
     }
 
-    fn receive_hello(&mut self, from: SocketAddr, datagram: &[u8]) -> Result<(), DropReason> {
-        let sender = open_hello(datagram, false, &self.keys.mac_to_any())?;
+    fn receive_hello(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+    ) -> Result<(), DropReason> {
+        let (sender, stamp) = open_hello(datagram, false, &self.keys.mac_to_any())?;
         if sender == self.id {
             return Ok(());
         }
-        // Stateless answer: our node ID, MAC'd for the sender.
-        let mut ack = hello::emit(true, self.id.as_bytes());
+        // A hello from outside the clock window is a replay, or comes from
+        // a member whose clock is wrong: said in the log, rate-limited.
+        let offset = hello::stamp_offset(stamp, self.unix_ms_at(now));
+        if offset.unsigned_abs() > CLOCK_WINDOW.as_secs() {
+            self.hello_skew.warn(now, "hello", from, offset * 1000);
+            return Err(DropReason::HelloStale);
+        }
+        // Stateless answer: our node ID and the hello's stamp, MAC'd for
+        // the sender.
+        let mut ack = hello::emit(true, self.id.as_bytes(), stamp);
         self.keys.mac_to(&sender).seal(&mut ack);
         // From the socket the hello reached.
         let socket = self.rx_socket;
@@ -351,7 +365,12 @@ impl Node {
         datagram: &[u8],
     ) -> Result<(), DropReason> {
         let rx_socket = self.rx_socket;
-        let id = open_hello(datagram, true, self.keys.mac_to_me())?;
+        let (id, stamp) = open_hello(datagram, true, self.keys.mac_to_me())?;
+        // It echoes the stamp of one of our hellos: an old one is a replay.
+        let offset = hello::stamp_offset(stamp, self.unix_ms_at(now));
+        if offset.unsigned_abs() > CLOCK_WINDOW.as_secs() {
+            return Err(DropReason::HelloStale);
+        }
         if !self.bootstrap.iter().any(|b| b.addr == from) || id == self.id {
             return Err(DropReason::UnexpectedHelloAck);
         }
@@ -419,8 +438,8 @@ impl Node {
 }
 
 /// Checks a hello (or, with `ack`, a hello-ack): its type, its MAC against
-/// `mac`, and the sender's node ID, which it returns.
-fn open_hello(datagram: &[u8], ack: bool, mac: &MacKey) -> Result<NodeId, DropReason> {
+/// `mac`, and the sender's node ID, which it returns with the stamp.
+fn open_hello(datagram: &[u8], ack: bool, mac: &MacKey) -> Result<(NodeId, u32), DropReason> {
     let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
     if pkt.is_ack() != ack {
         return Err(DropReason::Malformed);
@@ -428,5 +447,6 @@ fn open_hello(datagram: &[u8], ack: bool, mac: &MacKey) -> Result<NodeId, DropRe
     if !mac.verify(pkt.as_bytes()) {
         return Err(DropReason::BadMac);
     }
-    NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)
+    let id = NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)?;
+    Ok((id, pkt.stamp()))
 }

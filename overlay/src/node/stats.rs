@@ -85,11 +85,15 @@ pub enum DropReason {
     BeaconSkewed,
     /// A LAN beacon from a source on none of the node's LANs.
     OffLinkBeacon,
+    /// A hello whose stamp is outside the clock window of ours (a replay,
+    /// or a sender whose clock is wrong), or a hello-ack that echoes no
+    /// recent hello of ours.
+    HelloStale,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 34] = [
+    pub const ALL: [Self; 35] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -124,6 +128,7 @@ impl DropReason {
         Self::ReplayedBeacon,
         Self::BeaconSkewed,
         Self::OffLinkBeacon,
+        Self::HelloStale,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -163,6 +168,7 @@ impl DropReason {
             Self::ReplayedBeacon => "replayed_beacon",
             Self::BeaconSkewed => "beacon_skewed",
             Self::OffLinkBeacon => "off_link_beacon",
+            Self::HelloStale => "hello_stale",
         }
     }
 }

@@ -249,7 +249,7 @@ fn probes_and_hellos_inside_relay_frames_are_dropped_and_direct_ones_answered() 
     let sender = sender_key.id();
     let relay = NodeKey::from_seed([4; 32]).id();
     let pr = probe_from(&sender_key, a.id(), 5);
-    let mut hi = hello::emit(false, sender.as_bytes());
+    let mut hi = hello::emit(false, sender.as_bytes(), hello::stamp_of(a.unix_ms_at(t0)));
     a.keys.mac_to_any().seal(&mut hi);
     let from: SocketAddr = "198.51.100.9:9740".parse().unwrap();
     let mut out = [0u8; 256];
@@ -296,4 +296,55 @@ fn a_probe_forged_by_a_third_member_moves_no_path() {
     a.handle_datagram(t0, b_addr, &probe_from(&b, a.id(), 1001), &mut out);
     assert_eq!(a.peers.get(&b.id()).and_then(|p| p.endpoint), Some(b_addr));
     assert_eq!(a.traversal.stats.direct_paths_found, 1);
+}
+
+#[test]
+fn hellos_from_outside_the_clock_window_and_old_acks_are_refused() {
+    use crate::node::test_nodes;
+    use crate::wire::hello;
+    let t0 = Instant::now();
+    let mut a = node(t0);
+    let sender = NodeKey::from_seed([3; 32]).id();
+    let from: SocketAddr = "198.51.100.9:9740".parse().unwrap();
+    let mut out = [0u8; 256];
+    let now_ms = a.unix_ms_at(t0);
+    // A sniffed hello replayed 200 s later, or one from a clock 200 s
+    // ahead: no answer, counted.
+    for skew in [-200_000i64, 200_000] {
+        let stamp = hello::stamp_of(now_ms.saturating_add_signed(skew));
+        let mut hi = hello::emit(false, sender.as_bytes(), stamp);
+        a.keys.mac_to_any().seal(&mut hi);
+        a.handle_datagram(t0, from, &hi, &mut out);
+        assert!(a.poll_transmit().is_none(), "skew {skew} ms answered");
+    }
+    assert_eq!(a.drops().get(DropReason::HelloStale), 2);
+    // Within the window: answered, the stamp echoed.
+    let stamp = hello::stamp_of(now_ms - 60_000);
+    let mut hi = hello::emit(false, sender.as_bytes(), stamp);
+    a.keys.mac_to_any().seal(&mut hi);
+    a.handle_datagram(t0, from, &hi, &mut out);
+    let ack = a.poll_transmit().expect("answered");
+    assert_eq!(
+        hello::Packet::new_checked(&ack.payload[..])
+            .unwrap()
+            .stamp(),
+        stamp
+    );
+
+    // B greets A; A's answer, held back 200 s, is refused by B.
+    let a_at: SocketAddr = "198.51.100.1:9740".parse().unwrap();
+    let b_at: SocketAddr = "198.51.100.2:9740".parse().unwrap();
+    let mut a = test_nodes::node(1, Vec::new(), t0);
+    let mut b = test_nodes::node(2, vec![a_at], t0);
+    b.handle_timeout(t0);
+    let hi = b.poll_transmit().expect("B says hello");
+    a.handle_datagram(t0, b_at, &hi.payload, &mut out);
+    let ack = a.poll_transmit().expect("A answers");
+    let late = t0 + Duration::from_secs(200);
+    b.handle_datagram(late, a_at, &ack.payload, &mut out);
+    assert_eq!(b.drops().get(DropReason::HelloStale), 1);
+    assert!(b.peers.get(&a.id()).is_none(), "B learned nothing from it");
+    // In time, the same answer starts a handshake.
+    b.handle_datagram(t0, a_at, &ack.payload, &mut out);
+    assert!(b.peers.get(&a.id()).is_some());
 }

@@ -39,8 +39,8 @@ fn a_stream_is_trusted_only_once_a_handshake_completed_over_it() {
     let mut a = node(1, Vec::new(), t0);
     // B dials A over TCP; A accepted the connection.
     let mut b = node(2, vec![a_at], t0);
-    a.attach_stream(id, b_at);
-    b.attach_stream(id, a_at);
+    a.attach_stream(t0, id, b_at);
+    b.attach_stream(t0, id, a_at);
     let mut out = vec![0u8; 2048];
     let mut to_a = stream_out(&mut b, id, Action::None, &out);
     assert!(!to_a.is_empty(), "B greets A through the connection");

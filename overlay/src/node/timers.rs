@@ -96,7 +96,8 @@ impl Node {
                      reachable, and that both sides use the same network key"
                 );
             }
-            let mut msg = hello::emit(false, self.id.as_bytes());
+            let stamp = hello::stamp_of(self.unix_ms_at(now));
+            let mut msg = hello::emit(false, self.id.as_bytes(), stamp);
             self.keys.mac_to_any().seal(&mut msg);
             self.transmits.push_back(Transmit {
                 to: addr,

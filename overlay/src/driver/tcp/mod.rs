@@ -145,7 +145,7 @@ impl TcpTransport {
                 if let Some(id) = self.policy.accepted(now, remote) {
                     tracing::debug!(id, %remote, "accepted a TCP connection");
                     self.open(node, id, stream);
-                    node.attach_stream(id, remote);
+                    node.attach_stream(now, id, remote);
                 }
             }
             Input::Dialed { id, stream } => {
@@ -156,7 +156,7 @@ impl TcpTransport {
                             if let Some(remote) = self.policy.remote(id) {
                                 tracing::info!(id, %remote, "connected over TCP");
                                 self.open(node, id, stream);
-                                node.attach_stream(id, remote);
+                                node.attach_stream(now, id, remote);
                             }
                         }
                     }

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
+use std::time::Instant;
 
 use crate::node::{Event, Node};
 
@@ -48,13 +49,14 @@ impl Node {
     /// [`Node::handle_aux_datagram`] with that ID; members reached through
     /// it are answered through it. If `remote` is a `--peer` address, the
     /// node greets it through the connection at once.
-    pub fn attach_stream(&mut self, id: u16, remote: SocketAddr) {
+    pub fn attach_stream(&mut self, now: Instant, id: u16, remote: SocketAddr) {
         if id < STREAM_IDS_FROM {
             return;
         }
         self.traversal.aux.streams.insert(id);
         if self.bootstrap.iter().any(|b| b.addr == remote) {
-            let mut msg = crate::wire::hello::emit(false, self.id.as_bytes());
+            let stamp = crate::wire::hello::stamp_of(self.unix_ms_at(now));
+            let mut msg = crate::wire::hello::emit(false, self.id.as_bytes(), stamp);
             self.keys.mac_to_any().seal(&mut msg);
             self.queue_datagram(id, remote, msg.to_vec());
         }
