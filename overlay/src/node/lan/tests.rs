@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 
 use super::LAN_HANDSHAKE_INTERVAL;
-use crate::identity::{NetworkKey, NodeKey};
+use crate::identity::NetworkKey;
 use crate::limits::{LAN_BEACON_INTERVAL, LAN_DISCOVERY_PORT};
 use crate::node::{Action, Config, DropReason, Node};
 use crate::wire::beacon;
@@ -62,15 +62,7 @@ struct World {
 }
 
 fn config(seed: u8, bootstrap: Vec<SocketAddr>) -> Config {
-    Config {
-        node_key: NodeKey::from_seed([seed; 32]),
-        network_key: NetworkKey::from_secret([NETWORK; 32]),
-        bootstrap,
-        known_peers: Vec::new(),
-        stun_servers: Vec::new(),
-        seed: [seed; 32],
-        unix_ms: 1_800_000_000_000,
-    }
+    crate::node::test_nodes::config(seed, NETWORK, bootstrap)
 }
 
 fn v4(a: u8, b: u8, c: u8, d: u8, port: u16) -> SocketAddr {
