@@ -143,6 +143,8 @@ impl Listener {
         if !memory.admits(source) {
             return Err(DropReason::Memory);
         }
+        // What the socket this SYN reaches will cost its peer.
+        let cost = memory.buffers(config).map_or(0, |b| b.cost());
         let turn = match self.turn {
             Some(turn) => turn,
             None => Turn {
@@ -165,6 +167,7 @@ impl Listener {
         }
         turn.admitted += 1;
         self.turn = Some(turn);
+        memory.reserve(source, cost);
         Ok(())
     }
 

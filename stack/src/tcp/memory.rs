@@ -66,6 +66,10 @@ pub(crate) struct SocketMemory {
     used: usize,
     charges: HashMap<SocketHandle, Charge>,
     by_peer: HashMap<IpAddr, usize>,
+    /// What SYNs admitted in this turn of the run loop will cost their
+    /// peers, until the sockets they reach are assigned (a burst of SYNs
+    /// arrives before any is).
+    provisional: HashMap<IpAddr, usize>,
 }
 
 impl SocketMemory {
@@ -76,6 +80,7 @@ impl SocketMemory {
             used: 0,
             charges: HashMap::new(),
             by_peer: HashMap::new(),
+            provisional: HashMap::new(),
         }
     }
 
@@ -133,10 +138,23 @@ impl SocketMemory {
         }
     }
 
-    /// Whether a SYN from `peer` may open one more socket: its account is
-    /// below its share of the budget.
+    /// Whether a SYN from `peer` may open one more socket: its account,
+    /// with what this turn's SYNs from it will cost, is below its share of
+    /// the budget.
     pub(crate) fn admits(&self, peer: IpAddr) -> bool {
-        self.by_peer.get(&peer).copied().unwrap_or(0) < self.limit / PEER_SHARE
+        let held = self.by_peer.get(&peer).copied().unwrap_or(0);
+        let coming = self.provisional.get(&peer).copied().unwrap_or(0);
+        held + coming < self.limit / PEER_SHARE
+    }
+
+    /// Counts, until the end of the turn, `bytes` for a SYN from `peer`.
+    pub(crate) fn reserve(&mut self, peer: IpAddr, bytes: usize) {
+        *self.provisional.entry(peer).or_default() += bytes;
+    }
+
+    /// The turn ended: the sockets SYNs reached are assigned from now on.
+    pub(crate) fn end_turn(&mut self) {
+        self.provisional.clear();
     }
 
     /// Releases a removed socket's charge.
@@ -232,6 +250,23 @@ mod tests {
         assert!(held > 1);
         assert!(memory.admits(other), "another peer still gets in");
         assert!(memory.buffers(&config).is_some());
+    }
+
+    #[test]
+    fn a_burst_of_syns_from_one_peer_counts_within_the_turn() {
+        let config = config(64 * MIB);
+        let mut memory = SocketMemory::new(config.memory_limit);
+        let peer = IpAddr::from([100, 64, 0, 9]);
+        let cost = memory.buffers(&config).unwrap().cost();
+        let mut admitted = 0;
+        while memory.admits(peer) {
+            memory.reserve(peer, cost);
+            admitted += 1;
+        }
+        assert_eq!(admitted, (config.memory_limit / 2).div_ceil(cost));
+        assert!(memory.admits(IpAddr::from([100, 64, 0, 10])));
+        memory.end_turn();
+        assert!(memory.admits(peer), "nothing assigned yet");
     }
 
     #[test]

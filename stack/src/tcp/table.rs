@@ -179,6 +179,7 @@ impl Table {
         for listener in self.listeners.values_mut() {
             listener.end_turn();
         }
+        self.memory.end_turn();
     }
 
     /// When a connection attempt times out or a dropped stream must be
