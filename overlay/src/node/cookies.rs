@@ -30,6 +30,7 @@ use super::{DropReason, Node};
 use crate::identity::NodeId;
 use crate::wire::cookie_reply::{self, COOKIE_LEN, NONCE_LEN};
 use crate::wire::handshake_init;
+use crate::wire::mac::constant_time_eq;
 
 /// How long a cookie secret is used for new cookies.
 pub(crate) const ROTATE_EVERY: Duration = Duration::from_secs(120);
@@ -191,8 +192,8 @@ impl Node {
         let cookie = binding.cookie(&self.cookies.current);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill_bytes(&mut nonce);
-        let key = self.keys.cookie_key(&self.id);
-        let reply = cookie_reply::emit(&key, pkt.sender_index(), nonce, &cookie, &pkt.mac1());
+        let key = self.keys.own_cookie_key();
+        let reply = cookie_reply::emit(key, pkt.sender_index(), nonce, &cookie, &pkt.mac1());
         debug_assert!(reply.len() < pkt.as_bytes().len());
         match binding {
             Binding::Relay { hop, src } => {
@@ -251,10 +252,6 @@ impl Node {
         let (cookie, at) = self.peers.get(pid)?.history.as_ref()?.cookie?;
         (now.saturating_duration_since(at) < USABLE_FOR).then_some(cookie)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

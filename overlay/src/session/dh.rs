@@ -43,7 +43,7 @@ pub(crate) fn x25519(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
 
 /// Whether an X25519 result is all zeros (the peer's point had low order),
 /// without a branch on any byte.
-pub(crate) fn is_zero(shared: &[u8; 32]) -> bool {
+fn is_zero(shared: &[u8; 32]) -> bool {
     shared.iter().fold(0u8, |acc, b| acc | b) == 0
 }
 

@@ -64,6 +64,8 @@ pub struct HandshakeKeys {
     psk: Zeroizing<[u8; 32]>,
     network_mac_key: Zeroizing<[u8; 32]>,
     mac_to_me: MacKey,
+    /// The key that seals our own cookie replies.
+    own_cookie_key: CookieKey,
     prologue: Vec<u8>,
 }
 
@@ -78,6 +80,7 @@ impl HandshakeKeys {
             statics: Arc::new(StaticSecrets::new(node.noise_private())),
             psk: network.noise_psk(),
             mac_to_me: MacKey::for_recipient(&network_mac_key, node.id().as_bytes()),
+            own_cookie_key: CookieKey::new(&network_mac_key, node.id().as_bytes()),
             network_mac_key,
             prologue,
         }
@@ -96,6 +99,11 @@ impl HandshakeKeys {
     /// The MAC key of messages to any member.
     pub fn mac_to_any(&self) -> MacKey {
         MacKey::for_any(&self.network_mac_key)
+    }
+
+    /// The key that seals this node's cookie replies.
+    pub fn own_cookie_key(&self) -> &CookieKey {
+        &self.own_cookie_key
     }
 
     /// The key that seals cookie replies from `responder`.

@@ -16,7 +16,8 @@
 //! initiation can open it. At 64 bytes it is smaller than the initiation
 //! that caused it.
 
-use super::{exact, mac::MAC_LEN, read_u32, write_type, MessageType, WireError};
+use super::mac::{constant_time_eq, MAC_LEN};
+use super::{exact, read_u32, write_type, MessageType, WireError};
 
 mod field {
     use std::ops::Range;
@@ -115,6 +116,13 @@ impl CookieKey {
     }
 }
 
+impl Drop for CookieKey {
+    fn drop(&mut self) {
+        // Derived from the network key: as secret as it.
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 /// Writes a cookie reply answering the initiation with `receiver_index`
 /// and MAC `initiation_mac`, sealing `cookie` under `key` with `nonce`.
 pub fn emit(
@@ -135,10 +143,6 @@ pub fn emit(
     let tag = key.tag(&buf[..field::TAG.start], initiation_mac);
     buf[field::TAG].copy_from_slice(&tag);
     buf
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -1,15 +1,12 @@
 //! The keys of probe pair tags (`wire/probe.rs`): per member, derived from
 //! the X25519 of the two static keys, computed once and kept for the
-//! members probed lately.
+//! members probed lately (in a [`StaticSecrets`] cache, as handshakes keep
+//! theirs).
 
 use crate::identity::{NodeId, NodeKey};
-use crate::session::dh;
+use crate::session::dh::StaticSecrets;
 use crate::session::handshake::HandshakeKeys;
 use crate::wire::mac::MacKey;
-use zeroize::Zeroizing;
-
-/// Members whose pair keys a node keeps.
-const CAPACITY: usize = 64;
 
 /// The two keys of one pair.
 #[derive(Clone)]
@@ -20,63 +17,37 @@ pub(crate) struct PairKey {
     pub(crate) from: MacKey,
 }
 
-struct Entry {
-    peer: NodeId,
-    key: PairKey,
-    used: u64,
-}
-
-/// Pair keys of recent members, at most [`CAPACITY`]; the least recently
-/// used gives way.
+/// The static-static secrets of members probed lately, in a cache of their
+/// own (so that probes naming made-up members cannot push out those of
+/// handshakes), made on first use.
 #[derive(Default)]
 pub(crate) struct PairKeys {
-    entries: Vec<Entry>,
-    clock: u64,
+    secrets: Option<StaticSecrets>,
 }
 
 impl std::fmt::Debug for PairKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PairKeys")
-            .field("entries", &self.entries.len())
-            .finish()
+        f.debug_struct("PairKeys").finish_non_exhaustive()
     }
 }
 
 impl PairKeys {
-    /// The keys of our pair with `peer`, computed on first use; `None` if
-    /// `peer` is not a valid key or has low order.
+    /// The keys of our pair with `peer` (its X25519 computed on first use);
+    /// `None` if `peer` is not a valid key or has low order.
     pub(crate) fn get(
         &mut self,
         own: &NodeKey,
         keys: &HandshakeKeys,
         peer: &NodeId,
     ) -> Option<PairKey> {
-        self.clock += 1;
-        let clock = self.clock;
-        if let Some(e) = self.entries.iter_mut().find(|e| e.peer == *peer) {
-            e.used = clock;
-            return Some(e.key.clone());
-        }
-        let public = peer.noise_public()?;
-        let shared = Zeroizing::new(dh::x25519(&own.noise_private(), &public));
-        if dh::is_zero(&shared) {
-            return None;
-        }
-        let key = PairKey {
+        let secrets = self
+            .secrets
+            .get_or_insert_with(|| StaticSecrets::new(own.noise_private()));
+        let shared = secrets.with_peer(peer)?.shared;
+        Some(PairKey {
             to: keys.mac_to(peer).for_pair(&shared),
             from: keys.mac_to_me().for_pair(&shared),
-        };
-        let entry = Entry {
-            peer: *peer,
-            key: key.clone(),
-            used: clock,
-        };
-        if self.entries.len() < CAPACITY {
-            self.entries.push(entry);
-        } else if let Some(oldest) = self.entries.iter_mut().min_by_key(|e| e.used) {
-            *oldest = entry;
-        }
-        Some(key)
+        })
     }
 }
 
@@ -113,12 +84,13 @@ mod tests {
         let a = NodeKey::from_seed([1; 32]);
         let ka = HandshakeKeys::new(&a, &net);
         let mut cache = PairKeys::default();
-        for i in 0..(CAPACITY as u32 + 10) {
+        for i in 0..(crate::session::dh::CAPACITY as u32 + 10) {
             let mut seed = [0u8; 32];
             seed[..4].copy_from_slice(&i.to_le_bytes());
             seed[5] = 1;
             cache.get(&a, &ka, &NodeKey::from_seed(seed).id()).unwrap();
         }
-        assert_eq!(cache.entries.len(), CAPACITY);
+        let held = cache.secrets.as_ref().map(StaticSecrets::len);
+        assert_eq!(held, Some(crate::session::dh::CAPACITY));
     }
 }
