@@ -18,6 +18,7 @@ pub mod handshake_init;
 pub mod handshake_resp;
 pub mod hello;
 pub mod inner;
+pub mod key_update;
 pub mod lookup;
 pub mod mac;
 pub mod ping;

@@ -1,0 +1,98 @@
+//! Key update: a member hands the network's new key to another member,
+//! inside their session (so encrypted and authenticated by it), after
+//! `tessel network rotate`.
+//!
+//! ```text
+//! 0      1         5              13              45          77
+//! | 0x08 | epoch u32 | grace_end u64 | network_id 32 | secret 32 |
+//! ```
+//! `grace_end` is the Unix time in seconds after which the key this one
+//! replaces is refused. The receiver checks the network ID and the epoch
+//! (see `node/rotation.rs`); this module only reads and writes the bytes.
+
+use super::{exact, read_u32, read_u64, WireError};
+
+/// The first plaintext byte of a key update.
+pub const KIND: u8 = 0x08;
+/// Bytes of a key update.
+pub const LEN: usize = 1 + 4 + 8 + 32 + 32;
+
+/// A checked view over a key update.
+#[derive(PartialEq, Eq)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> std::fmt::Debug for Packet<T> {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyUpdate(epoch {})", self.epoch())
+    }
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// Checks kind and exact length; the only constructor for untrusted input.
+    ///
+    /// # Errors
+    /// Returns an error for a wrong length or kind.
+    pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        exact(b, LEN)?;
+        if b[0] != KIND {
+            return Err(WireError::InvalidField("key update kind"));
+        }
+        Ok(Self { buffer })
+    }
+
+    /// The new key's epoch.
+    pub fn epoch(&self) -> u32 {
+        read_u32(self.buffer.as_ref(), 1)
+    }
+
+    /// Unix seconds after which the replaced key is refused.
+    pub fn grace_end(&self) -> u64 {
+        read_u64(self.buffer.as_ref(), 5)
+    }
+
+    /// The network the key belongs to.
+    pub fn network_id(&self) -> [u8; 32] {
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&self.buffer.as_ref()[13..45]);
+        id
+    }
+
+    /// The new key's secret.
+    pub fn secret(&self) -> [u8; 32] {
+        let mut s = [0u8; 32];
+        s.copy_from_slice(&self.buffer.as_ref()[45..77]);
+        s
+    }
+}
+
+/// Writes a key update (the caller wipes the buffer when done).
+pub fn emit(epoch: u32, grace_end: u64, network_id: &[u8; 32], secret: &[u8; 32]) -> [u8; LEN] {
+    let mut b = [0u8; LEN];
+    b[0] = KIND;
+    b[1..5].copy_from_slice(&epoch.to_le_bytes());
+    b[5..13].copy_from_slice(&grace_end.to_le_bytes());
+    b[13..45].copy_from_slice(network_id);
+    b[45..77].copy_from_slice(secret);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors() {
+        let msg = emit(3, 1_900_000_000, &[1; 32], &[2; 32]);
+        let p = Packet::new_checked(&msg[..]).unwrap();
+        assert_eq!((p.epoch(), p.grace_end()), (3, 1_900_000_000));
+        assert_eq!((p.network_id(), p.secret()), ([1; 32], [2; 32]));
+        assert!(Packet::new_checked(&msg[..LEN - 1]).is_err());
+        let mut wrong = msg;
+        wrong[0] = 0x07;
+        assert!(Packet::new_checked(&wrong[..]).is_err());
+    }
+}
