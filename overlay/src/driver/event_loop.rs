@@ -373,6 +373,7 @@ impl Shell {
                     self.engines.peer_connected(node, &peer);
                 }
                 Event::MembersChanged => members_changed = true,
+                Event::NetworkKeyChanged => tracing::info!("the network key changed"),
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
                 Event::Pong(pong) => self.pings.answer(&pong),

@@ -26,6 +26,7 @@ use rand_core::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::initiation_limit::Bucket;
+use super::rotation::Generation;
 use super::{DropReason, Node};
 use crate::identity::NodeId;
 use crate::wire::cookie_reply::{self, COOKIE_LEN, NONCE_LEN};
@@ -182,6 +183,7 @@ impl Node {
         now: Instant,
         from: SocketAddr,
         pkt: &handshake_init::Packet<&[u8]>,
+        generation: Generation,
     ) {
         if !self.cookies.reply_allowed(now) {
             self.cookies.stats.cookie_replies_limited += 1;
@@ -192,7 +194,7 @@ impl Node {
         let cookie = binding.cookie(&self.cookies.current);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill_bytes(&mut nonce);
-        let key = self.keys.own_cookie_key();
+        let key = self.keys_of(generation).own_cookie_key();
         let reply = cookie_reply::emit(key, pkt.sender_index(), nonce, &cookie, &pkt.mac1());
         debug_assert!(reply.len() < pkt.as_bytes().len());
         match binding {
@@ -221,7 +223,7 @@ impl Node {
             .by_index
             .get(&idx)
             .ok_or(DropReason::UnexpectedResponse)?;
-        let key = self.keys.cookie_key(&pid);
+        let key = self.keys_of(self.generation_of_index(idx)).cookie_key(&pid);
         let peer = self
             .peers
             .get_mut(&pid)

@@ -218,9 +218,8 @@ impl Node {
             return Err(DropReason::OffLinkBeacon);
         }
         let pkt = beacon::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
-        if !self.keys.mac_to_any().verify(pkt.as_bytes()) {
-            return Err(DropReason::BadMac);
-        }
+        self.mac_generation(now, |k| k.mac_to_any().verify(pkt.as_bytes()))
+            .ok_or(DropReason::BadMac)?;
         let bytes = pkt.node_id();
         let id = match NodeId::known(&bytes, |id| self.peers.contains_key(id)) {
             Some(id) => id,

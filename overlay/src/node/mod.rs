@@ -32,6 +32,7 @@ mod records;
 mod relay;
 mod relay_pairs;
 mod roster;
+mod rotation;
 mod routing;
 mod seen_initiations;
 mod send;
@@ -76,6 +77,7 @@ pub use ping::{PingError, PingTarget, Pong};
 pub use portmap::PortMappingStatus;
 pub use records::{RecordError, RecordStats};
 pub use relay::{Path, RelayStats};
+pub use rotation::{RotationStats, MAX_GRACE};
 pub use stats::{DropCounters, DropReason};
 pub use status::{PeerStatus, Status};
 pub use stun::{NatBehaviour, NatMapping, NatStatus, StunSample, StunSampleStatus};
@@ -177,6 +179,10 @@ pub enum Event {
         /// `(publisher, value)`, one per publisher.
         records: Vec<(NodeId, Vec<u8>)>,
     },
+    /// The network key changed: a rotation or a key update made a new one
+    /// current, or the old one's grace ended. Persist
+    /// [`Node::network_key`] and [`Node::retiring_key`].
+    NetworkKeyChanged,
 }
 
 /// A second-hand newcomer displaces only a second-hand member whose news is
@@ -258,6 +264,8 @@ pub struct Node {
     port_mapping: Option<PortMappingStatus>,
     /// Stream connections a handshake completed over, for the driver.
     stream_handshakes: streams::StreamHandshakes,
+    /// The network key's generations.
+    rotation: rotation::Rotation,
     /// What removing members cost (tests bound it).
     #[cfg(test)]
     removal_work: RemovalWork,
@@ -350,6 +358,7 @@ impl Node {
             traversal: traversal::Traversal::default(),
             port_mapping: None,
             stream_handshakes: streams::StreamHandshakes::default(),
+            rotation: rotation::Rotation::new(config.network_key),
             #[cfg(test)]
             removal_work: RemovalWork::default(),
         };

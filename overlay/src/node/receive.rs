@@ -6,15 +6,17 @@ use std::time::Instant;
 use super::clock_window::CLOCK_WINDOW;
 use super::initiation_limit::{Admission, Source};
 use super::peer::SessionSlot;
+use super::rotation::Generation;
 use super::traversal::STREAM_IDS_FROM;
 use super::{Action, DropReason, Event, Node};
 use crate::identity::NodeId;
 use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
-use crate::session::handshake;
+use crate::session::handshake::{self, HandshakeKeys};
 use crate::session::SessionError;
 use crate::wire::inner::{self, Inner};
 use crate::wire::mac::MacKey;
 use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
+use zeroize::Zeroize;
 
 impl Node {
     /// Handles a datagram that arrived on the extra socket `socket` (see
@@ -168,6 +170,12 @@ impl Node {
                 self.consume_record(now, pid, &r);
                 Action::None
             }
+            Ok(Inner::KeyUpdate(k)) => {
+                self.consume_key_update(now, pid, &k);
+                // The plaintext held a network key.
+                out[..n].zeroize();
+                Action::None
+            }
             Err(_) => self.drop_packet(DropReason::BadInner),
         }
     }
@@ -182,9 +190,9 @@ impl Node {
         let pkt =
             handshake_init::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         // The MAC is checked first, before any Noise work or state.
-        if !self.keys.mac_to_me().verify(pkt.with_mac1()) {
-            return Err(DropReason::BadMac);
-        }
+        let generation = self
+            .mac_generation(now, |k| k.mac_to_me().verify(pkt.with_mac1()))
+            .ok_or(DropReason::BadMac)?;
         // A replay is dropped here, before any Diffie-Hellman.
         if !self.seen_initiations.first_time(now, pkt.mac1()) {
             return Err(DropReason::ReplayedInitiation);
@@ -201,14 +209,14 @@ impl Node {
             Admission::Refused => return Err(DropReason::InitiationFlood),
             Admission::UnderLoad => {
                 if !self.has_valid_cookie(now, from, &pkt) {
-                    self.send_cookie_reply(now, from, &pkt);
+                    self.send_cookie_reply(now, from, &pkt, generation);
                     return Err(DropReason::CookieRequired);
                 }
             }
         }
         self.cookies.stats.initiations_computed += 1;
         let seed = self.seed();
-        let ini = handshake::consume_initiation(&self.keys, &pkt, seed)
+        let ini = handshake::consume_initiation(self.keys_of(generation), &pkt, seed)
             .map_err(|_| DropReason::HandshakeFailed)?;
         if ini.peer == self.id {
             return Err(DropReason::HandshakeFailed);
@@ -230,8 +238,9 @@ impl Node {
         let peer_id = ini.peer;
         let ts = ini.timestamp_ms;
         let (session, resp) = ini
-            .create_response(&mut self.keys, local_index, now)
+            .create_response(self.keys_of_mut(generation), local_index, now)
             .map_err(|_| DropReason::HandshakeFailed)?;
+        self.note_generation(local_index, generation);
         let rx_relay = self.rx_relay;
         let endpoint = rx_relay.is_none().then_some(from);
         // Its history takes over from a timestamp restored at start.
@@ -267,9 +276,8 @@ impl Node {
         let rx_relay = self.rx_relay;
         let pkt =
             handshake_resp::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
-        if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
-            return Err(DropReason::BadMac);
-        }
+        self.mac_generation(now, |k| k.mac_to_me().verify(pkt.as_bytes()))
+            .ok_or(DropReason::BadMac)?;
         let idx = pkt.receiver_index();
         let pid = *self
             .by_index
@@ -289,7 +297,8 @@ impl Node {
             Err(_) => {
                 // A forged or corrupted response spent the state: make it
                 // again, so that the real response can still complete it.
-                match handshake::remake_initiation(&mut self.keys, remake) {
+                let generation = self.generation_of_index(idx);
+                match handshake::remake_initiation(self.keys_of_mut(generation), remake) {
                     Ok(state) => {
                         if let Some(peer) = self.peers.get_mut(&pid) {
                             peer.handshake = Some(Box::new(super::peer::PendingHandshake {
@@ -337,7 +346,8 @@ impl Node {
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
-        let (sender, stamp) = open_hello(datagram, false, &self.keys.mac_to_any())?;
+        let (generation, (sender, stamp)) =
+            self.open_hello_either(now, datagram, false, |k| k.mac_to_any())?;
         if sender == self.id {
             return Ok(());
         }
@@ -351,7 +361,7 @@ impl Node {
         // Stateless answer: our node ID and the hello's stamp, MAC'd for
         // the sender.
         let mut ack = hello::emit(true, self.id.as_bytes(), stamp);
-        self.keys.mac_to(&sender).seal(&mut ack);
+        self.keys_of(generation).mac_to(&sender).seal(&mut ack);
         // From the socket the hello reached.
         let socket = self.rx_socket;
         self.queue_datagram(socket, from, ack.to_vec());
@@ -365,7 +375,8 @@ impl Node {
         datagram: &[u8],
     ) -> Result<(), DropReason> {
         let rx_socket = self.rx_socket;
-        let (id, stamp) = open_hello(datagram, true, self.keys.mac_to_me())?;
+        let (_, (id, stamp)) =
+            self.open_hello_either(now, datagram, true, |k| k.mac_to_me().clone())?;
         // It echoes the stamp of one of our hellos: an old one is a replay.
         let offset = hello::stamp_offset(stamp, self.unix_ms_at(now));
         if offset.unsigned_abs() > CLOCK_WINDOW.as_secs() {
@@ -400,7 +411,8 @@ impl Node {
     ) {
         self.note_stream_handshake();
         let peer = self.peers.get_mut(&pid).expect("peer exists");
-        self.by_index.insert(session.local_index, pid);
+        let local_index = session.local_index;
+        self.by_index.insert(local_index, pid);
         let check_at = session.created + super::timers::rekey_after(&session);
         let old_previous = match peer.current.take() {
             Some(old) => peer.previous.replace(old),
@@ -427,6 +439,7 @@ impl Node {
             self.by_index.remove(&idx);
         }
         self.stun.session_came_up();
+        self.rotation_session_up(now, pid, local_index);
         tracing::info!(peer = %pid.short(), "session established");
         self.events.push_back(Event::Connected(pid));
         if first_time {
@@ -434,6 +447,34 @@ impl Node {
             self.events.push_back(Event::MembersChanged);
         }
         self.wake_at(Some(now));
+    }
+}
+
+impl Node {
+    /// [`open_hello`] under the current key, else under the retiring one;
+    /// returns the generation that verified it too.
+    fn open_hello_either(
+        &self,
+        now: Instant,
+        datagram: &[u8],
+        ack: bool,
+        mac: impl Fn(&HandshakeKeys) -> MacKey,
+    ) -> Result<(Generation, (NodeId, u32)), DropReason> {
+        match open_hello(datagram, ack, &mac(&self.keys)) {
+            Err(DropReason::BadMac) => {
+                let old = self
+                    .rotation
+                    .retiring
+                    .as_ref()
+                    .filter(|r| r.refuse_after > now)
+                    .ok_or(DropReason::BadMac)?;
+                Ok((
+                    Generation::Retiring,
+                    open_hello(datagram, ack, &mac(&old.keys))?,
+                ))
+            }
+            opened => Ok((Generation::Current, opened?)),
+        }
     }
 }
 

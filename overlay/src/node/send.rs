@@ -164,8 +164,15 @@ impl Node {
         let index = self.new_index();
         let ts = self.timestamp_ms(now);
         let jitter = Duration::from_millis(self.rng.next_u64() % REKEY_TIMEOUT_JITTER_MS);
-        let (state, msg) = match handshake::create_initiation(&mut self.keys, &pid, index, ts, seed)
-        {
+        // Every other attempt of a round under the retiring key, if any.
+        let next_attempt = self.peers[&pid]
+            .handshake
+            .as_ref()
+            .filter(|h| h.attempts_since == attempts_since)
+            .map_or(0, |h| h.attempt + 1);
+        let generation = self.initiation_generation(now, &pid, next_attempt);
+        let keys = self.keys_of_mut(generation);
+        let (state, msg) = match handshake::create_initiation(keys, &pid, index, ts, seed) {
             Ok(created) => created,
             Err(e) => {
                 if matches!(e, handshake::HandshakeError::InvalidKey) {
@@ -227,6 +234,7 @@ impl Node {
         let at = now + REKEY_TIMEOUT * (1 << attempt.min(3)) + jitter;
         peer.timers.retransmit = Some(at);
         self.by_index.insert(index, pid);
+        self.note_generation(index, generation);
         tracing::debug!(peer = %pid.short(), ?direct, via = ?via.map(|v| v.short()), "sending handshake initiation");
         // Both ways at once while no direct path is proven: the answer comes
         // back the way the first copy arrived.

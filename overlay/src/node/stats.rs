@@ -89,11 +89,15 @@ pub enum DropReason {
     /// or a sender whose clock is wrong), or a hello-ack that echoes no
     /// recent hello of ours.
     HelloStale,
+    /// A key update for another network, or naming a key that cannot be.
+    KeyUpdateRefused,
+    /// A key update for the key we have or an older one.
+    KeyUpdateStale,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 37] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -129,6 +133,8 @@ impl DropReason {
         Self::BeaconSkewed,
         Self::OffLinkBeacon,
         Self::HelloStale,
+        Self::KeyUpdateRefused,
+        Self::KeyUpdateStale,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -169,6 +175,8 @@ impl DropReason {
             Self::BeaconSkewed => "beacon_skewed",
             Self::OffLinkBeacon => "off_link_beacon",
             Self::HelloStale => "hello_stale",
+            Self::KeyUpdateRefused => "key_update_refused",
+            Self::KeyUpdateStale => "key_update_stale",
         }
     }
 }

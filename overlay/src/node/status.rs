@@ -39,6 +39,10 @@ pub struct Status {
     /// Handshake work done and avoided (Diffie-Hellmans, cookie replies).
     #[serde(default)]
     pub handshakes: super::HandshakeStats,
+    /// The network key: its epoch, and during a grace period when the
+    /// old key stops working.
+    #[serde(default)]
+    pub network_key: NetworkKeyStatus,
 }
 
 /// One member as `tessel status` shows it.
@@ -69,6 +73,19 @@ pub struct PeerStatus {
     pub rx_bytes: u64,
     /// Bytes sent to it.
     pub tx_bytes: u64,
+}
+
+/// The network key's state, for `tessel status`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NetworkKeyStatus {
+    /// The current key's epoch (0 until the first rotation).
+    pub epoch: u32,
+    /// The epoch of the key being retired, during a grace period.
+    pub retiring_epoch: Option<u32>,
+    /// When the retiring key stops working (Unix ms).
+    pub old_key_refused_after_unix_ms: Option<u64>,
+    /// Key update counters.
+    pub updates: super::RotationStats,
 }
 
 impl Node {
@@ -113,6 +130,12 @@ impl Node {
             nat: self.nat_status(now),
             port_mapping: self.port_mapping.clone(),
             handshakes: self.cookies.stats,
+            network_key: NetworkKeyStatus {
+                epoch: self.network_key().epoch(),
+                retiring_epoch: self.retiring_key().map(|(k, _)| k.epoch()),
+                old_key_refused_after_unix_ms: self.retiring_key().map(|(_, t)| t),
+                updates: self.rotation_stats(),
+            },
         }
     }
 }

@@ -33,6 +33,7 @@ use tessel_nat::stun::{
     RequestOptions, Responder, TransactionId,
 };
 
+use super::rotation::Generation;
 use super::{DropReason, Node, Transmit};
 use crate::identity::NodeId;
 
@@ -137,7 +138,7 @@ struct Pending {
 
 /// The node's STUN state.
 pub(super) struct StunState {
-    responder: Responder,
+    pub(super) responder: Responder,
     servers: Vec<SocketAddr>,
     pending: Vec<Pending>,
     samples: Vec<StunSample>,
@@ -196,11 +197,26 @@ impl Node {
         if !looks_like_stun(datagram) {
             return false;
         }
-        let Ok(decoded) = decode(datagram, Some(self.stun.responder.key())) else {
+        let Ok(mut decoded) = decode(datagram, Some(self.stun.responder.key())) else {
             return false;
         };
+        // A member still on the retiring network key, during its grace.
+        let mut generation = Generation::Current;
+        if decoded.integrity == Integrity::Failed {
+            if let Some(Ok(old)) = self
+                .retiring_stun_key(now)
+                .map(|k| decode(datagram, Some(k)))
+            {
+                if old.integrity == Integrity::Verified {
+                    (decoded, generation) = (old, Generation::Retiring);
+                }
+            }
+        }
         match decoded.message {
-            Message::Request { .. } => match self.stun.responder.respond_to(&decoded, from) {
+            Message::Request { .. } => match self
+                .stun_responder_of(generation)
+                .respond_to(&decoded, from)
+            {
                 Ok(payload) if payload.len() > datagram.len() => {
                     // Never more bytes out than in (a request without the
                     // SHA-1 integrity is shorter than our answer).

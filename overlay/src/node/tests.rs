@@ -1070,3 +1070,6 @@ mod stun;
 
 #[path = "tests_records.rs"]
 mod records;
+
+#[path = "tests_rotation.rs"]
+mod rotation;

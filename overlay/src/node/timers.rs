@@ -52,6 +52,7 @@ impl Node {
         self.lookup_timers(now);
         self.record_timers(now);
         self.stun_timers(now);
+        self.rotation_timers(now);
         self.next_wakeup = self
             .peers
             .next_deadline()
@@ -61,6 +62,7 @@ impl Node {
             .chain(self.stun_deadline())
             .chain(self.lookup_deadline())
             .chain(self.record_deadline())
+            .chain(self.rotation_deadline())
             .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }
@@ -103,6 +105,15 @@ impl Node {
                 to: addr,
                 payload: msg.to_vec(),
             });
+            // During a grace period, one under the old key too, for a
+            // member there that has not got the new one.
+            if let Some(old) = self.retiring_hello_mac(now) {
+                old.seal(&mut msg);
+                self.transmits.push_back(Transmit {
+                    to: addr,
+                    payload: msg.to_vec(),
+                });
+            }
         }
     }
 

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::PUNCH_TIME;
 use crate::identity::NodeId;
+use crate::node::rotation::Generation;
 use crate::node::{DropReason, Node};
 use crate::wire::probe;
 
@@ -18,9 +19,9 @@ impl Node {
     ) -> Result<(), DropReason> {
         let pkt = probe::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         // Members only, and only probes meant for us.
-        if !self.keys.mac_to_me().verify(pkt.as_bytes()) {
-            return Err(DropReason::BadMac);
-        }
+        let generation = self
+            .mac_generation(now, |k| k.mac_to_me().verify(pkt.as_bytes()))
+            .ok_or(DropReason::BadMac)?;
         let bytes = pkt.sender();
         let sender = NodeId::known(&bytes, |id| self.peers.contains_key(id))
             .or_else(|| NodeId::from_bytes(bytes).ok())
@@ -28,10 +29,14 @@ impl Node {
             .ok_or(DropReason::Malformed)?;
         // Only the sender it names can make its pair tag: a member cannot
         // pass for another (one X25519 per member, then cached).
+        let keys = match (generation, &self.rotation.retiring) {
+            (Generation::Retiring, Some(r)) => &r.keys,
+            _ => &self.keys,
+        };
         let pair = self
             .traversal
             .pairs
-            .get(&self.node_key, &self.keys, &sender)
+            .get(&self.node_key, keys, &sender)
             .ok_or(DropReason::Malformed)?;
         if !pkt.verify_pair(&pair.from) {
             return Err(DropReason::BadMac);
@@ -41,7 +46,11 @@ impl Node {
             // Stateless answer, from the socket the probe reached: echo the
             // tx and say where the probe came from.
             let mut ack = probe::emit_ack(self.id.as_bytes(), pkt.tx(), from);
-            probe::seal(&mut ack, &pair.to, &self.keys.mac_to(&sender));
+            probe::seal(
+                &mut ack,
+                &pair.to,
+                &self.keys_of(generation).mac_to(&sender),
+            );
             self.queue_datagram(socket, from, ack.to_vec());
             let Some(punch) = self.traversal.punches.get_mut(&sender) else {
                 return Ok(());

@@ -1,0 +1,441 @@
+//! Network key rotation: two key generations, the current one and, for a
+//! grace period, the one it replaced; and the key updates (inner kind 0x08,
+//! `wire/key_update.rs`) that spread a new key over sessions.
+//!
+//! Every message with a network MAC (initiation, response, cookie reply,
+//! hello, hello-ack, probe, beacon, keyed STUN) is accepted under either
+//! generation while the retiring one is valid, and answered under the
+//! generation it came in, so a member that still holds only the old key
+//! gets answers it can check. Our own initiations use the current key, and
+//! every other retry of one round uses the retiring key. Sessions and
+//! handshakes made under the retiring key are remembered by local index;
+//! when the grace ends, the retiring key is dropped (its MACs become bad
+//! MACs) and those sessions are closed. Data messages never look at a
+//! network key: sessions are found by index.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tessel_nat::stun::{IntegrityKey, Responder};
+use zeroize::Zeroize;
+
+use super::{DropReason, Event, Node};
+use crate::identity::{NetworkKey, NodeId};
+use crate::session::handshake::HandshakeKeys;
+use crate::wire::key_update;
+
+/// The longest grace a key update can impose: a member that receives one
+/// refuses the old key at the latest this long after.
+pub const MAX_GRACE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Which key generation a message was made or checked under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Generation {
+    /// The current network key.
+    Current,
+    /// The key the current one replaced, during its grace period.
+    Retiring,
+}
+
+/// The key being retired, with its material.
+pub(super) struct Retiring {
+    pub(super) key: NetworkKey,
+    pub(super) keys: HandshakeKeys,
+    pub(super) stun: Responder,
+    /// When it stops being accepted.
+    pub(super) refuse_after: Instant,
+}
+
+/// Key update counters (status JSON).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationStats {
+    /// Key updates sent to members.
+    pub updates_sent: u64,
+    /// Key updates that gave us a newer key.
+    pub updates_accepted: u64,
+    /// Key updates for a key we already had or one older.
+    pub updates_ignored: u64,
+}
+
+/// The node's key generations.
+pub(super) struct Rotation {
+    /// The current key (handed on in key updates).
+    pub(super) current: NetworkKey,
+    pub(super) retiring: Option<Retiring>,
+    /// Local indices of sessions and handshakes made under the retiring key.
+    pub(super) old_indices: HashSet<u32>,
+    /// Members known to hold the current key (a handshake under it, or
+    /// its key update): our initiations to them never use the retiring one.
+    pub(super) on_current: HashSet<NodeId>,
+    pub(super) stats: RotationStats,
+}
+
+impl Rotation {
+    pub(super) fn new(current: NetworkKey) -> Self {
+        Self {
+            current,
+            retiring: None,
+            old_indices: HashSet::new(),
+            on_current: HashSet::new(),
+            stats: RotationStats::default(),
+        }
+    }
+}
+
+impl Node {
+    /// The current network key.
+    pub fn network_key(&self) -> &NetworkKey {
+        &self.rotation.current
+    }
+
+    /// The key being retired and the wall-clock time (Unix ms) after which
+    /// it is refused, during a grace period.
+    pub fn retiring_key(&self) -> Option<(&NetworkKey, u64)> {
+        let r = self.rotation.retiring.as_ref()?;
+        Some((&r.key, self.unix_ms_at(r.refuse_after)))
+    }
+
+    /// Key update counters.
+    pub fn rotation_stats(&self) -> RotationStats {
+        self.rotation.stats
+    }
+
+    /// Keeps accepting `key`, the key the current one replaced, until the
+    /// wall-clock time `refuse_after_unix_ms` (a restart during a grace
+    /// period). Ignored if that time has passed or `key` is not an older
+    /// key of this network.
+    pub fn set_retiring_key(&mut self, now: Instant, key: NetworkKey, refuse_after_unix_ms: u64) {
+        let Some(refuse_after) = self.instant_at_unix_ms(refuse_after_unix_ms) else {
+            return;
+        };
+        if refuse_after <= now || !self.rotation.current.supersedes(&key) {
+            return;
+        }
+        self.rotation.retiring = Some(self.retiring_of(key, refuse_after));
+        self.wake_at(Some(refuse_after));
+    }
+
+    /// Replaces the network key with the next one, made from `new_secret`
+    /// (from the OS random source), and hands it to every member with a
+    /// session; the old key keeps working for `grace` (at most
+    /// [`MAX_GRACE`]). Returns the new key.
+    pub fn rotate_network_key(
+        &mut self,
+        now: Instant,
+        new_secret: [u8; 32],
+        grace: Duration,
+    ) -> NetworkKey {
+        let new = self.rotation.current.rotated(new_secret);
+        tracing::info!(epoch = new.epoch(), "network key rotated");
+        self.adopt_key(now, new.clone(), now + grace.min(MAX_GRACE));
+        for pid in self.connected_members(now) {
+            self.send_key_update(now, pid);
+        }
+        new
+    }
+
+    /// Makes `new` the current key; the current one retires until
+    /// `refuse_after`. A key still retiring from before is refused now,
+    /// unless `new` only wins over a rotation of the same epoch (two
+    /// members rotated at once): then the key both replaced keeps retiring.
+    fn adopt_key(&mut self, now: Instant, new: NetworkKey, refuse_after: Instant) {
+        let sibling = new.epoch() == self.rotation.current.epoch();
+        if self.rotation.retiring.is_some() && !sibling {
+            self.refuse_retiring(now);
+        }
+        let old = std::mem::replace(&mut self.rotation.current, new);
+        let new_keys = HandshakeKeys::new(&self.node_key, &self.rotation.current);
+        let new_stun = Responder::new(IntegrityKey::new(&self.rotation.current.stun_secret()));
+        let old_keys = std::mem::replace(&mut self.keys, new_keys);
+        let old_stun = std::mem::replace(&mut self.stun.responder, new_stun);
+        self.events.push_back(Event::NetworkKeyChanged);
+        if sibling && self.rotation.retiring.is_some() {
+            // The losing sibling is dropped; its sessions, made by members
+            // that held it, stay until rekeyed under the winner.
+            return;
+        }
+        self.rotation.retiring = Some(Retiring {
+            key: old,
+            keys: old_keys,
+            stun: old_stun,
+            refuse_after,
+        });
+        // Every session and handshake so far was made under the old key.
+        self.rotation.old_indices = self.by_index.keys().copied().collect();
+        self.rotation.on_current.clear();
+        self.wake_at(Some(refuse_after));
+    }
+
+    fn retiring_of(&self, key: NetworkKey, refuse_after: Instant) -> Retiring {
+        Retiring {
+            keys: HandshakeKeys::new(&self.node_key, &key),
+            stun: Responder::new(IntegrityKey::new(&key.stun_secret())),
+            key,
+            refuse_after,
+        }
+    }
+
+    /// Drops the retiring key once its grace has ended.
+    pub(super) fn rotation_timers(&mut self, now: Instant) {
+        if self
+            .rotation
+            .retiring
+            .as_ref()
+            .is_some_and(|r| r.refuse_after <= now)
+        {
+            self.refuse_retiring(now);
+        }
+    }
+
+    /// When the retiring key must be dropped.
+    pub(super) fn rotation_deadline(&self) -> Option<Instant> {
+        self.rotation.retiring.as_ref().map(|r| r.refuse_after)
+    }
+
+    /// Drops the retiring key and closes what was made under it.
+    fn refuse_retiring(&mut self, now: Instant) {
+        if let Some(r) = self.rotation.retiring.take() {
+            tracing::info!(epoch = r.key.epoch(), "old network key refused from now on");
+            self.events.push_back(Event::NetworkKeyChanged);
+        }
+        let mut closed = 0;
+        for idx in std::mem::take(&mut self.rotation.old_indices) {
+            let Some(pid) = self.by_index.remove(&idx) else {
+                continue;
+            };
+            let Some(peer) = self.peers.get_mut(&pid) else {
+                continue;
+            };
+            for slot in [&mut peer.current, &mut peer.previous, &mut peer.next] {
+                if slot.as_ref().is_some_and(|s| s.local_index == idx) {
+                    *slot = None;
+                    closed += 1;
+                }
+            }
+            if peer
+                .handshake
+                .as_ref()
+                .is_some_and(|h| h.state.local_index == idx)
+            {
+                peer.handshake = None;
+                peer.timers.retransmit = None;
+            }
+            // A neighbour tries again, under the current key.
+            if peer.neighbour && !peer.connected(now) {
+                self.make_neighbour(now, pid, std::time::Duration::ZERO);
+            }
+        }
+        if closed > 0 {
+            tracing::info!(closed, "closed sessions made under the old network key");
+        }
+    }
+
+    /// Whether the retiring key is still accepted at `now`.
+    fn retiring_valid(&self, now: Instant) -> bool {
+        self.rotation
+            .retiring
+            .as_ref()
+            .is_some_and(|r| r.refuse_after > now)
+    }
+
+    /// The generation under which `check` passes: the current one, else the
+    /// retiring one during its grace.
+    pub(super) fn mac_generation(
+        &self,
+        now: Instant,
+        check: impl Fn(&HandshakeKeys) -> bool,
+    ) -> Option<Generation> {
+        if check(&self.keys) {
+            return Some(Generation::Current);
+        }
+        let r = self.rotation.retiring.as_ref()?;
+        (r.refuse_after > now && check(&r.keys)).then_some(Generation::Retiring)
+    }
+
+    /// The handshake keys of a generation (the current ones if the retiring
+    /// key is gone).
+    pub(super) fn keys_of(&self, generation: Generation) -> &HandshakeKeys {
+        match (generation, &self.rotation.retiring) {
+            (Generation::Retiring, Some(r)) => &r.keys,
+            _ => &self.keys,
+        }
+    }
+
+    /// Like [`Node::keys_of`], to change.
+    pub(super) fn keys_of_mut(&mut self, generation: Generation) -> &mut HandshakeKeys {
+        match (generation, &mut self.rotation.retiring) {
+            (Generation::Retiring, Some(r)) => &mut r.keys,
+            _ => &mut self.keys,
+        }
+    }
+
+    /// The generation a session or handshake with local index `idx` was
+    /// made under.
+    pub(super) fn generation_of_index(&self, idx: u32) -> Generation {
+        if self.rotation.old_indices.contains(&idx) {
+            Generation::Retiring
+        } else {
+            Generation::Current
+        }
+    }
+
+    /// The generation for an initiation to `pid`: every other attempt of a
+    /// round uses the retiring key, for members that may not have got the
+    /// new one.
+    pub(super) fn initiation_generation(
+        &self,
+        now: Instant,
+        pid: &NodeId,
+        attempt: u32,
+    ) -> Generation {
+        if attempt % 2 == 1 && self.retiring_valid(now) && !self.rotation.on_current.contains(pid) {
+            Generation::Retiring
+        } else {
+            Generation::Current
+        }
+    }
+
+    /// Notes that local index `idx` was made under `generation`.
+    pub(super) fn note_generation(&mut self, idx: u32, generation: Generation) {
+        if generation != Generation::Retiring {
+            return;
+        }
+        let old = &mut self.rotation.old_indices;
+        // Indices whose sessions are gone go from time to time.
+        if old.len() >= 64 && old.len() >= 2 * self.by_index.len() {
+            let by_index = &self.by_index;
+            old.retain(|i| by_index.contains_key(i));
+        }
+        old.insert(idx);
+    }
+
+    /// The MAC key of hellos under the retiring key, during its grace.
+    pub(super) fn retiring_hello_mac(&self, now: Instant) -> Option<crate::wire::mac::MacKey> {
+        let r = self.rotation.retiring.as_ref()?;
+        (r.refuse_after > now).then(|| r.keys.mac_to_any())
+    }
+
+    /// The STUN responder of a generation.
+    pub(super) fn stun_responder_of(&self, generation: Generation) -> &Responder {
+        match (generation, &self.rotation.retiring) {
+            (Generation::Retiring, Some(r)) => &r.stun,
+            _ => &self.stun.responder,
+        }
+    }
+
+    /// The retiring STUN key during its grace.
+    pub(super) fn retiring_stun_key(&self, now: Instant) -> Option<&IntegrityKey> {
+        let r = self.rotation.retiring.as_ref()?;
+        (r.refuse_after > now).then(|| r.stun.key())
+    }
+
+    /// After a session came up: a member that reached us under the
+    /// retiring key gets the current one.
+    pub(super) fn rotation_session_up(&mut self, now: Instant, pid: NodeId, local_index: u32) {
+        if !self.rotation.old_indices.contains(&local_index) {
+            self.note_on_current(pid);
+        } else if self.retiring_valid(now) {
+            self.send_key_update(now, pid);
+        }
+    }
+
+    /// Notes that `pid` holds the current key.
+    fn note_on_current(&mut self, pid: NodeId) {
+        if self.rotation.retiring.is_none() {
+            return;
+        }
+        let known = &mut self.rotation.on_current;
+        // Members that are gone go from time to time.
+        if known.len() >= 64 && known.len() >= 2 * self.peers.len() {
+            let peers = &self.peers;
+            known.retain(|id| peers.contains_key(id));
+        }
+        known.insert(pid);
+    }
+
+    /// Sends the current key to `pid` over its session.
+    fn send_key_update(&mut self, now: Instant, pid: NodeId) {
+        let grace_end = self
+            .rotation
+            .retiring
+            .as_ref()
+            .map_or(now, |r| r.refuse_after);
+        let grace_end_s = self.unix_ms_at(grace_end).div_ceil(1000);
+        let key = &self.rotation.current;
+        let mut msg = key_update::emit(key.epoch(), grace_end_s, key.id().as_bytes(), key.secret());
+        let epoch = key.epoch();
+        if self.send_encrypted(now, pid, &msg) {
+            self.rotation.stats.updates_sent += 1;
+            tracing::debug!(peer = %pid.short(), epoch, "sent the network key");
+        }
+        msg.zeroize();
+    }
+
+    /// Takes a key update from `pid` (authenticated by its session).
+    pub(super) fn consume_key_update(
+        &mut self,
+        now: Instant,
+        pid: NodeId,
+        pkt: &key_update::Packet<&[u8]>,
+    ) {
+        let mut secret = pkt.secret();
+        let key = NetworkKey::from_parts(secret, pkt.network_id(), pkt.epoch());
+        secret.zeroize();
+        let Some(key) = key.filter(|k| k.id() == self.network) else {
+            self.drop_packet(DropReason::KeyUpdateRefused);
+            return;
+        };
+        if !key.supersedes(&self.rotation.current) {
+            if key.epoch() == self.rotation.current.epoch()
+                && key.secret() == self.rotation.current.secret()
+            {
+                self.note_on_current(pid);
+            }
+            self.rotation.stats.updates_ignored += 1;
+            self.drop_packet(DropReason::KeyUpdateStale);
+            return;
+        }
+        // The grace is the sender's, capped, and never past what it says.
+        let cap = now + MAX_GRACE;
+        let refuse_after = self
+            .instant_at_unix_ms(pkt.grace_end().saturating_mul(1000))
+            .map_or(now, |t| t.min(cap));
+        tracing::info!(peer = %pid.short(), epoch = key.epoch(), "received a new network key");
+        self.rotation.stats.updates_accepted += 1;
+        self.adopt_key(now, key, refuse_after);
+        self.note_on_current(pid);
+        // Hand it on once (a key is accepted once, so this ends), and move
+        // our sessions to it.
+        for other in self.connected_members(now) {
+            if other != pid {
+                self.send_key_update(now, other);
+            }
+            self.initiate(now, other);
+        }
+    }
+
+    /// Members with a usable session, in node ID order.
+    fn connected_members(&self, now: Instant) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = self
+            .peers
+            .values()
+            .filter(|p| p.connected(now))
+            .map(|p| p.id)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The node instant at wall-clock time `unix_ms` (`None` before the
+    /// node's time origin is representable, far past or future).
+    fn instant_at_unix_ms(&self, unix_ms: u64) -> Option<Instant> {
+        match unix_ms.checked_sub(self.epoch_unix_ms) {
+            Some(after) => self.epoch.checked_add(Duration::from_millis(after)),
+            None => self
+                .epoch
+                .checked_sub(Duration::from_millis(self.epoch_unix_ms - unix_ms))
+                .or(Some(self.epoch)),
+        }
+    }
+}
