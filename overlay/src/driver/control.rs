@@ -3,7 +3,8 @@
 //! TARGET`, `record-publish KEY TTL_S VALUE`, `record-fetch KEY`, and for a node that
 //! hosts a tile `tile-status`, `tile-files`, `tile-publish PATH` (a signed
 //! file the daemon reads) and `tile-announce HEX` (a service 9
-//! announcement).
+//! announcement); `network-rotate GRACE_S` from root or the daemon's own
+//! user only (its answer holds the new network key).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,8 @@ pub(crate) struct Request {
     pub(crate) command: String,
     /// Where the event loop sends the answer line.
     pub(crate) reply: oneshot::Sender<String>,
+    /// Whether the client is root or the daemon's own user.
+    pub(crate) privileged: bool,
 }
 
 /// Serves the bound control socket `listener` until the returned task is
@@ -46,6 +49,10 @@ pub(crate) fn serve(
 }
 
 async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> io::Result<()> {
+    let own = nix::unistd::geteuid().as_raw();
+    let privileged = stream
+        .peer_cred()
+        .is_ok_and(|c| c.uid() == 0 || c.uid() == own);
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     BufReader::new(read)
@@ -54,7 +61,12 @@ async fn answer(stream: UnixStream, requests: mpsc::Sender<Request>) -> io::Resu
         .await?;
     let (reply, answer) = oneshot::channel();
     let command = line.trim().to_string();
-    if requests.send(Request { command, reply }).await.is_err() {
+    let request = Request {
+        command,
+        reply,
+        privileged,
+    };
+    if requests.send(request).await.is_err() {
         return Ok(());
     }
     if let Ok(mut text) = answer.await {

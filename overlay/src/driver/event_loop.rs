@@ -124,16 +124,21 @@ pub async fn run(
         (_, None) => StreamMode::Off,
     };
     let mut engines = EngineHost::start(&state, &runtime_dir, &node_key, streams, &opts.scopes)?;
+    let (network_key, retiring) =
+        super::rotation::start_keys(&state, &opts.network_key, clock::unix_ms())?;
     let config = Config {
         known_peers: state.peers(&opts.network_key),
         node_key,
-        network_key: opts.network_key.clone(),
+        network_key,
         bootstrap: opts.peers.clone(),
         stun_servers: opts.stun_servers.clone(),
         seed: clock::random_seed().map_err(io("reading the OS random source"))?,
         unix_ms: clock::unix_ms(),
     };
     let mut node = Node::new(config, clock::now());
+    if let Some((key, refuse_after_unix_ms)) = retiring {
+        node.set_retiring_key(clock::now(), key, refuse_after_unix_ms);
+    }
     node.restore_initiation_timestamps(state.initiation_timestamps(&opts.network_key));
     node.set_relaying(opts.relay);
     let udp = Udp::bind(opts.listen)?;
@@ -373,7 +378,7 @@ impl Shell {
                     self.engines.peer_connected(node, &peer);
                 }
                 Event::MembersChanged => members_changed = true,
-                Event::NetworkKeyChanged => tracing::info!("the network key changed"),
+                Event::NetworkKeyChanged => super::rotation::persist(node, &self.state),
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
                 Event::Pong(pong) => self.pings.answer(&pong),
@@ -443,6 +448,12 @@ impl Shell {
                     let _ = req.reply.send(e.to_string());
                 }
             }
+            return;
+        }
+        if let Some(args) = req.command.strip_prefix("network-rotate ") {
+            let answer =
+                super::rotation::rotate_request(node, &self.state, args, req.privileged, now);
+            let _ = req.reply.send(answer);
             return;
         }
         match req.command.strip_prefix("ping ") {

@@ -32,6 +32,7 @@ pub mod local_addrs;
 mod ping;
 pub mod portmap;
 mod records;
+mod rotation;
 pub mod runtime_dir;
 pub mod scopes;
 pub mod state_dir;

@@ -1,4 +1,5 @@
-//! The state dir: the node key, the network key and the peer cache.
+//! The state dir: the node key, the network key (and, during a grace
+//! period after a rotation, the key being retired), and the peer cache.
 //! Secrets are written with mode 0600, atomically. The local sockets live
 //! in the runtime dir ([`super::runtime_dir`]).
 
@@ -20,6 +21,8 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/tessel";
 
 const NODE_KEY: &str = "node.key";
 const NETWORK_KEY: &str = "network.key";
+/// The key being retired and when it stops working: `KEY_TEXT UNIX_MS`.
+const RETIRING_KEY: &str = "network.key.retiring";
 const PEERS: &str = "peers.json";
 const INITIATIONS: &str = "initiations.json";
 /// The lock file held by the running daemon.
@@ -153,9 +156,55 @@ impl StateDir {
     /// # Errors
     /// Returns an error if the file cannot be written.
     pub fn save_network_key(&self, key: &NetworkKey) -> Result<(), DriverError> {
-        let mut text = key.to_text().to_string();
-        text.push('\n');
+        let text = Zeroizing::new(format!("{}\n", key.to_text().as_str()));
         self.write_private(&self.path.join(NETWORK_KEY), text.as_bytes())
+    }
+
+    /// The key being retired and the Unix time in ms after which it is
+    /// refused, if the state dir holds one.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be read or is corrupt.
+    pub fn retiring_key(&self) -> Result<Option<(NetworkKey, u64)>, DriverError> {
+        let path = self.path.join(RETIRING_KEY);
+        let Some(text) = self.read(&path)? else {
+            return Ok(None);
+        };
+        let corrupt = |reason: String| DriverError::CorruptState {
+            path: path.clone(),
+            reason,
+        };
+        let (key, until) = text
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| corrupt("expected `KEY UNIX_MS`".into()))?;
+        let key = NetworkKey::parse(key).map_err(|e| corrupt(e.to_string()))?;
+        let until = until.parse().map_err(|_| corrupt("bad time".into()))?;
+        Ok(Some((key, until)))
+    }
+
+    /// Stores the key being retired with the Unix time in ms after which
+    /// it is refused (mode 0600), or removes it.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be written or removed.
+    pub fn save_retiring_key(
+        &self,
+        retiring: Option<(&NetworkKey, u64)>,
+    ) -> Result<(), DriverError> {
+        let path = self.path.join(RETIRING_KEY);
+        match retiring {
+            Some((key, until)) => {
+                let text = Zeroizing::new(format!("{} {until}\n", key.to_text().as_str()));
+                self.write_private(&path, text.as_bytes())
+            }
+            None => match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(DriverError::StateDir { path, source: e })
+                }
+                _ => Ok(()),
+            },
+        }
     }
 
     /// A new random network key.

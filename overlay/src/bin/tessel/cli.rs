@@ -103,6 +103,20 @@ pub(crate) struct PingArgs {
 pub(crate) enum NetworkCommand {
     /// Print a new network key (the secret that admits members).
     New,
+    /// Replace the network key: the running node makes a new one, prints
+    /// it and hands it to the members it has sessions with; the old key
+    /// keeps working for the grace period, so members offline now get the
+    /// new one when they come back, and is refused after it.
+    Rotate(RotateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RotateArgs {
+    /// How long the old key keeps working: 90s, 30m, 12h, 7d (at most 30d).
+    #[arg(long, default_value = "7d", value_parser = crate::scope::duration::parse)]
+    pub(crate) grace: std::time::Duration,
+    #[command(flatten)]
+    pub(crate) dirs: NodeDirs,
 }
 
 #[derive(Debug, Args)]

@@ -24,6 +24,7 @@ use tessel_overlay::driver::local_addrs::local_addresses;
 pub(crate) fn run(command: Command) -> Result<()> {
     match command {
         Command::Network(NetworkCommand::New) => network_new(),
+        Command::Network(NetworkCommand::Rotate(args)) => crate::rotate::run(&args),
         Command::Up(args) => up(*args),
         Command::Ip(dirs) => ip(&dirs),
         Command::Status(args) => status(args),
@@ -106,7 +107,8 @@ fn up(args: UpArgs) -> Result<()> {
             None => (state.new_network_key()?, true),
         },
     };
-    state.save_network_key(&network_key)?;
+    // The daemon saves it at start (unless the state dir holds a newer
+    // key of the same network: see driver/rotation.rs).
     let tile = crate::tile::options(&args, state.path())?;
     let scopes = scope_options(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -315,6 +317,16 @@ fn status(args: StatusArgs) -> Result<()> {
     println!("network  {}", status.network_id);
     println!("address  {}  {}", status.ipv6, status.ipv4);
     println!("listen   {}", status.listen);
+    let k = &status.network_key;
+    match k.old_key_refused_after_unix_ms {
+        Some(ms) => println!(
+            "key      epoch {}; the old key (epoch {}) works until {}",
+            k.epoch,
+            k.retiring_epoch.unwrap_or_default(),
+            crate::rotate::utc(ms / 1000)
+        ),
+        None => println!("key      epoch {}", k.epoch),
+    }
     if let Some(m) = &status.port_mapping {
         println!("mapped   {} ({})", m.external, m.protocol);
     }

@@ -4,7 +4,7 @@
 //! node's scopes through its control socket ([`node`]).
 
 mod bootstrap;
-mod duration;
+pub(crate) mod duration;
 mod node;
 mod sign;
 

@@ -1,0 +1,95 @@
+//! Network key rotation in the daemon: which keys to start with, the
+//! `network-rotate GRACE_S` control request, and keeping the keys in the
+//! state dir when the node changes them (`Event::NetworkKeyChanged`).
+
+use std::time::{Duration, Instant};
+
+use zeroize::Zeroize;
+
+use super::state_dir::StateDir;
+use super::{clock, DriverError};
+use crate::identity::NetworkKey;
+use crate::node::Node;
+
+/// The keys a daemon starts with: the current one and, during a grace
+/// period, the one being retired with its refuse-after time (Unix ms).
+pub(crate) type StartKeys = (NetworkKey, Option<(NetworkKey, u64)>);
+
+/// The keys to start with when `configured` was given (`--network`, or
+/// the state dir's own): the state dir's key instead if it is a newer key
+/// of the same network (the configured one was rotated away), and the
+/// state dir's retiring key if its grace has not ended. Both are saved.
+///
+/// # Errors
+/// If the state dir's key files cannot be read or written.
+pub(crate) fn start_keys(
+    state: &StateDir,
+    configured: &NetworkKey,
+    now_unix_ms: u64,
+) -> Result<StartKeys, DriverError> {
+    let current = match state.network_key()? {
+        Some(stored) if stored.supersedes(configured) => {
+            tracing::warn!(
+                epoch = stored.epoch(),
+                given_epoch = configured.epoch(),
+                "the network key given was rotated: using the newer key of the state dir"
+            );
+            stored
+        }
+        _ => configured.clone(),
+    };
+    let retiring = state
+        .retiring_key()?
+        .filter(|(k, until)| *until > now_unix_ms && current.supersedes(k));
+    if let Some((k, until)) = &retiring {
+        tracing::info!(
+            epoch = k.epoch(),
+            refused_after_unix_ms = until,
+            "the old network key still works until the end of its grace"
+        );
+    }
+    state.save_network_key(&current)?;
+    state.save_retiring_key(retiring.as_ref().map(|(k, t)| (k, *t)))?;
+    Ok((current, retiring))
+}
+
+/// Keeps the node's current and retiring keys in the state dir.
+pub(crate) fn persist(node: &Node, state: &StateDir) {
+    let saved = state
+        .save_network_key(node.network_key())
+        .and_then(|()| state.save_retiring_key(node.retiring_key()));
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "saving the new network key");
+    }
+}
+
+/// Answers `network-rotate GRACE_S` (from the daemon's own user or root
+/// only: the answer holds the new key).
+pub(crate) fn rotate_request(
+    node: &mut Node,
+    state: &StateDir,
+    args: &str,
+    privileged: bool,
+    now: Instant,
+) -> String {
+    let error = |e: String| serde_json::json!({ "error": e }).to_string();
+    if !privileged {
+        return error("only root or the daemon's user may rotate the network key".into());
+    }
+    let Ok(grace_s) = args.trim().parse::<u64>() else {
+        return error("usage: network-rotate GRACE_S".into());
+    };
+    let mut secret = match clock::random_seed() {
+        Ok(s) => s,
+        Err(e) => return error(format!("reading the OS random source: {e}")),
+    };
+    let key = node.rotate_network_key(now, secret, Duration::from_secs(grace_s));
+    secret.zeroize();
+    persist(node, state);
+    serde_json::json!({
+        "key": key.to_text().as_str(),
+        "epoch": key.epoch(),
+        "old_key_refused_after_unix_ms": node.retiring_key().map(|(_, t)| t),
+    })
+    .to_string()
+}
