@@ -93,3 +93,55 @@ pub(crate) fn rotate_request(
     })
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(name: &str) -> (StateDir, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("tessel-rot-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        (StateDir::open(&dir).unwrap(), dir)
+    }
+
+    #[test]
+    fn a_rotated_away_key_starts_on_the_state_dirs_newer_one() {
+        let (state, dir) = state("newer");
+        let old = NetworkKey::from_secret([1; 32]);
+        let new = old.rotated([2; 32]);
+        state.save_network_key(&new).unwrap();
+        state.save_retiring_key(Some((&old, 5_000))).unwrap();
+        // Within the grace: the new key, the old one retiring.
+        let (current, retiring) = start_keys(&state, &old, 4_000).unwrap();
+        assert_eq!(current.secret(), new.secret());
+        let (k, until) = retiring.unwrap();
+        assert_eq!((k.secret(), until), (old.secret(), 5_000));
+        // After it: the new key alone, and the file is gone.
+        let (current, retiring) = start_keys(&state, &old, 6_000).unwrap();
+        assert_eq!(current.epoch(), 1);
+        assert!(retiring.is_none());
+        assert!(state.retiring_key().unwrap().is_none());
+        // Another network's key is used as given.
+        let other = NetworkKey::from_secret([3; 32]);
+        let (current, _) = start_keys(&state, &other, 6_000).unwrap();
+        assert_eq!(current.id(), other.id());
+        assert_eq!(state.network_key().unwrap().unwrap().id(), other.id());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_retiring_key_file_is_private_and_round_trips() {
+        use std::os::unix::fs::PermissionsExt;
+        let (state, dir) = state("file");
+        let old = NetworkKey::from_secret([1; 32]).rotated([4; 32]);
+        state.save_retiring_key(Some((&old, 1_234))).unwrap();
+        let mode = std::fs::metadata(dir.join("network.key.retiring"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (k, until) = state.retiring_key().unwrap().unwrap();
+        assert_eq!((k.epoch(), k.secret(), until), (1, old.secret(), 1_234));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
