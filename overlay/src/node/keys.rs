@@ -17,6 +17,8 @@ use crate::session::handshake::HandshakeKeys;
 pub struct NodeKeys {
     pub(super) node: NodeId,
     pub(super) network: NetworkId,
+    /// Which key of the network (epoch and order, see `NetworkKey`).
+    pub(super) generation: (u32, [u8; 32]),
     pub(super) handshake: HandshakeKeys,
     pub(super) stun: IntegrityKey,
 }
@@ -27,6 +29,7 @@ impl NodeKeys {
         Self {
             node: node_key.id(),
             network: network_key.id(),
+            generation: (network_key.epoch(), network_key.order()),
             handshake: HandshakeKeys::new(node_key, network_key),
             stun: IntegrityKey::new(&network_key.stun_secret()),
         }
@@ -74,6 +77,15 @@ mod tests {
             assert_eq!(again.ipv4(), fresh.ipv4());
             assert_eq!(again.poll_timeout(), fresh.poll_timeout());
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "NodeKeys derived from other keys")]
+    fn keys_of_another_key_of_the_network_are_refused() {
+        let c = config(1);
+        let rotated = c.network_key.rotated([8; 32]);
+        let keys = NodeKeys::derive(&c.node_key, &rotated);
+        let _ = Node::with_keys(config(1), keys, Instant::now());
     }
 
     #[test]

@@ -299,8 +299,9 @@ impl Node {
     pub fn with_keys(config: Config, keys: NodeKeys, now: Instant) -> Self {
         let id = config.node_key.id();
         let network = config.network_key.id();
+        let generation = (config.network_key.epoch(), config.network_key.order());
         assert!(
-            keys.node == id && keys.network == network,
+            keys.node == id && keys.network == network && keys.generation == generation,
             "NodeKeys derived from other keys"
         );
         let prefix = NetworkPrefix::of(&network);

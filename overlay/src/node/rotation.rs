@@ -386,6 +386,13 @@ impl Node {
             self.drop_packet(DropReason::KeyUpdateRefused);
             return;
         };
+        // One epoch at a time: a member behind by more cannot reach us
+        // anyway (we keep one retiring key), and a hostile member cannot
+        // use up the epochs in one update.
+        if key.epoch() > self.rotation.current.epoch().saturating_add(1) {
+            self.drop_packet(DropReason::KeyUpdateRefused);
+            return;
+        }
         if !key.supersedes(&self.rotation.current) {
             if key.epoch() == self.rotation.current.epoch()
                 && key.secret() == self.rotation.current.secret()

@@ -157,10 +157,12 @@ fn updates_for_another_network_or_an_older_key_change_nothing() {
     net.run_for(Duration::from_secs(5));
     let now = net.now;
     let b_id = net.node(1).id();
-    // Another network's rotated key, then our own key again.
+    // Another network's rotated key, our own key again, and a key of ours
+    // two epochs ahead.
     let other = NetworkKey::from_secret([8; 32]).rotated([1; 32]);
     let ours = net.node(0).network_key().clone();
-    for key in [&other, &ours] {
+    let ahead = ours.rotated([3; 32]).rotated([4; 32]);
+    for key in [&other, &ours, &ahead] {
         let mut msg = key_update::emit(key.epoch(), 0, key.id().as_bytes(), key.secret());
         assert!(net.nodes[0].1.send_encrypted(now, b_id, &msg));
         msg.fill(0);
@@ -170,7 +172,7 @@ fn updates_for_another_network_or_an_older_key_change_nothing() {
     let b = net.node(1);
     assert_eq!(b.network_key().epoch(), 0);
     assert!(b.retiring_key().is_none());
-    assert_eq!(b.drops().get(DropReason::KeyUpdateRefused), 1);
+    assert_eq!(b.drops().get(DropReason::KeyUpdateRefused), 2);
     assert_eq!(b.drops().get(DropReason::KeyUpdateStale), 1);
     assert_eq!(b.rotation_stats().updates_ignored, 1);
 }

@@ -59,6 +59,11 @@ impl Node {
             let mut msg = crate::wire::hello::emit(false, self.id.as_bytes(), stamp);
             self.keys.mac_to_any().seal(&mut msg);
             self.queue_datagram(id, remote, msg.to_vec());
+            // During a grace period, one under the old key too.
+            if let Some(old) = self.retiring_hello_mac(now) {
+                old.seal(&mut msg);
+                self.queue_datagram(id, remote, msg.to_vec());
+            }
         }
     }
 
