@@ -200,3 +200,39 @@ fn concurrent_rotations_converge_and_grace_is_capped() {
     let (_, until) = net.node(0).retiring_key().unwrap();
     assert!(until <= net.node(0).unix_ms_at(net.now) + MAX_GRACE.as_millis() as u64);
 }
+
+/// The cost of a datagram that fails the MAC (an initiation and a hello
+/// of another network) without and with a retiring key, which adds one
+/// keyed hash to each. Wall clock: `bench/rotation.sh`.
+#[test]
+#[ignore = "benchmark: bench/rotation.sh"]
+fn bench_bad_mac_cost_during_grace() {
+    use std::time::Instant as Clock;
+    const N: u32 = 200_000;
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    let from = addr(7);
+    let mut init = vec![0u8; crate::wire::handshake_init::LEN];
+    init[0] = MessageType::HandshakeInit as u8;
+    let mut hello = vec![0u8; crate::wire::hello::LEN];
+    hello[0] = MessageType::Hello as u8;
+    let mut out = vec![0u8; 512];
+    let mut measure = |net: &mut Net, what: &str| {
+        for (name, msg) in [("initiation", &mut init), ("hello", &mut hello)] {
+            let node = &mut net.nodes[0].1;
+            let now = net.now;
+            let start = Clock::now();
+            for i in 0..N {
+                msg[8..12].copy_from_slice(&i.to_le_bytes());
+                node.handle_datagram(now, from, msg, &mut out);
+            }
+            let ns = start.elapsed().as_nanos() as f64 / f64::from(N);
+            println!("bad-MAC {name}, {what}: {ns:.0} ns per datagram");
+        }
+    };
+    measure(&mut net, "one key");
+    let now = net.now;
+    net.nodes[0].1.rotate_network_key(now, [42; 32], GRACE);
+    measure(&mut net, "during a grace (two keys)");
+    assert!(net.node(0).drops().get(DropReason::BadMac) >= u64::from(4 * N));
+}
