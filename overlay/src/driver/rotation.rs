@@ -130,6 +130,38 @@ mod tests {
     }
 
     #[test]
+    fn only_the_daemons_user_may_rotate_and_the_new_key_is_kept() {
+        let (state, dir) = state("request");
+        let key = NetworkKey::from_secret([1; 32]);
+        let now = Instant::now();
+        let config = crate::node::Config {
+            node_key: crate::identity::NodeKey::from_seed([2; 32]),
+            network_key: key.clone(),
+            bootstrap: Vec::new(),
+            known_peers: Vec::new(),
+            stun_servers: Vec::new(),
+            seed: [3; 32],
+            unix_ms: 1_800_000_000_000,
+        };
+        let mut node = Node::new(config, now);
+        let refused = rotate_request(&mut node, &state, "3600", false, now);
+        assert!(refused.contains("error"), "{refused}");
+        assert_eq!(node.network_key().epoch(), 0);
+        let bad = rotate_request(&mut node, &state, "soon", true, now);
+        assert!(bad.contains("usage"), "{bad}");
+        let answer: serde_json::Value =
+            serde_json::from_str(&rotate_request(&mut node, &state, "3600", true, now)).unwrap();
+        assert_eq!(answer["epoch"], 1);
+        let text = answer["key"].as_str().unwrap();
+        let saved = state.network_key().unwrap().unwrap();
+        assert_eq!(*saved.to_text(), text);
+        assert_eq!(saved.id(), key.id());
+        let (old, until) = state.retiring_key().unwrap().unwrap();
+        assert_eq!((old.secret(), until), (key.secret(), 1_800_003_600_000));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_retiring_key_file_is_private_and_round_trips() {
         use std::os::unix::fs::PermissionsExt;
         let (state, dir) = state("file");

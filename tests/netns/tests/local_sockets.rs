@@ -1,7 +1,8 @@
 //! The local sockets and who may use them. A node's runtime dir is 0750 and
 //! its sockets (`tessel.sock`, `engines.sock`, `tile.sock`) 0660, all with
 //! the socket group; an unprivileged member of that group runs `tessel
-//! status`, `tessel engine list` and `tessel tile status`, any other user is
+//! status`, `tessel engine list` and `tessel tile status` (not `tessel
+//! network rotate`, whose answer holds the network key), any other user is
 //! refused and told to join the group. A second node on the same runtime dir
 //! is refused, and the sockets a crashed node left behind are replaced.
 //!
@@ -118,6 +119,13 @@ fn the_socket_group_may_use_the_node_and_no_one_else() -> Result<()> {
     ensure!(out.status.success(), "member: engine list: {}", text(&out));
     let out = as_nobody(&ns, &[GROUP], &dir, &["tile", "status", "--json"])?;
     ensure!(out.status.success(), "member: tile status: {}", text(&out));
+    // But not rotate the network key: the answer would hold it.
+    let out = as_nobody(&ns, &[GROUP], &dir, &["network", "rotate"])?;
+    ensure!(
+        !out.status.success() && text(&out).contains("only root or the daemon's user"),
+        "member: network rotate: {}",
+        text(&out)
+    );
     let out = as_nobody(&ns, &[GROUP], &dir, &["engine", "cast", "no-such", "x"])?;
     ensure!(
         !text(&out).contains("ermission denied"),
