@@ -40,8 +40,11 @@ pub(super) enum Generation {
 
 /// The key being retired, with its material.
 pub(super) struct Retiring {
+    /// The key itself (persisted by the driver).
     pub(super) key: NetworkKey,
+    /// Its handshake material (PSK, MAC keys, cookie keys).
     pub(super) keys: HandshakeKeys,
+    /// Answers keyed STUN requests made with it.
     pub(super) stun: Responder,
     /// When it stops being accepted.
     pub(super) refuse_after: Instant,
@@ -62,16 +65,19 @@ pub struct RotationStats {
 pub(super) struct Rotation {
     /// The current key (handed on in key updates).
     pub(super) current: NetworkKey,
+    /// The key it replaced, during the grace.
     pub(super) retiring: Option<Retiring>,
     /// Local indices of sessions and handshakes made under the retiring key.
     pub(super) old_indices: HashSet<u32>,
     /// Members known to hold the current key (a handshake under it, or
     /// its key update): our initiations to them never use the retiring one.
     pub(super) on_current: HashSet<NodeId>,
+    /// Key update counters.
     pub(super) stats: RotationStats,
 }
 
 impl Rotation {
+    /// One generation: `current`.
     pub(super) fn new(current: NetworkKey) -> Self {
         Self {
             current,
