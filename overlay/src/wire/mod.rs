@@ -20,10 +20,12 @@ pub mod hello;
 pub mod inner;
 pub mod lookup;
 pub mod mac;
+pub mod member_cert;
 pub mod ping;
 pub mod probe;
 pub mod record;
 pub mod relay;
+pub mod revocations;
 pub mod signal;
 pub mod stream;
 

@@ -1,0 +1,22 @@
+#![no_main]
+//! Member certificate view; what parses re-emits to the same bytes.
+use libfuzzer_sys::fuzz_target;
+use tessel_overlay::wire::member_cert::{Fields, Packet};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(p) = Packet::new_checked(data) {
+        let groups: Vec<String> = p.groups().into_iter().map(str::to_owned).collect();
+        let mut again = Fields {
+            network_id: p.network_id(),
+            node_id: p.node_id(),
+            not_after: p.not_after(),
+            name: p.name(),
+            groups: &groups,
+        }
+        .emit_signed_part()
+        .unwrap();
+        assert_eq!(again[..], *p.signed_part());
+        again.extend_from_slice(&p.signature());
+        assert_eq!(again[..], *data);
+    }
+});
