@@ -23,6 +23,7 @@ mod ipv4;
 mod keys;
 mod lan;
 mod lookup;
+mod membership;
 mod peer;
 mod peer_table;
 mod ping;
@@ -71,6 +72,7 @@ use crate::session::handshake::HandshakeKeys;
 pub use cookies::HandshakeStats;
 pub use keys::NodeKeys;
 pub use lookup::LookupStats;
+pub use membership::{ManagedStatus, PeerCert, RevocationError, RevocationOutcome};
 use peer::Peer;
 pub use ping::{PingError, PingTarget, Pong};
 pub use portmap::PortMappingStatus;
@@ -177,6 +179,9 @@ pub enum Event {
         /// `(publisher, value)`, one per publisher.
         records: Vec<(NodeId, Vec<u8>)>,
     },
+    /// The node took a newer revocation list from the network owner (these
+    /// bytes): persist it, to load it at the next start.
+    RevocationsChanged(Vec<u8>),
 }
 
 /// A second-hand newcomer displaces only a second-hand member whose news is
@@ -258,6 +263,8 @@ pub struct Node {
     port_mapping: Option<PortMappingStatus>,
     /// Stream connections a handshake completed over, for the driver.
     stream_handshakes: streams::StreamHandshakes,
+    /// Managed mode: the owner, certificates, the revocation list.
+    managed: Option<Box<membership::Managed>>,
     /// What removing members cost (tests bound it).
     #[cfg(test)]
     removal_work: RemovalWork,
@@ -350,6 +357,7 @@ impl Node {
             traversal: traversal::Traversal::default(),
             port_mapping: None,
             stream_handshakes: streams::StreamHandshakes::default(),
+            managed: None,
             #[cfg(test)]
             removal_work: RemovalWork::default(),
         };
@@ -529,6 +537,10 @@ impl Node {
         first_hand: bool,
     ) -> Option<&mut Peer> {
         if !self.peers.contains_key(&id) {
+            if self.is_revoked(&id) {
+                self.drops.add(DropReason::Revoked);
+                return None;
+            }
             let len = self.peers.len();
             let second_hand_full =
                 len >= MAX_SECOND_HAND && len - self.peers.verified_count() >= MAX_SECOND_HAND;
@@ -633,6 +645,7 @@ impl Node {
     fn remove_peer(&mut self, id: &NodeId) {
         #[cfg(test)]
         let work_before = self.peers.work();
+        self.forget_certificate(id);
         if let Some(p) = self.peers.remove(id) {
             // Its session indices, its IPv6 and IPv4 entries, the
             // initiation timestamp kept.

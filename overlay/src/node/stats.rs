@@ -89,11 +89,25 @@ pub enum DropReason {
     /// or a sender whose clock is wrong), or a hello-ack that echoes no
     /// recent hello of ours.
     HelloStale,
+    /// A handshake in a managed network without the sender's member
+    /// certificate.
+    CertMissing,
+    /// A member certificate that is malformed, not signed by the network's
+    /// owner, or for another network or node.
+    CertInvalid,
+    /// A member certificate past its expiry.
+    CertExpired,
+    /// A handshake, hello or news of a member that the owner's revocation
+    /// list names.
+    Revoked,
+    /// A revocation list not signed by the owner, for another network, or
+    /// received by a node outside managed mode.
+    RevocationsRejected,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 40] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -129,6 +143,11 @@ impl DropReason {
         Self::BeaconSkewed,
         Self::OffLinkBeacon,
         Self::HelloStale,
+        Self::CertMissing,
+        Self::CertInvalid,
+        Self::CertExpired,
+        Self::Revoked,
+        Self::RevocationsRejected,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -169,6 +188,11 @@ impl DropReason {
             Self::BeaconSkewed => "beacon_skewed",
             Self::OffLinkBeacon => "off_link_beacon",
             Self::HelloStale => "hello_stale",
+            Self::CertMissing => "cert_missing",
+            Self::CertInvalid => "cert_invalid",
+            Self::CertExpired => "cert_expired",
+            Self::Revoked => "revoked",
+            Self::RevocationsRejected => "revocations_rejected",
         }
     }
 }

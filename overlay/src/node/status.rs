@@ -39,6 +39,10 @@ pub struct Status {
     /// Handshake work done and avoided (Diffie-Hellmans, cookie replies).
     #[serde(default)]
     pub handshakes: super::HandshakeStats,
+    /// Managed mode: the owner, this node's certificate, the revocation
+    /// list held (`None`: joined by the network key alone).
+    #[serde(default)]
+    pub managed: Option<super::ManagedStatus>,
 }
 
 /// One member as `tessel status` shows it.
@@ -69,6 +73,9 @@ pub struct PeerStatus {
     pub rx_bytes: u64,
     /// Bytes sent to it.
     pub tx_bytes: u64,
+    /// Its member certificate as checked in its last handshake (managed mode).
+    #[serde(default)]
+    pub certificate: Option<super::PeerCert>,
 }
 
 impl Node {
@@ -94,6 +101,7 @@ impl Node {
                     .map(|t| now.saturating_duration_since(t).as_secs_f64()),
                 rx_bytes: p.rx_bytes,
                 tx_bytes: p.tx_bytes,
+                certificate: self.peer_certificate(&p.id).cloned(),
             })
             .collect();
         peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));
@@ -113,6 +121,7 @@ impl Node {
             nat: self.nat_status(now),
             port_mapping: self.port_mapping.clone(),
             handshakes: self.cookies.stats,
+            managed: self.managed_status(),
         }
     }
 }

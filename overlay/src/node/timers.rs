@@ -52,6 +52,7 @@ impl Node {
         self.lookup_timers(now);
         self.record_timers(now);
         self.stun_timers(now);
+        self.expire_certificates(now);
         self.next_wakeup = self
             .peers
             .next_deadline()
@@ -61,6 +62,7 @@ impl Node {
             .chain(self.stun_deadline())
             .chain(self.lookup_deadline())
             .chain(self.record_deadline())
+            .chain(self.certificate_deadline())
             .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{gossip, lookup, need, ping, record, relay, signal, WireError};
+use super::{gossip, lookup, need, ping, record, relay, revocations, signal, WireError};
 
 /// What a decrypted plaintext holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -27,6 +27,8 @@ pub enum Inner<'a> {
     Lookup(&'a [u8]),
     /// A record store, fetch or answer to forward or consume (see [`record`]).
     Record(&'a [u8]),
+    /// The network owner's revocation list (see [`revocations`]).
+    Revocations(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -55,6 +57,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         Some(&ping::PING | &ping::PONG) => Ok(Inner::Echo(ping::parse(b)?)),
         Some(&lookup::KIND) => Ok(Inner::Lookup(b)),
         Some(&record::KIND) => Ok(Inner::Record(b)),
+        Some(&revocations::KIND) => Ok(Inner::Revocations(b)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }
