@@ -4,9 +4,11 @@
 //! node's scopes through its control socket ([`node`]).
 
 mod bootstrap;
-mod duration;
+pub(crate) mod duration;
 mod node;
 mod sign;
+
+pub(crate) use sign::{key_new, read_key};
 
 use std::time::Duration;
 
