@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DropReason, Event, Node};
 use crate::identity::{MemberCert, MembershipError, NodeId, OwnerId, RevocationList};
+use crate::wire::WireError;
 
 /// A member's certificate, as this node checked it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,7 +183,9 @@ impl Node {
         if bytes.is_empty() {
             return Err(DropReason::CertMissing);
         }
-        let cert = MemberCert::parse(bytes).map_err(|_| DropReason::CertInvalid)?;
+        let cert = crate::wire::member_cert::unpad(bytes)
+            .and_then(|b| MemberCert::parse(b).map_err(|_| WireError::InvalidField("certificate")))
+            .map_err(|_| DropReason::CertInvalid)?;
         match cert.verify(&m.owner, &self.network, peer, self.unix_secs(now)) {
             Ok(()) => {}
             Err(MembershipError::Expired) => return Err(DropReason::CertExpired),
@@ -274,12 +277,13 @@ impl Node {
             self.drops.add(DropReason::RevocationsRejected);
             return;
         };
-        if list.verify(&m.owner, &self.network).is_err() {
-            self.drops.add(DropReason::RevocationsRejected);
+        // Older or the same: the flood has passed here already (checked
+        // first: it costs no signature check).
+        if m.list.as_ref().is_some_and(|l| l.serial() >= list.serial()) {
             return;
         }
-        // Older or the same: the flood has passed here already.
-        if m.list.as_ref().is_some_and(|l| l.serial() >= list.serial()) {
+        if list.verify(&m.owner, &self.network).is_err() {
+            self.drops.add(DropReason::RevocationsRejected);
             return;
         }
         self.take_revocations(now, list, Some(from));

@@ -31,7 +31,7 @@ use super::Session;
 use crate::identity::{NetworkKey, NodeId, NodeKey};
 use crate::wire::cookie_reply::CookieKey;
 use crate::wire::mac::MacKey;
-use crate::wire::{handshake_init, handshake_resp};
+use crate::wire::{handshake_init, handshake_resp, member_cert};
 
 const PATTERN: &str = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 
@@ -74,6 +74,10 @@ pub struct HandshakeKeys {
     prologue: Vec<u8>,
     /// Our member certificate, sent in both messages (managed networks).
     certificate: Vec<u8>,
+    /// The same padded to the longest certificate, for initiations: so that
+    /// no response (carrying the responder's certificate) is longer than
+    /// the initiation it answers.
+    padded_certificate: Vec<u8>,
 }
 
 impl HandshakeKeys {
@@ -91,16 +95,23 @@ impl HandshakeKeys {
             network_mac_key,
             prologue,
             certificate: Vec::new(),
+            padded_certificate: Vec::new(),
         }
     }
 
     /// Sets the member certificate that our handshake messages carry
-    /// (empty: none, as in an unmanaged network).
+    /// (empty: none, as in an unmanaged network). Initiations carry it
+    /// padded with zeros to the longest certificate.
     ///
     /// # Panics
     /// If it is longer than a handshake extension may be.
     pub fn set_certificate(&mut self, certificate: Vec<u8>) {
         assert!(certificate.len() <= handshake_init::MAX_EXT);
+        self.padded_certificate = if certificate.is_empty() {
+            Vec::new()
+        } else {
+            member_cert::pad(&certificate)
+        };
         self.certificate = certificate;
     }
 
@@ -231,11 +242,11 @@ pub fn create_initiation(
     }
     .emit()
     .to_vec();
-    payload.extend_from_slice(&keys.certificate);
-    let mut msg = vec![0u8; handshake_init::LEN + keys.certificate.len()];
+    payload.extend_from_slice(&keys.padded_certificate);
+    let mut msg = vec![0u8; handshake_init::LEN + keys.padded_certificate.len()];
     let noise = handshake_init::emit_header(&mut msg, local_index);
     let n = hs.write_message(&payload, noise).map_err(noise_err)?;
-    debug_assert_eq!(n, handshake_init::NOISE_LEN + keys.certificate.len());
+    debug_assert_eq!(n, handshake_init::NOISE_LEN + keys.padded_certificate.len());
     keys.mac_to(peer).seal(&mut msg);
     let origin = Remake {
         peer: *peer,
@@ -487,12 +498,14 @@ mod tests {
         ka.set_certificate(b"certificate of a".to_vec());
         kb.set_certificate(b"certificate of b, longer".to_vec());
         let (st, init) = create_initiation(&mut ka, &b.id(), 1, 1, [1; 32]).unwrap();
-        assert_eq!(init.len(), handshake_init::LEN + 16);
+        // Padded: no response is longer than the initiation it answers.
+        assert_eq!(init.len(), handshake_init::LEN + member_cert::MAX_LEN);
+        assert!(handshake_resp::LEN + member_cert::MAX_LEN < init.len());
         assert!(!init.windows(11).any(|w| w == b"certificate"));
         assert!(kb.mac_to_me().verify(&init));
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
         let ini = consume_initiation(&kb, &pkt, [2; 32]).unwrap();
-        assert_eq!(ini.certificate, b"certificate of a");
+        assert_eq!(ini.certificate, member_cert::pad(b"certificate of a"));
         let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
         assert_eq!(resp.len(), handshake_resp::LEN + 24);
         assert!(ka.mac_to_me().verify(&resp));

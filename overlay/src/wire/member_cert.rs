@@ -67,6 +67,47 @@ fn string_at(b: &[u8], at: usize, min: usize, what: &'static str) -> Result<usiz
     Ok(at + 1 + len)
 }
 
+/// Walks the fields of the certificate that `b` starts with; returns where
+/// its groups count lies and its whole length.
+fn layout(b: &[u8]) -> Result<(usize, usize), WireError> {
+    need(b, FIXED)?;
+    if b[0] != VERSION {
+        return Err(WireError::InvalidField("certificate version"));
+    }
+    let groups_at = string_at(b, FIXED - 1, 0, "name")?;
+    need(b, groups_at + 1)?;
+    let count = usize::from(b[groups_at]);
+    if count > MAX_GROUPS {
+        return Err(WireError::InvalidField("group count"));
+    }
+    let mut at = groups_at + 1;
+    for _ in 0..count {
+        at = string_at(b, at, 1, "group")?;
+    }
+    need(b, at + SIGNATURE_LEN)?;
+    Ok((groups_at, at + SIGNATURE_LEN))
+}
+
+/// Splits a certificate followed by zero padding (as handshake initiations
+/// carry it, see [`pad`]) into the certificate.
+///
+/// # Errors
+/// No well-formed certificate at the start, or padding that is not zeros.
+pub fn unpad(b: &[u8]) -> Result<&[u8], WireError> {
+    let (_, len) = layout(b)?;
+    if b[len..].iter().any(|&x| x != 0) {
+        return Err(WireError::InvalidField("certificate padding"));
+    }
+    Ok(&b[..len])
+}
+
+/// `cert` padded with zeros to [`MAX_LEN`] bytes.
+pub fn pad(cert: &[u8]) -> Vec<u8> {
+    let mut out = cert.to_vec();
+    out.resize(MAX_LEN.max(cert.len()), 0);
+    out
+}
+
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Checks every length, the version and the UTF-8 of every string; the
     /// only constructor for untrusted input. The signature is not checked.
@@ -78,24 +119,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if b.len() > MAX_LEN {
             return Err(WireError::InvalidField("certificate length"));
         }
-        need(b, FIXED)?;
-        if b[0] != VERSION {
-            return Err(WireError::InvalidField("certificate version"));
-        }
-        let groups_at = string_at(b, FIXED - 1, 0, "name")?;
-        need(b, groups_at + 1)?;
-        let count = usize::from(b[groups_at]);
-        if count > MAX_GROUPS {
-            return Err(WireError::InvalidField("group count"));
-        }
-        let mut at = groups_at + 1;
-        for _ in 0..count {
-            at = string_at(b, at, 1, "group")?;
-        }
-        if b.len() != at + SIGNATURE_LEN {
+        let (groups_at, len) = layout(b)?;
+        if b.len() != len {
             return Err(WireError::WrongLength {
                 len: b.len(),
-                expected: at + SIGNATURE_LEN,
+                expected: len,
             });
         }
         Ok(Self { buffer, groups_at })
@@ -228,6 +256,19 @@ mod tests {
         assert_eq!(p.groups(), ["ops", "db"]);
         assert_eq!(p.signature(), [7; SIGNATURE_LEN]);
         assert_eq!(p.signed_part(), &b[..b.len() - SIGNATURE_LEN]);
+    }
+
+    #[test]
+    fn padding_comes_off_and_must_be_zeros() {
+        let b = sample();
+        let padded = pad(&b);
+        assert_eq!(padded.len(), MAX_LEN);
+        assert_eq!(unpad(&padded), Ok(&b[..]));
+        assert_eq!(unpad(&b), Ok(&b[..]));
+        let mut dirty = padded.clone();
+        dirty[MAX_LEN - 1] = 1;
+        assert!(unpad(&dirty).is_err());
+        assert!(unpad(&b[..b.len() - 1]).is_err());
     }
 
     #[test]
