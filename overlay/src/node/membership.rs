@@ -82,6 +82,8 @@ pub(super) struct Managed {
     certs: ahash::HashMap<NodeId, PeerCert>,
     /// `(not_after, member)` of `certs`, soonest first.
     expiries: BTreeSet<(u64, NodeId)>,
+    /// Whether the log said that our own certificate expired.
+    own_expiry_told: bool,
 }
 
 impl Node {
@@ -111,6 +113,7 @@ impl Node {
             revoked: ahash::HashSet::default(),
             certs: ahash::HashMap::default(),
             expiries: BTreeSet::new(),
+            own_expiry_told: false,
         }));
         if let Some(l) = list {
             self.take_revocations(now, l, None);
@@ -225,19 +228,38 @@ impl Node {
         }
     }
 
-    /// When the soonest certificate of a member we know expires.
+    /// When the soonest certificate of a member we know, or our own (until
+    /// the log said so), expires.
     pub(super) fn certificate_deadline(&self) -> Option<Instant> {
         let m = self.managed.as_ref()?;
-        let &(not_after, _) = m.expiries.first()?;
+        let own = (!m.own_expiry_told).then(|| m.own.not_after());
+        let not_after = m
+            .expiries
+            .first()
+            .map(|e| e.0)
+            .into_iter()
+            .chain(own)
+            .min()?;
         let ms = not_after
             .saturating_mul(1000)
             .saturating_sub(self.epoch_unix_ms);
         Some(self.epoch + Duration::from_millis(ms))
     }
 
-    /// Closes the sessions of members whose certificate has expired.
+    /// Closes the sessions of members whose certificate has expired, and
+    /// says in the log when our own has (members refuse us from then on).
     pub(super) fn expire_certificates(&mut self, now: Instant) {
         let now_unix = self.unix_secs(now);
+        if let Some(m) = self.managed.as_mut() {
+            if !m.own_expiry_told && m.own.not_after() <= now_unix {
+                m.own_expiry_told = true;
+                tracing::error!(
+                    "this node's member certificate has expired: members refuse new sessions \
+                     with it; have the owner sign a new one (`tessel network sign`) and restart \
+                     with --cert"
+                );
+            }
+        }
         loop {
             let Some(m) = self.managed.as_mut() else {
                 return;
