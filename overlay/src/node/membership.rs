@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DropReason, Event, Node};
 use crate::identity::{MemberCert, MembershipError, NodeId, OwnerId, RevocationList};
-use crate::wire::WireError;
+use crate::wire::member_cert;
 
 /// A member's certificate, as this node checked it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,9 +186,11 @@ impl Node {
         if bytes.is_empty() {
             return Err(DropReason::CertMissing);
         }
-        let cert = crate::wire::member_cert::unpad(bytes)
-            .and_then(|b| MemberCert::parse(b).map_err(|_| WireError::InvalidField("certificate")))
-            .map_err(|_| DropReason::CertInvalid)?;
+        // Initiations carry it padded (see `wire::member_cert::pad`).
+        let cert = member_cert::unpad(bytes)
+            .ok()
+            .and_then(|b| MemberCert::parse(b).ok())
+            .ok_or(DropReason::CertInvalid)?;
         match cert.verify(&m.owner, &self.network, peer, self.unix_secs(now)) {
             Ok(()) => {}
             Err(MembershipError::Expired) => return Err(DropReason::CertExpired),

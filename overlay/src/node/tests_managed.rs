@@ -160,6 +160,14 @@ fn an_expired_certificate_is_refused() {
     );
 }
 
+#[test]
+fn a_garbage_certificate_is_refused() {
+    refused(
+        |net, i| net.nodes[i].1.keys.set_certificate(vec![0x5a; 200]),
+        DropReason::CertInvalid,
+    );
+}
+
 /// The initiator checks the responder's certificate too.
 #[test]
 fn a_responder_with_a_bad_certificate_is_refused_by_the_initiator() {
