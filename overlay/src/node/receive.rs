@@ -396,6 +396,9 @@ impl Node {
         if !self.bootstrap.iter().any(|b| b.addr == from) || id == self.id {
             return Err(DropReason::UnexpectedHelloAck);
         }
+        if self.is_revoked(&id) {
+            return Err(DropReason::Revoked);
+        }
         let peer = self
             .add_peer_first_hand(id, Some(from), now)
             .ok_or(DropReason::PeerTableFull)?;
