@@ -222,7 +222,7 @@ fn the_owner_signs_certificates_and_revocation_lists() {
             "--runtime-dir",
             "run",
         ],
-        "",
+        "no tessel node is running",
     );
 }
 
