@@ -9,6 +9,7 @@ fuzz_target!(|data: &[u8]| {
             p.sender_index(),
             p.receiver_index(),
             p.noise().len(),
+            p.ext_len(),
             p.as_bytes().len(),
         );
     }

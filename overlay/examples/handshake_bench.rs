@@ -8,15 +8,16 @@
 //!
 //! Prints, per complete handshake (initiation made and read, response made
 //! and read): the time with a warm cache (the peers met before), with a cold
-//! one (a new pair of nodes every time), and snow's, with the ratios.
+//! one (a new pair of nodes every time), in a managed network (warm, with
+//! both certificates carried and checked), and snow's, with the ratios.
 
 use std::time::{Duration, Instant};
 
-use tessel_overlay::identity::{NetworkKey, NodeKey};
+use tessel_overlay::identity::{MemberCert, NetworkKey, NodeKey, OwnerKey};
 use tessel_overlay::session::handshake::{
     consume_initiation, consume_response, create_initiation, HandshakeKeys,
 };
-use tessel_overlay::wire::{handshake_init, handshake_resp};
+use tessel_overlay::wire::{handshake_init, handshake_resp, member_cert};
 
 const PATTERN: &str = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 
@@ -48,6 +49,36 @@ fn tessel_handshake(a: &mut HandshakeKeys, b: &mut HandshakeKeys, b_id: &NodeKey
     let (_, resp) = initiation.create_response(b, 2, now).expect("response");
     let packet = handshake_resp::Packet::new_checked(&resp[..]).expect("response packet");
     consume_response(state, &packet, now).expect("response verifies");
+}
+
+/// One complete handshake in a managed network: the handshake carries both
+/// certificates, and each side checks the other's as the node does.
+fn managed_handshake(
+    a: &mut HandshakeKeys,
+    b: &mut HandshakeKeys,
+    ids: (&NodeKey, &NodeKey),
+    owner: &OwnerKey,
+    network: &NetworkKey,
+    i: u64,
+) {
+    let now = Instant::now();
+    let check = |bytes: &[u8], node: &NodeKey| {
+        let cert = member_cert::unpad(bytes).expect("certificate");
+        MemberCert::parse(cert)
+            .and_then(|c| c.verify(&owner.id(), &network.id(), &node.id(), 1))
+            .expect("certificate verifies");
+    };
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&i.to_le_bytes());
+    let (state, init) = create_initiation(a, &ids.1.id(), 1, i, seed).expect("initiation");
+    let packet = handshake_init::Packet::new_checked(&init[..]).expect("initiation packet");
+    seed[31] = 1;
+    let initiation = consume_initiation(b, &packet, seed).expect("initiation verifies");
+    check(&initiation.certificate, ids.0);
+    let (_, resp) = initiation.create_response(b, 2, now).expect("response");
+    let packet = handshake_resp::Packet::new_checked(&resp[..]).expect("response packet");
+    let (_, cert) = consume_response(state, &packet, now).expect("response verifies");
+    check(&cert, ids.1);
 }
 
 /// One complete handshake of snow's own, between the same kind of keys.
@@ -103,6 +134,20 @@ fn main() {
         );
         tessel_handshake(&mut kx, &mut ky, y, i);
     });
+    let owner = OwnerKey::from_seed([3; 32]);
+    let groups: Vec<String> = vec!["ops".into(), "db".into()];
+    let (mut ma, mut mb) = (
+        HandshakeKeys::new(&a, &network),
+        HandshakeKeys::new(&b, &network),
+    );
+    for (k, node) in [(&mut ma, &a), (&mut mb, &b)] {
+        let cert = MemberCert::sign(&owner, &network.id(), &node.id(), "web-1", 2, &groups)
+            .expect("certificate");
+        k.set_certificate(cert.as_bytes().to_vec());
+    }
+    let managed = time_per_call(budget, |i| {
+        managed_handshake(&mut ma, &mut mb, (&a, &b), &owner, &network, i);
+    });
     let psk = [9u8; 32];
     let stock = time_per_call(budget, |_| snow_handshake(&a, &b, &psk));
 
@@ -118,5 +163,11 @@ fn main() {
         "  tessel, cold (new pair) {:8.1}   {:.2}× snow",
         us(cold),
         us(cold) / us(stock)
+    );
+    println!(
+        "  tessel, managed (warm)  {:8.1}   {:.2}× snow, {:.2}× warm",
+        us(managed),
+        us(managed) / us(stock),
+        us(managed) / us(warm)
     );
 }

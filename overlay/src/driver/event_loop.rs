@@ -386,6 +386,11 @@ impl Shell {
                     self.engines.on_records(&key, &records);
                     self.records.answer(&key, &records);
                 }
+                Event::RevocationsChanged(bytes) => {
+                    if let Err(e) = self.state.save_revocations(&bytes) {
+                        tracing::error!(error = %e, "keeping the revocation list");
+                    }
+                }
                 Event::Ipv4Changed(new) => {
                     let changed = self
                         .dev
@@ -466,7 +471,10 @@ impl Shell {
         }
     }
 
-    fn answer(&self, node: &Node, command: &str, now: Instant) -> String {
+    fn answer(&self, node: &mut Node, command: &str, now: Instant) -> String {
+        if let Some(text) = command.strip_prefix("network-revocations ") {
+            return revocations_answer(node, text, now);
+        }
         match command {
             "status" => {
                 let mut status = node.status(now);
@@ -480,5 +488,18 @@ impl Shell {
                 serde_json::json!({ "error": format!("unknown request `{other}`") }).to_string()
             }
         }
+    }
+}
+
+/// Hands the running node a revocation list (`network-revocations TEXT`):
+/// answers with its serial and the members whose sessions it closed.
+fn revocations_answer(node: &mut Node, text: &str, now: Instant) -> String {
+    let outcome = crate::identity::RevocationList::from_text(text)
+        .map_err(|e| e.to_string())
+        .and_then(|l| node.apply_revocations(now, l).map_err(|e| e.to_string()));
+    match outcome {
+        Ok(o) => serde_json::json!({ "serial": o.serial, "sessions_closed": o.sessions_closed })
+            .to_string(),
+        Err(e) => serde_json::json!({ "error": e }).to_string(),
     }
 }

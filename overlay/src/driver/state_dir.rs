@@ -1,5 +1,7 @@
 //! The state dir: the node key, the network key (and, during a grace
-//! period after a rotation, the key being retired), and the peer cache.
+//! period after a rotation, the key being retired), the peer cache and, in
+//! a managed network, the owner's key, this node's certificate and the
+//! owner's latest revocation list.
 //! Secrets are written with mode 0600, atomically. The local sockets live
 //! in the runtime dir ([`super::runtime_dir`]).
 
@@ -14,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::dir_lock::DirLock;
 use super::{clock, DriverError};
-use crate::identity::{NetworkKey, NodeId, NodeKey};
+use crate::identity::{MemberCert, NetworkKey, NodeId, NodeKey, OwnerId, RevocationList};
 
 /// Default location of the state dir.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/tessel";
@@ -25,6 +27,9 @@ const NETWORK_KEY: &str = "network.key";
 const RETIRING_KEY: &str = "network.key.retiring";
 const PEERS: &str = "peers.json";
 const INITIATIONS: &str = "initiations.json";
+const OWNER: &str = "owner.pub";
+const CERTIFICATE: &str = "member.cert";
+const REVOCATIONS: &str = "revocations.txt";
 /// The lock file held by the running daemon.
 const LOCK: &str = "state.lock";
 
@@ -296,6 +301,69 @@ impl StateDir {
         };
         let json = serde_json::to_vec(&t).expect("serialisable");
         self.write_private(&self.path.join(INITIATIONS), &json)
+    }
+
+    /// The managed network's owner and this node's certificate, if stored
+    /// (see [`StateDir::save_membership`]).
+    ///
+    /// # Errors
+    /// A file that cannot be read or is corrupt.
+    pub fn membership(&self) -> Result<(Option<OwnerId>, Option<MemberCert>), DriverError> {
+        let owner = self.read_parsed(OWNER, |t| OwnerId::parse(t).map_err(|e| e.to_string()))?;
+        let cert = self.read_parsed(CERTIFICATE, |t| {
+            MemberCert::from_text(t).map_err(|e| e.to_string())
+        })?;
+        Ok((owner, cert))
+    }
+
+    /// Stores the owner and this node's certificate, so that later starts
+    /// need neither `--owner` nor `--cert`.
+    ///
+    /// # Errors
+    /// Returns an error if a file cannot be written.
+    pub fn save_membership(&self, owner: &OwnerId, cert: &MemberCert) -> Result<(), DriverError> {
+        self.write_private(&self.path.join(OWNER), format!("{owner}\n").as_bytes())?;
+        self.write_private(
+            &self.path.join(CERTIFICATE),
+            format!("{}\n", cert.to_text()).as_bytes(),
+        )
+    }
+
+    /// The owner's latest revocation list this node took, if any.
+    ///
+    /// # Errors
+    /// A file that cannot be read or is corrupt.
+    pub fn revocations(&self) -> Result<Option<RevocationList>, DriverError> {
+        self.read_parsed(REVOCATIONS, |t| {
+            RevocationList::from_text(t).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Keeps the revocation list the node took (its bytes).
+    ///
+    /// # Errors
+    /// Bytes that are no list, or a file that cannot be written.
+    pub fn save_revocations(&self, bytes: &[u8]) -> Result<(), DriverError> {
+        let path = self.path.join(REVOCATIONS);
+        let list = RevocationList::parse(bytes).map_err(|e| DriverError::CorruptState {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        self.write_private(&path, format!("{}\n", list.to_text()).as_bytes())
+    }
+
+    fn read_parsed<T>(
+        &self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, DriverError> {
+        let path = self.path.join(name);
+        match self.read(&path)? {
+            Some(text) => parse(&text)
+                .map(Some)
+                .map_err(|reason| DriverError::CorruptState { path, reason }),
+            None => Ok(None),
+        }
     }
 
     fn random(&self) -> Result<[u8; 32], DriverError> {

@@ -2,12 +2,14 @@
 //! their text forms and the overlay addresses derived from them.
 
 pub mod address;
+pub mod membership;
 pub mod network;
 pub mod node_key;
 pub mod owner_key;
 pub mod text;
 
 pub use address::{Ipv4Assignment, NetworkPrefix};
+pub use membership::{MemberCert, MembershipError, RevocationList};
 pub use network::{NetworkId, NetworkKey};
 pub use node_key::{NodeId, NodeKey};
 pub use owner_key::{OwnerId, OwnerKey};

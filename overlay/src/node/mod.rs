@@ -23,6 +23,7 @@ mod ipv4;
 mod keys;
 mod lan;
 mod lookup;
+mod membership;
 mod peer;
 mod peer_table;
 mod ping;
@@ -72,6 +73,7 @@ use crate::session::handshake::HandshakeKeys;
 pub use cookies::HandshakeStats;
 pub use keys::NodeKeys;
 pub use lookup::LookupStats;
+pub use membership::{ManagedStatus, PeerCert, RevocationError, RevocationOutcome};
 use peer::Peer;
 pub use ping::{PingError, PingTarget, Pong};
 pub use portmap::PortMappingStatus;
@@ -183,6 +185,9 @@ pub enum Event {
     /// current, or the old one's grace ended. Persist
     /// [`Node::network_key`] and [`Node::retiring_key`].
     NetworkKeyChanged,
+    /// The node took a newer revocation list from the network owner (these
+    /// bytes): persist it, to load it at the next start.
+    RevocationsChanged(Vec<u8>),
 }
 
 /// A second-hand newcomer displaces only a second-hand member whose news is
@@ -266,6 +271,8 @@ pub struct Node {
     stream_handshakes: streams::StreamHandshakes,
     /// The network key's generations.
     rotation: rotation::Rotation,
+    /// Managed mode: the owner, certificates, the revocation list.
+    managed: Option<Box<membership::Managed>>,
     /// What removing members cost (tests bound it).
     #[cfg(test)]
     removal_work: RemovalWork,
@@ -360,6 +367,7 @@ impl Node {
             port_mapping: None,
             stream_handshakes: streams::StreamHandshakes::default(),
             rotation: rotation::Rotation::new(config.network_key),
+            managed: None,
             #[cfg(test)]
             removal_work: RemovalWork::default(),
         };
@@ -539,6 +547,10 @@ impl Node {
         first_hand: bool,
     ) -> Option<&mut Peer> {
         if !self.peers.contains_key(&id) {
+            if self.is_revoked(&id) {
+                self.drops.add(DropReason::Revoked);
+                return None;
+            }
             let len = self.peers.len();
             let second_hand_full =
                 len >= MAX_SECOND_HAND && len - self.peers.verified_count() >= MAX_SECOND_HAND;
@@ -643,6 +655,7 @@ impl Node {
     fn remove_peer(&mut self, id: &NodeId) {
         #[cfg(test)]
         let work_before = self.peers.work();
+        self.forget_certificate(id);
         if let Some(p) = self.peers.remove(id) {
             // Its session indices, its IPv6 and IPv4 entries, the
             // initiation timestamp kept.

@@ -176,6 +176,11 @@ impl Node {
                 out[..n].zeroize();
                 Action::None
             }
+            Ok(Inner::Revocations(r)) => {
+                let r = r.to_vec();
+                self.consume_revocations(now, pid, &r);
+                Action::None
+            }
             Err(_) => self.drop_packet(DropReason::BadInner),
         }
     }
@@ -221,6 +226,8 @@ impl Node {
         if ini.peer == self.id {
             return Err(DropReason::HandshakeFailed);
         }
+        // Managed: a member shows the owner's certificate, or gets nothing.
+        let cert = self.check_certificate(now, &ini.peer, &ini.certificate)?;
         if let Some(last) = self.last_initiation_ts(&ini.peer) {
             if ini.timestamp_ms <= last {
                 self.warn_if_clock_behind(now, ini.peer, ini.timestamp_ms, last);
@@ -261,6 +268,7 @@ impl Node {
             self.by_index.remove(&old);
         }
         self.by_index.insert(local_index, peer_id);
+        self.note_certificate(peer_id, cert);
         tracing::debug!(peer = %peer_id.short(), ?from, "answered handshake initiation");
         self.send_control(now, peer_id, from, resp.to_vec());
         Ok(())
@@ -292,8 +300,8 @@ impl Node {
         }
         let pending = peer.handshake.take().expect("checked above");
         let remake = pending.state.remake();
-        let session = match handshake::consume_response(pending.state, &pkt, now) {
-            Ok(s) => s,
+        let (session, certificate) = match handshake::consume_response(pending.state, &pkt, now) {
+            Ok(done) => done,
             Err(_) => {
                 // A forged or corrupted response spent the state: make it
                 // again, so that the real response can still complete it.
@@ -314,6 +322,17 @@ impl Node {
                 return Err(DropReason::HandshakeFailed);
             }
         };
+        // Managed: the responder shows the owner's certificate, or its
+        // session is never used (the retransmit timer tries again).
+        let cert = match self.check_certificate(now, &pid, &certificate) {
+            Ok(cert) => cert,
+            Err(reason) => {
+                self.by_index.remove(&idx);
+                return Err(reason);
+            }
+        };
+        self.note_certificate(pid, cert);
+        let peer = self.peers.get_mut(&pid).expect("peer exists");
         peer.heard_on(from, rx_socket, rx_relay, now);
         if rx_relay.is_none() {
             peer.link
@@ -351,6 +370,9 @@ impl Node {
         if sender == self.id {
             return Ok(());
         }
+        if self.is_revoked(&sender) {
+            return Err(DropReason::Revoked);
+        }
         // A hello from outside the clock window is a replay, or comes from
         // a member whose clock is wrong: said in the log, rate-limited.
         let offset = hello::stamp_offset(stamp, self.unix_ms_at(now));
@@ -384,6 +406,9 @@ impl Node {
         }
         if !self.bootstrap.iter().any(|b| b.addr == from) || id == self.id {
             return Err(DropReason::UnexpectedHelloAck);
+        }
+        if self.is_revoked(&id) {
+            return Err(DropReason::Revoked);
         }
         let peer = self
             .add_peer_first_hand(id, Some(from), now)
@@ -446,6 +471,7 @@ impl Node {
             self.ipv4_member_verified(now, pid);
             self.events.push_back(Event::MembersChanged);
         }
+        self.send_revocations(now, pid);
         self.wake_at(Some(now));
     }
 }

@@ -151,7 +151,7 @@ impl Node {
             self.refuse_retiring(now);
         }
         let old = std::mem::replace(&mut self.rotation.current, new);
-        let new_keys = HandshakeKeys::new(&self.node_key, &self.rotation.current);
+        let new_keys = self.keys.with_network(&self.rotation.current);
         let new_stun = Responder::new(IntegrityKey::new(&self.rotation.current.stun_secret()));
         let old_keys = std::mem::replace(&mut self.keys, new_keys);
         let old_stun = std::mem::replace(&mut self.stun.responder, new_stun);
@@ -175,7 +175,7 @@ impl Node {
 
     fn retiring_of(&self, key: NetworkKey, refuse_after: Instant) -> Retiring {
         Retiring {
-            keys: HandshakeKeys::new(&self.node_key, &key),
+            keys: self.keys.with_network(&key),
             stun: Responder::new(IntegrityKey::new(&key.stun_secret())),
             key,
             refuse_after,

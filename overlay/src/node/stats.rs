@@ -93,11 +93,25 @@ pub enum DropReason {
     KeyUpdateRefused,
     /// A key update for the key we have or an older one.
     KeyUpdateStale,
+    /// A handshake in a managed network without the sender's member
+    /// certificate.
+    CertMissing,
+    /// A member certificate that is malformed, not signed by the network's
+    /// owner, or for another network or node.
+    CertInvalid,
+    /// A member certificate past its expiry.
+    CertExpired,
+    /// A handshake, hello or news of a member that the owner's revocation
+    /// list names.
+    Revoked,
+    /// A revocation list not signed by the owner, for another network, or
+    /// received by a node outside managed mode.
+    RevocationsRejected,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 42] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -135,6 +149,11 @@ impl DropReason {
         Self::HelloStale,
         Self::KeyUpdateRefused,
         Self::KeyUpdateStale,
+        Self::CertMissing,
+        Self::CertInvalid,
+        Self::CertExpired,
+        Self::Revoked,
+        Self::RevocationsRejected,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -177,6 +196,11 @@ impl DropReason {
             Self::HelloStale => "hello_stale",
             Self::KeyUpdateRefused => "key_update_refused",
             Self::KeyUpdateStale => "key_update_stale",
+            Self::CertMissing => "cert_missing",
+            Self::CertInvalid => "cert_invalid",
+            Self::CertExpired => "cert_expired",
+            Self::Revoked => "revoked",
+            Self::RevocationsRejected => "revocations_rejected",
         }
     }
 }

@@ -43,6 +43,10 @@ pub struct Status {
     /// old key stops working.
     #[serde(default)]
     pub network_key: NetworkKeyStatus,
+    /// Managed mode: the owner, this node's certificate, the revocation
+    /// list held (`None`: joined by the network key alone).
+    #[serde(default)]
+    pub managed: Option<super::ManagedStatus>,
 }
 
 /// One member as `tessel status` shows it.
@@ -73,6 +77,9 @@ pub struct PeerStatus {
     pub rx_bytes: u64,
     /// Bytes sent to it.
     pub tx_bytes: u64,
+    /// Its member certificate as checked in its last handshake (managed mode).
+    #[serde(default)]
+    pub certificate: Option<super::PeerCert>,
 }
 
 /// The network key's state, for `tessel status`.
@@ -111,6 +118,7 @@ impl Node {
                     .map(|t| now.saturating_duration_since(t).as_secs_f64()),
                 rx_bytes: p.rx_bytes,
                 tx_bytes: p.tx_bytes,
+                certificate: self.peer_certificate(&p.id).cloned(),
             })
             .collect();
         peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));
@@ -136,6 +144,7 @@ impl Node {
                 old_key_refused_after_unix_ms: self.retiring_key().map(|(_, t)| t),
                 updates: self.rotation_stats(),
             },
+            managed: self.managed_status(),
         }
     }
 }

@@ -49,7 +49,7 @@ pub(super) fn session(now: Instant) -> Box<Session> {
     let ini = consume_initiation(&kb, &init, [2; 32]).unwrap();
     let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
     let resp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
-    Box::new(consume_response(st, &resp, now).unwrap())
+    Box::new(consume_response(st, &resp, now).unwrap().0)
 }
 
 /// A candidates signal from `from` to `to` with no candidates, signed by

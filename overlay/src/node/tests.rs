@@ -3,6 +3,8 @@
 
 #[path = "tests_cookies.rs"]
 mod cookies;
+#[path = "tests_managed.rs"]
+mod managed;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};

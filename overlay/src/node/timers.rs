@@ -53,6 +53,7 @@ impl Node {
         self.record_timers(now);
         self.stun_timers(now);
         self.rotation_timers(now);
+        self.expire_certificates(now);
         self.next_wakeup = self
             .peers
             .next_deadline()
@@ -63,6 +64,7 @@ impl Node {
             .chain(self.lookup_deadline())
             .chain(self.record_deadline())
             .chain(self.rotation_deadline())
+            .chain(self.certificate_deadline())
             .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }

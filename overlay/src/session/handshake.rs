@@ -7,6 +7,11 @@
 //! The initiation's encrypted payload carries the initiator's node ID, which
 //! must match the static key that the handshake proved.
 //!
+//! In a managed network both messages also carry the sender's member
+//! certificate in their encrypted payload (the extension of
+//! [`handshake_init`] and [`handshake_resp`]); this module carries the bytes,
+//! the node checks them.
+//!
 //! The `consume_*` functions expect the caller to have checked the message's
 //! MAC with [`HandshakeKeys::mac_to_me`] first, so that datagrams from
 //! non-members cost no Noise work at all.
@@ -26,7 +31,7 @@ use super::Session;
 use crate::identity::{NetworkKey, NodeId, NodeKey};
 use crate::wire::cookie_reply::CookieKey;
 use crate::wire::mac::MacKey;
-use crate::wire::{handshake_init, handshake_resp};
+use crate::wire::{handshake_init, handshake_resp, member_cert};
 
 const PATTERN: &str = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 
@@ -67,23 +72,71 @@ pub struct HandshakeKeys {
     /// The key that seals our own cookie replies.
     own_cookie_key: CookieKey,
     prologue: Vec<u8>,
+    /// Our member certificate, sent in both messages (managed networks).
+    certificate: Vec<u8>,
+    /// The same padded to the longest certificate, for initiations: so that
+    /// no response (carrying the responder's certificate) is longer than
+    /// the initiation it answers.
+    padded_certificate: Vec<u8>,
 }
 
 impl HandshakeKeys {
     /// Derives the handshake material of `node` in `network`.
     pub fn new(node: &NodeKey, network: &NetworkKey) -> Self {
+        let statics = Arc::new(StaticSecrets::new(node.noise_private()));
+        Self::in_network(node.id(), statics, network, Vec::new(), Vec::new())
+    }
+
+    /// The same node's material under another key of its network (after a
+    /// rotation): its static key, what it knows of peers' and its
+    /// certificate carry over; the PSK and MAC keys are `network`'s.
+    pub fn with_network(&self, network: &NetworkKey) -> Self {
+        Self::in_network(
+            self.node_id,
+            Arc::clone(&self.statics),
+            network,
+            self.certificate.clone(),
+            self.padded_certificate.clone(),
+        )
+    }
+
+    fn in_network(
+        node_id: NodeId,
+        statics: Arc<StaticSecrets>,
+        network: &NetworkKey,
+        certificate: Vec<u8>,
+        padded_certificate: Vec<u8>,
+    ) -> Self {
         let network_mac_key = network.mac_key();
         let mut prologue = b"tessel v1 ".to_vec();
         prologue.extend_from_slice(network.id().as_bytes());
         Self {
-            node_id: node.id(),
-            statics: Arc::new(StaticSecrets::new(node.noise_private())),
+            node_id,
+            statics,
             psk: network.noise_psk(),
-            mac_to_me: MacKey::for_recipient(&network_mac_key, node.id().as_bytes()),
-            own_cookie_key: CookieKey::new(&network_mac_key, node.id().as_bytes()),
+            mac_to_me: MacKey::for_recipient(&network_mac_key, node_id.as_bytes()),
+            own_cookie_key: CookieKey::new(&network_mac_key, node_id.as_bytes()),
             network_mac_key,
             prologue,
+            certificate,
+            padded_certificate,
         }
+    }
+
+    /// Sets the member certificate that our handshake messages carry
+    /// (empty: none, as in an unmanaged network). Initiations carry it
+    /// padded with zeros to the longest certificate.
+    ///
+    /// # Panics
+    /// If it is longer than a handshake extension may be.
+    pub fn set_certificate(&mut self, certificate: Vec<u8>) {
+        assert!(certificate.len() <= handshake_init::MAX_EXT);
+        self.padded_certificate = if certificate.is_empty() {
+            Vec::new()
+        } else {
+            member_cert::pad(&certificate)
+        };
+        self.certificate = certificate;
     }
 
     /// The MAC key of messages addressed to this node.
@@ -183,7 +236,8 @@ impl std::fmt::Debug for InitiatorState {
     }
 }
 
-/// Creates an initiation to `peer`; `seed` feeds the ephemeral key.
+/// Creates an initiation to `peer`; `seed` feeds the ephemeral key. It
+/// carries our certificate, if we have one.
 ///
 /// # Errors
 /// [`HandshakeError::InvalidKey`] if `peer` is an [unchecked](NodeId::unchecked)
@@ -195,7 +249,7 @@ pub fn create_initiation(
     local_index: u32,
     timestamp_ms: u64,
     seed: [u8; 32],
-) -> Result<(InitiatorState, [u8; handshake_init::LEN]), HandshakeError> {
+) -> Result<(InitiatorState, Vec<u8>), HandshakeError> {
     let peer_static = keys
         .statics_mut()
         .with_peer(peer)
@@ -206,15 +260,17 @@ pub fn create_initiation(
         .remote_public_key(&public)
         .and_then(|b| b.build_initiator())
         .map_err(noise_err)?;
-    let payload = handshake_init::Payload {
+    let mut payload = handshake_init::Payload {
         node_id: *keys.node_id.as_bytes(),
         timestamp_ms,
     }
-    .emit();
-    let mut msg = [0u8; handshake_init::LEN];
+    .emit()
+    .to_vec();
+    payload.extend_from_slice(&keys.padded_certificate);
+    let mut msg = vec![0u8; handshake_init::LEN + keys.padded_certificate.len()];
     let noise = handshake_init::emit_header(&mut msg, local_index);
     let n = hs.write_message(&payload, noise).map_err(noise_err)?;
-    debug_assert_eq!(n, handshake_init::NOISE_LEN);
+    debug_assert_eq!(n, handshake_init::NOISE_LEN + keys.padded_certificate.len());
     keys.mac_to(peer).seal(&mut msg);
     let origin = Remake {
         peer: *peer,
@@ -233,7 +289,8 @@ pub fn create_initiation(
 }
 
 /// Completes the initiator's side with the response (whose MAC the caller
-/// checked); returns the session.
+/// checked); returns the session and the responder's certificate bytes
+/// (empty if it sent none), which the caller checks before using it.
 ///
 /// # Errors
 /// Returns an error if the Noise message does not verify.
@@ -241,19 +298,22 @@ pub fn consume_response(
     state: InitiatorState,
     packet: &handshake_resp::Packet<&[u8]>,
     now: Instant,
-) -> Result<Session, HandshakeError> {
+) -> Result<(Session, Vec<u8>), HandshakeError> {
     let mut hs = state.hs;
-    let mut payload = [0u8; 16];
-    hs.read_message(packet.noise(), &mut payload)
+    let mut payload = vec![0u8; packet.noise().len()];
+    let n = hs
+        .read_message(packet.noise(), &mut payload)
         .map_err(noise_err)?;
+    payload.truncate(n);
     let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
-    Ok(Session::new(
+    let session = Session::new(
         transport,
         state.local_index,
         packet.sender_index(),
         true,
         now,
-    ))
+    );
+    Ok((session, payload))
 }
 
 /// A verified initiation, ready to be answered.
@@ -264,6 +324,9 @@ pub struct Initiation {
     pub timestamp_ms: u64,
     /// The initiator's session index.
     pub sender_index: u32,
+    /// The initiator's certificate bytes (empty if it sent none), for the
+    /// caller to check before answering.
+    pub certificate: Vec<u8>,
     responder: Responder,
     /// The initiator's X25519 key and our `ss` with it, when they were
     /// not cached yet: remembered once the response is made.
@@ -290,12 +353,16 @@ pub fn consume_initiation(
         .builder(seed, known)?
         .build_responder()
         .map_err(noise_err)?;
-    let mut plain = [0u8; handshake_init::PAYLOAD_LEN];
+    let mut plain = [0u8; handshake_init::PAYLOAD_LEN + handshake_init::MAX_EXT];
     let n = hs
         .read_message(packet.noise(), &mut plain)
         .map_err(noise_err)?;
-    let payload = handshake_init::Payload::parse(&plain[..n])
-        .map_err(|_| HandshakeError::Noise("payload"))?;
+    let fixed = plain[..n]
+        .get(..handshake_init::PAYLOAD_LEN)
+        .ok_or(HandshakeError::Noise("payload"))?;
+    let payload =
+        handshake_init::Payload::parse(fixed).map_err(|_| HandshakeError::Noise("payload"))?;
+    let certificate = plain[handshake_init::PAYLOAD_LEN..n].to_vec();
     let remote: [u8; 32] = hs
         .get_remote_static()
         .and_then(|r| r.try_into().ok())
@@ -323,13 +390,15 @@ pub fn consume_initiation(
         peer,
         timestamp_ms: payload.timestamp_ms,
         sender_index: packet.sender_index(),
+        certificate,
         responder: Responder { hs },
         learned,
     })
 }
 
 impl Initiation {
-    /// Creates the response; returns the responder's session and the message.
+    /// Creates the response (carrying our certificate, if we have one);
+    /// returns the responder's session and the message.
     ///
     /// # Errors
     /// Only if Noise fails internally.
@@ -338,12 +407,14 @@ impl Initiation {
         keys: &mut HandshakeKeys,
         local_index: u32,
         now: Instant,
-    ) -> Result<(Session, [u8; handshake_resp::LEN]), HandshakeError> {
+    ) -> Result<(Session, Vec<u8>), HandshakeError> {
         let mut hs = self.responder.hs;
-        let mut msg = [0u8; handshake_resp::LEN];
+        let mut msg = vec![0u8; handshake_resp::LEN + keys.certificate.len()];
         let noise = handshake_resp::emit_header(&mut msg, local_index, self.sender_index);
-        let n = hs.write_message(&[], noise).map_err(noise_err)?;
-        debug_assert_eq!(n, handshake_resp::NOISE_LEN);
+        let n = hs
+            .write_message(&keys.certificate, noise)
+            .map_err(noise_err)?;
+        debug_assert_eq!(n, handshake_resp::NOISE_LEN + keys.certificate.len());
         keys.mac_to(&self.peer).seal(&mut msg);
         let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
         // The snow objects that shared the cache are gone with `hs`.
@@ -377,9 +448,12 @@ mod tests {
         let ini = consume_initiation(&kb, &pkt, [2; 32]).unwrap();
         assert_eq!(ini.peer, a.id());
         assert_eq!((ini.timestamp_ms, ini.sender_index), (1000, 11));
+        assert_eq!(init.len(), handshake_init::LEN);
+        let ini_cert_was_empty = ini.certificate.is_empty();
         let (mut sb, resp) = ini.create_response(&mut kb, 22, now).unwrap();
         let rp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
-        let mut sa = consume_response(st, &rp, now).unwrap();
+        let (mut sa, cert) = consume_response(st, &rp, now).unwrap();
+        assert!(cert.is_empty() && ini_cert_was_empty);
         assert_eq!((sa.remote_index, sb.remote_index), (22, 11));
 
         let mut wire = [0u8; 200];
@@ -438,6 +512,32 @@ mod tests {
         ));
     }
 
+    /// Certificates ride in both payloads, encrypted: they come out on the
+    /// other side and do not appear in the clear.
+    #[test]
+    fn certificates_ride_in_both_payloads() {
+        let now = Instant::now();
+        let (_, mut ka) = keys(1, 7);
+        let (b, mut kb) = keys(2, 7);
+        ka.set_certificate(b"certificate of a".to_vec());
+        kb.set_certificate(b"certificate of b, longer".to_vec());
+        let (st, init) = create_initiation(&mut ka, &b.id(), 1, 1, [1; 32]).unwrap();
+        // Padded: no response is longer than the initiation it answers.
+        assert_eq!(init.len(), handshake_init::LEN + member_cert::MAX_LEN);
+        assert!(handshake_resp::LEN + member_cert::MAX_LEN < init.len());
+        assert!(!init.windows(11).any(|w| w == b"certificate"));
+        assert!(kb.mac_to_me().verify(&init));
+        let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
+        let ini = consume_initiation(&kb, &pkt, [2; 32]).unwrap();
+        assert_eq!(ini.certificate, member_cert::pad(b"certificate of a"));
+        let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
+        assert_eq!(resp.len(), handshake_resp::LEN + 24);
+        assert!(ka.mac_to_me().verify(&resp));
+        let rp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
+        let (_, cert) = consume_response(st, &rp, now).unwrap();
+        assert_eq!(cert, b"certificate of b, longer");
+    }
+
     /// A second handshake between the same two nodes uses the cached
     /// static-static secret on both sides, and its messages are exactly
     /// those that nodes without a cache make from the same seeds.
@@ -454,7 +554,7 @@ mod tests {
             assert_eq!(ini.peer, a.id());
             let (mut sb, resp) = ini.create_response(kb, 6, now).unwrap();
             let rp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
-            let mut sa = consume_response(st, &rp, now).unwrap();
+            let (mut sa, _) = consume_response(st, &rp, now).unwrap();
             let mut wire = [0u8; 100];
             let n = sa.encrypt(b"x", &mut wire).unwrap();
             let mut out = [0u8; 100];

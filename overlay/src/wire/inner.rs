@@ -6,7 +6,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{gossip, key_update, lookup, need, ping, record, relay, signal, WireError};
+use super::{
+    gossip, key_update, lookup, need, ping, record, relay, revocations, signal, WireError,
+};
 
 /// What a decrypted plaintext holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub enum Inner<'a> {
     Record(&'a [u8]),
     /// The network's new key (see [`key_update`]).
     KeyUpdate(key_update::Packet<&'a [u8]>),
+    /// The network owner's revocation list (see [`revocations`]).
+    Revocations(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -58,6 +62,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         Some(&lookup::KIND) => Ok(Inner::Lookup(b)),
         Some(&record::KIND) => Ok(Inner::Record(b)),
         Some(&key_update::KIND) => Ok(Inner::KeyUpdate(key_update::Packet::new_checked(b)?)),
+        Some(&revocations::KIND) => Ok(Inner::Revocations(b)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }

@@ -21,10 +21,12 @@ pub mod inner;
 pub mod key_update;
 pub mod lookup;
 pub mod mac;
+pub mod member_cert;
 pub mod ping;
 pub mod probe;
 pub mod record;
 pub mod relay;
+pub mod revocations;
 pub mod signal;
 pub mod stream;
 

@@ -108,6 +108,21 @@ pub(crate) enum NetworkCommand {
     /// keeps working for the grace period, so members offline now get the
     /// new one when they come back, and is refused after it.
     Rotate(RotateArgs),
+    /// Create a network owner key (managed mode): writes the secret to a
+    /// file (mode 0600) and prints the public `tessel-owner-…` that nodes
+    /// are started with (`tessel up --owner`).
+    Owner {
+        /// Where to write the secret key (never over an existing file).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign a member certificate (managed mode) for a node.
+    Sign(crate::network::SignArgs),
+    /// Sign a revocation list that revokes members (managed mode).
+    Revoke(crate::network::RevokeArgs),
+    /// Hand the running node a revocation list: it closes the revoked
+    /// members' sessions and passes the list on to the other members.
+    Revocations(crate::network::RevocationsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +176,14 @@ pub(crate) struct UpArgs {
     /// uses the key in the state dir, or starts a new private network.
     #[arg(long, value_name = "KEY|@FILE")]
     pub(crate) network: Option<String>,
+    /// Managed mode: the network owner's key (`tessel-owner-…`); members
+    /// must then show a certificate from it. Kept in the state dir.
+    #[arg(long, value_name = "tessel-owner-…")]
+    pub(crate) owner: Option<String>,
+    /// Managed mode: this node's certificate (`tessel-cert-…`), or @FILE
+    /// holding it (see `tessel network sign`). Kept in the state dir.
+    #[arg(long, value_name = "CERT|@FILE")]
+    pub(crate) cert: Option<String>,
     #[command(flatten)]
     pub(crate) dirs: NodeDirs,
     /// The group whose members may use the local sockets (a name or a

@@ -25,6 +25,10 @@ pub(crate) fn run(command: Command) -> Result<()> {
     match command {
         Command::Network(NetworkCommand::New) => network_new(),
         Command::Network(NetworkCommand::Rotate(args)) => crate::rotate::run(&args),
+        Command::Network(NetworkCommand::Owner { out }) => crate::scope::key_new(&out),
+        Command::Network(NetworkCommand::Sign(a)) => crate::network::sign(&a),
+        Command::Network(NetworkCommand::Revoke(a)) => crate::network::revoke(&a),
+        Command::Network(NetworkCommand::Revocations(a)) => crate::network::revocations(&a),
         Command::Up(args) => up(*args),
         Command::Ip(dirs) => ip(&dirs),
         Command::Status(args) => status(args),
@@ -109,6 +113,7 @@ fn up(args: UpArgs) -> Result<()> {
     };
     // The daemon saves it at start (unless the state dir holds a newer
     // key of the same network: see driver/rotation.rs).
+    let managed = crate::network::managed_options(&args, &state, &network_key)?;
     let tile = crate::tile::options(&args, state.path())?;
     let scopes = scope_options(&args)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -175,6 +180,12 @@ fn up(args: UpArgs) -> Result<()> {
         let result = driver::run(
             opts,
             |node, bound| {
+                if let Some((owner, cert, list)) = managed {
+                    let now = std::time::Instant::now();
+                    if let Err(e) = node.set_managed(now, owner, cert, list) {
+                        tracing::error!(error = %e, "managed mode");
+                    }
+                }
                 #[cfg(feature = "test-hooks")]
                 if args.test_tamper_relayed {
                     tracing::warn!("test hook: tampering with every frame relayed for others");
@@ -330,6 +341,19 @@ fn status(args: StatusArgs) -> Result<()> {
     if let Some(m) = &status.port_mapping {
         println!("mapped   {} ({})", m.external, m.protocol);
     }
+    if let Some(m) = &status.managed {
+        println!("managed  owner {}", m.owner);
+        println!(
+            "         this node: {:?} groups [{}], certificate valid until {} (Unix seconds)",
+            m.name,
+            m.groups.join(", "),
+            m.not_after
+        );
+        match m.revocations_serial {
+            Some(s) => println!("         revocation list serial {s}, {} revoked", m.revoked),
+            None => println!("         no revocation list"),
+        }
+    }
     println!();
     if status.peers.is_empty() {
         println!("no peers yet");
@@ -352,6 +376,14 @@ fn status(args: StatusArgs) -> Result<()> {
             bytes(p.rx_bytes),
             bytes(p.tx_bytes)
         );
+        if let Some(c) = &p.certificate {
+            println!(
+                "     certificate {:?} groups [{}] until {}",
+                c.name,
+                c.groups.join(", "),
+                c.not_after
+            );
+        }
     }
     crate::nat_status::print(&status.nat);
     for line in tcp.iter().flat_map(TcpStatus::lines) {

@@ -135,5 +135,6 @@ fn initiation(
     let mut keys = HandshakeKeys::new(&NodeKey::from_seed(s), network);
     let (_, msg) = create_initiation(&mut keys, target, i, unix_ms, s)
         .map_err(|e| anyhow!("making an initiation: {e}"))?;
-    Ok(msg)
+    msg.try_into()
+        .map_err(|_| anyhow!("an initiation without certificate has a fixed length"))
 }

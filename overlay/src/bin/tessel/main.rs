@@ -8,6 +8,7 @@ mod flood;
 mod local;
 mod nat_status;
 mod netcheck;
+mod network;
 mod rotate;
 mod scope;
 mod tile;

@@ -8,6 +8,8 @@ pub(crate) mod duration;
 mod node;
 mod sign;
 
+pub(crate) use sign::{key_new, read_key};
+
 use std::time::Duration;
 
 use anyhow::Result;

@@ -158,7 +158,9 @@ fn grant(a: GrantArgs, body: impl FnOnce(ScopePath, ActorNodeId, Time) -> Body) 
     emit(&sign(b, &key)?, a.signer.json)
 }
 
-fn key_new(out: &Path) -> Result<()> {
+/// Writes a new owner key to `out` (mode 0600, never over an existing
+/// file) and prints its public half.
+pub(crate) fn key_new(out: &Path) -> Result<()> {
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut seed[..]).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
     let key = OwnerKey::from_seed(*seed);
@@ -179,7 +181,8 @@ fn key_new(out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn read_key(path: &Path) -> Result<OwnerKey> {
+/// Reads an owner key file.
+pub(crate) fn read_key(path: &Path) -> Result<OwnerKey> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path)
             .with_context(|| format!("reading the owner key file {}", path.display()))?,

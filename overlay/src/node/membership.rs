@@ -1,0 +1,385 @@
+//! Managed mode: the node checks members' certificates in handshakes,
+//! closes sessions whose certificate expires, and keeps, applies and
+//! spreads the owner's revocation list (inner kind 0x09).
+//!
+//! A node is in managed mode once [`Node::set_managed`] gave it the owner's
+//! key and its own certificate; until then it checks nothing and carries no
+//! certificate, as in a network joined by its key alone.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::{DropReason, Event, Node};
+use crate::identity::{MemberCert, MembershipError, NodeId, OwnerId, RevocationList};
+use crate::wire::member_cert;
+
+/// A member's certificate, as this node checked it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerCert {
+    /// The member's name.
+    pub name: String,
+    /// Its groups.
+    pub groups: Vec<String>,
+    /// When the certificate expires, in seconds since the Unix epoch.
+    pub not_after: u64,
+}
+
+/// Managed mode as `tessel status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedStatus {
+    /// The owner's key (`tessel-owner-…`).
+    pub owner: String,
+    /// This node's name in its certificate.
+    pub name: String,
+    /// This node's groups.
+    pub groups: Vec<String>,
+    /// When this node's certificate expires (Unix seconds).
+    pub not_after: u64,
+    /// The serial of the revocation list held, if any.
+    pub revocations_serial: Option<u64>,
+    /// Members that list revokes.
+    pub revoked: usize,
+}
+
+/// Why a revocation list was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevocationError {
+    /// The node is not in managed mode.
+    #[error("this node is not in managed mode (start it with --owner and --cert)")]
+    NotManaged,
+    /// The list is not the owner's, or not for this network.
+    #[error("revocation list refused: {0}")]
+    Invalid(#[from] MembershipError),
+    /// The node holds this list or a newer one.
+    #[error("the node already holds revocation list serial {have}")]
+    NotNewer {
+        /// The serial the node holds.
+        have: u64,
+    },
+}
+
+/// What taking a newer revocation list did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationOutcome {
+    /// The list's serial.
+    pub serial: u64,
+    /// Members whose sessions were closed.
+    pub sessions_closed: usize,
+}
+
+/// The node's managed-mode state.
+#[derive(Debug)]
+pub(super) struct Managed {
+    owner: OwnerId,
+    own: MemberCert,
+    list: Option<RevocationList>,
+    /// The members `list` names.
+    revoked: ahash::HashSet<NodeId>,
+    /// Certificates of members we completed a handshake with.
+    certs: ahash::HashMap<NodeId, PeerCert>,
+    /// `(not_after, member)` of `certs`, soonest first.
+    expiries: BTreeSet<(u64, NodeId)>,
+    /// Whether the log said that our own certificate expired.
+    own_expiry_told: bool,
+}
+
+impl Node {
+    /// Puts the node in managed mode: members must show a certificate from
+    /// `owner`, and our handshakes carry `cert`; `list` is the revocation
+    /// list kept from an earlier run, if any.
+    ///
+    /// # Errors
+    /// `cert` is not from `owner`, not for this node or network, or expired
+    /// at `now`; or `list` is not the owner's list for this network.
+    pub fn set_managed(
+        &mut self,
+        now: Instant,
+        owner: OwnerId,
+        cert: MemberCert,
+        list: Option<RevocationList>,
+    ) -> Result<(), MembershipError> {
+        cert.verify(&owner, &self.network, &self.id, self.unix_secs(now))?;
+        if let Some(l) = &list {
+            l.verify(&owner, &self.network)?;
+        }
+        self.keys.set_certificate(cert.as_bytes().to_vec());
+        if let Some(r) = &mut self.rotation.retiring {
+            r.keys.set_certificate(cert.as_bytes().to_vec());
+        }
+        self.managed = Some(Box::new(Managed {
+            owner,
+            own: cert,
+            list: None,
+            revoked: ahash::HashSet::default(),
+            certs: ahash::HashMap::default(),
+            expiries: BTreeSet::new(),
+            own_expiry_told: false,
+        }));
+        if let Some(l) = list {
+            self.take_revocations(now, l, None);
+        }
+        Ok(())
+    }
+
+    /// Managed mode as `tessel status` shows it (`None`: not managed).
+    pub fn managed_status(&self) -> Option<ManagedStatus> {
+        let m = self.managed.as_ref()?;
+        Some(ManagedStatus {
+            owner: m.owner.to_string(),
+            name: m.own.name(),
+            groups: m.own.groups(),
+            not_after: m.own.not_after(),
+            revocations_serial: m.list.as_ref().map(RevocationList::serial),
+            revoked: m.revoked.len(),
+        })
+    }
+
+    /// The certificate of `peer` as checked in its last handshake.
+    pub fn peer_certificate(&self, peer: &NodeId) -> Option<&PeerCert> {
+        self.managed.as_ref()?.certs.get(peer)
+    }
+
+    /// Takes a revocation list handed to this node (by its operator): if it
+    /// is the owner's and newer than the one held, closes every session
+    /// with a member it names and sends it to every member with a session.
+    ///
+    /// # Errors
+    /// Not managed, not the owner's list for this network, or not newer.
+    pub fn apply_revocations(
+        &mut self,
+        now: Instant,
+        list: RevocationList,
+    ) -> Result<RevocationOutcome, RevocationError> {
+        let m = self.managed.as_ref().ok_or(RevocationError::NotManaged)?;
+        list.verify(&m.owner, &self.network)?;
+        if let Some(have) = m.list.as_ref().map(RevocationList::serial) {
+            if list.serial() <= have {
+                return Err(RevocationError::NotNewer { have });
+            }
+        }
+        Ok(self.take_revocations(now, list, None))
+    }
+
+    /// Whether the owner's revocation list names `id`.
+    pub(super) fn is_revoked(&self, id: &NodeId) -> bool {
+        self.managed
+            .as_ref()
+            .is_some_and(|m| m.revoked.contains(id))
+    }
+
+    /// Wall-clock seconds at `now`.
+    fn unix_secs(&self, now: Instant) -> u64 {
+        self.unix_ms_at(now) / 1000
+    }
+
+    /// Checks the certificate `bytes` that `peer` sent in a handshake it
+    /// proved to be its own. Outside managed mode every handshake passes.
+    pub(super) fn check_certificate(
+        &self,
+        now: Instant,
+        peer: &NodeId,
+        bytes: &[u8],
+    ) -> Result<Option<PeerCert>, DropReason> {
+        let Some(m) = &self.managed else {
+            return Ok(None);
+        };
+        if bytes.is_empty() {
+            return Err(DropReason::CertMissing);
+        }
+        // Initiations carry it padded (see `wire::member_cert::pad`).
+        let cert = member_cert::unpad(bytes)
+            .ok()
+            .and_then(|b| MemberCert::parse(b).ok())
+            .ok_or(DropReason::CertInvalid)?;
+        match cert.verify(&m.owner, &self.network, peer, self.unix_secs(now)) {
+            Ok(()) => {}
+            Err(MembershipError::Expired) => return Err(DropReason::CertExpired),
+            Err(_) => return Err(DropReason::CertInvalid),
+        }
+        if m.revoked.contains(peer) {
+            return Err(DropReason::Revoked);
+        }
+        Ok(Some(PeerCert {
+            name: cert.name(),
+            groups: cert.groups(),
+            not_after: cert.not_after(),
+        }))
+    }
+
+    /// Remembers the certificate a member showed in a handshake that
+    /// completed, and wakes the node when it expires.
+    pub(super) fn note_certificate(&mut self, peer: NodeId, cert: Option<PeerCert>) {
+        let (Some(m), Some(cert)) = (self.managed.as_mut(), cert) else {
+            return;
+        };
+        let at = cert.not_after;
+        if let Some(old) = m.certs.insert(peer, cert) {
+            m.expiries.remove(&(old.not_after, peer));
+        }
+        m.expiries.insert((at, peer));
+        let deadline = self.certificate_deadline();
+        self.wake_at(deadline);
+    }
+
+    /// Forgets what managed mode knew of a member the node forgot.
+    pub(super) fn forget_certificate(&mut self, peer: &NodeId) {
+        if let Some(m) = self.managed.as_mut() {
+            if let Some(old) = m.certs.remove(peer) {
+                m.expiries.remove(&(old.not_after, *peer));
+            }
+        }
+    }
+
+    /// When the soonest certificate of a member we know, or our own (until
+    /// the log said so), expires.
+    pub(super) fn certificate_deadline(&self) -> Option<Instant> {
+        let m = self.managed.as_ref()?;
+        let own = (!m.own_expiry_told).then(|| m.own.not_after());
+        let not_after = m
+            .expiries
+            .first()
+            .map(|e| e.0)
+            .into_iter()
+            .chain(own)
+            .min()?;
+        let ms = not_after
+            .saturating_mul(1000)
+            .saturating_sub(self.epoch_unix_ms);
+        Some(self.epoch + Duration::from_millis(ms))
+    }
+
+    /// Closes the sessions of members whose certificate has expired, and
+    /// says in the log when our own has (members refuse us from then on).
+    pub(super) fn expire_certificates(&mut self, now: Instant) {
+        let now_unix = self.unix_secs(now);
+        if let Some(m) = self.managed.as_mut() {
+            if !m.own_expiry_told && m.own.not_after() <= now_unix {
+                m.own_expiry_told = true;
+                tracing::error!(
+                    "this node's member certificate has expired: members refuse new sessions \
+                     with it; have the owner sign a new one (`tessel network sign`) and restart \
+                     with --cert"
+                );
+            }
+        }
+        loop {
+            let Some(m) = self.managed.as_mut() else {
+                return;
+            };
+            let Some(&(not_after, id)) = m.expiries.first() else {
+                return;
+            };
+            if not_after > now_unix {
+                return;
+            }
+            tracing::info!(peer = %id.short(), "member certificate expired: closing its sessions");
+            self.remove_peer(&id);
+        }
+    }
+
+    /// Sends the revocation list we hold (if any) to `to`, whose session
+    /// just came up.
+    pub(super) fn send_revocations(&mut self, now: Instant, to: NodeId) {
+        let Some(bytes) = self
+            .managed
+            .as_ref()
+            .and_then(|m| m.list.as_ref())
+            .map(|l| l.as_bytes().to_vec())
+        else {
+            return;
+        };
+        self.send_encrypted(now, to, &bytes);
+    }
+
+    /// Handles a revocation list from the member `from`.
+    pub(super) fn consume_revocations(&mut self, now: Instant, from: NodeId, msg: &[u8]) {
+        let Ok(list) = RevocationList::parse(msg) else {
+            self.drops.add(DropReason::BadInner);
+            return;
+        };
+        let Some(m) = &self.managed else {
+            self.drops.add(DropReason::RevocationsRejected);
+            return;
+        };
+        // Older or the same: the flood has passed here already (checked
+        // first: it costs no signature check).
+        if m.list.as_ref().is_some_and(|l| l.serial() >= list.serial()) {
+            return;
+        }
+        if list.verify(&m.owner, &self.network).is_err() {
+            self.drops.add(DropReason::RevocationsRejected);
+            return;
+        }
+        self.take_revocations(now, list, Some(from));
+    }
+
+    /// Makes a verified, newer `list` the one held: closes the sessions of
+    /// the members it names, forgets them, persists it (event) and sends it
+    /// on to every member with a session but `from`.
+    fn take_revocations(
+        &mut self,
+        now: Instant,
+        list: RevocationList,
+        from: Option<NodeId>,
+    ) -> RevocationOutcome {
+        let revoked: ahash::HashSet<NodeId> = list
+            .entries()
+            .iter()
+            .map(|e| NodeId::unchecked(e.node_id))
+            .collect();
+        let serial = list.serial();
+        if revoked.contains(&self.id) {
+            tracing::error!("the network owner revoked this node: members will refuse it");
+        }
+        let mut sessions_closed = 0;
+        let mut gone: Vec<NodeId> = revoked
+            .iter()
+            .filter(|id| self.peers.contains_key(id))
+            .copied()
+            .collect();
+        gone.sort();
+        for id in gone {
+            if self
+                .peers
+                .get(&id)
+                .is_some_and(|p| p.connected(now) || p.next.is_some())
+            {
+                sessions_closed += 1;
+            }
+            tracing::info!(peer = %id.short(), "member revoked: closing its sessions");
+            self.remove_peer(&id);
+        }
+        let bytes = list.as_bytes().to_vec();
+        let m = self.managed.as_mut().expect("managed");
+        m.revoked = revoked;
+        m.list = Some(list);
+        tracing::info!(serial, sessions_closed, "took revocation list");
+        self.events
+            .push_back(Event::RevocationsChanged(bytes.clone()));
+        let recipients: Vec<NodeId> = self
+            .peers
+            .with_session()
+            .map(|p| p.id)
+            .filter(|id| Some(*id) != from)
+            .collect();
+        for to in recipients {
+            self.send_encrypted(now, to, &bytes);
+        }
+        RevocationOutcome {
+            serial,
+            sessions_closed,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Managed {
+    /// Makes the node check others against `owner` while it still shows
+    /// its certificate from another.
+    pub(super) fn set_owner_for_test(&mut self, owner: OwnerId) {
+        self.owner = owner;
+    }
+}
