@@ -38,7 +38,11 @@ pub(crate) const CAPACITY: usize = 64;
 /// X25519 of `private` (clamped) and the u-coordinate `public`, as RFC 7748
 /// defines it: the Montgomery ladder.
 pub(crate) fn x25519(private: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
-    MontgomeryPoint(*public).mul_clamped(*private).to_bytes()
+    let compute = || MontgomeryPoint(*public).mul_clamped(*private).to_bytes();
+    #[cfg(fuzzing)]
+    return super::fuzz_memo::x25519(private, public, compute);
+    #[cfg(not(fuzzing))]
+    compute()
 }
 
 /// Whether an X25519 result is all zeros (the peer's point had low order),
@@ -49,8 +53,21 @@ fn is_zero(shared: &[u8; 32]) -> bool {
 
 /// The X25519 public key of `private` (clamped).
 pub(crate) fn x25519_base(private: &[u8; 32]) -> [u8; 32] {
-    MontgomeryPoint::mul_base_clamped(*private).to_bytes()
+    let compute = || MontgomeryPoint::mul_base_clamped(*private).to_bytes();
+    #[cfg(fuzzing)]
+    return super::fuzz_memo::x25519(private, &BASE_POINT, compute);
+    #[cfg(not(fuzzing))]
+    compute()
 }
+
+/// The u-coordinate of the base point (RFC 7748), the memo's key for
+/// [`x25519_base`] in fuzz builds.
+#[cfg(fuzzing)]
+const BASE_POINT: [u8; 32] = {
+    let mut u = [0u8; 32];
+    u[0] = 9;
+    u
+};
 
 /// One peer's static material.
 #[derive(Clone)]

@@ -2,6 +2,8 @@
 //! anti-replay window. No clocks or sockets here: callers pass `now`.
 
 pub(crate) mod dh;
+#[cfg(fuzzing)]
+mod fuzz_memo;
 pub mod handshake;
 pub mod replay;
 mod resolver;
