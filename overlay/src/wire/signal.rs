@@ -1,6 +1,7 @@
 //! Signals: small messages from one member to another that travel inside
 //! the encrypted sessions of the members between them, hop by hop, signed
-//! end to end by the sender's node key. Hole punching uses them to swap
+//! end to end by the sender's node key (and their bodies sealed for the
+//! recipient, [`super::signal_seal`]). Hole punching uses them to swap
 //! candidate endpoints through any member that both sides reach.
 //!
 //! ```text
