@@ -58,6 +58,8 @@ mod tests_reflect;
 #[cfg(test)]
 mod tests_routes;
 #[cfg(test)]
+mod tests_sealed_signals;
+#[cfg(test)]
 mod tests_streams;
 
 use std::collections::VecDeque;

@@ -50,6 +50,9 @@ pub enum DropReason {
     PeerTableFull,
     /// A signal with a bad signature, a replayed timestamp or an unknown body.
     SignalRejected,
+    /// A signal to us whose body is not sealed for us: plaintext (as older
+    /// nodes sent it), or sealed under another key or header.
+    SignalUnsealed,
     /// A signal for a member we have no way toward, or out of hops.
     SignalNoRoute,
     /// A relay frame we would not pass on: relaying off, over budget, out
@@ -111,7 +114,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 42] = [
+    pub const ALL: [Self; 43] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -133,6 +136,7 @@ impl DropReason {
         Self::NoEndpoint,
         Self::PeerTableFull,
         Self::SignalRejected,
+        Self::SignalUnsealed,
         Self::SignalNoRoute,
         Self::StunUnauthenticated,
         Self::UnexpectedStun,
@@ -180,6 +184,7 @@ impl DropReason {
             Self::NoEndpoint => "no_endpoint",
             Self::PeerTableFull => "peer_table_full",
             Self::SignalRejected => "signal_rejected",
+            Self::SignalUnsealed => "signal_unsealed",
             Self::SignalNoRoute => "signal_no_route",
             Self::RelayRefused => "relay_refused",
             Self::TooBigForRelay => "too_big_for_relay",

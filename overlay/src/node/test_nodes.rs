@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use super::{Config, Node};
 use crate::identity::{NetworkKey, NodeId, NodeKey};
+use crate::session::dh::StaticSecrets;
 use crate::session::handshake::{
     consume_initiation, consume_response, create_initiation, HandshakeKeys,
 };
 use crate::session::Session;
-use crate::wire::signal::{self, body_kind, Candidates, Header, NatHint};
+use crate::wire::signal::{body_kind, Candidates, Header, NatHint};
+use crate::wire::signal_seal::{self, SealKey};
 use crate::wire::{handshake_init, handshake_resp};
 
 /// The configuration of a node with the identity and randomness of `seed`,
@@ -41,19 +43,26 @@ pub(super) fn lone_node(now: Instant) -> Node {
 /// A real session (between two made-up members), for tables that treat a
 /// member with one differently.
 pub(super) fn session(now: Instant) -> Box<Session> {
+    session_pair(now).0
+}
+
+/// Both ends of a real session between two made-up members: the
+/// initiator's, then the responder's (which opens what the first seals).
+pub(super) fn session_pair(now: Instant) -> (Box<Session>, Box<Session>) {
     let net = NetworkKey::from_secret([7; 32]);
     let (a, b) = (NodeKey::from_seed([1; 32]), NodeKey::from_seed([2; 32]));
     let (mut ka, mut kb) = (HandshakeKeys::new(&a, &net), HandshakeKeys::new(&b, &net));
     let (st, init) = create_initiation(&mut ka, &b.id(), 1, 1, [1; 32]).unwrap();
     let init = handshake_init::Packet::new_checked(&init[..]).unwrap();
     let ini = consume_initiation(&kb, &init, [2; 32]).unwrap();
-    let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
+    let (responder, resp) = ini.create_response(&mut kb, 2, now).unwrap();
     let resp = handshake_resp::Packet::new_checked(&resp[..]).unwrap();
-    Box::new(consume_response(st, &resp, now).unwrap().0)
+    let initiator = consume_response(st, &resp, now).unwrap().0;
+    (Box::new(initiator), Box::new(responder))
 }
 
-/// A candidates signal from `from` to `to` with no candidates, signed by
-/// `from`: a request to punch, or an answer.
+/// A candidates signal from `from` to `to` with no candidates, sealed for
+/// `to` and signed by `from`: a request to punch, or an answer.
 pub(super) fn candidates_signal(
     from: &NodeKey,
     to: NodeId,
@@ -68,13 +77,24 @@ pub(super) fn candidates_signal(
         list: Vec::new(),
     }
     .emit();
-    let (src, dst) = (from.id(), to);
+    sealed_signal(from, to, 1, &body)
+}
+
+/// A signal from `from` to `to` at `ts` whose body is `plain` sealed for
+/// `to` and signed by `from`, as `from`'s node would send it.
+pub(super) fn sealed_signal(from: &NodeKey, to: NodeId, ts: u64, plain: &[u8]) -> Vec<u8> {
+    let src = from.id();
+    let shared = StaticSecrets::new(from.noise_private())
+        .with_peer(&to)
+        .unwrap()
+        .shared;
+    let key = SealKey::derive(&shared, src.as_bytes(), to.as_bytes());
     let header = Header {
         hop_limit: 4,
-        body_kind: body_kind::CANDIDATES,
+        body_kind: body_kind::SEALED_CANDIDATES,
         src: src.as_bytes(),
-        dst: dst.as_bytes(),
-        timestamp_ms: 1,
+        dst: to.as_bytes(),
+        timestamp_ms: ts,
     };
-    signal::emit(&header, &body, |m| from.sign(m)).unwrap()
+    signal_seal::emit(&header, &key, [ts as u8; 16], plain, |m| from.sign(m)).unwrap()
 }

@@ -9,16 +9,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::test_nodes::{candidates_signal, lone_node as node};
+use super::test_nodes::{candidates_signal, lone_node as node, sealed_signal};
 use super::traversal::limits::{TARGET_PROBES, VOUCHED_TARGET_PROBES, WINDOW};
 use super::*;
 use crate::identity::{NetworkKey, NodeKey};
 use crate::session::handshake::HandshakeKeys;
 use crate::wire::gossip::{self, Entry};
 use crate::wire::probe::PROBE_LEN;
-use crate::wire::signal::{
-    self, body_kind, candidate_kind, Candidate, Candidates, Header, NatHint,
-};
+use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint};
 use crate::wire::MessageType;
 
 const VICTIM: &str = "192.0.2.66";
@@ -72,15 +70,7 @@ fn crafted(key: &NodeKey, to: NodeId, ts: u64, punch_id: u64) -> Vec<u8> {
         list,
     }
     .emit();
-    let (src, dst) = (key.id(), to);
-    let header = Header {
-        hop_limit: 4,
-        body_kind: body_kind::CANDIDATES,
-        src: src.as_bytes(),
-        dst: dst.as_bytes(),
-        timestamp_ms: ts,
-    };
-    signal::emit(&header, &body, |m| key.sign(m)).unwrap()
+    sealed_signal(key, to, ts, &body)
 }
 
 /// Made-up members the hostile one signs for.

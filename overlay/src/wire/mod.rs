@@ -28,6 +28,7 @@ pub mod record;
 pub mod relay;
 pub mod revocations;
 pub mod signal;
+pub mod signal_seal;
 pub mod stream;
 
 /// Why a datagram or payload could not be parsed.

@@ -1,6 +1,7 @@
 //! Signals: small messages from one member to another that travel inside
 //! the encrypted sessions of the members between them, hop by hop, signed
-//! end to end by the sender's node key. Hole punching uses them to swap
+//! end to end by the sender's node key (and their bodies sealed for the
+//! recipient, [`super::signal_seal`]). Hole punching uses them to swap
 //! candidate endpoints through any member that both sides reach.
 //!
 //! ```text
@@ -13,7 +14,10 @@
 //! (sender's milliseconds since the Unix epoch, strictly increasing per
 //! sender) lets the recipient drop replays.
 //!
-//! Body kind 1, candidates ([`Candidates`]):
+//! Body kind 2 is sealed for the recipient ([`super::signal_seal`]): only
+//! sender and recipient can read it; the signature covers the sealed bytes.
+//! Body kind 1 was the same candidates in plaintext, which forwarders could
+//! read; nodes refuse it now. The candidates, once opened ([`Candidates`]):
 //! ```text
 //! | flags u8 | punch_id u64 | mapping u8 | allocation u8 | step i16 | last_port u16 | aux u16 | count u8 | count × (kind u8 | endpoint) |
 //! ```
@@ -36,8 +40,12 @@ pub const MAX_CANDIDATES: usize = 16;
 
 /// Body kinds.
 pub mod body_kind {
-    /// Candidate endpoints for hole punching.
+    /// Candidate endpoints for hole punching, in plaintext: what nodes sent
+    /// before bodies were sealed. Refused now.
     pub const CANDIDATES: u8 = 1;
+    /// Candidate endpoints for hole punching ([`super::Candidates`]), sealed
+    /// for the recipient ([`crate::wire::signal_seal`]).
+    pub const SEALED_CANDIDATES: u8 = 2;
 }
 
 /// A checked view over a signal.
@@ -147,7 +155,9 @@ pub struct Header<'a> {
     pub timestamp_ms: u64,
 }
 
-/// Writes a signal; `sign` gets the bytes to sign (context included).
+/// Writes a signal with a plaintext body; `sign` gets the bytes to sign
+/// (context included). Nodes send only sealed bodies
+/// ([`super::signal_seal::emit`]); this writes the others.
 ///
 /// # Errors
 /// Returns an error if the body is longer than a u16 can say.
@@ -156,14 +166,29 @@ pub fn emit(
     body: &[u8],
     sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE_LEN],
 ) -> Result<Vec<u8>, WireError> {
-    let body_len = u16::try_from(body.len()).map_err(|_| WireError::InvalidField("body length"))?;
-    let mut b = Vec::with_capacity(HEADER_LEN + body.len() + SIGNATURE_LEN);
+    let mut b = emit_header(h, body.len())?;
+    b.extend_from_slice(body);
+    finish(b, sign)
+}
+
+/// The header of a signal whose body will be `body_len` bytes, in a buffer
+/// with room for the body and the signature.
+pub(super) fn emit_header(h: &Header<'_>, body_len: usize) -> Result<Vec<u8>, WireError> {
+    let len = u16::try_from(body_len).map_err(|_| WireError::InvalidField("body length"))?;
+    let mut b = Vec::with_capacity(HEADER_LEN + body_len + SIGNATURE_LEN);
     b.extend_from_slice(&[KIND, h.hop_limit, h.body_kind, 0]);
     b.extend_from_slice(h.src);
     b.extend_from_slice(h.dst);
     b.extend_from_slice(&h.timestamp_ms.to_le_bytes());
-    b.extend_from_slice(&body_len.to_le_bytes());
-    b.extend_from_slice(body);
+    b.extend_from_slice(&len.to_le_bytes());
+    Ok(b)
+}
+
+/// Appends the signature to a signal written up to the end of its body.
+pub(super) fn finish(
+    mut b: Vec<u8>,
+    sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE_LEN],
+) -> Result<Vec<u8>, WireError> {
     let mut signed = Vec::with_capacity(SIGNING_CONTEXT.len() + b.len());
     signed.extend_from_slice(SIGNING_CONTEXT);
     signed.extend_from_slice(&b[2..]);

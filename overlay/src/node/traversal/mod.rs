@@ -3,11 +3,12 @@
 //! When a node starts a handshake with a member it has no session with, it
 //! also starts a *punch*: it signals its candidate endpoints (interface
 //! addresses, reflexive addresses, mapped ports) to the member through a
-//! member that reaches both ([`signal`]: hop by hop, signed end to end), and
-//! probes every candidate it knows of the other side ([`probe`]). The other
-//! side answers with its own candidates and probes back at once, so both
-//! NATs open a mapping toward each other within a round trip. The first
-//! probe to be answered gives the path; the handshake then goes there.
+//! member that reaches both ([`signal`]: hop by hop, sealed for the other
+//! side and signed), and probes every candidate it knows of the other side
+//! ([`probe`]). The other side answers with its own candidates and probes
+//! back at once, so both NATs open a mapping toward each other within a
+//! round trip. The first probe to be answered gives the path; the handshake
+//! then goes there.
 //!
 //! The side that was asked also dials back, which is connection reversal:
 //! when only it can reach the asker, its probes get through, the asker

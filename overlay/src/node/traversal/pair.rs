@@ -1,12 +1,14 @@
-//! The keys of probe pair tags (`wire/probe.rs`): per member, derived from
-//! the X25519 of the two static keys, computed once and kept for the
-//! members probed lately (in a [`StaticSecrets`] cache, as handshakes keep
+//! The keys of one pair of members: probe pair tags (`wire/probe.rs`) and
+//! sealed signal bodies (`wire/signal_seal.rs`), derived from the X25519 of
+//! the two static keys, computed once and kept for the members probed or
+//! signalled lately (in a [`StaticSecrets`] cache, as handshakes keep
 //! theirs).
 
 use crate::identity::{NodeId, NodeKey};
 use crate::session::dh::StaticSecrets;
 use crate::session::handshake::HandshakeKeys;
 use crate::wire::mac::MacKey;
+use crate::wire::signal_seal::SealKey;
 
 /// The two keys of one pair.
 #[derive(Clone)]
@@ -48,6 +50,24 @@ impl PairKeys {
             to: keys.mac_to(peer).for_pair(&shared),
             from: keys.mac_to_me().for_pair(&shared),
         })
+    }
+
+    /// The key of signals from `src` to `dst`, one of which is us (`own`,
+    /// whose ID is `own_id`); the X25519 with the other is computed on
+    /// first use. `None` if the other is not a valid key or has low order.
+    pub(crate) fn seal(
+        &mut self,
+        own: &NodeKey,
+        own_id: &NodeId,
+        src: &NodeId,
+        dst: &NodeId,
+    ) -> Option<SealKey> {
+        let peer = if src == own_id { dst } else { src };
+        let secrets = self
+            .secrets
+            .get_or_insert_with(|| StaticSecrets::new(own.noise_private()));
+        let shared = secrets.with_peer(peer)?.shared;
+        Some(SealKey::derive(&shared, src.as_bytes(), dst.as_bytes()))
     }
 }
 

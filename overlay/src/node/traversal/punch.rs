@@ -13,7 +13,7 @@ use super::{MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME};
 use crate::identity::NodeId;
 use crate::node::Node;
 use crate::wire::probe;
-use crate::wire::signal::{body_kind, candidate_kind, Candidate, Candidates, NatHint};
+use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint};
 
 /// When each scheduled probe round goes out, after the punch starts. Dense
 /// at first, so that both sides' first probes cross within a round trip.
@@ -231,7 +231,7 @@ impl Node {
         let known = peer.endpoint;
         let id = self.rng.next_u64();
         let ask = self.own_candidates_message(true, id, 0);
-        if !self.send_signal(now, pid, body_kind::CANDIDATES, &ask.emit()) {
+        if !self.send_candidates(now, pid, &ask) {
             // Nobody to ask: the handshake to the known endpoint is all we
             // have until a lookup finds a route (the next handshake tries
             // again).
@@ -297,7 +297,7 @@ impl Node {
         if c.request {
             self.traversal.stats.punches_joined += 1;
             let reply = self.own_candidates_message(false, c.punch_id, 0);
-            self.send_signal(now, src, body_kind::CANDIDATES, &reply.emit());
+            self.send_candidates(now, src, &reply);
         }
         if !self.traversal.punches.contains_key(&src) {
             if !c.request || self.traversal.punches.len() >= MAX_PUNCHES {
@@ -461,7 +461,7 @@ impl Node {
         punch.birthday = Some(Some(now + BIRTHDAY_FIRST_ROUND));
         let id = punch.id;
         let update = self.own_candidates_message(false, id, BIRTHDAY_SOCKETS);
-        self.send_signal(now, pid, body_kind::CANDIDATES, &update.emit());
+        self.send_candidates(now, pid, &update);
     }
 
     /// Probes the other side's reflexive endpoints from every birthday socket.

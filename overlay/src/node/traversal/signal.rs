@@ -1,31 +1,59 @@
 //! Signals between members that have no session with each other: sent
 //! through the member that told us of the recipient (or, failing that, the
-//! member closest to it by key distance), forwarded hop by hop,
-//! checked only by the recipient.
+//! member closest to it by key distance), forwarded hop by hop, sealed for
+//! the recipient and signed by the sender, so forwarders can neither read
+//! nor change them; checked and opened only by the recipient.
 
 use std::time::Instant;
+
+use rand_core::RngCore;
 
 use super::SIGNAL_HOPS;
 use crate::identity::NodeId;
 use crate::node::{DropReason, Node};
-use crate::wire::signal::{self, body_kind, Candidates, Envelope, Header, SIGNING_CONTEXT};
+use crate::wire::signal::{body_kind, Candidates, Envelope, Header, SIGNING_CONTEXT};
+use crate::wire::signal_seal::{self, SALT_LEN};
 
 impl Node {
-    /// Signs and sends a signal to `dst`; returns whether it left.
-    pub(crate) fn send_signal(&mut self, now: Instant, dst: NodeId, kind: u8, body: &[u8]) -> bool {
+    /// Seals `candidates` for `dst`, signs and sends them; returns whether
+    /// they left.
+    pub(crate) fn send_candidates(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        candidates: &Candidates,
+    ) -> bool {
+        match self.seal_candidates(now, dst, candidates) {
+            Some(bytes) => self.route_signal(now, dst, None, &bytes),
+            None => false,
+        }
+    }
+
+    /// The signal that carries `candidates` to `dst`: sealed for it (see
+    /// `wire/signal_seal.rs`) and signed; `None` if `dst` is not a valid
+    /// key or has low order.
+    pub(crate) fn seal_candidates(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        candidates: &Candidates,
+    ) -> Option<Vec<u8>> {
+        let seal = self
+            .traversal
+            .pairs
+            .seal(&self.node_key, &self.id, &self.id, &dst)?;
+        let mut salt = [0u8; SALT_LEN];
+        self.rng.fill_bytes(&mut salt);
         let timestamp_ms = self.timestamp_ms(now);
         let header = Header {
             hop_limit: SIGNAL_HOPS,
-            body_kind: kind,
+            body_kind: body_kind::SEALED_CANDIDATES,
             src: self.id.as_bytes(),
             dst: dst.as_bytes(),
             timestamp_ms,
         };
         let key = &self.node_key;
-        let Ok(bytes) = signal::emit(&header, body, |m| key.sign(m)) else {
-            return false;
-        };
-        self.route_signal(now, dst, None, &bytes)
+        signal_seal::emit(&header, &seal, salt, &candidates.emit(), |m| key.sign(m)).ok()
     }
 
     /// Passes a signal one hop toward `dst`, never back to `came_from`.
@@ -110,24 +138,46 @@ impl Node {
             self.drops.add(DropReason::SignalRejected);
             return;
         };
-        let mut signed = Vec::with_capacity(SIGNING_CONTEXT.len() + env.signed_part().len());
-        signed.extend_from_slice(SIGNING_CONTEXT);
-        signed.extend_from_slice(env.signed_part());
-        if src == self.id || !src.verify(&signed, &env.signature()) {
-            self.drops.add(DropReason::SignalRejected);
-            return;
-        }
+        // Cheapest checks first: a replayed timestamp and a body kind we do
+        // not take cost a table lookup; then the signature; only a signal
+        // that passes it costs the pair key (an X25519, unless cached) and
+        // the AEAD.
         let ts = env.timestamp_ms();
-        if self.peers.get(&src).is_some_and(|p| ts <= p.last_signal_ts) {
+        if src == self.id || self.peers.get(&src).is_some_and(|p| ts <= p.last_signal_ts) {
             self.drops.add(DropReason::SignalRejected);
             return;
         }
         match env.body_kind() {
-            body_kind::CANDIDATES => match Candidates::parse(env.body()) {
-                Ok(c) => self.on_candidates(now, src, from, ts, c),
-                Err(_) => self.drops.add(DropReason::SignalRejected),
-            },
-            _ => self.drops.add(DropReason::SignalRejected),
+            body_kind::SEALED_CANDIDATES => {}
+            body_kind::CANDIDATES => {
+                // Plaintext, as older nodes sent it.
+                self.drops.add(DropReason::SignalUnsealed);
+                return;
+            }
+            _ => {
+                self.drops.add(DropReason::SignalRejected);
+                return;
+            }
+        }
+        let mut signed = Vec::with_capacity(SIGNING_CONTEXT.len() + env.signed_part().len());
+        signed.extend_from_slice(SIGNING_CONTEXT);
+        signed.extend_from_slice(env.signed_part());
+        if !src.verify(&signed, &env.signature()) {
+            self.drops.add(DropReason::SignalRejected);
+            return;
+        }
+        let own = self.id;
+        let Some(seal) = self.traversal.pairs.seal(&self.node_key, &own, &src, &own) else {
+            self.drops.add(DropReason::SignalRejected);
+            return;
+        };
+        let Ok(plain) = signal_seal::open(&seal, &env) else {
+            self.drops.add(DropReason::SignalUnsealed);
+            return;
+        };
+        match Candidates::parse(&plain) {
+            Ok(c) => self.on_candidates(now, src, from, ts, c),
+            Err(_) => self.drops.add(DropReason::SignalRejected),
         }
     }
 }
