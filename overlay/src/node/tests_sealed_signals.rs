@@ -223,3 +223,25 @@ fn a_body_sealed_for_another_pair_or_not_sealed_is_refused() {
     assert_eq!(b.traversal.stats.punches_joined, 1);
     assert_eq!(b.drops().get(DropReason::SignalUnsealed), 3);
 }
+
+#[test]
+fn a_signal_refused_by_the_join_limits_cannot_be_replayed_against_them() {
+    let t0 = Instant::now();
+    let mut a = node(1, Vec::new(), t0);
+    let mut b = node(2, Vec::new(), t0);
+    let relay = node(3, Vec::new(), t0).id();
+    // B knows A (an earlier signal), and A's joins for this minute are spent.
+    let earlier = a.seal_candidates(t0, b.id(), &candidates()).unwrap();
+    b.consume_signal(t0, relay, &earlier);
+    b.traversal.punches.clear();
+    while b.traversal.limits.admit_join(t0, a.id(), relay).is_ok() {}
+    let mut c = candidates();
+    c.punch_id = 78;
+    let refused = a.seal_candidates(t0, b.id(), &c).unwrap();
+    b.consume_signal(t0, relay, &refused);
+    assert_eq!(b.traversal.stats.joins_refused, 1);
+    // A forwarder replaying it does not count against A's limits again.
+    b.consume_signal(t0, relay, &refused);
+    assert_eq!(b.traversal.stats.joins_refused, 1);
+    assert_eq!(b.drops().get(DropReason::SignalRejected), 1);
+}

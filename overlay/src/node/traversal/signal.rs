@@ -175,6 +175,12 @@ impl Node {
             self.drops.add(DropReason::SignalUnsealed);
             return;
         };
+        // Authentic from here: a replay of it is refused even if the limits
+        // below refuse it now (else a forwarder could replay a member's
+        // signal to spend that member's join budget).
+        if let Some(p) = self.peers.get_mut(&src) {
+            p.last_signal_ts = ts;
+        }
         match Candidates::parse(&plain) {
             Ok(c) => self.on_candidates(now, src, from, ts, c),
             Err(_) => self.drops.add(DropReason::SignalRejected),
