@@ -59,6 +59,7 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         tile: None,
         engine_stack: None,
         scopes: Default::default(),
+        managed: None,
     };
     let task = tokio::spawn(driver::run(
         opts,

@@ -32,7 +32,7 @@ use super::runtime_dir;
 use super::scopes::ScopeOptions;
 use super::state_dir::StateDir;
 use super::userspace::Userspace;
-use super::{control, run, DeviceSpec, DriverError, RunOptions};
+use super::{control, run, DeviceSpec, DriverError, Membership, RunOptions};
 use crate::identity::address::initial_addresses;
 use crate::identity::{NetworkKey, NodeId};
 use crate::node::Status;
@@ -54,6 +54,9 @@ pub struct EmbedOptions {
     pub peers: Vec<SocketAddr>,
     /// The scopes (off unless a root key is set).
     pub scopes: ScopeOptions,
+    /// Managed mode: the owner and this node's certificate (`None`: the
+    /// network key alone admits members).
+    pub managed: Option<Membership>,
 }
 
 impl EmbedOptions {
@@ -66,6 +69,7 @@ impl EmbedOptions {
             listen: SocketAddr::from(([0u16; 8], 0)),
             peers,
             scopes: ScopeOptions::default(),
+            managed: None,
         }
     }
 }
@@ -120,6 +124,7 @@ impl EmbeddedNode {
             engine_stack: Some(userspace.handle.clone()),
             tile: None,
             scopes: opts.scopes,
+            managed: opts.managed,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

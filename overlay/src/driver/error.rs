@@ -92,6 +92,12 @@ pub enum DriverError {
         /// Why.
         reason: String,
     },
+    /// This node's member certificate is refused (managed mode).
+    #[error("this node's certificate is refused: {reason}")]
+    Membership {
+        /// Why, and what a good certificate is.
+        reason: String,
+    },
     /// An I/O error while running.
     #[error("{context}: {source}")]
     Io {

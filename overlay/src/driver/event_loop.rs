@@ -25,7 +25,7 @@ use super::state_dir::StateDir;
 use super::tcp::TcpTransport;
 use super::tile::{self, HostContext, TileHost, TileOptions};
 use super::udp::Udp;
-use super::{clock, tun, DriverError};
+use super::{clock, tun, DriverError, Membership};
 use crate::identity::address::NetworkPrefix;
 use crate::identity::{NetworkKey, NodeKey};
 use crate::limits::MAX_DATAGRAM;
@@ -77,6 +77,9 @@ pub struct RunOptions {
     pub tile: Option<TileOptions>,
     /// The scopes (`tessel up --scope-root …`); off by default.
     pub scopes: ScopeOptions,
+    /// Managed mode (`tessel up --owner --cert`); `None`: the network key
+    /// alone admits members.
+    pub managed: Option<Membership>,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -139,6 +142,7 @@ pub async fn run(
     if let Some((key, refuse_after_unix_ms)) = retiring {
         node.set_retiring_key(clock::now(), key, refuse_after_unix_ms);
     }
+    super::membership::apply(&mut node, opts.managed.as_ref(), &state, clock::now())?;
     node.restore_initiation_timestamps(state.initiation_timestamps(&opts.network_key));
     node.set_relaying(opts.relay);
     let udp = Udp::bind(opts.listen)?;

@@ -169,6 +169,7 @@ fn up(args: UpArgs) -> Result<()> {
             relay: !args.no_relay,
             tile,
             scopes,
+            managed,
             engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,
@@ -180,12 +181,6 @@ fn up(args: UpArgs) -> Result<()> {
         let result = driver::run(
             opts,
             |node, bound| {
-                if let Some((owner, cert, list)) = managed {
-                    let now = std::time::Instant::now();
-                    if let Err(e) = node.set_managed(now, owner, cert, list) {
-                        tracing::error!(error = %e, "managed mode");
-                    }
-                }
                 #[cfg(feature = "test-hooks")]
                 if args.test_tamper_relayed {
                     tracing::warn!("test hook: tampering with every frame relayed for others");

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use tessel_overlay::driver::state_dir::StateDir;
+use tessel_overlay::driver::Membership;
 use tessel_overlay::identity::{MemberCert, NetworkKey, NodeId, OwnerId, RevocationList};
 use tessel_overlay::wire::revocations::{Entry, MAX_ENTRIES};
 
@@ -193,15 +194,15 @@ pub(crate) fn revocations(a: &RevocationsArgs) -> Result<()> {
 }
 
 /// What `tessel up` makes of `--owner` and `--cert` (or what the state dir
-/// kept of them): the owner, this node's certificate and the revocation
-/// list kept, or `None` for a network joined by its key alone. Refuses a
+/// kept of them): the owner and this node's certificate, or `None` for a
+/// network joined by its key alone. Refuses, before anything starts, a
 /// certificate that is not this owner's, not for this node or network, or
-/// expired.
+/// expired (the driver checks it again and keeps it).
 pub(crate) fn managed_options(
     args: &UpArgs,
     state: &StateDir,
     network: &NetworkKey,
-) -> Result<Option<(OwnerId, MemberCert, Option<RevocationList>)>> {
+) -> Result<Option<Membership>> {
     let (stored_owner, stored_cert) = state.membership()?;
     let owner = match &args.owner {
         Some(o) => Some(OwnerId::parse(o).map_err(|e| anyhow!("invalid --owner: {e}"))?),
@@ -230,14 +231,8 @@ pub(crate) fn managed_options(
                 network.id()
             )
         })?;
-    state.save_membership(&owner, &cert)?;
-    let list = match state.revocations() {
-        Ok(Some(l)) if l.verify(&owner, &network.id()).is_ok() => Some(l),
-        Ok(_) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "ignoring the kept revocation list");
-            None
-        }
-    };
-    Ok(Some((owner, cert, list)))
+    Ok(Some(Membership {
+        owner,
+        certificate: cert,
+    }))
 }
