@@ -2,63 +2,13 @@
 //! key, member certificates, revocation lists, and `tessel up` refusing a
 //! certificate that is not good for its node.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use tessel_overlay::identity::{
     MemberCert, MembershipError, NetworkKey, NodeKey, OwnerId, OwnerKey, RevocationList,
 };
 
-fn tessel(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessel"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs tessel")
-}
+mod cli;
 
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = tessel(dir, args);
-    assert!(
-        o.status.success(),
-        "tessel {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap().trim().to_owned()
-}
-
-fn fails(dir: &Path, args: &[&str], says: &str) {
-    let o = tessel(dir, args);
-    assert!(!o.status.success(), "tessel {args:?} should fail");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(says),
-        "tessel {args:?}: `{err}` lacks `{says}`"
-    );
-}
-
-/// A scratch directory, removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let p =
-            std::env::temp_dir().join(format!("tessel-network-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use cli::{fails, ok, Dir};
 
 fn node(n: u8) -> String {
     NodeKey::from_seed([n; 32]).id().to_string()
@@ -66,7 +16,7 @@ fn node(n: u8) -> String {
 
 #[test]
 fn the_owner_signs_certificates_and_revocation_lists() {
-    let d = Dir::new("sign");
+    let d = Dir::new("network-cli", "sign");
     let dir = d.path();
     let owner = ok(dir, &["network", "owner", "--out", "owner.key"]);
     let owner = OwnerId::parse(&owner).unwrap();
@@ -228,7 +178,7 @@ fn the_owner_signs_certificates_and_revocation_lists() {
 
 #[test]
 fn up_refuses_a_certificate_that_is_not_good_for_this_node() {
-    let d = Dir::new("up");
+    let d = Dir::new("network-cli", "up");
     let dir = d.path();
     let owner = OwnerKey::from_seed([5; 32]);
     let net = NetworkKey::from_secret([6; 32]);

@@ -2,63 +2,13 @@
 //! creations, grants, read capabilities and revocations, and the errors
 //! for bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli;
 
-fn tessel(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tessel"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("runs tessel")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = tessel(dir, args);
-    assert!(
-        o.status.success(),
-        "tessel {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap().trim().to_owned()
-}
-
-fn fails(dir: &Path, args: &[&str], says: &str) {
-    let o = tessel(dir, args);
-    assert!(!o.status.success(), "tessel {args:?} should fail");
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains(says),
-        "tessel {args:?}: `{err}` lacks `{says}`"
-    );
-}
-
-/// A scratch directory, removed on drop.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let p =
-            std::env::temp_dir().join(format!("tessel-scope-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use cli::{fails, ok, Dir};
 
 #[test]
 fn owner_keys_sign_scopes_and_access_records() {
-    let d = Dir::new("sign");
+    let d = Dir::new("scope-cli", "sign");
     let dir = d.path();
     let root = ok(dir, &["scope", "key", "new", "--out", "root.key"]);
     assert!(root.starts_with("tessel-owner-"), "{root}");
@@ -139,7 +89,7 @@ fn owner_keys_sign_scopes_and_access_records() {
 
 #[test]
 fn bad_input_gets_a_clear_error() {
-    let d = Dir::new("bad");
+    let d = Dir::new("scope-cli", "bad");
     let dir = d.path();
     ok(dir, &["scope", "key", "new", "--out", "k"]);
     fails(

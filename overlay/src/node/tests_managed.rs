@@ -54,16 +54,6 @@ fn add_member(net: &mut Net, seed: u8, owner: &OwnerKey, not_after: u64) -> usiz
     i
 }
 
-/// Every member with a session, from `i`'s point of view.
-fn session_count(net: &Net, i: usize) -> usize {
-    net.node(i)
-        .status(net.now)
-        .peers
-        .iter()
-        .filter(|p| p.connected)
-        .count()
-}
-
 #[test]
 fn managed_members_connect_and_know_each_others_certificates() {
     let mut net = Net::new();
@@ -196,7 +186,7 @@ fn a_revoked_member_loses_every_session_and_the_list_reaches_everyone() {
     }
     net.run_for(Duration::from_secs(5));
     for a in 0..4 {
-        assert_eq!(session_count(&net, a), 3, "node {a}");
+        assert_eq!(sessions(&net, a), 3, "node {a}");
     }
     // Node 3 goes offline; its sessions lapse.
     let offline = std::rc::Rc::new(std::cell::Cell::new(true));

@@ -126,6 +126,20 @@ pub(crate) fn exact(buf: &[u8], expected: usize) -> Result<(), WireError> {
     }
 }
 
+/// The bytes an ed25519 signature at the end of `buf` covers (the caller
+/// checked that `buf` is longer than a signature).
+pub(crate) fn before_signature(buf: &[u8]) -> &[u8] {
+    &buf[..buf.len() - 64]
+}
+
+/// The ed25519 signature at the end of `buf` (the caller checked that
+/// `buf` is longer than one).
+pub(crate) fn trailing_signature(buf: &[u8]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out.copy_from_slice(&buf[buf.len() - 64..]);
+    out
+}
+
 /// Reads a little-endian u32 at `at` (caller checked the length).
 pub(crate) fn read_u32(buf: &[u8], at: usize) -> u32 {
     let mut b = [0u8; 4];

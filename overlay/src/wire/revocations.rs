@@ -118,16 +118,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 
     /// The bytes the signature covers (after [`SIGNING_CONTEXT`]).
     pub fn signed_part(&self) -> &[u8] {
-        let b = self.bytes();
-        &b[..b.len() - SIGNATURE_LEN]
+        super::before_signature(self.bytes())
     }
 
     /// The owner's signature.
     pub fn signature(&self) -> [u8; SIGNATURE_LEN] {
-        let b = self.bytes();
-        let mut out = [0u8; SIGNATURE_LEN];
-        out.copy_from_slice(&b[b.len() - SIGNATURE_LEN..]);
-        out
+        super::trailing_signature(self.bytes())
     }
 
     /// The whole list.
