@@ -4,7 +4,8 @@
 //! hosts a tile `tile-status`, `tile-files`, `tile-publish PATH` (a signed
 //! file the daemon reads) and `tile-announce HEX` (a service 9
 //! announcement); `network-rotate GRACE_S` from root or the daemon's own
-//! user only (its answer holds the new network key).
+//! user only (its answer holds the new network key), and `down` (stop the
+//! node) from them only too.
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -206,6 +206,7 @@ pub async fn run(
         network_key: opts.network_key,
         listen,
         ipv4,
+        stopping: false,
     };
     let mut udp_rx = vec![0u8; MAX_DATAGRAM];
     let mut tun_rx = vec![0u8; MAX_DATAGRAM];
@@ -295,6 +296,9 @@ pub async fn run(
         shell.engines.flush_clients();
         shell.pings.expire(clock::now());
         shell.records.expire(clock::now());
+        if shell.stopping {
+            break Ok(());
+        }
     };
     server.abort();
     shell.save_initiation_timestamps(&node);
@@ -325,6 +329,8 @@ struct Shell {
     listen: SocketAddr,
     /// The IPv4 address currently on the interface.
     ipv4: std::net::Ipv4Addr,
+    /// `tessel down` asked the node to stop.
+    stopping: bool,
 }
 
 impl Shell {
@@ -457,6 +463,19 @@ impl Shell {
                     let _ = req.reply.send(e.to_string());
                 }
             }
+            return;
+        }
+        if req.command == "down" {
+            // Stops the node as SIGTERM does; not for the socket group,
+            // whose verbs read the node or use it but do not end it.
+            let answer = if req.privileged {
+                self.stopping = true;
+                tracing::info!("stopping: asked over the control socket");
+                serde_json::json!({ "stopping": true })
+            } else {
+                serde_json::json!({ "error": "only root or the daemon's user may stop the node" })
+            };
+            let _ = req.reply.send(answer.to_string());
             return;
         }
         if let Some(args) = req.command.strip_prefix("network-rotate ") {

@@ -5,7 +5,7 @@ use std::fs::Permissions;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -563,18 +563,43 @@ impl TesselNode {
             .with_context(|| format!("node {} is not running", self.label))?;
         let stopped = p.stop_with(signal, STOP_GRACE)?;
         drop(p);
-        if stopped.forced {
+        let status = (!stopped.forced).then_some(stopped.status);
+        self.check_stopped(status, &format!("signal {signal}"))
+    }
+
+    /// `tessel down`, which must succeed; then what [`TesselNode::stop`]
+    /// asserts.
+    pub fn down(&mut self) -> Result<()> {
+        let out = run_bounded(self.cli(&["down"]), CLI_TIMEOUT)?;
+        ensure!(
+            out.status.success(),
+            "tessel down: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut p = self
+            .process
+            .take()
+            .with_context(|| format!("node {} is not running", self.label))?;
+        let status = p.wait_timeout(STOP_GRACE)?;
+        drop(p);
+        self.check_stopped(status, "tessel down")
+    }
+
+    /// The node exited 0 (`None`: it did not exit in time and was killed)
+    /// after `what`, and left no interface.
+    fn check_stopped(&self, status: Option<ExitStatus>, what: &str) -> Result<()> {
+        let Some(status) = status else {
             let e = anyhow::anyhow!(
-                "node {} did not exit within {STOP_GRACE:?} of signal {signal}",
+                "node {} did not exit within {STOP_GRACE:?} of {what}",
                 self.label
             );
             return Err(self.with_log(e));
-        }
-        if stopped.status.code() != Some(0) {
+        };
+        if status.code() != Some(0) {
             let e = anyhow::anyhow!(
-                "node {} ended with {} after signal {signal}, expected exit code 0",
+                "node {} ended with {} after {what}, expected exit code 0",
                 self.label,
-                describe(stopped.status)
+                describe(status)
             );
             return Err(self.with_log(e));
         }

@@ -375,9 +375,9 @@ fn restart_restores_sessions() -> Result<()> {
 //      ns a: eth0      ns b: eth0
 //      198.51.100.1    198.51.100.2
 //      A               B --peer A --network @FILE
-/// SIGTERM (and SIGINT) make `tessel up` exit 0 and remove its interface,
-/// also while a session is up; afterwards `tessel status` fails and
-/// `tessel ip` still answers.
+/// `tessel down` and SIGINT (SIGTERM in most other tests) make `tessel up`
+/// exit 0 and remove its interface, also while a session is up; afterwards
+/// `tessel status` fails and `tessel ip` still answers.
 #[test]
 fn clean_shutdown() -> Result<()> {
     let key = tessel::new_network_key()?;
@@ -397,7 +397,7 @@ fn clean_shutdown() -> Result<()> {
     wait_full_mesh(&mut [&mut a, &mut b], MESH_TIMEOUT)?;
 
     let a_ips = a.ip()?;
-    b.stop()?;
+    b.down().context("stopping B with tessel down")?;
     a.stop_with(libc::SIGINT)
         .context("stopping A with SIGINT")?;
     let dir = a.state_dir().display().to_string();

@@ -2,8 +2,8 @@
 //! its sockets (`tessel.sock`, `engines.sock`, `tile.sock`) 0660, all with
 //! the socket group; an unprivileged member of that group runs `tessel
 //! status`, `tessel engine list` and `tessel tile status` (not `tessel
-//! network rotate`, whose answer holds the network key), any other user is
-//! refused and told to join the group. A second node on the same runtime dir
+//! network rotate`, whose answer holds the network key, nor `tessel down`),
+//! any other user is refused and told to join the group. A second node on the same runtime dir
 //! is refused, and the sockets a crashed node left behind are replaced.
 //!
 //! The group is a bare GID given with `--socket-group` (no entry in
@@ -124,6 +124,13 @@ fn the_socket_group_may_use_the_node_and_no_one_else() -> Result<()> {
     ensure!(
         !out.status.success() && text(&out).contains("only root or the daemon's user"),
         "member: network rotate: {}",
+        text(&out)
+    );
+    // Nor stop it.
+    let out = as_nobody(&ns, &[GROUP], &dir, &["down"])?;
+    ensure!(
+        !out.status.success() && text(&out).contains("only root or the daemon's user"),
+        "member: down: {}",
         text(&out)
     );
     let out = as_nobody(&ns, &[GROUP], &dir, &["engine", "cast", "no-such", "x"])?;

@@ -25,6 +25,9 @@ pub(crate) enum Command {
     Network(NetworkCommand),
     /// Run the node in the foreground until SIGINT or SIGTERM.
     Up(Box<UpArgs>),
+    /// Stop the running node, as SIGTERM does: it removes its interface,
+    /// saves its state and exits (root or the daemon's user only).
+    Down(NodeDirs),
     /// Print this node's overlay IPv6 and IPv4 addresses.
     Ip(NodeDirs),
     /// Show the running node's peers and counters.

@@ -30,6 +30,7 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Network(NetworkCommand::Revoke(a)) => crate::network::revoke(&a),
         Command::Network(NetworkCommand::Revocations(a)) => crate::network::revocations(&a),
         Command::Up(args) => up(*args),
+        Command::Down(dirs) => crate::down::run(&dirs),
         Command::Ip(dirs) => ip(&dirs),
         Command::Status(args) => status(args),
         Command::Netcheck(args) => crate::netcheck::run(args),

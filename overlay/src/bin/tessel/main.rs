@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod down;
 mod engine;
 #[cfg(feature = "test-hooks")]
 mod flood;
