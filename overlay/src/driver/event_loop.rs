@@ -179,6 +179,7 @@ pub async fn run(
     };
     engines.listen();
     ready(&mut node, listen);
+    super::service_manager::ready(&format!("up: {} {} on {listen}", node.ipv6(), node.ipv4()));
     let tiles: Option<TileHost> = match opts.tile {
         None => None,
         Some(t) => {
@@ -300,6 +301,7 @@ pub async fn run(
             break Ok(());
         }
     };
+    super::service_manager::stopping();
     server.abort();
     shell.save_initiation_timestamps(&node);
     drop(tiles);

@@ -36,6 +36,7 @@ mod records;
 mod rotation;
 pub mod runtime_dir;
 pub mod scopes;
+mod service_manager;
 pub mod state_dir;
 pub mod tcp;
 pub mod tile;

@@ -152,6 +152,8 @@ pub struct NodeConfig {
     /// `--runtime-dir DIR`, passed to `tessel up` and to every CLI command
     /// of the node; `None`: the default, `run` in the state dir.
     pub runtime_dir: Option<PathBuf>,
+    /// More environment variables of `tessel up` (e.g. `NOTIFY_SOCKET`).
+    pub env: Vec<(String, String)>,
 }
 
 impl NodeConfig {
@@ -176,6 +178,7 @@ impl NodeConfig {
             extra: Vec::new(),
             node_key: None,
             runtime_dir: None,
+            env: Vec::new(),
         }
     }
 
@@ -275,6 +278,12 @@ impl NodeConfig {
     /// Sets `--runtime-dir` (for `tessel up` and the node's CLI commands).
     pub fn runtime_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.runtime_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets an environment variable of `tessel up`.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -397,6 +406,7 @@ impl TesselNode {
             }
         };
         cmd.args(self.config.args(&self.state_dir()));
+        cmd.envs(self.config.env.iter().map(|(k, v)| (k, v)));
         cmd.env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "debug".to_owned()),

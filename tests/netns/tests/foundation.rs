@@ -574,3 +574,35 @@ fn user_error_port_in_use() -> Result<()> {
     );
     Ok(())
 }
+
+// Topology: one host on a bridged LAN; the test holds the notify socket.
+/// Under a service manager (`$NOTIFY_SOCKET`, as systemd's `Type=notify`
+/// sets it), the node says READY=1 with a status line once it is up, and
+/// STOPPING=1 when it stops.
+#[test]
+fn readiness_and_stopping_are_told_to_the_service_manager() -> Result<()> {
+    use std::os::unix::net::UnixDatagram;
+    let key = tessel::new_network_key()?;
+    let lan = Lan::new(&["a"])?;
+    let scratch = TempDir::new("tessel-notify")?;
+    let path = scratch.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path)?;
+    socket.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let config = NodeConfig::new(&key)
+        .lan_discovery(false)
+        .env("NOTIFY_SOCKET", path.display().to_string());
+    let mut a = TesselNode::start("a", lan.host(0).ns.clone(), config)?;
+    let mut buf = [0u8; 512];
+    let n = socket.recv(&mut buf).context("no notification at start")?;
+    let said = String::from_utf8_lossy(&buf[..n]).to_string();
+    let ipv6 = a.ip()?.v6.to_string();
+    ensure!(
+        said.lines().any(|l| l == "READY=1") && said.contains(&ipv6),
+        "at start: {said:?}"
+    );
+    a.down()?;
+    let n = socket.recv(&mut buf).context("no notification at stop")?;
+    let said = String::from_utf8_lossy(&buf[..n]).to_string();
+    ensure!(said.lines().any(|l| l == "STOPPING=1"), "at stop: {said:?}");
+    Ok(())
+}
