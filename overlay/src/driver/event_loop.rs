@@ -173,6 +173,7 @@ pub async fn run(
     }
     let dev = match opts.device {
         DeviceSpec::Tun { interface } => {
+            super::route_clash::warn_if_routed_elsewhere(&interface);
             PacketDevice::Tun(tun::create(&interface, node.ipv6(), node.ipv4())?)
         }
         DeviceSpec::Channel(ch) => PacketDevice::Channel(ch),

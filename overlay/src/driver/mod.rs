@@ -34,6 +34,7 @@ mod ping;
 pub mod portmap;
 mod records;
 mod rotation;
+mod route_clash;
 pub mod runtime_dir;
 pub mod scopes;
 mod service_manager;

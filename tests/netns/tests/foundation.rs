@@ -606,3 +606,35 @@ fn readiness_and_stopping_are_told_to_the_service_manager() -> Result<()> {
     ensure!(said.lines().any(|l| l == "STOPPING=1"), "at stop: {said:?}");
     Ok(())
 }
+
+// Topology: one host on a bridged LAN, where 100.64.0.0/10 already leads to
+// one end of a veth pair inside the namespace (as another VPN's route
+// would lead to its interface).
+/// A node whose overlay IPv4 range is already routed elsewhere says so in
+/// its log, naming the route, and still comes up.
+#[test]
+fn an_overlay_range_routed_elsewhere_is_reported() -> Result<()> {
+    let key = tessel::new_network_key()?;
+    let lan = Lan::new(&["a"])?;
+    let ns = lan.host(0).ns.clone();
+    ns.ip(&[
+        "link",
+        "add",
+        "othervpn0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "othervpn1",
+    ])?;
+    ns.ip(&["link", "set", "othervpn0", "up"])?;
+    ns.ip(&["link", "set", "othervpn1", "up"])?;
+    ns.ip(&["route", "add", "100.64.0.0/10", "dev", "othervpn0"])?;
+    let a = TesselNode::start("a", ns, NodeConfig::new(&key).lan_discovery(false))?;
+    let log = a.log();
+    ensure!(
+        log.contains("already routed here") && log.contains("100.64.0.0/10 dev othervpn0"),
+        "no warning about the route in the log"
+    );
+    Ok(())
+}
