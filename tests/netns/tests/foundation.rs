@@ -638,3 +638,32 @@ fn an_overlay_range_routed_elsewhere_is_reported() -> Result<()> {
     );
     Ok(())
 }
+
+// Topology: one host on a bridged LAN.
+/// `--log-format json` writes one JSON object per log line (for
+/// collectors): level, target and fields, the startup line included.
+#[test]
+fn json_logs_are_one_object_per_line() -> Result<()> {
+    let key = tessel::new_network_key()?;
+    let lan = Lan::new(&["a"])?;
+    let config = NodeConfig::new(&key)
+        .lan_discovery(false)
+        .extra_args(["--log-format", "json"]);
+    let a = TesselNode::start("a", lan.host(0).ns.clone(), config)?;
+    let log = a.log();
+    let mut up = false;
+    for line in log
+        .lines()
+        .filter(|l| !l.starts_with("--- ") && !l.is_empty())
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("not JSON: {line}"))?;
+        ensure!(v["level"].is_string(), "no level: {line}");
+        up |= v["fields"]["message"] == "tessel is up" && v["fields"]["ipv6"].is_string();
+    }
+    ensure!(
+        up,
+        "no JSON startup line with the node's address in:\n{log}"
+    );
+    Ok(())
+}

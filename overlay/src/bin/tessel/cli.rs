@@ -14,8 +14,27 @@ use tessel_stack::proxy::{ExposeSpec, ForwardSpec};
 #[derive(Debug, Parser)]
 #[command(name = "tessel", version)]
 pub(crate) struct Cli {
+    /// How to write logs: text (for a terminal), json (one object per
+    /// line, for collectors) or journal (the systemd journal, with
+    /// structured fields). Default: journal when systemd connected stderr to
+    /// the journal, else text.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub(crate) log_format: LogFormat,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// How logs are written (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// journal when stderr goes to the journal, else text.
+    Auto,
+    /// Human text on stderr.
+    Text,
+    /// One JSON object per line on stderr.
+    Json,
+    /// The systemd journal.
+    Journal,
 }
 
 #[derive(Debug, Subcommand)]

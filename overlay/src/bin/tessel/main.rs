@@ -7,6 +7,7 @@ mod engine;
 #[cfg(feature = "test-hooks")]
 mod flood;
 mod local;
+mod logs;
 mod nat_status;
 mod netcheck;
 mod network;
@@ -19,7 +20,6 @@ mod tile;
 #[cfg(fuzzing)]
 compile_error!("the tessel binary must not be built with cfg(fuzzing): it turns off MAC checks");
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -37,13 +37,10 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    if let Err(e) = logs::init(cli.log_format) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     match commands::run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
