@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs tessel on this machine: builds it (release), installs the binary
+# Installs tessel on this machine: builds it (release; as the user who ran
+# sudo, with their Rust toolchain, so that target/ stays theirs), installs the binary
 # to /usr/local/bin, creates the system group `tessel` (whose members may
 # use the running node's local sockets in /run/tessel without root) and,
 # where systemd runs, the unit tessel.service (not started: run
@@ -23,12 +24,53 @@ if [ "$(id -u)" != 0 ]; then
     echo "error: installing needs root (sudo $0)" >&2
     exit 1
 fi
-if ! command -v cargo >/dev/null 2>&1; then
-    echo "error: cargo not found: install the Rust toolchain (rustup) and run again" >&2
+
+# Build as the user who ran sudo, with their toolchain, so that target/
+# stays theirs; as root only when run by root or when that user cannot
+# write this checkout.
+PATH=$PATH:/usr/sbin:/sbin
+builder=root
+builder_home=$HOME
+if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    user_home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+    if runuser -u "$SUDO_USER" -- bash -c 'test -w . && test -w Cargo.lock && { [ ! -e target ] || [ -w target ]; }'; then
+        builder=$SUDO_USER
+        builder_home=$user_home
+    else
+        echo "note: $SUDO_USER cannot write $(pwd): building as root" >&2
+    fi
+fi
+as_builder() {
+    if [ "$builder" = root ]; then
+        "$@"
+    else
+        runuser -u "$builder" -- env HOME="$builder_home" PATH="$builder_home/.cargo/bin:$PATH" "$@"
+    fi
+}
+# sudo's PATH leaves out ~/.cargo/bin: look there too.
+cargo=$(as_builder bash -c 'command -v cargo' || true)
+for c in "$builder_home/.cargo/bin/cargo"; do
+    if [ -z "$cargo" ] && [ -x "$c" ]; then
+        cargo=$c
+    fi
+done
+if [ -z "$cargo" ]; then
+    echo "error: cargo not found for user $builder: install Rust as that user (https://rustup.rs: curl --proto '=https' -sSf https://sh.rustup.rs | sh), then run again" >&2
+    exit 1
+fi
+need=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+have=$(as_builder "$(dirname "$cargo")/rustc" --version | cut -d' ' -f2)
+if [ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" != "$need" ]; then
+    echo "error: Rust $have is older than the $need this needs: run \`rustup update\` as $builder, then run again" >&2
+    exit 1
+fi
+if ! command -v cc >/dev/null 2>&1; then
+    echo "error: no C compiler (cc), which some dependencies build with: sudo apt-get install build-essential (or gcc), then run again" >&2
     exit 1
 fi
 
-cargo build --release --locked -p tessel-overlay --bin tessel
+echo "== building tessel (release) as $builder with $cargo"
+as_builder "$cargo" build --release --locked -p tessel-overlay --bin tessel
 install -m 0755 target/release/tessel /usr/local/bin/tessel
 
 # The socket group: sysusers.d where systemd has it (it also creates the
