@@ -46,9 +46,9 @@ pub(crate) enum Command {
     Up(Box<UpArgs>),
     /// Stop the running node, as SIGTERM does: it removes its interface,
     /// saves its state and exits (root or the daemon's user only).
-    Down(NodeDirs),
+    Down(DirsAndJson),
     /// Print this node's overlay IPv6 and IPv4 addresses.
-    Ip(NodeDirs),
+    Ip(DirsAndJson),
     /// Show the running node's peers and counters.
     Status(StatusArgs),
     /// Find out what the NAT in front of this machine does: reflexive
@@ -326,6 +326,16 @@ pub(crate) struct UpArgs {
     #[cfg(feature = "test-hooks")]
     #[arg(long, hide = true)]
     pub(crate) test_tamper_relayed: bool,
+}
+
+/// The directories of a node, and `--json`.
+#[derive(Debug, Args)]
+pub(crate) struct DirsAndJson {
+    #[command(flatten)]
+    pub(crate) dirs: NodeDirs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

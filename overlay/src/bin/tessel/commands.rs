@@ -30,8 +30,8 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Network(NetworkCommand::Revoke(a)) => crate::network::revoke(&a),
         Command::Network(NetworkCommand::Revocations(a)) => crate::network::revocations(&a),
         Command::Up(args) => up(*args),
-        Command::Down(dirs) => crate::down::run(&dirs),
-        Command::Ip(dirs) => ip(&dirs),
+        Command::Down(a) => crate::down::run(&a.dirs, a.json),
+        Command::Ip(a) => ip(&a.dirs, a.json),
         Command::Status(args) => status(args),
         Command::Netcheck(args) => crate::netcheck::run(args),
         Command::Ping(args) => ping(args),
@@ -285,10 +285,20 @@ fn running_status_json(dirs: &NodeDirs) -> Option<Result<serde_json::Value>> {
     }
 }
 
-fn ip(dirs: &NodeDirs) -> Result<()> {
+fn ip(dirs: &NodeDirs, json: bool) -> Result<()> {
+    let print = |node: &str, ipv6: &str, ipv4: &str| {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "node_id": node, "ipv6": ipv6, "ipv4": ipv4 })
+            );
+        } else {
+            println!("{ipv6}\n{ipv4}");
+        }
+    };
     if let Some(status) = running_status(dirs) {
         let status = status?;
-        println!("{}\n{}", status.ipv6, status.ipv4);
+        print(&status.node_id, &status.ipv6, &status.ipv4);
         return Ok(());
     }
     let state_dir = &dirs.state_dir;
@@ -302,7 +312,7 @@ fn ip(dirs: &NodeDirs) -> Result<()> {
     };
     let node = state.node_key()?.id();
     let (ipv6, ipv4) = initial_addresses(&network.id(), &node);
-    println!("{ipv6}\n{ipv4}");
+    print(&node.to_string(), &ipv6.to_string(), &ipv4.to_string());
     Ok(())
 }
 

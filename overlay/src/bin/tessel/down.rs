@@ -12,7 +12,7 @@ use crate::local;
 const STOP_WAIT: Duration = Duration::from_secs(15);
 
 /// Runs `tessel down`.
-pub(crate) fn run(dirs: &NodeDirs) -> Result<()> {
+pub(crate) fn run(dirs: &NodeDirs, json: bool) -> Result<()> {
     let answer = local::request(dirs, "down").map_err(|e| anyhow::anyhow!("{e}"))?;
     // A node that stops at once may close the socket before it answers.
     if !answer.trim().is_empty() {
@@ -25,7 +25,11 @@ pub(crate) fn run(dirs: &NodeDirs) -> Result<()> {
     let deadline = Instant::now() + STOP_WAIT;
     while Instant::now() < deadline {
         if local::request(dirs, "status").is_err() {
-            eprintln!("tessel stopped");
+            if json {
+                println!("{}", serde_json::json!({ "stopped": true }));
+            } else {
+                eprintln!("tessel stopped");
+            }
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
