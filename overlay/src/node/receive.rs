@@ -14,7 +14,6 @@ use crate::limits::{KEEPALIVE_TIMEOUT, MIN_INITIATION_INTERVAL};
 use crate::session::handshake::{self, HandshakeKeys};
 use crate::session::SessionError;
 use crate::wire::inner::{self, Inner};
-use crate::wire::mac::MacKey;
 use crate::wire::{data, handshake_init, handshake_resp, hello, MessageType};
 use zeroize::Zeroize;
 
@@ -366,7 +365,7 @@ impl Node {
         datagram: &[u8],
     ) -> Result<(), DropReason> {
         let (generation, (sender, stamp)) =
-            self.open_hello_either(now, datagram, false, |k| k.mac_to_any())?;
+            self.open_hello(now, datagram, false, |k, b| k.mac_to_any().verify(b))?;
         if sender == self.id {
             return Ok(());
         }
@@ -398,7 +397,7 @@ impl Node {
     ) -> Result<(), DropReason> {
         let rx_socket = self.rx_socket;
         let (_, (id, stamp)) =
-            self.open_hello_either(now, datagram, true, |k| k.mac_to_me().clone())?;
+            self.open_hello(now, datagram, true, |k, b| k.mac_to_me().verify(b))?;
         // It echoes the stamp of one of our hellos: an old one is a replay.
         let offset = hello::stamp_offset(stamp, self.unix_ms_at(now));
         if offset.unsigned_abs() > CLOCK_WINDOW.as_secs() {
@@ -477,43 +476,25 @@ impl Node {
 }
 
 impl Node {
-    /// [`open_hello`] under the current key, else under the retiring one;
-    /// returns the generation that verified it too.
-    fn open_hello_either(
+    /// Checks a hello (or, with `ack`, a hello-ack): its type, its MAC
+    /// (`verify` under the current key, else under the retiring one during
+    /// its grace), and the sender's node ID; returns the generation that
+    /// verified it, the node ID and the stamp.
+    fn open_hello(
         &self,
         now: Instant,
         datagram: &[u8],
         ack: bool,
-        mac: impl Fn(&HandshakeKeys) -> MacKey,
+        verify: impl Fn(&HandshakeKeys, &[u8]) -> bool,
     ) -> Result<(Generation, (NodeId, u32)), DropReason> {
-        match open_hello(datagram, ack, &mac(&self.keys)) {
-            Err(DropReason::BadMac) => {
-                let old = self
-                    .rotation
-                    .retiring
-                    .as_ref()
-                    .filter(|r| r.refuse_after > now)
-                    .ok_or(DropReason::BadMac)?;
-                Ok((
-                    Generation::Retiring,
-                    open_hello(datagram, ack, &mac(&old.keys))?,
-                ))
-            }
-            opened => Ok((Generation::Current, opened?)),
+        let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
+        if pkt.is_ack() != ack {
+            return Err(DropReason::Malformed);
         }
+        let generation = self
+            .mac_generation(now, |k| verify(k, pkt.as_bytes()))
+            .ok_or(DropReason::BadMac)?;
+        let id = NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)?;
+        Ok((generation, (id, pkt.stamp())))
     }
-}
-
-/// Checks a hello (or, with `ack`, a hello-ack): its type, its MAC against
-/// `mac`, and the sender's node ID, which it returns with the stamp.
-fn open_hello(datagram: &[u8], ack: bool, mac: &MacKey) -> Result<(NodeId, u32), DropReason> {
-    let pkt = hello::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
-    if pkt.is_ack() != ack {
-        return Err(DropReason::Malformed);
-    }
-    if !mac.verify(pkt.as_bytes()) {
-        return Err(DropReason::BadMac);
-    }
-    let id = NodeId::from_bytes(pkt.node_id()).map_err(|_| DropReason::Malformed)?;
-    Ok((id, pkt.stamp()))
 }

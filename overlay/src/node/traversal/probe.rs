@@ -28,7 +28,8 @@ impl Node {
             .filter(|id| *id != self.id)
             .ok_or(DropReason::Malformed)?;
         // Only the sender it names can make its pair tag: a member cannot
-        // pass for another (one X25519 per member, then cached).
+        // pass for another (one X25519 per member, then cached). The keys
+        // are `keys_of(generation)`, borrowed apart from `self.traversal`.
         let keys = match (generation, &self.rotation.retiring) {
             (Generation::Retiring, Some(r)) => &r.keys,
             _ => &self.keys,
