@@ -176,8 +176,7 @@ impl Node {
                 Action::None
             }
             Ok(Inner::Revocations(r)) => {
-                let r = r.to_vec();
-                self.consume_revocations(now, pid, &r);
+                self.consume_revocations(now, pid, r);
                 Action::None
             }
             Err(_) => self.drop_packet(DropReason::BadInner),
