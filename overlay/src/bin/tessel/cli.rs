@@ -50,7 +50,7 @@ pub(crate) enum Command {
     /// Print this node's overlay IPv6 and IPv4 addresses.
     Ip(DirsAndJson),
     /// Show the running node's peers and counters.
-    Status(StatusArgs),
+    Status(DirsAndJson),
     /// Find out what the NAT in front of this machine does: reflexive
     /// addresses, RTTs, mapping, port allocation, filtering, hairpinning.
     Netcheck(NetcheckArgs),
@@ -334,15 +334,6 @@ pub(crate) struct DirsAndJson {
     #[command(flatten)]
     pub(crate) dirs: NodeDirs,
     /// Print JSON instead of text.
-    #[arg(long)]
-    pub(crate) json: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct StatusArgs {
-    #[command(flatten)]
-    pub(crate) dirs: NodeDirs,
-    /// Print JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
 }

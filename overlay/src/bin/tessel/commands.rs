@@ -16,7 +16,7 @@ use tessel_overlay::node::Status;
 use tessel_stack::proxy::Credentials;
 use zeroize::Zeroizing;
 
-use crate::cli::{Command, NetworkCommand, NodeDirs, StatusArgs, UpArgs};
+use crate::cli::{Command, DirsAndJson, NetworkCommand, NodeDirs, UpArgs};
 use crate::local::{self, Unreachable};
 use tessel_overlay::driver::local_addrs::local_addresses;
 
@@ -316,7 +316,7 @@ fn ip(dirs: &NodeDirs, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn status(args: StatusArgs) -> Result<()> {
+fn status(args: DirsAndJson) -> Result<()> {
     let json = match local::request(&args.dirs, "status") {
         Ok(answer) => serde_json::from_str::<serde_json::Value>(&answer)
             .context("reading the node's status answer")?,
