@@ -6,6 +6,7 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tessel_overlay::driver::control::answers::StatusAnswer;
 use tessel_overlay::driver::{self, control, ChannelDevice, DeviceSpec, RunOptions};
 use tessel_overlay::identity::NetworkKey;
 use tessel_overlay::node::Status;
@@ -96,6 +97,12 @@ fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Vec<u8> {
     p
 }
 
+/// The node's status through the control API.
+fn status(path: &std::path::Path) -> Result<Status, control::client::CallError> {
+    let answer: StatusAnswer = control::client::call_as(path, &control::Request::Status)?;
+    Ok(answer.node)
+}
+
 #[tokio::test(flavor = "current_thread")]
 async fn two_daemons_exchange_packets_over_loopback_udp() {
     let key = NetworkKey::from_secret([42; 32]);
@@ -108,11 +115,10 @@ async fn two_daemons_exchange_packets_over_loopback_udp() {
     let connected = async {
         loop {
             let path = b_sock.clone();
-            let answer = tokio::task::spawn_blocking(move || control::request(&path, "status"))
+            let answer = tokio::task::spawn_blocking(move || status(&path))
                 .await
                 .unwrap();
-            if let Ok(text) = answer {
-                let status: Status = serde_json::from_str(&text).unwrap();
+            if let Ok(status) = answer {
                 if status.peers.iter().any(|p| p.connected) {
                     return;
                 }
@@ -135,11 +141,10 @@ async fn two_daemons_exchange_packets_over_loopback_udp() {
 
     // The control socket answers with a status that lists the peer.
     let path = da.0.join("run").join("tessel.sock");
-    let answer = tokio::task::spawn_blocking(move || control::request(&path, "status"))
+    let status = tokio::task::spawn_blocking(move || status(&path))
         .await
         .unwrap()
         .expect("the control socket answers");
-    let status: Status = serde_json::from_str(&answer).unwrap();
     assert_eq!(status.listen, a.udp.to_string());
     assert_eq!(status.peers.len(), 1);
     assert!(status.peers[0].connected);

@@ -28,6 +28,8 @@ use tessel_stack::StackHandle;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::control::answers::{RecordFetchAnswer, RecordPublishAnswer, StatusAnswer};
+use super::control::Request;
 use super::runtime_dir;
 use super::scopes::ScopeOptions;
 use super::state_dir::StateDir;
@@ -198,11 +200,8 @@ impl EmbeddedNode {
     /// # Errors
     /// Returns an error if the node no longer answers.
     pub async fn status(&self) -> Result<Status, DriverError> {
-        let answer = self.ask("status".into()).await?;
-        serde_json::from_value(answer).map_err(|e| DriverError::Io {
-            context: "reading the status",
-            source: std::io::Error::other(e),
-        })
+        let answer: StatusAnswer = self.ask(Request::Status).await?;
+        Ok(answer.node)
     }
 
     /// Publishes `value` under `key`, signed by this node, at the members
@@ -217,17 +216,13 @@ impl EmbeddedNode {
         value: &[u8],
         ttl: Duration,
     ) -> Result<(), DriverError> {
-        let command = format!(
-            "record-publish {} {} {}",
-            HEXLOWER.encode(&key),
-            ttl.as_secs(),
-            HEXLOWER.encode(value)
-        );
-        let answer = self.ask(command).await?;
-        match answer.get("published") {
-            Some(_) => Ok(()),
-            None => Err(refused(&answer)),
-        }
+        let request = Request::RecordPublish {
+            key: HEXLOWER.encode(&key),
+            ttl_s: ttl.as_secs(),
+            value: HEXLOWER.encode(value),
+        };
+        let _: RecordPublishAnswer = self.ask(request).await?;
+        Ok(())
     }
 
     /// Fetches the values published under `key`, each with its publisher
@@ -237,39 +232,40 @@ impl EmbeddedNode {
     /// Returns an error if the node no longer answers, or too many fetches
     /// are in flight.
     pub async fn fetch_record(&self, key: [u8; 32]) -> Result<Vec<(NodeId, Vec<u8>)>, DriverError> {
-        let command = format!("record-fetch {}", HEXLOWER.encode(&key));
-        let answer = self.ask(command).await?;
-        let Some(list) = answer["records"].as_array() else {
-            return Err(refused(&answer));
+        let request = Request::RecordFetch {
+            key: HEXLOWER.encode(&key),
         };
-        list.iter()
+        let answer: RecordFetchAnswer = self.ask(request).await?;
+        answer
+            .records
+            .iter()
             .map(|r| {
-                let publisher = r["publisher"].as_str().and_then(|p| NodeId::parse(p).ok());
-                let value = r["value"]
-                    .as_str()
-                    .and_then(|v| HEXLOWER.decode(v.as_bytes()).ok());
-                publisher.zip(value).ok_or_else(|| refused(&answer))
+                let publisher = NodeId::parse(&r.publisher).ok();
+                let value = HEXLOWER.decode(r.value.as_bytes()).ok();
+                publisher.zip(value).ok_or_else(|| DriverError::Io {
+                    context: "reading the node's answer",
+                    source: std::io::Error::other(format!("a record entry does not read: {r:?}")),
+                })
             })
             .collect()
     }
 
-    /// Sends a control request and parses its JSON answer.
-    async fn ask(&self, command: String) -> Result<serde_json::Value, DriverError> {
+    /// Sends a control request and reads its answer as a `T`.
+    async fn ask<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        request: Request,
+    ) -> Result<T, DriverError> {
         let path = runtime_dir::control_socket(&self.runtime_dir);
-        let answer = tokio::task::spawn_blocking(move || control::request(&path, &command))
+        tokio::task::spawn_blocking(move || control::client::call_as::<T>(&path, &request))
             .await
             .map_err(|e| DriverError::Io {
                 context: "asking the node",
                 source: std::io::Error::other(e),
             })?
-            .map_err(|source| DriverError::Io {
+            .map_err(|e| DriverError::Io {
                 context: "asking the node",
-                source,
-            })?;
-        serde_json::from_str(&answer).map_err(|e| DriverError::Io {
-            context: "reading the node's answer",
-            source: std::io::Error::other(e),
-        })
+                source: std::io::Error::other(e),
+            })
     }
 
     /// Stops the node and waits for it.
@@ -281,16 +277,5 @@ impl EmbeddedNode {
         let result = self.task.await.unwrap_or(Ok(()));
         drop(self.userspace);
         result
-    }
-}
-
-/// The error for a control answer that says no.
-fn refused(answer: &serde_json::Value) -> DriverError {
-    let why = answer["error"]
-        .as_str()
-        .map_or_else(|| answer.to_string(), str::to_owned);
-    DriverError::Io {
-        context: "the node refused",
-        source: std::io::Error::other(why),
     }
 }

@@ -11,7 +11,8 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 use super::aux::AuxSockets;
-use super::control::{self, SocketFile};
+use super::control::answers::{DownAnswer, IpAnswer, RevocationsAnswer, StatusAnswer};
+use super::control::{self, ApiError, Call, ErrorCode, Reply, Request, SocketFile};
 use super::device::{DeviceSpec, PacketDevice};
 use super::engines::{EngineHost, StreamMode};
 use super::lan::{LanDiscovery, LanInput};
@@ -318,7 +319,7 @@ struct Shell {
     udp: Udp,
     /// `tessel ping` requests waiting for their pong.
     pings: PendingPings,
-    /// `record-fetch` requests waiting for the node's answer.
+    /// `record_fetch` requests waiting for the node's answer.
     records: PendingRecords,
     /// The engines hosted by this node.
     engines: EngineHost,
@@ -449,83 +450,78 @@ impl Shell {
     }
 
     /// Answers a control request, or hands it to whatever answers it.
-    fn on_request(&mut self, node: &mut Node, tiles: Option<&TileHost>, req: control::Request) {
+    fn on_request(&mut self, node: &mut Node, tiles: Option<&TileHost>, call: Call) {
         let now = clock::now();
-        let Err(req) = self.engines.scope_request(req) else {
-            return;
-        };
-        if let Some(answer) = self.engines.control(&req.command) {
-            let _ = req.reply.send(answer);
-            return;
-        }
-        if req.command.starts_with("tile-") {
-            match tiles {
-                Some(t) => t.request(req),
-                None => {
-                    let e = serde_json::json!({ "error": "this node hosts no tile (start it with --tile)" });
-                    let _ = req.reply.send(e.to_string());
-                }
+        let Call { request, reply } = call;
+        match request {
+            Request::Status => reply.ok(&self.status(node, now)),
+            Request::Ip => reply.ok(&IpAnswer {
+                node_id: node.id().to_string(),
+                ipv6: node.ipv6().to_string(),
+                ipv4: node.ipv4().to_string(),
+            }),
+            Request::Ping { target } => self.pings.start(node, &target, reply, now),
+            Request::Whois { target } => {
+                reply.send(super::whois::answer(node, &target, self.listen, now));
             }
-            return;
-        }
-        if req.command == "down" {
-            // Stops the node as SIGTERM does; not for the socket group,
-            // whose verbs read the node or use it but do not end it.
-            let answer = if req.privileged {
+            Request::Down => {
                 self.stopping = true;
                 tracing::info!("stopping: asked over the control socket");
-                serde_json::json!({ "stopping": true })
-            } else {
-                serde_json::json!({ "error": "only root or the daemon's user may stop the node" })
-            };
-            let _ = req.reply.send(answer.to_string());
-            return;
-        }
-        if let Some(args) = req.command.strip_prefix("network-rotate ") {
-            let answer =
-                super::rotation::rotate_request(node, &self.state, args, req.privileged, now);
-            let _ = req.reply.send(answer);
-            return;
-        }
-        match req.command.strip_prefix("ping ") {
-            Some(target) => self.pings.start(node, target, req.reply, now),
-            None => {
-                if let Err(reply) = self.records.request(node, &req.command, req.reply, now) {
-                    let _ = reply.send(self.answer(node, &req.command, now));
-                }
+                reply.ok(&DownAnswer { stopping: true });
             }
+            Request::NetworkRotate { grace_s } => reply.send(super::rotation::rotate_request(
+                node,
+                &self.state,
+                grace_s,
+                now,
+            )),
+            Request::NetworkRevocations { list } => reply.send(revocations(node, &list, now)),
+            Request::RecordPublish { key, ttl_s, value } => {
+                reply.send(super::records::publish(node, &key, ttl_s, &value, now));
+            }
+            Request::RecordFetch { key } => self.records.fetch(node, &key, reply, now),
+            Request::EngineList => reply.ok(&self.engines.list()),
+            #[cfg(feature = "test-hooks")]
+            Request::EngineTamper { mode } => reply.send(self.engines.tamper(&mode)),
+            Request::TileStatus
+            | Request::TileFiles
+            | Request::TilePublish { .. }
+            | Request::TileAnnounce { .. } => match tiles {
+                Some(t) => t.request(Call { request, reply }),
+                None => reply.err(ApiError::new(
+                    ErrorCode::Unavailable,
+                    "this node hosts no tile (start it with --tile)",
+                )),
+            },
+            Request::Scope { args } => self.engines.scope_request(args, reply),
         }
     }
 
-    fn answer(&self, node: &mut Node, command: &str, now: Instant) -> String {
-        if let Some(text) = command.strip_prefix("network-revocations ") {
-            return revocations_answer(node, text, now);
-        }
-        match command {
-            "status" => {
-                let mut status = node.status(now);
-                status.listen = self.listen.to_string();
-                let mut json = serde_json::to_value(&status).expect("serialisable");
-                json["tcp"] = serde_json::to_value(self.tcp.status()).expect("serialisable");
-                json["engines"] = self.engines.status();
-                json.to_string()
-            }
-            other => {
-                serde_json::json!({ "error": format!("unknown request `{other}`") }).to_string()
-            }
+    /// The `status` answer: the node's status with the driver's parts.
+    fn status(&self, node: &Node, now: Instant) -> StatusAnswer {
+        let mut status = node.status(now);
+        status.listen = self.listen.to_string();
+        StatusAnswer {
+            node: status,
+            tcp: self.tcp.status(),
+            engines: self.engines.status(),
         }
     }
 }
 
-/// Hands the running node a revocation list (`network-revocations TEXT`):
+/// Hands the running node a revocation list (`network_revocations`):
 /// answers with its serial and the members whose sessions it closed.
-fn revocations_answer(node: &mut Node, text: &str, now: Instant) -> String {
-    let outcome = crate::identity::RevocationList::from_text(text)
-        .map_err(|e| e.to_string())
-        .and_then(|l| node.apply_revocations(now, l).map_err(|e| e.to_string()));
-    match outcome {
-        Ok(o) => serde_json::json!({ "serial": o.serial, "sessions_closed": o.sessions_closed })
-            .to_string(),
-        Err(e) => serde_json::json!({ "error": e }).to_string(),
-    }
+fn revocations(node: &mut Node, text: &str, now: Instant) -> Reply {
+    let list = crate::identity::RevocationList::from_text(text).map_err(|e| {
+        ApiError::bad_request(format!(
+            "not a revocation list ({e}): give the tessel-revoked-… text"
+        ))
+    })?;
+    let outcome = node
+        .apply_revocations(now, list)
+        .map_err(|e| ApiError::new(ErrorCode::Failed, e.to_string()))?;
+    control::api::reply(&RevocationsAnswer {
+        serial: outcome.serial,
+        sessions_closed: outcome.sessions_closed,
+    })
 }

@@ -12,8 +12,10 @@
 //! - TCP connections (members whose UDP is blocked) → [`tcp`];
 //! - engines (actors) and their local socket `engines.sock` → [`engines`];
 //! - the DNS side of the scope bootstrap (TXT lookups) → [`bootstrap`];
-//! - control socket request → `Node::status` as JSON; the local sockets
-//!   live in the runtime dir ([`runtime_dir`]);
+//! - control socket request ([`control`]: the JSON control API v1) →
+//!   answered from `Node::status` and the other parts, or handed to the
+//!   tile host or the scopes; the local sockets live in the runtime dir
+//!   ([`runtime_dir`]);
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
@@ -45,6 +47,7 @@ mod tun;
 mod udp;
 pub mod userspace;
 mod waiting;
+mod whois;
 
 pub use device::{ChannelDevice, DeviceSpec};
 pub use error::DriverError;

@@ -1,28 +1,33 @@
-//! Records in the daemon: control requests `record-publish KEY TTL_S VALUE`
-//! (key 64 hex digits, value hex) and `record-fetch KEY`, answered with
-//! JSON once the node has sent the record or its fetch has ended.
+//! Records in the daemon: the control requests `record_publish` (key 64
+//! hex digits, value hex, lifetime in seconds) and `record_fetch`, answered
+//! once the node has sent the record or its fetch has ended.
 
 use std::time::{Duration, Instant};
 
 use data_encoding::HEXLOWER_PERMISSIVE as HEX;
-use tokio::sync::oneshot;
 
+use super::control::answers::{RecordEntry, RecordFetchAnswer, RecordPublishAnswer};
+use super::control::api::{reply, Reply};
+use super::control::{ApiError, ErrorCode, Replier};
 use super::waiting::Waiting;
 use crate::identity::NodeId;
-use crate::node::Node;
+use crate::node::{Node, RecordError};
 
 /// How long a fetch request waits before it is answered with a timeout
 /// (the node itself gives up after its tries, well before).
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-fn error(msg: impl std::fmt::Display) -> String {
-    serde_json::json!({ "error": msg.to_string() }).to_string()
+fn parse_key(hex: &str) -> Result<[u8; 32], ApiError> {
+    match HEX.decode(hex.trim().as_bytes()).map(<[u8; 32]>::try_from) {
+        Ok(Ok(key)) => Ok(key),
+        _ => Err(ApiError::bad_request("a record key is 64 hex digits")),
+    }
 }
 
-fn parse_key(hex: &str) -> Result<[u8; 32], String> {
-    match HEX.decode(hex.as_bytes()).map(<[u8; 32]>::try_from) {
-        Ok(Ok(key)) => Ok(key),
-        _ => Err(error("a record key is 64 hex digits")),
+fn record_error(e: &RecordError) -> ApiError {
+    match e {
+        RecordError::Busy => ApiError::new(ErrorCode::Busy, e.to_string()),
+        _ => ApiError::bad_request(e.to_string()),
     }
 }
 
@@ -33,55 +38,39 @@ pub(crate) struct PendingRecords {
 }
 
 impl PendingRecords {
-    /// Handles a `record-…` control request; gives `reply` back if
-    /// `command` is none.
-    pub(crate) fn request(
-        &mut self,
-        node: &mut Node,
-        command: &str,
-        reply: oneshot::Sender<String>,
-        now: Instant,
-    ) -> Result<(), oneshot::Sender<String>> {
-        if let Some(args) = command.strip_prefix("record-publish ") {
-            let _ = reply.send(publish(node, args, now));
-            return Ok(());
-        }
-        let Some(hex) = command.strip_prefix("record-fetch ") else {
-            return Err(reply);
-        };
-        let key = match parse_key(hex.trim()) {
+    /// Starts a `record_fetch` of `key` (hex).
+    pub(crate) fn fetch(&mut self, node: &mut Node, key: &str, reply: Replier, now: Instant) {
+        let key = match parse_key(key) {
             Ok(key) => key,
-            Err(e) => {
-                let _ = reply.send(e);
-                return Ok(());
-            }
+            Err(e) => return reply.err(e),
         };
         match node.fetch_record(now, key) {
             Ok(()) => self.waiting.push(key, reply, now + TIMEOUT),
-            Err(e) => {
-                let _ = reply.send(error(e));
-            }
+            Err(e) => reply.err(record_error(&e)),
         }
-        Ok(())
     }
 
     /// Answers every request for `key` with the fetch's result.
     pub(crate) fn answer(&mut self, key: &[u8; 32], records: &[(NodeId, Vec<u8>)]) {
-        let list: Vec<_> = records
-            .iter()
-            .map(|(publisher, value)| {
-                serde_json::json!({ "publisher": publisher.to_string(), "value": HEX.encode(value) })
-            })
-            .collect();
-        let text = serde_json::json!({ "key": HEX.encode(key), "records": list }).to_string();
-        for reply in self.waiting.take(key) {
-            let _ = reply.send(text.clone());
+        let body = RecordFetchAnswer {
+            key: HEX.encode(key),
+            records: records
+                .iter()
+                .map(|(publisher, value)| RecordEntry {
+                    publisher: publisher.to_string(),
+                    value: HEX.encode(value),
+                })
+                .collect(),
+        };
+        for r in self.waiting.take(key) {
+            r.ok(&body);
         }
     }
 
     /// Answers the requests whose time is up.
     pub(crate) fn expire(&mut self, now: Instant) {
-        self.waiting.expire(now);
+        self.waiting
+            .expire(now, "the record fetch got no answer in 15 s");
     }
 
     /// The earliest deadline of a waiting request.
@@ -90,24 +79,15 @@ impl PendingRecords {
     }
 }
 
-/// `record-publish KEY TTL_S VALUE`.
-fn publish(node: &mut Node, args: &str, now: Instant) -> String {
-    let mut words = args.split_whitespace();
-    let (Some(key), Some(ttl), value) = (words.next(), words.next(), words.next()) else {
-        return error("usage: record-publish KEY TTL_S VALUE (hex key and value)");
-    };
-    let key = match parse_key(key) {
-        Ok(key) => key,
-        Err(e) => return e,
-    };
-    let Ok(ttl) = ttl.parse::<u64>() else {
-        return error("the lifetime is a number of seconds");
-    };
-    let Ok(value) = HEX.decode(value.unwrap_or("").as_bytes()) else {
-        return error("the value is not hex");
-    };
-    match node.publish_record(now, key, &value, Duration::from_secs(ttl)) {
-        Ok(()) => serde_json::json!({ "published": HEX.encode(&key) }).to_string(),
-        Err(e) => error(e),
-    }
+/// `record_publish`: signs and sends the record.
+pub(crate) fn publish(node: &mut Node, key: &str, ttl_s: u64, value: &str, now: Instant) -> Reply {
+    let key = parse_key(key)?;
+    let value = HEX
+        .decode(value.trim().as_bytes())
+        .map_err(|_| ApiError::bad_request("the value is not hex"))?;
+    node.publish_record(now, key, &value, Duration::from_secs(ttl_s))
+        .map_err(|e| record_error(&e))?;
+    reply(&RecordPublishAnswer {
+        key: HEX.encode(&key),
+    })
 }

@@ -1,11 +1,14 @@
 //! Network key rotation in the daemon: which keys to start with, the
-//! `network-rotate GRACE_S` control request, and keeping the keys in the
+//! `network_rotate` control request, and keeping the keys in the
 //! state dir when the node changes them (`Event::NetworkKeyChanged`).
 
 use std::time::{Duration, Instant};
 
 use zeroize::Zeroize;
 
+use super::control::answers::RotateAnswer;
+use super::control::api::{reply, Reply};
+use super::control::{ApiError, ErrorCode};
 use super::state_dir::StateDir;
 use super::{clock, DriverError};
 use crate::identity::NetworkKey;
@@ -63,35 +66,28 @@ pub(crate) fn persist(node: &Node, state: &StateDir) {
     }
 }
 
-/// Answers `network-rotate GRACE_S` (from the daemon's own user or root
-/// only: the answer holds the new key).
+/// Answers `network_rotate` (the control API lets only the daemon's own
+/// user and root send it: the answer holds the new key).
 pub(crate) fn rotate_request(
     node: &mut Node,
     state: &StateDir,
-    args: &str,
-    privileged: bool,
+    grace_s: u64,
     now: Instant,
-) -> String {
-    let error = |e: String| serde_json::json!({ "error": e }).to_string();
-    if !privileged {
-        return error("only root or the daemon's user may rotate the network key".into());
-    }
-    let Ok(grace_s) = args.trim().parse::<u64>() else {
-        return error("usage: network-rotate GRACE_S".into());
-    };
-    let mut secret = match clock::random_seed() {
-        Ok(s) => s,
-        Err(e) => return error(format!("reading the OS random source: {e}")),
-    };
+) -> Reply {
+    let mut secret = clock::random_seed().map_err(|e| {
+        ApiError::new(
+            ErrorCode::Failed,
+            format!("reading the OS random source: {e}"),
+        )
+    })?;
     let key = node.rotate_network_key(now, secret, Duration::from_secs(grace_s));
     secret.zeroize();
     persist(node, state);
-    serde_json::json!({
-        "key": key.to_text().as_str(),
-        "epoch": key.epoch(),
-        "old_key_refused_after_unix_ms": node.retiring_key().map(|(_, t)| t),
+    reply(&RotateAnswer {
+        key: key.to_text().as_str().to_owned(),
+        epoch: key.epoch(),
+        old_key_refused_after_unix_ms: node.retiring_key().map(|(_, t)| t),
     })
-    .to_string()
 }
 
 #[cfg(test)]
@@ -130,7 +126,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_daemons_user_may_rotate_and_the_new_key_is_kept() {
+    fn a_rotation_answers_the_new_key_and_keeps_it() {
         let (state, dir) = state("request");
         let key = NetworkKey::from_secret([1; 32]);
         let now = Instant::now();
@@ -144,13 +140,8 @@ mod tests {
             unix_ms: 1_800_000_000_000,
         };
         let mut node = Node::new(config, now);
-        let refused = rotate_request(&mut node, &state, "3600", false, now);
-        assert!(refused.contains("error"), "{refused}");
         assert_eq!(node.network_key().epoch(), 0);
-        let bad = rotate_request(&mut node, &state, "soon", true, now);
-        assert!(bad.contains("usage"), "{bad}");
-        let answer: serde_json::Value =
-            serde_json::from_str(&rotate_request(&mut node, &state, "3600", true, now)).unwrap();
+        let answer = rotate_request(&mut node, &state, 3600, now).unwrap();
         assert_eq!(answer["epoch"], 1);
         let text = answer["key"].as_str().unwrap();
         let saved = state.network_key().unwrap().unwrap();

@@ -49,8 +49,8 @@ pub struct Status {
     pub managed: Option<super::ManagedStatus>,
 }
 
-/// One member as `tessel status` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One member as `tessel status` and `tessel whois` show it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PeerStatus {
     /// The member's node ID.
     pub node_id: String,
@@ -80,6 +80,13 @@ pub struct PeerStatus {
     /// Its member certificate as checked in its last handshake (managed mode).
     #[serde(default)]
     pub certificate: Option<super::PeerCert>,
+    /// How long ago an authenticated datagram last came from it.
+    #[serde(default)]
+    pub last_seen_ago_secs: Option<f64>,
+    /// What carries the direct path to `endpoint`: `udp`, or `tcp` (a TCP
+    /// connection, where UDP is blocked); `None` without an endpoint.
+    #[serde(default)]
+    pub transport: Option<String>,
 }
 
 /// The network key's state, for `tessel status`.
@@ -119,6 +126,13 @@ impl Node {
                 rx_bytes: p.rx_bytes,
                 tx_bytes: p.tx_bytes,
                 certificate: self.peer_certificate(&p.id).cloned(),
+                last_seen_ago_secs: p
+                    .last_received
+                    .map(|t| now.saturating_duration_since(t).as_secs_f64()),
+                transport: p.endpoint.map(|_| {
+                    let tcp = p.socket >= super::STREAM_IDS_FROM;
+                    (if tcp { "tcp" } else { "udp" }).to_owned()
+                }),
             })
             .collect();
         peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));

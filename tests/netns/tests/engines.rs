@@ -7,7 +7,7 @@
 //!
 //! Needs root (namespaces, veth, bridges, TUN), `python3`, and the `tessel`
 //! binary built with `test-hooks` (a test build of the workspace does that;
-//! the hidden control request `engine-tamper` spoils the next message frame
+//! the hidden control command `engine_tamper` spoils the next message frame
 //! a node writes).
 
 use std::io::{BufRead, BufReader, Write};
@@ -16,7 +16,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tessel_netns::cluster::{wait_full_mesh, MESH_TIMEOUT};
 use tessel_netns::engine_client::{self, PyEngine};
 use tessel_netns::netns::is_root;
@@ -90,10 +90,12 @@ fn counter(node: &TesselNode, path: &[&str]) -> Result<u64> {
         .with_context(|| format!("no engines counter {path:?}"))
 }
 
-/// Sends a control request (the test-only `engine-tamper`).
-fn control(node: &TesselNode, command: &str) -> Result<Value> {
+/// Sends a control API request (`cmd` and its arguments, such as the
+/// test-only `engine_tamper`); returns the answer (`ok` or not).
+fn control(node: &TesselNode, mut request: Value) -> Result<Value> {
+    request["v"] = json!(1);
     let mut s = UnixStream::connect(node.runtime_dir().join("tessel.sock"))?;
-    s.write_all(format!("{command}\n").as_bytes())?;
+    s.write_all(format!("{request}\n").as_bytes())?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line)?;
     Ok(serde_json::from_str(&line)?)
@@ -160,7 +162,7 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
     // `engine ‖ node ‖ …`).
     let prefix = format!("{}{}", echo_a.addr, id_a);
     wait::poll("C to fetch echo-a's host record", WAIT, || {
-        let answer = control(&c, &format!("record-fetch {}", echo_a.addr))?;
+        let answer = control(&c, json!({ "cmd": "record_fetch", "key": echo_a.addr }))?;
         Ok(answer["records"]
             .as_array()
             .into_iter()
@@ -232,8 +234,8 @@ fn engines_call_cast_learn_forget_tamper_filter() -> Result<()> {
         ("replay", "replayed"),
     ] {
         let before = counter(&a, &["drops", drop])?;
-        let answer = control(&c, &format!("engine-tamper {mode}"))?;
-        ensure!(answer["tamper"] == mode, "engine-tamper {mode}: {answer}");
+        let answer = control(&c, json!({ "cmd": "engine_tamper", "mode": mode }))?;
+        ensure!(answer["tamper"] == mode, "engine_tamper {mode}: {answer}");
         let marker = format!("tampered {mode}");
         cli_send(&c, "cast", "echo-a", &marker)?;
         wait::poll(&format!("A to count a {drop} frame"), WAIT, || {

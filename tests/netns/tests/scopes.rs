@@ -53,7 +53,7 @@ const CLI: Duration = Duration::from_secs(30);
 const DNS_NAME: &str = "_tessel-root.example.org";
 
 /// Runs `tessel ARGS --json` on `node`: the answer, or the error answer
-/// (with its `code`) when the command failed.
+/// (`{"error": {"code", "message"}}`) when the command failed.
 fn scope(node: &TesselNode, args: &[&str]) -> Result<Value> {
     let mut all = vec!["scope"];
     all.extend_from_slice(args);
@@ -355,7 +355,7 @@ fn three_levels_of_scopes_across_a_nat_with_dns_bootstrap() -> Result<()> {
     // Access: anonymous into the private scope is denied, a readcap works.
     let denied = scope(&n, &["query", "/org/team", "fs", "--all"])?;
     ensure!(
-        denied["code"] == "denied",
+        denied["error"]["code"] == "denied",
         "anonymous query not denied: {denied}"
     );
     // Each member holds the other's registration once it was forwarded:

@@ -51,6 +51,10 @@ pub(crate) enum Command {
     Ip(DirsAndJson),
     /// Show the running node's peers and counters.
     Status(DirsAndJson),
+    /// Show who a member is: node ID, overlay addresses, path and
+    /// round-trip time, last seen and, in a managed network, its
+    /// certificate's name, groups and expiry.
+    Whois(crate::whois::WhoisArgs),
     /// Find out what the NAT in front of this machine does: reflexive
     /// addresses, RTTs, mapping, port allocation, filtering, hairpinning.
     Netcheck(NetcheckArgs),
@@ -124,7 +128,11 @@ pub(crate) struct PingArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum NetworkCommand {
     /// Print a new network key (the secret that admits members).
-    New,
+    New {
+        /// Print JSON (the key and the network's public ID).
+        #[arg(long)]
+        json: bool,
+    },
     /// Replace the network key: the running node makes a new one, prints
     /// it and hands it to the members it has sessions with; the old key
     /// keeps working for the grace period, so members offline now get the
@@ -137,6 +145,9 @@ pub(crate) enum NetworkCommand {
         /// Where to write the secret key (never over an existing file).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print JSON (the public key and the file).
+        #[arg(long)]
+        json: bool,
     },
     /// Sign a member certificate (managed mode) for a node.
     Sign(crate::network::SignArgs),
@@ -152,6 +163,10 @@ pub(crate) struct RotateArgs {
     /// How long the old key keeps working: 90s, 30m, 12h, 7d (at most 30d).
     #[arg(long, default_value = "7d", value_parser = crate::scope::duration::parse)]
     pub(crate) grace: std::time::Duration,
+    /// Print JSON: the node's answer (the new key, its epoch, when the old
+    /// key stops working).
+    #[arg(long)]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) dirs: NodeDirs,
 }

@@ -2,39 +2,37 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use tessel_overlay::driver::portmap::PortMapping;
 use tessel_overlay::driver::runtime_dir::SocketGroup;
 use tessel_overlay::driver::scopes::ScopeOptions;
 use tessel_overlay::driver::state_dir::StateDir;
-use tessel_overlay::driver::tcp::TcpStatus;
 use tessel_overlay::driver::userspace::{Userspace, UserspaceOptions};
 use tessel_overlay::driver::{self, DeviceSpec, RunOptions};
 use tessel_overlay::identity::address::initial_addresses;
 use tessel_overlay::identity::{NetworkKey, NodeId, OwnerId};
-use tessel_overlay::node::Status;
 use tessel_stack::proxy::Credentials;
 use zeroize::Zeroizing;
 
-use crate::cli::{Command, DirsAndJson, NetworkCommand, NodeDirs, UpArgs};
-use crate::local::{self, Unreachable};
+use crate::cli::{Command, NetworkCommand, UpArgs};
 use tessel_overlay::driver::local_addrs::local_addresses;
 
 /// Runs `command`.
 pub(crate) fn run(command: Command) -> Result<()> {
     match command {
-        Command::Network(NetworkCommand::New) => network_new(),
+        Command::Network(NetworkCommand::New { json }) => network_new(json),
         Command::Network(NetworkCommand::Rotate(args)) => crate::rotate::run(&args),
-        Command::Network(NetworkCommand::Owner { out }) => crate::scope::key_new(&out),
+        Command::Network(NetworkCommand::Owner { out, json }) => crate::scope::key_new(&out, json),
         Command::Network(NetworkCommand::Sign(a)) => crate::network::sign(&a),
         Command::Network(NetworkCommand::Revoke(a)) => crate::network::revoke(&a),
         Command::Network(NetworkCommand::Revocations(a)) => crate::network::revocations(&a),
         Command::Up(args) => up(*args),
         Command::Down(a) => crate::down::run(&a.dirs, a.json),
-        Command::Ip(a) => ip(&a.dirs, a.json),
-        Command::Status(args) => status(args),
+        Command::Ip(a) => crate::status::ip(&a.dirs, a.json),
+        Command::Status(args) => crate::status::status(&args),
+        Command::Whois(args) => crate::whois::run(&args),
         Command::Netcheck(args) => crate::netcheck::run(args),
-        Command::Ping(args) => ping(args),
+        Command::Ping(args) => crate::ping::run(&args),
         Command::Engine(cmd) => crate::engine::run(cmd),
         Command::Tile(cmd) => crate::tile::run(cmd),
         Command::Scope(cmd) => crate::scope::run(cmd),
@@ -43,10 +41,19 @@ pub(crate) fn run(command: Command) -> Result<()> {
     }
 }
 
-fn network_new() -> Result<()> {
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
-    println!("{}", NetworkKey::from_secret(seed).to_text().as_str());
+fn network_new(json: bool) -> Result<()> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(&mut seed[..]).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+    let key = NetworkKey::from_secret(*seed);
+    if json {
+        let v = serde_json::json!({
+            "key": key.to_text().as_str(),
+            "network_id": key.id().to_string(),
+        });
+        println!("{v}");
+    } else {
+        println!("{}", key.to_text().as_str());
+    }
     Ok(())
 }
 
@@ -263,241 +270,4 @@ fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
         );
     }
     println!();
-}
-
-/// Asks the running node for its status; `None` if no node is running.
-fn running_status(dirs: &NodeDirs) -> Option<Result<Status>> {
-    running_status_json(dirs).map(|r| {
-        r.and_then(|v| serde_json::from_value(v).context("reading the node's status answer"))
-    })
-}
-
-/// The running node's status as JSON (with the driver's parts, such as
-/// `tcp`); `None` if no node is running (an error if one runs but may not
-/// be asked).
-fn running_status_json(dirs: &NodeDirs) -> Option<Result<serde_json::Value>> {
-    match local::request(dirs, "status") {
-        Ok(answer) => {
-            Some(serde_json::from_str(&answer).context("reading the node's status answer"))
-        }
-        Err(Unreachable::NotRunning { .. }) => None,
-        Err(e) => Some(Err(e.into())),
-    }
-}
-
-fn ip(dirs: &NodeDirs, json: bool) -> Result<()> {
-    let print = |node: &str, ipv6: &str, ipv4: &str| {
-        if json {
-            println!(
-                "{}",
-                serde_json::json!({ "node_id": node, "ipv6": ipv6, "ipv4": ipv4 })
-            );
-        } else {
-            println!("{ipv6}\n{ipv4}");
-        }
-    };
-    if let Some(status) = running_status(dirs) {
-        let status = status?;
-        print(&status.node_id, &status.ipv6, &status.ipv4);
-        return Ok(());
-    }
-    let state_dir = &dirs.state_dir;
-    let state = StateDir::open(state_dir)?;
-    let Some(network) = state.network_key()? else {
-        bail!(
-            "no network key in {}: run `tessel up --network KEY --state-dir {}` once first",
-            state_dir.display(),
-            state_dir.display()
-        );
-    };
-    let node = state.node_key()?.id();
-    let (ipv6, ipv4) = initial_addresses(&network.id(), &node);
-    print(&node.to_string(), &ipv6.to_string(), &ipv4.to_string());
-    Ok(())
-}
-
-fn status(args: DirsAndJson) -> Result<()> {
-    let json = match local::request(&args.dirs, "status") {
-        Ok(answer) => serde_json::from_str::<serde_json::Value>(&answer)
-            .context("reading the node's status answer")?,
-        Err(e) => return Err(e.into()),
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
-        return Ok(());
-    }
-    let tcp: Option<TcpStatus> = serde_json::from_value(json["tcp"].clone()).ok();
-    let engine_lines = crate::engine::status_lines(&json);
-    let status: Status =
-        serde_json::from_value(json).context("reading the node's status answer")?;
-    println!("node     {}", status.node_id);
-    println!("network  {}", status.network_id);
-    println!("address  {}  {}", status.ipv6, status.ipv4);
-    println!("listen   {}", status.listen);
-    let k = &status.network_key;
-    match k.old_key_refused_after_unix_ms {
-        Some(ms) => println!(
-            "key      epoch {}; the old key (epoch {}) works until {}",
-            k.epoch,
-            k.retiring_epoch.unwrap_or_default(),
-            crate::rotate::utc(ms / 1000)
-        ),
-        None => println!("key      epoch {}", k.epoch),
-    }
-    if let Some(m) = &status.port_mapping {
-        println!("mapped   {} ({})", m.external, m.protocol);
-    }
-    if let Some(m) = &status.managed {
-        println!("managed  owner {}", m.owner);
-        println!(
-            "         this node: {:?} groups [{}], certificate valid until {} (Unix seconds)",
-            m.name,
-            m.groups.join(", "),
-            m.not_after
-        );
-        match m.revocations_serial {
-            Some(s) => println!("         revocation list serial {s}, {} revoked", m.revoked),
-            None => println!("         no revocation list"),
-        }
-    }
-    println!();
-    if status.peers.is_empty() {
-        println!("no peers yet");
-    }
-    for p in &status.peers {
-        let state = match (&p.path, p.connected) {
-            (Some(path), true) => format!("connected ({path})"),
-            (None, true) => "connected".to_string(),
-            (_, false) => "not connected".to_string(),
-        };
-        let hs = p
-            .last_handshake_ago_secs
-            .map_or("never".to_string(), |s| format!("{s:.0}s ago"));
-        println!("peer {}  {state}", p.node_id);
-        println!(
-            "     {}  {}  endpoint {}  handshake {hs}  rx {}  tx {}",
-            p.ipv6,
-            p.ipv4.as_deref().unwrap_or("-"),
-            p.endpoint.as_deref().unwrap_or("-"),
-            bytes(p.rx_bytes),
-            bytes(p.tx_bytes)
-        );
-        if let Some(c) = &p.certificate {
-            println!(
-                "     certificate {:?} groups [{}] until {}",
-                c.name,
-                c.groups.join(", "),
-                c.not_after
-            );
-        }
-    }
-    crate::nat_status::print(&status.nat);
-    for line in tcp.iter().flat_map(TcpStatus::lines) {
-        println!("{line}");
-    }
-    let r = &status.relay;
-    println!(
-        "relaying: {}; passed on {} frames ({}) for others, now for {} pairs of members, refused {} ({} over the pair limit, {} over a member's share); sent {} and received {} of ours through relays",
-        if r.enabled { "on" } else { "off (--no-relay)" },
-        r.forwarded,
-        bytes(r.forwarded_bytes),
-        r.pairs,
-        r.refused,
-        r.refused_pairs,
-        r.refused_hop_share,
-        r.sent_relayed,
-        r.received_relayed
-    );
-    for line in engine_lines {
-        println!("{line}");
-    }
-    let t = &status.traversal;
-    if t.punches_started + t.punches_joined > 0 {
-        println!(
-            "hole punching: {} started, {} joined, {} direct, {} failed, {} probes ({} to random ports, {} birthday)",
-            t.punches_started,
-            t.punches_joined,
-            t.direct_paths_found,
-            t.punches_failed,
-            t.probes_sent,
-            t.spray_probes,
-            t.birthday_punches
-        );
-    }
-    if t.candidates_refused + t.joins_refused + t.probes_capped > 0 {
-        println!(
-            "hole punching refused: {} candidates, {} joins, {} probes over an address's budget",
-            t.candidates_refused, t.joins_refused, t.probes_capped
-        );
-    }
-    let drops: Vec<String> = status
-        .drops
-        .iter()
-        .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    println!();
-    println!(
-        "dropped  {}",
-        if drops.is_empty() {
-            "none".to_string()
-        } else {
-            drops.join(", ")
-        }
-    );
-    Ok(())
-}
-
-fn bytes(n: u64) -> String {
-    match n {
-        0..1024 => format!("{n} B"),
-        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
-    }
-}
-
-/// `tessel ping`: asks the running node to ping, once a second.
-fn ping(args: crate::cli::PingArgs) -> Result<()> {
-    let mut answered = 0;
-    for i in 0..args.count {
-        if i > 0 {
-            std::thread::sleep(std::time::Duration::from_secs(1));
-        }
-        let answer = local::request(&args.dirs, &format!("ping {}", args.peer))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&answer).context("reading the node's ping answer")?;
-        if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-            bail!("{e}");
-        }
-        if args.json {
-            println!("{v}");
-        } else if v.get("timeout").is_some() {
-            println!(
-                "no reply from {} (a session may still be starting)",
-                args.peer
-            );
-        } else {
-            let how = match (
-                v["path"].as_str(),
-                v["relay"].as_str(),
-                v["endpoint"].as_str(),
-            ) {
-                (Some("relay"), Some(r), _) => format!("via relay {r}"),
-                (Some("direct"), _, Some(e)) => format!("direct {e}"),
-                _ => "on no known path".to_string(),
-            };
-            println!(
-                "pong from {} {how} in {:.1} ms",
-                v["peer"].as_str().unwrap_or("?"),
-                v["rtt_ms"].as_f64().unwrap_or(0.0)
-            );
-        }
-        if v.get("timeout").is_none() {
-            answered += 1;
-        }
-    }
-    if answered == 0 {
-        bail!("no reply from {}", args.peer);
-    }
-    Ok(())
 }

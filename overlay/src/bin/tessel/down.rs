@@ -1,30 +1,30 @@
-//! `tessel down`: asks the running node to stop, as SIGTERM would (its
-//! interface removed, its state saved), and waits until it has.
+//! `tessel down`: asks the running node to stop (the control API's
+//! `down`), as SIGTERM would (its interface removed, its state saved), and
+//! waits until it has.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
+use tessel_overlay::driver::control::answers::DownAnswer;
+use tessel_overlay::driver::control::Request;
 
 use crate::cli::NodeDirs;
-use crate::local;
+use crate::local::{self, AskError};
 
 /// How long the node may take to stop after it said it would.
 const STOP_WAIT: Duration = Duration::from_secs(15);
 
 /// Runs `tessel down`.
 pub(crate) fn run(dirs: &NodeDirs, json: bool) -> Result<()> {
-    let answer = local::request(dirs, "down").map_err(|e| anyhow::anyhow!("{e}"))?;
-    // A node that stops at once may close the socket before it answers.
-    if !answer.trim().is_empty() {
-        let v: serde_json::Value = serde_json::from_str(&answer)
-            .map_err(|e| anyhow::anyhow!("reading the node's answer: {e}"))?;
-        if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-            bail!("{e}");
-        }
+    match local::ask::<DownAnswer>(dirs, &Request::Down) {
+        Ok(_) => {}
+        // A node that stops at once may close the socket before it answers.
+        Err(AskError::Answer(_)) => {}
+        Err(e) => return Err(e.into()),
     }
     let deadline = Instant::now() + STOP_WAIT;
     while Instant::now() < deadline {
-        if local::request(dirs, "status").is_err() {
+        if local::call(dirs, &Request::Status).is_err() {
             if json {
                 println!("{}", serde_json::json!({ "stopped": true }));
             } else {

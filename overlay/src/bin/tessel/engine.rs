@@ -1,4 +1,5 @@
-//! `tessel engine …`: engines through the running node's `engines.sock`.
+//! `tessel engine …`: the list through the control API (`engine_list`),
+//! calls and casts through the running node's `engines.sock`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -6,10 +7,13 @@ use std::os::unix::net::UnixStream;
 use anyhow::{anyhow, bail, Context, Result};
 use data_encoding::BASE64;
 use serde_json::{json, Value};
+use tessel_overlay::driver::control::answers::{EngineListAnswer, EngineStatus};
+use tessel_overlay::driver::control::Request;
 use tessel_overlay::driver::engines::socket_path;
 
 use crate::cli::{EngineCommand, EngineSendArgs, NodeDirs};
 use crate::local;
+use crate::table::Table;
 
 /// Runs an `engine` subcommand.
 pub(crate) fn run(command: EngineCommand) -> Result<()> {
@@ -21,55 +25,39 @@ pub(crate) fn run(command: EngineCommand) -> Result<()> {
 }
 
 fn list(dirs: &NodeDirs, as_json: bool) -> Result<()> {
-    let answer = local::request(dirs, "engines")?;
-    let v: Value = serde_json::from_str(&answer).context("reading the node's answer")?;
+    let v: EngineListAnswer = local::ask(dirs, &Request::EngineList)?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        return local::print_json(&v, false);
+    }
+    if v.local.is_empty() && v.foreign.is_empty() {
+        println!("no engines");
         return Ok(());
     }
-    let names = |e: &Value| -> String {
-        let n: Vec<&str> = e["names"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+    let names = |n: &[String]| {
         if n.is_empty() {
-            String::new()
+            "-".to_owned()
         } else {
-            format!("  ({})", n.join(", "))
+            n.join(", ")
         }
     };
-    let empty = Vec::new();
-    let local = v["local"].as_array().unwrap_or(&empty);
-    let foreign = v["foreign"].as_array().unwrap_or(&empty);
-    println!("local engines ({}):", local.len());
-    for e in local {
-        let kind = if e["persistent"] == true {
+    let mut t = Table::new(&["where", "engine", "node", "state", "names"]);
+    for e in &v.local {
+        let kind = if e.persistent {
             "persistent"
         } else {
             "ephemeral"
         };
-        println!(
-            "  {}  {kind}{}",
-            e["engine"].as_str().unwrap_or("?"),
-            names(e)
-        );
+        t.row(["local", &e.engine, &e.node, kind, &names(&e.names)]);
     }
-    println!("foreign engines ({}):", foreign.len());
-    for e in foreign {
-        let reach = if e["reachable"] == true {
-            ""
+    for e in &v.foreign {
+        let reach = if e.reachable {
+            "reachable"
         } else {
-            "  unreachable"
+            "unreachable"
         };
-        println!(
-            "  {}  on node {}{reach}{}",
-            e["engine"].as_str().unwrap_or("?"),
-            e["node"].as_str().unwrap_or("?"),
-            names(e)
-        );
+        t.row(["foreign", &e.engine, &e.node, reach, &names(&e.names)]);
     }
+    t.print();
     Ok(())
 }
 
@@ -144,28 +132,18 @@ fn send(args: EngineSendArgs, call: bool) -> Result<()> {
     Ok(())
 }
 
-/// Lines about engines for `tessel status` (none if the node has no engine part).
-pub(crate) fn status_lines(status: &Value) -> Vec<String> {
-    let e = &status["engines"];
-    if e.is_null() {
-        return Vec::new();
-    }
-    let n = |v: &Value| v.as_u64().unwrap_or(0);
-    let drops: Vec<String> = e["drops"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, v)| n(v) > 0)
-        .map(|(k, v)| format!("{k} {}", n(v)))
+/// Lines about engines for `tessel status`.
+pub(crate) fn status_lines(e: &EngineStatus) -> Vec<String> {
+    let drops: Vec<String> = e
+        .drops
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
         .collect();
     vec![
         format!(
             "engines: {} local, {} foreign, streams to {} members; {} B in, {} B out",
-            n(&e["local"]),
-            n(&e["foreign"]),
-            n(&e["peers"]),
-            n(&e["bytes_in"]),
-            n(&e["bytes_out"])
+            e.local, e.foreign, e.peers, e.bytes_in, e.bytes_out
         ),
         format!(
             "engine drops: {}",

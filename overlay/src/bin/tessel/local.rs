@@ -1,12 +1,17 @@
 //! Reaching the running node through its local sockets in the runtime dir,
 //! with one clear message for each way that fails: no node running there,
-//! or no permission (join the socket group).
+//! no permission to open the socket (join the socket group), or the node's
+//! own refusal (a control API error, e.g. `permission_denied` for a
+//! command only root or the daemon's user may send).
 
 use std::io;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use tessel_overlay::driver::control;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use tessel_overlay::driver::control::client::{self, CallError};
+use tessel_overlay::driver::control::{ApiError, ErrorCode, Request};
 use tessel_overlay::driver::runtime_dir::{self, DEFAULT_SOCKET_GROUP};
 
 use crate::cli::NodeDirs;
@@ -48,24 +53,24 @@ impl std::fmt::Display for Unreachable {
                 Some("root") => write!(
                     f,
                     "permission denied on {}: the running node's sockets are for root only \
-                     (group `{DEFAULT_SOCKET_GROUP}` did not exist when it started). Create the group \
-                     (sudo addgroup --system {DEFAULT_SOCKET_GROUP}), restart the node, join the group \
-                     (sudo usermod -aG {DEFAULT_SOCKET_GROUP} $USER) and log in again; or run this as root",
+                     (group {DEFAULT_SOCKET_GROUP} did not exist when it started). Create the group \
+                     (sudo addgroup --system {DEFAULT_SOCKET_GROUP}), restart the node, add yourself \
+                     to it (sudo usermod -aG {DEFAULT_SOCKET_GROUP} $USER) and log in again; or run \
+                     this as root",
                     path.display()
                 ),
                 Some(g) => write!(
                     f,
-                    "permission denied on {}: only root and members of group `{g}` may use the \
-                     running node; join it with `sudo usermod -aG {g} $USER` and log in again, \
-                     or run this as root",
+                    "permission denied: add yourself to group {g} to use the running node \
+                     (sudo usermod -aG {g} $USER, then log in again), or run this as root ({})",
                     path.display()
                 ),
                 None => write!(
                     f,
-                    "permission denied on {}: only root and the members of the node's socket group \
-                     (`{DEFAULT_SOCKET_GROUP}` unless it was started with --socket-group) may use the \
-                     running node; join it with `sudo usermod -aG {DEFAULT_SOCKET_GROUP} $USER` and \
-                     log in again, or run this as root",
+                    "permission denied: add yourself to the node's socket group, \
+                     {DEFAULT_SOCKET_GROUP} unless it was started with --socket-group \
+                     (sudo usermod -aG {DEFAULT_SOCKET_GROUP} $USER, then log in again), or run \
+                     this as root ({})",
                     path.display()
                 ),
             },
@@ -94,11 +99,79 @@ impl Unreachable {
     }
 }
 
-/// Sends one request line on the control socket and returns the answer.
-pub(crate) fn request(dirs: &NodeDirs, command: &str) -> Result<String, Unreachable> {
+/// Why a control request got no answer to use.
+#[derive(Debug)]
+pub(crate) enum AskError {
+    /// The node could not be reached.
+    Unreachable(Unreachable),
+    /// The node answered with an error.
+    Refused(ApiError),
+    /// The answer could not be read.
+    Answer(CallError),
+}
+
+impl std::fmt::Display for AskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(u) => u.fmt(f),
+            Self::Refused(e) if e.is(ErrorCode::PermissionDenied) => {
+                write!(f, "permission denied: {}", e.message)
+            }
+            Self::Refused(e) => f.write_str(&e.message),
+            Self::Answer(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for AskError {}
+
+impl AskError {
+    /// The node's error, if it answered with one.
+    pub(crate) fn refusal(&self) -> Option<&ApiError> {
+        match self {
+            Self::Refused(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether no node runs there.
+    pub(crate) fn not_running(&self) -> bool {
+        matches!(self, Self::Unreachable(Unreachable::NotRunning { .. }))
+    }
+}
+
+/// Sends `request` on the control socket; returns the answer's fields.
+pub(crate) fn call(dirs: &NodeDirs, request: &Request) -> Result<Map<String, Value>, AskError> {
     let dir = dirs.client_runtime_dir();
     let path = runtime_dir::control_socket(&dir);
-    control::request(&path, command).map_err(|e| Unreachable::from_io(&dir, &path, e))
+    client::call(&path, request).map_err(|e| match e {
+        CallError::Io(io) => AskError::Unreachable(Unreachable::from_io(&dir, &path, io)),
+        CallError::Refused(e) => AskError::Refused(e),
+        other => AskError::Answer(other),
+    })
+}
+
+/// Sends `request` and reads the answer's fields as a `T`.
+pub(crate) fn ask<T: DeserializeOwned>(dirs: &NodeDirs, request: &Request) -> Result<T, AskError> {
+    let body = call(dirs, request)?;
+    serde_json::from_value(Value::Object(body)).map_err(|e| {
+        AskError::Answer(CallError::Body {
+            command: request.name(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+/// Prints an answer's fields as one JSON object (pretty for a person,
+/// compact when `compact`).
+pub(crate) fn print_json<T: serde::Serialize>(body: &T, compact: bool) -> anyhow::Result<()> {
+    let text = if compact {
+        serde_json::to_string(body)?
+    } else {
+        serde_json::to_string_pretty(body)?
+    };
+    println!("{text}");
+    Ok(())
 }
 
 /// Connects to the socket that `socket_path` names in the runtime dir.

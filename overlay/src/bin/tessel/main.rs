@@ -11,9 +11,13 @@ mod logs;
 mod nat_status;
 mod netcheck;
 mod network;
+mod ping;
 mod rotate;
 mod scope;
+mod status;
+mod table;
 mod tile;
+mod whois;
 
 // Fuzzing builds skip MAC checks so that fuzzers reach deeper code: a node
 // built that way would accept forged packets. Only the library is fuzzed.

@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use tessel_overlay::driver::control::answers::RevocationsAnswer;
+use tessel_overlay::driver::control::Request;
 use tessel_overlay::driver::state_dir::StateDir;
 use tessel_overlay::driver::Membership;
 use tessel_overlay::identity::{MemberCert, NetworkKey, NodeId, OwnerId, RevocationList};
@@ -40,6 +42,9 @@ pub(crate) struct SignArgs {
     /// Write the certificate to this file instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// Print JSON: the certificate (unless --out) and what it says.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `tessel network revoke`.
@@ -67,6 +72,9 @@ pub(crate) struct RevokeArgs {
     /// Write the list to this file instead of printing it.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: Option<PathBuf>,
+    /// Print JSON: the list (unless --out), its serial and its members.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `tessel network revocations`.
@@ -74,6 +82,9 @@ pub(crate) struct RevokeArgs {
 pub(crate) struct RevocationsArgs {
     /// The list (`tessel-revoked-…`), or @FILE holding it.
     pub(crate) list: String,
+    /// Print JSON: the node's answer.
+    #[arg(long)]
+    pub(crate) json: bool,
     #[command(flatten)]
     pub(crate) dirs: NodeDirs,
 }
@@ -106,15 +117,33 @@ fn parse_list(arg: &str) -> Result<RevocationList> {
     })
 }
 
-fn emit(text: &str, out: Option<&PathBuf>) -> Result<()> {
-    match out {
-        Some(path) => std::fs::write(path, format!("{text}\n"))
-            .with_context(|| format!("writing {}", path.display())),
-        None => {
-            println!("{text}");
-            Ok(())
-        }
+/// Writes `text` to `out`, or prints it unless `json` (whose object then
+/// holds it under `field`); with `json`, prints `details` and the text or
+/// the file.
+fn emit(
+    text: &str,
+    out: Option<&PathBuf>,
+    json: bool,
+    field: &str,
+    details: serde_json::Value,
+) -> Result<()> {
+    if let Some(path) = out {
+        std::fs::write(path, format!("{text}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
+    if !json {
+        if out.is_none() {
+            println!("{text}");
+        }
+        return Ok(());
+    }
+    let mut v = details;
+    match out {
+        Some(path) => v["file"] = serde_json::json!(path.display().to_string()),
+        None => v[field] = serde_json::json!(text),
+    }
+    println!("{v}");
+    Ok(())
 }
 
 /// `tessel network sign`.
@@ -127,7 +156,20 @@ pub(crate) fn sign(a: &SignArgs) -> Result<()> {
         MemberCert::sign(&owner, &network, &node, &a.name, not_after, &a.groups).map_err(|e| {
             anyhow!("cannot sign: {e} (a name and each group take 1 to 32 bytes, at most 8 groups)")
         })?;
-    emit(&cert.to_text(), a.out.as_ref())
+    let details = serde_json::json!({
+        "node_id": node.to_string(),
+        "network_id": network.to_string(),
+        "name": a.name,
+        "groups": a.groups,
+        "not_after": not_after,
+    });
+    emit(
+        &cert.to_text(),
+        a.out.as_ref(),
+        a.json,
+        "certificate",
+        details,
+    )
 }
 
 /// `tessel network revoke`.
@@ -167,7 +209,16 @@ pub(crate) fn revoke(a: &RevokeArgs) -> Result<()> {
              rotate the network key and sign new certificates instead"
         )
     })?;
-    emit(&list.to_text(), a.out.as_ref())?;
+    let members: Vec<String> = list
+        .entries()
+        .iter()
+        .map(|e| NodeId::from_bytes(e.node_id).map_or_else(|_| "?".to_owned(), |id| id.to_string()))
+        .collect();
+    let details = serde_json::json!({ "serial": list.serial(), "members": members });
+    emit(&list.to_text(), a.out.as_ref(), a.json, "list", details)?;
+    if a.json {
+        return Ok(());
+    }
     eprintln!(
         "revocation list serial {} names {} members; hand it to a running member with \
          `tessel network revocations @FILE`",
@@ -180,15 +231,16 @@ pub(crate) fn revoke(a: &RevokeArgs) -> Result<()> {
 /// `tessel network revocations`.
 pub(crate) fn revocations(a: &RevocationsArgs) -> Result<()> {
     let list = parse_list(&a.list)?;
-    let answer = local::request(&a.dirs, &format!("network-revocations {}", list.to_text()))?;
-    let v: serde_json::Value = serde_json::from_str(&answer)
-        .with_context(|| format!("reading the node's answer `{}`", answer.trim()))?;
-    if let Some(e) = v["error"].as_str() {
-        bail!("{e}");
+    let request = Request::NetworkRevocations {
+        list: list.to_text(),
+    };
+    let v: RevocationsAnswer = local::ask(&a.dirs, &request)?;
+    if a.json {
+        return local::print_json(&v, true);
     }
     println!(
         "took revocation list serial {}: closed the sessions of {} members",
-        v["serial"], v["sessions_closed"]
+        v.serial, v.sessions_closed
     );
     Ok(())
 }

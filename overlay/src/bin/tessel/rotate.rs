@@ -1,35 +1,39 @@
-//! `tessel network rotate`: asks the running daemon for a new network key,
-//! which it hands to the members it has sessions with; the old key keeps
-//! working for the grace period.
+//! `tessel network rotate`: asks the running daemon for a new network key
+//! (the control API's `network_rotate`), which it hands to the members it
+//! has sessions with; the old key keeps working for the grace period.
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
+use tessel_overlay::driver::control::answers::RotateAnswer;
+use tessel_overlay::driver::control::Request;
 
 use crate::cli::RotateArgs;
 use crate::local;
 
 /// Runs `tessel network rotate`.
 pub(crate) fn run(args: &RotateArgs) -> Result<()> {
-    let command = format!("network-rotate {}", args.grace.as_secs());
-    let answer = local::request(&args.dirs, &command).map_err(|e| {
-        anyhow::anyhow!("{e}\nThe network key is rotated by a running node, which hands the new key to its members.")
+    let request = Request::NetworkRotate {
+        grace_s: args.grace.as_secs(),
+    };
+    let v: RotateAnswer = local::ask(&args.dirs, &request).map_err(|e| {
+        let hint = if e.not_running() {
+            "\nThe network key is rotated by a running node, which hands the new key to its members."
+        } else {
+            ""
+        };
+        anyhow::anyhow!("{e}{hint}")
     })?;
-    let v: serde_json::Value =
-        serde_json::from_str(&answer).context("reading the node's answer")?;
-    if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
-        bail!("{e}");
+    if args.json {
+        return local::print_json(&v, true);
     }
-    let key = v["key"]
-        .as_str()
-        .context("the node's answer holds no key")?;
-    println!("{key}");
+    println!("{}", v.key);
     eprintln!(
         "network key rotated (epoch {}); the members connected now are getting it.",
-        v["epoch"]
+        v.epoch
     );
-    match v["old_key_refused_after_unix_ms"].as_u64() {
+    match v.old_key_refused_after_unix_ms {
         Some(ms) => eprintln!(
             "the old key keeps working until {} (members offline until then get the new key when they come back); after that it is refused.",
-            crate::rotate::utc(ms / 1000)
+            utc(ms / 1000)
         ),
         None => eprintln!("the old key is refused from now on."),
     }

@@ -43,12 +43,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
 use tessel_actors::local::{Encoding, Request};
 use tessel_actors::{CallId, Config, ConnId, EngineAddr, Output, ReplyTo, Time, Transport};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::control::answers::{EngineListAnswer, EngineStatus, ForeignEngine, LocalEngine};
 use super::runtime_dir::RuntimeDir;
 use super::scopes::ScopeOptions;
 use super::state_dir::StateDir;
@@ -458,83 +458,89 @@ impl EngineHost {
         self.transport.handle_record(*key, &values, time());
     }
 
-    /// Answers a control request about engines, if `command` is one.
-    pub(crate) fn control(&mut self, command: &str) -> Option<String> {
-        match command {
-            "engines" => Some(self.list().to_string()),
-            #[cfg(feature = "test-hooks")]
-            c if c.starts_with("engine-tamper ") => {
-                let mode = c.trim_start_matches("engine-tamper ").trim();
-                Some(match tamper::Tamper::parse(mode) {
-                    Some(t) => {
-                        self.tamper = Some(t);
-                        json!({ "tamper": mode }).to_string()
-                    }
-                    None => json!({ "error": "forge, alter or replay" }).to_string(),
-                })
-            }
-            _ => None,
-        }
+    /// Test builds: the `engine_tamper` control request.
+    #[cfg(feature = "test-hooks")]
+    pub(crate) fn tamper(&mut self, mode: &str) -> crate::driver::control::Reply {
+        use crate::driver::control::{answers::TamperAnswer, api::reply, ApiError};
+        let mode = mode.trim();
+        let t = tamper::Tamper::parse(mode)
+            .ok_or_else(|| ApiError::bad_request("forge, alter or replay"))?;
+        self.tamper = Some(t);
+        reply(&TamperAnswer {
+            tamper: mode.to_owned(),
+        })
     }
 
-    /// Local and foreign engines, names and peers, as JSON.
-    fn list(&self) -> Value {
+    /// Local and foreign engines, names and peers (`engine_list`).
+    pub(crate) fn list(&self) -> EngineListAnswer {
         let names = self.transport.registered_names();
-        let names_of = |e: EngineAddr| -> Vec<&str> {
+        let names_of = |e: EngineAddr| -> Vec<String> {
             names
                 .iter()
                 .filter(|(_, a)| *a == e)
-                .map(|(n, _)| n.as_str())
+                .map(|(n, _)| n.clone())
                 .collect()
         };
         let node = self.transport.node_id().to_string();
-        let local: Vec<Value> = self
+        let local = self
             .transport
             .local_engines()
-            .map(|e| {
-                let persistent = self.transport.keys().persistence(e)
-                    == Some(tessel_actors::Persistence::Persistent);
-                json!({ "engine": e.to_string(), "node": node, "names": names_of(e), "persistent": persistent })
+            .map(|e| LocalEngine {
+                engine: e.to_string(),
+                node: node.clone(),
+                names: names_of(e),
+                persistent: self.transport.keys().persistence(e)
+                    == Some(tessel_actors::Persistence::Persistent),
             })
             .collect();
-        let foreign: Vec<Value> = self
+        let foreign = self
             .transport
             .foreign_engines()
-            .map(|(e, n, up)| json!({ "engine": e.to_string(), "node": n.to_string(), "reachable": up, "names": names_of(e) }))
+            .map(|(e, n, up)| ForeignEngine {
+                engine: e.to_string(),
+                node: n.to_string(),
+                reachable: up,
+                names: names_of(e),
+            })
             .collect();
-        json!({ "node": node, "local": local, "foreign": foreign })
+        EngineListAnswer {
+            node,
+            local,
+            foreign,
+        }
     }
 
     /// The engines' part of `tessel status`.
-    pub(crate) fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> EngineStatus {
         let s = self.transport.stats();
-        json!({
-            "local": self.transport.local_engines().count(),
-            "foreign": self.transport.foreign_engines().count(),
-            "peers": self.transport.connected_peers().count(),
-            "streams": self.streams.len(),
-            "clients": self.clients.len(),
-            "bytes_in": self.streams.bytes_in,
-            "bytes_out": self.streams.bytes_out,
-            "frames_in": s.frames_in,
-            "frames_out": s.frames_out,
-            "events_sent": s.events_sent,
-            "events_filtered": s.events_filtered,
-            "drops": {
-                "malformed": s.malformed,
-                "forged": s.forged,
-                "unauthenticated": s.unauthenticated,
-                "bad_mac": s.bad_mac,
-                "replayed": s.replayed,
-                "stale": s.stale,
-                "unknown_destination": s.unknown_destination,
-                "mailbox_full": s.mailbox_full,
-                "undeliverable": s.undeliverable,
-                "limited": s.limited,
-                "unexpected": s.unexpected,
-            },
-            "scopes": self.scope_status(),
-        })
+        let drops = [
+            ("malformed", s.malformed),
+            ("forged", s.forged),
+            ("unauthenticated", s.unauthenticated),
+            ("bad_mac", s.bad_mac),
+            ("replayed", s.replayed),
+            ("stale", s.stale),
+            ("unknown_destination", s.unknown_destination),
+            ("mailbox_full", s.mailbox_full),
+            ("undeliverable", s.undeliverable),
+            ("limited", s.limited),
+            ("unexpected", s.unexpected),
+        ];
+        EngineStatus {
+            local: self.transport.local_engines().count(),
+            foreign: self.transport.foreign_engines().count(),
+            peers: self.transport.connected_peers().count(),
+            streams: self.streams.len(),
+            clients: self.clients.len(),
+            bytes_in: self.streams.bytes_in,
+            bytes_out: self.streams.bytes_out,
+            frames_in: s.frames_in,
+            frames_out: s.frames_out,
+            events_sent: s.events_sent,
+            events_filtered: s.events_filtered,
+            drops: drops.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect(),
+            scopes: self.scope_status(),
+        }
     }
 }
 

@@ -277,7 +277,7 @@ impl EngineHost {
                 Answer::Monitoring { monitor: m.0 }
             }
             Request::List => Answer::Listed {
-                json: self.list().to_string(),
+                json: serde_json::to_string(&self.list()).map_err(|e| e.to_string())?,
             },
         };
         Ok(Some(a))

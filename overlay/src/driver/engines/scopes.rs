@@ -1,5 +1,5 @@
 //! The scopes of this node's transport, driven from the control socket
-//! (`scope {…}` lines, [`crate::driver::scopes::request`]).
+//! (the `scope` command, [`crate::driver::scopes::request`]).
 //!
 //! - add, register, withdraw, list and forget are answered at once;
 //! - a query or send is started and waits, with its deadline, for the
@@ -15,15 +15,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tessel_actors::scope::{QueryError, QueryKind, ScopePath};
 use tessel_actors::{EngineAddr, Notice, Persistence, ScopeError, ScopeState};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::{actor_id, time, EngineHost, Input};
 use crate::driver::bootstrap::{remember, remembered};
 use crate::driver::clock;
-use crate::driver::control::Request;
+use crate::driver::control::{Replier, Reply};
 use crate::driver::scopes::dns::{DnsAnswer, DnsTask};
 use crate::driver::scopes::request::ScopeRequest;
 use crate::driver::scopes::{answer, state, ScopeOptions};
@@ -35,7 +35,7 @@ const DISABLED: &str =
 
 /// A query or send waiting for its notice.
 struct Waiter {
-    reply: oneshot::Sender<String>,
+    reply: Replier,
     started: Instant,
     deadline: Instant,
     kind: QueryKind,
@@ -124,28 +124,19 @@ impl EngineHost {
         }
     }
 
-    /// Carries out a `scope {…}` control request, or gives the request
-    /// back if it is none.
-    pub(crate) fn scope_request(&mut self, req: Request) -> Result<(), Request> {
-        let Some(parsed) = ScopeRequest::parse(&req.command) else {
-            return Err(req);
-        };
+    /// Carries out a `scope` control request (`op` and its fields).
+    pub(crate) fn scope_request(&mut self, args: Map<String, Value>, reply: Replier) {
         let started = clock::now();
-        let reply = req.reply;
-        let r = match parsed {
+        let r = match ScopeRequest::from_args(&args) {
             Ok(r) => r,
-            Err(e) => {
-                let _ = reply.send(answer::refusal(e, "bad_request").to_string());
-                return Ok(());
-            }
+            Err(e) => return reply.err(answer::refusal(e, "bad_request")),
         };
         if self.transport.scope_authority().is_none() {
-            let _ = reply.send(answer::refusal(DISABLED, "disabled").to_string());
-            return Ok(());
+            return reply.err(answer::refusal(DISABLED, "disabled"));
         }
         self.transport.set_time(time());
-        let v = match self.scope_op(r) {
-            Op::Now(v) => v,
+        match self.scope_op(r) {
+            Op::Now(v) => reply.send(with_elapsed(v, started)),
             Op::Wait {
                 id,
                 timeout,
@@ -162,23 +153,18 @@ impl EngineHost {
                     service,
                 };
                 self.scopes.waiting.insert(id, w);
-                return Ok(());
             }
-        };
-        let mut v = v.unwrap_or_else(|e| answer::error(&e));
-        v["elapsed_us"] = json!(micros(started));
-        let _ = reply.send(v.to_string());
-        Ok(())
+        }
     }
 
     fn scope_op(&mut self, r: ScopeRequest) -> Op {
         match r {
             ScopeRequest::Add { record } => {
                 let v = answer::record(&record);
-                Op::Now(
+                Op::now(
                     self.transport
                         .scope_add_record(record)
-                        .map(|()| json!({ "ok": true, "record": v })),
+                        .map(|()| json!({ "record": v })),
                 )
             }
             ScopeRequest::Register {
@@ -190,23 +176,23 @@ impl EngineHost {
                 if let Some(e) = engine.filter(|e| !self.transport.local_engines().any(|l| l == *e))
                 {
                     let msg = format!("engine {e} does not run on this node");
-                    return Op::Now(Ok(answer::refusal(msg, "not_local")));
+                    return Op::Now(Err(answer::refusal(msg, "not_local")));
                 }
-                let v = json!({ "ok": true, "scope": scope.to_string(), "service": service });
-                Op::Now(
+                let v = json!({ "scope": scope.to_string(), "service": service });
+                Op::now(
                     self.transport
                         .scope_register(scope, &service, engine, grant)
                         .map(|()| v),
                 )
             }
             ScopeRequest::Withdraw { scope, service } => {
-                let v = json!({ "ok": true, "scope": scope.to_string(), "service": service });
-                Op::Now(self.transport.scope_withdraw(&scope, &service).map(|()| v))
+                let v = json!({ "scope": scope.to_string(), "service": service });
+                Op::now(self.transport.scope_withdraw(&scope, &service).map(|()| v))
             }
-            ScopeRequest::List => Op::Now(Ok(self.scope_list())),
+            ScopeRequest::List => Op::now(Ok(self.scope_list())),
             ScopeRequest::Forget => {
                 self.transport.scope_forget_cache();
-                Op::Now(Ok(json!({ "ok": true })))
+                Op::now(Ok(json!({})))
             }
             ScopeRequest::Query {
                 kind,
@@ -275,7 +261,6 @@ impl EngineHost {
             .map(answer::node_text)
             .collect();
         json!({
-            "ok": true,
             "node": answer::node_text(&self.transport.node_id()),
             "registrations": answer::registrations(&self.transport.scope_registrations()),
             "clusters": answer::clusters(&self.transport.scope_clusters()),
@@ -305,13 +290,14 @@ impl EngineHost {
         let Some(w) = self.scopes.waiting.remove(&id.0) else {
             return;
         };
-        let mut v = match result {
-            Ok(Found::Runtimes(f, now)) => answer::found(w.kind, &w.scope, &w.service, &f, now),
-            Ok(Found::Engines(e)) => answer::sent(w.kind, &w.scope, &w.service, &e),
-            Err(e) => answer::error(&e),
+        let v = match result {
+            Ok(Found::Runtimes(f, now)) => {
+                Ok(object(answer::found(w.kind, &w.scope, &w.service, &f, now)))
+            }
+            Ok(Found::Engines(e)) => Ok(object(answer::sent(w.kind, &w.scope, &w.service, &e))),
+            Err(e) => Err(answer::error(&e)),
         };
-        v["elapsed_us"] = json!(micros(w.started));
-        let _ = w.reply.send(v.to_string());
+        w.reply.send(with_elapsed(v, w.started));
     }
 
     /// A query found no runtime to start from: look DNS up again soon.
@@ -373,9 +359,8 @@ impl EngineHost {
             for id in late {
                 if let Some(w) = self.scopes.waiting.remove(&id) {
                     let ms = w.deadline.duration_since(w.started).as_millis();
-                    let mut v = answer::refusal(format!("no answer within {ms} ms"), "timeout");
-                    v["elapsed_us"] = json!(micros(w.started));
-                    let _ = w.reply.send(v.to_string());
+                    let e = answer::refusal(format!("no answer within {ms} ms"), "timeout");
+                    w.reply.send(with_elapsed(Err(e), w.started));
                 }
             }
         }
@@ -410,9 +395,31 @@ impl EngineHost {
     }
 }
 
+/// `reply` with the time since `started` (`elapsed_us`), in its fields or
+/// its error's.
+fn with_elapsed(reply: Reply, started: Instant) -> Reply {
+    let us = json!(micros(started));
+    match reply {
+        Ok(mut body) => {
+            body.insert("elapsed_us".into(), us);
+            Ok(body)
+        }
+        Err(e) => Err(e.detail("elapsed_us", us)),
+    }
+}
+
+/// The fields of a JSON object (answers are objects; anything else is
+/// kept under `value`).
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        other => Map::from_iter([("value".to_owned(), other)]),
+    }
+}
+
 /// What a request came to: an answer now, or a notice to wait for.
 enum Op {
-    Now(Result<Value, ScopeError>),
+    Now(Reply),
     Wait {
         id: u64,
         timeout: Duration,
@@ -420,6 +427,13 @@ enum Op {
         scope: ScopePath,
         service: String,
     },
+}
+
+impl Op {
+    /// The answer of a scope call done at once.
+    fn now(result: Result<Value, ScopeError>) -> Self {
+        Self::Now(result.map(object).map_err(|e| answer::error(&e)))
+    }
 }
 
 /// What a notice found.

@@ -1,7 +1,7 @@
 //! The JSON answers of the scope requests ([`super::request`]): what a
-//! query found, what a send reached, why either failed (with a `code` the
-//! CLI turns into advice), this node's registrations and clusters, and the
-//! counters for `tessel status`.
+//! query found, what a send reached, why either failed (an error of the
+//! control API with a scope `code` the CLI turns into advice), this node's
+//! registrations and clusters, and the counters for `tessel status`.
 //!
 //! Node IDs are in their text form (`tessel-node-…`), engines in hex,
 //! times in Unix milliseconds; `elapsed_us` is the time the daemon measured
@@ -13,6 +13,7 @@ use tessel_actors::scope::{Body, QueryError, QueryKind, Record, ScopePath};
 use tessel_actors::{EngineAddr, NodeId, ScopeError, ScopeFound, ScopeStats, Time};
 
 use super::request::kind_name;
+use crate::driver::control::ApiError;
 
 /// A node ID as `tessel-node-…` (hex if it is no valid key).
 pub fn node_text(n: &NodeId) -> String {
@@ -45,25 +46,26 @@ pub fn error_code(e: &ScopeError) -> &'static str {
     }
 }
 
-/// The answer for a failed scope call.
-pub fn error(e: &ScopeError) -> Value {
-    let mut v = json!({ "error": e.to_string(), "code": error_code(e) });
-    if let ScopeError::Undelivered {
-        sent,
-        gone,
-        unreachable,
-    } = e
-    {
-        v["engines"] = engines(sent);
-        v["gone"] = engines(gone);
-        v["unreachable"] = engines(unreachable);
+/// The error answer for a failed scope call.
+pub fn error(e: &ScopeError) -> ApiError {
+    let error = ApiError::with_code(error_code(e), e.to_string());
+    match e {
+        ScopeError::Undelivered {
+            sent,
+            gone,
+            unreachable,
+        } => error
+            .detail("engines", engines(sent))
+            .detail("gone", engines(gone))
+            .detail("unreachable", engines(unreachable)),
+        _ => error,
     }
-    v
 }
 
-/// The answer for a request that failed before it reached the transport.
-pub fn refusal(message: impl std::fmt::Display, code: &str) -> Value {
-    json!({ "error": message.to_string(), "code": code })
+/// The error answer for a request that failed before it reached the
+/// transport.
+pub fn refusal(message: impl std::fmt::Display, code: &str) -> ApiError {
+    ApiError::with_code(code, message.to_string())
 }
 
 fn engines(e: &[EngineAddr]) -> Value {
@@ -102,7 +104,6 @@ pub fn found(
         })
         .collect();
     json!({
-        "ok": true,
         "kind": kind_name(kind),
         "scope": scope.to_string(),
         "service": service,
@@ -115,7 +116,6 @@ pub fn found(
 /// The engines a send reached.
 pub fn sent(kind: QueryKind, scope: &ScopePath, service: &str, reached: &[EngineAddr]) -> Value {
     json!({
-        "ok": true,
         "kind": kind_name(kind),
         "scope": scope.to_string(),
         "service": service,

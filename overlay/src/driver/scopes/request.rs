@@ -1,15 +1,17 @@
-//! The scope requests of the control socket: one line, `scope ` and a JSON
-//! object whose `op` names the request. [`ScopeRequest::parse`] reads one,
-//! [`ScopeRequest::to_command`] writes one (the CLI uses both halves).
+//! The scope requests of the control socket: the `scope` command of the
+//! control API ([`crate::driver::control::api`]), whose `op` names the
+//! request and whose other fields are its arguments.
+//! [`ScopeRequest::from_args`] reads one, [`ScopeRequest::to_args`] writes
+//! one (the CLI uses both halves).
 //!
 //! ```text
-//! scope {"op":"add","record":"tessel-scoperecord-…"}
-//! scope {"op":"register","scope":"/org","service":"fs","grant":"tessel-scoperecord-…","engine":"<64 hex>"}
-//! scope {"op":"withdraw","scope":"/org","service":"fs"}
-//! scope {"op":"query","kind":"all","scope":"/org","service":"fs","cred":"tessel-scoperecord-…","timeout_ms":20000}
-//! scope {"op":"send","kind":"closest","scope":"/org","service":"fs","data":"<base64>","cred":"…","timeout_ms":20000}
-//! scope {"op":"list"}
-//! scope {"op":"forget"}
+//! {"v":1,"cmd":"scope","op":"add","record":"tessel-scoperecord-…"}
+//! {"v":1,"cmd":"scope","op":"register","scope":"/org","service":"fs","grant":"tessel-scoperecord-…","engine":"<64 hex>"}
+//! {"v":1,"cmd":"scope","op":"withdraw","scope":"/org","service":"fs"}
+//! {"v":1,"cmd":"scope","op":"query","kind":"all","scope":"/org","service":"fs","cred":"tessel-scoperecord-…","timeout_ms":20000}
+//! {"v":1,"cmd":"scope","op":"send","kind":"closest","scope":"/org","service":"fs","data":"<base64>","cred":"…","timeout_ms":20000}
+//! {"v":1,"cmd":"scope","op":"list"}
+//! {"v":1,"cmd":"scope","op":"forget"}
 //! ```
 //!
 //! `engine`, `cred` and `timeout_ms` are optional. Records are in their
@@ -24,8 +26,6 @@ use tessel_actors::EngineAddr;
 
 use super::text::{parse_record, record_text, RecordTextError};
 
-/// The prefix of every scope request line.
-pub const COMMAND: &str = "scope";
 /// How long a query or send waits for its answer unless it says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// The longest wait a request may ask for.
@@ -96,8 +96,8 @@ pub enum ScopeRequest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestError {
-    /// The line is not `scope {…}`.
-    #[error("a scope request is `scope` and a JSON object")]
+    /// The arguments are not a JSON object.
+    #[error("a scope request's arguments are a JSON object")]
     NotJson,
     /// `op` names no scope request.
     #[error("unknown scope request `{0}`")]
@@ -199,56 +199,54 @@ pub fn kind_name(k: QueryKind) -> &'static str {
 }
 
 impl ScopeRequest {
-    /// Reads a control request line: `None` if it is no scope request,
-    /// else the request or why it was refused.
-    pub fn parse(line: &str) -> Option<Result<Self, RequestError>> {
-        let rest = line.trim().strip_prefix(COMMAND)?;
-        if !rest.is_empty() && !rest.starts_with(char::is_whitespace) {
-            return None;
-        }
-        Some(Self::parse_json(rest.trim()))
+    /// Reads the arguments of a `scope` command (`op` and its fields).
+    ///
+    /// # Errors
+    /// Why the request is refused: an unknown `op`, a missing or invalid
+    /// field, a record that does not verify.
+    pub fn from_args(args: &Map<String, Value>) -> Result<Self, RequestError> {
+        Self::from_json(&Value::Object(args.clone()))
     }
 
-    fn parse_json(text: &str) -> Result<Self, RequestError> {
-        let v: Value = serde_json::from_str(text).map_err(|_| RequestError::NotJson)?;
+    fn from_json(v: &Value) -> Result<Self, RequestError> {
         if !v.is_object() {
             return Err(RequestError::NotJson);
         }
-        let op = field(&v, "op")?;
-        let service = || field(&v, "service").map(str::to_owned);
+        let op = field(v, "op")?;
+        let service = || field(v, "service").map(str::to_owned);
         Ok(match op {
             "add" => Self::Add {
-                record: record_field(&v, "record")?,
+                record: record_field(v, "record")?,
             },
             "register" => Self::Register {
-                scope: scope_field(&v)?,
+                scope: scope_field(v)?,
                 service: service()?,
-                grant: record_field(&v, "grant")?,
+                grant: record_field(v, "grant")?,
                 engine: match &v["engine"] {
                     Value::Null => None,
                     e => Some(engine_addr(e.as_str()).ok_or(RequestError::Field("engine"))?),
                 },
             },
             "withdraw" => Self::Withdraw {
-                scope: scope_field(&v)?,
+                scope: scope_field(v)?,
                 service: service()?,
             },
             "query" => Self::Query {
-                kind: kind_field(&v)?,
-                scope: scope_field(&v)?,
+                kind: kind_field(v)?,
+                scope: scope_field(v)?,
                 service: service()?,
-                cred: cred_field(&v)?,
-                timeout: timeout_field(&v)?,
+                cred: cred_field(v)?,
+                timeout: timeout_field(v)?,
             },
             "send" => Self::Send {
-                kind: kind_field(&v)?,
-                scope: scope_field(&v)?,
+                kind: kind_field(v)?,
+                scope: scope_field(v)?,
                 service: service()?,
-                cred: cred_field(&v)?,
+                cred: cred_field(v)?,
                 payload: BASE64
-                    .decode(field(&v, "data")?.as_bytes())
+                    .decode(field(v, "data")?.as_bytes())
                     .map_err(|_| RequestError::Field("data"))?,
-                timeout: timeout_field(&v)?,
+                timeout: timeout_field(v)?,
             },
             "list" => Self::List,
             "forget" => Self::Forget,
@@ -256,11 +254,11 @@ impl ScopeRequest {
         })
     }
 
-    /// The request as a control line (without the newline).
+    /// The arguments of the `scope` command for this request.
     ///
     /// # Errors
     /// A record that does not encode.
-    pub fn to_command(&self) -> Result<String, RecordTextError> {
+    pub fn to_args(&self) -> Result<Map<String, Value>, RecordTextError> {
         let mut m = Map::new();
         let mut put = |k: &str, v: Value| {
             m.insert(k.to_owned(), v);
@@ -324,7 +322,7 @@ impl ScopeRequest {
             Self::List => put("op", json!("list")),
             Self::Forget => put("op", json!("forget")),
         }
-        Ok(format!("{COMMAND} {}", Value::Object(m)))
+        Ok(m)
     }
 }
 
@@ -411,40 +409,43 @@ mod tests {
             ScopeRequest::Forget,
         ];
         for r in all {
-            let line = r.to_command().unwrap();
-            assert_eq!(ScopeRequest::parse(&line), Some(Ok(r)), "{line}");
+            let args = r.to_args().unwrap();
+            assert_eq!(ScopeRequest::from_args(&args), Ok(r), "{args:?}");
+        }
+    }
+
+    fn parse(text: &str) -> Result<ScopeRequest, RequestError> {
+        match serde_json::from_str::<Value>(text).unwrap() {
+            Value::Object(m) => ScopeRequest::from_args(&m),
+            other => ScopeRequest::from_json(&other),
         }
     }
 
     #[test]
-    fn other_lines_and_bad_requests() {
-        assert_eq!(ScopeRequest::parse("status"), None);
-        assert_eq!(ScopeRequest::parse("scopes {}"), None);
+    fn bad_requests() {
+        assert_eq!(parse("[]"), Err(RequestError::NotJson));
+        assert_eq!(parse("{}"), Err(RequestError::Field("op")));
         assert_eq!(
-            ScopeRequest::parse("scope"),
-            Some(Err(RequestError::NotJson))
+            parse(r#"{"op":"fly"}"#),
+            Err(RequestError::UnknownOp("fly".into()))
         );
         assert_eq!(
-            ScopeRequest::parse(r#"scope {"op":"fly"}"#),
-            Some(Err(RequestError::UnknownOp("fly".into())))
-        );
-        assert_eq!(
-            ScopeRequest::parse(r#"scope {"op":"withdraw","scope":"/org"}"#),
-            Some(Err(RequestError::Field("service")))
+            parse(r#"{"op":"withdraw","scope":"/org"}"#),
+            Err(RequestError::Field("service"))
         );
         assert!(matches!(
-            ScopeRequest::parse(r#"scope {"op":"withdraw","scope":"org","service":"x"}"#),
-            Some(Err(RequestError::Scope { .. }))
+            parse(r#"{"op":"withdraw","scope":"org","service":"x"}"#),
+            Err(RequestError::Scope { .. })
         ));
         let create = record_text(&grant(Kind::ScopeCreate)).unwrap();
-        let line = format!(r#"scope {{"op":"query","scope":"/","service":"x","cred":"{create}"}}"#);
+        let text = format!(r#"{{"op":"query","scope":"/","service":"x","cred":"{create}"}}"#);
         assert_eq!(
-            ScopeRequest::parse(&line),
-            Some(Err(RequestError::CredentialKind(Kind::ScopeCreate)))
+            parse(&text),
+            Err(RequestError::CredentialKind(Kind::ScopeCreate))
         );
         assert_eq!(
-            ScopeRequest::parse(r#"scope {"op":"send","scope":"/","service":"x","data":"!"}"#),
-            Some(Err(RequestError::Field("data")))
+            parse(r#"{"op":"send","scope":"/","service":"x","data":"!"}"#),
+            Err(RequestError::Field("data"))
         );
     }
 }

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::json;
 use tessel_tile_link::channel::Frame;
 use tessel_tile_link::file::{DirStore, FileEvent};
 use tessel_tile_link::link::{flush, Links};
@@ -23,7 +22,9 @@ use super::links::{AbortOnDrop, Conn, LinkEvent};
 use super::runner::Runner;
 use super::status::{self, StatusExtra};
 use crate::driver::clock;
-use crate::driver::control::{Request, SocketFile};
+use crate::driver::control::answers::{TileAnnounceAnswer, TilePublishAnswer};
+use crate::driver::control::api::{reply, Reply};
+use crate::driver::control::{ApiError, Call, ErrorCode, Request, SocketFile};
 use crate::identity::NodeId;
 
 /// A program on the tile socket.
@@ -71,7 +72,7 @@ pub(super) struct Host {
 pub(super) struct Inputs {
     pub(super) links: mpsc::Receiver<LinkEvent>,
     pub(super) clients: mpsc::Receiver<ClientEvent>,
-    pub(super) requests: mpsc::Receiver<Request>,
+    pub(super) requests: mpsc::Receiver<Call>,
 }
 
 impl Host {
@@ -267,13 +268,10 @@ impl Host {
         }
     }
 
-    fn on_request(&mut self, r: Request) {
-        let (verb, arg) = r
-            .command
-            .split_once(' ')
-            .map_or((r.command.as_str(), ""), |(v, a)| (v, a.trim()));
-        let answer = match verb {
-            "tile-status" => {
+    fn on_request(&mut self, call: Call) {
+        let Call { request, reply } = call;
+        match request {
+            Request::TileStatus => {
                 let own = self.own;
                 let program_pid = self.runner.pid();
                 let dials = |d: Dir| self.neighbours.iter().any(|n| n.dir == d && own < n.node);
@@ -284,42 +282,47 @@ impl Host {
                     clients: self.clients.len(),
                     program_pid,
                 };
-                status::status(&self.node, &extra)
+                reply.ok(&status::status(&self.node, &extra));
             }
-            "tile-files" => status::files(&self.node),
-            "tile-publish" => self.publish(PathBuf::from(arg)),
-            "tile-announce" => self.announce(arg),
-            other => json!({ "error": format!("unknown tile request `{other}`") }),
-        };
-        let _ = r.reply.send(answer.to_string());
-    }
-
-    fn publish(&mut self, path: PathBuf) -> serde_json::Value {
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => return json!({ "error": format!("reading {}: {e}", path.display()) }),
-        };
-        match self.node.publish(&bytes) {
-            Ok(()) => {
-                tracing::info!(file = %path.display(), "published a tile file");
-                json!({ "published": path.display().to_string(), "size": bytes.len() })
-            }
-            Err(e) => json!({ "error": format!("not published: {e}") }),
+            Request::TileFiles => reply.ok(&status::files(&self.node)),
+            Request::TilePublish { path } => reply.send(self.publish(PathBuf::from(path))),
+            Request::TileAnnounce { announcement } => reply.send(self.announce(&announcement)),
+            other => reply.err(ApiError::new(
+                ErrorCode::UnknownCommand,
+                format!("the tile host does not answer `{}`", other.name()),
+            )),
         }
     }
 
-    fn announce(&mut self, hex: &str) -> serde_json::Value {
-        let Ok(bytes) = data_encoding::HEXLOWER_PERMISSIVE.decode(hex.as_bytes()) else {
-            return json!({ "error": "the announcement is not hexadecimal" });
-        };
+    fn publish(&mut self, path: PathBuf) -> Reply {
+        let bytes = std::fs::read(&path).map_err(|e| {
+            ApiError::new(
+                ErrorCode::Failed,
+                format!("reading {}: {e}", path.display()),
+            )
+        })?;
+        self.node
+            .publish(&bytes)
+            .map_err(|e| ApiError::new(ErrorCode::Failed, format!("not published: {e}")))?;
+        tracing::info!(file = %path.display(), "published a tile file");
+        reply(&TilePublishAnswer {
+            published: path.display().to_string(),
+            size: bytes.len(),
+        })
+    }
+
+    fn announce(&mut self, hex: &str) -> Reply {
+        let bytes = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(hex.trim().as_bytes())
+            .map_err(|_| ApiError::bad_request("the announcement is not hexadecimal"))?;
         let a = match PhysicsMessage::parse(&bytes) {
             Ok(PhysicsMessage::Announce(a)) => a,
-            _ => return json!({ "error": "not a physics announcement" }),
+            _ => return Err(ApiError::bad_request("not a physics announcement")),
         };
-        match self.node.announce(a) {
-            Ok(()) => json!({ "announced": true }),
-            Err(e) => json!({ "error": format!("not announced: {e}") }),
-        }
+        self.node
+            .announce(a)
+            .map_err(|e| ApiError::new(ErrorCode::Failed, format!("not announced: {e}")))?;
+        reply(&TileAnnounceAnswer { announced: true })
     }
 }
 

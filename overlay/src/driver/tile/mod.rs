@@ -14,7 +14,7 @@
 //!   ([`socket_path`], mode 0660), speaking the channel framing of `docs/tile-link.md` §3.
 //! - `host`: the one task that owns the [`tessel_tile_link::Node`] and
 //!   moves packets and frames between it, the links and the programs.
-//! - `status`: the `tile-status` and `tile-files` control answers.
+//! - `status`: the `tile_status` and `tile_files` control answers.
 //! - `runner`: the program restarted on a change of physics.
 //!
 //! Without `--tile` flags none of this starts.
@@ -39,7 +39,7 @@ use tessel_tile_link::file::{DirStore, FileConfig};
 use tessel_tile_link::{Node, NodeConfig};
 use tokio::sync::mpsc;
 
-use super::control::{Request, SocketFile};
+use super::control::{ApiError, Call, ErrorCode, SocketFile};
 use super::runtime_dir::RuntimeDir;
 use super::{clock, DriverError};
 use crate::identity::address::NetworkPrefix;
@@ -70,19 +70,20 @@ pub(crate) struct HostContext {
 /// The running tile host; dropping it stops it.
 #[derive(Debug)]
 pub(crate) struct TileHost {
-    requests: mpsc::Sender<Request>,
+    requests: mpsc::Sender<Call>,
     _task: AbortOnDrop,
 }
 
 impl TileHost {
-    /// Hands a `tile-…` control request to the host task.
-    pub(crate) fn request(&self, r: Request) {
-        if let Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) =
-            self.requests.try_send(r)
+    /// Hands a `tile_…` control request to the host task.
+    pub(crate) fn request(&self, call: Call) {
+        if let Err(mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c)) =
+            self.requests.try_send(call)
         {
-            let _ = r
-                .reply
-                .send(serde_json::json!({ "error": "the tile host is busy" }).to_string());
+            c.reply.err(ApiError::new(
+                ErrorCode::Busy,
+                "the tile host is busy: try again",
+            ));
         }
     }
 }

@@ -12,9 +12,10 @@ use tessel_tile_link::file::{signed, FileName};
 use tessel_tile_link::Dir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
-use tokio::sync::oneshot;
 
 use super::*;
+use crate::driver::control::api::answer_line;
+use crate::driver::control::{Replier, Request};
 use crate::identity::{NetworkKey, NodeKey};
 
 /// A scratch directory removed on drop.
@@ -26,14 +27,18 @@ impl Drop for Scratch {
     }
 }
 
-async fn ask(host: &TileHost, command: &str) -> serde_json::Value {
-    let (reply, answer) = oneshot::channel();
-    host.request(Request {
-        command: command.to_owned(),
-        reply,
-        privileged: true,
-    });
-    serde_json::from_str(&answer.await.unwrap()).unwrap()
+/// The answer line to `request`, as a client reads it.
+async fn ask(host: &TileHost, request: Request) -> serde_json::Value {
+    let (reply, answer) = Replier::new();
+    host.request(Call { request, reply });
+    let line = answer_line(None, &answer.await.unwrap());
+    serde_json::from_str(&line).unwrap()
+}
+
+fn publish(path: &std::path::Path) -> Request {
+    Request::TilePublish {
+        path: path.display().to_string(),
+    }
 }
 
 async fn next_frame(s: &mut UnixStream, buf: &mut Vec<u8>) -> Vec<u8> {
@@ -84,7 +89,7 @@ async fn socket_and_requests_of_a_tile_without_neighbours() {
         .await
         .unwrap();
     let status = loop {
-        let s = ask(&host, "tile-status").await;
+        let s = ask(&host, Request::TileStatus).await;
         if s["mfm_open"] == true {
             break s;
         }
@@ -123,19 +128,23 @@ async fn socket_and_requests_of_a_tile_without_neighbours() {
     let file = signed::sign(&signer, &name, 1_000, b"content");
     let file_path = dir.0.join("physics.mfz.tsf");
     std::fs::write(&file_path, &file).unwrap();
-    let r = ask(&host, &format!("tile-publish {}", file_path.display())).await;
+    let r = ask(&host, publish(&file_path)).await;
     assert_eq!(r["size"], file.len(), "{r}");
     assert_eq!(
         std::fs::read(dir.0.join("files/live/physics.mfz")).unwrap(),
         file
     );
-    let files = ask(&host, "tile-files").await;
+    let files = ask(&host, Request::TileFiles).await;
     assert_eq!(files["files"][0]["name"], "physics.mfz");
     assert_eq!(files["files"][0]["timestamp"], 1_000);
-    let again = ask(&host, &format!("tile-publish {}", file_path.display())).await;
-    assert!(again["error"].is_string(), "{again}");
-    let bad = ask(&host, "tile-announce zz").await;
-    assert!(bad["error"].is_string(), "{bad}");
+    let again = ask(&host, publish(&file_path)).await;
+    assert_eq!(again["ok"], false, "{again}");
+    assert_eq!(again["error"]["code"], "failed", "{again}");
+    let bad = Request::TileAnnounce {
+        announcement: "zz".into(),
+    };
+    let bad = ask(&host, bad).await;
+    assert_eq!(bad["error"]["code"], "bad_request", "{bad}");
 
     // Stopping the host removes the socket.
     drop(host);

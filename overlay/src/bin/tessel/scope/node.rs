@@ -1,14 +1,17 @@
 //! The `tessel scope` verbs that drive the running node's scopes through
 //! its control socket: add, register, withdraw, query, send, list, forget.
-//! Each sends one `scope {…}` request (`driver::scopes::request`) and
-//! prints the node's answer, as text or with `--json` as it came.
+//! Each sends one `scope` command of the control API
+//! (`driver::scopes::request`) and prints the node's answer, as text or
+//! with `--json` as it came (an error as `{"error": {"code", "message",
+//! …}}`).
 
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tessel_actors::scope::{Credential, QueryKind};
+use tessel_overlay::driver::control::Request;
 use tessel_overlay::driver::scopes::request::{credential, engine_addr, ScopeRequest};
 
 use super::sign::{record_arg, scope_path};
@@ -68,35 +71,34 @@ impl QueryArgs {
 }
 
 /// Sends `r` and returns the node's answer; an error answer fails with
-/// advice for its code (after printing it, with `--json`).
+/// advice for its code (after printing it as `{"error": {…}}`, with
+/// `--json`).
 fn ask(r: &ScopeRequest, out: &NodeOut) -> Result<Value> {
-    let line = r.to_command()?;
-    let text = local::request(&out.dirs, &line)?;
-    let v: Value = serde_json::from_str(&text)
-        .with_context(|| format!("reading the node's answer `{}`", text.trim()))?;
-    if let Some(e) = v["error"].as_str() {
-        if out.json {
-            println!("{v}");
-        }
-        if e.starts_with("unknown request") {
-            bail!("the running node does not host scopes (an older tessel?): {e}");
-        }
-        let hint = match v["code"].as_str() {
-            Some("denied") => {
-                "; the node may not read that scope (or it does not exist): present a read \
-                 capability or read grant with --cred"
-            }
-            Some("no_bootstrap") => {
-                "; the node knows no root runtime to ask: start it with --scope-bootstrap \
-                 tessel-node-… or --scope-bootstrap-dns NAME"
-            }
-            Some("timeout") => "; the runtimes asked did not answer in time (--timeout-ms)",
-            Some("no_runtime") => "; nothing is registered for that service there",
-            _ => "",
-        };
-        bail!("{e}{hint}");
+    let request = Request::Scope { args: r.to_args()? };
+    let e = match local::call(&out.dirs, &request) {
+        Ok(body) => return Ok(Value::Object(body)),
+        Err(e) => e,
+    };
+    let Some(refusal) = e.refusal() else {
+        return Err(e.into());
+    };
+    if out.json {
+        println!("{}", json!({ "error": refusal }));
     }
-    Ok(v)
+    let hint = match refusal.code.as_str() {
+        "denied" => {
+            "; the node may not read that scope (or it does not exist): present a read \
+             capability or read grant with --cred"
+        }
+        "no_bootstrap" => {
+            "; the node knows no root runtime to ask: start it with --scope-bootstrap \
+             tessel-node-… or --scope-bootstrap-dns NAME"
+        }
+        "timeout" => "; the runtimes asked did not answer in time (--timeout-ms)",
+        "no_runtime" => "; nothing is registered for that service there",
+        _ => "",
+    };
+    bail!("{e}{hint}");
 }
 
 fn print_json_or(v: &Value, out: &NodeOut, text: impl FnOnce(&Value)) {

@@ -28,12 +28,18 @@ pub(crate) enum KeyCommand {
         /// Where to write the secret key; never overwritten.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Print JSON (the public key and the file).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the public half of an owner key file.
     Show {
         /// The owner key file.
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
+        /// Print JSON (the public key and the file).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -65,9 +71,9 @@ pub(crate) struct Signer {
 /// `tessel scope key …`.
 pub(super) fn key(command: KeyCommand) -> Result<()> {
     match command {
-        KeyCommand::New { out } => key_new(&out),
-        KeyCommand::Show { key } => {
-            println!("{}", read_key(&key)?.id());
+        KeyCommand::New { out, json } => key_new(&out, json),
+        KeyCommand::Show { key, json } => {
+            print_owner(&read_key(&key)?.id().to_string(), &key, json);
             Ok(())
         }
     }
@@ -158,9 +164,21 @@ fn grant(a: GrantArgs, body: impl FnOnce(ScopePath, ActorNodeId, Time) -> Body) 
     emit(&sign(b, &key)?, a.signer.json)
 }
 
+/// Prints an owner key's public half, as text or JSON with its file.
+fn print_owner(public: &str, file: &Path, json: bool) {
+    if json {
+        println!(
+            "{}",
+            json!({ "owner": public, "key_file": file.display().to_string() })
+        );
+    } else {
+        println!("{public}");
+    }
+}
+
 /// Writes a new owner key to `out` (mode 0600, never over an existing
-/// file) and prints its public half.
-pub(crate) fn key_new(out: &Path) -> Result<()> {
+/// file) and prints its public half (with `json`, as JSON with the file).
+pub(crate) fn key_new(out: &Path, json: bool) -> Result<()> {
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::fill(&mut seed[..]).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
     let key = OwnerKey::from_seed(*seed);
@@ -177,7 +195,7 @@ pub(crate) fn key_new(out: &Path) -> Result<()> {
         })?;
     writeln!(f, "{}", key.to_text().as_str())
         .with_context(|| format!("writing {}", out.display()))?;
-    println!("{}", key.id());
+    print_owner(&key.id().to_string(), out, json);
     Ok(())
 }
 

@@ -1,104 +1,109 @@
-//! The `tile-…` requests of the control socket: status, files, publish,
-//! announce.
+//! The tile commands of the control API: `tile_status`, `tile_files`,
+//! `tile_publish`, `tile_announce`.
 
-use anyhow::{anyhow, bail, Context, Result};
-use serde_json::{json, Value};
+use anyhow::{anyhow, Context, Result};
+use serde::de::DeserializeOwned;
+use tessel_overlay::driver::control::answers::{
+    TileAnnounceAnswer, TileFilesAnswer, TilePublishAnswer, TileStatusAnswer,
+};
+use tessel_overlay::driver::control::Request;
 use tessel_tile_link::file::signed;
 use tessel_tile_link::physics::{Announcement, Message as PhysicsMessage};
 
 use super::keys::{now_ms, read_key};
 use super::{AnnounceArgs, JsonArgs, PublishArgs};
 use crate::cli::NodeDirs;
+use crate::local;
+use crate::table::Table;
 
-fn ask(dirs: &NodeDirs, request: &str) -> Result<Value> {
-    let answer = crate::local::request(dirs, request)?;
-    let v: Value = serde_json::from_str(&answer).context("reading the node's answer")?;
-    if let Some(e) = v.get("error").and_then(Value::as_str) {
-        bail!("{e}");
-    }
-    Ok(v)
+fn ask<T: DeserializeOwned>(dirs: &NodeDirs, request: &Request) -> Result<T> {
+    Ok(local::ask(dirs, request)?)
 }
 
+/// The counters of a direction that count dropped packets.
+const DROPPED: [&str; 6] = [
+    "rx_malformed",
+    "rx_flags_set",
+    "rx_tep",
+    "rx_unbound",
+    "rx_no_mfm",
+    "rx_absent",
+];
+
 pub(super) fn status(a: &JsonArgs) -> Result<()> {
-    let v = ask(&a.dirs, "tile-status")?;
+    let v: TileStatusAnswer = ask(&a.dirs, &Request::TileStatus)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
+        return local::print_json(&v, false);
     }
-    println!("socket  {}", v["socket"].as_str().unwrap_or("?"));
-    println!(
-        "files   {} ({} live, {} downloading)",
-        v["files_dir"].as_str().unwrap_or("?"),
-        v["files"],
-        v["downloads"]
-    );
-    println!(
-        "mfm     {}; {} programs on the socket",
-        if v["mfm_open"] == json!(true) {
-            "open"
-        } else {
-            "closed"
-        },
-        v["clients"]
-    );
+    let mut head = Table::plain();
+    head.row(["socket", v.socket.as_str()]);
+    head.row([
+        "files".to_owned(),
+        format!(
+            "{} ({} live, {} downloading)",
+            v.files_dir, v.files, v.downloads
+        ),
+    ]);
+    head.row([
+        "mfm".to_owned(),
+        format!(
+            "{}; {} programs on the socket",
+            if v.mfm_open { "open" } else { "closed" },
+            v.clients
+        ),
+    ]);
+    head.print();
     println!();
-    println!("DIR  STATE    ROLE    TX PKTS   RX PKTS   DROPPED  NEIGHBOUR");
-    for d in v["directions"].as_array().into_iter().flatten() {
-        let c = &d["counters"];
-        let dropped: u64 = [
-            "rx_malformed",
-            "rx_flags_set",
-            "rx_tep",
-            "rx_unbound",
-            "rx_no_mfm",
-            "rx_absent",
-        ]
-        .iter()
-        .map(|k| c[*k].as_u64().unwrap_or(0))
-        .sum();
-        println!(
-            "{:<4} {:<8} {:<7} {:<9} {:<9} {:<8} {}",
-            d["dir"].as_str().unwrap_or("?"),
-            d["state"].as_str().unwrap_or("?"),
-            d["role"].as_str().unwrap_or("?"),
-            c["tx_packets"].as_u64().unwrap_or(0),
-            c["rx_packets"].as_u64().unwrap_or(0),
-            dropped,
-            d["neighbour"].as_str().unwrap_or("?"),
-        );
+    let mut t = Table::new(&[
+        "dir",
+        "state",
+        "role",
+        "tx pkts",
+        "rx pkts",
+        "dropped",
+        "neighbour",
+    ]);
+    for d in &v.directions {
+        let c = |k: &str| d.counters.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        let dropped: u64 = DROPPED.iter().map(|k| c(k)).sum();
+        t.row([
+            d.dir.clone(),
+            d.state.clone(),
+            d.role.clone(),
+            c("tx_packets").to_string(),
+            c("rx_packets").to_string(),
+            dropped.to_string(),
+            d.neighbour.clone(),
+        ]);
     }
+    t.print();
     Ok(())
 }
 
 pub(super) fn files(a: &JsonArgs) -> Result<()> {
-    let v = ask(&a.dirs, "tile-files")?;
+    let v: TileFilesAnswer = ask(&a.dirs, &Request::TileFiles)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        return local::print_json(&v, false);
+    }
+    if v.files.is_empty() {
+        println!("no managed files");
         return Ok(());
     }
-    let list = v["files"].as_array().cloned().unwrap_or_default();
-    if list.is_empty() {
-        println!("no managed files");
+    let mut t = Table::new(&["name", "timestamp", "size", "neighbours with it"]);
+    for f in &v.files {
+        let with = if f.neighbours.is_empty() {
+            "none known".to_string()
+        } else {
+            f.neighbours.join(" ")
+        };
+        t.row([
+            f.name.clone(),
+            f.timestamp.to_string(),
+            format!("{} B", f.size),
+            with,
+        ]);
     }
-    for f in list {
-        let with: Vec<&str> = f["neighbours"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        println!(
-            "{}  timestamp {}  {} bytes  neighbours with it: {}",
-            f["name"].as_str().unwrap_or("?"),
-            f["timestamp"],
-            f["size"],
-            if with.is_empty() {
-                "none known".to_string()
-            } else {
-                with.join(" ")
-            }
-        );
-    }
+    t.print();
     Ok(())
 }
 
@@ -107,11 +112,14 @@ pub(super) fn publish(a: &PublishArgs) -> Result<()> {
         .file
         .canonicalize()
         .with_context(|| format!("finding {}", a.file.display()))?;
-    let v = ask(&a.dirs, &format!("tile-publish {}", path.display()))?;
+    let request = Request::TilePublish {
+        path: path.display().to_string(),
+    };
+    let v: TilePublishAnswer = ask(&a.dirs, &request)?;
     if a.json {
-        println!("{v}");
+        local::print_json(&v, true)?;
     } else {
-        println!("published {} ({} bytes)", path.display(), v["size"]);
+        println!("published {} ({} bytes)", path.display(), v.size);
     }
     Ok(())
 }
@@ -128,9 +136,10 @@ pub(super) fn announce(a: &AnnounceArgs) -> Result<()> {
         a.timestamp.unwrap_or_else(now_ms),
     );
     let hex = data_encoding::HEXLOWER.encode(&PhysicsMessage::Announce(ann).to_vec());
-    let v = ask(&a.dirs, &format!("tile-announce {hex}"))?;
+    let request = Request::TileAnnounce { announcement: hex };
+    let v: TileAnnounceAnswer = ask(&a.dirs, &request)?;
     if a.json {
-        println!("{v}");
+        local::print_json(&v, true)?;
     } else {
         println!("announced {}", file.name().as_str());
     }

@@ -1,7 +1,7 @@
 //! `tessel tile …`: the tile this node hosts. Status, files, publishing
-//! and announcing go through the control socket (`tile-…` requests);
-//! sending and listening go through the tile socket, like any program.
-
+//! and announcing go through the control socket (the `tile_…` commands of
+//! the control API); sending and listening go through the tile socket,
+//! like any program.
 //!
 //! - `control`: status, files, publish, announce (control socket);
 //! - `keys`: keygen and sign (local files only);
