@@ -25,9 +25,9 @@ pub(crate) fn run(command: EngineCommand) -> Result<()> {
 }
 
 fn list(dirs: &NodeDirs, as_json: bool) -> Result<()> {
-    let v: EngineListAnswer = local::ask(dirs, &Request::EngineList)?;
+    let v = local::ask::<EngineListAnswer>(dirs, &Request::EngineList)?;
     if as_json {
-        return local::print_json(&v, false);
+        return v.print_json(false);
     }
     if v.local.is_empty() && v.foreign.is_empty() {
         println!("no engines");

@@ -151,27 +151,57 @@ pub(crate) fn call(dirs: &NodeDirs, request: &Request) -> Result<Map<String, Val
     })
 }
 
+/// An answer read as its type `T`, with its fields as they came (what
+/// `--json` prints, so that a field this CLI does not know still shows).
+#[derive(Debug)]
+pub(crate) struct Answer<T> {
+    body: T,
+    raw: Value,
+}
+
+impl<T: serde::Serialize> Answer<T> {
+    /// An answer made here rather than by the node.
+    pub(crate) fn local(body: T) -> Self {
+        let raw = serde_json::to_value(&body).unwrap_or(Value::Null);
+        Self { body, raw }
+    }
+}
+
+impl<T> Answer<T> {
+    /// Prints the fields as they came: one line when `compact`, else
+    /// indented.
+    pub(crate) fn print_json(&self, compact: bool) -> anyhow::Result<()> {
+        let text = if compact {
+            serde_json::to_string(&self.raw)?
+        } else {
+            serde_json::to_string_pretty(&self.raw)?
+        };
+        println!("{text}");
+        Ok(())
+    }
+}
+
+impl<T> std::ops::Deref for Answer<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.body
+    }
+}
+
 /// Sends `request` and reads the answer's fields as a `T`.
-pub(crate) fn ask<T: DeserializeOwned>(dirs: &NodeDirs, request: &Request) -> Result<T, AskError> {
-    let body = call(dirs, request)?;
-    serde_json::from_value(Value::Object(body)).map_err(|e| {
+pub(crate) fn ask<T: DeserializeOwned>(
+    dirs: &NodeDirs,
+    request: &Request,
+) -> Result<Answer<T>, AskError> {
+    let raw = Value::Object(call(dirs, request)?);
+    let body = serde_json::from_value(raw.clone()).map_err(|e| {
         AskError::Answer(CallError::Body {
             command: request.name(),
             reason: e.to_string(),
         })
-    })
-}
-
-/// Prints an answer's fields as one JSON object (pretty for a person,
-/// compact when `compact`).
-pub(crate) fn print_json<T: serde::Serialize>(body: &T, compact: bool) -> anyhow::Result<()> {
-    let text = if compact {
-        serde_json::to_string(body)?
-    } else {
-        serde_json::to_string_pretty(body)?
-    };
-    println!("{text}");
-    Ok(())
+    })?;
+    Ok(Answer { body, raw })
 }
 
 /// Connects to the socket that `socket_path` names in the runtime dir.

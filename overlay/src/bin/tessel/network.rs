@@ -234,9 +234,9 @@ pub(crate) fn revocations(a: &RevocationsArgs) -> Result<()> {
     let request = Request::NetworkRevocations {
         list: list.to_text(),
     };
-    let v: RevocationsAnswer = local::ask(&a.dirs, &request)?;
+    let v = local::ask::<RevocationsAnswer>(&a.dirs, &request)?;
     if a.json {
-        return local::print_json(&v, true);
+        return v.print_json(true);
     }
     println!(
         "took revocation list serial {}: closed the sessions of {} members",

@@ -54,7 +54,7 @@ pub(crate) fn run(args: &PingArgs) -> Result<()> {
         };
         answered += 1;
         if args.json {
-            local::print_json(&reply, true)?;
+            reply.print_json(true)?;
             continue;
         }
         let w = *widths.get_or_insert_with(|| {

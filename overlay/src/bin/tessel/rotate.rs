@@ -14,7 +14,7 @@ pub(crate) fn run(args: &RotateArgs) -> Result<()> {
     let request = Request::NetworkRotate {
         grace_s: args.grace.as_secs(),
     };
-    let v: RotateAnswer = local::ask(&args.dirs, &request).map_err(|e| {
+    let v = local::ask::<RotateAnswer>(&args.dirs, &request).map_err(|e| {
         let hint = if e.not_running() {
             "\nThe network key is rotated by a running node, which hands the new key to its members."
         } else {
@@ -23,7 +23,7 @@ pub(crate) fn run(args: &RotateArgs) -> Result<()> {
         anyhow::anyhow!("{e}{hint}")
     })?;
     if args.json {
-        return local::print_json(&v, true);
+        return v.print_json(true);
     }
     println!("{}", v.key);
     eprintln!(

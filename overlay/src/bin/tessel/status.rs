@@ -17,11 +17,11 @@ use crate::table::Table;
 pub(crate) fn ip(dirs: &NodeDirs, json: bool) -> Result<()> {
     let answer = match local::ask::<IpAnswer>(dirs, &Request::Ip) {
         Ok(a) => a,
-        Err(e) if e.not_running() => from_state_dir(dirs)?,
+        Err(e) if e.not_running() => local::Answer::local(from_state_dir(dirs)?),
         Err(e) => return Err(e.into()),
     };
     if json {
-        local::print_json(&answer, true)
+        answer.print_json(true)
     } else {
         println!("{}\n{}", answer.ipv6, answer.ipv4);
         Ok(())
@@ -50,9 +50,9 @@ fn from_state_dir(dirs: &NodeDirs) -> Result<IpAnswer> {
 
 /// `tessel status`.
 pub(crate) fn status(args: &DirsAndJson) -> Result<()> {
-    let answer: StatusAnswer = local::ask(&args.dirs, &Request::Status)?;
+    let answer = local::ask::<StatusAnswer>(&args.dirs, &Request::Status)?;
     if args.json {
-        return local::print_json(&answer, false);
+        return answer.print_json(false);
     }
     let status = &answer.node;
     header(status).print();

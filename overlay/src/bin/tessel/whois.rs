@@ -31,9 +31,9 @@ pub(crate) fn run(args: &WhoisArgs) -> Result<()> {
     let request = Request::Whois {
         target: args.target.clone(),
     };
-    let answer: WhoisAnswer = local::ask(&args.dirs, &request)?;
+    let answer = local::ask::<WhoisAnswer>(&args.dirs, &request)?;
     if args.json {
-        return local::print_json(&answer, false);
+        return answer.print_json(false);
     }
     table(&answer).print();
     Ok(())

@@ -150,10 +150,11 @@ pub struct RecordEntry {
     pub value: String,
 }
 
-/// `engine_list`: the engines this node runs and knows.
+/// `engine_list`: the engines this node runs and knows. Nodes are named
+/// by their keys in hex (64 digits), as engine addresses are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineListAnswer {
-    /// This node.
+    /// This node's key, in hex.
     pub node: String,
     /// Engines running here.
     pub local: Vec<LocalEngine>,
@@ -166,7 +167,7 @@ pub struct EngineListAnswer {
 pub struct LocalEngine {
     /// Its address, 64 hex digits.
     pub engine: String,
-    /// This node.
+    /// This node's key, in hex.
     pub node: String,
     /// Names registered for it.
     pub names: Vec<String>,
@@ -179,7 +180,7 @@ pub struct LocalEngine {
 pub struct ForeignEngine {
     /// Its address, 64 hex digits.
     pub engine: String,
-    /// The node it runs on.
+    /// The key of the node it runs on, in hex.
     pub node: String,
     /// Whether that node is reachable now.
     pub reachable: bool,

@@ -21,7 +21,7 @@
 //!   on the TUN device have been sent ([`EngineHost::drain`],
 //!   [`EngineHost::flush_clients`]);
 //! - the transport's deadline → `handle_timeout`;
-//! - a `scope {…}` control request → a transport scope call, answered at
+//! - a `scope` control command → a transport scope call, answered at
 //!   once or at its notice ([`scopes`]).
 //!
 //! Streams are kernel TCP on the overlay addresses in TUN mode, and the

@@ -1,6 +1,6 @@
 //! Test only (`test-hooks`): spoils the next message frame this node
 //! writes on an engine stream, to show that the receiver drops and counts
-//! it. Set with the control request `engine-tamper forge|alter|replay`.
+//! it. Set with the control command `engine_tamper` (mode `forge`, `alter` or `replay`).
 
 /// How to spoil the next message frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! The transport that hosts the scopes is the engine host's
 //! (`driver::engines`); its glue (`engines/scopes.rs`) carries requests to
 //! it and answers them when the transport's notices come:
-//! - `tessel.sock` line `scope {…}` → [`request::ScopeRequest`] → a
+//! - `tessel.sock` command `scope` → [`request::ScopeRequest`] → a
 //!   transport scope call; a query or send waits (with a deadline) for
 //!   `Notice::ScopeAnswer`/`ScopeSent`, answered as [`answer`] JSON;
 //! - DNS answers ([`dns`]) → `Transport::set_scope_bootstrap` with the

@@ -16,7 +16,7 @@ use crate::cli::NodeDirs;
 use crate::local;
 use crate::table::Table;
 
-fn ask<T: DeserializeOwned>(dirs: &NodeDirs, request: &Request) -> Result<T> {
+fn ask<T: DeserializeOwned>(dirs: &NodeDirs, request: &Request) -> Result<local::Answer<T>> {
     Ok(local::ask(dirs, request)?)
 }
 
@@ -31,9 +31,9 @@ const DROPPED: [&str; 6] = [
 ];
 
 pub(super) fn status(a: &JsonArgs) -> Result<()> {
-    let v: TileStatusAnswer = ask(&a.dirs, &Request::TileStatus)?;
+    let v = ask::<TileStatusAnswer>(&a.dirs, &Request::TileStatus)?;
     if a.json {
-        return local::print_json(&v, false);
+        return v.print_json(false);
     }
     let mut head = Table::plain();
     head.row(["socket", v.socket.as_str()]);
@@ -81,9 +81,9 @@ pub(super) fn status(a: &JsonArgs) -> Result<()> {
 }
 
 pub(super) fn files(a: &JsonArgs) -> Result<()> {
-    let v: TileFilesAnswer = ask(&a.dirs, &Request::TileFiles)?;
+    let v = ask::<TileFilesAnswer>(&a.dirs, &Request::TileFiles)?;
     if a.json {
-        return local::print_json(&v, false);
+        return v.print_json(false);
     }
     if v.files.is_empty() {
         println!("no managed files");
@@ -115,9 +115,9 @@ pub(super) fn publish(a: &PublishArgs) -> Result<()> {
     let request = Request::TilePublish {
         path: path.display().to_string(),
     };
-    let v: TilePublishAnswer = ask(&a.dirs, &request)?;
+    let v = ask::<TilePublishAnswer>(&a.dirs, &request)?;
     if a.json {
-        local::print_json(&v, true)?;
+        v.print_json(true)?;
     } else {
         println!("published {} ({} bytes)", path.display(), v.size);
     }
@@ -137,9 +137,9 @@ pub(super) fn announce(a: &AnnounceArgs) -> Result<()> {
     );
     let hex = data_encoding::HEXLOWER.encode(&PhysicsMessage::Announce(ann).to_vec());
     let request = Request::TileAnnounce { announcement: hex };
-    let v: TileAnnounceAnswer = ask(&a.dirs, &request)?;
+    let v = ask::<TileAnnounceAnswer>(&a.dirs, &request)?;
     if a.json {
-        local::print_json(&v, true)?;
+        v.print_json(true)?;
     } else {
         println!("announced {}", file.name().as_str());
     }
