@@ -1,9 +1,10 @@
 //! The local sockets and who may use them. A node's runtime dir is 0750 and
 //! its sockets (`tessel.sock`, `engines.sock`, `tile.sock`) 0660, all with
 //! the socket group; an unprivileged member of that group runs `tessel
-//! status`, `tessel engine list` and `tessel tile status` (not `tessel
-//! network rotate`, whose answer holds the network key, nor `tessel down`),
-//! any other user is refused and told to join the group. A second node on the same runtime dir
+//! status`, `whois`, `ping`, `engine list` and `tile status` (not `tessel
+//! network rotate`, whose answer holds the network key, nor `tessel down`:
+//! the node answers `permission_denied`), any other user is refused and
+//! told to join the group. A second node on the same runtime dir
 //! is refused, and the sockets a crashed node left behind are replaced.
 //!
 //! The group is a bare GID given with `--socket-group` (no entry in
@@ -115,6 +116,22 @@ fn the_socket_group_may_use_the_node_and_no_one_else() -> Result<()> {
         status["node_id"].as_str() == Some(a.node_id()?.as_str()),
         "member: status of another node: {status}"
     );
+    let id = a.node_id()?;
+    let out = as_nobody(&ns, &[GROUP], &dir, &["whois", &id, "--json"])?;
+    ensure!(out.status.success(), "member: whois: {}", text(&out));
+    let whois: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    ensure!(
+        whois["this_node"] == true,
+        "member: whois of the node: {whois}"
+    );
+    // A ping is the node's to try: this one finds no such member.
+    let stranger = NodeKey::from_seed([0x43; 32]).id().to_string();
+    let out = as_nobody(&ns, &[GROUP], &dir, &["ping", &stranger, "-c", "1"])?;
+    ensure!(
+        !out.status.success() && text(&out).contains("no member"),
+        "member: ping: {}",
+        text(&out)
+    );
     let out = as_nobody(&ns, &[GROUP], &dir, &["engine", "list", "--json"])?;
     ensure!(out.status.success(), "member: engine list: {}", text(&out));
     let out = as_nobody(&ns, &[GROUP], &dir, &["tile", "status", "--json"])?;
@@ -122,7 +139,8 @@ fn the_socket_group_may_use_the_node_and_no_one_else() -> Result<()> {
     // But not rotate the network key: the answer would hold it.
     let out = as_nobody(&ns, &[GROUP], &dir, &["network", "rotate"])?;
     ensure!(
-        !out.status.success() && text(&out).contains("only root or the daemon's user"),
+        !out.status.success()
+            && text(&out).contains("permission denied: only root or the daemon's user"),
         "member: network rotate: {}",
         text(&out)
     );
@@ -143,6 +161,7 @@ fn the_socket_group_may_use_the_node_and_no_one_else() -> Result<()> {
     // Not a member: refused, with the way in.
     for args in [
         &["status"][..],
+        &["whois", "100.64.0.1"][..],
         &["engine", "list"][..],
         &["tile", "status"][..],
     ] {
@@ -154,7 +173,7 @@ fn the_socket_group_may_use_the_node_and_no_one_else() -> Result<()> {
                 "outsider (groups {groups:?}) ran {args:?}: {said}"
             );
             ensure!(
-                said.contains("permission denied")
+                said.contains(&format!("permission denied: add yourself to group {GROUP}"))
                     && said.contains(&format!("usermod -aG {GROUP}")),
                 "outsider (groups {groups:?}), {args:?}: unclear message: {said}"
             );
