@@ -15,8 +15,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use tessel_overlay::driver::control::answers::{
-    self, EngineListAnswer, IpAnswer, PingAnswer, RotateAnswer, StatusAnswer, WhoisAnswer,
+    self, EngineListAnswer, IpAnswer, PingAnswer, RevocationsAnswer, RotateAnswer, StatusAnswer,
+    WhoisAnswer,
 };
+use tessel_overlay::driver::state_dir::StateDir;
 
 mod cli;
 
@@ -33,8 +35,9 @@ struct Node {
 }
 
 impl Node {
-    /// Starts a node with its state dir in `dir`, joining through `peer`.
-    fn start(dir: &Path, name: &str, key: &str, peer: Option<&str>) -> Self {
+    /// Starts a node with its state dir in `dir`, joining through `peer`,
+    /// with `extra` arguments.
+    fn start(dir: &Path, name: &str, key: &str, peer: Option<&str>, extra: &[&str]) -> Self {
         let state = dir.join(name);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessel"));
         cmd.args(["up", "--userspace", "--network", key])
@@ -46,6 +49,7 @@ impl Node {
         if let Some(p) = peer {
             cmd.args(["--peer", p]);
         }
+        cmd.args(extra);
         let child = cmd.spawn().expect("starts tessel up");
         let node = Self { child, state };
         node.wait_for("its control socket", |s| !s.node.node_id.is_empty());
@@ -220,10 +224,10 @@ fn every_verb_speaks_json_and_whois_names_members() {
     let list_text = list["list"].as_str().unwrap().to_owned();
 
     // Two nodes, B joining through A.
-    let a = Node::start(dir, "a", &key, None);
+    let a = Node::start(dir, "a", &key, None, &[]);
     let a_status = a.wait_for("A's status", |_| true);
     let a_listen = a_status.node.listen.clone();
-    let b = Node::start(dir, "b", &key, Some(&a_listen));
+    let b = Node::start(dir, "b", &key, Some(&a_listen), &[]);
     let a_id = a_status.node.node_id.clone();
     b.wait_for("a session with A", |s| {
         s.node
@@ -300,4 +304,126 @@ fn every_verb_speaks_json_and_whois_names_members() {
     let offline: IpAnswer = serde_json::from_str(&b.ok(dir, &["ip", "--json"])).unwrap();
     assert_eq!(offline, ip);
     drop(a);
+}
+
+/// The node ID of the node whose state dir is `state` (made on first use).
+fn node_id(state: &Path) -> String {
+    StateDir::open(state)
+        .unwrap()
+        .node_key()
+        .unwrap()
+        .id()
+        .to_string()
+}
+
+#[test]
+fn whois_in_a_managed_network_shows_the_certificate() {
+    let d = Dir::new("control-cli", "managed");
+    let dir = d.path();
+    let key = json("network new", &ok(dir, &["network", "new", "--json"]))["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let owner = json(
+        "network owner",
+        &ok(dir, &["network", "owner", "--out", "owner.key", "--json"]),
+    )["owner"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (name, group) in [("a", "ops"), ("b", "dev")] {
+        let id = node_id(&dir.join(name));
+        let cert = format!("{name}.cert");
+        let signed = json(
+            "network sign",
+            &ok(
+                dir,
+                &[
+                    "network",
+                    "sign",
+                    &id,
+                    "--key",
+                    "owner.key",
+                    "--network",
+                    &key,
+                    "--name",
+                    &format!("web-{name}"),
+                    "--group",
+                    group,
+                    "--out",
+                    &cert,
+                    "--json",
+                ],
+            ),
+        );
+        assert_eq!(signed["file"], cert.as_str(), "{signed}");
+    }
+    let managed = |name: &str| {
+        [
+            "--owner".to_owned(),
+            owner.clone(),
+            "--cert".to_owned(),
+            format!("@{}", dir.join(format!("{name}.cert")).display()),
+        ]
+    };
+    let a_args = managed("a");
+    let a_args: Vec<&str> = a_args.iter().map(String::as_str).collect();
+    let a = Node::start(dir, "a", &key, None, &a_args);
+    let a_status = a.wait_for("A's status", |_| true);
+    let a_id = a_status.node.node_id.clone();
+    let b_args = managed("b");
+    let b_args: Vec<&str> = b_args.iter().map(String::as_str).collect();
+    let b = Node::start(dir, "b", &key, Some(&a_status.node.listen), &b_args);
+    b.wait_for("a session with A", |s| {
+        s.node
+            .peers
+            .iter()
+            .any(|p| p.node_id == a_id && p.connected)
+    });
+
+    let s: StatusAnswer = checked("status", &b.ok(dir, &["status", "--json"]));
+    let m = s.node.managed.as_ref().expect("managed mode");
+    assert_eq!(
+        (m.name.as_str(), m.owner.as_str()),
+        ("web-b", owner.as_str())
+    );
+    let w: WhoisAnswer = checked("whois", &b.ok(dir, &["whois", &a_id, "--json"]));
+    let cert = w.member.certificate.expect("A's certificate");
+    assert_eq!(cert.name, "web-a");
+    assert_eq!(cert.groups, ["ops"]);
+    assert!(cert.not_after > m.not_after - 60 && cert.not_after < m.not_after + 60);
+    let own: WhoisAnswer = checked("whois", &b.ok(dir, &["whois", &s.node.ipv4, "--json"]));
+    assert_eq!(own.member.certificate.expect("its own").groups, ["dev"]);
+    let text = b.ok(dir, &["whois", &a_id]);
+    for said in ["\"web-a\"", "ops", "cert until"] {
+        assert!(text.contains(said), "whois text lacks {said}: {text}");
+    }
+
+    // A revocation list of a member that never joined closes no session.
+    let stranger = tessel_overlay::identity::NodeKey::from_seed([9; 32])
+        .id()
+        .to_string();
+    let list = json(
+        "network revoke",
+        &ok(
+            dir,
+            &[
+                "network",
+                "revoke",
+                &stranger,
+                "--key",
+                "owner.key",
+                "--network",
+                &key,
+                "--json",
+            ],
+        ),
+    );
+    let list = list["list"].as_str().unwrap();
+    let r: RevocationsAnswer = checked(
+        "network_revocations",
+        &b.ok(dir, &["network", "revocations", list, "--json"]),
+    );
+    assert_eq!(r.sessions_closed, 0);
+    drop((a, b));
 }
