@@ -47,6 +47,10 @@ pub struct Status {
     /// list held (`None`: joined by the network key alone).
     #[serde(default)]
     pub managed: Option<super::ManagedStatus>,
+    /// This node's name, and the member that holds it instead if this
+    /// node lost it (`None`: no name).
+    #[serde(default)]
+    pub name: Option<super::NameStatus>,
 }
 
 /// One member as `tessel status` shows it.
@@ -80,6 +84,13 @@ pub struct PeerStatus {
     /// Its member certificate as checked in its last handshake (managed mode).
     #[serde(default)]
     pub certificate: Option<super::PeerCert>,
+    /// The name it claims, as far as this node knows.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The member that holds that name instead (`tessel-node-…`), when
+    /// another claimed it first.
+    #[serde(default)]
+    pub name_held_by: Option<String>,
 }
 
 /// The network key's state, for `tessel status`.
@@ -98,6 +109,7 @@ pub struct NetworkKeyStatus {
 impl Node {
     /// A snapshot of the node and its members at `now`.
     pub fn status(&self, now: Instant) -> Status {
+        let name_of = |id| self.name_of(&id);
         let mut peers: Vec<PeerStatus> = self
             .peers
             .values()
@@ -119,6 +131,11 @@ impl Node {
                 rx_bytes: p.rx_bytes,
                 tx_bytes: p.tx_bytes,
                 certificate: self.peer_certificate(&p.id).cloned(),
+                name: name_of(p.id).map(|n| n.to_string()),
+                name_held_by: name_of(p.id)
+                    .and_then(|n| self.member_by_name(&n))
+                    .filter(|h| *h != p.id)
+                    .map(|h| h.to_string()),
             })
             .collect();
         peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));
@@ -145,6 +162,7 @@ impl Node {
                 updates: self.rotation_stats(),
             },
             managed: self.managed_status(),
+            name: self.name_status(),
         }
     }
 }
