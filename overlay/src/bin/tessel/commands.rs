@@ -3,6 +3,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{anyhow, bail, Context, Result};
+use tessel_overlay::driver::dns::DnsOptions;
 use tessel_overlay::driver::portmap::PortMapping;
 use tessel_overlay::driver::runtime_dir::SocketGroup;
 use tessel_overlay::driver::scopes::ScopeOptions;
@@ -171,6 +172,11 @@ fn up(args: UpArgs) -> Result<()> {
             tile,
             scopes,
             managed,
+            name: args.name.clone(),
+            dns: (!args.no_dns).then(|| DnsOptions {
+                domain: args.dns_domain.clone(),
+                listen: args.dns_listen,
+            }),
             engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,
@@ -333,6 +339,15 @@ fn status(args: DirsAndJson) -> Result<()> {
     println!("node     {}", status.node_id);
     println!("network  {}", status.network_id);
     println!("address  {}  {}", status.ipv6, status.ipv4);
+    if let Some(n) = &status.name {
+        match &n.held_by {
+            Some(holder) => println!(
+                "name     {} is held by {holder}, which claimed it first: this node does not answer to it (choose another with --name)",
+                n.name
+            ),
+            None => println!("name     {}", n.name),
+        }
+    }
     println!("listen   {}", status.listen);
     let k = &status.network_key;
     match k.old_key_refused_after_unix_ms {
@@ -373,7 +388,12 @@ fn status(args: DirsAndJson) -> Result<()> {
         let hs = p
             .last_handshake_ago_secs
             .map_or("never".to_string(), |s| format!("{s:.0}s ago"));
-        println!("peer {}  {state}", p.node_id);
+        let name = match (&p.name, &p.name_held_by) {
+            (Some(n), None) => format!(" ({n})"),
+            (Some(n), Some(h)) => format!(" (claims {n}, held by {h})"),
+            _ => String::new(),
+        };
+        println!("peer {}{name}  {state}", p.node_id);
         println!(
             "     {}  {}  endpoint {}  handshake {hs}  rx {}  tx {}",
             p.ipv6,
