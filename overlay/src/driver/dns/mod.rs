@@ -99,6 +99,9 @@ pub fn parse_domain(text: &str) -> Result<String, String> {
         return Err("the DNS domain cannot be empty (e.g. tessel.internal)".into());
     }
     for label in trimmed.split('.') {
+        if label.is_empty() {
+            return Err(format!("{text} has an empty label (two dots in a row?)"));
+        }
         NodeName::parse(label).map_err(|e| format!("`{label}` in {text}: {e}"))?;
     }
     if trimmed.len() > 200 {
