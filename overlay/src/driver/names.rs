@@ -80,3 +80,62 @@ pub(crate) fn apply(
     tracing::info!(name = %name, "this node's name is {name}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{NetworkKey, NodeKey};
+    use crate::node::Config;
+
+    fn node(now: Instant) -> Node {
+        Node::new(
+            Config {
+                node_key: NodeKey::from_seed([1; 32]),
+                network_key: NetworkKey::from_secret([2; 32]),
+                bootstrap: Vec::new(),
+                known_peers: Vec::new(),
+                stun_servers: Vec::new(),
+                seed: [3; 32],
+                unix_ms: 1_800_000_000_000,
+            },
+            now,
+        )
+    }
+
+    fn kept(state: &StateDir) -> String {
+        std::fs::read_to_string(state.path().join(NAME_FILE)).unwrap()
+    }
+
+    #[test]
+    fn the_name_and_its_claim_time_survive_a_restart() {
+        let dir = std::env::temp_dir().join(format!("tessel-name-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = StateDir::open(&dir).unwrap();
+        let now = Instant::now();
+        let web = NodeName::parse("Web").unwrap();
+        // No name given or kept: none.
+        let mut n = node(now);
+        apply(&mut n, None, &state, now, 1_000).unwrap();
+        assert_eq!(n.name_status(), None);
+        // Given: kept with the time of the claim.
+        apply(&mut n, Some(&web), &state, now, 1_000).unwrap();
+        assert_eq!(kept(&state), "web 1000\n");
+        // A restart without --name, or with the same one, keeps both.
+        for given in [None, Some(&web)] {
+            let mut n = node(now);
+            apply(&mut n, given, &state, now, 5_000).unwrap();
+            assert_eq!(n.name_status().unwrap().name, "web");
+            assert_eq!(kept(&state), "web 1000\n");
+        }
+        // Another name is a new claim.
+        let db = NodeName::parse("db").unwrap();
+        apply(&mut node(now), Some(&db), &state, now, 9_000).unwrap();
+        assert_eq!(kept(&state), "db 9000\n");
+        // A damaged file is ignored, not fatal.
+        std::fs::write(state.path().join(NAME_FILE), "db-\n").unwrap();
+        let mut n = node(now);
+        apply(&mut n, None, &state, now, 9_000).unwrap();
+        assert_eq!(n.name_status(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
