@@ -169,6 +169,7 @@ impl Node {
         }
         self.names.next_publish = Some(now);
         self.wake_at(Some(now));
+        self.check_own_name(&name);
         Ok(())
     }
 
