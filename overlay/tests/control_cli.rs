@@ -272,7 +272,12 @@ fn every_verb_speaks_json_and_whois_names_members() {
         assert!(text.contains(said), "whois text lacks {said}: {text}");
     }
     b.fails(dir, &["whois", &member], "no member");
-    b.fails(dir, &["whois", "somebody"], "neither a node ID");
+    b.fails(
+        dir,
+        &["whois", "somebody"],
+        "no member holds the name `somebody`",
+    );
+    b.fails(dir, &["whois", "some_body!"], "neither a node ID");
 
     // Errors come through the API with their message.
     b.fails(dir, &["tile", "status", "--json"], "hosts no tile");

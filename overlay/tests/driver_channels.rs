@@ -61,6 +61,8 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         engine_stack: None,
         scopes: Default::default(),
         managed: None,
+        name: None,
+        dns: None,
     };
     let task = tokio::spawn(driver::run(
         opts,

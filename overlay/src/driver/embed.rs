@@ -127,6 +127,8 @@ impl EmbeddedNode {
             tile: None,
             scopes: opts.scopes,
             managed: opts.managed,
+            name: None,
+            dns: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -98,6 +98,12 @@ pub enum DriverError {
         /// Why, and what a good certificate is.
         reason: String,
     },
+    /// The node's name cannot be used (`tessel up --name`).
+    #[error("{reason}")]
+    Name {
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// An I/O error while running.
     #[error("{context}: {source}")]
     Io {

@@ -14,6 +14,7 @@ use super::aux::AuxSockets;
 use super::control::answers::{DownAnswer, IpAnswer, RevocationsAnswer, StatusAnswer};
 use super::control::{self, ApiError, Call, ErrorCode, Reply, Request, SocketFile};
 use super::device::{DeviceSpec, PacketDevice};
+use super::dns::PendingNames;
 use super::engines::{EngineHost, StreamMode};
 use super::lan::{LanDiscovery, LanInput};
 use super::local_addrs;
@@ -81,6 +82,11 @@ pub struct RunOptions {
     /// Managed mode (`tessel up --owner --cert`); `None`: the network key
     /// alone admits members.
     pub managed: Option<Membership>,
+    /// This node's name (`tessel up --name`); `None`: the one kept in the
+    /// state dir, if any (in a managed network, the certificate's).
+    pub name: Option<crate::identity::NodeName>,
+    /// The DNS responder for names (`None`: off).
+    pub dns: Option<super::dns::DnsOptions>,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -144,6 +150,13 @@ pub async fn run(
         node.set_retiring_key(clock::now(), key, refuse_after_unix_ms);
     }
     super::membership::apply(&mut node, opts.managed.as_ref(), &state, clock::now())?;
+    super::names::apply(
+        &mut node,
+        opts.name.as_ref(),
+        &state,
+        clock::now(),
+        clock::unix_ms(),
+    )?;
     node.restore_initiation_timestamps(state.initiation_timestamps(&opts.network_key));
     node.set_relaying(opts.relay);
     let udp = Udp::bind(opts.listen)?;
@@ -195,11 +208,13 @@ pub async fn run(
     };
     tokio::pin!(shutdown);
     let mut mapper = Mapper::start(opts.port_mapping, listen.port());
+    let mut dns = super::dns::DnsService::start(opts.dns.as_ref());
 
     let ipv4 = node.ipv4();
     let mut shell = Shell {
         pings: PendingPings::default(),
         records: PendingRecords::default(),
+        names: PendingNames::default(),
         engines,
         tcp: TcpTransport::start(opts.tcp, listen, &opts.peers),
         aux: AuxSockets::new(listen),
@@ -227,6 +242,7 @@ pub async fn run(
             .into_iter()
             .chain(shell.pings.next_deadline())
             .chain(shell.records.next_deadline())
+            .chain(shell.names.next_deadline())
             .chain(shell.engines.next_deadline())
             .min()
             .map_or(far, tokio::time::Instant::from_std);
@@ -284,6 +300,7 @@ pub async fn run(
                 }
             }
             Some(req) = requests.recv() => shell.on_request(&mut node, tiles.as_ref(), req),
+            Some(q) = dns.next() => shell.names.ask(&mut node, q, clock::now()),
         }
         shell.drain(&mut node).await;
         if shell.engines.drain(&mut node) {
@@ -299,6 +316,7 @@ pub async fn run(
         shell.engines.flush_clients();
         shell.pings.expire(clock::now());
         shell.records.expire(clock::now());
+        shell.names.expire(clock::now());
         if shell.stopping {
             break Ok(());
         }
@@ -321,6 +339,8 @@ struct Shell {
     pings: PendingPings,
     /// `record_fetch` requests waiting for the node's answer.
     records: PendingRecords,
+    /// DNS queries waiting for the node to resolve a name.
+    names: PendingNames,
     /// The engines hosted by this node.
     engines: EngineHost,
     /// Extra sockets for hole punching.
@@ -400,6 +420,7 @@ impl Shell {
                     self.engines.on_records(&key, &records);
                     self.records.answer(&key, &records);
                 }
+                Event::NameResolved { name, member } => self.names.answer(node, &name, member),
                 Event::RevocationsChanged(bytes) => {
                     if let Err(e) = self.state.save_revocations(&bytes) {
                         tracing::error!(error = %e, "keeping the revocation list");

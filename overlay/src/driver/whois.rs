@@ -1,5 +1,6 @@
-//! `whois` in the daemon: who a member is, found by node ID or overlay
-//! address among the per-peer entries of the node's status (so whois shows
+//! `whois` in the daemon: who a member is, found by node ID, overlay
+//! address or name (`NAME` or `NAME.<domain>`, among the name claims the
+//! node holds) among the per-peer entries of the node's status (so whois shows
 //! whatever `status` shows of a member), or this node itself.
 
 use std::net::{IpAddr, SocketAddr};
@@ -7,7 +8,7 @@ use std::time::Instant;
 
 use super::control::answers::WhoisAnswer;
 use super::control::api::{reply, ApiError, ErrorCode, Reply};
-use crate::identity::NodeId;
+use crate::identity::{NodeId, NodeName};
 use crate::node::{Node, PeerCert, PeerStatus, Status};
 
 /// What a whois target names.
@@ -18,12 +19,23 @@ enum Target {
 }
 
 impl Target {
-    fn parse(text: &str) -> Option<Self> {
+    /// `text` as a node ID or an address, else as a name (its first
+    /// label): `Ok(None)` when no member this node knows of holds it,
+    /// an error when it is none of the three.
+    fn parse(node: &Node, text: &str) -> Result<Option<Self>, ApiError> {
         let text = text.trim();
         match (text.parse::<IpAddr>(), NodeId::parse(text)) {
-            (Ok(ip), _) => Some(Self::Addr(ip)),
-            (_, Ok(id)) => Some(Self::Node(id)),
-            _ => None,
+            (Ok(ip), _) => Ok(Some(Self::Addr(ip))),
+            (_, Ok(id)) => Ok(Some(Self::Node(id))),
+            _ => {
+                let label = text.split('.').next().unwrap_or_default();
+                let name = NodeName::parse(label).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "`{text}` is neither a node ID (tessel-node-…), an overlay address nor a name: {e}"
+                    ))
+                })?;
+                Ok(node.member_by_name(&name).map(Self::Node))
+            }
         }
     }
 
@@ -39,11 +51,14 @@ impl Target {
 
 /// The `whois` answer for `target` on `node`, which listens on `listen`.
 pub(crate) fn answer(node: &Node, target: &str, listen: SocketAddr, now: Instant) -> Reply {
-    let parsed = Target::parse(target).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "`{}` is neither a node ID (tessel-node-…) nor an overlay address",
-            target.trim()
-        ))
+    let parsed = Target::parse(node, target)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no member holds the name `{}` as far as this node knows",
+                target.trim()
+            ),
+        )
     })?;
     let mut status = node.status(now);
     status.listen = listen.to_string();
@@ -76,10 +91,16 @@ fn find(status: Status, target: Target) -> Option<WhoisAnswer> {
         })
 }
 
-/// This node as a member entry: its ID, addresses, listen address and,
-/// in managed mode, its own certificate.
+/// This node as a member entry: its ID, addresses, listen address, name
+/// and, in managed mode, its own certificate.
 fn this_node(status: Status) -> PeerStatus {
+    let (name, name_held_by) = match status.name {
+        Some(n) => (Some(n.name), n.held_by),
+        None => (None, None),
+    };
     PeerStatus {
+        name,
+        name_held_by,
         node_id: status.node_id,
         ipv6: status.ipv6,
         ipv4: Some(status.ipv4),
@@ -140,6 +161,9 @@ mod tests {
         assert!(e.message.contains(&unknown), "{}", e.message);
         assert!(body("fd00::1").unwrap_err().is(ErrorCode::NotFound));
         let e = body("somebody").unwrap_err();
+        assert!(e.is(ErrorCode::NotFound), "{e:?}");
+        assert!(e.message.contains("name `somebody`"), "{}", e.message);
+        let e = body("some_body!").unwrap_err();
         assert!(e.is(ErrorCode::BadRequest), "{e:?}");
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod address;
 pub mod membership;
+pub mod name;
+pub mod name_claim;
 pub mod network;
 pub mod node_key;
 pub mod owner_key;
@@ -10,6 +12,8 @@ pub mod text;
 
 pub use address::{Ipv4Assignment, NetworkPrefix};
 pub use membership::{MemberCert, MembershipError, RevocationList};
+pub use name::{NameError, NodeName};
+pub use name_claim::{ClaimError, NameClaim};
 pub use network::{NetworkId, NetworkKey};
 pub use node_key::{NodeId, NodeKey};
 pub use owner_key::{OwnerId, OwnerKey};

@@ -137,6 +137,16 @@ impl Node {
         })
     }
 
+    /// This node's own certificate (managed mode).
+    pub(super) fn own_certificate(&self) -> Option<&MemberCert> {
+        self.managed.as_ref().map(|m| &m.own)
+    }
+
+    /// The network owner (managed mode).
+    pub(super) fn owner(&self) -> Option<OwnerId> {
+        self.managed.as_ref().map(|m| m.owner)
+    }
+
     /// The certificate of `peer` as checked in its last handshake.
     pub fn peer_certificate(&self, peer: &NodeId) -> Option<&PeerCert> {
         self.managed.as_ref()?.certs.get(peer)

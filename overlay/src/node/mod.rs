@@ -24,6 +24,8 @@ mod keys;
 mod lan;
 mod lookup;
 mod membership;
+mod name_rule;
+mod names;
 mod peer;
 mod peer_table;
 mod ping;
@@ -76,6 +78,9 @@ pub use cookies::HandshakeStats;
 pub use keys::NodeKeys;
 pub use lookup::LookupStats;
 pub use membership::{ManagedStatus, PeerCert, RevocationError, RevocationOutcome};
+pub use names::{
+    name_key, NameLookup, NameStatus, SetNameError, NAME_RECORD_TTL, NAME_RENEW, NAME_TTL,
+};
 use peer::Peer;
 pub use ping::{PingError, PingTarget, Pong};
 pub use portmap::PortMappingStatus;
@@ -190,6 +195,14 @@ pub enum Event {
     /// The node took a newer revocation list from the network owner (these
     /// bytes): persist it, to load it at the next start.
     RevocationsChanged(Vec<u8>),
+    /// The answer to [`Node::resolve_name`] that returned
+    /// [`NameLookup::Pending`]: the member that holds `name`, if any.
+    NameResolved {
+        /// The name resolved.
+        name: crate::identity::NodeName,
+        /// Its holder.
+        member: Option<NodeId>,
+    },
 }
 
 /// A second-hand newcomer displaces only a second-hand member whose news is
@@ -275,6 +288,8 @@ pub struct Node {
     rotation: rotation::Rotation,
     /// Managed mode: the owner, certificates, the revocation list.
     managed: Option<Box<membership::Managed>>,
+    /// This node's name and what it knows of others'.
+    names: names::Names,
     /// What removing members cost (tests bound it).
     #[cfg(test)]
     removal_work: RemovalWork,
@@ -370,6 +385,7 @@ impl Node {
             stream_handshakes: streams::StreamHandshakes::default(),
             rotation: rotation::Rotation::new(config.network_key),
             managed: None,
+            names: names::Names::default(),
             #[cfg(test)]
             removal_work: RemovalWork::default(),
         };
@@ -658,6 +674,7 @@ impl Node {
         #[cfg(test)]
         let work_before = self.peers.work();
         self.forget_certificate(id);
+        self.forget_name(id);
         if let Some(p) = self.peers.remove(id) {
             // Its session indices, its IPv6 and IPv4 entries, the
             // initiation timestamp kept.

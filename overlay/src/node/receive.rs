@@ -179,6 +179,11 @@ impl Node {
                 self.consume_revocations(now, pid, r);
                 Action::None
             }
+            Ok(Inner::NameClaim(c)) => {
+                let c = c.to_vec();
+                self.consume_name_claim(now, pid, &c);
+                Action::None
+            }
             Err(_) => self.drop_packet(DropReason::BadInner),
         }
     }
@@ -470,6 +475,7 @@ impl Node {
             self.events.push_back(Event::MembersChanged);
         }
         self.send_revocations(now, pid);
+        self.send_name_claim(now, pid);
         self.wake_at(Some(now));
     }
 }

@@ -268,6 +268,7 @@ impl Node {
         let local = self.records.get(now, &key);
         if !local.is_empty() {
             let records = values(&local);
+            self.names_fetched(now, &key, &records);
             self.events.push_back(Event::Records { key, records });
             return Ok(());
         }
@@ -292,7 +293,7 @@ impl Node {
             },
         );
         if !self.send_fetch(now, key) {
-            self.end_fetch(key);
+            self.end_fetch(now, key);
         }
         Ok(())
     }
@@ -331,7 +332,7 @@ impl Node {
     }
 
     /// Ends the fetch of `key` with the records it received.
-    fn end_fetch(&mut self, key: [u8; 32]) {
+    fn end_fetch(&mut self, now: Instant, key: [u8; 32]) {
         let Some(f) = self.records.fetches.remove(&key) else {
             return;
         };
@@ -341,6 +342,7 @@ impl Node {
             self.records.stats.found += 1;
         }
         let records = f.records;
+        self.names_fetched(now, &key, &records);
         self.events.push_back(Event::Records { key, records });
     }
 
@@ -498,7 +500,7 @@ impl Node {
                 return;
             }
         }
-        self.end_fetch(key);
+        self.end_fetch(now, key);
     }
 
     fn on_fetch(
@@ -574,7 +576,7 @@ impl Node {
                     continue;
                 }
             }
-            self.end_fetch(key);
+            self.end_fetch(now, key);
         }
     }
 

@@ -110,11 +110,15 @@ pub enum DropReason {
     /// A revocation list not signed by the owner, for another network, or
     /// received by a node outside managed mode.
     RevocationsRejected,
+    /// A name claim whose signature does not verify, for another network,
+    /// sent by another member than the claimer, or (managed networks)
+    /// without the owner's certificate for the same name.
+    NameClaimRejected,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 43] = [
+    pub const ALL: [Self; 44] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -158,6 +162,7 @@ impl DropReason {
         Self::CertExpired,
         Self::Revoked,
         Self::RevocationsRejected,
+        Self::NameClaimRejected,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -206,6 +211,7 @@ impl DropReason {
             Self::CertExpired => "cert_expired",
             Self::Revoked => "revoked",
             Self::RevocationsRejected => "revocations_rejected",
+            Self::NameClaimRejected => "name_claim_rejected",
         }
     }
 }

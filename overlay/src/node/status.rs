@@ -47,6 +47,10 @@ pub struct Status {
     /// list held (`None`: joined by the network key alone).
     #[serde(default)]
     pub managed: Option<super::ManagedStatus>,
+    /// This node's name, and the member that holds it instead if this
+    /// node lost it (`None`: no name).
+    #[serde(default)]
+    pub name: Option<super::NameStatus>,
 }
 
 /// One member as `tessel status` and `tessel whois` show it.
@@ -87,6 +91,13 @@ pub struct PeerStatus {
     /// connection, where UDP is blocked); `None` without an endpoint.
     #[serde(default)]
     pub transport: Option<String>,
+    /// The name it claims, as far as this node knows.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The member that holds that name instead (`tessel-node-…`), when
+    /// another claimed it first.
+    #[serde(default)]
+    pub name_held_by: Option<String>,
 }
 
 /// The network key's state, for `tessel status`.
@@ -105,6 +116,7 @@ pub struct NetworkKeyStatus {
 impl Node {
     /// A snapshot of the node and its members at `now`.
     pub fn status(&self, now: Instant) -> Status {
+        let name_of = |id| self.name_of(&id);
         let mut peers: Vec<PeerStatus> = self
             .peers
             .values()
@@ -133,6 +145,11 @@ impl Node {
                     let tcp = p.socket >= super::STREAM_IDS_FROM;
                     (if tcp { "tcp" } else { "udp" }).to_owned()
                 }),
+                name: name_of(p.id).map(|n| n.to_string()),
+                name_held_by: name_of(p.id)
+                    .and_then(|n| self.member_by_name(&n))
+                    .filter(|h| *h != p.id)
+                    .map(|h| h.to_string()),
             })
             .collect();
         peers.sort_by(|a, b| a.node_id.cmp(&b.node_id));
@@ -159,6 +176,7 @@ impl Node {
                 updates: self.rotation_stats(),
             },
             managed: self.managed_status(),
+            name: self.name_status(),
         }
     }
 }

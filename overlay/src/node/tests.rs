@@ -1073,5 +1073,8 @@ mod stun;
 #[path = "tests_records.rs"]
 mod records;
 
+#[path = "tests_names.rs"]
+mod names;
+
 #[path = "tests_rotation.rs"]
 mod rotation;

@@ -54,6 +54,7 @@ impl Node {
         self.stun_timers(now);
         self.rotation_timers(now);
         self.expire_certificates(now);
+        self.name_timers(now);
         self.next_wakeup = self
             .peers
             .next_deadline()
@@ -65,6 +66,7 @@ impl Node {
             .chain(self.record_deadline())
             .chain(self.rotation_deadline())
             .chain(self.certificate_deadline())
+            .chain(self.name_deadline())
             .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
             .min();
     }

@@ -7,7 +7,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{
-    gossip, key_update, lookup, need, ping, record, relay, revocations, signal, WireError,
+    gossip, key_update, lookup, name_claim, need, ping, record, relay, revocations, signal,
+    WireError,
 };
 
 /// What a decrypted plaintext holds.
@@ -33,6 +34,8 @@ pub enum Inner<'a> {
     KeyUpdate(key_update::Packet<&'a [u8]>),
     /// The network owner's revocation list (see [`revocations`]).
     Revocations(&'a [u8]),
+    /// A member's name claim (see [`name_claim`]).
+    NameClaim(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -63,6 +66,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         Some(&record::KIND) => Ok(Inner::Record(b)),
         Some(&key_update::KIND) => Ok(Inner::KeyUpdate(key_update::Packet::new_checked(b)?)),
         Some(&revocations::KIND) => Ok(Inner::Revocations(b)),
+        Some(&name_claim::KIND) => Ok(Inner::NameClaim(b)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }

@@ -22,6 +22,7 @@ pub mod key_update;
 pub mod lookup;
 pub mod mac;
 pub mod member_cert;
+pub mod name_claim;
 pub mod ping;
 pub mod probe;
 pub mod record;

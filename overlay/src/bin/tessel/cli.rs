@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use tessel_overlay::driver::dns::{parse_domain, DEFAULT_DOMAIN, DEFAULT_LISTEN};
 use tessel_overlay::driver::runtime_dir;
 use tessel_overlay::driver::state_dir::DEFAULT_STATE_DIR;
+use tessel_overlay::identity::NodeName;
 use tessel_overlay::limits::{DEFAULT_INTERFACE, DEFAULT_PORT};
 use tessel_stack::proxy::{ExposeSpec, ForwardSpec};
 
@@ -221,6 +223,28 @@ pub(crate) struct UpArgs {
     /// holding it (see `tessel network sign`). Kept in the state dir.
     #[arg(long, value_name = "CERT|@FILE")]
     pub(crate) cert: Option<String>,
+    /// This node's name: the other members reach it as NAME.<dns domain>
+    /// (e.g. `ping web-1.tessel.internal`). A DNS label: letters, digits
+    /// and hyphens, 1 to 63 characters, taken in lowercase. Kept in the
+    /// state dir, so later starts need no --name. When two members claim
+    /// one name, the earlier claim holds it. In a managed network the
+    /// certificate's name is the node's name.
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub(crate) name: Option<NodeName>,
+    /// The DNS domain of the names: the node answers NAME.<DOMAIN>
+    /// (`.internal` is reserved for private networks).
+    #[arg(long, value_name = "DOMAIN", default_value = DEFAULT_DOMAIN, value_parser = parse_domain)]
+    pub(crate) dns_domain: String,
+    /// Where the node answers DNS for names, on UDP and TCP: by default a
+    /// loopback address beside systemd-resolved's 127.0.0.53, port 53
+    /// (needs root or CAP_NET_BIND_SERVICE). Point the system's resolver
+    /// at it for the domain only (see the README). If the address cannot
+    /// be bound, the node runs without DNS and says so in its log.
+    #[arg(long, value_name = "ADDR:PORT", default_value_t = DEFAULT_LISTEN)]
+    pub(crate) dns_listen: SocketAddr,
+    /// Do not answer DNS for names (names still show in `tessel status`).
+    #[arg(long)]
+    pub(crate) no_dns: bool,
     #[command(flatten)]
     pub(crate) dirs: NodeDirs,
     /// The group whose members may use the local sockets (a name or a
@@ -368,4 +392,9 @@ pub(crate) struct NetcheckArgs {
     pub(crate) network: Option<String>,
     #[command(flatten)]
     pub(crate) state_dir: StateDirArg,
+}
+
+/// `--name`: a node name, with what is wrong if it is none.
+fn parse_name(text: &str) -> Result<NodeName, String> {
+    NodeName::parse(text).map_err(|e| e.to_string())
 }

@@ -3,6 +3,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{anyhow, Context, Result};
+use tessel_overlay::driver::dns::DnsOptions;
 use tessel_overlay::driver::portmap::PortMapping;
 use tessel_overlay::driver::runtime_dir::SocketGroup;
 use tessel_overlay::driver::scopes::ScopeOptions;
@@ -178,6 +179,11 @@ fn up(args: UpArgs) -> Result<()> {
             tile,
             scopes,
             managed,
+            name: args.name.clone(),
+            dns: (!args.no_dns).then(|| DnsOptions {
+                domain: args.dns_domain.clone(),
+                listen: args.dns_listen,
+            }),
             engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,

@@ -128,6 +128,16 @@ fn header(status: &Status) -> Table {
         "address".to_owned(),
         format!("{}  {}", status.ipv6, status.ipv4),
     ]);
+    if let Some(n) = &status.name {
+        let name = match &n.held_by {
+            Some(holder) => format!(
+                "{} is held by {holder}, which claimed it first: this node does not answer to it (choose another with --name)",
+                n.name
+            ),
+            None => n.name.clone(),
+        };
+        t.row(["name".to_owned(), name]);
+    }
     t.row(["listen", status.listen.as_str()]);
     let k = &status.network_key;
     let key = match k.old_key_refused_after_unix_ms {
@@ -169,8 +179,12 @@ fn header(status: &Status) -> Table {
 /// One row per peer; the certificate's columns in managed mode.
 fn peer_table(peers: &[PeerStatus]) -> Table {
     let managed = peers.iter().any(|p| p.certificate.is_some());
-    let mut columns = vec![
-        "peer",
+    let named = peers.iter().any(|p| p.name.is_some());
+    let mut columns = vec!["peer"];
+    if named {
+        columns.push("name");
+    }
+    columns.extend([
         "ipv6",
         "ipv4",
         "path",
@@ -180,14 +194,21 @@ fn peer_table(peers: &[PeerStatus]) -> Table {
         "seen",
         "rx",
         "tx",
-    ];
+    ]);
     if managed {
-        columns.extend(["name", "groups", "cert until"]);
+        columns.extend(["cert name", "groups", "cert until"]);
     }
     let mut t = Table::new(&columns);
     for p in peers {
-        let mut row = vec![
-            p.node_id.clone(),
+        let mut row = vec![p.node_id.clone()];
+        if named {
+            row.push(match (&p.name, &p.name_held_by) {
+                (Some(n), None) => n.clone(),
+                (Some(n), Some(h)) => format!("{n} (held by {h})"),
+                _ => "-".into(),
+            });
+        }
+        row.extend([
             p.ipv6.clone(),
             p.ipv4.clone().unwrap_or_else(|| "-".into()),
             path(p),
@@ -198,7 +219,7 @@ fn peer_table(peers: &[PeerStatus]) -> Table {
             ago(p.last_seen_ago_secs),
             bytes(p.rx_bytes),
             bytes(p.tx_bytes),
-        ];
+        ]);
         if managed {
             match &p.certificate {
                 Some(c) => row.extend([

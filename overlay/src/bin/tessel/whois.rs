@@ -1,4 +1,4 @@
-//! `tessel whois ADDR|NODE_ID`: who a member is, as the running node knows
+//! `tessel whois ADDR|NODE_ID|NAME`: who a member is, as the running node knows
 //! it (the control API's `whois`): node ID, overlay addresses, the path
 //! and round-trip time of a session, when it was last heard, and in a
 //! managed network its certificate's name, groups and expiry.
@@ -16,8 +16,8 @@ use crate::table::Table;
 /// `tessel whois`.
 #[derive(Debug, Args)]
 pub(crate) struct WhoisArgs {
-    /// The member: an overlay address (IPv6 or IPv4) or a node ID
-    /// (tessel-node-…).
+    /// The member: an overlay address (IPv6 or IPv4), a node ID
+    /// (tessel-node-…) or its name (NAME or NAME.DOMAIN).
     pub(crate) target: String,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -49,6 +49,13 @@ fn table(a: &WhoisAnswer) -> Table {
         m.node_id.clone()
     };
     t.row(["node".to_owned(), node]);
+    if let Some(name) = &m.name {
+        let name = match &m.name_held_by {
+            Some(holder) => format!("{name} (held by {holder}, which claimed it first)"),
+            None => name.clone(),
+        };
+        t.row(["name".to_owned(), name]);
+    }
     t.row(["ipv6", m.ipv6.as_str()]);
     t.row(["ipv4", m.ipv4.as_deref().unwrap_or("-")]);
     if a.this_node {
@@ -88,7 +95,7 @@ fn table(a: &WhoisAnswer) -> Table {
         ]);
     }
     if let Some(c) = &m.certificate {
-        t.row(["name".to_owned(), format!("{:?}", c.name)]);
+        t.row(["cert name".to_owned(), format!("{:?}", c.name)]);
         t.row(["groups".to_owned(), c.groups.join(", ")]);
         t.row(["cert until".to_owned(), crate::rotate::utc(c.not_after)]);
     }
