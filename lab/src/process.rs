@@ -354,3 +354,18 @@ pub fn describe(status: ExitStatus) -> String {
         _ => format!("{status}"),
     }
 }
+
+/// Sends `signal` to process `pid`, which need not be a child (check first
+/// that it is the process meant, e.g. with [`crate::netns::holds`]).
+pub fn signal_pid(pid: u32, signal: libc::c_int) -> Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| Error::Process(format!("PID {pid} out of range")))?;
+    // SAFETY: plain syscall on a PID; no memory is shared.
+    if unsafe { libc::kill(pid, signal) } != 0 {
+        return Err(Error::io(
+            format!("kill({pid}, {signal})"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
