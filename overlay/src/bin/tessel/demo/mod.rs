@@ -2,9 +2,9 @@
 //!
 //! As root, with nothing else set up, it builds network namespaces joined
 //! into an internet with the lab (`tessel-lab`): a public member and
-//! members behind real kernel NATs of several kinds (full cone,
-//! port-restricted with two hosts behind it, symmetric sequential,
-//! symmetric random, and a firewall that drops UDP). It starts `tessel up`
+//! members behind real kernel NATs of several kinds (full cone with two
+//! hosts behind it, port-restricted, symmetric sequential, symmetric
+//! random, and a firewall that drops UDP). It starts `tessel up`
 //! in each (this very binary), narrates the members finding each other and
 //! each pair's path, relayed first, then direct after hole punching or
 //! relayed for good, and why; then pings and a short TCP transfer between
@@ -165,7 +165,7 @@ fn explain_keep(world: &DemoWorld, say: &Narrator) {
             .and_then(|n| n.ipv4)
             .map_or_else(|| "?".to_owned(), |a| a.to_string())
     };
-    let dir = state::node_dir("home-a");
+    let dir = state::node_dir("portres");
     let dirs = format!(
         "--state-dir {} --runtime-dir {}",
         dir.join("state").display(),
@@ -176,11 +176,11 @@ fn explain_keep(world: &DemoWorld, say: &Narrator) {
         .map(|m| format!("{PREFIX}{}", m.name))
         .collect();
     say.print(&format!(
-        "The demo keeps running. Step into a site, e.g. home-a's (behind the port-restricted NAT):\n\
-         \n    sudo ip netns exec {PREFIX}home-a bash\n\
+        "The demo keeps running. Step into a site, e.g. portres's (behind the port-restricted NAT):\n\
+         \n    sudo ip netns exec {PREFIX}portres bash\n\
          \nand from there try:\n\
          \n    {ping:<26}# symrand's overlay address: across two NATs, punched through\
-         \n    {addr:<26}# home-a's own overlay interface and addresses\
+         \n    {addr:<26}# portres's own overlay interface and addresses\
          \n    {exe} status {dirs}\
          \n    {exe} ping {symrand} {dirs}\n\
          \nThe sites: {sites}; their NAT routers: {PREFIX}nat-*; the internet: {PREFIX}inet.\

@@ -118,6 +118,7 @@ pub(crate) fn to_json(rows: &[Row]) -> Value {
                 "tcp": p.tcp,
                 "expected": match p.expect.outcome {
                     Outcome::Direct => "direct",
+                    Outcome::Predicted => "direct_if_predicted",
                     Outcome::Relayed => "relayed",
                 },
                 "why": p.expect.reason,

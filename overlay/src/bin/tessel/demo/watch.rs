@@ -158,8 +158,13 @@ impl Watch {
                 .unwrap_or_default();
             if MEMBERS[i].nat == Nat::None {
                 say.say(format!(
-                    "{name} learned from the members' answers how the internet sees it{seen}: \
-                     its own address, no NAT"
+                    "{name} learned from the members' answers that it is seen at its own \
+                     address{}: no NAT",
+                    v.nat
+                        .reflexive
+                        .first()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
                 ));
             } else {
                 say.say(format!(
@@ -194,6 +199,15 @@ impl Watch {
                         "{label}: stays relayed through {}: {}",
                         name_of(world, via),
                         p.expect.reason
+                    ));
+                }
+                (PairPath::Relayed(via), Outcome::Predicted) => {
+                    relayed += 1;
+                    say.say(format!(
+                        "{label}: still relayed through {} after {secs:.0} s: the sequential NAT \
+                         gave other ports than those predicted (another mapping came between); \
+                         a later punch tries again",
+                        name_of(world, via),
                     ));
                 }
                 (PairPath::Relayed(via), Outcome::Direct) => {
@@ -274,7 +288,7 @@ fn describe(p: &PairState, event: &PairEvent, name_of: &dyn Fn(&str) -> String) 
         }
         PairEvent::Connected(PairPath::Relayed(via)) => {
             let next = match p.expect.outcome {
-                Outcome::Direct => "; hole punching starts",
+                Outcome::Direct | Outcome::Predicted => "; hole punching starts",
                 Outcome::Relayed => "",
             };
             format!(

@@ -223,6 +223,11 @@ fn router_role(m: &Member) -> String {
 fn describe_site(m: &Member, addr: IpAddr, public: IpAddr) -> String {
     match m.nat {
         Nat::None => format!("{:<9} {addr:<13} public address", m.name),
+        Nat::UdpBlocked => format!(
+            "{:<9} {addr:<13} behind a NAT whose firewall drops all UDP ({PREFIX}nat-{}, \
+             public address {public})",
+            m.name, m.site
+        ),
         nat => format!(
             "{:<9} {addr:<13} behind a {} NAT ({PREFIX}nat-{}, public address {public})",
             m.name,
