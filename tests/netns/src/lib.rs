@@ -9,14 +9,13 @@
 //!
 //! The [`lab`] builds a bigger world for the same kind of test: an emulated
 //! internet with NAT routers of every behaviour, NAT behind NAT, and delay
-//! and loss on links.
+//! and loss on links. Its core, and [`netns`] and [`process`], live in the
+//! `tessel-lab` crate (shared with `tessel demo`) and are re-exported here.
 
 pub mod cluster;
 pub mod engine_client;
 pub mod lab;
 pub mod lan;
-pub mod netns;
-pub mod process;
 pub mod services;
 pub mod status;
 pub mod tempdir;
@@ -24,6 +23,8 @@ pub mod tessel;
 pub mod topology;
 pub mod traffic;
 pub mod wait;
+
+pub use tessel_lab::{netns, process};
 
 pub use lan::{Lan, LanHost};
 pub use netns::Netns;

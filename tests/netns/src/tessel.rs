@@ -709,5 +709,5 @@ pub fn run_once(
         None => Command::new(&bin),
     };
     cmd.args(args);
-    run_bounded(cmd, timeout)
+    Ok(run_bounded(cmd, timeout)?)
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context, Result};
+use tessel_lab::ping::family_flag;
 
 use crate::netns::Netns;
 use crate::process::{describe, run_bounded, Process};
@@ -16,14 +17,6 @@ pub const IPERF_PORT: u16 = 5201;
 
 /// Time limit of one iperf3 client run.
 const IPERF_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn family_flag(addr: IpAddr) -> &'static str {
-    if addr.is_ipv6() {
-        "-6"
-    } else {
-        "-4"
-    }
-}
 
 /// `ping -6|-4 -c 3 -W 2 <to>` from `from`; fails unless it exits 0.
 pub fn ping(from: &Netns, to: IpAddr) -> Result<()> {
@@ -53,68 +46,7 @@ pub fn ping_fails(from: &Netns, to: IpAddr) -> Result<()> {
     Ok(())
 }
 
-/// What `ping -q` reported.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PingStats {
-    /// Echo requests sent.
-    pub sent: u32,
-    /// Echo replies received.
-    pub received: u32,
-    /// Shortest round trip, if any reply came.
-    pub min_rtt_ms: Option<f64>,
-    /// Mean round trip, if any reply came.
-    pub avg_rtt_ms: Option<f64>,
-}
-
-/// `ping -c <count> -i <interval> -W 1 -q <to>` from `from`, whatever its
-/// exit status (lost replies are the point of some tests); fails only if
-/// ping printed no summary.
-pub fn ping_stats(from: &Netns, to: IpAddr, count: u32, interval: &str) -> Result<PingStats> {
-    let out = from.exec(&[
-        "ping",
-        family_flag(to),
-        "-q",
-        "-c",
-        &count.to_string(),
-        "-i",
-        interval,
-        "-W",
-        "1",
-        &to.to_string(),
-    ])?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    parse_ping_summary(&text).with_context(|| format!("ping from {} to {to}:\n{text}", from.name()))
-}
-
-/// Parses the summary lines of `ping -q`:
-/// `N packets transmitted, M received, …` and
-/// `rtt min/avg/max/mdev = 30.1/31.2/34.1/0.5 ms`.
-fn parse_ping_summary(text: &str) -> Result<PingStats> {
-    let line = text
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .context("no summary line")?;
-    let count_before = |word: &str| -> Result<u32> {
-        line.split(word)
-            .next()
-            .and_then(|before| before.split_whitespace().last())
-            .and_then(|n| n.parse().ok())
-            .with_context(|| format!("no count before {word:?} in {line:?}"))
-    };
-    let rtt: Vec<f64> = text
-        .lines()
-        .find(|l| l.starts_with("rtt"))
-        .and_then(|l| l.split('=').nth(1))
-        .and_then(|v| v.split(" ms").next())
-        .map(|v| v.trim().split('/').filter_map(|x| x.parse().ok()).collect())
-        .unwrap_or_default();
-    Ok(PingStats {
-        sent: count_before(" packets transmitted")?,
-        received: count_before(" received")?,
-        min_rtt_ms: rtt.first().copied(),
-        avg_rtt_ms: rtt.get(1).copied(),
-    })
-}
+pub use tessel_lab::ping::{ping_stats, PingStats};
 
 /// Transfers `bytes` (iperf3 syntax, e.g. "2M") over TCP from `client` to
 /// `server_addr` in `server`: `iperf3 -s -1 -B <addr>` against
@@ -233,27 +165,4 @@ pub fn ping_all(pairs: &[(String, &Netns, IpAddr)]) -> Result<()> {
         failures.join("\n")
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_ping_summary;
-
-    #[test]
-    fn parses_ping_summaries() {
-        let s = parse_ping_summary(
-            "--- 198.51.100.1 ping statistics ---\n\
-             200 packets transmitted, 141 received, 29.5% packet loss, time 1990ms\n\
-             rtt min/avg/max/mdev = 30.120/31.198/34.137/0.541 ms, pipe 3\n",
-        )
-        .unwrap();
-        assert_eq!((s.sent, s.received), (200, 141));
-        assert_eq!((s.min_rtt_ms, s.avg_rtt_ms), (Some(30.120), Some(31.198)));
-        let none = parse_ping_summary(
-            "3 packets transmitted, 0 received, +3 errors, 100% packet loss, time 2003ms\n",
-        )
-        .unwrap();
-        assert_eq!((none.received, none.avg_rtt_ms), (0, None));
-        assert!(parse_ping_summary("ping: connect: Network is unreachable").is_err());
-    }
 }

@@ -1,11 +1,12 @@
 //! Deadline-bounded polling: the only way tests wait for a condition.
+//! [`tessel_lab::wait`] with the tests' error type, so that closures need
+//! no annotations.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-/// How often [`poll`] retries.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub use tessel_lab::wait::POLL_INTERVAL;
 
 /// Calls `attempt` every [`POLL_INTERVAL`] until it returns `Ok(Some(_))`,
 /// and fails once `timeout` has passed.
@@ -15,31 +16,13 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub fn poll<T>(
     what: &str,
     timeout: Duration,
-    mut attempt: impl FnMut() -> Result<Option<T>>,
+    attempt: impl FnMut() -> Result<Option<T>>,
 ) -> Result<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = attempt()? {
-            return Ok(v);
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            bail!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(POLL_INTERVAL.min(deadline - now));
-    }
+    tessel_lab::wait::poll(what, timeout, attempt)
 }
 
 /// Calls `check` every [`POLL_INTERVAL`] for the whole of `window`, failing
 /// as soon as it fails: asserts that something stays true for a while.
-pub fn holds_for(window: Duration, mut check: impl FnMut() -> Result<()>) -> Result<()> {
-    let deadline = Instant::now() + window;
-    loop {
-        check()?;
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(());
-        }
-        std::thread::sleep(POLL_INTERVAL.min(deadline - now));
-    }
+pub fn holds_for(window: Duration, check: impl FnMut() -> Result<()>) -> Result<()> {
+    tessel_lab::wait::holds_for(window, check)
 }

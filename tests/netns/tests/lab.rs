@@ -13,6 +13,7 @@ use tessel_netns::lab::nat::{SEQUENTIAL_FIRST_PORT, SEQUENTIAL_PORTS};
 use tessel_netns::lab::probe::{self, Query};
 use tessel_netns::lab::{
     Direction, Impairment, Internet, NatKind, NatReport, NatRouter, PrivateHost, Reflector,
+    RouterImpair,
 };
 use tessel_netns::traffic::ping_stats;
 
@@ -234,10 +235,9 @@ fn udp_blocked_drops_udp_but_lets_ping_through() -> Result<()> {
     );
     // The router still forwards and masquerades everything else.
     let to = lab.reflector.endpoint(0).ip();
-    ping_stats(&lab.host.ns, to, 3, "0.2").and_then(|s| {
-        ensure!(s.received == 3, "ping through the UDP-blocking NAT: {s:?}");
-        Ok(())
-    })
+    let s = ping_stats(&lab.host.ns, to, 3, "0.2")?;
+    ensure!(s.received == 3, "ping through the UDP-blocking NAT: {s:?}");
+    Ok(())
 }
 
 #[test]

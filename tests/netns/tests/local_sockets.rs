@@ -38,7 +38,7 @@ const SOCKETS: [&str; 3] = ["tessel.sock", "engines.sock", "tile.sock"];
 fn as_nobody(ns: &Netns, groups: &[u32], dir: &Path, args: &[&str]) -> Result<Output> {
     let mut cmd = ns.command_as_member(NOBODY, NOBODY, groups, bin()?);
     cmd.args(args).arg("--runtime-dir").arg(dir);
-    run_bounded(cmd, CLI)
+    Ok(run_bounded(cmd, CLI)?)
 }
 
 fn text(out: &Output) -> String {

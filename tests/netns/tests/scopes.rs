@@ -173,7 +173,7 @@ fn three_levels_of_scopes_across_a_nat_with_dns_bootstrap() -> Result<()> {
     let hosts = ["r", "o", "a", "b", "dns"]
         .iter()
         .map(|l| internet.add_host(l))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>, _>>()?;
     let r_ep = format!("{}:{DEFAULT_PORT}", hosts[0].ipv4);
     let scope_args = |extra: &[&str]| -> Vec<String> {
         let mut v = vec!["--scope-root".to_owned(), root_pub.clone()];

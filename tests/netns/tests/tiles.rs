@@ -178,7 +178,10 @@ impl Grid {
 
     fn publish(&self, i: usize, file: &Path) -> Result<std::process::Output> {
         let file = file.to_str().context("path")?;
-        run_bounded(self.tiles[i].cli(&["tile", "publish", file]), CLI)
+        Ok(run_bounded(
+            self.tiles[i].cli(&["tile", "publish", file]),
+            CLI,
+        )?)
     }
 
     /// Waits until `name` is live on every tile with exactly `bytes`.
@@ -213,7 +216,7 @@ impl Grid {
         let mut cmd = std::process::Command::new(python3()?);
         cmd.arg(repo_file(script)).args(args);
         let logs = self.scratch.subdir("logs")?;
-        Process::spawn(cmd, &format!("{name}-t{i}"), &logs)
+        Ok(Process::spawn(cmd, &format!("{name}-t{i}"), &logs)?)
     }
 }
 

@@ -74,6 +74,12 @@ pub(crate) enum Command {
     /// grant hosting and read access.
     #[command(subcommand)]
     Scope(crate::scope::ScopeCommand),
+    /// See it work: an emulated internet on this machine (network
+    /// namespaces, real kernel NATs), a node in each site, narrated as the
+    /// members find each other and punch through; removed at the end.
+    /// Needs root.
+    #[cfg(target_os = "linux")]
+    Demo(crate::demo::DemoArgs),
     /// Test only: flood a member with handshake initiations or garbage.
     #[cfg(feature = "test-hooks")]
     #[command(hide = true)]

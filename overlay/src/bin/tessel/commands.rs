@@ -37,6 +37,8 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Engine(cmd) => crate::engine::run(cmd),
         Command::Tile(cmd) => crate::tile::run(cmd),
         Command::Scope(cmd) => crate::scope::run(cmd),
+        #[cfg(target_os = "linux")]
+        Command::Demo(args) => crate::demo::run(&args),
         #[cfg(feature = "test-hooks")]
         Command::TestFlood(args) => crate::flood::run(args),
     }

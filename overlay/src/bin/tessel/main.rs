@@ -2,6 +2,8 @@
 
 mod cli;
 mod commands;
+#[cfg(target_os = "linux")]
+mod demo;
 mod down;
 mod engine;
 #[cfg(feature = "test-hooks")]
@@ -30,10 +32,11 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    if !matches!(cli.command, cli::Command::Up(_)) {
+    if !runs_on(&cli.command) {
         // One-shot commands end quietly when their reader goes away
-        // (`tessel ip | head -1`), like other Unix tools. The daemon keeps
-        // Rust's default of ignoring SIGPIPE.
+        // (`tessel ip | head -1`), like other Unix tools. The daemon (and
+        // the demo, which must clean up whatever happens to its output)
+        // keeps Rust's default of ignoring SIGPIPE.
         #[allow(unsafe_code)]
         // SAFETY: no thread has started yet, and SIG_DFL installs no handler
         // that could run Rust code in a signal context.
@@ -51,5 +54,15 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// True for the commands that keep running and must not die of SIGPIPE.
+fn runs_on(command: &cli::Command) -> bool {
+    match command {
+        cli::Command::Up(_) => true,
+        #[cfg(target_os = "linux")]
+        cli::Command::Demo(_) => true,
+        _ => false,
     }
 }

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 
+use crate::lab::router::{NatRouter, LAN_BRIDGE, WAN_IFACE};
 use crate::lab::tool;
 use crate::netns::Netns;
 use crate::process::{describe, Process};
@@ -96,6 +97,25 @@ pub enum Direction {
     Downstream,
     /// Both.
     Both,
+}
+
+/// Starting the shim on a router.
+pub trait RouterImpair {
+    /// Starts the impairment shim on this router: packets it forwards in
+    /// `direction` are delayed and dropped as `spec` says, until the
+    /// returned handle is dropped.
+    fn impair(&self, spec: &Impairment, direction: Direction) -> Result<Impairer>;
+}
+
+impl RouterImpair for NatRouter {
+    fn impair(&self, spec: &Impairment, direction: Direction) -> Result<Impairer> {
+        let ifaces: &[&str] = match direction {
+            Direction::Upstream => &[LAN_BRIDGE],
+            Direction::Downstream => &[WAN_IFACE],
+            Direction::Both => &[LAN_BRIDGE, WAN_IFACE],
+        };
+        Impairer::start_ingress(self.ns(), ifaces, spec)
+    }
 }
 
 /// A running `impair` shim; dropping it kills the shim, and the kernel

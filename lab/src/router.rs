@@ -14,14 +14,11 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-
-use crate::lab::impair::{Direction, Impairer, Impairment};
-use crate::lab::link::{add_bridge, enable_forwarding, plug};
-use crate::lab::nat::{self, NatKind};
-use crate::lab::world::{next, World};
+use crate::error::{Error, Result, ResultExt};
+use crate::link::{add_bridge, enable_forwarding, plug};
+use crate::nat::{self, NatKind};
 use crate::netns::Netns;
-use crate::tempdir::TempDir;
+use crate::world::{next, World};
 
 /// The router's interface toward its upstream.
 pub const WAN_IFACE: &str = "wan0";
@@ -68,7 +65,6 @@ pub struct NatRouter {
     lan: [u8; 3],
     lan_hosts: AtomicU8,
     world: World,
-    dir: TempDir,
 }
 
 impl NatRouter {
@@ -114,7 +110,6 @@ impl NatRouter {
             lan,
             lan_hosts: AtomicU8::new(0),
             world,
-            dir: TempDir::new(&format!("lab-{role}"))?,
         };
         let gw = router.lan_gateway();
         router
@@ -123,7 +118,7 @@ impl NatRouter {
         enable_forwarding(&router.ns)?;
         router
             .load_rules(&nat::ruleset(kind, router.wan))
-            .with_context(|| format!("installing {kind:?} NAT on {role}"))?;
+            .during(|| format!("installing {kind:?} NAT on {role}"))?;
         Ok(router)
     }
 
@@ -193,37 +188,25 @@ impl NatRouter {
         NatRouter::new(role, kind, uplink, self.world.clone(), false)
     }
 
-    /// Starts the impairment shim on this router: packets it forwards in
-    /// `direction` are delayed and dropped as `spec` says, until the
-    /// returned handle is dropped.
-    pub fn impair(&self, spec: &Impairment, direction: Direction) -> Result<Impairer> {
-        let ifaces: &[&str] = match direction {
-            Direction::Upstream => &[LAN_BRIDGE],
-            Direction::Downstream => &[WAN_IFACE],
-            Direction::Both => &[LAN_BRIDGE, WAN_IFACE],
-        };
-        Impairer::start_ingress(&self.ns, ifaces, spec)
-    }
-
     /// The router's nftables ruleset, as `nft list ruleset` prints it.
     pub fn ruleset(&self) -> Result<String> {
         self.ns.exec_ok(&["nft", "list", "ruleset"])
     }
 
     fn load_rules(&self, rules: &str) -> Result<()> {
-        let path = self.dir.path().join("nat.nft");
-        std::fs::write(&path, rules).with_context(|| format!("writing {}", path.display()))?;
-        let path = path.to_str().context("temporary path is not UTF-8")?;
         self.ns
-            .exec_ok(&["nft", "-f", path])
-            .with_context(|| format!("loading\n{rules}"))?;
+            .exec_ok_with_input(&["nft", "-f", "-"], rules.as_bytes())
+            .during(|| format!("loading\n{rules}"))?;
         Ok(())
     }
 
     fn next_lan_addr(&self) -> Result<(Ipv4Addr, String)> {
         let n = self.lan_hosts.fetch_add(1, Ordering::Relaxed);
         if n >= 250 {
-            bail!("too many hosts on the LAN of {}", self.role);
+            return Err(Error::Exhausted {
+                what: "hosts on one LAN",
+                max: 250,
+            });
         }
         let [a, b, c] = self.lan;
         Ok((Ipv4Addr::new(a, b, c, n + 2), format!("l{n}")))

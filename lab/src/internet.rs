@@ -19,13 +19,12 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-
-use crate::lab::link::{add_bridge, enable_forwarding, plug};
-use crate::lab::nat::NatKind;
-use crate::lab::router::{NatRouter, Uplink};
-use crate::lab::world::{next, World};
+use crate::error::{Result, ResultExt};
+use crate::link::{add_bridge, enable_forwarding, plug};
+use crate::nat::NatKind;
 use crate::netns::Netns;
+use crate::router::{NatRouter, Uplink};
+use crate::world::{next, Naming, World};
 
 /// Name of the internet's bridge in the core namespace.
 const BRIDGE: &str = "br0";
@@ -73,9 +72,16 @@ pub struct Internet {
 
 impl Internet {
     /// Creates the core namespace with its bridge, gateway addresses and
-    /// forwarding.
+    /// forwarding; every namespace of the lab gets a unique name
+    /// ([`Naming::Unique`]).
     pub fn new() -> Result<Self> {
-        let world = World::default();
+        Self::with_naming(Naming::Unique)
+    }
+
+    /// Like [`Internet::new`], with the lab's namespaces named as `naming`
+    /// says (the core is role `inet`).
+    pub fn with_naming(naming: Naming) -> Result<Self> {
+        let world = World::new(naming);
         let core = world.netns("inet")?;
         add_bridge(&core, BRIDGE)?;
         for addr in [
@@ -95,6 +101,18 @@ impl Internet {
     /// The core namespace (bridge and router of the internet).
     pub fn core(&self) -> &Arc<Netns> {
         &self.core
+    }
+
+    /// Names of every namespace of the lab so far (the core first).
+    pub fn namespace_names(&self) -> Vec<String> {
+        self.world.names()
+    }
+
+    /// Leaves every namespace of the lab made so far, with its processes,
+    /// in place when the lab is dropped ([`crate::netns::destroy`] removes
+    /// them later).
+    pub fn keep(&self) {
+        self.world.keep();
     }
 
     /// Plugs in a public host: host `N` (from 1) gets 198.51.100.N and
@@ -143,7 +161,7 @@ impl Internet {
         let addr = Ipv4Addr::new(192, 0, 2, n);
         host.ns
             .ip(&["addr", "add", &format!("{addr}/24"), "dev", PUBLIC_IFACE])
-            .with_context(|| format!("adding {addr} to {}", host.role))?;
+            .during(|| format!("adding {addr} to {}", host.role))?;
         Ok(addr)
     }
 

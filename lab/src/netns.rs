@@ -1,10 +1,12 @@
-//! Uniquely named network namespaces that clean up after themselves.
+//! Network namespaces that clean up after themselves.
 //!
-//! Names look like `ts-<pid>-<n>-<role>`: the process ID and a per-process
-//! counter keep tests running in parallel (threads or processes) apart. On
-//! drop every process still inside the namespace is killed and the namespace
-//! is deleted. Namespaces left behind by test processes that died without
-//! dropping them are swept the first time a process creates one.
+//! [`Netns::new`] names them `ts-<pid>-<n>-<role>`: the process ID and a
+//! per-process counter keep tests running in parallel (threads or
+//! processes) apart, and namespaces left behind by test processes that died
+//! without dropping them are swept the first time a process creates one.
+//! [`Netns::create`] takes the exact name (`tessel demo` uses `tdemo-…`)
+//! and sweeps nothing. On drop every process still inside the namespace is
+//! killed and the namespace is deleted, unless it was [kept](Netns::keep).
 
 // System calls and FFI that no safe wrapper here covers; every block
 // says why it is sound.
@@ -15,16 +17,15 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-
-use crate::process::{run_bounded, run_ok};
+use crate::error::{Error, Result, ResultExt};
+use crate::process::{run_bounded, run_ok, run_ok_with_input};
 use crate::wait;
 
-/// Prefix of every namespace this harness creates.
+/// Prefix of every namespace [`Netns::new`] creates.
 pub const PREFIX: &str = "ts-";
 
 /// Default time limit of a command run in a namespace.
@@ -42,21 +43,19 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Fails with a clear message unless running as root.
+/// Fails with [`Error::NotRoot`] unless running as root.
 pub fn require_root() -> Result<()> {
     if !is_root() {
-        bail!(
-            "this test needs root: it creates network namespaces, veth pairs, \
-             bridges and TUN devices (run it as root, e.g. in the CI container)"
-        );
+        return Err(Error::NotRoot);
     }
     Ok(())
 }
 
-/// A network namespace created by this test process.
+/// A network namespace created by this process.
 #[derive(Debug)]
 pub struct Netns {
     name: String,
+    kept: AtomicBool,
 }
 
 impl Netns {
@@ -65,12 +64,27 @@ impl Netns {
         require_root()?;
         SWEEP.call_once(sweep_stale);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("{PREFIX}{}-{n}-{role}", std::process::id());
-        run_ok(ip_cmd(&["netns", "add", &name]), COMMAND_TIMEOUT)
-            .with_context(|| format!("creating namespace {name}"))?;
-        let ns = Self { name };
+        Self::create(&format!("{PREFIX}{}-{n}-{role}", std::process::id()))
+    }
+
+    /// Creates a namespace called exactly `name`, with `lo` up; fails if
+    /// one of that name exists.
+    pub fn create(name: &str) -> Result<Self> {
+        require_root()?;
+        run_ok(ip_cmd(&["netns", "add", name]), COMMAND_TIMEOUT)
+            .during(|| format!("creating namespace {name}"))?;
+        let ns = Self {
+            name: name.to_owned(),
+            kept: AtomicBool::new(false),
+        };
         ns.ip(&["link", "set", "lo", "up"])?;
         Ok(ns)
+    }
+
+    /// Leaves the namespace, and every process in it, in place when this
+    /// handle is dropped ([`destroy`] removes it later).
+    pub fn keep(&self) {
+        self.kept.store(true, Ordering::Relaxed);
     }
 
     /// The namespace's name, as `ip netns` knows it.
@@ -117,7 +131,7 @@ impl Netns {
     /// Runs `args` (program first) in the namespace, bounded by
     /// [`COMMAND_TIMEOUT`], and returns its output whatever the exit status.
     pub fn exec(&self, args: &[&str]) -> Result<Output> {
-        let (program, rest) = args.split_first().context("empty command")?;
+        let (program, rest) = split_program(args)?;
         let mut cmd = self.command(program);
         cmd.args(rest);
         run_bounded(cmd, COMMAND_TIMEOUT)
@@ -125,10 +139,16 @@ impl Netns {
 
     /// Runs `args` in the namespace and fails unless it exits 0; returns stdout.
     pub fn exec_ok(&self, args: &[&str]) -> Result<String> {
-        let (program, rest) = args.split_first().context("empty command")?;
+        self.exec_ok_with_input(args, &[])
+    }
+
+    /// Like [`Netns::exec_ok`], with `input` on the command's stdin.
+    pub fn exec_ok_with_input(&self, args: &[&str], input: &[u8]) -> Result<String> {
+        let (program, rest) = split_program(args)?;
         let mut cmd = self.command(program);
         cmd.args(rest);
-        run_ok(cmd, COMMAND_TIMEOUT).with_context(|| format!("in namespace {}", self.name))
+        run_ok_with_input(cmd, input, COMMAND_TIMEOUT)
+            .during(|| format!("in namespace {}", self.name))
     }
 
     /// Runs `ip -n <name> <args>` and fails unless it exits 0; returns stdout.
@@ -151,8 +171,12 @@ impl Netns {
     pub fn tun_links(&self) -> Result<Vec<String>> {
         let out = self.ip(&["-j", "link", "show", "type", "tun"])?;
         let v: serde_json::Value =
-            serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out })
-                .with_context(|| format!("`ip -j link show type tun` printed {out:?}"))?;
+            serde_json::from_str(if out.trim().is_empty() { "[]" } else { &out }).map_err(
+                |_| Error::Unreadable {
+                    what: "`ip -j link show type tun`".to_owned(),
+                    text: out.clone(),
+                },
+            )?;
         Ok(v.as_array()
             .map(|links| {
                 links
@@ -167,17 +191,20 @@ impl Netns {
     /// sockets it creates belong here (the calling thread is unaffected).
     pub fn run_inside<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T> {
         let handle = std::fs::File::open(self.path())
-            .with_context(|| format!("opening {}", self.path().display()))?;
+            .map_err(|e| Error::io(format!("opening {}", self.path().display()), e))?;
         std::thread::scope(|s| {
             s.spawn(move || {
                 // SAFETY: setns only changes this thread's network namespace.
                 if unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                    return Err(std::io::Error::last_os_error()).context("setns");
+                    return Err(Error::io(
+                        format!("entering namespace {}", self.name),
+                        std::io::Error::last_os_error(),
+                    ));
                 }
                 Ok(f())
             })
             .join()
-            .map_err(|_| anyhow::anyhow!("thread inside namespace panicked"))?
+            .map_err(|_| Error::Process("thread inside namespace panicked".to_owned()))?
         })
     }
 
@@ -193,10 +220,44 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
+        if self.kept.load(Ordering::Relaxed) {
+            return;
+        }
         if let Err(e) = destroy(&self.name) {
-            eprintln!("warning: cleaning up namespace {}: {e:#}", self.name);
+            eprintln!("warning: cleaning up namespace {}: {e}", self.name);
         }
     }
+}
+
+fn split_program<'a>(args: &'a [&'a str]) -> Result<(&'a str, &'a [&'a str])> {
+    args.split_first()
+        .map(|(p, rest)| (*p, rest))
+        .ok_or_else(|| Error::Process("empty command".to_owned()))
+}
+
+/// True if a namespace called `name` exists (as `ip netns` knows it).
+pub fn exists(name: &str) -> bool {
+    PathBuf::from(NETNS_DIR).join(name).exists()
+}
+
+/// Names of the namespaces that `ip netns` knows and that start with
+/// `prefix`, sorted.
+pub fn names_with_prefix(prefix: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(NETNS_DIR) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+/// True if process `pid` lives in the namespace called `name`.
+pub fn holds(name: &str, pid: libc::pid_t) -> bool {
+    pids_in(&PathBuf::from(NETNS_DIR).join(name)).contains(&pid)
 }
 
 fn ip_cmd(args: &[&str]) -> Command {
@@ -205,15 +266,15 @@ fn ip_cmd(args: &[&str]) -> Command {
     cmd
 }
 
-/// Kills every process inside the namespace, then deletes it.
-fn destroy(name: &str) -> Result<()> {
+/// Kills every process inside the namespace called `name`, then deletes it.
+pub fn destroy(name: &str) -> Result<()> {
     let path = PathBuf::from(NETNS_DIR).join(name);
     for pid in pids_in(&path) {
         // SAFETY: plain syscall on a PID that lives in our own namespace.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     // Killed processes leave the namespace asynchronously.
-    let _ = wait::poll(
+    let _ = wait::poll::<_, Error>(
         "processes to leave the namespace",
         Duration::from_secs(5),
         || Ok(pids_in(&path).is_empty().then_some(())),
@@ -261,7 +322,7 @@ fn sweep_stale() {
         }
         eprintln!("removing stale namespace {name} (its test process {owner} is gone)");
         if let Err(e) = destroy(&name) {
-            eprintln!("warning: {e:#}");
+            eprintln!("warning: {e}");
         }
     }
 }

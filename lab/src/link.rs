@@ -4,8 +4,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
-use anyhow::{Context, Result};
-
+use crate::error::{Result, ResultExt};
 use crate::netns::Netns;
 
 /// Creates bridge `name` in `ns`, brings it up, and keeps bridged frames
@@ -19,7 +18,7 @@ use crate::netns::Netns;
 /// had learnt the old address (the gateway's, for the hosts and routers
 /// behind it) then sends into a black hole until its neighbour entry is
 /// probed again, tens of seconds later.
-pub(crate) fn add_bridge(ns: &Netns, name: &str) -> Result<()> {
+pub fn add_bridge(ns: &Netns, name: &str) -> Result<()> {
     let mac = bridge_mac(ns.name(), name);
     ns.ip(&[
         "link",
@@ -56,7 +55,7 @@ fn bridge_mac(ns: &str, bridge: &str) -> String {
 /// Creates a veth pair whose end `port` is enslaved to `bridge` in
 /// `bridge_ns` and whose other end appears as `ifname` in `target`.
 /// Both ends are up.
-pub(crate) fn plug(
+pub fn plug(
     bridge_ns: &Netns,
     bridge: &str,
     port: &str,
@@ -76,23 +75,23 @@ pub(crate) fn plug(
             "netns",
             target.name(),
         ])
-        .with_context(|| format!("plugging {} into {}", target.name(), bridge_ns.name()))?;
+        .during(|| format!("plugging {} into {}", target.name(), bridge_ns.name()))?;
     bridge_ns.ip(&["link", "set", port, "master", bridge, "up"])?;
     target.ip(&["link", "set", ifname, "up"])?;
     Ok(())
 }
 
 /// Sets `key` to `value` with `sysctl -w` inside `ns`.
-pub(crate) fn sysctl(ns: &Netns, key: &str, value: &str) -> Result<()> {
+pub fn sysctl(ns: &Netns, key: &str, value: &str) -> Result<()> {
     ns.exec_ok(&["sysctl", "-qw", &format!("{key}={value}")])
-        .with_context(|| format!("sysctl {key}={value} in {}", ns.name()))?;
+        .during(|| format!("sysctl {key}={value} in {}", ns.name()))?;
     Ok(())
 }
 
 /// Turns on IPv4 and IPv6 forwarding in `ns`, without ICMP redirects:
 /// routers of the lab share bridges, and a redirect would send hosts to
 /// another router directly, past the one that stands for the internet.
-pub(crate) fn enable_forwarding(ns: &Netns) -> Result<()> {
+pub fn enable_forwarding(ns: &Netns) -> Result<()> {
     sysctl(ns, "net.ipv4.ip_forward", "1")?;
     // A redirect goes out when `all` or the interface says so: clear both,
     // for the interfaces there are and those to come.
@@ -101,6 +100,6 @@ pub(crate) fn enable_forwarding(ns: &Netns) -> Result<()> {
         "-c",
         "for f in /proc/sys/net/ipv4/conf/*/send_redirects; do echo 0 > $f; done",
     ])
-    .with_context(|| format!("turning off ICMP redirects in {}", ns.name()))?;
+    .during(|| format!("turning off ICMP redirects in {}", ns.name()))?;
     sysctl(ns, "net.ipv6.conf.all.forwarding", "1")
 }

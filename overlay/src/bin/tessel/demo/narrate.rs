@@ -1,0 +1,43 @@
+//! The running story: one line per event, stamped with the time since the
+//! demo started. On stdout, or on stderr when stdout carries `--json`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Prints the story as it happens.
+#[derive(Debug)]
+pub(crate) struct Narrator {
+    start: Instant,
+    to_stderr: bool,
+}
+
+impl Narrator {
+    /// Starts the clock; `to_stderr` when stdout is kept for JSON.
+    pub(crate) fn new(to_stderr: bool) -> Self {
+        Self {
+            start: Instant::now(),
+            to_stderr,
+        }
+    }
+
+    /// Time since the demo started.
+    pub(crate) fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// One event.
+    pub(crate) fn say(&self, text: impl AsRef<str>) {
+        let line = format!("[{:>5.1}s] {}", self.elapsed().as_secs_f64(), text.as_ref());
+        self.print(&line);
+    }
+
+    /// Text without a time stamp (headings, the table).
+    pub(crate) fn print(&self, text: &str) {
+        // A closed terminal is no reason to stop cleaning up.
+        if self.to_stderr {
+            let _ = writeln!(std::io::stderr(), "{text}");
+        } else {
+            let _ = writeln!(std::io::stdout(), "{text}");
+        }
+    }
+}
