@@ -14,6 +14,8 @@
 //! - the DNS side of the scope bootstrap (TXT lookups) → [`bootstrap`];
 //! - control socket request → `Node::status` as JSON; the local sockets
 //!   live in the runtime dir ([`runtime_dir`]);
+//! - new settings from a reload of the config file → [`settings`];
+//! - the node's public addresses, while someone asks → [`public_addrs`];
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
@@ -32,12 +34,14 @@ pub mod local_addrs;
 mod membership;
 mod ping;
 pub mod portmap;
+mod public_addrs;
 mod records;
 mod rotation;
 mod route_clash;
 pub mod runtime_dir;
 pub mod scopes;
 mod service_manager;
+pub mod settings;
 pub mod state_dir;
 pub mod tcp;
 pub mod tile;

@@ -2,10 +2,12 @@
 
 mod cli;
 mod commands;
+mod config;
 mod down;
 mod engine;
 #[cfg(feature = "test-hooks")]
 mod flood;
+mod join;
 mod local;
 mod logs;
 mod nat_status;
@@ -22,10 +24,14 @@ compile_error!("the tessel binary must not be built with cfg(fuzzing): it turns 
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let (cli, up_ctx) = match config::command_line() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     if !matches!(cli.command, cli::Command::Up(_)) {
         // One-shot commands end quietly when their reader goes away
         // (`tessel ip | head -1`), like other Unix tools. The daemon keeps
@@ -37,11 +43,14 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    if let Err(e) = logs::init(cli.log_format) {
-        eprintln!("error: {e:#}");
-        return ExitCode::FAILURE;
-    }
-    match commands::run(cli.command) {
+    let log = match logs::init(cli.log_format, cli.log_level.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match commands::run(cli.command, up_ctx, log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
