@@ -215,8 +215,9 @@ fn up(args: UpArgs, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
                     let key = zeroize::Zeroizing::new(network_key.to_text().as_str().to_owned());
                     let join = crate::join::Announcer::new(key, &args.dirs.state_dir, bound.port());
                     let local = local_addresses(&ipv4_range);
-                    join.started(&crate::join::peers(&[], &local, bound));
-                    tokio::spawn(join.follow(public));
+                    let given = crate::join::peers(&[], &local, bound);
+                    join.started(&given);
+                    tokio::spawn(join.follow(given, public));
                 }
             },
             shutdown,

@@ -94,12 +94,12 @@ impl Announcer {
     pub(crate) fn started(&self, peers: &[SocketAddr]) {
         self.give(
             peers,
-            "Started a new private network. To join it from another machine, run there:",
+            "Started a new private network. To join it from another machine, run there",
         );
     }
 
     /// Writes the file and prints the commands (to a terminal) or where
-    /// they are (elsewhere), after `headline`.
+    /// they are (elsewhere), after `headline` (which ends before a colon).
     fn give(&self, peers: &[SocketAddr], headline: &str) {
         let text = commands(&self.key, peers, self.port);
         let written = write_private(&self.file, &text);
@@ -111,7 +111,7 @@ impl Announcer {
         }
         let mut out = std::io::stdout().lock();
         if self.terminal {
-            let _ = writeln!(out, "{headline}\n");
+            let _ = writeln!(out, "{headline}:\n");
             for line in text.lines() {
                 let _ = writeln!(out, "  {line}");
             }
@@ -119,10 +119,10 @@ impl Announcer {
         } else if written.is_ok() {
             let _ = writeln!(
                 out,
-                "{headline}\n\n  {}\n\nwith the network key in {KEY_FILE}: the commands, key included, are in {} \
-                 (readable by this user only; the key is shown only on a terminal).\n",
+                "{headline} the commands in {} (readable by this user only: they hold the network key, \
+                 which is shown only on a terminal). The last one is:\n\n  {}\n",
+                self.file.display(),
                 up_line(peers, self.port),
-                self.file.display()
             );
             tracing::info!(
                 file = %self.file.display(),
@@ -134,8 +134,14 @@ impl Announcer {
     }
 
     /// Waits (at most [`PUBLIC_WAIT`]) for the node's public addresses and
-    /// gives the command again with them whenever they change.
-    pub(crate) async fn follow(self, mut public: watch::Receiver<Vec<SocketAddr>>) {
+    /// gives the command again with them whenever they change, unless the
+    /// command already names them all (`given`: a machine with no NAT is
+    /// seen at its own address).
+    pub(crate) async fn follow(
+        self,
+        given: Vec<SocketAddr>,
+        mut public: watch::Receiver<Vec<SocketAddr>>,
+    ) {
         let deadline = tokio::time::sleep(PUBLIC_WAIT);
         tokio::pin!(deadline);
         loop {
@@ -146,7 +152,7 @@ impl Announcer {
                         return;
                     }
                     let addrs = public.borrow_and_update().clone();
-                    if addrs.is_empty() {
+                    if addrs.iter().all(|a| given.contains(a)) {
                         continue;
                     }
                     let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
@@ -154,7 +160,7 @@ impl Announcer {
                     self.give(
                         &addrs,
                         &format!(
-                            "This node is reachable from elsewhere at {}. To join from another network, run there:",
+                            "This node is reachable from elsewhere at {}. To join from another network, run there",
                             shown.join(", ")
                         ),
                     );

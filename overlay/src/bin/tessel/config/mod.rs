@@ -123,3 +123,32 @@ pub(crate) fn offline_ipv4_range() -> Ipv4Range {
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_file_is_optional_and_a_given_one_is_not() {
+        let nowhere = Path::new("/nonexistent/tessel.toml");
+        assert!(matches!(Source::Default(nowhere.into()).load(), Ok(None)));
+        let e = Source::Explicit(nowhere.into()).load().unwrap_err();
+        assert!(
+            format!("{e:#}").contains("/nonexistent/tessel.toml"),
+            "{e:#}"
+        );
+        assert_eq!(
+            Source::new(None),
+            Source::Default(PathBuf::from("/etc/tessel/tessel.toml"))
+        );
+        assert_eq!(Source::new(Some(nowhere)), Source::Explicit(nowhere.into()));
+        // An existing default file is read.
+        let dir = std::env::temp_dir().join(format!("tessel-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tessel.toml");
+        std::fs::write(&path, "no-relay = true\n").unwrap();
+        let file = Source::Default(path).load().unwrap().expect("read");
+        assert_eq!(file.entries[0].args, ["--no-relay"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
