@@ -156,3 +156,39 @@ fn up_refuses_a_missing_or_invalid_file_before_starting() {
         "missing.toml",
     );
 }
+
+/// A network key written into a file that others may read is allowed, with
+/// a warning at its line; as `@FILE`, or in a file of mode 0600, it is not
+/// worth one.
+#[test]
+fn a_secret_in_a_readable_file_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new("config-cli", "secret");
+    let file = dir.path().join("t.toml");
+    let key = "tessel-net-aaaa";
+    std::fs::write(&file, format!("\nnetwork = \"{key}\"\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = ok(dir.path(), &["config", "check", file.to_str().unwrap()]);
+    let mut lines = out.lines();
+    let warning = lines.next().unwrap();
+    assert!(
+        warning.starts_with(&format!("{}:2:1: network: warning:", file.display())),
+        "{out}"
+    );
+    assert!(
+        !warning.contains(key),
+        "the warning shows the key: {warning}"
+    );
+    assert_eq!(lines.next(), Some("ok"));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(
+        ok(dir.path(), &["config", "check", file.to_str().unwrap()]),
+        "ok"
+    );
+    std::fs::write(&file, "network = \"@/etc/tessel/network.key\"\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(
+        ok(dir.path(), &["config", "check", file.to_str().unwrap()]),
+        "ok"
+    );
+}

@@ -21,19 +21,22 @@ pub(crate) fn run(file: Option<&Path>, json: bool) -> Result<()> {
     let path = file.map_or_else(|| PathBuf::from(DEFAULT_CONFIG), Path::to_path_buf);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the config file {}", path.display()))?;
+    let warnings = ConfigFile::parse_all(&path, text.clone()).0.warnings();
     let problems = problems(&path, text);
     if json {
         let v = serde_json::json!({
             "file": path.display().to_string(),
             "ok": problems.is_empty(),
             "problems": problems,
+            "warnings": warnings,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
-    } else if problems.is_empty() {
-        println!("ok");
     } else {
-        for p in &problems {
+        for p in warnings.iter().chain(&problems) {
             println!("{}", p.render(&path));
+        }
+        if problems.is_empty() {
+            println!("ok");
         }
     }
     match problems.len() {

@@ -64,6 +64,15 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The file's path.
+    pub(crate) fn path(&self) -> PathBuf {
+        match self {
+            Self::Explicit(p) | Self::Default(p) => p.clone(),
+        }
+    }
+}
+
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -98,6 +107,9 @@ pub(crate) fn command_line() -> Result<(Cli, Option<UpContext>)> {
     };
     let source = Source::new(up.get_one::<PathBuf>("config").map(PathBuf::as_path));
     let file = source.load()?;
+    for w in file.iter().flat_map(ConfigFile::warnings) {
+        eprintln!("{}", w.render(&source.path()));
+    }
     let merged = merge::with_file(&argv, &cli_only, file.as_ref())?;
     let cli = Cli::from_arg_matches(&merged)?;
     let ctx = UpContext {

@@ -13,6 +13,9 @@ use toml_edit::{Item, Value};
 use super::keys::{self, Kind, Scalar};
 use super::problem::{Invalid, Problem};
 
+/// Keys whose values are secrets unless given as `@FILE`.
+const SECRET_KEYS: &[&str] = &["network", "socks5-auth"];
+
 /// A config file: its text and the keys it sets, in file order.
 #[derive(Debug, Clone)]
 pub(crate) struct ConfigFile {
@@ -82,6 +85,38 @@ impl ConfigFile {
             entries,
         };
         (file, problems)
+    }
+
+    /// What is allowed but unwise: a secret (`network`, `socks5-auth`)
+    /// written into the file itself, not as `@FILE`, while users other
+    /// than the owner may read the file.
+    pub(crate) fn warnings(&self) -> Vec<Problem> {
+        use std::os::unix::fs::PermissionsExt;
+        let readable =
+            std::fs::metadata(&self.path).is_ok_and(|m| m.permissions().mode() & 0o044 != 0);
+        if !readable {
+            return Vec::new();
+        }
+        self.entries
+            .iter()
+            .filter(|e| SECRET_KEYS.contains(&e.key.as_str()))
+            .filter(|e| {
+                e.args
+                    .iter()
+                    .any(|a| a.split_once('=').is_some_and(|(_, v)| !v.starts_with('@')))
+            })
+            .map(|e| {
+                self.problem_at(
+                    e,
+                    format!(
+                        "warning: a secret in a file that other users may read: write it into a file of \
+                         mode 0600 and give `{} = \"@FILE\"`, or chmod 600 {}",
+                        e.key,
+                        self.path.display()
+                    ),
+                )
+            })
+            .collect()
     }
 
     /// The problem `message` at `entry`'s key.
