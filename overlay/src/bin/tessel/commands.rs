@@ -163,13 +163,9 @@ fn up(args: UpArgs, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
             }
         };
         // A new network: where others reach this node, once known.
-        let (public_tx, public_rx) = match created {
-            true => {
-                let (tx, rx) = tokio::sync::watch::channel(Vec::new());
-                (Some(tx), Some(rx))
-            }
-            false => (None, None),
-        };
+        let (public_tx, public_rx) = created
+            .then(|| tokio::sync::watch::channel(Vec::new()))
+            .unzip();
         let opts = RunOptions {
             state_dir: args.dirs.state_dir.clone(),
             runtime_dir: args.dirs.daemon_runtime_dir(),
