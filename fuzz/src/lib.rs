@@ -30,6 +30,7 @@ pub fn node(seed: u8, bootstrap: Vec<SocketAddr>, now: Instant) -> Node {
     let config = Config {
         node_key: node_key.clone(),
         network_key: NetworkKey::from_secret(NETWORK_SECRET),
+        ipv4_range: tessel_overlay::identity::address::Ipv4Range::DEFAULT,
         bootstrap,
         known_peers: Vec::new(),
         stun_servers: Vec::new(),

@@ -1,16 +1,18 @@
 //! The daemon's tokio shell without a TUN device (no root needed): two nodes
-//! on loopback UDP whose IP packets travel through channel devices, and the
-//! control socket answering `status`.
+//! on loopback UDP whose IP packets travel through channel devices, the
+//! control socket answering `status`, settings changed while a node runs
+//! (a config reload) and the public addresses it reports.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tessel_overlay::driver::control::answers::StatusAnswer;
+use tessel_overlay::driver::settings::RuntimeSettings;
 use tessel_overlay::driver::{self, control, ChannelDevice, DeviceSpec, RunOptions};
 use tessel_overlay::identity::NetworkKey;
 use tessel_overlay::node::Status;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);
@@ -40,6 +42,18 @@ struct Running {
 }
 
 async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Running {
+    start_with(dir, key, peers, None, None).await
+}
+
+/// Like [`start`], with a channel of new settings and a watch of the
+/// node's public addresses.
+async fn start_with(
+    dir: &Scratch,
+    key: &NetworkKey,
+    peers: Vec<SocketAddr>,
+    settings: Option<mpsc::Receiver<RuntimeSettings>>,
+    public_addresses: Option<watch::Sender<Vec<SocketAddr>>>,
+) -> Running {
     let (to_node, from_host) = mpsc::channel(64);
     let (to_host, from_node) = mpsc::channel(64);
     let (stop, stopped) = oneshot::channel::<()>();
@@ -49,9 +63,12 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         runtime_dir: dir.0.join("run"),
         socket_group: Default::default(),
         network_key: key.clone(),
+        ipv4_range: Default::default(),
         listen: "127.0.0.1:0".parse().unwrap(),
         peers,
         stun_servers: Vec::new(),
+        settings,
+        public_addresses,
         device: DeviceSpec::Channel(ChannelDevice::new(from_host, to_host)),
         lan_discovery: false,
         port_mapping: tessel_overlay::driver::portmap::PortMapping::Off,
@@ -157,4 +174,59 @@ async fn two_daemons_exchange_packets_over_loopback_udp() {
         assert!(n.task.await.unwrap().is_ok());
     }
     assert!(!da.0.join("run").join("tessel.sock").exists());
+}
+
+/// A node started alone is given a member's address while it runs (as a
+/// reload of its config file does): it greets it, and packets flow. Once
+/// a member answered its STUN request, it reports where it is reached
+/// from elsewhere (here loopback: its own socket).
+#[tokio::test(flavor = "current_thread")]
+async fn settings_changed_while_running_apply_and_public_addresses_are_told() {
+    let key = NetworkKey::from_secret([43; 32]);
+    let (da, db) = (Scratch::new("settings-a"), Scratch::new("settings-b"));
+    let (settings_tx, settings_rx) = mpsc::channel(4);
+    let (public_tx, mut public_rx) = watch::channel(Vec::new());
+    let a = start_with(&da, &key, vec![], Some(settings_rx), Some(public_tx)).await;
+    let mut b = start(&db, &key, vec![]).await;
+    settings_tx
+        .send(RuntimeSettings {
+            peers: vec![b.udp],
+            stun_servers: Vec::new(),
+            relay: false,
+        })
+        .await
+        .unwrap();
+    // A greets B, then reaches it by its overlay address.
+    let pkt = ipv6_packet(a.ipv6, b.ipv6, b"after the reload");
+    let delivered = async {
+        loop {
+            a.to_node.send(pkt.clone()).await.unwrap();
+            let wait = tokio::time::timeout(Duration::from_millis(200), b.from_node.recv());
+            if let Ok(Some(got)) = wait.await {
+                if got == pkt {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), delivered)
+        .await
+        .expect("A reaches B through the address it was given while running");
+    let public = async {
+        loop {
+            public_rx.changed().await.expect("the node runs");
+            let now = public_rx.borrow_and_update().clone();
+            if !now.is_empty() {
+                return now;
+            }
+        }
+    };
+    let public = tokio::time::timeout(Duration::from_secs(10), public)
+        .await
+        .expect("A learns where it is reached");
+    assert_eq!(public, vec![a.udp]);
+    for n in [a, b] {
+        n.stop.send(()).unwrap();
+        assert!(n.task.await.unwrap().is_ok());
+    }
 }

@@ -35,7 +35,7 @@ use super::scopes::ScopeOptions;
 use super::state_dir::StateDir;
 use super::userspace::Userspace;
 use super::{control, run, DeviceSpec, DriverError, Membership, RunOptions};
-use crate::identity::address::initial_addresses;
+use crate::identity::address::{initial_addresses, Ipv4Range};
 use crate::identity::{NetworkKey, NodeId};
 use crate::node::Status;
 
@@ -50,6 +50,9 @@ pub struct EmbedOptions {
     pub runtime_dir: Option<PathBuf>,
     /// The network to join.
     pub network_key: NetworkKey,
+    /// The IPv4 range of the network's overlay addresses (every member
+    /// uses the same).
+    pub ipv4_range: Ipv4Range,
     /// UDP address to listen on; port 0 picks a free port.
     pub listen: SocketAddr,
     /// Members to contact first.
@@ -68,6 +71,7 @@ impl EmbedOptions {
             state_dir,
             runtime_dir: None,
             network_key,
+            ipv4_range: Ipv4Range::DEFAULT,
             listen: SocketAddr::from(([0u16; 8], 0)),
             peers,
             scopes: ScopeOptions::default(),
@@ -104,7 +108,7 @@ impl EmbeddedNode {
     pub async fn start(opts: EmbedOptions) -> Result<Self, DriverError> {
         let state = StateDir::open(&opts.state_dir)?;
         let node_id = state.node_key()?.id();
-        let (ipv6, ipv4) = initial_addresses(&opts.network_key.id(), &node_id);
+        let (ipv6, ipv4) = initial_addresses(&opts.ipv4_range, &opts.network_key.id(), &node_id);
         let (userspace, device) = Userspace::start(ipv6, ipv4, None);
         let runtime_dir = opts
             .runtime_dir
@@ -115,9 +119,12 @@ impl EmbeddedNode {
             runtime_dir: runtime_dir.clone(),
             socket_group: runtime_dir::SocketGroup::Default,
             network_key: opts.network_key,
+            ipv4_range: opts.ipv4_range,
             listen: opts.listen,
             peers: opts.peers,
             stun_servers: Vec::new(),
+            settings: None,
+            public_addresses: None,
             device: DeviceSpec::Channel(device),
             lan_discovery: false,
             port_mapping: super::portmap::PortMapping::Off,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use std::future::Future;
 
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::aux::AuxSockets;
 use super::control::answers::{DownAnswer, IpAnswer, RevocationsAnswer, StatusAnswer};
@@ -20,15 +20,17 @@ use super::lan::{LanDiscovery, LanInput};
 use super::local_addrs;
 use super::ping::PendingPings;
 use super::portmap::{Mapper, PortMapping};
+use super::public_addrs::PublicWatch;
 use super::records::PendingRecords;
 use super::runtime_dir::{RuntimeDir, SocketGroup, CONTROL_SOCKET};
 use super::scopes::ScopeOptions;
+use super::settings::{self, RuntimeSettings};
 use super::state_dir::StateDir;
 use super::tcp::TcpTransport;
 use super::tile::{self, HostContext, TileHost, TileOptions};
 use super::udp::Udp;
 use super::{clock, tun, DriverError, Membership};
-use crate::identity::address::NetworkPrefix;
+use crate::identity::address::{Ipv4Range, NetworkPrefix};
 use crate::identity::{NetworkKey, NodeKey};
 use crate::limits::MAX_DATAGRAM;
 use crate::node::{Action, Config, Event, Node, STREAM_IDS_FROM};
@@ -52,12 +54,21 @@ pub struct RunOptions {
     pub socket_group: SocketGroup,
     /// The network to join.
     pub network_key: NetworkKey,
+    /// The IPv4 range of the overlay's addresses (`--ipv4-range`).
+    pub ipv4_range: Ipv4Range,
     /// UDP address to listen on.
     pub listen: SocketAddr,
     /// Members to contact first.
     pub peers: Vec<SocketAddr>,
     /// STUN servers to ask for the node's reflexive address (`--stun`).
     pub stun_servers: Vec<SocketAddr>,
+    /// New settings to apply while the node runs (a reload of the config
+    /// file); `None`: they never change.
+    pub settings: Option<mpsc::Receiver<RuntimeSettings>>,
+    /// Told where machines elsewhere may reach the node
+    /// ([`Node::public_addresses`]) whenever that changes, while the
+    /// receiver lives; `None`: nobody asks.
+    pub public_addresses: Option<watch::Sender<Vec<SocketAddr>>>,
     /// Where IP packets come from and go to.
     pub device: DeviceSpec,
     /// Whether to find members on the same LAN by multicast beacons.
@@ -140,6 +151,7 @@ pub async fn run(
         known_peers: state.peers(&opts.network_key),
         node_key,
         network_key,
+        ipv4_range: opts.ipv4_range,
         bootstrap: opts.peers.clone(),
         stun_servers: opts.stun_servers.clone(),
         seed: clock::random_seed().map_err(io("reading the OS random source"))?,
@@ -162,7 +174,7 @@ pub async fn run(
     let udp = Udp::bind(opts.listen)?;
     let listen = udp.local_addr().map_err(io("reading the bound address"))?;
     node.set_local_port(listen.port());
-    node.set_local_addresses(local_addrs::reachable_at(listen));
+    node.set_local_addresses(local_addrs::reachable_at(listen, &opts.ipv4_range));
     let (requests_tx, mut requests) = mpsc::channel(16);
     let socket_path = runtime_dir.control_socket();
     let listener = runtime_dir
@@ -187,8 +199,13 @@ pub async fn run(
     }
     let dev = match opts.device {
         DeviceSpec::Tun { interface } => {
-            super::route_clash::warn_if_routed_elsewhere(&interface);
-            PacketDevice::Tun(tun::create(&interface, node.ipv6(), node.ipv4())?)
+            super::route_clash::warn_if_routed_elsewhere(&interface, &opts.ipv4_range);
+            PacketDevice::Tun(tun::create(
+                &interface,
+                node.ipv6(),
+                node.ipv4(),
+                &opts.ipv4_range,
+            )?)
         }
         DeviceSpec::Channel(ch) => PacketDevice::Channel(ch),
     };
@@ -209,6 +226,9 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut mapper = Mapper::start(opts.port_mapping, listen.port());
     let mut dns = super::dns::DnsService::start(opts.dns.as_ref());
+    let mut new_settings = opts.settings;
+    let mut public = PublicWatch::new(opts.public_addresses);
+    let ipv4_range = opts.ipv4_range;
 
     let ipv4 = node.ipv4();
     let mut shell = Shell {
@@ -224,6 +244,7 @@ pub async fn run(
         network_key: opts.network_key,
         listen,
         ipv4,
+        ipv4_range,
         stopping: false,
     };
     let mut udp_rx = vec![0u8; MAX_DATAGRAM];
@@ -278,7 +299,11 @@ pub async fn run(
                 shell.act(&node, action, &out).await;
             }
             () = &mut timer => node.handle_timeout(clock::now()),
-            _ = addresses.tick() => node.set_local_addresses(local_addrs::reachable_at(listen)),
+            _ = addresses.tick() => node.set_local_addresses(local_addrs::reachable_at(listen, &ipv4_range)),
+            s = next_settings(&mut new_settings) => {
+                settings::apply(&mut node, &mut shell.tcp, &s, clock::now());
+            }
+            () = public.due() => public.check(&node),
             m = mapper.changed() => node.set_port_mapping(m.map(|m| (m.protocol.name(), m.external))),
             input = lan.next(&mut lan_rx) => match input {
                 LanInput::Datagram { from, len, on_link } => {
@@ -353,6 +378,8 @@ struct Shell {
     listen: SocketAddr,
     /// The IPv4 address currently on the interface.
     ipv4: std::net::Ipv4Addr,
+    /// The range it comes from.
+    ipv4_range: Ipv4Range,
     /// `tessel down` asked the node to stop.
     stopping: bool,
 }
@@ -427,10 +454,9 @@ impl Shell {
                     }
                 }
                 Event::Ipv4Changed(new) => {
-                    let changed = self
-                        .dev
-                        .tun()
-                        .map_or(Ok(()), |dev| tun::change_ipv4(dev, self.ipv4, new));
+                    let changed = self.dev.tun().map_or(Ok(()), |dev| {
+                        tun::change_ipv4(dev, self.ipv4, new, &self.ipv4_range)
+                    });
                     match changed {
                         Ok(()) => self.ipv4 = new,
                         Err(e) => {
@@ -528,6 +554,17 @@ impl Shell {
             engines: self.engines.status(),
         }
     }
+}
+
+/// The next settings to apply; never resolves if there is no sender (any
+/// more).
+async fn next_settings(rx: &mut Option<mpsc::Receiver<RuntimeSettings>>) -> RuntimeSettings {
+    if let Some(rx) = rx {
+        if let Some(s) = rx.recv().await {
+            return s;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Hands the running node a revocation list (`network_revocations`):

@@ -16,6 +16,8 @@
 //!   answered from `Node::status` and the other parts, or handed to the
 //!   tile host or the scopes; the local sockets live in the runtime dir
 //!   ([`runtime_dir`]);
+//! - new settings from a reload of the config file → [`settings`];
+//! - the node's public addresses, while someone asks → [`public_addrs`];
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
@@ -36,12 +38,14 @@ mod membership;
 mod names;
 mod ping;
 pub mod portmap;
+mod public_addrs;
 mod records;
 mod rotation;
 mod route_clash;
 pub mod runtime_dir;
 pub mod scopes;
 mod service_manager;
+pub mod settings;
 pub mod state_dir;
 pub mod tcp;
 pub mod tile;

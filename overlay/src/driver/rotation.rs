@@ -133,6 +133,7 @@ mod tests {
         let config = crate::node::Config {
             node_key: crate::identity::NodeKey::from_seed([2; 32]),
             network_key: key.clone(),
+            ipv4_range: crate::identity::address::Ipv4Range::DEFAULT,
             bootstrap: Vec::new(),
             known_peers: Vec::new(),
             stun_servers: Vec::new(),

@@ -1,11 +1,11 @@
-//! At start in TUN mode: is the overlay's IPv4 range (`100.64.0.0/10`)
-//! already routed elsewhere, as another VPN or a carrier-grade NAT's
-//! shared address space does? Then packets for some members would leave by
-//! that route, so the node says so in its log.
+//! At start in TUN mode: is the overlay's IPv4 range (`--ipv4-range`, by
+//! default `100.64.0.0/10`) already routed elsewhere, as another VPN or a
+//! carrier-grade NAT's shared address space does? Then packets for some
+//! members would leave by that route, so the node says so in its log.
 
 use std::net::Ipv4Addr;
 
-use crate::identity::address::IPV4_RANGE;
+use crate::identity::address::Ipv4Range;
 
 /// A route of the kernel's main IPv4 table that overlaps the overlay range.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +28,11 @@ impl std::fmt::Display for Clash {
     }
 }
 
-/// The routes in `table` (the text of `/proc/net/route`) that overlap the
-/// overlay range, other than the default route and routes to `own` (our
+/// The routes in `table` (the text of `/proc/net/route`) that overlap
+/// `range`, other than the default route and routes to `own` (our
 /// interface, if one is left from before).
-pub(crate) fn overlapping(table: &str, own: &str) -> Vec<Clash> {
-    let (range, range_len) = IPV4_RANGE;
+pub(crate) fn overlapping(table: &str, own: &str, range: &Ipv4Range) -> Vec<Clash> {
+    let range_len = range.prefix_len();
     table
         .lines()
         .skip(1)
@@ -41,23 +41,24 @@ pub(crate) fn overlapping(table: &str, own: &str) -> Vec<Clash> {
         .filter(|c| {
             // Two prefixes overlap when the shorter one contains the other.
             let len = c.prefix_len.min(range_len);
-            same_prefix(c.destination, range, len)
+            same_prefix(c.destination, range.base(), len)
         })
         .collect()
 }
 
-/// Reads the main IPv4 table and logs a warning per overlapping route.
-pub(crate) fn warn_if_routed_elsewhere(own: &str) {
+/// Reads the main IPv4 table and logs a warning per route that overlaps
+/// `range`.
+pub(crate) fn warn_if_routed_elsewhere(own: &str, range: &Ipv4Range) {
     let Ok(table) = std::fs::read_to_string("/proc/net/route") else {
         return;
     };
-    let (range, len) = IPV4_RANGE;
-    for clash in overlapping(&table, own) {
+    for clash in overlapping(&table, own, range) {
         tracing::warn!(
             route = %clash,
-            "the overlay IPv4 range {range}/{len} is already routed here (another VPN, or a carrier-grade NAT's shared space?): \
+            "the overlay IPv4 range {range} is already routed here (another VPN, or a carrier-grade NAT's shared space?): \
              packets for members whose IPv4 address it covers may take that route; reach them by their overlay IPv6 address, \
-             or remove the other route"
+             remove the other route, or give the whole network another range with --ipv4-range (ipv4-range in the config file), \
+             e.g. --ipv4-range 10.213.0.0/16"
         );
     }
 }
@@ -107,7 +108,7 @@ bad\tzz\t00000000\t0001\t0\t0\t0\t0000C0FF\t0\t0\t0
         if cfg!(target_endian = "big") {
             return;
         }
-        let found = overlapping(TABLE, "tessel0");
+        let found = overlapping(TABLE, "tessel0", &Ipv4Range::DEFAULT);
         let shown: Vec<String> = found.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
@@ -119,9 +120,25 @@ bad\tzz\t00000000\t0001\t0\t0\t0\t0000C0FF\t0\t0\t0
         );
         // 100.128.0.0/10 is next to the range, not in it; the default
         // route and the LAN are not counted; our own interface neither.
-        assert!(overlapping(TABLE, "ts0")
+        assert!(overlapping(TABLE, "ts0", &Ipv4Range::DEFAULT)
             .iter()
             .all(|c| c.interface != "ts0"));
-        assert!(overlapping("", "x").is_empty());
+        assert!(overlapping("", "x", &Ipv4Range::DEFAULT).is_empty());
+    }
+
+    #[test]
+    fn another_range_clashes_with_its_own_routes_only() {
+        if cfg!(target_endian = "big") {
+            return;
+        }
+        // 100.128.0.0/10 is exactly "near"'s route; 100.0.0.0/8 covers it.
+        let range: Ipv4Range = "100.128.0.0/10".parse().unwrap();
+        let shown: Vec<String> = overlapping(TABLE, "tessel0", &range)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["100.0.0.0/8 dev big", "100.128.0.0/10 dev near"]);
+        let apart: Ipv4Range = "10.213.0.0/16".parse().unwrap();
+        assert!(overlapping(TABLE, "tessel0", &apart).is_empty());
     }
 }

@@ -7,27 +7,34 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use tun_rs::{AsyncDevice, DeviceBuilder};
 
 use super::DriverError;
-use crate::identity::address::{IPV4_RANGE, IPV6_PREFIX_LEN};
+use crate::identity::address::{Ipv4Range, IPV6_PREFIX_LEN};
 use crate::limits::TUN_MTU;
 
-/// Creates the interface `name` with the given addresses.
+/// Creates the interface `name` with the given addresses; the IPv4 one
+/// with the prefix length of `range`, so the kernel routes the range there.
 pub(crate) fn create(
     name: &str,
     ipv6: Ipv6Addr,
     ipv4: Ipv4Addr,
+    range: &Ipv4Range,
 ) -> Result<AsyncDevice, DriverError> {
     DeviceBuilder::new()
         .name(name)
         .mtu(TUN_MTU as u16)
         .ipv6(ipv6, IPV6_PREFIX_LEN)
-        .ipv4(ipv4, IPV4_RANGE.1, None)
+        .ipv4(ipv4, range.prefix_len(), None)
         .build_async()
         .map_err(|source| classify(name, source))
 }
 
 /// Replaces the interface's IPv4 address after a collision moved it.
-pub(crate) fn change_ipv4(dev: &AsyncDevice, old: Ipv4Addr, new: Ipv4Addr) -> io::Result<()> {
-    dev.add_address_v4(new, IPV4_RANGE.1)?;
+pub(crate) fn change_ipv4(
+    dev: &AsyncDevice,
+    old: Ipv4Addr,
+    new: Ipv4Addr,
+    range: &Ipv4Range,
+) -> io::Result<()> {
+    dev.add_address_v4(new, range.prefix_len())?;
     dev.remove_address(old.into())
 }
 

@@ -4,9 +4,10 @@
 //!   come from its network ID; a node's address fills the remaining 80 bits
 //!   from a hash of its node ID. This is the authenticated address: only the
 //!   holder of the node key has it.
-//! - IPv4: each node has a sequence of candidate addresses in `100.64.0.0/10`
-//!   (hashes of network ID, node ID and the candidate's index). With 22 bits,
-//!   candidates collide, and a member can make up keys until one of its
+//! - IPv4: each node has a sequence of candidate addresses in the network's
+//!   IPv4 range ([`Ipv4Range`], by default `100.64.0.0/10`): hashes of
+//!   network ID, node ID and the candidate's index, cut to the range's host
+//!   bits. With 22 bits (16 in a `/16`), candidates collide, and a member can make up keys until one of its
 //!   candidates is any address it likes, so IPv4 is held, not proven: each
 //!   node keeps its own view ([`Ipv4Assignment`]) of itself and of the
 //!   members it completed a handshake with. A member takes its first
@@ -14,9 +15,16 @@
 //!   to a newcomer (the one exception is a node's own address in its first
 //!   minute in the network, when a member with a lower node ID that wants it
 //!   takes it and the node moves on, so that two members that join together
-//!   agree). Members only heard of hold nothing.
+//!   agree). Members only heard of hold nothing. A view tries at most
+//!   [`MAX_IPV4_CANDIDATES`] candidates per member, so in a range that is
+//!   full a member gets no IPv4 address (IPv6 always works).
+//!
+//! Every member of a network must use the same range: a member's IPv4
+//! candidates are computed in the range of whoever computes them.
 use std::collections::HashMap;
+use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
 
 use super::{NetworkId, NodeId};
 
@@ -28,8 +36,136 @@ pub struct NetworkPrefix {
 
 /// Prefix length of a network's IPv6 range.
 pub const IPV6_PREFIX_LEN: u8 = 48;
-/// The IPv4 range that overlay addresses come from.
-pub const IPV4_RANGE: (Ipv4Addr, u8) = (Ipv4Addr::new(100, 64, 0, 0), 10);
+/// Candidates a view tries for one member before it gives up and the
+/// member holds no IPv4 address (only in a range that is nearly full).
+pub const MAX_IPV4_CANDIDATES: u32 = 256;
+
+/// The IPv4 range that overlay addresses come from (`--ipv4-range`): a
+/// prefix of length [`Ipv4Range::MIN_PREFIX_LEN`] to
+/// [`Ipv4Range::MAX_PREFIX_LEN`] with its host bits zero. The default is
+/// the shared address space `100.64.0.0/10` (RFC 6598).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Range {
+    base: Ipv4Addr,
+    prefix_len: u8,
+}
+
+/// Why a text or a prefix is not an IPv4 range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Ipv4RangeError {
+    /// Not `A.B.C.D/LEN`.
+    #[error("`{0}` is not an IPv4 prefix: write it as ADDRESS/LENGTH, e.g. 100.64.0.0/10")]
+    Syntax(String),
+    /// A prefix length outside the accepted bounds.
+    #[error(
+        "the prefix length /{0} is outside /{min}../{max}: a shorter prefix would route \
+         a large part of the Internet into the overlay, a longer one leaves too few addresses",
+        min = Ipv4Range::MIN_PREFIX_LEN,
+        max = Ipv4Range::MAX_PREFIX_LEN
+    )]
+    PrefixLength(u8),
+    /// Bits set after the prefix.
+    #[error("{given} has host bits set: the range is {suggested}")]
+    HostBits {
+        /// The text given.
+        given: String,
+        /// The same prefix with the host bits cleared.
+        suggested: String,
+    },
+}
+
+impl Ipv4Range {
+    /// The default range, `100.64.0.0/10`.
+    pub const DEFAULT: Self = Self {
+        base: Ipv4Addr::new(100, 64, 0, 0),
+        prefix_len: 10,
+    };
+    /// The shortest prefix accepted: a `/8` is already 16 million addresses.
+    pub const MIN_PREFIX_LEN: u8 = 8;
+    /// The longest prefix accepted: a `/24` leaves 254 addresses.
+    pub const MAX_PREFIX_LEN: u8 = 24;
+
+    /// The range `base/prefix_len`.
+    ///
+    /// # Errors
+    /// If the length is outside [`Self::MIN_PREFIX_LEN`]..=[`Self::MAX_PREFIX_LEN`]
+    /// or `base` has host bits set.
+    pub fn new(base: Ipv4Addr, prefix_len: u8) -> Result<Self, Ipv4RangeError> {
+        if !(Self::MIN_PREFIX_LEN..=Self::MAX_PREFIX_LEN).contains(&prefix_len) {
+            return Err(Ipv4RangeError::PrefixLength(prefix_len));
+        }
+        let range = Self { base, prefix_len };
+        if u32::from(base) & range.host_mask() != 0 {
+            let cleared = Ipv4Addr::from(u32::from(base) & !range.host_mask());
+            return Err(Ipv4RangeError::HostBits {
+                given: format!("{base}/{prefix_len}"),
+                suggested: format!("{cleared}/{prefix_len}"),
+            });
+        }
+        Ok(range)
+    }
+
+    /// The first address of the range (host bits zero).
+    pub fn base(&self) -> Ipv4Addr {
+        self.base
+    }
+
+    /// The prefix length.
+    pub fn prefix_len(&self) -> u8 {
+        self.prefix_len
+    }
+
+    /// Whether `addr` lies in the range.
+    pub fn contains(&self, addr: &Ipv4Addr) -> bool {
+        u32::from(*addr) & !self.host_mask() == u32::from(self.base)
+    }
+
+    /// The host bits of an address of the range.
+    fn host_mask(&self) -> u32 {
+        u32::MAX >> self.prefix_len
+    }
+
+    /// The address of the range with host part `bits` (cut to the host bits).
+    fn with_host(&self, bits: u32) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.base) | (bits & self.host_mask()))
+    }
+
+    /// Whether `addr` may be a node's: not the first or last of the range.
+    fn usable(&self, addr: Ipv4Addr) -> bool {
+        let host = u32::from(addr) & self.host_mask();
+        host != 0 && host != self.host_mask()
+    }
+}
+
+impl Default for Ipv4Range {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl fmt::Display for Ipv4Range {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.base, self.prefix_len)
+    }
+}
+
+impl FromStr for Ipv4Range {
+    type Err = Ipv4RangeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let syntax = || Ipv4RangeError::Syntax(s.to_owned());
+        let (addr, len) = s.trim().split_once('/').ok_or_else(syntax)?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| syntax())?;
+        if len.is_empty() || !len.bytes().all(|b| b.is_ascii_digit()) || len.len() > 2 {
+            return Err(syntax());
+        }
+        let len: u8 = len.parse().map_err(|_| syntax())?;
+        if len > 32 {
+            return Err(syntax());
+        }
+        Self::new(addr, len)
+    }
+}
 
 impl NetworkPrefix {
     /// The prefix of the network with this ID.
@@ -74,26 +210,32 @@ impl NetworkPrefix {
 }
 
 /// The addresses a node starts with: its IPv6 address, and its first IPv4
-/// candidate (which a collision while the address is provisional may move,
-/// see [`Ipv4Assignment`]).
-pub fn initial_addresses(network: &NetworkId, node: &NodeId) -> (Ipv6Addr, Ipv4Addr) {
+/// candidate in `range` (which a collision while the address is
+/// provisional may move, see [`Ipv4Assignment`]).
+pub fn initial_addresses(
+    range: &Ipv4Range,
+    network: &NetworkId,
+    node: &NodeId,
+) -> (Ipv6Addr, Ipv4Addr) {
     (
         NetworkPrefix::of(network).node_addr(node),
-        first_ipv4(network, node),
+        first_ipv4(range, network, node),
     )
 }
 
 /// The first usable IPv4 candidate of `node`: the address it starts with,
 /// and the one others expect of it before they hold another member there.
-pub fn first_ipv4(network: &NetworkId, node: &NodeId) -> Ipv4Addr {
+pub fn first_ipv4(range: &Ipv4Range, network: &NetworkId, node: &NodeId) -> Ipv4Addr {
+    // Two of a range's addresses are unusable, so a usable candidate comes
+    // within a few tries; hashes that all miss are not a practical concern.
     (0u32..)
-        .map(|k| ipv4_candidate(network, node, k))
-        .find(|a| usable(*a))
+        .map(|k| ipv4_candidate(range, network, node, k))
+        .find(|a| range.usable(*a))
         .expect("the candidate sequence is unbounded")
 }
 
-/// The `k`-th IPv4 candidate of `node` in `network`.
-pub fn ipv4_candidate(network: &NetworkId, node: &NodeId, k: u32) -> Ipv4Addr {
+/// The `k`-th IPv4 candidate of `node` in `network`, in `range`.
+pub fn ipv4_candidate(range: &Ipv4Range, network: &NetworkId, node: &NodeId, k: u32) -> Ipv4Addr {
     let mut h = blake3::Hasher::new_derive_key("tessel 2026 node ipv4");
     h.update(network.as_bytes());
     h.update(node.as_bytes());
@@ -105,19 +247,7 @@ pub fn ipv4_candidate(network: &NetworkId, node: &NodeId, k: u32) -> Ipv4Addr {
         d.as_bytes()[2],
         d.as_bytes()[3],
     ]);
-    let host = v & ((1 << 22) - 1);
-    Ipv4Addr::from(u32::from(IPV4_RANGE.0) | host)
-}
-
-/// Whether `addr` is usable as a node's IPv4 (not the first or last of the range).
-fn usable(addr: Ipv4Addr) -> bool {
-    let host = u32::from(addr) & ((1 << 22) - 1);
-    host != 0 && host != (1 << 22) - 1
-}
-
-/// Whether `addr` lies in the overlay's IPv4 range.
-pub fn in_ipv4_range(addr: &Ipv4Addr) -> bool {
-    u32::from(*addr) >> 22 == u32::from(IPV4_RANGE.0) >> 22
+    range.with_host(v)
 }
 
 /// One node's view of who holds which IPv4 address: the node itself and the
@@ -125,21 +255,29 @@ pub fn in_ipv4_range(addr: &Ipv4Addr) -> bool {
 /// heard of. See the module documentation for the rule.
 #[derive(Debug, Clone)]
 pub struct Ipv4Assignment {
+    range: Ipv4Range,
     me: NodeId,
     by_node: HashMap<NodeId, Ipv4Addr>,
     by_addr: HashMap<Ipv4Addr, NodeId>,
 }
 
 impl Ipv4Assignment {
-    /// The view of node `me`, alone: it holds its first candidate.
-    pub fn new(network: &NetworkId, me: NodeId) -> Self {
+    /// The view of node `me`, alone, in `range`: it holds its first
+    /// candidate.
+    pub fn new(range: Ipv4Range, network: &NetworkId, me: NodeId) -> Self {
         let mut out = Self {
+            range,
             me,
             by_node: HashMap::new(),
             by_addr: HashMap::new(),
         };
-        out.take(me, first_ipv4(network, &me));
+        out.take(me, first_ipv4(&range, network, &me));
         out
+    }
+
+    /// The range the addresses come from.
+    pub fn range(&self) -> Ipv4Range {
+        self.range
     }
 
     /// Adds a verified member: it takes its first candidate that nobody in
@@ -147,8 +285,10 @@ impl Ipv4Assignment {
     /// exception: while our own address is `provisional` (we only just
     /// joined, nothing uses it yet), a member with a lower node ID that
     /// wants it takes it, and we move to our own first free candidate, as
-    /// that member's view will have it. Returns our new address if it moved.
-    /// Costs one probe per held candidate skipped (about one).
+    /// that member's view will have it (unless no candidate of ours is
+    /// free). Returns our new address if it moved. Costs one probe per held
+    /// candidate skipped (about one); after [`MAX_IPV4_CANDIDATES`] the
+    /// member holds nothing.
     pub fn insert(
         &mut self,
         network: &NetworkId,
@@ -158,9 +298,9 @@ impl Ipv4Assignment {
         if self.by_node.contains_key(&node) {
             return None;
         }
-        for k in 0u32.. {
-            let addr = ipv4_candidate(network, &node, k);
-            if !usable(addr) {
+        for k in 0..MAX_IPV4_CANDIDATES {
+            let addr = ipv4_candidate(&self.range, network, &node, k);
+            if !self.range.usable(addr) {
                 continue;
             }
             match self.by_addr.get(&addr).copied() {
@@ -169,15 +309,17 @@ impl Ipv4Assignment {
                     return None;
                 }
                 Some(holder) if holder == self.me && provisional && node < self.me => {
+                    let Some(mine) = self.first_free(network, self.me, addr) else {
+                        continue;
+                    };
                     self.take(node, addr);
-                    let mine = self.first_free(network, self.me);
                     self.take(self.me, mine);
                     return Some(mine);
                 }
                 Some(_) => {}
             }
         }
-        unreachable!("the candidate sequence is unbounded")
+        None
     }
 
     /// Removes a member (never ourselves). Nobody moves: an address freed
@@ -193,12 +335,22 @@ impl Ipv4Assignment {
         }
     }
 
-    /// `node`'s first candidate not held by anyone else.
-    fn first_free(&self, network: &NetworkId, node: NodeId) -> Ipv4Addr {
-        (0u32..)
-            .map(|k| ipv4_candidate(network, &node, k))
-            .find(|a| usable(*a) && self.by_addr.get(a).is_none_or(|h| *h == node))
-            .expect("the candidate sequence is unbounded")
+    /// `node`'s first candidate not held by anyone else, nor `given_up`
+    /// (the address it is about to hand over); `None` if none of its
+    /// candidates is.
+    fn first_free(
+        &self,
+        network: &NetworkId,
+        node: NodeId,
+        given_up: Ipv4Addr,
+    ) -> Option<Ipv4Addr> {
+        (0..MAX_IPV4_CANDIDATES)
+            .map(|k| ipv4_candidate(&self.range, network, &node, k))
+            .find(|a| {
+                *a != given_up
+                    && self.range.usable(*a)
+                    && self.by_addr.get(a).is_none_or(|h| *h == node)
+            })
     }
 
     fn take(&mut self, node: NodeId, addr: Ipv4Addr) {
@@ -227,6 +379,9 @@ mod tests {
     use super::*;
     use crate::identity::{NetworkKey, NodeKey};
 
+    /// The default range, which these tests use unless they say otherwise.
+    const R: Ipv4Range = Ipv4Range::DEFAULT;
+
     fn ids(n: u32) -> Vec<NodeId> {
         (0..n)
             .map(|i| {
@@ -241,7 +396,7 @@ mod tests {
     fn colliding(net: &NetworkId, pool: &[NodeId]) -> (NodeId, NodeId) {
         let mut seen = HashMap::new();
         pool.iter()
-            .find_map(|m| seen.insert(first_ipv4(net, m), *m).map(|p| (p, *m)))
+            .find_map(|m| seen.insert(first_ipv4(&R, net, m), *m).map(|p| (p, *m)))
             .expect("a first-candidate collision among the pool")
     }
 
@@ -263,10 +418,10 @@ mod tests {
         let (low, high) = (x.min(y), x.max(y));
         let me = ids(1)[0];
         // `high` holds the address; `low` comes later and wants it too.
-        let mut view = Ipv4Assignment::new(&net, me);
+        let mut view = Ipv4Assignment::new(R, &net, me);
         assert_eq!(view.insert(&net, high, false), None);
         let held = view.addr_of(&high).unwrap();
-        assert_eq!(held, first_ipv4(&net, &high));
+        assert_eq!(held, first_ipv4(&R, &net, &high));
         assert_eq!(view.insert(&net, low, true), None);
         assert_eq!(view.addr_of(&high), Some(held));
         assert_eq!(view.owner_of(&held), Some(high));
@@ -284,17 +439,17 @@ mod tests {
         let net = NetworkKey::from_secret([1; 32]).id();
         let (x, y) = colliding(&net, &ids(6000));
         let (low, high) = (x.min(y), x.max(y));
-        let addr = first_ipv4(&net, &high);
+        let addr = first_ipv4(&R, &net, &high);
         // Settled: we keep it, whoever comes.
-        let mut settled = Ipv4Assignment::new(&net, high);
+        let mut settled = Ipv4Assignment::new(R, &net, high);
         assert_eq!(settled.insert(&net, low, false), None);
         assert_eq!(settled.owner_of(&addr), Some(high));
         // Provisional, and a higher ID comes: we keep it.
-        let mut keep = Ipv4Assignment::new(&net, low);
+        let mut keep = Ipv4Assignment::new(R, &net, low);
         assert_eq!(keep.insert(&net, high, true), None);
         assert_eq!(keep.owner_of(&addr), Some(low));
         // Provisional, and a lower ID comes: we move, as its view says.
-        let mut yields = Ipv4Assignment::new(&net, high);
+        let mut yields = Ipv4Assignment::new(R, &net, high);
         let moved = yields.insert(&net, low, true).expect("we move");
         assert_eq!(yields.owner_of(&addr), Some(low));
         assert_eq!(yields.addr_of(&high), Some(moved));
@@ -312,7 +467,10 @@ mod tests {
         let pool = ids(7000);
         let mut by_first: HashMap<Ipv4Addr, Vec<NodeId>> = HashMap::new();
         for m in &pool {
-            by_first.entry(first_ipv4(&net, m)).or_default().push(*m);
+            by_first
+                .entry(first_ipv4(&R, &net, m))
+                .or_default()
+                .push(*m);
         }
         let mut members: Vec<NodeId> = by_first
             .values()
@@ -325,7 +483,7 @@ mod tests {
         members.dedup();
         let me = members.pop().expect("members");
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut view = Ipv4Assignment::new(&net, me);
+        let mut view = Ipv4Assignment::new(R, &net, me);
         let mut held: HashMap<NodeId, Ipv4Addr> = HashMap::new();
         held.insert(me, view.addr_of(&me).unwrap());
         for _ in 0..2000 {
@@ -345,8 +503,128 @@ mod tests {
             for (n, a) in &held {
                 assert_eq!(view.addr_of(n), Some(*a));
                 assert_eq!(view.owner_of(a), Some(*n));
-                assert!(in_ipv4_range(a) && usable(*a));
+                assert!(R.contains(a) && R.usable(*a));
             }
         }
+    }
+
+    #[test]
+    fn ranges_parse_and_refuse_what_they_should() {
+        let r: Ipv4Range = "100.96.0.0/12".parse().unwrap();
+        assert_eq!(
+            (r.base(), r.prefix_len()),
+            (Ipv4Addr::new(100, 96, 0, 0), 12)
+        );
+        assert_eq!(r.to_string(), "100.96.0.0/12");
+        assert_eq!(
+            " 10.213.0.0/16 ".parse::<Ipv4Range>().unwrap().prefix_len(),
+            16
+        );
+        assert_eq!(Ipv4Range::default(), Ipv4Range::DEFAULT);
+        assert_eq!(Ipv4Range::DEFAULT.to_string(), "100.64.0.0/10");
+        for bad in [
+            "",
+            "100.64.0.0",
+            "100.64.0.0/",
+            "100.64.0/10",
+            "x/10",
+            "100.64.0.0/+9",
+            "100.64.0.0/33",
+            "100.64.0.0/123",
+        ] {
+            assert!(
+                matches!(bad.parse::<Ipv4Range>(), Err(Ipv4RangeError::Syntax(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            "10.0.0.0/7".parse::<Ipv4Range>(),
+            Err(Ipv4RangeError::PrefixLength(7))
+        );
+        assert_eq!(
+            "10.1.2.0/25".parse::<Ipv4Range>(),
+            Err(Ipv4RangeError::PrefixLength(25))
+        );
+        let e = "100.64.1.0/10".parse::<Ipv4Range>().unwrap_err();
+        assert!(e.to_string().contains("100.64.0.0/10"), "{e}");
+        assert!("8.0.0.0/8".parse::<Ipv4Range>().is_ok());
+        assert!("192.168.7.0/24".parse::<Ipv4Range>().is_ok());
+    }
+
+    #[test]
+    fn contains_is_exactly_the_prefix() {
+        let r: Ipv4Range = "10.213.0.0/16".parse().unwrap();
+        assert!(r.contains(&Ipv4Addr::new(10, 213, 0, 0)));
+        assert!(r.contains(&Ipv4Addr::new(10, 213, 255, 255)));
+        assert!(!r.contains(&Ipv4Addr::new(10, 212, 255, 255)));
+        assert!(!r.contains(&Ipv4Addr::new(10, 214, 0, 0)));
+        let d = Ipv4Range::DEFAULT;
+        assert!(d.contains(&Ipv4Addr::new(100, 127, 255, 255)));
+        assert!(!d.contains(&Ipv4Addr::new(100, 128, 0, 0)));
+        assert!(!d.contains(&Ipv4Addr::new(100, 63, 255, 255)));
+    }
+
+    /// The default range gives the addresses that the fixed `100.64.0.0/10`
+    /// gave before the range could be configured: the low 22 bits of the
+    /// hash after the range's first address.
+    #[test]
+    fn the_default_range_keeps_the_addresses_it_always_gave() {
+        let net = NetworkKey::from_secret([9; 32]).id();
+        for node in ids(50) {
+            for k in 0..4 {
+                let mut h = blake3::Hasher::new_derive_key("tessel 2026 node ipv4");
+                h.update(net.as_bytes());
+                h.update(node.as_bytes());
+                h.update(&u32::to_le_bytes(k));
+                let d = h.finalize();
+                let v = u32::from_le_bytes(d.as_bytes()[..4].try_into().unwrap());
+                let old = Ipv4Addr::from(0x6440_0000 | (v & ((1 << 22) - 1)));
+                assert_eq!(ipv4_candidate(&R, &net, &node, k), old);
+            }
+        }
+    }
+
+    #[test]
+    fn candidates_in_another_range_keep_their_host_bits() {
+        let net = NetworkKey::from_secret([3; 32]).id();
+        let small: Ipv4Range = "10.213.0.0/16".parse().unwrap();
+        for node in ids(200) {
+            let a = first_ipv4(&small, &net, &node);
+            assert!(small.contains(&a) && small.usable(a), "{a}");
+            let (_, v4) = initial_addresses(&small, &net, &node);
+            assert_eq!(v4, a);
+            // The same hash: the host bits that both ranges share agree.
+            let d = ipv4_candidate(&R, &net, &node, 0);
+            assert_eq!(
+                u32::from(ipv4_candidate(&small, &net, &node, 0)) & 0xffff,
+                u32::from(d) & 0xffff
+            );
+        }
+    }
+
+    /// In a `/24` with more members than addresses, every member that gets
+    /// an address gets its own, inside the range, and the rest get none;
+    /// nothing loops forever.
+    #[test]
+    fn a_full_range_leaves_the_last_members_without_ipv4() {
+        let net = NetworkKey::from_secret([6; 32]).id();
+        let tiny: Ipv4Range = "192.168.7.0/24".parse().unwrap();
+        let members = ids(400);
+        let mut view = Ipv4Assignment::new(tiny, &net, members[0]);
+        assert_eq!(view.range(), tiny);
+        for (i, m) in members.iter().enumerate().skip(1) {
+            let moved = view.insert(&net, *m, i % 2 == 0);
+            if let Some(mine) = moved {
+                assert!(tiny.contains(&mine));
+            }
+        }
+        let held: Vec<Ipv4Addr> = members.iter().filter_map(|m| view.addr_of(m)).collect();
+        let mut distinct = held.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), held.len(), "an address held twice");
+        assert!(held.iter().all(|a| tiny.contains(a) && tiny.usable(*a)));
+        assert!(held.len() <= 254 && held.len() > 200, "{} held", held.len());
+        assert!(view.addr_of(&members[0]).is_some(), "we always hold one");
     }
 }

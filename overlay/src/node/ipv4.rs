@@ -46,14 +46,14 @@ impl Node {
 
     /// We heard of `id` (first- or second-hand).
     pub(crate) fn ipv4_heard_of(&mut self, id: NodeId) {
-        let first = first_ipv4(&self.network, &id);
+        let first = first_ipv4(&self.ipv4s.range(), &self.network, &id);
         self.ipv4_state.first_contact.entry(first).or_insert(id);
     }
 
     /// We forgot `id`: it holds nothing any more. Nobody else moves.
     pub(crate) fn ipv4_forget(&mut self, id: &NodeId) {
         self.ipv4s.remove(id);
-        let first = first_ipv4(&self.network, id);
+        let first = first_ipv4(&self.ipv4s.range(), &self.network, id);
         if self.ipv4_state.first_contact.get(&first) == Some(id) {
             self.ipv4_state.first_contact.remove(&first);
         }

@@ -56,6 +56,7 @@ mod tests {
         Config {
             node_key: NodeKey::from_seed([seed; 32]),
             network_key: NetworkKey::from_secret([7; 32]),
+            ipv4_range: crate::identity::address::Ipv4Range::DEFAULT,
             bootstrap: Vec::new(),
             known_peers: Vec::new(),
             stun_servers: Vec::new(),

@@ -31,6 +31,7 @@ mod peer_table;
 mod ping;
 mod portmap;
 mod receive;
+mod reconfigure;
 mod records;
 mod relay;
 mod relay_pairs;
@@ -71,8 +72,9 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 
+use crate::identity::address::Ipv4Range;
 use crate::identity::{Ipv4Assignment, NetworkId, NetworkKey, NetworkPrefix, NodeId, NodeKey};
-use crate::limits::{HELLO_INTERVAL, MAX_PEERS, MAX_SECOND_HAND};
+use crate::limits::{MAX_PEERS, MAX_SECOND_HAND};
 use crate::session::handshake::HandshakeKeys;
 pub use cookies::HandshakeStats;
 pub use keys::NodeKeys;
@@ -98,6 +100,9 @@ pub struct Config {
     pub node_key: NodeKey,
     /// The network it is a member of.
     pub network_key: NetworkKey,
+    /// The IPv4 range of the network's overlay addresses (`--ipv4-range`;
+    /// every member must use the same).
+    pub ipv4_range: Ipv4Range,
     /// Addresses of members whose node IDs we do not know (`--peer`).
     pub bootstrap: Vec<SocketAddr>,
     /// Members remembered from an earlier run, with their last endpoints.
@@ -329,7 +334,7 @@ impl Node {
             "NodeKeys derived from other keys"
         );
         let prefix = NetworkPrefix::of(&network);
-        let ipv4s = Ipv4Assignment::new(&network, id);
+        let ipv4s = Ipv4Assignment::new(config.ipv4_range, &network, id);
         let mut node = Self {
             id,
             network,
@@ -345,13 +350,7 @@ impl Node {
             bootstrap: config
                 .bootstrap
                 .iter()
-                .map(|&addr| Bootstrap {
-                    addr,
-                    next_hello: now,
-                    interval: HELLO_INTERVAL,
-                    unanswered: 0,
-                    member: None,
-                })
+                .map(|&addr| Bootstrap::new(addr, now))
                 .collect(),
             transmits: VecDeque::new(),
             aux_transmits: VecDeque::new(),
@@ -416,6 +415,11 @@ impl Node {
     /// This node's overlay IPv6 address.
     pub fn ipv6(&self) -> Ipv6Addr {
         self.ipv6
+    }
+
+    /// The IPv4 range of the overlay's addresses.
+    pub fn ipv4_range(&self) -> Ipv4Range {
+        self.ipv4s.range()
     }
 
     /// This node's overlay IPv4 address (may move once, in its first minute

@@ -281,7 +281,7 @@ impl Node {
             return (self.ipv6, Some(self.ipv4));
         }
         let v4 = self.ipv4s.addr_of(member).or_else(|| {
-            let first = first_ipv4(&self.network, member);
+            let first = first_ipv4(&self.ipv4_range(), &self.network, member);
             (self.ipv4_owner(&first) == Some(*member)).then_some(first)
         });
         (self.prefix.node_addr(member), v4)

@@ -36,6 +36,22 @@ impl Node {
     pub fn port_mapping(&self) -> Option<SocketAddr> {
         self.port_mapping.as_ref().map(|m| m.external)
     }
+
+    /// Where machines elsewhere on the Internet may reach this node's UDP
+    /// port: the gateway's mapping first, then the reflexive addresses that
+    /// reflectors saw (freshest first) unless the NAT maps each destination
+    /// apart (then they reach nobody else); empty until one is known.
+    pub fn public_addresses(&self) -> Vec<SocketAddr> {
+        let mut out: Vec<SocketAddr> = self.port_mapping().into_iter().collect();
+        if self.nat_mapping().behaviour != super::NatBehaviour::Dependent {
+            for a in self.reflexive_addresses() {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -52,6 +68,7 @@ mod tests {
             Config {
                 node_key: NodeKey::from_seed([1; 32]),
                 network_key: NetworkKey::from_secret([2; 32]),
+                ipv4_range: crate::identity::address::Ipv4Range::DEFAULT,
                 bootstrap: Vec::new(),
                 known_peers: Vec::new(),
                 stun_servers: Vec::new(),
@@ -65,11 +82,13 @@ mod tests {
         let ext = "203.0.113.1:9740".parse().unwrap();
         node.set_port_mapping(Some(("pcp", ext)));
         assert_eq!(node.port_mapping(), Some(ext));
+        assert_eq!(node.public_addresses(), vec![ext]);
         let json = serde_json::to_value(node.status(now)).unwrap();
         assert_eq!(json["port_mapping"]["protocol"], "pcp");
         assert_eq!(json["port_mapping"]["external"], "203.0.113.1:9740");
         node.set_port_mapping(None);
         let json = serde_json::to_value(node.status(now)).unwrap();
         assert!(json["port_mapping"].is_null());
+        assert!(node.public_addresses().is_empty());
     }
 }

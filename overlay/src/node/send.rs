@@ -43,7 +43,7 @@ impl Node {
             // An overlay address that no member owns: say so at once.
             let in_overlay = match ip.dst {
                 IpAddr::V6(a) => self.prefix.contains(&a),
-                IpAddr::V4(a) => crate::identity::address::in_ipv4_range(&a),
+                IpAddr::V4(a) => self.ipv4s.range().contains(&a),
             };
             if in_overlay {
                 if let Some(len) = super::unreachable::emit(&ip, &mut self.icmp_errors, now, out) {

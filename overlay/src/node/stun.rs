@@ -178,6 +178,22 @@ impl StunState {
         self.pending.iter().map(|p| p.deadline).chain(round).min()
     }
 
+    /// Replaces the servers; if any is new, the next round is at `now`
+    /// (returns whether it moved).
+    pub(super) fn replace_servers(&mut self, servers: &[SocketAddr], now: Instant) -> bool {
+        let added = servers.iter().any(|s| !self.servers.contains(s));
+        self.servers = servers.to_vec();
+        if added {
+            self.next_round = self.next_round.min(now);
+        }
+        added
+    }
+
+    /// The configured servers.
+    pub(super) fn servers(&self) -> &[SocketAddr] {
+        &self.servers
+    }
+
     /// Notes that a session came up: its member may be asked at once.
     pub(super) fn session_came_up(&mut self) {
         self.sessions_changed = true;

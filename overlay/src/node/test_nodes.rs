@@ -21,6 +21,7 @@ pub(super) fn config(seed: u8, net: u8, bootstrap: Vec<SocketAddr>) -> Config {
     Config {
         node_key: NodeKey::from_seed([seed; 32]),
         network_key: NetworkKey::from_secret([net; 32]),
+        ipv4_range: crate::identity::address::Ipv4Range::DEFAULT,
         bootstrap,
         known_peers: Vec::new(),
         stun_servers: Vec::new(),

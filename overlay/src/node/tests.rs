@@ -805,7 +805,7 @@ mod garbage {
 /// address, and IPv4 traffic flows both ways without misrouting.
 #[test]
 fn ipv4_collision_is_resolved_the_same_way_on_both_sides() {
-    use crate::identity::address::ipv4_candidate;
+    use crate::identity::address::{ipv4_candidate, Ipv4Range};
     let network = NetworkKey::from_secret([9; 32]).id();
     let seed_of = |i: u32| {
         let mut s = [0u8; 32];
@@ -817,7 +817,7 @@ fn ipv4_collision_is_resolved_the_same_way_on_both_sides() {
     let (s1, s2) = (0u32..)
         .find_map(|i| {
             let id = NodeKey::from_seed(seed_of(i)).id();
-            seen.insert(ipv4_candidate(&network, &id, 0), i)
+            seen.insert(ipv4_candidate(&Ipv4Range::DEFAULT, &network, &id, 0), i)
                 .map(|j| (j, i))
         })
         .unwrap();
@@ -835,7 +835,10 @@ fn ipv4_collision_is_resolved_the_same_way_on_both_sides() {
     assert!(net.connected(0, 1));
     let (low, high) = if a < b { (0, 1) } else { (1, 0) };
     let low_id = net.node(low).id();
-    assert_eq!(net.node(low).ipv4(), ipv4_candidate(&network, &low_id, 0));
+    assert_eq!(
+        net.node(low).ipv4(),
+        ipv4_candidate(&Ipv4Range::DEFAULT, &network, &low_id, 0)
+    );
     assert_ne!(net.node(high).ipv4(), net.node(low).ipv4());
     // Both sides agree on both addresses.
     for i in [0, 1] {
@@ -859,6 +862,37 @@ fn ipv4_collision_is_resolved_the_same_way_on_both_sides() {
         net.run_for(Duration::from_secs(1));
         assert!(net.delivered[y].contains(&pkt), "{x} -> {y}");
     }
+}
+
+/// Two members configured with another IPv4 range take their addresses in
+/// it and carry IPv4 between them; for them an address of the default
+/// range is no overlay address (no "unreachable" answer, just no route).
+#[test]
+fn members_with_another_ipv4_range_carry_ipv4_in_it() {
+    use crate::identity::address::Ipv4Range;
+    let range: Ipv4Range = "10.213.0.0/16".parse().unwrap();
+    let cfg = |seed, bootstrap| Config {
+        ipv4_range: range,
+        ..config(seed, 9, bootstrap)
+    };
+    let mut net = Net::new();
+    net.add(cfg(1, vec![]));
+    net.add(cfg(2, vec![addr(0)]));
+    net.run_for(Duration::from_secs(1));
+    assert!(net.connected(0, 1));
+    let (a4, b4) = (net.node(0).ipv4(), net.node(1).ipv4());
+    assert!(range.contains(&a4) && range.contains(&b4), "{a4} {b4}");
+    assert_eq!(net.node(0).ipv4_range(), range);
+    for (x, y) in [(0, 1), (1, 0)] {
+        let pkt = ipv4_packet(net.node(x).ipv4(), net.node(y).ipv4(), b"v4");
+        net.delivered[y].clear();
+        net.tun(x, &pkt);
+        net.run_for(Duration::from_secs(1));
+        assert!(net.delivered[y].contains(&pkt), "{x} -> {y}");
+    }
+    let outside = ipv4_packet(a4, "100.64.0.9".parse().unwrap(), b"x");
+    assert_eq!(net.tun(0, &outside), Action::None);
+    assert_eq!(net.node(0).drops().get(DropReason::NoRoute), 1);
 }
 
 /// Sessions a node keeps: with how many members is a usable session open.

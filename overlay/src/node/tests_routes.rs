@@ -10,7 +10,7 @@ use super::ipv4::IPV4_SETTLE;
 use super::routing::ROUTE_CLAIM_ALLOWANCE;
 use super::test_nodes::{lone_node as node, session};
 use super::*;
-use crate::identity::address::first_ipv4;
+use crate::identity::address::{first_ipv4, Ipv4Range};
 use crate::identity::NodeKey;
 use crate::wire::gossip::{self, Entry};
 
@@ -35,7 +35,7 @@ fn colliding(network: &NetworkId) -> (NodeId, NodeId) {
     ids(0x44, 20_000)
         .into_iter()
         .find_map(|m| {
-            seen.insert(first_ipv4(network, &m), m)
+            seen.insert(first_ipv4(&Ipv4Range::DEFAULT, network, &m), m)
                 .map(|p| (p.min(m), p.max(m)))
         })
         .expect("a collision among 20,000")
@@ -55,7 +55,7 @@ fn an_address_held_never_moves_to_a_newcomer_with_a_lower_id() {
     let t0 = Instant::now();
     let mut a = node(t0);
     let (low, high) = colliding(&a.network_id());
-    let x = first_ipv4(&a.network_id(), &high);
+    let x = first_ipv4(&Ipv4Range::DEFAULT, &a.network_id(), &high);
     // Our own address settles a minute after our first handshake.
     verify(&mut a, ids(0x55, 1)[0], t0);
     let later = t0 + IPV4_SETTLE + Duration::from_secs(1);
@@ -69,7 +69,10 @@ fn an_address_held_never_moves_to_a_newcomer_with_a_lower_id() {
     let other = a.ipv4s.addr_of(&low).expect("the newcomer gets another");
     assert_ne!(other, x);
     // Our own address never moved.
-    assert_eq!(a.ipv4(), first_ipv4(&a.network_id(), &a.id()));
+    assert_eq!(
+        a.ipv4(),
+        first_ipv4(&Ipv4Range::DEFAULT, &a.network_id(), &a.id())
+    );
     assert!(std::iter::from_fn(|| a.poll_event()).all(|e| !matches!(e, Event::Ipv4Changed(_))));
     // The holder leaves: nobody moves.
     a.remove_peer(&high);
@@ -82,7 +85,7 @@ fn members_only_heard_of_hold_no_ipv4_address() {
     let t0 = Instant::now();
     let mut a = node(t0);
     let (low, high) = colliding(&a.network_id());
-    let x = first_ipv4(&a.network_id(), &high);
+    let x = first_ipv4(&Ipv4Range::DEFAULT, &a.network_id(), &high);
     verify(&mut a, high, t0 + IPV4_SETTLE * 2);
     // Gossip names a member whose address collides (made up, or not):
     // it holds nothing, and packets for the address still go to the holder.
@@ -100,7 +103,7 @@ fn members_only_heard_of_hold_no_ipv4_address() {
     // A member only heard of whose address nobody holds is where a packet
     // for it starts a handshake, and still holds nothing.
     let lone = ids(0x77, 1)[0];
-    let lone_x = first_ipv4(&a.network_id(), &lone);
+    let lone_x = first_ipv4(&Ipv4Range::DEFAULT, &a.network_id(), &lone);
     let news = Entry {
         node_id: *lone.as_bytes(),
         ..news

@@ -123,6 +123,8 @@ fn a_node_learns_its_reflexive_address_through_members() {
     }
     let node = net.node(4);
     assert_eq!(node.reflexive_addresses(), vec![me]);
+    // Where others reach it, for the join command.
+    assert_eq!(node.public_addresses(), vec![me]);
     let samples = node.stun_samples();
     assert_eq!(samples.len(), 3);
     for s in &samples {

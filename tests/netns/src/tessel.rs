@@ -633,6 +633,16 @@ impl TesselNode {
         Ok(())
     }
 
+    /// Sends `signal` to the running `tessel up` (e.g. SIGHUP), which keeps
+    /// running.
+    pub fn signal(&mut self, signal: libc::c_int) -> Result<()> {
+        self.process
+            .as_mut()
+            .with_context(|| format!("node {} is not running", self.label))?
+            .signal(signal)?;
+        Ok(())
+    }
+
     /// SIGKILL: a deliberate crash. Returns once the process is reaped.
     pub fn kill(&mut self) -> Result<()> {
         let mut p = self

@@ -424,11 +424,15 @@ fn clean_shutdown() -> Result<()> {
 //          |               |
 //      ns a: eth0      ns b: eth0
 //      198.51.100.1    198.51.100.2
-//      A (no --network) B runs the command that A printed
+//      2001:db8:1::1   2001:db8:1::2
+//      A (no --network) B runs the command that A gave
 /// `tessel up` without `--network` starts a new private network, keeps its
-/// key in the state dir (mode 0600) and prints the exact command that
-/// another machine runs to join; that command works, and A keeps the same
-/// network when it restarts.
+/// key in the state dir (mode 0600) and gives the exact commands that
+/// another machine runs to join, with one `--peer` per address of A's (not
+/// loopback, link-local or the overlay's); its output is no terminal here,
+/// so the key is in neither its output nor its log, only in `join.txt` in
+/// the state dir (mode 0600), which the output names. The commands work,
+/// and A keeps the same network when it restarts.
 #[test]
 fn up_without_a_key_starts_a_network_and_prints_the_join_command() -> Result<()> {
     let lan = Lan::new(&["a", "b"])?;
@@ -439,36 +443,64 @@ fn up_without_a_key_starts_a_network_and_prints_the_join_command() -> Result<()>
             .find(|l| l.trim_start().starts_with("tessel up --network "))
             .map(str::to_owned))
     })?;
+    let join_file = a.state_dir().join("join.txt");
+    ensure!(
+        a.stdout().contains(&join_file.display().to_string()),
+        "the output does not name {}",
+        join_file.display()
+    );
+    let mode = std::fs::metadata(&join_file)?.permissions().mode() & 0o777;
+    ensure!(mode == 0o600, "join.txt mode is {mode:o}");
     // The key goes into a file first, never onto a command line.
-    let stdout = a.stdout();
-    let save = stdout
+    let joined = std::fs::read_to_string(&join_file)?;
+    let save = joined
         .lines()
-        .find(|l| l.trim_start().starts_with("(umask 077; printf"))
-        .context("no line that saves the key")?;
+        .find(|l| l.starts_with("(umask 077; printf"))
+        .context("no line that saves the key in join.txt")?;
     let key = save
         .split('\'')
         .nth(3)
         .context("no quoted key in the line that saves it")?;
+    ensure!(
+        joined.lines().any(|l| l == printed.trim()),
+        "join.txt and the output give different commands:\n{joined}\n{printed}"
+    );
+    ensure!(
+        !a.log().contains(key),
+        "the network key is in the output or the log"
+    );
     let words: Vec<&str> = printed.split_whitespace().collect();
     ensure!(
-        words.len() == 6 && words[3] == "@tessel-network.key" && words[4] == "--peer",
+        words.len() >= 6 && words[3] == "@tessel-network.key",
         "unexpected join command: {printed:?}"
     );
-    let peer = words[5];
+    let peers: Vec<&str> = words[4..]
+        .chunks(2)
+        .map(|w| match w {
+            ["--peer", p] => Ok(*p),
+            _ => anyhow::bail!("unexpected join command: {printed:?}"),
+        })
+        .collect::<Result<_>>()?;
     ensure!(
-        peer == lan.host(0).v4_endpoint(DEFAULT_PORT),
-        "the join command names {peer}, not A's LAN address"
+        peers.contains(&lan.host(0).v4_endpoint(DEFAULT_PORT).as_str())
+            && peers.contains(&lan.host(0).v6_endpoint(DEFAULT_PORT).as_str())
+            && peers.len() == 2,
+        "the join command names {peers:?}, not A's two LAN addresses"
     );
     let key_file = a.state_dir().join("network.key");
     ensure!(
         std::fs::read_to_string(&key_file)?.trim() == key,
-        "the printed key is not the one kept in the state dir"
+        "the key in join.txt is not the one kept in the state dir"
     );
     let mode = std::fs::metadata(&key_file)?.permissions().mode() & 0o777;
     ensure!(mode == 0o600, "network.key mode is {mode:o}");
 
-    // What another machine does: run the printed command.
-    let mut b = TesselNode::start("b", lan.host(1).ns.clone(), NodeConfig::new(key).peer(peer))?;
+    // What another machine does: run the commands.
+    let mut config = NodeConfig::new(key);
+    for p in &peers {
+        config = config.peer(*p);
+    }
+    let mut b = TesselNode::start("b", lan.host(1).ns.clone(), config)?;
     wait_full_mesh(&mut [&mut a, &mut b], MESH_TIMEOUT)?;
     ping(b.ns(), a.ip()?.v6.into())?;
 
@@ -611,7 +643,8 @@ fn readiness_and_stopping_are_told_to_the_service_manager() -> Result<()> {
 // one end of a veth pair inside the namespace (as another VPN's route
 // would lead to its interface).
 /// A node whose overlay IPv4 range is already routed elsewhere says so in
-/// its log, naming the route, and still comes up.
+/// its log, naming the route and `--ipv4-range`, and still comes up; with
+/// another range it says nothing.
 #[test]
 fn an_overlay_range_routed_elsewhere_is_reported() -> Result<()> {
     let key = tessel::new_network_key()?;
@@ -630,11 +663,24 @@ fn an_overlay_range_routed_elsewhere_is_reported() -> Result<()> {
     ns.ip(&["link", "set", "othervpn0", "up"])?;
     ns.ip(&["link", "set", "othervpn1", "up"])?;
     ns.ip(&["route", "add", "100.64.0.0/10", "dev", "othervpn0"])?;
-    let a = TesselNode::start("a", ns, NodeConfig::new(&key).lan_discovery(false))?;
+    let mut a = TesselNode::start("a", ns, NodeConfig::new(&key).lan_discovery(false))?;
     let log = a.log();
     ensure!(
-        log.contains("already routed here") && log.contains("100.64.0.0/10 dev othervpn0"),
+        log.contains("already routed here")
+            && log.contains("100.64.0.0/10 dev othervpn0")
+            && log.contains("--ipv4-range"),
         "no warning about the route in the log"
+    );
+    a.stop()?;
+    a.config_mut()
+        .extra
+        .extend(["--ipv4-range".to_owned(), "10.213.0.0/16".to_owned()]);
+    a.restart()?;
+    let log = a.log();
+    let second = log.find("--- a run 2").map_or("", |i| &log[i..]);
+    ensure!(
+        second.contains("tessel is up") && !second.contains("already routed here"),
+        "a warning with a range that no route overlaps:\n{second}"
     );
     Ok(())
 }

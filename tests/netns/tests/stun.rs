@@ -404,3 +404,67 @@ fn members_answer_members_and_nobody_else() -> Result<()> {
     b.stop()?;
     Ok(())
 }
+
+// Topology:
+//
+//                     Internet (core namespace)
+//          __________________|___________________________
+//         |                  |                           |
+//   stun: coturn       c: public host          nat (full cone) wan0 203.0.113.x
+//   198.51.100.x       198.51.100.y              lan0 198.18.1.1/24
+//                      joins with the                    |
+//                      command A gave          a: 198.18.1.2, no --network,
+//                                                 --stun coturn
+//
+/// A new network started behind a NAT gives, once coturn told it its
+/// public address (within seconds), a join command naming that address in
+/// `join.txt` and on its output; a public host runs it and joins.
+#[test]
+fn a_new_network_behind_a_nat_gives_its_public_address_to_join() -> Result<()> {
+    let internet = Internet::new()?;
+    let server = internet.add_host("stun")?;
+    let coturn = Coturn::start(&internet, &server)?;
+    let c_host = internet.add_host("c")?;
+    let nat = internet.add_nat("nat", NatKind::FullCone)?;
+    let a_host = nat.add_host("a")?;
+    let wan = SocketAddr::new(IpAddr::V4(nat.wan_addr()), DEFAULT_PORT).to_string();
+    let mut a = TesselNode::start(
+        "a",
+        a_host.ns.clone(),
+        NodeConfig::without_network()
+            .stun(coturn.addr.to_string())
+            .lan_discovery(false)
+            .port_mapping("off"),
+    )?;
+    let announced = format!("reachable from elsewhere at {wan}");
+    tessel_netns::wait::poll(
+        "A to give its public address",
+        Duration::from_secs(20),
+        || Ok(a.stdout().contains(&announced).then_some(())),
+    )?;
+    let joined = std::fs::read_to_string(a.state_dir().join("join.txt"))?;
+    let up_line = joined
+        .lines()
+        .find(|l| l.starts_with("tessel up "))
+        .context("no tessel up line in join.txt")?;
+    ensure!(
+        up_line.ends_with(&format!("--peer {wan}")) && up_line.matches("--peer").count() == 1,
+        "join.txt does not name the public address alone: {up_line}"
+    );
+    let key = joined
+        .lines()
+        .find(|l| l.starts_with("(umask 077"))
+        .and_then(|l| l.split('\'').nth(3))
+        .context("no key in join.txt")?;
+    ensure!(!a.log().contains(key), "the key is in A's output or log");
+    let mut c = TesselNode::start(
+        "c",
+        c_host.ns.clone(),
+        NodeConfig::new(key).peer(wan).lan_discovery(false),
+    )?;
+    tessel_netns::cluster::wait_full_mesh(
+        &mut [&mut a, &mut c],
+        tessel_netns::cluster::MESH_TIMEOUT,
+    )?;
+    Ok(())
+}

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use tessel_overlay::driver::dns::{parse_domain, DEFAULT_DOMAIN, DEFAULT_LISTEN};
 use tessel_overlay::driver::runtime_dir;
 use tessel_overlay::driver::state_dir::DEFAULT_STATE_DIR;
+use tessel_overlay::identity::address::Ipv4Range;
 use tessel_overlay::identity::NodeName;
 use tessel_overlay::limits::{DEFAULT_INTERFACE, DEFAULT_PORT};
 use tessel_stack::proxy::{ExposeSpec, ForwardSpec};
@@ -22,6 +23,11 @@ pub(crate) struct Cli {
     /// the journal, else text.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
     pub(crate) log_format: LogFormat,
+    /// Which logs to write: a level (error, warn, info, debug, trace) or
+    /// filter directives as RUST_LOG takes them (info,tessel_overlay=debug).
+    /// Default: $RUST_LOG, else info.
+    #[arg(long, global = true, value_name = "LEVEL|FILTER", value_parser = crate::logs::parse_filter)]
+    pub(crate) log_level: Option<String>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -44,8 +50,12 @@ pub(crate) enum Command {
     /// Manage network keys.
     #[command(subcommand)]
     Network(NetworkCommand),
-    /// Run the node in the foreground until SIGINT or SIGTERM.
+    /// Run the node in the foreground until SIGINT or SIGTERM (SIGHUP
+    /// reloads the config file).
     Up(Box<UpArgs>),
+    /// The config file (`tessel up --config`).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Stop the running node, as SIGTERM does: it removes its interface,
     /// saves its state and exits (root or the daemon's user only).
     Down(DirsAndJson),
@@ -84,6 +94,19 @@ pub(crate) enum Command {
     #[cfg(feature = "test-hooks")]
     #[command(hide = true)]
     TestFlood(crate::flood::FloodArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Check a config file: every error with its line (syntax, unknown
+    /// keys, wrong types, bad values, conflicts); prints "ok" if valid.
+    Check {
+        /// The file (default: /etc/tessel/tessel.toml).
+        file: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +240,10 @@ impl NodeDirs {
 
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
+    /// The config file, whose keys are these flags' long names; flags
+    /// override it. Default: /etc/tessel/tessel.toml if it exists.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
     /// The network key, or @FILE to read it from a file. Without it, the node
     /// uses the key in the state dir, or starts a new private network.
     #[arg(long, value_name = "KEY|@FILE")]
@@ -271,6 +298,10 @@ pub(crate) struct UpArgs {
     /// Name of the TUN interface.
     #[arg(long, default_value = DEFAULT_INTERFACE)]
     pub(crate) interface: String,
+    /// The IPv4 range of the overlay addresses, /8 to /24 (every member of
+    /// the network must use the same).
+    #[arg(long, value_name = "CIDR", default_value_t = Ipv4Range::DEFAULT)]
+    pub(crate) ipv4_range: Ipv4Range,
     /// Do not ask the gateway (PCP, NAT-PMP, UPnP) to forward a port to
     /// this node.
     #[arg(long)]

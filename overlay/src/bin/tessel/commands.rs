@@ -15,11 +15,14 @@ use tessel_overlay::identity::{NetworkKey, NodeId, OwnerId};
 use tessel_stack::proxy::Credentials;
 use zeroize::Zeroizing;
 
-use crate::cli::{Command, NetworkCommand, UpArgs};
+use crate::cli::{Command, ConfigCommand, NetworkCommand, UpArgs};
+use crate::config::UpContext;
+use crate::logs::LogLevel;
 use tessel_overlay::driver::local_addrs::local_addresses;
 
-/// Runs `command`.
-pub(crate) fn run(command: Command) -> Result<()> {
+/// Runs `command`; `up` is `tessel up`'s config (to read it again on
+/// SIGHUP), `log` changes the log filter.
+pub(crate) fn run(command: Command, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
     match command {
         Command::Network(NetworkCommand::New { json }) => network_new(json),
         Command::Network(NetworkCommand::Rotate(args)) => crate::rotate::run(&args),
@@ -27,7 +30,10 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Network(NetworkCommand::Sign(a)) => crate::network::sign(&a),
         Command::Network(NetworkCommand::Revoke(a)) => crate::network::revoke(&a),
         Command::Network(NetworkCommand::Revocations(a)) => crate::network::revocations(&a),
-        Command::Up(args) => up(*args),
+        Command::Up(args) => up(*args, up_ctx, log),
+        Command::Config(ConfigCommand::Check { file, json }) => {
+            crate::config::check::run(file.as_deref(), json)
+        }
         Command::Down(a) => crate::down::run(&a.dirs, a.json),
         Command::Ip(a) => crate::status::ip(&a.dirs, a.json),
         Command::Status(args) => crate::status::status(&args),
@@ -93,7 +99,8 @@ fn parse_credentials(arg: &str) -> Result<Credentials> {
         .map_err(|e| anyhow!("invalid --socks5-auth: {e}; give USER:PASSWORD, or @FILE holding it"))
 }
 
-fn resolve_peer(peer: &str) -> Result<SocketAddr> {
+/// Resolves a `--peer HOST:PORT`.
+pub(crate) fn resolve_peer(peer: &str) -> Result<SocketAddr> {
     let mut addrs = peer.to_socket_addrs().map_err(|e| {
         anyhow!("cannot use --peer {peer}: {e}. Give it as HOST:PORT, e.g. 198.51.100.1:9740")
     })?;
@@ -102,14 +109,9 @@ fn resolve_peer(peer: &str) -> Result<SocketAddr> {
         .ok_or_else(|| anyhow!("--peer {peer} resolves to no address"))
 }
 
-fn up(args: UpArgs) -> Result<()> {
+fn up(args: UpArgs, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
     let state = StateDir::open(&args.dirs.state_dir)?;
-    let peers = args
-        .peers
-        .iter()
-        .map(|p| resolve_peer(p))
-        .collect::<Result<Vec<_>>>()?;
-    let stun_servers = crate::netcheck::resolve_stun_servers(&args.stun)?;
+    let live = crate::config::reload::settings_of(&args)?;
     let socks5_credentials = args
         .socks5_auth
         .as_deref()
@@ -136,12 +138,19 @@ fn up(args: UpArgs) -> Result<()> {
     } else {
         args.interface.clone()
     };
+    let ipv4_range = args.ipv4_range;
+    // SIGHUP reloads the config file from now on.
+    let (settings_tx, settings_rx) = tokio::sync::mpsc::channel(4);
+    if let Some(ctx) = up_ctx {
+        let _in_runtime = runtime.enter();
+        crate::config::reload::spawn(ctx, log, settings_tx)?;
+    }
     runtime.block_on(async {
         // In userspace mode the stack must exist before the node runs.
         let mut userspace = None;
         let device = if args.userspace {
             let node = state.node_key()?.id();
-            let (ipv6, ipv4) = initial_addresses(&network_key.id(), &node);
+            let (ipv6, ipv4) = initial_addresses(&ipv4_range, &network_key.id(), &node);
             let (mut stack, device) = Userspace::start(
                 ipv6,
                 ipv4,
@@ -163,6 +172,10 @@ fn up(args: UpArgs) -> Result<()> {
                 interface: args.interface.clone(),
             }
         };
+        // A new network: where others reach this node, once known.
+        let (public_tx, public_rx) = created
+            .then(|| tokio::sync::watch::channel(Vec::new()))
+            .unzip();
         let opts = RunOptions {
             state_dir: args.dirs.state_dir.clone(),
             runtime_dir: args.dirs.daemon_runtime_dir(),
@@ -171,13 +184,16 @@ fn up(args: UpArgs) -> Result<()> {
                 .clone()
                 .map_or(SocketGroup::Default, SocketGroup::Named),
             network_key: network_key.clone(),
+            ipv4_range,
             listen: args.listen,
-            peers,
-            stun_servers,
+            peers: live.peers,
+            stun_servers: live.stun_servers,
+            settings: Some(settings_rx),
+            public_addresses: public_tx,
             device,
             lan_discovery: !args.no_lan_discovery,
             tcp: !args.no_tcp,
-            relay: !args.no_relay,
+            relay: live.relay,
             tile,
             scopes,
             managed,
@@ -206,8 +222,13 @@ fn up(args: UpArgs) -> Result<()> {
                     node = %node.id(), network = %node.network_id(), ipv6 = %node.ipv6(),
                     ipv4 = %node.ipv4(), listen = %bound, interface = %interface, "tessel is up"
                 );
-                if created {
-                    print_join_command(&network_key, bound);
+                if let Some(public) = public_rx {
+                    let key = zeroize::Zeroizing::new(network_key.to_text().as_str().to_owned());
+                    let join = crate::join::Announcer::new(key, &args.dirs.state_dir, bound.port());
+                    let local = local_addresses(&ipv4_range);
+                    let given = crate::join::peers(&[], &local, bound);
+                    join.started(&given);
+                    tokio::spawn(join.follow(given, public));
                 }
             },
             shutdown,
@@ -243,39 +264,4 @@ fn scope_options(args: &UpArgs) -> Result<ScopeOptions> {
         dns: args.scope_bootstrap_dns.clone(),
         dns_server: args.dns_server,
     })
-}
-
-/// Where the printed join command keeps the network key on the joining
-/// machine (a file only its owner reads, so the key is never an argument).
-const KEY_FILE: &str = "tessel-network.key";
-
-fn print_join_command(key: &NetworkKey, bound: SocketAddr) {
-    let hosts: Vec<String> = if bound.ip().is_unspecified() {
-        local_addresses()
-            .iter()
-            .map(|ip| SocketAddr::new(*ip, bound.port()).to_string())
-            .collect()
-    } else {
-        vec![bound.to_string()]
-    };
-    let first = hosts
-        .first()
-        .cloned()
-        .unwrap_or_else(|| format!("THIS-HOST:{}", bound.port()));
-    println!("Started a new private network. To join it from another machine, run there:");
-    println!();
-    // printf is a shell builtin: the key never shows in the process list.
-    println!(
-        "  (umask 077; printf '%s\\n' '{}' > {KEY_FILE})",
-        key.to_text().as_str()
-    );
-    println!("  tessel up --network @{KEY_FILE} --peer {first}");
-    if hosts.len() > 1 {
-        println!();
-        println!(
-            "(or use any other address of this machine for --peer: {})",
-            hosts[1..].join(", ")
-        );
-    }
-    println!();
 }

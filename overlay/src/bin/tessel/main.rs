@@ -2,12 +2,14 @@
 
 mod cli;
 mod commands;
+mod config;
 #[cfg(target_os = "linux")]
 mod demo;
 mod down;
 mod engine;
 #[cfg(feature = "test-hooks")]
 mod flood;
+mod join;
 mod local;
 mod logs;
 mod nat_status;
@@ -28,10 +30,14 @@ compile_error!("the tessel binary must not be built with cfg(fuzzing): it turns 
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let (cli, up_ctx) = match config::command_line() {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     if !runs_on(&cli.command) {
         // One-shot commands end quietly when their reader goes away
         // (`tessel ip | head -1`), like other Unix tools. The daemon (and
@@ -44,11 +50,14 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    if let Err(e) = logs::init(cli.log_format) {
-        eprintln!("error: {e:#}");
-        return ExitCode::FAILURE;
-    }
-    match commands::run(cli.command) {
+    let log = match logs::init(cli.log_format, cli.log_level.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match commands::run(cli.command, up_ctx, log) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

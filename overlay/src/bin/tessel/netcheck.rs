@@ -264,7 +264,9 @@ fn print(r: &Report) {
 /// Whether the reflexive address is none of this machine's addresses.
 fn behind_nat(r: &Report) -> Option<bool> {
     let first = r.reflexive_addresses.first()?;
-    let own: Vec<IpAddr> = tessel_overlay::driver::local_addrs::local_addresses();
+    let own: Vec<IpAddr> = tessel_overlay::driver::local_addrs::local_addresses(
+        &tessel_overlay::identity::address::Ipv4Range::DEFAULT,
+    );
     Some(!own.contains(&first.ip()))
 }
 

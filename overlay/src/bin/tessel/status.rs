@@ -40,7 +40,8 @@ fn from_state_dir(dirs: &NodeDirs) -> Result<IpAnswer> {
         );
     };
     let node = state.node_key()?.id();
-    let (ipv6, ipv4) = initial_addresses(&network.id(), &node);
+    let (ipv6, ipv4) =
+        initial_addresses(&crate::config::offline_ipv4_range(), &network.id(), &node);
     Ok(IpAnswer {
         node_id: node.to_string(),
         ipv6: ipv6.to_string(),

@@ -125,6 +125,15 @@ impl TcpTransport {
         t
     }
 
+    /// Adds `--peer` addresses to dial when UDP gets the node nowhere (a
+    /// reload; addresses dropped from the list keep their link until the
+    /// next start).
+    pub(crate) fn add_peers(&mut self, peers: &[SocketAddr]) {
+        if self.enabled {
+            self.policy.add_links(peers);
+        }
+    }
+
     /// The next input; never resolves when the transport is off.
     pub(crate) async fn next(&mut self) -> Input {
         if !self.enabled {

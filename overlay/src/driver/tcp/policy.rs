@@ -209,27 +209,30 @@ impl Policy {
     /// A policy for a node whose `--peer` addresses are `links`, started at
     /// `now`.
     pub(crate) fn new(links: &[SocketAddr], now: Instant) -> Self {
-        let mut unique: Vec<SocketAddr> = Vec::new();
-        for l in links {
-            if !unique.contains(l) && unique.len() < MAX_LINKS {
-                unique.push(*l);
-            }
-        }
-        Self {
-            links: unique
-                .into_iter()
-                .map(|remote| Link {
-                    remote,
-                    id: None,
-                    state: LinkState::Unused,
-                    backoff: MIN_BACKOFF,
-                    useful: false,
-                })
-                .collect(),
+        let mut policy = Self {
+            links: Vec::new(),
             conns: BTreeMap::new(),
             next_id: STREAM_IDS_FROM,
             lonely_since: Some(now),
             counters: TcpCounters::default(),
+        };
+        policy.add_links(links);
+        policy
+    }
+
+    /// Adds the `--peer` addresses among `links` that are not links yet
+    /// (up to [`MAX_LINKS`] in all); existing links keep their state.
+    pub(crate) fn add_links(&mut self, links: &[SocketAddr]) {
+        for l in links {
+            if self.links.len() < MAX_LINKS && !self.links.iter().any(|k| k.remote == *l) {
+                self.links.push(Link {
+                    remote: *l,
+                    id: None,
+                    state: LinkState::Unused,
+                    backoff: MIN_BACKOFF,
+                    useful: false,
+                });
+            }
         }
     }
 

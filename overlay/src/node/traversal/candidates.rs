@@ -31,9 +31,13 @@ pub(crate) mod allocation {
 /// the unspecified address, loopback, multicast or broadcast, link-local
 /// addresses (those only make sense on one link, which LAN discovery
 /// covers), port 0, or an overlay address (which would loop the overlay into
-/// itself). The rest of the limits on what a signal can make a node send are
-/// in `punch.rs`.
-pub(crate) fn probe_allowed(addr: &SocketAddr, prefix: &crate::identity::NetworkPrefix) -> bool {
+/// itself; `ipv4` is the overlay's IPv4 range). The rest of the limits on
+/// what a signal can make a node send are in `punch.rs`.
+pub(crate) fn probe_allowed(
+    addr: &SocketAddr,
+    prefix: &crate::identity::NetworkPrefix,
+    ipv4: &crate::identity::address::Ipv4Range,
+) -> bool {
     if addr.port() == 0 {
         return false;
     }
@@ -44,7 +48,7 @@ pub(crate) fn probe_allowed(addr: &SocketAddr, prefix: &crate::identity::Network
                 || v4.is_multicast()
                 || v4.is_broadcast()
                 || v4.is_link_local()
-                || crate::identity::address::in_ipv4_range(&v4))
+                || ipv4.contains(&v4))
         }
         IpAddr::V6(v6) => {
             !(v6.is_unspecified()
@@ -255,6 +259,7 @@ mod probe_tests {
     #[test]
     fn signals_cannot_aim_probes_at_local_special_or_overlay_addresses() {
         let prefix = NetworkPrefix::of(&NetworkKey::from_secret([1; 32]).id());
+        let range = crate::identity::address::Ipv4Range::DEFAULT;
         let overlay_v6 = SocketAddr::new(prefix.record_addr(&[7; 32]).into(), 9740);
         for refused in [
             "0.0.0.0:9740",
@@ -271,16 +276,28 @@ mod probe_tests {
             "[::ffff:127.0.0.1]:9740",
         ] {
             let addr: SocketAddr = refused.parse().unwrap();
-            assert!(!probe_allowed(&addr, &prefix), "{refused}");
+            assert!(!probe_allowed(&addr, &prefix, &range), "{refused}");
         }
-        assert!(!probe_allowed(&overlay_v6, &prefix));
+        assert!(!probe_allowed(&overlay_v6, &prefix, &range));
+        // Another range: its addresses are the overlay's, 100.64/10 not.
+        let other: crate::identity::address::Ipv4Range = "10.213.0.0/16".parse().unwrap();
+        assert!(!probe_allowed(
+            &"10.213.4.5:9740".parse().unwrap(),
+            &prefix,
+            &other
+        ));
+        assert!(probe_allowed(
+            &"100.64.0.1:9740".parse().unwrap(),
+            &prefix,
+            &other
+        ));
         for allowed in [
             "198.51.100.1:9740",
             "198.18.0.2:40000",
             "[2001:db8::1]:9740",
         ] {
             let addr: SocketAddr = allowed.parse().unwrap();
-            assert!(probe_allowed(&addr, &prefix), "{allowed}");
+            assert!(probe_allowed(&addr, &prefix, &range), "{allowed}");
         }
     }
 }

@@ -281,8 +281,8 @@ impl Node {
             }
         }
         let before = c.list.len();
-        let prefix = self.prefix;
-        c.list.retain(|c| probe_allowed(&c.addr, &prefix));
+        let (prefix, range) = (self.prefix, self.ipv4s.range());
+        c.list.retain(|c| probe_allowed(&c.addr, &prefix, &range));
         self.traversal.stats.candidates_refused += (before - c.list.len()) as u64;
         // The candidates are the sender's word only: they become the
         // member's endpoint when a probe proves one (`on_path_found`), never

@@ -372,6 +372,7 @@ impl World {
         let config = tessel_overlay::node::Config {
             node_key: NodeKey::from_seed(host.key_seed),
             network_key: NetworkKey::from_secret(self.network_key),
+            ipv4_range: tessel_overlay::identity::address::Ipv4Range::DEFAULT,
             bootstrap: host.bootstrap.clone(),
             known_peers: host.state_dir.clone(),
             stun_servers: Vec::new(),
