@@ -60,6 +60,7 @@ async fn start(dir: &Scratch, key: &NetworkKey, peers: Vec<SocketAddr>) -> Runni
         engine_stack: None,
         scopes: Default::default(),
         managed: None,
+        metrics: None,
     };
     let task = tokio::spawn(driver::run(
         opts,

@@ -125,6 +125,7 @@ impl EmbeddedNode {
             tile: None,
             scopes: opts.scopes,
             managed: opts.managed,
+            metrics: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

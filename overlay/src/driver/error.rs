@@ -98,6 +98,14 @@ pub enum DriverError {
         /// Why, and what a good certificate is.
         reason: String,
     },
+    /// The metrics endpoint's TCP address cannot be bound.
+    #[error("cannot serve metrics on {addr}: {source}; choose another address with --metrics (a local one, e.g. 127.0.0.1:9745)")]
+    Metrics {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// An I/O error while running.
     #[error("{context}: {source}")]
     Io {

@@ -16,6 +16,8 @@ use super::device::{DeviceSpec, PacketDevice};
 use super::engines::{EngineHost, StreamMode};
 use super::lan::{LanDiscovery, LanInput};
 use super::local_addrs;
+use super::metrics::http::{self as metrics_http, SnapshotReply, Sources};
+use super::metrics::{Snapshot, TcpMetrics};
 use super::ping::PendingPings;
 use super::portmap::{Mapper, PortMapping};
 use super::records::PendingRecords;
@@ -80,6 +82,8 @@ pub struct RunOptions {
     /// Managed mode (`tessel up --owner --cert`); `None`: the network key
     /// alone admits members.
     pub managed: Option<Membership>,
+    /// Where to serve the metrics (`tessel up --metrics`); `None`: nowhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -171,6 +175,7 @@ pub async fn run(
             reason: "tile links need the TUN device (they are kernel TCP connections between overlay addresses); drop --userspace".to_owned(),
         });
     }
+    let metrics_listener = opts.metrics.map(metrics_http::bind).transpose()?;
     let dev = match opts.device {
         DeviceSpec::Tun { interface } => {
             super::route_clash::warn_if_routed_elsewhere(&interface);
@@ -191,6 +196,19 @@ pub async fn run(
             };
             Some(tile::start(t, ctx, &runtime_dir)?)
         }
+    };
+    // Scrapes wait on this channel; with no endpoint its sender stays here,
+    // unused, so the loop's branch never fires.
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<SnapshotReply>(4);
+    let _metrics = match metrics_listener {
+        Some(listener) => {
+            let sources = Sources {
+                node: metrics_tx.clone(),
+                tile: tiles.as_ref().map(TileHost::metrics_source),
+            };
+            Some(metrics_http::serve(listener, sources)?)
+        }
+        None => None,
     };
     tokio::pin!(shutdown);
     let mut mapper = Mapper::start(opts.port_mapping, listen.port());
@@ -283,6 +301,9 @@ pub async fn run(
                 }
             }
             Some(req) = requests.recv() => shell.on_request(&mut node, tiles.as_ref(), req),
+            Some(reply) = metrics_rx.recv() => {
+                let _ = reply.send(shell.metrics(&node));
+            }
         }
         shell.drain(&mut node).await;
         if shell.engines.drain(&mut node) {
@@ -434,6 +455,21 @@ impl Shell {
                 tracing::warn!(error = %e, "saving the peer cache");
             }
             self.save_initiation_timestamps(node);
+        }
+    }
+
+    /// The counters for one scrape of the metrics endpoint.
+    fn metrics(&self, node: &Node) -> Snapshot {
+        let tcp = self.tcp.status();
+        Snapshot {
+            node: node.metrics(clock::now()),
+            tcp: TcpMetrics {
+                enabled: tcp.enabled,
+                connections: tcp.connections.len() as u64,
+                counters: tcp.counters,
+            },
+            engines: self.engines.metrics(),
+            tile: None,
         }
     }
 

@@ -14,6 +14,8 @@
 //! - the DNS side of the scope bootstrap (TXT lookups) → [`bootstrap`];
 //! - control socket request → `Node::status` as JSON; the local sockets
 //!   live in the runtime dir ([`runtime_dir`]);
+//! - a scrape of the metrics endpoint (`--metrics`) → a snapshot of the
+//!   counters, answered from the event loop ([`metrics`]);
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
@@ -30,6 +32,7 @@ mod event_loop;
 mod lan;
 pub mod local_addrs;
 mod membership;
+pub mod metrics;
 mod ping;
 pub mod portmap;
 mod records;

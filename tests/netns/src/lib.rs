@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod engine_client;
 pub mod lab;
 pub mod lan;
+pub mod metrics;
 pub mod netns;
 pub mod process;
 pub mod services;

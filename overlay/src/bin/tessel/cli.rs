@@ -321,6 +321,11 @@ pub(crate) struct UpArgs {
     /// system's resolvers.
     #[arg(long, value_name = "IP:PORT", requires = "scope_bootstrap_dns")]
     pub(crate) dns_server: Option<SocketAddr>,
+    /// Serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics (off
+    /// by default). Use a local address, e.g. 127.0.0.1:9745: anyone who
+    /// reaches it reads the node's counters.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) metrics: Option<SocketAddr>,
     /// Test only: flip a byte of every frame relayed for others, to show
     /// that the recipients drop it.
     #[cfg(feature = "test-hooks")]

@@ -171,6 +171,7 @@ fn up(args: UpArgs) -> Result<()> {
             tile,
             scopes,
             managed,
+            metrics: args.metrics,
             engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,

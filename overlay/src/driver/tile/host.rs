@@ -24,6 +24,7 @@ use super::runner::Runner;
 use super::status::{self, StatusExtra};
 use crate::driver::clock;
 use crate::driver::control::{Request, SocketFile};
+use crate::driver::metrics::http::TileReply;
 use crate::identity::NodeId;
 
 /// A program on the tile socket.
@@ -72,6 +73,8 @@ pub(super) struct Inputs {
     pub(super) links: mpsc::Receiver<LinkEvent>,
     pub(super) clients: mpsc::Receiver<ClientEvent>,
     pub(super) requests: mpsc::Receiver<Request>,
+    /// Scrapes of the metrics endpoint.
+    pub(super) metrics: mpsc::Receiver<TileReply>,
 }
 
 impl Host {
@@ -119,6 +122,9 @@ impl Host {
                 }
                 Some(e) = inputs.clients.recv() => self.on_client(e),
                 Some(r) = inputs.requests.recv() => self.on_request(r),
+                Some(reply) = inputs.metrics.recv() => {
+                    let _ = reply.send(super::status::metrics(&self.node, &self.neighbours));
+                }
                 _ = tokio::time::sleep_until(deadline) => self.node.handle_timeout(clock::now()),
                 else => return,
             }
