@@ -68,10 +68,36 @@ pub(crate) enum Command {
     /// grant hosting and read access.
     #[command(subcommand)]
     Scope(crate::scope::ScopeCommand),
+    /// Print a completion script for a shell: bash, zsh or fish (e.g.
+    /// `tessel completions bash > /etc/bash_completion.d/tessel`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the man page tessel(1), or with --out write it and one page
+    /// per command (tessel-up(1), …) into a directory.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write the pages into.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Test only: flood a member with handshake initiations or garbage.
     #[cfg(feature = "test-hooks")]
     #[command(hide = true)]
     TestFlood(crate::flood::FloodArgs),
+}
+
+/// The shells `tessel completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]

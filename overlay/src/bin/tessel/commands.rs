@@ -38,6 +38,8 @@ pub(crate) fn run(command: Command) -> Result<()> {
         Command::Engine(cmd) => crate::engine::run(cmd),
         Command::Tile(cmd) => crate::tile::run(cmd),
         Command::Scope(cmd) => crate::scope::run(cmd),
+        Command::Completions { shell } => crate::manual::completions(shell),
+        Command::Man { out } => crate::manual::man(out.as_deref()),
         #[cfg(feature = "test-hooks")]
         Command::TestFlood(args) => crate::flood::run(args),
     }

@@ -8,6 +8,7 @@ mod engine;
 mod flood;
 mod local;
 mod logs;
+mod manual;
 mod nat_status;
 mod netcheck;
 mod network;
