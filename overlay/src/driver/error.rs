@@ -13,6 +13,9 @@ pub enum DriverError {
         /// The interface name.
         name: String,
     },
+    /// The TUN device node does not let this user read and write it.
+    #[error("cannot open /dev/net/tun: its mode shuts this user out; give it mode 0666 as udev does (chmod 0666 /dev/net/tun; creating an interface still needs CAP_NET_ADMIN), or run tessel as root")]
+    TunDeviceClosed,
     /// The kernel has no TUN support.
     #[error("cannot open /dev/net/tun: load the tun kernel module (modprobe tun) or, in a container, pass the device through")]
     NoTunDevice,
