@@ -86,7 +86,15 @@ if [ ! -s "$cache" ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
     }
     echo "== making a clean $suite root from $mirror"
-    mmdebstrap --quiet --format=tar --variant=essential --include=passwd "$suite" "$cache.new" "$mirror"
+    # A second try if the mirror fails a download.
+    for try in 1 2; do
+        if mmdebstrap --quiet --format=tar --variant=essential --include=passwd \
+            "$suite" "$cache.new" "$mirror"; then
+            break
+        fi
+        [ "$try" = 2 ] && fail "mmdebstrap could not make a $suite root from $mirror"
+        echo "mmdebstrap failed; trying once more" >&2
+    done
     mv "$cache.new" "$cache"
 fi
 rm -rf "$root"
