@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine, as root:
 #   unit and property tests, end-to-end tests across network namespaces,
-#   lints, and a short run of every fuzz target.
-# Installs what it needs: Debian packages, cargo-nextest, cargo-fuzz.
+#   lints, the systemd unit's hardening, the Debian package (built from the
+#   tests' binary and installed into a clean root), and a short run of
+#   every fuzz target.
+# Installs what it needs: Debian packages, cargo-nextest, cargo-deb,
+# cargo-fuzz.
 # Environment: FUZZ_SECONDS (per target, default 6; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +16,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need_pkgs=()
-for tool in ip:iproute2 nft:nftables iperf3:iperf3 ping:iputils-ping taskset:util-linux sysctl:procps curl:curl python3:python3 turnserver:coturn miniupnpd:miniupnpd-nftables dnsmasq:dnsmasq-base dig:bind9-dnsutils; do
+for tool in ip:iproute2 nft:nftables iperf3:iperf3 ping:iputils-ping taskset:util-linux sysctl:procps curl:curl python3:python3 turnserver:coturn miniupnpd:miniupnpd-nftables dnsmasq:dnsmasq-base dig:bind9-dnsutils systemd-analyze:systemd mmdebstrap:mmdebstrap strip:binutils; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need_pkgs+=("${tool#*:}")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -22,16 +25,21 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
 fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb
 
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 scripts/check-no-fuzzing-cfg.sh
+scripts/check-unit.sh
 # The protocol core must build without tokio, sockets or the TUN device.
 cargo build -p tessel-overlay --no-default-features --locked
 
 echo "== tests (unit, property, end-to-end across network namespaces)"
 cargo nextest run --workspace --locked
+
+echo "== the Debian package"
+scripts/check-deb.sh
 
 fuzz_seconds=${FUZZ_SECONDS:-6}
 if [ "$fuzz_seconds" != 0 ]; then

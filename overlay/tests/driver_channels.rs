@@ -80,6 +80,7 @@ async fn start_with(
         managed: None,
         name: None,
         dns: None,
+        metrics: None,
     };
     let task = tokio::spawn(driver::run(
         opts,

@@ -136,6 +136,7 @@ impl EmbeddedNode {
             managed: opts.managed,
             name: None,
             dns: None,
+            metrics: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

@@ -13,6 +13,9 @@ pub enum DriverError {
         /// The interface name.
         name: String,
     },
+    /// The TUN device node does not let this user read and write it.
+    #[error("cannot open /dev/net/tun: its mode shuts this user out; give it mode 0666 as udev does (chmod 0666 /dev/net/tun; creating an interface still needs CAP_NET_ADMIN), or run tessel as root")]
+    TunDeviceClosed,
     /// The kernel has no TUN support.
     #[error("cannot open /dev/net/tun: load the tun kernel module (modprobe tun) or, in a container, pass the device through")]
     NoTunDevice,
@@ -103,6 +106,14 @@ pub enum DriverError {
     Name {
         /// What is wrong and what to do.
         reason: String,
+    },
+    /// The metrics endpoint's TCP address cannot be bound.
+    #[error("cannot serve metrics on {addr}: {source}; choose another address with --metrics (a local one, e.g. 127.0.0.1:9745)")]
+    Metrics {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
     },
     /// An I/O error while running.
     #[error("{context}: {source}")]

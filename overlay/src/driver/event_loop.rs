@@ -18,6 +18,8 @@ use super::dns::PendingNames;
 use super::engines::{EngineHost, StreamMode};
 use super::lan::{LanDiscovery, LanInput};
 use super::local_addrs;
+use super::metrics::http::{self as metrics_http, SnapshotReply, Sources};
+use super::metrics::{Snapshot, TcpMetrics};
 use super::ping::PendingPings;
 use super::portmap::{Mapper, PortMapping};
 use super::public_addrs::PublicWatch;
@@ -98,6 +100,8 @@ pub struct RunOptions {
     pub name: Option<crate::identity::NodeName>,
     /// The DNS responder for names (`None`: off).
     pub dns: Option<super::dns::DnsOptions>,
+    /// Where to serve the metrics (`tessel up --metrics`); `None`: nowhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -197,6 +201,7 @@ pub async fn run(
             reason: "tile links need the TUN device (they are kernel TCP connections between overlay addresses); drop --userspace".to_owned(),
         });
     }
+    let metrics_listener = opts.metrics.map(metrics_http::bind).transpose()?;
     let dev = match opts.device {
         DeviceSpec::Tun { interface } => {
             super::route_clash::warn_if_routed_elsewhere(&interface, &opts.ipv4_range);
@@ -222,6 +227,19 @@ pub async fn run(
             };
             Some(tile::start(t, ctx, &runtime_dir)?)
         }
+    };
+    // Scrapes wait on this channel; with no endpoint its sender stays here,
+    // unused, so the loop's branch never fires.
+    let (metrics_tx, mut metrics_rx) = mpsc::channel::<SnapshotReply>(4);
+    let _metrics = match metrics_listener {
+        Some(listener) => {
+            let sources = Sources {
+                node: metrics_tx.clone(),
+                tile: tiles.as_ref().map(TileHost::metrics_source),
+            };
+            Some(metrics_http::serve(listener, sources)?)
+        }
+        None => None,
     };
     tokio::pin!(shutdown);
     let mut mapper = Mapper::start(opts.port_mapping, listen.port());
@@ -326,6 +344,9 @@ pub async fn run(
             }
             Some(req) = requests.recv() => shell.on_request(&mut node, tiles.as_ref(), req),
             Some(q) = dns.next() => shell.names.ask(&mut node, q, clock::now()),
+            Some(reply) = metrics_rx.recv() => {
+                let _ = reply.send(shell.metrics(&node));
+            }
         }
         shell.drain(&mut node).await;
         if shell.engines.drain(&mut node) {
@@ -482,6 +503,21 @@ impl Shell {
                 tracing::warn!(error = %e, "saving the peer cache");
             }
             self.save_initiation_timestamps(node);
+        }
+    }
+
+    /// The counters for one scrape of the metrics endpoint.
+    fn metrics(&self, node: &Node) -> Snapshot {
+        let tcp = self.tcp.status();
+        Snapshot {
+            node: node.metrics(clock::now()),
+            tcp: TcpMetrics {
+                enabled: tcp.enabled,
+                connections: tcp.connections.len() as u64,
+                counters: tcp.counters,
+            },
+            engines: self.engines.metrics(),
+            tile: None,
         }
     }
 

@@ -18,6 +18,8 @@
 //!   ([`runtime_dir`]);
 //! - new settings from a reload of the config file → [`settings`];
 //! - the node's public addresses, while someone asks → [`public_addrs`];
+//! - a scrape of the metrics endpoint (`--metrics`) → a snapshot of the
+//!   counters, answered from the event loop ([`metrics`]);
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
@@ -35,6 +37,7 @@ mod event_loop;
 mod lan;
 pub mod local_addrs;
 mod membership;
+pub mod metrics;
 mod names;
 mod ping;
 pub mod portmap;

@@ -92,6 +92,7 @@ mod tests {
             Config {
                 node_key: NodeKey::from_seed([1; 32]),
                 network_key: NetworkKey::from_secret([2; 32]),
+                ipv4_range: crate::identity::address::Ipv4Range::DEFAULT,
                 bootstrap: Vec::new(),
                 known_peers: Vec::new(),
                 stun_servers: Vec::new(),

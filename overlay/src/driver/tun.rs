@@ -38,9 +38,22 @@ pub(crate) fn change_ipv4(
     dev.remove_address(old.into())
 }
 
+/// The device every TUN interface is made through.
+const TUN_DEVICE: &str = "/dev/net/tun";
+
 fn classify(name: &str, source: io::Error) -> DriverError {
     let name = name.to_string();
+    // Root or not, the device node's own mode may shut this user out (a
+    // container without udev's 0666), whatever capabilities it has.
+    let device_closed = || {
+        nix::unistd::access(
+            TUN_DEVICE,
+            nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+        )
+        .is_err()
+    };
     match source.raw_os_error() {
+        Some(libc::EACCES) if device_closed() => DriverError::TunDeviceClosed,
         Some(libc::EPERM) | Some(libc::EACCES) => DriverError::TunPermission { name },
         Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO) => DriverError::NoTunDevice,
         Some(libc::EBUSY) | Some(libc::EEXIST) => DriverError::InterfaceExists { name },

@@ -124,6 +124,7 @@ mod tests {
         let config = Config {
             node_key: NodeKey::from_seed([seed; 32]),
             network_key: NetworkKey::from_secret([9; 32]),
+            ipv4_range: crate::identity::address::Ipv4Range::DEFAULT,
             bootstrap: Vec::new(),
             known_peers: peers,
             stun_servers: Vec::new(),

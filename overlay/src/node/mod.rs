@@ -24,6 +24,7 @@ mod keys;
 mod lan;
 mod lookup;
 mod membership;
+mod metrics;
 mod name_rule;
 mod names;
 mod peer;
@@ -45,6 +46,7 @@ pub mod status;
 mod streams;
 mod stun;
 mod timers;
+mod traffic;
 mod traversal;
 mod unreachable;
 
@@ -80,6 +82,7 @@ pub use cookies::HandshakeStats;
 pub use keys::NodeKeys;
 pub use lookup::LookupStats;
 pub use membership::{ManagedStatus, PeerCert, RevocationError, RevocationOutcome};
+pub use metrics::{NodeMetrics, PathCounts};
 pub use names::{
     name_key, NameLookup, NameStatus, SetNameError, NAME_RECORD_TTL, NAME_RENEW, NAME_TTL,
 };
@@ -92,6 +95,7 @@ pub use rotation::{RotationStats, MAX_GRACE};
 pub use stats::{DropCounters, DropReason};
 pub use status::{PeerStatus, Status};
 pub use stun::{NatBehaviour, NatMapping, NatStatus, StunSample, StunSampleStatus};
+pub use traffic::TrafficStats;
 pub use traversal::{TraversalStats, STREAM_IDS_FROM};
 
 /// Everything a node needs to start.
@@ -274,6 +278,7 @@ pub struct Node {
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
+    traffic: TrafficStats,
     rng: ChaCha20Rng,
     epoch: Instant,
     epoch_unix_ms: u64,
@@ -370,6 +375,7 @@ impl Node {
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),
+            traffic: TrafficStats::default(),
             rng: ChaCha20Rng::from_seed(config.seed),
             epoch: now,
             epoch_unix_ms: config.unix_ms,
@@ -442,6 +448,11 @@ impl Node {
     /// Drop counters.
     pub fn drops(&self) -> &DropCounters {
         &self.drops
+    }
+
+    /// Packets, datagrams and handshakes since the start.
+    pub fn traffic_stats(&self) -> TrafficStats {
+        self.traffic
     }
 
     /// Verified members and their current endpoints, for the peer cache.

@@ -115,6 +115,7 @@ impl Node {
         }
         peer.last_received = Some(now);
         peer.rx_bytes += datagram.len() as u64;
+        self.traffic.datagram_received(datagram.len());
         peer.timers.new_handshake = None;
         match inner::parse(&out[..n]) {
             Ok(Inner::Keepalive) => Action::None,
@@ -135,6 +136,7 @@ impl Node {
                 }
                 let len = ip.bytes.len();
                 peer.last_data = Some(now);
+                self.traffic.packet_received(len);
                 if peer.timers.keepalive.is_none() {
                     let at = now + KEEPALIVE_TIMEOUT;
                     peer.timers.keepalive = Some(at);
@@ -438,6 +440,7 @@ impl Node {
         session: crate::session::Session,
     ) {
         self.note_stream_handshake();
+        self.traffic.handshakes_completed += 1;
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         let local_index = session.local_index;
         self.by_index.insert(local_index, pid);

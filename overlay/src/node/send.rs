@@ -87,6 +87,8 @@ impl Node {
             };
             let rekey = session.sent() >= REKEY_AFTER_MESSAGES;
             peer.tx_bytes += len as u64;
+            self.traffic.datagram_sent(len);
+            self.traffic.packet_sent(bytes.len());
             let armed = Self::on_data_sent(peer, now);
             self.wake_at(armed);
             if rekey {
@@ -241,11 +243,13 @@ impl Node {
         if let Some(to) = direct {
             let socket = self.peers[&pid].socket;
             self.peers.get_mut(&pid).expect("exists").tx_bytes += msg.len() as u64;
+            self.traffic.datagram_sent(msg.len());
             self.queue_datagram(socket, to, msg.clone());
         }
         if via.is_some() {
             self.send_relayed(now, pid, via, &msg);
         }
+        self.traffic.handshakes_initiated += 1;
         self.wake_at(Some(at));
     }
 
@@ -261,6 +265,7 @@ impl Node {
         let (socket, relay) = match self.peers.get_mut(&pid) {
             Some(p) => {
                 p.tx_bytes += payload.len() as u64;
+                self.traffic.datagram_sent(payload.len());
                 (p.socket, p.relay)
             }
             None => (0, None),
@@ -291,6 +296,7 @@ impl Node {
         };
         buf.truncate(n);
         peer.tx_bytes += n as u64;
+        self.traffic.datagram_sent(n);
         peer.on_sent(now);
         let socket = peer.socket;
         if relay.is_some() {
@@ -327,6 +333,7 @@ impl Node {
             if !self.send_encrypted(now, pid, &pkt) {
                 break;
             }
+            self.traffic.packet_sent(pkt.len());
             let peer = self.peers.get_mut(&pid).expect("peer exists");
             let armed = Self::on_data_sent(peer, now);
             self.wake_at(armed);

@@ -502,11 +502,7 @@ impl Node {
     /// The `nat` section of the status at `now`.
     pub(super) fn nat_status(&self, now: Instant) -> NatStatus {
         let m = self.nat_mapping();
-        let mapping = match m.behaviour {
-            NatBehaviour::EndpointIndependent => "endpoint_independent",
-            NatBehaviour::Dependent => "dependent",
-            NatBehaviour::Unknown => "unknown",
-        };
+        let mapping = m.behaviour.name();
         NatStatus {
             reflexive_addresses: self
                 .reflexive_addresses()

@@ -261,6 +261,48 @@ fn bootstrap_handshake_and_data_both_ways() {
 }
 
 #[test]
+fn metrics_count_sessions_paths_packets_and_handshakes() {
+    let mut net = two_nodes();
+    let before = net.node(0).metrics(net.now);
+    assert_eq!((before.sessions, before.traffic.packets_sent), (0, 0));
+    net.run_for(Duration::from_secs(1));
+    assert!(ping(&mut net, 0, 1, b"hello"));
+    assert!(ping(&mut net, 0, 1, b"again"));
+    let a = net.node(0).metrics(net.now);
+    let b = net.node(1).metrics(net.now);
+    assert_eq!((a.sessions, a.members), (1, 1));
+    assert_eq!(
+        a.paths,
+        PathCounts {
+            direct: 1,
+            relayed: 0,
+            tcp: 0
+        }
+    );
+    assert_eq!(a.traffic.packets_sent, 2);
+    assert_eq!(b.traffic.packets_received, 2);
+    let one = ipv6_packet(net.node(0).ipv6(), net.node(1).ipv6(), b"hello").len() as u64;
+    assert_eq!(b.traffic.packet_bytes_received, 2 * one);
+    // Each side's datagram bytes are the sum of what status shows per member.
+    let status = net.node(0).status(net.now);
+    let tx: u64 = status.peers.iter().map(|p| p.tx_bytes).sum();
+    let rx: u64 = status.peers.iter().map(|p| p.rx_bytes).sum();
+    assert_eq!(
+        (
+            a.traffic.datagram_bytes_sent,
+            a.traffic.datagram_bytes_received
+        ),
+        (tx, rx)
+    );
+    assert!(a.traffic.datagrams_sent >= 2 && b.traffic.datagrams_received >= 2);
+    // B initiated (it knew A's address); both installed the session.
+    assert!(b.traffic.handshakes_initiated >= 1);
+    assert_eq!(a.traffic.handshakes_completed, 1);
+    assert_eq!(b.traffic.handshakes_completed, 1);
+    assert_eq!(a.drops.total(), 0);
+}
+
+#[test]
 fn first_packet_is_queued_and_delivered_after_the_handshake() {
     let mut net = Net::new();
     net.add(config(1, 9, vec![]));

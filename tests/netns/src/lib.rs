@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod engine_client;
 pub mod lab;
 pub mod lan;
+pub mod metrics;
 pub mod services;
 pub mod status;
 pub mod tempdir;

@@ -131,6 +131,14 @@ pub struct NodeConfig {
     /// Run `tessel up` as this unprivileged user and group instead of root
     /// (through `setpriv`); the state directory is handed to them.
     pub run_as: Option<(u32, u32)>,
+    /// With `run_as`: the node keeps only these capabilities (e.g.
+    /// `net_admin`), ambient as systemd's `AmbientCapabilities=` grants
+    /// them, with no_new_privs; `None`: none at all.
+    pub capabilities: Option<Vec<String>>,
+    /// A TUN device node bind-mounted over `/dev/net/tun` in the node's own
+    /// mount namespace: mode 0666 as a host's udev makes it, where the
+    /// machine's own may be root's alone (an unprivileged node needs it).
+    pub tun_node: Option<PathBuf>,
     /// LAN discovery; `false` passes `--no-lan-discovery`.
     pub lan_discovery: bool,
     /// Port mapping: `None` is the default (any protocol the gateway
@@ -170,6 +178,8 @@ impl NodeConfig {
             forwards: Vec::new(),
             exposes: Vec::new(),
             run_as: None,
+            capabilities: None,
+            tun_node: None,
             lan_discovery: true,
             port_mapping: None,
             tcp: true,
@@ -293,6 +303,19 @@ impl NodeConfig {
         self
     }
 
+    /// With [`NodeConfig::run_as`]: keeps these capabilities (names as
+    /// setpriv knows them: `net_admin`, `net_bind_service`), ambient.
+    pub fn capabilities<S: Into<String>>(mut self, caps: impl IntoIterator<Item = S>) -> Self {
+        self.capabilities = Some(caps.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Bind-mounts the device node `path` over `/dev/net/tun` for the node.
+    pub fn tun_node(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tun_node = Some(path.into());
+        self
+    }
+
     fn args(&self, state_dir: &Path) -> Vec<String> {
         let mut a = vec![
             "up".to_owned(),
@@ -402,7 +425,10 @@ impl TesselNode {
                     .with_context(|| format!("opening up {}", self.dir.path().display()))?;
                 std::os::unix::fs::chown(self.state_dir(), Some(uid), Some(gid))
                     .with_context(|| format!("handing the state dir to {uid}:{gid}"))?;
-                self.ns.command_as(uid, gid, &self.bin)
+                match (&self.config.capabilities, &self.config.tun_node) {
+                    (None, None) => self.ns.command_as(uid, gid, &self.bin),
+                    (caps, tun) => self.confined_command(uid, gid, caps.as_deref(), tun.as_deref()),
+                }
             }
         };
         cmd.args(self.config.args(&self.state_dir()));
@@ -415,6 +441,49 @@ impl TesselNode {
         self.process = Some(Process::spawn(cmd, &name, &self.log_dir())?);
         self.wait_ready()
             .with_context(|| format!("starting node {}", self.label))
+    }
+
+    /// `tessel` as `uid`:`gid` with only `caps` (ambient, no_new_privs),
+    /// and `tun` over `/dev/net/tun` in a mount namespace of its own.
+    fn confined_command(
+        &self,
+        uid: u32,
+        gid: u32,
+        caps: Option<&[String]>,
+        tun: Option<&Path>,
+    ) -> Command {
+        let set = std::iter::once("-all".to_owned())
+            .chain(caps.unwrap_or_default().iter().map(|c| format!("+{c}")))
+            .collect::<Vec<_>>()
+            .join(",");
+        let setpriv = [
+            "setpriv".to_owned(),
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".to_owned(),
+            format!("--inh-caps={set}"),
+            format!("--ambient-caps={set}"),
+            format!("--bounding-set={set}"),
+            "--no-new-privs".to_owned(),
+            "--pdeathsig".to_owned(),
+            "KILL".to_owned(),
+            "--".to_owned(),
+        ];
+        let mut cmd = match tun {
+            None => self.ns.command("setpriv"),
+            Some(node) => {
+                // One process throughout (unshare and sh exec), so that the
+                // PID stopped is the node's.
+                let mut c = self.ns.command("unshare");
+                c.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+                    .arg(r#"mount --bind "$0" /dev/net/tun && exec "$@""#)
+                    .arg(node)
+                    .arg("setpriv");
+                c
+            }
+        };
+        cmd.args(&setpriv[1..]).arg(&self.bin);
+        cmd
     }
 
     fn wait_ready(&mut self) -> Result<()> {

@@ -90,10 +90,36 @@ pub(crate) enum Command {
     /// Needs root.
     #[cfg(target_os = "linux")]
     Demo(crate::demo::DemoArgs),
+    /// Print a completion script for a shell: bash, zsh or fish (e.g.
+    /// `tessel completions bash > /etc/bash_completion.d/tessel`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: CompletionShell,
+    },
+    /// Print the man page tessel(1), or with --out write it and one page
+    /// per command (tessel-up(1), …) into a directory.
+    #[command(hide = true)]
+    Man {
+        /// The directory to write the pages into.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Test only: flood a member with handshake initiations or garbage.
     #[cfg(feature = "test-hooks")]
     #[command(hide = true)]
     TestFlood(crate::flood::FloodArgs),
+}
+
+/// The shells `tessel completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CompletionShell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
 }
 
 #[derive(Debug, Subcommand)]
@@ -397,6 +423,11 @@ pub(crate) struct UpArgs {
     /// system's resolvers.
     #[arg(long, value_name = "IP:PORT", requires = "scope_bootstrap_dns")]
     pub(crate) dns_server: Option<SocketAddr>,
+    /// Serve Prometheus metrics over HTTP at http://ADDR:PORT/metrics (off
+    /// by default). Use a local address, e.g. 127.0.0.1:9745: anyone who
+    /// reaches it reads the node's counters.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) metrics: Option<SocketAddr>,
     /// Test only: flip a byte of every frame relayed for others, to show
     /// that the recipients drop it.
     #[cfg(feature = "test-hooks")]

@@ -45,6 +45,8 @@ pub(crate) fn run(command: Command, up_ctx: Option<UpContext>, log: LogLevel) ->
         Command::Scope(cmd) => crate::scope::run(cmd),
         #[cfg(target_os = "linux")]
         Command::Demo(args) => crate::demo::run(&args),
+        Command::Completions { shell } => crate::manual::completions(shell),
+        Command::Man { out } => crate::manual::man(out.as_deref()),
         #[cfg(feature = "test-hooks")]
         Command::TestFlood(args) => crate::flood::run(args),
     }
@@ -202,6 +204,7 @@ fn up(args: UpArgs, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
                 domain: args.dns_domain.clone(),
                 listen: args.dns_listen,
             }),
+            metrics: args.metrics,
             engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,

@@ -12,6 +12,7 @@ mod flood;
 mod join;
 mod local;
 mod logs;
+mod manual;
 mod nat_status;
 mod netcheck;
 mod network;

@@ -511,6 +511,21 @@ impl EngineHost {
     }
 
     /// The engines' part of `tessel status`.
+    /// The counters and gauges of [`Self::status`], for the metrics endpoint.
+    pub(crate) fn metrics(&self) -> super::metrics::EngineMetrics {
+        super::metrics::EngineMetrics {
+            local: self.transport.local_engines().count() as u64,
+            foreign: self.transport.foreign_engines().count() as u64,
+            peers: self.transport.connected_peers().count() as u64,
+            streams: self.streams.len() as u64,
+            clients: self.clients.len() as u64,
+            bytes_in: self.streams.bytes_in,
+            bytes_out: self.streams.bytes_out,
+            transport: self.transport.stats().clone(),
+            scopes: self.transport.scope_authority().is_some(),
+        }
+    }
+
     pub(crate) fn status(&self) -> EngineStatus {
         let s = self.transport.stats();
         let drops = [

@@ -25,6 +25,7 @@ use crate::driver::clock;
 use crate::driver::control::answers::{TileAnnounceAnswer, TilePublishAnswer};
 use crate::driver::control::api::{reply, Reply};
 use crate::driver::control::{ApiError, Call, ErrorCode, Request, SocketFile};
+use crate::driver::metrics::http::TileReply;
 use crate::identity::NodeId;
 
 /// A program on the tile socket.
@@ -73,6 +74,8 @@ pub(super) struct Inputs {
     pub(super) links: mpsc::Receiver<LinkEvent>,
     pub(super) clients: mpsc::Receiver<ClientEvent>,
     pub(super) requests: mpsc::Receiver<Call>,
+    /// Scrapes of the metrics endpoint.
+    pub(super) metrics: mpsc::Receiver<TileReply>,
 }
 
 impl Host {
@@ -120,6 +123,9 @@ impl Host {
                 }
                 Some(e) = inputs.clients.recv() => self.on_client(e),
                 Some(r) = inputs.requests.recv() => self.on_request(r),
+                Some(reply) = inputs.metrics.recv() => {
+                    let _ = reply.send(super::status::metrics(&self.node, &self.neighbours));
+                }
                 _ = tokio::time::sleep_until(deadline) => self.node.handle_timeout(clock::now()),
                 else => return,
             }

@@ -71,10 +71,16 @@ pub(crate) struct HostContext {
 #[derive(Debug)]
 pub(crate) struct TileHost {
     requests: mpsc::Sender<Call>,
+    metrics: mpsc::Sender<super::metrics::http::TileReply>,
     _task: AbortOnDrop,
 }
 
 impl TileHost {
+    /// Where the metrics endpoint asks for the tile's counters.
+    pub(crate) fn metrics_source(&self) -> mpsc::Sender<super::metrics::http::TileReply> {
+        self.metrics.clone()
+    }
+
     /// Hands a `tile_…` control request to the host task.
     pub(crate) fn request(&self, call: Call) {
         if let Err(mpsc::error::TrySendError::Full(c) | mpsc::error::TrySendError::Closed(c)) =
@@ -141,6 +147,7 @@ pub(crate) fn start(
     let (link_tx, link_rx) = mpsc::channel(1024);
     let (client_tx, client_rx) = mpsc::channel(256);
     let (request_tx, request_rx) = mpsc::channel(16);
+    let (metrics_tx, metrics_rx) = mpsc::channel(4);
     let mut background = vec![AbortOnDrop::spawn(clients::serve(listener, client_tx))];
     let mut accept_from = Vec::new();
     for n in &opts.neighbours {
@@ -176,9 +183,11 @@ pub(crate) fn start(
         links: link_rx,
         clients: client_rx,
         requests: request_rx,
+        metrics: metrics_rx,
     };
     Ok(TileHost {
         requests: request_tx,
+        metrics: metrics_tx,
         _task: AbortOnDrop::spawn(host.run(inputs)),
     })
 }

@@ -10,6 +10,7 @@ use super::links::TILE_PORT;
 use crate::driver::control::answers::{
     TileDirection, TileFile, TileFilesAnswer, TileRefused, TileRunning, TileStatusAnswer,
 };
+use crate::driver::metrics::{DirectionMetrics, TileMetrics};
 
 fn hex(bytes: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(bytes)
@@ -138,6 +139,26 @@ pub(super) fn status(node: &Node<DirStore>, extra: &StatusExtra<'_>) -> TileStat
             hash: hex(&r.hash),
             pid: extra.program_pid,
         }),
+    }
+}
+
+/// The counters of [`status`], for the metrics endpoint.
+pub(super) fn metrics(node: &Node<DirStore>, neighbours: &[Neighbour]) -> TileMetrics {
+    let tile = node.tile();
+    TileMetrics {
+        directions: neighbours
+            .iter()
+            .map(|n| DirectionMetrics {
+                dir: n.dir.code(),
+                present: tile.is_present(n.dir),
+                queued: tile.queued(n.dir) as u64,
+                counters: tile.counters(n.dir).clone(),
+            })
+            .collect(),
+        files: node.files().files().count() as u64,
+        downloads: node.files().downloads() as u64,
+        file_counters: node.files().counters().clone(),
+        refused: node.counters().clone(),
     }
 }
 
