@@ -7,8 +7,21 @@
 # Installs what it needs: Debian packages, cargo-nextest, cargo-deb,
 # cargo-fuzz.
 # Environment: FUZZ_SECONDS (per target, default 6; 0 skips fuzzing).
+#
+# scripts/test.sh --quick: the fast tier for use while developing, as any
+# user: formatting, and every test but the end-to-end ones in network
+# namespaces (nextest profile `quick`); no lints, package or fuzzing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = --quick ]; then
+    command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
+    cargo fmt --all -- --check
+    exec cargo nextest run --workspace --locked --profile quick
+elif [ $# -gt 0 ]; then
+    echo "usage: $0 [--quick]" >&2
+    exit 2
+fi
 
 if [ "$(id -u)" != 0 ]; then
     echo "error: the end-to-end tests create network namespaces and TUN devices: run as root (sudo $0)" >&2
