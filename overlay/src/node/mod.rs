@@ -41,6 +41,7 @@ pub mod stats;
 pub mod status;
 mod streams;
 mod stun;
+mod timer_table;
 mod timers;
 mod traversal;
 mod unreachable;
@@ -190,6 +191,10 @@ pub enum Event {
     /// The node took a newer revocation list from the network owner (these
     /// bytes): persist it, to load it at the next start.
     RevocationsChanged(Vec<u8>),
+    /// Time for a round of LAN beacons (see [`Node::start_lan_beacons`]):
+    /// send one to each discovery group on each LAN interface, each made
+    /// by its own call of [`Node::lan_beacon`].
+    LanBeaconDue,
 }
 
 /// A second-hand newcomer displaces only a second-hand member whose news is
@@ -249,6 +254,8 @@ pub struct Node {
     restored_initiation_ts: ahash::HashMap<NodeId, u64>,
     /// When a clock behind was last warned about.
     last_clock_warning: Option<Instant>,
+    /// When LAN beacons are due (while LAN discovery is on).
+    lan_beacons: lan::BeaconSchedule,
     /// Warns about LAN beacons refused for their sender's clock.
     beacon_skew: clock_window::SkewWarning,
     /// The last warning about a hello refused for its sender's clock.
@@ -260,7 +267,8 @@ pub struct Node {
     epoch: Instant,
     epoch_unix_ms: u64,
     last_timestamp_ms: u64,
-    next_wakeup: Option<Instant>,
+    /// Every machine's next deadline (see [`timer_table`]).
+    timers: timer_table::TimerTable,
     next_maintenance: Instant,
     icmp_errors: unreachable::ErrorRateLimit,
     stun: stun::StunState,
@@ -351,6 +359,7 @@ impl Node {
             cookies: cookies::Cookies::default(),
             restored_initiation_ts: ahash::HashMap::default(),
             last_clock_warning: None,
+            lan_beacons: lan::BeaconSchedule::default(),
             beacon_skew: clock_window::SkewWarning::default(),
             hello_skew: clock_window::SkewWarning::default(),
             pings: ping::Pings::default(),
@@ -360,7 +369,7 @@ impl Node {
             epoch: now,
             epoch_unix_ms: config.unix_ms,
             last_timestamp_ms: 0,
-            next_wakeup: Some(now),
+            timers: timer_table::TimerTable::default(),
             next_maintenance: now,
             icmp_errors: unreachable::ErrorRateLimit::new(),
             stun: stun::StunState::new(keys.stun, config.stun_servers.clone(), now),
@@ -456,22 +465,10 @@ impl Node {
         self.events.pop_front()
     }
 
-    /// When [`Node::handle_timeout`] should next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_wakeup
-    }
-
     fn drop_packet(&mut self, reason: DropReason) -> Action {
         tracing::trace!(reason = reason.name(), "drop");
         self.drops.add(reason);
         Action::None
-    }
-
-    /// Arms the node's wakeup no later than `at`.
-    fn wake_at(&mut self, at: Option<Instant>) {
-        if let Some(at) = at {
-            self.next_wakeup = Some(self.next_wakeup.map_or(at, |w| w.min(at)));
-        }
     }
 
     fn seed(&mut self) -> [u8; 32] {
@@ -643,7 +640,6 @@ impl Node {
         if peer.timers.connect.is_none_or(|c| c > at) {
             peer.timers.connect = Some(at);
         }
-        self.wake_at(Some(at));
     }
 
     /// How many members are neighbours.

@@ -136,9 +136,7 @@ impl Node {
                 let len = ip.bytes.len();
                 peer.last_data = Some(now);
                 if peer.timers.keepalive.is_none() {
-                    let at = now + KEEPALIVE_TIMEOUT;
-                    peer.timers.keepalive = Some(at);
-                    self.wake_at(Some(at));
+                    peer.timers.keepalive = Some(now + KEEPALIVE_TIMEOUT);
                 }
                 Action::Deliver { range: 0..len }
             }
@@ -461,7 +459,7 @@ impl Node {
         if let Some(idx) = crossed {
             self.by_index.remove(&idx);
         }
-        self.stun.session_came_up();
+        self.stun.session_came_up(now);
         self.rotation_session_up(now, pid, local_index);
         tracing::info!(peer = %pid.short(), "session established");
         self.events.push_back(Event::Connected(pid));
@@ -470,7 +468,6 @@ impl Node {
             self.events.push_back(Event::MembersChanged);
         }
         self.send_revocations(now, pid);
-        self.wake_at(Some(now));
     }
 }
 

@@ -87,8 +87,7 @@ impl Node {
             };
             let rekey = session.sent() >= REKEY_AFTER_MESSAGES;
             peer.tx_bytes += len as u64;
-            let armed = Self::on_data_sent(peer, now);
-            self.wake_at(armed);
+            Self::on_data_sent(peer, now);
             if rekey {
                 self.initiate(now, pid);
             }
@@ -120,7 +119,6 @@ impl Node {
                 let at = h.sent_at + REKEY_TIMEOUT;
                 if peer.timers.retransmit.is_none_or(|r| r > at) {
                     peer.timers.retransmit = Some(at);
-                    self.wake_at(Some(at));
                 }
             }
             None => self.initiate(now, pid),
@@ -128,16 +126,13 @@ impl Node {
         Action::None
     }
 
-    /// Timer bookkeeping after a data message went out; returns a newly armed deadline.
-    fn on_data_sent(peer: &mut super::peer::Peer, now: Instant) -> Option<Instant> {
+    /// Timer bookkeeping after a data message went out.
+    fn on_data_sent(peer: &mut super::peer::Peer, now: Instant) {
         peer.on_sent(now);
         peer.last_data = Some(now);
         if peer.timers.new_handshake.is_none() {
-            let at = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
-            peer.timers.new_handshake = Some(at);
-            return Some(at);
+            peer.timers.new_handshake = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT);
         }
-        None
     }
 
     /// Starts a handshake with `pid` unless one is in flight.
@@ -246,7 +241,6 @@ impl Node {
         if via.is_some() {
             self.send_relayed(now, pid, via, &msg);
         }
-        self.wake_at(Some(at));
     }
 
     /// Queues a control datagram to a peer (through its relay, if its path
@@ -328,8 +322,7 @@ impl Node {
                 break;
             }
             let peer = self.peers.get_mut(&pid).expect("peer exists");
-            let armed = Self::on_data_sent(peer, now);
-            self.wake_at(armed);
+            Self::on_data_sent(peer, now);
         }
     }
 }

@@ -191,7 +191,7 @@ impl World {
             let next_flight = self.flights.iter().map(|f| f.at).min();
             let next_timer = self
                 .hosts
-                .iter()
+                .iter_mut()
                 .filter_map(|h| h.node.poll_timeout())
                 .min();
             let Some(t) = [next_flight, next_timer].into_iter().flatten().min() else {

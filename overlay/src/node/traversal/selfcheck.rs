@@ -166,7 +166,6 @@ impl Node {
         for (id, addr) in chosen {
             self.send_probe_from(0, id, addr, tx);
         }
-        self.wake_at(Some(now + EXTRA_SPACING));
     }
 
     /// A probe-ack of the check arrived on `socket` from `from`.
