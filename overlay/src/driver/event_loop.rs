@@ -217,7 +217,7 @@ pub async fn run(
     let mut udp_rx = vec![0u8; MAX_DATAGRAM];
     let mut tun_rx = vec![0u8; MAX_DATAGRAM];
     let mut out = vec![0u8; MAX_DATAGRAM + 64];
-    let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+    let far = clock::tokio_now() + std::time::Duration::from_secs(86_400);
     // One timer, moved when the deadline moves (a new one each turn would
     // be entered into and taken out of the timer wheel every time).
     let timer = tokio::time::sleep_until(far);

@@ -46,6 +46,8 @@ impl std::fmt::Debug for NodeKeys {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use std::time::Instant;
 

@@ -1,6 +1,9 @@
 //! Node tests in virtual time: nodes wired through an in-memory network with
 //! latency, loss and duplication under the test's control.
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "tests_cookies.rs"]
 mod cookies;
 #[path = "tests_managed.rs"]

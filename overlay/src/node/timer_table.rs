@@ -103,6 +103,8 @@ impl TimerTable {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use std::time::Duration;
 

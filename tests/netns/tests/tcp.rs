@@ -18,6 +18,9 @@
 //! `iperf3`, `ss`, `bash` and the `tessel` binary (`cargo build -p
 //! tessel-overlay --bin tessel`, or set `TESSEL_BIN`).
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 

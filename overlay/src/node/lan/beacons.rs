@@ -49,6 +49,8 @@ impl BeaconSchedule {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use std::time::Duration;
 
