@@ -46,7 +46,7 @@ const TRANSFER_BYTES: u64 = 8 << 20;
 const NO_TCP_WINDOW: Duration = Duration::from_secs(5);
 
 /// Connections a node keeps open at once from one address
-/// (`MAX_ACCEPTED_PER_ADDRESS` in `overlay/src/driver/tcp/policy.rs`; the
+/// (`MAX_ACCEPTED_PER_ADDRESS` in `overlay/src/node/tcp_policy.rs`; the
 /// bound on all of them, 256, is the policy's unit tests' to check).
 const MAX_PER_ADDRESS: usize = 8;
 
