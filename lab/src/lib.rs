@@ -39,6 +39,10 @@
 //! Everything here needs root, `ip` (iproute2) and, for NAT routers, `nft`
 //! (nftables). Linux only.
 
+// The lab runs real processes and real traffic against the wall clock, as
+// the namespace harness does; it is no protocol state machine.
+#![allow(clippy::disallowed_methods)]
+
 pub mod error;
 pub mod internet;
 pub mod link;

@@ -20,6 +20,9 @@
 //! takes in what it wrote, since the kernel signals room to write on the
 //! same wait queue; `poll` for input only is not.
 
+// A benchmark: it measures wall-clock time.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;

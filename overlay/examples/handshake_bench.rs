@@ -11,6 +11,9 @@
 //! one (a new pair of nodes every time), in a managed network (warm, with
 //! both certificates carried and checked), and snow's, with the ratios.
 
+// A benchmark: it measures wall-clock time.
+#![allow(clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use tessel_overlay::identity::{MemberCert, NetworkKey, NodeKey, OwnerKey};

@@ -7,6 +7,9 @@
 //! for the node itself, its refusals, and errors through the API (no tile,
 //! scopes off, not managed), and `down`.
 
+// Tests run real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -11,6 +11,9 @@
 //! buffers), on a two-thread tokio runtime; it prints the rates and the
 //! median over ROUNDS (default 3).
 
+// A benchmark: it measures wall-clock time.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,8 @@
 //! Ping between two stacks wired back to back, and to nobody.
 
+// Tests run the stack against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 mod pair;
 
 use std::io::ErrorKind;

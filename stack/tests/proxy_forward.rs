@@ -1,6 +1,9 @@
 //! TCP and UDP forwards and exposes over a loopback overlay: data both ways,
 //! per-client UDP mappings and their idle timeout, unreachable targets, limits.
 
+// Tests run the stack against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 mod proxy_support;
 
 use std::{

@@ -2,6 +2,9 @@
 //! client for CONNECT and UDP ASSOCIATE over IPv4 and IPv6, failures with
 //! their reply codes, garbage clients, and the client limit.
 
+// Tests run the stack against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 mod proxy_support;
 
 use std::{

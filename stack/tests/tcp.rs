@@ -3,6 +3,9 @@
 //! half-close, refused and unreachable peers, the listen backlog, and
 //! sockets freed when streams are dropped.
 
+// Tests run the stack against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 mod pair;
 
 use std::io::ErrorKind;

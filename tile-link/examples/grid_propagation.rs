@@ -4,6 +4,9 @@
 //!
 //! `cargo run -p tessel-tile-link --example grid_propagation`
 
+// A benchmark: it measures wall-clock time.
+#![allow(clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;

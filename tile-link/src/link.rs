@@ -37,6 +37,8 @@ pub fn flush<S: Store>(node: &mut Node<S>, links: &mut impl Links) -> usize {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use std::time::Instant;
 

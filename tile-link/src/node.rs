@@ -257,6 +257,8 @@ impl<S: Store> Node<S> {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use std::time::Duration;
 

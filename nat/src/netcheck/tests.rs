@@ -1,6 +1,9 @@
 //! The state machine against a simulated NAT and reflectors in virtual
 //! time, and the classifiers on their own.
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};

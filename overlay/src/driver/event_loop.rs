@@ -16,7 +16,7 @@ use super::control::{self, ApiError, Call, ErrorCode, Reply, Request, SocketFile
 use super::device::{DeviceSpec, PacketDevice};
 use super::dns::PendingNames;
 use super::engines::{EngineHost, StreamMode};
-use super::lan::{LanDiscovery, LanInput};
+use super::lan::{LanDatagram, LanDiscovery};
 use super::local_addrs;
 use super::metrics::http::{self as metrics_http, SnapshotReply, Sources};
 use super::metrics::{Snapshot, TcpMetrics};
@@ -194,6 +194,9 @@ pub async fn run(
         DeviceSpec::Channel(_) => None,
     };
     let mut lan = LanDiscovery::start(opts.lan_discovery, listen, tun_name);
+    if lan.is_on() {
+        node.start_lan_beacons(clock::now());
+    }
     let mut lan_rx = vec![0u8; 2048];
     if opts.tile.is_some() && matches!(opts.device, DeviceSpec::Channel(_)) {
         return Err(DriverError::Service {
@@ -268,7 +271,7 @@ pub async fn run(
     let mut udp_rx = vec![0u8; MAX_DATAGRAM];
     let mut tun_rx = vec![0u8; MAX_DATAGRAM];
     let mut out = vec![0u8; MAX_DATAGRAM + 64];
-    let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+    let far = clock::tokio_now() + std::time::Duration::from_secs(86_400);
     // One timer, moved when the deadline moves (a new one each turn would
     // be entered into and taken out of the timer wheel every time).
     let timer = tokio::time::sleep_until(far);
@@ -323,14 +326,9 @@ pub async fn run(
             }
             () = public.due() => public.check(&node),
             m = mapper.changed() => node.set_port_mapping(m.map(|m| (m.protocol.name(), m.external))),
-            input = lan.next(&mut lan_rx) => match input {
-                LanInput::Datagram { from, len, on_link } => {
-                    node.handle_lan_beacon(clock::now(), from, on_link, &lan_rx[..len]);
-                }
-                LanInput::BeaconDue => {
-                    lan.send_beacon(|| node.lan_beacon(clock::now(), listen.port())).await;
-                }
-            },
+            LanDatagram { from, len, on_link } = lan.next(&mut lan_rx) => {
+                node.handle_lan_beacon(clock::now(), from, on_link, &lan_rx[..len]);
+            }
             input = shell.tcp.next() => {
                 let action = shell.tcp.handle(&mut node, input, &mut out);
                 shell.act(&node, action, &out).await;
@@ -348,7 +346,10 @@ pub async fn run(
                 let _ = reply.send(shell.metrics(&node));
             }
         }
-        shell.drain(&mut node).await;
+        if shell.drain(&mut node).await {
+            lan.send_beacon(|| node.lan_beacon(clock::now(), listen.port()))
+                .await;
+        }
         if shell.engines.drain(&mut node) {
             // The stream writes left packets on the TUN device: send them
             // before waking local programs, which would take the CPU first.
@@ -447,12 +448,14 @@ impl Shell {
         }
     }
 
-    /// Sends the node's control datagrams and acts on its events.
-    async fn drain(&mut self, node: &mut Node) {
+    /// Sends the node's control datagrams and acts on its events; returns
+    /// whether a round of LAN beacons is due.
+    async fn drain(&mut self, node: &mut Node) -> bool {
         while let Some(t) = node.poll_transmit() {
             self.send(&t.payload, t.to).await;
         }
         let mut members_changed = false;
+        let mut lan_beacons = false;
         while let Some(event) = node.poll_event() {
             match event {
                 Event::Connected(peer) => {
@@ -460,6 +463,7 @@ impl Shell {
                     self.engines.peer_connected(node, &peer);
                 }
                 Event::MembersChanged => members_changed = true,
+                Event::LanBeaconDue => lan_beacons = true,
                 Event::NetworkKeyChanged => super::rotation::persist(node, &self.state),
                 Event::OpenAuxSockets(ids) => self.aux.open(&ids),
                 Event::CloseAuxSockets(ids) => self.aux.close(&ids),
@@ -504,6 +508,7 @@ impl Shell {
             }
             self.save_initiation_timestamps(node);
         }
+        lan_beacons
     }
 
     /// The counters for one scrape of the metrics endpoint.

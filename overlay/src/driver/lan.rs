@@ -2,7 +2,9 @@
 //! to the discovery groups on every LAN interface, that carry the node's
 //! beacons out and other members' beacons in.
 //!
-//! - At start and every [`LAN_BEACON_INTERVAL`]: list the interfaces (up,
+//! - When the node says a round of beacons is due
+//!   ([`Event::LanBeaconDue`]; the schedule is the node's, see
+//!   [`Node::start_lan_beacons`]): list the interfaces (up,
 //!   multicast-capable, not loopback, not the TUN device), join the groups
 //!   on new ones, and send a beacon to [`LAN_GROUP_V4`] out of every IPv4
 //!   interface and to [`LAN_GROUP_V6`] on every IPv6 one (TTL and hop
@@ -17,6 +19,8 @@
 //! that a member heard on the LAN is one this node can send to. Failing to
 //! open a socket costs LAN discovery, never the node: it is logged.
 //!
+//! [`Event::LanBeaconDue`]: crate::node::Event::LanBeaconDue
+//! [`Node::start_lan_beacons`]: crate::node::Node::start_lan_beacons
 //! [`Node::lan_beacon`]: crate::node::Node::lan_beacon
 //! [`Node::handle_lan_beacon`]: crate::node::Node::handle_lan_beacon
 
@@ -28,27 +32,21 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
-use tokio::time::Instant;
 
-use crate::limits::{LAN_BEACON_INTERVAL, LAN_DISCOVERY_PORT, LAN_GROUP_V4, LAN_GROUP_V6};
+use crate::limits::{LAN_DISCOVERY_PORT, LAN_GROUP_V4, LAN_GROUP_V6};
 use crate::wire::beacon;
 use interfaces::{multicast_interfaces, Interface};
 use on_link::on_link;
 
-/// What LAN discovery has for the node.
+/// A datagram that arrived on the discovery port, for the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LanInput {
-    /// A datagram of `len` bytes from `from` on the discovery port.
-    Datagram {
-        /// Its source.
-        from: SocketAddr,
-        /// Its length at the start of the buffer.
-        len: usize,
-        /// Whether `from` is on one of the LANs.
-        on_link: bool,
-    },
-    /// Time to send the node's beacon ([`LanDiscovery::send_beacon`]).
-    BeaconDue,
+pub(crate) struct LanDatagram {
+    /// Its source.
+    pub(crate) from: SocketAddr,
+    /// Its length at the start of the buffer.
+    pub(crate) len: usize,
+    /// Whether `from` is on one of the LANs.
+    pub(crate) on_link: bool,
 }
 
 /// The discovery sockets, or nothing if LAN discovery is off.
@@ -62,7 +60,6 @@ pub(crate) struct LanDiscovery {
     joined_v6: Vec<u32>,
     /// Interfaces as last listed.
     interfaces: Vec<Interface>,
-    next_beacon: Instant,
 }
 
 impl LanDiscovery {
@@ -90,15 +87,19 @@ impl LanDiscovery {
             joined_v4: Vec::new(),
             joined_v6: Vec::new(),
             interfaces: Vec::new(),
-            next_beacon: Instant::now(),
         }
     }
 
-    /// Waits for a datagram on the discovery port (written to `buf`) or
-    /// for the next beacon time; never resolves if discovery is off.
-    /// Cancel-safe.
-    pub(crate) async fn next(&mut self, buf: &mut [u8]) -> LanInput {
-        if self.v4.is_none() && self.v6.is_none() {
+    /// Whether a discovery socket is open (the node's beacon schedule
+    /// should run).
+    pub(crate) fn is_on(&self) -> bool {
+        self.v4.is_some() || self.v6.is_some()
+    }
+
+    /// Waits for a datagram on the discovery port (written to `buf`);
+    /// never resolves if discovery is off. Cancel-safe.
+    pub(crate) async fn next(&mut self, buf: &mut [u8]) -> LanDatagram {
+        if !self.is_on() {
             return std::future::pending().await;
         }
         loop {
@@ -106,7 +107,6 @@ impl LanDiscovery {
                 biased;
                 r = readable(self.v4.as_ref()) => r.map(|()| self.v4.as_ref()),
                 r = readable(self.v6.as_ref()) => r.map(|()| self.v6.as_ref()),
-                () = tokio::time::sleep_until(self.next_beacon) => return LanInput::BeaconDue,
             };
             let received = match ready {
                 Ok(Some(sock)) => sock.try_recv_from(buf),
@@ -116,7 +116,7 @@ impl LanDiscovery {
             match received {
                 Ok((len, from)) => {
                     let on_link = on_link(from, &self.interfaces);
-                    return LanInput::Datagram { from, len, on_link };
+                    return LanDatagram { from, len, on_link };
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 // No datagram (e.g. an error queued on the socket): wait on.
@@ -126,10 +126,8 @@ impl LanDiscovery {
     }
 
     /// Sends a beacon on every LAN interface, a new one from `make` for
-    /// each send, after joining the groups on interfaces that are new, and
-    /// schedules the next round.
+    /// each send, after joining the groups on interfaces that are new.
     pub(crate) async fn send_beacon(&mut self, mut make: impl FnMut() -> [u8; beacon::LEN]) {
-        self.next_beacon = Instant::now() + LAN_BEACON_INTERVAL;
         self.refresh();
         if let Some(sock) = &self.v4 {
             for i in self

@@ -25,7 +25,7 @@
 
 mod aux;
 pub mod bootstrap;
-mod clock;
+pub mod clock;
 pub mod control;
 mod device;
 mod dir_lock;

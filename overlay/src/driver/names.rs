@@ -82,6 +82,8 @@ pub(crate) fn apply(
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::identity::{NetworkKey, NodeKey};

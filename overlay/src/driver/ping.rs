@@ -2,16 +2,13 @@
 //! its timeout) and is answered with [`PingAnswer`].
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::control::answers::PingAnswer;
 use super::control::{ApiError, ErrorCode, Replier};
 use super::waiting::Waiting;
 use crate::identity::NodeId;
-use crate::node::{Node, Path, PingError, PingTarget, Pong};
-
-/// How long a ping waits for its pong.
-const TIMEOUT: Duration = Duration::from_secs(2);
+use crate::node::{Node, Path, PingError, PingTarget, Pong, PING_TIMEOUT};
 
 /// Ping requests waiting for their pong.
 #[derive(Default)]
@@ -33,7 +30,7 @@ impl PendingPings {
             }
         };
         match node.ping(parsed, now) {
-            Ok(nonce) => self.waiting.push(nonce, reply, now + TIMEOUT),
+            Ok(nonce) => self.waiting.push(nonce, reply, now + PING_TIMEOUT),
             Err(e @ PingError::Unknown) => {
                 reply.err(ApiError::new(ErrorCode::NotFound, e.to_string()))
             }
@@ -62,10 +59,14 @@ impl PendingPings {
 
     /// Answers the requests whose time is up.
     pub(crate) fn expire(&mut self, now: Instant) {
-        self.waiting.expire(
-            now,
-            "no pong within 2 s (a session may still be starting: ping again)",
-        );
+        // Called after every input: the message is made only when needed.
+        if self.next_deadline().is_some_and(|d| d <= now) {
+            let why = format!(
+                "no pong within {} s (a session may still be starting: ping again)",
+                PING_TIMEOUT.as_secs()
+            );
+            self.waiting.expire(now, &why);
+        }
     }
 
     /// The earliest deadline of a waiting request.

@@ -91,6 +91,8 @@ pub(crate) fn rotate_request(
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

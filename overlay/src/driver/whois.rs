@@ -115,6 +115,8 @@ fn this_node(status: Status) -> PeerStatus {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::identity::{NetworkKey, NodeKey};

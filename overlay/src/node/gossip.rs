@@ -141,7 +141,6 @@ impl Node {
             peer.history_mut().gossip_heard = Some(now);
             if !partner {
                 peer.timers.gossip = Some(now);
-                self.wake_at(Some(now));
             }
         }
         let mut neighbours = self.neighbour_count();

@@ -161,6 +161,8 @@ impl InitiationLimit {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

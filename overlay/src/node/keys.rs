@@ -46,6 +46,8 @@ impl std::fmt::Debug for NodeKeys {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use std::time::Instant;
 
@@ -70,9 +72,9 @@ mod tests {
         let now = Instant::now();
         let c = config(1);
         let keys = NodeKeys::derive(&c.node_key, &c.network_key);
-        let fresh = Node::new(config(1), now);
+        let mut fresh = Node::new(config(1), now);
         for _ in 0..2 {
-            let again = Node::with_keys(config(1), keys.clone(), now);
+            let mut again = Node::with_keys(config(1), keys.clone(), now);
             assert_eq!(again.id(), fresh.id());
             assert_eq!(again.ipv6(), fresh.ipv6());
             assert_eq!(again.ipv4(), fresh.ipv4());

@@ -1,6 +1,7 @@
-//! LAN discovery, the node's side: the beacon a member sends to the
-//! discovery groups of its LANs ([`Node::lan_beacon`]), and what hearing
-//! another member's beacon does ([`Node::handle_lan_beacon`]).
+//! LAN discovery, the node's side: when beacons are due
+//! ([`BeaconSchedule`]), the beacon a member sends to the discovery groups
+//! of its LANs ([`Node::lan_beacon`]), and what hearing another member's
+//! beacon does ([`Node::handle_lan_beacon`]).
 //!
 //! A beacon names the sender and its overlay port, and comes from the
 //! sender's address on the LAN: together its *LAN endpoint*. Members on one
@@ -36,13 +37,16 @@
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
-use super::{clock_window, DropReason, Node};
+use super::{clock_window, DropReason, Event, Node};
 use crate::identity::NodeId;
 use crate::limits::MAX_NEIGHBOURS;
 use crate::wire::beacon;
 
+mod beacons;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use beacons::BeaconSchedule;
 
 /// How long a LAN endpoint counts after the last beacon heard from it:
 /// three beacon intervals and a little more.
@@ -178,6 +182,28 @@ fn lan_endpoint(from: SocketAddr, port: u16) -> Option<SocketAddr> {
 }
 
 impl Node {
+    /// Starts the LAN beacon schedule: call once the discovery sockets are
+    /// open. [`Event::LanBeaconDue`] then comes out at once and every
+    /// [`LAN_BEACON_INTERVAL`] after; answer each with one
+    /// [`Node::lan_beacon`] per send.
+    ///
+    /// [`LAN_BEACON_INTERVAL`]: crate::limits::LAN_BEACON_INTERVAL
+    pub fn start_lan_beacons(&mut self, now: Instant) {
+        self.lan_beacons.start(now);
+    }
+
+    /// Stops the LAN beacon schedule (the discovery sockets are gone).
+    pub fn stop_lan_beacons(&mut self) {
+        self.lan_beacons.stop();
+    }
+
+    /// The beacon schedule's timer: says when a round of beacons is due.
+    pub(super) fn lan_beacon_timer(&mut self, now: Instant) {
+        if self.lan_beacons.take_due(now) {
+            self.events.push_back(Event::LanBeaconDue);
+        }
+    }
+
     /// This node's LAN beacon, announcing `overlay_port` (the port of its
     /// overlay UDP socket), for one send to a discovery group. Each call
     /// makes a beacon with a newer timestamp: a receiver takes each

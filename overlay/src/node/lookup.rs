@@ -143,7 +143,6 @@ impl Node {
                 packets: packet.map(|p| vec![p.to_vec()]).unwrap_or_default(),
             },
         );
-        self.wake_at(Some(deadline));
         true
     }
 
@@ -220,8 +219,6 @@ impl Node {
         if !p.first_hops.contains(&hop) {
             p.first_hops.push(hop);
         }
-        let deadline = p.deadline;
-        self.wake_at(Some(deadline));
         true
     }
 

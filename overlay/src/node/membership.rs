@@ -230,8 +230,6 @@ impl Node {
             m.expiries.remove(&(old.not_after, peer));
         }
         m.expiries.insert((at, peer));
-        let deadline = self.certificate_deadline();
-        self.wake_at(deadline);
     }
 
     /// Forgets what managed mode knew of a member the node forgot.

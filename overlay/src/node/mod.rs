@@ -45,6 +45,8 @@ pub mod stats;
 pub mod status;
 mod streams;
 mod stun;
+pub mod tcp_policy;
+mod timer_table;
 mod timers;
 mod traffic;
 mod traversal;
@@ -87,7 +89,7 @@ pub use names::{
     name_key, NameLookup, NameStatus, SetNameError, NAME_RECORD_TTL, NAME_RENEW, NAME_TTL,
 };
 use peer::Peer;
-pub use ping::{PingError, PingTarget, Pong};
+pub use ping::{PingError, PingTarget, Pong, PING_TIMEOUT};
 pub use portmap::PortMappingStatus;
 pub use records::{RecordError, RecordStats};
 pub use relay::{Path, RelayStats};
@@ -212,6 +214,10 @@ pub enum Event {
         /// Its holder.
         member: Option<NodeId>,
     },
+    /// Time for a round of LAN beacons (see [`Node::start_lan_beacons`]):
+    /// send one to each discovery group on each LAN interface, each made
+    /// by its own call of [`Node::lan_beacon`].
+    LanBeaconDue,
 }
 
 /// A second-hand newcomer displaces only a second-hand member whose news is
@@ -271,6 +277,8 @@ pub struct Node {
     restored_initiation_ts: ahash::HashMap<NodeId, u64>,
     /// When a clock behind was last warned about.
     last_clock_warning: Option<Instant>,
+    /// When LAN beacons are due (while LAN discovery is on).
+    lan_beacons: lan::BeaconSchedule,
     /// Warns about LAN beacons refused for their sender's clock.
     beacon_skew: clock_window::SkewWarning,
     /// The last warning about a hello refused for its sender's clock.
@@ -283,7 +291,8 @@ pub struct Node {
     epoch: Instant,
     epoch_unix_ms: u64,
     last_timestamp_ms: u64,
-    next_wakeup: Option<Instant>,
+    /// Every machine's next deadline (see [`timer_table`]).
+    timers: timer_table::TimerTable,
     next_maintenance: Instant,
     icmp_errors: unreachable::ErrorRateLimit,
     stun: stun::StunState,
@@ -370,6 +379,7 @@ impl Node {
             cookies: cookies::Cookies::default(),
             restored_initiation_ts: ahash::HashMap::default(),
             last_clock_warning: None,
+            lan_beacons: lan::BeaconSchedule::default(),
             beacon_skew: clock_window::SkewWarning::default(),
             hello_skew: clock_window::SkewWarning::default(),
             pings: ping::Pings::default(),
@@ -380,7 +390,7 @@ impl Node {
             epoch: now,
             epoch_unix_ms: config.unix_ms,
             last_timestamp_ms: 0,
-            next_wakeup: Some(now),
+            timers: timer_table::TimerTable::default(),
             next_maintenance: now,
             icmp_errors: unreachable::ErrorRateLimit::new(),
             stun: stun::StunState::new(keys.stun, config.stun_servers.clone(), now),
@@ -487,22 +497,10 @@ impl Node {
         self.events.pop_front()
     }
 
-    /// When [`Node::handle_timeout`] should next be called.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        self.next_wakeup
-    }
-
     fn drop_packet(&mut self, reason: DropReason) -> Action {
         tracing::trace!(reason = reason.name(), "drop");
         self.drops.add(reason);
         Action::None
-    }
-
-    /// Arms the node's wakeup no later than `at`.
-    fn wake_at(&mut self, at: Option<Instant>) {
-        if let Some(at) = at {
-            self.next_wakeup = Some(self.next_wakeup.map_or(at, |w| w.min(at)));
-        }
     }
 
     fn seed(&mut self) -> [u8; 32] {
@@ -674,7 +672,6 @@ impl Node {
         if peer.timers.connect.is_none_or(|c| c > at) {
             peer.timers.connect = Some(at);
         }
-        self.wake_at(Some(at));
     }
 
     /// How many members are neighbours.

@@ -168,7 +168,6 @@ impl Node {
             self.send_encrypted(now, to, claim.as_bytes());
         }
         self.names.next_publish = Some(now);
-        self.wake_at(Some(now));
         self.check_own_name(&name);
         Ok(())
     }
@@ -296,7 +295,6 @@ impl Node {
         self.send_encrypted(now, to, &bytes);
         if !self.names.published_with_sessions {
             self.names.next_publish = Some(now);
-            self.wake_at(Some(now));
         }
     }
 

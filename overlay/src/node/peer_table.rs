@@ -411,6 +411,8 @@ impl Index<&NodeId> for PeerTable {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use std::net::Ipv6Addr;
     use std::time::Duration;

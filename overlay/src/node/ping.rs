@@ -13,8 +13,9 @@ use crate::wire::ping::{self, Echo};
 
 /// Pings awaiting their pong, at most.
 const MAX_PENDING: usize = 64;
-/// A pong later than this is ignored.
-const PING_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a ping waits for its pong: the node ignores a later one, and
+/// the daemon answers `tessel ping` with a timeout then.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Pings in flight.
 #[derive(Debug, Default)]

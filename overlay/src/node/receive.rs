@@ -138,9 +138,7 @@ impl Node {
                 peer.last_data = Some(now);
                 self.traffic.packet_received(len);
                 if peer.timers.keepalive.is_none() {
-                    let at = now + KEEPALIVE_TIMEOUT;
-                    peer.timers.keepalive = Some(at);
-                    self.wake_at(Some(at));
+                    peer.timers.keepalive = Some(now + KEEPALIVE_TIMEOUT);
                 }
                 Action::Deliver { range: 0..len }
             }
@@ -469,7 +467,7 @@ impl Node {
         if let Some(idx) = crossed {
             self.by_index.remove(&idx);
         }
-        self.stun.session_came_up();
+        self.stun.session_came_up(now);
         self.rotation_session_up(now, pid, local_index);
         tracing::info!(peer = %pid.short(), "session established");
         self.events.push_back(Event::Connected(pid));
@@ -479,7 +477,6 @@ impl Node {
         }
         self.send_revocations(now, pid);
         self.send_name_claim(now, pid);
-        self.wake_at(Some(now));
     }
 }
 

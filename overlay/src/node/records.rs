@@ -326,8 +326,6 @@ impl Node {
         f.tries += 1;
         f.first_hops.push(hop);
         f.deadline = now + FETCH_TIMEOUT;
-        let deadline = f.deadline;
-        self.wake_at(Some(deadline));
         true
     }
 
@@ -389,8 +387,6 @@ impl Node {
     fn keep_record(&mut self, now: Instant, record: &Record<'_>) {
         if !self.records.keep(now, record) {
             self.records.stats.refused += 1;
-        } else if let Some(at) = self.records.next_expiry {
-            self.wake_at(Some(at));
         }
     }
 

@@ -119,7 +119,6 @@ impl Node {
             return;
         }
         self.rotation.retiring = Some(self.retiring_of(key, refuse_after));
-        self.wake_at(Some(refuse_after));
     }
 
     /// Replaces the network key with the next one, made from `new_secret`
@@ -170,7 +169,6 @@ impl Node {
         // Every session and handshake so far was made under the old key.
         self.rotation.old_indices = self.by_index.keys().copied().collect();
         self.rotation.on_current.clear();
-        self.wake_at(Some(refuse_after));
     }
 
     fn retiring_of(&self, key: NetworkKey, refuse_after: Instant) -> Retiring {

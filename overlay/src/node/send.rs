@@ -89,8 +89,7 @@ impl Node {
             peer.tx_bytes += len as u64;
             self.traffic.datagram_sent(len);
             self.traffic.packet_sent(bytes.len());
-            let armed = Self::on_data_sent(peer, now);
-            self.wake_at(armed);
+            Self::on_data_sent(peer, now);
             if rekey {
                 self.initiate(now, pid);
             }
@@ -122,7 +121,6 @@ impl Node {
                 let at = h.sent_at + REKEY_TIMEOUT;
                 if peer.timers.retransmit.is_none_or(|r| r > at) {
                     peer.timers.retransmit = Some(at);
-                    self.wake_at(Some(at));
                 }
             }
             None => self.initiate(now, pid),
@@ -130,16 +128,13 @@ impl Node {
         Action::None
     }
 
-    /// Timer bookkeeping after a data message went out; returns a newly armed deadline.
-    fn on_data_sent(peer: &mut super::peer::Peer, now: Instant) -> Option<Instant> {
+    /// Timer bookkeeping after a data message went out.
+    fn on_data_sent(peer: &mut super::peer::Peer, now: Instant) {
         peer.on_sent(now);
         peer.last_data = Some(now);
         if peer.timers.new_handshake.is_none() {
-            let at = now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT;
-            peer.timers.new_handshake = Some(at);
-            return Some(at);
+            peer.timers.new_handshake = Some(now + KEEPALIVE_TIMEOUT + REKEY_TIMEOUT);
         }
-        None
     }
 
     /// Starts a handshake with `pid` unless one is in flight.
@@ -250,7 +245,6 @@ impl Node {
             self.send_relayed(now, pid, via, &msg);
         }
         self.traffic.handshakes_initiated += 1;
-        self.wake_at(Some(at));
     }
 
     /// Queues a control datagram to a peer (through its relay, if its path
@@ -335,8 +329,7 @@ impl Node {
             }
             self.traffic.packet_sent(pkt.len());
             let peer = self.peers.get_mut(&pid).expect("peer exists");
-            let armed = Self::on_data_sent(peer, now);
-            self.wake_at(armed);
+            Self::on_data_sent(peer, now);
         }
     }
 }

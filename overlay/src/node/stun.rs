@@ -148,9 +148,9 @@ pub(super) struct StunState {
     asked: Vec<SocketAddr>,
     /// Rounds begun.
     rounds: u64,
-    /// A session came up since members were last picked: pick again (a new
-    /// member may be asked at once).
-    sessions_changed: bool,
+    /// When a session came up since members were last picked: pick again
+    /// then (a new member may be asked at once).
+    sessions_changed: Option<Instant>,
     local_port: Option<u16>,
     next_order: u64,
 }
@@ -165,7 +165,7 @@ impl StunState {
             next_round: now + FIRST_ROUND,
             asked: Vec::new(),
             rounds: 0,
-            sessions_changed: false,
+            sessions_changed: None,
             local_port: None,
             next_order: 0,
         }
@@ -175,7 +175,12 @@ impl StunState {
     /// be someone to ask.
     pub(super) fn next_deadline(&self, has_members: bool) -> Option<Instant> {
         let round = (has_members || !self.servers.is_empty()).then_some(self.next_round);
-        self.pending.iter().map(|p| p.deadline).chain(round).min()
+        self.pending
+            .iter()
+            .map(|p| p.deadline)
+            .chain(round)
+            .chain(self.sessions_changed)
+            .min()
     }
 
     /// Replaces the servers; if any is new, the next round is at `now`
@@ -194,9 +199,10 @@ impl StunState {
         &self.servers
     }
 
-    /// Notes that a session came up: its member may be asked at once.
-    pub(super) fn session_came_up(&mut self) {
-        self.sessions_changed = true;
+    /// Notes that a session came up at `now`: its member may be asked at
+    /// once.
+    pub(super) fn session_came_up(&mut self, now: Instant) {
+        self.sessions_changed.get_or_insert(now);
     }
 }
 
@@ -367,8 +373,9 @@ impl Node {
             i += 1;
         }
         let new_round = now >= self.stun.next_round;
-        let members = if new_round || self.stun.sessions_changed {
-            self.stun.sessions_changed = false;
+        let sessions_changed = self.stun.sessions_changed.is_some_and(|t| t <= now);
+        let members = if new_round || sessions_changed {
+            self.stun.sessions_changed = None;
             self.stun_members(now)
         } else {
             Vec::new()

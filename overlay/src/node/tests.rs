@@ -1,10 +1,15 @@
 //! Node tests in virtual time: nodes wired through an in-memory network with
 //! latency, loss and duplication under the test's control.
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 #[path = "tests_cookies.rs"]
 mod cookies;
 #[path = "tests_managed.rs"]
 mod managed;
+#[path = "tests_timers.rs"]
+mod timers;
 
 use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -104,39 +109,45 @@ impl Net {
         for i in 0..self.nodes.len() {
             self.drain(i);
         }
-        loop {
-            let next_flight = self.flights.iter().map(|f| f.at).min();
-            let next_timer = self
-                .nodes
-                .iter()
-                .filter_map(|(_, n)| n.poll_timeout())
-                .min();
-            let Some(t) = [next_flight, next_timer].into_iter().flatten().min() else {
-                break;
-            };
-            if t > deadline {
-                break;
-            }
-            self.now = self.now.max(t);
-            if next_flight == Some(t) {
-                let k = self.flights.iter().position(|f| f.at == t).unwrap();
-                let f = self.flights.remove(k);
-                self.deliver(f.from, f.to, &f.bytes);
-            } else {
-                for i in 0..self.nodes.len() {
-                    if self.nodes[i]
-                        .1
-                        .poll_timeout()
-                        .is_some_and(|w| w <= self.now)
-                    {
-                        let now = self.now;
-                        self.nodes[i].1.handle_timeout(now);
-                        self.drain(i);
-                    }
+        while self.step(deadline) {}
+        self.now = self.now.max(deadline);
+    }
+
+    /// Processes the earliest event (a datagram's arrival, or the wakeup of
+    /// the nodes whose `poll_timeout` came), if it is due by `deadline`;
+    /// returns whether there was one.
+    fn step(&mut self, deadline: Instant) -> bool {
+        let next_flight = self.flights.iter().map(|f| f.at).min();
+        let next_timer = self
+            .nodes
+            .iter_mut()
+            .filter_map(|(_, n)| n.poll_timeout())
+            .min();
+        let Some(t) = [next_flight, next_timer].into_iter().flatten().min() else {
+            return false;
+        };
+        if t > deadline {
+            return false;
+        }
+        self.now = self.now.max(t);
+        if next_flight == Some(t) {
+            let k = self.flights.iter().position(|f| f.at == t).unwrap();
+            let f = self.flights.remove(k);
+            self.deliver(f.from, f.to, &f.bytes);
+        } else {
+            for i in 0..self.nodes.len() {
+                if self.nodes[i]
+                    .1
+                    .poll_timeout()
+                    .is_some_and(|w| w <= self.now)
+                {
+                    let now = self.now;
+                    self.nodes[i].1.handle_timeout(now);
+                    self.drain(i);
                 }
             }
         }
-        self.now = self.now.max(deadline);
+        true
     }
 
     fn run_for(&mut self, d: Duration) {

@@ -4,6 +4,9 @@
 //! counted as `peer_table_full`, and are forgotten once nobody speaks of
 //! them.
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

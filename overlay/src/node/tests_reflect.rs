@@ -6,6 +6,9 @@
 //! victim receives at most [`TARGET_PROBES`] probes from the node, or
 //! [`VOUCHED_TARGET_PROBES`] when vouched for (docs/protocol.md §11).
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -3,6 +3,9 @@
 //! none, and one neighbour announcing cheap routes to everyone becomes the
 //! next hop of at most its capped share.
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -2,6 +2,9 @@
 //! completed over it: a hello or an initiation that the node takes is not
 //! enough.
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 

@@ -1,10 +1,13 @@
-//! Timers: handshake retransmission and give-up, rekeying, keepalives,
-//! gossip, session expiry, member expiry and bootstrap hellos. Each peer
-//! keeps its own deadlines; the node wakes at the earliest of them.
+//! Timers: [`Node::poll_timeout`] and [`Node::handle_timeout`] over the
+//! timer table, and the timers of the members themselves (handshake
+//! retransmission and give-up, rekeying, keepalives, gossip, session
+//! expiry), member expiry and bootstrap hellos. Each peer keeps its own
+//! deadlines; the node wakes at the earliest deadline of any machine.
 
 use std::time::{Duration, Instant};
 
 use super::roster::Roster;
+use super::timer_table::Timer;
 use super::{Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
@@ -40,35 +43,72 @@ pub(super) fn rekey_after(session: &Session) -> Duration {
 }
 
 impl Node {
+    /// When [`Node::handle_timeout`] should next be called: the earliest
+    /// deadline of the timer table, each slot read afresh from the state of
+    /// its machine (see [`super::timer_table`]). Cheap enough to call after
+    /// every input: O(log n) per member changed since the last call.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        for timer in Timer::ALL {
+            let at = self.deadline_of(timer);
+            self.timers.set(timer, at);
+        }
+        self.timers.next_timeout()
+    }
+
     /// Runs every timer that is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.bootstrap_timers(now);
-        // In node ID order: the node's behaviour must not depend on the map's.
-        for pid in self.peers.take_due(now) {
-            self.peer_timers(now, pid);
+        for timer in Timer::ALL {
+            self.run_timer(timer, now);
         }
-        self.maintain_members(now);
-        self.traversal_timers(now);
-        self.lookup_timers(now);
-        self.record_timers(now);
-        self.stun_timers(now);
-        self.rotation_timers(now);
-        self.expire_certificates(now);
-        self.name_timers(now);
-        self.next_wakeup = self
-            .peers
-            .next_deadline()
-            .into_iter()
-            .chain(self.bootstrap.iter().map(|b| b.next_hello))
-            .chain(self.traversal.next_deadline())
-            .chain(self.stun_deadline())
-            .chain(self.lookup_deadline())
-            .chain(self.record_deadline())
-            .chain(self.rotation_deadline())
-            .chain(self.certificate_deadline())
-            .chain(self.name_deadline())
-            .chain((!self.peers.is_empty()).then_some(self.next_maintenance))
-            .min();
+    }
+
+    /// The next deadline of `timer`'s machine, from its state.
+    pub(super) fn deadline_of(&mut self, timer: Timer) -> Option<Instant> {
+        match timer {
+            Timer::Bootstrap => self.bootstrap.iter().map(|b| b.next_hello).min(),
+            Timer::Peers => self.peers.next_deadline(),
+            Timer::Maintenance => (!self.peers.is_empty()).then_some(self.next_maintenance),
+            // Until its first run (at the node's start) the traversal
+            // machine has no schedule of its own.
+            Timer::Traversal => {
+                let own = self.traversal.next_deadline();
+                if self.traversal.started() {
+                    own
+                } else {
+                    Some(own.map_or(self.epoch, |at| at.min(self.epoch)))
+                }
+            }
+            Timer::Lookups => self.lookup_deadline(),
+            Timer::Records => self.record_deadline(),
+            Timer::Stun => self.stun_deadline(),
+            Timer::Rotation => self.rotation_deadline(),
+            Timer::Certificates => self.certificate_deadline(),
+            Timer::LanBeacon => self.lan_beacons.deadline(),
+            Timer::Names => self.name_deadline(),
+        }
+    }
+
+    /// Runs what is due at `now` of `timer`'s machine; the machine checks
+    /// its own deadlines, so running it early does nothing.
+    fn run_timer(&mut self, timer: Timer, now: Instant) {
+        match timer {
+            Timer::Bootstrap => self.bootstrap_timers(now),
+            // In node ID order: the node's behaviour must not depend on the map's.
+            Timer::Peers => {
+                for pid in self.peers.take_due(now) {
+                    self.peer_timers(now, pid);
+                }
+            }
+            Timer::Maintenance => self.maintain_members(now),
+            Timer::Traversal => self.traversal_timers(now),
+            Timer::Lookups => self.lookup_timers(now),
+            Timer::Records => self.record_timers(now),
+            Timer::Stun => self.stun_timers(now),
+            Timer::Rotation => self.rotation_timers(now),
+            Timer::Certificates => self.expire_certificates(now),
+            Timer::LanBeacon => self.lan_beacon_timer(now),
+            Timer::Names => self.name_timers(now),
+        }
     }
 
     fn bootstrap_timers(&mut self, now: Instant) {
@@ -283,6 +323,8 @@ fn freshest_candidates(roster: &Roster, now: Instant, n: usize) -> Vec<NodeId> {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::identity::NodeKey;

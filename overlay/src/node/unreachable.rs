@@ -237,6 +237,8 @@ impl Checksum {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::wire::inner::parse_ip;

@@ -534,7 +534,7 @@ async fn serve_udp<Fr, B, M, F>(
     F: Future<Output = io::Result<B>>,
 {
     let front = Arc::new(front);
-    let epoch = Instant::now();
+    let epoch = crate::clock::now();
     let idle_ms = u64::try_from(options.udp_idle_timeout.as_millis()).unwrap_or(u64::MAX);
     let mut sweep = tokio::time::interval(
         (options.udp_idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(5)),

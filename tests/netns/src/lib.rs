@@ -12,6 +12,9 @@
 //! and loss on links. Its core, and [`netns`] and [`process`], live in the
 //! `tessel-lab` crate (shared with `tessel demo`) and are re-exported here.
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 pub mod cluster;
 pub mod engine_client;
 pub mod lab;

@@ -21,6 +21,9 @@
 //! --workspace`); alone, `cargo build -p tessel-overlay --bin tessel
 //! --features test-hooks`.
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;

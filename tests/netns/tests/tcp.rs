@@ -18,6 +18,9 @@
 //! `iperf3`, `ss`, `bash` and the `tessel` binary (`cargo build -p
 //! tessel-overlay --bin tessel`, or set `TESSEL_BIN`).
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -43,7 +46,7 @@ const TRANSFER_BYTES: u64 = 8 << 20;
 const NO_TCP_WINDOW: Duration = Duration::from_secs(5);
 
 /// Connections a node keeps open at once from one address
-/// (`MAX_ACCEPTED_PER_ADDRESS` in `overlay/src/driver/tcp/policy.rs`; the
+/// (`MAX_ACCEPTED_PER_ADDRESS` in `overlay/src/node/tcp_policy.rs`; the
 /// bound on all of them, 256, is the policy's unit tests' to check).
 const MAX_PER_ADDRESS: usize = 8;
 

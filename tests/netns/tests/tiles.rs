@@ -11,6 +11,9 @@
 //! and the `tessel` binary (`cargo build -p tessel-overlay --bin tessel`, or
 //! set `TESSEL_BIN`).
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -28,6 +28,9 @@
 //! `iperf3` and the `tessel` binary (`cargo build -p tessel-overlay --bin
 //! tessel`, or set `TESSEL_BIN`).
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 

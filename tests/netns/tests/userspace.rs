@@ -11,6 +11,9 @@
 //! `cargo nextest run --workspace`) builds both too. `TESSEL_BIN` points at
 //! another `tessel`; the example is then looked for in `examples/` next to it.
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;

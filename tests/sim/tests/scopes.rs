@@ -528,6 +528,8 @@ fn build(seed: u64, runtimes: usize) -> Sim {
 
 /// The whole scenario; returns the summary line.
 fn run(seed: u64, runtimes: usize, per: usize) -> String {
+    // How long the run took on the wall clock, for the summary.
+    #[allow(clippy::disallowed_methods)]
     let wall = Instant::now();
     let mut s = build(seed, runtimes);
     let hosts = runtimes * 2 / 3;

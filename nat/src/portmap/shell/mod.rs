@@ -9,6 +9,7 @@
 //! decisions of its own: PCP and NAT-PMP are [`super::client::Client`]s;
 //! UPnP is a short sequence of HTTP exchanges ([`upnp`]).
 
+mod clock;
 mod probe;
 mod route;
 mod udp;
@@ -201,16 +202,6 @@ async fn run_one(
         Protocol::Upnp => upnp::run(gateway, local, config, out, stop).await,
         _ => udp::run(protocol, gateway, local, config, out, stop).await,
     }
-}
-
-/// Random bytes for nonces and seeds; a fixed pattern if the OS has none
-/// (the mapping still works; only its nonce is predictable).
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    if getrandom::fill(&mut b).is_err() {
-        b.iter_mut().enumerate().for_each(|(i, x)| *x = i as u8);
-    }
-    b
 }
 
 /// Logs and publishes a new mapping.

@@ -9,7 +9,7 @@ use tokio::net::UdpSocket;
 
 use super::super::natpmp::{self, SERVER_PORT};
 use super::super::{pcp, Offered};
-use super::upnp;
+use super::{clock, upnp};
 
 /// When the UDP requests are sent again, from the start.
 const RESEND_AT: [Duration; 3] = [
@@ -21,7 +21,7 @@ const RESEND_AT: [Duration; 3] = [
 /// Asks `gateway` (reached from `local`) which protocols it offers,
 /// waiting at most `timeout`.
 pub async fn probe(gateway: Ipv4Addr, local: Ipv4Addr, timeout: Duration) -> Offered {
-    let deadline = tokio::time::Instant::now() + timeout;
+    let deadline = clock::tokio_now() + timeout;
     let udp = async {
         let (pcp, nat_pmp) = tokio::join!(
             ask(
@@ -69,7 +69,7 @@ async fn ask(
 ) -> Option<bool> {
     let socket = UdpSocket::bind((local, 0)).await.ok()?;
     socket.connect((gateway, SERVER_PORT)).await.ok()?;
-    let start = tokio::time::Instant::now();
+    let start = clock::tokio_now();
     let mut buf = [0u8; 1100];
     let mut next = 0;
     loop {
@@ -82,7 +82,7 @@ async fn ask(
                 Err(_) => return None,
             },
             () = tokio::time::sleep_until(wake) => {
-                if tokio::time::Instant::now() >= deadline {
+                if clock::tokio_now() >= deadline {
                     return None;
                 }
                 let _ = socket.send(&request).await;

@@ -10,7 +10,8 @@ use tokio::sync::watch;
 use super::super::client::{Client, ClientConfig, Event};
 use super::super::natpmp::SERVER_PORT;
 use super::super::{Mapping, Protocol};
-use super::{publish, random, Outcome, PortMapperConfig};
+use super::clock::{self, random};
+use super::{publish, Outcome, PortMapperConfig};
 
 /// Runs one client until it fails or is stopped.
 pub(super) async fn run(
@@ -42,7 +43,7 @@ pub(super) async fn run(
             nonce: random(),
             seed: u64::from_le_bytes(random()),
         },
-        std::time::Instant::now(),
+        clock::now(),
     );
     let mut had_mapping = false;
     let mut stopping = false;
@@ -87,12 +88,12 @@ pub(super) async fn run(
             };
         }
         let deadline = client.poll_timeout().map_or_else(
-            || tokio::time::Instant::now() + Duration::from_secs(3600),
+            || clock::tokio_now() + Duration::from_secs(3600),
             tokio::time::Instant::from_std,
         );
         tokio::select! {
             r = socket.recv(&mut buf) => match r {
-                Ok(n) => client.handle_datagram(std::time::Instant::now(), &buf[..n]),
+                Ok(n) => client.handle_datagram(clock::now(), &buf[..n]),
                 // ICMP port unreachable: nothing listens on the gateway's 5351.
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                     if stopping {
@@ -105,11 +106,11 @@ pub(super) async fn run(
                 }
                 Err(e) => tracing::debug!(error = %e, "port mapping: receiving"),
             },
-            () = tokio::time::sleep_until(deadline) => client.handle_timeout(std::time::Instant::now()),
+            () = tokio::time::sleep_until(deadline) => client.handle_timeout(clock::now()),
             _ = stop.changed(), if !stopping => {
                 stopping = true;
                 out.send_replace(None);
-                client.stop(std::time::Instant::now());
+                client.stop(clock::now());
             }
         }
     }

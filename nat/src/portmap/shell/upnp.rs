@@ -14,7 +14,8 @@ use super::super::upnp::soap::{self, Action, Answer};
 use super::super::upnp::url::HttpUrl;
 use super::super::upnp::{http, ssdp};
 use super::super::{Mapping, Protocol, WireError};
-use super::{publish, random, Outcome, PortMapperConfig};
+use super::clock::{self, random};
+use super::{publish, Outcome, PortMapperConfig};
 
 /// Limit of one HTTP exchange.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -66,7 +67,7 @@ pub(super) async fn discover(gateway: Ipv4Addr, local: Ipv4Addr) -> Result<WanSe
 async fn search(gateway: Ipv4Addr, local: Ipv4Addr) -> Result<String, UpnpError> {
     let socket = UdpSocket::bind((local, 0)).await?;
     let request = ssdp::emit_search(ssdp::IGD_TARGET, 1);
-    let deadline = tokio::time::Instant::now() + SEARCH_TIMEOUT;
+    let deadline = clock::tokio_now() + SEARCH_TIMEOUT;
     let mut buf = vec![0u8; ssdp::MAX_LEN];
     for round in 0..3u32 {
         let _ = socket
@@ -75,8 +76,7 @@ async fn search(gateway: Ipv4Addr, local: Ipv4Addr) -> Result<String, UpnpError>
         let _ = socket
             .send_to(&request, (gateway, ssdp::MULTICAST.port()))
             .await;
-        let round_end =
-            (tokio::time::Instant::now() + Duration::from_millis(250 << round)).min(deadline);
+        let round_end = (clock::tokio_now() + Duration::from_millis(250 << round)).min(deadline);
         loop {
             let r = tokio::time::timeout_at(round_end, socket.recv_from(&mut buf)).await;
             let Ok(Ok((n, from))) = r else { break };
@@ -87,7 +87,7 @@ async fn search(gateway: Ipv4Addr, local: Ipv4Addr) -> Result<String, UpnpError>
                 return Ok(answer.location);
             }
         }
-        if tokio::time::Instant::now() >= deadline {
+        if clock::tokio_now() >= deadline {
             break;
         }
     }
@@ -228,22 +228,21 @@ pub(super) async fn run(
     };
     publish(out, mapping(lease), config.internal_port);
     let mut expires =
-        (lease != 0).then(|| tokio::time::Instant::now() + Duration::from_secs(u64::from(lease)));
+        (lease != 0).then(|| clock::tokio_now() + Duration::from_secs(u64::from(lease)));
     let mut next = if lease == 0 {
         None
     } else {
-        Some(tokio::time::Instant::now() + Duration::from_secs(u64::from(lease / 2)))
+        Some(clock::tokio_now() + Duration::from_secs(u64::from(lease / 2)))
     };
     loop {
-        let wake =
-            next.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400));
+        let wake = next.unwrap_or_else(|| clock::tokio_now() + Duration::from_secs(86_400));
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {
                 match add(&service, local, config.internal_port, config.lifetime, port).await {
                     Ok((p, l)) if p == port => {
                         lease = l;
                         publish(out, mapping(lease), config.internal_port);
-                        let now = tokio::time::Instant::now();
+                        let now = clock::tokio_now();
                         expires = (lease != 0).then(|| now + Duration::from_secs(u64::from(lease)));
                         next = (lease != 0).then(|| now + Duration::from_secs(u64::from(lease / 2)));
                     }
@@ -253,7 +252,7 @@ pub(super) async fn run(
                         return failed(true, UpnpError::Fault { code: soap::ERR_CONFLICT, description: "port taken".into() });
                     }
                     Err(e) => {
-                        let now = tokio::time::Instant::now();
+                        let now = clock::tokio_now();
                         if expires.is_some_and(|x| now + RENEW_RETRY >= x) {
                             return failed(true, e);
                         }

@@ -3,6 +3,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use anyhow::{anyhow, Context, Result};
+use tessel_overlay::driver::clock;
 use tessel_overlay::driver::dns::DnsOptions;
 use tessel_overlay::driver::portmap::PortMapping;
 use tessel_overlay::driver::runtime_dir::SocketGroup;
@@ -54,7 +55,7 @@ pub(crate) fn run(command: Command, up_ctx: Option<UpContext>, log: LogLevel) ->
 
 fn network_new(json: bool) -> Result<()> {
     let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut seed[..]).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+    clock::fill_random(&mut seed[..]).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
     let key = NetworkKey::from_secret(*seed);
     if json {
         let v = serde_json::json!({

@@ -2,9 +2,10 @@
 //! `down`), as SIGTERM would (its interface removed, its state saved), and
 //! waits until it has.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
+use tessel_overlay::driver::clock;
 use tessel_overlay::driver::control::answers::DownAnswer;
 use tessel_overlay::driver::control::Request;
 
@@ -22,8 +23,8 @@ pub(crate) fn run(dirs: &NodeDirs, json: bool) -> Result<()> {
         Err(AskError::Answer(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    let deadline = Instant::now() + STOP_WAIT;
-    while Instant::now() < deadline {
+    let deadline = clock::now() + STOP_WAIT;
+    while clock::now() < deadline {
         if local::call(dirs, &Request::Status).is_err() {
             if json {
                 println!("{}", serde_json::json!({ "stopped": true }));

@@ -9,10 +9,11 @@
 //! random bytes of the same size. Prints `{"sent": N, "seconds": S}`.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Args, ValueEnum};
+use tessel_overlay::driver::clock;
 use tessel_overlay::identity::{NodeId, NodeKey};
 use tessel_overlay::session::handshake::{create_initiation, HandshakeKeys};
 use tessel_overlay::wire::handshake_init;
@@ -60,12 +61,12 @@ pub(crate) fn run(args: FloodArgs) -> Result<()> {
     let network = crate::commands::parse_network(&args.network)?;
     let target = NodeId::parse(args.target.trim()).map_err(|e| anyhow!("--target: {e}"))?;
     let mac = MacKey::for_recipient(&network.mac_key(), target.as_bytes());
-    let unix_ms = SystemTime::now()
+    let unix_ms = clock::system_now()
         .duration_since(UNIX_EPOCH)
         .context("clock before 1970")?
         .as_millis() as u64;
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow!("random source: {e}"))?;
+    clock::fill_random(&mut seed).map_err(|e| anyhow!("random source: {e}"))?;
     let pool = match args.kind {
         Kind::Garbage => Vec::new(),
         Kind::Replay => vec![initiation(&network, &target, seed, 0, unix_ms)?],
@@ -80,11 +81,11 @@ pub(crate) fn run(args: FloodArgs) -> Result<()> {
     };
     let socket = UdpSocket::bind(bind).context("binding a UDP socket")?;
     let mut rng = u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")) | 1;
-    let start = Instant::now();
+    let start = clock::now();
     let end = start + Duration::from_secs_f64(args.seconds);
     let mut sent: u64 = 0;
     let mut buf = [0u8; handshake_init::LEN];
-    while Instant::now() < end {
+    while clock::now() < end {
         // 64 datagrams between clock reads and pacing.
         for _ in 0..64 {
             match args.kind {
@@ -112,7 +113,7 @@ pub(crate) fn run(args: FloodArgs) -> Result<()> {
         }
         if args.rate > 0 {
             let due = start + Duration::from_secs_f64(sent as f64 / args.rate as f64);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            if let Some(wait) = due.checked_duration_since(clock::now()) {
                 std::thread::sleep(wait);
             }
         }

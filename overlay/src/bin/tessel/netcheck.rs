@@ -2,12 +2,13 @@
 //! `tessel_nat::netcheck` over two real UDP sockets and prints its report.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use socket2::{Domain, Protocol, Socket, Type};
 use tessel_nat::netcheck::{Netcheck, Reflector, Report, SOCKETS};
 use tessel_nat::stun::IntegrityKey;
+use tessel_overlay::driver::clock;
 use tessel_overlay::driver::state_dir::StateDir;
 use tokio::net::UdpSocket;
 
@@ -155,9 +156,9 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
 async fn check(reflectors: Vec<Reflector>) -> Result<Report> {
     let sockets = [Sock::bind()?, Sock::bind()?];
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+    clock::fill_random(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
     let ports: [Option<u16>; SOCKETS] = [sockets[0].port(), sockets[1].port()];
-    let start = Instant::now();
+    let start = clock::now();
     let mut nc = Netcheck::new(reflectors, ports, seed, start);
     let mut bufs = [[0u8; 2048]; SOCKETS];
     loop {
@@ -172,16 +173,16 @@ async fn check(reflectors: Vec<Reflector>) -> Result<Report> {
         tokio::select! {
             r = sockets[0].socket.recv_from(b0) => {
                 if let Ok((n, from)) = r {
-                    nc.handle_datagram(Instant::now(), 0, canonical(from), &b0[..n]);
+                    nc.handle_datagram(clock::now(), 0, canonical(from), &b0[..n]);
                 }
             }
             r = sockets[1].socket.recv_from(b1) => {
                 if let Ok((n, from)) = r {
-                    nc.handle_datagram(Instant::now(), 1, canonical(from), &b1[..n]);
+                    nc.handle_datagram(clock::now(), 1, canonical(from), &b1[..n]);
                 }
             }
             () = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)) => {
-                nc.handle_timeout(Instant::now());
+                nc.handle_timeout(clock::now());
             }
         }
     }

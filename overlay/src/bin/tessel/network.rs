@@ -3,10 +3,11 @@
 //! the `tessel up` options that make a node a managed member.
 
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use tessel_overlay::driver::clock;
 use tessel_overlay::driver::control::answers::RevocationsAnswer;
 use tessel_overlay::driver::control::Request;
 use tessel_overlay::driver::state_dir::StateDir;
@@ -90,7 +91,7 @@ pub(crate) struct RevocationsArgs {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
+    clock::system_now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }

@@ -49,7 +49,7 @@ impl DnsTask {
         let (wake, mut woken) = mpsc::channel::<()>(1);
         let task = tokio::spawn(async move {
             loop {
-                let started = tokio::time::Instant::now();
+                let started = crate::driver::clock::tokio_now();
                 let result = resolve_bootstrap(&name, server).await;
                 let wait = if result.is_ok() { REFRESH } else { RETRY };
                 let answer = DnsAnswer {

@@ -12,34 +12,32 @@
 //!   `Node::handle_aux_datagram`; its writer task frames what
 //!   `TcpTransport::send` queues (the node's `Action::SendAux` and aux
 //!   transmits for stream IDs);
-//! - once a second, `Input::Tick`: the `policy` looks at the node
-//!   (any session? any member answering over UDP?) and dials, closes or
-//!   detaches; dial tasks report with `Input::Dialed`.
+//! - once a second, `Input::Tick`: the policy (the sans-IO machine in
+//!   [`crate::node::tcp_policy`]) looks at the node (any session? any
+//!   member answering over UDP?) and dials, closes or detaches; dial tasks
+//!   report with `Input::Dialed`.
 
 mod conn;
 mod listen;
-mod policy;
-pub mod status;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::clock;
+pub use crate::node::tcp_policy::status::{
+    TcpConnectionStatus, TcpCounters, TcpLinkStatus, TcpStatus,
+};
+use crate::node::tcp_policy::{Command, NodeView, Policy, TICK};
 use crate::node::{Action, Node};
 use conn::ConnIo;
-use policy::{Command, NodeView, Policy};
-pub use status::{TcpConnectionStatus, TcpCounters, TcpLinkStatus, TcpStatus};
 
 /// Inputs waiting between the transport's tasks and the daemon's task.
 const QUEUE: usize = 1024;
-/// How often the policy runs.
-const TICK: Duration = Duration::from_secs(1);
 
 /// What the transport's tasks report to the daemon's task.
 #[derive(Debug)]

@@ -106,7 +106,7 @@ impl Host {
 
     /// Runs until the task is aborted (or every input closes).
     pub(super) async fn run(mut self, mut inputs: Inputs) {
-        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
+        let far = crate::driver::clock::tokio_now() + std::time::Duration::from_secs(86_400);
         loop {
             let deadline = self
                 .node

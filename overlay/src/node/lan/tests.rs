@@ -2,6 +2,9 @@
 //! without hairpinning) and on the public side, beacons handed to the
 //! members of the sender's LAN, everything else routed as datagrams.
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -191,7 +194,7 @@ impl World {
             let next_flight = self.flights.iter().map(|f| f.at).min();
             let next_timer = self
                 .hosts
-                .iter()
+                .iter_mut()
                 .filter_map(|h| h.node.poll_timeout())
                 .min();
             let Some(t) = [next_flight, next_timer].into_iter().flatten().min() else {

@@ -179,6 +179,8 @@ impl Limits {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::identity::NodeKey;

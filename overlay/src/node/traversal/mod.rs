@@ -118,7 +118,13 @@ pub struct TraversalStats {
 }
 
 impl Traversal {
-    /// The earliest deadline of any punch.
+    /// Whether the machine ran once (the first run schedules its upgrades
+    /// and the self-check).
+    pub(crate) fn started(&self) -> bool {
+        self.next_upgrade.is_some()
+    }
+
+    /// The earliest deadline of any punch, the self-check or the upgrades.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.punches
             .values()

@@ -332,8 +332,6 @@ impl Node {
                     next: now + SPRAY_DELAY,
                     tx: None,
                 });
-                let at = punch.next_deadline();
-                self.wake_at(Some(at));
             }
         }
         tracing::debug!(peer = %src.short(), request = c.request, aux = c.aux_sockets, "hole punching: candidates received");
@@ -445,8 +443,6 @@ impl Node {
             self.birthday_round(now, pid);
         }
         self.spray_step(now, pid);
-        let at = self.traversal.punches[&pid].next_deadline();
-        self.wake_at(Some(at));
     }
 
     fn start_birthday(&mut self, now: Instant, pid: NodeId) {
@@ -563,7 +559,6 @@ impl Node {
             return;
         };
         let birthday = punch.birthday.is_some_and(|b| b.is_none());
-        let next = punch.next_deadline();
         for &to in &targets {
             self.send_punch_probe(now, 0, pid, to, tx);
         }
@@ -576,7 +571,6 @@ impl Node {
                 }
             }
         }
-        self.wake_at(Some(next));
     }
 
     /// Probes one newly learned endpoint of `pid` at once.
@@ -643,8 +637,6 @@ impl Node {
             return;
         }
         punch.found = Some((socket, addr, rtt));
-        let next = punch.next_deadline();
-        self.wake_at(Some(next));
         let Some(peer) = self.peers.get_mut(&pid) else {
             return;
         };

@@ -18,6 +18,8 @@
 //! `ip netns` handle such as `/run/netns/NAME`) is deleted or no longer the
 //! one it runs in, or when killed; the steering rule disappears with it.
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
 // System calls and FFI that no safe wrapper here covers; every block
 // says why it is sound.
 #![allow(unsafe_code)]

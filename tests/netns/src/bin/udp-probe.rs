@@ -16,6 +16,9 @@
 //! 600) passed, and prints one JSON line per query:
 //! `{"server", "via", "local", "replies": [{"index", "from", "mapped"}]}`.
 
+// The namespace harness runs real processes against the wall clock.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;

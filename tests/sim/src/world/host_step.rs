@@ -263,7 +263,7 @@ impl Step<'_> {
         let now = self.now;
         let base = self.base;
         let host = &mut *self.host;
-        let Some(deadline) = host.node.as_ref().and_then(|n| n.poll_timeout()) else {
+        let Some(deadline) = host.node.as_mut().and_then(|n| n.poll_timeout()) else {
             return;
         };
         let mut at = SimTime::from_duration(deadline.saturating_duration_since(base)).max(now);

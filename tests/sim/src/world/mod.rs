@@ -112,9 +112,13 @@ impl World {
         let mut node_rng = stream(seed, Stream::Nodes);
         let mut network_key = [0u8; 32];
         node_rng.fill_bytes(&mut network_key);
+        // The world's clock: virtual time counts from whatever instant
+        // this is, and no node ever sees the real clock.
+        #[allow(clippy::disallowed_methods)]
+        let base = Instant::now();
         Self {
             seed,
-            base: Instant::now(),
+            base,
             now: SimTime::ZERO,
             queue: Queue::new(),
             hosts: Vec::new(),

@@ -4,7 +4,8 @@
 //! then every demo namespace is deleted with whatever still runs in it, and
 //! the demo's files are removed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tessel_overlay::driver::clock;
 
 use anyhow::{bail, Result};
 use tessel_lab::netns;
@@ -77,8 +78,8 @@ fn teardown(found: &DemoState) -> Result<Removed> {
             removed.nodes += 1;
         }
     }
-    let deadline = Instant::now() + STOP_GRACE;
-    while found.nodes.iter().any(alive) && Instant::now() < deadline {
+    let deadline = clock::now() + STOP_GRACE;
+    while found.nodes.iter().any(alive) && clock::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     let mut names: Vec<String> = found

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::time::{Duration, Instant};
+use tessel_overlay::driver::clock;
 
 /// Prints the story as it happens.
 #[derive(Debug)]
@@ -15,7 +16,7 @@ impl Narrator {
     /// Starts the clock; `to_stderr` when stdout is kept for JSON.
     pub(crate) fn new(to_stderr: bool) -> Self {
         Self {
-            start: Instant::now(),
+            start: clock::now(),
             to_stderr,
         }
     }

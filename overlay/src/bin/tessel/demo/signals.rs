@@ -4,7 +4,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tessel_overlay::driver::clock;
 
 use anyhow::{bail, Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
@@ -78,10 +79,10 @@ impl Interrupt {
 
     /// Sleeps for `d`, failing early if interrupted.
     pub(crate) fn sleep(&self, d: Duration) -> Result<()> {
-        let end = Instant::now() + d;
+        let end = clock::now() + d;
         loop {
             self.check()?;
-            let now = Instant::now();
+            let now = clock::now();
             if now >= end {
                 return Ok(());
             }

@@ -9,6 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tessel_overlay::driver::clock;
 
 use anyhow::{anyhow, Context, Result};
 use tessel_lab::{Internet, Naming, NatRouter, Tether};
@@ -124,7 +125,7 @@ impl DemoWorld {
         } else {
             Tether::OwnSession
         };
-        let started = Instant::now();
+        let started = clock::now();
         let mut nodes = Vec::new();
         for (m, ns) in MEMBERS.iter().zip(hosts) {
             let peer = (m.nat != Nat::None).then_some(peer);
@@ -152,7 +153,7 @@ impl DemoWorld {
 
     /// Waits until every node answers `tessel status`.
     fn wait_ready(&mut self, interrupt: &Interrupt) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
+        let deadline = clock::now() + START_TIMEOUT;
         for node in &mut self.nodes {
             loop {
                 interrupt.check()?;
@@ -161,7 +162,7 @@ impl DemoWorld {
                     node.learn(&view);
                     break;
                 }
-                if Instant::now() >= deadline {
+                if clock::now() >= deadline {
                     return Err(anyhow!(
                         "the node of {} did not answer `tessel status` within {START_TIMEOUT:?}; \
                          the end of its log:\n{}",
@@ -240,7 +241,7 @@ fn describe_site(m: &Member, addr: IpAddr, public: IpAddr) -> String {
 /// Makes a new network key and writes it where only root reads it.
 fn write_network_key() -> Result<PathBuf> {
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+    clock::fill_random(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
     let key = NetworkKey::from_secret(seed);
     let path = Path::new(state::DIR).join("network.key");
     std::fs::write(&path, key.to_text().as_str())

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -13,6 +13,7 @@ use serde_json::json;
 use tessel_actors::ids::{NodeId as ActorNodeId, Time};
 use tessel_actors::scope::record::BEARER;
 use tessel_actors::scope::{Body, Record, ScopePath};
+use tessel_overlay::driver::clock;
 use tessel_overlay::driver::scopes::text;
 use tessel_overlay::identity::{NodeId, OwnerId, OwnerKey};
 use zeroize::Zeroizing;
@@ -180,7 +181,7 @@ fn print_owner(public: &str, file: &Path, json: bool) {
 /// file) and prints its public half (with `json`, as JSON with the file).
 pub(crate) fn key_new(out: &Path, json: bool) -> Result<()> {
     let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(&mut seed[..]).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+    clock::fill_random(&mut seed[..]).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
     let key = OwnerKey::from_seed(*seed);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -225,7 +226,7 @@ fn node_id(s: &str) -> Result<ActorNodeId> {
 }
 
 fn now() -> Time {
-    let ms = SystemTime::now()
+    let ms = clock::system_now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     Time(ms)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::json;
+use tessel_overlay::driver::clock;
 use tessel_overlay::driver::tile::config::{parse_signing_key, public_key_text, signing_key_text};
 use tessel_tile_link::file::{signed, FileName};
 
@@ -12,7 +13,7 @@ use super::{KeygenArgs, SignArgs};
 
 /// Milliseconds since the Unix epoch: the default timestamp.
 pub(super) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
+    clock::system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
@@ -66,7 +67,7 @@ pub(super) fn keygen(a: &KeygenArgs) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+    clock::fill_random(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
     let key = ed25519_dalek::SigningKey::from_bytes(&seed);
     let mut f = std::fs::OpenOptions::new()
         .write(true)

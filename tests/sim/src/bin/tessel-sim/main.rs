@@ -216,6 +216,8 @@ fn replay_on_panic(guard: &SeedGuard) {
 }
 
 fn run_matrix(trials: u64, seed: u64) -> ExitCode {
+    // How long the run took on the wall clock, for the report.
+    #[allow(clippy::disallowed_methods)]
     let wall = Instant::now();
     let guard = SeedGuard::for_command(
         seed,

@@ -49,6 +49,8 @@ pub(crate) fn drive<M: Measured>(
     progress: u64,
 ) -> Result<Outcome<M>, SimError> {
     let heap_before = alloc::in_use();
+    // How long the run took on the wall clock, for the report.
+    #[allow(clippy::disallowed_methods)]
     let wall = Instant::now();
     let cpu_before = cpu_time();
     let mut run = make()?;

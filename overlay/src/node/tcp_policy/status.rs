@@ -1,5 +1,6 @@
 //! The TCP transport as `tessel status` shows it (the `tcp` object of the
-//! status JSON).
+//! status JSON), as its policy ([`super::Policy::status`]) and the shell
+//! fill it in.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,9 @@
-//! When to dial, keep and close TCP connections: the transport's decisions
-//! as a deterministic state machine. The shell reports what happens
-//! (connections opened and closed, datagrams, and once a second what the
-//! node says) and carries out the [`Command`]s; time is an argument.
+//! When to dial, keep and close TCP connections: the TCP transport's
+//! decisions as a deterministic state machine on the sans-IO side, which
+//! the simulator can drive as well as the daemon. The shell
+//! (`driver::tcp`) reports what happens (connections opened and closed,
+//! datagrams, and every [`TICK`] what the node says) and carries out the
+//! [`Command`]s; it never reads a clock: `now` is an argument.
 //!
 //! The rule:
 //! * A node accepts connections, at most [`MAX_ACCEPTED`] at a time and at
@@ -30,39 +32,45 @@
 //!   [`HANDSHAKE_TIMEOUT`] without a handshake, closes it. An accepted
 //!   connection that brings nothing for [`ACCEPTED_IDLE`] is closed too.
 
+pub mod status;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::status::{TcpConnectionStatus, TcpCounters, TcpLinkStatus, TcpStatus};
 use crate::node::STREAM_IDS_FROM;
+use status::{TcpConnectionStatus, TcpCounters, TcpLinkStatus, TcpStatus};
+
+/// How often the shell runs [`Policy::tick`]: the dialing rule and the
+/// timers below are checked at this grain.
+pub const TICK: Duration = Duration::from_secs(1);
 
 /// How long a node goes without any session before it dials TCP.
-pub(crate) const FALLBACK_AFTER: Duration = Duration::from_secs(3);
+pub const FALLBACK_AFTER: Duration = Duration::from_secs(3);
 /// How long a new connection has to bring a datagram the node takes.
-pub(crate) const FIRST_DATAGRAM_TIMEOUT: Duration = Duration::from_secs(10);
+pub const FIRST_DATAGRAM_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a new connection has to complete a handshake (longer than the
 /// 15 s after which a member whose data goes unanswered starts one).
-pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A dialed connection with no datagram either way for this long is closed
 /// (sessions through it send a keepalive at least every 25 s).
-pub(crate) const DIALED_IDLE: Duration = Duration::from_secs(60);
+pub const DIALED_IDLE: Duration = Duration::from_secs(60);
 /// An accepted connection that brings nothing for this long is closed.
-pub(crate) const ACCEPTED_IDLE: Duration = Duration::from_secs(180);
+pub const ACCEPTED_IDLE: Duration = Duration::from_secs(180);
 /// Accepted connections open at once.
-pub(crate) const MAX_ACCEPTED: usize = 256;
+pub const MAX_ACCEPTED: usize = 256;
 /// Accepted connections open at once from one IP address.
-pub(crate) const MAX_ACCEPTED_PER_ADDRESS: usize = 8;
+pub const MAX_ACCEPTED_PER_ADDRESS: usize = 8;
 /// `--peer` addresses dialed at most.
-pub(crate) const MAX_LINKS: usize = 16;
+pub const MAX_LINKS: usize = 16;
 /// First wait before dialing a link again.
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait before dialing a link again.
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Who opened a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Direction {
+pub enum Direction {
     /// This node, to one of its links.
     Dialed,
     /// The far end.
@@ -71,7 +79,7 @@ pub(crate) enum Direction {
 
 /// Why a connection ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseReason {
+pub enum CloseReason {
     /// The node dropped its first datagram.
     Rejected,
     /// A frame announced an empty datagram.
@@ -88,7 +96,7 @@ pub(crate) enum CloseReason {
 
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Command {
+pub enum Command {
     /// Dial `remote`; report with [`Policy::dial_succeeded`] or
     /// [`Policy::dial_failed`].
     Dial {
@@ -111,11 +119,11 @@ pub(crate) enum Command {
 
 /// What the node says, once a second.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct NodeView {
+pub struct NodeView {
     /// Whether it has a usable session with any member.
-    pub(crate) connected: bool,
+    pub connected: bool,
     /// Addresses that answered its STUN checks over UDP, and when.
-    pub(crate) udp_answers: Vec<(SocketAddr, Instant)>,
+    pub udp_answers: Vec<(SocketAddr, Instant)>,
 }
 
 #[derive(Debug)]
@@ -196,7 +204,7 @@ struct Link {
 
 /// The transport's decisions. See the module documentation.
 #[derive(Debug)]
-pub(crate) struct Policy {
+pub struct Policy {
     links: Vec<Link>,
     conns: BTreeMap<u16, Conn>,
     next_id: u16,
@@ -208,7 +216,7 @@ pub(crate) struct Policy {
 impl Policy {
     /// A policy for a node whose `--peer` addresses are `links`, started at
     /// `now`.
-    pub(crate) fn new(links: &[SocketAddr], now: Instant) -> Self {
+    pub fn new(links: &[SocketAddr], now: Instant) -> Self {
         let mut policy = Self {
             links: Vec::new(),
             conns: BTreeMap::new(),
@@ -222,7 +230,7 @@ impl Policy {
 
     /// Adds the `--peer` addresses among `links` that are not links yet
     /// (up to [`MAX_LINKS`] in all); existing links keep their state.
-    pub(crate) fn add_links(&mut self, links: &[SocketAddr]) {
+    pub fn add_links(&mut self, links: &[SocketAddr]) {
         for l in links {
             if self.links.len() < MAX_LINKS && !self.links.iter().any(|k| k.remote == *l) {
                 self.links.push(Link {
@@ -237,18 +245,18 @@ impl Policy {
     }
 
     /// The far end of the open connection `id`.
-    pub(crate) fn remote(&self, id: u16) -> Option<SocketAddr> {
+    pub fn remote(&self, id: u16) -> Option<SocketAddr> {
         self.conns.get(&id).map(|c| c.remote)
     }
 
     /// Counts a datagram that could not be handed to a connection.
-    pub(crate) fn send_dropped(&mut self) {
+    pub fn send_dropped(&mut self) {
         self.counters.send_dropped += 1;
     }
 
     /// A connection from `remote` arrived: its socket ID, or `None` if it
     /// must be closed at once (too many open, or too many from its address).
-    pub(crate) fn accepted(&mut self, now: Instant, remote: SocketAddr) -> Option<u16> {
+    pub fn accepted(&mut self, now: Instant, remote: SocketAddr) -> Option<u16> {
         let (mut open, mut same) = (0, 0);
         for c in self.conns.values() {
             if c.direction == Direction::Accepted {
@@ -273,7 +281,7 @@ impl Policy {
 
     /// The dial of link `id` connected: whether to keep the connection
     /// (`false` if the link no longer wants it).
-    pub(crate) fn dial_succeeded(&mut self, now: Instant, id: u16) -> bool {
+    pub fn dial_succeeded(&mut self, now: Instant, id: u16) -> bool {
         let Some(k) = self.link_index(id) else {
             return false;
         };
@@ -288,7 +296,7 @@ impl Policy {
     }
 
     /// The dial of link `id` failed.
-    pub(crate) fn dial_failed(&mut self, now: Instant, id: u16) -> Vec<Command> {
+    pub fn dial_failed(&mut self, now: Instant, id: u16) -> Vec<Command> {
         self.counters.dial_failures += 1;
         match self.link_index(id) {
             Some(k) if self.links[k].state == LinkState::Connecting => self.link_failed(now, k),
@@ -299,13 +307,7 @@ impl Policy {
     /// A datagram of `len` bytes arrived on `id`; `taken` says whether the
     /// node took it (counted no drop). A first datagram not taken closes
     /// the connection.
-    pub(crate) fn datagram(
-        &mut self,
-        now: Instant,
-        id: u16,
-        taken: bool,
-        len: usize,
-    ) -> Vec<Command> {
+    pub fn datagram(&mut self, now: Instant, id: u16, taken: bool, len: usize) -> Vec<Command> {
         let Some(c) = self.conns.get_mut(&id) else {
             return Vec::new();
         };
@@ -327,7 +329,7 @@ impl Policy {
     /// A handshake completed over `id`: from now on it is trusted (a
     /// datagram dropped no longer closes it, the handshake timeout no
     /// longer applies, and a dialed link counts as useful).
-    pub(crate) fn handshake_completed(&mut self, id: u16) {
+    pub fn handshake_completed(&mut self, id: u16) {
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
@@ -344,7 +346,7 @@ impl Policy {
     }
 
     /// A datagram of `len` bytes went to `id`.
-    pub(crate) fn sent(&mut self, now: Instant, id: u16, len: usize) {
+    pub fn sent(&mut self, now: Instant, id: u16, len: usize) {
         if let Some(c) = self.conns.get_mut(&id) {
             c.tx_datagrams += 1;
             c.tx_bytes += len as u64;
@@ -354,7 +356,7 @@ impl Policy {
 
     /// The connection `id` ended by itself: closed by the far end, failed,
     /// or sent a bad frame.
-    pub(crate) fn closed(&mut self, now: Instant, id: u16, bad_frame: bool) -> Vec<Command> {
+    pub fn closed(&mut self, now: Instant, id: u16, bad_frame: bool) -> Vec<Command> {
         let reason = if bad_frame {
             CloseReason::BadFrame
         } else {
@@ -364,7 +366,7 @@ impl Policy {
     }
 
     /// Runs the timers and the dialing rule; `view` is what the node says.
-    pub(crate) fn tick(&mut self, now: Instant, view: &NodeView) -> Vec<Command> {
+    pub fn tick(&mut self, now: Instant, view: &NodeView) -> Vec<Command> {
         if view.connected {
             self.lonely_since = None;
         } else if self.lonely_since.is_none() {
@@ -416,7 +418,7 @@ impl Policy {
 
     /// The transport's state at `now` (the shell fills in `enabled` and
     /// `listen`).
-    pub(crate) fn status(&self, now: Instant) -> TcpStatus {
+    pub fn status(&self, now: Instant) -> TcpStatus {
         let secs = |t: Instant| now.saturating_duration_since(t).as_secs_f64();
         TcpStatus {
             enabled: true,
