@@ -50,7 +50,7 @@ fn deliver(from: &mut Node, from_addr: SocketAddr, to: &mut Node, t: Instant, ou
             break;
         }
     }
-    while from.poll_aux_transmit().is_some() {}
+    while from.poll_extra_transmit().is_some() {}
     while from.poll_event().is_some() {}
 }
 

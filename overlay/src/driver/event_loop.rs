@@ -10,12 +10,12 @@ use std::future::Future;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
-use super::aux::AuxSockets;
 use super::control::answers::{DownAnswer, IpAnswer, RevocationsAnswer, StatusAnswer};
 use super::control::{self, ApiError, Call, ErrorCode, Reply, Request, SocketFile};
 use super::device::{DeviceSpec, PacketDevice};
 use super::dns::PendingNames;
 use super::engines::{EngineHost, StreamMode};
+use super::extra_sockets::ExtraSockets;
 use super::lan::{LanDatagram, LanDiscovery};
 use super::local_addrs;
 use super::metrics::http::{self as metrics_http, SnapshotReply, Sources};
@@ -258,7 +258,7 @@ pub async fn run(
         names: PendingNames::default(),
         engines,
         tcp: TcpTransport::start(opts.tcp, listen, &opts.peers),
-        aux: AuxSockets::new(listen),
+        extra: ExtraSockets::new(listen),
         udp,
         dev,
         state,
@@ -315,8 +315,8 @@ pub async fn run(
                     shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
                 }
             }
-            Some(d) = shell.aux.rx.recv() => {
-                let action = node.handle_aux_datagram(clock::now(), d.socket, d.from, &d.data, &mut out);
+            Some(d) = shell.extra.rx.recv() => {
+                let action = node.handle_extra_datagram(clock::now(), d.socket, d.from, &d.data, &mut out);
                 shell.act(&node, action, &out).await;
             }
             () = &mut timer => node.handle_timeout(clock::now()),
@@ -391,7 +391,7 @@ struct Shell {
     /// The engines hosted by this node.
     engines: EngineHost,
     /// Extra sockets for hole punching.
-    aux: AuxSockets,
+    extra: ExtraSockets,
     /// TCP connections (socket IDs from `STREAM_IDS_FROM`).
     tcp: TcpTransport,
     dev: PacketDevice,
@@ -427,10 +427,10 @@ impl Shell {
     async fn act(&mut self, node: &Node, action: Action, out: &[u8]) {
         match action {
             Action::Send { to, len } => self.send(&out[..len], to).await,
-            Action::SendAux { socket, len, .. } if socket >= STREAM_IDS_FROM => {
+            Action::SendExtra { socket, len, .. } if socket >= STREAM_IDS_FROM => {
                 self.tcp.send(socket, &out[..len])
             }
-            Action::SendAux { socket, to, len } => self.aux.send(socket, &out[..len], to).await,
+            Action::SendExtra { socket, to, len } => self.extra.send(socket, &out[..len], to).await,
             Action::Deliver { range } => {
                 if let Err(e) = self.dev.send(&out[range.clone()]).await {
                     tracing::debug!(error = %e, "handing a packet to the device");
@@ -465,8 +465,8 @@ impl Shell {
                 Event::MembersChanged => members_changed = true,
                 Event::LanBeaconDue => lan_beacons = true,
                 Event::NetworkKeyChanged => super::rotation::persist(node, &self.state),
-                Event::OpenAuxSockets(ids) => self.aux.open(&ids),
-                Event::CloseAuxSockets(ids) => self.aux.close(&ids),
+                Event::OpenExtraSockets(ids) => self.extra.open(&ids),
+                Event::CloseExtraSockets(ids) => self.extra.close(&ids),
                 Event::Pong(pong) => self.pings.answer(&pong),
                 Event::Records { key, records } => {
                     self.engines.on_records(&key, &records);
@@ -492,11 +492,11 @@ impl Shell {
             }
         }
         // After the events: they may have opened the sockets these use.
-        while let Some(t) = node.poll_aux_transmit() {
+        while let Some(t) = node.poll_extra_transmit() {
             if t.socket >= STREAM_IDS_FROM {
                 self.tcp.send(t.socket, &t.payload);
             } else {
-                self.aux.send(t.socket, &t.payload, t.to).await;
+                self.extra.send(t.socket, &t.payload, t.to).await;
             }
         }
         if members_changed {

@@ -23,7 +23,6 @@
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
-mod aux;
 pub mod bootstrap;
 pub mod clock;
 pub mod control;
@@ -34,6 +33,7 @@ pub mod embed;
 pub mod engines;
 mod error;
 mod event_loop;
+mod extra_sockets;
 mod lan;
 pub mod local_addrs;
 mod membership;

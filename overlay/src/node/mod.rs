@@ -135,8 +135,8 @@ pub enum Action {
         len: usize,
     },
     /// Send `out[..len]` as one UDP datagram to `to`, from the extra socket
-    /// `socket` (see [`Event::OpenAuxSockets`]).
-    SendAux {
+    /// `socket` (see [`Event::OpenExtraSockets`]).
+    SendExtra {
         /// The extra socket to send from.
         socket: u16,
         /// Destination endpoint.
@@ -162,7 +162,7 @@ pub struct Transmit {
 
 /// A control datagram to send from one of the node's extra sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuxTransmit {
+pub struct ExtraTransmit {
     /// The extra socket to send from.
     pub socket: u16,
     /// Destination endpoint.
@@ -183,11 +183,11 @@ pub enum Event {
     Ipv4Changed(Ipv4Addr),
     /// Open extra UDP sockets with these IDs (any local port, same address
     /// family as the main socket) and pass what arrives on them to
-    /// [`Node::handle_aux_datagram`]. Hole punching uses them to find the
+    /// [`Node::handle_extra_datagram`]. Hole punching uses them to find the
     /// ports of NATs that allocate at random, and to learn how our NAT allocates.
-    OpenAuxSockets(Vec<u16>),
+    OpenExtraSockets(Vec<u16>),
     /// Close these extra sockets.
-    CloseAuxSockets(Vec<u16>),
+    CloseExtraSockets(Vec<u16>),
     /// The answer to [`Node::ping`].
     Pong(Pong),
     /// The answer to [`Node::fetch_record`]: the values published under
@@ -257,7 +257,7 @@ pub struct Node {
     by_ipv6: ahash::HashMap<Ipv6Addr, NodeId>,
     bootstrap: Vec<Bootstrap>,
     transmits: VecDeque<Transmit>,
-    aux_transmits: VecDeque<AuxTransmit>,
+    extra_transmits: VecDeque<ExtraTransmit>,
     /// The socket the datagram being handled arrived on (0: the main one).
     rx_socket: u16,
     /// The member a relayed datagram being handled came through.
@@ -367,7 +367,7 @@ impl Node {
                 .map(|&addr| Bootstrap::new(addr, now))
                 .collect(),
             transmits: VecDeque::new(),
-            aux_transmits: VecDeque::new(),
+            extra_transmits: VecDeque::new(),
             rx_socket: 0,
             rx_relay: None,
             rx_relay_src: [0; 32],
@@ -488,8 +488,8 @@ impl Node {
     }
 
     /// The next datagram to send from an extra socket.
-    pub fn poll_aux_transmit(&mut self) -> Option<AuxTransmit> {
-        self.aux_transmits.pop_front()
+    pub fn poll_extra_transmit(&mut self) -> Option<ExtraTransmit> {
+        self.extra_transmits.pop_front()
     }
 
     /// The next event.

@@ -19,8 +19,8 @@ use zeroize::Zeroize;
 
 impl Node {
     /// Handles a datagram that arrived on the extra socket `socket` (see
-    /// [`super::Event::OpenAuxSockets`]); otherwise like [`Node::handle_datagram`].
-    pub fn handle_aux_datagram(
+    /// [`super::Event::OpenExtraSockets`]); otherwise like [`Node::handle_datagram`].
+    pub fn handle_extra_datagram(
         &mut self,
         now: Instant,
         socket: u16,
@@ -28,7 +28,7 @@ impl Node {
         datagram: &[u8],
         out: &mut [u8],
     ) -> Action {
-        if !self.traversal.aux.is_open(socket) {
+        if !self.traversal.extra.is_open(socket) {
             return self.drop_packet(DropReason::Malformed);
         }
         self.rx_socket = socket;

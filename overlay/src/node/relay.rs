@@ -236,7 +236,7 @@ impl Node {
         self.rx_relay = None;
         match action {
             // Answers go back the way the datagram came: see send paths.
-            Action::Send { .. } | Action::SendAux { .. } => Action::None,
+            Action::Send { .. } | Action::SendExtra { .. } => Action::None,
             other => other,
         }
     }

@@ -102,7 +102,7 @@ impl Node {
             let to = endpoint.expect("direct peers have an endpoint");
             return match socket {
                 0 => Action::Send { to, len },
-                socket => Action::SendAux { socket, to, len },
+                socket => Action::SendExtra { socket, to, len },
             };
         }
         // No session yet: queue (cold path) and start a handshake.
@@ -305,7 +305,7 @@ impl Node {
         if socket == 0 {
             self.transmits.push_back(Transmit { to, payload });
         } else {
-            self.aux_transmits.push_back(super::AuxTransmit {
+            self.extra_transmits.push_back(super::ExtraTransmit {
                 socket,
                 to,
                 payload,

@@ -74,7 +74,7 @@ pub(super) fn candidates_signal(
         request,
         punch_id,
         nat: NatHint::default(),
-        aux_sockets: 0,
+        extra_sockets: 0,
         list: Vec::new(),
     }
     .emit();

@@ -178,7 +178,7 @@ impl Net {
             Action::Send { to: dst, len } => self.send(to, dst, out[..len].to_vec()),
             Action::Deliver { range } => self.delivered[i].push_back(out[range].to_vec()),
             // This harness has no extra sockets (and no NATs to punch).
-            Action::SendAux { .. } | Action::None => {}
+            Action::SendExtra { .. } | Action::None => {}
         }
         self.drain(i);
     }

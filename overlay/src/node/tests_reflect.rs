@@ -69,7 +69,7 @@ fn crafted(key: &NodeKey, to: NodeId, ts: u64, punch_id: u64) -> Vec<u8> {
             step: 1,
             last_port: 40_000,
         },
-        aux_sockets: 256,
+        extra_sockets: 256,
         list,
     }
     .emit();
@@ -146,7 +146,7 @@ fn attack(time: Duration, vouch: bool) -> Outcome {
         while let Some(t) = out.node.poll_transmit() {
             sent.push((t.to, t.payload));
         }
-        while let Some(t) = out.node.poll_aux_transmit() {
+        while let Some(t) = out.node.poll_extra_transmit() {
             sent.push((t.to, t.payload));
         }
         for (to, payload) in sent {
@@ -225,7 +225,7 @@ fn a_spray_needs_another_members_word_for_the_address() {
             now += Duration::from_millis(25);
             a.handle_timeout(now);
             while a.poll_transmit().is_some() {}
-            while a.poll_aux_transmit().is_some() {}
+            while a.poll_extra_transmit().is_some() {}
         }
         a.traversal.stats.spray_probes
     };

@@ -27,7 +27,7 @@ fn candidates() -> Candidates {
         request: true,
         punch_id: 77,
         nat: signal::NatHint::default(),
-        aux_sockets: 0,
+        extra_sockets: 0,
         list: vec![
             Candidate {
                 kind: candidate_kind::LOCAL,

@@ -20,13 +20,13 @@ fn addr(i: u8) -> SocketAddr {
 /// firewall drops UDP).
 fn stream_out(n: &mut Node, id: u16, action: Action, out: &[u8]) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
-    if let Action::SendAux { socket, len, .. } = action {
+    if let Action::SendExtra { socket, len, .. } = action {
         if socket == id {
             v.push(out[..len].to_vec());
         }
     }
     while n.poll_transmit().is_some() {}
-    while let Some(t) = n.poll_aux_transmit() {
+    while let Some(t) = n.poll_extra_transmit() {
         if t.socket == id {
             v.push(t.payload);
         }
@@ -54,7 +54,7 @@ fn a_stream_is_trusted_only_once_a_handshake_completed_over_it() {
         now += Duration::from_millis(10);
         let mut to_b = Vec::new();
         for d in std::mem::take(&mut to_a) {
-            let action = a.handle_aux_datagram(now, id, b_at, &d, &mut out);
+            let action = a.handle_extra_datagram(now, id, b_at, &d, &mut out);
             to_b.extend(stream_out(&mut a, id, action, &out));
             if a.take_stream_handshake(id) {
                 trusted_at.get_or_insert(now);
@@ -64,7 +64,7 @@ fn a_stream_is_trusted_only_once_a_handshake_completed_over_it() {
             }
         }
         for d in to_b {
-            let action = b.handle_aux_datagram(now, id, a_at, &d, &mut out);
+            let action = b.handle_extra_datagram(now, id, a_at, &d, &mut out);
             to_a.extend(stream_out(&mut b, id, action, &out));
         }
         a.handle_timeout(now);

@@ -19,7 +19,7 @@
 //! Body kind 1 was the same candidates in plaintext, which forwarders could
 //! read; nodes refuse it now. The candidates, once opened ([`Candidates`]):
 //! ```text
-//! | flags u8 | punch_id u64 | mapping u8 | allocation u8 | step i16 | last_port u16 | aux u16 | count u8 | count × (kind u8 | endpoint) |
+//! | flags u8 | punch_id u64 | mapping u8 | allocation u8 | step i16 | last_port u16 | extra u16 | count u8 | count × (kind u8 | endpoint) |
 //! ```
 //! Integers little-endian; endpoints as in [`super::endpoint`].
 
@@ -238,7 +238,7 @@ pub struct Candidates {
     /// The sender's NAT, as far as it knows.
     pub nat: NatHint,
     /// Extra sockets the sender opened for this attempt (random-port NATs).
-    pub aux_sockets: u16,
+    pub extra_sockets: u16,
     /// The endpoints, best first.
     pub list: Vec<Candidate>,
 }
@@ -277,7 +277,7 @@ impl Candidates {
                 step: i16::from_le_bytes([b[11], b[12]]),
                 last_port: u16::from_le_bytes([b[13], b[14]]),
             },
-            aux_sockets: u16::from_le_bytes([b[15], b[16]]),
+            extra_sockets: u16::from_le_bytes([b[15], b[16]]),
             list,
         })
     }
@@ -292,7 +292,7 @@ impl Candidates {
         b.push(self.nat.allocation);
         b.extend_from_slice(&self.nat.step.to_le_bytes());
         b.extend_from_slice(&self.nat.last_port.to_le_bytes());
-        b.extend_from_slice(&self.aux_sockets.to_le_bytes());
+        b.extend_from_slice(&self.extra_sockets.to_le_bytes());
         b.push(list.len() as u8);
         for c in list {
             b.push(c.kind);
@@ -316,7 +316,7 @@ mod tests {
                 step: -2,
                 last_port: 40_000,
             },
-            aux_sockets: 256,
+            extra_sockets: 256,
             list: vec![
                 Candidate {
                     kind: candidate_kind::LOCAL,

@@ -76,7 +76,7 @@ pub(crate) struct Host {
     pub(crate) up_since: Option<SimTime>,
     pub(crate) uptime: Duration,
     /// The node's extra sockets: socket ID → local port (same IP as `addr`).
-    pub(crate) aux: BTreeMap<u16, u16>,
+    pub(crate) extra: BTreeMap<u16, u16>,
 }
 
 /// Pending app datagrams remembered per host, at most (the node queues at

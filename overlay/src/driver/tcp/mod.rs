@@ -3,14 +3,14 @@
 //! length, then the bytes: [`crate::wire::stream`]); the node sees each
 //! connection as one more socket, with an ID from
 //! [`crate::node::STREAM_IDS_FROM`] (`Node::attach_stream`,
-//! `Node::handle_aux_datagram`, `Node::detach_stream`).
+//! `Node::handle_extra_datagram`, `Node::detach_stream`).
 //!
 //! Message flow:
 //! - the listener task accepts connections on the node's address and port
 //!   → `Input::Accepted` → `Node::attach_stream`;
 //! - each connection's reader task → `Input::Datagram` →
-//!   `Node::handle_aux_datagram`; its writer task frames what
-//!   `TcpTransport::send` queues (the node's `Action::SendAux` and aux
+//!   `Node::handle_extra_datagram`; its writer task frames what
+//!   `TcpTransport::send` queues (the node's `Action::SendExtra` and extra
 //!   transmits for stream IDs);
 //! - once a second, `Input::Tick`: the policy (the sans-IO machine in
 //!   [`crate::node::tcp_policy`]) looks at the node (any session? any
@@ -182,7 +182,7 @@ impl TcpTransport {
                     return Action::None;
                 };
                 let drops = node.drops().total();
-                let action = node.handle_aux_datagram(now, id, remote, &data, out);
+                let action = node.handle_extra_datagram(now, id, remote, &data, out);
                 let taken = node.drops().total() == drops;
                 if node.take_stream_handshake(id) {
                     self.policy.handshake_completed(id);

@@ -179,7 +179,7 @@ impl World {
             Action::Send { to, len } => self.send(j, to, out[..len].to_vec()),
             Action::Deliver { range } => self.delivered[j].push(out[range].to_vec()),
             // No extra sockets here: what is under test is the LAN path.
-            Action::SendAux { .. } | Action::None => {}
+            Action::SendExtra { .. } | Action::None => {}
         }
         self.drain(j);
     }

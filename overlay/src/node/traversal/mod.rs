@@ -17,11 +17,11 @@
 //! Ports of NATs that allocate sequentially are predicted from the step
 //! they reveal ([`candidates`], [`selfcheck`]). Toward a NAT that allocates
 //! at random, the side behind it opens many sockets and the other side
-//! probes random ports until one matches ([`aux`], the birthday technique).
+//! probes random ports until one matches ([`extra_sockets`], the birthday technique).
 
 mod aim;
-mod aux;
 mod candidates;
+mod extra_sockets;
 pub(crate) mod limits;
 pub(crate) mod pair;
 mod probe;
@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::NodeId;
-pub use aux::STREAM_IDS_FROM;
+pub use extra_sockets::STREAM_IDS_FROM;
 pub(crate) use punch::Punch;
 
 /// How long one punch probes before it gives up.
@@ -64,7 +64,7 @@ pub(crate) struct Traversal {
     /// Counters for `tessel status`.
     pub(crate) stats: TraversalStats,
     /// Extra sockets.
-    pub(crate) aux: aux::AuxSockets,
+    pub(crate) extra: extra_sockets::ExtraSockets,
     /// What we know of our own NAT.
     pub(crate) check: selfcheck::SelfCheck,
     /// When relayed sessions are next looked at for a direct path.

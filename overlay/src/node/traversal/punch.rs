@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 
-use super::aux::{birthday_ids, BIRTHDAY_SOCKETS};
 use super::candidates::{allocation, mapping, probe_allowed, probe_targets};
+use super::extra_sockets::{birthday_ids, BIRTHDAY_SOCKETS};
 use super::{MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME};
 use crate::identity::NodeId;
 use crate::node::Node;
@@ -250,12 +250,12 @@ impl Node {
         self.probe_round(now, pid, true);
     }
 
-    fn own_candidates_message(&self, request: bool, punch_id: u64, aux: u16) -> Candidates {
+    fn own_candidates_message(&self, request: bool, punch_id: u64, extra: u16) -> Candidates {
         Candidates {
             request,
             punch_id,
             nat: self.own_nat_hint(),
-            aux_sockets: aux,
+            extra_sockets: extra,
             list: self.own_candidates(),
         }
     }
@@ -317,7 +317,7 @@ impl Node {
         let punch = self.traversal.punches.get_mut(&src).expect("inserted");
         punch.nat = c.nat;
         let added = punch.add_remote(c.list);
-        if c.aux_sockets > 0
+        if c.extra_sockets > 0
             && punch.spray.is_none()
             && punch.found.is_none()
             && !we_map_per_destination
@@ -334,7 +334,7 @@ impl Node {
                 });
             }
         }
-        tracing::debug!(peer = %src.short(), request = c.request, aux = c.aux_sockets, "hole punching: candidates received");
+        tracing::debug!(peer = %src.short(), request = c.request, extra = c.extra_sockets, "hole punching: candidates received");
         // Probe at once what is new; the scheduled rounds do the rest.
         if added || joining {
             self.probe_round(now, src, false);
@@ -408,7 +408,7 @@ impl Node {
             self.punch_step(now, pid);
         }
         if ended {
-            self.close_unused_aux();
+            self.close_unused_extra();
         }
     }
 
@@ -448,7 +448,7 @@ impl Node {
     fn start_birthday(&mut self, now: Instant, pid: NodeId) {
         tracing::debug!(peer = %pid.short(), "hole punching: opening {BIRTHDAY_SOCKETS} sockets");
         self.traversal.stats.birthday_punches += 1;
-        self.open_aux(birthday_ids());
+        self.open_extra(birthday_ids());
         let punch = self
             .traversal
             .punches

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 
-use super::aux::CHECK_SOCKETS;
 use super::candidates::{allocation, mapping};
+use super::extra_sockets::CHECK_SOCKETS;
 use crate::identity::NodeId;
 use crate::node::Node;
 use crate::wire::signal::NatHint;
@@ -162,7 +162,7 @@ impl Node {
             extra: [None; 2],
             next_extra: Some((0, now + EXTRA_SPACING)),
         });
-        self.open_aux(CHECK_SOCKETS);
+        self.open_extra(CHECK_SOCKETS);
         for (id, addr) in chosen {
             self.send_probe_from(0, id, addr, tx);
         }
@@ -204,7 +204,7 @@ impl Node {
         } else {
             self.traversal.check.hint = Some(hint);
         }
-        self.close_unused_aux();
+        self.close_unused_extra();
     }
 }
 

@@ -30,8 +30,8 @@ impl World {
     fn take_down(&mut self, h: HostId, how: Liveness) {
         let now = self.now;
         // Its extra sockets close with it.
-        let ids: Vec<u16> = self.hosts[h.index()].aux.keys().copied().collect();
-        self.close_aux(h, &ids);
+        let ids: Vec<u16> = self.hosts[h.index()].extra.keys().copied().collect();
+        self.close_extra(h, &ids);
         let host = &mut self.hosts[h.index()];
         if host.node.take().is_some() {
             host.uptime = host.uptime_at(now);
@@ -52,20 +52,20 @@ impl World {
     pub fn move_to(&mut self, h: HostId, place: Place) -> Result<(), SimError> {
         let (addr, net) = self.allocate(place)?;
         // Extra sockets move with the host's address.
-        let aux: Vec<(u16, u16)> = self.hosts[h.index()]
-            .aux
+        let extra: Vec<(u16, u16)> = self.hosts[h.index()]
+            .extra
             .iter()
             .map(|(&i, &p)| (i, p))
             .collect();
-        let ids: Vec<u16> = aux.iter().map(|&(i, _)| i).collect();
-        self.close_aux(h, &ids);
+        let ids: Vec<u16> = extra.iter().map(|&(i, _)| i).collect();
+        self.close_extra(h, &ids);
         let host = &mut self.hosts[h.index()];
         let (old_addr, old_net) = (host.addr, host.net);
         host.addr = addr;
         host.net = net;
         self.hosts_by_addr.remove(&old_addr);
         self.hosts_by_addr.insert(addr, h);
-        self.open_aux(h, &ids);
+        self.open_extra(h, &ids);
         self.release(old_addr, old_net);
         Ok(())
     }

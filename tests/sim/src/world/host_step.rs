@@ -184,7 +184,7 @@ impl Step<'_> {
         let action = if socket == 0 {
             node.handle_datagram(instant, d.src, &d.payload, self.scratch)
         } else {
-            node.handle_aux_datagram(instant, socket, d.src, &d.payload, self.scratch)
+            node.handle_extra_datagram(instant, socket, d.src, &d.payload, self.scratch)
         };
         match action {
             Action::None => {}
@@ -194,7 +194,7 @@ impl Step<'_> {
                 payload: self.scratch[..len].to_vec(),
                 app: false,
             }),
-            Action::SendAux { socket, to, len } => self.out.push(Effect::Send {
+            Action::SendExtra { socket, to, len } => self.out.push(Effect::Send {
                 src: self.host.socket_addr(socket),
                 to,
                 payload: self.scratch[..len].to_vec(),
@@ -229,16 +229,16 @@ impl Step<'_> {
                 NodeEvent::Connected(_) => self.out.push(Effect::CountSession),
                 // The daemon writes peers.json whenever members change.
                 NodeEvent::MembersChanged => host.state_dir = node.known_members(),
-                NodeEvent::OpenAuxSockets(ids) => sockets.push((true, ids)),
-                NodeEvent::CloseAuxSockets(ids) => sockets.push((false, ids)),
+                NodeEvent::OpenExtraSockets(ids) => sockets.push((true, ids)),
+                NodeEvent::CloseExtraSockets(ids) => sockets.push((false, ids)),
                 _ => {}
             }
         }
         for (open, ids) in sockets {
             let addrs = if open {
-                host.open_aux(&ids)
+                host.open_extra(&ids)
             } else {
-                host.close_aux(&ids)
+                host.close_extra(&ids)
             };
             self.out.extend(
                 addrs
@@ -247,7 +247,7 @@ impl Step<'_> {
             );
         }
         // After the events: they may have opened the sockets these use.
-        while let Some(t) = host.node.as_mut().and_then(|n| n.poll_aux_transmit()) {
+        while let Some(t) = host.node.as_mut().and_then(|n| n.poll_extra_transmit()) {
             self.out.push(Effect::Send {
                 src: host.socket_addr(t.socket),
                 to: t.to,

@@ -25,7 +25,7 @@
 //! datagrams through links and NATs (`route.rs`) and injecting faults
 //! (`faults.rs`).
 
-mod aux;
+mod extra_sockets;
 mod faults;
 mod host_step;
 mod route;
@@ -327,7 +327,7 @@ impl World {
             sent: Traffic::default(),
             up_since: None,
             uptime: Duration::ZERO,
-            aux: Default::default(),
+            extra: Default::default(),
         });
         self.hosts_by_addr.insert(addr, id);
         self.start(id);

@@ -164,7 +164,7 @@ impl World {
                 let payload = self.scratch[..len].to_vec();
                 self.send_from(from, to, payload, true);
             }
-            Action::SendAux { socket, to, len } => {
+            Action::SendExtra { socket, to, len } => {
                 let payload = self.scratch[..len].to_vec();
                 self.send_from_socket(from, socket, to, payload, true);
             }

@@ -10,28 +10,28 @@ use crate::ids::HostId;
 
 /// Local port of extra socket `id` (hosts have addresses of their own, so
 /// ports never collide between hosts).
-fn aux_port(id: u16) -> u16 {
+fn extra_port(id: u16) -> u16 {
     40_000u16.wrapping_add(id)
 }
 
 impl Host {
     /// Opens the extra sockets `ids`; returns the addresses they bind.
-    pub(crate) fn open_aux(&mut self, ids: &[u16]) -> Vec<SocketAddr> {
+    pub(crate) fn open_extra(&mut self, ids: &[u16]) -> Vec<SocketAddr> {
         let ip = self.addr.ip();
         ids.iter()
             .map(|&id| {
-                let port = aux_port(id);
-                self.aux.insert(id, port);
+                let port = extra_port(id);
+                self.extra.insert(id, port);
                 SocketAddr::new(ip, port)
             })
             .collect()
     }
 
     /// Closes the extra sockets `ids`; returns the addresses they bound.
-    pub(crate) fn close_aux(&mut self, ids: &[u16]) -> Vec<SocketAddr> {
+    pub(crate) fn close_extra(&mut self, ids: &[u16]) -> Vec<SocketAddr> {
         let ip = self.addr.ip();
         ids.iter()
-            .filter_map(|id| self.aux.remove(id))
+            .filter_map(|id| self.extra.remove(id))
             .map(|port| SocketAddr::new(ip, port))
             .collect()
     }
@@ -45,7 +45,7 @@ impl Host {
         if self.addr.ip() != dst.ip() {
             return None;
         }
-        self.aux
+        self.extra
             .iter()
             .find(|(_, &p)| p == dst.port())
             .map(|(&id, _)| id)
@@ -53,7 +53,7 @@ impl Host {
 
     /// The source address of socket `socket`.
     pub(crate) fn socket_addr(&self, socket: u16) -> SocketAddr {
-        match self.aux.get(&socket) {
+        match self.extra.get(&socket) {
             Some(&port) if socket != 0 => SocketAddr::new(self.addr.ip(), port),
             _ => self.addr,
         }
@@ -62,15 +62,15 @@ impl Host {
 
 impl World {
     /// Opens the extra sockets `ids` of `h`'s node.
-    pub(super) fn open_aux(&mut self, h: HostId, ids: &[u16]) {
-        for addr in self.hosts[h.index()].open_aux(ids) {
+    pub(super) fn open_extra(&mut self, h: HostId, ids: &[u16]) {
+        for addr in self.hosts[h.index()].open_extra(ids) {
             self.hosts_by_addr.insert(addr, h);
         }
     }
 
     /// Closes the extra sockets `ids` of `h`'s node.
-    pub(super) fn close_aux(&mut self, h: HostId, ids: &[u16]) {
-        for addr in self.hosts[h.index()].close_aux(ids) {
+    pub(super) fn close_extra(&mut self, h: HostId, ids: &[u16]) {
+        for addr in self.hosts[h.index()].close_extra(ids) {
             self.hosts_by_addr.remove(&addr);
         }
     }

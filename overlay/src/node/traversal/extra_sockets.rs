@@ -28,14 +28,14 @@ pub const STREAM_IDS_FROM: u16 = 0x8000;
 
 /// Which extra sockets are open.
 #[derive(Debug, Default)]
-pub(crate) struct AuxSockets {
+pub(crate) struct ExtraSockets {
     /// Opened at the node's request.
     open: BTreeSet<u16>,
     /// Opened by the driver: stream connections, with their far end.
     streams: BTreeSet<u16>,
 }
 
-impl AuxSockets {
+impl ExtraSockets {
     /// Whether socket `id` is open.
     pub(crate) fn is_open(&self, id: u16) -> bool {
         self.open.contains(&id) || self.streams.contains(&id)
@@ -46,14 +46,14 @@ impl Node {
     /// The driver opened a connection that carries datagrams (a TCP
     /// connection, for networks that drop UDP) as socket `id` (at least
     /// [`STREAM_IDS_FROM`]) to or from `remote`. What arrives on it goes to
-    /// [`Node::handle_aux_datagram`] with that ID; members reached through
+    /// [`Node::handle_extra_datagram`] with that ID; members reached through
     /// it are answered through it. If `remote` is a `--peer` address, the
     /// node greets it through the connection at once.
     pub fn attach_stream(&mut self, now: Instant, id: u16, remote: SocketAddr) {
         if id < STREAM_IDS_FROM {
             return;
         }
-        self.traversal.aux.streams.insert(id);
+        self.traversal.extra.streams.insert(id);
         if self.bootstrap.iter().any(|b| b.addr == remote) {
             let stamp = crate::wire::hello::stamp_of(self.unix_ms_at(now));
             let mut msg = crate::wire::hello::emit(false, self.id.as_bytes(), stamp);
@@ -70,7 +70,7 @@ impl Node {
     /// The connection `id` closed: members reached through it fall back to
     /// the main socket (and, when that cannot reach them, to other paths).
     pub fn detach_stream(&mut self, id: u16) {
-        if !self.traversal.aux.streams.remove(&id) {
+        if !self.traversal.extra.streams.remove(&id) {
             return;
         }
         let through: Vec<_> = self
@@ -87,19 +87,19 @@ impl Node {
     }
 
     /// Asks the driver to open the sockets of `ids` that are not open yet.
-    pub(crate) fn open_aux(&mut self, ids: impl IntoIterator<Item = u16>) {
+    pub(crate) fn open_extra(&mut self, ids: impl IntoIterator<Item = u16>) {
         let new: Vec<u16> = ids
             .into_iter()
-            .filter(|id| self.traversal.aux.open.insert(*id))
+            .filter(|id| self.traversal.extra.open.insert(*id))
             .collect();
         if !new.is_empty() {
-            self.events.push_back(Event::OpenAuxSockets(new));
+            self.events.push_back(Event::OpenExtraSockets(new));
         }
     }
 
     /// Closes every extra socket that no session, self-check or punch uses.
-    pub(crate) fn close_unused_aux(&mut self) {
-        if self.traversal.aux.open.is_empty() {
+    pub(crate) fn close_unused_extra(&mut self) {
+        if self.traversal.extra.open.is_empty() {
             return;
         }
         // Only the node's own sockets: streams belong to the driver.
@@ -112,7 +112,7 @@ impl Node {
         }
         let close: Vec<u16> = self
             .traversal
-            .aux
+            .extra
             .open
             .iter()
             .copied()
@@ -122,8 +122,8 @@ impl Node {
             return;
         }
         for id in &close {
-            self.traversal.aux.open.remove(id);
+            self.traversal.extra.open.remove(id);
         }
-        self.events.push_back(Event::CloseAuxSockets(close));
+        self.events.push_back(Event::CloseExtraSockets(close));
     }
 }

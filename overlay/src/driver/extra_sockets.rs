@@ -1,5 +1,5 @@
 //! The extra UDP sockets that the node opens for hole punching (see
-//! [`crate::node::Event::OpenAuxSockets`]). Each has a small task that reads
+//! [`crate::node::Event::OpenExtraSockets`]). Each has a small task that reads
 //! it and hands what arrives to the daemon's task through a channel; the
 //! daemon's task sends on them directly.
 
@@ -18,23 +18,23 @@ const QUEUE: usize = 1024;
 
 /// A datagram that arrived on an extra socket.
 #[derive(Debug)]
-pub(crate) struct AuxDatagram {
+pub(crate) struct ExtraDatagram {
     pub(crate) socket: u16,
     pub(crate) from: SocketAddr,
     pub(crate) data: Vec<u8>,
 }
 
 /// The open extra sockets.
-pub(crate) struct AuxSockets {
+pub(crate) struct ExtraSockets {
     /// Address to bind (the main socket's, with port 0).
     bind: SocketAddr,
     open: HashMap<u16, (Arc<Udp>, JoinHandle<()>)>,
-    tx: mpsc::Sender<AuxDatagram>,
+    tx: mpsc::Sender<ExtraDatagram>,
     /// What the readers received.
-    pub(crate) rx: mpsc::Receiver<AuxDatagram>,
+    pub(crate) rx: mpsc::Receiver<ExtraDatagram>,
 }
 
-impl AuxSockets {
+impl ExtraSockets {
     /// No sockets yet; new ones bind to `listen`'s address, any port.
     pub(crate) fn new(listen: SocketAddr) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
@@ -65,7 +65,7 @@ impl AuxSockets {
             let task = tokio::spawn(async move {
                 let mut buf = vec![0u8; MAX_DATAGRAM];
                 while let Ok((n, from)) = reader.recv_from(&mut buf).await {
-                    let d = AuxDatagram {
+                    let d = ExtraDatagram {
                         socket: id,
                         from,
                         data: buf[..n].to_vec(),
@@ -100,7 +100,7 @@ impl AuxSockets {
     }
 }
 
-impl Drop for AuxSockets {
+impl Drop for ExtraSockets {
     fn drop(&mut self) {
         for (_, task) in self.open.values() {
             task.abort();
