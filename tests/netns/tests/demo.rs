@@ -1,8 +1,10 @@
 //! `tessel demo` end to end: the whole run with `--json` (every pair
 //! connected, the pairs that go direct in the NAT matrix direct, the
-//! UDP-blocked member over TCP, traffic through every pair), and that it
-//! leaves nothing behind; `--keep` then `--down`; and the refusal without
-//! root.
+//! UDP-blocked member over TCP, traffic through every pair, an engine
+//! called by name across two NATs answering with the request, a signed
+//! tile file live with the published version on both other tiles of the
+//! row), and that it leaves nothing behind; `--keep` then `--down`; and
+//! the refusal without root.
 //!
 //! The demo has fixed names (`tdemo-*` namespaces, `/run/tessel-demo`), so
 //! these tests run one at a time: nextest puts them in a test group of one
@@ -212,6 +214,73 @@ fn check_table(json: &str) -> Result<()> {
     Ok(())
 }
 
+/// Tiles of the demo's row, west to east; the first publishes.
+const TILES: [&str; 3] = ["portres", "symseq", "symrand"];
+
+/// The managed file the demo publishes.
+const TILE_FILE: &str = "demo-greeting.txt";
+
+/// Checks the engine call that `tessel demo --json` reported: the echo
+/// engine on portres, called by name from symrand, answered with the
+/// request, and the name led to that engine.
+fn check_engine_call(v: &Value) -> Result<()> {
+    let c = &v["engine_call"];
+    ensure!(c.is_object(), "no engine_call in {v}");
+    ensure!(
+        c["host"] == "portres" && c["caller"] == "symrand" && c["name"] == "echo-portres",
+        "engine call between other members: {c}"
+    );
+    let request = c["request"].as_str().context("no request")?;
+    ensure!(
+        !request.is_empty() && c["reply"].as_str() == Some(request),
+        "the reply is not the request: {c}"
+    );
+    let engine = c["engine"].as_str().context("no engine address")?;
+    ensure!(
+        engine.len() == 64 && c["resolved"].as_str() == Some(engine),
+        "the name did not resolve to the echo engine: {c}"
+    );
+    ensure!(c["ms"].is_number() && c["resolve_ms"].is_number(), "{c}");
+    ensure!(
+        c["ok"] == true && c["problems"].as_array().is_some_and(Vec::is_empty),
+        "{c}"
+    );
+    Ok(())
+}
+
+/// Checks the tile update that `tessel demo --json` reported: the file
+/// published on the first tile is live on the two others with the
+/// published version (timestamp and hash) and the same bytes.
+fn check_tile_update(v: &Value) -> Result<()> {
+    let t = &v["tile_update"];
+    ensure!(t.is_object(), "no tile_update in {v}");
+    ensure!(
+        t["file"] == TILE_FILE && t["publisher"] == TILES[0],
+        "another file or publisher: {t}"
+    );
+    let hash = t["hash"].as_str().context("no hash")?;
+    let timestamp = t["timestamp"].as_u64().context("no timestamp")?;
+    ensure!(hash.len() == 64 && timestamp > 0, "{t}");
+    let arrivals = t["arrivals"].as_array().context("no arrivals")?;
+    let tiles: Vec<&str> = arrivals.iter().filter_map(|a| a["tile"].as_str()).collect();
+    ensure!(tiles == TILES[1..], "arrivals at {tiles:?}: {t}");
+    for (hops, a) in (1..).zip(arrivals) {
+        ensure!(
+            a["hash"].as_str() == Some(hash) && a["timestamp"].as_u64() == Some(timestamp),
+            "another version arrived: {a}"
+        );
+        ensure!(
+            a["bytes_match"] == true && a["ms"].is_number() && a["hops"] == hops,
+            "{a}"
+        );
+    }
+    ensure!(
+        t["ok"] == true && t["problems"].as_array().is_some_and(Vec::is_empty),
+        "{t}"
+    );
+    Ok(())
+}
+
 /// The whole demo, then nothing left of it.
 #[test]
 fn demo_connects_every_pair_and_leaves_nothing_behind() -> Result<()> {
@@ -227,7 +296,15 @@ fn demo_connects_every_pair_and_leaves_nothing_behind() -> Result<()> {
             && stderr.contains("stays relayed through public"),
         "the story does not tell every pair connecting and why some stay relayed:\n{stderr}"
     );
+    ensure!(
+        stderr.contains("symrand calls echo-portres by name: reply")
+            && stderr.contains(&format!("{TILE_FILE} is live and verified on symrand")),
+        "the story does not tell the engine call and the tile update:\n{stderr}"
+    );
     check_table(&stdout)?;
+    let v: Value = serde_json::from_str(&stdout)?;
+    check_engine_call(&v)?;
+    check_tile_update(&v)?;
     nothing_left(&links)
 }
 
@@ -258,6 +335,7 @@ fn kept_demo_runs_until_down() -> Result<()> {
         .filter_map(|n| n["pid"].as_u64())
         .collect();
     let running = demo_processes();
+    let tile_files = kept_tile_files(TILES[2]);
     let down = demo(&["--down"]);
     // Check after --down ran, so that a failed check leaves nothing running.
     ensure!(
@@ -268,6 +346,14 @@ fn kept_demo_runs_until_down() -> Result<()> {
         pids.iter()
             .all(|pid| running.iter().any(|r| u64::from(*r) == *pid)),
         "the nodes of the state file {pids:?} were not all running: {running:?}"
+    );
+    let tile_files = tile_files?;
+    ensure!(
+        tile_files["files"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["name"] == TILE_FILE)),
+        "{TILE_FILE} is not among the files of the kept tile {}: {tile_files}",
+        TILES[2]
     );
     let down = down?;
     ensure!(
@@ -284,6 +370,24 @@ fn kept_demo_runs_until_down() -> Result<()> {
         text(&again.stdout)
     );
     Ok(())
+}
+
+/// `tessel tile files --json` of a kept demo's member `name`, through the
+/// dirs the demo gave its node.
+fn kept_tile_files(name: &str) -> Result<Value> {
+    let node = Path::new(DIR).join("nodes").join(name);
+    let mut cmd = tessel::command()?;
+    cmd.args(["tile", "files", "--json", "--state-dir"])
+        .arg(node.join("state"))
+        .arg("--runtime-dir")
+        .arg(node.join("run"));
+    let out = run_bounded(cmd, Duration::from_secs(10))?;
+    ensure!(
+        out.status.success(),
+        "tessel tile files on {name}: {}",
+        text(&out.stderr)
+    );
+    Ok(serde_json::from_str(&text(&out.stdout))?)
 }
 
 /// Without root the demo refuses, saying what to run, and makes nothing.

@@ -8,7 +8,8 @@
 //! in each (this very binary), narrates the members finding each other and
 //! each pair's path, relayed first, then direct after hole punching or
 //! relayed for good, and why; then pings and a short TCP transfer between
-//! every pair, and a table of it all. The end of the run, an error or
+//! every pair, an engine call and a tile file update across the network,
+//! and a table of it all. The end of the run, an error or
 //! Ctrl-C removes every namespace, interface and process it made; `--keep`
 //! leaves them running until `tessel demo --down`.
 //!
@@ -17,12 +18,17 @@
 //!   ([`node`]); [`state`]: the state file and the lock;
 //! * [`status`]: the one place a node's state is read;
 //! * [`watch`] and [`pairs`]: following and narrating the paths
-//!   ([`narrate`]); [`traffic`]: pings and transfers; [`table`]: the result;
+//!   ([`narrate`]); [`traffic`]: pings and transfers; [`engine`]: an
+//!   engine call by name ([`engine_socket`]); [`tile`]: a tile file update
+//!   ([`overlay_path`] names the paths they ride on); [`table`]: the result;
 //! * [`down`]: `--down`; [`preflight`]: root and tools; [`signals`]: Ctrl-C.
 
 mod down;
+mod engine;
+mod engine_socket;
 mod narrate;
 mod node;
+mod overlay_path;
 mod pairs;
 mod plan;
 mod preflight;
@@ -30,6 +36,7 @@ mod signals;
 mod state;
 mod status;
 mod table;
+mod tile;
 mod traffic;
 mod watch;
 mod world;
@@ -106,25 +113,35 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     finish(shown)
 }
 
-/// Fails if some pair did not connect or its traffic failed.
-fn finish(shown: Result<Vec<Row>>) -> Result<()> {
-    let rows = shown?;
-    let failed: Vec<String> = rows
-        .iter()
-        .filter(|r| !r.ok())
-        .map(|r| watch::pair_label(&r.pair))
-        .collect();
+/// Fails if some pair did not connect or its traffic failed, or the
+/// engine call or the tile update failed.
+fn finish(shown: Result<(Vec<Row>, Vec<String>)>) -> Result<()> {
+    let (rows, mut failed) = shown?;
+    failed.splice(
+        0..0,
+        rows.iter()
+            .filter(|r| !r.ok())
+            .map(|r| watch::pair_label(&r.pair)),
+    );
     if !failed.is_empty() {
-        bail!("some pairs did not work: {}", failed.join(", "));
+        bail!("some parts did not work: {}", failed.join(", "));
     }
     Ok(())
 }
 
-/// Watches the paths, runs the traffic and prints the table.
-fn show(world: &DemoWorld, say: &Narrator, interrupt: &Interrupt, json: bool) -> Result<Vec<Row>> {
+/// Watches the paths, runs the traffic, the engine call and the tile
+/// update, and prints the table; returns the rows and what else failed.
+fn show(
+    world: &DemoWorld,
+    say: &Narrator,
+    interrupt: &Interrupt,
+    json: bool,
+) -> Result<(Vec<Row>, Vec<String>)> {
     let mut watch = Watch::new();
     watch.run(world, say, interrupt)?;
     let traffic = traffic::run(world, &watch.pairs, say, interrupt)?;
+    let engine = engine::run(world, &watch.pairs, say, interrupt)?;
+    let tile = tile::run(world, &watch.pairs, say, interrupt)?;
     // The paths as they are now, after the traffic.
     let views = watch::poll(world);
     watch.update(world, &views, say);
@@ -148,11 +165,23 @@ fn show(world: &DemoWorld, say: &Narrator, interrupt: &Interrupt, json: bool) ->
         rows.len()
     ));
     say.print(&table::render(&rows));
+    say.print(&engine.summary());
+    say.print(&tile.summary());
     say.print("");
     if json {
-        println!("{}", table::to_json(&rows));
+        let mut v = table::to_json(&rows);
+        v["engine_call"] = engine.to_json();
+        v["tile_update"] = tile.to_json();
+        println!("{v}");
     }
-    Ok(rows)
+    let failed = [
+        (!engine.ok()).then_some("the engine call"),
+        (!tile.ok()).then_some("the tile update"),
+    ];
+    Ok((
+        rows,
+        failed.into_iter().flatten().map(str::to_owned).collect(),
+    ))
 }
 
 /// How to explore a kept demo.
@@ -182,7 +211,8 @@ fn explain_keep(world: &DemoWorld, say: &Narrator) {
          \n    {ping:<26}# symrand's overlay address: across two NATs, punched through\
          \n    {addr:<26}# portres's own overlay interface and addresses\
          \n    {exe} status {dirs}\
-         \n    {exe} ping {symrand} {dirs}\n\
+         \n    {exe} ping {symrand} {dirs}\
+         \n    {exe} tile files {dirs}   # the file the tiles passed along\n\
          \nThe sites: {sites}; their NAT routers: {PREFIX}nat-*; the internet: {PREFIX}inet.\
          \nRemove it all with: sudo tessel demo --down",
         symrand = ip("symrand"),

@@ -36,7 +36,8 @@ pub(crate) struct DemoNode {
 
 impl DemoNode {
     /// Starts `tessel up` (the binary `exe`) for `member` in `ns`, on the
-    /// network whose key is in `key_file`, with `peer` as its `--peer`.
+    /// network whose key is in `key_file`, with `peer` as its `--peer` and
+    /// `extra` flags after the others.
     pub(crate) fn spawn(
         exe: &Path,
         member: Member,
@@ -44,6 +45,7 @@ impl DemoNode {
         key_file: &Path,
         peer: Option<SocketAddr>,
         tether: Tether,
+        extra: &[String],
     ) -> Result<Self> {
         let dir = state::node_dir(member.name);
         for sub in ["state", "run", "log"] {
@@ -62,6 +64,7 @@ impl DemoNode {
         if let Some(peer) = peer {
             cmd.args(["--peer", &peer.to_string()]);
         }
+        cmd.args(extra);
         cmd.env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned()),

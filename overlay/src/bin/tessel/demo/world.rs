@@ -20,6 +20,7 @@ use super::node::DemoNode;
 use super::plan::{Member, Nat, MEMBERS, PORT, PREFIX};
 use super::signals::Interrupt;
 use super::state::{self, DemoState};
+use super::tile::TileSetup;
 
 /// How long a node may take to answer `tessel status` after it started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -36,6 +37,8 @@ pub(crate) struct DemoWorld {
     pub(crate) nodes: Vec<DemoNode>,
     /// When the nodes were started.
     pub(crate) started: Instant,
+    /// The tiles' node IDs and trusted key.
+    pub(crate) tiles: TileSetup,
     routers: Vec<NatRouter>,
     internet: Internet,
     state: DemoState,
@@ -120,6 +123,7 @@ impl DemoWorld {
             .ok_or_else(|| anyhow!("the public member has no address"))?;
         let peer = SocketAddr::new(public, PORT);
         let key_file = write_network_key()?;
+        let tiles = TileSetup::prepare()?;
         let tether = if keep {
             Tether::Detached
         } else {
@@ -129,13 +133,17 @@ impl DemoWorld {
         let mut nodes = Vec::new();
         for (m, ns) in MEMBERS.iter().zip(hosts) {
             let peer = (m.nat != Nat::None).then_some(peer);
-            nodes.push(DemoNode::spawn(exe, *m, ns, &key_file, peer, tether)?);
+            let extra = tiles.up_args(m.name);
+            nodes.push(DemoNode::spawn(
+                exe, *m, ns, &key_file, peer, tether, &extra,
+            )?);
         }
         state.nodes = nodes.iter().map(DemoNode::record).collect();
         state::write(&state)?;
         let mut world = Self {
             nodes,
             started,
+            tiles,
             routers,
             internet,
             state,
@@ -147,6 +155,7 @@ impl DemoWorld {
              every one but public with --peer {peer}",
             world.nodes.len()
         ));
+        say.say(world.tiles.describe());
         world.wait_ready(interrupt)?;
         Ok(world)
     }
