@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tessel_overlay::driver::clock;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -199,16 +200,16 @@ fn narration(c: &EngineCall, name: &str) -> String {
 fn call(out: &mut EngineCall, name: &str, interrupt: &Interrupt) -> Result<()> {
     let mut conn = EngineSocket::connect(&socket_of(CALLER), Some(CALL_TIMEOUT + SOCKET_LIMIT))?;
     let me = conn.start(None)?;
-    let deadline = Instant::now() + CALL_DEADLINE;
-    let asked = Instant::now();
+    let deadline = clock::now() + CALL_DEADLINE;
+    let asked = clock::now();
     let found = retry(deadline, interrupt, &mut out.tries, || conn.whereis(name))
         .with_context(|| format!("{CALLER} finding {name}"))?;
     out.resolve_elapsed = Some(asked.elapsed());
     out.resolved = Some(found.to_string());
     let payload = out.request.clone().into_bytes();
-    let mut sent = Instant::now();
+    let mut sent = clock::now();
     let reply = retry(deadline, interrupt, &mut out.tries, || {
-        sent = Instant::now();
+        sent = clock::now();
         let target = Target::Name(name.to_owned());
         conn.call(me, target, payload.clone(), CALL_TIMEOUT)
     })
@@ -231,7 +232,7 @@ fn retry<T>(
         *tries += 1;
         match attempt() {
             Ok(v) => return Ok(v),
-            Err(e) if Instant::now() + RETRY_EVERY >= deadline => {
+            Err(e) if clock::now() + RETRY_EVERY >= deadline => {
                 bail!("nothing within {CALL_DEADLINE:?}: {e:#}")
             }
             Err(_) => interrupt.sleep(RETRY_EVERY)?,

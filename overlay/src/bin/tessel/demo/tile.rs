@@ -10,6 +10,7 @@
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use tessel_overlay::driver::clock;
 
 use anyhow::{anyhow, Context, Result};
 use ed25519_dalek::SigningKey;
@@ -70,7 +71,7 @@ impl TileSetup {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
+        clock::fill_random(&mut seed).map_err(|e| anyhow!("reading the OS random source: {e}"))?;
         Ok(Self {
             ids,
             key: SigningKey::from_bytes(&seed),
@@ -242,7 +243,7 @@ pub(crate) fn run(
             return Ok(out);
         }
     };
-    let published = Instant::now();
+    let published = clock::now();
     let publish = Request::TilePublish {
         path: path.display().to_string(),
     };
@@ -278,7 +279,7 @@ pub(crate) fn run(
 
 /// Waits until every tile's directions are all present.
 fn links_up(interrupt: &Interrupt) -> Result<()> {
-    let deadline = Instant::now() + LINKS_DEADLINE;
+    let deadline = clock::now() + LINKS_DEADLINE;
     loop {
         interrupt.check()?;
         let absent: Vec<String> = ROW
@@ -289,7 +290,7 @@ fn links_up(interrupt: &Interrupt) -> Result<()> {
         if absent.is_empty() {
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if clock::now() >= deadline {
             return Err(anyhow!(
                 "the tile links of {} were not all up after {LINKS_DEADLINE:?}",
                 absent.join(", ")
@@ -309,7 +310,7 @@ fn all_present(tile: &str) -> bool {
 /// notes its version in `out`.
 fn sign(setup: &TileSetup, out: &mut TileUpdate) -> Result<(Vec<u8>, PathBuf)> {
     let name = FileName::new(FILE_NAME).map_err(|e| anyhow!("{e}"))?;
-    let timestamp = std::time::SystemTime::now()
+    let timestamp = clock::system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let content = format!(
@@ -374,7 +375,7 @@ fn follow(
         if out.arrivals.iter().all(|a| a.elapsed.is_some()) {
             return Ok(());
         }
-        if Instant::now() >= deadline {
+        if clock::now() >= deadline {
             let missing: Vec<&str> = out
                 .arrivals
                 .iter()
