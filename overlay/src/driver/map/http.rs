@@ -179,13 +179,11 @@ async fn answer(req: &Request<Incoming>, shared: &Shared) -> Answer {
         .filter_map(|v| v.to_str().ok());
     let set_cookie = match shared.access.check(host, req.uri().query(), cookies) {
         Verdict::Allow { set_cookie } => set_cookie,
-        Verdict::BadHost => return text(
-            StatusCode::MISDIRECTED_REQUEST,
-            format!(
-                "misdirected request: this map answers requests for {} only (its Host header)\n",
-                shared.access.public_url()
-            ),
-        ),
+        Verdict::BadHost => {
+            let url = shared.access.public_url();
+            let why = format!("misdirected request: this map answers for {url} only (its Host)\n");
+            return text(StatusCode::MISDIRECTED_REQUEST, why);
+        }
         Verdict::Forbidden => {
             return text(
                 StatusCode::FORBIDDEN,
