@@ -122,6 +122,11 @@ impl Page {
             "--disable-gpu",
             "--disable-dev-shm-usage",
             "--no-first-run",
+            // No proxy and no name lookups but of loopback: in a namespace
+            // with a route out and no DNS server, Chromium's own lookups
+            // would hold the first page for seconds of timeouts.
+            "--no-proxy-server",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
             WINDOW,
             profile.as_str(),
         ];

@@ -35,6 +35,7 @@
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
@@ -125,11 +126,13 @@ impl Shown {
     }
 }
 
-/// Waits until what the page shows passes `check`.
+/// Waits until what the page shows passes `check`, then keeps a
+/// screenshot named `shot` in `shots` (also when it fails).
 fn wait_page<T>(
     page: &Page,
     what: &str,
     timeout: Duration,
+    (shots, shot): (&Path, &str),
     mut check: impl FnMut(&Shown) -> Option<T>,
 ) -> Result<T> {
     let mut last = None;
@@ -139,7 +142,17 @@ fn wait_page<T>(
         last = Some(shown);
         Ok(r)
     });
-    r.with_context(|| format!("the page showed {last:?}"))
+    let png = shots.join(format!("{shot}.png"));
+    if let Err(e) = page.screenshot().and_then(|b| Ok(std::fs::write(&png, b)?)) {
+        eprintln!("warning: no screenshot {}: {e:#}", png.display());
+    }
+    r.with_context(|| {
+        format!(
+            "the page showed {last:?}; its screenshot is {} (kept with {}=1)",
+            png.display(),
+            tessel_netns::tempdir::KEEP_ENV
+        )
+    })
 }
 
 /// Drops UDP between B's NAT and `other` (C's NAT's WAN address) in B's
@@ -191,22 +204,29 @@ fn the_map_in_a_browser_follows_links_and_members() -> Result<()> {
     let b = TesselNode::start("b", b_host.ns.clone(), b_config)?;
     let (r_id, b_id) = (r.node_id()?, b.node_id()?);
     let driver = Chromedriver::start(&b_host.ns)?;
+    let shots = driver.log_dir();
+    let shots = shots.as_path();
     let c_ns = c_host.ns.clone();
     let mut c_node: Option<TesselNode> = None;
     let started = Instant::now();
     let secs = || started.elapsed().as_secs_f64();
     let outcome = b_host.ns.run_inside(|| -> Result<()> {
         let page = Page::open(&driver, &format!("http://{MAP}/"))?;
+        let opened = secs();
         // A mark that a reload would wipe.
         page.eval("window.tesselMapTest = true; return true;")?;
-        wait_page(&page, "B and R on the page", FIRST_TIMEOUT, |s| {
-            (s.has(&b_id) && s.has(&r_id) && s.link(&b_id, &r_id).is_some()).then_some(())
-        })?;
+        wait_page(
+            &page,
+            "B and R on the page",
+            FIRST_TIMEOUT,
+            (shots, "1-b-and-r"),
+            |s| (s.has(&b_id) && s.has(&r_id) && s.link(&b_id, &r_id).is_some()).then_some(()),
+        )?;
         let first = secs();
         let c = TesselNode::start("c", c_ns.clone(), config(&key).peer(r_endpoint.clone()))?;
         let c_id = c.node_id()?;
         c_node = Some(c);
-        let (kind, via) = wait_page(&page, "C on the page, linked to B", FIRST_TIMEOUT, |s| {
+        let (kind, via) = wait_page(&page, "C linked to B", FIRST_TIMEOUT, (shots, "2-c"), |s| {
             s.has(&c_id).then(|| s.link(&b_id, &c_id)).flatten()
         })?;
         ensure!(
@@ -216,17 +236,25 @@ fn the_map_in_a_browser_follows_links_and_members() -> Result<()> {
         );
         let relayed = secs();
         unblock(&nat_b)?;
-        wait_page(&page, "B–C direct", DIRECT_TIMEOUT, |s| {
-            (s.link(&b_id, &c_id).map(|(k, _)| k).as_deref() == Some("direct")).then_some(())
-        })?;
+        wait_page(
+            &page,
+            "B–C direct",
+            DIRECT_TIMEOUT,
+            (shots, "3-direct"),
+            |s| (s.link(&b_id, &c_id).map(|(k, _)| k).as_deref() == Some("direct")).then_some(()),
+        )?;
         let direct = secs();
         c_node.as_mut().context("C")?.stop()?;
-        wait_page(&page, "C gone from the page", GONE_TIMEOUT, |s| {
-            (!s.has(&c_id) && s.link(&b_id, &c_id).is_none()).then_some(())
-        })?;
+        wait_page(
+            &page,
+            "C gone from the page",
+            GONE_TIMEOUT,
+            (shots, "4-c-gone"),
+            |s| (!s.has(&c_id) && s.link(&b_id, &c_id).is_none()).then_some(()),
+        )?;
         println!(
-            "MAP: B and R shown {first:.1} s after the page opened, B-C relayed at {relayed:.1} s, \
-             direct at {direct:.1} s, C gone {:.1} s after it stopped",
+            "MAP: Chromium had the page after {opened:.1} s, B and R shown at {first:.1} s, B-C \
+             relayed at {relayed:.1} s, direct at {direct:.1} s, C gone {:.1} s after it stopped",
             secs() - direct
         );
         let last = Shown::read(&page)?;
