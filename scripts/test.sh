@@ -29,7 +29,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 need_pkgs=()
-for tool in ip:iproute2 nft:nftables iperf3:iperf3 ping:iputils-ping taskset:util-linux sysctl:procps curl:curl python3:python3 turnserver:coturn miniupnpd:miniupnpd-nftables dnsmasq:dnsmasq-base dig:bind9-dnsutils systemd-analyze:systemd mmdebstrap:mmdebstrap strip:binutils; do
+for tool in ip:iproute2 nft:nftables iperf3:iperf3 ping:iputils-ping taskset:util-linux sysctl:procps curl:curl python3:python3 turnserver:coturn miniupnpd:miniupnpd-nftables dnsmasq:dnsmasq-base dig:bind9-dnsutils systemd-analyze:systemd mmdebstrap:mmdebstrap strip:binutils chromium:chromium chromedriver:chromium-driver; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need_pkgs+=("${tool#*:}")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -81,6 +81,7 @@ async fn start_with(
         name: None,
         dns: None,
         metrics: None,
+        map: None,
     };
     let task = tokio::spawn(driver::run(
         opts,

@@ -137,6 +137,7 @@ impl EmbeddedNode {
             name: None,
             dns: None,
             metrics: None,
+            map: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel();

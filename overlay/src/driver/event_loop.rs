@@ -102,6 +102,8 @@ pub struct RunOptions {
     pub dns: Option<super::dns::DnsOptions>,
     /// Where to serve the metrics (`tessel up --metrics`); `None`: nowhere.
     pub metrics: Option<SocketAddr>,
+    /// The live map (`tessel up --map`); `None`: none.
+    pub map: Option<super::map::MapOptions>,
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -244,6 +246,20 @@ pub async fn run(
         }
         None => None,
     };
+    // The map's requests for snapshots, like the scrapes above.
+    let (map_tx, mut map_rx) = mpsc::channel::<super::map::SnapshotReply>(4);
+    let _map = match opts.map {
+        Some(m) => {
+            let source = super::map::Source(map_tx.clone());
+            // The URL without its token: logs may be read by others.
+            tracing::info!("map at {}", m.access.public_url());
+            Some(
+                super::map::serve(m.listener, m.access, source, super::map::NODE_REFRESH)
+                    .map_err(io("serving the map"))?,
+            )
+        }
+        None => None,
+    };
     tokio::pin!(shutdown);
     let mut mapper = Mapper::start(opts.port_mapping, listen.port());
     let mut dns = super::dns::DnsService::start(opts.dns.as_ref());
@@ -344,6 +360,9 @@ pub async fn run(
             Some(q) = dns.next() => shell.names.ask(&mut node, q, clock::now()),
             Some(reply) = metrics_rx.recv() => {
                 let _ = reply.send(shell.metrics(&node));
+            }
+            Some(reply) = map_rx.recv() => {
+                let _ = reply.send(super::map::node_snapshot_of(&node, clock::now()));
             }
         }
         if shell.drain(&mut node).await {

@@ -20,6 +20,8 @@
 //! - the node's public addresses, while someone asks → [`public_addrs`];
 //! - a scrape of the metrics endpoint (`--metrics`) → a snapshot of the
 //!   counters, answered from the event loop ([`metrics`]);
+//! - the live map (`--map`) → a snapshot of the members and links,
+//!   answered from the event loop, pushed to its pages ([`map`]);
 //! - the shutdown future (SIGINT or SIGTERM for the daemon) → remove the
 //!   interface and return.
 
@@ -36,6 +38,7 @@ mod event_loop;
 mod extra_sockets;
 mod lan;
 pub mod local_addrs;
+pub mod map;
 mod membership;
 pub mod metrics;
 mod names;

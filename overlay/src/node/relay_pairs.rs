@@ -107,6 +107,19 @@ impl RelayPairs {
         self.last.len()
     }
 
+    /// The pairs with a frame within `within` of `now`, each in node ID
+    /// order.
+    pub(crate) fn active(&self, now: Instant, within: Duration) -> Vec<(NodeId, NodeId)> {
+        let mut pairs: Vec<(NodeId, NodeId)> = self
+            .last
+            .iter()
+            .filter(|(_, (t, _))| now.saturating_duration_since(*t) < within)
+            .map(|(k, _)| *k)
+            .collect();
+        pairs.sort();
+        pairs
+    }
+
     fn expire(&mut self, now: Instant) {
         let opened_by = &mut self.opened_by;
         self.last.retain(|_, (t, hop)| {
@@ -139,6 +152,12 @@ impl Node {
     /// until they fall idle.
     pub fn set_relay_pair_limit(&mut self, limit: usize) {
         self.relay.pairs.limit = limit;
+    }
+
+    /// The pairs of members this node relayed a frame for within `within`
+    /// of `now` (for the map: what it knows of links between others).
+    pub fn relayed_pairs(&self, now: Instant, within: Duration) -> Vec<(NodeId, NodeId)> {
+        self.relay.pairs.active(now, within)
     }
 }
 
@@ -271,5 +290,27 @@ mod tests {
             assert_eq!(pairs.admit(id(50), id(150), at), Err(Refusal::Full));
             assert_eq!(pairs.full_swept, Some(sweep), "no sweep at +{ms} ms");
         }
+    }
+
+    #[test]
+    fn active_pairs_are_those_with_a_recent_frame() {
+        let t0 = Instant::now();
+        let mut pairs = RelayPairs::with_limit(8);
+        assert!(admit(&mut pairs, id(2), id(1), t0));
+        assert!(admit(
+            &mut pairs,
+            id(3),
+            id(4),
+            t0 + Duration::from_secs(20)
+        ));
+        let now = t0 + Duration::from_secs(25);
+        let within = Duration::from_secs(10);
+        let (a, b) = if id(3) <= id(4) {
+            (id(3), id(4))
+        } else {
+            (id(4), id(3))
+        };
+        assert_eq!(pairs.active(now, within), vec![(a, b)]);
+        assert_eq!(pairs.active(now, Duration::from_secs(30)).len(), 2);
     }
 }

@@ -7,6 +7,9 @@
 //! Everything is torn down on drop, processes are stopped by PID, and all
 //! waiting is deadline-bounded polling ([`wait::poll`]).
 //!
+//! [`browser`] drives a headless Chromium over WebDriver, for the pages a
+//! node serves (the live map).
+//!
 //! The [`lab`] builds a bigger world for the same kind of test: an emulated
 //! internet with NAT routers of every behaviour, NAT behind NAT, and delay
 //! and loss on links. Its core, and [`netns`] and [`process`], live in the
@@ -15,6 +18,7 @@
 // The namespace harness runs real processes against the wall clock.
 #![allow(clippy::disallowed_methods)]
 
+pub mod browser;
 pub mod cluster;
 pub mod engine_client;
 pub mod lab;

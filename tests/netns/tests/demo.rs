@@ -1,4 +1,4 @@
-//! `tessel demo` end to end: the whole run with `--json` (every pair
+//! `tessel demo` end to end: the whole run with `--json` and `--map` (every pair
 //! connected, the pairs that go direct in the NAT matrix direct, the
 //! UDP-blocked member over TCP, traffic through every pair, an engine
 //! called by name across two NATs answering with the request, a signed
@@ -281,15 +281,21 @@ fn check_tile_update(v: &Value) -> Result<()> {
     Ok(())
 }
 
-/// The whole demo, then nothing left of it.
+/// The whole demo, then nothing left of it. With `--map` on a free port
+/// and stdin closed, it serves the map and waits for nobody.
 #[test]
 fn demo_connects_every_pair_and_leaves_nothing_behind() -> Result<()> {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let links = clean_slate()?;
-    let out = demo(&["--json"])?;
+    let out = demo(&["--json", "--map", "127.0.0.1:0"])?;
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     eprintln!("{stderr}");
     ensure!(out.status.success(), "tessel demo failed: {stderr}");
+    ensure!(
+        stderr.contains("the live map is at http://127.0.0.1:")
+            && stderr.contains("the map stays up at http://127.0.0.1:"),
+        "no word of the map:\n{stderr}"
+    );
     let connections = stderr.matches(": connected, ").count();
     ensure!(
         connections >= MEMBERS * (MEMBERS - 1) / 2

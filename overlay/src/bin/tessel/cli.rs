@@ -428,6 +428,12 @@ pub(crate) struct UpArgs {
     /// reaches it reads the node's counters.
     #[arg(long, value_name = "ADDR:PORT")]
     pub(crate) metrics: Option<SocketAddr>,
+    /// Serve a live map of the network, a web page, at http://ADDR:PORT/
+    /// (off by default; e.g. 127.0.0.1:9746). On any address but loopback
+    /// the page needs the token printed at start (also kept in map-url.txt
+    /// in the state dir), and the address must be a specific one.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) map: Option<SocketAddr>,
     /// Test only: flip a byte of every frame relayed for others, to show
     /// that the recipients drop it.
     #[cfg(feature = "test-hooks")]

@@ -132,6 +132,11 @@ fn up(args: UpArgs, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
     let managed = crate::network::managed_options(&args, &state, &network_key)?;
     let tile = crate::tile::options(&args, state.path())?;
     let scopes = scope_options(&args)?;
+    let (map, map_announcer) = args
+        .map
+        .map(|addr| crate::map::open(addr, &args.dirs.state_dir))
+        .transpose()?
+        .unzip();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -206,6 +211,7 @@ fn up(args: UpArgs, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
                 listen: args.dns_listen,
             }),
             metrics: args.metrics,
+            map,
             engine_stack: userspace.as_ref().map(|u: &Userspace| u.handle.clone()),
             port_mapping: match (args.no_port_mapping, args.port_mapping_protocol) {
                 (true, _) => PortMapping::Off,
@@ -226,6 +232,9 @@ fn up(args: UpArgs, up_ctx: Option<UpContext>, log: LogLevel) -> Result<()> {
                     node = %node.id(), network = %node.network_id(), ipv6 = %node.ipv6(),
                     ipv4 = %node.ipv4(), listen = %bound, interface = %interface, "tessel is up"
                 );
+                if let Some(map) = &map_announcer {
+                    map.announce();
+                }
                 if let Some(public) = public_rx {
                     let key = zeroize::Zeroizing::new(network_key.to_text().as_str().to_owned());
                     let join = crate::join::Announcer::new(key, &args.dirs.state_dir, bound.port());

@@ -13,6 +13,7 @@ mod join;
 mod local;
 mod logs;
 mod manual;
+mod map;
 mod nat_status;
 mod netcheck;
 mod network;

@@ -11,7 +11,8 @@
 //! every pair, an engine call and a tile file update across the network,
 //! and a table of it all. The end of the run, an error or
 //! Ctrl-C removes every namespace, interface and process it made; `--keep`
-//! leaves them running until `tessel demo --down`.
+//! leaves them running until `tessel demo --down`. `--map` serves a live
+//! map of the network while it runs ([`map`]).
 //!
 //! * [`plan`]: the members, their NATs, the path each pair should end on;
 //! * [`world`]: building and taking down the internet and its nodes
@@ -21,11 +22,13 @@
 //!   ([`narrate`]); [`traffic`]: pings and transfers; [`engine`]: an
 //!   engine call by name ([`engine_socket`]); [`tile`]: a tile file update
 //!   ([`overlay_path`] names the paths they ride on); [`table`]: the result;
+//! * [`map`]: the live map (`--map`);
 //! * [`down`]: `--down`; [`preflight`]: root and tools; [`signals`]: Ctrl-C.
 
 mod down;
 mod engine;
 mod engine_socket;
+mod map;
 mod narrate;
 mod node;
 mod overlay_path;
@@ -41,9 +44,12 @@ mod traffic;
 mod watch;
 mod world;
 
+use std::net::SocketAddr;
+
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use map::{DemoMap, Keyboard};
 use narrate::Narrator;
 use pairs::PairPath;
 use plan::{MEMBERS, PREFIX};
@@ -65,6 +71,17 @@ pub(crate) struct DemoArgs {
     /// Print the final table as JSON on stdout (the story goes to stderr).
     #[arg(long, conflicts_with = "down")]
     pub(crate) json: bool,
+    /// Serve a live map of the emulated network at http://ADDR:PORT/
+    /// (default 127.0.0.1:9746): the nodes start once the page is open (or
+    /// on Enter), and at the end the map stays up until Enter or Ctrl-C.
+    #[arg(
+        long,
+        value_name = "ADDR:PORT",
+        num_args = 0..=1,
+        default_missing_value = tessel_overlay::driver::map::DEFAULT_ADDR,
+        conflicts_with = "down"
+    )]
+    pub(crate) map: Option<SocketAddr>,
 }
 
 /// Runs `tessel demo` as `args` say.
@@ -76,9 +93,20 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     preflight::require_tools()?;
     let interrupt = Interrupt::install()?;
     let _lock = state::lock()?;
-    let say = Narrator::new(args.json);
+    let mut say = Narrator::new(args.json);
     down::clear_leftovers(&say)?;
     let exe = std::env::current_exe().context("locating the tessel binary")?;
+    let map = match args.map {
+        Some(addr) => {
+            let (story, told) = std::sync::mpsc::channel();
+            say.tell(story);
+            Some((DemoMap::start(addr, &exe, told)?, Keyboard::start()))
+        }
+        None => None,
+    };
+    if let Some((map, keys)) = &map {
+        map.wait_for_page(&say, keys, &interrupt)?;
+    }
     let mut world = match DemoWorld::build(&exe, args.keep, &say, &interrupt) {
         Ok(w) => w,
         Err(e) => {
@@ -91,7 +119,14 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
             return Err(e);
         }
     };
+    if let Some((map, _)) = &map {
+        world.publish_to(map.views());
+    }
     let shown = show(&world, &say, &interrupt, args.json);
+    if let (Ok(_), Some((map, keys))) = (&shown, &map) {
+        map.wait_at_end(&say, keys, &interrupt, args.keep);
+    }
+    drop(map);
     match (&shown, args.keep) {
         (Ok(_), true) => {
             world.keep()?;

@@ -1,7 +1,9 @@
 //! The running story: one line per event, stamped with the time since the
-//! demo started. On stdout, or on stderr when stdout carries `--json`.
+//! demo started. On stdout, or on stderr when stdout carries `--json`; with
+//! `--map`, each line also goes to the map's page.
 
 use std::io::Write;
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 use tessel_overlay::driver::clock;
 
@@ -10,6 +12,8 @@ use tessel_overlay::driver::clock;
 pub(crate) struct Narrator {
     start: Instant,
     to_stderr: bool,
+    /// Where each event also goes (the map's story), if anywhere.
+    story: Option<Sender<String>>,
 }
 
 impl Narrator {
@@ -18,7 +22,13 @@ impl Narrator {
         Self {
             start: clock::now(),
             to_stderr,
+            story: None,
         }
+    }
+
+    /// Also hands every event to `story`.
+    pub(crate) fn tell(&mut self, story: Sender<String>) {
+        self.story = Some(story);
     }
 
     /// Time since the demo started.
@@ -30,6 +40,10 @@ impl Narrator {
     pub(crate) fn say(&self, text: impl AsRef<str>) {
         let line = format!("[{:>5.1}s] {}", self.elapsed().as_secs_f64(), text.as_ref());
         self.print(&line);
+        if let Some(story) = &self.story {
+            // The map may be gone; the story goes on.
+            let _ = story.send(line);
+        }
     }
 
     /// Text without a time stamp (headings, the table).

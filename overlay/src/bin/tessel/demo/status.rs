@@ -42,6 +42,14 @@ pub(crate) struct PeerView {
     pub(crate) path: Path,
     /// Where the node reaches it.
     pub(crate) endpoint: Option<String>,
+    /// What carries the direct path: `udp` or `tcp`.
+    pub(crate) transport: Option<String>,
+    /// Smoothed round-trip time of the direct path, in ms.
+    pub(crate) rtt_ms: Option<f64>,
+    /// Bytes received from it.
+    pub(crate) rx_bytes: u64,
+    /// Bytes sent to it.
+    pub(crate) tx_bytes: u64,
 }
 
 /// How traffic to a member goes, as one side reports it.
@@ -135,17 +143,24 @@ fn peer(p: &Value) -> PeerView {
         connected,
         path,
         endpoint: p["endpoint"].as_str().map(str::to_owned),
+        transport: p["transport"].as_str().map(str::to_owned),
+        rtt_ms: p["rtt_ms"].as_f64(),
+        rx_bytes: p["rx_bytes"].as_u64().unwrap_or_default(),
+        tx_bytes: p["tx_bytes"].as_u64().unwrap_or_default(),
     }
 }
 
 impl NodeView {
     /// How this node reaches the member with `node_id`.
     pub(crate) fn path_to(&self, node_id: &str) -> Path {
-        self.peers
-            .iter()
-            .find(|p| p.node_id == node_id)
+        self.peer(node_id)
             .map(|p| p.path.clone())
             .unwrap_or_default()
+    }
+
+    /// The member with `node_id`, as this node sees it.
+    pub(crate) fn peer(&self, node_id: &str) -> Option<&PeerView> {
+        self.peers.iter().find(|p| p.node_id == node_id)
     }
 }
 
@@ -157,8 +172,10 @@ mod tests {
     fn reads_the_fields_the_demo_needs() {
         let v = parse(
             r#"{"node_id":"tessel-node-a","ipv4":"100.64.0.1","ipv6":"fd00::1",
-                "peers":[{"node_id":"tessel-node-b","connected":true,"path":"relay tessel-node-r","endpoint":null},
-                         {"node_id":"tessel-node-r","connected":true,"path":"direct","endpoint":"198.51.100.1:9740"},
+                "peers":[{"node_id":"tessel-node-b","connected":true,"path":"relay tessel-node-r","endpoint":null,
+                          "rx_bytes":10,"tx_bytes":20,"rtt_ms":null,"transport":null},
+                         {"node_id":"tessel-node-r","connected":true,"path":"direct","endpoint":"198.51.100.1:9740",
+                          "rtt_ms":0.5,"transport":"tcp"},
                          {"node_id":"tessel-node-c","connected":false,"path":null}],
                 "nat":{"mapping":"dependent","allocation":"random","reflexive_addresses":["203.0.113.4:1234"]},
                 "tcp":{"connections":[{"direction":"dialed","remote":"198.51.100.1:9740"},
@@ -174,6 +191,10 @@ mod tests {
         assert_eq!(v.path_to("tessel-node-c"), Path::None);
         assert_eq!(v.path_to("tessel-node-unknown"), Path::None);
         assert_eq!(v.nat.allocation, "random");
+        let b = v.peer("tessel-node-b").unwrap();
+        assert_eq!((b.rx_bytes, b.tx_bytes, b.rtt_ms), (10, 20, None));
+        let r = v.peer("tessel-node-r").unwrap();
+        assert_eq!((r.rtt_ms, r.transport.as_deref()), (Some(0.5), Some("tcp")));
         assert_eq!(v.tcp_dialed, vec!["198.51.100.1:9740".to_owned()]);
         assert!(parse(r#"{"peers":[]}"#).is_err(), "no node_id");
         assert!(parse("not json").is_err());

@@ -234,14 +234,16 @@ impl Watch {
 
 /// Every node's status, asked all at once; `None` where it did not answer.
 pub(crate) fn poll(world: &DemoWorld) -> Vec<Option<NodeView>> {
-    std::thread::scope(|s| {
+    let views = std::thread::scope(|s| {
         let asks: Vec<_> = world
             .nodes
             .iter()
             .map(|n| s.spawn(move || n.status().ok()))
             .collect();
         asks.into_iter().map(|a| a.join().ok().flatten()).collect()
-    })
+    });
+    world.publish(&views);
+    views
 }
 
 /// `a <-> b`.

@@ -8,6 +8,7 @@ use std::fs::Permissions;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 use tessel_overlay::driver::clock;
 
@@ -15,6 +16,7 @@ use anyhow::{anyhow, Context, Result};
 use tessel_lab::{Internet, Naming, NatRouter, Tether};
 use tessel_overlay::identity::NetworkKey;
 
+use super::map::Views;
 use super::narrate::Narrator;
 use super::node::DemoNode;
 use super::plan::{Member, Nat, MEMBERS, PORT, PREFIX};
@@ -43,6 +45,8 @@ pub(crate) struct DemoWorld {
     internet: Internet,
     state: DemoState,
     kept: bool,
+    /// Where each round of statuses also goes (the map), if anywhere.
+    views_out: Option<Sender<Views>>,
 }
 
 /// Names of every namespace the demo makes, in the order it makes them.
@@ -148,6 +152,7 @@ impl DemoWorld {
             internet,
             state,
             kept: false,
+            views_out: None,
         };
         std::mem::forget(guard);
         say.say(format!(
@@ -196,6 +201,19 @@ impl DemoWorld {
         self.internet.keep();
         self.kept = true;
         Ok(())
+    }
+
+    /// Hands every round of statuses read from now on to `out` too.
+    pub(crate) fn publish_to(&mut self, out: Sender<Views>) {
+        self.views_out = Some(out);
+    }
+
+    /// Hands a round of statuses to whoever asked for them.
+    pub(crate) fn publish(&self, views: &Views) {
+        if let Some(out) = &self.views_out {
+            // The map may be gone; the demo goes on.
+            let _ = out.send(views.clone());
+        }
     }
 
     /// The node of the member called `name`.
