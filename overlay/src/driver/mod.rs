@@ -36,6 +36,7 @@ pub mod engines;
 mod error;
 mod event_loop;
 mod extra_sockets;
+mod http_server;
 mod lan;
 pub mod local_addrs;
 pub mod map;

@@ -388,22 +388,31 @@ impl StateDir {
 
     /// Writes `data` to `path` with mode 0600 through a temporary file and a rename.
     pub(crate) fn write_private(&self, path: &Path, data: &[u8]) -> Result<(), DriverError> {
-        let err = |source| DriverError::StateDir {
+        write_private_file(path, data).map_err(|source| DriverError::StateDir {
             path: path.to_path_buf(),
             source,
-        };
-        let tmp = path.with_extension("tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(err)?;
-        f.write_all(data).and_then(|()| f.sync_all()).map_err(err)?;
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).map_err(err)?;
-        fs::rename(&tmp, path).map_err(err)
+        })
     }
+}
+
+/// Writes `data` to `path`, readable by its owner only (mode 0600, also
+/// under a wider umask), through a temporary file and a rename, so that a
+/// reader sees the old file or the new one, never a part.
+///
+/// # Errors
+/// If the temporary file cannot be created, written or renamed.
+pub fn write_private_file(path: &Path, data: &[u8]) -> io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+    fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

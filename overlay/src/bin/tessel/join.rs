@@ -11,14 +11,13 @@
 //! the key. Once a public address is learned (within seconds of start, if
 //! at all) the file is written again and the new command given the same way.
 
-use std::fs;
 use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use tessel_overlay::driver::state_dir::write_private_file;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
@@ -170,25 +169,17 @@ impl Announcer {
     }
 }
 
-/// Writes `text` to `path` with mode 0600, atomically.
+/// Writes the join commands `text` to `path` with mode 0600, atomically.
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(b"# Run these on another machine to join this network (the key is secret).\n")?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))
+    let data =
+        format!("# Run these on another machine to join this network (the key is secret).\n{text}");
+    write_private_file(path, data.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().unwrap()

@@ -8,14 +8,13 @@
 //! stdout is a terminal, and otherwise (a service, whose output the
 //! journal keeps) named by its file. The log has the URL without token.
 
-use std::fs;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use tessel_overlay::driver::map::{self, Access, MapOptions};
+use tessel_overlay::driver::state_dir::write_private_file;
 
 /// Gives the map's URL once the node is up.
 pub(crate) struct Announcer {
@@ -80,22 +79,13 @@ impl Announcer {
 
 /// Writes `text` to `path`, readable by its owner only.
 fn write_private(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {}", tmp.display()))
+    write_private_file(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]

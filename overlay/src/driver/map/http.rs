@@ -10,7 +10,6 @@
 //! 403 without the token where one is needed); other paths are 404, other
 //! methods 405. It owns no node state: snapshots come from a [`Source`].
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -18,16 +17,14 @@ use std::time::Duration;
 use http_body_util::{Either, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use sha2::{Digest, Sha256};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 
 use super::access::{check_address, Access, AddressError, Verdict};
 use super::events::{self, EventBody, Feed, Source};
+use crate::driver::http_server;
 
 /// The page: one self-contained HTML file.
 pub const PAGE: &str = include_str!("page.html");
@@ -37,8 +34,6 @@ pub const EVENTS_PATH: &str = "/events";
 pub const SNAPSHOT_PATH: &str = "/snapshot.json";
 /// Connections served at once (a page holds two); more are closed.
 const MAX_CONNECTIONS: usize = 32;
-/// How long a client may take to send its request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A response of the map.
 type Answer = Response<Either<Full<Bytes>, EventBody>>;
@@ -117,7 +112,15 @@ pub fn serve(
         feed: feed.clone(),
     });
     Ok(MapServer {
-        accept: tokio::spawn(accept(listener, shared)),
+        accept: tokio::spawn(http_server::serve(
+            listener,
+            "map",
+            MAX_CONNECTIONS,
+            move |req| {
+                let shared = shared.clone();
+                async move { answer(&req, &shared).await }
+            },
+        )),
         refresh,
         feed,
     })
@@ -129,41 +132,6 @@ struct Shared {
     access: Access,
     source: Source,
     feed: Arc<Feed>,
-}
-
-async fn accept(listener: TcpListener, shared: Arc<Shared>) {
-    // Aborting this task drops the set, which aborts every connection.
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) if conns.len() < MAX_CONNECTIONS => {
-                    conns.spawn(connection(stream, shared.clone()));
-                }
-                Ok(_) => tracing::debug!("map: too many connections, one refused"),
-                Err(e) => {
-                    tracing::debug!(error = %e, "map: accepting a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = conns.join_next() => {}
-        }
-    }
-}
-
-async fn connection(stream: TcpStream, shared: Arc<Shared>) {
-    let service = service_fn(move |req| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(answer(&req, &shared).await) }
-    });
-    let served = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-    if let Err(e) = served {
-        tracing::debug!(error = %e, "map: connection");
-    }
 }
 
 /// The response to one request.

@@ -3,31 +3,25 @@
 //! 404 for any other path. It owns no node state: each scrape asks the
 //! owners for a [`Snapshot`] through [`Sources`].
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::encode::{self, Format};
 use super::snapshot::{Snapshot, TileMetrics};
-use crate::driver::DriverError;
+use crate::driver::{http_server, DriverError};
 
 /// The one path served.
 pub const METRICS_PATH: &str = "/metrics";
 /// Connections served at once; more are closed at once.
 const MAX_CONNECTIONS: usize = 16;
-/// How long a client may take to send its request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a scrape waits for the event loop and the tile host.
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -106,44 +100,16 @@ pub(crate) fn serve(
         }
     }
     Ok(MetricsServer {
-        task: tokio::spawn(accept(listener, sources)),
-    })
-}
-
-async fn accept(listener: TcpListener, sources: Sources) {
-    // Aborting this task drops the set, which aborts every connection.
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok((stream, _)) if conns.len() < MAX_CONNECTIONS => {
-                    conns.spawn(connection(stream, sources.clone()));
-                }
-                Ok(_) => tracing::debug!("metrics: too many connections, one refused"),
-                Err(e) => {
-                    // Out of file descriptors and the like: wait a little.
-                    tracing::debug!(error = %e, "metrics: accepting a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+        task: tokio::spawn(http_server::serve(
+            listener,
+            "metrics",
+            MAX_CONNECTIONS,
+            move |req| {
+                let sources = sources.clone();
+                async move { answer(&req, &sources).await }
             },
-            Some(_) = conns.join_next() => {}
-        }
-    }
-}
-
-async fn connection(stream: TcpStream, sources: Sources) {
-    let service = service_fn(move |req| {
-        let sources = sources.clone();
-        async move { Ok::<_, Infallible>(answer(&req, &sources).await) }
-    });
-    let served = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
-    if let Err(e) = served {
-        tracing::debug!(error = %e, "metrics: connection");
-    }
+        )),
+    })
 }
 
 /// The response to one request.
