@@ -187,3 +187,16 @@ fn answers_round_trip() {
         Err(AnswerError::Malformed(_))
     ));
 }
+
+#[test]
+fn an_id_comes_back_as_it_was_sent_even_a_long_decimal() {
+    // A decimal of more digits than an f64 holds is read to the nearest
+    // f64 and written back as that value's shortest form; reading the
+    // answer's id must give that same value again (found by the
+    // control_request fuzz target).
+    let id = "2222222222222222222222222222222222222222222222222222222222222.22222";
+    let line = format!(r#"{{"v":1,"id":{id},"cmd":"status"}}"#);
+    let incoming = admit(&line, true).expect("admitted");
+    let again = request_line(&incoming.request, incoming.id.clone());
+    assert_eq!(admit(&again, true), Ok(incoming));
+}
