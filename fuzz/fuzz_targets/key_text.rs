@@ -1,7 +1,7 @@
 #![no_main]
-//! Text forms of node IDs, node keys and network keys.
+//! Text forms of node IDs, node keys, network keys and signed rotations.
 use libfuzzer_sys::fuzz_target;
-use tessel_overlay::identity::{NetworkKey, NodeId, NodeKey};
+use tessel_overlay::identity::{NetworkKey, NodeId, NodeKey, SignedRotation};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
@@ -14,6 +14,11 @@ fuzz_target!(|data: &[u8]| {
             let back = NetworkKey::parse(&k.to_text()).expect("own text parses");
             assert_eq!((back.id(), back.epoch()), (k.id(), k.epoch()));
             assert_eq!(back.secret(), k.secret());
+        }
+        if let Ok(r) = SignedRotation::from_text(s) {
+            let back = SignedRotation::from_text(&r.to_text()).expect("own text parses");
+            assert_eq!(back.key().secret(), r.key().secret());
+            assert_eq!((back.grace_end_s(), back.signature()), (r.grace_end_s(), r.signature()));
         }
     }
 });

@@ -1,11 +1,14 @@
 #![no_main]
-//! Key update view.
+//! Key update view, with and without the owner's signature.
 use libfuzzer_sys::fuzz_target;
-use tessel_overlay::wire::key_update::{emit, Packet};
+use tessel_overlay::wire::key_update::{emit, emit_signed, Packet};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Packet::new_checked(data) {
-        let again = emit(p.epoch(), p.grace_end(), &p.network_id(), &p.secret());
-        assert_eq!(&again[..], data);
+        let (epoch, grace, id, secret) = (p.epoch(), p.grace_end(), p.network_id(), p.secret());
+        match p.owner_signature() {
+            Some(sig) => assert_eq!(&emit_signed(epoch, grace, &id, &secret, &sig)[..], data),
+            None => assert_eq!(&emit(epoch, grace, &id, &secret)[..], data),
+        }
     }
 });

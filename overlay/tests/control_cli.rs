@@ -433,5 +433,39 @@ fn whois_in_a_managed_network_shows_the_certificate() {
         &b.ok(dir, &["network", "revocations", list, "--json"]),
     );
     assert_eq!(r.sessions_closed, 0);
+
+    // Only the owner rotates the key of a managed network: B refuses on its
+    // own, takes the owner-signed rotation, and hands it to A.
+    b.fails(
+        dir,
+        &["network", "rotate", "--grace", "60s"],
+        "only the owner rotates",
+    );
+    b.fails(
+        dir,
+        &["network", "rotate", "--owner-key", "missing.key"],
+        "owner key file",
+    );
+    let r: RotateAnswer = checked(
+        "network_rotate",
+        &b.ok(
+            dir,
+            &[
+                "network",
+                "rotate",
+                "--grace",
+                "60s",
+                "--owner-key",
+                "owner.key",
+                "--json",
+            ],
+        ),
+    );
+    assert_eq!(r.epoch, 1);
+    assert!(r.old_key_refused_after_unix_ms.is_some());
+    let saved = StateDir::open(&dir.join("b")).unwrap();
+    assert_eq!(*saved.network_key().unwrap().unwrap().to_text(), r.key);
+    assert!(saved.signed_rotation().unwrap().is_some());
+    a.wait_for("the owner's new key", |s| s.node.network_key.epoch == 1);
     drop((a, b));
 }

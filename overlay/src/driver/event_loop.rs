@@ -168,6 +168,7 @@ pub async fn run(
         node.set_retiring_key(clock::now(), key, refuse_after_unix_ms);
     }
     super::membership::apply(&mut node, opts.managed.as_ref(), &state, clock::now())?;
+    super::rotation::restore_signed_rotation(&mut node, &state)?;
     super::names::apply(
         &mut node,
         opts.name.as_ref(),
@@ -576,12 +577,15 @@ impl Shell {
                 tracing::info!("stopping: asked over the control socket");
                 reply.ok(&DownAnswer { stopping: true });
             }
-            Request::NetworkRotate { grace_s } => reply.send(super::rotation::rotate_request(
-                node,
-                &self.state,
-                grace_s,
-                now,
-            )),
+            Request::NetworkRotate { grace_s, signed } => {
+                reply.send(super::rotation::rotate_request(
+                    node,
+                    &self.state,
+                    grace_s,
+                    signed.as_deref(),
+                    now,
+                ));
+            }
             Request::NetworkRevocations { list } => reply.send(revocations(node, &list, now)),
             Request::RecordPublish { key, ttl_s, value } => {
                 reply.send(super::records::publish(node, &key, ttl_s, &value, now));

@@ -1,6 +1,7 @@
 //! Network key rotation in the daemon: which keys to start with, the
-//! `network_rotate` control request, and keeping the keys in the
-//! state dir when the node changes them (`Event::NetworkKeyChanged`).
+//! `network_rotate` control request (with the owner's signed rotation in a
+//! managed network), and keeping the keys and that signature in the state
+//! dir when the node changes them (`Event::NetworkKeyChanged`).
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use super::control::api::{reply, Reply};
 use super::control::{ApiError, ErrorCode};
 use super::state_dir::StateDir;
 use super::{clock, DriverError};
-use crate::identity::NetworkKey;
+use crate::identity::{NetworkKey, SignedRotation};
 use crate::node::Node;
 
 /// The keys a daemon starts with: the current one and, during a grace
@@ -56,32 +57,65 @@ pub(crate) fn start_keys(
     Ok((current, retiring))
 }
 
-/// Keeps the node's current and retiring keys in the state dir.
+/// Gives the node the owner's signed rotation to its current key kept in
+/// the state dir, if any (managed mode: so that it can hand the key on).
+///
+/// # Errors
+/// If the file cannot be read.
+pub(crate) fn restore_signed_rotation(
+    node: &mut Node,
+    state: &StateDir,
+) -> Result<(), DriverError> {
+    if let Some(r) = state.signed_rotation()? {
+        node.set_signed_rotation(&r);
+    }
+    Ok(())
+}
+
+/// Keeps the node's current and retiring keys, and the owner's signature
+/// of the current one, in the state dir.
 pub(crate) fn persist(node: &Node, state: &StateDir) {
     let saved = state
         .save_network_key(node.network_key())
-        .and_then(|()| state.save_retiring_key(node.retiring_key()));
+        .and_then(|()| state.save_retiring_key(node.retiring_key()))
+        .and_then(|()| state.save_signed_rotation(node.signed_rotation().as_ref()));
     if let Err(e) = saved {
         tracing::error!(error = %e, "saving the new network key");
     }
 }
 
 /// Answers `network_rotate` (the control API lets only the daemon's own
-/// user and root send it: the answer holds the new key).
+/// user and root send it: the answer holds the new key). With `signed`
+/// (`tessel-rotation-…`, managed mode) the key is the one the owner signed;
+/// without, the node makes one (refused in managed mode).
 pub(crate) fn rotate_request(
     node: &mut Node,
     state: &StateDir,
     grace_s: u64,
+    signed: Option<&str>,
     now: Instant,
 ) -> Reply {
-    let mut secret = clock::random_seed().map_err(|e| {
-        ApiError::new(
-            ErrorCode::Failed,
-            format!("reading the OS random source: {e}"),
-        )
-    })?;
-    let key = node.rotate_network_key(now, secret, Duration::from_secs(grace_s));
-    secret.zeroize();
+    let refused = |e: crate::node::RotateError| ApiError::new(ErrorCode::BadRequest, e.to_string());
+    let key = match signed {
+        Some(text) => {
+            let rotation = SignedRotation::from_text(text).map_err(|e| {
+                ApiError::new(ErrorCode::BadRequest, format!("signed rotation: {e}"))
+            })?;
+            node.rotate_network_key_signed(now, &rotation)
+                .map_err(refused)?
+        }
+        None => {
+            let mut secret = clock::random_seed().map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Failed,
+                    format!("reading the OS random source: {e}"),
+                )
+            })?;
+            let key = node.rotate_network_key(now, secret, Duration::from_secs(grace_s));
+            secret.zeroize();
+            key.map_err(refused)?
+        }
+    };
     persist(node, state);
     reply(&RotateAnswer {
         key: key.to_text().as_str().to_owned(),
@@ -144,7 +178,7 @@ mod tests {
         };
         let mut node = Node::new(config, now);
         assert_eq!(node.network_key().epoch(), 0);
-        let answer = rotate_request(&mut node, &state, 3600, now).unwrap();
+        let answer = rotate_request(&mut node, &state, 3600, None, now).unwrap();
         assert_eq!(answer["epoch"], 1);
         let text = answer["key"].as_str().unwrap();
         let saved = state.network_key().unwrap().unwrap();

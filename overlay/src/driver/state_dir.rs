@@ -16,7 +16,9 @@ use zeroize::Zeroizing;
 
 use super::dir_lock::DirLock;
 use super::{clock, DriverError};
-use crate::identity::{MemberCert, NetworkKey, NodeId, NodeKey, OwnerId, RevocationList};
+use crate::identity::{
+    MemberCert, NetworkKey, NodeId, NodeKey, OwnerId, RevocationList, SignedRotation,
+};
 
 /// Default location of the state dir.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/tessel";
@@ -25,6 +27,8 @@ const NODE_KEY: &str = "node.key";
 const NETWORK_KEY: &str = "network.key";
 /// The key being retired and when it stops working: `KEY_TEXT UNIX_MS`.
 const RETIRING_KEY: &str = "network.key.retiring";
+/// The owner's signed rotation to the current key (managed mode).
+const SIGNED_ROTATION: &str = "network.key.signed";
 const PEERS: &str = "peers.json";
 const INITIATIONS: &str = "initiations.json";
 const OWNER: &str = "owner.pub";
@@ -201,6 +205,48 @@ impl StateDir {
         match retiring {
             Some((key, until)) => {
                 let text = Zeroizing::new(format!("{} {until}\n", key.to_text().as_str()));
+                self.write_private(&path, text.as_bytes())
+            }
+            None => match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(DriverError::StateDir { path, source: e })
+                }
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The owner's signed rotation to the network key, if the state dir
+    /// holds one.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be read or is corrupt.
+    pub fn signed_rotation(&self) -> Result<Option<SignedRotation>, DriverError> {
+        let path = self.path.join(SIGNED_ROTATION);
+        let Some(text) = self.read(&path)? else {
+            return Ok(None);
+        };
+        SignedRotation::from_text(text.trim())
+            .map(Some)
+            .map_err(|e| DriverError::CorruptState {
+                path,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Stores the owner's signed rotation to the network key (mode 0600:
+    /// it holds the key), or removes it.
+    ///
+    /// # Errors
+    /// Returns an error if the file cannot be written or removed.
+    pub fn save_signed_rotation(
+        &self,
+        rotation: Option<&SignedRotation>,
+    ) -> Result<(), DriverError> {
+        let path = self.path.join(SIGNED_ROTATION);
+        match rotation {
+            Some(r) => {
+                let text = Zeroizing::new(format!("{}\n", r.to_text().as_str()));
                 self.write_private(&path, text.as_bytes())
             }
             None => match fs::remove_file(&path) {

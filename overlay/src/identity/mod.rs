@@ -8,6 +8,7 @@ pub mod name_claim;
 pub mod network;
 pub mod node_key;
 pub mod owner_key;
+pub mod signed_rotation;
 pub mod text;
 
 pub use address::{Ipv4Assignment, NetworkPrefix};
@@ -17,3 +18,4 @@ pub use name_claim::{ClaimError, NameClaim};
 pub use network::{NetworkId, NetworkKey};
 pub use node_key::{NodeId, NodeKey};
 pub use owner_key::{OwnerId, OwnerKey};
+pub use signed_rotation::SignedRotation;

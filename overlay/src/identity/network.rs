@@ -131,6 +131,14 @@ impl NetworkKey {
         self.id == other.id && (self.epoch, self.order()) > (other.epoch, other.order())
     }
 
+    /// A public value bound to this key (its secret, network and epoch)
+    /// that the network owner signs to allow a rotation to it (managed
+    /// mode, see [`super::SignedRotation`]); it reveals nothing of the
+    /// secret.
+    pub fn commitment(&self) -> [u8; 32] {
+        self.derive("tessel 2026 rotation commitment")
+    }
+
     /// A public value that orders two keys of the same epoch.
     pub fn order(&self) -> [u8; 32] {
         self.derive("tessel 2026 rotation order")

@@ -93,7 +93,7 @@ pub use ping::{PingError, PingTarget, Pong, PING_TIMEOUT};
 pub use portmap::PortMappingStatus;
 pub use records::{RecordError, RecordStats};
 pub use relay::{Path, RelayStats};
-pub use rotation::{RotationStats, MAX_GRACE};
+pub use rotation::{RotateError, RotationStats, MAX_GRACE};
 pub use stats::{DropCounters, DropReason};
 pub use status::{PeerStatus, Status};
 pub use stun::{NatBehaviour, NatMapping, NatStatus, StunSample, StunSampleStatus};

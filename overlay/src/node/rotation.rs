@@ -12,6 +12,11 @@
 //! when the grace ends, the retiring key is dropped (its MACs become bad
 //! MACs) and those sessions are closed. Data messages never look at a
 //! network key: sessions are found by index.
+//!
+//! In managed mode only the network owner may rotate: a rotation must come
+//! with the owner's signature ([`SignedRotation`]), every key update
+//! carries it, and members drop updates without it or with a wrong one
+//! (`key_update_unsigned`). Without an owner, any member may rotate.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -21,6 +26,7 @@ use tessel_nat::stun::{IntegrityKey, Responder};
 use zeroize::Zeroize;
 
 use super::{DropReason, Event, Node};
+use crate::identity::signed_rotation::{self, SignedRotation};
 use crate::identity::{NetworkKey, NodeId};
 use crate::session::handshake::HandshakeKeys;
 use crate::wire::key_update;
@@ -50,6 +56,35 @@ pub(super) struct Retiring {
     pub(super) refuse_after: Instant,
 }
 
+/// Why a rotation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RotateError {
+    /// A managed network's key is rotated only with the owner's signature.
+    #[error("in a managed network only the owner rotates the network key (use --owner-key)")]
+    OwnerSignatureRequired,
+    /// A signed rotation handed to a node outside managed mode.
+    #[error("this node is not in managed mode: rotate without the owner's signature")]
+    NotManaged,
+    /// The signature is not the network owner's.
+    #[error("the rotation is not signed by the network owner")]
+    NotOwners,
+    /// The new key is not the next key of this network's current one.
+    #[error(
+        "the rotation is not to the next key of this network (was the key rotated meanwhile?)"
+    )]
+    NotNext,
+}
+
+/// The owner's signature allowing the current key (managed mode).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Grant {
+    /// The grace end it signs (Unix seconds), carried in key updates.
+    grace_end_s: u64,
+    /// The signature.
+    signature: [u8; signed_rotation::SIGNATURE_LEN],
+}
+
 /// Key update counters (status JSON).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RotationStats {
@@ -74,6 +109,8 @@ pub(super) struct Rotation {
     pub(super) on_current: HashSet<NodeId>,
     /// Key update counters.
     pub(super) stats: RotationStats,
+    /// The owner's signature allowing `current`, if it was signed.
+    pub(super) grant: Option<Grant>,
 }
 
 impl Rotation {
@@ -85,6 +122,7 @@ impl Rotation {
             old_indices: HashSet::new(),
             on_current: HashSet::new(),
             stats: RotationStats::default(),
+            grant: None,
         }
     }
 }
@@ -125,31 +163,123 @@ impl Node {
     /// (from the OS random source), and hands it to every member with a
     /// session; the old key keeps working for `grace` (at most
     /// [`MAX_GRACE`]). Returns the new key.
+    ///
+    /// # Errors
+    /// [`RotateError::OwnerSignatureRequired`] in managed mode (see
+    /// [`Node::rotate_network_key_signed`]).
     pub fn rotate_network_key(
         &mut self,
         now: Instant,
         new_secret: [u8; 32],
         grace: Duration,
-    ) -> NetworkKey {
+    ) -> Result<NetworkKey, RotateError> {
+        if self.owner().is_some() {
+            return Err(RotateError::OwnerSignatureRequired);
+        }
         let new = self.rotation.current.rotated(new_secret);
         tracing::info!(epoch = new.epoch(), "network key rotated");
-        self.adopt_key(now, new.clone(), now + grace.min(MAX_GRACE));
+        self.adopt_key(now, new.clone(), now + grace.min(MAX_GRACE), None);
         for pid in self.connected_members(now) {
             self.send_key_update(now, pid);
         }
-        new
+        Ok(new)
+    }
+
+    /// Managed mode: replaces the network key with the one the owner
+    /// signed in `rotation` (the next epoch of the current key) and hands
+    /// it, with the signature, to every member with a session; the old key
+    /// keeps working until the signed grace end (at most [`MAX_GRACE`]
+    /// from now). Returns the new key.
+    ///
+    /// # Errors
+    /// Not managed, not the owner's signature, or not the next key.
+    pub fn rotate_network_key_signed(
+        &mut self,
+        now: Instant,
+        rotation: &SignedRotation,
+    ) -> Result<NetworkKey, RotateError> {
+        if self.owner().is_none() {
+            return Err(RotateError::NotManaged);
+        }
+        if !self.owner_allows_rotation(rotation) {
+            return Err(RotateError::NotOwners);
+        }
+        let new = rotation.key().clone();
+        let current = &self.rotation.current;
+        if !new.supersedes(current) || new.epoch() != current.epoch().saturating_add(1) {
+            return Err(RotateError::NotNext);
+        }
+        tracing::info!(epoch = new.epoch(), "network key rotated (owner-signed)");
+        let refuse_after = self.grace_end_instant(now, rotation.grace_end_s());
+        let grant = Grant {
+            grace_end_s: rotation.grace_end_s(),
+            signature: *rotation.signature(),
+        };
+        self.adopt_key(now, new.clone(), refuse_after, Some(grant));
+        for pid in self.connected_members(now) {
+            self.send_key_update(now, pid);
+        }
+        Ok(new)
+    }
+
+    /// The owner's signed rotation to the current key, if it was signed
+    /// (the driver keeps it, so that the node hands it on after a restart).
+    pub fn signed_rotation(&self) -> Option<SignedRotation> {
+        let g = self.rotation.grant?;
+        Some(SignedRotation::from_parts(
+            self.rotation.current.clone(),
+            g.grace_end_s,
+            g.signature,
+        ))
+    }
+
+    /// Restores the owner's signature of the current key (kept by the
+    /// driver from an earlier run); ignored if `rotation` is not to the
+    /// current key.
+    pub fn set_signed_rotation(&mut self, rotation: &SignedRotation) {
+        let key = rotation.key();
+        let current = &self.rotation.current;
+        if key.id() == current.id()
+            && key.epoch() == current.epoch()
+            && key.secret() == current.secret()
+        {
+            self.rotation.grant = Some(Grant {
+                grace_end_s: rotation.grace_end_s(),
+                signature: *rotation.signature(),
+            });
+        }
+    }
+
+    /// Whether the network owner signed `rotation` (managed mode).
+    fn owner_allows_rotation(&self, rotation: &SignedRotation) -> bool {
+        self.owner().is_some_and(|o| rotation.verify(&o))
+    }
+
+    /// The instant a signed grace end stands for: at the latest
+    /// [`MAX_GRACE`] from now, at once if it has passed.
+    fn grace_end_instant(&self, now: Instant, grace_end_s: u64) -> Instant {
+        let cap = now + MAX_GRACE;
+        self.instant_at_unix_ms(grace_end_s.saturating_mul(1000))
+            .map_or(now, |t| t.clamp(now, cap))
     }
 
     /// Makes `new` the current key; the current one retires until
     /// `refuse_after`. A key still retiring from before is refused now,
     /// unless `new` only wins over a rotation of the same epoch (two
     /// members rotated at once): then the key both replaced keeps retiring.
-    fn adopt_key(&mut self, now: Instant, new: NetworkKey, refuse_after: Instant) {
+    fn adopt_key(
+        &mut self,
+        now: Instant,
+        new: NetworkKey,
+        refuse_after: Instant,
+        grant: Option<Grant>,
+    ) {
         let sibling = new.epoch() == self.rotation.current.epoch();
         if self.rotation.retiring.is_some() && !sibling {
             self.refuse_retiring(now);
         }
         let old = std::mem::replace(&mut self.rotation.current, new);
+        self.rotation.grant = grant;
         let new_keys = self.keys.with_network(&self.rotation.current);
         let new_stun = Responder::new(IntegrityKey::new(&self.rotation.current.stun_secret()));
         let old_keys = std::mem::replace(&mut self.keys, new_keys);
@@ -365,10 +495,23 @@ impl Node {
             .retiring
             .as_ref()
             .map_or(now, |r| r.refuse_after);
-        let grace_end_s = self.unix_ms_at(grace_end).div_ceil(1000);
         let key = &self.rotation.current;
-        let mut msg = key_update::emit(key.epoch(), grace_end_s, key.id().as_bytes(), key.secret());
         let epoch = key.epoch();
+        let mut msg = match self.rotation.grant {
+            // The grace end the owner signed, as it signed it.
+            Some(g) => key_update::emit_signed(
+                epoch,
+                g.grace_end_s,
+                key.id().as_bytes(),
+                key.secret(),
+                &g.signature,
+            )
+            .to_vec(),
+            None => {
+                let grace_end_s = self.unix_ms_at(grace_end).div_ceil(1000);
+                key_update::emit(epoch, grace_end_s, key.id().as_bytes(), key.secret()).to_vec()
+            }
+        };
         if self.send_encrypted(now, pid, &msg) {
             self.rotation.stats.updates_sent += 1;
             tracing::debug!(peer = %pid.short(), epoch, "sent the network key");
@@ -407,6 +550,23 @@ impl Node {
             self.drop_packet(DropReason::KeyUpdateStale);
             return;
         }
+        // Managed mode: only a rotation the owner signed.
+        let grant = match (self.owner(), pkt.owner_signature()) {
+            (None, _) => None,
+            (Some(owner), Some(signature))
+                if signed_rotation::owner_signed(&owner, &key, pkt.grace_end(), &signature) =>
+            {
+                Some(Grant {
+                    grace_end_s: pkt.grace_end(),
+                    signature,
+                })
+            }
+            (Some(_), _) => {
+                tracing::warn!(peer = %pid.short(), "refused a key update the network owner did not sign");
+                self.drop_packet(DropReason::KeyUpdateUnsigned);
+                return;
+            }
+        };
         // The grace is the sender's, capped, and never past what it says.
         let cap = now + MAX_GRACE;
         let refuse_after = self
@@ -414,7 +574,7 @@ impl Node {
             .map_or(now, |t| t.min(cap));
         tracing::info!(peer = %pid.short(), epoch = key.epoch(), "received a new network key");
         self.rotation.stats.updates_accepted += 1;
-        self.adopt_key(now, key, refuse_after);
+        self.adopt_key(now, key, refuse_after, grant);
         self.note_on_current(pid);
         // Hand it on once (a key is accepted once, so this ends), and move
         // our sessions to it.

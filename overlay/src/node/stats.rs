@@ -96,6 +96,9 @@ pub enum DropReason {
     KeyUpdateRefused,
     /// A key update for the key we have or an older one.
     KeyUpdateStale,
+    /// In a managed network, a key update without the owner's signature
+    /// allowing the rotation, or with a wrong one.
+    KeyUpdateUnsigned,
     /// A handshake in a managed network without the sender's member
     /// certificate.
     CertMissing,
@@ -118,7 +121,7 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 44] = [
+    pub const ALL: [Self; 45] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -157,6 +160,7 @@ impl DropReason {
         Self::HelloStale,
         Self::KeyUpdateRefused,
         Self::KeyUpdateStale,
+        Self::KeyUpdateUnsigned,
         Self::CertMissing,
         Self::CertInvalid,
         Self::CertExpired,
@@ -206,6 +210,7 @@ impl DropReason {
             Self::HelloStale => "hello_stale",
             Self::KeyUpdateRefused => "key_update_refused",
             Self::KeyUpdateStale => "key_update_stale",
+            Self::KeyUpdateUnsigned => "key_update_unsigned",
             Self::CertMissing => "cert_missing",
             Self::CertInvalid => "cert_invalid",
             Self::CertExpired => "cert_expired",

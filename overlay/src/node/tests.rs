@@ -8,6 +8,8 @@
 mod cookies;
 #[path = "tests_managed.rs"]
 mod managed;
+#[path = "tests_owner.rs"]
+mod owner;
 #[path = "tests_timers.rs"]
 mod timers;
 

@@ -5,23 +5,23 @@
 use std::time::Duration;
 
 use super::*;
-use crate::identity::{MemberCert, NetworkId, OwnerKey, RevocationList};
+use crate::identity::{MemberCert, NetworkId, OwnerKey, RevocationList, SignedRotation};
 use crate::wire::revocations::Entry;
 
 /// The nodes' wall clock at the start (see `test_nodes::config`), in seconds.
-const START: u64 = 1_800_000_000;
-const DAY: u64 = 86_400;
+pub(super) const START: u64 = 1_800_000_000;
+pub(super) const DAY: u64 = 86_400;
 
-fn network() -> NetworkId {
+pub(super) fn network() -> NetworkId {
     NetworkKey::from_secret([9; 32]).id()
 }
 
-fn owner() -> OwnerKey {
+pub(super) fn owner() -> OwnerKey {
     OwnerKey::from_seed([42; 32])
 }
 
 /// A certificate from `owner` for `node`, valid until `not_after`.
-fn cert(owner: &OwnerKey, node: &NodeId, name: &str, not_after: u64) -> MemberCert {
+pub(super) fn cert(owner: &OwnerKey, node: &NodeId, name: &str, not_after: u64) -> MemberCert {
     MemberCert::sign(
         owner,
         &network(),
@@ -35,7 +35,7 @@ fn cert(owner: &OwnerKey, node: &NodeId, name: &str, not_after: u64) -> MemberCe
 
 /// Adds node `seed` (bootstrapping from node 0 unless it is the first),
 /// managed by `owner` with a certificate valid until `not_after`.
-fn add_member(net: &mut Net, seed: u8, owner: &OwnerKey, not_after: u64) -> usize {
+pub(super) fn add_member(net: &mut Net, seed: u8, owner: &OwnerKey, not_after: u64) -> usize {
     let boot = if net.nodes.is_empty() {
         vec![]
     } else {
@@ -302,9 +302,12 @@ fn a_rotated_key_reaches_managed_members_and_certificates_still_count() {
     let c = addr(2);
     net.filter = Box::new(move |from, to, _| usize::from(from != c && to != c));
     let now = net.now;
+    let new = net.node(0).network_key().rotated([42; 32]);
+    let signed = SignedRotation::sign(&o, new, START + 3600);
     net.nodes[0]
         .1
-        .rotate_network_key(now, [42; 32], Duration::from_secs(3600));
+        .rotate_network_key_signed(now, &signed)
+        .unwrap();
     net.drain(0);
     net.run_for(Duration::from_secs(20));
     assert_eq!(net.node(1).network_key().epoch(), 1);

@@ -52,7 +52,10 @@ fn a_rotation_reaches_members_newcomers_and_those_that_were_away() {
     let c = addr(2);
     net.filter = Box::new(move |from, to, _| usize::from(from != c && to != c));
     let now = net.now;
-    let new = net.nodes[0].1.rotate_network_key(now, [42; 32], GRACE);
+    let new = net.nodes[0]
+        .1
+        .rotate_network_key(now, [42; 32], GRACE)
+        .unwrap();
     net.drain(0);
     assert_eq!((new.epoch(), new.id()), (1, net.node(0).network_id()));
     net.run_for(Duration::from_secs(20));
@@ -125,7 +128,10 @@ fn after_the_grace_the_old_key_is_refused_and_its_sessions_closed() {
     net.filter = Box::new(move |from, _, bytes| usize::from(!(from == a && is_key_update(bytes))));
     let now = net.now;
     let grace = Duration::from_secs(600);
-    net.nodes[0].1.rotate_network_key(now, [42; 32], grace);
+    net.nodes[0]
+        .1
+        .rotate_network_key(now, [42; 32], grace)
+        .unwrap();
     net.drain(0);
     // During the grace B keeps working, on sessions made under the old key
     // (rekeyed on the way).
@@ -186,8 +192,12 @@ fn concurrent_rotations_converge_and_grace_is_capped() {
     let now = net.now;
     let ka = net.nodes[0]
         .1
-        .rotate_network_key(now, [1; 32], GRACE * 24 * 365);
-    let kb = net.nodes[1].1.rotate_network_key(now, [2; 32], GRACE);
+        .rotate_network_key(now, [1; 32], GRACE * 24 * 365)
+        .unwrap();
+    let kb = net.nodes[1]
+        .1
+        .rotate_network_key(now, [2; 32], GRACE)
+        .unwrap();
     net.drain(0);
     net.drain(1);
     net.run_for(Duration::from_secs(20));
@@ -232,7 +242,10 @@ fn bench_bad_mac_cost_during_grace() {
     };
     measure(&mut net, "one key");
     let now = net.now;
-    net.nodes[0].1.rotate_network_key(now, [42; 32], GRACE);
+    net.nodes[0]
+        .1
+        .rotate_network_key(now, [42; 32], GRACE)
+        .unwrap();
     measure(&mut net, "during a grace (two keys)");
     assert!(net.node(0).drops().get(DropReason::BadMac) >= u64::from(4 * N));
 }

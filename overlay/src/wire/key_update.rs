@@ -4,18 +4,26 @@
 //!
 //! ```text
 //! 0      1         5              13              45          77
-//! | 0x08 | epoch u32 | grace_end u64 | network_id 32 | secret 32 |
+//! | 0x08 | epoch u32 | grace_end u64 | network_id 32 | secret 32 | [owner_signature 64] |
 //! ```
 //! `grace_end` is the Unix time in seconds after which the key this one
-//! replaces is refused. The receiver checks the network ID and the epoch
-//! (see `node/rotation.rs`); this module only reads and writes the bytes.
+//! replaces is refused. In a managed network the update ends with the
+//! owner's signature allowing the rotation (see
+//! [`crate::identity::SignedRotation`]): [`SIGNED_LEN`] bytes instead of
+//! [`LEN`]. The receiver checks the network ID, the epoch and, in managed
+//! mode, the signature (see `node/rotation.rs`); this module only reads and
+//! writes the bytes.
 
-use super::{exact, read_u32, read_u64, WireError};
+use super::{read_u32, read_u64, WireError};
 
 /// The first plaintext byte of a key update.
 pub const KIND: u8 = 0x08;
-/// Bytes of a key update.
+/// Bytes of a key update without the owner's signature.
 pub const LEN: usize = 1 + 4 + 8 + 32 + 32;
+/// Bytes of the owner's signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Bytes of a key update with the owner's signature.
+pub const SIGNED_LEN: usize = LEN + SIGNATURE_LEN;
 
 /// A checked view over a key update.
 #[derive(PartialEq, Eq)]
@@ -31,13 +39,19 @@ impl<T: AsRef<[u8]>> std::fmt::Debug for Packet<T> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Checks kind and exact length; the only constructor for untrusted input.
+    /// Checks kind and exact length ([`LEN`] or [`SIGNED_LEN`]); the only
+    /// constructor for untrusted input.
     ///
     /// # Errors
     /// Returns an error for a wrong length or kind.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
         let b = buffer.as_ref();
-        exact(b, LEN)?;
+        if b.len() != LEN && b.len() != SIGNED_LEN {
+            return Err(WireError::WrongLength {
+                len: b.len(),
+                expected: LEN,
+            });
+        }
         if b[0] != KIND {
             return Err(WireError::InvalidField("key update kind"));
         }
@@ -67,6 +81,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
         s.copy_from_slice(&self.buffer.as_ref()[45..77]);
         s
     }
+
+    /// The owner's signature allowing the rotation, if the update has one.
+    pub fn owner_signature(&self) -> Option<[u8; SIGNATURE_LEN]> {
+        let b = self.buffer.as_ref();
+        (b.len() == SIGNED_LEN).then(|| super::trailing_signature(b))
+    }
 }
 
 /// Writes a key update (the caller wipes the buffer when done).
@@ -77,6 +97,21 @@ pub fn emit(epoch: u32, grace_end: u64, network_id: &[u8; 32], secret: &[u8; 32]
     b[5..13].copy_from_slice(&grace_end.to_le_bytes());
     b[13..45].copy_from_slice(network_id);
     b[45..77].copy_from_slice(secret);
+    b
+}
+
+/// Writes a key update that ends with the owner's signature (the caller
+/// wipes the buffer when done).
+pub fn emit_signed(
+    epoch: u32,
+    grace_end: u64,
+    network_id: &[u8; 32],
+    secret: &[u8; 32],
+    owner_signature: &[u8; SIGNATURE_LEN],
+) -> [u8; SIGNED_LEN] {
+    let mut b = [0u8; SIGNED_LEN];
+    b[..LEN].copy_from_slice(&emit(epoch, grace_end, network_id, secret));
+    b[LEN..].copy_from_slice(owner_signature);
     b
 }
 
@@ -94,5 +129,14 @@ mod tests {
         let mut wrong = msg;
         wrong[0] = 0x07;
         assert!(Packet::new_checked(&wrong[..]).is_err());
+        assert_eq!(p.owner_signature(), None);
+        let signed = emit_signed(3, 1_900_000_000, &[1; 32], &[2; 32], &[7; SIGNATURE_LEN]);
+        let p = Packet::new_checked(&signed[..]).unwrap();
+        assert_eq!(p.owner_signature(), Some([7; SIGNATURE_LEN]));
+        assert_eq!((p.epoch(), p.secret()), (3, [2; 32]));
+        for n in LEN + 1..SIGNED_LEN {
+            assert!(Packet::new_checked(&signed[..n]).is_err(), "{n}");
+        }
+        assert!(Packet::new_checked(&[&signed[..], &[0]].concat()[..]).is_err());
     }
 }

@@ -220,6 +220,11 @@ pub(crate) struct RotateArgs {
     /// How long the old key keeps working: 90s, 30m, 12h, 7d (at most 30d).
     #[arg(long, default_value = "7d", value_parser = crate::scope::duration::parse)]
     pub(crate) grace: std::time::Duration,
+    /// Managed mode: the owner key file that signs the rotation (members
+    /// take a new key only with the owner's signature). The new key is made
+    /// here as the next one of the state dir's key and handed to the node.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) owner_key: Option<PathBuf>,
     /// Print JSON: the node's answer (the new key, its epoch, when the old
     /// key stops working).
     #[arg(long)]

@@ -1,19 +1,54 @@
 //! `tessel network rotate`: asks the running daemon for a new network key
 //! (the control API's `network_rotate`), which it hands to the members it
 //! has sessions with; the old key keeps working for the grace period.
+//!
+//! In a managed network (`--owner-key FILE`) the new key is made here, as
+//! the next key of the one in the node's state dir, and signed with the
+//! owner key together with the end of the grace; the daemon gets that
+//! signed rotation and members take the key only with the signature.
 
-use anyhow::Result;
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use tessel_overlay::driver::clock;
 use tessel_overlay::driver::control::answers::RotateAnswer;
 use tessel_overlay::driver::control::Request;
+use tessel_overlay::driver::state_dir::StateDir;
+use tessel_overlay::identity::SignedRotation;
+use zeroize::Zeroize;
 
 use crate::cli::RotateArgs;
 use crate::local;
+use crate::scope::read_key;
+
+/// The owner's signed rotation to a fresh next key of the state dir's
+/// network key, the old one refused `grace` from now.
+fn signed_rotation(owner_key: &Path, state_dir: &Path, grace_s: u64) -> Result<String> {
+    let owner = read_key(owner_key)?;
+    let state = StateDir::open(state_dir)
+        .with_context(|| format!("opening the state dir {}", state_dir.display()))?;
+    let current = state.network_key()?.ok_or_else(|| {
+        anyhow!(
+            "no network key in {}: run this as the node's user, with its --state-dir",
+            state_dir.display()
+        )
+    })?;
+    let mut secret = clock::random_seed().context("reading the OS random source")?;
+    let next = current.rotated(secret);
+    secret.zeroize();
+    let grace_end_s = (clock::unix_ms() / 1000).saturating_add(grace_s);
+    let signed = SignedRotation::sign(&owner, next, grace_end_s);
+    Ok(signed.to_text().as_str().to_owned())
+}
 
 /// Runs `tessel network rotate`.
 pub(crate) fn run(args: &RotateArgs) -> Result<()> {
-    let request = Request::NetworkRotate {
-        grace_s: args.grace.as_secs(),
+    let grace_s = args.grace.as_secs();
+    let signed = match &args.owner_key {
+        Some(file) => Some(signed_rotation(file, &args.dirs.state_dir, grace_s)?),
+        None => None,
     };
+    let request = Request::NetworkRotate { grace_s, signed };
     let v = local::ask::<RotateAnswer>(&args.dirs, &request).map_err(|e| {
         let hint = if e.not_running() {
             "\nThe network key is rotated by a running node, which hands the new key to its members."

@@ -59,8 +59,13 @@ pub enum Request {
     /// Makes a new network key and hands it to the members
     /// ([`super::answers::RotateAnswer`]).
     NetworkRotate {
-        /// How long the old key keeps working, in seconds.
+        /// How long the old key keeps working, in seconds (without
+        /// `signed`; a signed rotation carries its own grace end).
         grace_s: u64,
+        /// Managed mode: the owner's signed rotation (`tessel-rotation-…`,
+        /// made by `tessel network rotate --owner-key`), a secret.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed: Option<String>,
     },
     /// Hands the node a signed revocation list
     /// ([`super::answers::RevocationsAnswer`]).

@@ -18,7 +18,10 @@ pub(crate) fn examples() -> Vec<Request> {
             target: "100.64.0.1".into(),
         },
         Request::Down,
-        Request::NetworkRotate { grace_s: 60 },
+        Request::NetworkRotate {
+            grace_s: 60,
+            signed: None,
+        },
         Request::NetworkRevocations {
             list: "tessel-revoked-…".into(),
         },
