@@ -14,6 +14,12 @@ fn node(n: u8) -> String {
     NodeKey::from_seed([n; 32]).id().to_string()
 }
 
+fn numbered_node(n: u32) -> String {
+    let mut seed = [0xab; 32];
+    seed[..4].copy_from_slice(&n.to_be_bytes());
+    NodeKey::from_seed(seed).id().to_string()
+}
+
 #[test]
 fn the_owner_signs_certificates_and_revocation_lists() {
     let d = Dir::new("network-cli", "sign");
@@ -148,18 +154,24 @@ fn the_owner_signs_certificates_and_revocation_lists() {
         ],
         "not this owner's",
     );
-    // Past the cap, a clear refusal.
-    let many: Vec<String> = (10..41).map(node).collect();
-    let mut args = vec![
-        "network",
-        "revoke",
-        "--key",
-        "owner.key",
-        "--network",
-        "@net.key",
-    ];
-    args.extend(many.iter().map(String::as_str));
-    fails(dir, &args, "at most 30 members");
+    // A thousand members fit in one list; past the cap, a clear refusal.
+    let many: Vec<String> = (0..4097u32).map(numbered_node).collect();
+    let revoke = |n: usize| {
+        let mut args = vec![
+            "network",
+            "revoke",
+            "--key",
+            "owner.key",
+            "--network",
+            "@net.key",
+        ];
+        args.extend(many[..n].iter().map(String::as_str));
+        args
+    };
+    let text = ok(dir, &revoke(1000));
+    let long = RevocationList::from_text(text.trim()).unwrap();
+    assert_eq!(long.entries().len(), 1000);
+    fails(dir, &revoke(4097), "at most 4096 members");
     // A node that runs no daemon cannot take a list.
     fails(
         dir,

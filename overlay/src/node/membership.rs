@@ -1,6 +1,7 @@
 //! Managed mode: the node checks members' certificates in handshakes,
 //! closes sessions whose certificate expires, and keeps, applies and
-//! spreads the owner's revocation list (inner kind 0x09).
+//! spreads the owner's revocation list (inner kind 0x09; a long list in
+//! parts, see `revocation_parts.rs`).
 //!
 //! A node is in managed mode once [`Node::set_managed`] gave it the owner's
 //! key and its own certificate; until then it checks nothing and carries no
@@ -84,6 +85,8 @@ pub(super) struct Managed {
     expiries: BTreeSet<(u64, NodeId)>,
     /// Whether the log said that our own certificate expired.
     own_expiry_told: bool,
+    /// A long list being assembled from its parts.
+    pub(super) assembly: Option<Box<super::revocation_parts::Assembly>>,
 }
 
 impl Node {
@@ -117,6 +120,7 @@ impl Node {
             certs: ahash::HashMap::default(),
             expiries: BTreeSet::new(),
             own_expiry_told: false,
+            assembly: None,
         }));
         if let Some(l) = list {
             self.take_revocations(now, l, None);
@@ -289,17 +293,15 @@ impl Node {
     }
 
     /// Sends the revocation list we hold (if any) to `to`, whose session
-    /// just came up.
+    /// just came up: whole, or a long list's first part, from which `to`
+    /// pulls the rest if it needs it.
     pub(super) fn send_revocations(&mut self, now: Instant, to: NodeId) {
-        let Some(bytes) = self
-            .managed
-            .as_ref()
-            .and_then(|m| m.list.as_ref())
-            .map(|l| l.as_bytes().to_vec())
-        else {
-            return;
-        };
-        self.send_encrypted(now, to, &bytes);
+        self.offer_revocations(now, to);
+    }
+
+    /// The revocation list held (managed mode).
+    pub(super) fn held_revocations(&self) -> Option<&RevocationList> {
+        self.managed.as_ref()?.list.as_ref()
     }
 
     /// Handles a revocation list from the member `from`.
@@ -327,7 +329,7 @@ impl Node {
     /// Makes a verified, newer `list` the one held: closes the sessions of
     /// the members it names, forgets them, persists it (event) and sends it
     /// on to every member with a session but `from`.
-    fn take_revocations(
+    pub(super) fn take_revocations(
         &mut self,
         now: Instant,
         list: RevocationList,
@@ -362,11 +364,13 @@ impl Node {
         }
         let bytes = list.as_bytes().to_vec();
         let m = self.managed.as_mut().expect("managed");
+        if m.assembly.as_ref().is_some_and(|a| a.serial() <= serial) {
+            m.assembly = None;
+        }
         m.revoked = revoked;
         m.list = Some(list);
         tracing::info!(serial, sessions_closed, "took revocation list");
-        self.events
-            .push_back(Event::RevocationsChanged(bytes.clone()));
+        self.events.push_back(Event::RevocationsChanged(bytes));
         let recipients: Vec<NodeId> = self
             .peers
             .with_session()
@@ -374,7 +378,7 @@ impl Node {
             .filter(|id| Some(*id) != from)
             .collect();
         for to in recipients {
-            self.send_encrypted(now, to, &bytes);
+            self.offer_revocations(now, to);
         }
         RevocationOutcome {
             serial,

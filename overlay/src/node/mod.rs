@@ -36,6 +36,7 @@ mod reconfigure;
 mod records;
 mod relay;
 mod relay_pairs;
+mod revocation_parts;
 mod roster;
 mod rotation;
 mod routing;

@@ -179,6 +179,11 @@ impl Node {
                 self.consume_revocations(now, pid, r);
                 Action::None
             }
+            Ok(Inner::RevocationPart(r)) => {
+                let r = r.to_vec();
+                self.consume_revocation_part(now, pid, &r);
+                Action::None
+            }
             Ok(Inner::NameClaim(c)) => {
                 let c = c.to_vec();
                 self.consume_name_claim(now, pid, &c);

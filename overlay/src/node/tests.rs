@@ -10,6 +10,8 @@ mod cookies;
 mod managed;
 #[path = "tests_owner.rs"]
 mod owner;
+#[path = "tests_revocation_parts.rs"]
+mod revocation_parts;
 #[path = "tests_timers.rs"]
 mod timers;
 

@@ -107,7 +107,8 @@ fn run_checked(net: &mut Net, until: Instant, fired: &mut BTreeSet<String>) {
 /// and a STUN server that never answers, node 1 bootstrapping from it,
 /// node 2 that remembers a member at an address where nobody answers,
 /// node 3 with a retiring network key, node 4 with a member certificate
-/// that runs out; node 1 has a name to publish and renew.
+/// that runs out and the first part of a long revocation list whose sender
+/// never answers; node 1 has a name to publish and renew.
 #[test]
 fn every_timer_kind_is_reported_and_runs_on_time() {
     let mut net = Net::new();
@@ -155,6 +156,9 @@ fn every_timer_kind_is_reported_and_runs_on_time() {
         .1
         .set_managed(t0, owner.id(), cert, None)
         .unwrap();
+    let part = crate::wire::revocation_part::emit_part(1, &[0; 2000], 0).unwrap();
+    let from = net.nodes[0].1.id();
+    net.nodes[4].1.consume_revocation_part(t0, from, &part);
 
     let mut fired = BTreeSet::new();
     run_checked(&mut net, t0 + Duration::from_secs(5), &mut fired);

@@ -42,6 +42,9 @@ pub(crate) enum Timer {
     Rotation,
     /// Member certificates running out (managed mode).
     Certificates,
+    /// Asking again for the missing parts of a long revocation list
+    /// (managed mode).
+    RevocationParts,
     /// The next LAN beacon, while LAN discovery is on.
     LanBeacon,
     /// Renewing this node's name claim, and forgetting fetched claims
@@ -51,7 +54,7 @@ pub(crate) enum Timer {
 
 impl Timer {
     /// How many slots the table has.
-    pub(crate) const COUNT: usize = 11;
+    pub(crate) const COUNT: usize = 12;
 
     /// Every slot, in the order [`super::Node::handle_timeout`] runs them.
     pub(crate) const ALL: [Timer; Self::COUNT] = [
@@ -64,6 +67,7 @@ impl Timer {
         Timer::Stun,
         Timer::Rotation,
         Timer::Certificates,
+        Timer::RevocationParts,
         Timer::LanBeacon,
         Timer::Names,
     ];

@@ -83,6 +83,7 @@ impl Node {
             Timer::Stun => self.stun_deadline(),
             Timer::Rotation => self.rotation_deadline(),
             Timer::Certificates => self.certificate_deadline(),
+            Timer::RevocationParts => self.revocation_parts_deadline(),
             Timer::LanBeacon => self.lan_beacons.deadline(),
             Timer::Names => self.name_deadline(),
         }
@@ -106,6 +107,7 @@ impl Node {
             Timer::Stun => self.stun_timers(now),
             Timer::Rotation => self.rotation_timers(now),
             Timer::Certificates => self.expire_certificates(now),
+            Timer::RevocationParts => self.revocation_parts_timers(now),
             Timer::LanBeacon => self.lan_beacon_timer(now),
             Timer::Names => self.name_timers(now),
         }

@@ -7,8 +7,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{
-    gossip, key_update, lookup, name_claim, need, ping, record, relay, revocations, signal,
-    WireError,
+    gossip, key_update, lookup, name_claim, need, ping, record, relay, revocation_part,
+    revocations, signal, WireError,
 };
 
 /// What a decrypted plaintext holds.
@@ -36,6 +36,9 @@ pub enum Inner<'a> {
     Revocations(&'a [u8]),
     /// A member's name claim (see [`name_claim`]).
     NameClaim(&'a [u8]),
+    /// A part of a long revocation list, or a want of parts (see
+    /// [`revocation_part`]).
+    RevocationPart(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -67,6 +70,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         Some(&key_update::KIND) => Ok(Inner::KeyUpdate(key_update::Packet::new_checked(b)?)),
         Some(&revocations::KIND) => Ok(Inner::Revocations(b)),
         Some(&name_claim::KIND) => Ok(Inner::NameClaim(b)),
+        Some(&revocation_part::KIND) => Ok(Inner::RevocationPart(b)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }

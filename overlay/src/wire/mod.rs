@@ -27,6 +27,7 @@ pub mod ping;
 pub mod probe;
 pub mod record;
 pub mod relay;
+pub mod revocation_part;
 pub mod revocations;
 pub mod signal;
 pub mod signal_seal;

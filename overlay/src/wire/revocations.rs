@@ -10,10 +10,12 @@
 //! seconds of signing); a member keeps the list of highest serial. Each
 //! entry names a revoked node and the `not_after` of the last certificate
 //! it was given: once that has passed the certificate is void anyway and the
-//! entry may be dropped. Entries are in strictly increasing node ID order.
-//! At most [`MAX_ENTRIES`], so that a list fits one inner message on a
-//! relayed path. The signature is the owner's ed25519 signature of
-//! [`SIGNING_CONTEXT`] followed by every byte before it.
+//! entry may be dropped. Entries are in strictly increasing node ID order,
+//! at most [`MAX_ENTRIES`] (as many as a node keeps members): a list is at
+//! most [`MAX_LEN`] bytes. A list of at most [`MAX_WHOLE_LEN`] bytes (30
+//! entries) travels as one inner message; a longer one travels in parts
+//! ([`super::revocation_part`]). The signature is the owner's ed25519
+//! signature of [`SIGNING_CONTEXT`] followed by every byte before it.
 
 use super::{need, read_u64, WireError};
 
@@ -27,15 +29,18 @@ pub const HEADER_LEN: usize = 44;
 pub const ENTRY_LEN: usize = 40;
 /// Bytes of the signature.
 pub const SIGNATURE_LEN: usize = 64;
-/// Most entries in one list: the list must fit in one inner message through
-/// a relay ([`crate::limits::RELAYED_MTU`]).
-pub const MAX_ENTRIES: usize = 30;
-/// Longest list.
+/// Most entries in one list: as many members as a node keeps
+/// ([`crate::limits::MAX_PEERS`]).
+pub const MAX_ENTRIES: usize = crate::limits::MAX_PEERS;
+/// Longest list (163,948 bytes).
 pub const MAX_LEN: usize = HEADER_LEN + MAX_ENTRIES * ENTRY_LEN + SIGNATURE_LEN;
+/// Longest list that travels as one inner message, through a relay too
+/// ([`crate::limits::RELAYED_MTU`]); longer ones travel in parts.
+pub const MAX_WHOLE_LEN: usize = crate::limits::RELAYED_MTU;
 /// What the owner's signature covers besides the list's bytes.
 pub const SIGNING_CONTEXT: &[u8] = b"tessel revocation list v1\0";
 
-const _: () = assert!(MAX_LEN <= crate::limits::RELAYED_MTU);
+const _: () = assert!(MAX_ENTRIES <= u16::MAX as usize);
 
 /// One revoked member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -210,14 +215,32 @@ mod tests {
         assert!(Packet::new_checked(&kind[..]).is_err());
     }
 
+    fn numbered(n: usize) -> Entry {
+        let mut node_id = [0; 32];
+        node_id[..2].copy_from_slice(&(n as u16).to_be_bytes());
+        Entry {
+            node_id,
+            not_after: 1,
+        }
+    }
+
     #[test]
     fn the_cap_holds() {
-        let full: Vec<Entry> = (0..MAX_ENTRIES as u8).map(|n| entry(n, 1)).collect();
+        let full: Vec<Entry> = (0..MAX_ENTRIES).map(numbered).collect();
         let mut b = emit_signed_part([0; 32], 1, &full).unwrap();
         b.extend_from_slice(&[0; SIGNATURE_LEN]);
         assert_eq!(b.len(), MAX_LEN);
-        assert!(Packet::new_checked(&b[..]).is_ok());
-        let over: Vec<Entry> = (0..=MAX_ENTRIES as u8).map(|n| entry(n, 1)).collect();
+        assert_eq!(MAX_LEN, 163_948);
+        let p = Packet::new_checked(&b[..]).unwrap();
+        assert_eq!(p.entries().count(), MAX_ENTRIES);
+        let over: Vec<Entry> = (0..=MAX_ENTRIES).map(numbered).collect();
         assert!(emit_signed_part([0; 32], 1, &over).is_err());
+        // A count above the cap is refused before the length is looked at.
+        b[42..44].copy_from_slice(&((MAX_ENTRIES + 1) as u16).to_le_bytes());
+        assert!(Packet::new_checked(&b[..]).is_err());
+        // 30 entries still go whole.
+        let thirty: Vec<Entry> = (0..30).map(numbered).collect();
+        let whole = emit_signed_part([0; 32], 1, &thirty).unwrap().len() + SIGNATURE_LEN;
+        assert!(whole <= MAX_WHOLE_LEN);
     }
 }

@@ -206,7 +206,7 @@ pub(crate) fn revoke(a: &RevokeArgs) -> Result<()> {
     }
     let list = RevocationList::sign(&owner, &network, serial, &entries).map_err(|_| {
         anyhow!(
-            "a revocation list holds at most {MAX_ENTRIES} members (it must fit in one message); \
+            "a revocation list holds at most {MAX_ENTRIES} members; \
              rotate the network key and sign new certificates instead"
         )
     })?;

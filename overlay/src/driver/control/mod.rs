@@ -26,9 +26,13 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use api::{ApiError, ErrorCode, Reply, Request};
 
-/// Longest request line accepted, in bytes (a scope send with a credential
-/// and a payload of a few KiB fits).
-pub const MAX_REQUEST: usize = 16 * 1024;
+/// Longest request line accepted, in bytes: a revocation list of the
+/// largest size ([`crate::wire::revocations::MAX_LEN`] bytes, about 262 KiB
+/// as text) fits, and so does a scope send with a credential and a payload
+/// of a few KiB.
+pub const MAX_REQUEST: usize = 320 * 1024;
+
+const _: () = assert!(crate::wire::revocations::MAX_LEN * 8 / 5 + 1024 <= MAX_REQUEST);
 
 /// An admitted request and where its answer goes.
 pub(crate) struct Call {
