@@ -49,7 +49,7 @@ fn a_thousand_revocations_reach_a_member_two_sessions_away_through_loss() {
             return 0;
         }
         n.set(n.get() + 1);
-        usize::from(n.get() % 6 != 0)
+        usize::from(!n.get().is_multiple_of(6))
     });
 
     let list = long_list(7, 1000);
