@@ -41,7 +41,8 @@ pub(crate) const RELAYED_FROM: SocketAddr =
 #[derive(Debug)]
 pub(crate) struct Relaying {
     enabled: bool,
-    /// Misbehave: flip a byte of every frame passed on (tests only).
+    /// Misbehave: flip a byte of every frame passed on (test builds only).
+    #[cfg(any(test, feature = "test-hooks"))]
     tamper: bool,
     tokens: u64,
     last: Option<Instant>,
@@ -54,6 +55,7 @@ impl Default for Relaying {
     fn default() -> Self {
         Self {
             enabled: true,
+            #[cfg(any(test, feature = "test-hooks"))]
             tamper: false,
             tokens: RELAY_BYTES_PER_SEC,
             last: None,
@@ -82,6 +84,22 @@ impl Relaying {
         }
         self.tokens -= n;
         true
+    }
+
+    /// A frame as it goes on: flipped in its last byte if tampering
+    /// (test builds only).
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn spoil(&self, mut frame: Vec<u8>) -> Vec<u8> {
+        if self.tamper {
+            *frame.last_mut().expect("frames are never empty") ^= 0x01;
+        }
+        frame
+    }
+
+    /// A frame as it goes on: as it came (normal builds cannot tamper).
+    #[cfg(not(any(test, feature = "test-hooks")))]
+    fn spoil(&self, frame: Vec<u8>) -> Vec<u8> {
+        frame
     }
 }
 
@@ -145,7 +163,9 @@ impl Node {
 
     /// Makes this member a misbehaving relay that flips a byte of every
     /// datagram it passes on, for tests that relayed traffic stays intact
-    /// end to end (the recipient must drop what arrives).
+    /// end to end (the recipient must drop what arrives). Only in test
+    /// builds (the `test-hooks` feature).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn set_relay_tampering(&mut self, tamper: bool) {
         self.relay.tamper = tamper;
     }
@@ -278,10 +298,7 @@ impl Node {
         }
         let mut fwd = Frame::new_checked(msg.to_vec()).expect("checked by the caller");
         fwd.set_hop_limit(hops - 1);
-        let mut bytes = fwd.as_bytes().to_vec();
-        if self.relay.tamper {
-            *bytes.last_mut().expect("frames are never empty") ^= 0x01;
-        }
+        let bytes = self.relay.spoil(fwd.as_bytes().to_vec());
         if self.send_encrypted(now, next, &bytes) {
             self.relay.stats.forwarded += 1;
             self.relay.stats.forwarded_bytes += msg.len() as u64;
