@@ -39,6 +39,7 @@ mod relay_pairs;
 mod roster;
 mod rotation;
 mod routing;
+mod rx_context;
 mod seen_initiations;
 mod send;
 pub mod stats;
@@ -258,12 +259,6 @@ pub struct Node {
     bootstrap: Vec<Bootstrap>,
     transmits: VecDeque<Transmit>,
     extra_transmits: VecDeque<ExtraTransmit>,
-    /// The socket the datagram being handled arrived on (0: the main one).
-    rx_socket: u16,
-    /// The member a relayed datagram being handled came through.
-    rx_relay: Option<NodeId>,
-    /// The sender its relay frame names (with `rx_relay`).
-    rx_relay_src: [u8; 32],
     relay: relay::Relaying,
     lookups: lookup::Lookups,
     records: records::Records,
@@ -295,7 +290,7 @@ pub struct Node {
     timers: timer_table::TimerTable,
     next_maintenance: Instant,
     icmp_errors: unreachable::ErrorRateLimit,
-    stun: stun::StunState,
+    stun: stun::StunMachine,
     /// Signs signals.
     node_key: NodeKey,
     traversal: traversal::Traversal,
@@ -368,9 +363,6 @@ impl Node {
                 .collect(),
             transmits: VecDeque::new(),
             extra_transmits: VecDeque::new(),
-            rx_socket: 0,
-            rx_relay: None,
-            rx_relay_src: [0; 32],
             relay: relay::Relaying::default(),
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
@@ -393,7 +385,7 @@ impl Node {
             timers: timer_table::TimerTable::default(),
             next_maintenance: now,
             icmp_errors: unreachable::ErrorRateLimit::new(),
-            stun: stun::StunState::new(keys.stun, config.stun_servers.clone(), now),
+            stun: stun::StunMachine::new(keys.stun, config.stun_servers.clone(), now),
             node_key: config.node_key,
             traversal: traversal::Traversal::default(),
             port_mapping: None,

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::relay_pairs::Refusal;
+use super::rx_context::RxContext;
 use super::{Action, DropReason, Node};
 use crate::identity::NodeId;
 use crate::wire::relay::{self, Frame};
@@ -224,11 +225,13 @@ impl Node {
             .filter(|h| *h != dst)
     }
 
-    /// Handles a relay frame that arrived on our session with `hop`: pass it
-    /// on, or take in the datagram it carries if it is for us.
+    /// Handles a relay frame that arrived (as `rx` says) on our session
+    /// with `hop`: pass it on, or take in the datagram it carries if it is
+    /// for us.
     pub(crate) fn consume_relay(
         &mut self,
         now: Instant,
+        rx: RxContext,
         hop: NodeId,
         msg: &[u8],
         out: &mut [u8],
@@ -250,10 +253,8 @@ impl Node {
         // except that its path is the relay.
         let datagram = frame.datagram().to_vec();
         self.relay.stats.received_relayed += 1;
-        self.rx_relay = Some(hop);
-        self.rx_relay_src = frame.src();
-        let action = self.handle_datagram(now, RELAYED_FROM, &datagram, out);
-        self.rx_relay = None;
+        let rx = rx.unwrapped(hop, frame.src());
+        let action = self.receive(now, rx, RELAYED_FROM, &datagram, out);
         match action {
             // Answers go back the way the datagram came: see send paths.
             Action::Send { .. } | Action::SendExtra { .. } => Action::None,
