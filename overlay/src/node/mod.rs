@@ -12,6 +12,25 @@
 //!
 //! The node never reads a clock or the OS random source: `now` is an argument
 //! and randomness comes from the seed in its [`Config`].
+//!
+//! Protocol parts with state of their own are machines with their own
+//! inputs and outputs, tested alone (STUN: `stun::StunMachine`); the
+//! node feeds them and carries their datagrams. A receive handler learns
+//! how its datagram arrived from an explicit `RxContext` (our socket, and
+//! the hop for a datagram out of a relay frame), never from node state.
+//!
+//! Words for reaching members, one idea each:
+//! - **path**: how our session with a member travels now ([`Path`]):
+//!   *direct* to its endpoint from one of our sockets, or *relayed* through
+//!   a hop (`Peer::relay_hop`), learned from where its datagrams come from.
+//! - **route**: the distance-vector's way to a member we have no direct
+//!   path to (`Peer::route`, see `routing`): its *next hop*, cost and
+//!   backup. Signals and lookups follow routes, and so do relayed frames
+//!   to a member we have no relayed path to yet.
+//! - **relay**: forwarding end-to-end datagrams in relay frames for other
+//!   members (`relay`): a member *relays* frames, and a datagram that went
+//!   through one is *relayed*.
+//! - **hop**: the member a frame is handed to, or came from, on its way.
 
 mod clock_window;
 mod contacts;

@@ -151,7 +151,7 @@ impl Node {
     /// How traffic to `peer` goes, if we have a usable session with it.
     pub fn path_to(&self, peer: &NodeId, now: Instant) -> Option<Path> {
         let p = self.peers.get(peer).filter(|p| p.connected(now))?;
-        match p.relay {
+        match p.relay_hop {
             Some(r) => Some(Path::Relayed(r)),
             None => p.endpoint.map(Path::Direct),
         }
@@ -195,7 +195,7 @@ impl Node {
                     && self
                         .peers
                         .get(h)
-                        .is_some_and(|p| p.relay.is_none() && p.reachable(now))
+                        .is_some_and(|p| p.relay_hop.is_none() && p.reachable(now))
             })
             .or_else(|| self.next_hop(now, dst, None).filter(|h| *h != dst));
         let Some(hop) = hop else {
@@ -220,7 +220,7 @@ impl Node {
         {
             return None;
         }
-        peer.relay
+        peer.relay_hop
             .or_else(|| self.next_hop(now, dst, None))
             .filter(|h| *h != dst)
     }
@@ -274,7 +274,7 @@ impl Node {
                     dst = %dst.short(),
                     connected = p.connected(now),
                     reachable = p.reachable(now),
-                    relayed = p.relay.is_some(),
+                    relayed = p.relay_hop.is_some(),
                     since_rx = ?p.last_received.map(|t| now.saturating_duration_since(t)),
                     since_tx = ?p.last_sent.map(|t| now.saturating_duration_since(t)),
                     ping = ?p.link.ping.map(|(_, t)| now.saturating_duration_since(t)),
