@@ -53,7 +53,7 @@ impl Node {
     pub(crate) fn usable_hop(&self, now: Instant, id: &NodeId) -> bool {
         self.peers
             .get(id)
-            .is_some_and(|p| p.relay.is_none() && p.reachable(now))
+            .is_some_and(|p| p.relay_hop.is_none() && p.reachable(now))
     }
 
     /// The member with a direct session that answers whose key is closest to
@@ -93,7 +93,7 @@ impl Node {
             .find(|(_, id)| {
                 self.peers
                     .get(id)
-                    .is_some_and(|p| p.relay.is_none() && p.reachable(now))
+                    .is_some_and(|p| p.relay_hop.is_none() && p.reachable(now))
             })
             .map(|(_, id)| id)
     }
@@ -113,7 +113,7 @@ impl Node {
         for p in self.peers.values() {
             let b = bucket(me, key(p.ipv6));
             if p.neighbour {
-                if (p.connected(now) && p.relay.is_none()) || p.handshake.is_some() {
+                if (p.connected(now) && p.relay_hop.is_none()) || p.handshake.is_some() {
                     covered[b] = true;
                 }
                 continue;

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::initiation_limit::Bucket;
 use super::rotation::Generation;
+use super::rx_context::{Relayed, RxContext};
 use super::{DropReason, Node};
 use crate::identity::NodeId;
 use crate::wire::cookie_reply::{self, COOKIE_LEN, NONCE_LEN};
@@ -75,6 +76,18 @@ pub(crate) enum Binding {
 }
 
 impl Binding {
+    /// What a cookie for a datagram that reached us from `from` as `rx`
+    /// says is bound to.
+    fn of(rx: RxContext, from: SocketAddr) -> Self {
+        match rx.relayed {
+            Some(Relayed { hop, src }) => Self::Relay { hop, src },
+            None => Self::Addr {
+                socket: rx.socket,
+                addr: from,
+            },
+        }
+    }
+
     fn cookie(&self, secret: &[u8; 32]) -> [u8; COOKIE_LEN] {
         let mut h = blake3::Hasher::new_keyed(secret);
         match self {
@@ -146,25 +159,12 @@ impl Node {
         self.cookies.stats
     }
 
-    /// What a cookie for the datagram being handled (from `from`) is bound to.
-    fn cookie_binding(&self, from: SocketAddr) -> Binding {
-        match self.rx_relay {
-            Some(hop) => Binding::Relay {
-                hop,
-                src: self.rx_relay_src,
-            },
-            None => Binding::Addr {
-                socket: self.rx_socket,
-                addr: from,
-            },
-        }
-    }
-
     /// Whether the initiation being handled carries a valid cookie MAC for
     /// its source.
     pub(super) fn has_valid_cookie(
         &mut self,
         now: Instant,
+        rx: RxContext,
         from: SocketAddr,
         pkt: &handshake_init::Packet<&[u8]>,
     ) -> bool {
@@ -172,7 +172,7 @@ impl Node {
             return false;
         };
         self.cookies.rotate(now, &mut self.rng);
-        let binding = self.cookie_binding(from);
+        let binding = Binding::of(rx, from);
         self.cookies.valid(&binding, pkt.with_mac1(), &mac2)
     }
 
@@ -181,6 +181,7 @@ impl Node {
     pub(super) fn send_cookie_reply(
         &mut self,
         now: Instant,
+        rx: RxContext,
         from: SocketAddr,
         pkt: &handshake_init::Packet<&[u8]>,
         generation: Generation,
@@ -190,7 +191,7 @@ impl Node {
             return;
         }
         self.cookies.rotate(now, &mut self.rng);
-        let binding = self.cookie_binding(from);
+        let binding = Binding::of(rx, from);
         let cookie = binding.cookie(&self.cookies.current);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill_bytes(&mut nonce);

@@ -113,7 +113,9 @@ impl Node {
                     age_secs: age.as_secs().min(u64::from(u16::MAX)) as u16,
                     // Split horizon with poisoned reverse: a route through
                     // `to` is no news to it.
-                    metric: if p.via == Some(to) && !(p.relay.is_none() && p.reachable(now)) {
+                    metric: if p.route.next_hop == Some(to)
+                        && !(p.relay_hop.is_none() && p.reachable(now))
+                    {
                         gossip::UNREACHABLE
                     } else {
                         self.announced_metric(p, now)

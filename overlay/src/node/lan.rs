@@ -287,7 +287,7 @@ impl Node {
         };
         // On the LAN: straight to a LAN endpoint, from the main socket.
         let on_lan = peer.endpoint.is_some_and(|e| peer.lan.is_lan(e, now))
-            && peer.relay.is_none()
+            && peer.relay_hop.is_none()
             && peer.socket == 0;
         let connected = peer.connected(now);
         if connected && on_lan {
@@ -308,11 +308,11 @@ impl Node {
             let working = (
                 peer.endpoint.replace(lan),
                 std::mem::take(&mut peer.socket),
-                peer.relay.take(),
+                peer.relay_hop.take(),
             );
             self.send_initiation(now, id, now);
             if let Some(peer) = self.peers.get_mut(&id) {
-                (peer.endpoint, peer.socket, peer.relay) = working;
+                (peer.endpoint, peer.socket, peer.relay_hop) = working;
             }
             return;
         }
@@ -324,7 +324,7 @@ impl Node {
         // announce), not through a relay.
         peer.endpoint = Some(lan);
         peer.socket = 0;
-        peer.relay = None;
+        peer.relay_hop = None;
         if !peer.neighbour && !room {
             // No session wanted for now: the first packet for it starts
             // one, on the LAN.

@@ -171,7 +171,7 @@ impl Node {
             || self
                 .peers
                 .get(&pid)
-                .and_then(|p| p.via)
+                .and_then(|p| p.route.next_hop)
                 .is_some_and(|v| self.usable_hop(now, &v))
     }
 

@@ -76,7 +76,7 @@ impl Node {
             if !p.connected(now) {
                 continue;
             }
-            match (p.relay, p.socket) {
+            match (p.relay_hop, p.socket) {
                 (Some(_), _) => paths.relayed += 1,
                 (None, s) if s >= STREAM_IDS_FROM => paths.tcp += 1,
                 (None, _) => paths.direct += 1,

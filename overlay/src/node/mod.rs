@@ -12,6 +12,25 @@
 //!
 //! The node never reads a clock or the OS random source: `now` is an argument
 //! and randomness comes from the seed in its [`Config`].
+//!
+//! Protocol parts with state of their own are machines with their own
+//! inputs and outputs, tested alone (STUN: `stun::StunMachine`); the
+//! node feeds them and carries their datagrams. A receive handler learns
+//! how its datagram arrived from an explicit `RxContext` (our socket, and
+//! the hop for a datagram out of a relay frame), never from node state.
+//!
+//! Words for reaching members, one idea each:
+//! - **path**: how our session with a member travels now ([`Path`]):
+//!   *direct* to its endpoint from one of our sockets, or *relayed* through
+//!   a hop (`Peer::relay_hop`), learned from where its datagrams come from.
+//! - **route**: the distance-vector's way to a member we have no direct
+//!   path to (`Peer::route`, see `routing`): its *next hop*, cost and
+//!   backup. Signals and lookups follow routes, and so do relayed frames
+//!   to a member we have no relayed path to yet.
+//! - **relay**: forwarding end-to-end datagrams in relay frames for other
+//!   members (`relay`): a member *relays* frames, and a datagram that went
+//!   through one is *relayed*.
+//! - **hop**: the member a frame is handed to, or came from, on its way.
 
 mod clock_window;
 mod contacts;
@@ -40,6 +59,7 @@ mod revocation_parts;
 mod roster;
 mod rotation;
 mod routing;
+mod rx_context;
 mod seen_initiations;
 mod send;
 pub mod stats;
@@ -259,12 +279,6 @@ pub struct Node {
     bootstrap: Vec<Bootstrap>,
     transmits: VecDeque<Transmit>,
     extra_transmits: VecDeque<ExtraTransmit>,
-    /// The socket the datagram being handled arrived on (0: the main one).
-    rx_socket: u16,
-    /// The member a relayed datagram being handled came through.
-    rx_relay: Option<NodeId>,
-    /// The sender its relay frame names (with `rx_relay`).
-    rx_relay_src: [u8; 32],
     relay: relay::Relaying,
     lookups: lookup::Lookups,
     records: records::Records,
@@ -296,7 +310,7 @@ pub struct Node {
     timers: timer_table::TimerTable,
     next_maintenance: Instant,
     icmp_errors: unreachable::ErrorRateLimit,
-    stun: stun::StunState,
+    stun: stun::StunMachine,
     /// Signs signals.
     node_key: NodeKey,
     traversal: traversal::Traversal,
@@ -369,9 +383,6 @@ impl Node {
                 .collect(),
             transmits: VecDeque::new(),
             extra_transmits: VecDeque::new(),
-            rx_socket: 0,
-            rx_relay: None,
-            rx_relay_src: [0; 32],
             relay: relay::Relaying::default(),
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
@@ -394,7 +405,7 @@ impl Node {
             timers: timer_table::TimerTable::default(),
             next_maintenance: now,
             icmp_errors: unreachable::ErrorRateLimit::new(),
-            stun: stun::StunState::new(keys.stun, config.stun_servers.clone(), now),
+            stun: stun::StunMachine::new(keys.stun, config.stun_servers.clone(), now),
             node_key: config.node_key,
             traversal: traversal::Traversal::default(),
             port_mapping: None,

@@ -8,8 +8,8 @@ use std::time::Instant;
 use crate::identity::NodeId;
 use crate::session::{InitiatorState, Session};
 
-/// A member silent for this long is not used as a relay or route (every
-/// session carries a keepalive at least every 25 s).
+/// A member silent for this long is not used as a hop, of a relayed path or
+/// of a route (every session carries a keepalive at least every 25 s).
 const HOP_SILENCE: std::time::Duration = std::time::Duration::from_secs(40);
 /// Sending this long without anything back marks a path dead (longer than
 /// the persistent keepalive interval, so an idle session stays alive).
@@ -52,14 +52,16 @@ pub(crate) struct Peer {
     /// Our socket that reaches `endpoint`: 0 for the main one, or an extra
     /// socket that hole punching opened.
     pub(crate) socket: u16,
-    /// While no direct path works: the member our traffic to it goes
-    /// through (relayed end to end); `None` when direct.
-    pub(crate) relay: Option<NodeId>,
+    /// While no direct path works, our path to it is relayed: the hop our
+    /// frames to it go through, which also relays its frames to us;
+    /// `None` while the path is direct (to `endpoint` on `socket`).
+    pub(crate) relay_hop: Option<NodeId>,
     /// When an authenticated datagram last came from it directly.
     pub(crate) last_direct_rx: Option<Instant>,
     /// Quality of our direct session with it.
     pub(crate) link: super::routing::LinkQuality,
-    /// Our route to it through `via`.
+    /// Our route to it (see `routing`): the next hop through which signals
+    /// and relayed frames for it go when we have no direct path, and its cost.
     pub(crate) route: super::routing::Route,
     /// Whether a handshake with this member ever completed.
     pub(crate) verified: bool,
@@ -87,9 +89,6 @@ pub(crate) struct Peer {
     pub(crate) rx_bytes: u64,
     pub(crate) tx_bytes: u64,
     pub(crate) timers: PeerTimers,
-    /// The next hop of our route to it (see `routing`): where signals and
-    /// relayed traffic for it go when we have no direct path.
-    pub(crate) via: Option<NodeId>,
     /// Highest signal timestamp accepted from it.
     pub(crate) last_signal_ts: u64,
     /// When we last started hole punching toward it.
@@ -209,7 +208,7 @@ impl Peer {
             ipv6,
             endpoint,
             socket: 0,
-            relay: None,
+            relay_hop: None,
             last_direct_rx: None,
             link: Default::default(),
             route: Default::default(),
@@ -229,7 +228,6 @@ impl Peer {
             rx_bytes: 0,
             tx_bytes: 0,
             timers: PeerTimers::default(),
-            via: None,
             last_signal_ts: 0,
             last_punch: None,
             punch_failures: 0,
@@ -261,23 +259,24 @@ impl Peer {
     }
 
     /// Notes that an authenticated datagram from it came directly from
-    /// `from` on our socket `socket`, or through the member `relay`.
+    /// `from` on our socket `socket`, or relayed by the hop `relay_hop`.
     /// Returns whether the path we send on changed. A relayed arrival does
     /// not replace a direct path that worked lately.
     pub(crate) fn heard_on(
         &mut self,
         from: SocketAddr,
         socket: u16,
-        relay: Option<NodeId>,
+        relay_hop: Option<NodeId>,
         now: Instant,
     ) -> bool {
-        match relay {
+        match relay_hop {
             None => {
-                let changed =
-                    self.endpoint != Some(from) || self.socket != socket || self.relay.is_some();
+                let changed = self.endpoint != Some(from)
+                    || self.socket != socket
+                    || self.relay_hop.is_some();
                 self.endpoint = Some(from);
                 self.socket = socket;
-                self.relay = None;
+                self.relay_hop = None;
                 self.last_direct_rx = Some(now);
                 changed
             }
@@ -285,10 +284,10 @@ impl Peer {
                 let direct_lately = self
                     .last_direct_rx
                     .is_some_and(|t| now.saturating_duration_since(t) < DIRECT_FRESH);
-                if direct_lately || self.relay == Some(r) {
+                if direct_lately || self.relay_hop == Some(r) {
                     return false;
                 }
-                self.relay = Some(r);
+                self.relay_hop = Some(r);
                 true
             }
         }
@@ -305,7 +304,7 @@ impl Peer {
     /// without anything back (a healthy member sends at least a keepalive
     /// every 25 s); and no ping to it unanswered for [`PING_PATIENCE`]. A
     /// path that swallows what we send is dead well before the session
-    /// expires. Relays and routes only use reachable members.
+    /// expires. Relayed paths and routes only use reachable members as hops.
     pub(crate) fn reachable(&self, now: Instant) -> bool {
         let Some(rx) = self.last_received else {
             return false;

@@ -28,8 +28,8 @@
 //! The same bookkeeping keeps the [`Roster`] (what gossip and member upkeep
 //! read of all members, in compact arrays sorted by node ID), the neighbour
 //! count, the set of members with a session and how many members each
-//! neighbour is the next hop ("via") of, for the cap on route claims. Entries hold their member
-//! boxed, so that the map stays small and grows cheaply.
+//! neighbour is the next hop of, for the cap on route claims. Entries hold
+//! their member boxed, so that the map stays small and grows cheaply.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -63,8 +63,8 @@ struct Slot {
     roster_hint: usize,
     /// When its entry in the expiry heap says to look at it.
     expiry: Instant,
-    /// The next hop counted for it in `routes_via`.
-    filed_via: Option<NodeId>,
+    /// The next hop counted for it in `routes_through`.
+    filed_next_hop: Option<NodeId>,
 }
 
 /// How many members each member is the next hop of.
@@ -177,8 +177,8 @@ impl PeerTable {
         self.verified += usize::from(peer.verified);
         let verified = peer.verified;
         let expiry = peer.freshness() + PEER_EXPIRY;
-        let via = peer.via;
-        self.routes.file(None, via);
+        let next_hop = peer.route.next_hop;
+        self.routes.file(None, next_hop);
         self.expiries.push(Reverse((expiry, id)));
         self.work += 2;
         self.slots.insert(
@@ -192,7 +192,7 @@ impl PeerTable {
                 filed_verified: verified,
                 roster_hint: 0,
                 expiry,
-                filed_via: via,
+                filed_next_hop: next_hop,
             },
         );
         self.touched.push(id);
@@ -210,13 +210,13 @@ impl PeerTable {
             self.with_session.remove(id);
             self.work += 1;
         }
-        self.routes.file(slot.filed_via, None);
+        self.routes.file(slot.filed_next_hop, None);
         Some(*slot.peer)
     }
 
     /// How many members `hop` is the next hop of, and how many members
     /// have a next hop at all.
-    pub(crate) fn routes_via(&mut self, hop: &NodeId) -> (usize, usize) {
+    pub(crate) fn routes_through(&mut self, hop: &NodeId) -> (usize, usize) {
         self.reindex();
         let n = self.routes.by_hop.get(hop).copied().unwrap_or(0);
         (n as usize, self.routes.routed)
@@ -337,9 +337,9 @@ impl PeerTable {
                     self.with_session.remove(&id);
                 }
             }
-            let (old_via, new_via) = (slot.filed_via, slot.peer.via);
-            slot.filed_via = new_via;
-            self.routes.file(old_via, new_via);
+            let (old, new) = (slot.filed_next_hop, slot.peer.route.next_hop);
+            slot.filed_next_hop = new;
+            self.routes.file(old, new);
             let next = slot.peer.timers.next();
             if next != slot.filed {
                 if let Some(at) = next {

@@ -7,6 +7,7 @@ use super::clock_window::CLOCK_WINDOW;
 use super::initiation_limit::{Admission, Source};
 use super::peer::SessionSlot;
 use super::rotation::Generation;
+use super::rx_context::RxContext;
 use super::traversal::STREAM_IDS_FROM;
 use super::{Action, DropReason, Event, Node};
 use crate::identity::NodeId;
@@ -31,10 +32,7 @@ impl Node {
         if !self.traversal.extra.is_open(socket) {
             return self.drop_packet(DropReason::Malformed);
         }
-        self.rx_socket = socket;
-        let action = self.handle_datagram(now, from, datagram, out);
-        self.rx_socket = 0;
-        action
+        self.receive(now, RxContext::direct(socket), from, datagram, out)
     }
 
     /// Handles one UDP datagram from `from`. Decrypted IP packets are written
@@ -46,26 +44,39 @@ impl Node {
         datagram: &[u8],
         out: &mut [u8],
     ) -> Action {
+        self.receive(now, RxContext::direct(0), from, datagram, out)
+    }
+
+    /// Handles one datagram that reached us as `rx` says: directly from
+    /// `from`, or out of a relay frame (then `from` is [`super::relay::RELAYED_FROM`]).
+    pub(super) fn receive(
+        &mut self,
+        now: Instant,
+        rx: RxContext,
+        from: SocketAddr,
+        datagram: &[u8],
+        out: &mut [u8],
+    ) -> Action {
         // STUN shares the port: told apart by its magic cookie (stun.rs).
-        if self.receive_stun(now, from, datagram) {
+        if self.receive_stun(now, rx, from, datagram) {
             return Action::None;
         }
         let action = match MessageType::of(datagram) {
-            Ok(MessageType::Data) => return self.receive_data(now, from, datagram, out),
+            Ok(MessageType::Data) => return self.receive_data(now, rx, from, datagram, out),
             // Whoever relayed them could make them say anything about a path.
             Ok(
                 MessageType::Hello
                 | MessageType::HelloAck
                 | MessageType::Probe
                 | MessageType::ProbeAck,
-            ) if self.rx_relay.is_some() => Err(DropReason::RelayedPathMessage),
-            Ok(MessageType::HandshakeInit) => self.receive_initiation(now, from, datagram),
-            Ok(MessageType::HandshakeResp) => self.receive_response(now, from, datagram),
+            ) if !rx.is_direct() => Err(DropReason::RelayedPathMessage),
+            Ok(MessageType::HandshakeInit) => self.receive_initiation(now, rx, from, datagram),
+            Ok(MessageType::HandshakeResp) => self.receive_response(now, rx, from, datagram),
             Ok(MessageType::CookieReply) => self.receive_cookie_reply(now, datagram),
-            Ok(MessageType::Hello) => self.receive_hello(now, from, datagram),
-            Ok(MessageType::HelloAck) => self.receive_hello_ack(now, from, datagram),
+            Ok(MessageType::Hello) => self.receive_hello(now, rx, from, datagram),
+            Ok(MessageType::HelloAck) => self.receive_hello_ack(now, rx, from, datagram),
             Ok(MessageType::Probe | MessageType::ProbeAck) => {
-                self.receive_probe(now, from, datagram)
+                self.receive_probe(now, rx.socket, from, datagram)
             }
             Err(_) => Err(DropReason::Malformed),
         };
@@ -78,11 +89,11 @@ impl Node {
     fn receive_data(
         &mut self,
         now: Instant,
+        rx: RxContext,
         from: SocketAddr,
         datagram: &[u8],
         out: &mut [u8],
     ) -> Action {
-        let rx_socket = self.rx_socket;
         let Ok(pkt) = data::Packet::new_checked(datagram) else {
             return self.drop_packet(DropReason::Malformed);
         };
@@ -106,12 +117,11 @@ impl Node {
         };
         // Authenticated from here on.
         if slot == SessionSlot::Next {
-            self.confirm_responder_session(now, pid);
+            self.confirm_responder_session(now, rx, pid);
         }
-        let rx_relay = self.rx_relay;
         let peer = self.peers.get_mut(&pid).expect("peer exists");
-        if peer.heard_on(from, rx_socket, rx_relay, now) {
-            tracing::debug!(peer = %pid.short(), ?from, relay = ?rx_relay.map(|r| r.short()), "peer roamed to a new path");
+        if peer.heard_on(from, rx.socket, rx.hop(), now) {
+            tracing::debug!(peer = %pid.short(), ?from, relay = ?rx.hop().map(|r| r.short()), "peer roamed to a new path");
         }
         peer.last_received = Some(now);
         peer.rx_bytes += datagram.len() as u64;
@@ -157,7 +167,7 @@ impl Node {
             }
             Ok(Inner::Relay(r)) => {
                 let r = r.to_vec();
-                self.consume_relay(now, pid, &r, out)
+                self.consume_relay(now, rx, pid, &r, out)
             }
             Ok(Inner::Lookup(l)) => {
                 let l = l.to_vec();
@@ -196,10 +206,10 @@ impl Node {
     fn receive_initiation(
         &mut self,
         now: Instant,
+        rx: RxContext,
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
-        let rx_socket = self.rx_socket;
         let pkt =
             handshake_init::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         // The MAC is checked first, before any Noise work or state.
@@ -212,17 +222,17 @@ impl Node {
         }
         // Under load, each source gets its share before any Diffie-Hellman,
         // and must show that it receives at its address (a cookie).
-        let source = match self.rx_relay {
-            Some(relay) => Source::Relay(relay),
-            None if rx_socket >= STREAM_IDS_FROM => Source::Stream(rx_socket),
+        let source = match rx.hop() {
+            Some(hop) => Source::Relay(hop),
+            None if rx.socket >= STREAM_IDS_FROM => Source::Stream(rx.socket),
             None => Source::Ip(from.ip()),
         };
         match self.initiation_limit.admit(now, source) {
             Admission::Free => {}
             Admission::Refused => return Err(DropReason::InitiationFlood),
             Admission::UnderLoad => {
-                if !self.has_valid_cookie(now, from, &pkt) {
-                    self.send_cookie_reply(now, from, &pkt, generation);
+                if !self.has_valid_cookie(now, rx, from, &pkt) {
+                    self.send_cookie_reply(now, rx, from, &pkt, generation);
                     return Err(DropReason::CookieRequired);
                 }
             }
@@ -256,8 +266,7 @@ impl Node {
             .create_response(self.keys_of_mut(generation), local_index, now)
             .map_err(|_| DropReason::HandshakeFailed)?;
         self.note_generation(local_index, generation);
-        let rx_relay = self.rx_relay;
-        let endpoint = rx_relay.is_none().then_some(from);
+        let endpoint = rx.is_direct().then_some(from);
         // Its history takes over from a timestamp restored at start.
         let restored = self.restored_initiation_ts.remove(&peer_id);
         let Some(peer) = self.add_peer_first_hand(peer_id, endpoint, now) else {
@@ -269,7 +278,7 @@ impl Node {
         let history = peer.history_mut();
         history.last_initiation_ts = ts;
         history.last_initiation_at = Some(now);
-        peer.heard_on(from, rx_socket, rx_relay, now);
+        peer.heard_on(from, rx.socket, rx.hop(), now);
         peer.last_received = Some(now);
         let replaced = peer.next.replace(Box::new(session)).map(|s| s.local_index);
         if let Some(old) = replaced {
@@ -285,11 +294,10 @@ impl Node {
     fn receive_response(
         &mut self,
         now: Instant,
+        rx: RxContext,
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
-        let rx_socket = self.rx_socket;
-        let rx_relay = self.rx_relay;
         let pkt =
             handshake_resp::Packet::new_checked(datagram).map_err(|_| DropReason::Malformed)?;
         self.mac_generation(now, |k| k.mac_to_me().verify(pkt.as_bytes()))
@@ -341,13 +349,13 @@ impl Node {
         };
         self.note_certificate(pid, cert);
         let peer = self.peers.get_mut(&pid).expect("peer exists");
-        peer.heard_on(from, rx_socket, rx_relay, now);
-        if rx_relay.is_none() {
+        peer.heard_on(from, rx.socket, rx.hop(), now);
+        if rx.is_direct() {
             peer.link
                 .rtt_sample(now.saturating_duration_since(pending.sent_at));
         }
         peer.last_received = Some(now);
-        self.install_session(now, pid, session);
+        self.install_session(now, rx, pid, session);
         // Confirm the session to the responder at once if nothing else will.
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         if peer.queue.is_empty() {
@@ -359,10 +367,10 @@ impl Node {
     }
 
     /// Promotes the responder's `next` session once the initiator used it.
-    fn confirm_responder_session(&mut self, now: Instant, pid: NodeId) {
+    fn confirm_responder_session(&mut self, now: Instant, rx: RxContext, pid: NodeId) {
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         if let Some(session) = peer.next.take() {
-            self.install_session(now, pid, *session);
+            self.install_session(now, rx, pid, *session);
             self.flush_queue(now, pid);
         }
     }
@@ -370,6 +378,7 @@ impl Node {
     fn receive_hello(
         &mut self,
         now: Instant,
+        rx: RxContext,
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
@@ -393,18 +402,17 @@ impl Node {
         let mut ack = hello::emit(true, self.id.as_bytes(), stamp);
         self.keys_of(generation).mac_to(&sender).seal(&mut ack);
         // From the socket the hello reached.
-        let socket = self.rx_socket;
-        self.queue_datagram(socket, from, ack.to_vec());
+        self.queue_datagram(rx.socket, from, ack.to_vec());
         Ok(())
     }
 
     fn receive_hello_ack(
         &mut self,
         now: Instant,
+        rx: RxContext,
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
-        let rx_socket = self.rx_socket;
         let (_, (id, stamp)) =
             self.open_hello(now, datagram, true, |k, b| k.mac_to_me().verify(b))?;
         // It echoes the stamp of one of our hellos: an old one is a replay.
@@ -426,23 +434,25 @@ impl Node {
         // Same place, same socket: nothing new. An answer through another
         // socket (a new TCP connection after the member restarted) gets a
         // handshake through it.
-        if peer.connected(now) && peer.endpoint == Some(from) && peer.socket == rx_socket {
+        if peer.connected(now) && peer.endpoint == Some(from) && peer.socket == rx.socket {
             return Ok(());
         }
         peer.endpoint = Some(from);
-        peer.socket = rx_socket;
+        peer.socket = rx.socket;
         self.initiate(now, id);
         Ok(())
     }
 
-    /// Makes `session` the peer's current one (after a completed handshake).
+    /// Makes `session` the peer's current one (after a handshake completed
+    /// with the datagram that reached us as `rx`).
     pub(super) fn install_session(
         &mut self,
         now: Instant,
+        rx: RxContext,
         pid: NodeId,
         session: crate::session::Session,
     ) {
-        self.note_stream_handshake();
+        self.note_stream_handshake(rx.socket);
         self.traffic.handshakes_completed += 1;
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         let local_index = session.local_index;

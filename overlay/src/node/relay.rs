@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::relay_pairs::Refusal;
+use super::rx_context::RxContext;
 use super::{Action, DropReason, Node};
 use crate::identity::NodeId;
 use crate::wire::relay::{self, Frame};
@@ -41,7 +42,8 @@ pub(crate) const RELAYED_FROM: SocketAddr =
 #[derive(Debug)]
 pub(crate) struct Relaying {
     enabled: bool,
-    /// Misbehave: flip a byte of every frame passed on (tests only).
+    /// Misbehave: flip a byte of every frame passed on (test builds only).
+    #[cfg(any(test, feature = "test-hooks"))]
     tamper: bool,
     tokens: u64,
     last: Option<Instant>,
@@ -54,6 +56,7 @@ impl Default for Relaying {
     fn default() -> Self {
         Self {
             enabled: true,
+            #[cfg(any(test, feature = "test-hooks"))]
             tamper: false,
             tokens: RELAY_BYTES_PER_SEC,
             last: None,
@@ -82,6 +85,22 @@ impl Relaying {
         }
         self.tokens -= n;
         true
+    }
+
+    /// A frame as it goes on: flipped in its last byte if tampering
+    /// (test builds only).
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn spoil(&self, mut frame: Vec<u8>) -> Vec<u8> {
+        if self.tamper {
+            *frame.last_mut().expect("frames are never empty") ^= 0x01;
+        }
+        frame
+    }
+
+    /// A frame as it goes on: as it came (normal builds cannot tamper).
+    #[cfg(not(any(test, feature = "test-hooks")))]
+    fn spoil(&self, frame: Vec<u8>) -> Vec<u8> {
+        frame
     }
 }
 
@@ -132,7 +151,7 @@ impl Node {
     /// How traffic to `peer` goes, if we have a usable session with it.
     pub fn path_to(&self, peer: &NodeId, now: Instant) -> Option<Path> {
         let p = self.peers.get(peer).filter(|p| p.connected(now))?;
-        match p.relay {
+        match p.relay_hop {
             Some(r) => Some(Path::Relayed(r)),
             None => p.endpoint.map(Path::Direct),
         }
@@ -145,7 +164,9 @@ impl Node {
 
     /// Makes this member a misbehaving relay that flips a byte of every
     /// datagram it passes on, for tests that relayed traffic stays intact
-    /// end to end (the recipient must drop what arrives).
+    /// end to end (the recipient must drop what arrives). Only in test
+    /// builds (the `test-hooks` feature).
+    #[cfg(any(test, feature = "test-hooks"))]
     pub fn set_relay_tampering(&mut self, tamper: bool) {
         self.relay.tamper = tamper;
     }
@@ -174,7 +195,7 @@ impl Node {
                     && self
                         .peers
                         .get(h)
-                        .is_some_and(|p| p.relay.is_none() && p.reachable(now))
+                        .is_some_and(|p| p.relay_hop.is_none() && p.reachable(now))
             })
             .or_else(|| self.next_hop(now, dst, None).filter(|h| *h != dst));
         let Some(hop) = hop else {
@@ -199,16 +220,18 @@ impl Node {
         {
             return None;
         }
-        peer.relay
+        peer.relay_hop
             .or_else(|| self.next_hop(now, dst, None))
             .filter(|h| *h != dst)
     }
 
-    /// Handles a relay frame that arrived on our session with `hop`: pass it
-    /// on, or take in the datagram it carries if it is for us.
+    /// Handles a relay frame that arrived (as `rx` says) on our session
+    /// with `hop`: pass it on, or take in the datagram it carries if it is
+    /// for us.
     pub(crate) fn consume_relay(
         &mut self,
         now: Instant,
+        rx: RxContext,
         hop: NodeId,
         msg: &[u8],
         out: &mut [u8],
@@ -230,10 +253,8 @@ impl Node {
         // except that its path is the relay.
         let datagram = frame.datagram().to_vec();
         self.relay.stats.received_relayed += 1;
-        self.rx_relay = Some(hop);
-        self.rx_relay_src = frame.src();
-        let action = self.handle_datagram(now, RELAYED_FROM, &datagram, out);
-        self.rx_relay = None;
+        let rx = rx.unwrapped(hop, frame.src());
+        let action = self.receive(now, rx, RELAYED_FROM, &datagram, out);
         match action {
             // Answers go back the way the datagram came: see send paths.
             Action::Send { .. } | Action::SendExtra { .. } => Action::None,
@@ -253,7 +274,7 @@ impl Node {
                     dst = %dst.short(),
                     connected = p.connected(now),
                     reachable = p.reachable(now),
-                    relayed = p.relay.is_some(),
+                    relayed = p.relay_hop.is_some(),
                     since_rx = ?p.last_received.map(|t| now.saturating_duration_since(t)),
                     since_tx = ?p.last_sent.map(|t| now.saturating_duration_since(t)),
                     ping = ?p.link.ping.map(|(_, t)| now.saturating_duration_since(t)),
@@ -278,10 +299,7 @@ impl Node {
         }
         let mut fwd = Frame::new_checked(msg.to_vec()).expect("checked by the caller");
         fwd.set_hop_limit(hops - 1);
-        let mut bytes = fwd.as_bytes().to_vec();
-        if self.relay.tamper {
-            *bytes.last_mut().expect("frames are never empty") ^= 0x01;
-        }
+        let bytes = self.relay.spoil(fwd.as_bytes().to_vec());
         if self.send_encrypted(now, next, &bytes) {
             self.relay.stats.forwarded += 1;
             self.relay.stats.forwarded_bytes += msg.len() as u64;

@@ -125,6 +125,12 @@ impl Rotation {
             grant: None,
         }
     }
+
+    /// The retiring key's STUN responder, during its grace at `now`.
+    pub(super) fn retiring_stun(&self, now: Instant) -> Option<&Responder> {
+        let r = self.retiring.as_ref()?;
+        (r.refuse_after > now).then_some(&r.stun)
+    }
 }
 
 impl Node {
@@ -283,7 +289,7 @@ impl Node {
         let new_keys = self.keys.with_network(&self.rotation.current);
         let new_stun = Responder::new(IntegrityKey::new(&self.rotation.current.stun_secret()));
         let old_keys = std::mem::replace(&mut self.keys, new_keys);
-        let old_stun = std::mem::replace(&mut self.stun.responder, new_stun);
+        let old_stun = self.stun.replace_responder(new_stun);
         self.events.push_back(Event::NetworkKeyChanged);
         if sibling && self.rotation.retiring.is_some() {
             // The losing sibling is dropped; its sessions, made by members
@@ -448,20 +454,6 @@ impl Node {
     pub(super) fn retiring_hello_mac(&self, now: Instant) -> Option<crate::wire::mac::MacKey> {
         let r = self.rotation.retiring.as_ref()?;
         (r.refuse_after > now).then(|| r.keys.mac_to_any())
-    }
-
-    /// The STUN responder of a generation.
-    pub(super) fn stun_responder_of(&self, generation: Generation) -> &Responder {
-        match (generation, &self.rotation.retiring) {
-            (Generation::Retiring, Some(r)) => &r.stun,
-            _ => &self.stun.responder,
-        }
-    }
-
-    /// The retiring STUN key during its grace.
-    pub(super) fn retiring_stun_key(&self, now: Instant) -> Option<&IntegrityKey> {
-        let r = self.rotation.retiring.as_ref()?;
-        (r.refuse_after > now).then(|| r.stun.key())
     }
 
     /// After a session came up: a member that reached us under the

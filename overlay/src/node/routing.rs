@@ -1,4 +1,6 @@
-//! Routes for relaying: a distance-vector protocol carried by gossip.
+//! Routes: a distance-vector protocol carried by gossip, which picks for
+//! each member we have no direct path to the next hop that signals and
+//! relayed frames for it go to.
 //!
 //! Each member measures its direct sessions (round-trip time and loss, from
 //! handshakes, path probes and a ping to each neighbour with every gossip
@@ -52,10 +54,13 @@ pub(crate) const ROUTE_CLAIM_ALLOWANCE: usize = 64;
 /// The least route cost a neighbour can claim: a link costs at least 1.
 const MIN_CLAIMED_COST: u16 = 1;
 
-/// Routing state of one member.
+/// Our route to one member.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Route {
-    /// Our cost to it through `via` (see [`super::peer::Peer::via`]).
+    /// The neighbour we hand its signals and relayed frames to, if we
+    /// have a route.
+    pub(crate) next_hop: Option<NodeId>,
+    /// Our cost to it through `next_hop`.
     pub(crate) metric: u16,
     /// The least cost we had for it since we last had no route.
     pub(crate) feasible: u16,
@@ -67,6 +72,7 @@ pub(crate) struct Route {
 impl Default for Route {
     fn default() -> Self {
         Self {
+            next_hop: None,
             metric: UNREACHABLE,
             feasible: UNREACHABLE,
             backup: None,
@@ -115,10 +121,10 @@ impl Node {
     /// on a direct session, else the cost through its next hop, else
     /// [`UNREACHABLE`].
     pub(crate) fn announced_metric(&self, p: &Peer, now: Instant) -> u16 {
-        if p.relay.is_none() && p.reachable(now) {
+        if p.relay_hop.is_none() && p.reachable(now) {
             return p.link.cost().min(u32::from(UNREACHABLE - 1)) as u16;
         }
-        match p.via {
+        match p.route.next_hop {
             Some(v) if self.peers.get(&v).is_some_and(|h| h.reachable(now)) => p.route.metric,
             _ => UNREACHABLE,
         }
@@ -156,22 +162,22 @@ impl Node {
         let Some(p) = self.peers.get(&id) else {
             return;
         };
-        let (via, backup) = (p.via, p.route.backup);
+        let (next_hop, backup) = (p.route.next_hop, p.route.backup);
         // The cap on route claims: a neighbour that carries more than its
         // share takes no route from another, and gives routes up to one
         // that carries less.
         let mut over = |hop: NodeId| {
-            let (through, routed) = self.peers.routes_via(&hop);
+            let (through, routed) = self.peers.routes_through(&hop);
             through >= ROUTE_CLAIM_ALLOWANCE + (routed - through)
         };
-        let contested = via.filter(|v| *v != from && metric != UNREACHABLE);
+        let contested = next_hop.filter(|v| *v != from && metric != UNREACHABLE);
         let (capped, rebalance) = match contested {
             Some(_) if over(from) => (true, false),
             Some(v) => (false, over(v)),
             None => (false, false),
         };
         let answers = |v: NodeId| v == from || self.peers.get(&v).is_some_and(|h| h.reachable(now));
-        let current_alive = via.is_some_and(answers);
+        let current_alive = next_hop.is_some_and(answers);
         let backup = backup.filter(|(b, _)| answers(*b));
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
@@ -180,27 +186,25 @@ impl Node {
             // Its next hop carries more than its share: the route starts
             // afresh through `from` (the feasibility bound that the
             // over-share claims set would keep it).
-            peer.via = None;
             peer.route = Route::default();
         }
         if !current_alive {
             match backup {
                 // The next hop is gone: the backup takes over.
                 Some((b, m)) => {
-                    peer.via = Some(b);
+                    peer.route.next_hop = Some(b);
                     peer.route.metric = m;
                     peer.route.backup = None;
                 }
                 // Nothing left: start afresh.
                 None => {
-                    peer.via = None;
                     peer.route = Route::default();
                 }
             }
         }
         if metric == UNREACHABLE {
-            if peer.via == Some(from) {
-                peer.via = None;
+            if peer.route.next_hop == Some(from) {
+                peer.route.next_hop = None;
                 peer.route.metric = UNREACHABLE;
             }
             if peer.route.backup.is_some_and(|(b, _)| b == from) {
@@ -208,23 +212,23 @@ impl Node {
             }
             return;
         }
-        let take = if peer.via == Some(from) {
+        let take = if peer.route.next_hop == Some(from) {
             true
         } else {
             let feasible = metric < peer.route.feasible;
-            let better =
-                peer.via.is_none() || u32::from(total) * 10 < u32::from(peer.route.metric) * 9;
+            let better = peer.route.next_hop.is_none()
+                || u32::from(total) * 10 < u32::from(peer.route.metric) * 9;
             if feasible && better && capped {
                 self.relay.stats.route_claims_capped += 1;
             }
             feasible && better && !capped
         };
         if take {
-            if let Some(old) = peer.via.filter(|v| *v != from) {
+            if let Some(old) = peer.route.next_hop.filter(|v| *v != from) {
                 // The route we leave is still a way there.
                 peer.route.backup = Some((old, peer.route.metric));
             }
-            peer.via = Some(from);
+            peer.route.next_hop = Some(from);
             peer.route.metric = total;
             peer.route.feasible = peer.route.feasible.min(total);
             if peer.route.backup.is_some_and(|(b, _)| b == from) {
@@ -264,7 +268,7 @@ impl Node {
         match p.link.ping {
             Some((n, sent)) if n == nonce => {
                 p.link.ping = None;
-                if p.relay.is_none() {
+                if p.relay_hop.is_none() {
                     p.link.rtt_sample(now.saturating_duration_since(sent));
                 }
                 p.link.loss_sample(false);

@@ -64,7 +64,7 @@ impl Node {
             .peers
             .get_mut(&pid)
             .expect("owner_of returns known peers");
-        let relay = peer.relay;
+        let relay = peer.relay_hop;
         let endpoint = peer.endpoint;
         let socket = peer.socket;
         if relay.is_some() && bytes.len() > RELAYED_MTU && !may_fragment(&ip) {
@@ -180,7 +180,7 @@ impl Node {
         };
         // A relayed session that needs a new handshake may have lost its
         // relay: ask the relay at once, so a dead one is known in seconds.
-        if let Some(hop) = self.peers[&pid].relay {
+        if let Some(hop) = self.peers[&pid].relay_hop {
             if self.peers.get(&hop).is_some_and(|h| h.link.ping.is_none()) {
                 self.link_ping(now, hop);
             }
@@ -190,7 +190,7 @@ impl Node {
             // the answer comes).
             self.lookup_member(now, pid);
         }
-        let via = self.relay_candidate(now, pid);
+        let relay = self.relay_candidate(now, pid);
         // A member under load sent us a cookie lately: prove we receive at
         // our address.
         let cookie = self.cookie_for(now, &pid);
@@ -201,8 +201,8 @@ impl Node {
         let peer = self.peers.get_mut(&pid).expect("caller checked");
         let direct = peer
             .endpoint
-            .filter(|_| peer.relay.is_none() || via.is_none());
-        if direct.is_none() && via.is_none() {
+            .filter(|_| peer.relay_hop.is_none() || relay.is_none());
+        if direct.is_none() && relay.is_none() {
             return;
         }
         let attempt = peer
@@ -232,7 +232,7 @@ impl Node {
         peer.timers.retransmit = Some(at);
         self.by_index.insert(index, pid);
         self.note_generation(index, generation);
-        tracing::debug!(peer = %pid.short(), ?direct, via = ?via.map(|v| v.short()), "sending handshake initiation");
+        tracing::debug!(peer = %pid.short(), ?direct, relay = ?relay.map(|v| v.short()), "sending handshake initiation");
         // Both ways at once while no direct path is proven: the answer comes
         // back the way the first copy arrived.
         if let Some(to) = direct {
@@ -241,8 +241,8 @@ impl Node {
             self.traffic.datagram_sent(msg.len());
             self.queue_datagram(socket, to, msg.clone());
         }
-        if via.is_some() {
-            self.send_relayed(now, pid, via, &msg);
+        if relay.is_some() {
+            self.send_relayed(now, pid, relay, &msg);
         }
         self.traffic.handshakes_initiated += 1;
     }
@@ -260,7 +260,7 @@ impl Node {
             Some(p) => {
                 p.tx_bytes += payload.len() as u64;
                 self.traffic.datagram_sent(payload.len());
-                (p.socket, p.relay)
+                (p.socket, p.relay_hop)
             }
             None => (0, None),
         };
@@ -277,7 +277,7 @@ impl Node {
         let Some(peer) = self.peers.get_mut(&pid) else {
             return false;
         };
-        let relay = peer.relay;
+        let relay = peer.relay_hop;
         let Some(to) = peer.endpoint.or(relay.map(|_| super::relay::RELAYED_FROM)) else {
             return false;
         };

@@ -126,7 +126,7 @@ impl Node {
                 ipv4: self.ipv4s.addr_of(&p.id).map(|a| a.to_string()),
                 endpoint: p.endpoint.map(|e| e.to_string()),
                 rtt_ms: p.link.srtt.map(|r| r.as_secs_f64() * 1000.0),
-                path: p.connected(now).then(|| match p.relay {
+                path: p.connected(now).then(|| match p.relay_hop {
                     None => "direct".to_string(),
                     Some(r) => format!("relay {r}"),
                 }),

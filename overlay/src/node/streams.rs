@@ -14,11 +14,11 @@ use super::Node;
 pub(crate) struct StreamHandshakes(BTreeSet<u16>);
 
 impl Node {
-    /// Notes that a handshake completed over the socket of the datagram
-    /// being handled, if it is a stream.
-    pub(crate) fn note_stream_handshake(&mut self) {
-        if self.rx_socket >= STREAM_IDS_FROM {
-            self.stream_handshakes.0.insert(self.rx_socket);
+    /// Notes that a handshake completed over our socket `socket`, if it is
+    /// a stream.
+    pub(crate) fn note_stream_handshake(&mut self, socket: u16) {
+        if socket >= STREAM_IDS_FROM {
+            self.stream_handshakes.0.insert(socket);
         }
     }
 

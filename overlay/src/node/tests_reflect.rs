@@ -12,6 +12,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::rx_context::RxContext;
 use super::test_nodes::{candidates_signal, lone_node as node, sealed_signal};
 use super::traversal::limits::{TARGET_PROBES, VOUCHED_TARGET_PROBES, WINDOW};
 use super::*;
@@ -246,10 +247,9 @@ fn probes_and_hellos_inside_relay_frames_are_dropped_and_direct_ones_answered() 
     a.keys.mac_to_any().seal(&mut hi);
     let from: SocketAddr = "198.51.100.9:9740".parse().unwrap();
     let mut out = [0u8; 256];
+    let relayed = RxContext::direct(0).unwrapped(relay, *sender.as_bytes());
     for msg in [&pr[..], &hi[..]] {
-        a.rx_relay = Some(relay);
-        a.handle_datagram(t0, from, msg, &mut out);
-        a.rx_relay = None;
+        a.receive(t0, relayed, from, msg, &mut out);
     }
     assert_eq!(a.drops().get(DropReason::RelayedPathMessage), 2);
     assert!(a.poll_transmit().is_none());

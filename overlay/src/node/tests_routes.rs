@@ -140,10 +140,10 @@ fn one_neighbour_claiming_cheap_routes_to_everyone_gets_only_its_share() {
     for (i, m) in members.iter().enumerate() {
         a.add_peer(*m, Some(endpoint(i as u32)), t0, t0);
     }
-    let via = |a: &Node, h: NodeId| {
+    let routed_through = |a: &Node, h: NodeId| {
         members
             .iter()
-            .filter(|m| a.peers[*m].via == Some(h))
+            .filter(|m| a.peers[*m].route.next_hop == Some(h))
             .count()
     };
     // The hostile neighbour claims a route of the least cost to everyone:
@@ -151,7 +151,7 @@ fn one_neighbour_claiming_cheap_routes_to_everyone_gets_only_its_share() {
     for m in &members {
         a.route_update_through(t0, hostile, 10, *m, 0);
     }
-    assert_eq!(via(&a, hostile), members.len());
+    assert_eq!(routed_through(&a, hostile), members.len());
     // The honest one announces its real, dearer routes; then the hostile
     // one claims again, and again.
     for round in 0..3 {
@@ -164,11 +164,11 @@ fn one_neighbour_claiming_cheap_routes_to_everyone_gets_only_its_share() {
             a.route_update_through(now, hostile, 10, *m, 0);
         }
     }
-    let (h, g) = (via(&a, hostile), via(&a, honest));
+    let (h, g) = (routed_through(&a, hostile), routed_through(&a, honest));
     assert_eq!(h + g, members.len());
     assert!(h <= members.len() / 2 + ROUTE_CLAIM_ALLOWANCE, "{h}");
     assert!(g >= members.len() / 2 - ROUTE_CLAIM_ALLOWANCE, "{g}");
     assert!(a.relay_stats().route_claims_capped > 0);
     // The table's counts agree with a scan.
-    assert_eq!(a.peers.routes_via(&hostile), (h, members.len()));
+    assert_eq!(a.peers.routes_through(&hostile), (h, members.len()));
 }

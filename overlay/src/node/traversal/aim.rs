@@ -21,7 +21,7 @@ impl Node {
             .is_some_and(|p| p.heard_from(ip));
         in_punch
             || self.peers.get(&pid).is_some_and(|p| {
-                p.relay.is_none()
+                p.relay_hop.is_none()
                     && p.connected(now)
                     && p.endpoint.is_some_and(|e| e.ip().to_canonical() == ip)
             })

@@ -10,10 +10,11 @@ use crate::node::{DropReason, Node};
 use crate::wire::probe;
 
 impl Node {
-    /// Handles a probe or probe-ack from `from` (on the socket in `rx_socket`).
+    /// Handles a probe or probe-ack from `from` on our socket `socket`.
     pub(crate) fn receive_probe(
         &mut self,
         now: Instant,
+        socket: u16,
         from: SocketAddr,
         datagram: &[u8],
     ) -> Result<(), DropReason> {
@@ -42,7 +43,6 @@ impl Node {
         if !pkt.verify_pair(&pair.from) {
             return Err(DropReason::BadMac);
         }
-        let socket = self.rx_socket;
         if !pkt.is_ack() {
             // Stateless answer, from the socket the probe reached: echo the
             // tx and say where the probe came from.

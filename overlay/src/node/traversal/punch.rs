@@ -217,7 +217,7 @@ impl Node {
         let Some(peer) = self.peers.get_mut(&pid) else {
             return;
         };
-        if (peer.connected(now) && peer.relay.is_none())
+        if (peer.connected(now) && peer.relay_hop.is_none())
             || self.traversal.punches.contains_key(&pid)
             || self.traversal.punches.len() >= MAX_PUNCHES
             || peer.last_punch.is_some_and(|t| {
@@ -292,7 +292,7 @@ impl Node {
         };
         peer.last_signal_ts = ts;
         if from != src {
-            peer.via = Some(from);
+            peer.route.next_hop = Some(from);
         }
         if c.request {
             self.traversal.stats.punches_joined += 1;
@@ -350,7 +350,7 @@ impl Node {
                 let mut relayed: Vec<NodeId> = self
                     .peers
                     .with_session()
-                    .filter(|p| p.relay.is_some() && p.connected(now))
+                    .filter(|p| p.relay_hop.is_some() && p.connected(now))
                     .map(|p| p.id)
                     .collect();
                 // Table order is arbitrary; the node's behaviour must not be.
@@ -383,7 +383,7 @@ impl Node {
             let connected = self
                 .peers
                 .get(&pid)
-                .is_some_and(|p| p.connected(now) && p.relay.is_none());
+                .is_some_and(|p| p.connected(now) && p.relay_hop.is_none());
             let punch = &self.traversal.punches[&pid];
             let over = match punch.found_at {
                 Some(t) => now >= t + SETTLE,
@@ -640,7 +640,7 @@ impl Node {
         let Some(peer) = self.peers.get_mut(&pid) else {
             return;
         };
-        if peer.endpoint == Some(addr) && peer.socket == socket && peer.relay.is_none() {
+        if peer.endpoint == Some(addr) && peer.socket == socket && peer.relay_hop.is_none() {
             // Already there: the handshake in flight goes the same way.
             return;
         }
@@ -649,7 +649,7 @@ impl Node {
         // The path was just proven both ways: a relayed datagram arriving
         // now (an answer to a copy sent before) must not take it back.
         peer.last_direct_rx = Some(now);
-        let was_relayed = peer.relay.take().is_some();
+        let was_relayed = peer.relay_hop.take().is_some();
         if peer.connected(now) {
             // The session moves to the direct or faster path; the other side
             // follows when our next packet arrives from there.

@@ -137,7 +137,7 @@ impl Node {
             .peers
             .values()
             // Members we reach directly from the main socket, and that answer.
-            .filter(|p| p.socket == 0 && p.relay.is_none() && p.reachable(now))
+            .filter(|p| p.socket == 0 && p.relay_hop.is_none() && p.reachable(now))
             .filter_map(|p| Some((p.id, p.endpoint?)))
             .collect();
         members.sort();

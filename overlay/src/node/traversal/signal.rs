@@ -87,14 +87,14 @@ impl Node {
                 && self
                     .peers
                     .get(id)
-                    .is_some_and(|p| p.relay.is_none() && p.reachable(now))
+                    .is_some_and(|p| p.relay_hop.is_none() && p.reachable(now))
         };
         if usable(&dst) {
             return Some(dst);
         }
         let route = self.peers.get(&dst);
-        if let Some(via) = route.and_then(|p| p.via).filter(|v| usable(v)) {
-            return Some(via);
+        if let Some(hop) = route.and_then(|p| p.route.next_hop).filter(|v| usable(v)) {
+            return Some(hop);
         }
         if let Some((backup, _)) = route
             .and_then(|p| p.route.backup)
