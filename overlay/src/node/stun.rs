@@ -34,7 +34,7 @@ use tessel_nat::stun::{
 };
 
 use super::rotation::Generation;
-use super::{DropReason, Node, Transmit};
+use super::{DropReason, Node, MAIN_SOCKET};
 use crate::identity::NodeId;
 
 /// How often the node asks its reflectors.
@@ -365,11 +365,8 @@ impl Node {
             } else {
                 p.first_sent + GIVE_UP_AFTER
             };
-            let t = Transmit {
-                to: p.to,
-                payload: p.payload.clone(),
-            };
-            self.transmits.push_back(t);
+            let (to, payload) = (p.to, p.payload.clone());
+            self.queue_datagram(MAIN_SOCKET, to, payload);
             i += 1;
         }
         let new_round = now >= self.stun.next_round;
@@ -438,10 +435,7 @@ impl Node {
         let Ok(payload) = encode_request(id, &opts) else {
             return;
         };
-        self.transmits.push_back(Transmit {
-            to,
-            payload: payload.clone(),
-        });
+        self.queue_datagram(MAIN_SOCKET, to, payload.clone());
         self.stun.pending.push(Pending {
             id,
             to,
