@@ -302,7 +302,10 @@ pub struct Node {
     stun: stun::StunState,
     /// Signs signals.
     node_key: NodeKey,
+    /// The hole-punching machine.
     traversal: traversal::Traversal,
+    /// Keys of probe pair tags and sealed signals.
+    pair_keys: traversal::pair::PairKeys,
     /// The gateway's port mapping for our UDP port, if any.
     port_mapping: Option<PortMappingStatus>,
     /// Stream connections a handshake completed over, for the driver.
@@ -399,6 +402,7 @@ impl Node {
             stun: stun::StunState::new(keys.stun, config.stun_servers.clone(), now),
             node_key: config.node_key,
             traversal: traversal::Traversal::default(),
+            pair_keys: traversal::pair::PairKeys::default(),
             port_mapping: None,
             stream_handshakes: streams::StreamHandshakes::default(),
             rotation: rotation::Rotation::new(config.network_key),
