@@ -64,6 +64,8 @@ pub(crate) const SIGNAL_HOPS: u8 = 16;
 const OBSERVED_LIFETIME: Duration = Duration::from_secs(600);
 /// Own endpoints as seen by others that a node remembers.
 const MAX_OBSERVED: usize = 4;
+/// Room for outputs kept between inputs.
+const KEEP_OUTPUTS: usize = 32;
 
 /// The hole-punching machine: its punches, the caps on what signals can
 /// make it send, our candidates, the NAT self-check and the extra sockets.
@@ -202,7 +204,13 @@ impl Traversal {
 
     /// The next thing the machine wants done.
     pub(crate) fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let next = self.out.pop_front();
+        if next.is_none() {
+            // A birthday round queues hundreds of probes at once: the room
+            // for them need not stay.
+            self.out.shrink_to(KEEP_OUTPUTS);
+        }
+        next
     }
 
     /// Remembers that `by` saw us at `addr`.
