@@ -242,8 +242,10 @@ fn the_self_check_opens_two_sockets_probes_and_reads_the_nat() {
             ..MemberFacts::default()
         },
     );
-    let mut t = Traversal::default();
-    t.local_addrs = vec![addr("198.18.0.2:9740")];
+    let mut t = Traversal {
+        local_addrs: vec![addr("198.18.0.2:9740")],
+        ..Traversal::default()
+    };
     // The first run schedules the check; it starts at that deadline.
     t.timers(t0, &members, &own(), &mut rng());
     assert!(drain(&mut t).is_empty());
