@@ -43,6 +43,10 @@ impl<'a> Program<'a> {
 fn deliver(from: &mut Node, from_addr: SocketAddr, to: &mut Node, t: Instant, out: &mut [u8]) {
     let mut budget = 256;
     while let Some(tx) = from.poll_transmit() {
+        if !tx.from_main() {
+            // The extra sockets' datagrams: dropped, as if never opened.
+            continue;
+        }
         assert!(!tx.payload.is_empty() && tx.payload.len() <= 65_507);
         let _ = to.handle_datagram(t, from_addr, &tx.payload, out);
         budget -= 1;
@@ -50,7 +54,6 @@ fn deliver(from: &mut Node, from_addr: SocketAddr, to: &mut Node, t: Instant, ou
             break;
         }
     }
-    while from.poll_extra_transmit().is_some() {}
     while from.poll_event().is_some() {}
 }
 

@@ -14,8 +14,9 @@
 //!    [`node::Node::poll_timeout`] passes;
 //! 2. act on the [`node::Action`] each input returns (it names a region of the
 //!    caller's buffer to send or deliver);
-//! 3. drain [`node::Node::poll_transmit`] until it returns `None`, then
-//!    [`node::Node::poll_event`], and sleep until the next
+//! 3. drain [`node::Node::poll_event`] (it asks for extra sockets), then
+//!    [`node::Node::poll_transmit`] until it returns `None` (each datagram
+//!    names the socket it leaves from), and sleep until the next
 //!    [`node::Node::poll_timeout`].
 
 pub mod identity;

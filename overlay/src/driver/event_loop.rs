@@ -468,12 +468,9 @@ impl Shell {
         }
     }
 
-    /// Sends the node's control datagrams and acts on its events; returns
+    /// Acts on the node's events and sends its control datagrams; returns
     /// whether a round of LAN beacons is due.
     async fn drain(&mut self, node: &mut Node) -> bool {
-        while let Some(t) = node.poll_transmit() {
-            self.send(&t.payload, t.to).await;
-        }
         let mut members_changed = false;
         let mut lan_beacons = false;
         while let Some(event) = node.poll_event() {
@@ -512,8 +509,10 @@ impl Shell {
             }
         }
         // After the events: they may have opened the sockets these use.
-        while let Some(t) = node.poll_extra_transmit() {
-            if t.socket >= STREAM_IDS_FROM {
+        while let Some(t) = node.poll_transmit() {
+            if t.from_main() {
+                self.send(&t.payload, t.to).await;
+            } else if t.socket >= STREAM_IDS_FROM {
                 self.tcp.send(t.socket, &t.payload);
             } else {
                 self.extra.send(t.socket, &t.payload, t.to).await;

@@ -7,8 +7,9 @@
 //!   decrypted packet to the TUN;
 //! - TUN packet → `Node::handle_tun_packet` → send the datagram;
 //! - deadline from `Node::poll_timeout` → `Node::handle_timeout`;
-//! - after each, drain `Node::poll_transmit` to the socket and
-//!   `Node::poll_event` (peer cache, IPv4 changes);
+//! - after each, drain `Node::poll_event` (peer cache, IPv4 changes, extra
+//!   sockets to open or close), then `Node::poll_transmit` to the socket
+//!   each datagram names;
 //! - TCP connections (members whose UDP is blocked) → [`tcp`];
 //! - engines (actors) and their local socket `engines.sock` → [`engines`];
 //! - the DNS side of the scope bootstrap (TXT lookups) → [`bootstrap`];

@@ -5,10 +5,11 @@
 //! [`Node::handle_tun_packet`] (an IP packet from the interface) and
 //! [`Node::handle_timeout`]. The hot-path inputs write their result into the
 //! caller's buffer and return an [`Action`]; they never allocate. Control
-//! traffic (handshakes, keepalives, gossip) goes to an internal queue drained
-//! with [`Node::poll_transmit`]; notable changes come out of
-//! [`Node::poll_event`]. After each input, drain `poll_transmit`, then
-//! `poll_event`, then sleep until [`Node::poll_timeout`].
+//! traffic (handshakes, keepalives, gossip, probes) goes to one internal
+//! queue drained with [`Node::poll_transmit`], each datagram naming the
+//! socket it leaves from; notable changes come out of [`Node::poll_event`].
+//! After each input, drain `poll_event` (it may open extra sockets), then
+//! `poll_transmit`, then sleep until [`Node::poll_timeout`].
 //!
 //! The node never reads a clock or the OS random source: `now` is an argument
 //! and randomness comes from the seed in its [`Config`].
@@ -172,24 +173,27 @@ pub enum Action {
     },
 }
 
-/// A datagram from the control path, owned.
+/// The ID of the node's main UDP socket in [`Transmit::socket`] (extra
+/// sockets have the IDs of [`Event::OpenExtraSockets`], stream connections
+/// theirs from [`STREAM_IDS_FROM`] on).
+pub const MAIN_SOCKET: u16 = 0;
+
+/// A datagram from the control path, owned, and the socket it leaves from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
+    /// The socket to send from: [`MAIN_SOCKET`] or an extra socket's ID.
+    pub socket: u16,
     /// Destination endpoint.
     pub to: SocketAddr,
     /// The datagram.
     pub payload: Vec<u8>,
 }
 
-/// A control datagram to send from one of the node's extra sockets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraTransmit {
-    /// The extra socket to send from.
-    pub socket: u16,
-    /// Destination endpoint.
-    pub to: SocketAddr,
-    /// The datagram.
-    pub payload: Vec<u8>,
+impl Transmit {
+    /// Whether it leaves from the main socket.
+    pub fn from_main(&self) -> bool {
+        self.socket == MAIN_SOCKET
+    }
 }
 
 /// Notable changes, for the driver and for logs.
@@ -277,8 +281,8 @@ pub struct Node {
     by_index: ahash::HashMap<u32, NodeId>,
     by_ipv6: ahash::HashMap<Ipv6Addr, NodeId>,
     bootstrap: Vec<Bootstrap>,
+    /// Control datagrams to send, from every socket, in the order made.
     transmits: VecDeque<Transmit>,
-    extra_transmits: VecDeque<ExtraTransmit>,
     relay: relay::Relaying,
     lookups: lookup::Lookups,
     records: records::Records,
@@ -313,7 +317,10 @@ pub struct Node {
     stun: stun::StunMachine,
     /// Signs signals.
     node_key: NodeKey,
+    /// The hole-punching machine.
     traversal: traversal::Traversal,
+    /// Keys of probe pair tags and sealed signals.
+    pair_keys: traversal::pair::PairKeys,
     /// The gateway's port mapping for our UDP port, if any.
     port_mapping: Option<PortMappingStatus>,
     /// Stream connections a handshake completed over, for the driver.
@@ -382,7 +389,6 @@ impl Node {
                 .map(|&addr| Bootstrap::new(addr, now))
                 .collect(),
             transmits: VecDeque::new(),
-            extra_transmits: VecDeque::new(),
             relay: relay::Relaying::default(),
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
@@ -408,6 +414,7 @@ impl Node {
             stun: stun::StunMachine::new(keys.stun, config.stun_servers.clone(), now),
             node_key: config.node_key,
             traversal: traversal::Traversal::default(),
+            pair_keys: traversal::pair::PairKeys::default(),
             port_mapping: None,
             stream_handshakes: streams::StreamHandshakes::default(),
             rotation: rotation::Rotation::new(config.network_key),
@@ -494,14 +501,11 @@ impl Node {
         self.peers.get(peer).is_some_and(|p| p.connected(now))
     }
 
-    /// The next datagram of the control path.
+    /// The next datagram of the control path, from whichever socket it
+    /// leaves (one that leaves from an extra socket may need the socket
+    /// that an event polled since asked to open).
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
-    }
-
-    /// The next datagram to send from an extra socket.
-    pub fn poll_extra_transmit(&mut self) -> Option<ExtraTransmit> {
-        self.extra_transmits.pop_front()
     }
 
     /// The next event.

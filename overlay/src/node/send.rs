@@ -302,15 +302,11 @@ impl Node {
 
     /// Queues a control datagram on the main socket (0) or an extra one.
     pub(super) fn queue_datagram(&mut self, socket: u16, to: SocketAddr, payload: Vec<u8>) {
-        if socket == 0 {
-            self.transmits.push_back(Transmit { to, payload });
-        } else {
-            self.extra_transmits.push_back(super::ExtraTransmit {
-                socket,
-                to,
-                payload,
-            });
-        }
+        self.transmits.push_back(Transmit {
+            socket,
+            to,
+            payload,
+        });
     }
 
     /// Sends an empty keepalive to `pid`.

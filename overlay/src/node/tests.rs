@@ -100,8 +100,11 @@ impl Net {
 
     fn drain(&mut self, i: usize) {
         let from = self.nodes[i].0;
+        // Only the main socket: these nodes open no extra sockets.
         while let Some(t) = self.nodes[i].1.poll_transmit() {
-            self.send(from, t.to, t.payload);
+            if t.from_main() {
+                self.send(from, t.to, t.payload);
+            }
         }
         while let Some(e) = self.nodes[i].1.poll_event() {
             self.events[i].push(e);

@@ -147,9 +147,6 @@ fn attack(time: Duration, vouch: bool) -> Outcome {
         while let Some(t) = out.node.poll_transmit() {
             sent.push((t.to, t.payload));
         }
-        while let Some(t) = out.node.poll_extra_transmit() {
-            sent.push((t.to, t.payload));
-        }
         for (to, payload) in sent {
             if to.ip() != victim() {
                 continue;
@@ -226,7 +223,6 @@ fn a_spray_needs_another_members_word_for_the_address() {
             now += Duration::from_millis(25);
             a.handle_timeout(now);
             while a.poll_transmit().is_some() {}
-            while a.poll_extra_transmit().is_some() {}
         }
         a.traversal.stats.spray_probes
     };

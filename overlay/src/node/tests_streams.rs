@@ -25,8 +25,7 @@ fn stream_out(n: &mut Node, id: u16, action: Action, out: &[u8]) -> Vec<Vec<u8>>
             v.push(out[..len].to_vec());
         }
     }
-    while n.poll_transmit().is_some() {}
-    while let Some(t) = n.poll_extra_transmit() {
+    while let Some(t) = n.poll_transmit() {
         if t.socket == id {
             v.push(t.payload);
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::roster::Roster;
 use super::timer_table::Timer;
-use super::{Node, Transmit};
+use super::{Node, MAIN_SOCKET};
 use crate::identity::NodeId;
 use crate::limits::{
     GOSSIP_INTERVAL, HELLO_INTERVAL, MAX_NEIGHBOURS, REJECT_AFTER_TIME, REKEY_AFTER_TIME,
@@ -147,18 +147,12 @@ impl Node {
             let stamp = hello::stamp_of(self.unix_ms_at(now));
             let mut msg = hello::emit(false, self.id.as_bytes(), stamp);
             self.keys.mac_to_any().seal(&mut msg);
-            self.transmits.push_back(Transmit {
-                to: addr,
-                payload: msg.to_vec(),
-            });
+            self.queue_datagram(MAIN_SOCKET, addr, msg.to_vec());
             // During a grace period, one under the old key too, for a
             // member there that has not got the new one.
             if let Some(old) = self.retiring_hello_mac(now) {
                 old.seal(&mut msg);
-                self.transmits.push_back(Transmit {
-                    to: addr,
-                    payload: msg.to_vec(),
-                });
+                self.queue_datagram(MAIN_SOCKET, addr, msg.to_vec());
             }
         }
     }

@@ -17,7 +17,7 @@ use tessel_nat::stun::{
 
 use super::samples::{NatMapping, Samples, StunSample};
 use crate::identity::NodeId;
-use crate::node::{DropReason, Transmit};
+use crate::node::{DropReason, Transmit, MAIN_SOCKET};
 
 /// How often the node asks its reflectors.
 pub(crate) const ROUND_INTERVAL: Duration = Duration::from_secs(30);
@@ -291,6 +291,7 @@ impl StunMachine {
                 p.first_sent + GIVE_UP_AFTER
             };
             out.push(Transmit {
+                socket: MAIN_SOCKET,
                 to: p.to,
                 payload: p.payload.clone(),
             });
@@ -318,6 +319,7 @@ impl StunMachine {
             return;
         };
         out.push(Transmit {
+            socket: MAIN_SOCKET,
             to,
             payload: payload.clone(),
         });

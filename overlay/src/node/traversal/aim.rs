@@ -5,25 +5,25 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use super::{Members, Output, Traversal};
 use crate::identity::NodeId;
-use crate::node::Node;
 
-impl Node {
+impl Traversal {
     /// Whether `ip` proved to be `pid`'s: a probe or probe-ack MAC'd by it
     /// came from there during the punch, or our direct session with it runs
     /// there.
-    pub(crate) fn heard_ip(&self, now: Instant, pid: NodeId, ip: IpAddr) -> bool {
+    pub(crate) fn heard_ip(
+        &self,
+        now: Instant,
+        members: &impl Members,
+        pid: NodeId,
+        ip: IpAddr,
+    ) -> bool {
         let ip = ip.to_canonical();
-        let in_punch = self
-            .traversal
-            .punches
-            .get(&pid)
-            .is_some_and(|p| p.heard_from(ip));
+        let in_punch = self.punches.get(&pid).is_some_and(|p| p.heard_from(ip));
         in_punch
-            || self.peers.get(&pid).is_some_and(|p| {
-                p.relay_hop.is_none()
-                    && p.connected(now)
-                    && p.endpoint.is_some_and(|e| e.ip().to_canonical() == ip)
+            || members.facts(now, &pid).is_some_and(|f| {
+                f.direct && f.endpoint.is_some_and(|e| e.ip().to_canonical() == ip)
             })
     }
 
@@ -31,8 +31,14 @@ impl Node {
     /// candidates `pid` named (predicted ports, windows, the birthday
     /// technique): only an address that proved to be `pid`'s, or that a
     /// member other than `pid` reported as `pid`'s.
-    pub(crate) fn may_spray(&self, now: Instant, pid: NodeId, ip: IpAddr) -> bool {
-        self.heard_ip(now, pid, ip) || self.traversal.limits.vouched(now, pid, ip)
+    pub(crate) fn may_spray(
+        &self,
+        now: Instant,
+        members: &impl Members,
+        pid: NodeId,
+        ip: IpAddr,
+    ) -> bool {
+        self.heard_ip(now, members, pid, ip) || self.limits.vouched(now, pid, ip)
     }
 
     /// Sends a probe of the punch toward `pid`, within the budget of its
@@ -41,20 +47,32 @@ impl Node {
     pub(crate) fn send_punch_probe(
         &mut self,
         now: Instant,
+        members: &impl Members,
         socket: u16,
         pid: NodeId,
         to: SocketAddr,
         tx: u64,
     ) -> bool {
         let ip = to.ip().to_canonical();
-        if !self.heard_ip(now, pid, ip) {
-            let vouched = self.traversal.limits.vouched(now, pid, ip);
-            if !self.traversal.limits.spend_probe(now, ip, vouched) {
-                self.traversal.stats.probes_capped += 1;
+        if !self.heard_ip(now, members, pid, ip) {
+            let vouched = self.limits.vouched(now, pid, ip);
+            if !self.limits.spend_probe(now, ip, vouched) {
+                self.stats.probes_capped += 1;
                 return false;
             }
         }
-        self.send_probe_from(socket, pid, to, tx);
+        self.send_probe(socket, pid, to, tx);
         true
+    }
+
+    /// Sends a probe for `pid` to `to` from our socket `socket` (the node
+    /// MACs it, and counts it if it could).
+    pub(crate) fn send_probe(&mut self, socket: u16, pid: NodeId, to: SocketAddr, tx: u64) {
+        self.out.push_back(Output::Probe {
+            member: pid,
+            socket,
+            to,
+            tx,
+        });
     }
 }

@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::node::Node;
-use crate::wire::signal::{candidate_kind, Candidate, NatHint, MAX_CANDIDATES};
+use super::{OwnView, Traversal};
+use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint, MAX_CANDIDATES};
 
 /// Ports probed beyond the last one a sequential NAT revealed.
 pub(crate) const PREDICTED_PORTS: i32 = 12;
@@ -60,37 +60,56 @@ pub(crate) fn probe_allowed(
     }
 }
 
-impl Node {
+impl Traversal {
     /// Our candidates, best first: interface addresses, the port our router
     /// maps for us, then what other members and STUN servers see of us.
-    pub(crate) fn own_candidates(&self) -> Vec<Candidate> {
+    pub(crate) fn own_candidates(&self, own: &OwnView) -> Vec<Candidate> {
         let mut out: Vec<Candidate> = Vec::new();
         let mut push = |kind, addr: SocketAddr| {
             if out.len() < MAX_CANDIDATES && !out.iter().any(|c| c.addr == addr) {
                 out.push(Candidate { kind, addr });
             }
         };
-        for &a in &self.traversal.local_addrs {
+        for &a in &self.local_addrs {
             push(candidate_kind::LOCAL, a);
         }
-        if let Some(a) = self.port_mapping() {
+        if let Some(a) = own.mapped {
             push(candidate_kind::MAPPED, a);
         }
-        for o in &self.traversal.observed {
+        for o in &self.observed {
             push(candidate_kind::REFLEXIVE, o.addr);
         }
-        for a in self.reflexive_addresses() {
+        for &a in &own.reflexive {
             push(candidate_kind::REFLEXIVE, a);
         }
         out
     }
 
+    /// The message that tells the other side of a punch our candidates:
+    /// `request`s it to join, names the punch, and says how many extra
+    /// sockets we opened toward it.
+    pub(crate) fn own_candidates_message(
+        &self,
+        own: &OwnView,
+        request: bool,
+        punch_id: u64,
+        extra: u16,
+    ) -> Candidates {
+        Candidates {
+            request,
+            punch_id,
+            nat: self.own_nat_hint(own),
+            extra_sockets: extra,
+            list: self.own_candidates(own),
+        }
+    }
+
     /// What we know of our NAT: the self-check's findings, completed by
     /// how members saw us since.
-    pub(crate) fn own_nat_hint(&self) -> NatHint {
-        let mut checked = self.traversal.check.hint.unwrap_or_default();
+    pub(crate) fn own_nat_hint(&self, own: &OwnView) -> NatHint {
+        let mut checked = self.check.hint.unwrap_or_default();
         // What STUN answers (members' and configured servers') add.
-        let stun = self.nat_mapping();
+        let stun = &own.stun;
         if checked.mapping == 0 {
             checked.mapping = match stun.behaviour {
                 crate::node::NatBehaviour::EndpointIndependent => mapping::INDEPENDENT,
@@ -110,7 +129,7 @@ impl Node {
                 PortAllocation::Unknown => {}
             }
         }
-        let obs = &self.traversal.observed;
+        let obs = &self.observed;
         let Some(latest) = obs.first() else {
             return checked;
         };

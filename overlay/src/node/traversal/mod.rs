@@ -18,25 +18,38 @@
 //! they reveal ([`candidates`], [`selfcheck`]). Toward a NAT that allocates
 //! at random, the side behind it opens many sockets and the other side
 //! probes random ports until one matches ([`extra_sockets`], the birthday technique).
+//!
+//! [`Traversal`] is the machine: a sans-IO state machine that takes inputs
+//! and queues [`Output`]s, tested alone (`tests.rs`). What it must know of
+//! members and of our own addresses comes through [`members`]. The node's
+//! glue ([`glue`], and [`probe`] and [`signal`], which need the node's keys
+//! and sessions) feeds it and carries out its outputs.
 
 mod aim;
 mod candidates;
 mod extra_sockets;
+mod glue;
 pub(crate) mod limits;
+mod members;
 pub(crate) mod pair;
 mod probe;
 mod punch;
 mod selfcheck;
 mod signal;
+#[cfg(test)]
+mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::identity::NodeId;
+use crate::wire::signal::Candidates;
+use crate::wire::signal_seal::SALT_LEN;
 pub use extra_sockets::STREAM_IDS_FROM;
+pub(crate) use members::{MemberFacts, Members, OwnView};
 pub(crate) use punch::Punch;
 
 /// How long one punch probes before it gives up.
@@ -51,8 +64,15 @@ pub(crate) const SIGNAL_HOPS: u8 = 16;
 const OBSERVED_LIFETIME: Duration = Duration::from_secs(600);
 /// Own endpoints as seen by others that a node remembers.
 const MAX_OBSERVED: usize = 4;
+/// Room for outputs kept between inputs.
+const KEEP_OUTPUTS: usize = 32;
 
-/// Node-wide hole-punching state.
+/// The hole-punching machine: its punches, the caps on what signals can
+/// make it send, our candidates, the NAT self-check and the extra sockets.
+/// Inputs are its methods (each takes the time, and what it must know of
+/// the members through [`Members`]); what it wants done comes out of
+/// [`Traversal::poll_output`], and when it next needs to run out of
+/// [`Traversal::next_deadline`].
 #[derive(Debug, Default)]
 pub(crate) struct Traversal {
     /// The node's interface addresses with its UDP port (from the driver).
@@ -71,8 +91,56 @@ pub(crate) struct Traversal {
     pub(crate) next_upgrade: Option<Instant>,
     /// Caps on what signals can make this node send.
     pub(crate) limits: limits::Limits,
-    /// Keys of probe pair tags.
-    pub(crate) pairs: pair::PairKeys,
+    /// What the machine wants done, in order.
+    out: VecDeque<Output>,
+}
+
+/// What the hole-punching machine wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Send a path probe for `member` with `tx` to `to`, from our socket
+    /// `socket` (0: the main one).
+    Probe {
+        /// The member probed.
+        member: NodeId,
+        /// Our socket to send from.
+        socket: u16,
+        /// Where to.
+        to: SocketAddr,
+        /// The probe's transaction value.
+        tx: u64,
+    },
+    /// Signal our candidates to `member` (sealed and signed by the node).
+    Signal {
+        /// The recipient.
+        member: NodeId,
+        /// What to tell it.
+        candidates: Candidates,
+        /// The salt of its seal (drawn when the machine decided to send).
+        salt: [u8; SALT_LEN],
+    },
+    /// Open these extra sockets.
+    OpenSockets(Vec<u16>),
+    /// Close these extra sockets.
+    CloseSockets(Vec<u16>),
+    /// A direct path to `member` answered: from our socket `socket` to `addr`.
+    PathFound {
+        /// The member reached.
+        member: NodeId,
+        /// Our socket.
+        socket: u16,
+        /// Its endpoint.
+        addr: SocketAddr,
+        /// The round trip the path showed.
+        rtt: Duration,
+    },
+    /// The punch toward `member` ended; `found`: with a direct path.
+    PunchEnded {
+        /// The member.
+        member: NodeId,
+        /// Whether it found a path.
+        found: bool,
+    },
 }
 
 /// One sighting of our endpoint by another member.
@@ -132,6 +200,17 @@ impl Traversal {
             .chain(self.check.next_deadline())
             .chain(self.next_upgrade)
             .min()
+    }
+
+    /// The next thing the machine wants done.
+    pub(crate) fn poll_output(&mut self) -> Option<Output> {
+        let next = self.out.pop_front();
+        if next.is_none() {
+            // A birthday round queues hundreds of probes at once: the room
+            // for them need not stay.
+            self.out.shrink_to(KEEP_OUTPUTS);
+        }
+        next
     }
 
     /// Remembers that `by` saw us at `addr`.

@@ -1,9 +1,9 @@
-//! Answering path probes, and what probes and probe-acks tell a punch.
+//! Node glue for path probes: checking their MACs, answering probes, and
+//! handing what probes and probe-acks tell to the machine.
 
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::PUNCH_TIME;
 use crate::identity::NodeId;
 use crate::node::rotation::Generation;
 use crate::node::{DropReason, Node};
@@ -30,14 +30,13 @@ impl Node {
             .ok_or(DropReason::Malformed)?;
         // Only the sender it names can make its pair tag: a member cannot
         // pass for another (one X25519 per member, then cached). The keys
-        // are `keys_of(generation)`, borrowed apart from `self.traversal`.
+        // are `keys_of(generation)`, borrowed apart from `self.pair_keys`.
         let keys = match (generation, &self.rotation.retiring) {
             (Generation::Retiring, Some(r)) => &r.keys,
             _ => &self.keys,
         };
         let pair = self
-            .traversal
-            .pairs
+            .pair_keys
             .get(&self.node_key, keys, &sender)
             .ok_or(DropReason::Malformed)?;
         if !pkt.verify_pair(&pair.from) {
@@ -53,41 +52,16 @@ impl Node {
                 &self.keys_of(generation).mac_to(&sender),
             );
             self.queue_datagram(socket, from, ack.to_vec());
-            let Some(punch) = self.traversal.punches.get_mut(&sender) else {
-                return Ok(());
+            self.traversal
+                .on_probe(now, &self.peers, sender, socket, from, pkt.tx());
+        } else {
+            let Some(seen) = pkt.observed() else {
+                return Err(DropReason::Malformed);
             };
-            if !punch.owns_tx(pkt.tx()) {
-                return Ok(());
-            }
-            punch.hear(from.ip());
-            // The other side's probe got through its NAT and ours: answers
-            // from this socket to `from` will too. Try it, and probe it
-            // (a peer-reflexive candidate) to measure it.
-            if socket == 0 && punch.learn_peer_reflexive(from) {
-                self.probe_now(now, sender, from);
-            }
-            self.on_path_found(now, sender, socket, from, PUNCH_TIME);
-            return Ok(());
+            self.traversal
+                .on_probe_ack(now, &self.peers, sender, socket, from, pkt.tx(), seen);
         }
-        let Some(seen) = pkt.observed() else {
-            return Err(DropReason::Malformed);
-        };
-        if self.traversal.check.owns(pkt.tx()) {
-            self.self_check_ack(now, from, socket, seen);
-            return Ok(());
-        }
-        let Some(punch) = self.traversal.punches.get_mut(&sender) else {
-            // An answer after its punch ended: harmless.
-            return Ok(());
-        };
-        let Some(rtt) = punch.rtt_of(pkt.tx(), now) else {
-            return Ok(());
-        };
-        punch.hear(from.ip());
-        if socket == 0 {
-            self.traversal.observe(seen, sender, now);
-        }
-        self.on_path_found(now, sender, socket, from, rtt);
+        self.run_traversal_outputs(now);
         Ok(())
     }
 }

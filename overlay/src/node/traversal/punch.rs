@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 
-use super::candidates::{allocation, mapping, probe_allowed, probe_targets};
+use super::candidates::{allocation, mapping, probe_targets};
 use super::extra_sockets::{birthday_ids, BIRTHDAY_SOCKETS};
-use super::{MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME};
+use super::{Members, Output, OwnView, Traversal, MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME};
 use crate::identity::NodeId;
-use crate::node::Node;
-use crate::wire::probe;
 use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint};
+use crate::wire::signal_seal::SALT_LEN;
 
 /// When each scheduled probe round goes out, after the punch starts. Dense
 /// at first, so that both sides' first probes cross within a round trip.
@@ -210,111 +209,111 @@ impl Punch {
     }
 }
 
-impl Node {
-    /// Starts hole punching toward `pid` unless connected, already punching
-    /// or punched lately: signals our candidates to it and probes what we know.
-    pub(crate) fn start_punch(&mut self, now: Instant, pid: NodeId) {
-        let Some(peer) = self.peers.get_mut(&pid) else {
-            return;
+impl Traversal {
+    /// Whether a punch toward `pid` may start now (a handshake starts, or
+    /// a relayed session could go direct): not if connected directly,
+    /// already punching, or punched lately.
+    pub(crate) fn may_punch(&self, now: Instant, members: &impl Members, pid: NodeId) -> bool {
+        let Some(facts) = members.facts(now, &pid) else {
+            return false;
         };
-        if (peer.connected(now) && peer.relay_hop.is_none())
-            || self.traversal.punches.contains_key(&pid)
-            || self.traversal.punches.len() >= MAX_PUNCHES
-            || peer.last_punch.is_some_and(|t| {
+        !(facts.direct
+            || self.punches.contains_key(&pid)
+            || self.punches.len() >= MAX_PUNCHES
+            || facts.last_punch.is_some_and(|t| {
                 // Each failure doubles the wait, up to 32 times.
-                let backoff = PUNCH_COOLDOWN * (1 << peer.punch_failures.min(5));
+                let backoff = PUNCH_COOLDOWN * (1 << facts.punch_failures.min(5));
                 now.saturating_duration_since(t) < backoff
-            })
-        {
-            return;
-        }
-        let known = peer.endpoint;
-        let id = self.rng.next_u64();
-        let ask = self.own_candidates_message(true, id, 0);
-        if !self.send_candidates(now, pid, &ask) {
-            // Nobody to ask: the handshake to the known endpoint is all we
-            // have until a lookup finds a route (the next handshake tries
-            // again).
-            return;
-        }
-        if let Some(peer) = self.peers.get_mut(&pid) {
-            peer.last_punch = Some(now);
-        }
+            }))
+    }
+
+    /// A new punch (that [`Traversal::may_punch`] allowed): its ID and the
+    /// candidates to signal to the member. The punch begins with
+    /// [`Traversal::begin_punch`] once they left.
+    pub(crate) fn request_punch(&self, own: &OwnView, rng: &mut impl RngCore) -> (u64, Candidates) {
+        let id = rng.next_u64();
+        (id, self.own_candidates_message(own, true, id, 0))
+    }
+
+    /// The candidates of punch `id` left for `pid`: the punch begins, and
+    /// probes what we know of `pid` at once.
+    pub(crate) fn begin_punch(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        pid: NodeId,
+        id: u64,
+    ) {
         tracing::debug!(peer = %pid.short(), "hole punching: candidates sent");
-        self.traversal.stats.punches_started += 1;
+        self.stats.punches_started += 1;
         let mut punch = Punch::new(id, now);
-        if let Some(addr) = known {
+        if let Some(addr) = members.facts(now, &pid).and_then(|f| f.endpoint) {
             punch.learn_peer_reflexive(addr);
         }
-        self.traversal.punches.insert(pid, punch);
-        self.probe_round(now, pid, true);
+        self.punches.insert(pid, punch);
+        self.probe_round(now, members, pid, true);
     }
 
-    fn own_candidates_message(&self, request: bool, punch_id: u64, extra: u16) -> Candidates {
-        Candidates {
-            request,
-            punch_id,
-            nat: self.own_nat_hint(),
-            extra_sockets: extra,
-            list: self.own_candidates(),
-        }
-    }
-
-    /// A member's candidates arrived (through `from`): answer a request with
-    /// ours, then probe theirs at once.
-    pub(crate) fn on_candidates(
+    /// Whether a signal of `src`'s candidates that came through `from` may
+    /// go on to [`Traversal::on_candidates`]. A punch this node would join
+    /// (not one it started) is where a hostile member could aim it at
+    /// others: counted first (limits.rs). Drops (and counts) the candidates
+    /// that `allowed` refuses. `Some(joining)` if admitted.
+    pub(crate) fn admit_candidates(
         &mut self,
         now: Instant,
         src: NodeId,
         from: NodeId,
-        ts: u64,
-        mut c: Candidates,
-    ) {
-        // A punch this node would join (not one it started) is where a
-        // hostile member could aim it at others: counted first (limits.rs).
-        let joining = c.request && !self.traversal.punches.contains_key(&src);
+        c: &mut Candidates,
+        allowed: impl Fn(&SocketAddr) -> bool,
+    ) -> Option<bool> {
+        let joining = c.request && !self.punches.contains_key(&src);
         if joining {
-            if let Err(why) = self.traversal.limits.admit_join(now, src, from) {
-                self.traversal.stats.joins_refused += 1;
+            if let Err(why) = self.limits.admit_join(now, src, from) {
+                self.stats.joins_refused += 1;
                 tracing::debug!(peer = %src.short(), via = %from.short(), ?why, "hole punching: join refused");
-                return;
+                return None;
             }
         }
         let before = c.list.len();
-        let (prefix, range) = (self.prefix, self.ipv4s.range());
-        c.list.retain(|c| probe_allowed(&c.addr, &prefix, &range));
-        self.traversal.stats.candidates_refused += (before - c.list.len()) as u64;
-        // The candidates are the sender's word only: they become the
-        // member's endpoint when a probe proves one (`on_path_found`), never
-        // before, or handshakes would go where the sender pointed.
-        let Some(peer) = self.add_peer(src, None, now, now) else {
-            return;
-        };
-        peer.last_signal_ts = ts;
-        if from != src {
-            peer.route.next_hop = Some(from);
-        }
+        c.list.retain(|c| allowed(&c.addr));
+        self.stats.candidates_refused += (before - c.list.len()) as u64;
+        Some(joining)
+    }
+
+    /// A member's admitted candidates arrived (`joining`: see
+    /// [`Traversal::admit_candidates`]): answer a request with ours, then
+    /// probe theirs at once.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn on_candidates(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        own: &OwnView,
+        rng: &mut impl RngCore,
+        src: NodeId,
+        joining: bool,
+        c: Candidates,
+    ) {
         if c.request {
-            self.traversal.stats.punches_joined += 1;
-            let reply = self.own_candidates_message(false, c.punch_id, 0);
-            self.send_candidates(now, src, &reply);
+            self.stats.punches_joined += 1;
+            let reply = self.own_candidates_message(own, false, c.punch_id, 0);
+            self.signal(rng, src, reply);
         }
-        if !self.traversal.punches.contains_key(&src) {
-            if !c.request || self.traversal.punches.len() >= MAX_PUNCHES {
+        if !self.punches.contains_key(&src) {
+            if !c.request || self.punches.len() >= MAX_PUNCHES {
                 // An answer to a punch that already ended, or no room.
                 return;
             }
-            self.traversal
-                .punches
-                .insert(src, Punch::new(c.punch_id, now));
+            self.punches.insert(src, Punch::new(c.punch_id, now));
         }
         // A NAT that maps per destination would give every spray probe a
         // new port, which the other side's NAT does not expect; one that
         // allocates in sequence would also burn through its port pool.
-        let own = self.own_nat_hint();
+        let hint = self.own_nat_hint(own);
         let we_map_per_destination =
-            own.mapping == mapping::DEPENDENT || own.allocation == allocation::SEQUENTIAL;
-        let punch = self.traversal.punches.get_mut(&src).expect("inserted");
+            hint.mapping == mapping::DEPENDENT || hint.allocation == allocation::SEQUENTIAL;
+        let punch = self.punches.get_mut(&src).expect("inserted");
         punch.nat = c.nat;
         let added = punch.add_remote(c.list);
         if c.extra_sockets > 0
@@ -337,42 +336,51 @@ impl Node {
         tracing::debug!(peer = %src.short(), request = c.request, extra = c.extra_sockets, "hole punching: candidates received");
         // Probe at once what is new; the scheduled rounds do the rest.
         if added || joining {
-            self.probe_round(now, src, false);
+            self.probe_round(now, members, src, false);
         }
     }
 
-    /// Runs the self-check, the punches whose deadline came, and the search
-    /// for direct paths to members we reach through a relay.
-    pub(crate) fn traversal_timers(&mut self, now: Instant) {
-        match self.traversal.next_upgrade {
+    /// Queues a signal of `candidates` to `member`, with the salt that
+    /// seals it.
+    fn signal(&mut self, rng: &mut impl RngCore, member: NodeId, candidates: Candidates) {
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        self.out.push_back(Output::Signal {
+            member,
+            candidates,
+            salt,
+        });
+    }
+
+    /// Whether relayed sessions are due to be looked at for a direct path
+    /// (each then punches again once its backoff allows); schedules the
+    /// next look.
+    pub(crate) fn upgrade_due(&mut self, now: Instant) -> bool {
+        match self.next_upgrade {
             Some(t) if t <= now => {
-                self.traversal.next_upgrade = Some(now + UPGRADE_INTERVAL);
-                let mut relayed: Vec<NodeId> = self
-                    .peers
-                    .with_session()
-                    .filter(|p| p.relay_hop.is_some() && p.connected(now))
-                    .map(|p| p.id)
-                    .collect();
-                // Table order is arbitrary; the node's behaviour must not be.
-                relayed.sort_unstable();
-                // Each punches again once its backoff allows.
-                for pid in relayed {
-                    self.start_punch(now, pid);
-                }
+                self.next_upgrade = Some(now + UPGRADE_INTERVAL);
+                true
             }
-            Some(_) => {}
-            None => self.traversal.next_upgrade = Some(now + UPGRADE_INTERVAL),
+            Some(_) => false,
+            None => {
+                self.next_upgrade = Some(now + UPGRADE_INTERVAL);
+                false
+            }
         }
-        if self
-            .traversal
-            .check
-            .next_deadline()
-            .is_none_or(|t| t <= now)
-        {
-            self.self_check_timer(now);
+    }
+
+    /// Runs the self-check and the punches whose deadline came.
+    pub(crate) fn timers(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        own: &OwnView,
+        rng: &mut impl RngCore,
+    ) {
+        if self.check.next_deadline().is_none_or(|t| t <= now) {
+            self.self_check_timer(now, members, rng);
         }
         let due: Vec<NodeId> = self
-            .traversal
             .punches
             .iter()
             .filter(|(_, p)| p.next_deadline() <= now)
@@ -380,47 +388,47 @@ impl Node {
             .collect();
         let mut ended = false;
         for pid in due {
-            let connected = self
-                .peers
-                .get(&pid)
-                .is_some_and(|p| p.connected(now) && p.relay_hop.is_none());
-            let punch = &self.traversal.punches[&pid];
+            let facts = members.facts(now, &pid);
+            let punch = &self.punches[&pid];
             let over = match punch.found_at {
                 Some(t) => now >= t + SETTLE,
                 None => now >= punch.started + PUNCH_TIME,
             };
-            if connected || over || !self.peers.contains_key(&pid) {
-                let punch = self.traversal.punches.remove(&pid).expect("due");
+            if facts.is_none_or(|f| f.direct) || over {
+                let punch = self.punches.remove(&pid).expect("due");
                 ended = true;
-                if let Some(p) = self.peers.get_mut(&pid) {
-                    p.punch_failures = if punch.found.is_some() {
-                        0
-                    } else {
-                        p.punch_failures.saturating_add(1)
-                    };
-                }
-                if punch.found.is_none() {
-                    self.traversal.stats.punches_failed += 1;
+                let found = punch.found.is_some();
+                if !found {
+                    self.stats.punches_failed += 1;
                     tracing::debug!(peer = %pid.short(), "hole punching found no direct path");
                 }
+                self.out
+                    .push_back(Output::PunchEnded { member: pid, found });
                 continue;
             }
-            self.punch_step(now, pid);
+            self.punch_step(now, members, own, rng, pid);
         }
         if ended {
-            self.close_unused_extra();
+            self.close_unused_extra(members);
         }
     }
 
     /// Whatever of a punch is due: a scheduled round, the birthday sockets'
     /// extra round, a spray step.
-    fn punch_step(&mut self, now: Instant, pid: NodeId) {
-        let own = self.own_nat_hint();
+    fn punch_step(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        own: &OwnView,
+        rng: &mut impl RngCore,
+        pid: NodeId,
+    ) {
+        let hint = self.own_nat_hint(own);
         // Ports we cannot predict, toward destinations we cannot avoid
         // changing: only many mappings at once give the other side a chance.
         let unpredictable =
-            own.allocation == allocation::RANDOM && own.mapping != mapping::INDEPENDENT;
-        let punch = &self.traversal.punches[&pid];
+            hint.allocation == allocation::RANDOM && hint.mapping != mapping::INDEPENDENT;
+        let punch = &self.punches[&pid];
         let round_due = ROUNDS
             .get(punch.scheduled)
             .is_some_and(|&o| punch.started + o <= now);
@@ -431,38 +439,34 @@ impl Node {
             let open_birthday = punch.birthday.is_none()
                 && unpredictable
                 && now.saturating_duration_since(punch.started) >= BIRTHDAY_AFTER
-                && !self.spray_targets(now, pid).is_empty();
+                && !self.spray_targets(now, members, pid).is_empty();
             if open_birthday {
-                self.start_birthday(now, pid);
+                self.start_birthday(now, own, rng, pid);
             }
-            self.probe_round(now, pid, true);
+            self.probe_round(now, members, pid, true);
         }
-        let punch = &self.traversal.punches[&pid];
+        let punch = &self.punches[&pid];
         if punch.birthday.flatten().is_some_and(|t| t <= now) {
-            self.traversal.punches.get_mut(&pid).expect("due").birthday = Some(None);
-            self.birthday_round(now, pid);
+            self.punches.get_mut(&pid).expect("due").birthday = Some(None);
+            self.birthday_round(now, members, pid);
         }
-        self.spray_step(now, pid);
+        self.spray_step(now, members, rng, pid);
     }
 
-    fn start_birthday(&mut self, now: Instant, pid: NodeId) {
+    fn start_birthday(&mut self, now: Instant, own: &OwnView, rng: &mut impl RngCore, pid: NodeId) {
         tracing::debug!(peer = %pid.short(), "hole punching: opening {BIRTHDAY_SOCKETS} sockets");
-        self.traversal.stats.birthday_punches += 1;
+        self.stats.birthday_punches += 1;
         self.open_extra(birthday_ids());
-        let punch = self
-            .traversal
-            .punches
-            .get_mut(&pid)
-            .expect("caller checked");
+        let punch = self.punches.get_mut(&pid).expect("caller checked");
         punch.birthday = Some(Some(now + BIRTHDAY_FIRST_ROUND));
         let id = punch.id;
-        let update = self.own_candidates_message(false, id, BIRTHDAY_SOCKETS);
-        self.send_candidates(now, pid, &update);
+        let update = self.own_candidates_message(own, false, id, BIRTHDAY_SOCKETS);
+        self.signal(rng, pid, update);
     }
 
     /// Probes the other side's reflexive endpoints from every birthday socket.
-    fn birthday_round(&mut self, now: Instant, pid: NodeId) {
-        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+    fn birthday_round(&mut self, now: Instant, members: &impl Members, pid: NodeId) {
+        let Some(punch) = self.punches.get_mut(&pid) else {
             return;
         };
         if punch.found.is_some() {
@@ -471,17 +475,23 @@ impl Node {
         let Some(tx) = punch.next_tx(now) else {
             return;
         };
-        let targets = self.spray_targets(now, pid);
+        let targets = self.spray_targets(now, members, pid);
         for socket in birthday_ids() {
             for &to in &targets {
-                self.send_punch_probe(now, socket, pid, to, tx);
+                self.send_punch_probe(now, members, socket, pid, to, tx);
             }
         }
     }
 
     /// Sends the next batch of probes to random ports, if one is due.
-    fn spray_step(&mut self, now: Instant, pid: NodeId) {
-        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+    fn spray_step(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        rng: &mut impl RngCore,
+        pid: NodeId,
+    ) {
+        let Some(punch) = self.punches.get_mut(&pid) else {
             return;
         };
         let Some(spray) = punch.spray.as_mut().filter(|s| s.next <= now) else {
@@ -497,9 +507,9 @@ impl Node {
         // or that another member vouched for; until then the spray waits.
         let ips: Vec<IpAddr> = ips
             .into_iter()
-            .filter(|ip| self.may_spray(now, pid, *ip))
+            .filter(|ip| self.may_spray(now, members, pid, *ip))
             .collect();
-        let punch = self.traversal.punches.get_mut(&pid).expect("checked");
+        let punch = self.punches.get_mut(&pid).expect("checked");
         let spray = punch.spray.as_mut().expect("checked");
         if ips.is_empty() {
             return;
@@ -519,19 +529,19 @@ impl Node {
         };
         let span = u64::from(u16::MAX - SPRAY_LOWEST_PORT) + 1;
         for k in 0..batch {
-            let port = SPRAY_LOWEST_PORT + (self.rng.next_u64() % span) as u16;
+            let port = SPRAY_LOWEST_PORT + (rng.next_u64() % span) as u16;
             let ip = ips[k as usize % ips.len()];
-            if self.send_punch_probe(now, 0, pid, SocketAddr::new(ip, port), tx) {
-                self.traversal.stats.spray_probes += 1;
+            if self.send_punch_probe(now, members, 0, pid, SocketAddr::new(ip, port), tx) {
+                self.stats.spray_probes += 1;
             }
         }
     }
 
     /// Probes every target of the punch toward `pid` once from the main
     /// socket. A `scheduled` round advances the punch's schedule; others are extra.
-    fn probe_round(&mut self, now: Instant, pid: NodeId, scheduled: bool) {
-        let endpoint = self.peers.get(&pid).and_then(|p| p.endpoint);
-        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+    fn probe_round(&mut self, now: Instant, members: &impl Members, pid: NodeId, scheduled: bool) {
+        let endpoint = members.facts(now, &pid).and_then(|f| f.endpoint);
+        let Some(punch) = self.punches.get_mut(&pid) else {
             return;
         };
         if scheduled {
@@ -546,73 +556,119 @@ impl Node {
         }
         let escalated = now.saturating_duration_since(punch.started) >= ESCALATE_AFTER;
         // Ports beyond the candidates only where spraying is allowed.
-        let punch = &self.traversal.punches[&pid];
+        let punch = &self.punches[&pid];
         let spray_ips: Vec<IpAddr> = punch
             .reflexive()
             .map(|a| a.ip())
-            .filter(|ip| self.may_spray(now, pid, *ip))
+            .filter(|ip| self.may_spray(now, members, pid, *ip))
             .collect();
         let mut targets = probe_targets(&punch.remote, &punch.nat, escalated, &spray_ips);
         targets.truncate(MAX_PROBES_PER_ROUND);
-        let punch = self.traversal.punches.get_mut(&pid).expect("checked");
+        let punch = self.punches.get_mut(&pid).expect("checked");
         let Some(tx) = punch.next_tx(now) else {
             return;
         };
         let birthday = punch.birthday.is_some_and(|b| b.is_none());
         for &to in &targets {
-            self.send_punch_probe(now, 0, pid, to, tx);
+            self.send_punch_probe(now, members, 0, pid, to, tx);
         }
         if birthday && scheduled {
             // The birthday sockets keep their mappings open and keep trying.
-            let targets = self.spray_targets(now, pid);
+            let targets = self.spray_targets(now, members, pid);
             for socket in birthday_ids() {
                 for &to in &targets {
-                    self.send_punch_probe(now, socket, pid, to, tx);
+                    self.send_punch_probe(now, members, socket, pid, to, tx);
                 }
             }
         }
     }
 
     /// Probes one newly learned endpoint of `pid` at once.
-    pub(crate) fn probe_now(&mut self, now: Instant, pid: NodeId, to: SocketAddr) {
-        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+    fn probe_now(&mut self, now: Instant, members: &impl Members, pid: NodeId, to: SocketAddr) {
+        let Some(punch) = self.punches.get_mut(&pid) else {
             return;
         };
         if punch.found.is_some() {
             return;
         }
         if let Some(tx) = punch.next_tx(now) {
-            self.send_punch_probe(now, 0, pid, to, tx);
+            self.send_punch_probe(now, members, 0, pid, to, tx);
         }
     }
 
     /// The other side's reflexive endpoints that the birthday sockets may
     /// probe (at most two): only where spraying is allowed.
-    fn spray_targets(&self, now: Instant, pid: NodeId) -> Vec<SocketAddr> {
-        let Some(punch) = self.traversal.punches.get(&pid) else {
+    fn spray_targets(&self, now: Instant, members: &impl Members, pid: NodeId) -> Vec<SocketAddr> {
+        let Some(punch) = self.punches.get(&pid) else {
             return Vec::new();
         };
         punch
             .reflexive()
-            .filter(|a| self.may_spray(now, pid, a.ip()))
+            .filter(|a| self.may_spray(now, members, pid, a.ip()))
             .take(2)
             .collect()
     }
 
-    /// Sends a probe for `pid` to `to` from our socket `socket`.
-    pub(crate) fn send_probe_from(&mut self, socket: u16, pid: NodeId, to: SocketAddr, tx: u64) {
-        let Some(pair) = self.traversal.pairs.get(&self.node_key, &self.keys, &pid) else {
+    /// A probe of `pid`'s (MAC'd by it, with `tx`) came from `from` to our
+    /// socket `socket`: the other side's probe got through its NAT and
+    /// ours, so answers from this socket to `from` will too.
+    pub(crate) fn on_probe(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        pid: NodeId,
+        socket: u16,
+        from: SocketAddr,
+        tx: u64,
+    ) {
+        let Some(punch) = self.punches.get_mut(&pid) else {
             return;
         };
-        let mut msg = probe::emit_probe(self.id.as_bytes(), tx);
-        probe::seal(&mut msg, &pair.to, &self.keys.mac_to(&pid));
-        self.traversal.stats.probes_sent += 1;
-        self.queue_datagram(socket, to, msg.to_vec());
+        if !punch.owns_tx(tx) {
+            return;
+        }
+        punch.hear(from.ip());
+        // Try it, and probe it (a peer-reflexive candidate) to measure it.
+        if socket == 0 && punch.learn_peer_reflexive(from) {
+            self.probe_now(now, members, pid, from);
+        }
+        self.on_path_found(now, pid, socket, from, PUNCH_TIME);
+    }
+
+    /// A probe-ack of `pid`'s (MAC'd by it, with `tx`) came from `from` to
+    /// our socket `socket`, saying it saw our probe come from `seen`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn on_probe_ack(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        pid: NodeId,
+        socket: u16,
+        from: SocketAddr,
+        tx: u64,
+        seen: SocketAddr,
+    ) {
+        if self.check.owns(tx) {
+            self.self_check_ack(now, members, from, socket, seen);
+            return;
+        }
+        let Some(punch) = self.punches.get_mut(&pid) else {
+            // An answer after its punch ended: harmless.
+            return;
+        };
+        let Some(rtt) = punch.rtt_of(tx, now) else {
+            return;
+        };
+        punch.hear(from.ip());
+        if socket == 0 {
+            self.observe(seen, pid, now);
+        }
+        self.on_path_found(now, pid, socket, from, rtt);
     }
 
     /// `addr` answered (or reached us) on our socket `socket` after `rtt`:
     /// that is a direct path.
-    pub(crate) fn on_path_found(
+    fn on_path_found(
         &mut self,
         now: Instant,
         pid: NodeId,
@@ -620,11 +676,11 @@ impl Node {
         addr: SocketAddr,
         rtt: Duration,
     ) {
-        let Some(punch) = self.traversal.punches.get_mut(&pid) else {
+        let Some(punch) = self.punches.get_mut(&pid) else {
             return;
         };
         if punch.found.is_none() {
-            self.traversal.stats.direct_paths_found += 1;
+            self.stats.direct_paths_found += 1;
             punch.found_at = Some(now);
             punch.spray = None;
             tracing::debug!(peer = %pid.short(), %addr, socket, ?rtt, "hole punching found a direct path");
@@ -637,29 +693,11 @@ impl Node {
             return;
         }
         punch.found = Some((socket, addr, rtt));
-        let Some(peer) = self.peers.get_mut(&pid) else {
-            return;
-        };
-        if peer.endpoint == Some(addr) && peer.socket == socket && peer.relay_hop.is_none() {
-            // Already there: the handshake in flight goes the same way.
-            return;
-        }
-        peer.endpoint = Some(addr);
-        peer.socket = socket;
-        // The path was just proven both ways: a relayed datagram arriving
-        // now (an answer to a copy sent before) must not take it back.
-        peer.last_direct_rx = Some(now);
-        let was_relayed = peer.relay_hop.take().is_some();
-        if peer.connected(now) {
-            // The session moves to the direct or faster path; the other side
-            // follows when our next packet arrives from there.
-            tracing::debug!(peer = %pid.short(), %addr, ?rtt, was_relayed, "moving to a better path");
-            return;
-        }
-        let wants = peer.handshake.is_some() || !peer.queue.is_empty() || peer.neighbour;
-        if wants {
-            let since = peer.handshake.as_ref().map_or(now, |h| h.attempts_since);
-            self.send_initiation(now, pid, since);
-        }
+        self.out.push_back(Output::PathFound {
+            member: pid,
+            socket,
+            addr,
+            rtt,
+        });
     }
 }

@@ -14,8 +14,8 @@ use rand_core::RngCore;
 
 use super::candidates::{allocation, mapping};
 use super::extra_sockets::CHECK_SOCKETS;
+use super::{Members, Traversal};
 use crate::identity::NodeId;
-use crate::node::Node;
 use crate::wire::signal::NatHint;
 
 /// How soon after the first session the check runs.
@@ -108,23 +108,28 @@ fn classify(r: &Running, local_port: Option<u16>) -> NatHint {
     hint
 }
 
-impl Node {
+impl Traversal {
     /// Starts the self-check, sends its extra probes, or finishes it, when due.
-    pub(crate) fn self_check_timer(&mut self, now: Instant) {
-        if let Some(r) = &mut self.traversal.check.running {
+    pub(crate) fn self_check_timer(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        rng: &mut impl RngCore,
+    ) {
+        if let Some(r) = &mut self.check.running {
             if let Some((i, at)) = r.next_extra.filter(|(_, at)| *at <= now) {
                 let (id, addr) = r.first;
                 let tx = r.tx;
                 r.next_extra = (i + 1 < CHECK_SOCKETS.len()).then_some((i + 1, at + EXTRA_SPACING));
-                self.send_probe_from(CHECK_SOCKETS[i], id, addr, tx);
+                self.send_probe(CHECK_SOCKETS[i], id, addr, tx);
             }
-            let r = self.traversal.check.running.as_ref().expect("running");
+            let r = self.check.running.as_ref().expect("running");
             if now >= r.until {
-                self.finish_self_check(now);
+                self.finish_self_check(now, members);
             }
             return;
         }
-        let check = &mut self.traversal.check;
+        let check = &mut self.check;
         let Some(at) = check.next_at else {
             check.next_at = Some(now + FIRST_CHECK_DELAY);
             return;
@@ -133,27 +138,21 @@ impl Node {
             return;
         }
         // Up to two connected members with different IP addresses.
-        let mut members: Vec<(NodeId, SocketAddr)> = self
-            .peers
-            .values()
-            // Members we reach directly from the main socket, and that answer.
-            .filter(|p| p.socket == 0 && p.relay_hop.is_none() && p.reachable(now))
-            .filter_map(|p| Some((p.id, p.endpoint?)))
-            .collect();
-        members.sort();
+        let mut direct = members.direct_from_main(now);
+        direct.sort();
         let mut chosen: Vec<(NodeId, SocketAddr)> = Vec::new();
-        for m in members {
+        for m in direct {
             if chosen.len() < 2 && chosen.iter().all(|c| c.1.ip() != m.1.ip()) {
                 chosen.push(m);
             }
         }
         let Some(&first) = chosen.first() else {
-            self.traversal.check.next_at = Some(now + RETRY_INTERVAL);
+            self.check.next_at = Some(now + RETRY_INTERVAL);
             return;
         };
-        let tx = self.rng.next_u64();
-        self.traversal.check.next_at = Some(now + CHECK_INTERVAL);
-        self.traversal.check.running = Some(Running {
+        let tx = rng.next_u64();
+        self.check.next_at = Some(now + CHECK_INTERVAL);
+        self.check.running = Some(Running {
             tx,
             until: now + CHECK_TIME,
             first,
@@ -164,7 +163,7 @@ impl Node {
         });
         self.open_extra(CHECK_SOCKETS);
         for (id, addr) in chosen {
-            self.send_probe_from(0, id, addr, tx);
+            self.send_probe(0, id, addr, tx);
         }
     }
 
@@ -172,11 +171,12 @@ impl Node {
     pub(crate) fn self_check_ack(
         &mut self,
         now: Instant,
+        members: &impl Members,
         from: SocketAddr,
         socket: u16,
         seen: SocketAddr,
     ) {
-        let Some(r) = &mut self.traversal.check.running else {
+        let Some(r) = &mut self.check.running else {
             return;
         };
         if socket == 0 {
@@ -187,24 +187,24 @@ impl Node {
             r.extra[i] = Some(seen.port());
         }
         if r.main.len() == r.expected_main && r.extra.iter().all(Option::is_some) {
-            self.finish_self_check(now);
+            self.finish_self_check(now, members);
         }
     }
 
-    fn finish_self_check(&mut self, now: Instant) {
-        let Some(r) = self.traversal.check.running.take() else {
+    fn finish_self_check(&mut self, now: Instant, members: &impl Members) {
+        let Some(r) = self.check.running.take() else {
             return;
         };
-        let local_port = self.traversal.local_addrs.first().map(SocketAddr::port);
+        let local_port = self.local_addrs.first().map(SocketAddr::port);
         let hint = classify(&r, local_port);
         tracing::debug!(?hint, "NAT self-check");
         if hint == NatHint::default() {
             // Nobody answered: try again soon rather than in ten minutes.
-            self.traversal.check.next_at = Some(now + RETRY_INTERVAL);
+            self.check.next_at = Some(now + RETRY_INTERVAL);
         } else {
-            self.traversal.check.hint = Some(hint);
+            self.check.hint = Some(hint);
         }
-        self.close_unused_extra();
+        self.close_unused_extra(members);
     }
 }
 

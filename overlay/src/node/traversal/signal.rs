@@ -2,7 +2,8 @@
 //! through the member that told us of the recipient (or, failing that, the
 //! member closest to it by key distance), forwarded hop by hop, sealed for
 //! the recipient and signed by the sender, so forwarders can neither read
-//! nor change them; checked and opened only by the recipient.
+//! nor change them; checked and opened only by the recipient. Node glue:
+//! sealing and signing need the node's keys, routing its sessions.
 
 use std::time::Instant;
 
@@ -29,6 +30,20 @@ impl Node {
         }
     }
 
+    /// Like [`Node::send_candidates`], with the seal's salt given.
+    pub(crate) fn send_candidates_salted(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        candidates: &Candidates,
+        salt: [u8; SALT_LEN],
+    ) -> bool {
+        match self.seal_candidates_salted(now, dst, candidates, Some(salt)) {
+            Some(bytes) => self.route_signal(now, dst, None, &bytes),
+            None => false,
+        }
+    }
+
     /// The signal that carries `candidates` to `dst`: sealed for it (see
     /// `wire/signal_seal.rs`) and signed; `None` if `dst` is not a valid
     /// key or has low order.
@@ -38,12 +53,26 @@ impl Node {
         dst: NodeId,
         candidates: &Candidates,
     ) -> Option<Vec<u8>> {
+        self.seal_candidates_salted(now, dst, candidates, None)
+    }
+
+    /// [`Node::seal_candidates`] with the given salt, or (`None`) one drawn
+    /// once the key is known to be good.
+    fn seal_candidates_salted(
+        &mut self,
+        now: Instant,
+        dst: NodeId,
+        candidates: &Candidates,
+        salt: Option<[u8; SALT_LEN]>,
+    ) -> Option<Vec<u8>> {
         let seal = self
-            .traversal
-            .pairs
+            .pair_keys
             .seal(&self.node_key, &self.id, &self.id, &dst)?;
-        let mut salt = [0u8; SALT_LEN];
-        self.rng.fill_bytes(&mut salt);
+        let salt = salt.unwrap_or_else(|| {
+            let mut salt = [0u8; SALT_LEN];
+            self.rng.fill_bytes(&mut salt);
+            salt
+        });
         let timestamp_ms = self.timestamp_ms(now);
         let header = Header {
             hop_limit: SIGNAL_HOPS,
@@ -167,7 +196,7 @@ impl Node {
             return;
         }
         let own = self.id;
-        let Some(seal) = self.traversal.pairs.seal(&self.node_key, &own, &src, &own) else {
+        let Some(seal) = self.pair_keys.seal(&self.node_key, &own, &src, &own) else {
             self.drops.add(DropReason::SignalRejected);
             return;
         };

@@ -211,7 +211,14 @@ impl Step<'_> {
     /// schedules its next wakeup.
     pub(crate) fn after_input(&mut self) {
         let host = &mut *self.host;
+        // Datagrams from extra sockets wait for the events, which may open
+        // those sockets.
+        let mut extra = Vec::new();
         while let Some(t) = host.node.as_mut().and_then(|n| n.poll_transmit()) {
+            if !t.from_main() {
+                extra.push(t);
+                continue;
+            }
             let app = t.payload.first() == Some(&3) && host.take_pending_app(t.payload.len());
             self.out.push(Effect::Send {
                 src: host.addr,
@@ -247,7 +254,7 @@ impl Step<'_> {
             );
         }
         // After the events: they may have opened the sockets these use.
-        while let Some(t) = host.node.as_mut().and_then(|n| n.poll_extra_transmit()) {
+        for t in extra {
             self.out.push(Effect::Send {
                 src: host.socket_addr(t.socket),
                 to: t.to,
