@@ -7,7 +7,7 @@
 //! certificate, as in a network joined by its key alone.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -253,10 +253,10 @@ impl Node {
             .into_iter()
             .chain(own)
             .min()?;
-        let ms = not_after
-            .saturating_mul(1000)
-            .saturating_sub(self.epoch_unix_ms);
-        Some(self.epoch + Duration::from_millis(ms))
+        Some(
+            self.time
+                .instant_at_or_after_origin(not_after.saturating_mul(1000)),
+        )
     }
 
     /// Closes the sessions of members whose certificate has expired, and
