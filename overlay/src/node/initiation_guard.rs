@@ -80,6 +80,8 @@ impl InitiationGuard {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
     use crate::identity::NodeKey;

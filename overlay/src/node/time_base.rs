@@ -66,6 +66,8 @@ impl TimeBase {
 }
 
 #[cfg(test)]
+// Tests start their virtual clock at any instant.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 
