@@ -29,6 +29,16 @@ pub(crate) fn outside(theirs_ms: u64, ours_ms: u64) -> Option<i64> {
     Some(if theirs_ms > ours_ms { skew } else { -skew })
 }
 
+/// The node's warnings about messages refused for their sender's clock,
+/// one of each kind.
+#[derive(Debug, Default)]
+pub(crate) struct SkewWarnings {
+    /// LAN beacons refused.
+    pub(crate) beacon: SkewWarning,
+    /// Hellos refused.
+    pub(crate) hello: SkewWarning,
+}
+
 /// A rate-limited warning about messages refused for their clock.
 #[derive(Debug, Default)]
 pub(crate) struct SkewWarning {

@@ -156,7 +156,7 @@ impl Cookies {
 impl Node {
     /// Counters of handshake work done and avoided.
     pub fn handshake_stats(&self) -> HandshakeStats {
-        self.cookies.stats
+        self.initiation_guard.cookies.stats
     }
 
     /// Whether the initiation being handled carries a valid cookie MAC for
@@ -171,9 +171,11 @@ impl Node {
         let Some(mac2) = pkt.mac2() else {
             return false;
         };
-        self.cookies.rotate(now, &mut self.rng);
+        self.initiation_guard.cookies.rotate(now, &mut self.rng);
         let binding = Binding::of(rx, from);
-        self.cookies.valid(&binding, pkt.with_mac1(), &mac2)
+        self.initiation_guard
+            .cookies
+            .valid(&binding, pkt.with_mac1(), &mac2)
     }
 
     /// Answers the initiation being handled with a cookie for its source,
@@ -186,13 +188,13 @@ impl Node {
         pkt: &handshake_init::Packet<&[u8]>,
         generation: Generation,
     ) {
-        if !self.cookies.reply_allowed(now) {
-            self.cookies.stats.cookie_replies_limited += 1;
+        if !self.initiation_guard.cookies.reply_allowed(now) {
+            self.initiation_guard.cookies.stats.cookie_replies_limited += 1;
             return;
         }
-        self.cookies.rotate(now, &mut self.rng);
+        self.initiation_guard.cookies.rotate(now, &mut self.rng);
         let binding = Binding::of(rx, from);
-        let cookie = binding.cookie(&self.cookies.current);
+        let cookie = binding.cookie(&self.initiation_guard.cookies.current);
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill_bytes(&mut nonce);
         let key = self.keys_of(generation).own_cookie_key();
@@ -209,7 +211,7 @@ impl Node {
             }
             Binding::Addr { socket, addr } => self.queue_datagram(socket, addr, reply.to_vec()),
         }
-        self.cookies.stats.cookie_replies_sent += 1;
+        self.initiation_guard.cookies.stats.cookie_replies_sent += 1;
     }
 
     /// Takes a cookie reply for a handshake of ours in flight.
@@ -242,7 +244,7 @@ impl Node {
         // One cookie reply per initiation.
         pending.had_cookie = true;
         peer.history_mut().cookie = Some((cookie, now));
-        self.cookies.stats.cookies_taken += 1;
+        self.initiation_guard.cookies.stats.cookies_taken += 1;
         tracing::debug!(peer = %pid.short(), "member under load sent a cookie");
         if retry {
             self.send_initiation(now, pid, attempts_since);

@@ -4,20 +4,18 @@
 //!
 //! A member the node restarted with is not in its table yet when its first
 //! initiation arrives, so the timestamps restored for members not known are
-//! kept apart until then ([`Node::restore_initiation_timestamps`]); so are
-//! those of members the node forgets, at most [`MAX_PEERS`] in all.
+//! kept apart until then ([`Node::restore_initiation_timestamps`], in the
+//! [`super::initiation_guard`]); so are those of members the node forgets,
+//! at most [`MAX_PEERS`](crate::limits::MAX_PEERS) in all.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Node;
 use crate::identity::NodeId;
-use crate::limits::MAX_PEERS;
 
 /// How far behind the last accepted timestamp an initiation must be for its
 /// sender's clock to be called behind (rather than the initiation replayed).
 const CLOCK_BEHIND_MS: u64 = 30_000;
-/// At most one warning about a clock behind in this long.
-const WARN_EVERY: Duration = Duration::from_secs(60);
 
 impl Node {
     /// Restores the last initiation timestamps accepted from members (as
@@ -29,11 +27,7 @@ impl Node {
                     let h = p.history_mut();
                     h.last_initiation_ts = h.last_initiation_ts.max(ts);
                 }
-                None if self.restored_initiation_ts.len() < MAX_PEERS => {
-                    let e = self.restored_initiation_ts.entry(id).or_default();
-                    *e = (*e).max(ts);
-                }
-                None => {}
+                None => self.initiation_guard.restore_ts(id, ts),
             }
         }
     }
@@ -46,11 +40,7 @@ impl Node {
             .values()
             .filter_map(|p| Some((p.id, p.history.as_ref()?.last_initiation_ts)))
             .filter(|(_, ts)| *ts > 0)
-            .chain(
-                self.restored_initiation_ts
-                    .iter()
-                    .map(|(id, ts)| (*id, *ts)),
-            )
+            .chain(self.initiation_guard.restored_timestamps())
             .collect();
         list.sort_unstable();
         list.dedup_by(|b, a| {
@@ -65,7 +55,7 @@ impl Node {
 
     /// The last initiation timestamp accepted from `peer`, if any.
     pub(super) fn last_initiation_ts(&self, peer: &NodeId) -> Option<u64> {
-        let restored = self.restored_initiation_ts.get(peer).copied();
+        let restored = self.initiation_guard.restored_ts(peer);
         let seen = self
             .peers
             .get(peer)
@@ -80,13 +70,9 @@ impl Node {
         if last.saturating_sub(ts) < CLOCK_BEHIND_MS {
             return;
         }
-        if self
-            .last_clock_warning
-            .is_some_and(|t| now.saturating_duration_since(t) < WARN_EVERY)
-        {
+        if !self.initiation_guard.clock_warning_due(now) {
             return;
         }
-        self.last_clock_warning = Some(now);
         tracing::warn!(
             peer = %peer,
             behind_s = (last - ts) / 1000,

@@ -258,7 +258,9 @@ impl Node {
         let at = lan_endpoint(from, pkt.port()).ok_or(DropReason::Malformed)?;
         let timestamp = pkt.timestamp_ms();
         if let Some(skew) = clock_window::outside(timestamp, self.unix_ms_at(now)) {
-            self.beacon_skew.warn(now, "LAN beacon", from, skew);
+            self.skew_warnings
+                .beacon
+                .warn(now, "LAN beacon", from, skew);
             return Err(DropReason::BeaconSkewed);
         }
         let last = self.peers.get(&id).map_or(0, |p| p.lan.last_timestamp_ms());

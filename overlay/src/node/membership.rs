@@ -8,7 +8,7 @@
 //! certificate, as in a network joined by its key alone.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -257,10 +257,10 @@ impl Node {
             .into_iter()
             .chain(own)
             .min()?;
-        let ms = not_after
-            .saturating_mul(1000)
-            .saturating_sub(self.epoch_unix_ms);
-        Some(self.epoch + Duration::from_millis(ms))
+        Some(
+            self.time
+                .instant_at_or_after_origin(not_after.saturating_mul(1000)),
+        )
     }
 
     /// Closes the sessions of members whose certificate has expired, and

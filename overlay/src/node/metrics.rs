@@ -88,7 +88,7 @@ impl Node {
             paths,
             drops: self.drops.clone(),
             traffic: self.traffic,
-            handshakes: self.cookies.stats,
+            handshakes: self.initiation_guard.cookies.stats,
             traversal: self.traversal.stats,
             relay: self.relay_stats(),
             lookups: self.lookup_stats(),

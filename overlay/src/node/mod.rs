@@ -37,6 +37,7 @@ mod clock_window;
 mod contacts;
 mod cookies;
 mod gossip;
+mod initiation_guard;
 mod initiation_limit;
 mod initiation_times;
 mod ipv4;
@@ -68,6 +69,7 @@ pub mod status;
 mod streams;
 mod stun;
 pub mod tcp_policy;
+mod time_base;
 mod timer_table;
 mod timers;
 mod traffic;
@@ -286,30 +288,19 @@ pub struct Node {
     relay: relay::Relaying,
     lookups: lookup::Lookups,
     records: records::Records,
-    /// Initiations seen lately (replays are dropped before any DH).
-    seen_initiations: seen_initiations::SeenInitiations,
-    /// Per-source limits on initiations under load.
-    initiation_limit: initiation_limit::InitiationLimit,
-    /// Cookie secrets and counters (initiations under load).
-    cookies: cookies::Cookies,
-    /// Last initiation timestamps restored for members not in the table.
-    restored_initiation_ts: ahash::HashMap<NodeId, u64>,
-    /// When a clock behind was last warned about.
-    last_clock_warning: Option<Instant>,
+    /// Defences against initiations: replays, floods, clocks set back.
+    initiation_guard: initiation_guard::InitiationGuard,
     /// When LAN beacons are due (while LAN discovery is on).
     lan_beacons: lan::BeaconSchedule,
-    /// Warns about LAN beacons refused for their sender's clock.
-    beacon_skew: clock_window::SkewWarning,
-    /// The last warning about a hello refused for its sender's clock.
-    hello_skew: clock_window::SkewWarning,
+    /// Warns about LAN beacons and hellos refused for their sender's clock.
+    skew_warnings: clock_window::SkewWarnings,
     pings: ping::Pings,
     events: VecDeque<Event>,
     drops: DropCounters,
     traffic: TrafficStats,
     rng: ChaCha20Rng,
-    epoch: Instant,
-    epoch_unix_ms: u64,
-    last_timestamp_ms: u64,
+    /// The time origin, its wall-clock time, the last timestamp.
+    time: time_base::TimeBase,
     /// Every machine's next deadline (see [`timer_table`]).
     timers: timer_table::TimerTable,
     next_maintenance: Instant,
@@ -392,22 +383,15 @@ impl Node {
             relay: relay::Relaying::default(),
             lookups: lookup::Lookups::default(),
             records: records::Records::default(),
-            seen_initiations: seen_initiations::SeenInitiations::default(),
-            initiation_limit: initiation_limit::InitiationLimit::default(),
-            cookies: cookies::Cookies::default(),
-            restored_initiation_ts: ahash::HashMap::default(),
-            last_clock_warning: None,
+            initiation_guard: initiation_guard::InitiationGuard::default(),
             lan_beacons: lan::BeaconSchedule::default(),
-            beacon_skew: clock_window::SkewWarning::default(),
-            hello_skew: clock_window::SkewWarning::default(),
+            skew_warnings: clock_window::SkewWarnings::default(),
             pings: ping::Pings::default(),
             events: VecDeque::new(),
             drops: DropCounters::default(),
             traffic: TrafficStats::default(),
             rng: ChaCha20Rng::from_seed(config.seed),
-            epoch: now,
-            epoch_unix_ms: config.unix_ms,
-            last_timestamp_ms: 0,
+            time: time_base::TimeBase::new(now, config.unix_ms),
             timers: timer_table::TimerTable::default(),
             next_maintenance: now,
             icmp_errors: unreachable::ErrorRateLimit::new(),
@@ -537,16 +521,12 @@ impl Node {
 
     /// Milliseconds since the Unix epoch at `now`, strictly increasing.
     fn timestamp_ms(&mut self, now: Instant) -> u64 {
-        let wall =
-            self.epoch_unix_ms + now.saturating_duration_since(self.epoch).as_millis() as u64;
-        self.last_timestamp_ms = wall.max(self.last_timestamp_ms + 1);
-        self.last_timestamp_ms
+        self.time.timestamp_ms(now)
     }
 
     /// Converts a node instant to wall-clock milliseconds.
     fn unix_ms_at(&self, t: Instant) -> u64 {
-        let offset = t.saturating_duration_since(self.epoch).as_millis() as u64;
-        self.epoch_unix_ms + offset
+        self.time.unix_ms_at(t)
     }
 
     /// The member that owns an overlay address.

@@ -217,7 +217,7 @@ impl Node {
             .mac_generation(now, |k| k.mac_to_me().verify(pkt.with_mac1()))
             .ok_or(DropReason::BadMac)?;
         // A replay is dropped here, before any Diffie-Hellman.
-        if !self.seen_initiations.first_time(now, pkt.mac1()) {
+        if !self.initiation_guard.seen.first_time(now, pkt.mac1()) {
             return Err(DropReason::ReplayedInitiation);
         }
         // Under load, each source gets its share before any Diffie-Hellman,
@@ -227,7 +227,7 @@ impl Node {
             None if rx.socket >= STREAM_IDS_FROM => Source::Stream(rx.socket),
             None => Source::Ip(from.ip()),
         };
-        match self.initiation_limit.admit(now, source) {
+        match self.initiation_guard.limit.admit(now, source) {
             Admission::Free => {}
             Admission::Refused => return Err(DropReason::InitiationFlood),
             Admission::UnderLoad => {
@@ -237,7 +237,7 @@ impl Node {
                 }
             }
         }
-        self.cookies.stats.initiations_computed += 1;
+        self.initiation_guard.cookies.stats.initiations_computed += 1;
         let seed = self.seed();
         let ini = handshake::consume_initiation(self.keys_of(generation), &pkt, seed)
             .map_err(|_| DropReason::HandshakeFailed)?;
@@ -268,10 +268,10 @@ impl Node {
         self.note_generation(local_index, generation);
         let endpoint = rx.is_direct().then_some(from);
         // Its history takes over from a timestamp restored at start.
-        let restored = self.restored_initiation_ts.remove(&peer_id);
+        let restored = self.initiation_guard.take_restored_ts(&peer_id);
         let Some(peer) = self.add_peer_first_hand(peer_id, endpoint, now) else {
             if let Some(r) = restored {
-                self.restored_initiation_ts.insert(peer_id, r);
+                self.initiation_guard.put_back_restored_ts(peer_id, r);
             }
             return Err(DropReason::PeerTableFull);
         };
@@ -394,7 +394,9 @@ impl Node {
         // a member whose clock is wrong: said in the log, rate-limited.
         let offset = hello::stamp_offset(stamp, self.unix_ms_at(now));
         if offset.unsigned_abs() > CLOCK_WINDOW.as_secs() {
-            self.hello_skew.warn(now, "hello", from, offset * 1000);
+            self.skew_warnings
+                .hello
+                .warn(now, "hello", from, offset * 1000);
             return Err(DropReason::HelloStale);
         }
         // Stateless answer: our node ID and the hello's stamp, MAC'd for

@@ -156,7 +156,7 @@ impl Node {
     /// period). Ignored if that time has passed or `key` is not an older
     /// key of this network.
     pub fn set_retiring_key(&mut self, now: Instant, key: NetworkKey, refuse_after_unix_ms: u64) {
-        let Some(refuse_after) = self.instant_at_unix_ms(refuse_after_unix_ms) else {
+        let Some(refuse_after) = self.time.instant_at_unix_ms(refuse_after_unix_ms) else {
             return;
         };
         if refuse_after <= now || !self.rotation.current.supersedes(&key) {
@@ -265,7 +265,7 @@ impl Node {
     /// [`MAX_GRACE`] from now, at once if it has passed.
     fn grace_end_instant(&self, now: Instant, grace_end_s: u64) -> Instant {
         let cap = now + MAX_GRACE;
-        self.instant_at_unix_ms(grace_end_s.saturating_mul(1000))
+        self.time.instant_at_unix_ms(grace_end_s.saturating_mul(1000))
             .map_or(now, |t| t.clamp(now, cap))
     }
 
@@ -562,6 +562,7 @@ impl Node {
         // The grace is the sender's, capped, and never past what it says.
         let cap = now + MAX_GRACE;
         let refuse_after = self
+            .time
             .instant_at_unix_ms(pkt.grace_end().saturating_mul(1000))
             .map_or(now, |t| t.min(cap));
         tracing::info!(peer = %pid.short(), epoch = key.epoch(), "received a new network key");
@@ -588,17 +589,5 @@ impl Node {
             .collect();
         v.sort();
         v
-    }
-
-    /// The node instant at wall-clock time `unix_ms` (`None` before the
-    /// node's time origin is representable, far past or future).
-    fn instant_at_unix_ms(&self, unix_ms: u64) -> Option<Instant> {
-        match unix_ms.checked_sub(self.epoch_unix_ms) {
-            Some(after) => self.epoch.checked_add(Duration::from_millis(after)),
-            None => self
-                .epoch
-                .checked_sub(Duration::from_millis(self.epoch_unix_ms - unix_ms))
-                .or(Some(self.epoch)),
-        }
     }
 }

@@ -168,7 +168,7 @@ impl Node {
             relay: self.relay_stats(),
             nat: self.nat_status(now),
             port_mapping: self.port_mapping.clone(),
-            handshakes: self.cookies.stats,
+            handshakes: self.initiation_guard.cookies.stats,
             network_key: NetworkKeyStatus {
                 epoch: self.network_key().epoch(),
                 retiring_epoch: self.retiring_key().map(|(k, _)| k.epoch()),

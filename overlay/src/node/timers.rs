@@ -75,7 +75,8 @@ impl Node {
                 if self.traversal.started() {
                     own
                 } else {
-                    Some(own.map_or(self.epoch, |at| at.min(self.epoch)))
+                    let origin = self.time.origin();
+                    Some(own.map_or(origin, |at| at.min(origin)))
                 }
             }
             Timer::Lookups => self.lookup_deadline(),
