@@ -193,7 +193,8 @@ impl Node {
             origin: *self.id.as_bytes(),
             metric: 0,
         };
-        self.send_encrypted(now, hop, &msg.emit()).then_some(hop)
+        self.send_encrypted(now, hop, &crate::wire::to_vec(|o| msg.emit(o)))
+            .then_some(hop)
     }
 
     /// Sends the request of a pending lookup again, to a member it has not
@@ -337,7 +338,7 @@ impl Node {
                             metric: self.cost_through(&from, l.metric),
                             ..l
                         };
-                        if self.send_encrypted(now, hop, &fwd.emit()) {
+                        if self.send_encrypted(now, hop, &crate::wire::to_vec(|o| fwd.emit(o))) {
                             self.lookups.stats.forwarded += 1;
                         }
                     }
@@ -375,7 +376,7 @@ impl Node {
                         metric: self.cost_through(&from, l.metric),
                         ..*l
                     };
-                    if self.send_encrypted(now, hop, &fwd.emit()) {
+                    if self.send_encrypted(now, hop, &crate::wire::to_vec(|o| fwd.emit(o))) {
                         self.lookups.stats.forwarded += 1;
                     }
                     None
@@ -397,7 +398,7 @@ impl Node {
         };
         match self.next_hop(now, origin, None) {
             Some(hop) => {
-                self.send_encrypted(now, hop, &msg.emit());
+                self.send_encrypted(now, hop, &crate::wire::to_vec(|o| msg.emit(o)));
             }
             None => self.drops.add(DropReason::LookupNoRoute),
         }

@@ -67,7 +67,8 @@ impl Node {
             Ok(MessageType::Probe | MessageType::ProbeAck) => {
                 self.receive_probe(now, from, datagram)
             }
-            Err(_) => Err(DropReason::Malformed),
+            // Beacons go to the discovery port only.
+            Ok(MessageType::Beacon) | Err(_) => Err(DropReason::Malformed),
         };
         if let Err(reason) = action {
             self.drop_packet(reason);
@@ -385,11 +386,12 @@ impl Node {
         }
         // Stateless answer: our node ID and the hello's stamp, MAC'd for
         // the sender.
-        let mut ack = hello::emit(true, self.id.as_bytes(), stamp);
+        let mut ack = Vec::with_capacity(hello::LEN);
+        hello::emit(true, self.id.as_bytes(), stamp, &mut ack);
         self.keys_of(generation).mac_to(&sender).seal(&mut ack);
         // From the socket the hello reached.
         let socket = self.rx_socket;
-        self.queue_datagram(socket, from, ack.to_vec());
+        self.queue_datagram(socket, from, ack);
         Ok(())
     }
 

@@ -367,7 +367,14 @@ impl Node {
             .map_or(now, |r| r.refuse_after);
         let grace_end_s = self.unix_ms_at(grace_end).div_ceil(1000);
         let key = &self.rotation.current;
-        let mut msg = key_update::emit(key.epoch(), grace_end_s, key.id().as_bytes(), key.secret());
+        let mut msg = Vec::with_capacity(key_update::LEN);
+        key_update::emit(
+            key.epoch(),
+            grace_end_s,
+            key.id().as_bytes(),
+            key.secret(),
+            &mut msg,
+        );
         let epoch = key.epoch();
         if self.send_encrypted(now, pid, &msg) {
             self.rotation.stats.updates_sent += 1;

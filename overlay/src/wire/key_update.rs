@@ -10,10 +10,9 @@
 //! replaces is refused. The receiver checks the network ID and the epoch
 //! (see `node/rotation.rs`); this module only reads and writes the bytes.
 
-use super::{exact, read_u32, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{read_u32, read_u64, InnerKind, WireError};
 
-/// The first plaintext byte of a key update.
-pub const KIND: u8 = 0x08;
 /// Bytes of a key update.
 pub const LEN: usize = 1 + 4 + 8 + 32 + 32;
 
@@ -36,12 +35,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error for a wrong length or kind.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        exact(b, LEN)?;
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("key update kind"));
-        }
-        Ok(Self { buffer })
+        Ok(Self {
+            buffer: checked(buffer, Size::Exactly(LEN), &[InnerKind::KeyUpdate])?,
+        })
     }
 
     /// The new key's epoch.
@@ -69,24 +65,30 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// Writes a key update (the caller wipes the buffer when done).
-pub fn emit(epoch: u32, grace_end: u64, network_id: &[u8; 32], secret: &[u8; 32]) -> [u8; LEN] {
-    let mut b = [0u8; LEN];
-    b[0] = KIND;
-    b[1..5].copy_from_slice(&epoch.to_le_bytes());
-    b[5..13].copy_from_slice(&grace_end.to_le_bytes());
-    b[13..45].copy_from_slice(network_id);
-    b[45..77].copy_from_slice(secret);
-    b
+/// Appends a key update (the caller wipes `out` when done).
+pub fn emit(
+    epoch: u32,
+    grace_end: u64,
+    network_id: &[u8; 32],
+    secret: &[u8; 32],
+    out: &mut Vec<u8>,
+) {
+    out.reserve(LEN);
+    out.push(InnerKind::KeyUpdate.into());
+    out.extend_from_slice(&epoch.to_le_bytes());
+    out.extend_from_slice(&grace_end.to_le_bytes());
+    out.extend_from_slice(network_id);
+    out.extend_from_slice(secret);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     #[test]
     fn round_trip_and_errors() {
-        let msg = emit(3, 1_900_000_000, &[1; 32], &[2; 32]);
+        let msg = to_vec(|o| emit(3, 1_900_000_000, &[1; 32], &[2; 32], o));
         let p = Packet::new_checked(&msg[..]).unwrap();
         assert_eq!((p.epoch(), p.grace_end()), (3, 1_900_000_000));
         assert_eq!((p.network_id(), p.secret()), ([1; 32], [2; 32]));

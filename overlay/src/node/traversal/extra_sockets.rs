@@ -56,7 +56,8 @@ impl Node {
         self.traversal.extra.streams.insert(id);
         if self.bootstrap.iter().any(|b| b.addr == remote) {
             let stamp = crate::wire::hello::stamp_of(self.unix_ms_at(now));
-            let mut msg = crate::wire::hello::emit(false, self.id.as_bytes(), stamp);
+            let mut msg = Vec::with_capacity(crate::wire::hello::LEN);
+            crate::wire::hello::emit(false, self.id.as_bytes(), stamp, &mut msg);
             self.keys.mac_to_any().seal(&mut msg);
             self.queue_datagram(id, remote, msg.to_vec());
             // During a grace period, one under the old key too.

@@ -604,10 +604,11 @@ impl Node {
         let Some(pair) = self.traversal.pairs.get(&self.node_key, &self.keys, &pid) else {
             return;
         };
-        let mut msg = probe::emit_probe(self.id.as_bytes(), tx);
+        let mut msg = Vec::with_capacity(probe::PROBE_LEN);
+        probe::emit_probe(self.id.as_bytes(), tx, &mut msg);
         probe::seal(&mut msg, &pair.to, &self.keys.mac_to(&pid));
         self.traversal.stats.probes_sent += 1;
-        self.queue_datagram(socket, to, msg.to_vec());
+        self.queue_datagram(socket, to, msg);
     }
 
     /// `addr` answered (or reached us) on our socket `socket` after `rtt`:

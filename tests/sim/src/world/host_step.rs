@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tessel_overlay::node::{Action, Event as NodeEvent};
+use tessel_overlay::wire::MessageType;
 
 use super::run::Datagram;
 use super::World;
@@ -212,7 +213,8 @@ impl Step<'_> {
     pub(crate) fn after_input(&mut self) {
         let host = &mut *self.host;
         while let Some(t) = host.node.as_mut().and_then(|n| n.poll_transmit()) {
-            let app = t.payload.first() == Some(&3) && host.take_pending_app(t.payload.len());
+            let app = t.payload.first() == Some(&u8::from(MessageType::Data))
+                && host.take_pending_app(t.payload.len());
             self.out.push(Effect::Send {
                 src: host.addr,
                 to: t.to,
