@@ -2,6 +2,7 @@
 //! Cookie reply view: parsing and opening under a fixed key.
 use libfuzzer_sys::fuzz_target;
 use tessel_overlay::wire::cookie_reply::{emit, CookieKey, Packet, COOKIE_LEN, NONCE_LEN};
+use tessel_overlay::wire::to_vec;
 
 fuzz_target!(|data: &[u8]| {
     let key = CookieKey::new(&[1; 32], &[2; 32]);
@@ -15,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         nonce.copy_from_slice(&data[4..4 + NONCE_LEN]);
         let mut cookie = [0u8; COOKIE_LEN];
         cookie.copy_from_slice(&data[4 + NONCE_LEN..4 + NONCE_LEN + COOKIE_LEN]);
-        let buf = emit(&key, index, nonce, &cookie, &[3; 16]);
+        let buf = to_vec(|o| emit(&key, index, nonce, &cookie, &[3; 16], o));
         let p = Packet::new_checked(&buf[..]).expect("emitted replies parse");
         assert_eq!(p.receiver_index(), index);
         assert_eq!(p.open(&key, &[3; 16]), Some(cookie));

@@ -7,14 +7,15 @@ use tessel_overlay::wire::member_cert::{unpad, Fields, Packet};
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Packet::new_checked(data) {
         let groups: Vec<String> = p.groups().into_iter().map(str::to_owned).collect();
-        let mut again = Fields {
+        let mut again = Vec::new();
+        Fields {
             network_id: p.network_id(),
             node_id: p.node_id(),
             not_after: p.not_after(),
             name: p.name(),
             groups: &groups,
         }
-        .emit_signed_part()
+        .emit_signed_part(&mut again)
         .unwrap();
         assert_eq!(again[..], *p.signed_part());
         again.extend_from_slice(&p.signature());

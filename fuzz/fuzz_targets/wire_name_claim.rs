@@ -8,14 +8,15 @@ use tessel_overlay::wire::name_claim::{Fields, Packet};
 fuzz_target!(|data: &[u8]| {
     if let Ok(p) = Packet::new_checked(data) {
         let name = p.name();
-        let mut again = Fields {
+        let mut again = Vec::new();
+        Fields {
             network_id: p.network_id(),
             node_id: p.node_id(),
             claimed_at_ms: p.claimed_at_ms(),
             name: &name,
             cert: p.cert().unwrap_or_default(),
         }
-        .emit_signed_part()
+        .emit_signed_part(&mut again)
         .unwrap();
         assert_eq!(again[..], *p.signed_part());
         again.extend_from_slice(&p.signature());

@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             match d.next_frame() {
                 Ok(Some(f)) => {
                     assert!(!f.is_empty());
-                    reframed.extend_from_slice(&emit_header(f.len()).unwrap());
+                    emit_header(f.len(), &mut reframed).unwrap();
                     reframed.extend_from_slice(f);
                 }
                 Ok(None) => break,

@@ -49,13 +49,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::stats::DropReason;
+use etherparse::{IpNumber, Ipv4HeaderSlice, Ipv6Header, Ipv6HeaderSlice};
 
-/// IP protocol numbers of the packets the stack sends.
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-const ICMP: u8 = 1;
-const ICMPV6: u8 = 58;
+use crate::stats::DropReason;
 
 /// Bytes of the transport header every quote must hold (RFC 792).
 const QUOTED_TRANSPORT: usize = 8;
@@ -120,12 +116,12 @@ pub(crate) fn parse(
     }
     let port = |at: usize| u16::from_be_bytes([packet.transport[at], packet.transport[at + 1]]);
     let quoted = match packet.protocol {
-        TCP | UDP => {
+        IpNumber::TCP | IpNumber::UDP => {
             let (local, remote) = (port(0), port(2));
             if local == 0 || remote == 0 {
                 return Err(bad);
             }
-            if packet.protocol == UDP {
+            if packet.protocol == IpNumber::UDP {
                 Quoted::Other
             } else {
                 Quoted::Tcp {
@@ -146,30 +142,24 @@ pub(crate) fn parse(
 /// The fields of a quoted packet that matter.
 struct QuotedPacket<'a> {
     dst: IpAddr,
-    protocol: u8,
+    protocol: IpNumber,
     /// The first [`QUOTED_TRANSPORT`] bytes after the IP header.
     transport: &'a [u8],
 }
 
 fn quoted_v4(quote: &[u8], ours: Ipv4Addr) -> Result<QuotedPacket<'_>, DropReason> {
     let bad = DropReason::BadIcmpError;
-    let header = quote.get(..20).ok_or(bad)?;
-    let header_len = usize::from(header[0] & 0x0f) * 4;
-    if header[0] >> 4 != 4 || header_len < 20 {
-        return Err(bad);
-    }
+    let header = Ipv4HeaderSlice::from_slice(quote).map_err(|_| bad)?;
+    let header_len = header.slice().len();
     let transport = quote
         .get(header_len..header_len + QUOTED_TRANSPORT)
         .ok_or(bad)?;
-    let total_len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let fragment_offset = u16::from_be_bytes([header[6], header[7]]) & 0x1fff;
-    let protocol = header[9];
-    let src = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
-    let dst = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
+    let protocol = header.protocol();
+    let (src, dst) = (header.source_addr(), header.destination_addr());
     let unusable = dst.is_unspecified() || dst.is_multicast() || dst.is_broadcast();
-    if total_len < header_len + QUOTED_TRANSPORT
-        || fragment_offset != 0
-        || !matches!(protocol, TCP | UDP | ICMP)
+    if usize::from(header.total_len()) < header_len + QUOTED_TRANSPORT
+        || header.fragments_offset().value() != 0
+        || !matches!(protocol, IpNumber::TCP | IpNumber::UDP | IpNumber::ICMP)
         || src != ours
         || dst == ours
         || unusable
@@ -185,21 +175,19 @@ fn quoted_v4(quote: &[u8], ours: Ipv4Addr) -> Result<QuotedPacket<'_>, DropReaso
 
 fn quoted_v6(quote: &[u8], ours: Ipv6Addr) -> Result<QuotedPacket<'_>, DropReason> {
     let bad = DropReason::BadIcmpError;
-    let header = quote.get(..40).ok_or(bad)?;
-    let transport = quote.get(40..40 + QUOTED_TRANSPORT).ok_or(bad)?;
-    let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
+    let header = Ipv6HeaderSlice::from_slice(quote).map_err(|_| bad)?;
+    let transport = quote
+        .get(Ipv6Header::LEN..Ipv6Header::LEN + QUOTED_TRANSPORT)
+        .ok_or(bad)?;
     // The stack sends no extension headers: the transport header comes
     // first.
-    let protocol = header[6];
-    let address = |at: usize| {
-        let mut octets = [0u8; 16];
-        octets.copy_from_slice(&header[at..at + 16]);
-        Ipv6Addr::from(octets)
-    };
-    let (src, dst) = (address(8), address(24));
-    if header[0] >> 4 != 6
-        || payload_len < QUOTED_TRANSPORT
-        || !matches!(protocol, TCP | UDP | ICMPV6)
+    let protocol = header.next_header();
+    let (src, dst) = (header.source_addr(), header.destination_addr());
+    if usize::from(header.payload_length()) < QUOTED_TRANSPORT
+        || !matches!(
+            protocol,
+            IpNumber::TCP | IpNumber::UDP | IpNumber::IPV6_ICMP
+        )
         || src != ours
         || dst == ours
         || dst.is_unspecified()

@@ -34,7 +34,6 @@ use socket2::{Domain, InterfaceIndexOrAddress, Protocol, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
 
 use crate::limits::{LAN_DISCOVERY_PORT, LAN_GROUP_V4, LAN_GROUP_V6};
-use crate::wire::beacon;
 use interfaces::{multicast_interfaces, Interface};
 use on_link::on_link;
 
@@ -127,7 +126,7 @@ impl LanDiscovery {
 
     /// Sends a beacon on every LAN interface, a new one from `make` for
     /// each send, after joining the groups on interfaces that are new.
-    pub(crate) async fn send_beacon(&mut self, mut make: impl FnMut() -> [u8; beacon::LEN]) {
+    pub(crate) async fn send_beacon(&mut self, mut make: impl FnMut() -> Vec<u8>) {
         self.refresh();
         if let Some(sock) = &self.v4 {
             for i in self

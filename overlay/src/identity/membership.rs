@@ -85,14 +85,15 @@ impl MemberCert {
         not_after: u64,
         groups: &[String],
     ) -> Result<Self, MembershipError> {
-        let mut bytes = member_cert::Fields {
+        let mut bytes = Vec::new();
+        member_cert::Fields {
             network_id: *network.as_bytes(),
             node_id: *node.as_bytes(),
             not_after,
             name,
             groups,
         }
-        .emit_signed_part()?;
+        .emit_signed_part(&mut bytes)?;
         sign(owner, member_cert::SIGNING_CONTEXT, &mut bytes);
         Ok(Self { bytes })
     }
@@ -216,7 +217,8 @@ impl RevocationList {
         serial: u64,
         entries: &[Entry],
     ) -> Result<Self, MembershipError> {
-        let mut bytes = revocations::emit_signed_part(*network.as_bytes(), serial, entries)?;
+        let mut bytes = Vec::new();
+        revocations::emit_signed_part(*network.as_bytes(), serial, entries, &mut bytes)?;
         sign(owner, revocations::SIGNING_CONTEXT, &mut bytes);
         Ok(Self { bytes })
     }

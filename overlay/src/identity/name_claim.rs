@@ -64,14 +64,15 @@ impl NameClaim {
         claimed_at_ms: u64,
         cert: Option<&MemberCert>,
     ) -> Self {
-        let mut bytes = Fields {
+        let mut bytes = Vec::new();
+        Fields {
             network_id: *network.as_bytes(),
             node_id: *node.id().as_bytes(),
             claimed_at_ms,
             name,
             cert: cert.map_or(&[][..], MemberCert::as_bytes),
         }
-        .emit_signed_part()
+        .emit_signed_part(&mut bytes)
         .expect("a certificate is never too long for a claim");
         let sig = node.sign(&signing_message(&bytes));
         bytes.extend_from_slice(&sig);

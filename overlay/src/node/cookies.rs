@@ -198,7 +198,9 @@ impl Node {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill_bytes(&mut nonce);
         let key = self.keys_of(generation).own_cookie_key();
-        let reply = cookie_reply::emit(key, pkt.sender_index(), nonce, &cookie, &pkt.mac1());
+        let mut reply = Vec::with_capacity(cookie_reply::LEN);
+        let mac1 = pkt.mac1();
+        cookie_reply::emit(key, pkt.sender_index(), nonce, &cookie, &mac1, &mut reply);
         debug_assert!(reply.len() < pkt.as_bytes().len());
         match binding {
             Binding::Relay { hop, src } => {

@@ -126,7 +126,8 @@ impl Node {
                 })
             })
             .collect();
-        let msg = gossip::emit(&entries);
+        let mut msg = Vec::new();
+        gossip::emit(&entries, &mut msg);
         self.send_encrypted(now, to, &msg);
     }
 

@@ -208,9 +208,10 @@ impl Node {
     /// overlay UDP socket), for one send to a discovery group. Each call
     /// makes a beacon with a newer timestamp: a receiver takes each
     /// timestamp once, so every group and interface gets its own.
-    pub fn lan_beacon(&mut self, now: Instant, overlay_port: u16) -> [u8; beacon::LEN] {
+    pub fn lan_beacon(&mut self, now: Instant, overlay_port: u16) -> Vec<u8> {
         let ts = self.timestamp_ms(now);
-        let mut msg = beacon::emit(self.id.as_bytes(), overlay_port, ts);
+        let mut msg = Vec::with_capacity(beacon::LEN);
+        beacon::emit(self.id.as_bytes(), overlay_port, ts, &mut msg);
         self.keys.mac_to_any().seal(&mut msg);
         msg
     }

@@ -78,7 +78,8 @@ impl Node {
             self.pings.pending.pop_front();
         }
         self.pings.pending.push_back((nonce, peer, now));
-        let msg = ping::emit(Echo { pong: false, nonce });
+        let mut msg = Vec::with_capacity(ping::LEN);
+        ping::emit(Echo { pong: false, nonce }, &mut msg);
         if !self.send_encrypted(now, peer, &msg) {
             // No session yet: start one; the caller pings again.
             self.initiate(now, peer);
@@ -89,10 +90,12 @@ impl Node {
     /// Handles a ping or pong from `from`.
     pub(crate) fn consume_echo(&mut self, now: Instant, from: NodeId, e: Echo) {
         if !e.pong {
-            let msg = ping::emit(Echo {
+            let mut msg = Vec::with_capacity(ping::LEN);
+            let pong = Echo {
                 pong: true,
                 nonce: e.nonce,
-            });
+            };
+            ping::emit(pong, &mut msg);
             self.send_encrypted(now, from, &msg);
             return;
         }

@@ -78,7 +78,8 @@ impl Node {
             Ok(MessageType::Probe | MessageType::ProbeAck) => {
                 self.receive_probe(now, rx.socket, from, datagram)
             }
-            Err(_) => Err(DropReason::Malformed),
+            // Beacons go to the discovery port only.
+            Ok(MessageType::Beacon) | Err(_) => Err(DropReason::Malformed),
         };
         if let Err(reason) = action {
             self.drop_packet(reason);
@@ -401,7 +402,8 @@ impl Node {
         }
         // Stateless answer: our node ID and the hello's stamp, MAC'd for
         // the sender.
-        let mut ack = hello::emit(true, self.id.as_bytes(), stamp);
+        let mut ack = Vec::with_capacity(hello::LEN);
+        hello::emit(true, self.id.as_bytes(), stamp, &mut ack);
         self.keys_of(generation).mac_to(&sender).seal(&mut ack);
         // From the socket the hello reached.
         self.queue_datagram(rx.socket, from, ack.to_vec());

@@ -35,8 +35,8 @@ use serde::{Deserialize, Serialize};
 use super::{DropReason, Event, Node};
 use crate::identity::NodeId;
 use crate::wire::record::{
-    emit_found, emit_record, signed_part, signing_message, Op, Record, RecordMessage, HOP_LIMIT,
-    MAX_FOUND_RECORDS, MAX_TTL_S, MAX_VALUE,
+    emit_found, emit_record, emit_signed_part, signing_message, Op, Record, RecordMessage,
+    HOP_LIMIT, MAX_FOUND_RECORDS, MAX_TTL_S, MAX_VALUE,
 };
 
 /// Members besides the nearest one that keep a copy of a record.
@@ -244,10 +244,12 @@ impl Node {
         let ttl_s = u32::try_from(ttl.as_secs())
             .unwrap_or(u32::MAX)
             .min(MAX_TTL_S);
-        let part = signed_part(self.id.as_bytes(), &key, seq, ttl_s, value)
+        let mut part = Vec::new();
+        emit_signed_part(self.id.as_bytes(), &key, seq, ttl_s, value, &mut part)
             .map_err(|_| RecordError::TooLarge)?;
         let sig = self.node_key.sign(&signing_message(&part));
-        let bytes = emit_record(part, &sig);
+        let mut bytes = Vec::with_capacity(part.len() + sig.len());
+        emit_record(&part, &sig, &mut bytes);
         let record = Record::parse(&bytes).expect("made valid");
         let msg = RecordMessage {
             hop_limit: HOP_LIMIT,
@@ -319,7 +321,7 @@ impl Node {
             origin: *self.id.as_bytes(),
             op: Op::Fetch(key),
         };
-        if !self.send_encrypted(now, hop, &msg.emit()) {
+        if !self.send_encrypted(now, hop, &crate::wire::to_vec(|o| msg.emit(o))) {
             return false;
         }
         let f = self.records.fetches.get_mut(&key).expect("checked");
@@ -360,7 +362,7 @@ impl Node {
                     hop_limit: msg.hop_limit - 1,
                     ..*msg
                 };
-                if self.send_encrypted(now, hop, &fwd.emit()) {
+                if self.send_encrypted(now, hop, &crate::wire::to_vec(|o| fwd.emit(o))) {
                     self.records.stats.forwarded += 1;
                     return;
                 }
@@ -379,7 +381,7 @@ impl Node {
                 origin: msg.origin,
                 op: Op::Replica(*record),
             };
-            self.send_encrypted(now, hop, &copy.emit());
+            self.send_encrypted(now, hop, &crate::wire::to_vec(|o| copy.emit(o)));
         }
     }
 
@@ -428,7 +430,7 @@ impl Node {
                             hop_limit: msg.hop_limit - 1,
                             ..msg
                         };
-                        if self.send_encrypted(now, hop, &fwd.emit()) {
+                        if self.send_encrypted(now, hop, &crate::wire::to_vec(|o| fwd.emit(o))) {
                             self.records.stats.forwarded += 1;
                         }
                     }
@@ -523,7 +525,7 @@ impl Node {
                     hop_limit: msg.hop_limit - 1,
                     ..*msg
                 };
-                if self.send_encrypted(now, hop, &fwd.emit()) {
+                if self.send_encrypted(now, hop, &crate::wire::to_vec(|o| fwd.emit(o))) {
                     self.records.stats.forwarded += 1;
                     return;
                 }
@@ -547,7 +549,16 @@ impl Node {
             return;
         };
         for (part, group) in groups.iter().take(usize::from(parts)).enumerate() {
-            let answer = emit_found(msg.id, msg.origin, key, part as u8, parts, group);
+            let mut answer = Vec::new();
+            emit_found(
+                msg.id,
+                msg.origin,
+                key,
+                part as u8,
+                parts,
+                group,
+                &mut answer,
+            );
             self.send_encrypted(now, hop, &answer);
         }
     }

@@ -202,7 +202,8 @@ impl Node {
             tracing::debug!(dst = %dst.short(), "no relay toward a member");
             return false;
         };
-        let frame = relay::emit(dst.as_bytes(), self.id.as_bytes(), datagram);
+        let mut frame = Vec::new();
+        relay::emit(dst.as_bytes(), self.id.as_bytes(), datagram, &mut frame);
         let sent = self.send_encrypted(now, hop, &frame);
         if sent {
             self.relay.stats.sent_relayed += 1;

@@ -67,7 +67,9 @@ impl Node {
         let msg = if bytes.len() <= revocations::MAX_WHOLE_LEN {
             bytes.to_vec()
         } else {
-            match revocation_part::emit_part(list.serial(), bytes, 0) {
+            match crate::wire::try_to_vec(|o| {
+                crate::wire::revocation_part::emit_part(list.serial(), bytes, 0, o)
+            }) {
                 Ok(m) => m,
                 Err(_) => return,
             }
@@ -109,7 +111,12 @@ impl Node {
         let parts = revocation_part::parts(bytes.len());
         let end = (usize::from(p.index()) + usize::from(count)).min(parts);
         let msgs: Vec<Vec<u8>> = (usize::from(p.index())..end)
-            .filter_map(|i| revocation_part::emit_part(list.serial(), bytes, i as u16).ok())
+            .filter_map(|i| {
+                crate::wire::try_to_vec(|o| {
+                    crate::wire::revocation_part::emit_part(list.serial(), bytes, i as u16, o)
+                })
+                .ok()
+            })
             .collect();
         for m in msgs {
             self.send_encrypted(now, from, &m);
@@ -179,7 +186,9 @@ impl Node {
         a.retry_at = now + RETRY;
         let (to, serial, total) = (a.from, a.serial, a.bytes.len());
         let count = (end - first) as u16;
-        if let Ok(want) = revocation_part::emit_want(serial, total, first as u16, count) {
+        if let Ok(want) = crate::wire::try_to_vec(|o| {
+            crate::wire::revocation_part::emit_want(serial, total, first as u16, count, o)
+        }) {
             self.send_encrypted(now, to, &want);
         }
     }

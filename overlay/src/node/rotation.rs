@@ -265,7 +265,8 @@ impl Node {
     /// [`MAX_GRACE`] from now, at once if it has passed.
     fn grace_end_instant(&self, now: Instant, grace_end_s: u64) -> Instant {
         let cap = now + MAX_GRACE;
-        self.time.instant_at_unix_ms(grace_end_s.saturating_mul(1000))
+        self.time
+            .instant_at_unix_ms(grace_end_s.saturating_mul(1000))
             .map_or(now, |t| t.clamp(now, cap))
     }
 
@@ -489,7 +490,8 @@ impl Node {
             .map_or(now, |r| r.refuse_after);
         let key = &self.rotation.current;
         let epoch = key.epoch();
-        let mut msg = match self.rotation.grant {
+        let mut msg = Vec::with_capacity(key_update::SIGNED_LEN);
+        match self.rotation.grant {
             // The grace end the owner signed, as it signed it.
             Some(g) => key_update::emit_signed(
                 epoch,
@@ -497,13 +499,19 @@ impl Node {
                 key.id().as_bytes(),
                 key.secret(),
                 &g.signature,
-            )
-            .to_vec(),
+                &mut msg,
+            ),
             None => {
-                let grace_end_s = self.unix_ms_at(grace_end).div_ceil(1000);
-                key_update::emit(epoch, grace_end_s, key.id().as_bytes(), key.secret()).to_vec()
+                let grace_end_s = self.time.unix_ms_at(grace_end).div_ceil(1000);
+                key_update::emit(
+                    epoch,
+                    grace_end_s,
+                    key.id().as_bytes(),
+                    key.secret(),
+                    &mut msg,
+                );
             }
-        };
+        }
         if self.send_encrypted(now, pid, &msg) {
             self.rotation.stats.updates_sent += 1;
             tracing::debug!(peer = %pid.short(), epoch, "sent the network key");

@@ -256,7 +256,8 @@ impl Node {
             p.link.loss_sample(true);
         }
         p.link.ping = Some((nonce, now));
-        let msg = crate::wire::ping::emit(crate::wire::ping::Echo { pong: false, nonce });
+        let mut msg = Vec::with_capacity(crate::wire::ping::LEN);
+        crate::wire::ping::emit(crate::wire::ping::Echo { pong: false, nonce }, &mut msg);
         self.send_encrypted(now, to, &msg);
     }
 

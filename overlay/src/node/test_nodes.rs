@@ -70,14 +70,15 @@ pub(super) fn candidates_signal(
     request: bool,
     punch_id: u64,
 ) -> Vec<u8> {
-    let body = Candidates {
+    let mut body = Vec::new();
+    Candidates {
         request,
         punch_id,
         nat: NatHint::default(),
         extra_sockets: 0,
         list: Vec::new(),
     }
-    .emit();
+    .emit(&mut body);
     sealed_signal(from, to, 1, &body)
 }
 
@@ -97,5 +98,15 @@ pub(super) fn sealed_signal(from: &NodeKey, to: NodeId, ts: u64, plain: &[u8]) -
         dst: to.as_bytes(),
         timestamp_ms: ts,
     };
-    signal_seal::emit(&header, &key, [ts as u8; 16], plain, |m| from.sign(m)).unwrap()
+    let mut msg = Vec::new();
+    signal_seal::emit(
+        &header,
+        &key,
+        [ts as u8; 16],
+        plain,
+        |m| from.sign(m),
+        &mut msg,
+    )
+    .unwrap();
+    msg
 }

@@ -55,7 +55,11 @@ fn flooded(t0: Instant) -> (Node, Vec<NodeId>) {
                 endpoint: endpoint(i as u32),
             })
             .collect();
-        a.consume_gossip(t0, flooder, &gossip::emit(&entries));
+        a.consume_gossip(
+            t0,
+            flooder,
+            &crate::wire::to_vec(|o| gossip::emit(&entries, o)),
+        );
     }
     for (i, id) in met.iter().enumerate() {
         let p = a
@@ -149,7 +153,7 @@ fn bench_expiry_stall() {
                 endpoint: endpoint(i as u32),
             })
             .collect();
-        let msg = gossip::emit(&entries);
+        let msg = crate::wire::to_vec(|o| gossip::emit(&entries, o));
         let t = Instant::now();
         a.consume_gossip(t0, flooder, &msg);
         longest_in = longest_in.max(t.elapsed());

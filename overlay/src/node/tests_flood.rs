@@ -46,7 +46,7 @@ fn gossip_of(ids: &[NodeId], age_secs: u16) -> Vec<Vec<u8>> {
                     endpoint: endpoint(i as u32),
                 })
                 .collect();
-            gossip::emit(&entries)
+            crate::wire::to_vec(|o| gossip::emit(&entries, o))
         })
         .collect()
 }
@@ -156,7 +156,11 @@ fn a_member_announced_with_an_id_that_is_no_key_gets_no_handshake() {
         metric: gossip::UNREACHABLE,
         endpoint: e,
     });
-    a.consume_gossip(t0, from, &gossip::emit(&entries));
+    a.consume_gossip(
+        t0,
+        from,
+        &crate::wire::to_vec(|o| gossip::emit(&entries, o)),
+    );
     // Both are recorded, as any announced member is.
     let bogus = NodeId::unchecked(bogus);
     assert!(a.peers.contains_key(&bogus) && a.peers.contains_key(&real));

@@ -8,6 +8,7 @@ use super::*;
 use crate::identity::{OwnerKey, SignedRotation};
 use crate::node::{DropReason, RotateError};
 use crate::wire::key_update;
+use crate::wire::to_vec;
 
 /// Three members of a managed network, connected.
 fn three_members() -> (Net, OwnerKey) {
@@ -36,12 +37,29 @@ fn members_refuse_rotations_the_owner_did_not_sign() {
     // A key update sent anyway, bare or with a wrong signature, is dropped.
     let to = net.node(1).id();
     let (id, epoch) = (*new.id().as_bytes(), new.epoch());
-    let bare = key_update::emit(epoch, START + 3600, &id, new.secret());
-    let wrong = key_update::emit_signed(epoch, START + 3600, &id, new.secret(), forged.signature());
+    let bare = to_vec(|o| key_update::emit(epoch, START + 3600, &id, new.secret(), o));
+    let wrong = to_vec(|o| {
+        key_update::emit_signed(
+            epoch,
+            START + 3600,
+            &id,
+            new.secret(),
+            forged.signature(),
+            o,
+        )
+    });
     // The owner's signature, but over another grace end.
     let good = SignedRotation::sign(&o, new.clone(), START + 3600);
-    let stretched =
-        key_update::emit_signed(epoch, START + 99_999, &id, new.secret(), good.signature());
+    let stretched = to_vec(|o| {
+        key_update::emit_signed(
+            epoch,
+            START + 99_999,
+            &id,
+            new.secret(),
+            good.signature(),
+            o,
+        )
+    });
     for msg in [&bare[..], &wrong[..], &stretched[..]] {
         assert!(net.nodes[0].1.send_encrypted(now, to, msg));
     }

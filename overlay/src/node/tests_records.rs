@@ -8,14 +8,15 @@ use std::time::Duration;
 use ed25519_dalek::{Signer, SigningKey};
 
 use super::*;
-use crate::wire::record::{emit_found, emit_record, signed_part, signing_message, Record};
+use crate::wire::record::{emit_found, emit_record, emit_signed_part, signing_message, Record};
 
 /// A record of `signer` under `key`.
 fn record(signer: &SigningKey, key: [u8; 32], seq: u64, value: &[u8]) -> Vec<u8> {
     let publisher = signer.verifying_key().to_bytes();
-    let part = signed_part(&publisher, &key, seq, 600, value).unwrap();
+    let mut part = Vec::new();
+    emit_signed_part(&publisher, &key, seq, 600, value, &mut part).unwrap();
     let sig = signer.sign(&signing_message(&part)).to_bytes();
-    emit_record(part, &sig)
+    crate::wire::to_vec(|o| emit_record(&part, &sig, o))
 }
 
 /// Twelve members that all joined through node 0 and had time to meet.
@@ -154,13 +155,14 @@ fn forged_and_misplaced_records_are_refused_and_counted() {
         crate::wire::record::Op::Store(r),
         crate::wire::record::Op::Replica(r),
     ] {
-        let msg = crate::wire::record::RecordMessage {
+        let mut msg = Vec::new();
+        crate::wire::record::RecordMessage {
             hop_limit: 3,
             id: 1,
             origin,
             op,
         }
-        .emit();
+        .emit(&mut msg);
         let now = net.now;
         assert!(net.node(5).usable_hop(now, &from));
         net.nodes[5].1.consume_record(now, from, &msg);
@@ -178,7 +180,7 @@ fn forged_and_misplaced_records_are_refused_and_counted() {
     let id = net.node(5).records.fetches[&key].id;
     let elsewhere = record(&signer, [0x45; 32], 1, b"another key");
     let me = *net.node(5).id().as_bytes();
-    let answer = emit_found(id, me, key, 0, 1, &[&elsewhere, &forged]);
+    let answer = crate::wire::to_vec(|o| emit_found(id, me, key, 0, 1, &[&elsewhere, &forged], o));
     net.nodes[5].1.consume_record(now, from, &answer);
     assert_eq!(net.node(5).drops().get(DropReason::RecordRejected), 4);
     net.drain(5);

@@ -27,13 +27,13 @@ const VICTIM: &str = "192.0.2.66";
 
 /// A probe from `key` to `to`, sealed as `key`'s node would: its pair tag
 /// is keyed from `key` and `to`.
-fn probe_from(key: &NodeKey, to: NodeId, tx: u64) -> [u8; crate::wire::probe::ACK_LEN] {
+fn probe_from(key: &NodeKey, to: NodeId, tx: u64) -> Vec<u8> {
     use crate::wire::probe;
     let keys = HandshakeKeys::new(key, &NetworkKey::from_secret([9; 32]));
     let pair = super::traversal::pair::PairKeys::default()
         .get(key, &keys, &to)
         .unwrap();
-    let mut msg = probe::emit_probe(key.id().as_bytes(), tx);
+    let mut msg = crate::wire::to_vec(|o| probe::emit_probe(key.id().as_bytes(), tx, o));
     probe::seal(&mut msg, &pair.to, &keys.mac_to(&to));
     msg
 }
@@ -61,7 +61,8 @@ fn crafted(key: &NodeKey, to: NodeId, ts: u64, punch_id: u64) -> Vec<u8> {
             addr: SocketAddr::new(victim(), 40_000 + i),
         })
         .collect();
-    let body = Candidates {
+    let mut body = Vec::new();
+    Candidates {
         request: true,
         punch_id,
         nat: NatHint {
@@ -73,7 +74,7 @@ fn crafted(key: &NodeKey, to: NodeId, ts: u64, punch_id: u64) -> Vec<u8> {
         extra_sockets: 256,
         list,
     }
-    .emit();
+    .emit(&mut body);
     sealed_signal(key, to, ts, &body)
 }
 
@@ -118,7 +119,11 @@ fn attack(time: Duration, vouch: bool) -> Outcome {
             })
             .collect();
         for chunk in entries.chunks(24) {
-            a.consume_gossip(t0, hostile.id(), &gossip::emit(chunk));
+            a.consume_gossip(
+                t0,
+                hostile.id(),
+                &crate::wire::to_vec(|o| gossip::emit(chunk, o)),
+            );
         }
     }
     let mut out = Outcome {
@@ -214,7 +219,11 @@ fn a_spray_needs_another_members_word_for_the_address() {
                 metric: gossip::UNREACHABLE,
                 endpoint: SocketAddr::new(victim(), 40_000),
             };
-            a.consume_gossip(t0, forwarder, &gossip::emit(&[entry]));
+            a.consume_gossip(
+                t0,
+                forwarder,
+                &crate::wire::to_vec(|o| gossip::emit(&[entry], o)),
+            );
         }
         let msg = crafted(&requester, a.id(), 1, 77);
         a.consume_signal(t0, forwarder, &msg);
@@ -239,7 +248,14 @@ fn probes_and_hellos_inside_relay_frames_are_dropped_and_direct_ones_answered() 
     let sender = sender_key.id();
     let relay = NodeKey::from_seed([4; 32]).id();
     let pr = probe_from(&sender_key, a.id(), 5);
-    let mut hi = hello::emit(false, sender.as_bytes(), hello::stamp_of(a.unix_ms_at(t0)));
+    let mut hi = crate::wire::to_vec(|o| {
+        hello::emit(
+            false,
+            sender.as_bytes(),
+            hello::stamp_of(a.unix_ms_at(t0)),
+            o,
+        )
+    });
     a.keys.mac_to_any().seal(&mut hi);
     let from: SocketAddr = "198.51.100.9:9740".parse().unwrap();
     let mut out = [0u8; 256];
@@ -301,7 +317,7 @@ fn hellos_from_outside_the_clock_window_and_old_acks_are_refused() {
     // ahead: no answer, counted.
     for skew in [-200_000i64, 200_000] {
         let stamp = hello::stamp_of(now_ms.saturating_add_signed(skew));
-        let mut hi = hello::emit(false, sender.as_bytes(), stamp);
+        let mut hi = crate::wire::to_vec(|o| hello::emit(false, sender.as_bytes(), stamp, o));
         a.keys.mac_to_any().seal(&mut hi);
         a.handle_datagram(t0, from, &hi, &mut out);
         assert!(a.poll_transmit().is_none(), "skew {skew} ms answered");
@@ -309,7 +325,7 @@ fn hellos_from_outside_the_clock_window_and_old_acks_are_refused() {
     assert_eq!(a.drops().get(DropReason::HelloStale), 2);
     // Within the window: answered, the stamp echoed.
     let stamp = hello::stamp_of(now_ms - 60_000);
-    let mut hi = hello::emit(false, sender.as_bytes(), stamp);
+    let mut hi = crate::wire::to_vec(|o| hello::emit(false, sender.as_bytes(), stamp, o));
     a.keys.mac_to_any().seal(&mut hi);
     a.handle_datagram(t0, from, &hi, &mut out);
     let ack = a.poll_transmit().expect("answered");

@@ -169,7 +169,9 @@ fn updates_for_another_network_or_an_older_key_change_nothing() {
     let ours = net.node(0).network_key().clone();
     let ahead = ours.rotated([3; 32]).rotated([4; 32]);
     for key in [&other, &ours, &ahead] {
-        let mut msg = key_update::emit(key.epoch(), 0, key.id().as_bytes(), key.secret());
+        let mut msg = crate::wire::to_vec(|o| {
+            key_update::emit(key.epoch(), 0, key.id().as_bytes(), key.secret(), o)
+        });
         assert!(net.nodes[0].1.send_encrypted(now, b_id, &msg));
         msg.fill(0);
         net.drain(0);

@@ -99,7 +99,11 @@ fn members_only_heard_of_hold_no_ipv4_address() {
         endpoint: endpoint(2),
     };
     let gossiper = ids(0x66, 1)[0];
-    a.consume_gossip(t0, gossiper, &gossip::emit(&[news]));
+    a.consume_gossip(
+        t0,
+        gossiper,
+        &crate::wire::to_vec(|o| gossip::emit(&[news], o)),
+    );
     assert!(a.peers.contains_key(&low));
     assert_eq!(a.ipv4s.addr_of(&low), None);
     assert_eq!(a.owner_of(IpAddr::V4(x)), Some(high));
@@ -111,7 +115,11 @@ fn members_only_heard_of_hold_no_ipv4_address() {
         node_id: *lone.as_bytes(),
         ..news
     };
-    a.consume_gossip(t0, gossiper, &gossip::emit(&[news]));
+    a.consume_gossip(
+        t0,
+        gossiper,
+        &crate::wire::to_vec(|o| gossip::emit(&[news], o)),
+    );
     assert_eq!(a.owner_of(IpAddr::V4(lone_x)), Some(lone));
     assert_eq!(a.ipv4s.addr_of(&lone), None);
 }

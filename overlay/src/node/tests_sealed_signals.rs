@@ -96,7 +96,7 @@ fn a_forwarding_member_sees_no_candidate_address_and_the_recipient_does() {
     assert_eq!(forwarded[1] + 1, sent[1]);
     assert_eq!(forwarded[2..], sent[2..]);
     // The search can succeed: a plaintext body holds the addresses.
-    let plain = candidates().emit();
+    let plain = crate::wire::to_vec(|o| candidates().emit(o));
     for addr in [LAN, REFLEXIVE] {
         let (encoded, ip) = address_bytes(addr);
         assert!(contains(&plain, &encoded) && contains(&plain, &ip));
@@ -175,10 +175,13 @@ fn signal_with(
         timestamp_ms: ts,
     };
     match key {
-        Some(k) => signal_seal::emit(&h, k, [9; 16], plain, |m| from.sign(m)).unwrap(),
+        Some(k) => crate::wire::try_to_vec(|o| {
+            signal_seal::emit(&h, k, [9; 16], plain, |m| from.sign(m), o)
+        })
+        .unwrap(),
         None => {
             h.body_kind = body_kind::CANDIDATES;
-            signal::emit(&h, plain, |m| from.sign(m)).unwrap()
+            crate::wire::try_to_vec(|o| signal::emit(&h, plain, |m| from.sign(m), o)).unwrap()
         }
     }
 }
@@ -197,7 +200,7 @@ fn a_body_sealed_for_another_pair_or_not_sealed_is_refused() {
             .shared
     };
     let (a, bid) = (a_key.id(), b.id());
-    let plain = candidates().emit();
+    let plain = crate::wire::to_vec(|o| candidates().emit(o));
     let wrong = [
         // Sealed for C, addressed (and signed) to B.
         SealKey::derive(&shared_with(&c), a.as_bytes(), c.as_bytes()),

@@ -156,7 +156,9 @@ fn every_timer_kind_is_reported_and_runs_on_time() {
         .1
         .set_managed(t0, owner.id(), cert, None)
         .unwrap();
-    let part = crate::wire::revocation_part::emit_part(1, &[0; 2000], 0).unwrap();
+    let part =
+        crate::wire::try_to_vec(|o| crate::wire::revocation_part::emit_part(1, &[0; 2000], 0, o))
+            .unwrap();
     let from = net.nodes[0].1.id();
     net.nodes[4].1.consume_revocation_part(t0, from, &part);
 

@@ -146,7 +146,8 @@ impl Node {
                 );
             }
             let stamp = hello::stamp_of(self.unix_ms_at(now));
-            let mut msg = hello::emit(false, self.id.as_bytes(), stamp);
+            let mut msg = Vec::with_capacity(hello::LEN);
+            hello::emit(false, self.id.as_bytes(), stamp, &mut msg);
             self.keys.mac_to_any().seal(&mut msg);
             self.queue_datagram(MAIN_SOCKET, addr, msg.to_vec());
             // During a grace period, one under the old key too, for a

@@ -14,6 +14,13 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
+use etherparse::icmpv4::{self, DestUnreachableHeader};
+use etherparse::icmpv6::DestUnreachableCode;
+use etherparse::{
+    Icmpv4Header, Icmpv4Type, Icmpv6Header, Icmpv6Type, IpNumber, Ipv4Header, Ipv4HeaderSlice,
+    Ipv6Header, Ipv6HeaderSlice,
+};
+
 use crate::wire::inner::IpPacket;
 
 /// ICMPv6 errors stay within the IPv6 minimum MTU (RFC 4443 §2.4 (c)).
@@ -107,15 +114,19 @@ fn is_error_or_multicast(p: &IpPacket<'_>) -> bool {
     if bad_addr(p.src) || bad_addr(p.dst) {
         return true;
     }
-    let b = p.bytes;
     match p.src {
         // ICMPv6 errors have types below 128.
-        IpAddr::V6(_) => b.len() > 40 && b[6] == 58 && b[40] < 128,
+        IpAddr::V6(_) => Ipv6HeaderSlice::from_slice(p.bytes).is_ok_and(|h| {
+            h.next_header() == IpNumber::IPV6_ICMP
+                && p.bytes.get(Ipv6Header::LEN).is_some_and(|t| *t < 128)
+        }),
         // ICMP: only an echo request gets an error about it.
-        IpAddr::V4(_) => {
-            let ihl = usize::from(b[0] & 0x0f) * 4;
-            b[9] == 1 && b.get(ihl).is_some_and(|t| *t != 8)
-        }
+        IpAddr::V4(_) => Ipv4HeaderSlice::from_slice(p.bytes).is_ok_and(|h| {
+            h.protocol() == IpNumber::ICMP
+                && p.bytes
+                    .get(h.slice().len())
+                    .is_some_and(|t| *t != icmpv4::TYPE_ECHO_REQUEST)
+        }),
     }
 }
 
@@ -126,36 +137,24 @@ fn emit_v6(
     kind: IcmpError,
     out: &mut [u8],
 ) -> Option<usize> {
-    let quoted = original.len().min(MAX_ICMPV6 - 40 - 8);
-    let icmp_len = 8 + quoted;
-    let total = 40 + icmp_len;
-    let out = out.get_mut(..total)?;
-    out[0] = 0x60;
-    out[1..4].fill(0);
-    out[4..6].copy_from_slice(&(icmp_len as u16).to_be_bytes());
-    out[6] = 58;
-    out[7] = 64;
-    out[8..24].copy_from_slice(&from.octets());
-    out[24..40].copy_from_slice(&to.octets());
-    out[42..48].fill(0);
-    match kind {
-        // Type 1 (destination unreachable), code 3 (address unreachable).
-        IcmpError::Unreachable => (out[40], out[41]) = (1, 3),
-        // Type 2 (packet too big), code 0, then the MTU.
-        IcmpError::TooBig(mtu) => {
-            (out[40], out[41]) = (2, 0);
-            out[44..48].copy_from_slice(&u32::from(mtu).to_be_bytes());
-        }
-    }
-    out[48..].copy_from_slice(&original[..quoted]);
-    let mut sum = Checksum::default();
-    sum.add(&from.octets());
-    sum.add(&to.octets());
-    sum.add(&(icmp_len as u32).to_be_bytes());
-    sum.add(&[0, 0, 0, 58]);
-    sum.add(&out[40..]);
-    out[42..44].copy_from_slice(&sum.finish().to_be_bytes());
-    Some(total)
+    let quoted = &original[..original.len().min(MAX_ICMPV6 - Ipv6Header::LEN - 8)];
+    let icmp_type = match kind {
+        IcmpError::Unreachable => Icmpv6Type::DestinationUnreachable(DestUnreachableCode::Address),
+        IcmpError::TooBig(mtu) => Icmpv6Type::PacketTooBig {
+            mtu: u32::from(mtu),
+        },
+    };
+    let icmp = Icmpv6Header::with_checksum(icmp_type, from.octets(), to.octets(), quoted).ok()?;
+    let icmp_len = icmp.header_len() + quoted.len();
+    let ip = Ipv6Header {
+        payload_length: u16::try_from(icmp_len).ok()?,
+        next_header: IpNumber::IPV6_ICMP,
+        hop_limit: 64,
+        source: from.octets(),
+        destination: to.octets(),
+        ..Default::default()
+    };
+    write_packet(&ip.to_bytes(), &icmp.to_bytes(), quoted, out)
 }
 
 fn emit_v4(
@@ -165,75 +164,32 @@ fn emit_v4(
     kind: IcmpError,
     out: &mut [u8],
 ) -> Option<usize> {
-    let quoted = original.len().min(MAX_ICMPV4 - 20 - 8);
-    let total = 20 + 8 + quoted;
+    let quoted = &original[..original.len().min(MAX_ICMPV4 - Ipv4Header::MIN_LEN - 8)];
+    let unreachable = match kind {
+        IcmpError::Unreachable => DestUnreachableHeader::Host,
+        IcmpError::TooBig(next_hop_mtu) => {
+            DestUnreachableHeader::FragmentationNeeded { next_hop_mtu }
+        }
+    };
+    let icmp = Icmpv4Header::with_checksum(Icmpv4Type::DestinationUnreachable(unreachable), quoted);
+    let icmp_len = u16::try_from(icmp.header_len() + quoted.len()).ok()?;
+    let mut ip = Ipv4Header::new(icmp_len, 64, IpNumber::ICMP, from.octets(), to.octets()).ok()?;
+    ip.dont_fragment = false;
+    ip.header_checksum = ip.calc_header_checksum();
+    write_packet(&ip.to_bytes(), &icmp.to_bytes(), quoted, out)
+}
+
+/// Writes an IP header, an ICMP header and the quoted packet into `out`;
+/// returns the length, or `None` if `out` is too short.
+fn write_packet(ip: &[u8], icmp: &[u8], quoted: &[u8], out: &mut [u8]) -> Option<usize> {
+    let total = ip.len() + icmp.len() + quoted.len();
     let out = out.get_mut(..total)?;
-    out[0] = 0x45;
-    out[1] = 0;
-    out[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-    out[4..8].fill(0);
-    out[8] = 64;
-    out[9] = 1;
-    out[10..12].fill(0);
-    out[12..16].copy_from_slice(&from.octets());
-    out[16..20].copy_from_slice(&to.octets());
-    let mut ip_sum = Checksum::default();
-    ip_sum.add(&out[..20]);
-    out[10..12].copy_from_slice(&ip_sum.finish().to_be_bytes());
-    out[22..28].fill(0);
-    out[20] = 3;
-    match kind {
-        // Code 1: host unreachable.
-        IcmpError::Unreachable => out[21] = 1,
-        // Code 4: fragmentation needed and DF set, with the next-hop MTU.
-        IcmpError::TooBig(mtu) => {
-            out[21] = 4;
-            out[26..28].copy_from_slice(&mtu.to_be_bytes());
-        }
-    }
-    out[28..].copy_from_slice(&original[..quoted]);
-    let mut sum = Checksum::default();
-    sum.add(&out[20..]);
-    out[22..24].copy_from_slice(&sum.finish().to_be_bytes());
+    let (ip_out, rest) = out.split_at_mut(ip.len());
+    let (icmp_out, quoted_out) = rest.split_at_mut(icmp.len());
+    ip_out.copy_from_slice(ip);
+    icmp_out.copy_from_slice(icmp);
+    quoted_out.copy_from_slice(quoted);
     Some(total)
-}
-
-/// The Internet checksum (RFC 1071).
-#[derive(Default)]
-struct Checksum {
-    acc: u32,
-    odd: Option<u8>,
-}
-
-impl Checksum {
-    fn add(&mut self, data: &[u8]) {
-        let mut data = data;
-        if let Some(hi) = self.odd.take() {
-            if let Some((&lo, rest)) = data.split_first() {
-                self.acc += u32::from(u16::from_be_bytes([hi, lo]));
-                data = rest;
-            } else {
-                self.odd = Some(hi);
-                return;
-            }
-        }
-        let mut chunks = data.chunks_exact(2);
-        for c in &mut chunks {
-            self.acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
-            self.acc = (self.acc & 0xffff) + (self.acc >> 16);
-        }
-        self.odd = chunks.remainder().first().copied();
-    }
-
-    fn finish(mut self) -> u16 {
-        if let Some(hi) = self.odd.take() {
-            self.acc += u32::from(u16::from_be_bytes([hi, 0]));
-        }
-        while self.acc > 0xffff {
-            self.acc = (self.acc & 0xffff) + (self.acc >> 16);
-        }
-        !(self.acc as u16)
-    }
 }
 
 #[cfg(test)]
@@ -242,14 +198,15 @@ impl Checksum {
 mod tests {
     use super::*;
     use crate::wire::inner::parse_ip;
+    use etherparse::checksum::Sum16BitWords;
 
-    /// Verifies a checksum over `data` (with the checksum field filled in).
+    /// Verifies an Internet checksum over `parts` (with the checksum field
+    /// filled in).
     fn verifies(parts: &[&[u8]]) -> bool {
-        let mut c = Checksum::default();
-        for p in parts {
-            c.add(p);
-        }
-        c.finish() == 0
+        let sum = parts
+            .iter()
+            .fold(Sum16BitWords::new(), |s, p| s.add_slice(p));
+        sum.ones_complement() == 0
     }
 
     fn tcp_syn_v6(src: Ipv6Addr, dst: Ipv6Addr) -> Vec<u8> {
@@ -276,7 +233,10 @@ mod tests {
         let n = emit(&ip, &mut ErrorRateLimit::new(), Instant::now(), &mut out).unwrap();
         let e = parse_ip(&out[..n]).unwrap();
         assert_eq!((e.src, e.dst), (IpAddr::V6(dst), IpAddr::V6(src)));
+        assert_eq!(&out[..4], &[0x60, 0, 0, 0]);
+        assert_eq!(&out[6..8], &[58, 64]);
         assert_eq!(&out[40..42], &[1, 3]);
+        assert_eq!(&out[44..48], &[0; 4]);
         assert_eq!(&out[48..n], &syn[..]);
         let len = ((n - 40) as u32).to_be_bytes();
         assert!(verifies(&[
@@ -301,7 +261,12 @@ mod tests {
         let n = emit(&ip, &mut ErrorRateLimit::new(), Instant::now(), &mut out).unwrap();
         assert!(verifies(&[&out[..20]]));
         assert!(verifies(&[&out[20..n]]));
+        // Version and header length, no TOS, no fragment flags, TTL 64, ICMP.
+        assert_eq!(&out[..2], &[0x45, 0]);
+        assert_eq!(&out[2..4], &(n as u16).to_be_bytes());
+        assert_eq!(&out[4..10], &[0, 0, 0, 0, 64, 1]);
         assert_eq!(&out[20..22], &[3, 1]);
+        assert_eq!(&out[24..28], &[0; 4]);
         assert_eq!(&out[28..n], &syn[..]);
     }
 

@@ -134,7 +134,9 @@ impl HandshakeKeys {
         self.padded_certificate = if certificate.is_empty() {
             Vec::new()
         } else {
-            member_cert::pad(&certificate)
+            let mut padded = Vec::with_capacity(member_cert::MAX_LEN);
+            member_cert::pad(&certificate, &mut padded);
+            padded
         };
         self.certificate = certificate;
     }
@@ -260,12 +262,13 @@ pub fn create_initiation(
         .remote_public_key(&public)
         .and_then(|b| b.build_initiator())
         .map_err(noise_err)?;
-    let mut payload = handshake_init::Payload {
+    let mut payload =
+        Vec::with_capacity(handshake_init::PAYLOAD_LEN + keys.padded_certificate.len());
+    handshake_init::Payload {
         node_id: *keys.node_id.as_bytes(),
         timestamp_ms,
     }
-    .emit()
-    .to_vec();
+    .emit(&mut payload);
     payload.extend_from_slice(&keys.padded_certificate);
     let mut msg = vec![0u8; handshake_init::LEN + keys.padded_certificate.len()];
     let noise = handshake_init::emit_header(&mut msg, local_index);
@@ -531,7 +534,9 @@ mod tests {
         assert!(kb.mac_to_me().verify(&init));
         let pkt = handshake_init::Packet::new_checked(&init[..]).unwrap();
         let ini = consume_initiation(&kb, &pkt, [2; 32]).unwrap();
-        assert_eq!(ini.certificate, member_cert::pad(b"certificate of a"));
+        let mut padded = Vec::new();
+        member_cert::pad(b"certificate of a", &mut padded);
+        assert_eq!(ini.certificate, padded);
         let (_, resp) = ini.create_response(&mut kb, 2, now).unwrap();
         assert_eq!(resp.len(), handshake_resp::LEN + 24);
         assert!(ka.mac_to_me().verify(&resp));

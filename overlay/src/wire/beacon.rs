@@ -11,12 +11,8 @@
 //! beacon older than one it already took. The MAC is keyed from the network
 //! key alone, like a hello's: only members can make or check it.
 
-use super::{exact, mac::MAC_LEN, read_u64, WireError};
-
-/// The type byte of a beacon. Beacons travel only to the discovery port, so
-/// the overlay port's message types never see it; it is kept apart from
-/// them all the same.
-pub const TYPE: u8 = 16;
+use super::kind::{checked, Size};
+use super::{mac::MAC_LEN, read_u64, MessageType, WireError};
 
 /// Bytes of the message.
 pub const LEN: usize = 4 + 32 + 2 + 8 + MAC_LEN;
@@ -42,12 +38,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the buffer is not a beacon, or announces port 0.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        exact(b, LEN)?;
-        if b[0] != TYPE {
-            return Err(WireError::InvalidField("type"));
-        }
-        let p = Self { buffer };
+        let p = Self {
+            buffer: checked(buffer, Size::Exactly(LEN), &[MessageType::Beacon])?,
+        };
         if p.port() == 0 {
             return Err(WireError::InvalidField("port"));
         }
@@ -78,24 +71,25 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// Writes a beacon with a zero MAC for the caller to seal.
-pub fn emit(node_id: &[u8; 32], port: u16, timestamp_ms: u64) -> [u8; LEN] {
+/// Appends a beacon with a zero MAC for the caller to seal.
+pub fn emit(node_id: &[u8; 32], port: u16, timestamp_ms: u64, out: &mut Vec<u8>) {
     let mut buf = [0u8; LEN];
-    buf[0] = TYPE;
+    buf[0] = MessageType::Beacon.into();
     buf[field::NODE_ID].copy_from_slice(node_id);
     buf[field::PORT].copy_from_slice(&port.to_le_bytes());
     buf[field::TIMESTAMP..field::TIMESTAMP + 8].copy_from_slice(&timestamp_ms.to_le_bytes());
-    buf
+    out.extend_from_slice(&buf);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
     use proptest::prelude::*;
 
     #[test]
     fn layout() {
-        let b = emit(&[8; 32], 0x2604, 0x0102_0304_0506_0708);
+        let b = to_vec(|o| emit(&[8; 32], 0x2604, 0x0102_0304_0506_0708, o));
         assert_eq!(b.len(), 62);
         assert_eq!(&b[..5], &[16, 0, 0, 0, 8]);
         assert_eq!(&b[36..38], &[0x04, 0x26]);
@@ -109,7 +103,7 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_beacon() {
-        let b = emit(&[8; 32], 9740, 1);
+        let b = to_vec(|o| emit(&[8; 32], 9740, 1, o));
         assert_eq!(
             Packet::new_checked(&b[..LEN - 1]).unwrap_err(),
             WireError::WrongLength {
@@ -120,13 +114,13 @@ mod tests {
         let mut longer = b.to_vec();
         longer.push(0);
         assert!(Packet::new_checked(&longer).is_err());
-        let mut hello_type = b;
+        let mut hello_type = b.clone();
         hello_type[0] = 4;
         assert_eq!(
             Packet::new_checked(&hello_type[..]).unwrap_err(),
             WireError::InvalidField("type")
         );
-        let no_port = emit(&[8; 32], 0, 1);
+        let no_port = to_vec(|o| emit(&[8; 32], 0, 1, o));
         assert_eq!(
             Packet::new_checked(&no_port[..]).unwrap_err(),
             WireError::InvalidField("port")
@@ -137,7 +131,7 @@ mod tests {
     proptest! {
         #[test]
         fn round_trip(id in any::<[u8; 32]>(), port in 1..=u16::MAX, ts in any::<u64>()) {
-            let b = emit(&id, port, ts);
+            let b = to_vec(|o| emit(&id, port, ts, o));
             prop_assert_eq!(b.len(), LEN);
             let p = Packet::new_checked(&b[..]).unwrap();
             prop_assert_eq!((p.node_id(), p.port(), p.timestamp_ms()), (id, port, ts));

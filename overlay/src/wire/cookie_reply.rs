@@ -16,8 +16,9 @@
 //! initiation can open it. At 64 bytes it is smaller than the initiation
 //! that caused it.
 
+use super::kind::{checked, Size};
 use super::mac::{constant_time_eq, MAC_LEN};
-use super::{exact, read_u32, write_type, MessageType, WireError};
+use super::{read_u32, write_type, MessageType, WireError};
 
 mod field {
     use std::ops::Range;
@@ -46,12 +47,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the buffer is not a cookie reply.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        exact(b, LEN)?;
-        if MessageType::of(b)? != MessageType::CookieReply {
-            return Err(WireError::InvalidField("type"));
-        }
-        Ok(Self { buffer })
+        Ok(Self {
+            buffer: checked(buffer, Size::Exactly(LEN), &[MessageType::CookieReply])?,
+        })
     }
 
     /// The initiator's session index, from the initiation answered.
@@ -123,7 +121,7 @@ impl Drop for CookieKey {
     }
 }
 
-/// Writes a cookie reply answering the initiation with `receiver_index`
+/// Appends a cookie reply answering the initiation with `receiver_index`
 /// and MAC `initiation_mac`, sealing `cookie` under `key` with `nonce`.
 pub fn emit(
     key: &CookieKey,
@@ -131,7 +129,8 @@ pub fn emit(
     nonce: [u8; NONCE_LEN],
     cookie: &[u8; COOKIE_LEN],
     initiation_mac: &[u8; MAC_LEN],
-) -> [u8; LEN] {
+    out: &mut Vec<u8>,
+) {
     let mut buf = [0u8; LEN];
     write_type(&mut buf, MessageType::CookieReply);
     buf[field::RECEIVER_INDEX].copy_from_slice(&receiver_index.to_le_bytes());
@@ -142,18 +141,19 @@ pub fn emit(
     }
     let tag = key.tag(&buf[..field::TAG.start], initiation_mac);
     buf[field::TAG].copy_from_slice(&tag);
-    buf
+    out.extend_from_slice(&buf);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     #[test]
     fn layout_seal_open_and_tamper() {
         let key = CookieKey::new(&[1; 32], &[2; 32]);
         let mac = [3u8; MAC_LEN];
-        let buf = emit(&key, 0x0403_0201, [4; NONCE_LEN], &[5; COOKIE_LEN], &mac);
+        let buf = to_vec(|o| emit(&key, 0x0403_0201, [4; NONCE_LEN], &[5; COOKIE_LEN], &mac, o));
         assert_eq!(&buf[..8], &[8, 0, 0, 0, 1, 2, 3, 4]);
         assert_eq!(&buf[8..32], &[4; NONCE_LEN]);
         // The cookie is not in clear.
@@ -165,13 +165,13 @@ mod tests {
         assert_eq!(p.open(&key, &[9; MAC_LEN]), None);
         assert_eq!(p.open(&CookieKey::new(&[1; 32], &[7; 32]), &mac), None);
         for i in 4..LEN {
-            let mut t = buf;
+            let mut t = buf.clone();
             t[i] ^= 1;
             let p = Packet::new_checked(&t[..]).unwrap();
             assert_eq!(p.open(&key, &mac), None, "byte {i}");
         }
         assert!(Packet::new_checked(&buf[..LEN - 1]).is_err());
-        let mut wrong = buf;
+        let mut wrong = buf.clone();
         wrong[0] = 1;
         assert!(Packet::new_checked(&wrong[..]).is_err());
     }

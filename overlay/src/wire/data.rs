@@ -7,7 +7,8 @@
 //! ```
 //! An empty plaintext is a keepalive.
 
-use super::{need, read_u32, read_u64, write_type, MessageType, WireError};
+use super::kind::{checked, Size};
+use super::{read_u32, read_u64, write_type, MessageType, WireError};
 
 mod field {
     use std::ops::Range;
@@ -33,12 +34,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the buffer is not a data message.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        need(b, HEADER_LEN + TAG_LEN)?;
-        if MessageType::of(b)? != MessageType::Data {
-            return Err(WireError::InvalidField("type"));
-        }
-        Ok(Self { buffer })
+        Ok(Self {
+            buffer: checked(
+                buffer,
+                Size::AtLeast(HEADER_LEN + TAG_LEN),
+                &[MessageType::Data],
+            )?,
+        })
     }
 
     /// The recipient's session index.

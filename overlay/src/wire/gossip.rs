@@ -13,10 +13,8 @@
 
 use std::net::SocketAddr;
 
-use super::{endpoint, need, WireError};
-
-/// The first plaintext byte of a gossip message.
-pub const KIND: u8 = 0x01;
+use super::kind::{checked, Size};
+use super::{endpoint, need, InnerKind, WireError};
 
 /// The metric of a member the sender has no route to.
 pub const UNREACHABLE: u16 = u16::MAX;
@@ -39,10 +37,7 @@ pub struct Entry {
 /// # Errors
 /// Returns an error if the header is wrong; entries report their own errors.
 pub fn parse(b: &[u8]) -> Result<Entries<'_>, WireError> {
-    need(b, 2)?;
-    if b[0] != KIND {
-        return Err(WireError::InvalidField("gossip kind"));
-    }
+    let b = checked(b, Size::AtLeast(2), &[InnerKind::Gossip])?;
     Ok(Entries {
         rest: &b[2..],
         left: b[1],
@@ -86,24 +81,24 @@ impl Iterator for Entries<'_> {
     }
 }
 
-/// Writes a gossip message with up to 255 entries.
-pub fn emit(entries: &[Entry]) -> Vec<u8> {
+/// Appends a gossip message with up to 255 entries.
+pub fn emit(entries: &[Entry], out: &mut Vec<u8>) {
     let entries = &entries[..entries.len().min(255)];
-    let mut out = Vec::with_capacity(2 + entries.len() * 55);
-    out.push(KIND);
+    out.reserve(2 + entries.len() * 55);
+    out.push(InnerKind::Gossip.into());
     out.push(entries.len() as u8);
     for e in entries {
         out.extend_from_slice(&e.node_id);
         out.extend_from_slice(&e.age_secs.to_le_bytes());
         out.extend_from_slice(&e.metric.to_le_bytes());
-        endpoint::emit(&e.endpoint, &mut out);
+        endpoint::emit(&e.endpoint, out);
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
     use proptest::prelude::*;
 
     proptest! {
@@ -119,7 +114,7 @@ mod tests {
                     SocketAddr::new(std::net::Ipv4Addr::from(*ip).into(), *port)
                 },
             }).collect();
-            let bytes = emit(&entries);
+            let bytes = to_vec(|o| emit(&entries, o));
             let back: Vec<Entry> = parse(&bytes).unwrap().map(Result::unwrap).collect();
             prop_assert_eq!(back, entries);
         }

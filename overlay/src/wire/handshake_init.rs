@@ -17,6 +17,7 @@
 //! including `mac1` under the cookie, which a responder under load requires.
 
 use super::cookie_reply::COOKIE_LEN;
+use super::kind::{checked, Size};
 use super::{mac::MAC_LEN, need, read_u32, write_type, MessageType, WireError};
 
 mod field {
@@ -70,10 +71,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 expected: LEN + ext,
             });
         }
-        if MessageType::of(b)? != MessageType::HandshakeInit {
-            return Err(WireError::InvalidField("type"));
-        }
-        Ok(Self { buffer })
+        Ok(Self {
+            buffer: checked(buffer, Size::AtLeast(LEN), &[MessageType::HandshakeInit])?,
+        })
     }
 
     /// Bytes of the message up to and including `mac1`.
@@ -184,12 +184,10 @@ impl Payload {
         })
     }
 
-    /// Writes the payload.
-    pub fn emit(&self) -> [u8; PAYLOAD_LEN] {
-        let mut out = [0u8; PAYLOAD_LEN];
-        out[..32].copy_from_slice(&self.node_id);
-        out[32..].copy_from_slice(&self.timestamp_ms.to_le_bytes());
-        out
+    /// Appends the payload.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.node_id);
+        out.extend_from_slice(&self.timestamp_ms.to_le_bytes());
     }
 }
 
@@ -210,7 +208,7 @@ mod tests {
             node_id: [5; 32],
             timestamp_ms: 77,
         };
-        assert_eq!(Payload::parse(&pl.emit()), Ok(pl));
+        assert_eq!(Payload::parse(&crate::wire::to_vec(|o| pl.emit(o))), Ok(pl));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! managed network the responder's member certificate (see
 //! [`super::member_cert`]). The MAC covers every byte before it.
 
-use super::{exact, mac::MAC_LEN, need, read_u32, write_type, MessageType, WireError};
+use super::kind::{checked, Size};
+use super::{mac::MAC_LEN, need, read_u32, write_type, MessageType, WireError};
 
 mod field {
     use std::ops::Range;
@@ -45,11 +46,13 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if ext > MAX_EXT {
             return Err(WireError::InvalidField("ext_len"));
         }
-        exact(b, LEN + ext)?;
-        if MessageType::of(b)? != MessageType::HandshakeResp {
-            return Err(WireError::InvalidField("type"));
-        }
-        Ok(Self { buffer })
+        Ok(Self {
+            buffer: checked(
+                buffer,
+                Size::Exactly(LEN + ext),
+                &[MessageType::HandshakeResp],
+            )?,
+        })
     }
 
     /// The responder's session index.

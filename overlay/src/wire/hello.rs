@@ -14,7 +14,8 @@
 //! sender takes an ack only if the stamp it echoes is its own recent one.
 //! Outsiders, who cannot make the MAC, get no answer.
 
-use super::{exact, mac::MAC_LEN, write_type, MessageType, WireError};
+use super::kind::{checked, Size};
+use super::{mac::MAC_LEN, write_type, MessageType, WireError};
 
 /// Bytes of the message.
 pub const LEN: usize = 4 + 32 + MAC_LEN;
@@ -31,12 +32,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the buffer is not a hello or hello-ack.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        exact(b, LEN)?;
-        match MessageType::of(b)? {
-            MessageType::Hello | MessageType::HelloAck => Ok(Self { buffer }),
-            _ => Err(WireError::InvalidField("type")),
-        }
+        let kinds = [MessageType::Hello, MessageType::HelloAck];
+        Ok(Self {
+            buffer: checked(buffer, Size::Exactly(LEN), &kinds)?,
+        })
     }
 
     /// Whether this is the reply.
@@ -84,9 +83,9 @@ pub fn stamp_offset(stamp: u32, unix_ms: u64) -> i64 {
     }
 }
 
-/// Writes a hello (or, with `ack`, a hello-ack) with `stamp` (its low 24
+/// Appends a hello (or, with `ack`, a hello-ack) with `stamp` (its low 24
 /// bits) and a zero MAC for the caller to seal.
-pub fn emit(ack: bool, node_id: &[u8; 32], stamp: u32) -> [u8; LEN] {
+pub fn emit(ack: bool, node_id: &[u8; 32], stamp: u32, out: &mut Vec<u8>) {
     let mut buf = [0u8; LEN];
     let t = if ack {
         MessageType::HelloAck
@@ -96,16 +95,17 @@ pub fn emit(ack: bool, node_id: &[u8; 32], stamp: u32) -> [u8; LEN] {
     write_type(&mut buf, t);
     buf[1..4].copy_from_slice(&stamp.to_be_bytes()[1..]);
     buf[4..36].copy_from_slice(node_id);
-    buf
+    out.extend_from_slice(&buf);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     #[test]
     fn layout() {
-        let b = emit(true, &[8; 32], 0x0102_0304);
+        let b = to_vec(|o| emit(true, &[8; 32], 0x0102_0304, o));
         assert_eq!(&b[..5], &[5, 2, 3, 4, 8]);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert!(p.is_ack());

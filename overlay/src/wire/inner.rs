@@ -1,15 +1,16 @@
 //! The plaintext inside a data message: empty (a keepalive), an IP packet
-//! (first nibble 4 or 6), or a control message (first byte below 0x40).
+//! (first nibble 4 or 6), or a control message (first byte an
+//! [`InnerKind`], below 0x40).
 //!
 //! For IP packets this module reads only what the node checks: the version,
 //! the total length, and the source and destination addresses.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
-use super::{
-    gossip, key_update, lookup, name_claim, need, ping, record, relay, revocation_part,
-    revocations, signal, WireError,
-};
+use etherparse::err::ipv4::HeaderSliceError;
+use etherparse::{Ipv4Header, Ipv4HeaderSlice, Ipv6Header, Ipv6HeaderSlice};
+
+use super::{key_update, need, ping, InnerKind, WireError};
 
 /// What a decrypted plaintext holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,23 +19,23 @@ pub enum Inner<'a> {
     Keepalive,
     /// An IP packet, trimmed to the length its header gives.
     Ip(IpPacket<'a>),
-    /// A gossip message (see [`gossip`]).
+    /// A gossip message (see [`super::gossip`]).
     Gossip(&'a [u8]),
-    /// A signal to forward or consume (see [`signal`]).
+    /// A signal to forward or consume (see [`super::signal`]).
     Signal(&'a [u8]),
-    /// A relay frame to forward or consume (see [`relay`]).
+    /// A relay frame to forward or consume (see [`super::relay`]).
     Relay(&'a [u8]),
     /// An overlay ping or pong (see [`ping`]).
     Echo(ping::Echo),
-    /// A lookup request or answer to forward or consume (see [`lookup`]).
+    /// A lookup request or answer to forward or consume (see [`super::lookup`]).
     Lookup(&'a [u8]),
-    /// A record store, fetch or answer to forward or consume (see [`record`]).
+    /// A record store, fetch or answer to forward or consume (see [`super::record`]).
     Record(&'a [u8]),
     /// The network's new key (see [`key_update`]).
     KeyUpdate(key_update::Packet<&'a [u8]>),
-    /// The network owner's revocation list (see [`revocations`]).
+    /// The network owner's revocation list (see [`super::revocations`]).
     Revocations(&'a [u8]),
-    /// A member's name claim (see [`name_claim`]).
+    /// A member's name claim (see [`super::name_claim`]).
     NameClaim(&'a [u8]),
     /// A part of a long revocation list, or a want of parts (see
     /// [`revocation_part`]).
@@ -58,21 +59,24 @@ pub struct IpPacket<'a> {
 /// Returns an error for a truncated IP header, an IP length beyond the
 /// plaintext, or an unknown control kind.
 pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
-    match b.first() {
-        None => Ok(Inner::Keepalive),
-        Some(&first) if first >> 4 == 4 || first >> 4 == 6 => Ok(Inner::Ip(parse_ip(b)?)),
-        Some(&gossip::KIND) => Ok(Inner::Gossip(b)),
-        Some(&signal::KIND) => Ok(Inner::Signal(b)),
-        Some(&relay::KIND) => Ok(Inner::Relay(b)),
-        Some(&ping::PING | &ping::PONG) => Ok(Inner::Echo(ping::parse(b)?)),
-        Some(&lookup::KIND) => Ok(Inner::Lookup(b)),
-        Some(&record::KIND) => Ok(Inner::Record(b)),
-        Some(&key_update::KIND) => Ok(Inner::KeyUpdate(key_update::Packet::new_checked(b)?)),
-        Some(&revocations::KIND) => Ok(Inner::Revocations(b)),
-        Some(&name_claim::KIND) => Ok(Inner::NameClaim(b)),
-        Some(&revocation_part::KIND) => Ok(Inner::RevocationPart(b)),
-        Some(&other) => Err(WireError::UnknownType(other)),
+    let Some(&first) = b.first() else {
+        return Ok(Inner::Keepalive);
+    };
+    if first >> 4 == 4 || first >> 4 == 6 {
+        return Ok(Inner::Ip(parse_ip(b)?));
     }
+    Ok(match InnerKind::from_byte(first)? {
+        InnerKind::Gossip => Inner::Gossip(b),
+        InnerKind::Signal => Inner::Signal(b),
+        InnerKind::Relay => Inner::Relay(b),
+        InnerKind::Ping | InnerKind::Pong => Inner::Echo(ping::parse(b)?),
+        InnerKind::Lookup => Inner::Lookup(b),
+        InnerKind::Record => Inner::Record(b),
+        InnerKind::KeyUpdate => Inner::KeyUpdate(key_update::Packet::new_checked(b)?),
+        InnerKind::Revocations => Inner::Revocations(b),
+        InnerKind::NameClaim => Inner::NameClaim(b),
+        InnerKind::RevocationPart => Inner::RevocationPart(b),
+    })
 }
 
 /// Parses the addresses of an IPv4 or IPv6 packet.
@@ -83,33 +87,36 @@ pub fn parse_ip(b: &[u8]) -> Result<IpPacket<'_>, WireError> {
     need(b, 1)?;
     match b[0] >> 4 {
         4 => {
-            need(b, 20)?;
-            let ihl = usize::from(b[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([b[2], b[3]]));
-            if ihl < 20 || total < ihl {
+            need(b, Ipv4Header::MIN_LEN)?;
+            let header = Ipv4HeaderSlice::from_slice(b).map_err(|e| match e {
+                HeaderSliceError::Len(e) => WireError::Truncated {
+                    len: b.len(),
+                    need: e.required_len,
+                },
+                HeaderSliceError::Content(_) => WireError::InvalidField("ipv4 header length"),
+            })?;
+            let total = usize::from(header.total_len());
+            if total < header.slice().len() {
                 return Err(WireError::InvalidField("ipv4 header length"));
             }
             need(b, total)?;
-            let src = Ipv4Addr::new(b[12], b[13], b[14], b[15]);
-            let dst = Ipv4Addr::new(b[16], b[17], b[18], b[19]);
             Ok(IpPacket {
                 bytes: &b[..total],
-                src: src.into(),
-                dst: dst.into(),
+                src: header.source_addr().into(),
+                dst: header.destination_addr().into(),
             })
         }
         6 => {
-            need(b, 40)?;
-            let total = 40 + usize::from(u16::from_be_bytes([b[4], b[5]]));
+            let header = Ipv6HeaderSlice::from_slice(b).map_err(|_| WireError::Truncated {
+                len: b.len(),
+                need: Ipv6Header::LEN,
+            })?;
+            let total = Ipv6Header::LEN + usize::from(header.payload_length());
             need(b, total)?;
-            let mut s = [0u8; 16];
-            s.copy_from_slice(&b[8..24]);
-            let mut d = [0u8; 16];
-            d.copy_from_slice(&b[24..40]);
             Ok(IpPacket {
                 bytes: &b[..total],
-                src: Ipv6Addr::from(s).into(),
-                dst: Ipv6Addr::from(d).into(),
+                src: header.source_addr().into(),
+                dst: header.destination_addr().into(),
             })
         }
         _ => Err(WireError::InvalidField("ip version")),

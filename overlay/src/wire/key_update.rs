@@ -14,10 +14,9 @@
 //! mode, the signature (see `node/rotation.rs`); this module only reads and
 //! writes the bytes.
 
-use super::{read_u32, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{read_u32, read_u64, InnerKind, WireError};
 
-/// The first plaintext byte of a key update.
-pub const KIND: u8 = 0x08;
 /// Bytes of a key update without the owner's signature.
 pub const LEN: usize = 1 + 4 + 8 + 32 + 32;
 /// Bytes of the owner's signature.
@@ -45,15 +44,10 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error for a wrong length or kind.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        if b.len() != LEN && b.len() != SIGNED_LEN {
-            return Err(WireError::WrongLength {
-                len: b.len(),
-                expected: LEN,
-            });
-        }
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("key update kind"));
+        let buffer = checked(buffer, Size::AtLeast(LEN), &[InnerKind::KeyUpdate])?;
+        let len = buffer.as_ref().len();
+        if len != LEN && len != SIGNED_LEN {
+            return Err(WireError::WrongLength { len, expected: LEN });
         }
         Ok(Self { buffer })
     }
@@ -89,48 +83,54 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// Writes a key update (the caller wipes the buffer when done).
-pub fn emit(epoch: u32, grace_end: u64, network_id: &[u8; 32], secret: &[u8; 32]) -> [u8; LEN] {
-    let mut b = [0u8; LEN];
-    b[0] = KIND;
-    b[1..5].copy_from_slice(&epoch.to_le_bytes());
-    b[5..13].copy_from_slice(&grace_end.to_le_bytes());
-    b[13..45].copy_from_slice(network_id);
-    b[45..77].copy_from_slice(secret);
-    b
+/// Appends a key update (the caller wipes `out` when done).
+pub fn emit(
+    epoch: u32,
+    grace_end: u64,
+    network_id: &[u8; 32],
+    secret: &[u8; 32],
+    out: &mut Vec<u8>,
+) {
+    out.reserve(LEN);
+    out.push(InnerKind::KeyUpdate.into());
+    out.extend_from_slice(&epoch.to_le_bytes());
+    out.extend_from_slice(&grace_end.to_le_bytes());
+    out.extend_from_slice(network_id);
+    out.extend_from_slice(secret);
 }
 
-/// Writes a key update that ends with the owner's signature (the caller
-/// wipes the buffer when done).
+/// Appends a key update that ends with the owner's signature (the caller
+/// wipes `out` when done).
 pub fn emit_signed(
     epoch: u32,
     grace_end: u64,
     network_id: &[u8; 32],
     secret: &[u8; 32],
     owner_signature: &[u8; SIGNATURE_LEN],
-) -> [u8; SIGNED_LEN] {
-    let mut b = [0u8; SIGNED_LEN];
-    b[..LEN].copy_from_slice(&emit(epoch, grace_end, network_id, secret));
-    b[LEN..].copy_from_slice(owner_signature);
-    b
+    out: &mut Vec<u8>,
+) {
+    emit(epoch, grace_end, network_id, secret, out);
+    out.extend_from_slice(owner_signature);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     #[test]
     fn round_trip_and_errors() {
-        let msg = emit(3, 1_900_000_000, &[1; 32], &[2; 32]);
+        let msg = to_vec(|o| emit(3, 1_900_000_000, &[1; 32], &[2; 32], o));
         let p = Packet::new_checked(&msg[..]).unwrap();
         assert_eq!((p.epoch(), p.grace_end()), (3, 1_900_000_000));
         assert_eq!((p.network_id(), p.secret()), ([1; 32], [2; 32]));
         assert!(Packet::new_checked(&msg[..LEN - 1]).is_err());
-        let mut wrong = msg;
+        let mut wrong = msg.clone();
         wrong[0] = 0x07;
         assert!(Packet::new_checked(&wrong[..]).is_err());
         assert_eq!(p.owner_signature(), None);
-        let signed = emit_signed(3, 1_900_000_000, &[1; 32], &[2; 32], &[7; SIGNATURE_LEN]);
+        let signed =
+            to_vec(|o| emit_signed(3, 1_900_000_000, &[1; 32], &[2; 32], &[7; SIGNATURE_LEN], o));
         let p = Packet::new_checked(&signed[..]).unwrap();
         assert_eq!(p.owner_signature(), Some([7; SIGNATURE_LEN]));
         assert_eq!((p.epoch(), p.secret()), (3, [2; 32]));

@@ -16,10 +16,9 @@
 
 use std::net::Ipv6Addr;
 
-use super::{exact, need, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{exact, read_u64, InnerKind, WireError};
 
-/// The first plaintext byte of a lookup message.
-pub const KIND: u8 = 0x06;
 /// Hop limit of a new request or answer.
 pub const HOP_LIMIT: u8 = 32;
 /// Bytes of a request or a not-found answer.
@@ -66,10 +65,7 @@ impl Lookup {
     /// Returns an error for a wrong kind, an unknown op or a length that does
     /// not fit the op.
     pub fn parse(b: &[u8]) -> Result<Self, WireError> {
-        need(b, SHORT_LEN)?;
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("lookup kind"));
-        }
+        let b = checked(b, Size::AtLeast(SHORT_LEN), &[InnerKind::Lookup])?;
         let op = match b[2] {
             OP_REQUEST | OP_NOT_FOUND => {
                 exact(b, SHORT_LEN)?;
@@ -104,29 +100,29 @@ impl Lookup {
         }
     }
 
-    /// Writes the message.
-    pub fn emit(&self) -> Vec<u8> {
+    /// Appends the message.
+    pub fn emit(&self, out: &mut Vec<u8>) {
         let op = match self.op {
             Op::Request => OP_REQUEST,
             Op::Found(_) => OP_FOUND,
             Op::NotFound => OP_NOT_FOUND,
         };
-        let mut b = Vec::with_capacity(self.buffer_len());
-        b.extend_from_slice(&[KIND, self.hop_limit, op, 0]);
-        b.extend_from_slice(&self.id.to_le_bytes());
-        b.extend_from_slice(&self.target.octets());
-        b.extend_from_slice(&self.origin);
-        b.extend_from_slice(&self.metric.to_le_bytes());
+        out.reserve(self.buffer_len());
+        out.extend_from_slice(&[InnerKind::Lookup.into(), self.hop_limit, op, 0]);
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.extend_from_slice(&self.target.octets());
+        out.extend_from_slice(&self.origin);
+        out.extend_from_slice(&self.metric.to_le_bytes());
         if let Op::Found(owner) = self.op {
-            b.extend_from_slice(&owner);
+            out.extend_from_slice(&owner);
         }
-        b
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     fn sample(op: Op) -> Lookup {
         Lookup {
@@ -143,7 +139,7 @@ mod tests {
     fn every_op_round_trips() {
         for op in [Op::Request, Op::Found([7; 32]), Op::NotFound] {
             let l = sample(op);
-            let b = l.emit();
+            let b = to_vec(|o| l.emit(o));
             assert_eq!(b.len(), l.buffer_len());
             assert_eq!(Lookup::parse(&b), Ok(l));
         }
@@ -151,7 +147,7 @@ mod tests {
 
     #[test]
     fn byte_layout() {
-        let b = sample(Op::Found([7; 32])).emit();
+        let b = to_vec(|o| sample(Op::Found([7; 32])).emit(o));
         assert_eq!(&b[..4], &[0x06, 9, 2, 0]);
         assert_eq!(&b[4..12], &[8, 7, 6, 5, 4, 3, 2, 1]);
         assert_eq!(&b[12..14], &[0xfd, 0x00]);
@@ -162,14 +158,14 @@ mod tests {
 
     #[test]
     fn wrong_lengths_ops_and_kinds_are_errors() {
-        let req = sample(Op::Request).emit();
+        let req = to_vec(|o| sample(Op::Request).emit(o));
         for n in 0..req.len() {
             assert!(Lookup::parse(&req[..n]).is_err(), "prefix {n}");
         }
         let mut long = req.clone();
         long.push(0);
         assert!(Lookup::parse(&long).is_err());
-        let found = sample(Op::Found([1; 32])).emit();
+        let found = to_vec(|o| sample(Op::Found([1; 32])).emit(o));
         assert!(Lookup::parse(&found[..SHORT_LEN]).is_err());
         let mut op = req.clone();
         op[2] = 4;

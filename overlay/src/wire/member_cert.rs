@@ -101,11 +101,10 @@ pub fn unpad(b: &[u8]) -> Result<&[u8], WireError> {
     Ok(&b[..len])
 }
 
-/// `cert` padded with zeros to [`MAX_LEN`] bytes.
-pub fn pad(cert: &[u8]) -> Vec<u8> {
-    let mut out = cert.to_vec();
-    out.resize(MAX_LEN.max(cert.len()), 0);
-    out
+/// Appends `cert` padded with zeros to [`MAX_LEN`] bytes.
+pub fn pad(cert: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(cert);
+    out.resize(out.len() + MAX_LEN.saturating_sub(cert.len()), 0);
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
@@ -188,11 +187,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl Fields<'_> {
-    /// Writes the signed part (everything but the signature).
+    /// Appends the signed part (everything but the signature).
     ///
     /// # Errors
-    /// A name or group too long, an empty group, or too many groups.
-    pub fn emit_signed_part(&self) -> Result<Vec<u8>, WireError> {
+    /// A name or group too long, an empty group, or too many groups
+    /// (nothing is appended).
+    pub fn emit_signed_part(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
         if self.name.len() > MAX_NAME {
             return Err(WireError::InvalidField("name"));
         }
@@ -206,7 +206,7 @@ impl Fields<'_> {
         {
             return Err(WireError::InvalidField("group"));
         }
-        let mut out = Vec::with_capacity(MAX_LEN);
+        out.reserve(MAX_LEN);
         out.push(VERSION);
         out.extend_from_slice(&self.network_id);
         out.extend_from_slice(&self.node_id);
@@ -218,13 +218,19 @@ impl Fields<'_> {
             out.push(g.len() as u8);
             out.extend_from_slice(g.as_bytes());
         }
-        Ok(out)
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Fields<'_> {
+        fn signed_part_vec(&self) -> Result<Vec<u8>, WireError> {
+            crate::wire::try_to_vec(|o| self.emit_signed_part(o))
+        }
+    }
 
     fn sample() -> Vec<u8> {
         let groups = ["ops".to_string(), "db".to_string()];
@@ -235,7 +241,7 @@ mod tests {
             name: "web-1",
             groups: &groups,
         }
-        .emit_signed_part()
+        .signed_part_vec()
         .unwrap();
         b.extend_from_slice(&[7; SIGNATURE_LEN]);
         b
@@ -257,7 +263,7 @@ mod tests {
     #[test]
     fn padding_comes_off_and_must_be_zeros() {
         let b = sample();
-        let padded = pad(&b);
+        let padded = crate::wire::to_vec(|o| pad(&b, o));
         assert_eq!(padded.len(), MAX_LEN);
         assert_eq!(unpad(&padded), Ok(&b[..]));
         assert_eq!(unpad(&b), Ok(&b[..]));
@@ -288,7 +294,7 @@ mod tests {
             name: &long,
             groups: &[],
         };
-        assert!(f.emit_signed_part().is_err());
+        assert!(f.signed_part_vec().is_err());
         let groups: Vec<String> = (0..MAX_GROUPS).map(|_| "g".repeat(MAX_NAME)).collect();
         let name = "n".repeat(MAX_NAME);
         let mut b = Fields {
@@ -296,7 +302,7 @@ mod tests {
             groups: &groups,
             ..f.clone()
         }
-        .emit_signed_part()
+        .signed_part_vec()
         .unwrap();
         b.extend_from_slice(&[0; SIGNATURE_LEN]);
         assert_eq!(b.len(), MAX_LEN);
@@ -306,7 +312,7 @@ mod tests {
             groups: &too_many,
             ..f.clone()
         }
-        .emit_signed_part()
+        .signed_part_vec()
         .is_err());
         // An empty group and invalid UTF-8 are refused by the parser too.
         let mut bad = sample();

@@ -5,8 +5,44 @@
 //! After `new_checked` succeeds, no accessor panics. Byte layouts are in
 //! `docs/protocol.md`; integers are little-endian unless noted.
 //!
+//! Writers have one shape: `emit…(fields…, out: &mut Vec<u8>)` appends the
+//! message to `out` (a fallible writer returns `Result<(), WireError>` and
+//! appends nothing when it fails); [`to_vec`] collects one message on its
+//! own. The one exception is the header writer of the messages whose rest
+//! cryptography writes in place (`data`, `handshake_init`,
+//! `handshake_resp`): `emit_header` fills the start of the buffer the
+//! caller sized, so that the data path never allocates.
+//!
 //! Every UDP datagram starts with a one-byte [`MessageType`] followed by three
-//! reserved bytes that senders set to zero and receivers ignore.
+//! reserved bytes that senders set to zero and receivers ignore. Control
+//! messages inside a session start with an [`InnerKind`]. Both are numbered
+//! in one place, [`kind`], and every checked constructor starts with
+//! [`kind::checked`] (size and kind byte).
+//!
+//! # Adding a message kind
+//!
+//! An inner control message (the usual case) touches these files; the
+//! compiler or a test stops the build at each one that is missed:
+//!
+//! 1. `wire/kind.rs`: a variant of [`InnerKind`] with the next free number
+//!    (a constant assertion refuses a number already taken).
+//! 2. `wire/NAME.rs`: the view, `new_checked` starting with
+//!    [`kind::checked`], the accessors, the `emit` writer, unit tests; and
+//!    `pub mod NAME;` here.
+//! 3. `wire/inner.rs`: a variant of [`inner::Inner`] and its arm in
+//!    [`inner::parse`] (the match over [`InnerKind`] is exhaustive).
+//! 4. `node/receive.rs`: the arm that hands it to its handler (the match
+//!    over [`inner::Inner`] is exhaustive), and the handler in its own
+//!    `node/` file.
+//! 5. `docs/protocol.md`: a row in the table of inner kinds under
+//!    "Transport data" (the registry's test fails without it) and a section
+//!    with the byte layout.
+//! 6. `fuzz/fuzz_targets/wire_NAME.rs`, its `[[bin]]` in `fuzz/Cargo.toml`
+//!    and a seed under `fuzz/seeds/wire_NAME/`.
+//!
+//! A new datagram type is the same with a [`MessageType`] variant, the
+//! dispatch in `node/receive.rs` `handle_datagram`, and the table under
+//! "Datagrams" in `docs/protocol.md`.
 
 pub mod beacon;
 pub mod bootstrap;
@@ -19,6 +55,7 @@ pub mod handshake_resp;
 pub mod hello;
 pub mod inner;
 pub mod key_update;
+pub mod kind;
 pub mod lookup;
 pub mod mac;
 pub mod member_cert;
@@ -32,6 +69,8 @@ pub mod revocations;
 pub mod signal;
 pub mod signal_seal;
 pub mod stream;
+
+pub use kind::{InnerKind, MessageType};
 
 /// Why a datagram or payload could not be parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,49 +98,6 @@ pub enum WireError {
     /// A field holds a value that the format forbids.
     #[error("invalid field `{0}`")]
     InvalidField(&'static str),
-}
-
-/// The first byte of every datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum MessageType {
-    /// Noise IKpsk2 first message.
-    HandshakeInit = 1,
-    /// Noise IKpsk2 second message.
-    HandshakeResp = 2,
-    /// Encrypted transport data.
-    Data = 3,
-    /// A member asking an address for its node ID (bootstrap).
-    Hello = 4,
-    /// The answer to a hello.
-    HelloAck = 5,
-    /// A path probe (hole punching).
-    Probe = 6,
-    /// The answer to a path probe.
-    ProbeAck = 7,
-    /// A responder under load asking an initiator to retry with a cookie.
-    CookieReply = 8,
-}
-
-impl MessageType {
-    /// Classifies a datagram by its first byte.
-    ///
-    /// # Errors
-    /// Returns an error for an empty datagram or an unknown type byte.
-    pub fn of(datagram: &[u8]) -> Result<Self, WireError> {
-        match datagram.first() {
-            None => Err(WireError::Truncated { len: 0, need: 1 }),
-            Some(1) => Ok(Self::HandshakeInit),
-            Some(2) => Ok(Self::HandshakeResp),
-            Some(3) => Ok(Self::Data),
-            Some(4) => Ok(Self::Hello),
-            Some(5) => Ok(Self::HelloAck),
-            Some(6) => Ok(Self::Probe),
-            Some(7) => Ok(Self::ProbeAck),
-            Some(8) => Ok(Self::CookieReply),
-            Some(&t) => Err(WireError::UnknownType(t)),
-        }
-    }
 }
 
 /// Checks that `buf` holds at least `need` bytes.
@@ -160,4 +156,23 @@ pub(crate) fn read_u64(buf: &[u8], at: usize) -> u64 {
 pub(crate) fn write_type(buf: &mut [u8], t: MessageType) {
     buf[0] = t as u8;
     buf[1..4].fill(0);
+}
+
+/// The bytes a writer appends to an empty buffer: for a caller that sends
+/// a message on its own.
+pub fn to_vec(emit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::new();
+    emit(&mut out);
+    out
+}
+
+/// The bytes a fallible writer appends to an empty buffer.
+///
+/// # Errors
+/// The writer's.
+pub fn try_to_vec(
+    emit: impl FnOnce(&mut Vec<u8>) -> Result<(), WireError>,
+) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::new();
+    emit(&mut out).map(|()| out)
 }

@@ -18,11 +18,10 @@
 //! [`SIGNING_CONTEXT`] followed by every byte before it. The claim is exactly
 //! as long as its fields say: nothing may follow it.
 
-use super::{member_cert, need, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{member_cert, need, read_u64, InnerKind, WireError};
 use crate::identity::name::{NodeName, MAX_NAME_LEN};
 
-/// The inner control kind.
-pub const KIND: u8 = 0x0a;
 /// The version byte this module reads and writes.
 pub const VERSION: u8 = 1;
 /// Bytes before the name.
@@ -42,7 +41,6 @@ const _: () = assert!(MAX_LEN <= super::record::MAX_VALUE);
 
 mod field {
     use std::ops::Range;
-    pub(super) const KIND: usize = 0;
     pub(super) const VERSION: usize = 1;
     pub(super) const NETWORK_ID: Range<usize> = 2..34;
     pub(super) const NODE_ID: Range<usize> = 34..66;
@@ -64,11 +62,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the bytes are not exactly one claim.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let buffer = checked(buffer, Size::AtLeast(HEADER_LEN), &[InnerKind::NameClaim])?;
         let b = buffer.as_ref();
-        need(b, HEADER_LEN)?;
-        if b[field::KIND] != KIND {
-            return Err(WireError::InvalidField("kind"));
-        }
         if b[field::VERSION] != VERSION {
             return Err(WireError::InvalidField("name claim version"));
         }
@@ -169,17 +164,17 @@ pub struct Fields<'a> {
 }
 
 impl Fields<'_> {
-    /// Writes the signed part (everything but the signature).
+    /// Appends the signed part (everything but the signature).
     ///
     /// # Errors
-    /// A certificate longer than a certificate can be.
-    pub fn emit_signed_part(&self) -> Result<Vec<u8>, WireError> {
+    /// A certificate longer than a certificate can be (nothing is appended).
+    pub fn emit_signed_part(&self, out: &mut Vec<u8>) -> Result<(), WireError> {
         if self.cert.len() > member_cert::MAX_LEN {
             return Err(WireError::InvalidField("certificate length"));
         }
         let name = self.name.as_str().as_bytes();
-        let mut out = Vec::with_capacity(MAX_LEN);
-        out.push(KIND);
+        out.reserve(MAX_LEN);
+        out.push(InnerKind::NameClaim.into());
         out.push(VERSION);
         out.extend_from_slice(&self.network_id);
         out.extend_from_slice(&self.node_id);
@@ -188,13 +183,19 @@ impl Fields<'_> {
         out.extend_from_slice(name);
         out.extend_from_slice(&(self.cert.len() as u16).to_le_bytes());
         out.extend_from_slice(self.cert);
-        Ok(out)
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Fields<'_> {
+        fn signed_part_vec(&self) -> Result<Vec<u8>, WireError> {
+            crate::wire::try_to_vec(|o| self.emit_signed_part(o))
+        }
+    }
 
     fn name(s: &str) -> NodeName {
         NodeName::parse(s).unwrap()
@@ -209,21 +210,22 @@ mod tests {
             name: &n,
             cert,
         }
-        .emit_signed_part()
+        .signed_part_vec()
         .unwrap();
         b.extend_from_slice(&[7; SIGNATURE_LEN]);
         b
     }
 
     fn a_cert() -> Vec<u8> {
-        let mut c = member_cert::Fields {
+        let mut c = Vec::new();
+        member_cert::Fields {
             network_id: [1; 32],
             node_id: [2; 32],
             not_after: 1_900_000_000,
             name: "web-1",
             groups: &[],
         }
-        .emit_signed_part()
+        .emit_signed_part(&mut c)
         .unwrap();
         c.extend_from_slice(&[9; 64]);
         c
@@ -313,14 +315,14 @@ mod tests {
             name: &n,
             cert: &cert,
         };
-        let b = f.emit_signed_part().unwrap();
+        let b = f.signed_part_vec().unwrap();
         assert_eq!(b.len() + SIGNATURE_LEN, MAX_LEN);
         let too_long = vec![0u8; member_cert::MAX_LEN + 1];
         assert!(Fields {
             cert: &too_long,
             ..f
         }
-        .emit_signed_part()
+        .signed_part_vec()
         .is_err());
     }
 }

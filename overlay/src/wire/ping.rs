@@ -3,15 +3,12 @@
 //! (direct or through relays) without depending on the member's firewall.
 //!
 //! ```text
-//! | kind u8 (0x04 ping, 0x05 pong) | nonce u64 |
+//! | kind u8 (ping or pong) | nonce u64 |
 //! ```
 
-use super::{exact, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{read_u64, InnerKind, WireError};
 
-/// The first plaintext byte of a ping.
-pub const PING: u8 = 0x04;
-/// The first plaintext byte of a pong.
-pub const PONG: u8 = 0x05;
 /// Bytes of a ping or pong.
 pub const LEN: usize = 9;
 
@@ -29,37 +26,36 @@ pub struct Echo {
 /// # Errors
 /// Returns an error for a wrong length or kind.
 pub fn parse(b: &[u8]) -> Result<Echo, WireError> {
-    exact(b, LEN)?;
-    let pong = match b[0] {
-        PING => false,
-        PONG => true,
-        _ => return Err(WireError::InvalidField("echo kind")),
-    };
+    let b = checked(b, Size::Exactly(LEN), &[InnerKind::Ping, InnerKind::Pong])?;
     Ok(Echo {
-        pong,
+        pong: b[0] == u8::from(InnerKind::Pong),
         nonce: read_u64(b, 1),
     })
 }
 
-/// Writes a ping or pong.
-pub fn emit(e: Echo) -> [u8; LEN] {
-    let mut b = [0u8; LEN];
-    b[0] = if e.pong { PONG } else { PING };
-    b[1..].copy_from_slice(&e.nonce.to_le_bytes());
-    b
+/// Appends a ping or pong.
+pub fn emit(e: Echo, out: &mut Vec<u8>) {
+    let kind = if e.pong {
+        InnerKind::Pong
+    } else {
+        InnerKind::Ping
+    };
+    out.push(kind.into());
+    out.extend_from_slice(&e.nonce.to_le_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     #[test]
     fn round_trip_and_errors() {
         for pong in [false, true] {
             let e = Echo { pong, nonce: 77 };
-            assert_eq!(parse(&emit(e)), Ok(e));
+            assert_eq!(parse(&to_vec(|o| emit(e, o))), Ok(e));
         }
-        assert!(parse(&[PING; 8]).is_err());
+        assert!(parse(&[InnerKind::Ping.into(); 8]).is_err());
         assert!(parse(&[0x06; 9]).is_err());
     }
 }

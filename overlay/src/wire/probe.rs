@@ -25,8 +25,9 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use super::kind::{checked, Size};
 use super::mac::{MacKey, MAC_LEN};
-use super::{exact, read_u64, write_type, MessageType, WireError};
+use super::{read_u64, write_type, MessageType, WireError};
 
 /// Where the pair tag lies; it covers the bytes before it.
 const TAG: std::ops::Range<usize> = 62..78;
@@ -47,13 +48,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the buffer is neither a probe nor a probe-ack.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        match MessageType::of(b)? {
-            MessageType::Probe => exact(b, PROBE_LEN)?,
-            MessageType::ProbeAck => exact(b, ACK_LEN)?,
-            _ => return Err(WireError::InvalidField("type")),
-        }
-        Ok(Self { buffer })
+        // A probe is padded to the length of its answer.
+        const _: () = assert!(PROBE_LEN == ACK_LEN);
+        let kinds = [MessageType::Probe, MessageType::ProbeAck];
+        Ok(Self {
+            buffer: checked(buffer, Size::Exactly(ACK_LEN), &kinds)?,
+        })
     }
 
     /// Whether this is the answer.
@@ -99,22 +99,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 /// Writes the pair tag, then the MAC over everything before it.
-pub fn seal(msg: &mut [u8; ACK_LEN], pair: &MacKey, mac: &MacKey) {
+pub fn seal(msg: &mut [u8], pair: &MacKey, mac: &MacKey) {
     pair.seal(&mut msg[..TAG.end]);
     mac.seal(msg);
 }
 
-/// Writes a probe (zero padding) with a zero tag and MAC for [`seal`].
-pub fn emit_probe(sender: &[u8; 32], tx: u64) -> [u8; PROBE_LEN] {
+/// Appends a probe (zero padding) with a zero tag and MAC for [`seal`].
+pub fn emit_probe(sender: &[u8; 32], tx: u64, out: &mut Vec<u8>) {
     let mut b = [0u8; PROBE_LEN];
     write_type(&mut b, MessageType::Probe);
     b[4..36].copy_from_slice(sender);
     b[36..44].copy_from_slice(&tx.to_le_bytes());
-    b
+    out.extend_from_slice(&b);
 }
 
-/// Writes a probe-ack with a zero tag and MAC for [`seal`].
-pub fn emit_ack(sender: &[u8; 32], tx: u64, observed: SocketAddr) -> [u8; ACK_LEN] {
+/// Appends a probe-ack with a zero tag and MAC for [`seal`].
+pub fn emit_ack(sender: &[u8; 32], tx: u64, observed: SocketAddr, out: &mut Vec<u8>) {
     let mut b = [0u8; ACK_LEN];
     write_type(&mut b, MessageType::ProbeAck);
     b[4..36].copy_from_slice(sender);
@@ -125,16 +125,17 @@ pub fn emit_ack(sender: &[u8; 32], tx: u64, observed: SocketAddr) -> [u8; ACK_LE
     };
     b[44..60].copy_from_slice(&ip.octets());
     b[60..62].copy_from_slice(&observed.port().to_be_bytes());
-    b
+    out.extend_from_slice(&b);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     #[test]
     fn probe_layout() {
-        let b = emit_probe(&[7; 32], 0x0102);
+        let b = to_vec(|o| emit_probe(&[7; 32], 0x0102, o));
         assert_eq!(&b[..5], &[6, 0, 0, 0, 7]);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert!(!p.is_ack());
@@ -150,7 +151,7 @@ mod tests {
     fn the_pair_tag_needs_the_pair_key_and_the_mac_covers_it() {
         let to_me = MacKey::for_recipient(&[1; 32], &[2; 32]);
         let pair = to_me.for_pair(&[3; 32]);
-        let mut b = emit_probe(&[7; 32], 9);
+        let mut b = to_vec(|o| emit_probe(&[7; 32], 9, o));
         seal(&mut b, &pair, &to_me);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert!(to_me.verify(p.as_bytes()));
@@ -163,8 +164,8 @@ mod tests {
 
     #[test]
     fn an_answer_is_never_longer_than_its_probe() {
-        let probe = emit_probe(&[7; 32], 1);
-        let ack = emit_ack(&[7; 32], 1, "[2001:db8::1]:9".parse().unwrap());
+        let probe = to_vec(|o| emit_probe(&[7; 32], 1, o));
+        let ack = to_vec(|o| emit_ack(&[7; 32], 1, "[2001:db8::1]:9".parse().unwrap(), o));
         assert!(ack.len() <= probe.len());
     }
 
@@ -172,7 +173,7 @@ mod tests {
     fn ack_round_trips_both_families() {
         for observed in ["198.51.100.7:4000", "[2001:db8::9]:65535"] {
             let observed: SocketAddr = observed.parse().unwrap();
-            let b = emit_ack(&[3; 32], u64::MAX, observed);
+            let b = to_vec(|o| emit_ack(&[3; 32], u64::MAX, observed, o));
             let p = Packet::new_checked(&b[..]).unwrap();
             assert!(p.is_ack());
             assert_eq!(p.tx(), u64::MAX);
@@ -182,10 +183,10 @@ mod tests {
 
     #[test]
     fn wrong_length_or_type_is_an_error() {
-        let b = emit_ack(&[3; 32], 1, "192.0.2.1:1".parse().unwrap());
+        let b = to_vec(|o| emit_ack(&[3; 32], 1, "192.0.2.1:1".parse().unwrap(), o));
         assert!(Packet::new_checked(&b[..ACK_LEN - 1]).is_err());
         assert!(Packet::new_checked(&b[..60]).is_err());
-        let mut p = emit_probe(&[1; 32], 1);
+        let mut p = to_vec(|o| emit_probe(&[1; 32], 1, o));
         p[0] = 4;
         assert!(Packet::new_checked(&p[..]).is_err());
     }

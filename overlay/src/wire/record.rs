@@ -34,10 +34,9 @@
 //! (answers travel back to it); `id` names the request. Integers are
 //! little-endian.
 
-use super::{need, read_u32, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{need, read_u32, read_u64, InnerKind, WireError};
 
-/// The first plaintext byte of a record message.
-pub const KIND: u8 = 0x07;
 /// Hop limit of a new message.
 pub const HOP_LIMIT: u8 = 32;
 /// Longest value.
@@ -133,32 +132,33 @@ impl<'a> Record<'a> {
     }
 }
 
-/// What a record's publisher signs, without the context string: everything
-/// but the signature. [`emit_record`] appends the signature.
+/// Appends what a record's publisher signs, without the context string:
+/// everything but the signature. [`emit_record`] adds the signature.
 ///
 /// # Errors
-/// Returns an error if the value is too long.
-pub fn signed_part(
+/// Returns an error (and appends nothing) if the value is too long.
+pub fn emit_signed_part(
     publisher: &[u8; 32],
     key: &[u8; 32],
     seq: u64,
     ttl_s: u32,
     value: &[u8],
-) -> Result<Vec<u8>, WireError> {
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
     if value.len() > MAX_VALUE {
         return Err(WireError::InvalidField("record value length"));
     }
-    let mut b = Vec::with_capacity(RECORD_HEADER + value.len() + SIGNATURE_LEN);
-    b.extend_from_slice(publisher);
-    b.extend_from_slice(key);
-    b.extend_from_slice(&seq.to_le_bytes());
-    b.extend_from_slice(&ttl_s.to_le_bytes());
-    b.extend_from_slice(&(value.len() as u16).to_le_bytes());
-    b.extend_from_slice(value);
-    Ok(b)
+    out.reserve(RECORD_HEADER + value.len() + SIGNATURE_LEN);
+    out.extend_from_slice(publisher);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&ttl_s.to_le_bytes());
+    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    out.extend_from_slice(value);
+    Ok(())
 }
 
-/// The message a publisher signs for [`signed_part`]'s bytes.
+/// The message a publisher signs for [`emit_signed_part`]'s bytes.
 pub fn signing_message(signed_part: &[u8]) -> Vec<u8> {
     let mut msg = Vec::with_capacity(CONTEXT.len() + signed_part.len());
     msg.extend_from_slice(CONTEXT);
@@ -166,10 +166,10 @@ pub fn signing_message(signed_part: &[u8]) -> Vec<u8> {
     msg
 }
 
-/// A record: [`signed_part`] with `signature` appended.
-pub fn emit_record(mut signed_part: Vec<u8>, signature: &[u8; 64]) -> Vec<u8> {
-    signed_part.extend_from_slice(signature);
-    signed_part
+/// Appends a record: the bytes of [`emit_signed_part`] and `signature`.
+pub fn emit_record(signed_part: &[u8], signature: &[u8; 64], out: &mut Vec<u8>) {
+    out.extend_from_slice(signed_part);
+    out.extend_from_slice(signature);
 }
 
 /// The records of one answer: `count` times a `len u16` and a record.
@@ -219,14 +219,12 @@ impl<'a> RecordList<'a> {
     }
 }
 
-/// Writes the body of a list of records (for [`Op::Found`]).
-pub fn emit_list(records: &[&[u8]]) -> Vec<u8> {
-    let mut b = Vec::new();
+/// Appends the body of a list of records (for [`Op::Found`]).
+pub fn emit_list(records: &[&[u8]], out: &mut Vec<u8>) {
     for r in records {
-        b.extend_from_slice(&(r.len() as u16).to_le_bytes());
-        b.extend_from_slice(r);
+        out.extend_from_slice(&(r.len() as u16).to_le_bytes());
+        out.extend_from_slice(r);
     }
-    b
 }
 
 /// What a record message asks or answers.
@@ -276,10 +274,7 @@ impl<'a> RecordMessage<'a> {
     /// Returns an error for a wrong kind, an unknown op, or a body that
     /// does not fit the op.
     pub fn parse(b: &'a [u8]) -> Result<Self, WireError> {
-        need(b, MESSAGE_HEADER)?;
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("record kind"));
-        }
+        let b = checked(b, Size::AtLeast(MESSAGE_HEADER), &[InnerKind::Record])?;
         let body = &b[MESSAGE_HEADER..];
         let op = match b[2] {
             OP_STORE => Op::Store(Record::parse(body)?),
@@ -321,37 +316,36 @@ impl<'a> RecordMessage<'a> {
             }
     }
 
-    /// Writes the message.
-    pub fn emit(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(self.buffer_len());
+    /// Appends the message.
+    pub fn emit(&self, out: &mut Vec<u8>) {
+        out.reserve(self.buffer_len());
         let op = match self.op {
             Op::Store(_) => OP_STORE,
             Op::Replica(_) => OP_REPLICA,
             Op::Fetch(_) => OP_FETCH,
             Op::Found { .. } => OP_FOUND,
         };
-        b.extend_from_slice(&[KIND, self.hop_limit, op, 0]);
-        b.extend_from_slice(&self.id.to_le_bytes());
-        b.extend_from_slice(&self.origin);
+        out.extend_from_slice(&[InnerKind::Record as u8, self.hop_limit, op, 0]);
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.extend_from_slice(&self.origin);
         match &self.op {
-            Op::Store(r) | Op::Replica(r) => b.extend_from_slice(r.as_bytes()),
-            Op::Fetch(k) => b.extend_from_slice(k),
+            Op::Store(r) | Op::Replica(r) => out.extend_from_slice(r.as_bytes()),
+            Op::Fetch(k) => out.extend_from_slice(k),
             Op::Found {
                 key,
                 part,
                 parts,
                 records,
             } => {
-                b.extend_from_slice(key);
-                b.extend_from_slice(&[*part, *parts, records.count]);
-                b.extend_from_slice(records.bytes);
+                out.extend_from_slice(key);
+                out.extend_from_slice(&[*part, *parts, records.count]);
+                out.extend_from_slice(records.bytes);
             }
         }
-        b
     }
 }
 
-/// Writes an answer message: part `part` of `parts` for `key`, carrying
+/// Appends an answer message: part `part` of `parts` for `key`, carrying
 /// `records` (each a whole record, together at most [`MAX_FOUND_RECORDS`]
 /// bytes with their length prefixes).
 pub fn emit_found(
@@ -361,29 +355,29 @@ pub fn emit_found(
     part: u8,
     parts: u8,
     records: &[&[u8]],
-) -> Vec<u8> {
-    let list = emit_list(records);
-    let mut b = Vec::with_capacity(MESSAGE_HEADER + FOUND_HEADER + list.len());
-    b.extend_from_slice(&[KIND, HOP_LIMIT, OP_FOUND, 0]);
-    b.extend_from_slice(&id.to_le_bytes());
-    b.extend_from_slice(&origin);
-    b.extend_from_slice(&key);
-    b.extend_from_slice(&[part, parts, records.len() as u8]);
-    b.extend_from_slice(&list);
-    b
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(&[InnerKind::Record.into(), HOP_LIMIT, OP_FOUND, 0]);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(&origin);
+    out.extend_from_slice(&key);
+    out.extend_from_slice(&[part, parts, records.len() as u8]);
+    emit_list(records, out);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
     use ed25519_dalek::{Signer, SigningKey};
     use proptest::prelude::*;
 
     fn record(signer: &SigningKey, key: [u8; 32], seq: u64, value: &[u8]) -> Vec<u8> {
         let publisher = signer.verifying_key().to_bytes();
-        let part = signed_part(&publisher, &key, seq, 60, value).unwrap();
+        let mut part = Vec::new();
+        emit_signed_part(&publisher, &key, seq, 60, value, &mut part).unwrap();
         let sig = signer.sign(&signing_message(&part)).to_bytes();
-        emit_record(part, &sig)
+        to_vec(|o| emit_record(&part, &sig, o))
     }
 
     #[test]
@@ -410,7 +404,9 @@ mod tests {
     #[test]
     fn limits_and_lengths_are_enforced() {
         let k = SigningKey::from_bytes(&[3; 32]);
-        assert!(signed_part(&[0; 32], &[0; 32], 1, 1, &[0; MAX_VALUE + 1]).is_err());
+        let mut out = Vec::new();
+        assert!(emit_signed_part(&[0; 32], &[0; 32], 1, 1, &[0; MAX_VALUE + 1], &mut out).is_err());
+        assert!(out.is_empty());
         let bytes = record(&k, [1; 32], 1, &[9; MAX_VALUE]);
         assert_eq!(bytes.len(), MAX_RECORD);
         const { assert!(MAX_RECORD + 2 <= MAX_FOUND_RECORDS) };
@@ -432,11 +428,11 @@ mod tests {
                 origin: [7; 32],
                 op,
             };
-            let bytes = m.emit();
+            let bytes = to_vec(|o| m.emit(o));
             assert_eq!(bytes.len(), m.buffer_len());
             assert_eq!(RecordMessage::parse(&bytes).unwrap(), m);
         }
-        let found = emit_found(5, [7; 32], [2; 32], 1, 3, &[&a, &b]);
+        let found = to_vec(|o| emit_found(5, [7; 32], [2; 32], 1, 3, &[&a, &b], o));
         let m = RecordMessage::parse(&found).unwrap();
         let Op::Found {
             key,
@@ -450,7 +446,7 @@ mod tests {
         assert_eq!((key, part, parts, records.len()), ([2; 32], 1, 3, 2));
         let got: Vec<&[u8]> = records.iter().map(|r| r.as_bytes()).collect();
         assert_eq!(got, vec![&a[..], &b[..]]);
-        assert_eq!(m.emit(), found);
+        assert_eq!(to_vec(|o| m.emit(o)), found);
         assert_eq!(m.buffer_len(), found.len());
         // Parts must make sense; the count must match the bytes.
         for (at, v) in [(MESSAGE_HEADER + 33, 0u8), (MESSAGE_HEADER + 32, 3)] {

@@ -12,10 +12,9 @@
 //! relay decrements the hop limit and drops the frame when it would reach
 //! zero.
 
-use super::{need, WireError};
+use super::kind::{checked, Size};
+use super::{InnerKind, WireError};
 
-/// The first plaintext byte of a relay frame.
-pub const KIND: u8 = 0x03;
 /// Bytes before the datagram.
 pub const HEADER_LEN: usize = 68;
 /// Hop limit of a new frame: enough for any chain of relays a route takes.
@@ -33,12 +32,9 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// # Errors
     /// Returns an error for a short buffer or a wrong kind.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        need(b, HEADER_LEN + 1)?;
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("relay kind"));
-        }
-        Ok(Self { buffer })
+        Ok(Self {
+            buffer: checked(buffer, Size::AtLeast(HEADER_LEN + 1), &[InnerKind::Relay])?,
+        })
     }
 
     /// Hops left.
@@ -78,23 +74,23 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     }
 }
 
-/// Writes a frame carrying `datagram` from `src` to `dst`.
-pub fn emit(dst: &[u8; 32], src: &[u8; 32], datagram: &[u8]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(HEADER_LEN + datagram.len());
-    b.extend_from_slice(&[KIND, HOP_LIMIT, 0, 0]);
-    b.extend_from_slice(dst);
-    b.extend_from_slice(src);
-    b.extend_from_slice(datagram);
-    b
+/// Appends a frame carrying `datagram` from `src` to `dst`.
+pub fn emit(dst: &[u8; 32], src: &[u8; 32], datagram: &[u8], out: &mut Vec<u8>) {
+    out.reserve(HEADER_LEN + datagram.len());
+    out.extend_from_slice(&[InnerKind::Relay.into(), HOP_LIMIT, 0, 0]);
+    out.extend_from_slice(dst);
+    out.extend_from_slice(src);
+    out.extend_from_slice(datagram);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     #[test]
     fn round_trip() {
-        let b = emit(&[1; 32], &[2; 32], &[3, 0, 0, 0, 9]);
+        let b = to_vec(|o| emit(&[1; 32], &[2; 32], &[3, 0, 0, 0, 9], o));
         let mut f = Frame::new_checked(b).unwrap();
         assert_eq!(f.hop_limit(), HOP_LIMIT);
         assert_eq!(f.dst(), [1; 32]);
@@ -106,7 +102,7 @@ mod tests {
 
     #[test]
     fn short_or_foreign_is_an_error() {
-        let b = emit(&[1; 32], &[2; 32], &[3]);
+        let b = to_vec(|o| emit(&[1; 32], &[2; 32], &[3], o));
         assert!(Frame::new_checked(&b[..HEADER_LEN]).is_err());
         let mut wrong = b.clone();
         wrong[0] = 0x02;

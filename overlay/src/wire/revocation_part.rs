@@ -17,10 +17,9 @@
 //! [`crate::identity::RevocationList`]; this module only reads and writes
 //! the bytes.
 
-use super::{need, read_u32, read_u64, revocations, WireError};
+use super::kind::{checked, Size};
+use super::{read_u32, read_u64, revocations, InnerKind, WireError};
 
-/// The first plaintext byte.
-pub const KIND: u8 = 0x0b;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 16;
 /// Bytes of the list in a part (all but the last).
@@ -67,11 +66,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the bytes are not exactly one part or want.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
-        let b = buffer.as_ref();
-        need(b, HEADER_LEN)?;
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("kind"));
-        }
+        let buffer = checked(
+            buffer,
+            Size::AtLeast(HEADER_LEN),
+            &[InnerKind::RevocationPart],
+        )?;
         let p = Self { buffer };
         let total = p.total_len();
         if total == 0 || total > revocations::MAX_LEN {
@@ -140,34 +139,34 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-fn header(op: u8, serial: u64, total_len: usize, index: u16) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LEN + PART_LEN);
-    out.push(KIND);
+fn header(op: u8, serial: u64, total_len: usize, index: u16, out: &mut Vec<u8>) {
+    out.reserve(HEADER_LEN + PART_LEN);
+    out.push(InnerKind::RevocationPart.into());
     out.push(op);
     out.extend_from_slice(&serial.to_le_bytes());
     out.extend_from_slice(&(total_len as u32).to_le_bytes());
     out.extend_from_slice(&index.to_le_bytes());
-    out
 }
 
-/// Writes part `index` of `list` (a whole list of serial `serial`).
+/// Appends part `index` of `list` (a whole list of serial `serial`);
+/// appends nothing on error.
 ///
 /// # Errors
 /// A list longer than [`revocations::MAX_LEN`], or an index past its end.
-pub fn emit_part(serial: u64, list: &[u8], index: u16) -> Result<Vec<u8>, WireError> {
+pub fn emit_part(serial: u64, list: &[u8], index: u16, out: &mut Vec<u8>) -> Result<(), WireError> {
     if list.is_empty() || list.len() > revocations::MAX_LEN {
         return Err(WireError::InvalidField("revocation list length"));
     }
     if usize::from(index) >= parts(list.len()) {
         return Err(WireError::InvalidField("revocation part index"));
     }
-    let mut out = header(1, serial, list.len(), index);
+    header(1, serial, list.len(), index, out);
     out.extend_from_slice(&list[part_range(list.len(), usize::from(index))]);
-    Ok(out)
+    Ok(())
 }
 
-/// Writes a want of `count` parts from `index` of the list of `serial`
-/// and `total_len` bytes.
+/// Appends a want of `count` parts from `index` of the list of `serial`
+/// and `total_len` bytes; appends nothing on error.
 ///
 /// # Errors
 /// A length, index or count out of range.
@@ -176,11 +175,16 @@ pub fn emit_want(
     total_len: usize,
     index: u16,
     count: u16,
-) -> Result<Vec<u8>, WireError> {
-    let mut out = header(2, serial, total_len, index);
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    let start = out.len();
+    header(2, serial, total_len, index, out);
     out.extend_from_slice(&count.to_le_bytes());
-    Packet::new_checked(&out[..])?;
-    Ok(out)
+    if let Err(e) = Packet::new_checked(&out[start..]) {
+        out.truncate(start);
+        return Err(e);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -193,16 +197,16 @@ mod tests {
         assert_eq!(parts(list.len()), 3);
         let mut again = Vec::new();
         for i in 0..3u16 {
-            let m = emit_part(7, &list, i).unwrap();
+            let m = crate::wire::try_to_vec(|o| emit_part(7, &list, i, o)).unwrap();
             let p = Packet::new_checked(&m[..]).unwrap();
             assert_eq!((p.op(), p.serial(), p.index()), (Op::Part, 7, i));
             assert_eq!(p.total_len(), 2500);
             again.extend_from_slice(p.data());
         }
         assert_eq!(again, list);
-        assert!(emit_part(7, &list, 3).is_err());
-        assert!(emit_part(7, &[], 0).is_err());
-        let w = emit_want(7, 2500, 1, 2).unwrap();
+        assert!(crate::wire::try_to_vec(|o| emit_part(7, &list, 3, o)).is_err());
+        assert!(crate::wire::try_to_vec(|o| emit_part(7, &[], 0, o)).is_err());
+        let w = crate::wire::try_to_vec(|o| emit_want(7, 2500, 1, 2, o)).unwrap();
         let p = Packet::new_checked(&w[..]).unwrap();
         assert_eq!((p.op(), p.index()), (Op::Want { count: 2 }, 1));
         assert!(p.data().is_empty());
@@ -211,7 +215,7 @@ mod tests {
     #[test]
     fn every_truncation_and_bad_field_is_refused() {
         let list = vec![5u8; 1500];
-        let m = emit_part(1, &list, 1).unwrap();
+        let m = crate::wire::try_to_vec(|o| emit_part(1, &list, 1, o)).unwrap();
         for n in 0..m.len() {
             assert!(Packet::new_checked(&m[..n]).is_err(), "{n}");
         }
@@ -227,9 +231,11 @@ mod tests {
         let mut huge = m.clone();
         huge[10..14].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(Packet::new_checked(&huge[..]).is_err());
-        assert!(emit_want(1, 1500, 0, 0).is_err());
-        assert!(emit_want(1, 1500, 0, MAX_WANT + 1).is_err());
-        assert!(emit_want(1, 1500, 2, 1).is_err());
-        assert!(emit_want(1, revocations::MAX_LEN + 1, 0, 1).is_err());
+        assert!(crate::wire::try_to_vec(|o| emit_want(1, 1500, 0, 0, o)).is_err());
+        assert!(crate::wire::try_to_vec(|o| emit_want(1, 1500, 0, MAX_WANT + 1, o)).is_err());
+        assert!(crate::wire::try_to_vec(|o| emit_want(1, 1500, 2, 1, o)).is_err());
+        assert!(
+            crate::wire::try_to_vec(|o| emit_want(1, revocations::MAX_LEN + 1, 0, 1, o)).is_err()
+        );
     }
 }

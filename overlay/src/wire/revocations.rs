@@ -17,10 +17,9 @@
 //! ([`super::revocation_part`]). The signature is the owner's ed25519
 //! signature of [`SIGNING_CONTEXT`] followed by every byte before it.
 
-use super::{need, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{read_u64, InnerKind, WireError};
 
-/// The inner control kind.
-pub const KIND: u8 = 0x09;
 /// The version byte this module reads and writes.
 pub const VERSION: u8 = 1;
 /// Bytes before the entries.
@@ -64,11 +63,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// # Errors
     /// Returns an error if the bytes are not exactly one list.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let buffer = checked(buffer, Size::AtLeast(HEADER_LEN), &[InnerKind::Revocations])?;
         let b = buffer.as_ref();
-        need(b, HEADER_LEN)?;
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("kind"));
-        }
         if b[1] != VERSION {
             return Err(WireError::InvalidField("revocation list version"));
         }
@@ -137,16 +133,17 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// Writes the signed part of a list; `entries` are sorted and deduplicated
+/// Appends the signed part of a list; `entries` are sorted and deduplicated
 /// by node ID here.
 ///
 /// # Errors
-/// More than [`MAX_ENTRIES`] distinct entries.
+/// More than [`MAX_ENTRIES`] distinct entries (nothing is appended).
 pub fn emit_signed_part(
     network_id: [u8; 32],
     serial: u64,
     entries: &[Entry],
-) -> Result<Vec<u8>, WireError> {
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
     let mut sorted = entries.to_vec();
     sorted.sort();
     // The latest expiry of a node listed twice is the one to keep.
@@ -156,8 +153,8 @@ pub fn emit_signed_part(
     if sorted.len() > MAX_ENTRIES {
         return Err(WireError::InvalidField("revocation count"));
     }
-    let mut out = Vec::with_capacity(HEADER_LEN + sorted.len() * ENTRY_LEN + SIGNATURE_LEN);
-    out.push(KIND);
+    out.reserve(HEADER_LEN + sorted.len() * ENTRY_LEN + SIGNATURE_LEN);
+    out.push(InnerKind::Revocations.into());
     out.push(VERSION);
     out.extend_from_slice(&network_id);
     out.extend_from_slice(&serial.to_le_bytes());
@@ -166,7 +163,7 @@ pub fn emit_signed_part(
         out.extend_from_slice(&e.node_id);
         out.extend_from_slice(&e.not_after.to_le_bytes());
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -181,8 +178,10 @@ mod tests {
     }
 
     fn sample() -> Vec<u8> {
-        let mut b =
-            emit_signed_part([1; 32], 99, &[entry(3, 5), entry(2, 7), entry(3, 9)]).unwrap();
+        let mut b = crate::wire::try_to_vec(|o| {
+            emit_signed_part([1; 32], 99, &[entry(3, 5), entry(2, 7), entry(3, 9)], o)
+        })
+        .unwrap();
         b.extend_from_slice(&[4; SIGNATURE_LEN]);
         b
     }
@@ -227,20 +226,23 @@ mod tests {
     #[test]
     fn the_cap_holds() {
         let full: Vec<Entry> = (0..MAX_ENTRIES).map(numbered).collect();
-        let mut b = emit_signed_part([0; 32], 1, &full).unwrap();
+        let mut b = crate::wire::try_to_vec(|o| emit_signed_part([0; 32], 1, &full, o)).unwrap();
         b.extend_from_slice(&[0; SIGNATURE_LEN]);
         assert_eq!(b.len(), MAX_LEN);
         assert_eq!(MAX_LEN, 163_948);
         let p = Packet::new_checked(&b[..]).unwrap();
         assert_eq!(p.entries().count(), MAX_ENTRIES);
         let over: Vec<Entry> = (0..=MAX_ENTRIES).map(numbered).collect();
-        assert!(emit_signed_part([0; 32], 1, &over).is_err());
+        assert!(crate::wire::try_to_vec(|o| emit_signed_part([0; 32], 1, &over, o)).is_err());
         // A count above the cap is refused before the length is looked at.
         b[42..44].copy_from_slice(&((MAX_ENTRIES + 1) as u16).to_le_bytes());
         assert!(Packet::new_checked(&b[..]).is_err());
         // 30 entries still go whole.
         let thirty: Vec<Entry> = (0..30).map(numbered).collect();
-        let whole = emit_signed_part([0; 32], 1, &thirty).unwrap().len() + SIGNATURE_LEN;
+        let whole = crate::wire::try_to_vec(|o| emit_signed_part([0; 32], 1, &thirty, o))
+            .unwrap()
+            .len()
+            + SIGNATURE_LEN;
         assert!(whole <= MAX_WHOLE_LEN);
     }
 }

@@ -25,10 +25,9 @@
 
 use std::net::SocketAddr;
 
-use super::{endpoint, need, read_u64, WireError};
+use super::kind::{checked, Size};
+use super::{endpoint, need, read_u64, InnerKind, WireError};
 
-/// The first plaintext byte of a signal.
-pub const KIND: u8 = 0x02;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 78;
 /// Bytes of the signature.
@@ -60,11 +59,12 @@ impl<T: AsRef<[u8]>> Envelope<T> {
     /// # Errors
     /// Returns an error for a wrong kind or inconsistent lengths.
     pub fn new_checked(buffer: T) -> Result<Self, WireError> {
+        let buffer = checked(
+            buffer,
+            Size::AtLeast(HEADER_LEN + SIGNATURE_LEN),
+            &[InnerKind::Signal],
+        )?;
         let b = buffer.as_ref();
-        need(b, HEADER_LEN + SIGNATURE_LEN)?;
-        if b[0] != KIND {
-            return Err(WireError::InvalidField("signal kind"));
-        }
         let body_len = usize::from(u16::from_le_bytes([b[76], b[77]]));
         let expected = HEADER_LEN + body_len + SIGNATURE_LEN;
         if b.len() != expected {
@@ -155,45 +155,54 @@ pub struct Header<'a> {
     pub timestamp_ms: u64,
 }
 
-/// Writes a signal with a plaintext body; `sign` gets the bytes to sign
+/// Appends a signal with a plaintext body; `sign` gets the bytes to sign
 /// (context included). Nodes send only sealed bodies
 /// ([`super::signal_seal::emit`]); this writes the others.
 ///
 /// # Errors
-/// Returns an error if the body is longer than a u16 can say.
+/// Returns an error (and appends nothing) if the body is longer than a u16
+/// can say.
 pub fn emit(
     h: &Header<'_>,
     body: &[u8],
     sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE_LEN],
-) -> Result<Vec<u8>, WireError> {
-    let mut b = emit_header(h, body.len())?;
-    b.extend_from_slice(body);
-    finish(b, sign)
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    let start = out.len();
+    emit_header(h, body.len(), out)?;
+    out.extend_from_slice(body);
+    finish(start, sign, out);
+    Ok(())
 }
 
-/// The header of a signal whose body will be `body_len` bytes, in a buffer
-/// with room for the body and the signature.
-pub(super) fn emit_header(h: &Header<'_>, body_len: usize) -> Result<Vec<u8>, WireError> {
+/// Appends the header of a signal whose body will be `body_len` bytes, and
+/// makes room for the body and the signature.
+pub(super) fn emit_header(
+    h: &Header<'_>,
+    body_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
     let len = u16::try_from(body_len).map_err(|_| WireError::InvalidField("body length"))?;
-    let mut b = Vec::with_capacity(HEADER_LEN + body_len + SIGNATURE_LEN);
-    b.extend_from_slice(&[KIND, h.hop_limit, h.body_kind, 0]);
-    b.extend_from_slice(h.src);
-    b.extend_from_slice(h.dst);
-    b.extend_from_slice(&h.timestamp_ms.to_le_bytes());
-    b.extend_from_slice(&len.to_le_bytes());
-    Ok(b)
+    out.reserve(HEADER_LEN + body_len + SIGNATURE_LEN);
+    out.extend_from_slice(&[InnerKind::Signal.into(), h.hop_limit, h.body_kind, 0]);
+    out.extend_from_slice(h.src);
+    out.extend_from_slice(h.dst);
+    out.extend_from_slice(&h.timestamp_ms.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    Ok(())
 }
 
-/// Appends the signature to a signal written up to the end of its body.
+/// Appends the signature to the signal that starts at `start` in `out`,
+/// written up to the end of its body.
 pub(super) fn finish(
-    mut b: Vec<u8>,
+    start: usize,
     sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE_LEN],
-) -> Result<Vec<u8>, WireError> {
-    let mut signed = Vec::with_capacity(SIGNING_CONTEXT.len() + b.len());
+    out: &mut Vec<u8>,
+) {
+    let mut signed = Vec::with_capacity(SIGNING_CONTEXT.len() + out.len() - start);
     signed.extend_from_slice(SIGNING_CONTEXT);
-    signed.extend_from_slice(&b[2..]);
-    b.extend_from_slice(&sign(&signed));
-    Ok(b)
+    signed.extend_from_slice(&out[start + 2..]);
+    out.extend_from_slice(&sign(&signed));
 }
 
 /// How a member's NAT maps ports, as far as it knows.
@@ -282,10 +291,11 @@ impl Candidates {
         })
     }
 
-    /// Writes the body (at most [`MAX_CANDIDATES`] candidates).
-    pub fn emit(&self) -> Vec<u8> {
+    /// Appends the body (at most [`MAX_CANDIDATES`] candidates).
+    pub fn emit(&self, out: &mut Vec<u8>) {
         let list = &self.list[..self.list.len().min(MAX_CANDIDATES)];
-        let mut b = Vec::with_capacity(CANDIDATES_FIXED + list.len() * 20);
+        out.reserve(CANDIDATES_FIXED + list.len() * 20);
+        let b = out;
         b.push(u8::from(self.request));
         b.extend_from_slice(&self.punch_id.to_le_bytes());
         b.push(self.nat.mapping);
@@ -296,15 +306,15 @@ impl Candidates {
         b.push(list.len() as u8);
         for c in list {
             b.push(c.kind);
-            endpoint::emit(&c.addr, &mut b);
+            endpoint::emit(&c.addr, b);
         }
-        b
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::to_vec;
 
     fn sample() -> Candidates {
         Candidates {
@@ -333,12 +343,12 @@ mod tests {
     #[test]
     fn candidates_round_trip() {
         let c = sample();
-        assert_eq!(Candidates::parse(&c.emit()).unwrap(), c);
+        assert_eq!(Candidates::parse(&to_vec(|o| c.emit(o))).unwrap(), c);
     }
 
     #[test]
     fn candidates_reject_truncation_and_trailing_bytes() {
-        let b = sample().emit();
+        let b = to_vec(|o| sample().emit(o));
         for n in 0..b.len() {
             assert!(Candidates::parse(&b[..n]).is_err(), "prefix {n}");
         }
@@ -349,7 +359,7 @@ mod tests {
 
     #[test]
     fn envelope_round_trip_and_signed_part() {
-        let body = sample().emit();
+        let body = to_vec(|o| sample().emit(o));
         let h = Header {
             hop_limit: 4,
             body_kind: body_kind::CANDIDATES,
@@ -358,11 +368,12 @@ mod tests {
             timestamp_ms: 7,
         };
         let mut seen = Vec::new();
-        let b = emit(&h, &body, |m| {
+        let mut b = Vec::new();
+        let sign = |m: &[u8]| {
             seen = m.to_vec();
             [9; SIGNATURE_LEN]
-        })
-        .unwrap();
+        };
+        emit(&h, &body, sign, &mut b).unwrap();
         let mut e = Envelope::new_checked(b).unwrap();
         assert_eq!(e.hop_limit(), 4);
         assert_eq!(e.body_kind(), 1);

@@ -66,28 +66,37 @@ fn nonce(timestamp_ms: u64, salt: &[u8]) -> XNonce {
     n.into()
 }
 
-/// Writes a signal whose body is `plaintext` sealed under `key` with
+/// Appends a signal whose body is `plaintext` sealed under `key` with
 /// `salt`; `sign` gets the bytes to sign, as for [`super::signal::emit`].
 ///
 /// # Errors
-/// Returns an error if the sealed body is longer than a u16 can say.
+/// Returns an error (and appends nothing) if the sealed body is longer than
+/// a u16 can say.
 pub fn emit(
     h: &Header<'_>,
     key: &SealKey,
     salt: [u8; SALT_LEN],
     plaintext: &[u8],
     sign: impl FnOnce(&[u8]) -> [u8; SIGNATURE_LEN],
-) -> Result<Vec<u8>, WireError> {
-    let mut b = super::signal::emit_header(h, plaintext.len() + OVERHEAD)?;
+    out: &mut Vec<u8>,
+) -> Result<(), WireError> {
+    let start = out.len();
+    super::signal::emit_header(h, plaintext.len() + OVERHEAD, out)?;
     let mut sealed = plaintext.to_vec();
-    let tag = key
-        .cipher()
-        .encrypt_in_place_detached(&nonce(h.timestamp_ms, &salt), &b[2..], &mut sealed)
-        .map_err(|_| WireError::InvalidField("sealed body"))?;
-    b.extend_from_slice(&salt);
-    b.extend_from_slice(&sealed);
-    b.extend_from_slice(&tag);
-    super::signal::finish(b, sign)
+    let sealing = key.cipher().encrypt_in_place_detached(
+        &nonce(h.timestamp_ms, &salt),
+        &out[start + 2..],
+        &mut sealed,
+    );
+    let Ok(tag) = sealing else {
+        out.truncate(start);
+        return Err(WireError::InvalidField("sealed body"));
+    };
+    out.extend_from_slice(&salt);
+    out.extend_from_slice(&sealed);
+    out.extend_from_slice(&tag);
+    super::signal::finish(start, sign, out);
+    Ok(())
 }
 
 /// Opens the sealed body of `env` with `key`: the plaintext, or an error if
@@ -135,14 +144,10 @@ mod tests {
     }
 
     fn sealed(key: &SealKey, ts: u64, salt: u8, msg: &[u8]) -> Vec<u8> {
-        emit(
-            &header(&[1; 32], &[2; 32], ts),
-            key,
-            [salt; 16],
-            msg,
-            |_| [0; SIGNATURE_LEN],
-        )
-        .unwrap()
+        let mut out = Vec::new();
+        let h = header(&[1; 32], &[2; 32], ts);
+        emit(&h, key, [salt; 16], msg, |_| [0; SIGNATURE_LEN], &mut out).unwrap();
+        out
     }
 
     #[test]
@@ -203,10 +208,9 @@ mod tests {
     fn short_bodies_are_refused() {
         let key = SealKey::derive(&[5; 32], &[1; 32], &[2; 32]);
         for n in 0..OVERHEAD {
-            let b = crate::wire::signal::emit(&header(&[1; 32], &[2; 32], 1), &vec![0; n], |_| {
-                [0; SIGNATURE_LEN]
-            })
-            .unwrap();
+            let mut b = Vec::new();
+            let h = header(&[1; 32], &[2; 32], 1);
+            crate::wire::signal::emit(&h, &vec![0; n], |_| [0; SIGNATURE_LEN], &mut b).unwrap();
             assert!(open(&key, &Envelope::new_checked(&b[..]).unwrap()).is_err());
         }
     }

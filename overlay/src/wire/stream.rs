@@ -47,13 +47,17 @@ impl<T: AsRef<[u8]>> Header<T> {
     }
 }
 
-/// Writes the header of a frame carrying `payload_len` bytes.
+/// Appends the header of a frame carrying `payload_len` bytes.
 ///
 /// # Errors
-/// Returns an error if `payload_len` is zero or above [`MAX_PAYLOAD`].
-pub fn emit_header(payload_len: usize) -> Result<[u8; HEADER_LEN], WireError> {
+/// Returns an error (and appends nothing) if `payload_len` is zero or above
+/// [`MAX_PAYLOAD`].
+pub fn emit_header(payload_len: usize, out: &mut Vec<u8>) -> Result<(), WireError> {
     match u16::try_from(payload_len) {
-        Ok(n) if n > 0 => Ok(n.to_be_bytes()),
+        Ok(n) if n > 0 => {
+            out.extend_from_slice(&n.to_be_bytes());
+            Ok(())
+        }
         _ => Err(WireError::InvalidField("length")),
     }
 }
@@ -118,9 +122,18 @@ mod tests {
 
     #[test]
     fn layout() {
-        assert_eq!(emit_header(1).unwrap(), [0, 1]);
-        assert_eq!(emit_header(0x1234).unwrap(), [0x12, 0x34]);
-        assert_eq!(emit_header(65_535).unwrap(), [0xff, 0xff]);
+        assert_eq!(
+            crate::wire::try_to_vec(|o| emit_header(1, o)).unwrap(),
+            [0, 1]
+        );
+        assert_eq!(
+            crate::wire::try_to_vec(|o| emit_header(0x1234, o)).unwrap(),
+            [0x12, 0x34]
+        );
+        assert_eq!(
+            crate::wire::try_to_vec(|o| emit_header(65_535, o)).unwrap(),
+            [0xff, 0xff]
+        );
         let h = Header::new_checked(&[0x05, 0xdc, 9][..]).unwrap();
         assert_eq!(h.payload_len(), 1500);
     }
@@ -128,11 +141,11 @@ mod tests {
     #[test]
     fn rejects_empty_and_oversized_frames() {
         assert_eq!(
-            emit_header(0).unwrap_err(),
+            crate::wire::try_to_vec(|o| emit_header(0, o)).unwrap_err(),
             WireError::InvalidField("length")
         );
         assert_eq!(
-            emit_header(65_536).unwrap_err(),
+            crate::wire::try_to_vec(|o| emit_header(65_536, o)).unwrap_err(),
             WireError::InvalidField("length")
         );
         assert_eq!(
@@ -168,7 +181,7 @@ mod tests {
     fn frames(datagrams: &[Vec<u8>]) -> Vec<u8> {
         let mut s = Vec::new();
         for d in datagrams {
-            s.extend_from_slice(&emit_header(d.len()).unwrap());
+            s.extend_from_slice(&crate::wire::try_to_vec(|o| emit_header(d.len(), o)).unwrap());
             s.extend_from_slice(d);
         }
         s

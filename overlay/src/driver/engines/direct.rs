@@ -22,14 +22,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use etherparse::{IpNumber, Ipv6Header, Ipv6HeaderSlice, TcpHeaderSlice};
 use tokio::net::TcpStream;
-
-/// IPv6 next header value of TCP.
-const TCP: u8 = 6;
-/// Bytes of the fixed IPv6 header.
-const IPV6_HEADER: usize = 40;
-/// Bytes of a TCP header without options.
-const TCP_HEADER: usize = 20;
 
 /// A kernel stream as its packets name it: the member's address and port,
 /// and our port.
@@ -45,20 +39,18 @@ impl StreamKey {
     /// bytes of: `None` for anything but TCP with a payload (a bare
     /// acknowledgement brings nothing to read).
     pub(crate) fn inbound(packet: &[u8]) -> Option<Self> {
-        if packet.len() < IPV6_HEADER + TCP_HEADER || packet[0] >> 4 != 6 || packet[6] != TCP {
+        let ip = Ipv6HeaderSlice::from_slice(packet).ok()?;
+        if ip.next_header() != IpNumber::TCP {
             return None;
         }
-        let payload = usize::from(u16::from_be_bytes([packet[4], packet[5]]));
-        let tcp = &packet[IPV6_HEADER..];
-        let header = usize::from(tcp[12] >> 4) * 4;
-        if payload <= header {
+        let tcp = TcpHeaderSlice::from_slice(&packet[Ipv6Header::LEN..]).ok()?;
+        if usize::from(ip.payload_length()) <= tcp.slice().len() {
             return None;
         }
-        let peer: [u8; 16] = packet[8..24].try_into().ok()?;
         Some(Self {
-            peer: Ipv6Addr::from(peer),
-            peer_port: u16::from_be_bytes([tcp[0], tcp[1]]),
-            local_port: u16::from_be_bytes([tcp[2], tcp[3]]),
+            peer: ip.source_addr(),
+            peer_port: tcp.source_port(),
+            local_port: tcp.destination_port(),
         })
     }
 
@@ -128,10 +120,10 @@ mod tests {
     /// An IPv6 packet from `peer`:`sport` to port `dport` with a TCP header
     /// of `header` bytes and `payload` bytes after it.
     fn packet(peer: Ipv6Addr, sport: u16, dport: u16, header: usize, payload: usize) -> Vec<u8> {
-        let mut p = vec![0xa5; IPV6_HEADER + header + payload];
+        let mut p = vec![0xa5; Ipv6Header::LEN + header + payload];
         p[0] = 0x60;
         p[4..6].copy_from_slice(&u16::try_from(header + payload).unwrap().to_be_bytes());
-        p[6] = TCP;
+        p[6] = IpNumber::TCP.0;
         p[8..24].copy_from_slice(&peer.octets());
         p[40..42].copy_from_slice(&sport.to_be_bytes());
         p[42..44].copy_from_slice(&dport.to_be_bytes());

@@ -135,8 +135,7 @@ async fn write_loop(
 /// Appends `datagram` as a frame; a datagram no frame can carry (empty, or
 /// longer than 65,535 bytes) is left out.
 fn frame(buf: &mut Vec<u8>, datagram: &[u8]) {
-    if let Ok(header) = emit_header(datagram.len()) {
-        buf.extend_from_slice(&header);
+    if emit_header(datagram.len(), buf).is_ok() {
         buf.extend_from_slice(datagram);
     }
 }

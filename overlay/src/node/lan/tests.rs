@@ -477,7 +477,8 @@ fn bad_beacons_are_counted_and_leave_no_state() {
     let mut tampered = member.lan_beacon(now, 9740);
     tampered[37] ^= 1;
     let own = a.lan_beacon(now, 9740);
-    let mut no_port = beacon::emit(member.id().as_bytes(), 0, 1);
+    let mut no_port = Vec::new();
+    beacon::emit(member.id().as_bytes(), 0, 1, &mut no_port);
     member.keys.mac_to_any().seal(&mut no_port);
     let good = member.lan_beacon(now, 9740);
     let from_nowhere = v4(0, 0, 0, 0, LAN_DISCOVERY_PORT);
@@ -653,7 +654,7 @@ proptest! {
         let mut a = Node::new(config(1, vec![]), now);
         let mut bytes = bytes;
         if beacon_type && !bytes.is_empty() {
-            bytes[0] = beacon::TYPE;
+            bytes[0] = crate::wire::MessageType::Beacon.into();
         }
         a.handle_lan_beacon(now, v4(198, 18, 1, 3, LAN_DISCOVERY_PORT), true, &bytes);
         prop_assert!(a.peers.is_empty());

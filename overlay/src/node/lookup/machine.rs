@@ -303,7 +303,7 @@ impl Lookups {
                             metric: cost_through(net, &from, l.metric),
                             ..l
                         };
-                        if net.send(hop, &fwd.emit()) {
+                        if net.send(hop, &crate::wire::to_vec(|o| fwd.emit(o))) {
                             self.stats.forwarded += 1;
                         }
                     }
@@ -340,7 +340,7 @@ impl Lookups {
                         metric: cost_through(net, &from, l.metric),
                         ..*l
                     };
-                    if net.send(hop, &fwd.emit()) {
+                    if net.send(hop, &crate::wire::to_vec(|o| fwd.emit(o))) {
                         self.stats.forwarded += 1;
                     }
                     None
@@ -362,7 +362,7 @@ impl Lookups {
         };
         match net.next_hop(origin, None) {
             Some(hop) => {
-                net.send(hop, &msg.emit());
+                net.send(hop, &crate::wire::to_vec(|o| msg.emit(o)));
             }
             None => net.count_drop(DropReason::LookupNoRoute),
         }
@@ -463,7 +463,8 @@ fn send_request(
         origin: *net.local_id().as_bytes(),
         metric: 0,
     };
-    net.send(hop, &msg.emit()).then_some(hop)
+    net.send(hop, &crate::wire::to_vec(|o| msg.emit(o)))
+        .then_some(hop)
 }
 
 /// Takes a lookup message from `from` as news that `from` reaches `id` at

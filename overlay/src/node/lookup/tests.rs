@@ -156,13 +156,13 @@ impl LookupNet for FakeNet {
 /// An answer to request `req` from the member that owns (or not) its
 /// target.
 fn answer(req: &Lookup, op: Op, metric: u16) -> Vec<u8> {
-    Lookup {
+    let msg = Lookup {
         hop_limit: HOP_LIMIT,
         op,
         metric,
         ..*req
-    }
-    .emit()
+    };
+    crate::wire::to_vec(|o| msg.emit(o))
 }
 
 #[test]
@@ -360,7 +360,7 @@ fn a_request_for_our_own_address_is_answered_along_the_route_back() {
         origin: *origin.as_bytes(),
         metric: 30,
     };
-    m.handle_message(&mut net, now, a, &req.emit());
+    m.handle_message(&mut net, now, a, &crate::wire::to_vec(|o| req.emit(o)));
     // The request left a route back to its origin through `a`.
     assert_eq!(net.learned, vec![(a, origin, 30)]);
     let sent = net.take_sent();
@@ -391,7 +391,7 @@ fn a_request_is_passed_nearer_its_target_with_its_cost_so_far() {
         origin: *id(5).as_bytes(),
         metric: 30,
     };
-    m.handle_message(&mut net, now, a, &req.emit());
+    m.handle_message(&mut net, now, a, &crate::wire::to_vec(|o| req.emit(o)));
     let (hop, fwd) = net.take_sent()[0];
     assert_eq!(hop, b);
     assert_eq!((fwd.hop_limit, fwd.metric), (4, 30 + 10));
@@ -413,7 +413,7 @@ fn a_request_nobody_nearer_can_take_is_answered_not_found() {
         origin: *id(5).as_bytes(),
         metric: 0,
     };
-    m.handle_message(&mut net, now, a, &req.emit());
+    m.handle_message(&mut net, now, a, &crate::wire::to_vec(|o| req.emit(o)));
     let (hop, ans) = net.take_sent()[0];
     assert_eq!((hop, ans.op), (a, Op::NotFound));
 }
@@ -433,7 +433,7 @@ fn messages_from_no_direct_session_and_garbage_are_dropped() {
         origin: *id(5).as_bytes(),
         metric: 0,
     };
-    m.handle_message(&mut net, now, id(3), &req.emit());
+    m.handle_message(&mut net, now, id(3), &crate::wire::to_vec(|o| req.emit(o)));
     assert_eq!(
         net.drops,
         vec![DropReason::BadInner, DropReason::LookupNoRoute]

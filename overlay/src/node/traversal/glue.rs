@@ -170,10 +170,11 @@ impl Node {
         let Some(pair) = self.pair_keys.get(&self.node_key, &self.keys, &pid) else {
             return;
         };
-        let mut msg = probe::emit_probe(self.id.as_bytes(), tx);
+        let mut msg = Vec::with_capacity(probe::PROBE_LEN);
+        probe::emit_probe(self.id.as_bytes(), tx, &mut msg);
         probe::seal(&mut msg, &pair.to, &self.keys.mac_to(&pid));
         self.traversal.stats.probes_sent += 1;
-        self.queue_datagram(socket, to, msg.to_vec());
+        self.queue_datagram(socket, to, msg);
     }
 
     /// A punch found a direct path to `pid`, from our socket `socket` to
@@ -225,7 +226,8 @@ impl Node {
         self.traversal.extra.streams.insert(id);
         if self.bootstrap.iter().any(|b| b.addr == remote) {
             let stamp = crate::wire::hello::stamp_of(self.unix_ms_at(now));
-            let mut msg = crate::wire::hello::emit(false, self.id.as_bytes(), stamp);
+            let mut msg = Vec::with_capacity(crate::wire::hello::LEN);
+            crate::wire::hello::emit(false, self.id.as_bytes(), stamp, &mut msg);
             self.keys.mac_to_any().seal(&mut msg);
             self.queue_datagram(id, remote, msg.to_vec());
             // During a grace period, one under the old key too.

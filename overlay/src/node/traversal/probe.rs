@@ -45,7 +45,8 @@ impl Node {
         if !pkt.is_ack() {
             // Stateless answer, from the socket the probe reached: echo the
             // tx and say where the probe came from.
-            let mut ack = probe::emit_ack(self.id.as_bytes(), pkt.tx(), from);
+            let mut ack = Vec::with_capacity(probe::ACK_LEN);
+            probe::emit_ack(self.id.as_bytes(), pkt.tx(), from, &mut ack);
             probe::seal(
                 &mut ack,
                 &pair.to,

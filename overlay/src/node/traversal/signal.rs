@@ -82,7 +82,11 @@ impl Node {
             timestamp_ms,
         };
         let key = &self.node_key;
-        signal_seal::emit(&header, &seal, salt, &candidates.emit(), |m| key.sign(m)).ok()
+        let mut plaintext = Vec::new();
+        candidates.emit(&mut plaintext);
+        let mut msg = Vec::new();
+        signal_seal::emit(&header, &seal, salt, &plaintext, |m| key.sign(m), &mut msg).ok()?;
+        Some(msg)
     }
 
     /// Passes a signal one hop toward `dst`, never back to `came_from`.

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tessel_overlay::node::{Action, Event as NodeEvent};
+use tessel_overlay::wire::MessageType;
 
 use super::run::Datagram;
 use super::World;
@@ -219,7 +220,8 @@ impl Step<'_> {
                 extra.push(t);
                 continue;
             }
-            let app = t.payload.first() == Some(&3) && host.take_pending_app(t.payload.len());
+            let app = t.payload.first() == Some(&u8::from(MessageType::Data))
+                && host.take_pending_app(t.payload.len());
             self.out.push(Effect::Send {
                 src: host.addr,
                 to: t.to,
