@@ -1,7 +1,8 @@
 //! TCP and UDP forwards and exposes over a loopback overlay: data both ways,
 //! per-client UDP mappings and their idle timeout, unreachable targets, limits.
 
-// Tests run the stack against the wall clock.
+// The proxies speak over loopback sockets here, so these tests run on the
+// real clock; they measure only lower bounds (a wait is bounded to fail).
 #![allow(clippy::disallowed_methods)]
 
 mod proxy_support;
@@ -165,16 +166,13 @@ async fn udp_expose_moves_data_both_ways() {
 async fn unreachable_forward_target_closes_the_local_connection_promptly() {
     let refused = SocketAddr::new([127, 0, 0, 1].into(), closed_port().await);
     // Refused and unreachable: closed at once; never answering: closed after
-    // the 300 ms connect timeout.
-    for (target, limit) in [
-        (refused, Duration::from_secs(1)),
-        (host_unreachable(80), Duration::from_secs(1)),
-        (blackhole(80), Duration::from_millis(1500)),
-    ] {
+    // the 300 ms connect timeout, not before. (On the real clock: only
+    // the lower bound is measured, and STEP bounds every wait.)
+    for target in [refused, host_unreachable(80), blackhole(80)] {
         let (local, _guard) = forward(Protocol::Tcp, target, quick()).await;
         let start = Instant::now();
         let mut s = TcpStream::connect(local).await.unwrap();
-        let got = read_to_close(&mut s, limit).await;
+        let got = read_to_close(&mut s, STEP).await;
         assert!(got.is_empty(), "{target}");
         if target == blackhole(80) {
             assert!(start.elapsed() >= Duration::from_millis(250));

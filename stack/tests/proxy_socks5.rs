@@ -2,7 +2,8 @@
 //! client for CONNECT and UDP ASSOCIATE over IPv4 and IPv6, failures with
 //! their reply codes, garbage clients, and the client limit.
 
-// Tests run the stack against the wall clock.
+// The proxies speak over loopback sockets here, so these tests run on the
+// real clock; they measure only lower bounds (a wait is bounded to fail).
 #![allow(clippy::disallowed_methods)]
 
 mod proxy_support;
@@ -248,14 +249,9 @@ async fn connect_failures_get_their_reply_codes() {
         (blackhole(80), 6),
     ] {
         let mut s = negotiate(proxy).await;
-        let start = Instant::now();
         let (rep, _) = request(&mut s, 1, to).await;
         assert_eq!(rep, want, "CONNECT {to}");
         assert!(read_to_close(&mut s, STEP).await.is_empty());
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "{to}: closed too late"
-        );
     }
 }
 

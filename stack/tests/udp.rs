@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use pair::{b_addr, pair, wait_stats, within, A4, A6};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn datagrams_go_both_ways_over_both_families() {
     let pair = pair();
     let server = pair.b.udp_bind(5353).await.expect("bind");
@@ -40,7 +40,7 @@ async fn datagrams_go_both_ways_over_both_families() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn an_ipv4_mapped_destination_is_reached_over_ipv4() {
     let pair = pair();
     let server = pair.b.udp_bind(5357).await.expect("bind");
@@ -55,7 +55,7 @@ async fn an_ipv4_mapped_destination_is_reached_over_ipv4() {
     assert_eq!(from.ip(), IpAddr::from(A4));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn the_largest_datagram_fits_and_a_larger_one_is_refused() {
     let pair = pair();
     let server = pair.b.udp_bind(5354).await.expect("bind");
@@ -90,7 +90,7 @@ async fn the_largest_datagram_fits_and_a_larger_one_is_refused() {
     assert_eq!(&short[..n], b"trun");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_dropped_socket_frees_its_port() {
     let pair = pair();
     let socket = pair.a.udp_bind(6000).await.expect("bind");
@@ -105,7 +105,7 @@ async fn a_dropped_socket_frees_its_port() {
     assert_eq!(again.local_port(), 6000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn datagrams_arrive_in_order_when_the_reader_keeps_up() {
     const WINDOWS: u32 = 20;
     const WINDOW: u32 = 100;
@@ -141,7 +141,7 @@ async fn datagrams_arrive_in_order_when_the_reader_keeps_up() {
     assert_eq!(pair.b.stats().dropped_udp, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn datagrams_beyond_the_queue_are_dropped_and_counted() {
     let pair = pair();
     let queue = pair.b.config().udp_queue as u32;

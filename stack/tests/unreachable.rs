@@ -7,14 +7,17 @@
 //! addresses as the node does; others play the node for one stack, to
 //! answer its SYNs with hand-made errors.
 
-// Tests run the stack against the wall clock.
+// The tests read tokio's clock, paused: time advances only when every
+// task waits for a timer, so no assertion depends on the machine's speed.
 #![allow(clippy::disallowed_methods)]
 
 mod pair;
 
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use pair::craft::{self, ACK, SYN};
 use pair::{
@@ -70,7 +73,7 @@ async fn fails_at_once(handle: &StackHandle, to: SocketAddr, kind: ErrorKind) ->
         .expect("the stack's error inside")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn connect_to_an_unowned_address_fails_at_once() {
     // The node's codes (ICMP 1, ICMPv6 0 or 3), from either source it may
     // use, and the other "host" codes.
@@ -110,7 +113,7 @@ async fn connect_to_an_unowned_address_fails_at_once() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn many_attempts_fail_and_free_their_ports() {
     const ATTEMPTS: usize = 64;
     let pair = answering_pair(Unreachable::HOST);
@@ -140,7 +143,7 @@ async fn many_attempts_fail_and_free_their_ports() {
     server.expect("accept");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn port_unreachable_is_refused() {
     for reporter in [Reporter::Destination, Reporter::Node] {
         let pair = answering_pair(Unreachable {
@@ -211,7 +214,7 @@ fn altered(syn: &[u8], at: usize, with: &[u8]) -> Vec<u8> {
     quote
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn errors_about_other_sockets_change_nothing() {
     let mut solo = Solo::new();
     let to6 = unowned(true, 80);
@@ -289,7 +292,7 @@ async fn errors_about_other_sockets_change_nothing() {
     wait_stats(&solo.handle, "all freed", |s| s.tcp_connections == 0).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn malformed_errors_are_counted_and_ignored() {
     let mut solo = Solo::new();
     let to6 = unowned(true, 80);
@@ -351,7 +354,7 @@ async fn malformed_errors_are_counted_and_ignored() {
     wait_stats(&solo.handle, "freed", |s| s.tcp_connections == 0).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn established_connections_survive_an_error() {
     let pair = pair();
     let listener = pair.b.tcp_listen(7300).await.expect("listen");
@@ -427,6 +430,9 @@ async fn socks5_connect(proxy: SocketAddr, to: SocketAddr) -> u8 {
     head[1]
 }
 
+// On the real clock: the proxy's client speaks over loopback sockets, which a
+// paused clock would not wait for. The reply code tells the answer from the
+// connect timeout (which would give 0x06), so no time is measured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socks5_answers_unreachable_and_refused_at_once() {
     let port_unreachable = Unreachable {
@@ -447,10 +453,8 @@ async fn socks5_answers_unreachable_and_refused_at_once() {
         let task = tokio::spawn(server.run());
         for ipv6 in [true, false] {
             let to = unowned(ipv6, 80);
-            let started = Instant::now();
             let reply = socks5_connect(proxy, to).await;
             assert_eq!(reply, expected, "CONNECT {to}");
-            assert!(started.elapsed() < AT_ONCE, "{:?}", started.elapsed());
         }
         task.abort();
     }

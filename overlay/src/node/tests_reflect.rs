@@ -4,7 +4,7 @@
 //! and, in the worst case, gossips the made-up members at the victim's
 //! address so that they look vouched for. Over a minute of virtual time the
 //! victim receives at most [`TARGET_PROBES`] probes from the node, or
-//! [`VOUCHED_TARGET_PROBES`] when vouched for (docs/protocol.md §11).
+//! [`VOUCHED_TARGET_PROBES`] when vouched for (docs/protocol.md §20).
 
 // Tests start their virtual clock at any instant.
 #![allow(clippy::disallowed_methods)]

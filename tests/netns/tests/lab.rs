@@ -98,49 +98,46 @@ fn check_cone(kind: NatKind) -> Result<(NatLab, NatReport)> {
     Ok((lab, r))
 }
 
-#[test]
-fn full_cone_maps_and_filters_independently_of_the_endpoint() -> Result<()> {
-    let (lab, r) = check_cone(NatKind::FullCone)?;
-    lab.check(
-        r.from_other_port,
-        "answer from the same address, other port was filtered",
-        &r,
-    )?;
-    lab.check(
-        r.from_other_addr,
-        "answer from another address was filtered",
-        &r,
-    )?;
-    Ok(())
+/// One test per cone NAT kind, from one table: which unsolicited answers
+/// the NAT lets in (from the contacted address on another port, and from
+/// an address never contacted).
+macro_rules! cone_kinds {
+    ($($name:ident: $kind:ident, other_port $port:literal, other_addr $addr:literal;)*) => {
+        $(
+            #[test]
+            fn $name() -> Result<()> {
+                check_cone_filtering(NatKind::$kind, $port, $addr)
+            }
+        )*
+    };
 }
 
-#[test]
-fn restricted_cone_filters_by_address_only() -> Result<()> {
-    let (lab, r) = check_cone(NatKind::RestrictedCone)?;
-    lab.check(
-        r.from_other_port,
-        "answer from the same address, other port was filtered",
-        &r,
-    )?;
-    lab.check(
-        !r.from_other_addr,
-        "answer from an address never contacted got in",
-        &r,
-    )?;
-    Ok(())
+cone_kinds! {
+    full_cone_maps_and_filters_independently_of_the_endpoint: FullCone, other_port true, other_addr true;
+    restricted_cone_filters_by_address_only: RestrictedCone, other_port true, other_addr false;
+    port_restricted_cone_filters_by_address_and_port: PortRestrictedCone, other_port false, other_addr false;
 }
 
-#[test]
-fn port_restricted_cone_filters_by_address_and_port() -> Result<()> {
-    let (lab, r) = check_cone(NatKind::PortRestrictedCone)?;
+/// A cone NAT of `kind` lets in an answer from the contacted address on
+/// another port exactly when `other_port`, and one from an address never
+/// contacted exactly when `other_addr`.
+fn check_cone_filtering(kind: NatKind, other_port: bool, other_addr: bool) -> Result<()> {
+    let (lab, r) = check_cone(kind)?;
+    let verdict = |got_in: bool| if got_in { "got in" } else { "was filtered" };
     lab.check(
-        !r.from_other_port,
-        "answer from a port never contacted got in",
+        r.from_other_port == other_port,
+        &format!(
+            "answer from the same address, other port {}",
+            verdict(r.from_other_port)
+        ),
         &r,
     )?;
     lab.check(
-        !r.from_other_addr,
-        "answer from an address never contacted got in",
+        r.from_other_addr == other_addr,
+        &format!(
+            "answer from an address never contacted {}",
+            verdict(r.from_other_addr)
+        ),
         &r,
     )?;
     Ok(())
@@ -174,14 +171,21 @@ fn check_symmetric(kind: NatKind) -> Result<(NatLab, NatReport)> {
     Ok((lab, r))
 }
 
-#[test]
-fn symmetric_random_maps_each_destination_to_another_port() -> Result<()> {
-    check_symmetric(NatKind::SymmetricRandom).map(drop)
+/// One test per symmetric NAT kind whose ports are random, from one table.
+macro_rules! random_symmetric_kinds {
+    ($($name:ident: $kind:ident;)*) => {
+        $(
+            #[test]
+            fn $name() -> Result<()> {
+                check_symmetric(NatKind::$kind).map(drop)
+            }
+        )*
+    };
 }
 
-#[test]
-fn symmetric_fully_random_maps_each_destination_to_another_port() -> Result<()> {
-    check_symmetric(NatKind::SymmetricFullyRandom).map(drop)
+random_symmetric_kinds! {
+    symmetric_random_maps_each_destination_to_another_port: SymmetricRandom;
+    symmetric_fully_random_maps_each_destination_to_another_port: SymmetricFullyRandom;
 }
 
 #[test]

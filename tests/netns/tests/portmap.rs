@@ -149,19 +149,23 @@ fn maps_reaches_and_deletes(protocol: &str) -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn pcp_maps_reaches_and_deletes() -> Result<()> {
-    maps_reaches_and_deletes("pcp")
+/// One test per mapping protocol, from one table: the whole story with
+/// `port_mapping = <protocol>`.
+macro_rules! protocols {
+    ($($name:ident: $protocol:literal;)*) => {
+        $(
+            #[test]
+            fn $name() -> Result<()> {
+                maps_reaches_and_deletes($protocol)
+            }
+        )*
+    };
 }
 
-#[test]
-fn nat_pmp_maps_reaches_and_deletes() -> Result<()> {
-    maps_reaches_and_deletes("nat-pmp")
-}
-
-#[test]
-fn upnp_maps_reaches_and_deletes() -> Result<()> {
-    maps_reaches_and_deletes("upnp")
+protocols! {
+    pcp_maps_reaches_and_deletes: "pcp";
+    nat_pmp_maps_reaches_and_deletes: "nat-pmp";
+    upnp_maps_reaches_and_deletes: "upnp";
 }
 
 /// By default the node probes and prefers PCP.

@@ -136,17 +136,43 @@ fn expect(r: &Value, mapping: &str, allocation: &str, filtering: &str) -> Result
     Ok(())
 }
 
-#[test]
-fn no_nat_is_endpoint_independent_and_preserves_ports() -> Result<()> {
-    let (r, ip) = check(None)?;
-    check_answered(&r, ip)?;
-    expect(
-        &r,
-        "endpoint_independent",
-        "preserved",
-        "endpoint_independent",
-    )?;
-    // coturn also listens on IPv6, and so does the public host.
+/// One test per NAT kind that lets UDP through, from one table: netcheck
+/// from behind it (or from a public host, `None`) gets answers on the
+/// router's public address and reports the mapping, port allocation and
+/// filtering of the row; a row may name a function with more checks.
+macro_rules! nat_kinds {
+    ($($name:ident: $kind:expr => $mapping:literal, $allocation:literal, $filtering:literal $(, then $more:ident)?;)*) => {
+        $(
+            #[test]
+            fn $name() -> Result<()> {
+                let (r, ip) = check($kind)?;
+                check_answered(&r, ip)?;
+                expect(&r, $mapping, $allocation, $filtering)?;
+                $($more(&r)?;)?
+                Ok(())
+            }
+        )*
+    };
+}
+
+nat_kinds! {
+    no_nat_is_endpoint_independent_and_preserves_ports: None
+        => "endpoint_independent", "preserved", "endpoint_independent", then public_host_extras;
+    full_cone_nat: Some(NatKind::FullCone)
+        => "endpoint_independent", "preserved", "endpoint_independent", then lan_host_extras;
+    restricted_cone_nat: Some(NatKind::RestrictedCone)
+        => "endpoint_independent", "preserved", "address_dependent";
+    port_restricted_cone_nat: Some(NatKind::PortRestrictedCone)
+        => "endpoint_independent", "preserved", "address_and_port_dependent";
+    symmetric_random_nat: Some(NatKind::SymmetricRandom)
+        => "address_and_port_dependent", "random", "address_and_port_dependent";
+    symmetric_sequential_nat: Some(NatKind::SymmetricSequential)
+        => "address_and_port_dependent", "sequential", "address_and_port_dependent", then sequential_extras;
+}
+
+/// A public host: coturn's IPv6 address answers too, on the host's own
+/// IPv6 address, and the host reaches itself through its public address.
+fn public_host_extras(r: &Value) -> Result<()> {
     ensure!(r["ipv6"] == true, "IPv6 reflector did not answer: {r}");
     let v6 = r["reflectors"][1]["mapped"].as_str().unwrap_or("");
     ensure!(
@@ -157,64 +183,18 @@ fn no_nat_is_endpoint_independent_and_preserves_ports() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn full_cone_nat() -> Result<()> {
-    let (r, ip) = check(Some(NatKind::FullCone))?;
-    check_answered(&r, ip)?;
-    expect(
-        &r,
-        "endpoint_independent",
-        "preserved",
-        "endpoint_independent",
-    )?;
-    // The lab's routers only forward inbound from the WAN side.
+/// A host behind a lab router: no hairpinning (the routers only forward
+/// inbound from the WAN side) and no IPv6 (the LAN has no IPv6 route, so
+/// the IPv6 reflector stays silent).
+fn lan_host_extras(r: &Value) -> Result<()> {
     ensure!(r["hairpinning"] == false, "{r}");
-    // The LAN host has no IPv6 route: the IPv6 reflector stays silent.
     ensure!(r["ipv6"] == false, "{r}");
     Ok(())
 }
 
-#[test]
-fn restricted_cone_nat() -> Result<()> {
-    let (r, ip) = check(Some(NatKind::RestrictedCone))?;
-    check_answered(&r, ip)?;
-    expect(&r, "endpoint_independent", "preserved", "address_dependent")
-}
-
-#[test]
-fn port_restricted_cone_nat() -> Result<()> {
-    let (r, ip) = check(Some(NatKind::PortRestrictedCone))?;
-    check_answered(&r, ip)?;
-    expect(
-        &r,
-        "endpoint_independent",
-        "preserved",
-        "address_and_port_dependent",
-    )
-}
-
-#[test]
-fn symmetric_random_nat() -> Result<()> {
-    let (r, ip) = check(Some(NatKind::SymmetricRandom))?;
-    check_answered(&r, ip)?;
-    expect(
-        &r,
-        "address_and_port_dependent",
-        "random",
-        "address_and_port_dependent",
-    )
-}
-
-#[test]
-fn symmetric_sequential_nat() -> Result<()> {
-    let (r, ip) = check(Some(NatKind::SymmetricSequential))?;
-    check_answered(&r, ip)?;
-    expect(
-        &r,
-        "address_and_port_dependent",
-        "sequential",
-        "address_and_port_dependent",
-    )?;
+/// A sequential NAT: a step of one, and every mapped port in the router's
+/// sequential range.
+fn sequential_extras(r: &Value) -> Result<()> {
     ensure!(r["allocation"]["step"] == 1, "{r}");
     let range = SEQUENTIAL_FIRST_PORT..SEQUENTIAL_FIRST_PORT + SEQUENTIAL_PORTS;
     for o in r["observations"].as_array().context("observations")? {
