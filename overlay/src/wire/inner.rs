@@ -7,8 +7,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::{
-    gossip, key_update, lookup, name_claim, need, ping, record, relay, revocation_part,
-    revocations, signal, WireError,
+    gossip, key_update, lookup, name_claim, need, owner_handover, ping, record, relay,
+    revocation_part, revocations, signal, WireError,
 };
 
 /// What a decrypted plaintext holds.
@@ -39,6 +39,9 @@ pub enum Inner<'a> {
     /// A part of a long revocation list, or a want of parts (see
     /// [`revocation_part`]).
     RevocationPart(&'a [u8]),
+    /// The network owner's handover to a new owner key (see
+    /// [`owner_handover`]).
+    OwnerHandover(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -71,6 +74,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         Some(&revocations::KIND) => Ok(Inner::Revocations(b)),
         Some(&name_claim::KIND) => Ok(Inner::NameClaim(b)),
         Some(&revocation_part::KIND) => Ok(Inner::RevocationPart(b)),
+        Some(&owner_handover::KIND) => Ok(Inner::OwnerHandover(b)),
         Some(&other) => Err(WireError::UnknownType(other)),
     }
 }
