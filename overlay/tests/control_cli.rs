@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use tessel_overlay::driver::control::answers::{
-    self, EngineListAnswer, IpAnswer, PingAnswer, RevocationsAnswer, RotateAnswer, StatusAnswer,
-    WhoisAnswer,
+    self, EngineListAnswer, HandoverAnswer, IpAnswer, PingAnswer, RevocationsAnswer, RotateAnswer,
+    StatusAnswer, WhoisAnswer,
 };
 use tessel_overlay::driver::state_dir::StateDir;
 
@@ -467,5 +467,37 @@ fn whois_in_a_managed_network_shows_the_certificate() {
     assert_eq!(*saved.network_key().unwrap().unwrap().to_text(), r.key);
     assert!(saved.signed_rotation().unwrap().is_some());
     a.wait_for("the owner's new key", |s| s.node.network_key.epoch == 1);
+
+    // The owner hands the network to a new owner key: B takes it and
+    // passes it to A; the old key can sign no second handover.
+    let owner2 = json(
+        "network owner",
+        &ok(dir, &["network", "owner", "--out", "owner2.key", "--json"]),
+    )["owner"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let handover = [
+        "network",
+        "handover",
+        &owner2,
+        "--owner-key",
+        "owner.key",
+        "--grace",
+        "1h",
+    ];
+    let h: HandoverAnswer = checked(
+        "network_handover",
+        &b.ok(dir, &[&handover[..], &["--json"]].concat()),
+    );
+    assert_eq!(h.owner, owner2);
+    assert_eq!(saved.owner_handovers().unwrap().len(), 1);
+    a.wait_for("the new owner", |s| {
+        s.node.managed.as_ref().is_some_and(|m| m.owner == owner2)
+    });
+    b.fails(dir, &handover, "holds this handover already");
+    let mut later = handover;
+    later[6] = "2h";
+    b.fails(dir, &later, "the network's owner is");
     drop((a, b));
 }

@@ -10,7 +10,9 @@ use std::future::Future;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 
-use super::control::answers::{DownAnswer, IpAnswer, RevocationsAnswer, StatusAnswer};
+use super::control::answers::{
+    DownAnswer, HandoverAnswer, IpAnswer, RevocationsAnswer, StatusAnswer,
+};
 use super::control::{self, ApiError, Call, ErrorCode, Reply, Request, SocketFile};
 use super::device::{DeviceSpec, PacketDevice};
 use super::dns::PendingNames;
@@ -495,6 +497,11 @@ impl Shell {
                         tracing::error!(error = %e, "keeping the revocation list");
                     }
                 }
+                Event::OwnerHandoversChanged(held) => {
+                    if let Err(e) = self.state.save_owner_handovers(&held) {
+                        tracing::error!(error = %e, "keeping the owner handovers");
+                    }
+                }
                 Event::Ipv4Changed(new) => {
                     let changed = self.dev.tun().map_or(Ok(()), |dev| {
                         tun::change_ipv4(dev, self.ipv4, new, &self.ipv4_range)
@@ -586,6 +593,7 @@ impl Shell {
                 ));
             }
             Request::NetworkRevocations { list } => reply.send(revocations(node, &list, now)),
+            Request::NetworkHandover { handover } => reply.send(handover_to(node, &handover, now)),
             Request::RecordPublish { key, ttl_s, value } => {
                 reply.send(super::records::publish(node, &key, ttl_s, &value, now));
             }
@@ -632,6 +640,22 @@ async fn next_settings(rx: &mut Option<mpsc::Receiver<RuntimeSettings>>) -> Runt
 
 /// Hands the running node a revocation list (`network_revocations`):
 /// answers with its serial and the members whose sessions it closed.
+/// `network_handover`: hands the node the owner's handover to a new key.
+fn handover_to(node: &mut Node, text: &str, now: Instant) -> Reply {
+    let handover = crate::identity::OwnerHandover::from_text(text).map_err(|e| {
+        ApiError::bad_request(format!(
+            "not an owner handover ({e}): give the tessel-handover-… text"
+        ))
+    })?;
+    let outcome = node
+        .apply_owner_handover(now, handover)
+        .map_err(|e| ApiError::new(ErrorCode::Failed, e.to_string()))?;
+    control::api::reply(&HandoverAnswer {
+        owner: outcome.owner.to_string(),
+        grace_end_unix_s: outcome.grace_end_s,
+    })
+}
+
 fn revocations(node: &mut Node, text: &str, now: Instant) -> Reply {
     let list = crate::identity::RevocationList::from_text(text).map_err(|e| {
         ApiError::bad_request(format!(

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::error::DriverError;
 use super::state_dir::StateDir;
+use crate::identity::owner_handover::follow;
 use crate::identity::{MemberCert, OwnerId};
 use crate::node::Node;
 
@@ -22,7 +23,8 @@ pub struct Membership {
 /// Puts `node` in managed mode (nothing for `None`): refuses a certificate
 /// that is not the owner's, not for this node or network, or expired,
 /// rather than running unmanaged; keeps owner and certificate in `state`;
-/// takes the owner's revocation list kept there, if any.
+/// takes the owner's revocation list and the owner handovers kept there,
+/// if any.
 ///
 /// # Errors
 /// [`DriverError::Membership`] for a certificate the node refuses, or a
@@ -36,19 +38,29 @@ pub(crate) fn apply(
     let Some(m) = membership else {
         return Ok(());
     };
+    let handovers = state.owner_handovers().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "ignoring the kept owner handovers");
+        Vec::new()
+    });
+    let network = node.network_id();
+    let (owner, previous, _) = follow(m.owner, &network, &handovers);
+    let signed_by = |l: &crate::identity::RevocationList| {
+        l.verify(&owner, &network).is_ok()
+            || previous.is_some_and(|(p, _)| l.verify(&p, &network).is_ok())
+    };
     let list = match state.revocations() {
-        Ok(Some(l)) if l.verify(&m.owner, &node.network_id()).is_ok() => Some(l),
+        Ok(Some(l)) if signed_by(&l) => Some(l),
         Ok(_) => None,
         Err(e) => {
             tracing::warn!(error = %e, "ignoring the kept revocation list");
             None
         }
     };
-    node.set_managed(now, m.owner, m.certificate.clone(), list)
+    node.set_managed_with_handovers(now, m.owner, m.certificate.clone(), list, &handovers)
         .map_err(|e| DriverError::Membership {
             reason: format!(
                 "{e}: it must be signed by {} for node {} in network {}, and not expired",
-                m.owner,
+                owner,
                 node.id(),
                 node.network_id()
             ),

@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use super::dir_lock::DirLock;
 use super::{clock, DriverError};
 use crate::identity::{
-    MemberCert, NetworkKey, NodeId, NodeKey, OwnerId, RevocationList, SignedRotation,
+    MemberCert, NetworkKey, NodeId, NodeKey, OwnerHandover, OwnerId, RevocationList, SignedRotation,
 };
 
 /// Default location of the state dir.
@@ -34,6 +34,8 @@ const INITIATIONS: &str = "initiations.json";
 const OWNER: &str = "owner.pub";
 const CERTIFICATE: &str = "member.cert";
 const REVOCATIONS: &str = "revocations.txt";
+/// The owner handovers the node took, one `tessel-handover-…` a line.
+const HANDOVERS: &str = "owner.handovers";
 /// The lock file held by the running daemon.
 const LOCK: &str = "state.lock";
 
@@ -396,6 +398,33 @@ impl StateDir {
             reason: e.to_string(),
         })?;
         self.write_private(&path, format!("{}\n", list.to_text()).as_bytes())
+    }
+
+    /// The owner handovers this node took, in order (empty if none).
+    ///
+    /// # Errors
+    /// A file that cannot be read or is corrupt.
+    pub fn owner_handovers(&self) -> Result<Vec<OwnerHandover>, DriverError> {
+        let parsed = self.read_parsed(HANDOVERS, |t| {
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| OwnerHandover::from_text(l).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(parsed.unwrap_or_default())
+    }
+
+    /// Keeps the owner handovers the node took, in order.
+    ///
+    /// # Errors
+    /// A file that cannot be written.
+    pub fn save_owner_handovers(&self, handovers: &[OwnerHandover]) -> Result<(), DriverError> {
+        let text: String = handovers
+            .iter()
+            .map(|h| format!("{}\n", h.to_text()))
+            .collect();
+        self.write_private(&self.path.join(HANDOVERS), text.as_bytes())
     }
 
     fn read_parsed<T>(

@@ -109,6 +109,7 @@ fn this_node(status: Status) -> PeerStatus {
             name: m.name,
             groups: m.groups,
             not_after: m.not_after,
+            by_previous_owner: false,
         }),
         ..PeerStatus::default()
     }

@@ -46,7 +46,7 @@ pub enum MembershipError {
     Revoked,
 }
 
-fn verify(owner: &OwnerId, context: &[u8], signed: &[u8], sig: &[u8; 64]) -> bool {
+pub(super) fn verify(owner: &OwnerId, context: &[u8], signed: &[u8], sig: &[u8; 64]) -> bool {
     let Ok(key) = VerifyingKey::from_bytes(owner.as_bytes()) else {
         return false;
     };
@@ -56,7 +56,7 @@ fn verify(owner: &OwnerId, context: &[u8], signed: &[u8], sig: &[u8; 64]) -> boo
     key.verify_strict(&msg, &Signature::from_bytes(sig)).is_ok()
 }
 
-fn sign(owner: &OwnerKey, context: &[u8], signed: &mut Vec<u8>) {
+pub(super) fn sign(owner: &OwnerKey, context: &[u8], signed: &mut Vec<u8>) {
     let mut msg = Vec::with_capacity(context.len() + signed.len());
     msg.extend_from_slice(context);
     msg.extend_from_slice(signed);

@@ -12,8 +12,12 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+use super::owner_handover::Previous;
 use super::{DropReason, Event, Node};
-use crate::identity::{MemberCert, MembershipError, NodeId, OwnerId, RevocationList};
+use crate::identity::owner_handover::follow;
+use crate::identity::{
+    MemberCert, MembershipError, NodeId, OwnerHandover, OwnerId, RevocationList,
+};
 use crate::wire::member_cert;
 
 /// A member's certificate, as this node checked it.
@@ -25,6 +29,10 @@ pub struct PeerCert {
     pub groups: Vec<String>,
     /// When the certificate expires, in seconds since the Unix epoch.
     pub not_after: u64,
+    /// Whether it is signed by the owner that handed the network over (it
+    /// counts until the handover's grace ends).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_previous_owner: bool,
 }
 
 /// Managed mode as `tessel status` shows it.
@@ -42,6 +50,13 @@ pub struct ManagedStatus {
     pub revocations_serial: Option<u64>,
     /// Members that list revokes.
     pub revoked: usize,
+    /// The owner that handed the network over to `owner`, if any
+    /// (`tessel-owner-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_owner: Option<String>,
+    /// Until when (Unix seconds) certificates of `previous_owner` count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_owner_grace_end: Option<u64>,
 }
 
 /// Why a revocation list was not taken.
@@ -74,19 +89,26 @@ pub struct RevocationOutcome {
 /// The node's managed-mode state.
 #[derive(Debug)]
 pub(super) struct Managed {
-    owner: OwnerId,
-    own: MemberCert,
+    /// The owner in force: the one the node started with, or the last one
+    /// a handover named.
+    pub(super) owner: OwnerId,
+    pub(super) own: MemberCert,
     list: Option<RevocationList>,
     /// The members `list` names.
     revoked: ahash::HashSet<NodeId>,
     /// Certificates of members we completed a handshake with.
-    certs: ahash::HashMap<NodeId, PeerCert>,
+    pub(super) certs: ahash::HashMap<NodeId, PeerCert>,
     /// `(not_after, member)` of `certs`, soonest first.
     expiries: BTreeSet<(u64, NodeId)>,
     /// Whether the log said that our own certificate expired.
     own_expiry_told: bool,
     /// A long list being assembled from its parts.
     pub(super) assembly: Option<Box<super::revocation_parts::Assembly>>,
+    /// The owner handovers taken, in order from the owner the node started
+    /// with.
+    pub(super) handovers: Vec<OwnerHandover>,
+    /// The owner that handed over to `owner`, if any.
+    pub(super) previous: Option<super::owner_handover::Previous>,
 }
 
 impl Node {
@@ -104,9 +126,47 @@ impl Node {
         cert: MemberCert,
         list: Option<RevocationList>,
     ) -> Result<(), MembershipError> {
-        cert.verify(&owner, &self.network, &self.id, self.unix_secs(now))?;
+        self.set_managed_with_handovers(now, owner, cert, list, &[])
+    }
+
+    /// [`Node::set_managed`] with the owner handovers kept from an earlier
+    /// run: those that follow on from `owner` in order apply (the rest are
+    /// left out), and the last one's new owner is in force; during its
+    /// grace `cert` may be the previous owner's. `list` may be signed by
+    /// either.
+    ///
+    /// # Errors
+    /// As [`Node::set_managed`], against the owners in force.
+    pub fn set_managed_with_handovers(
+        &mut self,
+        now: Instant,
+        owner: OwnerId,
+        cert: MemberCert,
+        list: Option<RevocationList>,
+        handovers: &[OwnerHandover],
+    ) -> Result<(), MembershipError> {
+        let now_unix = self.unix_secs(now);
+        let (owner, previous, handovers) = follow(owner, &self.network, handovers);
+        let previous = previous.map(|(owner, grace_end)| Previous {
+            owner,
+            grace_end,
+            over: grace_end <= now_unix,
+        });
+        let in_grace = previous.as_ref().filter(|p| !p.over);
+        match cert.verify(&owner, &self.network, &self.id, now_unix) {
+            Err(MembershipError::BadSignature) if in_grace.is_some() => {
+                let p = in_grace.expect("checked");
+                cert.verify(&p.owner, &self.network, &self.id, now_unix)?;
+            }
+            other => other?,
+        }
         if let Some(l) = &list {
-            l.verify(&owner, &self.network)?;
+            let by_previous = previous
+                .as_ref()
+                .is_some_and(|p| l.verify(&p.owner, &self.network).is_ok());
+            if !by_previous {
+                l.verify(&owner, &self.network)?;
+            }
         }
         self.keys.set_certificate(cert.as_bytes().to_vec());
         if let Some(r) = &mut self.rotation.retiring {
@@ -121,6 +181,8 @@ impl Node {
             expiries: BTreeSet::new(),
             own_expiry_told: false,
             assembly: None,
+            handovers,
+            previous,
         }));
         if let Some(l) = list {
             self.take_revocations(now, l, None);
@@ -138,6 +200,8 @@ impl Node {
             not_after: m.own.not_after(),
             revocations_serial: m.list.as_ref().map(RevocationList::serial),
             revoked: m.revoked.len(),
+            previous_owner: m.previous.as_ref().map(|p| p.owner.to_string()),
+            previous_owner_grace_end: m.previous.as_ref().map(|p| p.grace_end),
         })
     }
 
@@ -208,9 +272,20 @@ impl Node {
             .ok()
             .and_then(|b| MemberCert::parse(b).ok())
             .ok_or(DropReason::CertInvalid)?;
-        match cert.verify(&m.owner, &self.network, peer, self.unix_secs(now)) {
+        let now_unix = self.unix_secs(now);
+        let mut by_previous_owner = false;
+        match cert.verify(&m.owner, &self.network, peer, now_unix) {
             Ok(()) => {}
             Err(MembershipError::Expired) => return Err(DropReason::CertExpired),
+            Err(MembershipError::BadSignature) if m.previous.is_some() => {
+                let p = m.previous.as_ref().expect("checked");
+                match cert.verify(&p.owner, &self.network, peer, now_unix) {
+                    Ok(()) if p.grace_end > now_unix => by_previous_owner = true,
+                    Ok(()) => return Err(DropReason::CertRetiredOwner),
+                    Err(MembershipError::Expired) => return Err(DropReason::CertExpired),
+                    Err(_) => return Err(DropReason::CertInvalid),
+                }
+            }
             Err(_) => return Err(DropReason::CertInvalid),
         }
         if m.revoked.contains(peer) {
@@ -220,6 +295,7 @@ impl Node {
             name: cert.name(),
             groups: cert.groups(),
             not_after: cert.not_after(),
+            by_previous_owner,
         }))
     }
 
@@ -250,12 +326,14 @@ impl Node {
     pub(super) fn certificate_deadline(&self) -> Option<Instant> {
         let m = self.managed.as_ref()?;
         let own = (!m.own_expiry_told).then(|| m.own.not_after());
+        let grace = m.previous.as_ref().filter(|p| !p.over).map(|p| p.grace_end);
         let not_after = m
             .expiries
             .first()
             .map(|e| e.0)
             .into_iter()
             .chain(own)
+            .chain(grace)
             .min()?;
         Some(
             self.time
@@ -267,6 +345,7 @@ impl Node {
     /// says in the log when our own has (members refuse us from then on).
     pub(super) fn expire_certificates(&mut self, now: Instant) {
         let now_unix = self.unix_secs(now);
+        self.end_owner_grace(now_unix);
         if let Some(m) = self.managed.as_mut() {
             if !m.own_expiry_told && m.own.not_after() <= now_unix {
                 m.own_expiry_told = true;
@@ -296,6 +375,8 @@ impl Node {
     /// just came up: whole, or a long list's first part, from which `to`
     /// pulls the rest if it needs it.
     pub(super) fn send_revocations(&mut self, now: Instant, to: NodeId) {
+        // Handovers first: the list may be signed by the owner they name.
+        self.offer_owner_handovers(now, to);
         self.offer_revocations(now, to);
     }
 

@@ -48,6 +48,7 @@ mod membership;
 mod metrics;
 mod name_rule;
 mod names;
+mod owner_handover;
 mod peer;
 mod peer_table;
 mod ping;
@@ -112,6 +113,7 @@ pub use metrics::{NodeMetrics, PathCounts};
 pub use names::{
     name_key, NameLookup, NameStatus, SetNameError, NAME_RECORD_TTL, NAME_RENEW, NAME_TTL,
 };
+pub use owner_handover::{HandoverError, HandoverOutcome, MAX_HANDOVERS};
 use peer::Peer;
 pub use ping::{PingError, PingTarget, Pong, PING_TIMEOUT};
 pub use portmap::PortMappingStatus;
@@ -233,6 +235,10 @@ pub enum Event {
     /// The node took a newer revocation list from the network owner (these
     /// bytes): persist it, to load it at the next start.
     RevocationsChanged(Vec<u8>),
+    /// The node took an owner handover: these are every handover it holds,
+    /// in order from the owner it was started with; persist them, to load
+    /// them at the next start.
+    OwnerHandoversChanged(Vec<crate::identity::OwnerHandover>),
     /// The answer to [`Node::resolve_name`] that returned
     /// [`NameLookup::Pending`]: the member that holds `name`, if any.
     NameResolved {

@@ -195,6 +195,11 @@ impl Node {
                 self.consume_revocation_part(now, pid, &r);
                 Action::None
             }
+            Ok(Inner::OwnerHandover(h)) => {
+                let h = h.to_vec();
+                self.consume_owner_handover(now, pid, &h);
+                Action::None
+            }
             Ok(Inner::NameClaim(c)) => {
                 let c = c.to_vec();
                 self.consume_name_claim(now, pid, &c);

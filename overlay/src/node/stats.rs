@@ -117,11 +117,18 @@ pub enum DropReason {
     /// sent by another member than the claimer, or (managed networks)
     /// without the owner's certificate for the same name.
     NameClaimRejected,
+    /// An owner handover not signed by the owner in force, for another
+    /// network, naming no other key, or received by a node outside managed
+    /// mode.
+    OwnerHandoverRejected,
+    /// A member certificate signed by an owner key that handed the
+    /// network over, after the handover's grace.
+    CertRetiredOwner,
 }
 
 impl DropReason {
     /// Every reason, in display order.
-    pub const ALL: [Self; 45] = [
+    pub const ALL: [Self; 47] = [
         Self::Malformed,
         Self::BadMac,
         Self::HandshakeFailed,
@@ -167,6 +174,8 @@ impl DropReason {
         Self::Revoked,
         Self::RevocationsRejected,
         Self::NameClaimRejected,
+        Self::OwnerHandoverRejected,
+        Self::CertRetiredOwner,
     ];
 
     /// A stable snake_case name, as shown by `tessel status`.
@@ -217,6 +226,8 @@ impl DropReason {
             Self::Revoked => "revoked",
             Self::RevocationsRejected => "revocations_rejected",
             Self::NameClaimRejected => "name_claim_rejected",
+            Self::OwnerHandoverRejected => "owner_handover_rejected",
+            Self::CertRetiredOwner => "cert_retired_owner",
         }
     }
 }

@@ -6,6 +6,8 @@
 
 #[path = "tests_cookies.rs"]
 mod cookies;
+#[path = "tests_handover.rs"]
+mod handover;
 #[path = "tests_managed.rs"]
 mod managed;
 #[path = "tests_owner.rs"]

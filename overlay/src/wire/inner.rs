@@ -40,6 +40,9 @@ pub enum Inner<'a> {
     /// A part of a long revocation list, or a want of parts (see
     /// [`revocation_part`]).
     RevocationPart(&'a [u8]),
+    /// The network owner's handover to a new owner key (see
+    /// [`owner_handover`]).
+    OwnerHandover(&'a [u8]),
 }
 
 /// A checked view of an IP packet's addresses.
@@ -76,6 +79,7 @@ pub fn parse(b: &[u8]) -> Result<Inner<'_>, WireError> {
         InnerKind::Revocations => Inner::Revocations(b),
         InnerKind::NameClaim => Inner::NameClaim(b),
         InnerKind::RevocationPart => Inner::RevocationPart(b),
+        InnerKind::OwnerHandover => Inner::OwnerHandover(b),
     })
 }
 

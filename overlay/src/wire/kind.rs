@@ -120,6 +120,9 @@ registry! {
         /// A part of a long revocation list, or a want of parts
         /// (`wire/revocation_part.rs`).
         RevocationPart = 0x0b,
+        /// The network owner handing the network to a new owner key
+        /// (`wire/owner_handover.rs`).
+        OwnerHandover = 0x0c,
     }
 }
 

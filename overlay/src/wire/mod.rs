@@ -60,6 +60,7 @@ pub mod lookup;
 pub mod mac;
 pub mod member_cert;
 pub mod name_claim;
+pub mod owner_handover;
 pub mod ping;
 pub mod probe;
 pub mod record;

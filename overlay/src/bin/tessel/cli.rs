@@ -213,6 +213,11 @@ pub(crate) enum NetworkCommand {
     /// Hand the running node a revocation list: it closes the revoked
     /// members' sessions and passes the list on to the other members.
     Revocations(crate::network::RevocationsArgs),
+    /// Hand the network to a new owner key (managed mode): signs, with the
+    /// old owner key, that the new one takes over, and hands it to the
+    /// running node, which passes it on to the members. Certificates of
+    /// the old owner count until the grace ends.
+    Handover(crate::network::HandoverArgs),
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ pub(crate) fn run(command: Command, up_ctx: Option<UpContext>, log: LogLevel) ->
         Command::Network(NetworkCommand::Sign(a)) => crate::network::sign(&a),
         Command::Network(NetworkCommand::Revoke(a)) => crate::network::revoke(&a),
         Command::Network(NetworkCommand::Revocations(a)) => crate::network::revocations(&a),
+        Command::Network(NetworkCommand::Handover(a)) => crate::network::handover(&a),
         Command::Up(args) => up(*args, up_ctx, log),
         Command::Config(ConfigCommand::Check { file, json }) => {
             crate::config::check::run(file.as_deref(), json)

@@ -8,11 +8,14 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use tessel_overlay::driver::clock;
-use tessel_overlay::driver::control::answers::RevocationsAnswer;
+use tessel_overlay::driver::control::answers::{HandoverAnswer, RevocationsAnswer};
 use tessel_overlay::driver::control::Request;
 use tessel_overlay::driver::state_dir::StateDir;
 use tessel_overlay::driver::Membership;
-use tessel_overlay::identity::{MemberCert, NetworkKey, NodeId, OwnerId, RevocationList};
+use tessel_overlay::identity::owner_handover::follow;
+use tessel_overlay::identity::{
+    MemberCert, NetworkKey, NodeId, OwnerHandover, OwnerId, RevocationList,
+};
 use tessel_overlay::wire::revocations::{Entry, MAX_ENTRIES};
 
 use crate::cli::{NodeDirs, UpArgs};
@@ -84,6 +87,26 @@ pub(crate) struct RevocationsArgs {
     /// The list (`tessel-revoked-…`), or @FILE holding it.
     pub(crate) list: String,
     /// Print JSON: the node's answer.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) dirs: NodeDirs,
+}
+
+/// `tessel network handover`.
+#[derive(Debug, Args)]
+pub(crate) struct HandoverArgs {
+    /// The owner key that takes over (`tessel-owner-…`, as `tessel network
+    /// owner` printed it).
+    pub(crate) new_owner: String,
+    /// The owner key file of the owner in force, which signs.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) owner_key: PathBuf,
+    /// How long certificates of the old owner keep counting: 90s, 30m,
+    /// 12h, 7d.
+    #[arg(long, default_value = "7d", value_parser = duration::parse)]
+    pub(crate) grace: Duration,
+    /// Print JSON: the node's answer (the owner in force, the grace end).
     #[arg(long)]
     pub(crate) json: bool,
     #[command(flatten)]
@@ -246,6 +269,41 @@ pub(crate) fn revocations(a: &RevocationsArgs) -> Result<()> {
     Ok(())
 }
 
+/// `tessel network handover`: signs the handover with the old owner key
+/// (for the network of the node's state dir) and hands it to the node.
+pub(crate) fn handover(a: &HandoverArgs) -> Result<()> {
+    let new = OwnerId::parse(&a.new_owner).map_err(|e| anyhow!("invalid new owner: {e}"))?;
+    let old = read_key(&a.owner_key)?;
+    let state = StateDir::open(&a.dirs.state_dir)
+        .with_context(|| format!("opening the state dir {}", a.dirs.state_dir.display()))?;
+    let network = state.network_key()?.ok_or_else(|| {
+        anyhow!(
+            "no network key in {}: run this as the node's user, with its --state-dir",
+            a.dirs.state_dir.display()
+        )
+    })?;
+    if old.id() == new {
+        bail!("the new owner key is the old one");
+    }
+    let grace_end = unix_now().saturating_add(a.grace.as_secs());
+    let h = OwnerHandover::sign(&old, &network.id(), &new, grace_end);
+    let request = Request::NetworkHandover {
+        handover: h.to_text(),
+    };
+    let v = local::ask::<HandoverAnswer>(&a.dirs, &request)?;
+    if a.json {
+        return v.print_json(true);
+    }
+    println!(
+        "the network's owner is now {}; certificates of {} count until Unix second {}: \
+         have the new owner sign new ones (`tessel network sign --key NEW_FILE`)",
+        v.owner,
+        old.id(),
+        v.grace_end_unix_s
+    );
+    Ok(())
+}
+
 /// What `tessel up` makes of `--owner` and `--cert` (or what the state dir
 /// kept of them): the owner and this node's certificate, or `None` for a
 /// network joined by its key alone. Refuses, before anything starts, a
@@ -276,14 +334,26 @@ pub(crate) fn managed_options(
         (Some(o), Some(c)) => (o, c),
     };
     let node = state.node_key()?.id();
-    cert.verify(&owner, &network.id(), &node, unix_now())
-        .map_err(|e| {
-            anyhow!(
-                "this node's certificate is refused: {e}. It must be signed by {owner} for node \
+    // The handovers kept may have made another owner the one in force; a
+    // certificate of the previous one counts during the grace.
+    let handovers = state.owner_handovers().unwrap_or_default();
+    let (now_owner, previous, _) = follow(owner, &network.id(), &handovers);
+    let now = unix_now();
+    let by_previous = previous.is_some_and(|(p, grace_end)| {
+        grace_end > now && cert.verify(&p, &network.id(), &node, now).is_ok()
+    });
+    let checked = if by_previous {
+        Ok(())
+    } else {
+        cert.verify(&now_owner, &network.id(), &node, now)
+    };
+    checked.map_err(|e| {
+        anyhow!(
+            "this node's certificate is refused: {e}. It must be signed by {now_owner} for node \
                  {node} in network {}, and not expired",
-                network.id()
-            )
-        })?;
+            network.id()
+        )
+    })?;
     Ok(Some(Membership {
         owner,
         certificate: cert,

@@ -125,6 +125,15 @@ pub struct RevocationsAnswer {
     pub sessions_closed: usize,
 }
 
+/// `network_handover`: the handover taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverAnswer {
+    /// The owner in force now (`tessel-owner-…`).
+    pub owner: String,
+    /// Until when (Unix seconds) the previous owner's certificates count.
+    pub grace_end_unix_s: u64,
+}
+
 /// `record_publish`: the record went out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordPublishAnswer {

@@ -73,6 +73,12 @@ pub enum Request {
         /// The list's text (`tessel-revoked-…`).
         list: String,
     },
+    /// Hands the node the owner's handover to a new owner key
+    /// ([`super::answers::HandoverAnswer`]).
+    NetworkHandover {
+        /// The handover's text (`tessel-handover-…`).
+        handover: String,
+    },
     /// Publishes a record signed by this node
     /// ([`super::answers::RecordPublishAnswer`]).
     RecordPublish {
@@ -143,6 +149,7 @@ impl Request {
         "down",
         "network_rotate",
         "network_revocations",
+        "network_handover",
         "record_publish",
         "record_fetch",
         "engine_list",
@@ -165,6 +172,7 @@ impl Request {
             Self::Down => "down",
             Self::NetworkRotate { .. } => "network_rotate",
             Self::NetworkRevocations { .. } => "network_revocations",
+            Self::NetworkHandover { .. } => "network_handover",
             Self::RecordPublish { .. } => "record_publish",
             Self::RecordFetch { .. } => "record_fetch",
             Self::EngineList => "engine_list",
@@ -198,6 +206,7 @@ impl Request {
             Self::NetworkRevocations { .. } => {
                 Access::Privileged("hand the node a revocation list")
             }
+            Self::NetworkHandover { .. } => Access::Privileged("hand the node an owner handover"),
             Self::RecordPublish { .. } => Access::Privileged("publish records as this node"),
             #[cfg(feature = "test-hooks")]
             Self::EngineTamper { .. } => Access::Privileged("tamper with engine frames"),

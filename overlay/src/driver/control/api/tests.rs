@@ -25,6 +25,9 @@ pub(crate) fn examples() -> Vec<Request> {
         Request::NetworkRevocations {
             list: "tessel-revoked-…".into(),
         },
+        Request::NetworkHandover {
+            handover: "tessel-handover-…".into(),
+        },
         Request::RecordPublish {
             key: "00".repeat(32),
             ttl_s: 60,
@@ -59,6 +62,7 @@ pub(crate) fn examples() -> Vec<Request> {
             | Request::Down
             | Request::NetworkRotate { .. }
             | Request::NetworkRevocations { .. }
+            | Request::NetworkHandover { .. }
             | Request::RecordPublish { .. }
             | Request::RecordFetch { .. }
             | Request::EngineList
