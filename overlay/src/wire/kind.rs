@@ -282,8 +282,8 @@ mod tests {
         );
         assert_eq!(MessageType::of(&[9]), Err(WireError::UnknownType(9)));
         assert_eq!(
-            InnerKind::from_byte(0x0b),
-            Err(WireError::UnknownType(0x0b))
+            InnerKind::from_byte(0x0d),
+            Err(WireError::UnknownType(0x0d))
         );
     }
 
