@@ -30,7 +30,7 @@ pub(crate) fn outside(theirs_ms: u64, ours_ms: u64) -> Option<i64> {
 }
 
 /// A rate-limited warning about messages refused for their clock.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SkewWarning {
     last: Option<Instant>,
 }

@@ -50,7 +50,7 @@ const RESEND_AFTER_ANSWER: Duration = Duration::from_secs(1);
 const MAX_RECENT: usize = 1024;
 
 /// A lookup of ours in flight.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     id: u64,
     tries: u8,
@@ -63,7 +63,7 @@ struct Pending {
 }
 
 /// The node's lookups and their counters.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Lookups {
     pending: HashMap<Ipv6Addr, Pending>,
     /// Addresses looked up lately: when the lookup ended, and whether it

@@ -71,7 +71,7 @@ pub struct RevocationOutcome {
 }
 
 /// The node's managed-mode state.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Managed {
     owner: OwnerId,
     own: MemberCert,

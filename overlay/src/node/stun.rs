@@ -124,7 +124,7 @@ pub struct StunSampleStatus {
 }
 
 /// A request of ours awaiting its answer.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     id: TransactionId,
     to: SocketAddr,
@@ -137,6 +137,7 @@ struct Pending {
 }
 
 /// The node's STUN state.
+#[derive(Clone)]
 pub(super) struct StunState {
     pub(super) responder: Responder,
     servers: Vec<SocketAddr>,

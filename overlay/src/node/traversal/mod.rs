@@ -53,7 +53,7 @@ const OBSERVED_LIFETIME: Duration = Duration::from_secs(600);
 const MAX_OBSERVED: usize = 4;
 
 /// Node-wide hole-punching state.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Traversal {
     /// The node's interface addresses with its UDP port (from the driver).
     pub(crate) local_addrs: Vec<SocketAddr>,
