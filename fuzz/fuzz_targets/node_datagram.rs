@@ -6,18 +6,18 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tessel_fuzz::{established_pair, B_ADDR};
+use tessel_fuzz::{established_node, with_out, B_ADDR};
 
 fuzz_target!(|data: &[u8]| {
-    let mut pair = established_pair();
-    let a = &mut pair.a;
+    let (mut a, start) = established_node();
     let b_addr = B_ADDR.parse().unwrap();
-    let mut out = vec![0u8; 65_600];
-    let t = pair.start + Duration::from_secs(1);
-    // The fuzz input, split into datagrams at 0xfe bytes.
-    for d in data.split(|w| *w == 0xfe) {
-        let _ = a.handle_datagram(t, b_addr, d, &mut out);
-    }
+    let t = start + Duration::from_secs(1);
+    with_out(|out| {
+        // The fuzz input, split into datagrams at 0xfe bytes.
+        for d in data.split(|w| *w == 0xfe) {
+            let _ = a.handle_datagram(t, b_addr, d, out);
+        }
+    });
     while a.poll_transmit().is_some() {}
     let _ = a.status(t);
 });

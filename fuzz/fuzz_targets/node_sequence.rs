@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use tessel_fuzz::{established_pair, fresh_pair, A_ADDR, B_ADDR};
+use tessel_fuzz::{established_pair, fresh_pair, with_out, A_ADDR, B_ADDR};
 use tessel_overlay::node::Node;
 
 /// Reads the fuzz input as a program.
@@ -58,7 +58,10 @@ fn deliver(from: &mut Node, from_addr: SocketAddr, to: &mut Node, t: Instant, ou
     while from.poll_event().is_some() {}
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| with_out(|out| run(data, out)));
+
+/// Runs the program `data` with the output buffer `out`.
+fn run(data: &[u8], out: &mut [u8]) {
     let a_addr: SocketAddr = A_ADDR.parse().unwrap();
     let b_addr: SocketAddr = B_ADDR.parse().unwrap();
     let stranger: SocketAddr = "203.0.113.9:4000".parse().unwrap();
@@ -70,7 +73,6 @@ fuzz_target!(|data: &[u8]| {
         established_pair()
     };
     let (a, b) = (&mut pair.a, &mut pair.b);
-    let mut out = vec![0u8; 65_600];
     let mut t = pair.start + Duration::from_secs(1);
     let mut steps = 0;
     while let Some(op) = program.byte() {
@@ -81,15 +83,15 @@ fuzz_target!(|data: &[u8]| {
         match op % 7 {
             0 => {
                 let Some(d) = program.chunk() else { break };
-                let _ = a.handle_datagram(t, b_addr, d, &mut out);
+                let _ = a.handle_datagram(t, b_addr, d, out);
             }
             1 => {
                 let Some(d) = program.chunk() else { break };
-                let _ = a.handle_datagram(t, stranger, d, &mut out);
+                let _ = a.handle_datagram(t, stranger, d, out);
             }
             2 => {
                 let Some(p) = program.chunk() else { break };
-                let _ = a.handle_tun_packet(t, p, &mut out);
+                let _ = a.handle_tun_packet(t, p, out);
             }
             3 => {
                 let Some(step) = program.byte() else { break };
@@ -103,19 +105,19 @@ fuzz_target!(|data: &[u8]| {
                 // when it is addressed to A, so that it reaches A's
                 // receive path authenticated.
                 let Some(p) = program.chunk() else { break };
-                let _ = b.handle_tun_packet(t, p, &mut out);
+                let _ = b.handle_tun_packet(t, p, out);
             }
             4 => {
                 b.handle_timeout(t);
-                deliver(b, b_addr, a, t, &mut out);
+                deliver(b, b_addr, a, t, out);
             }
             _ => {
                 a.handle_timeout(t);
-                deliver(a, a_addr, b, t, &mut out);
+                deliver(a, a_addr, b, t, out);
             }
         }
     }
     while a.poll_transmit().is_some() {}
     let _ = a.status(t);
     let _ = b.status(t);
-});
+}

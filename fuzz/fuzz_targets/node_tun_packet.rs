@@ -5,14 +5,15 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tessel_fuzz::established_pair;
+use tessel_fuzz::{established_node, with_out};
 
 fuzz_target!(|data: &[u8]| {
-    let mut pair = established_pair();
-    let t = pair.start + Duration::from_secs(1);
-    let mut out = vec![0u8; data.len() + 64];
-    let _ = pair.a.handle_tun_packet(t, data, &mut out);
-    while let Some(tx) = pair.a.poll_transmit() {
+    let (mut a, start) = established_node();
+    let t = start + Duration::from_secs(1);
+    with_out(|out| {
+        let _ = a.handle_tun_packet(t, data, out);
+    });
+    while let Some(tx) = a.poll_transmit() {
         assert!(!tx.payload.is_empty());
     }
 });

@@ -118,6 +118,24 @@ pub fn fresh_node() -> (Node, Instant) {
     })
 }
 
+/// A copy of node A after its handshake with B (it has a live session with
+/// B at [`B_ADDR`]), and the pair's time origin.
+pub fn established_node() -> (Node, Instant) {
+    TEMPLATES.with(|t| {
+        let established = &t.get_or_init(make_templates).established;
+        (established.a.clone(), established.start)
+    })
+}
+
+/// Runs `f` with this thread's output buffer (64 KiB and a little), which
+/// every input reuses instead of allocating its own.
+pub fn with_out<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    thread_local! {
+        static OUT: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 65_600]);
+    }
+    OUT.with(|out| f(&mut out.borrow_mut()))
+}
+
 /// A copy of the pair before anything happened between them.
 pub fn fresh_pair() -> Pair {
     TEMPLATES.with(|t| t.get_or_init(make_templates).fresh.clone())
