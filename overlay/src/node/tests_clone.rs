@@ -3,6 +3,9 @@
 //! copied before, during or after a handshake (the fuzz targets start every
 //! input from a copy of prepared nodes).
 
+// Tests start their virtual clock at any instant.
+#![allow(clippy::disallowed_methods)]
+
 use std::net::{Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
