@@ -1,16 +1,16 @@
 #![no_main]
 //! Arbitrary datagrams on the LAN discovery port into a node: it must never
 //! panic (MACs are bypassed under cfg(fuzzing), so that what follows the
-//! checks is reached too: members, endpoints, handshakes).
+//! checks is reached too: members, endpoints, handshakes). The node is set
+//! up once per process; each input gets a copy.
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tessel_fuzz::node;
+use tessel_fuzz::fresh_node;
 
 fuzz_target!(|data: &[u8]| {
-    let now = Instant::now();
-    let mut a = node(1, Vec::new(), now);
+    let (mut a, now) = fresh_node();
     // The fuzz input, split into datagrams at 0xfe bytes; the first byte of
     // each picks the source, the second whether it is on the LAN.
     for (i, d) in data.split(|w| *w == 0xfe).enumerate() {

@@ -31,7 +31,7 @@ pub(crate) fn outside(theirs_ms: u64, ours_ms: u64) -> Option<i64> {
 
 /// The node's warnings about messages refused for their sender's clock,
 /// one of each kind.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SkewWarnings {
     /// LAN beacons refused.
     pub(crate) beacon: SkewWarning,
@@ -40,7 +40,7 @@ pub(crate) struct SkewWarnings {
 }
 
 /// A rate-limited warning about messages refused for their clock.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SkewWarning {
     last: Option<Instant>,
 }

@@ -56,7 +56,7 @@ pub struct HandshakeStats {
 }
 
 /// The responder's secrets and the bound on its replies.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Cookies {
     current: [u8; 32],
     previous: Option<[u8; 32]>,

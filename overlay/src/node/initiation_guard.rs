@@ -19,7 +19,7 @@ use crate::limits::MAX_PEERS;
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// The state of the node's defences against initiations.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct InitiationGuard {
     /// Initiations seen lately (replays are dropped before any DH).
     pub(super) seen: SeenInitiations,

@@ -105,7 +105,7 @@ impl Bucket {
 }
 
 /// The load and the buckets.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct InitiationLimit {
     /// Initiations the node takes without asking where they come from:
     /// [`LOAD`] a second.

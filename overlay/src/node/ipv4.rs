@@ -19,7 +19,7 @@ use crate::identity::NodeId;
 pub(crate) const IPV4_SETTLE: Duration = Duration::from_secs(60);
 
 /// What the node knows of IPv4 besides its [`crate::identity::Ipv4Assignment`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Ipv4State {
     /// When our own address stops being provisional (`None`: no handshake yet).
     settles_at: Option<Instant>,

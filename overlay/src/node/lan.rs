@@ -61,7 +61,7 @@ const MAX_LAN_ENDPOINTS: usize = 4;
 
 /// What a node knows of one member's presence on its LANs: nothing, for
 /// most members, which then costs one pointer.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct LanPeer(Option<Box<LanState>>);
 
 impl LanPeer {
@@ -99,7 +99,7 @@ impl LanPeer {
 }
 
 /// A member's presence on our LANs, once heard there.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct LanState {
     /// Endpoints it was heard at, and when last.
     endpoints: Vec<(SocketAddr, Instant)>,

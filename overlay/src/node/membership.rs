@@ -87,7 +87,7 @@ pub struct RevocationOutcome {
 }
 
 /// The node's managed-mode state.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Managed {
     /// The owner in force: the one the node started with, or the last one
     /// a handover named.

@@ -82,6 +82,8 @@ mod test_nodes;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_clone;
+#[cfg(test)]
 mod tests_expiry;
 #[cfg(test)]
 mod tests_flood;
@@ -264,7 +266,7 @@ const EVICTION_SAMPLE: usize = 32;
 const WIDE_EVICTION_SAMPLE: usize = 512;
 
 /// An address given with `--peer`, greeted until a member answers there.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Bootstrap {
     addr: SocketAddr,
     next_hello: Instant,
@@ -276,6 +278,11 @@ struct Bootstrap {
 }
 
 /// One member's protocol state machine. See the module documentation.
+///
+/// A clone is the same node: sessions, handshakes in flight and timers
+/// included, it answers the same inputs with the same outputs (the fuzz
+/// targets set nodes up once and start every input from a copy).
+#[derive(Clone)]
 pub struct Node {
     id: NodeId,
     network: NetworkId,

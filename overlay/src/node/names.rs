@@ -83,7 +83,7 @@ pub struct NameStatus {
 }
 
 /// A name resolved through its record.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Resolved {
     /// The checked claims found.
     claims: Vec<NameClaim>,
@@ -91,7 +91,7 @@ struct Resolved {
 }
 
 /// What the node knows of names.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Names {
     own: Option<NameClaim>,
     /// The claims members sent over their sessions, checked.

@@ -26,7 +26,7 @@ const PING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
 const DIRECT_FRESH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A handshake that we initiated and that awaits its response.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct PendingHandshake {
     pub(crate) state: InitiatorState,
     /// When the current round of attempts began (for REKEY_ATTEMPT_TIME).
@@ -43,7 +43,7 @@ pub(crate) struct PendingHandshake {
 }
 
 /// One member of the network.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Peer {
     pub(crate) id: NodeId,
     pub(crate) ipv6: Ipv6Addr,
@@ -101,7 +101,7 @@ pub(crate) struct Peer {
 
 /// A member's handshakes with us: kept apart from [`Peer`], since most
 /// members a node knows of never shake hands with it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct HandshakeHistory {
     /// Highest initiation timestamp accepted from it.
     pub(crate) last_initiation_ts: u64,
@@ -117,7 +117,7 @@ pub(crate) struct HandshakeHistory {
 
 /// Packets waiting for a member's session. Most members never have any, so
 /// the queue takes one pointer until the first packet.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 // Boxed on purpose: 8 bytes in every `Peer` instead of a `VecDeque`'s 32.
 #[allow(clippy::box_collection)]
 pub(crate) struct PacketQueue(Option<Box<VecDeque<Vec<u8>>>>);

@@ -46,7 +46,7 @@ use crate::limits::PEER_EXPIRY;
 const EXPIRY_RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One member and its bookkeeping in the index.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Slot {
     peer: Box<Peer>,
     /// The deadline filed in the heap for this member (`None`: none filed).
@@ -68,7 +68,7 @@ struct Slot {
 }
 
 /// How many members each member is the next hop of.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct RouteCounts {
     by_hop: ahash::HashMap<NodeId, u32>,
     /// Members with a next hop.
@@ -99,7 +99,7 @@ impl RouteCounts {
 
 /// Members by node ID, with their deadlines indexed. See the module
 /// documentation.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct PeerTable {
     /// Keyed with ahash: node IDs are chosen by their owners, and SipHash
     /// on 32 bytes costs more than the lookup it serves.

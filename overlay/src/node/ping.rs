@@ -18,7 +18,7 @@ const MAX_PENDING: usize = 64;
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Pings in flight.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Pings {
     pending: VecDeque<(u64, NodeId, Instant)>,
 }

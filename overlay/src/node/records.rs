@@ -69,7 +69,7 @@ pub enum RecordError {
 }
 
 /// A record kept here.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Stored {
     publisher: [u8; 32],
     bytes: Vec<u8>,
@@ -78,7 +78,7 @@ struct Stored {
 }
 
 /// A fetch of ours in flight.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct Fetch {
     pub(super) id: u64,
     tries: u8,
@@ -92,7 +92,7 @@ pub(super) struct Fetch {
 }
 
 /// The records a node keeps, its fetches, and their counters.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Records {
     store: HashMap<[u8; 32], Vec<Stored>>,
     count: usize,

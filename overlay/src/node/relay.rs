@@ -39,7 +39,7 @@ pub(crate) const RELAYED_FROM: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// Relaying state: whether we relay for others, the budget, counters.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Relaying {
     enabled: bool,
     /// Misbehave: flip a byte of every frame passed on (test builds only).

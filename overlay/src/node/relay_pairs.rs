@@ -35,7 +35,7 @@ pub(crate) const FULL_SWEEP_EVERY: Duration = Duration::from_secs(1);
 pub(crate) const PAIR_IDLE: Duration = Duration::from_secs(60);
 
 /// The pairs relayed for lately, and when each last had a frame.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct RelayPairs {
     pub(crate) limit: usize,
     /// Each pair: its last frame and the member that opened it.

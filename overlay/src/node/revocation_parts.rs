@@ -33,7 +33,7 @@ pub(super) const RETRY: Duration = Duration::from_secs(1);
 pub(super) const MAX_TRIES: u32 = 8;
 
 /// A long list being assembled.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Assembly {
     serial: u64,
     bytes: Vec<u8>,

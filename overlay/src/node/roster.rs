@@ -64,7 +64,7 @@ impl Summary {
 
 /// Members' summaries in node ID order, as parallel arrays. See the module
 /// documentation.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Roster {
     /// Node IDs, ascending.
     pub(crate) ids: Vec<NodeId>,
@@ -78,8 +78,18 @@ pub(crate) struct Roster {
     /// Entries marked gone.
     gone: usize,
     /// Steps taken so far: search probes and entries shifted or dropped.
-    /// (Atomic only so that the node stays `Sync`; it is never shared.)
-    work: std::sync::atomic::AtomicU64,
+    work: Work,
+}
+
+/// A step counter. (Atomic only so that the node stays `Sync`; it is never
+/// shared, and a copy of the roster counts on from the same number.)
+#[derive(Debug, Default)]
+struct Work(std::sync::atomic::AtomicU64);
+
+impl Clone for Work {
+    fn clone(&self) -> Self {
+        Self(self.0.load(std::sync::atomic::Ordering::Relaxed).into())
+    }
 }
 
 impl Roster {
@@ -98,11 +108,12 @@ impl Roster {
     /// show what each change costs.
     #[cfg(test)]
     pub(crate) fn work(&self) -> u64 {
-        self.work.load(std::sync::atomic::Ordering::Relaxed)
+        self.work.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn count(&self, steps: usize) {
         self.work
+            .0
             .fetch_add(steps as u64, std::sync::atomic::Ordering::Relaxed);
     }
 

@@ -45,6 +45,7 @@ pub(super) enum Generation {
 }
 
 /// The key being retired, with its material.
+#[derive(Clone)]
 pub(super) struct Retiring {
     /// The key itself (persisted by the driver).
     pub(super) key: NetworkKey,
@@ -97,6 +98,7 @@ pub struct RotationStats {
 }
 
 /// The node's key generations.
+#[derive(Clone)]
 pub(super) struct Rotation {
     /// The current key (handed on in key updates).
     pub(super) current: NetworkKey,

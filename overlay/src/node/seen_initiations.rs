@@ -25,7 +25,7 @@ pub(crate) const CAPACITY: usize = 8192;
 pub(crate) const KEPT_FOR: Duration = Duration::from_secs(180);
 
 /// The MACs of recent initiations, oldest first.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SeenInitiations {
     set: ahash::HashSet<[u8; MAC_LEN]>,
     order: VecDeque<([u8; MAC_LEN], Instant)>,

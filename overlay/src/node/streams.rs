@@ -10,7 +10,7 @@ use super::Node;
 
 /// Stream sockets over which a handshake completed and the driver has not
 /// asked yet (at most one per stream ID).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct StreamHandshakes(BTreeSet<u16>);
 
 impl Node {

@@ -126,7 +126,7 @@ pub struct NodeView {
     pub udp_answers: Vec<(SocketAddr, Instant)>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Conn {
     remote: SocketAddr,
     direction: Direction,
@@ -191,7 +191,7 @@ enum LinkState {
     Waiting(Instant),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Link {
     remote: SocketAddr,
     /// The socket ID, from the first dial until the link is left unused.
@@ -203,7 +203,7 @@ struct Link {
 }
 
 /// The transport's decisions. See the module documentation.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Policy {
     links: Vec<Link>,
     conns: BTreeMap<u16, Conn>,

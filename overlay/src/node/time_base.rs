@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 /// The node's time origin and its last timestamp.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct TimeBase {
     /// The `now` the node was created at.
     origin: Instant,

@@ -31,7 +31,7 @@ const MAX_ICMPV4: usize = 576;
 const RATE_PER_SEC: u32 = 100;
 
 /// A token bucket for ICMP errors.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct ErrorRateLimit {
     tokens: u32,
     last: Option<Instant>,

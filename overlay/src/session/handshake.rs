@@ -26,7 +26,9 @@ use std::time::Instant;
 use zeroize::Zeroizing;
 
 use super::dh::{Computed, Known, StaticSecrets};
+use super::initiation_recipe::InitiationRecipe;
 use super::resolver::SeededResolver;
+use super::transport_keys::{KeyError, TransportKeys};
 use super::Session;
 use crate::identity::{NetworkKey, NodeId, NodeKey};
 use crate::wire::cookie_reply::CookieKey;
@@ -50,13 +52,19 @@ pub enum HandshakeError {
     InvalidKey,
 }
 
-fn noise_err(e: snow::Error) -> HandshakeError {
+pub(super) fn noise_err(e: snow::Error) -> HandshakeError {
     HandshakeError::Noise(match e {
         snow::Error::Decrypt => "decrypt",
         snow::Error::Input => "input",
         snow::Error::State(_) => "state",
         _ => "other",
     })
+}
+
+/// A handshake that has no transport keys yet (never after a final
+/// message was read or written).
+fn unfinished(_: KeyError) -> HandshakeError {
+    HandshakeError::Noise("state")
 }
 
 /// One node's long-term handshake material in one network.
@@ -167,15 +175,36 @@ impl HandshakeKeys {
     }
 
     fn builder(&self, seed: [u8; 32], known: Known) -> Result<snow::Builder<'_>, HandshakeError> {
-        let params = PATTERN.parse().map_err(noise_err)?;
         let own = (self.statics.public(), self.statics.private().clone());
-        let resolver = SeededResolver::new(seed, own, known);
-        snow::Builder::with_resolver(params, Box::new(resolver))
-            .local_private_key(&self.statics.private()[..])
-            .and_then(|b| b.psk(2, &self.psk))
-            .and_then(|b| b.prologue(&self.prologue))
-            .map_err(noise_err)
+        noise_builder(
+            own,
+            self.statics.private(),
+            &self.psk,
+            &self.prologue,
+            seed,
+            known,
+        )
     }
+}
+
+/// A snow builder of our pattern for the static key `own` (public,
+/// private; `private` the same), whose randomness is `seed` and whose DH
+/// objects know `known`.
+pub(super) fn noise_builder<'a>(
+    own: ([u8; 32], Zeroizing<[u8; 32]>),
+    private: &'a [u8; 32],
+    psk: &'a [u8; 32],
+    prologue: &'a [u8],
+    seed: [u8; 32],
+    known: Known,
+) -> Result<snow::Builder<'a>, HandshakeError> {
+    let params = PATTERN.parse().map_err(noise_err)?;
+    let resolver = SeededResolver::new(seed, own, known);
+    snow::Builder::with_resolver(params, Box::new(resolver))
+        .local_private_key(&private[..])
+        .and_then(|b| b.psk(2, psk))
+        .and_then(|b| b.prologue(prologue))
+        .map_err(noise_err)
 }
 
 impl HandshakeKeys {
@@ -186,13 +215,32 @@ impl HandshakeKeys {
     }
 }
 
-/// An initiation in flight, waiting for its response.
+/// An initiation in flight, waiting for its response. A clone is the same
+/// state made again from the same inputs (one X25519, the `es`).
 pub struct InitiatorState {
     hs: snow::HandshakeState,
     /// Our index for the session this handshake will make.
     pub local_index: u32,
     /// What made it, to make it again.
     origin: Remake,
+    /// The Noise inputs, to copy the state.
+    recipe: Arc<InitiationRecipe>,
+}
+
+impl Clone for InitiatorState {
+    fn clone(&self) -> Self {
+        let mut scratch = [0u8; handshake_init::NOISE_LEN + handshake_init::MAX_EXT];
+        let (hs, _) = self
+            .recipe
+            .write(&mut scratch)
+            .expect("the inputs that made this state make it again");
+        Self {
+            hs,
+            local_index: self.local_index,
+            origin: self.origin,
+            recipe: Arc::clone(&self.recipe),
+        }
+    }
 }
 
 /// What an initiation was made from: [`remake_initiation`] makes the same
@@ -256,12 +304,6 @@ pub fn create_initiation(
         .statics_mut()
         .with_peer(peer)
         .ok_or(HandshakeError::InvalidKey)?;
-    let public = peer_static.public;
-    let mut hs = keys
-        .builder(seed, Known::Peer(public, peer_static.shared))?
-        .remote_public_key(&public)
-        .and_then(|b| b.build_initiator())
-        .map_err(noise_err)?;
     let mut payload =
         Vec::with_capacity(handshake_init::PAYLOAD_LEN + keys.padded_certificate.len());
     handshake_init::Payload {
@@ -270,9 +312,17 @@ pub fn create_initiation(
     }
     .emit(&mut payload);
     payload.extend_from_slice(&keys.padded_certificate);
+    let recipe = Arc::new(InitiationRecipe {
+        own: (keys.statics.public(), keys.statics.private().clone()),
+        psk: keys.psk.clone(),
+        prologue: keys.prologue.clone(),
+        peer: (peer_static.public, peer_static.shared),
+        payload: Zeroizing::new(payload),
+        seed: Zeroizing::new(seed),
+    });
     let mut msg = vec![0u8; handshake_init::LEN + keys.padded_certificate.len()];
     let noise = handshake_init::emit_header(&mut msg, local_index);
-    let n = hs.write_message(&payload, noise).map_err(noise_err)?;
+    let (hs, n) = recipe.write(noise)?;
     debug_assert_eq!(n, handshake_init::NOISE_LEN + keys.padded_certificate.len());
     keys.mac_to(peer).seal(&mut msg);
     let origin = Remake {
@@ -286,6 +336,7 @@ pub fn create_initiation(
             hs,
             local_index,
             origin,
+            recipe,
         },
         msg,
     ))
@@ -308,14 +359,9 @@ pub fn consume_response(
         .read_message(packet.noise(), &mut payload)
         .map_err(noise_err)?;
     payload.truncate(n);
-    let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
-    let session = Session::new(
-        transport,
-        state.local_index,
-        packet.sender_index(),
-        true,
-        now,
-    );
+    let keys = TransportKeys::split(&mut hs, true).map_err(unfinished)?;
+    drop(hs);
+    let session = Session::new(keys, state.local_index, packet.sender_index(), true, now);
     Ok((session, payload))
 }
 
@@ -419,7 +465,8 @@ impl Initiation {
             .map_err(noise_err)?;
         debug_assert_eq!(n, handshake_resp::NOISE_LEN + keys.certificate.len());
         keys.mac_to(&self.peer).seal(&mut msg);
-        let transport = hs.into_stateless_transport_mode().map_err(noise_err)?;
+        let transport = TransportKeys::split(&mut hs, false).map_err(unfinished)?;
+        drop(hs);
         // The snow objects that shared the cache are gone with `hs`.
         if let Some((public, shared)) = self.learned {
             keys.statics_mut().insert(self.peer, public, shared);

@@ -5,9 +5,11 @@ pub(crate) mod dh;
 #[cfg(fuzzing)]
 mod fuzz_memo;
 pub mod handshake;
+mod initiation_recipe;
 pub mod replay;
 mod resolver;
 pub mod transport;
+mod transport_keys;
 
 pub use handshake::{HandshakeError, Initiation, InitiatorState, Responder};
 pub use replay::ReplayWindow;

@@ -1,9 +1,10 @@
 //! A transport session: the keys one handshake produced, the send counter and
 //! the replay window. Encrypts into and decrypts from caller buffers; never
-//! allocates.
+//! allocates. Sessions can be cloned (a copy of a node keeps its sessions).
 
 use std::time::{Duration, Instant};
 
+use super::transport_keys::{KeyError, TransportKeys};
 use super::ReplayWindow;
 use crate::limits::{REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME};
 use crate::wire::data::{self, HEADER_LEN, TAG_LEN};
@@ -27,8 +28,9 @@ pub enum SessionError {
 }
 
 /// One direction pair of transport keys with its counters.
+#[derive(Clone)]
 pub struct Session {
-    transport: snow::StatelessTransportState,
+    keys: TransportKeys,
     /// Our index: peers put it in the data messages they send us.
     pub local_index: u32,
     /// The peer's index: we put it in the data messages we send.
@@ -53,14 +55,14 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     pub(crate) fn new(
-        transport: snow::StatelessTransportState,
+        keys: TransportKeys,
         local_index: u32,
         remote_index: u32,
         initiator: bool,
         created: Instant,
     ) -> Self {
         Self {
-            transport,
+            keys,
             local_index,
             remote_index,
             initiator,
@@ -107,8 +109,8 @@ impl Session {
         self.send_counter += 1;
         data::emit_header(out, self.remote_index, counter);
         let n = self
-            .transport
-            .write_message(counter, plaintext, &mut out[HEADER_LEN..len])
+            .keys
+            .seal(counter, plaintext, &mut out[HEADER_LEN..len])
             .map_err(|_| SessionError::BufferTooSmall)?;
         Ok(HEADER_LEN + n)
     }
@@ -129,13 +131,13 @@ impl Session {
             return Err(SessionError::Replay);
         }
         let ct = packet.ciphertext();
-        if out.len() < ct.len() - TAG_LEN {
+        if out.len() < ct.len().saturating_sub(TAG_LEN) {
             return Err(SessionError::BufferTooSmall);
         }
         let n = self
-            .transport
-            .read_message(counter, ct, out)
-            .map_err(|_| SessionError::Decrypt)?;
+            .keys
+            .open(counter, ct, out)
+            .map_err(|_: KeyError| SessionError::Decrypt)?;
         if !self.replay.accept(counter) {
             return Err(SessionError::Replay);
         }

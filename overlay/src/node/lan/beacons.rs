@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::limits::LAN_BEACON_INTERVAL;
 
 /// The beacon schedule. See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct BeaconSchedule {
     /// When the next round is due (`None`: LAN discovery is off).
     next: Option<Instant>,

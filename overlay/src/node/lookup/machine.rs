@@ -100,7 +100,7 @@ pub(crate) enum LookupEvent {
 }
 
 /// A lookup of ours in flight.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     id: u64,
     tries: u8,
@@ -113,7 +113,7 @@ struct Pending {
 }
 
 /// The lookup machine (see the module documentation).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Lookups {
     pending: HashMap<Ipv6Addr, Pending>,
     /// Addresses looked up lately: when the lookup ended, and whether it

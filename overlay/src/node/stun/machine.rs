@@ -46,7 +46,7 @@ pub(crate) enum Received {
 }
 
 /// A request of ours awaiting its answer.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     id: TransactionId,
     to: SocketAddr,
@@ -59,6 +59,7 @@ struct Pending {
 }
 
 /// The node's STUN client and server (see the module documentation).
+#[derive(Clone)]
 pub(crate) struct StunMachine {
     /// Answers members' requests under the current network key (and keys
     /// our requests to members).

@@ -55,7 +55,7 @@ pub struct StunSample {
 }
 
 /// The latest sample of each reflector (at most [`MAX_SAMPLES`]).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Samples {
     samples: Vec<StunSample>,
     /// The order given to the last new mapping.

@@ -25,7 +25,7 @@ pub(crate) fn birthday_ids() -> RangeInclusive<u16> {
 pub const STREAM_IDS_FROM: u16 = 0x8000;
 
 /// Which extra sockets are open.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct ExtraSockets {
     /// Opened at the node's request.
     open: BTreeSet<u16>,

@@ -74,7 +74,7 @@ pub(crate) enum JoinRefused {
 }
 
 /// The counts behind the caps.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Limits {
     /// Joins of the last window, oldest first.
     joins: VecDeque<Join>,

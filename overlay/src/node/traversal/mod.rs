@@ -73,7 +73,7 @@ const KEEP_OUTPUTS: usize = 32;
 /// the members through [`Members`]); what it wants done comes out of
 /// [`Traversal::poll_output`], and when it next needs to run out of
 /// [`Traversal::next_deadline`].
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Traversal {
     /// The node's interface addresses with its UDP port (from the driver).
     pub(crate) local_addrs: Vec<SocketAddr>,

@@ -22,7 +22,7 @@ pub(crate) struct PairKey {
 /// The static-static secrets of members probed lately, in a cache of their
 /// own (so that probes naming made-up members cannot push out those of
 /// handshakes), made on first use.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct PairKeys {
     secrets: Option<StaticSecrets>,
 }

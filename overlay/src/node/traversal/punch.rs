@@ -67,7 +67,7 @@ const SPRAY_LOWEST_PORT: u16 = 1024;
 const MAX_HEARD: usize = 4;
 
 /// Probing random ports of the other side's NAT.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Spray {
     ips: Vec<IpAddr>,
     left: u32,
@@ -77,7 +77,7 @@ struct Spray {
 }
 
 /// A punch in progress toward one member.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Punch {
     /// Names the attempt; probe `tx` values are `id + round`.
     id: u64,

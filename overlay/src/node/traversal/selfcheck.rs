@@ -34,7 +34,7 @@ const EXTRA_SPACING: Duration = Duration::from_millis(10);
 const MAX_SEQUENTIAL_STEP: i32 = 64;
 
 /// State of the self-check.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct SelfCheck {
     /// When it next runs (`None` until the node first looks).
     next_at: Option<Instant>,
@@ -43,7 +43,7 @@ pub(crate) struct SelfCheck {
     pub(crate) hint: Option<NatHint>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Running {
     tx: u64,
     until: Instant,
