@@ -191,13 +191,11 @@ impl Node {
                 Action::None
             }
             Ok(Inner::RevocationPart(r)) => {
-                let r = r.to_vec();
-                self.consume_revocation_part(now, pid, &r);
+                self.consume_revocation_part(now, pid, r);
                 Action::None
             }
             Ok(Inner::OwnerHandover(h)) => {
-                let h = h.to_vec();
-                self.consume_owner_handover(now, pid, &h);
+                self.consume_owner_handover(now, pid, h);
                 Action::None
             }
             Ok(Inner::NameClaim(c)) => {

@@ -173,6 +173,26 @@ mod tests {
 
     /// Seals with ours and with snow's sender; checks that both give the
     /// same bytes and that both receivers open both.
+    /// [`check_direction`] from the initiator and from the responder.
+    fn check_both_ways(s: &Sides, counter: u64, plaintext: &[u8]) {
+        check_direction(
+            &s.ours_initiator,
+            &s.snow_initiator,
+            &s.ours_responder,
+            &s.snow_responder,
+            counter,
+            plaintext,
+        );
+        check_direction(
+            &s.ours_responder,
+            &s.snow_responder,
+            &s.ours_initiator,
+            &s.snow_initiator,
+            counter,
+            plaintext,
+        );
+    }
+
     fn check_direction(
         ours_tx: &TransportKeys,
         snow_tx: &snow::StatelessTransportState,
@@ -205,22 +225,7 @@ mod tests {
             (1 << 40, 9000),
         ] {
             let plaintext: Vec<u8> = (0..len).map(|i| i as u8).collect();
-            check_direction(
-                &s.ours_initiator,
-                &s.snow_initiator,
-                &s.ours_responder,
-                &s.snow_responder,
-                counter,
-                &plaintext,
-            );
-            check_direction(
-                &s.ours_responder,
-                &s.snow_responder,
-                &s.ours_initiator,
-                &s.snow_initiator,
-                counter,
-                &plaintext,
-            );
+            check_both_ways(&s, counter, &plaintext);
         }
     }
 
@@ -290,22 +295,7 @@ mod tests {
             plaintext in proptest::collection::vec(any::<u8>(), 0..2000),
         ) {
             let s = sides();
-            check_direction(
-                &s.ours_initiator,
-                &s.snow_initiator,
-                &s.ours_responder,
-                &s.snow_responder,
-                counter,
-                &plaintext,
-            );
-            check_direction(
-                &s.ours_responder,
-                &s.snow_responder,
-                &s.ours_initiator,
-                &s.snow_initiator,
-                counter,
-                &plaintext,
-            );
+            check_both_ways(&s, counter, &plaintext);
         }
     }
 }
