@@ -86,11 +86,13 @@ pub(crate) fn status(args: &DirsAndJson) -> Result<()> {
     let t = &status.traversal;
     if t.punches_started + t.punches_joined > 0 {
         println!(
-            "hole punching: {} started, {} joined, {} direct, {} failed, {} probes ({} to random ports, {} birthday)",
+            "hole punching: {} started ({} retried at once), {} joined, {} direct, {} failed, {} requests resent, {} probes ({} to random ports, {} birthday)",
             t.punches_started,
+            t.fast_retries,
             t.punches_joined,
             t.direct_paths_found,
             t.punches_failed,
+            t.requests_resent,
             t.probes_sent,
             t.spray_probes,
             t.birthday_punches

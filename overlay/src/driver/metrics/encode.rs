@@ -371,6 +371,16 @@ fn traversal(f: &mut Families<'_>, n: &NodeMetrics) -> fmt::Result {
         "punch_joins_refused",
         "Requests to join a punch refused because their members asked too often.",
         t.joins_refused,
+    )?;
+    f.counter(
+        "punch_requests_resent",
+        "Punch requests signalled again because the other side had not answered.",
+        t.requests_resent,
+    )?;
+    f.counter(
+        "punch_fast_retries",
+        "Punches started at once after one that found nothing, with traffic waiting.",
+        t.fast_retries,
     )
 }
 

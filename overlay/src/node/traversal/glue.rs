@@ -16,6 +16,10 @@ use crate::node::{Event, Node};
 use crate::wire::probe;
 use crate::wire::signal::Candidates;
 
+/// A member with an IP packet sent or received within this long has traffic
+/// waiting, for the punch backoff.
+const ACTIVE_PAIR: Duration = Duration::from_secs(10);
+
 impl Members for PeerTable {
     fn facts(&self, now: Instant, member: &NodeId) -> Option<MemberFacts> {
         self.get(member).map(|p| MemberFacts {
@@ -23,6 +27,10 @@ impl Members for PeerTable {
             endpoint: p.endpoint,
             last_punch: p.last_punch,
             punch_failures: p.punch_failures,
+            active: !p.queue.is_empty()
+                || p.handshake.is_some()
+                || p.last_data
+                    .is_some_and(|t| now.saturating_duration_since(t) < ACTIVE_PAIR),
         })
     }
 
@@ -158,6 +166,15 @@ impl Node {
                         } else {
                             p.punch_failures.saturating_add(1)
                         };
+                    }
+                    if !found {
+                        // With traffic waiting, a missed punch is retried at
+                        // once (if its backoff allows: see `punch_wait`).
+                        let started = self.traversal.stats.punches_started;
+                        self.start_punch(now, member);
+                        if self.traversal.stats.punches_started > started {
+                            self.traversal.stats.fast_retries += 1;
+                        }
                     }
                 }
             }

@@ -26,9 +26,11 @@ use crate::identity::NodeId;
 
 /// The window over which joins and probes are counted.
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
-/// Punches one member may make this node join per window. A member starts
-/// a punch toward us at most once per `PUNCH_COOLDOWN` (20 s): three.
-pub(crate) const JOINS_PER_SENDER: usize = 4;
+/// Punches one member may make this node join per window. A member with
+/// traffic waiting punches toward us at most `1 + FAST_RETRIES` times in a
+/// row (`PUNCH_TIME`, 8 s, each), then once per `PUNCH_COOLDOWN` (20 s) at
+/// most: six in a window, with one to spare for a restart.
+pub(crate) const JOINS_PER_SENDER: usize = 7;
 /// Punches joined per window on signals that one member passed on.
 pub(crate) const JOINS_PER_FORWARDER: usize = 32;
 /// Punches joined per window in all.

@@ -20,6 +20,9 @@ pub(crate) struct MemberFacts {
     pub(crate) last_punch: Option<Instant>,
     /// Punches toward it in a row that found no path.
     pub(crate) punch_failures: u8,
+    /// Traffic to or from it is waiting or flowed lately: a missed punch is
+    /// retried at once rather than after a backoff.
+    pub(crate) active: bool,
 }
 
 /// The members, as the machine asks about them.

@@ -53,9 +53,14 @@ pub(crate) use members::{MemberFacts, Members, OwnView};
 pub(crate) use punch::Punch;
 
 /// How long one punch probes before it gives up.
-pub(crate) const PUNCH_TIME: Duration = Duration::from_secs(15);
-/// Least time between two punches toward one member.
+pub(crate) const PUNCH_TIME: Duration = Duration::from_secs(8);
+/// Least time between two punches toward one member that is idle, or that
+/// kept failing (it doubles with each failure beyond the fast retries).
 pub(crate) const PUNCH_COOLDOWN: Duration = Duration::from_secs(20);
+/// Punches that failed in a row after which a member with traffic waiting
+/// is punched again at once, with a fresh exchange of candidates, before
+/// the backoff of [`PUNCH_COOLDOWN`] starts.
+pub(crate) const FAST_RETRIES: u8 = 3;
 /// Punches in progress at once.
 pub(crate) const MAX_PUNCHES: usize = 64;
 /// Hops a signal may travel.
@@ -183,6 +188,14 @@ pub struct TraversalStats {
     /// to be the member's, had its probes of the minute already.
     #[serde(default)]
     pub probes_capped: u64,
+    /// Punch requests signalled again because the other side had not
+    /// answered within a second or three.
+    #[serde(default)]
+    pub requests_resent: u64,
+    /// Punches started at once after one that found nothing, because
+    /// traffic was waiting.
+    #[serde(default)]
+    pub fast_retries: u64,
 }
 
 impl Traversal {

@@ -9,24 +9,35 @@ use rand_core::RngCore;
 
 use super::candidates::{allocation, mapping, probe_targets};
 use super::extra_sockets::{birthday_ids, BIRTHDAY_SOCKETS};
-use super::{Members, Output, OwnView, Traversal, MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME};
+use super::{
+    Members, Output, OwnView, Traversal, FAST_RETRIES, MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME,
+};
 use crate::identity::NodeId;
 use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint};
 use crate::wire::signal_seal::SALT_LEN;
 
 /// When each scheduled probe round goes out, after the punch starts. Dense
 /// at first, so that both sides' first probes cross within a round trip.
-const ROUNDS: [Duration; 9] = [
+const ROUNDS: [Duration; 8] = [
     Duration::ZERO,
     Duration::from_millis(250),
     Duration::from_millis(500),
     Duration::from_secs(1),
     Duration::from_secs(2),
     Duration::from_secs(3),
-    Duration::from_secs(5),
-    Duration::from_secs(8),
-    Duration::from_secs(12),
+    Duration::from_millis(4500),
+    Duration::from_millis(6500),
 ];
+/// When the side that asked for a punch signals its candidates again, after
+/// the punch starts, while the other side has not answered: a signal is one
+/// datagram per hop, and a punch whose request was lost would only probe
+/// from one side.
+const RESENDS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(3)];
+/// A request with a new punch ID replaces the punch in progress toward its
+/// sender once that punch is this old and found nothing (the sender gave up
+/// on it and retries with a fresh exchange); younger ones are crossing
+/// requests, and both sides keep their own.
+const RESTART_AFTER: Duration = Duration::from_secs(2);
 /// Probe rounds of one punch, scheduled or extra (each has its own `tx`).
 const MAX_ROUNDS: usize = 32;
 /// Probes in one round from the main socket.
@@ -99,6 +110,11 @@ pub(crate) struct Punch {
     /// IP addresses that probes or probe-acks MAC'd by the other side came
     /// from: proven to be its.
     heard: Vec<IpAddr>,
+    /// We asked for this punch: our request's resends so far, while
+    /// [`Punch::answered`] is false.
+    asked: Option<usize>,
+    /// Candidates of the other side arrived during this punch.
+    answered: bool,
 }
 
 impl Punch {
@@ -115,7 +131,17 @@ impl Punch {
             birthday: None,
             spray: None,
             heard: Vec::new(),
+            asked: None,
+            answered: false,
         }
+    }
+
+    /// When our request is due to be signalled again, if it is.
+    fn resend_at(&self) -> Option<Instant> {
+        if self.answered || self.found.is_some() {
+            return None;
+        }
+        RESENDS.get(self.asked?).map(|&o| self.started + o)
     }
 
     /// Whether a probe or probe-ack of the other side came from `ip`.
@@ -132,6 +158,15 @@ impl Punch {
             }
             self.heard.push(ip);
         }
+    }
+
+    /// Whether a request with punch ID `id` replaces this punch: one that
+    /// found nothing for [`RESTART_AFTER`] (the other side gave up on it
+    /// and starts afresh).
+    fn replaced_by(&self, id: u64, now: Instant) -> bool {
+        id != self.id
+            && self.found.is_none()
+            && now.saturating_duration_since(self.started) >= RESTART_AFTER
     }
 
     /// Whether this punch has the birthday sockets open.
@@ -151,7 +186,7 @@ impl Punch {
         let round = ROUNDS.get(self.scheduled).map(|&o| self.started + o);
         let extra = self.birthday.flatten();
         let spray = self.spray.as_ref().map(|s| s.next);
-        [round, extra, spray]
+        [round, extra, spray, self.resend_at()]
             .into_iter()
             .flatten()
             .fold(end, Instant::min)
@@ -221,9 +256,7 @@ impl Traversal {
             || self.punches.contains_key(&pid)
             || self.punches.len() >= MAX_PUNCHES
             || facts.last_punch.is_some_and(|t| {
-                // Each failure doubles the wait, up to 32 times.
-                let backoff = PUNCH_COOLDOWN * (1 << facts.punch_failures.min(5));
-                now.saturating_duration_since(t) < backoff
+                now.saturating_duration_since(t) < punch_wait(facts.punch_failures, facts.active)
             }))
     }
 
@@ -247,6 +280,7 @@ impl Traversal {
         tracing::debug!(peer = %pid.short(), "hole punching: candidates sent");
         self.stats.punches_started += 1;
         let mut punch = Punch::new(id, now);
+        punch.asked = Some(0);
         if let Some(addr) = members.facts(now, &pid).and_then(|f| f.endpoint) {
             punch.learn_peer_reflexive(addr);
         }
@@ -267,7 +301,11 @@ impl Traversal {
         c: &mut Candidates,
         allowed: impl Fn(&SocketAddr) -> bool,
     ) -> Option<bool> {
-        let joining = c.request && !self.punches.contains_key(&src);
+        let joining = c.request
+            && self
+                .punches
+                .get(&src)
+                .is_none_or(|p| p.replaced_by(c.punch_id, now));
         if joining {
             if let Err(why) = self.limits.admit_join(now, src, from) {
                 self.stats.joins_refused += 1;
@@ -300,6 +338,16 @@ impl Traversal {
             let reply = self.own_candidates_message(own, false, c.punch_id, 0);
             self.signal(rng, src, reply);
         }
+        let stale = self
+            .punches
+            .get(&src)
+            .is_some_and(|p| c.request && p.replaced_by(c.punch_id, now));
+        if stale {
+            // The other side gave up on the punch and starts afresh.
+            tracing::debug!(peer = %src.short(), "hole punching: the other side restarts");
+            self.punches.remove(&src);
+            self.close_unused_extra(members);
+        }
         if !self.punches.contains_key(&src) {
             if !c.request || self.punches.len() >= MAX_PUNCHES {
                 // An answer to a punch that already ended, or no room.
@@ -315,6 +363,7 @@ impl Traversal {
             hint.mapping == mapping::DEPENDENT || hint.allocation == allocation::SEQUENTIAL;
         let punch = self.punches.get_mut(&src).expect("inserted");
         punch.nat = c.nat;
+        punch.answered = true;
         let added = punch.add_remote(c.list);
         if c.extra_sockets > 0
             && punch.spray.is_none()
@@ -446,11 +495,34 @@ impl Traversal {
             self.probe_round(now, members, pid, true);
         }
         let punch = &self.punches[&pid];
+        if punch.resend_at().is_some_and(|t| t <= now) {
+            self.resend_request(own, rng, pid);
+        }
+        let punch = &self.punches[&pid];
         if punch.birthday.flatten().is_some_and(|t| t <= now) {
             self.punches.get_mut(&pid).expect("due").birthday = Some(None);
             self.birthday_round(now, members, pid);
         }
         self.spray_step(now, members, rng, pid);
+    }
+
+    /// Signals our candidates again for the punch toward `pid`, which the
+    /// other side has not answered: fresh ones (our view may have grown).
+    fn resend_request(&mut self, own: &OwnView, rng: &mut impl RngCore, pid: NodeId) {
+        let punch = self.punches.get_mut(&pid).expect("caller checked");
+        punch.asked = punch.asked.map(|n| n + 1);
+        let (id, extra) = (
+            punch.id,
+            if punch.birthday() {
+                BIRTHDAY_SOCKETS
+            } else {
+                0
+            },
+        );
+        self.stats.requests_resent += 1;
+        tracing::debug!(peer = %pid.short(), "hole punching: no answer yet, candidates sent again");
+        let ask = self.own_candidates_message(own, true, id, extra);
+        self.signal(rng, pid, ask);
     }
 
     fn start_birthday(&mut self, now: Instant, own: &OwnView, rng: &mut impl RngCore, pid: NodeId) {
@@ -700,4 +772,20 @@ impl Traversal {
             rtt,
         });
     }
+}
+
+/// How long after a punch toward a member started the next one may: at
+/// once after each of the first [`FAST_RETRIES`] failures in a row while the
+/// member has traffic waiting; else [`PUNCH_COOLDOWN`], doubled for each
+/// failure (beyond the fast retries, for an active member), up to 32 times.
+pub(crate) fn punch_wait(failures: u8, active: bool) -> Duration {
+    if active && (1..=FAST_RETRIES).contains(&failures) {
+        return Duration::ZERO;
+    }
+    let doublings = if active {
+        failures.saturating_sub(FAST_RETRIES + 1)
+    } else {
+        failures
+    };
+    PUNCH_COOLDOWN * (1 << doublings.min(5))
 }

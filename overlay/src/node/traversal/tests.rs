@@ -278,3 +278,126 @@ fn the_self_check_opens_two_sockets_probes_and_reads_the_nat() {
     let hint = t.own_nat_hint(&own());
     assert_eq!((hint.step, hint.last_port), (1, 20_002));
 }
+
+#[test]
+fn a_missed_punch_is_retried_at_once_only_while_traffic_waits() {
+    use super::punch::punch_wait;
+    use super::{FAST_RETRIES, PUNCH_COOLDOWN};
+    for failures in 1..=FAST_RETRIES {
+        assert_eq!(punch_wait(failures, true), Duration::ZERO);
+        assert_eq!(
+            punch_wait(failures, false),
+            PUNCH_COOLDOWN * (1 << failures)
+        );
+    }
+    // After a success (or none failed yet), the usual wait.
+    assert_eq!(punch_wait(0, true), PUNCH_COOLDOWN);
+    // Failing on and on backs off, active or not.
+    assert_eq!(punch_wait(FAST_RETRIES + 1, true), PUNCH_COOLDOWN);
+    assert_eq!(punch_wait(FAST_RETRIES + 2, true), PUNCH_COOLDOWN * 2);
+    assert_eq!(punch_wait(u8::MAX, true), PUNCH_COOLDOWN * 32);
+    assert_eq!(punch_wait(u8::MAX, false), PUNCH_COOLDOWN * 32);
+}
+
+/// Signals of candidates among `out`: (request, punch ID).
+fn signals(out: &[Output]) -> Vec<(bool, u64)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Signal { candidates, .. } => Some((candidates.request, candidates.punch_id)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs the machine's deadlines up to `until`, collecting its outputs.
+fn run_until(t: &mut Traversal, members: &Fake, until: Instant) -> Vec<(Instant, Output)> {
+    let mut out = Vec::new();
+    while let Some(at) = t.next_deadline().filter(|&at| at <= until) {
+        t.timers(at, members, &own(), &mut rng());
+        out.extend(drain(t).into_iter().map(|o| (at, o)));
+    }
+    out
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)]
+fn an_unanswered_request_is_signalled_again_until_an_answer_comes() {
+    let t0 = Instant::now();
+    let b = id(2);
+    let mut members = Fake::default();
+    members.facts.insert(
+        b,
+        MemberFacts {
+            endpoint: Some(addr("203.0.113.9:40000")),
+            ..MemberFacts::default()
+        },
+    );
+    let mut t = Traversal::default();
+    let (pid, _) = t.request_punch(&own(), &mut rng());
+    t.begin_punch(t0, &members, b, pid);
+    drain(&mut t);
+    let out = run_until(&mut t, &members, t0 + Duration::from_secs(5));
+    let resent: Vec<(Instant, (bool, u64))> = out
+        .iter()
+        .filter_map(|(at, o)| Some((*at, *signals(std::slice::from_ref(o)).first()?)))
+        .collect();
+    assert_eq!(
+        resent,
+        vec![
+            (t0 + Duration::from_secs(1), (true, pid)),
+            (t0 + Duration::from_secs(3), (true, pid)),
+        ]
+    );
+    assert_eq!(t.stats.requests_resent, 2);
+
+    // Answered within the first second: nothing is sent again.
+    let mut t = Traversal::default();
+    t.begin_punch(t0, &members, b, pid);
+    let mut answer = request(pid, &["203.0.113.9:40001"]);
+    answer.request = false;
+    let at = t0 + Duration::from_millis(300);
+    let joining = t.admit_candidates(at, b, id(3), &mut answer, |_| true);
+    assert_eq!(joining, Some(false));
+    t.on_candidates(at, &members, &own(), &mut rng(), b, false, answer);
+    drain(&mut t);
+    let out = run_until(&mut t, &members, t0 + Duration::from_secs(5));
+    let outs: Vec<Output> = out.into_iter().map(|(_, o)| o).collect();
+    assert!(signals(&outs).is_empty(), "{outs:?}");
+    assert_eq!(t.stats.requests_resent, 0);
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)]
+fn a_fresh_request_replaces_a_stale_punch_but_not_a_crossing_one() {
+    let t0 = Instant::now();
+    let a = id(1);
+    let members = Fake::default();
+    let mut t = Traversal::default();
+    let mut first = request(100, &["198.51.100.4:5000"]);
+    let joining = t.admit_candidates(t0, a, a, &mut first, |_| true).unwrap();
+    t.on_candidates(t0, &members, &own(), &mut rng(), a, joining, first);
+    drain(&mut t);
+    // A crossing request (another ID, a moment later) keeps the punch.
+    let soon = t0 + Duration::from_millis(200);
+    let mut crossing = request(200, &["198.51.100.4:5000"]);
+    assert_eq!(
+        t.admit_candidates(soon, a, a, &mut crossing, |_| true),
+        Some(false)
+    );
+    t.on_candidates(soon, &members, &own(), &mut rng(), a, false, crossing);
+    drain(&mut t);
+    assert!(t.punches[&a].owns_tx(100));
+    // Seconds later, with nothing found, a new ID is a fresh start: joined
+    // (and counted) anew, answered and probed at once.
+    let later = t0 + Duration::from_secs(3);
+    let mut fresh = request(300, &["198.51.100.4:5000"]);
+    let joining = t.admit_candidates(later, a, a, &mut fresh, |_| true);
+    assert_eq!(joining, Some(true));
+    t.on_candidates(later, &members, &own(), &mut rng(), a, true, fresh);
+    let out = drain(&mut t);
+    assert_eq!(signals(&out), vec![(false, 300)]);
+    assert_eq!(probes(&out), vec![(0, addr("198.51.100.4:5000"))]);
+    assert!(t.punches[&a].owns_tx(300));
+    assert!(!t.punches[&a].owns_tx(100));
+    assert_eq!(t.stats.punches_joined, 3);
+}
