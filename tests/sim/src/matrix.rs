@@ -87,6 +87,7 @@ impl Side {
             Self::Nat(NatKind::SymmetricRandom) => "sym-rnd",
             Self::Nat(NatKind::UdpBlocked) => "blocked",
             Self::Nat(NatKind::Carrier) => "carrier",
+            Self::Nat(NatKind::Linux) => "linux",
             Self::Cgn => "cgn",
         }
     }
