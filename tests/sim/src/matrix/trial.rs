@@ -35,7 +35,7 @@ impl Start {
     /// The start of trial `k` (seeded `seed`) of a cell: even trials start
     /// together, odd ones start C at an offset in 0–5 s drawn from the seed.
     pub fn of_trial(k: u64, seed: u64) -> Self {
-        if k % 2 == 0 {
+        if k.is_multiple_of(2) {
             return Self::Together;
         }
         let mut rng = stream(seed, Stream::Scenario);
