@@ -35,6 +35,16 @@
 //! * symmetric × symmetric, both sequential: sometimes (both predict; it
 //!   works when no other mapping was allocated in between);
 //! * other symmetric × symmetric pairs: only through R.
+//!
+//! The named scenarios ([`scenarios`]) predict the goal where the NATs
+//! allow a direct path: two members behind one NAT meet on their LAN,
+//! hairpin or not; two homes behind one carrier NAT go direct only through
+//! its hairpin (otherwise neither has a candidate the other can reach);
+//! keepalives hold a direct path through 30 s mappings; a Linux router's
+//! flows keep their ports unless a clash moves one, and the moved port is
+//! the peer's to learn, so those cells are predicted direct; a lossy link
+//! only slows things down; after a NAT reboot or renumbering the pair talks
+//! again within [`RECOVERY_GOAL`] and ends direct.
 
 mod cell;
 mod recovery;
