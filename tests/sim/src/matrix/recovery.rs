@@ -57,8 +57,10 @@ pub(super) fn recover(w: &mut World, b: HostId, c: HostId, limit: Duration) -> R
     scan(w, &rounds, Duration::MAX)
 }
 
-/// The first rounds, sent before `settled` minus the flight time, that
-/// got through.
+/// The first round that got through both ways, and the first that did so
+/// while both sent directly, among the rounds whose fate is known at `now`
+/// (time since the fault; `Duration::MAX` once all have landed): a round
+/// still in flight hides the ones after it.
 fn scan(w: &World, rounds: &[Round], now: Duration) -> Recovery {
     let arrived = |r: &Round| {
         r.packets.is_some_and(|(x, y)| {
