@@ -60,10 +60,19 @@ pub struct NatConfig {
     pub hairpin: bool,
     /// Drop all UDP, both ways.
     pub udp_blocked: bool,
+    /// Linux connection tracking (see [`NatKind::Linux`]): an inbound
+    /// datagram that matches no mapping leaves an entry for its 5-tuple for
+    /// [`CONNTRACK_UNREPLIED`], and a new outbound flow whose reply would
+    /// match such an entry gets another, random, port.
+    pub conntrack: bool,
 }
 
 /// UDP mapping timeout of the named kinds: RFC 4787 REQ-5's minimum.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long Linux keeps a UDP conntrack entry that saw no reply (the
+/// `nf_conntrack_udp_timeout` default).
+pub const CONNTRACK_UNREPLIED: Duration = Duration::from_secs(30);
 
 /// The NAT kinds that tests and the matrix name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -86,11 +95,37 @@ pub enum NatKind {
     /// A carrier-grade NAT (RFC 6888): endpoint-independent mapping,
     /// address-and-port-dependent filtering, random ports, hairpinning.
     Carrier,
+    /// A stock Linux home router: `MASQUERADE` on netfilter, modelled on how
+    /// `nf_nat` and conntrack treat UDP.
+    ///
+    /// * Every flow (internal endpoint, remote endpoint) is its own
+    ///   conntrack entry, so the mapping is per destination; but the source
+    ///   port is kept whenever the resulting 5-tuple is unique, so one
+    ///   socket's flows share its port and look endpoint-independent from
+    ///   outside.
+    /// * Inbound, a datagram is forwarded only if it is the reply direction
+    ///   of an entry: address-and-port-dependent filtering, because nothing
+    ///   else maps to the LAN (no port forwards, no hairpin rules).
+    /// * A datagram that matches no entry goes to the router's own input
+    ///   path, which accepts it (no firewall beyond conntrack); conntrack
+    ///   then holds an entry for it, unreplied, for
+    ///   [`CONNTRACK_UNREPLIED`] after its last datagram.
+    /// * The port clash: a new outbound flow toward remote endpoint R whose
+    ///   preserved port P would give the reply tuple (R → P) of such an
+    ///   entry (typically: the peer's punch arrived before our own first
+    ///   datagram to it) cannot keep P; `nf_nat` picks another port at a
+    ///   random offset in 1024–65535, the first whose tuple is unique.
+    ///
+    /// Simplifications: the outbound flows lapse after the NAT's `timeout`
+    /// (inbound replies do not refresh them, as for the other kinds), and
+    /// two internal hosts never share an external port (Linux lets them
+    /// when their remote endpoints differ).
+    Linux,
 }
 
 impl NatKind {
     /// Every kind.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::FullCone,
         Self::RestrictedCone,
         Self::PortRestrictedCone,
@@ -99,9 +134,11 @@ impl NatKind {
         Self::SymmetricRandom,
         Self::UdpBlocked,
         Self::Carrier,
+        Self::Linux,
     ];
 
-    /// The kind's behaviour, with hairpinning on and [`DEFAULT_TIMEOUT`].
+    /// The kind's behaviour, with [`DEFAULT_TIMEOUT`] and hairpinning on
+    /// (but for [`NatKind::Linux`]).
     pub fn config(self) -> NatConfig {
         use Allocation::*;
         let (mapping, filtering, allocation) = match self {
@@ -120,7 +157,7 @@ impl NatKind {
                 Filtering::AddressAndPortDependent,
                 Preserve,
             ),
-            Self::SymmetricPreserving => (
+            Self::SymmetricPreserving | Self::Linux => (
                 Mapping::AddressAndPortDependent,
                 Filtering::AddressAndPortDependent,
                 Preserve,
@@ -146,8 +183,9 @@ impl NatKind {
             filtering,
             allocation,
             timeout: DEFAULT_TIMEOUT,
-            hairpin: true,
+            hairpin: self != Self::Linux,
             udp_blocked: self == Self::UdpBlocked,
+            conntrack: self == Self::Linux,
         }
     }
 
@@ -162,6 +200,7 @@ impl NatKind {
             Self::SymmetricRandom => "symmetric_random",
             Self::UdpBlocked => "udp_blocked",
             Self::Carrier => "carrier",
+            Self::Linux => "linux",
         }
     }
 }
@@ -174,7 +213,7 @@ impl fmt::Display for NatKind {
 
 /// A NAT kind name that is not one of [`NatKind::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown NAT kind `{0}` (known: full_cone, restricted_cone, port_restricted, symmetric_preserving, symmetric_sequential, symmetric_random, udp_blocked, carrier)")]
+#[error("unknown NAT kind `{0}` (known: full_cone, restricted_cone, port_restricted, symmetric_preserving, symmetric_sequential, symmetric_random, udp_blocked, carrier, linux)")]
 pub struct UnknownNatKind(pub String);
 
 impl FromStr for NatKind {

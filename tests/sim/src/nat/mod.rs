@@ -9,6 +9,10 @@
 //! inbound datagrams. Mappings and permissions lapse [`NatConfig::timeout`]
 //! after the last outbound datagram that used them. Expired state is ignored
 //! at once and swept away lazily.
+//!
+//! A NAT with [`NatConfig::conntrack`] also keeps Linux's entries for
+//! inbound datagrams that matched nothing, and moves a new outbound flow
+//! that would clash with one to another port (see [`NatKind::Linux`]).
 
 mod config;
 #[cfg(test)]
@@ -20,7 +24,8 @@ use std::net::{IpAddr, SocketAddr};
 use rand_chacha::ChaCha20Rng;
 
 pub use config::{
-    Allocation, Filtering, Mapping, NatConfig, NatKind, UnknownNatKind, DEFAULT_TIMEOUT,
+    Allocation, Filtering, Mapping, NatConfig, NatKind, UnknownNatKind, CONNTRACK_UNREPLIED,
+    DEFAULT_TIMEOUT,
 };
 
 use crate::rng::below;
@@ -96,6 +101,9 @@ pub struct NatStats {
     pub hairpinned: u64,
     /// Mappings created.
     pub mappings_created: u64,
+    /// New mappings that could not keep the preserved port because an
+    /// entry left by an unmatched inbound datagram held its tuple.
+    pub port_clashes: u64,
     /// Datagrams dropped, by reason.
     pub drops: HashMap<NatDrop, u64>,
 }
@@ -107,6 +115,9 @@ pub struct Nat {
     external: IpAddr,
     mappings: HashMap<(SocketAddr, Remote), (u16, SimTime)>,
     bindings: HashMap<u16, Binding>,
+    /// Conntrack entries of unmatched inbound datagrams: (remote endpoint,
+    /// external port) and when each lapses.
+    unreplied: HashMap<(SocketAddr, u16), SimTime>,
     next_port: u16,
     rng: ChaCha20Rng,
     next_sweep: SimTime,
@@ -124,6 +135,7 @@ impl Nat {
             external,
             mappings: HashMap::new(),
             bindings: HashMap::new(),
+            unreplied: HashMap::new(),
             next_port,
             rng,
             next_sweep: SimTime::ZERO,
@@ -155,8 +167,15 @@ impl Nat {
     /// it reboots: every mapping is lost.
     pub fn renumber(&mut self, external: IpAddr) {
         self.external = external;
+        self.reboot();
+    }
+
+    /// Forgets every mapping and conntrack entry, as a NAT that restarts
+    /// and keeps its external address.
+    pub fn reboot(&mut self) {
         self.mappings.clear();
         self.bindings.clear();
+        self.unreplied.clear();
     }
 
     /// A datagram from inside, from `src` to `dst`, at `now`.
@@ -208,7 +227,13 @@ impl Nat {
                 self.stats.forwarded_in += 1;
                 Ok(internal)
             }
-            Err(why) => Err(self.count(why)),
+            Err(why) => {
+                if self.config.conntrack {
+                    self.unreplied
+                        .insert((src, port), now + CONNTRACK_UNREPLIED);
+                }
+                Err(self.count(why))
+            }
         }
     }
 
@@ -243,7 +268,7 @@ impl Nat {
         let port = match self.mappings.get(&(src, remote)) {
             Some(&(port, e)) if e > now => port,
             _ => {
-                let port = self.allocate(now, src)?;
+                let port = self.allocate(now, src, dst)?;
                 self.stats.mappings_created += 1;
                 port
             }
@@ -288,8 +313,19 @@ impl Nat {
         }
     }
 
-    /// Picks the external port of a new mapping.
-    fn allocate(&mut self, now: SimTime, src: SocketAddr) -> Option<u16> {
+    /// Whether a conntrack entry of an unmatched inbound datagram from
+    /// `remote` to `port` is alive at `now`.
+    fn clashes(&self, now: SimTime, remote: SocketAddr, port: u16) -> bool {
+        self.unreplied
+            .get(&(remote, port))
+            .is_some_and(|e| *e > now)
+    }
+
+    /// Picks the external port of a new mapping from `src` to `dst`.
+    fn allocate(&mut self, now: SimTime, src: SocketAddr, dst: SocketAddr) -> Option<u16> {
+        if self.config.conntrack {
+            return self.allocate_conntrack(now, src, dst);
+        }
         let span = u32::from(u16::MAX - FIRST_PORT) + 1;
         let wrap = |p: u32| FIRST_PORT + (p % span) as u16;
         if self.config.allocation != Allocation::Preserve && self.exhausted(now, span) {
@@ -326,6 +362,29 @@ impl Nat {
         }
     }
 
+    /// Linux's choice: the internal port if its tuple toward `dst` is
+    /// unique, else the first unique one from a random offset.
+    fn allocate_conntrack(
+        &mut self,
+        now: SimTime,
+        src: SocketAddr,
+        dst: SocketAddr,
+    ) -> Option<u16> {
+        let preferred = src.port().max(FIRST_PORT);
+        let clash = self.clashes(now, dst, preferred);
+        if !clash && self.port_free(now, preferred, src) {
+            return Some(preferred);
+        }
+        if clash {
+            self.stats.port_clashes += 1;
+        }
+        let span = u32::from(u16::MAX - FIRST_PORT) + 1;
+        let start = below(&mut self.rng, u64::from(span)) as u32;
+        (0..span)
+            .map(|i| FIRST_PORT + ((start + i) % span) as u16)
+            .find(|&p| self.port_free(now, p, src) && !self.clashes(now, dst, p))
+    }
+
     /// Whether every external port is bound by a mapping that has not
     /// lapsed (lapsed bindings are dropped first), so that no scan of the
     /// ports would find a free one: a NAT out of ports answers at once.
@@ -344,6 +403,7 @@ impl Nat {
         }
         self.next_sweep = now + self.config.timeout;
         self.mappings.retain(|_, (_, e)| *e > now);
+        self.unreplied.retain(|_, e| *e > now);
         self.bindings.retain(|_, b| {
             b.permits.retain(|_, e| *e > now);
             b.permit_ips.retain(|_, e| *e > now);

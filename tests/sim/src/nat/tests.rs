@@ -328,3 +328,62 @@ fn kinds_round_trip_through_their_names() {
     }
     assert!("cone".parse::<NatKind>().is_err());
 }
+
+#[test]
+fn linux_keeps_the_port_toward_every_destination_and_filters_by_flow() {
+    let mut n = kind(NatKind::Linux);
+    let e1 = out(&mut n, t(0), IN1, D1);
+    assert_eq!(e1, a("203.0.113.9:9740"), "the source port is kept");
+    assert_eq!(out(&mut n, t(0), IN1, D2), e1, "one socket, one port");
+    assert_eq!(n.inbound(t(1), a(D1), e1.port()), Ok(a(IN1)));
+    assert_eq!(
+        n.inbound(t(1), a(THIRD), e1.port()),
+        Err(NatDrop::Filtered),
+        "no flow to that endpoint"
+    );
+    assert_eq!(n.stats().port_clashes, 0);
+}
+
+#[test]
+fn linux_moves_a_flow_that_clashes_with_an_earlier_inbound_datagram() {
+    let mut n = kind(NatKind::Linux);
+    let e1 = out(&mut n, t(0), IN1, D1);
+    // The peer's punch arrives before our first datagram to it: dropped,
+    // but conntrack keeps its tuple.
+    assert_eq!(n.inbound(t(1), a(THIRD), e1.port()), Err(NatDrop::Filtered));
+    let e2 = out(&mut n, t(1), IN1, THIRD);
+    assert_ne!(e2.port(), e1.port(), "the tuple is taken: another port");
+    assert_eq!(n.stats().port_clashes, 1);
+    assert_eq!(n.inbound(t(2), a(THIRD), e2.port()), Ok(a(IN1)));
+    // Further datagrams to the old port still find no flow.
+    assert_eq!(n.inbound(t(2), a(THIRD), e1.port()), Err(NatDrop::Filtered));
+    // Other destinations keep the preserved port.
+    assert_eq!(out(&mut n, t(2), IN1, D2), e1);
+}
+
+#[test]
+fn linux_forgets_an_unanswered_inbound_tuple_after_30s() {
+    let mut n = kind(NatKind::Linux);
+    assert_eq!(n.inbound(t(0), a(THIRD), 9740), Err(NatDrop::NoMapping));
+    let later = SimTime::ZERO + CONNTRACK_UNREPLIED + secs(1);
+    assert_eq!(out(&mut n, later, IN1, THIRD), a("203.0.113.9:9740"));
+    assert_eq!(n.stats().port_clashes, 0);
+}
+
+#[test]
+fn other_kinds_keep_no_tuple_of_dropped_datagrams() {
+    let mut n = kind(NatKind::SymmetricPreserving);
+    let e1 = out(&mut n, t(0), IN1, D1);
+    assert!(n.inbound(t(1), a(THIRD), e1.port()).is_err());
+    assert_eq!(out(&mut n, t(1), IN1, THIRD), e1);
+}
+
+#[test]
+fn a_reboot_forgets_every_mapping_and_keeps_the_address() {
+    let mut n = kind(NatKind::Carrier);
+    let e = out(&mut n, t(0), IN1, D1);
+    n.reboot();
+    assert_eq!(n.external(), EXT.parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(n.inbound(t(1), a(D1), e.port()), Err(NatDrop::NoMapping));
+    assert_eq!(n.live_mappings(t(1)), 0);
+}

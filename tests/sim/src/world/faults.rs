@@ -1,5 +1,5 @@
 //! Faults: crashes and restarts, leaving and joining, roaming, NAT
-//! renumbering, partitions, cut paths and dead links.
+//! renumbering and reboots, partitions, cut paths and dead links.
 
 use super::run::ordered;
 use super::World;
@@ -87,6 +87,12 @@ impl World {
         self.nats_by_ip.insert(new_ip, n);
         self.release(std::net::SocketAddr::new(old_ip, 0), parent);
         Ok(())
+    }
+
+    /// Restarts a NAT: it keeps its external address but forgets every
+    /// mapping, as a home router that reboots.
+    pub fn reboot_nat(&mut self, n: NatId) {
+        self.nats[n.index()].nat.reboot();
     }
 
     /// Splits the hosts into groups that cannot reach each other; hosts in

@@ -176,6 +176,11 @@ impl World {
     }
 
     /// The link that new hosts and NATs get.
+    pub fn default_link(&self) -> &Link {
+        &self.default_link
+    }
+
+    /// The link that new hosts and NATs get.
     pub fn set_default_link(&mut self, link: Link) {
         self.default_link = link;
     }
@@ -238,6 +243,11 @@ impl World {
     /// A NAT's machine (for its state and counters).
     pub fn nat_ref(&self, nat: NatId) -> &Nat {
         &self.nats[nat.index()].nat
+    }
+
+    /// The network a NAT's outside is on (the Internet, or another NAT's LAN).
+    pub fn nat_parent(&self, n: NatId) -> Net {
+        self.nats[n.index()].parent
     }
 
     /// The link between a NAT and its parent network.

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! tessel-sim matrix [--trials 20] [--seed 1]
-//! tessel-sim trial --b symmetric_random --c restricted_cone --seed 7
+//! tessel-sim trial --b symmetric_random --c restricted_cone --seed 7 [--offset-ms 1200]
+//! tessel-sim scenario --name linux_x_linux --seed 7 [--offset-ms 1200]
 //! tessel-sim chaos [--nodes 100] [--minutes 10] [--seed 1] [--wall-limit 600] [--threads N]
 //! tessel-sim mesh [--nodes 1000] [--pairs 1000] [--seed 1] [--settle 5] [--threads N]
 //! ```
@@ -14,15 +15,16 @@
 
 mod alloc;
 mod chaos;
+mod matrix;
 mod measure;
 mod mesh;
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tessel_sim::chaos::{Chaos, ChaosConfig};
-use tessel_sim::matrix::{self, Expect, Side};
+use tessel_sim::matrix::Side;
 use tessel_sim::seed::SeedGuard;
 
 #[global_allocator]
@@ -40,10 +42,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Every pair of NAT kinds through a rendezvous node: fraction connected
-    /// and median time to connect.
+    /// Every pair of NAT kinds, then the named scenarios, through a
+    /// rendezvous node: per cell, the trials that connected and ended direct
+    /// and the percentiles of the times.
     Matrix {
-        /// Trials per cell (seeds SEED, SEED+1, …).
+        /// Trials per cell (seeds SEED, SEED+1, …; odd trials start C at a
+        /// random offset of 0–5 s after B).
         #[arg(long, default_value_t = 20)]
         trials: u64,
         /// First seed.
@@ -63,6 +67,21 @@ enum Command {
         /// Seed.
         #[arg(long, value_parser = parse_seed)]
         seed: u64,
+        /// Milliseconds between B's start and C's.
+        #[arg(long, default_value_t = 0)]
+        offset_ms: u64,
+    },
+    /// One trial of one named scenario of the matrix (see `matrix`).
+    Scenario {
+        /// The scenario's name.
+        #[arg(long)]
+        name: String,
+        /// Seed.
+        #[arg(long, value_parser = parse_seed)]
+        seed: u64,
+        /// Milliseconds between B's start and C's.
+        #[arg(long, default_value_t = 0)]
+        offset_ms: u64,
     },
     /// Agents join, leave, crash, roam, talk and cut links; then the
     /// invariants are checked.
@@ -171,8 +190,24 @@ fn main() -> ExitCode {
             .init();
     }
     match Cli::parse().command {
-        Command::Matrix { trials, seed } => run_matrix(trials, seed),
-        Command::Trial { b, c, seed } => run_trial(b, c, seed),
+        Command::Matrix { trials, seed } => matrix::run(trials, seed),
+        Command::Trial {
+            b,
+            c,
+            seed,
+            offset_ms,
+        } => matrix::trial(tessel_sim::matrix::Scenario::cell(b, c), seed, offset_ms),
+        Command::Scenario {
+            name,
+            seed,
+            offset_ms,
+        } => match tessel_sim::matrix::Scenario::by_name(&name) {
+            Some(s) => matrix::trial(s, seed, offset_ms),
+            None => {
+                eprintln!("error: no scenario `{name}`");
+                ExitCode::FAILURE
+            }
+        },
         Command::Chaos {
             nodes,
             minutes,
@@ -206,98 +241,13 @@ fn main() -> ExitCode {
 }
 
 /// Prints the replay command if anything panics.
-fn replay_on_panic(guard: &SeedGuard) {
+pub(crate) fn replay_on_panic(guard: &SeedGuard) {
     let msg = guard.to_string();
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         default(info);
         eprintln!("\n*** simulation panicked: {msg}\n");
     }));
-}
-
-fn run_matrix(trials: u64, seed: u64) -> ExitCode {
-    // How long the run took on the wall clock, for the report.
-    #[allow(clippy::disallowed_methods)]
-    let wall = Instant::now();
-    let guard = SeedGuard::for_command(
-        seed,
-        format!("cargo run --release -p tessel-sim -- matrix --trials {trials} --seed {seed}"),
-    );
-    replay_on_panic(&guard);
-    let cells = matrix::run(trials, seed);
-    println!(
-        "NAT matrix: R public; B and C behind the NATs named by row and column, both with --peer R.\n\
-         R relays for B and C until they find a direct path.\n\n\
-         Time to the first packet: trials where B and C talked (pinged both ways) / trials,\n\
-         median/95th-percentile seconds until both had a session (on any path).\n"
-    );
-    print!("{}", matrix::table(&cells, matrix::Table::FirstPacket));
-    println!(
-        "\nDirect path: trials that ended direct / trials, median/95th-percentile seconds until both\n\
-         sent straight to each other. `r` = relayed by design; `~` = direct in some trials;\n\
-         `-` = cannot talk yet; `!` = differs from what the NAT semantics predict.\n"
-    );
-    print!("{}", matrix::table(&cells, matrix::Table::Direct));
-    let mut surprises = 0;
-    for cell in &cells {
-        match cell.expected {
-            Expect::NotYet(why) => println!("cannot talk yet: {} × {}: {why}", cell.b, cell.c),
-            Expect::Relayed(why) | Expect::Sometimes(why) | Expect::Probably(why) => {
-                println!("{} × {}: {why}", cell.b, cell.c)
-            }
-            Expect::Direct => {}
-        }
-        if !cell.surprising() {
-            continue;
-        }
-        surprises += 1;
-        for t in &cell.trials {
-            println!(
-                "UNEXPECTED: {} × {} seed {}: talked at {:?}, direct at {:?}, pings {}, reached R {:?}, {} violations; replay: \
-                 cargo run --release -p tessel-sim -- trial --b {} --c {} --seed {}",
-                cell.b,
-                cell.c,
-                t.seed,
-                t.connected_at,
-                t.direct_at,
-                t.pings,
-                t.reached_rendezvous,
-                t.violations,
-                cell.b,
-                cell.c,
-                t.seed
-            );
-        }
-    }
-    println!(
-        "\n{} cells × {trials} trials in {:.1}s wall",
-        cells.len(),
-        wall.elapsed().as_secs_f64()
-    );
-    if surprises == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
-}
-
-fn run_trial(b: Side, c: Side, seed: u64) -> ExitCode {
-    let guard = SeedGuard::for_command(
-        seed,
-        format!("cargo run --release -p tessel-sim -- trial --b {b} --c {c} --seed {seed}"),
-    );
-    replay_on_panic(&guard);
-    let t = matrix::trial(b, c, seed);
-    println!(
-        "{b} × {c}, seed {seed}: expected {:?}; talked at {:?}, direct at {:?}, pings both ways {}, reached R {:?}, {} violations",
-        matrix::expected(b, c),
-        t.connected_at,
-        t.direct_at,
-        t.pings,
-        t.reached_rendezvous,
-        t.violations
-    );
-    ExitCode::SUCCESS
 }
 
 fn run_chaos(cfg: ChaosConfig, wall_limit: Option<u64>, progress: u64) -> ExitCode {

@@ -4,8 +4,16 @@
 //! B and C learn each other from R's gossip (R announces each one's endpoint
 //! as R sees it: the NAT's reflexive address) and both initiate; the one
 //! that starts also signals its candidates to the other through R and both
-//! probe (hole punching, see the node's `traversal` module). There is no
-//! relaying yet, so "connected" means a direct session.
+//! probe (hole punching, see the node's `traversal` module). Until they
+//! find a direct path, R relays for them.
+//!
+//! Each cell runs several trials ([`run`]): even ones start B and C
+//! together, odd ones start C at a random offset after B ([`Start`]); times
+//! count from C's start. Besides the grid of [`Side`]s, named
+//! [`Scenario`]s cover more NAT kinds (two members behind one NAT, NAT444,
+//! short mapping timeouts, Linux's port clash), impaired paths and NAT
+//! reboots and renumbering; [`table`] prints one row per cell with its
+//! percentiles.
 //!
 //! [`expected`] works out from the NAT semantics which cells connect:
 //!
@@ -27,6 +35,22 @@
 //! * symmetric × symmetric, both sequential: sometimes (both predict; it
 //!   works when no other mapping was allocated in between);
 //! * other symmetric × symmetric pairs: only through R.
+//!
+//! The named scenarios ([`scenarios`]) predict the goal where the NATs
+//! allow a direct path: two members behind one NAT meet on their LAN,
+//! hairpin or not; two homes behind one carrier NAT go direct only through
+//! its hairpin (otherwise neither has a candidate the other can reach);
+//! keepalives hold a direct path through 30 s mappings; a Linux router's
+//! flows keep their ports unless a clash moves one, and the moved port is
+//! the peer's to learn, so those cells are predicted direct; a lossy link
+//! only slows things down; after a NAT reboot or renumbering the pair talks
+//! again within [`RECOVERY_GOAL`] and ends direct.
+
+mod cell;
+mod recovery;
+mod scenario;
+mod table;
+mod trial;
 
 use std::fmt;
 use std::time::Duration;
@@ -34,8 +58,12 @@ use std::time::Duration;
 use crate::host::Place;
 use crate::ids::HostId;
 use crate::nat::NatKind;
-use crate::time::millis;
 use crate::world::World;
+
+pub use cell::{percentile, run, run_cell, Cell};
+pub use scenario::{lossy_link, scenarios, Group, NatFault, Scenario, Spot, Then};
+pub use table::table;
+pub use trial::{trial, Start, Trial, MAX_OFFSET, RECOVERY_GOAL};
 
 /// How long a trial waits for B and C to connect.
 pub const TRIAL_LIMIT: Duration = Duration::from_secs(60);
@@ -87,6 +115,7 @@ impl Side {
             Self::Nat(NatKind::SymmetricRandom) => "sym-rnd",
             Self::Nat(NatKind::UdpBlocked) => "blocked",
             Self::Nat(NatKind::Carrier) => "carrier",
+            Self::Nat(NatKind::Linux) => "linux",
             Self::Cgn => "cgn",
         }
     }
@@ -189,204 +218,6 @@ pub fn expected(b: Side, c: Side) -> Expect {
     } else {
         Expect::Probably("birthday technique: a random search")
     }
-}
-
-/// The outcome of one trial.
-#[derive(Debug, Clone)]
-pub struct Trial {
-    /// The seed of the trial's world.
-    pub seed: u64,
-    /// When B and C first both had a session with each other (the first
-    /// packet can flow), on whatever path.
-    pub connected_at: Option<Duration>,
-    /// When both first sent to each other directly.
-    pub direct_at: Option<Duration>,
-    /// Whether an IPv6 packet got through B → C and C → B at the end.
-    pub pings: bool,
-    /// Whether B and C each connected to R.
-    pub reached_rendezvous: (bool, bool),
-    /// Data-path violations found (must be none).
-    pub violations: usize,
-}
-
-/// Runs one trial of cell (`b`, `c`) with `seed`.
-pub fn trial(b: Side, c: Side, seed: u64) -> Trial {
-    let mut w = World::new(seed);
-    let r = w.public_node();
-    let hb = b.place(&mut w, &[r]);
-    let hc = c.place(&mut w, &[r]);
-    let start = w.now();
-    let at = w.run_until_true(TRIAL_LIMIT, millis(10), |w| w.connected(hb, hc));
-    let left = TRIAL_LIMIT.saturating_sub(w.now().saturating_since(start));
-    let direct = match at {
-        Some(_) => w.run_until_true(left, millis(10), |w| w.direct(hb, hc)),
-        None => None,
-    };
-    let reached_rendezvous = (w.connected(hb, r), w.connected(hc, r));
-    let pings = at.is_some() && w.ping(hb, hc) && w.ping(hc, hb);
-    Trial {
-        seed,
-        connected_at: at.map(|t| t.since_start()),
-        direct_at: direct.map(|t| t.since_start()),
-        pings,
-        reached_rendezvous,
-        violations: w.ledger().violations().len(),
-    }
-}
-
-/// The trials of one cell.
-#[derive(Debug, Clone)]
-pub struct Cell {
-    /// B's side.
-    pub b: Side,
-    /// C's side.
-    pub c: Side,
-    /// The prediction.
-    pub expected: Expect,
-    /// Every trial.
-    pub trials: Vec<Trial>,
-}
-
-/// The median and 95th percentile of some durations.
-fn median_p95(mut v: Vec<Duration>) -> Option<(Duration, Duration)> {
-    v.sort();
-    let median = *v.get(v.len() / 2)?;
-    let p95 = v[(v.len() * 95).div_ceil(100) - 1];
-    Some((median, p95))
-}
-
-impl Cell {
-    /// Trials in which B and C talked (and pinged both ways).
-    pub fn talked(&self) -> usize {
-        self.trials.iter().filter(|t| t.pings).count()
-    }
-
-    /// Trials that ended on a direct path (and pinged both ways).
-    pub fn direct(&self) -> usize {
-        self.trials
-            .iter()
-            .filter(|t| t.pings && t.direct_at.is_some())
-            .count()
-    }
-
-    /// Median and 95th percentile of the time to the first packet.
-    pub fn first_packet(&self) -> Option<(Duration, Duration)> {
-        median_p95(
-            self.trials
-                .iter()
-                .filter(|t| t.pings)
-                .filter_map(|t| t.connected_at)
-                .collect(),
-        )
-    }
-
-    /// Median and 95th percentile of the time to the direct path.
-    pub fn to_direct(&self) -> Option<(Duration, Duration)> {
-        median_p95(
-            self.trials
-                .iter()
-                .filter(|t| t.pings)
-                .filter_map(|t| t.direct_at)
-                .collect(),
-        )
-    }
-
-    /// Whether the outcome differs from the prediction: a violation or a
-    /// session that does not carry packets; a cell that should talk and did
-    /// not in some trial; too few direct trials for a `Direct` or `Probably`
-    /// cell; a direct path where none can be; talk where none can be yet.
-    pub fn surprising(&self) -> bool {
-        let n = self.trials.len();
-        let broken = self
-            .trials
-            .iter()
-            .any(|t| t.violations > 0 || t.pings != t.connected_at.is_some());
-        let all_talk = self.talked() == n;
-        broken
-            || match self.expected {
-                Expect::Direct => self.direct() < n,
-                Expect::Probably(_) => !all_talk || (self.direct() as f64) < PROBABLY * n as f64,
-                Expect::Sometimes(_) => !all_talk,
-                Expect::Relayed(_) => !all_talk || self.direct() > 0,
-                Expect::NotYet(_) => self.trials.iter().any(|t| t.connected_at.is_some()),
-            }
-    }
-}
-
-/// Runs `trials` trials (seeds `base_seed`, `base_seed + 1`, …) of every
-/// unordered pair of sides.
-pub fn run(trials: u64, base_seed: u64) -> Vec<Cell> {
-    let mut cells = Vec::new();
-    for (i, &b) in Side::ALL.iter().enumerate() {
-        for &c in &Side::ALL[i..] {
-            let trials = (0..trials).map(|k| trial(b, c, base_seed + k)).collect();
-            cells.push(Cell {
-                b,
-                c,
-                expected: expected(b, c),
-                trials,
-            });
-        }
-    }
-    cells
-}
-
-/// Which times a table shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    /// Trials that talked, and the time to the first packet.
-    FirstPacket,
-    /// Trials that ended direct, and the time to the direct path.
-    Direct,
-}
-
-/// The matrix as a text table: per cell, trials that talked (or ended
-/// direct) / trials, and the median/95th-percentile time to the first
-/// packet (or to the direct path). `!` marks a cell that differs from the
-/// prediction, `~` one that ends direct only sometimes, `r` one that is
-/// relayed by design, `-` one that cannot talk yet.
-pub fn table(cells: &[Cell], which: Table) -> String {
-    let find = |b: Side, c: Side| {
-        cells
-            .iter()
-            .find(|x| (x.b, x.c) == (b, c) || (x.b, x.c) == (c, b))
-    };
-    let mut s = format!("{:<9}", "B \\ C");
-    for c in Side::ALL {
-        s += &format!("{:>18}", c.short());
-    }
-    s.push('\n');
-    for b in Side::ALL {
-        s += &format!("{:<9}", b.short());
-        for c in Side::ALL {
-            let text = match find(b, c) {
-                None => "".to_string(),
-                Some(cell) => {
-                    let mark = if cell.surprising() {
-                        "!"
-                    } else {
-                        match cell.expected {
-                            Expect::Direct | Expect::Probably(_) => " ",
-                            Expect::Sometimes(_) => "~",
-                            Expect::Relayed(_) => "r",
-                            Expect::NotYet(_) => "-",
-                        }
-                    };
-                    let (count, times) = match which {
-                        Table::FirstPacket => (cell.talked(), cell.first_packet()),
-                        Table::Direct => (cell.direct(), cell.to_direct()),
-                    };
-                    let time = times.map_or(String::new(), |(m, p)| {
-                        format!("{:.1}/{:.1}s", m.as_secs_f64(), p.as_secs_f64())
-                    });
-                    format!("{}/{} {:>9}{}", count, cell.trials.len(), time, mark)
-                }
-            };
-            s += &format!("{text:>18}");
-        }
-        s.push('\n');
-    }
-    s
 }
 
 #[cfg(test)]
