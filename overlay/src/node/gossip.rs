@@ -52,6 +52,44 @@ fn local_scope(ip: IpAddr) -> bool {
 }
 
 impl Node {
+    /// Tells our gossip partners at once of `pid`, which just came up on a
+    /// direct session (it joined, or came back), rather than at their next
+    /// gossip: they learn where it is, and a punch toward it may search
+    /// ports there as soon as it needs to (another member's word for its
+    /// address, see traversal/limits.rs). One entry per partner, once per
+    /// session that comes up: partners are few, and each session took a
+    /// handshake.
+    pub(super) fn announce_arrival(&mut self, now: Instant, pid: NodeId) {
+        let Some(p) = self.peers.get(&pid) else {
+            return;
+        };
+        let Some(endpoint) = p.endpoint.filter(|e| !local_scope(e.ip())) else {
+            return;
+        };
+        if p.relay_hop.is_some() {
+            return;
+        }
+        let entry = Entry {
+            node_id: *pid.as_bytes(),
+            age_secs: 0,
+            metric: self.announced_metric(p, now),
+            endpoint,
+        };
+        let mut partners: Vec<NodeId> = self
+            .peers
+            .with_session()
+            .filter(|q| q.id != pid && q.gossip_partner(now))
+            .map(|q| q.id)
+            .collect();
+        // Table order is arbitrary; the node's behaviour must not be.
+        partners.sort_unstable();
+        let mut msg = Vec::new();
+        gossip::emit(std::slice::from_ref(&entry), &mut msg);
+        for to in partners {
+            self.send_encrypted(now, to, &msg);
+        }
+    }
+
     /// Sends `to` a random sample of the members we have fresh news of.
     pub(super) fn send_gossip(&mut self, now: Instant, to: NodeId) {
         // Measure the link with every gossip message.

@@ -462,6 +462,7 @@ impl Node {
         self.note_stream_handshake(rx.socket);
         self.traffic.handshakes_completed += 1;
         let peer = self.peers.get_mut(&pid).expect("peer exists");
+        let came_up = !peer.connected(now);
         let local_index = session.local_index;
         self.by_index.insert(local_index, pid);
         let check_at = session.created + super::timers::rekey_after(&session);
@@ -499,6 +500,9 @@ impl Node {
         }
         self.send_revocations(now, pid);
         self.send_name_claim(now, pid);
+        if came_up && rx.relayed.is_none() {
+            self.announce_arrival(now, pid);
+        }
     }
 }
 

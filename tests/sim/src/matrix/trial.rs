@@ -18,6 +18,9 @@ pub const MAX_OFFSET: Duration = Duration::from_secs(5);
 
 /// How soon after a NAT fault B and C must talk again.
 pub const RECOVERY_GOAL: Duration = Duration::from_secs(10);
+/// Pings each way at the end of a trial, one after the other, of which one
+/// must arrive (a lossy link may lose one or two).
+const PING_TRIES: u32 = 3;
 
 /// How long a fault scenario lets B and C talk before the fault.
 const BEFORE_FAULT: Duration = Duration::from_secs(5);
@@ -122,7 +125,7 @@ impl Scenario {
                 let was_direct = w.direct(b, c);
                 w.run_for(idle);
                 let still = was_direct && w.direct(b, c);
-                let pinged = w.ping(b, c) && w.ping(c, b);
+                let pinged = w.ping_tries(b, c, PING_TRIES) && w.ping_tries(c, b, PING_TRIES);
                 let after = punches(&w, b) + punches(&w, c);
                 kept = Some(still && pinged && after == before);
             }
@@ -138,7 +141,7 @@ impl Scenario {
             }
         }
         let reached_rendezvous = (w.connected(b, r), w.connected(c, r));
-        let pings = talked && w.ping(b, c) && w.ping(c, b);
+        let pings = talked && w.ping_tries(b, c, PING_TRIES) && w.ping_tries(c, b, PING_TRIES);
         Trial {
             seed,
             offset: start.offset(),

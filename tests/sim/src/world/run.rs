@@ -64,6 +64,7 @@ impl World {
             }
             let (at, event) = self.queue.pop().expect("peeked");
             self.now = at;
+            crate::time::set_log_clock(at);
             self.stats.events += 1;
             self.digest.time(at);
             match &event {
@@ -191,6 +192,13 @@ impl World {
             w.ledger.delivered_at(id).is_some()
         })
         .is_some()
+    }
+
+    /// Like [`World::ping`], with up to `tries` packets one after the other
+    /// (as `ping -c` does), for links that lose some: whether one got
+    /// through.
+    pub fn ping_tries(&mut self, a: HostId, b: HostId, tries: u32) -> bool {
+        (0..tries).any(|_| self.ping(a, b))
     }
 }
 
