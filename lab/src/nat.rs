@@ -96,7 +96,7 @@
 //!
 //! Options a router can add to its kind:
 //!
-//! * **Hairpinning** ([`hairpin_rules`], `NatRouter::enable_hairpinning`):
+//! * **Hairpinning** ([`hairpin_rules`], [`NatRouter::enable_hairpinning`](crate::NatRouter::enable_hairpinning)):
 //!   a packet from the LAN to the router's own WAN address and a live
 //!   external port goes back into the LAN, to the internal endpoint behind
 //!   that port, with its source rewritten to the WAN address (RFC 4787
@@ -109,13 +109,13 @@
 //!   masquerading is also the sender's external port). Hairpinned packets
 //!   are filtered independently of the endpoint (any LAN host may reach a
 //!   live mapping); replies follow the connection back.
-//! * **Short mapping timeout** (`NatRouter::set_udp_timeout`): conntrack's
+//! * **Short mapping timeout** ([`NatRouter::set_udp_timeout`](crate::NatRouter::set_udp_timeout)): conntrack's
 //!   `nf_conntrack_udp_timeout` and `nf_conntrack_udp_timeout_stream`,
 //!   which are per network namespace, set in the router's namespace: a
 //!   mapping with no packet for that long is gone. (The cone kinds' own
 //!   maps keep their 5 minutes.)
 //! * **IPv6 behind a stateful firewall** ([`ipv6_firewall`],
-//!   `Internet::add_dual_stack_nat`): the router also routes a global /64
+//!   [`Internet::add_dual_stack_nat`](crate::Internet::add_dual_stack_nat)): the router also routes a global /64
 //!   to its LAN, without translation, and a table `ip6 lab6` lets out what
 //!   the LAN sends and lets in only what belongs to it (`ct state
 //!   established,related accept`, policy drop): the firewall of a typical
