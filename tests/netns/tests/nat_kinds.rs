@@ -86,6 +86,9 @@ struct Options {
     impair_b: Option<(Duration, f64)>,
     /// How long to idle once the path is up.
     idle: Option<Duration>,
+    /// Whether B and C run without LAN discovery (`--no-lan-discovery`),
+    /// so that only their interface addresses tell where they are.
+    no_lan_discovery: bool,
 }
 
 /// The path a cell must end on.
@@ -263,7 +266,9 @@ impl Cell {
                     (host, public)
                 }
             };
-            let cfg = NodeConfig::new(&key).peer(r_endpoint.clone());
+            let cfg = NodeConfig::new(&key)
+                .peer(r_endpoint.clone())
+                .lan_discovery(!opts.no_lan_discovery);
             Ok(Member {
                 node: TesselNode::start(label, host.ns.clone(), cfg)?,
                 public: vec![public.into()],
@@ -527,6 +532,7 @@ const HAIRPIN_CGN: Options = Options {
     udp_timeout: None,
     impair_b: None,
     idle: None,
+    no_lan_discovery: false,
 };
 
 const HAIRPIN_SHARED: Options = Options {
@@ -535,6 +541,7 @@ const HAIRPIN_SHARED: Options = Options {
     udp_timeout: None,
     impair_b: None,
     idle: None,
+    no_lan_discovery: false,
 };
 
 const FORGETFUL: Options = Options {
@@ -543,6 +550,16 @@ const FORGETFUL: Options = Options {
     udp_timeout: Some(SHORT_UDP_TIMEOUT),
     impair_b: None,
     idle: Some(IDLE),
+    no_lan_discovery: false,
+};
+
+const NO_LAN_DISCOVERY: Options = Options {
+    cgn_hairpin: false,
+    shared_hairpin: false,
+    udp_timeout: None,
+    impair_b: None,
+    idle: None,
+    no_lan_discovery: true,
 };
 
 /// 50 ms each way and 2 % loss each way on B's uplink.
@@ -552,6 +569,7 @@ const IMPAIRED: Options = Options {
     udp_timeout: None,
     impair_b: Some((Duration::from_millis(50), 0.02)),
     idle: None,
+    no_lan_discovery: false,
 };
 
 cells! {
@@ -567,6 +585,7 @@ cells! {
     nat444_x_nat444_same_cgn_hairpinning: Scenario::new(NAT444, NAT444, Expect::Public).opts(HAIRPIN_CGN);
     same_nat_without_hairpinning: Scenario::new(SHARED, SHARED, Expect::Lan);
     same_nat_with_hairpinning: Scenario::new(SHARED, SHARED, Expect::Lan).opts(HAIRPIN_SHARED);
+    same_nat_by_interface_candidates_alone: Scenario::new(SHARED, SHARED, Expect::Lan).opts(NO_LAN_DISCOVERY);
     short_mapping_timeout_keepalives_hold_the_path: Scenario::new(PORT_RESTRICTED, PORT_RESTRICTED, Expect::Public).opts(FORGETFUL);
     impaired_uplink_goes_direct: Scenario::new(PORT_RESTRICTED, PORT_RESTRICTED, Expect::Public).opts(IMPAIRED).transfer("1M");
     ipv6_first_behind_symmetric_nats: Scenario::new(DUAL_STACK_SYMMETRIC, DUAL_STACK_SYMMETRIC, Expect::Ipv6);
