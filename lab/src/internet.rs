@@ -10,6 +10,8 @@
 //!   public hosts         NAT WAN legs          extra public addresses
 //!   198.51.100.N         203.0.113.N           192.0.2.N (aliases)
 //!   2001:db8:1::N        2001:db8:2::N
+//!                        (routes to dual-stack
+//!                         LANs 2001:db8:18:L::/64)
 //! ```
 //!
 //! Public hosts and WAN legs route everything via the core; addresses come
@@ -178,6 +180,26 @@ impl Internet {
         NatRouter::new(role, kind, self.wan_uplink()?, self.world.clone(), true)
     }
 
+    /// Adds a dual-stack NAT router: like [`Internet::add_nat`] for IPv4;
+    /// for IPv6 its WAN leg gets 2001:db8:2::N (N as in 203.0.113.N), its
+    /// LAN the global 2001:db8:18:L::/64 (L as in 198.18.L.0/24, in hex), routed
+    /// by the core, and its hosts 2001:db8:18:L::2, … without translation,
+    /// behind a stateful firewall that lets in only replies
+    /// ([`crate::nat::ipv6_firewall`]).
+    pub fn add_dual_stack_nat(&self, role: &str, kind: NatKind) -> Result<NatRouter> {
+        let mut uplink = self.wan_uplink()?;
+        let n = uplink.addr.octets()[3];
+        let wan_v6 = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, u16::from(n));
+        uplink.v6 = Some((wan_v6, WAN_GATEWAY_V6));
+        let router = NatRouter::new(role, kind, uplink, self.world.clone(), false)?;
+        if let Some(subnet) = router.lan_ipv6_subnet() {
+            self.core
+                .ip(&["-6", "route", "add", &subnet, "via", &wan_v6.to_string()])
+                .during(|| format!("routing {subnet} to {role}"))?;
+        }
+        Ok(router)
+    }
+
     fn wan_uplink(&self) -> Result<Uplink> {
         let n = next(&mut self.world.lock().wans, 250, "WAN legs")?;
         Ok(Uplink {
@@ -186,6 +208,7 @@ impl Internet {
             port: format!("w{n}"),
             addr: Ipv4Addr::new(203, 0, 113, n),
             gateway: WAN_GATEWAY,
+            v6: None,
         })
     }
 }

@@ -20,7 +20,13 @@
 //!   extra public addresses.
 //! * [`NatRouter`] ([`router`]): a router namespace with a WAN leg and a
 //!   LAN bridge; private hosts and NATs behind NATs.
-//! * [`NatKind`] ([`nat`]): the NAT behaviours and how nftables builds each.
+//! * [`NatKind`] ([`nat`]): the NAT behaviours and how nftables builds
+//!   each, from full cone to symmetric and the stock Linux router
+//!   (masquerading without a firewall); and what a router can add to its
+//!   kind: hairpinning ([`NatRouter::enable_hairpinning`]), a short UDP
+//!   mapping timeout ([`NatRouter::set_udp_timeout`]) and global IPv6
+//!   behind a stateful firewall ([`Internet::add_dual_stack_nat`]).
+//!   [`NatRouter::conntrack`] shows a router's connection tracking.
 //! * [`Netns`] ([`netns`]): one namespace, deleted with everything in it
 //!   when dropped (unless kept); [`Process`] ([`process`]): a child with
 //!   its logs on disk, stopped by PID; [`wait::poll`]: deadline-bounded
@@ -28,7 +34,8 @@
 //! * [`ping`] and [`transfer`]: traffic between namespaces, measured.
 //!
 //! Addresses: public 198.51.100.0/24 (hosts), 203.0.113.0/24 (NAT WAN
-//! legs), 192.0.2.0/24 (aliases) and 2001:db8:1::/64, 2001:db8:2::/64;
+//! legs), 192.0.2.0/24 (aliases), 2001:db8:1::/64 (hosts), 2001:db8:2::/64
+//! (WAN legs) and 2001:db8:18:L::/64 (the LANs of dual-stack routers);
 //! private 198.18.N.0/24 (home LANs) and 198.19.N.0/24 (carrier-grade NAT
 //! segments). All of it lives in the lab's own namespaces, named uniquely
 //! per process (`ts-<pid>-<n>-<role>`) or with a fixed prefix

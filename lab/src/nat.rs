@@ -1,7 +1,8 @@
 //! NAT behaviours (RFC 4787 terms), and the nftables rulesets that make the
 //! Linux kernel behave as named.
 //!
-//! Every router gets one table, `ip lab`, with a `forward` filter chain
+//! Every router gets one table, `ip lab`, with (all but the stock Linux
+//! router, which has only the NAT chain) a `forward` filter chain
 //! (policy drop: the LAN may go out, replies of tracked connections come
 //! back with `ct state established,related`), an `input` chain that drops
 //! unsolicited UDP from the WAN to the router itself, as home routers'
@@ -37,6 +38,7 @@
 //! | [`NatKind::SymmetricFullyRandom`] | address and port | address and port | `masquerade fully-random` |
 //! | [`NatKind::SymmetricSequential`] | address and port | address and port | `snat to WAN:numgen inc mod 1000 map {…}` |
 //! | [`NatKind::UdpBlocked`] | — | — | `masquerade`, `meta l4proto udp drop` |
+//! | [`NatKind::StockLinux`] | independent, until a clash | address and port | `masquerade`, no filter chains |
 //!
 //! * **Port-restricted cone**: plain `masquerade`; both properties as they
 //!   are.
@@ -81,6 +83,43 @@
 //!   skipped; that connection's first packet is lost in a conntrack clash.
 //! * **UDP blocked**: masquerading, with `iifname "lan0" meta l4proto udp
 //!   drop` first in `forward`; ICMP and TCP still get through.
+//! * **Stock Linux**: the most common home router there is, a Linux box
+//!   with `masquerade` and nothing else: no `forward` or `input` filter, so
+//!   the router itself takes every unsolicited packet from the WAN, and
+//!   conntrack keeps an entry for it (30 s unreplied, by default). That is
+//!   the clash the other kinds' `input` rule avoids: when two members punch
+//!   at once and the other side's probe reaches this router first, the
+//!   member's own probe to that very endpoint can no longer keep its port,
+//!   and source NAT picks another one. Toward that endpoint the router is
+//!   then symmetric, for as long as the entry lives (each further probe
+//!   from the other side refreshes it).
+//!
+//! Options a router can add to its kind:
+//!
+//! * **Hairpinning** ([`hairpin_rules`], [`NatRouter::enable_hairpinning`](crate::NatRouter::enable_hairpinning)):
+//!   a packet from the LAN to the router's own WAN address and a live
+//!   external port goes back into the LAN, to the internal endpoint behind
+//!   that port, with its source rewritten to the WAN address (RFC 4787
+//!   REQ-9), so that two hosts behind one NAT reach each other at their
+//!   public endpoints. A table `ip hairpin` of its own: a dynamic map of
+//!   live UDP mappings filled as the full cone's is, a `dstnat` chain that
+//!   sends `iifname "lan0" ip daddr WAN` UDP to the mapped endpoint, and a
+//!   `srcnat` chain with `iifname "lan0" oifname "lan0" ct status dnat snat
+//!   ip to WAN` (the source port is kept when free, which for Linux
+//!   masquerading is also the sender's external port). Hairpinned packets
+//!   are filtered independently of the endpoint (any LAN host may reach a
+//!   live mapping); replies follow the connection back.
+//! * **Short mapping timeout** ([`NatRouter::set_udp_timeout`](crate::NatRouter::set_udp_timeout)): conntrack's
+//!   `nf_conntrack_udp_timeout` and `nf_conntrack_udp_timeout_stream`,
+//!   which are per network namespace, set in the router's namespace: a
+//!   mapping with no packet for that long is gone. (The cone kinds' own
+//!   maps keep their 5 minutes.)
+//! * **IPv6 behind a stateful firewall** ([`ipv6_firewall`],
+//!   [`Internet::add_dual_stack_nat`](crate::Internet::add_dual_stack_nat)): the router also routes a global /64
+//!   to its LAN, without translation, and a table `ip6 lab6` lets out what
+//!   the LAN sends and lets in only what belongs to it (`ct state
+//!   established,related accept`, policy drop): the firewall of a typical
+//!   IPv6 home router.
 //!
 //! Not used: `persistent` (`NF_NAT_RANGE_PERSISTENT`) only gives a client the
 //! same source address across connections when the NAT has a range of
@@ -116,6 +155,11 @@ pub enum NatKind {
     SymmetricSequential,
     /// Masquerading with every UDP packet from the LAN dropped.
     UdpBlocked,
+    /// A stock Linux router: plain `masquerade` and no filter at all, so
+    /// that unsolicited packets to its own address are tracked, and a
+    /// punch toward their sender may leave from another port
+    /// (port-restricted cone, until such a clash).
+    StockLinux,
 }
 
 /// Name of the nftables table holding a router's NAT.
@@ -133,6 +177,16 @@ const MAPPING_TIMEOUT: &str = "5m";
 /// The ruleset (for `nft -f`) of a router of `kind` whose WAN address is
 /// `wan`, WAN interface `wan0` and LAN bridge `lan0`.
 pub fn ruleset(kind: NatKind, wan: Ipv4Addr) -> String {
+    if kind == NatKind::StockLinux {
+        return format!(
+            "table ip {TABLE} {{\n\
+             \x20   chain postrouting {{\n\
+             \x20       type nat hook postrouting priority srcnat; policy accept;\n\
+             \x20       oifname \"wan0\" masquerade\n\
+             \x20   }}\n\
+             }}\n"
+        );
+    }
     let udp_drop = if kind == NatKind::UdpBlocked {
         "        iifname \"lan0\" meta l4proto udp counter drop\n"
     } else {
@@ -175,6 +229,64 @@ pub fn ruleset(kind: NatKind, wan: Ipv4Addr) -> String {
          {snat}\
          \x20   }}\n\
          {cone}\
+         }}\n"
+    )
+}
+
+/// Name of the nftables table of a router's hairpinning.
+pub const HAIRPIN_TABLE: &str = "hairpin";
+
+/// Name of the nftables table of a router's IPv6 firewall.
+pub const IPV6_TABLE: &str = "lab6";
+
+/// The rules (for `nft -f`, on top of [`ruleset`]) that make a router of
+/// `kind` whose WAN address is `wan` hairpin UDP: from the LAN to a live
+/// external port and back into the LAN, from the WAN address.
+pub fn hairpin_rules(kind: NatKind, wan: Ipv4Addr) -> String {
+    // Kinds with a forward filter must let the hairpinned packets through
+    // it: appended, so ahead of the chain's drop policy.
+    let forward = if kind == NatKind::StockLinux {
+        String::new()
+    } else {
+        format!(
+            "add rule ip {TABLE} forward iifname \"lan0\" oifname \"lan0\" ct status dnat accept\n"
+        )
+    };
+    format!(
+        "{forward}\
+         table ip {HAIRPIN_TABLE} {{\n\
+         \x20   map mappings {{\n\
+         \x20       type inet_service : ipv4_addr . inet_service\n\
+         \x20       flags dynamic,timeout\n\
+         \x20       timeout {MAPPING_TIMEOUT}\n\
+         \x20   }}\n\
+         \x20   chain record {{\n\
+         \x20       type filter hook postrouting priority srcnat + 10; policy accept;\n\
+         \x20       oifname \"wan0\" meta l4proto udp ct direction original update @mappings {{ udp sport : ct original ip saddr . ct original proto-src }}\n\
+         \x20   }}\n\
+         \x20   chain prerouting {{\n\
+         \x20       type nat hook prerouting priority dstnat; policy accept;\n\
+         \x20       iifname \"lan0\" ip daddr {wan} meta l4proto udp dnat ip to udp dport map @mappings\n\
+         \x20   }}\n\
+         \x20   chain postrouting {{\n\
+         \x20       type nat hook postrouting priority srcnat; policy accept;\n\
+         \x20       iifname \"lan0\" oifname \"lan0\" ct status dnat snat ip to {wan}\n\
+         \x20   }}\n\
+         }}\n"
+    )
+}
+
+/// The IPv6 firewall of a dual-stack router (for `nft -f`): what the LAN
+/// sends goes out, and only what belongs to it comes in.
+pub fn ipv6_firewall() -> String {
+    format!(
+        "table ip6 {IPV6_TABLE} {{\n\
+         \x20   chain forward {{\n\
+         \x20       type filter hook forward priority filter; policy drop;\n\
+         \x20       ct state established,related accept\n\
+         \x20       iifname \"lan0\" oifname \"wan0\" accept\n\
+         \x20       counter comment \"unsolicited from the WAN\"\n\
+         \x20   }}\n\
          }}\n"
     )
 }

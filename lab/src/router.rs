@@ -9,13 +9,18 @@
 //!        | lan0  198.18.L.1/24 (a CGN: 198.19.M.1/24)
 //!   private hosts 198.18.L.2, .3, … (default route via .1)
 //! ```
+//!
+//! A dual-stack router ([`crate::Internet::add_dual_stack_nat`]) also has
+//! 2001:db8:2::N on its WAN leg and routes 2001:db8:18:L::/64 to its LAN
+//! (hosts 2001:db8:18:L::2, …), behind a stateful firewall.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::error::{Error, Result, ResultExt};
-use crate::link::{add_bridge, enable_forwarding, plug};
+use crate::link::{add_bridge, enable_forwarding, plug, sysctl};
 use crate::nat::{self, NatKind};
 use crate::netns::Netns;
 use crate::world::{next, World};
@@ -42,6 +47,9 @@ pub(crate) struct Uplink {
     pub(crate) addr: Ipv4Addr,
     /// The upstream gateway.
     pub(crate) gateway: Ipv4Addr,
+    /// The IPv6 WAN address (a /64) and upstream gateway, for a dual-stack
+    /// router.
+    pub(crate) v6: Option<(Ipv6Addr, Ipv6Addr)>,
 }
 
 /// A host with a private address on a router's LAN.
@@ -53,6 +61,8 @@ pub struct PrivateHost {
     pub role: String,
     /// Its private address.
     pub ipv4: Ipv4Addr,
+    /// Its global IPv6 address, behind a dual-stack router.
+    pub ipv6: Option<Ipv6Addr>,
 }
 
 /// A NAT router: its namespace, its WAN address and its LAN.
@@ -62,6 +72,7 @@ pub struct NatRouter {
     role: String,
     kind: NatKind,
     wan: Ipv4Addr,
+    wan_v6: Option<Ipv6Addr>,
     lan: [u8; 3],
     lan_hosts: AtomicU8,
     world: World,
@@ -107,6 +118,7 @@ impl NatRouter {
             role: role.to_owned(),
             kind,
             wan: uplink.addr,
+            wan_v6: uplink.v6.map(|(addr, _)| addr),
             lan,
             lan_hosts: AtomicU8::new(0),
             world,
@@ -119,7 +131,36 @@ impl NatRouter {
         router
             .load_rules(&nat::ruleset(kind, router.wan))
             .during(|| format!("installing {kind:?} NAT on {role}"))?;
+        if let Some((addr, gateway)) = uplink.v6 {
+            router.route_ipv6(addr, gateway)?;
+        }
         Ok(router)
+    }
+
+    /// Gives the WAN leg `addr`, a default route via `gateway`, the LAN its
+    /// /64 and the router its IPv6 firewall.
+    fn route_ipv6(&self, addr: Ipv6Addr, gateway: Ipv6Addr) -> Result<()> {
+        let ns = &self.ns;
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("{addr}/64"),
+            "dev",
+            WAN_IFACE,
+            "nodad",
+        ])?;
+        ns.ip(&["-6", "route", "add", "default", "via", &gateway.to_string()])?;
+        let gw = self.v6_addr(1);
+        ns.ip(&[
+            "addr",
+            "add",
+            &format!("{gw}/64"),
+            "dev",
+            LAN_BRIDGE,
+            "nodad",
+        ])?;
+        self.load_rules(&nat::ipv6_firewall())
+            .during(|| format!("installing the IPv6 firewall on {}", self.role))
     }
 
     /// The router's namespace.
@@ -166,10 +207,23 @@ impl NatRouter {
             "via",
             &self.lan_gateway().to_string(),
         ])?;
+        let host_v6 = self.lan_ipv6(ipv4.octets()[3]);
+        if let (Some(addr), Some(gw)) = (host_v6, self.lan_ipv6(1)) {
+            ns.ip(&[
+                "addr",
+                "add",
+                &format!("{addr}/64"),
+                "dev",
+                PRIVATE_IFACE,
+                "nodad",
+            ])?;
+            ns.ip(&["-6", "route", "add", "default", "via", &gw.to_string()])?;
+        }
         Ok(PrivateHost {
             ns,
             role: role.to_owned(),
             ipv4,
+            ipv6: host_v6,
         })
     }
 
@@ -184,8 +238,62 @@ impl NatRouter {
             port,
             addr,
             gateway: self.lan_gateway(),
+            v6: None,
         };
         NatRouter::new(role, kind, uplink, self.world.clone(), false)
+    }
+
+    /// Its IPv6 WAN address, if it is dual-stack.
+    pub fn wan_ipv6(&self) -> Option<Ipv6Addr> {
+        self.wan_v6
+    }
+
+    /// The LAN's IPv6 subnet, e.g. `2001:db8:18:1::/64`, if the router is
+    /// dual-stack.
+    pub fn lan_ipv6_subnet(&self) -> Option<String> {
+        self.lan_ipv6(0).map(|a| format!("{a}/64"))
+    }
+
+    /// Address `n` of the LAN's /64 (2001:db8:18:L::n; a CGN's segment
+    /// 2001:db8:19:M::n), if the router is dual-stack.
+    fn lan_ipv6(&self, n: u8) -> Option<Ipv6Addr> {
+        self.wan_v6.map(|_| self.v6_addr(n))
+    }
+
+    /// 2001:db8:18:L::n for the LAN 198.18.L.0/24 (a CGN's segment
+    /// 198.19.M.0/24: 2001:db8:19:M::n), L and M in hex.
+    fn v6_addr(&self, n: u8) -> Ipv6Addr {
+        let [_, b, c] = self.lan;
+        let site = if b == 18 { 0x18 } else { 0x19 };
+        Ipv6Addr::new(0x2001, 0xdb8, site, u16::from(c), 0, 0, 0, u16::from(n))
+    }
+
+    /// Makes the router hairpin UDP: a packet from its LAN to its WAN
+    /// address and a live external port goes to the LAN host behind that
+    /// port, from the WAN address ([`nat::hairpin_rules`]).
+    pub fn enable_hairpinning(&self) -> Result<()> {
+        self.load_rules(&nat::hairpin_rules(self.kind, self.wan))
+            .during(|| format!("enabling hairpinning on {}", self.role))
+    }
+
+    /// Sets how long the router keeps a UDP mapping without traffic:
+    /// conntrack's UDP timeouts, unreplied and replied alike, in the
+    /// router's namespace (whole seconds, at least 1).
+    pub fn set_udp_timeout(&self, timeout: Duration) -> Result<()> {
+        let secs = timeout.as_secs().max(1).to_string();
+        for key in [
+            "net.netfilter.nf_conntrack_udp_timeout",
+            "net.netfilter.nf_conntrack_udp_timeout_stream",
+        ] {
+            sysctl(&self.ns, key, &secs)?;
+        }
+        Ok(())
+    }
+
+    /// The router's connection-tracking table, one entry a line, as
+    /// `/proc/net/nf_conntrack` in its namespace lists it.
+    pub fn conntrack(&self) -> Result<String> {
+        self.ns.exec_ok(&["cat", "/proc/net/nf_conntrack"])
     }
 
     /// The router's nftables ruleset, as `nft list ruleset` prints it.

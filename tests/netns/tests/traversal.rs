@@ -69,6 +69,7 @@ impl Site {
             Site::Nat(NatKind::SymmetricRandom) => "symmetric_random",
             Site::Nat(NatKind::SymmetricFullyRandom) => "symmetric_fully_random",
             Site::Nat(NatKind::UdpBlocked) => "udp_blocked",
+            Site::Nat(NatKind::StockLinux) => "stock_linux",
         }
     }
 }
