@@ -19,6 +19,23 @@ const UNANSWERED: std::time::Duration = std::time::Duration::from_secs(27);
 const GOSSIP_PARTNER_SILENCE: std::time::Duration = std::time::Duration::from_secs(65);
 /// A ping to a member unanswered this long marks the path dead.
 const PING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a member that we send data to directly may stay silent before
+/// a ping asks whether the path still works (a NAT on the way may have
+/// rebooted or renumbered).
+const QUIET_PATH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What sending data on a direct path asks of the node (see
+/// [`Peer::path_check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathCheck {
+    /// Nothing: the path answers, or a ping is on its way.
+    Fine,
+    /// The member has been silent a while: ping it.
+    Ping,
+    /// A ping went unanswered: the path is dead; shake hands again (both
+    /// directly and through a relay).
+    Lost,
+}
 
 /// How long after the last direct datagram a relayed one does not move a
 /// member's path off the direct one (the other side only relays when its
@@ -320,6 +337,40 @@ impl Peer {
             && now.saturating_duration_since(rx) < HOP_SILENCE
             && !unanswered
             && !ping_lost
+    }
+
+    /// Whether the direct path we just sent data on needs a look: data that
+    /// goes out with nothing coming back soon gets a ping, and a ping that
+    /// nothing followed for [`PING_PATIENCE`] ends the path (once per
+    /// handshake), within seconds rather than at the session's
+    /// new-handshake timer. The lost ping stays, so the path counts as not
+    /// [`Peer::reachable`] (the new handshake also goes through a relay)
+    /// until something comes back.
+    pub(crate) fn path_check(&mut self, now: Instant) -> PathCheck {
+        if self.relay_hop.is_some() {
+            return PathCheck::Fine;
+        }
+        match self.link.ping {
+            Some((_, sent)) if self.last_received.is_some_and(|r| r >= sent) => {
+                // Something came back since: the path works.
+                self.link.ping = None;
+                PathCheck::Fine
+            }
+            Some((_, sent))
+                if now.saturating_duration_since(sent) > PING_PATIENCE
+                    && self.handshake.is_none() =>
+            {
+                PathCheck::Lost
+            }
+            Some(_) => PathCheck::Fine,
+            None if self
+                .last_received
+                .is_none_or(|r| now.saturating_duration_since(r) >= QUIET_PATH) =>
+            {
+                PathCheck::Ping
+            }
+            None => PathCheck::Fine,
+        }
     }
 
     /// Whether we gossip to it: it is our neighbour, or it gossiped to us

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 
-use super::peer::PendingHandshake;
+use super::peer::{PathCheck, PendingHandshake};
 use super::unreachable::IcmpError;
 use super::{Action, DropReason, Node, Transmit};
 use crate::identity::NodeId;
@@ -90,6 +90,14 @@ impl Node {
             self.traffic.datagram_sent(len);
             self.traffic.packet_sent(bytes.len());
             Self::on_data_sent(peer, now);
+            match peer.path_check(now) {
+                PathCheck::Fine => {}
+                PathCheck::Ping => self.link_ping(now, pid),
+                PathCheck::Lost => {
+                    tracing::debug!(peer = %pid.short(), "direct path unanswered: shaking hands again");
+                    self.initiate(now, pid);
+                }
+            }
             if rekey {
                 self.initiate(now, pid);
             }

@@ -89,9 +89,7 @@ scenarios! {
     lossy_slow_link_still_goes_direct: "lossy_port_restricted_x_port_restricted";
     lossy_slow_link_still_finds_a_random_symmetric_nat: "lossy_port_restricted_x_symmetric_random";
     pair_talks_again_at_once_after_a_port_preserving_nat_reboots: "reboot_port_restricted";
-    #[ignore = "today: B and C talk again 30 s after the renumbering and are direct 34 s after it"]
     pair_talks_again_within_10s_after_a_nat_renumbers: "renumber_port_restricted";
-    #[ignore = "today: B's new mappings get new random ports; B and C talk again 30 s after the reboot and are direct 34 s after it"]
     pair_talks_again_within_10s_after_a_random_port_nat_reboots: "reboot_carrier";
     pair_talks_again_within_10s_after_a_linux_router_reboots: "reboot_linux";
 }
