@@ -517,7 +517,11 @@ impl Shell {
         }
         // After the events: they may have opened the sockets these use.
         while let Some(t) = node.poll_transmit() {
-            if t.from_main() {
+            if let (true, Some(ttl)) = (t.from_main(), t.ttl) {
+                if let Err(e) = self.udp.try_send_with_ttl(&t.payload, t.to, ttl) {
+                    tracing::debug!(error = %e, to = %t.to, "sending an opener");
+                }
+            } else if t.from_main() {
                 self.send(&t.payload, t.to).await;
             } else if t.socket >= STREAM_IDS_FROM {
                 self.tcp.send(t.socket, &t.payload);

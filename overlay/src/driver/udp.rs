@@ -69,6 +69,37 @@ impl Udp {
         }
     }
 
+    /// Sends a datagram with IP TTL (IPv6 hop limit) `ttl` instead of the
+    /// socket's default, which it restores after: a hole-punching opener.
+    /// An opener is worth nothing late, so one that would block is dropped;
+    /// and one whose TTL cannot be set is not sent (at full TTL it would do
+    /// the harm it exists to avoid).
+    pub(crate) fn try_send_with_ttl(
+        &self,
+        buf: &[u8],
+        to: SocketAddr,
+        ttl: u8,
+    ) -> io::Result<usize> {
+        let sock = socket2::SockRef::from(&self.socket);
+        let v4 = to.is_ipv4();
+        let old = if v4 {
+            sock.ttl_v4()?
+        } else {
+            sock.unicast_hops_v6()?
+        };
+        let set = |t: u32| {
+            if v4 {
+                sock.set_ttl_v4(t)
+            } else {
+                sock.set_unicast_hops_v6(t)
+            }
+        };
+        set(u32::from(ttl))?;
+        let sent = self.socket.try_send_to(buf, self.outgoing(to));
+        set(old)?;
+        sent
+    }
+
     fn outgoing(&self, to: SocketAddr) -> SocketAddr {
         match to {
             SocketAddr::V4(v4) if self.dual_stack => {

@@ -193,6 +193,10 @@ pub struct Transmit {
     pub to: SocketAddr,
     /// The datagram.
     pub payload: Vec<u8>,
+    /// Send with this IP TTL (IPv6 hop limit) rather than the socket's
+    /// default: a hole-punching *opener*, meant to open our own NAT's
+    /// mapping and to die before it reaches the other side's router.
+    pub ttl: Option<u8>,
 }
 
 impl Transmit {

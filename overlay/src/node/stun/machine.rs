@@ -295,6 +295,7 @@ impl StunMachine {
                 socket: MAIN_SOCKET,
                 to: p.to,
                 payload: p.payload.clone(),
+                ttl: None,
             });
             i += 1;
         }
@@ -323,6 +324,7 @@ impl StunMachine {
             socket: MAIN_SOCKET,
             to,
             payload: payload.clone(),
+            ttl: None,
         });
         self.pending.push(Pending {
             id,

@@ -41,9 +41,10 @@ impl Traversal {
         self.heard_ip(now, members, pid, ip) || self.limits.vouched(now, pid, ip)
     }
 
-    /// Sends a probe of the punch toward `pid`, within the budget of its
-    /// target address (addresses that proved to be `pid`'s have none).
-    /// Returns whether it went.
+    /// Sends a probe of the punch toward `pid` (with IP TTL `ttl`: an
+    /// opener), within the budget of its target address (addresses that
+    /// proved to be `pid`'s have none). Returns whether it went.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn send_punch_probe(
         &mut self,
         now: Instant,
@@ -52,6 +53,7 @@ impl Traversal {
         pid: NodeId,
         to: SocketAddr,
         tx: u64,
+        ttl: Option<u8>,
     ) -> bool {
         let ip = to.ip().to_canonical();
         if !self.heard_ip(now, members, pid, ip) {
@@ -61,7 +63,13 @@ impl Traversal {
                 return false;
             }
         }
-        self.send_probe(socket, pid, to, tx);
+        self.out.push_back(Output::Probe {
+            member: pid,
+            socket,
+            to,
+            tx,
+            ttl,
+        });
         true
     }
 
@@ -73,6 +81,7 @@ impl Traversal {
             socket,
             to,
             tx,
+            ttl: None,
         });
     }
 }

@@ -143,7 +143,8 @@ impl Node {
                     socket,
                     to,
                     tx,
-                } => self.send_probe(socket, member, to, tx),
+                    ttl,
+                } => self.send_probe(socket, member, to, tx, ttl),
                 Output::Signal {
                     member,
                     candidates,
@@ -183,7 +184,7 @@ impl Node {
 
     /// Sends a probe for `pid` to `to` from our socket `socket`, MAC'd for
     /// it (and for our pair, so that no other member can pass for us).
-    fn send_probe(&mut self, socket: u16, pid: NodeId, to: SocketAddr, tx: u64) {
+    fn send_probe(&mut self, socket: u16, pid: NodeId, to: SocketAddr, tx: u64, ttl: Option<u8>) {
         let Some(pair) = self.pair_keys.get(&self.node_key, &self.keys, &pid) else {
             return;
         };
@@ -191,7 +192,12 @@ impl Node {
         probe::emit_probe(self.id.as_bytes(), tx, &mut msg);
         probe::seal(&mut msg, &pair.to, &self.keys.mac_to(&pid));
         self.traversal.stats.probes_sent += 1;
-        self.queue_datagram(socket, to, msg);
+        self.transmits.push_back(crate::node::Transmit {
+            socket,
+            to,
+            payload: msg,
+            ttl,
+        });
     }
 
     /// A punch found a direct path to `pid`, from our socket `socket` to

@@ -61,6 +61,15 @@ pub(crate) const PUNCH_COOLDOWN: Duration = Duration::from_secs(20);
 /// is punched again at once, with a fresh exchange of candidates, before
 /// the backoff of [`PUNCH_COOLDOWN`] starts.
 pub(crate) const FAST_RETRIES: u8 = 3;
+/// The IP TTL of an *opener*: a probe that leaves through our own NAT (the
+/// host's TTL of 2 is 1 past its first router), opening its mapping toward
+/// the other side, and dies at the next router, before the other side's
+/// NAT sees it. A NAT built on stock Linux conntrack that saw the other
+/// side's probe first would take it for a connection to itself and move
+/// our flow to another port, which the other side's NAT then filters. A
+/// punch therefore starts with openers on both sides, and so do candidates
+/// new to it; probes in earnest follow from the next scheduled round.
+pub(crate) const OPENER_TTL: u8 = 2;
 /// Punches in progress at once.
 pub(crate) const MAX_PUNCHES: usize = 64;
 /// Hops a signal may travel.
@@ -114,6 +123,8 @@ pub(crate) enum Output {
         to: SocketAddr,
         /// The probe's transaction value.
         tx: u64,
+        /// Send with this IP TTL: an opener (see [`OPENER_TTL`]).
+        ttl: Option<u8>,
     },
     /// Signal our candidates to `member` (sealed and signed by the node).
     Signal {

@@ -10,7 +10,8 @@ use rand_core::RngCore;
 use super::candidates::{allocation, mapping, probe_targets};
 use super::extra_sockets::{birthday_ids, BIRTHDAY_SOCKETS};
 use super::{
-    Members, Output, OwnView, Traversal, FAST_RETRIES, MAX_PUNCHES, PUNCH_COOLDOWN, PUNCH_TIME,
+    Members, Output, OwnView, Traversal, FAST_RETRIES, MAX_PUNCHES, OPENER_TTL, PUNCH_COOLDOWN,
+    PUNCH_TIME,
 };
 use crate::identity::NodeId;
 use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint};
@@ -285,7 +286,10 @@ impl Traversal {
             punch.learn_peer_reflexive(addr);
         }
         self.punches.insert(pid, punch);
-        self.probe_round(now, members, pid, true);
+        // Openers first: our NAT's mapping toward the other side must exist
+        // before the other side's probes reach it. The first round in
+        // earnest follows at the next scheduled round.
+        self.probe_round_ttl(now, members, pid, true, Some(OPENER_TTL));
     }
 
     /// Whether a signal of `src`'s candidates that came through `from` may
@@ -384,8 +388,14 @@ impl Traversal {
         }
         tracing::debug!(peer = %src.short(), request = c.request, extra = c.extra_sockets, "hole punching: candidates received");
         // Probe at once what is new; the scheduled rounds do the rest.
-        if added || joining {
-            self.probe_round(now, members, src, false);
+        // Open our NAT toward what is new at once; probes in earnest follow
+        // at the next scheduled round, by when the other side has opened its
+        // NAT toward us too (it learns our mapping, which a NAT that maps per
+        // destination makes only now, from our answer).
+        if joining {
+            self.probe_round_ttl(now, members, src, true, Some(OPENER_TTL));
+        } else if added {
+            self.probe_round_ttl(now, members, src, false, Some(OPENER_TTL));
         }
     }
 
@@ -550,7 +560,7 @@ impl Traversal {
         let targets = self.spray_targets(now, members, pid);
         for socket in birthday_ids() {
             for &to in &targets {
-                self.send_punch_probe(now, members, socket, pid, to, tx);
+                self.send_punch_probe(now, members, socket, pid, to, tx, None);
             }
         }
     }
@@ -603,7 +613,7 @@ impl Traversal {
         for k in 0..batch {
             let port = SPRAY_LOWEST_PORT + (rng.next_u64() % span) as u16;
             let ip = ips[k as usize % ips.len()];
-            if self.send_punch_probe(now, members, 0, pid, SocketAddr::new(ip, port), tx) {
+            if self.send_punch_probe(now, members, 0, pid, SocketAddr::new(ip, port), tx, None) {
                 self.stats.spray_probes += 1;
             }
         }
@@ -612,6 +622,19 @@ impl Traversal {
     /// Probes every target of the punch toward `pid` once from the main
     /// socket. A `scheduled` round advances the punch's schedule; others are extra.
     fn probe_round(&mut self, now: Instant, members: &impl Members, pid: NodeId, scheduled: bool) {
+        self.probe_round_ttl(now, members, pid, scheduled, None);
+    }
+
+    /// [`Traversal::probe_round`], with openers if `ttl` says so (see
+    /// [`OPENER_TTL`]).
+    fn probe_round_ttl(
+        &mut self,
+        now: Instant,
+        members: &impl Members,
+        pid: NodeId,
+        scheduled: bool,
+        ttl: Option<u8>,
+    ) {
         let endpoint = members.facts(now, &pid).and_then(|f| f.endpoint);
         let Some(punch) = self.punches.get_mut(&pid) else {
             return;
@@ -642,14 +665,14 @@ impl Traversal {
         };
         let birthday = punch.birthday.is_some_and(|b| b.is_none());
         for &to in &targets {
-            self.send_punch_probe(now, members, 0, pid, to, tx);
+            self.send_punch_probe(now, members, 0, pid, to, tx, ttl);
         }
-        if birthday && scheduled {
+        if birthday && scheduled && ttl.is_none() {
             // The birthday sockets keep their mappings open and keep trying.
             let targets = self.spray_targets(now, members, pid);
             for socket in birthday_ids() {
                 for &to in &targets {
-                    self.send_punch_probe(now, members, socket, pid, to, tx);
+                    self.send_punch_probe(now, members, socket, pid, to, tx, None);
                 }
             }
         }
@@ -664,7 +687,7 @@ impl Traversal {
             return;
         }
         if let Some(tx) = punch.next_tx(now) {
-            self.send_punch_probe(now, members, 0, pid, to, tx);
+            self.send_punch_probe(now, members, 0, pid, to, tx, None);
         }
     }
 

@@ -401,3 +401,77 @@ fn a_fresh_request_replaces_a_stale_punch_but_not_a_crossing_one() {
     assert!(!t.punches[&a].owns_tx(100));
     assert_eq!(t.stats.punches_joined, 3);
 }
+
+/// The probes among `out`: (destination, TTL).
+fn probe_ttls(out: &[Output]) -> Vec<(SocketAddr, Option<u8>)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Probe { to, ttl, .. } => Some((*to, *ttl)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)]
+fn punches_open_with_low_ttl_probes_and_probe_in_earnest_a_round_later() {
+    use super::OPENER_TTL;
+    let t0 = Instant::now();
+    let b = id(2);
+    let there = addr("203.0.113.9:40000");
+    let mut members = Fake::default();
+    members.facts.insert(
+        b,
+        MemberFacts {
+            endpoint: Some(there),
+            ..MemberFacts::default()
+        },
+    );
+    // The asking side: openers at once, probes in earnest at 250 ms.
+    let mut t = Traversal::default();
+    let (pid, _) = t.request_punch(&own(), &mut rng());
+    t.begin_punch(t0, &members, b, pid);
+    assert_eq!(probe_ttls(&drain(&mut t)), vec![(there, Some(OPENER_TTL))]);
+    assert_eq!(t.next_deadline(), Some(t0 + Duration::from_millis(250)));
+    let round = t0 + Duration::from_millis(250);
+    t.timers(round, &members, &own(), &mut rng());
+    assert_eq!(probe_ttls(&drain(&mut t)), vec![(there, None)]);
+    // Candidates new to the punch get openers at once too.
+    let mut answer = request(pid, &["198.51.100.7:4000"]);
+    answer.request = false;
+    let at = round + Duration::from_millis(10);
+    t.admit_candidates(at, b, id(3), &mut answer, |_| true);
+    t.on_candidates(at, &members, &own(), &mut rng(), b, false, answer);
+    assert_eq!(
+        probe_ttls(&drain(&mut t)),
+        vec![
+            (there, Some(OPENER_TTL)),
+            (addr("198.51.100.7:4000"), Some(OPENER_TTL))
+        ]
+    );
+
+    // The joining side: openers at once, after its answer; in earnest at
+    // its next round.
+    let a = id(1);
+    members.facts.insert(a, MemberFacts::default());
+    let mut t = Traversal::default();
+    let mut c = request(500, &["198.51.100.4:5000"]);
+    let joining = t.admit_candidates(t0, a, a, &mut c, |_| true).unwrap();
+    t.on_candidates(t0, &members, &own(), &mut rng(), a, joining, c);
+    let out = drain(&mut t);
+    assert!(matches!(out[0], Output::Signal { .. }));
+    assert_eq!(
+        probe_ttls(&out),
+        vec![(addr("198.51.100.4:5000"), Some(OPENER_TTL))]
+    );
+    t.timers(
+        t0 + Duration::from_millis(250),
+        &members,
+        &own(),
+        &mut rng(),
+    );
+    assert_eq!(
+        probe_ttls(&drain(&mut t)),
+        vec![(addr("198.51.100.4:5000"), None)]
+    );
+}
