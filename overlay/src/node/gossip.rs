@@ -34,7 +34,7 @@ const TIE_BREAK_DELAY: Duration = Duration::from_millis(500);
 /// Whether an address only makes sense on a local network: private and
 /// shared IPv4 ranges (RFC 1918, RFC 6598, RFC 2544's benchmarking range,
 /// link-local, loopback), IPv6 unique-local, link-local and loopback.
-fn local_scope(ip: IpAddr) -> bool {
+pub(super) fn local_scope(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(a) => {
             let o = a.octets();

@@ -207,9 +207,19 @@ impl Node {
             None => msg.to_vec(),
         };
         let peer = self.peers.get_mut(&pid).expect("caller checked");
+        // An endpoint on the Internet that never answered us gets no direct
+        // copy while a relay carries one: it may sit behind a router built on
+        // stock Linux conntrack, which would take our unsolicited datagram
+        // for a connection to itself and move its member's own flow toward
+        // us to another port. The punch's openers open the way instead.
+        let unproven = peer.last_direct_rx.is_none()
+            && peer
+                .endpoint
+                .is_some_and(|e| !super::gossip::local_scope(e.ip()));
         let direct = peer
             .endpoint
-            .filter(|_| peer.relay_hop.is_none() || relay.is_none());
+            .filter(|_| peer.relay_hop.is_none() || relay.is_none())
+            .filter(|_| relay.is_none() || !unproven);
         if direct.is_none() && relay.is_none() {
             return;
         }
@@ -314,6 +324,7 @@ impl Node {
             socket,
             to,
             payload,
+            ttl: None,
         });
     }
 
