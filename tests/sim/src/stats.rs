@@ -108,6 +108,8 @@ pub enum NetDrop {
     HostDown,
     /// The destination moved away while the datagram was in flight.
     Moved,
+    /// Its TTL ran out on the way (a hole-punching opener, as meant).
+    TtlExpired,
 }
 
 /// [`LinkDrop`] with an order, for reports.

@@ -6,8 +6,7 @@
 //! Each test checks the goal: B and C talk, and end direct where the NAT
 //! semantics allow it (relayed where they do not); an idle pair stays
 //! direct without a new punch; after a NAT fault the pair talks again
-//! within [`RECOVERY_GOAL`] and ends direct. Tests of goals that the node
-//! does not reach yet are ignored, with what happens today.
+//! within [`RECOVERY_GOAL`] and ends direct.
 //!
 //! `SIM_SEED=N` replays a test with another seed; `tessel-sim matrix` runs
 //! many trials per scenario, half of them with C started later.
@@ -82,9 +81,7 @@ scenarios! {
     keepalives_hold_a_direct_path_through_30s_mappings: "timeout_30s_idle_60s";
     linux_router_reaches_a_public_member_directly: "linux_x_public";
     linux_router_and_port_restricted_nat_talk_directly: "linux_x_port_restricted";
-    #[ignore = "today: C's punch reaches B's router first, its conntrack entry moves B's flow to C to another port, and B and C stay relayed through R"]
     linux_router_and_port_restricted_nat_talk_directly_when_c_starts_later: "linux_x_port_restricted", offset 2773;
-    #[ignore = "today: B's punch reaches C's router before C's own flow to B; the conntrack entry moves that flow to another port, which B's router filters; B and C talk through R from 0.8 s and never go direct"]
     two_linux_routers_talk_directly: "linux_x_linux";
     lossy_slow_link_still_goes_direct: "lossy_port_restricted_x_port_restricted";
     lossy_slow_link_still_finds_a_random_symmetric_nat: "lossy_port_restricted_x_symmetric_random";

@@ -377,6 +377,7 @@ impl Nat {
         }
         if clash {
             self.stats.port_clashes += 1;
+            tracing::debug!(%src, %dst, port = preferred, "conntrack clash: the flow gets another port");
         }
         let span = u32::from(u16::MAX - FIRST_PORT) + 1;
         let start = below(&mut self.rng, u64::from(span)) as u32;

@@ -26,6 +26,9 @@ use crate::host::Host;
 use crate::ids::HostId;
 use crate::stats::NetDrop;
 use crate::time::SimTime;
+
+/// The IP TTL a host's datagrams leave with, unless the node asks for less.
+const DEFAULT_TTL: u8 = 64;
 use crate::traffic::Violation;
 
 /// Wakeups in a row at one instant after which a node counts as livelocked.
@@ -45,6 +48,8 @@ pub(crate) enum Effect {
         payload: Vec<u8>,
         /// Whether it carries an app packet.
         app: bool,
+        /// The IP TTL it leaves with.
+        ttl: u8,
     },
     /// The datagram that arrived is lost at the host.
     Lose {
@@ -194,12 +199,14 @@ impl Step<'_> {
                 to,
                 payload: self.scratch[..len].to_vec(),
                 app: false,
+                ttl: DEFAULT_TTL,
             }),
             Action::SendExtra { socket, to, len } => self.out.push(Effect::Send {
                 src: self.host.socket_addr(socket),
                 to,
                 payload: self.scratch[..len].to_vec(),
                 app: false,
+                ttl: DEFAULT_TTL,
             }),
             Action::Deliver { range } => {
                 self.out.push(Effect::Deliver(self.scratch[range].to_vec()));
@@ -227,6 +234,7 @@ impl Step<'_> {
                 to: t.to,
                 payload: t.payload,
                 app,
+                ttl: t.ttl.unwrap_or(DEFAULT_TTL),
             });
         }
         let Some(node) = host.node.as_mut() else {
@@ -262,6 +270,7 @@ impl Step<'_> {
                 to: t.to,
                 payload: t.payload,
                 app: false,
+                ttl: t.ttl.unwrap_or(DEFAULT_TTL),
             });
         }
         self.schedule_wake();
@@ -352,7 +361,8 @@ impl World {
                     to,
                     payload,
                     app,
-                } => self.send_from_addr(h, src, to, payload, app),
+                    ttl,
+                } => self.send_from_addr(h, src, to, payload, app, ttl),
                 Effect::Bind { addr, bound } => {
                     if bound {
                         self.hosts_by_addr.insert(addr, h);

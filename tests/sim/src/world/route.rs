@@ -15,6 +15,10 @@ use crate::nat::Outbound;
 use crate::stats::NetDrop;
 use crate::time::SimTime;
 
+/// Router hops that a datagram crosses on the Internet between two sites,
+/// at least: one that enters it with this TTL or less never arrives.
+const INTERNET_HOPS: u8 = 2;
+
 impl World {
     /// Host `h` sends `payload` to `to` from its socket; `app` if it carries
     /// an app packet.
@@ -32,7 +36,7 @@ impl World {
         app: bool,
     ) {
         let src = self.hosts[h.index()].socket_addr(socket);
-        self.send_from_addr(h, src, to, payload, app);
+        self.send_from_addr(h, src, to, payload, app, 64);
     }
 
     /// Like [`World::send_from`], from the node's socket at `src`.
@@ -43,6 +47,7 @@ impl World {
         to: SocketAddr,
         payload: Vec<u8>,
         app: bool,
+        ttl: u8,
     ) {
         let host = &mut self.hosts[h.index()];
         host.sent.record(&payload, app);
@@ -52,6 +57,7 @@ impl World {
             origin: h,
             payload_digest: Digest::of(&payload),
             payload,
+            ttl,
         };
         if datagram.src.is_ipv4() != datagram.dst.is_ipv4() {
             // A single-stack host has no route to the other family.
@@ -67,6 +73,11 @@ impl World {
     /// link), or, on a LAN, to the LAN's NAT, unless it is for an address of
     /// that LAN that nobody has.
     fn forward(&mut self, net: Net, at: SimTime, d: Datagram) {
+        if net == Net::Internet && d.ttl <= INTERNET_HOPS {
+            // The routers between two sites on the Internet (not modelled
+            // one by one) decrement it to nothing.
+            return self.lose(NetDrop::TtlExpired, &d);
+        }
         if let Some(&h) = self.hosts_by_addr.get(&d.dst) {
             if self.hosts[h.index()].net == net {
                 let fate = transmit(&self.hosts[h.index()].link, &mut self.link_rng, &d);
@@ -145,6 +156,11 @@ impl World {
                 self.step_now(h, super::host_step::Input::Datagram { d: &d, verdict });
             }
             Hop::NatInside(n) => {
+                if d.ttl <= 1 {
+                    // Expires at the NAT, before any mapping is made.
+                    return self.lose(NetDrop::TtlExpired, &d);
+                }
+                d.ttl -= 1;
                 let b = &mut self.nats[n.index()];
                 match b.nat.outbound(now, d.src, d.dst) {
                     Outbound::Forward { src } => {

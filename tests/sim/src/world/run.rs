@@ -39,6 +39,8 @@ pub(crate) struct Datagram {
     /// The payload's digest, computed once when it was sent: every hop
     /// folds it into the run's digest.
     pub(crate) payload_digest: u64,
+    /// IP TTL left (hosts send 64 unless the node asks for less).
+    pub(crate) ttl: u8,
 }
 
 /// Something that happens at an instant.
