@@ -28,6 +28,29 @@ use crate::netns::Netns;
 use crate::router::{NatRouter, Uplink};
 use crate::world::{next, Naming, World};
 
+/// On the real Internet, routers stand between any two sites, and a UDP
+/// datagram that enters with a TTL (hop limit) of 2 or less dies on the way:
+/// that is what a hole-punching opener counts on (it opens its sender's NAT
+/// mapping and must not reach the other side's router). The core bridges
+/// the sites of one subnet without a router between them, so it drops such
+/// datagrams itself, whether it bridges or routes them.
+const HOPS_BETWEEN_SITES: &str = "\
+table bridge lab_hops {
+    chain forward {
+        type filter hook forward priority 0; policy accept;
+        meta l4proto udp ip ttl <= 2 drop
+        meta l4proto udp ip6 hoplimit <= 2 drop
+    }
+}
+table inet lab_hops {
+    chain prerouting {
+        type filter hook prerouting priority -300; policy accept;
+        meta l4proto udp ip ttl <= 2 drop
+        meta l4proto udp ip6 hoplimit <= 2 drop
+    }
+}
+";
+
 /// Name of the internet's bridge in the core namespace.
 const BRIDGE: &str = "br0";
 
@@ -97,6 +120,8 @@ impl Internet {
             core.ip(&["addr", "add", &format!("{addr}/64"), "dev", BRIDGE, "nodad"])?;
         }
         enable_forwarding(&core)?;
+        core.exec_ok_with_input(&["nft", "-f", "-"], HOPS_BETWEEN_SITES.as_bytes())
+            .during(|| "installing the core's TTL rule")?;
         Ok(Self { core, world })
     }
 
