@@ -115,6 +115,14 @@ struct Task {
     run: usize,
 }
 
+impl Task {
+    /// Whether B and C start at the same moment (even runs) or C a random
+    /// time after B (odd runs).
+    fn together(&self) -> bool {
+        self.run.is_multiple_of(2)
+    }
+}
+
 /// What a worker reports for a task.
 struct Report {
     task: Task,
@@ -122,10 +130,10 @@ struct Report {
     kept_logs: Option<PathBuf>,
 }
 
-/// The offset of C's start in run `run`: even runs start together, odd ones
-/// a random 0–5 s apart.
+/// The offset of C's start in a task: none if together, else random in
+/// 0–5 s.
 fn offset(seed: u64, task: Task, index: usize) -> Duration {
-    if task.run % 2 == 0 {
+    if task.together() {
         return Duration::ZERO;
     }
     // Neighbouring seeds give neighbouring first draws: mix the index in
@@ -190,7 +198,7 @@ fn print_run(o: &Options, r: &Report) {
     let head = format!("RUN {} {}/{}", r.task.cell.label(), r.task.run + 1, o.runs);
     match &r.outcome {
         Ok(out) => {
-            let start = if r.task.run % 2 == 0 {
+            let start = if r.task.together() {
                 "together".to_owned()
             } else {
                 format!("C +{:.1}s", out.offset.as_secs_f64())
