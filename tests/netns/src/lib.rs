@@ -10,6 +10,9 @@
 //! [`browser`] drives a headless Chromium over WebDriver, for the pages a
 //! node serves (the live map).
 //!
+//! The [`matrix`] is the NAT traversal matrix: its cells, the lab of one
+//! cell, and the measurement of repeated runs (`lab-matrix`).
+//!
 //! The [`lab`] builds a bigger world for the same kind of test: an emulated
 //! internet with NAT routers of every behaviour, NAT behind NAT, and delay
 //! and loss on links. Its core, and [`netns`] and [`process`], live in the
@@ -23,6 +26,7 @@ pub mod cluster;
 pub mod engine_client;
 pub mod lab;
 pub mod lan;
+pub mod matrix;
 pub mod metrics;
 pub mod services;
 pub mod status;

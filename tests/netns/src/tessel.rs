@@ -387,6 +387,7 @@ pub struct TesselNode {
     bin: PathBuf,
     dir: TempDir,
     runs: u32,
+    quiet: bool,
 }
 
 impl TesselNode {
@@ -408,6 +409,7 @@ impl TesselNode {
             bin: bin()?,
             dir,
             runs: 0,
+            quiet: false,
         };
         node.spawn()?;
         Ok(node)
@@ -727,6 +729,12 @@ impl TesselNode {
         self.spawn()
     }
 
+    /// Stops dropping from printing the tail of the log (for tools that run
+    /// many nodes and keep the logs they want themselves).
+    pub fn quiet(&mut self) {
+        self.quiet = true;
+    }
+
     /// Everything the node logged, across runs.
     pub fn log(&self) -> String {
         let mut s = String::new();
@@ -766,6 +774,9 @@ impl TesselNode {
 impl Drop for TesselNode {
     fn drop(&mut self) {
         drop(self.process.take());
+        if self.quiet {
+            return;
+        }
         eprintln!(
             "===== node {} in {} (last {LOG_TAIL_LINES} lines of log) =====\n{}",
             self.label,
