@@ -40,6 +40,19 @@ impl Members for Fake {
     }
 }
 
+/// One member, `b`, known at `there` (from gossip: no session).
+fn member_at(b: NodeId, there: SocketAddr) -> Fake {
+    let mut members = Fake::default();
+    members.facts.insert(
+        b,
+        MemberFacts {
+            endpoint: Some(there),
+            ..MemberFacts::default()
+        },
+    );
+    members
+}
+
 fn id(i: u8) -> NodeId {
     NodeKey::from_seed([i; 32]).id()
 }
@@ -109,14 +122,7 @@ fn a_punch_probes_the_known_endpoint_and_gives_up_after_its_time() {
     let t0 = Instant::now();
     let b = id(2);
     let there = addr("203.0.113.9:40000");
-    let mut members = Fake::default();
-    members.facts.insert(
-        b,
-        MemberFacts {
-            endpoint: Some(there),
-            ..MemberFacts::default()
-        },
-    );
+    let members = member_at(b, there);
     let mut t = Traversal::default();
     assert!(t.may_punch(t0, &members, b));
     let (pid, ask) = t.request_punch(&own(), &mut rng());
@@ -324,14 +330,7 @@ fn run_until(t: &mut Traversal, members: &Fake, until: Instant) -> Vec<(Instant,
 fn an_unanswered_request_is_signalled_again_until_an_answer_comes() {
     let t0 = Instant::now();
     let b = id(2);
-    let mut members = Fake::default();
-    members.facts.insert(
-        b,
-        MemberFacts {
-            endpoint: Some(addr("203.0.113.9:40000")),
-            ..MemberFacts::default()
-        },
-    );
+    let members = member_at(b, addr("203.0.113.9:40000"));
     let mut t = Traversal::default();
     let (pid, _) = t.request_punch(&own(), &mut rng());
     t.begin_punch(t0, &members, b, pid);
@@ -419,14 +418,7 @@ fn punches_open_with_low_ttl_probes_and_probe_in_earnest_a_round_later() {
     let t0 = Instant::now();
     let b = id(2);
     let there = addr("203.0.113.9:40000");
-    let mut members = Fake::default();
-    members.facts.insert(
-        b,
-        MemberFacts {
-            endpoint: Some(there),
-            ..MemberFacts::default()
-        },
-    );
+    let mut members = member_at(b, there);
     // The asking side: openers at once, probes in earnest at 250 ms.
     let mut t = Traversal::default();
     let (pid, _) = t.request_punch(&own(), &mut rng());
