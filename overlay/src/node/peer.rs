@@ -360,6 +360,9 @@ impl Peer {
                 if now.saturating_duration_since(sent) > PING_PATIENCE
                     && self.handshake.is_none() =>
             {
+                // Proven dead: the answer to the next handshake may move the
+                // member to a relay at once (see `heard_on`).
+                self.last_direct_rx = None;
                 PathCheck::Lost
             }
             Some(_) => PathCheck::Fine,

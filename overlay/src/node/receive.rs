@@ -282,6 +282,11 @@ impl Node {
         let history = peer.history_mut();
         history.last_initiation_ts = ts;
         history.last_initiation_at = Some(now);
+        if rx.hop().is_some() {
+            // It shook hands through a relay alone: it has not heard us
+            // directly for seconds, so our direct path to it is no use.
+            peer.last_direct_rx = None;
+        }
         peer.heard_on(from, rx.socket, rx.hop(), now);
         peer.last_received = Some(now);
         let replaced = peer.next.replace(Box::new(session)).map(|s| s.local_index);

@@ -95,6 +95,7 @@ impl Node {
                 PathCheck::Ping => self.link_ping(now, pid),
                 PathCheck::Lost => {
                     tracing::debug!(peer = %pid.short(), "direct path unanswered: shaking hands again");
+                    self.stun.round_now(now);
                     self.initiate(now, pid);
                 }
             }

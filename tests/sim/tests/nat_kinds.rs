@@ -6,7 +6,7 @@
 //! Each test checks the goal: B and C talk, and end direct where the NAT
 //! semantics allow it (relayed where they do not); an idle pair stays
 //! direct without a new punch; after a NAT fault the pair talks again
-//! within [`RECOVERY_GOAL`] and ends direct.
+//! and is direct again within [`RECOVERY_GOAL`].
 //!
 //! `SIM_SEED=N` replays a test with another seed; `tessel-sim matrix` runs
 //! many trials per scenario, half of them with C started later.
@@ -86,9 +86,9 @@ scenarios! {
     lossy_slow_link_still_goes_direct: "lossy_port_restricted_x_port_restricted";
     lossy_slow_link_still_finds_a_random_symmetric_nat: "lossy_port_restricted_x_symmetric_random";
     pair_talks_again_at_once_after_a_port_preserving_nat_reboots: "reboot_port_restricted";
-    pair_talks_again_within_10s_after_a_nat_renumbers: "renumber_port_restricted";
-    pair_talks_again_within_10s_after_a_random_port_nat_reboots: "reboot_carrier";
-    pair_talks_again_within_10s_after_a_linux_router_reboots: "reboot_linux";
+    pair_is_direct_again_within_10s_after_a_nat_renumbers: "renumber_port_restricted";
+    pair_is_direct_again_within_10s_after_a_random_port_nat_reboots: "reboot_carrier";
+    pair_is_direct_again_within_10s_after_a_linux_router_reboots: "reboot_linux";
 }
 
 /// Every named scenario has a test above.

@@ -374,7 +374,7 @@ fn traversal(f: &mut Families<'_>, n: &NodeMetrics) -> fmt::Result {
     )?;
     f.counter(
         "punch_requests_resent",
-        "Punch requests signalled again because the other side had not answered.",
+        "Candidates signalled again during a punch: unanswered, or changed since told.",
         t.requests_resent,
     )?;
     f.counter(

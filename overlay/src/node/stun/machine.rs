@@ -124,6 +124,12 @@ impl StunMachine {
         &self.servers
     }
 
+    /// Brings the next round to `now`: a direct path died, and our NAT may
+    /// have changed our address (the next punch should name the new one).
+    pub(crate) fn round_now(&mut self, now: Instant) {
+        self.next_round = self.next_round.min(now);
+    }
+
     /// Notes that a session came up at `now`: its member may be asked at
     /// once.
     pub(crate) fn session_came_up(&mut self, now: Instant) {

@@ -23,7 +23,7 @@ const ACTIVE_PAIR: Duration = Duration::from_secs(10);
 impl Members for PeerTable {
     fn facts(&self, now: Instant, member: &NodeId) -> Option<MemberFacts> {
         self.get(member).map(|p| MemberFacts {
-            direct: p.connected(now) && p.relay_hop.is_none(),
+            direct: p.relay_hop.is_none() && p.reachable(now),
             endpoint: p.endpoint,
             last_punch: p.last_punch,
             punch_failures: p.punch_failures,
@@ -73,7 +73,7 @@ impl Node {
         if let Some(peer) = self.peers.get_mut(&pid) {
             peer.last_punch = Some(now);
         }
-        self.traversal.begin_punch(now, &self.peers, pid, id);
+        self.traversal.begin_punch(now, &self.peers, pid, id, &ask);
         self.run_traversal_outputs(now);
     }
 

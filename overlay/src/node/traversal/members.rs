@@ -12,7 +12,8 @@ use crate::node::NatMapping;
 /// What the machine knows of one member at a moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct MemberFacts {
-    /// A session with it is up on a direct path (not through a relay).
+    /// A session with it is up on a direct path (not through a relay) that
+    /// answers.
     pub(crate) direct: bool,
     /// Where it is, as gossip or our session says.
     pub(crate) endpoint: Option<SocketAddr>,

@@ -199,8 +199,9 @@ pub struct TraversalStats {
     /// to be the member's, had its probes of the minute already.
     #[serde(default)]
     pub probes_capped: u64,
-    /// Punch requests signalled again because the other side had not
-    /// answered within a second or three.
+    /// Candidates signalled again during a punch: a request the other side
+    /// had not answered within a second or three, or candidates that
+    /// changed since they were told.
     #[serde(default)]
     pub requests_resent: u64,
     /// Punches started at once after one that found nothing, because

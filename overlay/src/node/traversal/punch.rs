@@ -29,10 +29,12 @@ const ROUNDS: [Duration; 8] = [
     Duration::from_millis(4500),
     Duration::from_millis(6500),
 ];
-/// When the side that asked for a punch signals its candidates again, after
-/// the punch starts, while the other side has not answered: a signal is one
-/// datagram per hop, and a punch whose request was lost would only probe
-/// from one side.
+/// When each side of a punch looks at signalling its candidates again, after
+/// the punch starts: the side that asked does if the other side has not
+/// answered (a signal is one datagram per hop, and a punch whose request was
+/// lost would only probe from one side); either side does if its candidates
+/// changed since it told them (a STUN answer showed a new address: its NAT
+/// renumbered, and the other side must probe it).
 const RESENDS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(3)];
 /// A request with a new punch ID replaces the punch in progress toward its
 /// sender once that punch is this old and found nothing (the sender gave up
@@ -111,11 +113,14 @@ pub(crate) struct Punch {
     /// IP addresses that probes or probe-acks MAC'd by the other side came
     /// from: proven to be its.
     heard: Vec<IpAddr>,
-    /// We asked for this punch: our request's resends so far, while
-    /// [`Punch::answered`] is false.
-    asked: Option<usize>,
+    /// We asked for this punch (rather than joined it).
+    asker: bool,
+    /// Looks at resending our candidates so far (see [`RESENDS`]).
+    looks: usize,
     /// Candidates of the other side arrived during this punch.
     answered: bool,
+    /// The addresses of our candidates as we last signalled them.
+    told: Vec<SocketAddr>,
 }
 
 impl Punch {
@@ -132,17 +137,20 @@ impl Punch {
             birthday: None,
             spray: None,
             heard: Vec::new(),
-            asked: None,
+            asker: false,
+            looks: 0,
             answered: false,
+            told: Vec::new(),
         }
     }
 
-    /// When our request is due to be signalled again, if it is.
+    /// When our request is next looked at to be signalled again (it is,
+    /// if unanswered or if our candidates changed since), if it is.
     fn resend_at(&self) -> Option<Instant> {
-        if self.answered || self.found.is_some() {
+        if self.found.is_some() {
             return None;
         }
-        RESENDS.get(self.asked?).map(|&o| self.started + o)
+        RESENDS.get(self.looks).map(|&o| self.started + o)
     }
 
     /// Whether a probe or probe-ack of the other side came from `ip`.
@@ -277,11 +285,13 @@ impl Traversal {
         members: &impl Members,
         pid: NodeId,
         id: u64,
+        told: &Candidates,
     ) {
         tracing::debug!(peer = %pid.short(), "hole punching: candidates sent");
         self.stats.punches_started += 1;
         let mut punch = Punch::new(id, now);
-        punch.asked = Some(0);
+        punch.asker = true;
+        punch.told = told.list.iter().map(|c| c.addr).collect();
         if let Some(addr) = members.facts(now, &pid).and_then(|f| f.endpoint) {
             punch.learn_peer_reflexive(addr);
         }
@@ -337,9 +347,11 @@ impl Traversal {
         joining: bool,
         c: Candidates,
     ) {
+        let mut told = None;
         if c.request {
             self.stats.punches_joined += 1;
             let reply = self.own_candidates_message(own, false, c.punch_id, 0);
+            told = Some(reply.list.iter().map(|c| c.addr).collect::<Vec<_>>());
             self.signal(rng, src, reply);
         }
         let stale = self
@@ -368,6 +380,9 @@ impl Traversal {
         let punch = self.punches.get_mut(&src).expect("inserted");
         punch.nat = c.nat;
         punch.answered = true;
+        if let Some(told) = told {
+            punch.told = told;
+        }
         let added = punch.add_remote(c.list);
         if c.extra_sockets > 0
             && punch.spray.is_none()
@@ -516,22 +531,27 @@ impl Traversal {
         self.spray_step(now, members, rng, pid);
     }
 
-    /// Signals our candidates again for the punch toward `pid`, which the
-    /// other side has not answered: fresh ones (our view may have grown).
+    /// Signals our candidates again for the punch toward `pid` if we asked
+    /// and the other side has not answered, or if they changed since we told
+    /// them (fresh ones either way: our view may have grown).
     fn resend_request(&mut self, own: &OwnView, rng: &mut impl RngCore, pid: NodeId) {
+        let punch = &self.punches[&pid];
+        let extra = if punch.birthday() {
+            BIRTHDAY_SOCKETS
+        } else {
+            0
+        };
+        let ask = self.own_candidates_message(own, punch.asker, punch.id, extra);
+        let now_told: Vec<SocketAddr> = ask.list.iter().map(|c| c.addr).collect();
         let punch = self.punches.get_mut(&pid).expect("caller checked");
-        punch.asked = punch.asked.map(|n| n + 1);
-        let (id, extra) = (
-            punch.id,
-            if punch.birthday() {
-                BIRTHDAY_SOCKETS
-            } else {
-                0
-            },
-        );
+        punch.looks += 1;
+        let unanswered = punch.asker && !punch.answered;
+        if !unanswered && punch.told == now_told {
+            return;
+        }
+        punch.told = now_told;
         self.stats.requests_resent += 1;
-        tracing::debug!(peer = %pid.short(), "hole punching: no answer yet, candidates sent again");
-        let ask = self.own_candidates_message(own, true, id, extra);
+        tracing::debug!(peer = %pid.short(), answered = punch.answered, "hole punching: candidates sent again");
         self.signal(rng, pid, ask);
     }
 

@@ -129,7 +129,7 @@ fn a_punch_probes_the_known_endpoint_and_gives_up_after_its_time() {
     assert!(ask.request);
     assert_eq!(ask.punch_id, pid);
     assert!(ask.list.iter().any(|c| c.addr == addr("192.0.2.1:9740")));
-    t.begin_punch(t0, &members, b, pid);
+    t.begin_punch(t0, &members, b, pid, &ask);
     assert_eq!(probes(&drain(&mut t)), vec![(0, there)]);
     assert!(!t.may_punch(t0, &members, b), "one punch at a time");
     // The scheduled rounds, each at its deadline, until the punch ends.
@@ -332,8 +332,8 @@ fn an_unanswered_request_is_signalled_again_until_an_answer_comes() {
     let b = id(2);
     let members = member_at(b, addr("203.0.113.9:40000"));
     let mut t = Traversal::default();
-    let (pid, _) = t.request_punch(&own(), &mut rng());
-    t.begin_punch(t0, &members, b, pid);
+    let (pid, ask) = t.request_punch(&own(), &mut rng());
+    t.begin_punch(t0, &members, b, pid, &ask);
     drain(&mut t);
     let out = run_until(&mut t, &members, t0 + Duration::from_secs(5));
     let resent: Vec<(Instant, (bool, u64))> = out
@@ -351,7 +351,7 @@ fn an_unanswered_request_is_signalled_again_until_an_answer_comes() {
 
     // Answered within the first second: nothing is sent again.
     let mut t = Traversal::default();
-    t.begin_punch(t0, &members, b, pid);
+    t.begin_punch(t0, &members, b, pid, &ask);
     let mut answer = request(pid, &["203.0.113.9:40001"]);
     answer.request = false;
     let at = t0 + Duration::from_millis(300);
@@ -421,8 +421,8 @@ fn punches_open_with_low_ttl_probes_and_probe_in_earnest_a_round_later() {
     let mut members = member_at(b, there);
     // The asking side: openers at once, probes in earnest at 250 ms.
     let mut t = Traversal::default();
-    let (pid, _) = t.request_punch(&own(), &mut rng());
-    t.begin_punch(t0, &members, b, pid);
+    let (pid, ask) = t.request_punch(&own(), &mut rng());
+    t.begin_punch(t0, &members, b, pid, &ask);
     assert_eq!(probe_ttls(&drain(&mut t)), vec![(there, Some(OPENER_TTL))]);
     assert_eq!(t.next_deadline(), Some(t0 + Duration::from_millis(250)));
     let round = t0 + Duration::from_millis(250);
@@ -466,4 +466,36 @@ fn punches_open_with_low_ttl_probes_and_probe_in_earnest_a_round_later() {
         probe_ttls(&drain(&mut t)),
         vec![(addr("198.51.100.4:5000"), None)]
     );
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)]
+fn candidates_that_change_during_a_punch_are_told_again_by_either_side() {
+    let t0 = Instant::now();
+    let a = id(1);
+    let mut members = Fake::default();
+    members.facts.insert(a, MemberFacts::default());
+    // We joined a's punch and answered with our candidates.
+    let mut t = Traversal::default();
+    let mut c = request(500, &["198.51.100.4:5000"]);
+    let joining = t.admit_candidates(t0, a, a, &mut c, |_| true).unwrap();
+    t.on_candidates(t0, &members, &own(), &mut rng(), a, joining, c);
+    drain(&mut t);
+    // Nothing changed by the first look: nothing is sent again.
+    let one = t0 + Duration::from_secs(1);
+    t.timers(one, &members, &own(), &mut rng());
+    assert!(signals(&drain(&mut t)).is_empty());
+    // A STUN answer shows a new address (our NAT renumbered): the next
+    // look tells it, as an answer of the same punch.
+    let mut moved = own();
+    moved.reflexive = vec![addr("192.0.2.99:9740")];
+    let three = t0 + Duration::from_secs(3);
+    t.timers(three, &members, &moved, &mut rng());
+    let out = drain(&mut t);
+    assert_eq!(signals(&out), vec![(false, 500)]);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Signal { candidates, .. } if candidates.list.iter().any(|c| c.addr == addr("192.0.2.99:9740"))
+    )));
+    assert_eq!(t.stats.requests_resent, 1);
 }

@@ -44,7 +44,7 @@
 //! flows keep their ports unless a clash moves one, and the moved port is
 //! the peer's to learn, so those cells are predicted direct; a lossy link
 //! only slows things down; after a NAT reboot or renumbering the pair talks
-//! again within [`RECOVERY_GOAL`] and ends direct.
+//! again and is direct within [`RECOVERY_GOAL`].
 
 mod cell;
 mod recovery;

@@ -38,7 +38,7 @@ fn heading(g: Group) -> &'static str {
         Group::Grid => "The grid: every pair of sides, clean links (times from C's start)",
         Group::Kinds => "More NAT kinds, clean links (times from C's start)",
         Group::Impaired => "Impaired: B's access link loses 2 % and delays 50 ms each way (times from C's start)",
-        Group::Faults => "Faults: B's NAT, 5 s after B and C went direct (times from the fault; after = talked again within 10 s)",
+        Group::Faults => "Faults: B's NAT, 5 s after B and C went direct (times from the fault; after = direct again within 10 s)",
     }
 }
 
