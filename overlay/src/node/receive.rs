@@ -296,19 +296,7 @@ impl Node {
         self.by_index.insert(local_index, peer_id);
         self.note_certificate(peer_id, cert);
         tracing::debug!(peer = %peer_id.short(), ?from, "answered handshake initiation");
-        match rx.hop() {
-            // Back through the hop it came from, whatever the member's path
-            // says now (a punch may have just moved it to a direct one,
-            // which a relayed datagram does not undo for a while).
-            Some(hop) => {
-                if let Some(p) = self.peers.get_mut(&peer_id) {
-                    p.tx_bytes += resp.len() as u64;
-                }
-                self.traffic.datagram_sent(resp.len());
-                self.send_relayed(now, peer_id, Some(hop), &resp);
-            }
-            None => self.send_control(now, peer_id, from, resp.to_vec()),
-        }
+        self.send_control(now, peer_id, from, rx.hop(), resp.to_vec());
         Ok(())
     }
 

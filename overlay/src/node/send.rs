@@ -266,22 +266,29 @@ impl Node {
         self.traffic.handshakes_initiated += 1;
     }
 
-    /// Queues a control datagram to a peer (through its relay, if its path
-    /// is relayed) and counts it.
+    /// Queues a control datagram to a peer, an answer to one that came
+    /// through the relay hop `came_through` (if it did), and counts it: back
+    /// through that hop, else through the peer's relay if its path is
+    /// relayed, else to `to`.
     pub(super) fn send_control(
         &mut self,
         now: Instant,
         pid: NodeId,
         to: SocketAddr,
+        came_through: Option<NodeId>,
         payload: Vec<u8>,
     ) {
         let (socket, relay) = match self.peers.get_mut(&pid) {
+            // Back through the hop the datagram it answers came from,
+            // whatever the member's path says now (a punch may have just
+            // moved it to a direct one, which a relayed datagram does not
+            // undo for a while).
             Some(p) => {
                 p.tx_bytes += payload.len() as u64;
                 self.traffic.datagram_sent(payload.len());
-                (p.socket, p.relay_hop)
+                (p.socket, came_through.or(p.relay_hop))
             }
-            None => (0, None),
+            None => (0, came_through),
         };
         if relay.is_some() {
             self.send_relayed(now, pid, relay, &payload);
@@ -321,11 +328,23 @@ impl Node {
 
     /// Queues a control datagram on the main socket (0) or an extra one.
     pub(super) fn queue_datagram(&mut self, socket: u16, to: SocketAddr, payload: Vec<u8>) {
+        self.queue_datagram_ttl(socket, to, payload, None);
+    }
+
+    /// Like [`Node::queue_datagram`], with IP TTL `ttl` if given (a
+    /// hole-punching opener).
+    pub(super) fn queue_datagram_ttl(
+        &mut self,
+        socket: u16,
+        to: SocketAddr,
+        payload: Vec<u8>,
+        ttl: Option<u8>,
+    ) {
         self.transmits.push_back(Transmit {
             socket,
             to,
             payload,
-            ttl: None,
+            ttl,
         });
     }
 

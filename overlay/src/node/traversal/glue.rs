@@ -192,12 +192,7 @@ impl Node {
         probe::emit_probe(self.id.as_bytes(), tx, &mut msg);
         probe::seal(&mut msg, &pair.to, &self.keys.mac_to(&pid));
         self.traversal.stats.probes_sent += 1;
-        self.transmits.push_back(crate::node::Transmit {
-            socket,
-            to,
-            payload: msg,
-            ttl,
-        });
+        self.queue_datagram_ttl(socket, to, msg, ttl);
     }
 
     /// A punch found a direct path to `pid`, from our socket `socket` to

@@ -20,15 +20,12 @@ use std::time::{Duration, Instant};
 use tessel_overlay::node::{Action, Event as NodeEvent};
 use tessel_overlay::wire::MessageType;
 
-use super::run::Datagram;
+use super::run::{Datagram, DEFAULT_TTL};
 use super::World;
 use crate::host::Host;
 use crate::ids::HostId;
 use crate::stats::NetDrop;
 use crate::time::SimTime;
-
-/// The IP TTL a host's datagrams leave with, unless the node asks for less.
-const DEFAULT_TTL: u8 = 64;
 use crate::traffic::Violation;
 
 /// Wakeups in a row at one instant after which a node counts as livelocked.

@@ -36,7 +36,7 @@ impl World {
         app: bool,
     ) {
         let src = self.hosts[h.index()].socket_addr(socket);
-        self.send_from_addr(h, src, to, payload, app, 64);
+        self.send_from_addr(h, src, to, payload, app, super::run::DEFAULT_TTL);
     }
 
     /// Like [`World::send_from`], from the node's socket at `src`.

@@ -43,6 +43,9 @@ pub(crate) struct Datagram {
     pub(crate) ttl: u8,
 }
 
+/// The IP TTL a host's datagrams leave with, unless the node asks for less.
+pub(crate) const DEFAULT_TTL: u8 = 64;
+
 /// Something that happens at an instant.
 #[derive(Debug)]
 pub(crate) enum Event {
