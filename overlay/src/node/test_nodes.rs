@@ -73,6 +73,7 @@ pub(super) fn candidates_signal(
     let mut body = Vec::new();
     Candidates {
         request,
+        fresh: false,
         punch_id,
         nat: NatHint::default(),
         extra_sockets: 0,

@@ -64,6 +64,7 @@ fn crafted(key: &NodeKey, to: NodeId, ts: u64, punch_id: u64) -> Vec<u8> {
     let mut body = Vec::new();
     Candidates {
         request: true,
+        fresh: false,
         punch_id,
         nat: NatHint {
             mapping: 2,

@@ -25,6 +25,7 @@ const B_AT: &str = "198.51.100.2:9740";
 fn candidates() -> Candidates {
     Candidates {
         request: true,
+        fresh: false,
         punch_id: 77,
         nat: signal::NatHint::default(),
         extra_sockets: 0,

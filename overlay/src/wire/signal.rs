@@ -242,6 +242,12 @@ pub struct Candidate {
 pub struct Candidates {
     /// The sender asks for the recipient's candidates in return.
     pub request: bool,
+    /// `nat.last_port` was read just now, for this punch: the sender's NAT
+    /// gave that port to a new mapping, and gives the sender's next new
+    /// mappings (its probes toward the recipient's predicted ports) the ports
+    /// that follow it. Both sides behind NATs that allocate in sequence
+    /// aim their probes from these readings (flag bit 1).
+    pub fresh: bool,
     /// Names the punching attempt (echoed in the reply).
     pub punch_id: u64,
     /// The sender's NAT, as far as it knows.
@@ -279,6 +285,7 @@ impl Candidates {
         }
         Ok(Self {
             request: b[0] & 1 != 0,
+            fresh: b[0] & 2 != 0,
             punch_id: read_u64(b, 1),
             nat: NatHint {
                 mapping: b[9],
@@ -296,7 +303,7 @@ impl Candidates {
         let list = &self.list[..self.list.len().min(MAX_CANDIDATES)];
         out.reserve(CANDIDATES_FIXED + list.len() * 20);
         let b = out;
-        b.push(u8::from(self.request));
+        b.push(u8::from(self.request) | u8::from(self.fresh) << 1);
         b.extend_from_slice(&self.punch_id.to_le_bytes());
         b.push(self.nat.mapping);
         b.push(self.nat.allocation);
@@ -319,6 +326,7 @@ mod tests {
     fn sample() -> Candidates {
         Candidates {
             request: true,
+            fresh: true,
             punch_id: 42,
             nat: NatHint {
                 mapping: 2,

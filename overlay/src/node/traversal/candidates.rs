@@ -97,6 +97,7 @@ impl Traversal {
     ) -> Candidates {
         Candidates {
             request,
+            fresh: false,
             punch_id,
             nat: self.own_nat_hint(own),
             extra_sockets: extra,

@@ -65,6 +65,7 @@ impl Traversal {
         if self.punches.values().any(|p| p.birthday()) {
             keep.extend(birthday_ids());
         }
+        keep.extend(self.punches.values().filter_map(|p| p.reading.socket()));
         let close: Vec<u16> = self
             .extra
             .open

@@ -50,6 +50,7 @@ impl Node {
     /// Our addresses and NAT as the machine needs them.
     fn own_view(&self) -> OwnView {
         OwnView {
+            id: self.id,
             mapped: self.port_mapping(),
             reflexive: self.reflexive_addresses(),
             stun: self.nat_mapping(),
@@ -73,7 +74,8 @@ impl Node {
         if let Some(peer) = self.peers.get_mut(&pid) {
             peer.last_punch = Some(now);
         }
-        self.traversal.begin_punch(now, &self.peers, pid, id, &ask);
+        self.traversal
+            .begin_punch(now, &self.peers, &own, pid, id, &ask);
         self.run_traversal_outputs(now);
     }
 

@@ -42,6 +42,8 @@ pub(crate) trait Members {
 /// This node's own addresses and NAT, as the rest of the node knows them.
 #[derive(Debug, Clone)]
 pub(crate) struct OwnView {
+    /// This node's ID.
+    pub(crate) id: NodeId,
     /// The port our router maps for us.
     pub(crate) mapped: Option<SocketAddr>,
     /// Our endpoints as STUN servers and members saw them, freshest first.

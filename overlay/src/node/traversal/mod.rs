@@ -27,6 +27,7 @@
 
 mod aim;
 mod candidates;
+mod crossing;
 mod extra_sockets;
 mod glue;
 pub(crate) mod limits;
@@ -34,10 +35,13 @@ mod members;
 pub(crate) mod pair;
 mod probe;
 mod punch;
+mod reading;
 mod selfcheck;
 mod signal;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_crossing;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -105,6 +109,8 @@ pub(crate) struct Traversal {
     pub(crate) next_upgrade: Option<Instant>,
     /// Caps on what signals can make this node send.
     pub(crate) limits: limits::Limits,
+    /// Where the next port reading looks for a free socket (see `reading.rs`).
+    reading_turn: u16,
     /// What the machine wants done, in order.
     out: VecDeque<Output>,
 }

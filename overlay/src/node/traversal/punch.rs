@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use rand_core::RngCore;
 
 use super::candidates::{allocation, mapping, probe_targets};
+use super::crossing::{sequential_per_destination, Line};
 use super::extra_sockets::{birthday_ids, BIRTHDAY_SOCKETS};
+use super::reading::Reading;
 use super::{
     Members, Output, OwnView, Traversal, FAST_RETRIES, MAX_PUNCHES, OPENER_TTL, PUNCH_COOLDOWN,
     PUNCH_TIME,
@@ -79,6 +81,9 @@ const SPRAY_DELAY: Duration = Duration::from_millis(200);
 const SPRAY_LOWEST_PORT: u16 = 1024;
 /// Addresses a punch remembers having heard the other side from.
 const MAX_HEARD: usize = 4;
+/// How long a punch that took a reading waits for the other side's before
+/// it probes as toward any NAT (an older node sends none).
+const CROSSING_WAIT: Duration = Duration::from_secs(2);
 
 /// Probing random ports of the other side's NAT.
 #[derive(Clone, Debug)]
@@ -94,7 +99,7 @@ struct Spray {
 #[derive(Clone, Debug)]
 pub(crate) struct Punch {
     /// Names the attempt; probe `tx` values are `id + round`.
-    id: u64,
+    pub(crate) id: u64,
     started: Instant,
     /// The other side's candidates.
     remote: Vec<Candidate>,
@@ -105,7 +110,7 @@ pub(crate) struct Punch {
     /// When each round (scheduled or extra) went out.
     sent: Vec<Instant>,
     /// The best path that answered: our socket, its endpoint, the RTT.
-    found: Option<(u16, SocketAddr, Duration)>,
+    pub(crate) found: Option<(u16, SocketAddr, Duration)>,
     found_at: Option<Instant>,
     /// Our birthday sockets are open for this punch; their next extra round.
     birthday: Option<Option<Instant>>,
@@ -114,13 +119,22 @@ pub(crate) struct Punch {
     /// from: proven to be its.
     heard: Vec<IpAddr>,
     /// We asked for this punch (rather than joined it).
-    asker: bool,
+    pub(crate) asker: bool,
     /// Looks at resending our candidates so far (see [`RESENDS`]).
     looks: usize,
     /// Candidates of the other side arrived during this punch.
     answered: bool,
     /// The addresses of our candidates as we last signalled them.
     told: Vec<SocketAddr>,
+    /// Where our NAT's port counter stood at the start (see `reading.rs`).
+    pub(crate) reading: Reading,
+    /// The other side's reading (its NAT allocates in sequence too).
+    pub(crate) theirs: Option<NatHint>,
+    /// Our crossing line (see `crossing.rs`), once both readings are in.
+    pub(crate) line: Option<Line>,
+    /// The other side asked for a punch of its own while ours ran (both
+    /// started at once): each side keeps its own.
+    pub(crate) crossed: bool,
 }
 
 impl Punch {
@@ -141,7 +155,27 @@ impl Punch {
             looks: 0,
             answered: false,
             told: Vec::new(),
+            reading: Reading::None,
+            theirs: None,
+            line: None,
+            crossed: false,
         }
+    }
+
+    /// Whether this punch aims crossing lines rather than the predictions
+    /// of any other NAT: we took a reading, and the other side sent its
+    /// own, or may still (its NAT allocates in sequence, or we do not know
+    /// its NAT yet, and the punch is young).
+    pub(crate) fn crossing(&self, now: Instant) -> bool {
+        let waiting = now < self.started + CROSSING_WAIT
+            && (self.nat == NatHint::default() || sequential_per_destination(&self.nat));
+        !matches!(self.reading, Reading::None | Reading::Failed)
+            && (self.theirs.is_some() || waiting)
+    }
+
+    /// Whether our crossing line has probed in vain long enough.
+    fn line_gave_up(&self, now: Instant) -> bool {
+        self.found.is_none() && self.line.as_ref().is_some_and(|l| now >= l.give_up_at())
     }
 
     /// When our request is next looked at to be signalled again (it is,
@@ -195,7 +229,8 @@ impl Punch {
         let round = ROUNDS.get(self.scheduled).map(|&o| self.started + o);
         let extra = self.birthday.flatten();
         let spray = self.spray.as_ref().map(|s| s.next);
-        [round, extra, spray, self.resend_at()]
+        let line = self.line.as_ref().map(Line::deadline);
+        [round, extra, spray, self.resend_at(), self.reading.deadline(), line]
             .into_iter()
             .flatten()
             .fold(end, Instant::min)
@@ -235,7 +270,7 @@ impl Punch {
     }
 
     /// The other side's reflexive endpoints.
-    fn reflexive(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+    pub(crate) fn reflexive(&self) -> impl Iterator<Item = SocketAddr> + '_ {
         self.remote
             .iter()
             .filter(|c| c.kind == candidate_kind::REFLEXIVE)
@@ -243,7 +278,7 @@ impl Punch {
     }
 
     /// A new round's tx, or `None` when the punch has used all its rounds.
-    fn next_tx(&mut self, now: Instant) -> Option<u64> {
+    pub(crate) fn next_tx(&mut self, now: Instant) -> Option<u64> {
         if self.sent.len() >= MAX_ROUNDS {
             return None;
         }
@@ -283,6 +318,7 @@ impl Traversal {
         &mut self,
         now: Instant,
         members: &impl Members,
+        own: &OwnView,
         pid: NodeId,
         id: u64,
         told: &Candidates,
@@ -300,6 +336,9 @@ impl Traversal {
         // before the other side's probes reach it. The first round in
         // earnest follows at the next scheduled round.
         self.probe_round_ttl(now, members, pid, true, Some(OPENER_TTL));
+        // Then, behind a NAT that allocates in sequence, where its counter
+        // stands now.
+        self.start_reading(now, members, own, pid);
     }
 
     /// Whether a signal of `src`'s candidates that came through `from` may
@@ -378,7 +417,18 @@ impl Traversal {
         let we_map_per_destination =
             hint.mapping == mapping::DEPENDENT || hint.allocation == allocation::SEQUENTIAL;
         let punch = self.punches.get_mut(&src).expect("inserted");
-        punch.nat = c.nat;
+        if c.request && c.punch_id != punch.id {
+            punch.crossed = true;
+        }
+        if c.fresh && sequential_per_destination(&c.nat) {
+            punch.theirs = Some(c.nat);
+        }
+        // A reading describes the ports to come, not those the other
+        // side's first probes took: predictions of a punch that does not
+        // cross lines stay with what it first told.
+        if !c.fresh || !punch.answered {
+            punch.nat = c.nat;
+        }
         punch.answered = true;
         if let Some(told) = told {
             punch.told = told;
@@ -412,11 +462,16 @@ impl Traversal {
         } else if added {
             self.probe_round_ttl(now, members, src, false, Some(OPENER_TTL));
         }
+        // Behind a NAT that allocates in sequence: where its counter stands
+        // now that our openers went (if not read yet: a punch may have begun
+        // before the self-check knew).
+        self.start_reading(now, members, own, src);
+        self.send_line(now, members, own, src);
     }
 
     /// Queues a signal of `candidates` to `member`, with the salt that
     /// seals it.
-    fn signal(&mut self, rng: &mut impl RngCore, member: NodeId, candidates: Candidates) {
+    pub(crate) fn signal(&mut self, rng: &mut impl RngCore, member: NodeId, candidates: Candidates) {
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
         self.out.push_back(Output::Signal {
@@ -466,7 +521,7 @@ impl Traversal {
             let punch = &self.punches[&pid];
             let over = match punch.found_at {
                 Some(t) => now >= t + SETTLE,
-                None => now >= punch.started + PUNCH_TIME,
+                None => now >= punch.started + PUNCH_TIME || punch.line_gave_up(now),
             };
             if facts.is_none_or(|f| f.direct) || over {
                 let punch = self.punches.remove(&pid).expect("due");
@@ -497,6 +552,11 @@ impl Traversal {
         rng: &mut impl RngCore,
         pid: NodeId,
     ) {
+        // A punch may begin before the self-check knows our NAT allocates
+        // in sequence: read it as soon as it does.
+        self.start_reading(now, members, own, pid);
+        self.reading_step(now, members, own, rng, pid);
+        self.line_step(now, members, pid);
         let hint = self.own_nat_hint(own);
         // Ports we cannot predict, toward destinations we cannot avoid
         // changing: only many mappings at once give the other side a chance.
@@ -517,6 +577,7 @@ impl Traversal {
             if open_birthday {
                 self.start_birthday(now, own, rng, pid);
             }
+            self.send_line(now, members, own, pid);
             self.probe_round(now, members, pid, true);
         }
         let punch = &self.punches[&pid];
@@ -677,8 +738,20 @@ impl Traversal {
             .map(|a| a.ip())
             .filter(|ip| self.may_spray(now, members, pid, *ip))
             .collect();
-        let mut targets = probe_targets(&punch.remote, &punch.nat, escalated, &spray_ips);
-        targets.truncate(MAX_PROBES_PER_ROUND);
+        let mut targets = if punch.crossing(now) {
+            // The candidates and our line only: any other new destination
+            // would take a port of our NAT's sequence that the other side's
+            // line aims at.
+            let mut t: Vec<SocketAddr> = punch.remote.iter().map(|c| c.addr).collect();
+            t.truncate(MAX_PROBES_PER_ROUND);
+            t.extend(punch.line.iter().flat_map(Line::probed));
+            t
+        } else {
+            let mut t = probe_targets(&punch.remote, &punch.nat, escalated, &spray_ips);
+            t.truncate(MAX_PROBES_PER_ROUND);
+            t
+        };
+        targets.dedup();
         let punch = self.punches.get_mut(&pid).expect("checked");
         let Some(tx) = punch.next_tx(now) else {
             return;
@@ -765,6 +838,9 @@ impl Traversal {
     ) {
         if self.check.owns(tx) {
             self.self_check_ack(now, members, from, socket, seen);
+            return;
+        }
+        if socket != 0 && self.reading_ack(now, members, tx, seen) {
             return;
         }
         let Some(punch) = self.punches.get_mut(&pid) else {

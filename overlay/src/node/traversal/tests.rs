@@ -17,8 +17,8 @@ use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint};
 
 /// Members as a test sets them up.
 #[derive(Default)]
-struct Fake {
-    facts: BTreeMap<NodeId, MemberFacts>,
+pub(super) struct Fake {
+    pub(super) facts: BTreeMap<NodeId, MemberFacts>,
     in_use: BTreeSet<u16>,
 }
 
@@ -41,7 +41,7 @@ impl Members for Fake {
 }
 
 /// One member, `b`, known at `there` (from gossip: no session).
-fn member_at(b: NodeId, there: SocketAddr) -> Fake {
+pub(super) fn member_at(b: NodeId, there: SocketAddr) -> Fake {
     let mut members = Fake::default();
     members.facts.insert(
         b,
@@ -53,16 +53,17 @@ fn member_at(b: NodeId, there: SocketAddr) -> Fake {
     members
 }
 
-fn id(i: u8) -> NodeId {
+pub(super) fn id(i: u8) -> NodeId {
     NodeKey::from_seed([i; 32]).id()
 }
 
-fn addr(s: &str) -> SocketAddr {
+pub(super) fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn own() -> OwnView {
+pub(super) fn own() -> OwnView {
     OwnView {
+        id: id(200),
         mapped: None,
         reflexive: vec![addr("192.0.2.1:9740")],
         stun: NatMapping {
@@ -72,15 +73,15 @@ fn own() -> OwnView {
     }
 }
 
-fn rng() -> ChaCha20Rng {
+pub(super) fn rng() -> ChaCha20Rng {
     ChaCha20Rng::from_seed([5; 32])
 }
 
-fn drain(t: &mut Traversal) -> Vec<Output> {
+pub(super) fn drain(t: &mut Traversal) -> Vec<Output> {
     std::iter::from_fn(|| t.poll_output()).collect()
 }
 
-fn probes(out: &[Output]) -> Vec<(u16, SocketAddr)> {
+pub(super) fn probes(out: &[Output]) -> Vec<(u16, SocketAddr)> {
     out.iter()
         .filter_map(|o| match o {
             Output::Probe { socket, to, .. } => Some((*socket, *to)),
@@ -92,6 +93,7 @@ fn probes(out: &[Output]) -> Vec<(u16, SocketAddr)> {
 fn request(punch_id: u64, list: &[&str]) -> Candidates {
     Candidates {
         request: true,
+        fresh: false,
         punch_id,
         nat: NatHint::default(),
         extra_sockets: 0,
@@ -129,7 +131,7 @@ fn a_punch_probes_the_known_endpoint_and_gives_up_after_its_time() {
     assert!(ask.request);
     assert_eq!(ask.punch_id, pid);
     assert!(ask.list.iter().any(|c| c.addr == addr("192.0.2.1:9740")));
-    t.begin_punch(t0, &members, b, pid, &ask);
+    t.begin_punch(t0, &members, &own(), b, pid, &ask);
     assert_eq!(probes(&drain(&mut t)), vec![(0, there)]);
     assert!(!t.may_punch(t0, &members, b), "one punch at a time");
     // The scheduled rounds, each at its deadline, until the punch ends.
@@ -306,7 +308,7 @@ fn a_missed_punch_is_retried_at_once_only_while_traffic_waits() {
 }
 
 /// Signals of candidates among `out`: (request, punch ID).
-fn signals(out: &[Output]) -> Vec<(bool, u64)> {
+pub(super) fn signals(out: &[Output]) -> Vec<(bool, u64)> {
     out.iter()
         .filter_map(|o| match o {
             Output::Signal { candidates, .. } => Some((candidates.request, candidates.punch_id)),
@@ -333,7 +335,7 @@ fn an_unanswered_request_is_signalled_again_until_an_answer_comes() {
     let members = member_at(b, addr("203.0.113.9:40000"));
     let mut t = Traversal::default();
     let (pid, ask) = t.request_punch(&own(), &mut rng());
-    t.begin_punch(t0, &members, b, pid, &ask);
+    t.begin_punch(t0, &members, &own(), b, pid, &ask);
     drain(&mut t);
     let out = run_until(&mut t, &members, t0 + Duration::from_secs(5));
     let resent: Vec<(Instant, (bool, u64))> = out
@@ -351,7 +353,7 @@ fn an_unanswered_request_is_signalled_again_until_an_answer_comes() {
 
     // Answered within the first second: nothing is sent again.
     let mut t = Traversal::default();
-    t.begin_punch(t0, &members, b, pid, &ask);
+    t.begin_punch(t0, &members, &own(), b, pid, &ask);
     let mut answer = request(pid, &["203.0.113.9:40001"]);
     answer.request = false;
     let at = t0 + Duration::from_millis(300);
@@ -402,7 +404,7 @@ fn a_fresh_request_replaces_a_stale_punch_but_not_a_crossing_one() {
 }
 
 /// The probes among `out`: (destination, TTL).
-fn probe_ttls(out: &[Output]) -> Vec<(SocketAddr, Option<u8>)> {
+pub(super) fn probe_ttls(out: &[Output]) -> Vec<(SocketAddr, Option<u8>)> {
     out.iter()
         .filter_map(|o| match o {
             Output::Probe { to, ttl, .. } => Some((*to, *ttl)),
@@ -422,7 +424,7 @@ fn punches_open_with_low_ttl_probes_and_probe_in_earnest_a_round_later() {
     // The asking side: openers at once, probes in earnest at 250 ms.
     let mut t = Traversal::default();
     let (pid, ask) = t.request_punch(&own(), &mut rng());
-    t.begin_punch(t0, &members, b, pid, &ask);
+    t.begin_punch(t0, &members, &own(), b, pid, &ask);
     assert_eq!(probe_ttls(&drain(&mut t)), vec![(there, Some(OPENER_TTL))]);
     assert_eq!(t.next_deadline(), Some(t0 + Duration::from_millis(250)));
     let round = t0 + Duration::from_millis(250);

@@ -89,7 +89,6 @@ impl Cell {
             || match self.expected() {
                 Expect::Direct => self.direct() < n,
                 Expect::Probably(_) => !all_talk || (self.direct() as f64) < PROBABLY * n as f64,
-                Expect::Sometimes(_) => !all_talk,
                 Expect::Relayed(_) => !all_talk || self.direct() > 0,
                 Expect::NotYet(_) => self.trials.iter().any(|t| t.connected_at.is_some()),
             }

@@ -32,8 +32,10 @@
 //!   almost always, by the birthday technique (256 sockets on the random
 //!   side, 2,048 probes to random ports from the other: a miss has
 //!   probability about 0.03 % when both start together);
-//! * symmetric × symmetric, both sequential: sometimes (both predict; it
-//!   works when no other mapping was allocated in between);
+//! * symmetric × symmetric, both sequential: yes, by crossing lines (each
+//!   side reads its NAT's port counter at the start of the punch, and the
+//!   two probe lines of the other's next ports, one every port, one every
+//!   second port, which meet whatever few mappings came in between);
 //! * other symmetric × symmetric pairs: only through R.
 //!
 //! The named scenarios ([`scenarios`]) predict the goal where the NATs
@@ -183,8 +185,6 @@ pub enum Expect {
     Direct,
     /// They end direct in nearly every trial (a random search), else relayed.
     Probably(&'static str),
-    /// They end direct in some trials only, relayed in the others.
-    Sometimes(&'static str),
     /// They talk through R, never directly, for this reason.
     Relayed(&'static str),
     /// They cannot talk yet, for this reason.
@@ -206,9 +206,7 @@ pub fn expected(b: Side, c: Side) -> Expect {
     }
     let (sym, other) = match (b.symmetric(), c.symmetric()) {
         (false, false) => return Expect::Direct,
-        (true, true) if b.sequential() && c.sequential() => {
-            return Expect::Sometimes("both predict: works when no other mapping came between")
-        }
+        (true, true) if b.sequential() && c.sequential() => return Expect::Direct,
         (true, true) => return Expect::Relayed("symmetric × symmetric: no direct path"),
         (true, false) => (b, c),
         (false, true) => (c, b),
@@ -239,7 +237,7 @@ mod tests {
         assert!(matches!(expected(sym, port), Expect::Probably(_)));
         assert!(matches!(expected(sym, Side::Cgn), Expect::Probably(_)));
         assert_eq!(expected(seq, port), Expect::Direct);
-        assert!(matches!(expected(seq, seq), Expect::Sometimes(_)));
+        assert_eq!(expected(seq, seq), Expect::Direct);
         assert!(matches!(expected(sym, seq), Expect::Relayed(_)));
         assert!(matches!(expected(sym, sym), Expect::Relayed(_)));
         assert_eq!(expected(sym, Side::Public), Expect::Direct);

@@ -26,7 +26,6 @@ fn predicted(e: Expect) -> &'static str {
     match e {
         Expect::Direct => "direct",
         Expect::Probably(_) => "likely",
-        Expect::Sometimes(_) => "some",
         Expect::Relayed(_) => "relay",
         Expect::NotYet(_) => "not yet",
     }

@@ -269,6 +269,7 @@ impl Nat {
             Some(&(port, e)) if e > now => port,
             _ => {
                 let port = self.allocate(now, src, dst)?;
+                tracing::trace!(%src, %dst, port, "NAT mapping");
                 self.stats.mappings_created += 1;
                 port
             }
