@@ -77,9 +77,13 @@ impl Node {
         let members = move || {
             // Moved, not reborrowed: the listing keeps the table borrowed.
             let peers = peers;
+            // Members reached directly: a relayed member's endpoint has
+            // not answered us, and a request there would reach its NAT
+            // unasked (a stock Linux router would then move its member's
+            // own flow toward us to another port: see hole punching).
             peers
                 .with_session()
-                .filter(move |p| p.connected(now))
+                .filter(move |p| p.connected(now) && p.relay_hop.is_none())
                 .filter_map(|p| Some((p.id, p.endpoint?)))
         };
         let out = self.stun.handle_timeout(now, members, &mut self.rng);

@@ -8,6 +8,8 @@ use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint, MAX_CA
 
 /// Ports probed beyond the last one a sequential NAT revealed.
 pub(crate) const PREDICTED_PORTS: i32 = 12;
+/// Ports probed below a sequential NAT's reading (see `reading.rs`).
+const BELOW_READING: i32 = 8;
 
 /// NAT mapping values of [`NatHint::mapping`].
 pub(crate) mod mapping {
@@ -166,7 +168,12 @@ const WINDOW_BELOW: i32 = 8;
 /// Ports above a reflexive port that an escalated punch probes.
 const WINDOW_ABOVE: i32 = 24;
 
-/// The endpoints to probe for a member with these candidates and NAT. An
+/// The endpoints to probe for a member with these candidates and NAT (as it
+/// first told it, and its reading, `fresh`, if it sent one: see
+/// `reading.rs`). Toward a NAT that allocates in sequence and may map per
+/// destination, the ports that follow the last one it told, and those that
+/// follow its reading (its first probes toward us may have gone before it
+/// read, or after). An
 /// `escalated` punch (the plain candidates did not answer) toward a NAT that
 /// may map per destination also probes a window of ports around each
 /// reflexive candidate: a NAT that allocates in sequence will have given the
@@ -175,6 +182,7 @@ const WINDOW_ABOVE: i32 = 24;
 pub(crate) fn probe_targets(
     remote: &[Candidate],
     nat: &NatHint,
+    fresh: Option<&NatHint>,
     escalated: bool,
     spray_ips: &[IpAddr],
 ) -> Vec<SocketAddr> {
@@ -187,19 +195,27 @@ pub(crate) fn probe_targets(
     for c in remote {
         push(c.addr);
     }
-    let sequential = nat.mapping == mapping::DEPENDENT
-        && nat.allocation == allocation::SEQUENTIAL
-        && nat.step != 0;
+    use super::crossing::sequential_per_destination;
+    let fresh = fresh.filter(|f| sequential_per_destination(f));
+    let sequential = sequential_per_destination(nat) || fresh.is_some();
     if sequential {
         for c in remote
             .iter()
             .filter(|c| c.kind == candidate_kind::REFLEXIVE && spray_ips.contains(&c.addr.ip()))
         {
-            for k in 1..=PREDICTED_PORTS {
-                let port = i32::from(nat.last_port) + i32::from(nat.step) * k;
-                if let Ok(port) = u16::try_from(port) {
-                    if port != 0 {
-                        push(SocketAddr::new(c.addr.ip(), port));
+            let told = Some(nat).filter(|n| sequential_per_destination(n));
+            // After the port told and after the reading; and just below the
+            // reading, where mappings the other side made toward us before
+            // it read (a punch that began before its self-check) are.
+            let after = told.into_iter().chain(fresh).map(|h| (h, 1..=PREDICTED_PORTS));
+            let below = fresh.map(|h| (h, -BELOW_READING..=-1));
+            for (h, ks) in after.chain(below) {
+                for k in ks {
+                    let port = i32::from(h.last_port) + i32::from(h.step) * k;
+                    if let Ok(port) = u16::try_from(port) {
+                        if port != 0 {
+                            push(SocketAddr::new(c.addr.ip(), port));
+                        }
                     }
                 }
             }
@@ -239,19 +255,53 @@ mod tests {
             last_port: 40_010,
         };
         let ips = [remote[0].addr.ip()];
-        let t = probe_targets(&remote, &nat, false, &ips);
+        let t = probe_targets(&remote, &nat, None, false, &ips);
         assert_eq!(t[0], remote[0].addr);
         assert_eq!(t[1].port(), 40_012);
         assert_eq!(t.len(), 1 + PREDICTED_PORTS as usize);
-        assert!(probe_targets(&remote, &NatHint::default(), false, &ips).len() == 1);
+        assert!(probe_targets(&remote, &NatHint::default(), None, false, &ips).len() == 1);
         // Toward an address not allowed to be sprayed: the candidate only.
         assert_eq!(
-            probe_targets(&remote, &nat, true, &[]),
+            probe_targets(&remote, &nat, None, true, &[]),
             vec![remote[0].addr]
         );
-        let window = probe_targets(&remote, &NatHint::default(), true, &ips);
+        let window = probe_targets(&remote, &NatHint::default(), None, true, &ips);
         assert_eq!(window.len(), 1 + (WINDOW_ABOVE + WINDOW_BELOW) as usize);
         assert!(window.contains(&"203.0.113.5:40001".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_reading_adds_the_ports_after_it_to_those_after_the_port_told() {
+        let remote = [Candidate {
+            kind: candidate_kind::REFLEXIVE,
+            addr: "203.0.113.5:40000".parse().unwrap(),
+        }];
+        // Mapping not known (one member saw it): still predicted.
+        let told = NatHint {
+            mapping: 0,
+            allocation: allocation::SEQUENTIAL,
+            step: 1,
+            last_port: 40_010,
+        };
+        let read = NatHint {
+            last_port: 40_100,
+            ..told
+        };
+        let ips = [remote[0].addr.ip()];
+        let t = probe_targets(&remote, &told, Some(&read), false, &ips);
+        assert_eq!(t.len(), 1 + 2 * PREDICTED_PORTS as usize + 8);
+        assert!(t.contains(&"203.0.113.5:40011".parse().unwrap()));
+        assert!(t.contains(&"203.0.113.5:40101".parse().unwrap()));
+        assert!(t.contains(&"203.0.113.5:40092".parse().unwrap()));
+        // A reading alone (the port first told said nothing of the NAT).
+        let t = probe_targets(&remote, &NatHint::default(), Some(&read), false, &ips);
+        assert_eq!(t.len(), 1 + PREDICTED_PORTS as usize + 8);
+        // A NAT known to keep one mapping for every destination: none.
+        let cone = NatHint {
+            mapping: mapping::INDEPENDENT,
+            ..told
+        };
+        assert_eq!(probe_targets(&remote, &cone, None, false, &ips).len(), 1);
     }
 
     #[test]
@@ -267,7 +317,7 @@ mod tests {
             last_port: 65_530,
         };
         let ips = [remote[0].addr.ip()];
-        assert!(probe_targets(&remote, &nat, true, &ips).len() <= 3);
+        assert!(probe_targets(&remote, &nat, None, true, &ips).len() <= 3);
     }
 }
 

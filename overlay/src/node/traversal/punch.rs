@@ -457,15 +457,19 @@ impl Traversal {
         // at the next scheduled round, by when the other side has opened its
         // NAT toward us too (it learns our mapping, which a NAT that maps per
         // destination makes only now, from our answer).
+        // Behind a NAT that allocates in sequence: where its counter stands
+        // (if not read yet: a punch may have begun before the self-check
+        // knew). Until the other side's reading comes, our rounds probe its
+        // candidates only: a predicted port probed now could not take a
+        // port of our line later.
+        self.start_reading(now, members, own, src);
         if joining {
             self.probe_round_ttl(now, members, src, true, Some(OPENER_TTL));
-        } else if added {
+        } else if added || c.fresh {
+            // New candidates, or the other side's reading: new ports to
+            // predict.
             self.probe_round_ttl(now, members, src, false, Some(OPENER_TTL));
         }
-        // Behind a NAT that allocates in sequence: where its counter stands
-        // now that our openers went (if not read yet: a punch may have begun
-        // before the self-check knew).
-        self.start_reading(now, members, own, src);
         self.send_line(now, members, own, src);
     }
 
@@ -708,7 +712,7 @@ impl Traversal {
 
     /// [`Traversal::probe_round`], with openers if `ttl` says so (see
     /// [`OPENER_TTL`]).
-    fn probe_round_ttl(
+    pub(crate) fn probe_round_ttl(
         &mut self,
         now: Instant,
         members: &impl Members,
@@ -730,6 +734,13 @@ impl Traversal {
             // Where gossip or the session says it is: as others see it.
             punch.learn_peer_reflexive(addr);
         }
+        // Behind a NAT that allocates in sequence, until the other side can
+        // know our ports: openers only (see `reading.rs`).
+        let ttl = if punch.reading.holds() {
+            Some(ttl.unwrap_or(OPENER_TTL))
+        } else {
+            ttl
+        };
         let escalated = now.saturating_duration_since(punch.started) >= ESCALATE_AFTER;
         // Ports beyond the candidates only where spraying is allowed.
         let punch = &self.punches[&pid];
@@ -747,7 +758,20 @@ impl Traversal {
             t.extend(punch.line.iter().flat_map(Line::probed));
             t
         } else {
-            let mut t = probe_targets(&punch.remote, &punch.nat, escalated, &spray_ips);
+            // Ports beyond the candidates cost a NAT that allocates in
+            // sequence one port of its sequence each: only once we know
+            // ours does not, or may not cross lines.
+            let predict = match &self.check.hint {
+                Some(ours) => !sequential_per_destination(ours),
+                None => now >= punch.started + CROSSING_WAIT,
+            } || punch.reading == Reading::Failed;
+            let mut t = probe_targets(
+                &punch.remote,
+                &punch.nat,
+                punch.theirs.as_ref(),
+                escalated,
+                if predict { &spray_ips } else { &[] },
+            );
             t.truncate(MAX_PROBES_PER_ROUND);
             t
         };

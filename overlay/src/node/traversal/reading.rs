@@ -26,6 +26,12 @@ const PROBE_AFTER_OPEN: Duration = Duration::from_millis(10);
 /// How long a reading waits for its probe-ack before the punch goes on
 /// without it.
 const PATIENCE: Duration = Duration::from_secs(1);
+/// How long after telling its reading a punch still sends its probes as
+/// openers: the other side opens toward the ports after the reading when it
+/// hears of it, and a probe of ours that reached a stock Linux router before
+/// that would leave a conntrack entry that clashes with its member's own
+/// flow to our port (see `OPENER_TTL`).
+const HOLD: Duration = Duration::from_millis(200);
 /// Sockets for readings: one per punch reading at once.
 const READING_SOCKETS: u16 = 64;
 
@@ -55,8 +61,12 @@ pub(crate) enum Reading {
     /// Our NAT gave the reading's mapping this port (the answer came at
     /// `at`); the other side is told next.
     Read { port: u16, at: Instant },
-    /// The port read, told to the other side.
-    Done { port: u16 },
+    /// The port read, told to the other side; the punch probes in earnest
+    /// again at `earnest` (if not yet).
+    Done {
+        port: u16,
+        earnest: Option<Instant>,
+    },
 }
 
 impl Reading {
@@ -68,12 +78,30 @@ impl Reading {
         }
     }
 
+    /// Whether the punch's probes go as openers only: while the reading is
+    /// under way, and until [`HOLD`] after it was told.
+    pub(crate) fn holds(&self) -> bool {
+        matches!(
+            self,
+            Reading::Opening { .. }
+                | Reading::Sent { .. }
+                | Reading::Read { .. }
+                | Reading::Done {
+                    earnest: Some(_),
+                    ..
+                }
+        )
+    }
+
     /// When the punch must next look at it.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match *self {
             Reading::Opening { at, .. } => Some(at),
             Reading::Sent { until, .. } => Some(until),
             Reading::Read { at, .. } => Some(at),
+            Reading::Done {
+                earnest: Some(at), ..
+            } => Some(at),
             _ => None,
         }
     }
@@ -81,7 +109,7 @@ impl Reading {
     /// The port read, if the reading is done.
     pub(crate) fn port(&self) -> Option<u16> {
         match *self {
-            Reading::Read { port, .. } | Reading::Done { port } => Some(port),
+            Reading::Read { port, .. } | Reading::Done { port, .. } => Some(port),
             _ => None,
         }
     }
@@ -162,8 +190,22 @@ impl Traversal {
                 punch.reading = Reading::Failed;
                 self.close_unused_extra(members);
             }
+            Reading::Done {
+                port,
+                earnest: Some(at),
+            } if at <= now => {
+                punch.reading = Reading::Done {
+                    port,
+                    earnest: None,
+                };
+                // The round the hold kept back, now in earnest.
+                self.probe_round_ttl(now, members, pid, false, None);
+            }
             Reading::Read { port, at } if at <= now => {
-                punch.reading = Reading::Done { port };
+                punch.reading = Reading::Done {
+                    port,
+                    earnest: Some(now + HOLD),
+                };
                 let id = punch.id;
                 let mut update = self.own_candidates_message(own, false, id, 0);
                 update.fresh = true;

@@ -23,7 +23,7 @@ const FIRST_CHECK_DELAY: Duration = Duration::from_millis(100);
 /// How often it runs again (NATs change, nodes move).
 const CHECK_INTERVAL: Duration = Duration::from_secs(600);
 /// When no member is connected yet, how long until the next look.
-const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+const RETRY_INTERVAL: Duration = Duration::from_millis(500);
 /// How long the check waits for its answers.
 const CHECK_TIME: Duration = Duration::from_secs(3);
 /// Time between the two extra sockets' probes (and after opening them),

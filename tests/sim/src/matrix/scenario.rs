@@ -224,6 +224,13 @@ pub fn scenarios() -> Vec<Scenario> {
             Expect::Direct,
         ),
         Scenario::named("linux_x_linux", Kinds, linux(), linux(), Expect::Direct),
+        Scenario::named(
+            "linux_x_symmetric_sequential",
+            Kinds,
+            linux(),
+            Spot::Side(Side::Nat(NatKind::SymmetricSequential)),
+            Expect::Direct,
+        ),
         Scenario {
             b_link: Some(lossy_link()),
             ..Scenario::named(
