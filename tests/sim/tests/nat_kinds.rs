@@ -83,6 +83,7 @@ scenarios! {
     linux_router_and_port_restricted_nat_talk_directly: "linux_x_port_restricted";
     linux_router_and_port_restricted_nat_talk_directly_when_c_starts_later: "linux_x_port_restricted", offset 2773;
     two_linux_routers_talk_directly: "linux_x_linux";
+    a_linux_router_and_a_random_symmetric_nat_meet_by_the_birthday_technique: "linux_x_symmetric_random";
     a_linux_router_and_a_sequential_symmetric_nat_talk_directly: "linux_x_symmetric_sequential";
     lossy_slow_link_still_goes_direct: "lossy_port_restricted_x_port_restricted";
     lossy_slow_link_still_finds_a_random_symmetric_nat: "lossy_port_restricted_x_symmetric_random";

@@ -142,7 +142,7 @@ impl Traversal {
         }
         // Both sides agree which of them is sparse from the punch ID and
         // who asked; two punches that crossed, from the node IDs.
-        let sparse = if punch.crossed {
+        let sparse = if punch.crossed.is_some() {
             own.id < pid
         } else {
             punch.asker == asker_is_sparse(punch.id)

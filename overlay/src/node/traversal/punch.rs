@@ -133,8 +133,9 @@ pub(crate) struct Punch {
     /// Our crossing line (see `crossing.rs`), once both readings are in.
     pub(crate) line: Option<Line>,
     /// The other side asked for a punch of its own while ours ran (both
-    /// started at once): each side keeps its own.
-    pub(crate) crossed: bool,
+    /// started at once): each side keeps its own, and its probes carry the
+    /// ID of its own.
+    pub(crate) crossed: Option<u64>,
 }
 
 impl Punch {
@@ -158,7 +159,7 @@ impl Punch {
             reading: Reading::None,
             theirs: None,
             line: None,
-            crossed: false,
+            crossed: None,
         }
     }
 
@@ -255,9 +256,11 @@ impl Punch {
         Some(now.saturating_duration_since(*sent))
     }
 
-    /// Whether a probe with this `tx` belongs to this punch (from the other side).
+    /// Whether a probe with this `tx` belongs to this punch (from the other
+    /// side), or to the other side's own if both asked at once.
     pub(crate) fn owns_tx(&self, tx: u64) -> bool {
-        tx.wrapping_sub(self.id) < MAX_ROUNDS as u64
+        let of = |id: u64| tx.wrapping_sub(id) < MAX_ROUNDS as u64;
+        of(self.id) || self.crossed.is_some_and(of)
     }
 
     /// Whether `addr` is not yet a known candidate (a peer-reflexive one:
@@ -418,7 +421,7 @@ impl Traversal {
             hint.mapping == mapping::DEPENDENT || hint.allocation == allocation::SEQUENTIAL;
         let punch = self.punches.get_mut(&src).expect("inserted");
         if c.request && c.punch_id != punch.id {
-            punch.crossed = true;
+            punch.crossed = Some(c.punch_id);
         }
         if c.fresh && sequential_per_destination(&c.nat) {
             punch.theirs = Some(c.nat);
@@ -645,7 +648,7 @@ impl Traversal {
         let targets = self.spray_targets(now, members, pid);
         for socket in birthday_ids() {
             for &to in &targets {
-                self.send_punch_probe(now, members, socket, pid, to, tx, None);
+                self.send_punch_probe(now, members, socket, pid, to, tx, Some(OPENER_TTL));
             }
         }
     }
@@ -785,11 +788,11 @@ impl Traversal {
             self.send_punch_probe(now, members, 0, pid, to, tx, ttl);
         }
         if birthday && scheduled && ttl.is_none() {
-            // The birthday sockets keep their mappings open and keep trying.
+            // The birthday sockets keep their mappings open.
             let targets = self.spray_targets(now, members, pid);
             for socket in birthday_ids() {
                 for &to in &targets {
-                    self.send_punch_probe(now, members, socket, pid, to, tx, None);
+                    self.send_punch_probe(now, members, socket, pid, to, tx, Some(OPENER_TTL));
                 }
             }
         }

@@ -65,9 +65,6 @@ pub enum Expect {
     Direct,
     /// B and C reach each other through other members.
     Relayed,
-    /// Either: direct when port prediction on both sides lines up, else
-    /// relayed (two sequential NATs).
-    Either,
 }
 
 /// One cell: B's site, C's site, and the path they must end on.
@@ -125,7 +122,7 @@ table! {
     nat_port_restricted_x_symmetric_sequential: PORT_RESTRICTED x SYMMETRIC_SEQUENTIAL => Direct;
     nat_port_restricted_x_symmetric_random: PORT_RESTRICTED x SYMMETRIC_RANDOM => Direct;
     nat_port_restricted_x_udp_blocked: PORT_RESTRICTED x UDP_BLOCKED => Relayed;
-    nat_symmetric_sequential_x_symmetric_sequential: SYMMETRIC_SEQUENTIAL x SYMMETRIC_SEQUENTIAL => Either;
+    nat_symmetric_sequential_x_symmetric_sequential: SYMMETRIC_SEQUENTIAL x SYMMETRIC_SEQUENTIAL => Direct;
     nat_symmetric_sequential_x_symmetric_random: SYMMETRIC_SEQUENTIAL x SYMMETRIC_RANDOM => Relayed;
     nat_symmetric_sequential_x_udp_blocked: SYMMETRIC_SEQUENTIAL x UDP_BLOCKED => Relayed;
     nat_symmetric_random_x_symmetric_random: SYMMETRIC_RANDOM x SYMMETRIC_RANDOM => Relayed;

@@ -225,6 +225,13 @@ pub fn scenarios() -> Vec<Scenario> {
         ),
         Scenario::named("linux_x_linux", Kinds, linux(), linux(), Expect::Direct),
         Scenario::named(
+            "linux_x_symmetric_random",
+            Kinds,
+            linux(),
+            Spot::Side(Side::Nat(NatKind::SymmetricRandom)),
+            Expect::Probably("birthday technique: a random search"),
+        ),
+        Scenario::named(
             "linux_x_symmetric_sequential",
             Kinds,
             linux(),
