@@ -72,6 +72,8 @@ pub struct NatRouter {
     role: String,
     kind: NatKind,
     wan: Ipv4Addr,
+    /// The upstream gateway of the WAN leg.
+    gateway: Ipv4Addr,
     wan_v6: Option<Ipv6Addr>,
     lan: [u8; 3],
     lan_hosts: AtomicU8,
@@ -118,6 +120,7 @@ impl NatRouter {
             role: role.to_owned(),
             kind,
             wan: uplink.addr,
+            gateway: uplink.gateway,
             wan_v6: uplink.v6.map(|(addr, _)| addr),
             lan,
             lan_hosts: AtomicU8::new(0),
@@ -287,6 +290,42 @@ impl NatRouter {
         ] {
             sysctl(&self.ns, key, &secs)?;
         }
+        Ok(())
+    }
+
+    /// Forgets every mapping, as a reboot does: the WAN address is taken
+    /// away and given back, and masquerading drops the connections it
+    /// translated to it. Only for kinds that masquerade (not
+    /// [`NatKind::SymmetricSequential`], whose rules name the address).
+    pub fn forget_mappings(&self) -> Result<()> {
+        self.set_wan(self.wan, self.wan)
+    }
+
+    /// Moves the WAN leg to a new address of its subnet (the next free one
+    /// of 203.0.113.0/24 for a router on the lab's internet), as a
+    /// provider that renumbers does; every mapping goes with the old
+    /// address. Returns the new address. Only for kinds that masquerade,
+    /// and not for a router behind a carrier-grade NAT.
+    pub fn renumber(&mut self) -> Result<Ipv4Addr> {
+        let n = next(&mut self.world.lock().wans, 250, "WAN legs")?;
+        let [a, b, c, _] = self.wan.octets();
+        let new = Ipv4Addr::new(a, b, c, n);
+        self.set_wan(self.wan, new)?;
+        self.wan = new;
+        Ok(new)
+    }
+
+    fn set_wan(&self, old: Ipv4Addr, new: Ipv4Addr) -> Result<()> {
+        let ns = &self.ns;
+        ns.ip(&["addr", "del", &format!("{old}/24"), "dev", WAN_IFACE])?;
+        ns.ip(&["addr", "add", &format!("{new}/24"), "dev", WAN_IFACE])?;
+        ns.ip(&[
+            "route",
+            "replace",
+            "default",
+            "via",
+            &self.gateway.to_string(),
+        ])?;
         Ok(())
     }
 

@@ -524,7 +524,11 @@ impl Shell {
             } else if t.from_main() {
                 self.send(&t.payload, t.to).await;
             } else if t.socket >= STREAM_IDS_FROM {
+                // A stream has no IP TTL of its own to set; openers are
+                // UDP's.
                 self.tcp.send(t.socket, &t.payload);
+            } else if let Some(ttl) = t.ttl {
+                self.extra.send_with_ttl(t.socket, &t.payload, t.to, ttl);
             } else {
                 self.extra.send(t.socket, &t.payload, t.to).await;
             }

@@ -98,6 +98,17 @@ impl ExtraSockets {
             tracing::debug!(error = %e, %to, socket = id, "sending from an extra socket");
         }
     }
+
+    /// Sends an opener (IP TTL `ttl`) from socket `id`, if it is open (see
+    /// [`Udp::try_send_with_ttl`]).
+    pub(crate) fn send_with_ttl(&self, id: u16, datagram: &[u8], to: SocketAddr, ttl: u8) {
+        let Some((udp, _)) = self.open.get(&id) else {
+            return;
+        };
+        if let Err(e) = udp.try_send_with_ttl(datagram, to, ttl) {
+            tracing::debug!(error = %e, %to, socket = id, "sending an opener from an extra socket");
+        }
+    }
 }
 
 impl Drop for ExtraSockets {

@@ -1,9 +1,10 @@
 //! Members behind the NATs of real life that the traversal matrix leaves
 //! out: the stock Linux router (masquerading, no firewall), a carrier-grade
 //! NAT in front of home NATs (NAT444), two members behind one NAT, a NAT
-//! that forgets idle mappings after 30 s, a lossy and slow uplink, and
+//! that forgets idle mappings after 30 s, a lossy and slow uplink,
 //! dual-stack sites whose IPv4 is behind symmetric NATs and whose global
-//! IPv6 is behind a stateful firewall. One test per cell, each building its
+//! IPv6 is behind a stateful firewall, and a NAT that reboots or is
+//! renumbered under a direct pair. One test per cell, each building its
 //! own lab; the table in [`cells!`] says where B and C sit, what their
 //! routers do, and the path they must end on.
 //!
@@ -20,12 +21,13 @@
 //!                                          B or C 198.18.H.2
 //! ```
 //!
-//! Each cell waits for B and C to list each other as connected and, unless
-//! the table accepts any path, for both to report the expected path; then
-//! it pings both ways over both overlay families and moves some data over
-//! TCP. Cells with an idle period then wait that long without traffic and
-//! check that the path is the same, that ping still works and that neither
-//! side punched again. A cell prints one line, `CELL <name>: ...`, with its
+//! Each cell waits for B and C to list each other as connected and for both
+//! to report the expected path; then it pings both ways over both overlay
+//! families and moves some data over TCP. Cells with an idle period then
+//! wait that long without traffic and check that the path is the same,
+//! that ping still works and that neither side punched again. Cells with a
+//! fault then reboot or renumber B's router and wait for the expected path
+//! again (at B's new address) and for traffic. A cell prints one line, `CELL <name>: ...`, with its
 //! times and paths, and each NAT router's connection-tracking table when
 //! the path is not direct.
 //!
@@ -44,7 +46,8 @@ use serde_json::Value;
 use tessel_netns::lab::{Impairer, Impairment, Internet, NatKind, NatRouter, RouterImpair};
 use tessel_netns::tessel::{self, DEFAULT_PORT};
 use tessel_netns::traffic::{iperf_tcp, ping_all, ping_stats};
-use tessel_netns::{wait, NodeConfig, TempDir, TesselNode};
+use tessel_netns::{wait, Netns, NodeConfig, TempDir, TesselNode};
+use tessel_lab::ping::family_flag;
 
 /// How long B and C may take to connect and to reach their path. A bound
 /// that fails the cell, not a speed requirement.
@@ -89,7 +92,22 @@ struct Options {
     /// Whether B and C run without LAN discovery (`--no-lan-discovery`),
     /// so that only their interface addresses tell where they are.
     no_lan_discovery: bool,
+    /// What happens to B's router once the path is up.
+    fault_b: Option<Fault>,
 }
+
+/// What can happen to a NAT router under a pair that went direct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// It forgets every mapping, as a reboot does.
+    Reboot,
+    /// Its WAN leg moves to a new address.
+    Renumber,
+}
+
+/// How long a pair may take to be direct again after a fault. A bound that
+/// fails the cell, not a speed requirement (the cell prints the time).
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The path a cell must end on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -473,6 +491,39 @@ fn run_cell(name: &str, s: Scenario) -> Result<()> {
             idle.as_secs_f64()
         );
     }
+    let mut fault_report = String::new();
+    if let Some(fault) = s.opts.fault_b {
+        let at = Instant::now();
+        let router = cell
+            .routers
+            .first_mut()
+            .context("B has no router of its own")?;
+        match fault {
+            Fault::Reboot => router.forget_mappings()?,
+            Fault::Renumber => {
+                let new = router.renumber()?;
+                cell.b.public = vec![new.into()];
+            }
+        }
+        // Traffic that wants the path, as a user's would: a member idle
+        // on both sides notices only when it next sends.
+        let (b_ips, c_ips) = (cell.b.node.ip()?, cell.c.node.ip()?);
+        let _pings = (
+            Pinger::start(cell.b.node.ns(), c_ips.v6.into(), RECOVERY_TIMEOUT)?,
+            Pinger::start(cell.c.node.ns(), b_ips.v4.into(), RECOVERY_TIMEOUT)?,
+        );
+        if let Err(e) = cell.wait_path(s.expect, RECOVERY_TIMEOUT) {
+            return fail(&cell, format!("no {:?} path after {fault:?}", s.expect), e);
+        }
+        let back = secs(at);
+        if let Err(e) = cell.check_traffic("1M") {
+            return fail(&cell, format!("traffic after {fault:?} failed"), e);
+        }
+        fault_report = format!(
+            "; {fault:?} of B's NAT: {:?} path again after {back:.1} s",
+            s.expect
+        );
+    }
     let (bc, cb) = (
         path_between(&cell.b, &cell.c)?,
         path_between(&cell.c, &cell.b)?,
@@ -480,7 +531,7 @@ fn run_cell(name: &str, s: Scenario) -> Result<()> {
     let direct = |p: &Path| matches!(p, Path::Direct(_));
     println!(
         "CELL {name}: connected after {connected:.1} s, {settled}; \
-         final path B->C {bc:?}, C->B {cb:?}{impair_report}{idle_report}; cell {:.1} s",
+         final path B->C {bc:?}, C->B {cb:?}{impair_report}{idle_report}{fault_report}; cell {:.1} s",
         secs(started)
     );
     if !direct(&bc) || !direct(&cb) {
@@ -492,6 +543,41 @@ fn run_cell(name: &str, s: Scenario) -> Result<()> {
         s.expect
     );
     Ok(())
+}
+
+/// Pings in the background, every 200 ms, until dropped (then stopped by
+/// its PID).
+struct Pinger(std::process::Child);
+
+impl Pinger {
+    /// Pings `to` from `from` for at most `within`.
+    fn start(from: &Netns, to: IpAddr, within: Duration) -> Result<Self> {
+        let child = from
+            .command("ping")
+            .args([
+                family_flag(to),
+                "-n",
+                "-q",
+                "-i",
+                "0.2",
+                "-w",
+                &within.as_secs().max(1).to_string(),
+                &to.to_string(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting ping in {}", from.name()))?;
+        Ok(Self(child))
+    }
+}
+
+impl Drop for Pinger {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// One test per cell, from one table.
@@ -511,6 +597,7 @@ const PUBLIC: Site = Site::Public;
 const STOCK: Site = Site::Nat(NatKind::StockLinux);
 const PORT_RESTRICTED: Site = Site::Nat(NatKind::PortRestrictedCone);
 const SYMMETRIC_SEQUENTIAL: Site = Site::Nat(NatKind::SymmetricSequential);
+const SYMMETRIC_RANDOM: Site = Site::Nat(NatKind::SymmetricRandom);
 /// A port-restricted home NAT behind the port-restricted CGN.
 const NAT444: Site = Site::Home(NatKind::PortRestrictedCone);
 const SHARED: Site = Site::Shared;
@@ -523,6 +610,7 @@ const HAIRPIN_CGN: Options = Options {
     impair_b: None,
     idle: None,
     no_lan_discovery: false,
+    fault_b: None,
 };
 
 const HAIRPIN_SHARED: Options = Options {
@@ -532,6 +620,7 @@ const HAIRPIN_SHARED: Options = Options {
     impair_b: None,
     idle: None,
     no_lan_discovery: false,
+    fault_b: None,
 };
 
 const FORGETFUL: Options = Options {
@@ -541,6 +630,7 @@ const FORGETFUL: Options = Options {
     impair_b: None,
     idle: Some(IDLE),
     no_lan_discovery: false,
+    fault_b: None,
 };
 
 const NO_LAN_DISCOVERY: Options = Options {
@@ -550,6 +640,7 @@ const NO_LAN_DISCOVERY: Options = Options {
     impair_b: None,
     idle: None,
     no_lan_discovery: true,
+    fault_b: None,
 };
 
 /// 50 ms each way and 2 % loss each way on B's uplink.
@@ -560,11 +651,36 @@ const IMPAIRED: Options = Options {
     impair_b: Some((Duration::from_millis(50), 0.02)),
     idle: None,
     no_lan_discovery: false,
+    fault_b: None,
+};
+
+/// B's NAT reboots once B and C are direct.
+const REBOOT: Options = Options {
+    fault_b: Some(Fault::Reboot),
+    ..NO_FAULT
+};
+
+/// B's NAT gets a new WAN address once B and C are direct.
+const RENUMBER: Options = Options {
+    fault_b: Some(Fault::Renumber),
+    ..NO_FAULT
+};
+
+/// Nothing besides the routers' kinds.
+const NO_FAULT: Options = Options {
+    cgn_hairpin: false,
+    shared_hairpin: false,
+    udp_timeout: None,
+    impair_b: None,
+    idle: None,
+    no_lan_discovery: false,
+    fault_b: None,
 };
 
 cells! {
     stock_linux_x_stock_linux: Scenario::new(STOCK, STOCK, Expect::Public);
     stock_linux_x_symmetric_sequential: Scenario::new(STOCK, SYMMETRIC_SEQUENTIAL, Expect::Public);
+    stock_linux_x_symmetric_random: Scenario::new(STOCK, SYMMETRIC_RANDOM, Expect::Public);
     stock_linux_x_nat444: Scenario::new(STOCK, NAT444, Expect::Public);
     nat444_x_public: Scenario::new(NAT444, PUBLIC, Expect::Public);
     nat444_x_nat444_same_cgn: Scenario::new(NAT444, NAT444, Expect::Relayed);
@@ -575,4 +691,6 @@ cells! {
     short_mapping_timeout_keepalives_hold_the_path: Scenario::new(PORT_RESTRICTED, PORT_RESTRICTED, Expect::Public).opts(FORGETFUL);
     impaired_uplink_goes_direct: Scenario::new(PORT_RESTRICTED, PORT_RESTRICTED, Expect::Public).opts(IMPAIRED).transfer("1M");
     ipv6_first_behind_symmetric_nats: Scenario::new(DUAL_STACK_SYMMETRIC, DUAL_STACK_SYMMETRIC, Expect::Ipv6);
+    direct_again_after_a_nat_reboots: Scenario::new(PORT_RESTRICTED, PORT_RESTRICTED, Expect::Public).opts(REBOOT);
+    direct_again_after_a_nat_renumbers: Scenario::new(PORT_RESTRICTED, PORT_RESTRICTED, Expect::Public).opts(RENUMBER);
 }
