@@ -33,6 +33,10 @@ pub const REKEY_AFTER_MESSAGES: u64 = 1 << 60;
 pub const REJECT_AFTER_MESSAGES: u64 = u64::MAX - (1 << 13);
 /// Retransmit an unanswered handshake initiation after this long (plus jitter).
 pub const REKEY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first retransmission of a round of initiations comes this soon: on
+/// a lossy path a lost initiation or response then costs a second, not
+/// [`REKEY_TIMEOUT`]; the rest back off from there.
+pub const FIRST_RESEND: Duration = Duration::from_secs(1);
 /// Maximum jitter added to handshake retransmissions.
 pub const REKEY_TIMEOUT_JITTER_MS: u64 = 333;
 /// Give up initiating to a peer after trying this long; retried on demand.

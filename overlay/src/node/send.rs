@@ -11,7 +11,7 @@ use super::unreachable::IcmpError;
 use super::{Action, DropReason, Node, Transmit};
 use crate::identity::NodeId;
 use crate::limits::{
-    KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, REKEY_AFTER_MESSAGES, REKEY_TIMEOUT,
+    FIRST_RESEND, KEEPALIVE_TIMEOUT, MAX_QUEUED_PACKETS, REKEY_AFTER_MESSAGES, REKEY_TIMEOUT,
     REKEY_TIMEOUT_JITTER_MS, RELAYED_MTU,
 };
 use crate::session::handshake;
@@ -242,12 +242,17 @@ impl Node {
         })) {
             self.by_index.remove(&old.state.local_index);
         }
-        // Back off, so that members that are gone cost little: 5, 10, 20,
-        // then every 40 s. A new packet for it pulls the next attempt in to
-        // REKEY_TIMEOUT after this one (`handle_tun_packet`), so the 5 s
-        // cadence holds only while fresh packets keep coming; one packet
-        // left waiting does not earn 18 initiations.
-        let at = now + REKEY_TIMEOUT * (1 << attempt.min(3)) + jitter;
+        // Back off, so that members that are gone cost little: 1 (a lost
+        // datagram on a lossy path), 5, 10, 20, then every 40 s. A new
+        // packet for it pulls the next attempt in to REKEY_TIMEOUT after
+        // this one (`handle_tun_packet`), so the 5 s cadence holds only
+        // while fresh packets keep coming; one packet left waiting does not
+        // earn 18 initiations.
+        let backoff = match attempt.checked_sub(1) {
+            None => FIRST_RESEND,
+            Some(n) => REKEY_TIMEOUT * (1 << n.min(3)),
+        };
+        let at = now + backoff + jitter;
         peer.timers.retransmit = Some(at);
         self.by_index.insert(index, pid);
         self.note_generation(index, generation);

@@ -471,15 +471,15 @@ fn handshakes_nothing_waits_for_back_off() {
             .count()
     };
     net.run_for(Duration::from_secs(100));
-    // At 0, 5, 15, 35 and 75 s, then the round gives up at 90 s.
-    assert_eq!(inits(&net), 5);
+    // At 0, 1, 6, 16, 36 and 76 s, then the round gives up at 90 s.
+    assert_eq!(inits(&net), 6);
     // A packet for it starts a new round; left waiting alone, it earns
-    // the same backoff: at 0, 5 and 15 s.
+    // the same backoff: at 0, 1, 6 and 16 s.
     let before = inits(&net);
     let pkt = ipv6_packet(net.node(1).ipv6(), net.node(0).ipv6(), b"hello?");
     net.tun(1, &pkt);
     net.run_for(Duration::from_secs(31));
-    assert_eq!(inits(&net) - before, 3);
+    assert_eq!(inits(&net) - before, 4);
     // Traffic that keeps coming brings the 5 s cadence back.
     net.run_for(Duration::from_secs(60));
     let before = inits(&net);

@@ -605,69 +605,45 @@ const DUAL_STACK_SYMMETRIC: Site = Site::DualStack(NatKind::SymmetricRandom);
 
 const HAIRPIN_CGN: Options = Options {
     cgn_hairpin: true,
-    shared_hairpin: false,
-    udp_timeout: None,
-    impair_b: None,
-    idle: None,
-    no_lan_discovery: false,
-    fault_b: None,
+    ..PLAIN
 };
 
 const HAIRPIN_SHARED: Options = Options {
-    cgn_hairpin: false,
     shared_hairpin: true,
-    udp_timeout: None,
-    impair_b: None,
-    idle: None,
-    no_lan_discovery: false,
-    fault_b: None,
+    ..PLAIN
 };
 
 const FORGETFUL: Options = Options {
-    cgn_hairpin: false,
-    shared_hairpin: false,
     udp_timeout: Some(SHORT_UDP_TIMEOUT),
-    impair_b: None,
     idle: Some(IDLE),
-    no_lan_discovery: false,
-    fault_b: None,
+    ..PLAIN
 };
 
 const NO_LAN_DISCOVERY: Options = Options {
-    cgn_hairpin: false,
-    shared_hairpin: false,
-    udp_timeout: None,
-    impair_b: None,
-    idle: None,
     no_lan_discovery: true,
-    fault_b: None,
+    ..PLAIN
 };
 
 /// 50 ms each way and 2 % loss each way on B's uplink.
 const IMPAIRED: Options = Options {
-    cgn_hairpin: false,
-    shared_hairpin: false,
-    udp_timeout: None,
     impair_b: Some((Duration::from_millis(50), 0.02)),
-    idle: None,
-    no_lan_discovery: false,
-    fault_b: None,
+    ..PLAIN
 };
 
 /// B's NAT reboots once B and C are direct.
 const REBOOT: Options = Options {
     fault_b: Some(Fault::Reboot),
-    ..NO_FAULT
+    ..PLAIN
 };
 
 /// B's NAT gets a new WAN address once B and C are direct.
 const RENUMBER: Options = Options {
     fault_b: Some(Fault::Renumber),
-    ..NO_FAULT
+    ..PLAIN
 };
 
 /// Nothing besides the routers' kinds.
-const NO_FAULT: Options = Options {
+const PLAIN: Options = Options {
     cgn_hairpin: false,
     shared_hairpin: false,
     udp_timeout: None,

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 use super::candidates::{allocation, mapping};
 use super::crossing::{asker_is_sparse, LINE};
 use super::reading::reading_ids;
-use super::tests::{addr, drain, id, own, probe_ttls, probes, rng, Fake};
+use super::tests::{addr, drain, id, own, probe_ttls, probes, rng, run_until, Fake};
 use super::{MemberFacts, Output, Traversal, OPENER_TTL, PUNCH_TIME};
+use crate::identity::NodeId;
 use crate::wire::signal::{candidate_kind, Candidate, Candidates, NatHint};
 
 fn sequential(last_port: u16) -> NatHint {
@@ -20,14 +21,21 @@ fn sequential(last_port: u16) -> NatHint {
     }
 }
 
-/// Runs every deadline up to `until`, collecting the outputs with their times.
-fn run(t: &mut Traversal, members: &Fake, until: Instant) -> Vec<(Instant, Output)> {
-    let mut out = Vec::new();
-    while let Some(at) = t.next_deadline().filter(|&at| at <= until) {
-        t.timers(at, members, &own(), &mut rng());
-        out.extend(drain(t).into_iter().map(|o| (at, o)));
+/// Members: `b` known at `b_at` (from gossip), and `m`, if any, connected
+/// directly at `m_at` (whom a reading may probe).
+fn members(b: (NodeId, SocketAddr), m: Option<(NodeId, SocketAddr)>) -> Fake {
+    let mut members = Fake::default();
+    for (id, at, direct) in std::iter::once((b.0, b.1, false)).chain(m.map(|(id, at)| (id, at, true))) {
+        members.facts.insert(
+            id,
+            MemberFacts {
+                direct,
+                endpoint: Some(at),
+                ..MemberFacts::default()
+            },
+        );
     }
-    out
+    members
 }
 
 #[test]
@@ -38,22 +46,7 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
     let (m, b) = (id(4), id(2));
     let m_at = addr("203.0.113.20:9740");
     let b_at = addr("203.0.113.9:30000");
-    let mut members = Fake::default();
-    members.facts.insert(
-        m,
-        MemberFacts {
-            direct: true,
-            endpoint: Some(m_at),
-            ..MemberFacts::default()
-        },
-    );
-    members.facts.insert(
-        b,
-        MemberFacts {
-            endpoint: Some(b_at),
-            ..MemberFacts::default()
-        },
-    );
+    let members = members((b, b_at), Some((m, m_at)));
     let mut t = Traversal::default();
     t.check.hint = Some(sequential(20_000));
     // m vouched for b's address: its ports beyond the candidates may be probed.
@@ -67,7 +60,7 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
     assert_eq!(out.last(), Some(&Output::OpenSockets(vec![reading])));
 
     // The reading's probe, from its own socket, to the connected member.
-    let out = run(&mut t, &members, t0 + Duration::from_millis(20));
+    let out = run_until(&mut t, &members, t0 + Duration::from_millis(20));
     let (at, tx) = out
         .iter()
         .find_map(|(at, o)| match o {
@@ -82,7 +75,7 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
     let seen = SocketAddr::new("192.0.2.1".parse().unwrap(), 20_005);
     t.on_probe_ack(now, &members, m, reading, m_at, tx, seen);
     assert_eq!(drain(&mut t), vec![Output::CloseSockets(vec![reading])]);
-    let out = run(&mut t, &members, now);
+    let out = run_until(&mut t, &members, now);
     let told = out
         .iter()
         .find_map(|(_, o)| match o {
@@ -110,7 +103,7 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
     t.on_candidates(now, &members, &own(), &mut rng(), b, false, theirs);
     let mut line = probe_ttls(&drain(&mut t));
     // The rest of the first pass: one probe every few milliseconds, in order.
-    let paced = run(&mut t, &members, now + Duration::from_millis(200));
+    let paced = run_until(&mut t, &members, now + Duration::from_millis(200));
     let rest: Vec<(Instant, Output)> = paced
         .into_iter()
         .filter(|(_, o)| matches!(o, Output::Probe { ttl: Some(_), .. }))
@@ -132,7 +125,7 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
 
     // Later rounds probe the line in earnest; a line that found nothing
     // ends the punch well before its usual time.
-    let out = run(&mut t, &members, t0 + PUNCH_TIME);
+    let out = run_until(&mut t, &members, t0 + PUNCH_TIME);
     let earnest = probe_ttls(&out.iter().map(|(_, o)| o.clone()).collect::<Vec<_>>());
     assert!(earnest
         .iter()
@@ -150,14 +143,7 @@ fn without_a_member_to_read_from_the_punch_probes_as_before() {
     let t0 = Instant::now();
     let b = id(2);
     let b_at = addr("203.0.113.9:30000");
-    let mut members = Fake::default();
-    members.facts.insert(
-        b,
-        MemberFacts {
-            endpoint: Some(b_at),
-            ..MemberFacts::default()
-        },
-    );
+    let members = members((b, b_at), None);
     let mut t = Traversal::default();
     t.check.hint = Some(sequential(20_000));
     let (pid, ask) = t.request_punch(&own(), &mut rng());
