@@ -738,8 +738,15 @@ impl Traversal {
             punch.learn_peer_reflexive(addr);
         }
         // Behind a NAT that allocates in sequence, until the other side can
-        // know our ports: openers only (see `reading.rs`).
-        let ttl = if punch.reading.holds() {
+        // know our ports: openers only (see `reading.rs`); not toward a
+        // member with no NAT (others see it at an address of its own).
+        let unnatted = endpoint.is_some_and(|e| {
+            punch
+                .remote
+                .iter()
+                .any(|c| c.kind == candidate_kind::LOCAL && c.addr == e)
+        });
+        let ttl = if punch.reading.holds() && !unnatted {
             Some(ttl.unwrap_or(OPENER_TTL))
         } else {
             ttl
