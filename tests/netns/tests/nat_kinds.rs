@@ -43,11 +43,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
+use tessel_lab::ping::family_flag;
 use tessel_netns::lab::{Impairer, Impairment, Internet, NatKind, NatRouter, RouterImpair};
 use tessel_netns::tessel::{self, DEFAULT_PORT};
 use tessel_netns::traffic::{iperf_tcp, ping_all, ping_stats};
 use tessel_netns::{wait, Netns, NodeConfig, TempDir, TesselNode};
-use tessel_lab::ping::family_flag;
 
 /// How long B and C may take to connect and to reach their path. A bound
 /// that fails the cell, not a speed requirement.

@@ -131,8 +131,7 @@ fn run_cell(spec: &MatrixCell) -> Result<()> {
     );
     for (from, path) in [("B", &paths.0), ("C", &paths.1)] {
         match (expect, path) {
-            (Expect::Direct, Path::Direct(_))
-            | (Expect::Relayed, Path::Indirect(_)) => {}
+            (Expect::Direct, Path::Direct(_)) | (Expect::Relayed, Path::Indirect(_)) => {}
             _ => bail!("cell {name}: {from}'s final path is {path:?}, expected {expect:?}"),
         }
     }

@@ -207,7 +207,10 @@ pub(crate) fn probe_targets(
             // After the port told and after the reading; and just below the
             // reading, where mappings the other side made toward us before
             // it read (a punch that began before its self-check) are.
-            let after = told.into_iter().chain(fresh).map(|h| (h, 1..=PREDICTED_PORTS));
+            let after = told
+                .into_iter()
+                .chain(fresh)
+                .map(|h| (h, 1..=PREDICTED_PORTS));
             let below = fresh.map(|h| (h, -BELOW_READING..=-1));
             for (h, ks) in after.chain(below) {
                 for k in ks {

@@ -231,10 +231,17 @@ impl Punch {
         let extra = self.birthday.flatten();
         let spray = self.spray.as_ref().map(|s| s.next);
         let line = self.line.as_ref().map(Line::deadline);
-        [round, extra, spray, self.resend_at(), self.reading.deadline(), line]
-            .into_iter()
-            .flatten()
-            .fold(end, Instant::min)
+        [
+            round,
+            extra,
+            spray,
+            self.resend_at(),
+            self.reading.deadline(),
+            line,
+        ]
+        .into_iter()
+        .flatten()
+        .fold(end, Instant::min)
     }
 
     /// Adds candidates; returns whether any was new.
@@ -478,7 +485,12 @@ impl Traversal {
 
     /// Queues a signal of `candidates` to `member`, with the salt that
     /// seals it.
-    pub(crate) fn signal(&mut self, rng: &mut impl RngCore, member: NodeId, candidates: Candidates) {
+    pub(crate) fn signal(
+        &mut self,
+        rng: &mut impl RngCore,
+        member: NodeId,
+        candidates: Candidates,
+    ) {
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
         self.out.push_back(Output::Signal {

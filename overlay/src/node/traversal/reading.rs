@@ -63,10 +63,7 @@ pub(crate) enum Reading {
     Read { port: u16, at: Instant },
     /// The port read, told to the other side; the punch probes in earnest
     /// again at `earnest` (if not yet).
-    Done {
-        port: u16,
-        earnest: Option<Instant>,
-    },
+    Done { port: u16, earnest: Option<Instant> },
 }
 
 impl Reading {

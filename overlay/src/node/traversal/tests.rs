@@ -318,7 +318,11 @@ pub(super) fn signals(out: &[Output]) -> Vec<(bool, u64)> {
 }
 
 /// Runs the machine's deadlines up to `until`, collecting its outputs.
-pub(super) fn run_until(t: &mut Traversal, members: &Fake, until: Instant) -> Vec<(Instant, Output)> {
+pub(super) fn run_until(
+    t: &mut Traversal,
+    members: &Fake,
+    until: Instant,
+) -> Vec<(Instant, Output)> {
     let mut out = Vec::new();
     while let Some(at) = t.next_deadline().filter(|&at| at <= until) {
         t.timers(at, members, &own(), &mut rng());

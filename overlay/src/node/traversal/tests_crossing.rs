@@ -25,7 +25,9 @@ fn sequential(last_port: u16) -> NatHint {
 /// directly at `m_at` (whom a reading may probe).
 fn members(b: (NodeId, SocketAddr), m: Option<(NodeId, SocketAddr)>) -> Fake {
     let mut members = Fake::default();
-    for (id, at, direct) in std::iter::once((b.0, b.1, false)).chain(m.map(|(id, at)| (id, at, true))) {
+    for (id, at, direct) in
+        std::iter::once((b.0, b.1, false)).chain(m.map(|(id, at)| (id, at, true)))
+    {
         members.facts.insert(
             id,
             MemberFacts {
@@ -64,9 +66,9 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
     let (at, tx) = out
         .iter()
         .find_map(|(at, o)| match o {
-            Output::Probe {
-                socket, to, tx, ..
-            } if *socket == reading && *to == m_at => Some((*at, *tx)),
+            Output::Probe { socket, to, tx, .. } if *socket == reading && *to == m_at => {
+                Some((*at, *tx))
+            }
             _ => None,
         })
         .expect("a reading probe");
@@ -134,7 +136,10 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
         Output::PunchEnded { found: false, .. } => Some(*at),
         _ => None,
     });
-    assert!(ended.is_some_and(|at| at < t0 + Duration::from_secs(4)), "{ended:?}");
+    assert!(
+        ended.is_some_and(|at| at < t0 + Duration::from_secs(4)),
+        "{ended:?}"
+    );
 }
 
 #[test]
