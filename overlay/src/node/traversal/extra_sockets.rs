@@ -65,7 +65,11 @@ impl Traversal {
         if self.punches.values().any(|p| p.birthday()) {
             keep.extend(birthday_ids());
         }
-        keep.extend(self.punches.values().filter_map(|p| p.reading.socket()));
+        keep.extend(
+            self.punches
+                .values()
+                .flat_map(|p| p.reading.sockets().into_iter().flatten()),
+        );
         let close: Vec<u16> = self
             .extra
             .open

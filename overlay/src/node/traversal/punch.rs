@@ -886,7 +886,7 @@ impl Traversal {
             self.self_check_ack(now, members, from, socket, seen);
             return;
         }
-        if socket != 0 && self.reading_ack(now, members, tx, seen) {
+        if socket != 0 && self.reading_ack(now, members, tx, socket, seen) {
             return;
         }
         let Some(punch) = self.punches.get_mut(&pid) else {

@@ -32,8 +32,14 @@ const PATIENCE: Duration = Duration::from_secs(1);
 /// that would leave a conntrack entry that clashes with its member's own
 /// flow to our port (see `OPENER_TTL`).
 const HOLD: Duration = Duration::from_millis(200);
-/// Sockets for readings: one per punch reading at once.
+/// Sockets for readings: two per punch reading at once.
 const READING_SOCKETS: u16 = 64;
+/// Time between a reading's two probes: enough that links that reorder by
+/// a few milliseconds still bring them to the NAT in order.
+const SECOND_AFTER: Duration = Duration::from_millis(3);
+/// Largest difference between the two ports of a reading still taken for
+/// the NAT's step.
+const MAX_STEP: i32 = 64;
 
 /// IDs of the reading sockets (after the birthday sockets).
 pub(crate) fn reading_ids() -> RangeInclusive<u16> {
@@ -48,30 +54,38 @@ pub(crate) enum Reading {
     /// we knew it did.
     #[default]
     None,
-    /// No member could answer, or its answer did not come.
+    /// No member could answer, or its answers did not come.
     Failed,
-    /// Socket `socket` is opening; it probes at `at`.
-    Opening { socket: u16, at: Instant },
-    /// The probe with `tx` went; its answer is awaited until `until`.
+    /// Two sockets are opening; the first probes at `at`.
+    Opening { sockets: [u16; 2], at: Instant },
+    /// The probes with `tx` went (the second at `second`, if not yet); the
+    /// ports the answers saw; answers are awaited until `until`.
     Sent {
-        socket: u16,
+        sockets: [u16; 2],
         tx: u64,
+        second: Option<Instant>,
+        ports: [Option<u16>; 2],
         until: Instant,
     },
-    /// Our NAT gave the reading's mapping this port (the answer came at
-    /// `at`); the other side is told next.
-    Read { port: u16, at: Instant },
-    /// The port read, told to the other side; the punch probes in earnest
+    /// Our NAT gave the reading's mappings ports up to `port`, `step` apart
+    /// if both answered (the answers came by `at`); the other side is told
+    /// next.
+    Read {
+        port: u16,
+        step: Option<i16>,
+        at: Instant,
+    },
+    /// The reading, told to the other side; the punch probes in earnest
     /// again at `earnest` (if not yet).
     Done { port: u16, earnest: Option<Instant> },
 }
 
 impl Reading {
-    /// The socket it holds open, if it still needs one.
-    pub(crate) fn socket(&self) -> Option<u16> {
+    /// The sockets it holds open, if it still needs them.
+    pub(crate) fn sockets(&self) -> [Option<u16>; 2] {
         match *self {
-            Reading::Opening { socket, .. } | Reading::Sent { socket, .. } => Some(socket),
-            _ => None,
+            Reading::Opening { sockets, .. } | Reading::Sent { sockets, .. } => sockets.map(Some),
+            _ => [None; 2],
         }
     }
 
@@ -94,7 +108,7 @@ impl Reading {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match *self {
             Reading::Opening { at, .. } => Some(at),
-            Reading::Sent { until, .. } => Some(until),
+            Reading::Sent { second, until, .. } => Some(second.map_or(until, |s| s.min(until))),
             Reading::Read { at, .. } => Some(at),
             Reading::Done {
                 earnest: Some(at), ..
@@ -109,6 +123,21 @@ impl Reading {
             Reading::Read { port, .. } | Reading::Done { port, .. } => Some(port),
             _ => None,
         }
+    }
+}
+
+/// What two answers say: the later port, and the step from the first if it
+/// looks like one (the NAT may have given other mappings ports in between,
+/// or none at all if it maps once per socket).
+fn read(ports: [Option<u16>; 2]) -> Option<(u16, Option<i16>)> {
+    match ports {
+        [Some(a), Some(b)] => {
+            let step = i32::from(b) - i32::from(a);
+            let step = (step != 0 && step.abs() <= MAX_STEP).then_some(step as i16);
+            Some((b, step))
+        }
+        [Some(p), None] | [None, Some(p)] => Some((p, None)),
+        [None, None] => None,
     }
 }
 
@@ -132,24 +161,24 @@ impl Traversal {
         {
             return;
         }
-        // Each reading on a socket not used lately: a NAT that still held
+        // Each reading on sockets not used lately: a NAT that still held
         // the mapping of an earlier reading's socket would hand out its old
         // port again.
         let ids = reading_ids();
         let first = *ids.start();
-        let Some(socket) = (0..READING_SOCKETS)
+        let mut free = (0..READING_SOCKETS)
             .map(|i| first + (self.reading_turn + i) % READING_SOCKETS)
-            .find(|id| !self.extra.is_open(*id))
-        else {
+            .filter(|id| !self.extra.is_open(*id));
+        let (Some(a), Some(b)) = (free.next(), free.next()) else {
             return;
         };
-        self.reading_turn = (socket - first + 1) % READING_SOCKETS;
+        self.reading_turn = (b - first + 1) % READING_SOCKETS;
         let punch = self.punches.get_mut(&pid).expect("checked");
         punch.reading = Reading::Opening {
-            socket,
+            sockets: [a, b],
             at: now + PROBE_AFTER_OPEN,
         };
-        self.open_extra([socket]);
+        self.open_extra([a, b]);
     }
 
     /// Sends the reading's probe, gives up on it, or tells the other side
@@ -166,25 +195,52 @@ impl Traversal {
             return;
         };
         match punch.reading {
-            Reading::Opening { socket, at } if at <= now => {
-                let mut direct = members.direct_from_main(now);
-                direct.sort();
-                let Some(&(member, addr)) = direct.first() else {
+            Reading::Opening { sockets, at } if at <= now => {
+                let Some((member, addr)) = reading_member(now, members) else {
                     punch.reading = Reading::Failed;
                     self.close_unused_extra(members);
                     return;
                 };
                 let tx = rng.next_u64();
                 punch.reading = Reading::Sent {
-                    socket,
+                    sockets,
                     tx,
+                    second: Some(now + SECOND_AFTER),
+                    ports: [None; 2],
                     until: now + PATIENCE,
                 };
-                self.send_probe(socket, member, addr, tx);
+                self.send_probe(sockets[0], member, addr, tx);
             }
-            Reading::Sent { until, .. } if until <= now => {
-                tracing::debug!(peer = %pid.short(), "hole punching: no port reading");
-                punch.reading = Reading::Failed;
+            Reading::Sent {
+                sockets,
+                tx,
+                second: Some(at),
+                ports,
+                until,
+            } if at <= now => {
+                punch.reading = Reading::Sent {
+                    sockets,
+                    tx,
+                    second: None,
+                    ports,
+                    until,
+                };
+                if let Some((member, addr)) = reading_member(now, members) {
+                    self.send_probe(sockets[1], member, addr, tx);
+                }
+            }
+            Reading::Sent { ports, until, .. } if until <= now => {
+                punch.reading = match read(ports) {
+                    Some((port, step)) => Reading::Read {
+                        port,
+                        step,
+                        at: now,
+                    },
+                    None => {
+                        tracing::debug!(peer = %pid.short(), "hole punching: no port reading");
+                        Reading::Failed
+                    }
+                };
                 self.close_unused_extra(members);
             }
             Reading::Done {
@@ -198,7 +254,7 @@ impl Traversal {
                 // The round the hold kept back, now in earnest.
                 self.probe_round_ttl(now, members, pid, false, None);
             }
-            Reading::Read { port, at } if at <= now => {
+            Reading::Read { port, step, at } if at <= now => {
                 punch.reading = Reading::Done {
                     port,
                     earnest: Some(now + HOLD),
@@ -207,7 +263,10 @@ impl Traversal {
                 let mut update = self.own_candidates_message(own, false, id, 0);
                 update.fresh = true;
                 update.nat.last_port = port;
-                tracing::debug!(peer = %pid.short(), port, "hole punching: port read");
+                if let Some(step) = step {
+                    update.nat.step = step;
+                }
+                tracing::debug!(peer = %pid.short(), port, ?step, "hole punching: port read");
                 self.signal(rng, pid, update);
                 self.send_line(now, members, own, pid);
             }
@@ -215,13 +274,14 @@ impl Traversal {
         }
     }
 
-    /// A probe-ack with `tx` says our NAT mapped a reading's socket at
-    /// `seen`; returns whether `tx` was a reading's.
+    /// A probe-ack with `tx` to our socket `socket` says our NAT mapped it
+    /// at `seen`; returns whether it answered a reading.
     pub(crate) fn reading_ack(
         &mut self,
         now: Instant,
         members: &impl Members,
         tx: u64,
+        socket: u16,
         seen: SocketAddr,
     ) -> bool {
         let Some(punch) = self
@@ -231,11 +291,63 @@ impl Traversal {
         else {
             return false;
         };
-        punch.reading = Reading::Read {
-            port: seen.port(),
-            at: now,
+        let Reading::Sent {
+            sockets,
+            second,
+            mut ports,
+            until,
+            ..
+        } = punch.reading
+        else {
+            return false;
         };
-        self.close_unused_extra(members);
+        let Some(i) = sockets.iter().position(|&s| s == socket) else {
+            return true;
+        };
+        ports[i] = Some(seen.port());
+        punch.reading = if ports.iter().all(Option::is_some) {
+            let (port, step) = read(ports).expect("both answered");
+            Reading::Read {
+                port,
+                step,
+                at: now,
+            }
+        } else {
+            Reading::Sent {
+                sockets,
+                tx,
+                second,
+                ports,
+                until,
+            }
+        };
+        if matches!(punch.reading, Reading::Read { .. }) {
+            self.close_unused_extra(members);
+        }
         true
+    }
+}
+
+/// The member a reading probes: the first connected one, in ID order.
+fn reading_member(now: Instant, members: &impl Members) -> Option<(NodeId, SocketAddr)> {
+    let mut direct = members.direct_from_main(now);
+    direct.sort();
+    direct.first().copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_answers_give_the_port_and_the_step() {
+        assert_eq!(read([Some(20_004), Some(20_005)]), Some((20_005, Some(1))));
+        assert_eq!(read([Some(20_010), Some(20_006)]), Some((20_006, Some(-4))));
+        // One answer: the port, and the step stays the self-check's.
+        assert_eq!(read([None, Some(20_005)]), Some((20_005, None)));
+        // Ports far apart or equal say nothing of a step.
+        assert_eq!(read([Some(1_000), Some(50_000)]), Some((50_000, None)));
+        assert_eq!(read([Some(9_740), Some(9_740)]), Some((9_740, None)));
+        assert_eq!(read([None, None]), None);
     }
 }

@@ -50,33 +50,48 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
     let b_at = addr("203.0.113.9:30000");
     let members = members((b, b_at), Some((m, m_at)));
     let mut t = Traversal::default();
-    t.check.hint = Some(sequential(20_000));
+    // A self-check that saw another mapping come between its two sockets
+    // took the step for 2; the reading sees 1.
+    t.check.hint = Some(NatHint {
+        step: 2,
+        ..sequential(20_000)
+    });
     // m vouched for b's address: its ports beyond the candidates may be probed.
     t.limits.vouch(t0, b, b_at.ip());
 
     let (pid, ask) = t.request_punch(&own(), &mut rng());
     t.begin_punch(t0, &members, &own(), b, pid, &ask);
     let out = drain(&mut t);
-    let reading = *reading_ids().start();
+    let first = *reading_ids().start();
+    let sockets = vec![first, first + 1];
     assert_eq!(probes(&out), vec![(0, b_at)], "the opener first");
-    assert_eq!(out.last(), Some(&Output::OpenSockets(vec![reading])));
+    assert_eq!(out.last(), Some(&Output::OpenSockets(sockets.clone())));
 
-    // The reading's probe, from its own socket, to the connected member.
+    // The reading's probes, one from each of its sockets, to the connected
+    // member, a few milliseconds apart.
     let out = run_until(&mut t, &members, t0 + Duration::from_millis(20));
-    let (at, tx) = out
+    let sent: Vec<(Instant, u16, u64)> = out
         .iter()
-        .find_map(|(at, o)| match o {
-            Output::Probe { socket, to, tx, .. } if *socket == reading && *to == m_at => {
-                Some((*at, *tx))
-            }
+        .filter_map(|(at, o)| match o {
+            Output::Probe { socket, to, tx, .. } if *to == m_at => Some((*at, *socket, *tx)),
             _ => None,
         })
-        .expect("a reading probe");
-    // Our NAT gave it port 20,005: the other side is told, as fresh.
+        .collect();
+    assert_eq!(
+        sent.iter().map(|s| s.1).collect::<Vec<_>>(),
+        sockets,
+        "{sent:?}"
+    );
+    assert!(sent[1].0 > sent[0].0);
+    let (at, tx) = (sent[1].0, sent[0].2);
+    // Our NAT gave them ports 20,004 and 20,005: the reading, step 1, is
+    // told to the other side as fresh.
     let now = at + Duration::from_millis(30);
-    let seen = SocketAddr::new("192.0.2.1".parse().unwrap(), 20_005);
-    t.on_probe_ack(now, &members, m, reading, m_at, tx, seen);
-    assert_eq!(drain(&mut t), vec![Output::CloseSockets(vec![reading])]);
+    for (socket, port) in [(first, 20_004), (first + 1, 20_005)] {
+        let seen = SocketAddr::new("192.0.2.1".parse().unwrap(), port);
+        t.on_probe_ack(now, &members, m, socket, m_at, tx, seen);
+    }
+    assert_eq!(drain(&mut t), vec![Output::CloseSockets(sockets)]);
     let out = run_until(&mut t, &members, now);
     let told = out
         .iter()
@@ -86,7 +101,7 @@ fn both_sides_sequential_read_their_nat_and_probe_crossing_lines_in_order() {
         })
         .expect("the reading, signalled");
     assert!(told.fresh && !told.request);
-    assert_eq!(told.nat.last_port, 20_005);
+    assert_eq!((told.nat.last_port, told.nat.step), (20_005, 1));
     assert!(probes(&out.into_iter().map(|(_, o)| o).collect::<Vec<_>>()).is_empty());
 
     // The other side's reading: port 30,010 was its NAT's last.
