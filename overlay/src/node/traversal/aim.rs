@@ -41,6 +41,27 @@ impl Traversal {
         self.heard_ip(now, members, pid, ip) || self.limits.vouched(now, pid, ip)
     }
 
+    /// The IP addresses of `pid`'s reflexive candidates in its punch that
+    /// may be sprayed (see [`Traversal::may_spray`]), each once.
+    pub(crate) fn sprayable_ips(
+        &self,
+        now: Instant,
+        members: &impl Members,
+        pid: NodeId,
+    ) -> Vec<IpAddr> {
+        let Some(punch) = self.punches.get(&pid) else {
+            return Vec::new();
+        };
+        let mut ips: Vec<IpAddr> = punch
+            .reflexive()
+            .map(|a| a.ip())
+            .filter(|ip| self.may_spray(now, members, pid, *ip))
+            .collect();
+        ips.sort();
+        ips.dedup();
+        ips
+    }
+
     /// Sends a probe of the punch toward `pid` (with IP TTL `ttl`: an
     /// opener), within the budget of its target address (addresses that
     /// proved to be `pid`'s have none). Returns whether it went.

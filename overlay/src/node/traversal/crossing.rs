@@ -130,13 +130,7 @@ impl Traversal {
         if punch.line.is_some() || punch.found.is_some() || !punch.crossing(now) {
             return;
         }
-        let mut ips: Vec<IpAddr> = punch
-            .reflexive()
-            .map(|a| a.ip())
-            .filter(|ip| self.may_spray(now, members, pid, *ip))
-            .collect();
-        ips.sort();
-        ips.dedup();
+        let ips = self.sprayable_ips(now, members, pid);
         if ips.is_empty() {
             return;
         }

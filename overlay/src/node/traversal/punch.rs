@@ -462,17 +462,16 @@ impl Traversal {
             }
         }
         tracing::debug!(peer = %src.short(), request = c.request, extra = c.extra_sockets, "hole punching: candidates received");
-        // Probe at once what is new; the scheduled rounds do the rest.
-        // Open our NAT toward what is new at once; probes in earnest follow
-        // at the next scheduled round, by when the other side has opened its
-        // NAT toward us too (it learns our mapping, which a NAT that maps per
-        // destination makes only now, from our answer).
         // Behind a NAT that allocates in sequence: where its counter stands
         // (if not read yet: a punch may have begun before the self-check
         // knew). Until the other side's reading comes, our rounds probe its
         // candidates only: a predicted port probed now could not take a
         // port of our line later.
         self.start_reading(now, members, own, src);
+        // Open our NAT toward what is new at once; probes in earnest follow
+        // at the next scheduled round, by when the other side has opened its
+        // NAT toward us too (it learns our mapping, which a NAT that maps per
+        // destination makes only now, from our answer).
         if joining {
             self.probe_round_ttl(now, members, src, true, Some(OPENER_TTL));
         } else if added || c.fresh {
@@ -765,19 +764,19 @@ impl Traversal {
         };
         let escalated = now.saturating_duration_since(punch.started) >= ESCALATE_AFTER;
         // Ports beyond the candidates only where spraying is allowed.
+        let spray_ips = self.sprayable_ips(now, members, pid);
         let punch = &self.punches[&pid];
-        let spray_ips: Vec<IpAddr> = punch
-            .reflexive()
-            .map(|a| a.ip())
-            .filter(|ip| self.may_spray(now, members, pid, *ip))
-            .collect();
-        let mut targets = if punch.crossing(now) {
+        let targets = if punch.crossing(now) {
             // The candidates and our line only: any other new destination
             // would take a port of our NAT's sequence that the other side's
             // line aims at.
             let mut t: Vec<SocketAddr> = punch.remote.iter().map(|c| c.addr).collect();
             t.truncate(MAX_PROBES_PER_ROUND);
-            t.extend(punch.line.iter().flat_map(Line::probed));
+            for a in punch.line.iter().flat_map(Line::probed) {
+                if !t.contains(&a) {
+                    t.push(a);
+                }
+            }
             t
         } else {
             // Ports beyond the candidates cost a NAT that allocates in
@@ -797,7 +796,6 @@ impl Traversal {
             t.truncate(MAX_PROBES_PER_ROUND);
             t
         };
-        targets.dedup();
         let punch = self.punches.get_mut(&pid).expect("checked");
         let Some(tx) = punch.next_tx(now) else {
             return;

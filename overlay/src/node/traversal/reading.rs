@@ -291,37 +291,20 @@ impl Traversal {
         else {
             return false;
         };
-        let Reading::Sent {
-            sockets,
-            second,
-            mut ports,
-            until,
-            ..
-        } = punch.reading
-        else {
+        let Reading::Sent { sockets, ports, .. } = &mut punch.reading else {
             return false;
         };
         let Some(i) = sockets.iter().position(|&s| s == socket) else {
             return true;
         };
         ports[i] = Some(seen.port());
-        punch.reading = if ports.iter().all(Option::is_some) {
-            let (port, step) = read(ports).expect("both answered");
-            Reading::Read {
+        if let [Some(_), Some(_)] = *ports {
+            let (port, step) = read(*ports).expect("both answered");
+            punch.reading = Reading::Read {
                 port,
                 step,
                 at: now,
-            }
-        } else {
-            Reading::Sent {
-                sockets,
-                tx,
-                second,
-                ports,
-                until,
-            }
-        };
-        if matches!(punch.reading, Reading::Read { .. }) {
+            };
             self.close_unused_extra(members);
         }
         true
