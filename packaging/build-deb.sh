@@ -54,7 +54,7 @@ if [ "$profile" = dev ]; then
     flags+=(--fast)
 fi
 cargo deb --quiet "${flags[@]}" >&2
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+version=$(sed -n 's/^version = "\(.*\)"/\1/p;T;q' Cargo.toml)
 arch=$(dpkg --print-architecture)
 deb=target/debian/tessel_${version}-1_${arch}.deb
 [ -f "$deb" ] || {

@@ -55,11 +55,14 @@ for path in \
     ./usr/share/doc/tessel/docs/metrics.md; do
     grep -qxF "$path" <<<"$contents" || fail "no $path"
 done
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/systemd/system/tessel.service |
-    grep -q '^ExecStart=/usr/bin/tessel up ' || fail "the unit does not run /usr/bin/tessel"
+# Outputs are read whole before they are searched: with pipefail, a
+# `grep -q` that stops at its first match would fail the writer with
+# SIGPIPE, and the check with it.
+unit=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/systemd/system/tessel.service)
+grep -q '^ExecStart=/usr/bin/tessel up ' <<<"$unit" || fail "the unit does not run /usr/bin/tessel"
 
 [ "$(dpkg-deb -f "$deb" Package)" = tessel ] || fail "the package is not named tessel"
-dpkg-deb -f "$deb" Depends | grep -q 'libc6' || fail "no dependency on libc6"
+grep -q 'libc6' <<<"$(dpkg-deb -f "$deb" Depends)" || fail "no dependency on libc6"
 control=$(mktemp -d)
 trap 'rm -rf "$control"' EXIT
 dpkg-deb -e "$deb" "$control"
@@ -72,8 +75,8 @@ echo "contents and control: ok"
 
 # The clean root.
 suite=${CHECK_DEB_SUITE:-$(. /etc/os-release && echo "${VERSION_CODENAME:?}")}
-mirror=${CHECK_DEB_MIRROR:-$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-    sed -n 's#^URIs: *\(http[^ ]*/debian\)/\?$#\1#p' | head -1)}
+mirror=${CHECK_DEB_MIRROR:-$(sed -n 's#^URIs: *\(http[^ ]*/debian\)/\?$#\1#p;T;q' \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null || true)}
 mirror=${mirror:-http://deb.debian.org/debian}
 work=target/check-deb
 cache=$work/$suite-essential.tar
@@ -110,9 +113,9 @@ echo "== installing into the clean root"
 in_root dpkg -i /tmp/tessel.deb
 version=$(in_root tessel --version)
 [ "$version" = "tessel $(dpkg-deb -f "$deb" Version | cut -d- -f1)" ] || fail "tessel --version printed: $version"
-in_root getent passwd tessel | grep -q ':/var/lib/tessel:' || fail "no user tessel with home /var/lib/tessel"
+grep -q ':/var/lib/tessel:' <<<"$(in_root getent passwd tessel)" || fail "no user tessel with home /var/lib/tessel"
 in_root getent group tessel >/dev/null || fail "no group tessel"
-in_root tessel completions bash | grep -q 'complete -F' || fail "tessel completions bash"
+grep -q 'complete -F' <<<"$(in_root tessel completions bash)" || fail "tessel completions bash"
 [ ! -e "$root/etc/systemd/system/multi-user.target.wants/tessel.service" ] ||
     fail "a first installation enabled tessel.service"
 
