@@ -1,11 +1,21 @@
 //! Where the node's IP packets come from and go to: a TUN device, or a pair
 //! of channels to a userspace TCP/IP stack or to a program that embeds the
 //! node. The event loop treats both alike.
+//!
+//! The TUN device runs with the kernel's offloads on ([`super::tun`]): one
+//! read may bring a TCP or UDP super-packet of up to 64 KiB, which is split
+//! here into the packets the overlay carries ([`RxBatch`]); and the packets
+//! the overlay delivers are gathered ([`PacketDevice::queue`]) and coalesced
+//! into super-packets on their way in ([`PacketDevice::flush`]). One read
+//! and one write then stand for tens of packets, and the kernel's TCP
+//! neither segments what it sends nor handles each segment it receives.
 
 use std::io;
 
 use tokio::sync::mpsc;
-use tun_rs::AsyncDevice;
+use tun_rs::{AsyncDevice, GROTable, IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
+
+use crate::limits::TUN_MTU;
 
 /// What the daemon should use for IP packets.
 #[derive(Debug)]
@@ -39,19 +49,118 @@ impl ChannelDevice {
     }
 }
 
+/// Room for one packet split out of a super-packet: the interface's MTU,
+/// with margin.
+const PACKET_ROOM: usize = 2048;
+const _: () = assert!(TUN_MTU <= PACKET_ROOM);
+/// The largest read from the device: its virtio-net header and a
+/// super-packet.
+const READ_ROOM: usize = VIRTIO_NET_HDR_LEN + 65_535;
+/// Delivered packets gathered before they are written (and coalesced).
+const WRITE_BATCH: usize = 64;
+/// Room in each of them: coalescing appends the packets of a flow to the
+/// first one's buffer, and only where that has the room already (up to a
+/// 64 KiB super-packet). Pages are only resident once written.
+const WRITE_ROOM: usize = 2 * VIRTIO_NET_HDR_LEN + 65_535;
+
+/// The packets of one read from the device, split.
+pub(crate) struct RxBatch {
+    raw: Vec<u8>,
+    packets: Vec<Vec<u8>>,
+    sizes: Vec<usize>,
+    len: usize,
+}
+
+impl RxBatch {
+    /// Empty buffers for the largest read.
+    pub(crate) fn new() -> Self {
+        Self {
+            raw: vec![0; READ_ROOM],
+            packets: vec![vec![0; PACKET_ROOM]; IDEAL_BATCH_SIZE],
+            sizes: vec![0; IDEAL_BATCH_SIZE],
+            len: 0,
+        }
+    }
+
+    /// How many packets the last read brought.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The `i`-th packet of the last read.
+    pub(crate) fn packet(&self, i: usize) -> &[u8] {
+        &self.packets[i][..self.sizes[i]]
+    }
+
+    /// Keeps one packet taken from a channel.
+    fn hold(&mut self, pkt: &[u8]) {
+        let n = pkt.len().min(PACKET_ROOM);
+        self.packets[0][..n].copy_from_slice(&pkt[..n]);
+        self.sizes[0] = n;
+        self.len = 1;
+    }
+}
+
+/// Delivered packets waiting to be written to the TUN device, each after
+/// room for the virtio-net header that the write puts in front of it.
+struct TxBatch {
+    packets: Vec<Vec<u8>>,
+    len: usize,
+    gro: GROTable,
+}
+
+impl TxBatch {
+    fn new() -> Self {
+        Self {
+            packets: Vec::new(),
+            len: 0,
+            gro: GROTable::default(),
+        }
+    }
+
+    fn push(&mut self, packet: &[u8]) {
+        if self.len == self.packets.len() {
+            self.packets.push(Vec::with_capacity(WRITE_ROOM));
+        }
+        let slot = &mut self.packets[self.len];
+        slot.clear();
+        slot.resize(VIRTIO_NET_HDR_LEN, 0);
+        slot.extend_from_slice(packet);
+        self.len += 1;
+    }
+}
+
 /// The open device.
 pub(crate) enum PacketDevice {
-    Tun(AsyncDevice),
+    /// A TUN device, and the packets waiting to be written to it.
+    Tun(AsyncDevice, Box<TunWrites>),
+    /// Channels to the host.
     Channel(ChannelDevice),
 }
 
+/// The write side of a TUN device (boxed: the channel variant is small).
+pub(crate) struct TunWrites(TxBatch);
+
 impl PacketDevice {
-    /// Waits for the next outgoing IP packet; returns its length in `buf`.
-    pub(crate) async fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// The open TUN device.
+    pub(crate) fn tun(dev: AsyncDevice) -> Self {
+        Self::Tun(dev, Box::new(TunWrites(TxBatch::new())))
+    }
+
+    /// Waits for the next outgoing IP packets and puts them in `rx`.
+    pub(crate) async fn recv(&mut self, rx: &mut RxBatch) -> io::Result<()> {
         match self {
-            Self::Tun(dev) => dev.recv(buf).await,
+            Self::Tun(dev, _) => {
+                rx.len = dev
+                    .recv_multiple(&mut rx.raw, &mut rx.packets, &mut rx.sizes, 0)
+                    .await?;
+                Ok(())
+            }
             Self::Channel(ch) => match ch.from_host.recv().await {
-                Some(pkt) => Ok(copy(&pkt, buf)),
+                Some(pkt) => {
+                    rx.hold(&pkt);
+                    Ok(())
+                }
                 None => Err(io::Error::new(
                     io::ErrorKind::BrokenPipe,
                     "the host side of the device closed",
@@ -60,36 +169,54 @@ impl PacketDevice {
         }
     }
 
-    /// Takes the next outgoing IP packet if one is waiting.
-    pub(crate) fn try_recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Takes the next outgoing IP packets if some are waiting.
+    pub(crate) fn try_recv(&mut self, rx: &mut RxBatch) -> io::Result<()> {
         match self {
-            Self::Tun(dev) => dev.try_recv(buf),
+            Self::Tun(dev, _) => {
+                rx.len = dev.try_recv_multiple(&mut rx.raw, &mut rx.packets, &mut rx.sizes, 0)?;
+                Ok(())
+            }
             Self::Channel(ch) => match ch.from_host.try_recv() {
-                Ok(pkt) => Ok(copy(&pkt, buf)),
+                Ok(pkt) => {
+                    rx.hold(&pkt);
+                    Ok(())
+                }
                 Err(_) => Err(io::ErrorKind::WouldBlock.into()),
             },
         }
     }
 
-    /// Reads a packet the device holds now, without waiting for the runtime
-    /// to notice it: one that a write of the daemon's own (an engine stream)
-    /// has just queued, which [`Self::try_recv`] would not see before the
-    /// next poll of the runtime's readiness.
-    pub(crate) fn recv_now(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Reads packets the device holds now, without waiting for the runtime
+    /// to notice them: ones that a write of the daemon's own (an engine
+    /// stream) has just queued, which [`Self::try_recv`] would not see
+    /// before the next poll of the runtime's readiness.
+    pub(crate) fn recv_now(&mut self, rx: &mut RxBatch) -> io::Result<()> {
         match self {
-            Self::Tun(dev) => {
+            Self::Tun(dev, _) => {
+                // The device's own (non-blocking) read, past the runtime.
                 let dev: &tun_rs::DeviceImpl = dev;
-                nix::unistd::read(dev, buf).map_err(io::Error::from)
+                rx.len = dev.recv_multiple(&mut rx.raw, &mut rx.packets, &mut rx.sizes, 0)?;
+                Ok(())
             }
-            Self::Channel(_) => self.try_recv(buf),
+            Self::Channel(_) => self.try_recv(rx),
         }
     }
 
-    /// Hands an incoming IP packet to the host. A full channel drops the
-    /// packet, as a full interface queue would; TCP recovers.
-    pub(crate) async fn send(&self, packet: &[u8]) -> io::Result<()> {
+    /// Hands an incoming IP packet to the host. On a TUN device it waits,
+    /// with others, for [`Self::flush`] (a full batch is flushed first). A
+    /// full channel drops the packet, as a full interface queue would; TCP
+    /// recovers.
+    pub(crate) async fn queue(&mut self, packet: &[u8]) -> io::Result<()> {
         match self {
-            Self::Tun(dev) => dev.send(packet).await.map(drop),
+            Self::Tun(_, writes) => {
+                if writes.0.len == WRITE_BATCH {
+                    self.flush().await?;
+                }
+                if let Self::Tun(_, writes) = self {
+                    writes.0.push(packet);
+                }
+                Ok(())
+            }
             Self::Channel(ch) => ch.to_host.try_send(packet.to_vec()).map_err(|e| match e {
                 mpsc::error::TrySendError::Full(_) => {
                     io::Error::new(io::ErrorKind::WouldBlock, "host queue full")
@@ -101,17 +228,28 @@ impl PacketDevice {
         }
     }
 
+    /// Writes the queued packets to the TUN device, TCP and UDP ones of one
+    /// flow coalesced into super-packets where the kernel takes them.
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        let Self::Tun(dev, writes) = self else {
+            return Ok(());
+        };
+        let batch = &mut writes.0;
+        if batch.len == 0 {
+            return Ok(());
+        }
+        let n = batch.len;
+        batch.len = 0;
+        dev.send_multiple(&mut batch.gro, &mut batch.packets[..n], VIRTIO_NET_HDR_LEN)
+            .await
+            .map(drop)
+    }
+
     /// The TUN device, if that is what this is.
-    pub(crate) fn tun(&self) -> Option<&AsyncDevice> {
+    pub(crate) fn tun_device(&self) -> Option<&AsyncDevice> {
         match self {
-            Self::Tun(dev) => Some(dev),
+            Self::Tun(dev, _) => Some(dev),
             Self::Channel(_) => None,
         }
     }
-}
-
-fn copy(pkt: &[u8], buf: &mut [u8]) -> usize {
-    let n = pkt.len().min(buf.len());
-    buf[..n].copy_from_slice(&pkt[..n]);
-    n
 }

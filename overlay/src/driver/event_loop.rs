@@ -14,7 +14,7 @@ use super::control::answers::{
     DownAnswer, HandoverAnswer, IpAnswer, RevocationsAnswer, StatusAnswer,
 };
 use super::control::{self, ApiError, Call, ErrorCode, Reply, Request, SocketFile};
-use super::device::{DeviceSpec, PacketDevice};
+use super::device::{DeviceSpec, PacketDevice, RxBatch};
 use super::dns::PendingNames;
 use super::engines::{EngineHost, StreamMode};
 use super::extra_sockets::ExtraSockets;
@@ -28,11 +28,12 @@ use super::public_addrs::PublicWatch;
 use super::records::PendingRecords;
 use super::runtime_dir::{RuntimeDir, SocketGroup, CONTROL_SOCKET};
 use super::scopes::ScopeOptions;
+use super::send_batch::{SendBatch, MAX_SEGMENTS};
 use super::settings::{self, RuntimeSettings};
 use super::state_dir::StateDir;
 use super::tcp::TcpTransport;
 use super::tile::{self, HostContext, TileHost, TileOptions};
-use super::udp::Udp;
+use super::udp::{Received, Udp};
 use super::{clock, tun, DriverError, Membership};
 use crate::identity::address::{Ipv4Range, NetworkPrefix};
 use crate::identity::{NetworkKey, NodeKey};
@@ -180,7 +181,7 @@ pub async fn run(
     )?;
     node.restore_initiation_timestamps(state.initiation_timestamps(&opts.network_key));
     node.set_relaying(opts.relay);
-    let udp = Udp::bind(opts.listen)?;
+    let udp = Udp::bind(opts.listen)?.with_gro();
     let listen = udp.local_addr().map_err(io("reading the bound address"))?;
     node.set_local_port(listen.port());
     node.set_local_addresses(local_addrs::reachable_at(listen, &opts.ipv4_range));
@@ -213,7 +214,7 @@ pub async fn run(
     let dev = match opts.device {
         DeviceSpec::Tun { interface } => {
             super::route_clash::warn_if_routed_elsewhere(&interface, &opts.ipv4_range);
-            PacketDevice::Tun(tun::create(
+            PacketDevice::tun(tun::create(
                 &interface,
                 node.ipv6(),
                 node.ipv4(),
@@ -279,6 +280,7 @@ pub async fn run(
         tcp: TcpTransport::start(opts.tcp, listen, &opts.peers),
         extra: ExtraSockets::new(listen),
         udp,
+        sends: SendBatch::default(),
         dev,
         state,
         network_key: opts.network_key,
@@ -288,7 +290,7 @@ pub async fn run(
         stopping: false,
     };
     let mut udp_rx = vec![0u8; MAX_DATAGRAM];
-    let mut tun_rx = vec![0u8; MAX_DATAGRAM];
+    let mut tun_rx = RxBatch::new();
     let mut out = vec![0u8; MAX_DATAGRAM + 64];
     let far = clock::tokio_now() + std::time::Duration::from_secs(86_400);
     // One timer, moved when the deadline moves (a new one each turn would
@@ -318,20 +320,22 @@ pub async fn run(
         tokio::select! {
             biased;
             () = &mut shutdown => break Ok(()),
-            r = shell.udp.recv_from(&mut udp_rx) => {
-                let (n, from) = r.map_err(io("receiving from the UDP socket"))?;
-                shell.on_datagram(&mut node, from, &udp_rx[..n], &mut out).await;
+            r = shell.udp.recv(&mut udp_rx) => {
+                let got = r.map_err(io("receiving from the UDP socket"))?;
+                shell.on_datagrams(&mut node, got, &udp_rx, &mut out).await;
                 for _ in 1..BATCH {
-                    let Ok((n, from)) = shell.udp.try_recv_from(&mut udp_rx) else { break };
-                    shell.on_datagram(&mut node, from, &udp_rx[..n], &mut out).await;
+                    let Ok(got) = shell.udp.try_recv(&mut udp_rx) else { break };
+                    shell.on_datagrams(&mut node, got, &udp_rx, &mut out).await;
                 }
             }
             r = shell.dev.recv(&mut tun_rx) => {
-                let n = r.map_err(io("reading from the packet device"))?;
-                shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
+                r.map_err(io("reading from the packet device"))?;
+                shell.on_tun_packets(&mut node, &tun_rx, &mut out).await;
                 for _ in 1..BATCH {
-                    let Ok(n) = shell.dev.try_recv(&mut tun_rx) else { break };
-                    shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
+                    if shell.dev.try_recv(&mut tun_rx).is_err() {
+                        break;
+                    }
+                    shell.on_tun_packets(&mut node, &tun_rx, &mut out).await;
                 }
             }
             Some(d) = shell.extra.rx.recv() => {
@@ -368,6 +372,9 @@ pub async fn run(
                 let _ = reply.send(super::map::node_snapshot_of(&node, clock::now()));
             }
         }
+        // Delivered packets go to the device before anything else runs:
+        // one write for the turn's batch.
+        shell.flush_device().await;
         if shell.drain(&mut node).await {
             lan.send_beacon(|| node.lan_beacon(clock::now(), listen.port()))
                 .await;
@@ -376,12 +383,13 @@ pub async fn run(
             // The stream writes left packets on the TUN device: send them
             // before waking local programs, which would take the CPU first.
             for _ in 0..BATCH {
-                let Ok(n) = shell.dev.recv_now(&mut tun_rx) else {
+                if shell.dev.recv_now(&mut tun_rx).is_err() {
                     break;
-                };
-                shell.on_tun_packet(&mut node, &tun_rx[..n], &mut out).await;
+                }
+                shell.on_tun_packets(&mut node, &tun_rx, &mut out).await;
             }
         }
+        shell.flush_sends().await;
         shell.engines.flush_clients();
         shell.pings.expire(clock::now());
         shell.records.expire(clock::now());
@@ -404,6 +412,9 @@ pub async fn run(
 /// The I/O half of the daemon.
 struct Shell {
     udp: Udp,
+    /// Datagrams for `udp`, sent at the end of the turn (or when the next
+    /// one cannot join them).
+    sends: SendBatch,
     /// `tessel ping` requests waiting for their pong.
     pings: PendingPings,
     /// `record_fetch` requests waiting for the node's answer.
@@ -429,20 +440,20 @@ struct Shell {
 }
 
 impl Shell {
-    async fn on_datagram(
-        &mut self,
-        node: &mut Node,
-        from: SocketAddr,
-        datagram: &[u8],
-        out: &mut [u8],
-    ) {
-        let action = node.handle_datagram(clock::now(), from, datagram, out);
-        self.act(node, action, out).await;
+    async fn on_datagrams(&mut self, node: &mut Node, got: Received, buf: &[u8], out: &mut [u8]) {
+        let now = clock::now();
+        for datagram in got.datagrams(buf) {
+            let action = node.handle_datagram(now, got.from, datagram, out);
+            self.act(node, action, out).await;
+        }
     }
 
-    async fn on_tun_packet(&mut self, node: &mut Node, packet: &[u8], out: &mut [u8]) {
-        let action = node.handle_tun_packet(clock::now(), packet, out);
-        self.act(node, action, out).await;
+    async fn on_tun_packets(&mut self, node: &mut Node, rx: &RxBatch, out: &mut [u8]) {
+        let now = clock::now();
+        for i in 0..rx.len() {
+            let action = node.handle_tun_packet(now, rx.packet(i), out);
+            self.act(node, action, out).await;
+        }
     }
 
     /// Does what the node asked with the output buffer.
@@ -454,19 +465,44 @@ impl Shell {
             }
             Action::SendExtra { socket, to, len } => self.extra.send(socket, &out[..len], to).await,
             Action::Deliver { range } => {
-                if let Err(e) = self.dev.send(&out[range.clone()]).await {
+                let packet = &out[range];
+                if let Err(e) = self.dev.queue(packet).await {
                     tracing::debug!(error = %e, "handing a packet to the device");
                 }
-                // A packet of an engine stream is on its socket now.
-                self.engines.delivered(node, &out[range]);
+                if let Some(stream) = self.engines.stream_of(packet) {
+                    // The packet must be on its socket before the engine
+                    // reads it.
+                    self.flush_device().await;
+                    self.engines.delivered(node, stream);
+                }
             }
             Action::None => {}
         }
     }
 
-    async fn send(&self, datagram: &[u8], to: SocketAddr) {
-        if let Err(e) = self.udp.send_to(datagram, to).await {
-            tracing::debug!(error = %e, %to, "sending a datagram");
+    /// Writes the packets delivered since the last flush to the device.
+    async fn flush_device(&mut self) {
+        if let Err(e) = self.dev.flush().await {
+            tracing::debug!(error = %e, "writing packets to the device");
+        }
+    }
+
+    /// Queues a datagram for the main socket; it leaves with the run it
+    /// joins (see [`SendBatch`]).
+    async fn send(&mut self, datagram: &[u8], to: SocketAddr) {
+        let limit = if self.udp.gso() { MAX_SEGMENTS } else { 1 };
+        if !self.sends.fits(to, datagram.len(), limit) {
+            self.flush_sends().await;
+        }
+        self.sends.push(to, datagram);
+    }
+
+    /// Sends the queued datagrams.
+    async fn flush_sends(&mut self) {
+        if let Some((buf, to, segment)) = self.sends.take() {
+            if let Err(e) = self.udp.send_segments(buf, to, segment).await {
+                tracing::debug!(error = %e, %to, "sending datagrams");
+            }
         }
     }
 
@@ -503,7 +539,7 @@ impl Shell {
                     }
                 }
                 Event::Ipv4Changed(new) => {
-                    let changed = self.dev.tun().map_or(Ok(()), |dev| {
+                    let changed = self.dev.tun_device().map_or(Ok(()), |dev| {
                         tun::change_ipv4(dev, self.ipv4, new, &self.ipv4_range)
                     });
                     match changed {
@@ -518,6 +554,8 @@ impl Shell {
         // After the events: they may have opened the sockets these use.
         while let Some(t) = node.poll_transmit() {
             if let (true, Some(ttl)) = (t.from_main(), t.ttl) {
+                // After what was queued before it.
+                self.flush_sends().await;
                 if let Err(e) = self.udp.try_send_with_ttl(&t.payload, t.to, ttl) {
                     tracing::debug!(error = %e, to = %t.to, "sending an opener");
                 }

@@ -52,6 +52,7 @@ mod rotation;
 mod route_clash;
 pub mod runtime_dir;
 pub mod scopes;
+mod send_batch;
 mod service_manager;
 pub mod settings;
 pub mod state_dir;

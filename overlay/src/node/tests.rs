@@ -718,6 +718,45 @@ fn sessions_rekey_on_message_count_and_never_exceed_the_limit() {
     assert!(net.delivered[1].contains(&pkt));
 }
 
+/// What a TUN super-packet becomes: a run of segments handled at one
+/// instant, one after another. When the session reaches its rekey point in
+/// the middle of the run, the handshake starts, the rest of the run still
+/// leaves on the old session, and the other side (taking the run at one
+/// instant too, as a GRO receive does) delivers every segment, in order.
+#[test]
+fn a_batch_of_segments_spanning_a_rekey_arrives_whole_and_in_order() {
+    use crate::limits::REKEY_AFTER_MESSAGES;
+    let mut net = two_nodes();
+    net.run_for(Duration::from_secs(1));
+    assert!(ping(&mut net, 1, 0, b"up"));
+    let a_id = net.node(0).id();
+    let peer = net.nodes[1].1.peers.get_mut(&a_id).unwrap();
+    peer.current
+        .as_mut()
+        .unwrap()
+        .set_sent(REKEY_AFTER_MESSAGES - 20);
+    let (src, dst) = (net.node(1).ipv6(), net.node(0).ipv6());
+    let run: Vec<Vec<u8>> = (0..45u8)
+        .map(|i| ipv6_packet(src, dst, &[i; 1200]))
+        .collect();
+    net.delivered[0].clear();
+    let before = net.log.len();
+    for packet in &run {
+        assert!(matches!(net.tun(1, packet), Action::Send { .. }));
+    }
+    let inits = net.log[before..]
+        .iter()
+        .filter(|(_, _, b)| b[0] == MessageType::HandshakeInit as u8)
+        .count();
+    assert_eq!(inits, 1, "one handshake starts in the middle of the run");
+    net.run_for(Duration::from_secs(1));
+    let got: Vec<Vec<u8>> = net.delivered[0].drain(..).collect();
+    assert_eq!(got, run, "every segment, in order");
+    assert_eq!(net.node(0).drops().total(), 0);
+    // And the run after it goes on the new session.
+    assert!(ping(&mut net, 1, 0, b"after"));
+}
+
 #[test]
 fn idle_sessions_send_keepalives_and_stay_up() {
     let mut net = two_nodes();

@@ -34,6 +34,7 @@ pub mod tempdir;
 pub mod tessel;
 pub mod topology;
 pub mod traffic;
+pub mod transfer;
 pub mod wait;
 
 pub use tessel_lab::{netns, process};

@@ -25,17 +25,16 @@
 #![allow(clippy::disallowed_methods)]
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde_json::Value;
-use tessel_netns::process::{describe, run_bounded, Process};
-use tessel_netns::services::HttpServer;
+use tessel_netns::process::{describe, run_bounded};
 use tessel_netns::tessel::{self, DEFAULT_INTERFACE, DEFAULT_PORT};
 use tessel_netns::topology::Topology;
 use tessel_netns::traffic::{ping, ping_fails};
+use tessel_netns::transfer::{ensure_same, write_pattern, Download};
 use tessel_netns::{wait, Netns, NodeConfig, Status, TempDir, TesselNode};
 
 /// How long members may take to learn of each other through gossip, or to
@@ -257,6 +256,7 @@ fn the_ends_of_a_line_of_four_talk_through_the_middle() -> Result<()> {
             net.ns(client),
             &out,
             None,
+            REROUTE_TIMEOUT,
             &logs,
         )?;
         let took = fetch.finish(REROUTE_TIMEOUT)?;
@@ -292,111 +292,6 @@ const DOWNLOAD_BYTES: usize = 16 << 20;
 /// curl's rate cap for it (bytes per second), so that it is still running
 /// when the link is cut.
 const DOWNLOAD_RATE: &str = "2M";
-
-/// Fails unless `fetched` has the same bytes as `original`.
-fn ensure_same(original: &Path, fetched: &Path) -> Result<()> {
-    let want =
-        std::fs::read(original).with_context(|| format!("reading {}", original.display()))?;
-    let got = std::fs::read(fetched).with_context(|| format!("reading {}", fetched.display()))?;
-    ensure!(
-        got == want,
-        "the fetched file differs: {} bytes, expected {}{}",
-        got.len(),
-        want.len(),
-        match got.iter().zip(&want).position(|(x, y)| x != y) {
-            Some(i) => format!(", first difference at byte {i}"),
-            None => String::new(),
-        }
-    );
-    Ok(())
-}
-
-/// Writes `len` bytes of a fixed pseudo-random pattern (xorshift) to `path`.
-fn write_pattern(path: &Path, len: usize) -> Result<()> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut data = Vec::with_capacity(len + 8);
-    while data.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    data.truncate(len);
-    std::fs::write(path, data).with_context(|| format!("writing {}", path.display()))
-}
-
-/// A file served over HTTP (python3's http.server) in one namespace and
-/// fetched in another by curl, in the background.
-struct Download {
-    _server: HttpServer,
-    client: Process,
-    started: Instant,
-}
-
-impl Download {
-    /// Serves the directory of `file` on `server_addr` in `server` and
-    /// starts `curl -o out URL/file` in `client`, at most `rate` bytes per
-    /// second if given (curl's `--limit-rate`).
-    fn start(
-        server: &Netns,
-        server_addr: SocketAddr,
-        file: &Path,
-        client: &Netns,
-        out: &Path,
-        rate: Option<&str>,
-        log_dir: &Path,
-    ) -> Result<Self> {
-        let (Some(root), Some(name)) = (file.parent(), file.file_name()) else {
-            bail!("cannot serve {}", file.display());
-        };
-        let http = HttpServer::start(server, server_addr, root, log_dir)?;
-        let max_time = REROUTE_TIMEOUT.as_secs().to_string();
-        let mut cmd = client.command("curl");
-        cmd.args(["-sS", "-g", "--max-time", &max_time]);
-        if let Some(rate) = rate {
-            cmd.args(["--limit-rate", rate]);
-        }
-        cmd.arg("-o")
-            .arg(out)
-            .arg(http.url(&format!("/{}", name.to_string_lossy())));
-        let client = Process::spawn(cmd, "curl", log_dir)?;
-        Ok(Self {
-            _server: http,
-            client,
-            started: Instant::now(),
-        })
-    }
-
-    /// Fails if curl has already failed.
-    fn ensure_alive(&mut self) -> Result<()> {
-        if let Some(s) = self.client.try_status()? {
-            ensure!(
-                s.success(),
-                "curl failed ({}): {}",
-                describe(s),
-                self.client.stderr()
-            );
-        }
-        Ok(())
-    }
-
-    /// Waits up to `timeout` for curl to finish and fails unless it exits
-    /// 0; returns how long the download took.
-    fn finish(mut self, timeout: Duration) -> Result<Duration> {
-        let status = self
-            .client
-            .wait_timeout(timeout)?
-            .with_context(|| format!("the download did not complete within {timeout:?}"))?;
-        ensure!(
-            status.success(),
-            "curl failed ({}) after {:?}: {}",
-            describe(status),
-            self.started.elapsed(),
-            self.client.stderr()
-        );
-        Ok(self.started.elapsed())
-    }
-}
 
 // Topology (each link its own /28, no forwarding, no diagonals):
 //
@@ -460,6 +355,7 @@ fn a_ring_of_four_carries_a_transfer_around_a_cut() -> Result<()> {
         net.ns(c),
         &out,
         Some(DOWNLOAD_RATE),
+        REROUTE_TIMEOUT,
         &logs,
     )?;
     // Cut once the transfer is under way (1 MiB through).

@@ -61,7 +61,7 @@ pub(crate) use clients::SOCKET;
 pub use streams::{StreamMode, ENGINE_PORT};
 
 use clients::{ClientInput, ClientOut};
-use direct::StreamKey;
+pub(crate) use direct::StreamKey;
 use keys::KeyStore;
 use outbox::Returned;
 use requests::RequestId;
@@ -303,16 +303,16 @@ impl EngineHost {
         self.deliver();
     }
 
-    /// The overlay has handed the TUN device `packet`: if it brings bytes
-    /// of a kernel stream, they are read and handled now, after what the
-    /// reader tasks queued before (see [`direct`]).
-    pub(crate) fn delivered(&mut self, node: &Node, packet: &[u8]) {
-        let Some(key) = StreamKey::inbound(packet) else {
-            return;
-        };
-        if !self.streams.knows(key) {
-            return;
-        }
+    /// The kernel stream that `packet`, handed to the TUN device, brings
+    /// bytes of, if it is one of the engines'.
+    pub(crate) fn stream_of(&self, packet: &[u8]) -> Option<StreamKey> {
+        StreamKey::inbound(packet).filter(|key| self.streams.knows(*key))
+    }
+
+    /// The TUN device has taken a packet of stream `key`
+    /// ([`Self::stream_of`]): its bytes are read and handled now, after what
+    /// the reader tasks queued before (see [`direct`]).
+    pub(crate) fn delivered(&mut self, node: &Node, key: StreamKey) {
         while let Some(input) = self.try_next() {
             self.handle(node, input);
         }
