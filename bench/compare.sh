@@ -38,7 +38,14 @@
 #   (default: all; the veth baseline is always measured). A system whose
 #   programs are missing is skipped with a note; bench/install-others.sh
 #   installs them.
+# For each system with processes of its own (all but veth), it also prints
+# the CPU time those processes spent per tunnelled data packet while iperf3
+# ran, in each namespace (A receives, B sends): their user and system time
+# over the packets the throughput stands for (bytes / (MTU - 72), the TCP
+# payload of a full IPv6 segment with timestamps); kernel work done for
+# them in softirq context is not in it.
 # Env: ROUNDS=3 DURATION=10 (seconds of iperf3 per measurement),
+#   STREAMS=1 (parallel iperf3 streams),
 #   TUNNEL_TIMEOUT=20 (seconds to wait for each tunnel to answer a ping),
 #   TESSEL_BIN=path (skips the release build), BORINGTUN_BIN=path,
 #   BT_MTU=1420 (boringtun interface MTU, as wg-quick sets),
@@ -145,24 +152,40 @@ for sys in "${systems[@]}"; do
 done
 
 echo "Between two network namespaces joined by a veth pair, A on CPU 0, B on CPU 1;"
-echo "$ROUNDS round(s) of: iperf3 TCP ${DURATION}s B->A, then 50 pings 10 ms apart, per system."
+echo "$ROUNDS round(s) of: iperf3 TCP ${DURATION}s B->A (${STREAMS:-1} stream(s)), then 50 pings 10 ms apart, per system."
 for sys in "${running[@]}"; do
     printf '  %-16s to %-40s MTU %-6s %s\n' "$sys" "${TARGET[$sys]}" "${MTU[$sys]}" "${INFO[$sys]}"
 done
 echo
 
 # --- measure --------------------------------------------------------------------
-declare -A TPUT=() RTT=()
+declare -A TPUT=() RTT=() CPU_A=() CPU_B=()
+CLK_TCK=$(getconf CLK_TCK)
 n=${#running[@]}
-printf '%-6s %-16s %10s %10s\n' round system Gbit/s "RTT ms"
+# per_packet TICKS GBITS MTU: µs of CPU per data packet.
+per_packet() {
+    awk -v t="$1" -v g="$2" -v m="$3" -v d="$DURATION" -v hz="$CLK_TCK" \
+        'BEGIN { p = g * 1e9 / 8 * d / (m - 72); if (p > 0) printf "%.2f", t / hz * 1e6 / p }'
+}
+printf '%-6s %-16s %10s %10s %14s\n' round system Gbit/s "RTT ms" "CPU us/pkt A B"
 for ((r = 0; r < ROUNDS; r++)); do
     for ((i = 0; i < n; i++)); do
         sys=${running[$(((i + r) % n))]}
+        read -r -a pids <<<"${PROC_PIDS[$sys]:-}"
+        a0=0 b0=0
+        if ((${#pids[@]} >= 2)); then a0=$(cpu_ticks "${pids[0]}") b0=$(cpu_ticks "${pids[1]}"); fi
         t=$(throughput "${TARGET[$sys]}" || true)
+        ca= cb=
+        if ((${#pids[@]} >= 2)) && [[ -n $t ]]; then
+            ca=$(per_packet $(($(cpu_ticks "${pids[0]}") - a0)) "$t" "${MTU[$sys]}")
+            cb=$(per_packet $(($(cpu_ticks "${pids[1]}") - b0)) "$t" "${MTU[$sys]}")
+            CPU_A[$sys]="${CPU_A[$sys]:-} $ca"
+            CPU_B[$sys]="${CPU_B[$sys]:-} $cb"
+        fi
         l=$(rtt "${RTT_TARGET[$sys]:-${TARGET[$sys]}}" "${RTT_FROM[$sys]:-b}" || true)
         [[ -n $t ]] && TPUT[$sys]="${TPUT[$sys]:-} $t"
         [[ -n $l ]] && RTT[$sys]="${RTT[$sys]:-} $l"
-        printf '%-6s %-16s %10s %10s\n' "$((r + 1))" "$sys" "${t:-failed}" "${l:-failed}"
+        printf '%-6s %-16s %10s %10s %14s\n' "$((r + 1))" "$sys" "${t:-failed}" "${l:-failed}" "${ca:--} ${cb:--}"
     done
 done
 echo
@@ -186,8 +209,8 @@ stats() {
 read -r vt _ _ _ <<<"$(stats "${TPUT[veth]:-}")"
 read -r vr _ _ _ <<<"$(stats "${RTT[veth]:-}")"
 
-row() { printf '%-17s %-6s %-22s %-8s %-26s %s\n' "$@"; }
-row system MTU "Gbit/s (min-max)" "x veth" "RTT ms (min-max)" "+RTT us"
+row() { printf '%-17s %-6s %-22s %-8s %-26s %-8s %s\n' "$@"; }
+row system MTU "Gbit/s (min-max)" "x veth" "RTT ms (min-max)" "+RTT us" "CPU us/pkt A B (medians)"
 for sys in "${requested[@]}"; do
     if [[ -n ${STATUS[$sys]:-} ]]; then
         printf '%-17s %s\n' "$sys" "${STATUS[$sys]}"
@@ -206,7 +229,9 @@ for sys in "${requested[@]}"; do
         extra="  (measured in $tn/$ROUNDS rounds for throughput, $rn/$ROUNDS for RTT)"
         FAILED=1
     fi
-    row "$sys" "${MTU[$sys]:-?}" "$tput" "$ratio" "$lat" "$added$extra"
+    read -r ca _ _ _ <<<"$(stats "${CPU_A[$sys]:-}")"
+    read -r cb _ _ _ <<<"$(stats "${CPU_B[$sys]:-}")"
+    row "$sys" "${MTU[$sys]:-?}" "$tput" "$ratio" "$lat" "$added" "$ca $cb$extra"
 done
 
 exit "$FAILED"

@@ -102,13 +102,19 @@ listening() {
 link_mtu() { ip -n "$1" -o link show dev "$2" 2>/dev/null | sed -n 's/.* mtu \([0-9]*\).*/\1/p'; }
 
 # --- measurements ---------------------------------------------------------------
-# throughput ADDR: TCP from B to the iperf3 server in A for DURATION seconds;
-# prints what the receiver got, in Gbit/s, or nothing on failure.
+# throughput ADDR: TCP from B to the iperf3 server in A for DURATION seconds,
+# in STREAMS parallel streams (default 1); prints what the receiver got, in
+# Gbit/s, or nothing on failure.
 throughput() {
-    timeout $((DURATION + 30)) "${IN_B[@]}" iperf3 -c "$1" -t "$DURATION" -J --connect-timeout 5000 2>/dev/null |
+    timeout $((DURATION + 30)) "${IN_B[@]}" iperf3 -c "$1" -t "$DURATION" -P "${STREAMS:-1}" \
+        -J --connect-timeout 5000 2>/dev/null |
         awk -F: '/"sum_received"/ { r = 1 }
             r && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }'
 }
+
+# cpu_ticks PID: the user and system clock ticks PID has used so far (0 if
+# it is gone).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # rtt ADDR [a|b]: 50 pings from B (or from A), 10 ms apart; prints the
 # average RTT in ms of those answered, or nothing if none was.

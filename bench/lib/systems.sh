@@ -87,15 +87,15 @@ tessel_up() {
 tessel_down() { stop_system tessel; }
 
 # --- Tessel in userspace mode -----------------------------------------------------
-# A is a TUN node (interface tsu0, UDP port 9741: beside the tessel system's
-# node); B runs `tessel up --userspace`: no TUN device, a userspace TCP/IP
+# A is a TUN node (interface tsu0, UDP port 9760: beside the tessel system's
+# node, whose LAN discovery holds 9741); B runs `tessel up --userspace`: no TUN device, a userspace TCP/IP
 # stack on its overlay addresses and a forward from 127.0.0.1:5201 to A's
 # iperf3 (A's iperf3 -s listens on every address, its overlay address too).
 # So B's iperf3 goes to 127.0.0.1, through the forward, B's stack and the
 # overlay. B has no interface to ping from: RTT is A pinging B's overlay
 # address, which B's stack answers.
 TSU_IF=tsu0
-TSU_PORT=9741
+TSU_PORT=9760
 
 tessel_userspace_check() { tessel_check; }
 tessel_userspace_up() {
