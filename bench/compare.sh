@@ -44,13 +44,17 @@
 # over the packets the throughput stands for (bytes / (MTU - 72), the TCP
 # payload of a full IPv6 segment with timestamps); kernel work done for
 # them in softirq context is not in it.
+# With sockperf installed it also measures, per system with an IPv4 address
+# across it, the round trip of a UDP ping-pong (sockperf ping-pong,
+# PP_SECONDS, default 3; twice sockperf's average one-way latency).
 # Env: ROUNDS=3 DURATION=10 (seconds of iperf3 per measurement),
 #   STREAMS=1 (parallel iperf3 streams),
 #   TUNNEL_TIMEOUT=20 (seconds to wait for each tunnel to answer a ping),
 #   TESSEL_BIN=path (skips the release build), BORINGTUN_BIN=path,
 #   BT_MTU=1420 (boringtun interface MTU, as wg-quick sets),
 #   YGG_MTU=65535 (Yggdrasil's default), KEEP=1 keeps the logs.
-# Needs root, iproute2, iperf3, iputils ping, taskset and two CPUs.
+# Needs root, iproute2, iperf3, iputils ping, taskset and two CPUs; sockperf
+# (Debian package sockperf) for the ping-pong column.
 # Exits non-zero if a system that is installed failed to come up or measure.
 
 set -euo pipefail
@@ -136,6 +140,16 @@ veth_pair
 track iperf3 $!
 poll 10 sh -c "ip netns exec $NS_A ss -Htln | grep -q ':5201 '" || die "iperf3 -s did not start listening"
 
+# sockperf's server, for the ping-pong round trips (IPv4 addresses only).
+HAVE_SOCKPERF=
+if command -v sockperf >/dev/null; then
+    "${IN_A[@]}" sockperf server -i 0.0.0.0 -p 11111 >"$WORK/sockperf-server.log" 2>&1 &
+    track sockperf $!
+    HAVE_SOCKPERF=1
+else
+    note "sockperf is not installed: no ping-pong round trips (apt-get install sockperf)"
+fi
+
 # --- bring each system up -------------------------------------------------------
 running=()
 for sys in "${systems[@]}"; do
@@ -152,14 +166,15 @@ for sys in "${systems[@]}"; do
 done
 
 echo "Between two network namespaces joined by a veth pair, A on CPU 0, B on CPU 1;"
-echo "$ROUNDS round(s) of: iperf3 TCP ${DURATION}s B->A (${STREAMS:-1} stream(s)), then 50 pings 10 ms apart, per system."
+echo "$ROUNDS round(s) of: iperf3 TCP ${DURATION}s B->A (${STREAMS:-1} stream(s)), then 50 pings 10 ms apart,"
+echo "then ${PP_SECONDS:-3}s of sockperf UDP ping-pong (to an IPv4 address), per system."
 for sys in "${running[@]}"; do
     printf '  %-16s to %-40s MTU %-6s %s\n' "$sys" "${TARGET[$sys]}" "${MTU[$sys]}" "${INFO[$sys]}"
 done
 echo
 
 # --- measure --------------------------------------------------------------------
-declare -A TPUT=() RTT=() CPU_A=() CPU_B=()
+declare -A TPUT=() RTT=() CPU_A=() CPU_B=() PP=()
 CLK_TCK=$(getconf CLK_TCK)
 n=${#running[@]}
 # per_packet TICKS GBITS MTU: µs of CPU per data packet.
@@ -167,7 +182,7 @@ per_packet() {
     awk -v t="$1" -v g="$2" -v m="$3" -v d="$DURATION" -v hz="$CLK_TCK" \
         'BEGIN { p = g * 1e9 / 8 * d / (m - 72); if (p > 0) printf "%.2f", t / hz * 1e6 / p }'
 }
-printf '%-6s %-16s %10s %10s %14s\n' round system Gbit/s "RTT ms" "CPU us/pkt A B"
+printf '%-6s %-16s %10s %10s %14s %10s\n' round system Gbit/s "RTT ms" "CPU us/pkt A B" "pp RTT us"
 for ((r = 0; r < ROUNDS; r++)); do
     for ((i = 0; i < n; i++)); do
         sys=${running[$(((i + r) % n))]}
@@ -183,9 +198,15 @@ for ((r = 0; r < ROUNDS; r++)); do
             CPU_B[$sys]="${CPU_B[$sys]:-} $cb"
         fi
         l=$(rtt "${RTT_TARGET[$sys]:-${TARGET[$sys]}}" "${RTT_FROM[$sys]:-b}" || true)
+        p=
+        if [[ -n $HAVE_SOCKPERF && -n ${PP_TARGET[$sys]:-} ]]; then
+            p=$(pingpong "${PP_TARGET[$sys]}" || true)
+            [[ -n $p ]] && PP[$sys]="${PP[$sys]:-} $p"
+        fi
         [[ -n $t ]] && TPUT[$sys]="${TPUT[$sys]:-} $t"
         [[ -n $l ]] && RTT[$sys]="${RTT[$sys]:-} $l"
-        printf '%-6s %-16s %10s %10s %14s\n' "$((r + 1))" "$sys" "${t:-failed}" "${l:-failed}" "${ca:--} ${cb:--}"
+        printf '%-6s %-16s %10s %10s %14s %10s\n' "$((r + 1))" "$sys" "${t:-failed}" "${l:-failed}" \
+            "${ca:--} ${cb:--}" "${p:--}"
     done
 done
 echo
@@ -209,8 +230,8 @@ stats() {
 read -r vt _ _ _ <<<"$(stats "${TPUT[veth]:-}")"
 read -r vr _ _ _ <<<"$(stats "${RTT[veth]:-}")"
 
-row() { printf '%-17s %-6s %-22s %-8s %-26s %-8s %s\n' "$@"; }
-row system MTU "Gbit/s (min-max)" "x veth" "RTT ms (min-max)" "+RTT us" "CPU us/pkt A B (medians)"
+row() { printf '%-17s %-6s %-22s %-8s %-26s %-8s %-16s %s\n' "$@"; }
+row system MTU "Gbit/s (min-max)" "x veth" "RTT ms (min-max)" "+RTT us" "CPU us/pkt A B" "pp RTT us (min-max)"
 for sys in "${requested[@]}"; do
     if [[ -n ${STATUS[$sys]:-} ]]; then
         printf '%-17s %s\n' "$sys" "${STATUS[$sys]}"
@@ -231,7 +252,10 @@ for sys in "${requested[@]}"; do
     fi
     read -r ca _ _ _ <<<"$(stats "${CPU_A[$sys]:-}")"
     read -r cb _ _ _ <<<"$(stats "${CPU_B[$sys]:-}")"
-    row "$sys" "${MTU[$sys]:-?}" "$tput" "$ratio" "$lat" "$added" "$ca $cb$extra"
+    read -r pm plo phi _ <<<"$(stats "${PP[$sys]:-}")"
+    pp=-
+    [[ $pm != - ]] && pp="$pm ($plo-$phi)"
+    row "$sys" "${MTU[$sys]:-?}" "$tput" "$ratio" "$lat" "$added" "$ca $cb" "$pp$extra"
 done
 
 exit "$FAILED"

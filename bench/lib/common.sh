@@ -112,6 +112,15 @@ throughput() {
             r && /"bits_per_second"/ { gsub(/[^0-9.eE+-]/, "", $2); printf "%.3f\n", $2 / 1e9; exit }'
 }
 
+# pingpong ADDR: sockperf UDP ping-pong from B to the sockperf server in A
+# for PP_SECONDS (default 3); prints the average round trip in µs (twice
+# sockperf's one-way figure), or nothing on failure. IPv4 only (sockperf 3.7).
+pingpong() {
+    timeout $((${PP_SECONDS:-3} + 20)) "${IN_B[@]}" sockperf ping-pong -i "$1" -p 11111 \
+        -t "${PP_SECONDS:-3}" 2>/dev/null |
+        sed -n 's/.*avg-latency=\([0-9.]*\).*/\1/p' | awk '{ printf "%.1f\n", 2 * $1; exit }'
+}
+
 # cpu_ticks PID: the user and system clock ticks PID has used so far (0 if
 # it is gone).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }

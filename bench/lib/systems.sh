@@ -8,14 +8,16 @@
 #               reaches A through it; sets TARGET[NAME] (A's address, what B
 #               sends to), MTU[NAME] and INFO[NAME], and, if RTT cannot be
 #               measured by pinging TARGET from B, RTT_TARGET[NAME] and
-#               RTT_FROM[NAME] (a or b); returns 1 with REASON
+#               RTT_FROM[NAME] (a or b); and PP_TARGET[NAME], an IPv4
+#               address of A's that B reaches through it, if it has one (for
+#               sockperf); returns 1 with REASON
 #   NAME_down   stops its processes and removes its interfaces
 #
 # Addresses: the veth is 198.51.100.1 (A) and .2 (B). Inner addresses:
 # boringtun 198.18.1.0/24 and fd00:b7::/64, Nebula 198.18.2.0/24 (Nebula
 # 1.6 is IPv4 only); Tessel and Yggdrasil derive theirs from their keys.
 
-declare -A TARGET=() MTU=() INFO=() RTT_TARGET=() RTT_FROM=()
+declare -A TARGET=() MTU=() INFO=() RTT_TARGET=() RTT_FROM=() PP_TARGET=()
 REASON=
 
 VETH_A=198.51.100.1
@@ -48,6 +50,7 @@ pkg_version() {
 veth_check() { :; }
 veth_up() {
     TARGET[veth]=$VETH_A
+    PP_TARGET[veth]=$VETH_A
     MTU[veth]=$(link_mtu "$NS_A" veth0)
     INFO[veth]="kernel veth pair"
 }
@@ -78,6 +81,7 @@ tessel_up() {
         --listen "$VETH_B:9740" --peer "$VETH_A:9740" 2>"$dir/b.log" &
     track tessel $!
     TARGET[tessel]=$addr
+    PP_TARGET[tessel]=$("$TESSEL_BIN" ip --state-dir "$dir/a" 2>/dev/null | sed -n 2p)
     # shellcheck disable=SC2086
     wait_tunnel "$TUNNEL_TIMEOUT" "$addr" ${PROC_PIDS[tessel]} ||
         { REASON="no ping answer over the tunnel within ${TUNNEL_TIMEOUT}s (logs: $dir/)"; return 1; }
@@ -193,6 +197,7 @@ boringtun_up() {
             { REASON="could not configure $iface"; return 1; }
     done
     TARGET[boringtun]=198.18.1.1
+    PP_TARGET[boringtun]=198.18.1.1
     # shellcheck disable=SC2086
     wait_tunnel "$TUNNEL_TIMEOUT" 198.18.1.1 ${PROC_PIDS[boringtun]} ||
         { REASON="no ping answer over the tunnel within ${TUNNEL_TIMEOUT}s (logs: $dir/)"; return 1; }
@@ -263,6 +268,7 @@ nebula_up() {
     "${IN_B[@]}" nebula -config "$dir/b.yml" >"$dir/b.log" 2>&1 &
     track nebula $!
     TARGET[nebula]=198.18.2.1
+    PP_TARGET[nebula]=198.18.2.1
     # shellcheck disable=SC2086
     wait_tunnel "$TUNNEL_TIMEOUT" 198.18.2.1 ${PROC_PIDS[nebula]} ||
         { REASON="no ping answer over the tunnel within ${TUNNEL_TIMEOUT}s (logs: $dir/)"; return 1; }

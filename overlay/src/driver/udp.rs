@@ -144,6 +144,15 @@ impl Udp {
         socket.try_io(Interest::READABLE, || recv_gro(socket, buf, gro_cmsg))
     }
 
+    /// Takes datagrams waiting now, past the runtime's readiness (which
+    /// only an epoll wait updates): for polling a while before sleeping.
+    pub(crate) fn recv_now(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+        let Self {
+            socket, gro_cmsg, ..
+        } = self;
+        recv_gro(socket, buf, gro_cmsg)
+    }
+
     /// Whether [`Self::send_segments`] may send more than one datagram per
     /// call.
     pub(crate) fn gso(&self) -> bool {
