@@ -50,6 +50,7 @@ const BATCH: usize = 64;
 /// some, before it sleeps: the answer to what it just sent often comes
 /// within this, and taking it then saves the wakeup from idle, which costs
 /// tens of microseconds (more in a VM). `TESSEL_LINGER_US` sets it (0: off).
+/// TUN devices only.
 const LINGER: std::time::Duration = std::time::Duration::from_micros(50);
 /// The longest one linger may last while packets keep coming: timers and
 /// the runtime's other tasks wait at most this.
@@ -299,10 +300,15 @@ pub async fn run(
         ipv4_range,
         stopping: false,
     };
-    let linger = std::env::var(LINGER_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(LINGER, std::time::Duration::from_micros);
+    // Not with a channel device: its packets come from a task on this same
+    // runtime (the userspace stack), which cannot run while the loop looks.
+    let linger = match shell.dev.tun_device() {
+        None => std::time::Duration::ZERO,
+        Some(_) => std::env::var(LINGER_ENV)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(LINGER, std::time::Duration::from_micros),
+    };
     let mut udp_rx = vec![0u8; MAX_DATAGRAM];
     let mut tun_rx = RxBatch::new();
     let mut out = vec![0u8; MAX_DATAGRAM + 64];
