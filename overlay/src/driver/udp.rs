@@ -112,14 +112,6 @@ impl Udp {
     /// Waits for datagrams (several from one sender when GRO coalesced
     /// them; `buf` should hold 64 KiB).
     pub(crate) async fn recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
-        if self.gro_cmsg.is_empty() {
-            let (len, from) = self.socket.recv_from(buf).await?;
-            return Ok(Received {
-                len,
-                from: normalise(from),
-                segment: len,
-            });
-        }
         let Self {
             socket, gro_cmsg, ..
         } = self;
@@ -130,14 +122,6 @@ impl Udp {
 
     /// Takes datagrams if some are waiting.
     pub(crate) fn try_recv(&mut self, buf: &mut [u8]) -> io::Result<Received> {
-        if self.gro_cmsg.is_empty() {
-            let (len, from) = self.socket.try_recv_from(buf)?;
-            return Ok(Received {
-                len,
-                from: normalise(from),
-                segment: len,
-            });
-        }
         let Self {
             socket, gro_cmsg, ..
         } = self;
@@ -262,7 +246,8 @@ fn offload() -> bool {
     !std::env::var(NO_OFFLOAD_ENV).is_ok_and(|v| v == "1")
 }
 
-/// One `recvmsg` with room for a `UDP_GRO` control message.
+/// One `recvmsg`, with room for a `UDP_GRO` control message when GRO is on
+/// (`cmsg` is empty when it is off).
 fn recv_gro(
     socket: &tokio::net::UdpSocket,
     buf: &mut [u8],
