@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the other VPNs that bench/compare.sh measures Tessel against:
+# Installs the other VPNs that bench/compare.sh measures Tessel against, and
+# sockperf for its ping-pong column:
 #
 #   boringtun   userspace WireGuard  cargo install --locked boringtun-cli,
 #                                    configured with `wg` (Debian wireguard-tools)
 #   Nebula      Debian package nebula     (nebula, nebula-cert)
 #   Yggdrasil   Debian package yggdrasil  (yggdrasil, yggdrasilctl)
+#   sockperf    Debian package sockperf   (the ping-pong round trips)
 #
 # The benchmark runs its own instances inside network namespaces. If a package
 # starts a system-wide service of its own on install (yggdrasil does on a
@@ -20,7 +22,7 @@ die() { echo "error: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "needs root (apt-get install)"
 command -v apt-get >/dev/null || die "apt-get not found: install wireguard-tools, nebula and yggdrasil by hand"
 
-PACKAGES=(wireguard-tools nebula yggdrasil)
+PACKAGES=(wireguard-tools nebula yggdrasil sockperf)
 SERVICES=(yggdrasil.service nebula.service)
 
 have_systemd() { [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null; }
@@ -72,7 +74,7 @@ else
 fi
 
 echo "== installed:" >&2
-for tool in wg boringtun-cli nebula nebula-cert yggdrasil yggdrasilctl; do
+for tool in wg boringtun-cli nebula nebula-cert yggdrasil yggdrasilctl sockperf; do
     path=$(command -v "$tool" 2>/dev/null || true)
     [[ -z $path && $tool == boringtun-cli && -x ${CARGO_HOME:-$HOME/.cargo}/bin/$tool ]] &&
         path=${CARGO_HOME:-$HOME/.cargo}/bin/$tool
