@@ -213,10 +213,13 @@ impl Node {
         // stock Linux conntrack, which would take our unsolicited datagram
         // for a connection to itself and move its member's own flow toward
         // us to another port. The punch's openers open the way instead.
+        // An endpoint heard in a LAN beacon is on-link, whatever its range
+        // (point-to-point links are often numbered from public ones): it
+        // gets its direct copy.
         let unproven = peer.last_direct_rx.is_none()
             && peer
                 .endpoint
-                .is_some_and(|e| !super::gossip::local_scope(e.ip()));
+                .is_some_and(|e| !super::gossip::local_scope(e.ip()) && !peer.lan.is_lan(e, now));
         let direct = peer
             .endpoint
             .filter(|_| peer.relay_hop.is_none() || relay.is_none())

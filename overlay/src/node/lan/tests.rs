@@ -380,6 +380,32 @@ fn members_behind_a_nat_without_hairpinning_talk_over_the_lan() {
     assert!(w.ping(b, c) && w.ping(c, b));
 }
 
+/// A LAN numbered from a public range (as point-to-point links often are):
+/// an endpoint heard in a beacon is on-link, not an Internet endpoint that
+/// never answered, so the handshake goes there directly even while a relay
+/// could carry it.
+#[test]
+fn a_lan_in_a_public_range_is_reached_directly_while_a_relay_is_at_hand() {
+    let mut w = World::new();
+    let lan = w.add_nat(false);
+    let r_addr = v4(198, 51, 100, 1, 9740);
+    let r = w.add(0, r_addr, 1, vec![]);
+    let b = w.add(lan, v4(192, 0, 2, 2, 9740), 2, vec![r_addr]);
+    let c = w.add(lan, v4(192, 0, 2, 3, 9750), 3, vec![r_addr]);
+    w.run_for(Duration::from_secs(30));
+    assert!(w.connected(b, r) && w.connected(c, r));
+    assert!(
+        w.node(b).peers.contains_key(&w.node(c).id()),
+        "B never heard of C"
+    );
+    w.run_beaconing(Duration::from_secs(1));
+    assert!(w.connected(b, c) && w.connected(c, b));
+    assert_eq!(w.endpoint(b, c), Some(w.hosts[c].addr));
+    assert_eq!(w.endpoint(c, b), Some(w.hosts[b].addr));
+    assert!(w.direct_traffic(b, c));
+    assert!(w.ping(b, c) && w.ping(c, b));
+}
+
 #[test]
 fn a_session_through_the_nat_moves_to_the_lan() {
     let (mut w, _r, b, c) = rendezvous_and_one_lan(true);
