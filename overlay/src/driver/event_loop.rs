@@ -346,9 +346,13 @@ pub async fn run(
             r = shell.udp.recv(&mut udp_rx) => {
                 data_turn = true;
                 let got = r.map_err(io("receiving from the UDP socket"))?;
+                // BATCH datagrams, not receives: one GRO receive may bring
+                // dozens, and the device must get its turn under a flood.
+                let mut taken = got.count();
                 shell.on_datagrams(&mut node, got, &udp_rx, &mut out).await;
-                for _ in 1..BATCH {
+                while taken < BATCH {
                     let Ok(got) = shell.udp.try_recv(&mut udp_rx) else { break };
+                    taken += got.count();
                     shell.on_datagrams(&mut node, got, &udp_rx, &mut out).await;
                 }
             }

@@ -49,6 +49,11 @@ pub(crate) struct Received {
 }
 
 impl Received {
+    /// How many datagrams this receive brought.
+    pub(crate) fn count(&self) -> usize {
+        self.len.div_ceil(self.segment.max(1)).max(1)
+    }
+
     /// The datagrams of this receive within the buffer it was made into.
     pub(crate) fn datagrams<'a>(&self, buf: &'a [u8]) -> impl Iterator<Item = &'a [u8]> {
         buf[..self.len].chunks(self.segment.max(1))
