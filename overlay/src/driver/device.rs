@@ -103,7 +103,7 @@ impl RxBatch {
 
 /// Delivered packets waiting to be written to the TUN device, each after
 /// room for the virtio-net header that the write puts in front of it.
-struct TxBatch {
+pub(crate) struct TxBatch {
     packets: Vec<Vec<u8>>,
     len: usize,
     gro: GROTable,
@@ -128,23 +128,32 @@ impl TxBatch {
         slot.extend_from_slice(packet);
         self.len += 1;
     }
+
+    /// Writes the batch to `dev`, coalesced, and empties it.
+    async fn write(&mut self, dev: &AsyncDevice) -> io::Result<()> {
+        if self.len == 0 {
+            return Ok(());
+        }
+        let n = std::mem::take(&mut self.len);
+        dev.send_multiple(&mut self.gro, &mut self.packets[..n], VIRTIO_NET_HDR_LEN)
+            .await
+            .map(drop)
+    }
 }
 
 /// The open device.
 pub(crate) enum PacketDevice {
     /// A TUN device, and the packets waiting to be written to it.
-    Tun(AsyncDevice, Box<TunWrites>),
+    /// (Boxed: the channel variant is small.)
+    Tun(AsyncDevice, Box<TxBatch>),
     /// Channels to the host.
     Channel(ChannelDevice),
 }
 
-/// The write side of a TUN device (boxed: the channel variant is small).
-pub(crate) struct TunWrites(TxBatch);
-
 impl PacketDevice {
     /// The open TUN device.
     pub(crate) fn tun(dev: AsyncDevice) -> Self {
-        Self::Tun(dev, Box::new(TunWrites(TxBatch::new())))
+        Self::Tun(dev, Box::new(TxBatch::new()))
     }
 
     /// Waits for the next outgoing IP packets and puts them in `rx`.
@@ -208,13 +217,11 @@ impl PacketDevice {
     /// recovers.
     pub(crate) async fn queue(&mut self, packet: &[u8]) -> io::Result<()> {
         match self {
-            Self::Tun(_, writes) => {
-                if writes.0.len == WRITE_BATCH {
-                    self.flush().await?;
+            Self::Tun(dev, batch) => {
+                if batch.len == WRITE_BATCH {
+                    batch.write(dev).await?;
                 }
-                if let Self::Tun(_, writes) = self {
-                    writes.0.push(packet);
-                }
+                batch.push(packet);
                 Ok(())
             }
             Self::Channel(ch) => ch.to_host.try_send(packet.to_vec()).map_err(|e| match e {
@@ -231,18 +238,10 @@ impl PacketDevice {
     /// Writes the queued packets to the TUN device, TCP and UDP ones of one
     /// flow coalesced into super-packets where the kernel takes them.
     pub(crate) async fn flush(&mut self) -> io::Result<()> {
-        let Self::Tun(dev, writes) = self else {
-            return Ok(());
-        };
-        let batch = &mut writes.0;
-        if batch.len == 0 {
-            return Ok(());
+        match self {
+            Self::Tun(dev, batch) => batch.write(dev).await,
+            Self::Channel(_) => Ok(()),
         }
-        let n = batch.len;
-        batch.len = 0;
-        dev.send_multiple(&mut batch.gro, &mut batch.packets[..n], VIRTIO_NET_HDR_LEN)
-            .await
-            .map(drop)
     }
 
     /// The TUN device, if that is what this is.
