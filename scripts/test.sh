@@ -40,6 +40,9 @@ fi
 command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest
 command -v cargo-deb >/dev/null 2>&1 || cargo install --locked cargo-deb
 
+# One build from scratch: incremental state would only take disk space.
+export CARGO_INCREMENTAL=0
+
 echo "== formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
