@@ -6,6 +6,7 @@
 //! before passing it to [`crate::new`]. [`StackConfig::validate`] says what is
 //! out of range.
 
+use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
@@ -57,7 +58,38 @@ pub struct StackConfig {
     pub udp_queue: usize,
 }
 
+/// Buffer sizes for the TCP sockets of one listener or connection, in place
+/// of the stack's [`StackConfig::tcp_buffer`] and
+/// [`StackConfig::stream_buffer`]: smaller ones for connections that carry
+/// little (control channels), so that many of them hold little memory.
+/// Each is clamped to the accepted range and to at most the stack's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpBuffers {
+    /// Each direction of the socket's buffer, in bytes.
+    pub tcp: usize,
+    /// Each direction between the stream and its socket, in bytes.
+    pub stream: usize,
+}
+
 impl StackConfig {
+    /// This configuration with `buffers` (if any) for its TCP sockets.
+    pub(crate) fn with_buffers(&self, buffers: Option<TcpBuffers>) -> Cow<'_, StackConfig> {
+        match buffers {
+            None => Cow::Borrowed(self),
+            Some(b) => Cow::Owned(StackConfig {
+                tcp_buffer: b.tcp.clamp(
+                    limits::MIN_TCP_BUFFER,
+                    self.tcp_buffer.max(limits::MIN_TCP_BUFFER),
+                ),
+                stream_buffer: b.stream.clamp(
+                    limits::MIN_STREAM_BUFFER,
+                    self.stream_buffer.max(limits::MIN_STREAM_BUFFER),
+                ),
+                ..self.clone()
+            }),
+        }
+    }
+
     /// A configuration with the given addresses and the defaults: MTU 1420,
     /// 4 MiB TCP buffers within a 256 MiB budget, a backlog of 128, a 10 s connect timeout and a 10 s
     /// close linger, 1 ms ACK delay, Nagle off.

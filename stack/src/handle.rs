@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 
 use crate::command::Command;
-use crate::config::StackConfig;
+use crate::config::{StackConfig, TcpBuffers};
 use crate::endpoint;
 use crate::error::Error;
 use crate::icmp::Request;
@@ -55,10 +55,35 @@ impl StackHandle {
     /// `InvalidInput` for an unusable destination; `AddrInUse` if no
     /// ephemeral port is free.
     pub async fn tcp_connect(&self, remote: SocketAddr) -> io::Result<TcpStream> {
+        self.connect(remote, None).await
+    }
+
+    /// As [`Self::tcp_connect`], with buffers of the given sizes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::tcp_connect`].
+    pub async fn tcp_connect_with(
+        &self,
+        remote: SocketAddr,
+        buffers: TcpBuffers,
+    ) -> io::Result<TcpStream> {
+        self.connect(remote, Some(buffers)).await
+    }
+
+    async fn connect(
+        &self,
+        remote: SocketAddr,
+        buffers: Option<TcpBuffers>,
+    ) -> io::Result<TcpStream> {
         let remote = endpoint::canonical(remote);
         endpoint::check_destination(remote)?;
-        self.request(|reply| Command::Connect { remote, reply })
-            .await
+        self.request(|reply| Command::Connect {
+            remote,
+            buffers,
+            reply,
+        })
+        .await
     }
 
     /// Listens for TCP connections on `local_port` of both overlay addresses.
@@ -67,8 +92,27 @@ impl StackHandle {
     ///
     /// `AddrInUse` if the port is taken; `InvalidInput` for port 0.
     pub async fn tcp_listen(&self, local_port: u16) -> io::Result<TcpListener> {
+        self.listen(local_port, None).await
+    }
+
+    /// As [`Self::tcp_listen`], with buffers of the given sizes for the
+    /// connections it accepts.
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::tcp_listen`].
+    pub async fn tcp_listen_with(
+        &self,
+        local_port: u16,
+        buffers: TcpBuffers,
+    ) -> io::Result<TcpListener> {
+        self.listen(local_port, Some(buffers)).await
+    }
+
+    async fn listen(&self, port: u16, buffers: Option<TcpBuffers>) -> io::Result<TcpListener> {
         self.request(|reply| Command::Listen {
-            port: local_port,
+            port,
+            buffers,
             reply,
         })
         .await

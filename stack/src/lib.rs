@@ -108,7 +108,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch, Notify};
 
-pub use config::StackConfig;
+pub use config::{StackConfig, TcpBuffers};
 pub use error::{ConfigError, Error};
 pub use handle::StackHandle;
 pub use stack::Stack;

@@ -197,11 +197,20 @@ impl Stack {
     fn handle_command(&mut self, command: Command, now: Instant) {
         let (config, sockets, wake) = (&self.config, &mut self.sockets, &self.io.wake);
         match command {
-            Command::Connect { remote, reply } => {
+            Command::Connect {
+                remote,
+                buffers,
+                reply,
+            } => {
+                let config = &config.with_buffers(buffers);
                 self.tcp
                     .connect(&mut self.iface, sockets, config, now, remote, reply);
             }
-            Command::Listen { port, reply } => self.tcp.listen(sockets, config, wake, port, reply),
+            Command::Listen {
+                port,
+                buffers,
+                reply,
+            } => self.tcp.listen(sockets, config, wake, port, buffers, reply),
             Command::Bind { port, reply } => self.udp.bind(sockets, config, wake, port, reply),
             Command::Ping { request, reply } => {
                 self.pings.start(sockets, config, now, request, reply);

@@ -19,7 +19,7 @@ use pair::{
     b_addr, config_a, config_b, expect_pattern, pair, pair_with, send_pattern, wait_stats, within,
     Wire, A4, A6, B4, B6, CHUNK,
 };
-use tessel_stack::Error;
+use tessel_stack::{Error, TcpBuffers};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test(start_paused = true)]
@@ -87,6 +87,61 @@ async fn bulk_transfer_both_ways_at_once() {
     let stats = pair.a.stats();
     assert_eq!(stats.dropped_inbound(), 0);
     assert!(stats.bytes_out > 64 << 20);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listener_and_a_connection_of_their_own_buffer_sizes_hold_only_those() {
+    const CHUNKS: u64 = (4 << 20) / CHUNK as u64;
+    let small = TcpBuffers {
+        tcp: 64 << 10,
+        stream: 16 << 10,
+    };
+    let cost = 2 * (small.tcp + small.stream);
+    let pair = pair();
+    let listener = pair.b.tcp_listen_with(7011, small).await.expect("listen");
+    // The listener's idle sockets have the small buffers (the stack's
+    // default would be 4 MiB a direction).
+    let idle = pair.b.stats();
+    assert!(idle.tcp_listening > 0);
+    assert_eq!(idle.tcp_memory, idle.tcp_listening * cost);
+    let (client, server) = within("connect", async {
+        tokio::join!(
+            pair.a.tcp_connect_with(b_addr(true, 7011), small),
+            listener.accept()
+        )
+    })
+    .await;
+    let (client, (server, _)) = (client.expect("connect"), server.expect("accept"));
+    assert_eq!(pair.a.stats().tcp_memory, cost);
+    // Small buffers still carry a transfer larger than they are, both ways.
+    let (client_rx, client_tx) = tokio::io::split(client);
+    let (server_rx, server_tx) = tokio::io::split(server);
+    let transfers = async {
+        tokio::try_join!(
+            send_pattern(client_tx, 3, CHUNKS),
+            expect_pattern(server_rx, 3, CHUNKS),
+            send_pattern(server_tx, 4, CHUNKS),
+            expect_pattern(client_rx, 4, CHUNKS),
+        )
+    };
+    within("4 MiB each way", transfers).await.expect("transfer");
+    // Sizes above the stack's own are held to them.
+    let listener = pair
+        .b
+        .tcp_listen_with(
+            7012,
+            TcpBuffers {
+                tcp: usize::MAX,
+                stream: usize::MAX,
+            },
+        )
+        .await
+        .expect("listen");
+    let config = config_b();
+    let full = 2 * (config.tcp_buffer + config.stream_buffer);
+    let stats = pair.b.stats();
+    assert!(stats.tcp_memory <= stats.tcp_listening * full);
+    drop(listener);
 }
 
 #[tokio::test(start_paused = true)]

@@ -19,7 +19,7 @@ use smoltcp::socket::tcp::{self, State};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::config::StackConfig;
+use crate::config::{StackConfig, TcpBuffers};
 use crate::error::Error;
 use crate::limits;
 use crate::stats::DropReason;
@@ -89,6 +89,8 @@ pub(crate) struct Listener {
     accepted: mpsc::Sender<Accepted>,
     backlog: usize,
     turn: Option<Turn>,
+    /// Buffer sizes of its sockets, if not the stack's.
+    buffers: Option<TcpBuffers>,
 }
 
 /// What [`Listener::service`] found.
@@ -104,6 +106,7 @@ impl Listener {
     /// Starts listening on `port` and makes the application's listener.
     pub(crate) fn open(
         port: u16,
+        buffers: Option<TcpBuffers>,
         sockets: &mut SocketSet<'static>,
         memory: &mut SocketMemory,
         config: &StackConfig,
@@ -116,8 +119,9 @@ impl Listener {
             accepted: tx,
             backlog: config.listen_backlog,
             turn: None,
+            buffers,
         };
-        listener.keep_idle(sockets, memory, config);
+        listener.keep_idle(sockets, memory, &config.with_buffers(buffers));
         let user = TcpListener {
             port,
             accepted: Mutex::new(rx),
@@ -140,6 +144,7 @@ impl Listener {
         config: &StackConfig,
         source: IpAddr,
     ) -> Result<(), DropReason> {
+        let config = &config.with_buffers(self.buffers);
         if !memory.admits(source) {
             return Err(DropReason::Memory);
         }
@@ -186,6 +191,7 @@ impl Listener {
         wake: &Arc<Notify>,
         connections: &mut Vec<Connection>,
     ) -> Status {
+        let config = &config.with_buffers(self.buffers);
         if self.accepted.is_closed() {
             return Status::Dropped;
         }

@@ -11,7 +11,7 @@ use smoltcp::socket::tcp::{self, State};
 use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
-use crate::config::StackConfig;
+use crate::config::{StackConfig, TcpBuffers};
 use crate::error::Error;
 use crate::ports::Ports;
 use crate::stats::DropReason;
@@ -110,6 +110,7 @@ impl Table {
         config: &StackConfig,
         wake: &Arc<Notify>,
         port: u16,
+        buffers: Option<TcpBuffers>,
         reply: ListenReply,
     ) {
         if port == 0 {
@@ -120,7 +121,8 @@ impl Table {
             let _ = reply.send(Err(Error::PortInUse { port }.into()));
             return;
         }
-        let (listener, user) = Listener::open(port, sockets, &mut self.memory, config, wake);
+        let (listener, user) =
+            Listener::open(port, buffers, sockets, &mut self.memory, config, wake);
         self.listeners.insert(port, listener);
         // If the caller is gone, the listener is dropped here and closed on
         // the next service.

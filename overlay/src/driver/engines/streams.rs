@@ -39,6 +39,14 @@ use super::Input;
 /// The TCP port engines' streams use on overlay addresses.
 pub const ENGINE_PORT: u16 = 9743;
 
+/// Buffers of an engine stream on the userspace stack: every session brings
+/// one, mostly idle, so they are a fraction of a bulk connection's (the
+/// stack's 4 MiB), yet a 256 KiB window still moves gigabits on a LAN.
+const STACK_BUFFERS: tessel_stack::TcpBuffers = tessel_stack::TcpBuffers {
+    tcp: 256 << 10,
+    stream: 64 << 10,
+};
+
 /// A byte stream to a member (kernel or userspace TCP).
 pub(crate) trait EngineStream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
 
@@ -98,10 +106,22 @@ const WRITE_QUEUE: usize = 4096;
 /// How long dialing a member may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle time before TCP keepalive probes (a member that vanished without
-/// closing its streams is noticed).
-const KEEPALIVE: Duration = Duration::from_secs(20);
-/// Read buffer per connection.
+/// closing its streams is noticed). Probes go out on the overlay: each wakes
+/// both members, so with a hundred idle streams a short idle time is most of
+/// what wakes a node. (Linux restarts the idle time on any segment
+/// received, so of two idle ends only one probes.)
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+/// Time between unanswered probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+/// Unanswered probes before the stream counts as dead: a vanished member is
+/// noticed 2 minutes after it was last heard.
+const KEEPALIVE_PROBES: u32 = 4;
+/// Largest read buffer of a connection.
 const READ_BUF: usize = 64 * 1024;
+/// A connection's read buffer to begin with, and again after a short read:
+/// most streams carry little, and a hundred of them should not hold 64 KiB
+/// each.
+const SMALL_READ_BUF: usize = 4 * 1024;
 /// The first wait before binding the listener again; it doubles up to
 /// [`MAX_BIND_BACKOFF`].
 const MIN_BIND_BACKOFF: Duration = Duration::from_millis(100);
@@ -194,9 +214,9 @@ impl Streams {
                     StreamMode::Kernel { .. } => {
                         Ok(NewStream::kernel(TcpStream::connect(to).await?))
                     }
-                    StreamMode::Stack(stack) => {
-                        Ok(NewStream::stack(Box::new(stack.tcp_connect(to).await?)))
-                    }
+                    StreamMode::Stack(stack) => Ok(NewStream::stack(Box::new(
+                        stack.tcp_connect_with(to, STACK_BUFFERS).await?,
+                    ))),
                     StreamMode::Off => Err(io::Error::other("no engine streams")),
                 }
             };
@@ -218,12 +238,13 @@ impl Streams {
         let tx = self.tx.clone();
         let holding = direct.as_ref().map(DirectRead::holding);
         let reader = tokio::spawn(async move {
-            let mut buf = vec![0u8; READ_BUF];
+            let mut buf = vec![0u8; SMALL_READ_BUF];
             loop {
                 match read.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
                         let data = buf[..n].to_vec();
+                        fit_read_buf(&mut buf, n);
                         if !queue(&tx, Input::Bytes { conn, data }, holding.as_deref()).await {
                             return;
                         }
@@ -338,12 +359,25 @@ async fn queue(tx: &mpsc::Sender<Input>, input: Input, holding: Option<&AtomicBo
     }
 }
 
+/// Sizes a reader's buffer for the next read after one of `n` bytes: twice
+/// as large (up to [`READ_BUF`]) after a read that filled it, back to
+/// [`SMALL_READ_BUF`] after one that a small buffer would have held.
+fn fit_read_buf(buf: &mut Vec<u8>, n: usize) {
+    if n == buf.len() && buf.len() < READ_BUF {
+        buf.resize((2 * buf.len()).min(READ_BUF), 0);
+    } else if n <= SMALL_READ_BUF / 2 && buf.len() > SMALL_READ_BUF {
+        buf.truncate(SMALL_READ_BUF);
+        buf.shrink_to_fit();
+    }
+}
+
 /// Kernel streams: no Nagle delay, and keepalive probes.
 fn tune(stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
     let keepalive = socket2::TcpKeepalive::new()
-        .with_time(KEEPALIVE)
-        .with_interval(KEEPALIVE);
+        .with_time(KEEPALIVE_IDLE)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_PROBES);
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&keepalive);
 }
 
@@ -419,7 +453,7 @@ fn kernel_listener(
 /// Accepts on the userspace stack's [`ENGINE_PORT`].
 fn stack_listener(stack: tessel_stack::StackHandle, tx: mpsc::Sender<Input>) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let listener = match stack.tcp_listen(ENGINE_PORT).await {
+        let listener = match stack.tcp_listen_with(ENGINE_PORT, STACK_BUFFERS).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen on the engine port of the userspace stack; engines stay local");
@@ -484,5 +518,32 @@ mod tests {
         assert!(matches!(rx.recv().await, Some(Input::Closed(ConnId(2)))));
         reader.await.unwrap();
         assert!(!holding.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn a_read_buffer_grows_while_reads_fill_it_and_shrinks_after_a_short_one() {
+        let mut buf = vec![0u8; SMALL_READ_BUF];
+        fit_read_buf(&mut buf, SMALL_READ_BUF / 2);
+        assert_eq!(
+            buf.len(),
+            SMALL_READ_BUF,
+            "a short read keeps the small buffer"
+        );
+        let mut sizes = Vec::new();
+        for _ in 0..6 {
+            let n = buf.len();
+            fit_read_buf(&mut buf, n);
+            sizes.push(buf.len());
+        }
+        assert_eq!(sizes, [8, 16, 32, 64, 64, 64].map(|k| k * 1024));
+        fit_read_buf(&mut buf, 10_000);
+        assert_eq!(
+            buf.len(),
+            READ_BUF,
+            "a read of middling size keeps the buffer"
+        );
+        fit_read_buf(&mut buf, 100);
+        assert_eq!(buf.len(), SMALL_READ_BUF);
+        assert!(buf.capacity() < READ_BUF, "the large buffer is given back");
     }
 }
