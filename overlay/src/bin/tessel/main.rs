@@ -9,6 +9,7 @@ mod down;
 mod engine;
 #[cfg(feature = "test-hooks")]
 mod flood;
+mod heap;
 mod join;
 mod local;
 mod logs;
@@ -33,6 +34,7 @@ compile_error!("the tessel binary must not be built with cfg(fuzzing): it turns 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    heap::settle();
     let (cli, up_ctx) = match config::command_line() {
         Ok(parsed) => parsed,
         Err(e) => {
