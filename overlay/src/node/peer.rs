@@ -196,13 +196,16 @@ pub(crate) struct PeerTimers {
 }
 
 impl PeerTimers {
-    /// The earliest armed deadline.
-    pub(crate) fn next(&self) -> Option<Instant> {
+    /// The earliest armed deadline worth waking for. A persistent keepalive
+    /// counts only for a neighbour: others get none, so waking for it would
+    /// do nothing (after every message to a member that is not a neighbour,
+    /// such as a node's gossip to the members it is a neighbour of).
+    pub(crate) fn next(&self, neighbour: bool) -> Option<Instant> {
         [
             self.retransmit,
             self.keepalive,
             self.new_handshake,
-            self.persistent_keepalive,
+            self.persistent_keepalive.filter(|_| neighbour),
             self.connect,
             self.gossip,
             self.session_check,

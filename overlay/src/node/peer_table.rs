@@ -340,7 +340,7 @@ impl PeerTable {
             let (old, new) = (slot.filed_next_hop, slot.peer.route.next_hop);
             slot.filed_next_hop = new;
             self.routes.file(old, new);
-            let next = slot.peer.timers.next();
+            let next = slot.peer.timers.next(slot.peer.neighbour);
             if next != slot.filed {
                 if let Some(at) = next {
                     self.deadlines.push(Reverse((at, id)));
@@ -437,7 +437,7 @@ mod tests {
     fn scan_due(t: &PeerTable, now: Instant) -> Vec<NodeId> {
         let mut v: Vec<NodeId> = t
             .values()
-            .filter(|p| p.timers.next().is_some_and(|at| at <= now))
+            .filter(|p| p.timers.next(p.neighbour).is_some_and(|at| at <= now))
             .map(|p| p.id)
             .collect();
         v.sort_unstable();
@@ -445,7 +445,7 @@ mod tests {
     }
 
     fn scan_next(t: &PeerTable) -> Option<Instant> {
-        t.values().filter_map(|p| p.timers.next()).min()
+        t.values().filter_map(|p| p.timers.next(p.neighbour)).min()
     }
 
     #[test]
