@@ -48,6 +48,10 @@ pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PERSISTENT_KEEPALIVE: Duration = Duration::from_secs(25);
 /// How often a node re-announces the members it knows to each peer.
 pub const GOSSIP_INTERVAL: Duration = Duration::from_secs(30);
+/// Periodic gossip goes out on a grid of this step from the node's start,
+/// so that a node gossiping with a hundred members wakes at most once a
+/// step for it rather than once for each.
+pub const GOSSIP_TICK: Duration = Duration::from_secs(1);
 /// How often a node retries a bootstrap address whose key it does not know yet.
 pub const HELLO_INTERVAL: Duration = Duration::from_secs(2);
 /// Forget a known member that has not been reachable for this long.

@@ -31,6 +31,20 @@ impl TimeBase {
         self.origin
     }
 
+    /// `at`, or the first instant after it on the grid of `tick`s from the
+    /// origin: timers that need not be exact land on shared instants, so
+    /// that one wakeup serves many members.
+    pub(super) fn on_grid(&self, at: Instant, tick: Duration) -> Instant {
+        let since = at.saturating_duration_since(self.origin).as_nanos();
+        let tick = tick.as_nanos().max(1);
+        let rest = since % tick;
+        if rest == 0 {
+            return at;
+        }
+        // Below a tick: always fits a u64 of nanoseconds.
+        at + Duration::from_nanos(u64::try_from(tick - rest).unwrap_or(u64::MAX))
+    }
+
     /// Milliseconds since the Unix epoch at `now`, strictly increasing.
     pub(super) fn timestamp_ms(&mut self, now: Instant) -> u64 {
         let wall = self.unix_ms_at(now);
@@ -79,6 +93,23 @@ mod tests {
         // Same instant again: one more.
         assert_eq!(t.timestamp_ms(origin), 1_000_001);
         assert_eq!(t.timestamp_ms(origin + Duration::from_secs(5)), 1_005_000);
+    }
+
+    #[test]
+    fn instants_round_up_to_the_grid_from_the_origin() {
+        let origin = Instant::now();
+        let t = TimeBase::new(origin, 0);
+        let ms = Duration::from_millis;
+        let tick = Duration::from_secs(1);
+        assert_eq!(t.on_grid(origin, tick), origin);
+        assert_eq!(t.on_grid(origin + ms(1), tick), origin + ms(1000));
+        assert_eq!(t.on_grid(origin + ms(30_999), tick), origin + ms(31_000));
+        assert_eq!(t.on_grid(origin + ms(31_000), tick), origin + ms(31_000));
+        // Before the origin: left as it is.
+        let before = origin.checked_sub(ms(500));
+        if let Some(before) = before {
+            assert_eq!(t.on_grid(before, tick), before);
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@ use super::timer_table::Timer;
 use super::{Node, MAIN_SOCKET};
 use crate::identity::NodeId;
 use crate::limits::{
-    GOSSIP_INTERVAL, HELLO_INTERVAL, MAX_NEIGHBOURS, REJECT_AFTER_TIME, REKEY_AFTER_TIME,
-    REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
+    GOSSIP_INTERVAL, GOSSIP_TICK, HELLO_INTERVAL, MAX_NEIGHBOURS, REJECT_AFTER_TIME,
+    REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
 };
 use crate::session::Session;
 use crate::wire::hello;
@@ -211,6 +211,7 @@ impl Node {
                 self.send_keepalive(now, pid);
             }
         }
+        let next_gossip = self.time.on_grid(now + GOSSIP_INTERVAL, GOSSIP_TICK);
         let peer = self.peers.get_mut(&pid).expect("peer exists");
         if due(t.gossip) {
             peer.timers.gossip = None;
@@ -218,7 +219,7 @@ impl Node {
             // news; sessions kept only for traffic carry none, and lapse
             // when the traffic stops.
             if peer.connected(now) {
-                peer.timers.gossip = Some(now + GOSSIP_INTERVAL);
+                peer.timers.gossip = Some(next_gossip);
                 if peer.gossip_partner(now) {
                     self.send_gossip(now, pid);
                 }
