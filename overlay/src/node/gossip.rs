@@ -146,9 +146,13 @@ impl Node {
             .filter_map(|id| {
                 let p = self.peers.get(id)?;
                 let age = now.saturating_duration_since(p.freshness());
+                // Whole seconds, rounded up: news passed on from member to
+                // member must never grow fresher on the way, or news of a
+                // member that left would outlive PEER_EXPIRY.
+                let age_secs = age.as_secs() + u64::from(age.subsec_nanos() > 0);
                 Some(Entry {
                     node_id: *p.id.as_bytes(),
-                    age_secs: age.as_secs().min(u64::from(u16::MAX)) as u16,
+                    age_secs: age_secs.min(u64::from(u16::MAX)) as u16,
                     // Split horizon with poisoned reverse: a route through
                     // `to` is no news to it.
                     metric: if p.route.next_hop == Some(to)
