@@ -17,6 +17,8 @@ use super::super::peer::PeerTimers;
 use super::super::timer_table::Timer;
 use super::{addr, config, ipv6_packet, Net};
 use crate::identity::{MemberCert, NetworkKey, NodeId, NodeKey, OwnerKey};
+use crate::limits::PERSISTENT_KEEPALIVE;
+use crate::wire::MessageType;
 
 /// The nodes' wall clock at the start (see `test_nodes::config`), in ms.
 const START_MS: u64 = 1_800_000_000_000;
@@ -54,6 +56,11 @@ fn armed(net: &mut Net) -> BTreeMap<Key, Instant> {
         }
         for peer in node.peers.values() {
             for (name, read) in PEER_TIMERS {
+                // A persistent keepalive is only ever sent to a neighbour;
+                // for others the node does not wake (`PeerTimers::next`).
+                if name == "persistent_keepalive" && !peer.neighbour {
+                    continue;
+                }
                 if let Some(at) = read(&peer.timers) {
                     out.insert((i, name.to_string(), Some(peer.id)), at);
                 }
@@ -201,4 +208,64 @@ fn every_timer_kind_is_reported_and_runs_on_time() {
         .collect();
     let missing: Vec<&String> = kinds.difference(&fired).collect();
     assert!(missing.is_empty(), "never seen to run on time: {missing:?}");
+}
+
+/// Two idle neighbours hold their path open with gossip alone: each hears
+/// from the other at least every persistent-keepalive interval, and never
+/// a bare keepalive (an empty data message, 32 bytes) a few seconds before
+/// gossip that would have held the path as well; the only ones confirm a
+/// rekey.
+#[test]
+fn idle_neighbours_hold_their_path_with_gossip_and_no_bare_keepalives() {
+    let mut net = Net::new();
+    net.add(config(1, 9, vec![]));
+    net.add(config(2, 9, vec![addr(0)]));
+    let t0 = net.now;
+    net.run_for(Duration::from_secs(60));
+    let step = Duration::from_secs(1);
+    let mut seen = net.log.len();
+    let mut last: [Option<Instant>; 2] = [None; 2];
+    let mut longest = [Duration::ZERO; 2];
+    let mut data = [0usize; 2];
+    for _ in 0..600 {
+        net.run_for(step);
+        let now = net.now;
+        let new = &net.log[seen..];
+        for (from, _, bytes) in new {
+            if bytes[0] != MessageType::Data as u8 {
+                continue;
+            }
+            let side = usize::from(*from == addr(1));
+            // The initiator of a rekey confirms it with an empty message
+            // at once; any other bare keepalive is one gossip would have
+            // made needless.
+            let confirms = new
+                .iter()
+                .any(|(f, _, b)| *f != *from && b[0] == MessageType::HandshakeResp as u8);
+            assert!(
+                bytes.len() != 32 || confirms,
+                "a bare keepalive from node {side} at {:?}",
+                now - t0
+            );
+            data[side] += 1;
+            if let Some(before) = last[side] {
+                longest[side] = longest[side].max(now - before);
+            }
+            last[side] = Some(now);
+        }
+        seen = net.log.len();
+    }
+    for side in 0..2 {
+        // 600 s at most 25 s apart: at least 24 messages each way.
+        assert!(
+            data[side] >= 24,
+            "node {side} sent {} data messages",
+            data[side]
+        );
+        assert!(
+            longest[side] <= PERSISTENT_KEEPALIVE + step,
+            "node {side} was silent for {:?}",
+            longest[side]
+        );
+    }
 }

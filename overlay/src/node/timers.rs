@@ -11,8 +11,8 @@ use super::timer_table::Timer;
 use super::{Node, MAIN_SOCKET};
 use crate::identity::NodeId;
 use crate::limits::{
-    GOSSIP_INTERVAL, GOSSIP_TICK, HELLO_INTERVAL, MAX_NEIGHBOURS, REJECT_AFTER_TIME,
-    REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
+    GOSSIP_INTERVAL, GOSSIP_TICK, HELLO_INTERVAL, MAX_NEIGHBOURS, PERSISTENT_KEEPALIVE,
+    REJECT_AFTER_TIME, REKEY_AFTER_TIME, REKEY_ATTEMPT_TIME, REKEY_TIMEOUT,
 };
 use crate::session::Session;
 use crate::wire::hello;
@@ -41,6 +41,16 @@ pub(super) fn rekey_after(session: &Session) -> Duration {
         REKEY_AFTER_TIME + 2 * REKEY_TIMEOUT
     }
 }
+
+/// A neighbour's persistent keepalive is replaced by its gossip when that is
+/// due within this: the gap between the two intervals, plus the gossip
+/// grid's step. So a neighbour that hears nothing else from us gets gossip
+/// every [`crate::limits::PERSISTENT_KEEPALIVE`] and no bare keepalives.
+const GOSSIP_IN_PLACE: Duration = Duration::from_secs(6);
+const _: () = assert!(
+    GOSSIP_IN_PLACE.as_secs()
+        >= GOSSIP_INTERVAL.as_secs() - PERSISTENT_KEEPALIVE.as_secs() + GOSSIP_TICK.as_secs()
+);
 
 impl Node {
     /// When [`Node::handle_timeout`] should next be called: the earliest
@@ -208,12 +218,23 @@ impl Node {
         if due(t.persistent_keepalive) {
             peer.timers.persistent_keepalive = None;
             if peer.connected(now) && peer.neighbour {
-                self.send_keepalive(now, pid);
+                if peer
+                    .timers
+                    .gossip
+                    .is_some_and(|g| g <= now + GOSSIP_IN_PLACE)
+                {
+                    // Gossip due soon goes now instead (below): it holds
+                    // the path open as well, and the neighbour gets one
+                    // message rather than two a few seconds apart.
+                    peer.timers.gossip = Some(now);
+                } else {
+                    self.send_keepalive(now, pid);
+                }
             }
         }
         let next_gossip = self.time.on_grid(now + GOSSIP_INTERVAL, GOSSIP_TICK);
         let peer = self.peers.get_mut(&pid).expect("peer exists");
-        if due(t.gossip) {
+        if due(peer.timers.gossip) {
             peer.timers.gossip = None;
             // Our neighbours, and members whose neighbour we are, hear our
             // news; sessions kept only for traffic carry none, and lapse
